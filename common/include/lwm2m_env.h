@@ -1,0 +1,62 @@
+/* lwm2m_env.h - the envelope of every nng message between lwds processes.
+ *
+ * Only this module reads or writes nng_msg bytes.  Body, network byte order:
+ *   u16 version | u16 kind | u32 flags | u64 corr_id | payload
+ * The payload's encoding is fixed per kind (see the kind list); events carry
+ * a small JSON object.
+ */
+#ifndef LWM2M_ENV_H
+#define LWM2M_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "lwm2m_err.h"
+
+#define LWM2M_ENV_VERSION 1
+#define LWM2M_ENV_HEADER_LEN 16
+
+enum lwm2m_env_kind {
+	/* coap-gw -> pub: connectivity events, payload JSON
+	 * {"id","ep","org","gw","ts"} (ts: ms since 1970) */
+	LWM2M_ENV_EV_REGISTERED = 1,
+	LWM2M_ENV_EV_UPDATED = 2,
+	LWM2M_ENV_EV_DEREGISTERED = 3,
+	LWM2M_ENV_EV_EXPIRED = 4,
+	LWM2M_ENV_EV_REMOVED = 5, /* DELETE /clients/{id}: dropped by the API */
+
+	/* req/rep requests to a coap-gw; 64 and up.  The reply carries the
+	 * same kind with LWM2M_ENV_F_REPLY set and the same corr_id. */
+	LWM2M_ENV_RPC_EVICT = 64, /* payload: client id; drop the session */
+	LWM2M_ENV_RPC_PING = 65,  /* health check; empty payload */
+	LWM2M_ENV_RPC_DEVICE = 66, /* a device operation, see lwm2m_rpc.h */
+};
+
+#define LWM2M_ENV_F_REPLY 0x1u
+#define LWM2M_ENV_F_ERROR 0x2u /* reply payload is "<lwm2m_err>:<text>" */
+
+struct lwm2m_env {
+	uint16_t kind;
+	uint32_t flags;
+	uint64_t corr_id;
+	const uint8_t *payload; /* borrowed: valid while the nng_msg lives */
+	size_t payload_len;
+};
+
+/* lwm2m_env_encode builds a new message from env (payload copied). */
+lwm2m_err lwm2m_env_encode(const struct lwm2m_env *env, nng_msg **ret_msg);
+
+/* lwm2m_env_decode reads msg's body; rejects short bodies and unknown
+ * versions with LWM2M_EPROTO.  ret_env->payload borrows from msg. */
+lwm2m_err lwm2m_env_decode(nng_msg *msg, struct lwm2m_env *ret_env);
+
+/* lwm2m_env_send sends msg without blocking; always consumes msg, unlike
+ * nng_sendmsg.  LWM2M_ELIMIT when the socket's queue is full. */
+lwm2m_err lwm2m_env_send(nng_socket sock, nng_msg *msg);
+
+/* lwm2m_env_nng_err converts an nng error code. */
+lwm2m_err lwm2m_env_nng_err(int rv);
+
+#endif

@@ -1,0 +1,54 @@
+/* lwm2m_keys.h - the Redis key schema, version 1.  docs/redis-schema.md
+ * describes every key; change both together and bump the version when a
+ * stored layout changes incompatibly.  Keys that are read or written together
+ * share a hash tag {...} so the layout fits Redis Cluster. */
+#ifndef LWM2M_KEYS_H
+#define LWM2M_KEYS_H
+
+#define LWM2M_KEY_PREFIX "lwds:v1:"
+
+/* HASH, one per client: the connectivity record (fields below). */
+#define LWM2M_KEY_CLIENT LWM2M_KEY_PREFIX "client:{%s}"
+/* STRING, set while the client id is blacklisted (DELETE /clients/{id});
+ * value: organisation id. */
+#define LWM2M_KEY_CLIENT_BLACKLIST LWM2M_KEY_PREFIX "client:{%s}:blacklisted"
+/* ZSET per organisation: connected clients, score = registered-at ms. */
+#define LWM2M_KEY_ORG_CLIENTS LWM2M_KEY_PREFIX "org:{%lld}:clients"
+/* STRING per organisation and endpoint name: the client id. */
+#define LWM2M_KEY_ORG_ENDPOINT LWM2M_KEY_PREFIX "org:{%lld}:ep:%s"
+/* ZSET: every registered client, score = expiry time in ms. */
+#define LWM2M_KEY_EXPIRY LWM2M_KEY_PREFIX "expiry"
+/* HASH per gateway instance: rpc (nng URL), started (ms); and a STRING
+ * ".../alive" with a short TTL refreshed while the instance runs. */
+#define LWM2M_KEY_GATEWAY LWM2M_KEY_PREFIX "gw:%s"
+#define LWM2M_KEY_GATEWAY_ALIVE LWM2M_KEY_PREFIX "gw:%s:alive"
+/* SET per gateway instance: the client ids it owns. */
+#define LWM2M_KEY_GATEWAY_CLIENTS LWM2M_KEY_PREFIX "gw:%s:clients"
+
+/* Access keys and organisations. */
+#define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s"     /* HASH */
+#define LWM2M_KEY_ORG_ACCESSKEYS LWM2M_KEY_PREFIX "org:{%lld}:accesskeys" /* ZSET */
+#define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"     /* STRING */
+#define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING */
+
+/* Fields of LWM2M_KEY_CLIENT. */
+#define LWM2M_CF_ENDPOINT "ep"      /* endpoint client name */
+#define LWM2M_CF_ORG "org"          /* organisation id, decimal */
+#define LWM2M_CF_ADDR "addr"        /* "ip:port" or "[ip6]:port" of the peer */
+#define LWM2M_CF_LIFETIME "lt"      /* seconds */
+#define LWM2M_CF_BINDING "b"        /* as sent, e.g. "U", "UQ" */
+#define LWM2M_CF_QUEUE "q"          /* "1" in queue mode, else "0" */
+#define LWM2M_CF_VERSION "lwm2m"    /* "1.0", "1.1", "1.2" */
+#define LWM2M_CF_SMS "sms"
+#define LWM2M_CF_ROOT "root"        /* alternate path, "" for "/" */
+#define LWM2M_CF_FORMATS "ct"       /* content formats, space separated */
+#define LWM2M_CF_OBJECTS "objs"     /* normalised link list: "</1/0>,</3/0>" */
+#define LWM2M_CF_REGISTERED_AT "reg" /* ms since 1970 */
+#define LWM2M_CF_UPDATED_AT "upd"   /* ms since 1970 */
+#define LWM2M_CF_EXPIRES_AT "exp"   /* ms since 1970 */
+#define LWM2M_CF_GATEWAY "gw"       /* owning gateway instance id */
+#define LWM2M_CF_STATE "state"      /* "registered", "deregistered", "expired" */
+#define LWM2M_CF_SECURE "sec"       /* "1" when registered over DTLS */
+#define LWM2M_CF_EXTRA "extra"      /* unknown query params, "a=b&c" */
+
+#endif

@@ -1,0 +1,26 @@
+/* lwm2m_loop.h - the per-process event loop helpers. */
+#ifndef LWM2M_LOOP_H
+#define LWM2M_LOOP_H
+
+#include <event2/event.h>
+
+#include "lwm2m_err.h"
+
+struct lwm2m_signals;
+
+/* lwm2m_signals_new installs SIGINT and SIGTERM handlers on base that call
+ * on_stop(arg) on the loop thread, and ignores SIGPIPE. */
+lwm2m_err lwm2m_signals_new(struct event_base *base, void (*on_stop)(void *),
+                            void *arg, struct lwm2m_signals **ret_signals);
+
+/* lwm2m_signals_free removes the handlers; NULL-safe. */
+void lwm2m_signals_free(struct lwm2m_signals *signals);
+
+/* lwm2m_getenv returns getenv(name) when set and non-empty, else dflt. */
+const char *lwm2m_getenv(const char *name, const char *dflt);
+
+/* lwm2m_parse_int parses a whole decimal string within [min, max]. */
+lwm2m_err lwm2m_parse_int(const char *text, long long min, long long max,
+                          long long *ret_value);
+
+#endif

@@ -1,0 +1,74 @@
+/* lwm2m_redis.h - asynchronous Redis access on the process's event loop.
+ *
+ * One struct lwm2m_redis per process holds one hiredis async connection
+ * attached to the libevent base.  It reconnects by itself with backoff
+ * (100 ms doubling to 2 s) when Redis goes away; commands issued while it is
+ * down fail at once with LWM2M_EBACKEND, and commands in flight when the
+ * connection drops complete with reply == NULL.  Only the loop thread may
+ * call these functions.
+ */
+#ifndef LWM2M_REDIS_H
+#define LWM2M_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "lwm2m_err.h"
+
+struct lwm2m_redis;
+
+/* Completion of one command.  reply is NULL when the connection failed; it
+ * may be a REDIS_REPLY_ERROR.  reply is owned by hiredis and valid only during
+ * the call. */
+typedef void (*lwm2m_redis_cb)(struct lwm2m_redis *redis, redisReply *reply,
+                               void *arg);
+
+/* Called on the loop each time the connection becomes ready (first connect
+ * and every reconnect, after AUTH/SELECT). */
+typedef void (*lwm2m_redis_ready_cb)(struct lwm2m_redis *redis, void *arg);
+
+struct lwm2m_redis_url {
+	char host[256];   /* empty for unix sockets */
+	int port;         /* default 6379 */
+	char path[256];   /* unix socket path, or empty */
+	char password[256];
+	int db;
+};
+
+/* lwm2m_redis_url_parse parses redis://[[user]:password@]host[:port][/db],
+ * unix:///path/to.sock[?db=N] or plain host:port. */
+lwm2m_err lwm2m_redis_url_parse(const char *url,
+                                struct lwm2m_redis_url *ret_url);
+
+/* lwm2m_redis_new creates the connection object and starts connecting on
+ * base.  ready (may be NULL) runs on every (re)connect. */
+lwm2m_err lwm2m_redis_new(struct event_base *base, const char *url,
+                          lwm2m_redis_ready_cb ready, void *ready_arg,
+                          struct lwm2m_redis **ret_redis);
+
+/* lwm2m_redis_free disconnects; pending callbacks run with reply == NULL
+ * before it returns.  NULL-safe. */
+void lwm2m_redis_free(struct lwm2m_redis *redis);
+
+/* lwm2m_redis_connected is true while commands can be sent. */
+bool lwm2m_redis_connected(const struct lwm2m_redis *redis);
+
+/* lwm2m_redis_cmd sends a printf-style command (hiredis format: %s, %b with
+ * pointer + size_t, %d...).  cb may be NULL when the reply does not matter.
+ * LWM2M_EBACKEND when not connected: cb is then NOT called. */
+lwm2m_err lwm2m_redis_cmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
+                          void *arg, const char *fmt, ...);
+
+/* lwm2m_redis_cmdargv is lwm2m_redis_cmd with an argument vector. */
+lwm2m_err lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
+                              void *arg, int argc, const char **argv,
+                              const size_t *argvlen);
+
+/* lwm2m_redis_sync_connect opens a blocking connection for start-up work done
+ * before the loop runs (and for tools); caller frees with redisFree(). */
+lwm2m_err lwm2m_redis_sync_connect(const char *url, redisContext **ret_ctx);
+
+#endif

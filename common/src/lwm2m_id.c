@@ -1,0 +1,294 @@
+#include "lwm2m_id.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const char b64_std[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+lwm2m_err
+lwm2m_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return LWM2M_EIO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return LWM2M_OK;
+}
+
+size_t
+lwm2m_b64_encoded_len(size_t len, bool url)
+{
+	if (url) {
+		return len / 3 * 4 + (len % 3 == 0 ? 0 : len % 3 + 1);
+	}
+	return (len + 2) / 3 * 4;
+}
+
+size_t
+lwm2m_b64_encode(const uint8_t *in, size_t len, char *out, bool url)
+{
+	const char *alpha = url ? b64_url : b64_std;
+	size_t n = 0, i = 0;
+
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		             in[i + 2];
+		out[n++] = alpha[v >> 18];
+		out[n++] = alpha[(v >> 12) & 63];
+		out[n++] = alpha[(v >> 6) & 63];
+		out[n++] = alpha[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < len) {
+			v |= (uint32_t)in[i + 1] << 8;
+		}
+		out[n++] = alpha[v >> 18];
+		out[n++] = alpha[(v >> 12) & 63];
+		if (i + 1 < len) {
+			out[n++] = alpha[(v >> 6) & 63];
+		} else if (!url) {
+			out[n++] = '=';
+		}
+		if (!url) {
+			out[n++] = '=';
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static int
+b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z') {
+		return c - 'A';
+	}
+	if (c >= 'a' && c <= 'z') {
+		return c - 'a' + 26;
+	}
+	if (c >= '0' && c <= '9') {
+		return c - '0' + 52;
+	}
+	if (c == '+' || c == '-') {
+		return 62;
+	}
+	if (c == '/' || c == '_') {
+		return 63;
+	}
+	return -1;
+}
+
+lwm2m_err
+lwm2m_b64_decode(const char *in, size_t len, uint8_t *out, size_t out_size,
+                 size_t *ret_len)
+{
+	uint32_t acc = 0;
+	size_t n = 0;
+	int bits = 0;
+
+	while (len > 0 && in[len - 1] == '=') {
+		len--;
+	}
+	if (len % 4 == 1) {
+		return LWM2M_EPROTO;
+	}
+	for (size_t i = 0; i < len; i++) {
+		int v = b64_value(in[i]);
+		if (v < 0) {
+			return LWM2M_EPROTO;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n >= out_size) {
+				return LWM2M_ELIMIT;
+			}
+			out[n++] = (uint8_t)(acc >> bits);
+		}
+	}
+	*ret_len = n;
+	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m_id_new(char ret_id[LWM2M_ID_SIZE])
+{
+	uint8_t raw[16];
+	lwm2m_err err = lwm2m_random(raw, sizeof raw);
+
+	if (err != LWM2M_OK) {
+		return err;
+	}
+	lwm2m_b64_encode(raw, sizeof raw, ret_id, true);
+	return LWM2M_OK;
+}
+
+bool
+lwm2m_id_valid(const char *text, size_t len)
+{
+	uint8_t raw[17];
+	size_t n;
+
+	if (len != LWM2M_ID_LEN) {
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '+' || text[i] == '/') {
+			return false;
+		}
+	}
+	if (lwm2m_b64_decode(text, len, raw, sizeof raw, &n) != LWM2M_OK ||
+	    n != 16) {
+		return false;
+	}
+	for (size_t i = 0; i < 16; i++) {
+		if (raw[i] != 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+lwm2m_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+int64_t
+lwm2m_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+lwm2m_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *
+lwm2m_time_iso8601(int64_t seconds, char *buf, size_t size)
+{
+	time_t t = (time_t)seconds;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* digits reads exactly n decimal digits at *p. */
+static bool
+digits(const char **p, const char *end, int n, int *ret)
+{
+	int v = 0;
+
+	if (end - *p < n) {
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		char c = (*p)[i];
+		if (c < '0' || c > '9') {
+			return false;
+		}
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	*ret = v;
+	return true;
+}
+
+static bool
+expect(const char **p, const char *end, char c)
+{
+	if (*p >= end || **p != c) {
+		return false;
+	}
+	(*p)++;
+	return true;
+}
+
+lwm2m_err
+lwm2m_time_parse_iso8601(const char *text, size_t len, int64_t *ret_seconds)
+{
+	const char *p = text, *end = text + len;
+	int y, mo, d, h, mi, s, oh = 0, om = 0, sign = 0;
+	struct tm tm = {0};
+
+	if (!digits(&p, end, 4, &y) || !expect(&p, end, '-') ||
+	    !digits(&p, end, 2, &mo) || !expect(&p, end, '-') ||
+	    !digits(&p, end, 2, &d) ||
+	    !(expect(&p, end, 'T') || expect(&p, end, 't') ||
+	      expect(&p, end, ' ')) ||
+	    !digits(&p, end, 2, &h) || !expect(&p, end, ':') ||
+	    !digits(&p, end, 2, &mi) || !expect(&p, end, ':') ||
+	    !digits(&p, end, 2, &s)) {
+		return LWM2M_EPROTO;
+	}
+	if (expect(&p, end, '.')) {
+		const char *start = p;
+		while (p < end && *p >= '0' && *p <= '9') {
+			p++;
+		}
+		if (p == start) {
+			return LWM2M_EPROTO;
+		}
+	}
+	if (expect(&p, end, 'Z') || expect(&p, end, 'z')) {
+		sign = 0;
+	} else if (p < end && (*p == '+' || *p == '-')) {
+		sign = *p == '+' ? 1 : -1;
+		p++;
+		if (!digits(&p, end, 2, &oh)) {
+			return LWM2M_EPROTO;
+		}
+		(void)(expect(&p, end, ':'));
+		if (!digits(&p, end, 2, &om)) {
+			return LWM2M_EPROTO;
+		}
+	} else {
+		return LWM2M_EPROTO;
+	}
+	if (p != end || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || s > 60 || oh > 23 || om > 59) {
+		return LWM2M_EPROTO;
+	}
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	*ret_seconds = (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
+	return LWM2M_OK;
+}
