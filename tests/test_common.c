@@ -1,0 +1,176 @@
+/* Unit tests of the small common modules: ids, base64, time, env, redis URL. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwm2m_env.h"
+#include "lwm2m_id.h"
+#include "lwm2m_log.h"
+#include "lwm2m_redis.h"
+
+START_TEST(test_lwm2m_id_new_valid)
+{
+	char id[LWM2M_ID_SIZE];
+
+	ck_assert_int_eq(lwm2m_id_new(id), LWM2M_OK);
+	ck_assert_uint_eq(strlen(id), LWM2M_ID_LEN);
+	ck_assert(lwm2m_id_valid(id, strlen(id)));
+}
+END_TEST
+
+START_TEST(test_lwm2m_id_valid_rejects)
+{
+	ck_assert(lwm2m_id_valid("pFRn92gTAIJLwFeC0-IsFA", 22));
+	ck_assert(!lwm2m_id_valid("AAAAAAAAAAAAAAAAAAAAAA", 22));
+	ck_assert(!lwm2m_id_valid("pFRn92gTAIJLwFeC0+IsFA", 22));
+	ck_assert(!lwm2m_id_valid("pFRn92gTAIJLwFeC0-IsF", 21));
+	ck_assert(!lwm2m_id_valid("pFRn92gTAIJLwFeC0-Is$A", 22));
+}
+END_TEST
+
+START_TEST(test_lwm2m_b64_roundtrip)
+{
+	const uint8_t in[] = "any carnal pleas";
+	char enc[64];
+	uint8_t dec[64];
+	size_t n;
+
+	for (size_t len = 0; len <= 16; len++) {
+		for (int url = 0; url < 2; url++) {
+			size_t e = lwm2m_b64_encode(in, len, enc, url);
+			ck_assert_uint_eq(e, lwm2m_b64_encoded_len(len, url));
+			ck_assert_int_eq(lwm2m_b64_decode(enc, e, dec,
+			                                  sizeof dec, &n),
+			                 LWM2M_OK);
+			ck_assert_uint_eq(n, len);
+			ck_assert_mem_eq(dec, in, len);
+		}
+	}
+	lwm2m_b64_encode((const uint8_t *)"foob", 4, enc, false);
+	ck_assert_str_eq(enc, "Zm9vYg==");
+	ck_assert_int_eq(lwm2m_b64_decode("Zm9v!", 5, dec, sizeof dec, &n),
+	                 LWM2M_EPROTO);
+	ck_assert_int_eq(lwm2m_b64_decode("Zm9vYmFy", 8, dec, 2, &n),
+	                 LWM2M_ELIMIT);
+}
+END_TEST
+
+START_TEST(test_lwm2m_time_parse_iso8601)
+{
+	int64_t t;
+	char buf[32];
+
+	ck_assert_int_eq(lwm2m_time_parse_iso8601("2026-11-25T11:20:03Z", 20,
+	                                          &t),
+	                 LWM2M_OK);
+	ck_assert_str_eq(lwm2m_time_iso8601(t, buf, sizeof buf),
+	                 "2026-11-25T11:20:03Z");
+	ck_assert_int_eq(lwm2m_time_parse_iso8601(
+	                         "2026-11-25T12:20:03.5+01:00", 27, &t),
+	                 LWM2M_OK);
+	ck_assert_str_eq(lwm2m_time_iso8601(t, buf, sizeof buf),
+	                 "2026-11-25T11:20:03Z");
+	ck_assert_int_eq(lwm2m_time_parse_iso8601("2026-13-25T11:20:03Z", 20,
+	                                          &t),
+	                 LWM2M_EPROTO);
+	ck_assert_int_eq(lwm2m_time_parse_iso8601("2026-11-25", 10, &t),
+	                 LWM2M_EPROTO);
+}
+END_TEST
+
+START_TEST(test_lwm2m_env_roundtrip)
+{
+	struct lwm2m_env in = {.kind = LWM2M_ENV_EV_UPDATED,
+	                       .flags = LWM2M_ENV_F_REPLY,
+	                       .corr_id = 0x0102030405060708ull,
+	                       .payload = (const uint8_t *)"abc",
+	                       .payload_len = 3};
+	struct lwm2m_env out;
+	nng_msg *msg;
+
+	ck_assert_int_eq(lwm2m_env_encode(&in, &msg), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_OK);
+	ck_assert_uint_eq(out.kind, in.kind);
+	ck_assert_uint_eq(out.flags, in.flags);
+	ck_assert(out.corr_id == in.corr_id);
+	ck_assert_uint_eq(out.payload_len, 3);
+	ck_assert_mem_eq(out.payload, "abc", 3);
+	nng_msg_chop(msg, 4);
+	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_OK);
+	nng_msg_chop(msg, 1);
+	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_EPROTO);
+	nng_msg_free(msg);
+}
+END_TEST
+
+START_TEST(test_lwm2m_redis_url_parse)
+{
+	struct lwm2m_redis_url u;
+
+	ck_assert_int_eq(lwm2m_redis_url_parse("redis://:pw@10.0.0.1:6380/2",
+	                                       &u),
+	                 LWM2M_OK);
+	ck_assert_str_eq(u.host, "10.0.0.1");
+	ck_assert_int_eq(u.port, 6380);
+	ck_assert_str_eq(u.password, "pw");
+	ck_assert_int_eq(u.db, 2);
+	ck_assert_int_eq(lwm2m_redis_url_parse("localhost", &u), LWM2M_OK);
+	ck_assert_int_eq(u.port, 6379);
+	ck_assert_int_eq(lwm2m_redis_url_parse("unix:///tmp/r.sock?db=3", &u),
+	                 LWM2M_OK);
+	ck_assert_str_eq(u.path, "/tmp/r.sock");
+	ck_assert_int_eq(u.db, 3);
+	ck_assert_int_eq(lwm2m_redis_url_parse("redis://h:99999", &u),
+	                 LWM2M_EINVAL);
+	ck_assert_int_eq(lwm2m_redis_url_parse("redis://:1", &u),
+	                 LWM2M_EINVAL);
+}
+END_TEST
+
+START_TEST(test_lwm2m_log_quote)
+{
+	char buf[8];
+
+	ck_assert_str_eq(lwm2m_log_quote(buf, sizeof buf, "a\"b\n", 4),
+	                 "a'b?");
+	ck_assert_str_eq(lwm2m_log_quote(buf, sizeof buf, "0123456789", 10),
+	                 "0123...");
+}
+END_TEST
+
+static Suite *
+common_suite(void)
+{
+	Suite *s = suite_create("common");
+	struct {
+		const char *name;
+		const TTest *test;
+	} cases[] = {
+		{"lwm2m_id_new", test_lwm2m_id_new_valid},
+		{"lwm2m_id_valid", test_lwm2m_id_valid_rejects},
+		{"lwm2m_b64", test_lwm2m_b64_roundtrip},
+		{"lwm2m_time", test_lwm2m_time_parse_iso8601},
+		{"lwm2m_env", test_lwm2m_env_roundtrip},
+		{"lwm2m_redis_url_parse", test_lwm2m_redis_url_parse},
+		{"lwm2m_log_quote", test_lwm2m_log_quote},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(common_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
