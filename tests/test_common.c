@@ -95,7 +95,7 @@ START_TEST(test_lwm2m_env_roundtrip)
 	ck_assert(out.corr_id == in.corr_id);
 	ck_assert_uint_eq(out.payload_len, 3);
 	ck_assert_mem_eq(out.payload, "abc", 3);
-	nng_msg_chop(msg, 4);
+	nng_msg_chop(msg, 3);
 	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_OK);
 	nng_msg_chop(msg, 1);
 	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_EPROTO);
