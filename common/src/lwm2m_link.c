@@ -1,0 +1,384 @@
+#include "lwm2m_link.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parser {
+	const char *buf;
+	size_t len, pos, max_links;
+	struct lwm2m_link_list *list;
+	size_t links_cap, attrs_cap;
+	char *diag;
+	size_t diag_size;
+};
+
+static lwm2m_err
+fail(struct parser *p, lwm2m_err err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static lwm2m_err
+fail(struct parser *p, lwm2m_err err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->diag == NULL || p->diag_size == 0) {
+		return err;
+	}
+	n = snprintf(p->diag, p->diag_size, "link-format offset %zu: ",
+	             p->pos);
+	if (n >= 0 && (size_t)n < p->diag_size) {
+		va_start(ap, fmt);
+		vsnprintf(p->diag + n, p->diag_size - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static bool
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool
+is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* parmname characters of RFC 5988 */
+static bool
+is_parmname(char c)
+{
+	return is_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
+}
+
+/* ptoken characters of RFC 6690 */
+static bool
+is_ptoken(char c)
+{
+	return is_alnum(c) ||
+	       (c != '\0' && strchr("!#$%&'()*+-./:<=>?@[]^_`{|}~", c) != NULL);
+}
+
+static void
+skip_ws(struct parser *p)
+{
+	while (p->pos < p->len && is_ws(p->buf[p->pos])) {
+		p->pos++;
+	}
+}
+
+static bool
+peek(struct parser *p, char c)
+{
+	return p->pos < p->len && p->buf[p->pos] == c;
+}
+
+static lwm2m_err
+grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *n;
+
+	if (need <= *cap) {
+		return LWM2M_OK;
+	}
+	n = realloc(*arr, ncap * elem);
+	if (n == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	*arr = n;
+	*cap = ncap;
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+parse_quoted(struct parser *p, struct lwm2m_link_attr *a)
+{
+	size_t start = ++p->pos;
+
+	while (p->pos < p->len && p->buf[p->pos] != '"') {
+		unsigned char c = (unsigned char)p->buf[p->pos];
+		if (c < 0x20 && c != '\t') {
+			return fail(p, LWM2M_EPROTO,
+			            "control character in quoted value");
+		}
+		if (c == '\\') {
+			p->pos++;
+			if (p->pos >= p->len) {
+				break;
+			}
+		}
+		p->pos++;
+	}
+	if (p->pos >= p->len) {
+		return fail(p, LWM2M_EPROTO, "unterminated quoted value");
+	}
+	a->value = p->buf + start;
+	a->value_len = p->pos - start;
+	a->quoted = true;
+	p->pos++;
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+parse_value(struct parser *p, struct lwm2m_link_attr *a)
+{
+	size_t start;
+
+	p->pos++; /* '=' */
+	if (peek(p, '"')) {
+		return parse_quoted(p, a);
+	}
+	start = p->pos;
+	while (p->pos < p->len && is_ptoken(p->buf[p->pos])) {
+		p->pos++;
+	}
+	if (p->pos == start) {
+		return fail(p, LWM2M_EPROTO, "empty attribute value");
+	}
+	a->value = p->buf + start;
+	a->value_len = p->pos - start;
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+parse_attr(struct parser *p, struct lwm2m_link *link)
+{
+	struct lwm2m_link_list *l = p->list;
+	struct lwm2m_link_attr *a;
+	size_t start;
+
+	if (link->n_attrs >= LWM2M_LINK_MAX_ATTRS) {
+		return fail(p, LWM2M_ELIMIT, "more than %d attributes",
+		            LWM2M_LINK_MAX_ATTRS);
+	}
+	if (grow((void **)&l->attrs, &p->attrs_cap, l->n_attrs + 1,
+	         sizeof *l->attrs) != LWM2M_OK) {
+		return LWM2M_ENOMEM;
+	}
+	a = &l->attrs[l->n_attrs];
+	memset(a, 0, sizeof *a);
+	start = p->pos;
+	while (p->pos < p->len && is_parmname(p->buf[p->pos])) {
+		p->pos++;
+	}
+	if (p->pos == start) {
+		return fail(p, LWM2M_EPROTO, "attribute name expected");
+	}
+	a->name = p->buf + start;
+	a->name_len = p->pos - start;
+	if (peek(p, '=')) {
+		lwm2m_err err = parse_value(p, a);
+		if (err != LWM2M_OK) {
+			return err;
+		}
+	}
+	l->n_attrs++;
+	link->n_attrs++;
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+parse_uri(struct parser *p, struct lwm2m_link *link)
+{
+	size_t start;
+
+	if (!peek(p, '<')) {
+		return fail(p, LWM2M_EPROTO, "'<' expected");
+	}
+	start = ++p->pos;
+	while (p->pos < p->len && p->buf[p->pos] != '>') {
+		unsigned char c = (unsigned char)p->buf[p->pos];
+		if (c <= 0x20 || c == 0x7f || c == '<') {
+			return fail(p, LWM2M_EPROTO, "bad character in URI");
+		}
+		p->pos++;
+	}
+	if (p->pos >= p->len) {
+		return fail(p, LWM2M_EPROTO, "'>' expected");
+	}
+	link->uri = p->buf + start;
+	link->uri_len = p->pos - start;
+	p->pos++;
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+parse_link(struct parser *p)
+{
+	struct lwm2m_link_list *l = p->list;
+	struct lwm2m_link link = {.first_attr = l->n_attrs};
+	lwm2m_err err;
+
+	if (l->n_links >= p->max_links) {
+		return fail(p, LWM2M_ELIMIT, "more than %zu links",
+		            p->max_links);
+	}
+	err = parse_uri(p, &link);
+	skip_ws(p);
+	while (err == LWM2M_OK && peek(p, ';')) {
+		p->pos++;
+		skip_ws(p);
+		err = parse_attr(p, &link);
+		skip_ws(p);
+	}
+	if (err != LWM2M_OK) {
+		return err;
+	}
+	if (grow((void **)&l->links, &p->links_cap, l->n_links + 1,
+	         sizeof *l->links) != LWM2M_OK) {
+		return LWM2M_ENOMEM;
+	}
+	l->links[l->n_links++] = link;
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+parse_all(struct parser *p)
+{
+	lwm2m_err err;
+
+	skip_ws(p);
+	if (p->pos == p->len) {
+		return LWM2M_OK;
+	}
+	for (;;) {
+		err = parse_link(p);
+		if (err != LWM2M_OK) {
+			return err;
+		}
+		skip_ws(p);
+		if (p->pos == p->len) {
+			return LWM2M_OK;
+		}
+		if (!peek(p, ',')) {
+			return fail(p, LWM2M_EPROTO, "',' or ';' expected");
+		}
+		p->pos++;
+		skip_ws(p);
+	}
+}
+
+lwm2m_err
+lwm2m_link_parse(const char *buf, size_t len, size_t max_links,
+                 struct lwm2m_link_list **ret_list, char *diag,
+                 size_t diag_size)
+{
+	struct parser p = {.buf = buf, .len = len, .max_links = max_links,
+	                   .diag = diag, .diag_size = diag_size};
+	lwm2m_err err;
+
+	p.list = calloc(1, sizeof *p.list);
+	if (p.list == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	err = parse_all(&p);
+	if (err != LWM2M_OK) {
+		lwm2m_link_list_free(p.list);
+		return err;
+	}
+	*ret_list = p.list;
+	return LWM2M_OK;
+}
+
+struct lwm2m_link_list *
+lwm2m_link_list_free(struct lwm2m_link_list *list)
+{
+	if (list != NULL) {
+		free(list->links);
+		free(list->attrs);
+		free(list);
+	}
+	return NULL;
+}
+
+const struct lwm2m_link_attr *
+lwm2m_link_attr_find(const struct lwm2m_link_list *list,
+                     const struct lwm2m_link *link, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (size_t i = 0; i < link->n_attrs; i++) {
+		const struct lwm2m_link_attr *a = &list->attrs[link->first_attr + i];
+		if (a->name_len == nlen && memcmp(a->name, name, nlen) == 0) {
+			return a;
+		}
+	}
+	return NULL;
+}
+
+/* out appends to buf when it fits and always counts the length */
+struct out {
+	char *buf;
+	size_t size, len;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->buf != NULL && o->len + n < o->size) {
+		memcpy(o->buf + o->len, s, n);
+	}
+	o->len += n;
+}
+
+static void
+write_list(const struct lwm2m_link_list *list, struct out *o)
+{
+	for (size_t i = 0; i < list->n_links; i++) {
+		const struct lwm2m_link *l = &list->links[i];
+		if (i > 0) {
+			put(o, ",", 1);
+		}
+		put(o, "<", 1);
+		put(o, l->uri, l->uri_len);
+		put(o, ">", 1);
+		for (size_t j = 0; j < l->n_attrs; j++) {
+			const struct lwm2m_link_attr *a =
+				&list->attrs[l->first_attr + j];
+			put(o, ";", 1);
+			put(o, a->name, a->name_len);
+			if (a->value == NULL) {
+				continue;
+			}
+			put(o, a->quoted ? "=\"" : "=", a->quoted ? 2 : 1);
+			put(o, a->value, a->value_len);
+			if (a->quoted) {
+				put(o, "\"", 1);
+			}
+		}
+	}
+}
+
+size_t
+lwm2m_link_format_len(const struct lwm2m_link_list *list)
+{
+	struct out o = {0};
+
+	write_list(list, &o);
+	return o.len;
+}
+
+lwm2m_err
+lwm2m_link_format(const struct lwm2m_link_list *list, char *buf, size_t size,
+                  size_t *ret_len)
+{
+	size_t need = lwm2m_link_format_len(list);
+	struct out o = {.buf = buf, .size = size};
+
+	if (buf == NULL || need >= size) {
+		return LWM2M_ELIMIT;
+	}
+	write_list(list, &o);
+	buf[o.len] = '\0';
+	if (ret_len != NULL) {
+		*ret_len = o.len;
+	}
+	return LWM2M_OK;
+}
