@@ -31,6 +31,46 @@
 #define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"     /* STRING */
 #define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING */
 
+/* Subscriptions (REST spec 6; written by the REST API, read by the broker). */
+/* HASH per subscription, fields LWM2M_SF_* below. */
+#define LWM2M_KEY_SUB LWM2M_KEY_PREFIX "sub:{%s}"
+/* ZSET per organisation: every subscription id, score = created ms. */
+#define LWM2M_KEY_ORG_SUBS LWM2M_KEY_PREFIX "org:{%lld}:subs"
+/* SET per organisation and client-event type ("ClientConnected", ...): ids
+ * of the organisation-level subscriptions (no client target) of that type. */
+#define LWM2M_KEY_ORG_EVENT_SUBS LWM2M_KEY_PREFIX "org:{%lld}:evsubs:%s"
+/* SET per client: ids of every subscription targeting that client. */
+#define LWM2M_KEY_CLIENT_SUBS LWM2M_KEY_PREFIX "client:{%s}:subs"
+/* SET per client and client-event type: client-level subscription ids. */
+#define LWM2M_KEY_CLIENT_EVENT_SUBS LWM2M_KEY_PREFIX "client:{%s}:evsubs:%s"
+
+/* Webhook delivery queue (docs/webhooks.md); one hash tag, so the Lua
+ * scripts of the dispatcher may touch all three atomically. */
+/* STREAM of jobs, field "job" (lwm2m_delivery.h), group "lwds-webhook". */
+#define LWM2M_KEY_DELIVERIES LWM2M_KEY_PREFIX "{deliveries}"
+/* ZSET of jobs waiting for a retry: member = job JSON, score = due ms. */
+#define LWM2M_KEY_DELIVERY_RETRY LWM2M_KEY_PREFIX "{deliveries}:retry"
+/* STREAM of dead letters: fields org, sub, id, status, error, job. */
+#define LWM2M_KEY_DEADLETTERS LWM2M_KEY_PREFIX "{deliveries}:dead"
+
+/* Fields of LWM2M_KEY_SUB.  Absent or "" means unset. */
+#define LWM2M_SF_ORG "org"          /* organisation id, decimal */
+#define LWM2M_SF_TYPE "type"        /* "Observation", "ClientConnected", ... */
+#define LWM2M_SF_CLIENT "client"    /* target client id */
+#define LWM2M_SF_DEFINITION "def"   /* target object definition id */
+#define LWM2M_SF_OBJECT "obj"       /* LwM2M object id, decimal */
+#define LWM2M_SF_INSTANCE "inst"    /* target instance id, decimal */
+#define LWM2M_SF_PROPERTY "prop"    /* target resource id, decimal */
+#define LWM2M_SF_URL "url"          /* web-hook URL */
+#define LWM2M_SF_ACCEPT "accept"    /* AcceptContentType */
+#define LWM2M_SF_PMIN "pmin"        /* attributes: exact decimal strings */
+#define LWM2M_SF_PMAX "pmax"
+#define LWM2M_SF_STEP "stp"
+#define LWM2M_SF_LT "lt"
+#define LWM2M_SF_GT "gt"
+#define LWM2M_SF_SECRET "secret"    /* HMAC-SHA256 key of X-Lwds-Signature */
+#define LWM2M_SF_CREATED "created"  /* ms since 1970 */
+
 /* Fields of LWM2M_KEY_CLIENT. */
 #define LWM2M_CF_ENDPOINT "ep"      /* endpoint client name */
 #define LWM2M_CF_ORG "org"          /* organisation id, decimal */
