@@ -91,6 +91,7 @@ struct lwm2m_node {
 	struct lwm2m_node *parent;
 	struct lwm2m_node *first_child; /* sorted by id */
 	struct lwm2m_node *next_sibling;
+	struct lwm2m_node *last_child;  /* makes in-order appends O(1) */
 	uint32_t n_children;
 };
 
@@ -178,6 +179,20 @@ lwm2m_err lwm2m_value_coerce(struct lwm2m_tree *tree, struct lwm2m_value *value,
 /* lwm2m_tree_equal compares two trees structurally, values included. */
 bool lwm2m_tree_equal(const struct lwm2m_tree *a, const struct lwm2m_tree *b);
 
+/* lwm2m_type_name returns "integer", "objlnk"... for diagnostics. */
+const char *lwm2m_type_name(enum lwm2m_type type);
+
+/* lwm2m_diag_set fills diag (NULL-safe) with offset and a printf message. */
+void lwm2m_diag_set(struct lwm2m_diag *diag, size_t offset, const char *fmt,
+                    ...) __attribute__((format(printf, 3, 4)));
+
+/* lwm2m_value_equal compares two scalars: same type and same value (floats
+ * by value, NaN equal to NaN; byte values by content). */
+bool lwm2m_value_equal(const struct lwm2m_value *a, const struct lwm2m_value *b);
+
+/* lwm2m_node_child returns the child of node with id, or NULL. */
+struct lwm2m_node *lwm2m_node_child(const struct lwm2m_node *node, uint16_t id);
+
 /* ---- codecs -------------------------------------------------------------
  * Every decoder: decodes buf (borrowed, only read within [buf, buf+len)) as a
  * payload addressed to `base` (the request's URI path; TLV and text need it
@@ -201,6 +216,12 @@ lwm2m_err lwm2m_decode(enum lwm2m_format fmt, const uint8_t *buf, size_t len,
 lwm2m_err lwm2m_encode(enum lwm2m_format fmt, const struct lwm2m_tree *tree,
                        const struct lwm2m_path *base, uint8_t **ret_buf,
                        size_t *ret_len);
+
+/* lwm2m_buf_append appends len bytes to b, growing it with realloc();
+ * b starts zeroed.  LWM2M_ENOMEM leaves b as it was.  lwm2m_buf_fini frees
+ * the data and zeroes b; NULL-safe. */
+lwm2m_err lwm2m_buf_append(struct lwm2m_buf *b, const void *data, size_t len);
+void lwm2m_buf_fini(struct lwm2m_buf *b);
 
 /* lwm2m_format_supported is true for every number lwm2m_decode accepts. */
 bool lwm2m_format_supported(unsigned fmt);
