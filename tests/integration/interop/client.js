@@ -1,0 +1,54 @@
+// client.js - register a coap-node LwM2M client with an lwds gateway.
+//
+// usage: node client.js <host> <port> <endpoint-name> [lifetime]
+// Prints one JSON line per event on stdout:
+//   {"event":"registered","status":"2.01","location":"/rd/<id>"}
+//   {"event":"deregistered","status":"2.02"}
+//   {"event":"error","message":"..."}
+// Reads commands from stdin, one per line: "deregister", "quit".
+'use strict';
+
+const readline = require('readline');
+const CoapNode = require('coap-node');
+const SmartObject = require('smartobject');
+
+const [host, port, name, lifetime] = process.argv.slice(2);
+if (!host || !port || !name) {
+    process.stderr.write('usage: node client.js host port name [lifetime]\n');
+    process.exit(2);
+}
+
+function say(obj) {
+    process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+const so = new SmartObject();
+so.init('temperature', 0, { sensorValue: 21.5, units: 'Cel' });
+const node = new CoapNode(name, so, { lifetime: Number(lifetime || 300) });
+
+node.on('error', (err) => say({ event: 'error', message: String(err) }));
+
+node.register(host, Number(port), (err, rsp) => {
+    if (err) {
+        say({ event: 'error', message: String(err) });
+        process.exit(1);
+    }
+    say({ event: 'registered', status: rsp.status,
+          location: node.locationPath });
+});
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+    const cmd = line.trim();
+    if (cmd === 'deregister') {
+        node.deregister((err, rsp) => {
+            if (err) {
+                say({ event: 'error', message: String(err) });
+                process.exit(1);
+            }
+            say({ event: 'deregistered', status: rsp.status });
+            process.exit(0);
+        });
+    } else if (cmd === 'quit') {
+        process.exit(0);
+    }
+});

@@ -1,0 +1,161 @@
+"""Registration over real UDP and Redis: register, list, update,
+de-register, expire, re-register (issue 2)."""
+
+import os
+import unittest
+
+from lwdslib import (OPT, ServiceTestCase, Sim, link, path_of, random_token,
+                     wait_until)
+
+PAYLOAD = (b'</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</3303/0>,'
+           b'</3303/1>,</5>')
+
+
+class TestRegistration(ServiceTestCase):
+    REDIS_DB = 1
+
+    def setUp(self):
+        self.token = self.admin_token()
+
+    def client_record(self, cid):
+        return self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+
+    def test_register_raw_lists_client(self):
+        _, resp, cid = self.register("reg-raw-1", lt=300, payload=PAYLOAD)
+        self.assertEqual(len(cid), 22, cid)
+        r = self.api.get("/clients", self.token)
+        self.assertEqual(r.status, 200, r)
+        items = [i for i in r.json().get("Items", [])
+                 if i.get("Name") == "reg-raw-1"]
+        self.assertEqual(len(items), 1, r)
+        item = items[0]
+        for rel in ("self", "remove", "objecttypes", "subscriptions",
+                    "metrics"):
+            href = link(item, rel)
+            self.assertIsNotNone(href, "no %s link in %r" % (rel, item))
+            self.assertRegex(href, r"^https?://127\.0\.0\.1:%d/clients/"
+                             % self.svc.http_port)
+        self.assertEqual(path_of(link(item, "self")), "/clients/" + cid)
+        self.assertEqual(path_of(link(item, "objecttypes")),
+                         "/clients/%s/objecttypes" % cid)
+
+    def test_register_get_client(self):
+        _, _, cid = self.register("reg-get-1", payload=PAYLOAD)
+        r = self.api.get("/clients/" + cid, self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["Name"], "reg-get-1")
+        self.assertEqual(path_of(link(r.json(), "self")), "/clients/" + cid)
+
+    def test_register_record_fields(self):
+        _, _, cid = self.register("reg-rec-1", lt=300, payload=PAYLOAD,
+                                  extra=["sms=123"])
+        rec = self.client_record(cid)
+        self.assertEqual(rec.get("ep"), "reg-rec-1", rec)
+        self.assertEqual(rec.get("lt"), "300", rec)
+        self.assertEqual(rec.get("b"), "U", rec)
+        self.assertEqual(rec.get("lwm2m"), "1.1", rec)
+        self.assertEqual(rec.get("sms"), "123", rec)
+        self.assertEqual(rec.get("state"), "registered", rec)
+        self.assertEqual(rec.get("gw"), self.svc.gw_id, rec)
+        self.assertRegex(rec.get("addr", ""), r"^127\.0\.0\.1:\d+$")
+        self.assertIn("</3303/1>", rec.get("objs", ""))
+        self.assertEqual(int(rec["exp"]) - int(rec["upd"]), 300000, rec)
+
+    def test_register_objecttypes(self):
+        _, _, cid = self.register("reg-ot-1", payload=PAYLOAD)
+        r = self.api.get("/clients/%s/objecttypes" % cid, self.token)
+        self.assertEqual(r.status, 200, r)
+        ids = [i["ObjectTypeID"] for i in r.json().get("Items", [])]
+        self.assertEqual(ids, ["1", "3", "3303", "5"], r)
+
+    def test_register_default_lifetime(self):
+        _, _, cid = self.register("reg-lt-default")
+        self.assertEqual(self.client_record(cid).get("lt"), "86400")
+
+    def test_update_without_lt_keeps_lifetime(self):
+        c, _, cid = self.register("reg-upd-1", lt=300)
+        r = c.request("POST", "rd/" + cid)
+        self.assertEqual(r.code_str, "2.04", r)
+        self.assertEqual(self.client_record(cid).get("lt"), "300")
+
+    def test_update_with_lt(self):
+        c, _, cid = self.register("reg-upd-2", lt=300)
+        r = c.request("POST", "rd/" + cid, query=["lt=600"])
+        self.assertEqual(r.code_str, "2.04", r)
+        rec = self.client_record(cid)
+        self.assertEqual(rec.get("lt"), "600", rec)
+
+    def test_update_objects(self):
+        c, _, cid = self.register("reg-upd-3", payload=b"</1/0>,</3/0>")
+        r = c.request("POST", "rd/" + cid, payload=b"</1/0>,</3/0>,</5/0>",
+                      content_format=40)
+        self.assertEqual(r.code_str, "2.04", r)
+        r = self.api.get("/clients/%s/objecttypes" % cid, self.token)
+        ids = [i["ObjectTypeID"] for i in r.json().get("Items", [])]
+        self.assertEqual(ids, ["1", "3", "5"], r)
+
+    def test_update_unknown_id(self):
+        c = self.svc.coap()
+        self.addCleanup(c.close)
+        unknown = random_token(16)[:22]
+        r = c.request("POST", "rd/" + unknown)
+        self.assertEqual(r.code_str, "4.04", r)
+
+    def test_deregister(self):
+        c, _, cid = self.register("reg-del-1", payload=PAYLOAD)
+        r = c.request("DELETE", "rd/" + cid)
+        self.assertEqual(r.code_str, "2.02", r)
+        self.assertNotIn("reg-del-1", self.names_listed(self.token))
+        r = self.api.get("/clients/" + cid, self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.client_record(cid).get("state"), "deregistered")
+        r = c.request("DELETE", "rd/" + cid)
+        self.assertEqual(r.code_str, "4.04", r)
+
+    def test_expire(self):
+        _, _, cid = self.register("reg-exp-1", lt=2)
+        self.assertIn("reg-exp-1", self.names_listed(self.token))
+        wait_until(lambda: "reg-exp-1" not in self.names_listed(self.token),
+                   timeout=15, interval=0.5, what="expiry of reg-exp-1")
+        wait_until(lambda: self.client_record(cid).get("state") == "expired",
+                   timeout=10, interval=0.5, what="state expired")
+        score = self.redis.command("ZSCORE", "lwds:v1:expiry", cid)
+        self.assertIsNone(score, "expired client still in the expiry index")
+
+    def test_reregister_replaces(self):
+        c, _, cid1 = self.register("reg-again-1")
+        _, _, cid2 = self.register("reg-again-1", client=c)
+        names = self.names_listed(self.token)
+        self.assertEqual(names.count("reg-again-1"), 1, names)
+        r = self.api.get("/clients/" + cid2, self.token)
+        self.assertEqual(r.status, 200, r)
+
+    def test_location_path_is_rd_and_id(self):
+        _, resp, cid = self.register("reg-loc-1")
+        self.assertEqual(resp.opts(OPT["Location-Path"])[0], b"rd")
+
+
+class TestSimulator(ServiceTestCase):
+    """lwds-sim (tools/sim) registers clients that the API lists."""
+    REDIS_DB = 6
+
+    def test_sim_registers_and_deregisters(self):
+        token = self.admin_token()
+        sim = Sim(["--server", "coap://127.0.0.1:%d" % self.svc.coap_port,
+                   "--count", "3", "--prefix", "sim-it-", "--lifetime",
+                   "60"], env=dict(os.environ))
+        try:
+            sim.wait_line(r"(?i)ready", timeout=15)
+            wait_until(lambda: sum(n.startswith("sim-it-")
+                                   for n in self.names_listed(token)) == 3,
+                       timeout=10, what="3 simulated clients listed")
+        finally:
+            status = sim.stop()
+        self.assertEqual(status, 0, "\n".join(sim.lines[-20:]))
+        wait_until(lambda: not any(n.startswith("sim-it-")
+                                   for n in self.names_listed(token)),
+                   timeout=10, what="simulated clients de-registered")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,261 @@
+"""REST API basics: entry point, versions, tokens, paging, content
+negotiation, CORS (deviceserver-rest-api.md sections 1 and 2)."""
+
+import base64
+import json
+import unittest
+import urllib.parse
+
+from lwdslib import ServiceTestCase, link, path_of
+
+ENTRY_RELS = ["authenticate", "accesskeys", "configuration", "clients",
+              "identities", "objectdefinitions", "subscriptions", "metrics",
+              "versions"]
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+class TestRestBasics(ServiceTestCase):
+    REDIS_DB = 2
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.paging_ids = []
+
+    def setUp(self):
+        self.token = self.admin_token()
+
+    def org_pair(self):
+        """A token pair of a fresh organisation (> 0)."""
+        r = self.api.post("/accesskeys", self.token, {"Name": "basics"})
+        self.assertEqual(r.status, 201, r)
+        k = r.json()
+        return self.api.token_pair(k["Key"], k["Secret"])
+
+    # entry point and versions
+
+    def test_entry_anonymous(self):
+        r = self.api.get("/")
+        self.assertEqual(r.status, 200, r)
+        rels = [l["rel"] for l in r.json()["Links"]]
+        self.assertEqual(rels, ["authenticate", "versions"], r)
+
+    def test_entry_with_token(self):
+        r = self.api.get("/", self.token)
+        self.assertEqual(r.status, 200, r)
+        rels = [l["rel"] for l in r.json()["Links"]]
+        self.assertEqual(rels, ENTRY_RELS, r)
+        self.assertEqual(path_of(link(r.json(), "clients")), "/clients")
+
+    def test_entry_bad_token_shows_fewer_links(self):
+        r = self.api.get("/", "not.a.token")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.json()["Links"]), 2, r)
+
+    def test_versions(self):
+        r = self.api.get("/versions")
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertIn("BuildNumber", body, r)
+        self.assertIsInstance(body.get("Components"), list, r)
+
+    def test_cors_options(self):
+        r = self.api.request("OPTIONS", "/clients")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "*", r)
+        methods = r.header("Access-Control-Allow-Methods") or ""
+        for m in ("GET", "POST", "PUT", "DELETE"):
+            self.assertIn(m, methods)
+        self.assertIn("authorization",
+                      (r.header("Access-Control-Allow-Headers") or "").lower())
+
+    def test_cors_on_get(self):
+        r = self.api.get("/versions")
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "*", r)
+
+    # tokens
+
+    def test_token_pair_shape(self):
+        r = self.api.token_response({"grant_type": "password",
+                                     "username": self.svc.admin_key,
+                                     "password": self.svc.admin_secret})
+        self.assertEqual(r.status, 201, r)
+        self.assertTrue(r.header("Content-Type").startswith(
+            "application/json"), r)
+        body = r.json()
+        self.assertEqual(body["token_type"], "Bearer")
+        self.assertEqual(body["expires_in"], 3600)
+        self.assertEqual(len(body["access_token"].split(".")), 3)
+        self.assertIn("refresh_token", body)
+
+    def test_token_wrong_secret(self):
+        r = self.api.token_response({"grant_type": "password",
+                                     "username": self.svc.admin_key,
+                                     "password": "wrong"})
+        self.assertEqual(r.status, 401, r)
+
+    def test_token_unknown_key(self):
+        r = self.api.token_response({"grant_type": "password",
+                                     "username": "nobody", "password": "x"})
+        self.assertEqual(r.status, 401, r)
+
+    def test_token_bad_grant(self):
+        r = self.api.token_response({"grant_type": "magic"})
+        self.assertEqual(r.status, 400, r)
+        r = self.api.token_response({"username": self.svc.admin_key})
+        self.assertEqual(r.status, 400, r)
+
+    def test_no_token_401(self):
+        for path in ("/clients", "/accesskeys"):
+            r = self.api.get(path)
+            self.assertEqual(r.status, 401, r)
+            self.assertIn("bearer",
+                          (r.header("WWW-Authenticate") or "").lower(), r)
+
+    def test_bad_token_401(self):
+        r = self.api.get("/clients", "garbage")
+        self.assertEqual(r.status, 401, r)
+        # a well-formed token with a forged signature
+        head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        claims = b64url(json.dumps({"exp": 4102444800}).encode())
+        forged = "%s.%s.%s" % (head, claims, b64url(b"\0" * 32))
+        r = self.api.get("/clients", forged)
+        self.assertEqual(r.status, 401, r)
+        # the real token with one signature character changed
+        t = self.token[:-2] + ("A" if self.token[-2] != "A" else "B") + \
+            self.token[-1]
+        self.assertEqual(self.api.get("/clients", t).status, 401)
+
+    def test_alg_none_401(self):
+        head = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        claims = b64url(json.dumps({"exp": 4102444800}).encode())
+        r = self.api.get("/clients", "%s.%s." % (head, claims))
+        self.assertEqual(r.status, 401, r)
+
+    def test_refresh_grant(self):
+        pair = self.org_pair()
+        r = self.api.token_response({"grant_type": "refresh_token",
+                                     "refresh_token": pair["refresh_token"]})
+        self.assertEqual(r.status, 201, r)
+        new = r.json()
+        self.assertEqual(self.api.get("/clients",
+                                      new["access_token"]).status, 200)
+
+    def test_refresh_token_as_access_token_401(self):
+        pair = self.org_pair()
+        r = self.api.get("/clients", pair["refresh_token"])
+        self.assertEqual(r.status, 401, r)
+
+    def test_access_token_as_refresh_token_400(self):
+        pair = self.org_pair()
+        r = self.api.token_response({"grant_type": "refresh_token",
+                                     "refresh_token": pair["access_token"]})
+        self.assertIn(r.status, (400, 401), r)
+
+    def test_forged_refresh_token_rejected(self):
+        head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        claims = b64url(json.dumps({"OrgID": "7", "RT": "1",
+                                    "exp": 4102444800}).encode())
+        forged = "%s.%s.%s" % (head, claims, b64url(b"x" * 32))
+        r = self.api.token_response({"grant_type": "refresh_token",
+                                     "refresh_token": forged})
+        self.assertIn(r.status, (400, 401), r)
+
+    # paging
+
+    def ensure_five_clients(self):
+        if not self.paging_ids:
+            for i in range(5):
+                _, _, cid = self.register("page-%d" % i)
+                self.paging_ids.append(cid)
+
+    def test_paging_middle(self):
+        self.ensure_five_clients()
+        r = self.api.get("/clients?pageSize=2&startIndex=2", self.token)
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        pi = body["PageInfo"]
+        self.assertEqual((pi["TotalCount"], pi["ItemsCount"],
+                          pi["StartIndex"]), (5, 2, 2), r)
+        self.assertEqual(len(body["Items"]), 2)
+        links = {l["rel"]: path_of(l["href"]) for l in pi["Links"]}
+        self.assertEqual(links, {
+            "first": "/clients?pageSize=2&startIndex=0",
+            "prev": "/clients?pageSize=2&startIndex=0",
+            "next": "/clients?pageSize=2&startIndex=4",
+            "last": "/clients?pageSize=2&startIndex=3"}, r)
+
+    def test_paging_pages_cover_all(self):
+        self.ensure_five_clients()
+        seen = []
+        for start in (0, 2, 4):
+            r = self.api.get("/clients?pageSize=2&startIndex=%d" % start,
+                             self.token)
+            seen += [path_of(link(i, "self")).split("/")[-1]
+                     for i in r.json().get("Items", [])]
+        self.assertEqual(sorted(seen), sorted(self.paging_ids))
+
+    def test_paging_defaults(self):
+        self.ensure_five_clients()
+        r = self.api.get("/clients?pageSize=abc&startIndex=x", self.token)
+        self.assertEqual(r.status, 200, r)
+        pi = r.json()["PageInfo"]
+        self.assertEqual((pi["TotalCount"], pi["ItemsCount"],
+                          pi["StartIndex"]), (5, 5, 0), r)
+        self.assertNotIn("Links", pi, r)
+
+    def test_paging_past_end(self):
+        self.ensure_five_clients()
+        r = self.api.get("/clients?startIndex=10", self.token)
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertEqual(body["PageInfo"]["ItemsCount"], 0, r)
+        self.assertNotIn("Items", body, r)
+
+    # content negotiation
+
+    def test_accept_xml(self):
+        self.ensure_five_clients()
+        r = self.api.get("/clients", self.token, accept="application/xml")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith(
+            "application/vnd.imgtec.clients+xml"), r)
+        root = r.xml()
+        self.assertEqual(root.tag, "Clients")
+        self.assertEqual(root.findtext("PageInfo/TotalCount"), "5")
+        names = [c.findtext("Name") for c in root.findall("Items/Client")]
+        self.assertEqual(sorted(names), ["page-%d" % i for i in range(5)])
+        links = root.findall("Items/Client/Links/Link")
+        self.assertTrue(links and links[0].get("rel"), r)
+
+    def test_accept_star(self):
+        r = self.api.get("/clients", self.token, accept="*/*")
+        self.assertTrue(r.header("Content-Type").startswith(
+            "application/json"), r)
+
+    def test_accept_vendor_json(self):
+        r = self.api.get("/clients", self.token,
+                         accept="application/vnd.imgtec.clients+json")
+        self.assertTrue(r.header("Content-Type").startswith(
+            "application/vnd.imgtec.clients+json"), r)
+
+    def test_entry_xml(self):
+        r = self.api.get("/", accept="text/xml")
+        self.assertEqual(r.status, 200, r)
+        root = r.xml()
+        self.assertEqual(root.tag, "APIEntryPoint")
+        rels = [l.get("rel") for l in root.findall("Links/Link")]
+        self.assertEqual(rels, ["authenticate", "versions"])
+
+    def test_links_use_host_header(self):
+        r = self.api.get("/", self.token, headers={"Host": "ds.example.com"})
+        href = link(r.json(), "clients")
+        self.assertEqual(urllib.parse.urlparse(href).netloc,
+                         "ds.example.com", r)
+
+
+if __name__ == "__main__":
+    unittest.main()
