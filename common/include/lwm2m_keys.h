@@ -71,6 +71,12 @@
 #define LWM2M_SF_SECRET "secret"    /* HMAC-SHA256 key of X-Lwds-Signature */
 #define LWM2M_SF_CREATED "created"  /* ms since 1970 */
 
+/* Object definitions per scope (organisation; 0 = global, the admin's):
+ * HASH definition id -> definition JSON (REST shape, with ids), and ZSET of
+ * the definition ids scored by ObjectID. */
+#define LWM2M_KEY_ORG_OBJDEFS LWM2M_KEY_PREFIX "org:{%lld}:objdefs"
+#define LWM2M_KEY_ORG_OBJDEF_OIDS LWM2M_KEY_PREFIX "org:{%lld}:objdefs:oid"
+
 /* Fields of LWM2M_KEY_CLIENT. */
 #define LWM2M_CF_ENDPOINT "ep"      /* endpoint client name */
 #define LWM2M_CF_ORG "org"          /* organisation id, decimal */
