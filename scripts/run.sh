@@ -155,8 +155,9 @@ BANNER
 lwds_run()
 {
 	LWDS_BUILD=${LWDS_BUILD_DIR:-build-release}
-	export LWDS_HTTP_PORT=${LWDS_HTTP_PORT:-8080}
+	export LWDS_HTTP_LISTEN=${LWDS_HTTP_LISTEN:-0.0.0.0:8080}
 	export LWDS_COAP_PORT=${LWDS_COAP_PORT:-5683}
+	LWDS_HTTP_PORT=${LWDS_HTTP_LISTEN##*:}
 
 	lwds_ensure_packages "${LWDS_PKGS_RUN[@]}"
 	lwds_build "$LWDS_BUILD" --buildtype=release ||

@@ -238,10 +238,10 @@ class Redis:
 class Services:
     """The four lwds daemons with one test's settings.
 
-    Settings that tests (and ./lwds run) pass: LWDS_REDIS_URL,
-    LWDS_ADMIN_KEY, LWDS_ADMIN_SECRET, LWDS_HTTP_PORT, LWDS_COAP_PORT,
-    LWDS_GW_ID, LWDS_GW_RPC_URL, LWDS_EVENTS_URL, LWDS_SIGNING_KEY and
-    whatever a test adds in env.
+    Settings that tests pass: LWDS_REDIS_URL, LWDS_ADMIN_KEY,
+    LWDS_ADMIN_SECRET, LWDS_HTTP_LISTEN, LWDS_COAP_PORT, LWDS_GW_ID,
+    LWDS_GW_RPC_URL, LWDS_EVENTS_URL, LWDS_SIGNING_KEY,
+    LWDS_WEBHOOK_HEALTH_ADDR and whatever a test adds in env.
     """
 
     ALL = ("coap-gw", "rest-api", "broker", "webhook")
@@ -260,12 +260,12 @@ class Services:
             "LWDS_REDIS_URL": redis.url,
             "LWDS_ADMIN_KEY": self.admin_key,
             "LWDS_ADMIN_SECRET": self.admin_secret,
-            "LWDS_HTTP_PORT": str(self.http_port),
+            "LWDS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port,
             "LWDS_COAP_PORT": str(self.coap_port),
             "LWDS_GW_ID": self.gw_id,
             "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
             "LWDS_EVENTS_URL": "tcp://127.0.0.1:%d" % free_port(),
-            "LWDS_WEBHOOK_HEALTH_PORT": str(free_port()),
+            "LWDS_WEBHOOK_HEALTH_ADDR": "127.0.0.1:%d" % free_port(),
             "LWDS_SIGNING_KEY": random_token(32),
             "LWDS_LOG_LEVEL": "debug",
         })
