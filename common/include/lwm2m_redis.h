@@ -10,6 +10,7 @@
 #ifndef LWM2M_REDIS_H
 #define LWM2M_REDIS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -61,6 +62,10 @@ bool lwm2m_redis_connected(const struct lwm2m_redis *redis);
  * LWM2M_EBACKEND when not connected: cb is then NOT called. */
 lwm2m_err lwm2m_redis_cmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
                           void *arg, const char *fmt, ...);
+
+/* lwm2m_redis_vcmd is lwm2m_redis_cmd with a va_list, for wrappers. */
+lwm2m_err lwm2m_redis_vcmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
+                           void *arg, const char *fmt, va_list ap);
 
 /* lwm2m_redis_cmdargv is lwm2m_redis_cmd with an argument vector. */
 lwm2m_err lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb,

@@ -314,26 +314,34 @@ prepare_call(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 }
 
 lwm2m_err
-lwm2m_redis_cmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
-                const char *fmt, ...)
+lwm2m_redis_vcmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
+                 const char *fmt, va_list ap)
 {
 	struct cmd_call *call;
 	lwm2m_err err = prepare_call(redis, cb, arg, &call);
-	va_list ap;
-	int rc;
 
 	if (err != LWM2M_OK) {
 		return err;
 	}
-	va_start(ap, fmt);
-	rc = redisvAsyncCommand(redis->ac, call ? on_reply : NULL, call, fmt,
-	                        ap);
-	va_end(ap);
-	if (rc != REDIS_OK) {
+	if (redisvAsyncCommand(redis->ac, call ? on_reply : NULL, call, fmt,
+	                       ap) != REDIS_OK) {
 		free(call);
 		return LWM2M_EBACKEND;
 	}
 	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m_redis_cmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
+                const char *fmt, ...)
+{
+	va_list ap;
+	lwm2m_err err;
+
+	va_start(ap, fmt);
+	err = lwm2m_redis_vcmd(redis, cb, arg, fmt, ap);
+	va_end(ap);
+	return err;
 }
 
 lwm2m_err
