@@ -1,0 +1,24 @@
+/* api_routes.c - the route table: one line per endpoint (see api.h). */
+#include "api.h"
+
+const struct api_route api_routes[] = {
+	{htp_method_GET, "/", api_root_get, API_AUTH_OPTIONAL},
+	{htp_method_GET, "/versions", api_versions_get, API_AUTH_NONE},
+	{htp_method_POST, "/oauth/token", api_token_post, API_AUTH_NONE},
+	{htp_method_GET, "/accesskeys", api_accesskeys_list, API_AUTH_TOKEN},
+	{htp_method_POST, "/accesskeys", api_accesskeys_create, API_AUTH_TOKEN},
+	{htp_method_GET, "/accesskeys/{key}", api_accesskey_get, API_AUTH_TOKEN},
+	{htp_method_PUT, "/accesskeys/{key}", api_accesskey_put, API_AUTH_TOKEN},
+	{htp_method_DELETE, "/accesskeys/{key}", api_accesskey_delete,
+	 API_AUTH_TOKEN},
+	{htp_method_GET, "/clients", api_clients_list, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}", api_client_get, API_AUTH_TOKEN},
+	{htp_method_DELETE, "/clients/{clientID}", api_client_delete,
+	 API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes", api_objecttypes_list,
+	 API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}",
+	 api_objecttype_get, API_AUTH_TOKEN},
+};
+
+const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
