@@ -296,9 +296,11 @@ lwm2m_err lwm2m_ddf_parse(const char *buf, size_t len,
 lwm2m_err lwm2m_ddf_load_file(const char *path, struct lwm2m_objdef_list *list,
                               struct lwm2m_diag *diag);
 
-/* lwm2m_objdef_load_file reads a definitions file in our REST JSON shape
- * ({"Items":[...]}, e.g. data/objects/lwds-objects.json), completing each
- * definition. */
+/* lwm2m_objdef_load_file reads a file of definitions in any form: OMA DDF
+ * (root <LWM2M>), REST JSON (one definition or {"Items":[...]}, e.g. the
+ * shipped data/objects/lwds-objects.json) or REST XML (<ObjectDefinition> or
+ * <ObjectDefinitions>), appends them to list and completes each one.  diag
+ * names the file or the reason. */
 lwm2m_err lwm2m_objdef_load_file(const char *path,
                                  struct lwm2m_objdef_list *list,
                                  struct lwm2m_diag *diag);

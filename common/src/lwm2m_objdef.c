@@ -666,6 +666,36 @@ lwm2m_objdef_can_modify(const struct lwm2m_objdef *def, long long viewer_org)
 	return viewer_org == LWM2M_OBJDEF_GLOBAL || def->org == viewer_org;
 }
 
+/* parse_any recognises the document form by its first element or member. */
+static lwm2m_err
+parse_any(const char *buf, size_t len, struct lwm2m_objdef_list *list,
+          struct lwm2m_diag *diag)
+{
+	const char *lt = memchr(buf, '<', len);
+	const char *brace = memchr(buf, '{', len);
+	struct lwm2m_objdef *def;
+	lwm2m_err err;
+
+	if (brace != NULL && (lt == NULL || brace < lt)) {
+		const char *items = strstr(buf, "\"Items\"");
+
+		if (items == NULL) {
+			items = strstr(buf, "\"items\"");
+		}
+		if (items != NULL) {
+			return lwm2m_objdef_json_parse_list(buf, len, list, diag);
+		}
+		err = lwm2m_objdef_json_parse(buf, len, &def, diag);
+	} else if (strstr(buf, "<LWM2M") != NULL) {
+		return lwm2m_ddf_parse(buf, len, list, diag);
+	} else if (strstr(buf, "<ObjectDefinitions") != NULL) {
+		return lwm2m_objdef_xml_parse_list(buf, len, list, diag);
+	} else {
+		err = lwm2m_objdef_xml_parse(buf, len, &def, diag);
+	}
+	return err == LWM2M_OK ? lwm2m_objdef_list_add(list, def) : err;
+}
+
 lwm2m_err
 lwm2m_objdef_load_file(const char *path, struct lwm2m_objdef_list *list,
                        struct lwm2m_diag *diag)
@@ -680,7 +710,7 @@ lwm2m_objdef_load_file(const char *path, struct lwm2m_objdef_list *list,
 		                   err == LWM2M_EIO ? strerror(errno)
 		                                    : lwm2m_strerror(err));
 	}
-	err = lwm2m_objdef_json_parse_list(buf, len, list, diag);
+	err = parse_any(buf, len, list, diag);
 	free(buf);
 	for (size_t i = first; err == LWM2M_OK && i < list->n; i++) {
 		err = lwm2m_objdef_complete(list->defs[i], diag);
