@@ -1,0 +1,107 @@
+/* brk.h - lwds-broker: turns connectivity events of the gateways into
+ * webhook delivery jobs for the matching subscriptions (REST spec 6.6).
+ *
+ * Only the loop thread may call these functions unless a comment says
+ * otherwise.
+ */
+#ifndef BRK_H
+#define BRK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "lwm2m_delivery.h"
+#include "lwm2m_err.h"
+#include "lwm2m_event.h"
+#include "lwm2m_id.h"
+
+/* ---- subscriptions (brk_subs.c) --------------------------------------- */
+
+enum brk_event {
+	BRK_EV_CONNECTED = 0, /* ClientConnected */
+	BRK_EV_UPDATED,       /* ClientUpdated */
+	BRK_EV_DISCONNECTED,  /* ClientDisconnected */
+	BRK_EV_EXPIRED,       /* ClientConnectionExpired */
+};
+
+#define BRK_SUB_TYPE_MAX 32
+
+struct brk_sub {
+	char id[LWM2M_ID_SIZE];
+	long long org;
+	char type[BRK_SUB_TYPE_MAX];     /* "ClientConnected", "Observation"... */
+	char client[LWM2M_ID_SIZE];      /* "" at organisation level */
+	char url[LWM2M_DELIVERY_URL_MAX + 1];
+	char accept[LWM2M_DELIVERY_CT_MAX + 1]; /* "" means JSON */
+	char secret[LWM2M_DELIVERY_SECRET_MAX + 1];
+};
+
+/* brk_event_from_kind maps an envelope kind (LWM2M_ENV_EV_*) onto the
+ * client-event type it fires; false for kinds that fire none.  Any thread. */
+bool brk_event_from_kind(uint16_t kind, enum brk_event *ret_event);
+
+/* brk_event_name returns "ClientConnected" style names.  Any thread. */
+const char *brk_event_name(enum brk_event event);
+
+/* brk_sub_parse reads an HGETALL reply of LWM2M_KEY_SUB for subscription id
+ * into ret_sub.  LWM2M_ENOTFOUND for an empty reply (deleted subscription),
+ * LWM2M_EPROTO when org, type or url is missing or malformed, LWM2M_ELIMIT
+ * when a field is longer than its buffer.  Any thread. */
+lwm2m_err brk_sub_parse(const char *id, const redisReply *reply,
+                        struct brk_sub *ret_sub);
+
+/* brk_sub_matches is true when sub must be notified of event for the client
+ * ev->id: same organisation and type, and no client target or the same
+ * client (the original ignored the client target: spec 6.6).  Any thread. */
+bool brk_sub_matches(const struct brk_sub *sub, enum brk_event event,
+                     const struct lwm2m_event *ev);
+
+/* brk_sub_is_xml is true when the subscription's AcceptContentType asks for
+ * XML (contains "xml", any case).  Any thread. */
+bool brk_sub_is_xml(const struct brk_sub *sub);
+
+/* brk_body_render writes the webhook body of spec 6.7 for a client event
+ * into a new malloc()ed, NUL-terminated buffer (caller frees): JSON, or XML
+ * when brk_sub_is_xml(sub); TimeTriggered is now_s (UTC).  Any thread. */
+lwm2m_err brk_body_render(const struct brk_sub *sub, enum brk_event event,
+                          const struct lwm2m_event *ev, int64_t now_s,
+                          char **ret_body, size_t *ret_len);
+
+/* brk_job_new builds the delivery job for sub and a rendered body (content
+ * type = AcceptContentType, default application/json) and encodes it into a
+ * new malloc()ed buffer (caller frees); ret_id receives the delivery id.
+ * Any thread. */
+lwm2m_err brk_job_new(const struct brk_sub *sub, const char *body,
+                      size_t body_len, char **ret_job, size_t *ret_len,
+                      char ret_id[LWM2M_ID_SIZE]);
+
+/* ---- the daemon (brk_fanout.c) ---------------------------------------- */
+
+struct brk_config {
+	const char *redis_url;   /* LWDS_REDIS_URL */
+	const char *events_url;  /* LWDS_EVENTS_URL, nng sub0 listener */
+	const char *health_addr; /* LWDS_BROKER_HEALTH_ADDR, NULL: none */
+};
+
+struct brk_ctx;
+
+/* brk_config_defaults fills config with the defaults, then applies the
+ * LWDS_* environment. */
+void brk_config_defaults(struct brk_config *config);
+
+/* brk_ctx_new listens on config->events_url, connects to Redis and serves
+ * /health, all on base; config must outlive the context. */
+lwm2m_err brk_ctx_new(struct event_base *base, const struct brk_config *config,
+                      struct brk_ctx **ret_ctx);
+
+/* brk_ctx_free closes the socket and frees everything; NULL-safe. */
+void brk_ctx_free(struct brk_ctx *ctx);
+
+/* brk_ctx_queued returns how many jobs were queued since the start. */
+unsigned long long brk_ctx_queued(const struct brk_ctx *ctx);
+
+#endif
