@@ -239,7 +239,7 @@ class Services:
     """The four lwds daemons with one test's settings.
 
     Settings that tests pass: LWDS_REDIS_URL, LWDS_ADMIN_KEY,
-    LWDS_ADMIN_SECRET, LWDS_HTTP_LISTEN, LWDS_COAP_PORT, LWDS_GW_ID,
+    LWDS_ADMIN_SECRET, LWDS_HTTP_LISTEN, LWDS_COAP_LISTEN, LWDS_GW_ID,
     LWDS_GW_RPC_URL, LWDS_EVENTS_URL, LWDS_SIGNING_KEY,
     LWDS_WEBHOOK_HEALTH_ADDR and whatever a test adds in env.
     """
@@ -261,7 +261,7 @@ class Services:
             "LWDS_ADMIN_KEY": self.admin_key,
             "LWDS_ADMIN_SECRET": self.admin_secret,
             "LWDS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port,
-            "LWDS_COAP_PORT": str(self.coap_port),
+            "LWDS_COAP_LISTEN": "127.0.0.1:%d" % self.coap_port,
             "LWDS_GW_ID": self.gw_id,
             "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
             "LWDS_EVENTS_URL": "tcp://127.0.0.1:%d" % free_port(),
@@ -293,25 +293,27 @@ class Services:
 
     def wait_ready(self, timeout=15):
         deadline = time.monotonic() + timeout
-        if "rest-api" in self.names:
-            wait_until(lambda: self._alive() and self._http_up(),
-                       deadline - time.monotonic(), 0.1,
-                       "GET / on port %d\n%s" % (self.http_port, self.logs()))
-        if "coap-gw" in self.names:
-            c = CoapClient("127.0.0.1", self.coap_port)
-            try:
-                wait_until(lambda: self._alive() and c.ping(0.3),
-                           max(1, deadline - time.monotonic()), 0.1,
-                           "CoAP ping on port %d\n%s"
-                           % (self.coap_port, self.logs()))
-            finally:
-                c.close()
+        try:
+            if "rest-api" in self.names:
+                wait_until(lambda: self._alive() and self._http_up(),
+                           deadline - time.monotonic(), 0.1,
+                           "GET / on port %d" % self.http_port)
+            if "coap-gw" in self.names:
+                c = CoapClient("127.0.0.1", self.coap_port)
+                try:
+                    wait_until(lambda: self._alive() and c.ping(0.3),
+                               max(1, deadline - time.monotonic()), 0.1,
+                               "CoAP ping on port %d" % self.coap_port)
+                finally:
+                    c.close()
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.logs())) from None
 
     def _alive(self):
         for name, p in self.procs.items():
             if p.poll() is not None:
-                raise AssertionError("%s exited with %s\n%s"
-                                     % (name, p.returncode, self.logs()))
+                raise AssertionError("%s exited with %s"
+                                     % (name, p.returncode))
         return True
 
     def _http_up(self):
@@ -325,7 +327,10 @@ class Services:
 
     def check_running(self):
         """Fail when a service has died (the 'keeps serving' checks)."""
-        return self._alive()
+        try:
+            return self._alive()
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.logs())) from None
 
     def logs(self, tail=40):
         out = []
