@@ -1,0 +1,394 @@
+/* gw_ctx.c - configuration, lifecycle, timers, events and rpc handlers. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+
+#include "gw.h"
+#include "lwm2m_env.h"
+#include "lwm2m_event.h"
+#include "lwm2m_log.h"
+#include "lwm2m_loop.h"
+#include "lwm2m_redis.h"
+#include "lwm2m_rpc.h"
+
+static const char usage[] =
+	"Usage: lwds-coap-gw [options]\n"
+	"LwM2M registration interface over CoAP (UDP).\n\n"
+	"  --redis-url URL    LWDS_REDIS_URL     (redis://127.0.0.1:6379)\n"
+	"  --coap-listen A:P  LWDS_COAP_LISTEN   (0.0.0.0:5683)\n"
+	"  --no-coap          LWDS_COAP_ENABLE=0 (plain CoAP on by default)\n"
+	"  --org N            LWDS_COAP_ORG      organisation of devices\n"
+	"                                        without DTLS (0 = admin)\n"
+	"  --gw-id ID         LWDS_GW_ID         (<hostname>-<pid>)\n"
+	"  --rpc-url URL      LWDS_GW_RPC_URL    nng rep listener\n"
+	"                                        (tcp://127.0.0.1:7710)\n"
+	"  --events-url URL   LWDS_EVENTS_URL    nng pub, dialled\n"
+	"                                        (tcp://127.0.0.1:7720)\n"
+	"  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
+	"  --log-json         LWDS_LOG_JSON=1    one JSON object per line\n"
+	"  --help             this text\n";
+
+static bool
+set_str(char *dst, size_t size, const char *name, const char *value)
+{
+	if (value == NULL || *value == '\0' || strlen(value) >= size) {
+		fprintf(stderr, "lwds-coap-gw: bad %s\n", name);
+		return false;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return true;
+}
+
+static bool
+set_bool(bool *dst, const char *name, const char *value)
+{
+	if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0) {
+		*dst = true;
+	} else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0) {
+		*dst = false;
+	} else {
+		fprintf(stderr, "lwds-coap-gw: %s must be 0 or 1\n", name);
+		return false;
+	}
+	return true;
+}
+
+static bool
+set_level(struct gw_config *cfg, const char *value)
+{
+	cfg->log_level = lwm2m_log_parse_level(value);
+	if (cfg->log_level < 0) {
+		fprintf(stderr, "lwds-coap-gw: bad log level \"%s\"\n", value);
+		return false;
+	}
+	return true;
+}
+
+static bool
+set_org(struct gw_config *cfg, const char *value)
+{
+	if (lwm2m_parse_int(value, 0, 1LL << 53, &cfg->org) != LWM2M_OK) {
+		fprintf(stderr, "lwds-coap-gw: bad organisation \"%s\"\n", value);
+		return false;
+	}
+	return true;
+}
+
+static bool
+config_env(struct gw_config *cfg)
+{
+	char host[64] = "localhost", id[GW_EP_MAX + 1];
+
+	gethostname(host, sizeof host - 1);
+	snprintf(id, sizeof id, "%s-%ld", host, (long)getpid());
+	cfg->sweep_ms = 1000;
+	cfg->alive_ms = 5000;
+	cfg->log_level = LWM2M_LOG_NOTICE;
+	return set_str(cfg->redis_url, sizeof cfg->redis_url, "LWDS_REDIS_URL",
+	               lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379")) &&
+	       set_str(cfg->coap_listen, sizeof cfg->coap_listen,
+	               "LWDS_COAP_LISTEN",
+	               lwm2m_getenv("LWDS_COAP_LISTEN", "0.0.0.0:5683")) &&
+	       set_bool(&cfg->coap_enable, "LWDS_COAP_ENABLE",
+	                lwm2m_getenv("LWDS_COAP_ENABLE", "1")) &&
+	       set_org(cfg, lwm2m_getenv("LWDS_COAP_ORG", "0")) &&
+	       set_str(cfg->gw_id, sizeof cfg->gw_id, "LWDS_GW_ID",
+	               lwm2m_getenv("LWDS_GW_ID", id)) &&
+	       set_str(cfg->rpc_url, sizeof cfg->rpc_url, "LWDS_GW_RPC_URL",
+	               lwm2m_getenv("LWDS_GW_RPC_URL", "tcp://127.0.0.1:7710")) &&
+	       set_str(cfg->events_url, sizeof cfg->events_url,
+	               "LWDS_EVENTS_URL",
+	               lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720")) &&
+	       set_level(cfg, lwm2m_getenv("LWDS_LOG_LEVEL", "notice")) &&
+	       set_bool(&cfg->log_json, "LWDS_LOG_JSON",
+	                lwm2m_getenv("LWDS_LOG_JSON", "0"));
+}
+
+static bool
+config_flag(struct gw_config *cfg, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'r':
+		return set_str(cfg->redis_url, sizeof cfg->redis_url,
+		               "--redis-url", arg);
+	case 'c':
+		return set_str(cfg->coap_listen, sizeof cfg->coap_listen,
+		               "--coap-listen", arg);
+	case 'n':
+		cfg->coap_enable = false;
+		return true;
+	case 'o':
+		return set_org(cfg, arg);
+	case 'g':
+		return set_str(cfg->gw_id, sizeof cfg->gw_id, "--gw-id", arg);
+	case 'p':
+		return set_str(cfg->rpc_url, sizeof cfg->rpc_url, "--rpc-url",
+		               arg);
+	case 'e':
+		return set_str(cfg->events_url, sizeof cfg->events_url,
+		               "--events-url", arg);
+	case 'l':
+		return set_level(cfg, arg);
+	case 'j':
+		cfg->log_json = true;
+		return true;
+	default:
+		fputs(usage, stderr);
+		return false;
+	}
+}
+
+lwm2m_err
+gw_config_init(struct gw_config *cfg, int argc, char **argv, bool *ret_help)
+{
+	static const struct option opts[] = {
+		{"redis-url", required_argument, NULL, 'r'},
+		{"coap-listen", required_argument, NULL, 'c'},
+		{"no-coap", no_argument, NULL, 'n'},
+		{"org", required_argument, NULL, 'o'},
+		{"gw-id", required_argument, NULL, 'g'},
+		{"rpc-url", required_argument, NULL, 'p'},
+		{"events-url", required_argument, NULL, 'e'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"log-json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	memset(cfg, 0, sizeof *cfg);
+	*ret_help = false;
+	if (!config_env(cfg)) {
+		return LWM2M_EINVAL;
+	}
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			*ret_help = true;
+			return LWM2M_OK;
+		}
+		if (!config_flag(cfg, opt, optarg)) {
+			return LWM2M_EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "lwds-coap-gw: unexpected argument \"%s\"\n",
+		        argv[optind]);
+		return LWM2M_EINVAL;
+	}
+	return LWM2M_OK;
+}
+
+/* ---- events and rpc ------------------------------------------------------- */
+
+void
+gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
+           long long org)
+{
+	struct lwm2m_event ev;
+	nng_msg *msg;
+	lwm2m_err err;
+
+	if (!gw->pub_open) {
+		return;
+	}
+	memset(&ev, 0, sizeof ev);
+	snprintf(ev.id, sizeof ev.id, "%s", id);
+	snprintf(ev.ep, sizeof ev.ep, "%s", ep);
+	snprintf(ev.gw, sizeof ev.gw, "%s", gw->cfg.gw_id);
+	ev.org = org;
+	ev.ts = lwm2m_now_ms();
+	err = lwm2m_event_msg_new(kind, &ev, &msg);
+	if (err == LWM2M_OK) {
+		err = lwm2m_env_send(gw->pub, msg);
+	}
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING, "event %u id=%s not published: %s",
+		          kind, id, lwm2m_strerror(err));
+	}
+}
+
+static void
+on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	char id[LWM2M_ID_SIZE];
+	lwm2m_err err;
+
+	switch (env->kind) {
+	case LWM2M_ENV_RPC_PING:
+		lwm2m_rpc_reply(req, 0, NULL, 0);
+		return;
+	case LWM2M_ENV_RPC_EVICT:
+		if (env->payload_len != LWM2M_ID_LEN ||
+		    !lwm2m_id_valid((const char *)env->payload, LWM2M_ID_LEN)) {
+			lwm2m_rpc_reply_error(req, LWM2M_EPROTO,
+			                      "payload must be a client id");
+			return;
+		}
+		memcpy(id, env->payload, LWM2M_ID_LEN);
+		id[LWM2M_ID_LEN] = '\0';
+		err = gw_registry_evict(gw, id);
+		if (err != LWM2M_OK) {
+			lwm2m_rpc_reply_error(req, err, "client not on this gateway");
+		} else {
+			lwm2m_rpc_reply(req, 0, NULL, 0);
+		}
+		return;
+	default:
+		lwm2m_rpc_reply_error(req, LWM2M_EINVAL, "unsupported request");
+		return;
+	}
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+static void
+on_redis_ready(struct lwm2m_redis *redis, void *arg)
+{
+	struct gw_ctx *gw = arg;
+
+	lwm2m_log(LWM2M_LOG_NOTICE, "redis connected");
+	gw_registry_announce(gw);
+}
+
+static void
+on_alive(evutil_socket_t fd, short what, void *arg)
+{
+	gw_registry_announce(arg);
+}
+
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	gw_registry_sweep(arg);
+}
+
+static struct event *
+add_timer(struct gw_ctx *gw, int ms, event_callback_fn fn)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct event *ev = event_new(gw->base, -1, EV_PERSIST, fn, gw);
+
+	if (ev != NULL && event_add(ev, &tv) != 0) {
+		event_free(ev);
+		ev = NULL;
+	}
+	return ev;
+}
+
+static lwm2m_err
+open_pub(struct gw_ctx *gw)
+{
+	int rv = nng_pub0_open(&gw->pub);
+
+	if (rv != 0) {
+		return lwm2m_env_nng_err(rv);
+	}
+	gw->pub_open = true;
+	/* non-blocking: nng keeps redialling until the broker listens */
+	rv = nng_dial(gw->pub, gw->cfg.events_url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		lwm2m_log(LWM2M_LOG_ERR, "bad events URL \"%s\": %s",
+		          gw->cfg.events_url, nng_strerror(rv));
+		return LWM2M_EINVAL;
+	}
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+start_all(struct gw_ctx *gw)
+{
+	lwm2m_err err;
+
+	err = lwm2m_signals_new(gw->base, gw_stop, gw, &gw->signals);
+	if (err == LWM2M_OK) {
+		err = lwm2m_redis_new(gw->base, gw->cfg.redis_url,
+		                      on_redis_ready, gw, &gw->redis);
+	}
+	if (err == LWM2M_OK) {
+		err = lwm2m_rpc_server_new(gw->base, gw->cfg.rpc_url, on_rpc, gw,
+		                           &gw->rpc);
+		if (err != LWM2M_OK) {
+			lwm2m_log(LWM2M_LOG_ERR, "cannot listen on rpc %s: %s",
+			          gw->cfg.rpc_url, lwm2m_strerror(err));
+		}
+	}
+	if (err == LWM2M_OK) {
+		err = open_pub(gw);
+	}
+	if (err == LWM2M_OK && gw->cfg.coap_enable) {
+		err = gw_coap_start(gw);
+	}
+	if (err != LWM2M_OK) {
+		return err;
+	}
+	gw->alive_timer = add_timer(gw, gw->cfg.alive_ms, on_alive);
+	gw->sweep_timer = add_timer(gw, gw->cfg.sweep_ms, on_sweep);
+	return gw->alive_timer && gw->sweep_timer ? LWM2M_OK : LWM2M_ENOMEM;
+}
+
+lwm2m_err
+gw_new(struct event_base *base, const struct gw_config *cfg,
+       struct gw_ctx **ret_gw)
+{
+	struct gw_ctx *gw = calloc(1, sizeof *gw);
+	lwm2m_err err;
+
+	if (gw == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	gw->cfg = *cfg;
+	gw->base = base;
+	gw->started_ms = lwm2m_now_ms();
+	gw_table_init(&gw->table);
+	err = start_all(gw);
+	if (err != LWM2M_OK) {
+		gw_free(gw);
+		return err;
+	}
+	lwm2m_log(LWM2M_LOG_NOTICE, "gateway %s started (rpc %s, events %s)",
+	          gw->cfg.gw_id, gw->cfg.rpc_url, gw->cfg.events_url);
+	*ret_gw = gw;
+	return LWM2M_OK;
+}
+
+struct gw_ctx *
+gw_free(struct gw_ctx *gw)
+{
+	if (gw == NULL) {
+		return NULL;
+	}
+	if (gw->alive_timer != NULL) {
+		event_free(gw->alive_timer);
+	}
+	if (gw->sweep_timer != NULL) {
+		event_free(gw->sweep_timer);
+	}
+	lwm2m_rpc_server_free(gw->rpc);
+	/* completes Redis operations still in flight, which answer CoAP */
+	lwm2m_redis_free(gw->redis);
+	gw_coap_stop(gw);
+	if (gw->pub_open) {
+		nng_close(gw->pub);
+	}
+	lwm2m_signals_free(gw->signals);
+	gw_table_fini(&gw->table);
+	free(gw);
+	return NULL;
+}
+
+void
+gw_stop(void *arg)
+{
+	struct gw_ctx *gw = arg;
+
+	lwm2m_log(LWM2M_LOG_NOTICE, "stopping");
+	event_base_loopexit(gw->base, NULL);
+}

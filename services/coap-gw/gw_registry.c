@@ -1,0 +1,721 @@
+/* gw_registry.c - registration state in Redis.
+ *
+ * Register always goes to Redis before answering (it must learn whether the
+ * endpoint already has a client id and whether that id is blacklisted), and
+ * answers once the MULTI/EXEC that writes the record is acknowledged.
+ * Update and De-register of a device in this gateway's table answer at once
+ * and pipeline their writes; for a device not in the table (another gateway
+ * accepted it, or this one restarted) the record is read first.  When Redis
+ * is down every operation answers 5.03 with Max-Age.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "lwm2m_env.h"
+#include "lwm2m_keys.h"
+#include "lwm2m_log.h"
+#include "lwm2m_redis.h"
+
+#define SWEEP_BATCH 100
+
+struct op {
+	struct gw_ctx *gw;
+	struct gw_exchange *ex;
+	struct gw_request req;
+	struct gw_record rec;
+	char new_id[LWM2M_ID_SIZE];
+	char old_gw[GW_EP_MAX + 1];
+	bool blacklisted, found, overwrite_index;
+	enum gw_state state;
+	int waiting; /* replies still expected in the current step */
+	bool failed;
+};
+
+static void
+op_free(struct op *op)
+{
+	gw_reg_links_fini(&op->req.links);
+	gw_record_fini(&op->rec);
+	free(op);
+}
+
+static void
+finish(struct gw_exchange *ex, uint8_t code, const char *id, const char *diag)
+{
+	struct gw_result res;
+
+	memset(&res, 0, sizeof res);
+	res.code = code;
+	if (id != NULL) {
+		snprintf(res.id, sizeof res.id, "%s", id);
+	}
+	if (diag != NULL) {
+		snprintf(res.diag, sizeof res.diag, "%s", diag);
+	}
+	gw_exchange_done(ex, &res);
+}
+
+static void
+op_finish(struct op *op, uint8_t code, const char *diag)
+{
+	finish(op->ex, code, code == COAP_RESPONSE_CODE(201) ? op->rec.id : NULL,
+	       diag);
+	op_free(op);
+}
+
+static void
+op_unavailable(struct op *op)
+{
+	op_finish(op, COAP_RESPONSE_CODE(503), "storage unavailable, retry later");
+}
+
+static bool
+reply_ok(const redisReply *r)
+{
+	return r != NULL && r->type != REDIS_REPLY_ERROR;
+}
+
+static void
+key_client(char *buf, size_t size, const char *id)
+{
+	snprintf(buf, size, LWM2M_KEY_CLIENT, id);
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+/* fire-and-forget command inside a MULTI batch; errors show up on EXEC */
+#define BATCH(gw, ...) lwm2m_redis_cmd((gw)->redis, NULL, NULL, __VA_ARGS__)
+
+static void
+write_record(struct gw_ctx *gw, const struct gw_record *r)
+{
+	char key[128];
+
+	key_client(key, sizeof key, r->id);
+	BATCH(gw, "DEL %s", key);
+	BATCH(gw,
+	      "HSET %s ep %s org %lld addr %s lt %u b %s q %s lwm2m %s sms %s "
+	      "root %s ct %s objs %s reg %lld upd %lld exp %lld gw %s "
+	      "state %s sec %s extra %s",
+	      key, r->ep, r->org, r->addr, r->lt, r->b, r->queue ? "1" : "0",
+	      r->lwm2m, r->sms, r->root, r->ct, r->objs ? r->objs : "",
+	      (long long)r->reg_ms, (long long)r->upd_ms, (long long)r->exp_ms,
+	      gw->cfg.gw_id, gw_state_name(r->state), r->secure ? "1" : "0",
+	      r->extra);
+}
+
+static void
+write_indexes(struct gw_ctx *gw, const struct gw_record *r, const char *old_gw)
+{
+	char key[GW_EP_MAX + 128];
+
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, r->org);
+	BATCH(gw, "ZADD %s %lld %s", key, (long long)r->reg_ms, r->id);
+	BATCH(gw, "ZADD " LWM2M_KEY_EXPIRY " %lld %s", (long long)r->exp_ms,
+	      r->id);
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, gw->cfg.gw_id);
+	BATCH(gw, "SADD %s %s", key, r->id);
+	if (old_gw[0] != '\0' && strcmp(old_gw, gw->cfg.gw_id) != 0) {
+		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, old_gw);
+		BATCH(gw, "SREM %s %s", key, r->id);
+	}
+}
+
+/* removes id from the connected, expiry and gateway indexes */
+static void
+write_unindex(struct gw_ctx *gw, const char *id, long long org,
+              const char *owner)
+{
+	char key[GW_EP_MAX + 128];
+
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, org);
+	BATCH(gw, "ZREM %s %s", key, id);
+	BATCH(gw, "ZREM " LWM2M_KEY_EXPIRY " %s", id);
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, owner);
+	BATCH(gw, "SREM %s %s", key, id);
+}
+
+static void
+remember(struct gw_ctx *gw, const char *id, const char *ep, long long org,
+         uint32_t lt, bool queue, int64_t exp_ms, const coap_address_t *addr)
+{
+	struct gw_device *d = gw_table_put(&gw->table, id, ep);
+
+	if (d == NULL) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "out of memory for device table, id=%s not cached", id);
+		return;
+	}
+	d->state = GW_STATE_REGISTERED;
+	d->org = org;
+	d->lt = lt;
+	d->queue = queue;
+	d->exp_ms = exp_ms;
+	d->addr = *addr;
+}
+
+/* ---- Register ------------------------------------------------------------ */
+
+static void
+on_register_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+	struct gw_record *r = &op->rec;
+	char q[GW_EP_MAX * 2];
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		lwm2m_log(LWM2M_LOG_WARNING, "register id=%s: redis write failed",
+		          r->id);
+		op_unavailable(op);
+		return;
+	}
+	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
+	         &op->req.addr);
+	lwm2m_log(LWM2M_LOG_INFO, "registered ep=\"%s\" id=%s org=%lld lt=%u",
+	          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)), r->id,
+	          r->org, r->lt);
+	gw_publish(op->gw, LWM2M_ENV_EV_REGISTERED, r->id, r->ep, r->org);
+	op_finish(op, COAP_RESPONSE_CODE(201), NULL);
+}
+
+static void
+register_write(struct op *op)
+{
+	struct gw_ctx *gw = op->gw;
+	char key[GW_EP_MAX + 128];
+
+	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") != LWM2M_OK) {
+		op_unavailable(op);
+		return;
+	}
+	write_record(gw, &op->rec);
+	write_indexes(gw, &op->rec, op->old_gw);
+	if (op->overwrite_index) {
+		snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, op->rec.org,
+		         op->rec.ep);
+		BATCH(gw, "SET %s %s", key, op->rec.id);
+	}
+	if (lwm2m_redis_cmd(gw->redis, on_register_written, op, "EXEC") !=
+	    LWM2M_OK) {
+		op_unavailable(op);
+	}
+}
+
+static void
+on_register_check(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+
+	if (!reply_ok(reply)) {
+		op->failed = true;
+	} else if (reply->type == REDIS_REPLY_INTEGER) {
+		op->blacklisted = reply->integer != 0;
+	} else if (reply->type == REDIS_REPLY_STRING) {
+		snprintf(op->old_gw, sizeof op->old_gw, "%s", reply->str);
+	}
+	if (--op->waiting > 0) {
+		return;
+	}
+	if (op->failed) {
+		op_unavailable(op);
+	} else if (gw_reg_decide_register(op->blacklisted) !=
+	           COAP_RESPONSE_CODE(201)) {
+		lwm2m_log(LWM2M_LOG_NOTICE, "register id=%s refused: blacklisted",
+		          op->rec.id);
+		op_finish(op, COAP_RESPONSE_CODE(403), "client is blacklisted");
+	} else {
+		register_write(op);
+	}
+}
+
+static void
+on_register_index(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+	char key[128];
+
+	if (!reply_ok(reply)) {
+		op_unavailable(op);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_STRING ||
+	    !lwm2m_id_valid(reply->str, reply->len)) {
+		/* new endpoint (SET NX took our id) or an unusable index */
+		op->overwrite_index = reply->type == REDIS_REPLY_STRING;
+		memcpy(op->rec.id, op->new_id, sizeof op->rec.id);
+		register_write(op);
+		return;
+	}
+	memcpy(op->rec.id, reply->str, LWM2M_ID_LEN);
+	op->rec.id[LWM2M_ID_LEN] = '\0';
+	op->waiting = 2;
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_BLACKLIST, op->rec.id);
+	if (lwm2m_redis_cmd(op->gw->redis, on_register_check, op, "EXISTS %s",
+	                    key) != LWM2M_OK) {
+		op_unavailable(op);
+		return;
+	}
+	key_client(key, sizeof key, op->rec.id);
+	if (lwm2m_redis_cmd(op->gw->redis, on_register_check, op, "HGET %s gw",
+	                    key) != LWM2M_OK) {
+		op->failed = true;
+		op->waiting--; /* the EXISTS reply finishes the op */
+	}
+}
+
+static struct op *
+op_new(struct gw_ctx *gw, struct gw_exchange *ex, struct gw_request *req)
+{
+	struct op *op = calloc(1, sizeof *op);
+
+	if (op == NULL) {
+		gw_reg_links_fini(&req->links);
+		finish(ex, COAP_RESPONSE_CODE(500), NULL, "out of memory");
+		return NULL;
+	}
+	op->gw = gw;
+	op->ex = ex;
+	op->req = *req;
+	memset(&req->links, 0, sizeof req->links);
+	return op;
+}
+
+void
+gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
+                     struct gw_request *req)
+{
+	struct op *op = op_new(gw, ex, req);
+	char key[GW_EP_MAX + 128];
+
+	if (op == NULL) {
+		return;
+	}
+	gw_reg_build_register(&op->req.q, op->req.has_links ? &op->req.links
+	                                                    : NULL,
+	                      lwm2m_now_ms(), &op->rec);
+	op->rec.org = gw->cfg.org;
+	snprintf(op->rec.addr, sizeof op->rec.addr, "%s", op->req.addr_text);
+	if (lwm2m_id_new(op->new_id) != LWM2M_OK) {
+		op_finish(op, COAP_RESPONSE_CODE(500), "no randomness");
+		return;
+	}
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, op->rec.org,
+	         op->rec.ep);
+	/* Redis >= 7.0: sets our id only for a new endpoint, returns the old */
+	if (lwm2m_redis_cmd(gw->redis, on_register_index, op, "SET %s %s NX GET",
+	                    key, op->new_id) != LWM2M_OK) {
+		op_unavailable(op);
+	}
+}
+
+/* ---- Update and De-register ------------------------------------------------ */
+
+static void
+write_update(struct gw_ctx *gw, const char *id, const struct gw_update *u,
+             const char *addr)
+{
+	char key[128];
+
+	key_client(key, sizeof key, id);
+	BATCH(gw, "HSET %s lt %u upd %lld exp %lld addr %s gw %s q %s", key,
+	      u->lt, (long long)u->upd_ms, (long long)u->exp_ms, addr,
+	      gw->cfg.gw_id, u->queue ? "1" : "0");
+	if (u->set_b) {
+		BATCH(gw, "HSET %s b %s", key, u->b);
+	}
+	if (u->set_sms) {
+		BATCH(gw, "HSET %s sms %s", key, u->sms);
+	}
+	if (u->set_objs) {
+		BATCH(gw, "HSET %s objs %s", key, u->objs ? u->objs : "");
+	}
+	if (u->set_extra) {
+		BATCH(gw, "HSET %s extra %s", key, u->extra);
+	}
+	BATCH(gw, "ZADD " LWM2M_KEY_EXPIRY " %lld %s", (long long)u->exp_ms, id);
+}
+
+static void
+write_deregister(struct gw_ctx *gw, const char *id, long long org,
+                 const char *owner)
+{
+	char key[128];
+
+	key_client(key, sizeof key, id);
+	BATCH(gw, "HSET %s state %s upd %lld", key,
+	      gw_state_name(GW_STATE_DEREGISTERED), (long long)lwm2m_now_ms());
+	write_unindex(gw, id, org, owner);
+}
+
+static void
+on_exec_logged(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		lwm2m_log(LWM2M_LOG_WARNING, "redis batch failed: %s",
+		          reply && reply->str ? reply->str : "connection lost");
+	}
+}
+
+/* Applies an accepted Update/De-register of dev; the writes go out as one
+ * MULTI/EXEC whose completion is cb(arg) (or only logged when cb is NULL). */
+static lwm2m_err
+apply_update(struct gw_ctx *gw, struct gw_device *dev, struct gw_request *req,
+             const char *old_gw, lwm2m_redis_cb cb, void *arg)
+{
+	struct gw_update u;
+	char key[GW_EP_MAX + 128];
+
+	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") != LWM2M_OK) {
+		return LWM2M_EBACKEND;
+	}
+	if (req->deregister) {
+		write_deregister(gw, dev->id, dev->org, gw->cfg.gw_id);
+	} else {
+		gw_reg_build_update(&req->q, req->has_links ? &req->links : NULL,
+		                    dev->lt, dev->queue, lwm2m_now_ms(), &u);
+		write_update(gw, dev->id, &u, req->addr_text);
+		free(u.objs);
+		dev->lt = u.lt;
+		dev->queue = u.queue;
+		dev->exp_ms = u.exp_ms;
+		dev->addr = req->addr;
+	}
+	if (old_gw != NULL && old_gw[0] != '\0' &&
+	    strcmp(old_gw, gw->cfg.gw_id) != 0) {
+		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, old_gw);
+		BATCH(gw, "SREM %s %s", key, dev->id);
+	}
+	if (!req->deregister) {
+		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, gw->cfg.gw_id);
+		BATCH(gw, "SADD %s %s", key, dev->id);
+	}
+	return lwm2m_redis_cmd(gw->redis, cb ? cb : on_exec_logged, arg, "EXEC");
+}
+
+static void
+announce_done(struct gw_ctx *gw, struct gw_device *dev, bool deregister)
+{
+	lwm2m_log(LWM2M_LOG_INFO, "%s id=%s org=%lld",
+	          deregister ? "deregistered" : "updated", dev->id, dev->org);
+	gw_publish(gw, deregister ? LWM2M_ENV_EV_DEREGISTERED
+	                          : LWM2M_ENV_EV_UPDATED,
+	           dev->id, dev->ep, dev->org);
+	if (deregister) {
+		gw_table_del(&gw->table, dev->id);
+	}
+}
+
+static void
+on_adopt_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+	struct gw_device *dev = gw_table_get(&op->gw->table, op->req.id);
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || dev == NULL) {
+		op_unavailable(op);
+		return;
+	}
+	announce_done(op->gw, dev, op->req.deregister);
+	op_finish(op, op->req.deregister ? COAP_RESPONSE_CODE(202)
+	                                 : COAP_RESPONSE_CODE(204),
+	          NULL);
+}
+
+/* fields of the HMGET in update_lookup, in order */
+enum { F_EP, F_ORG, F_STATE, F_EXP, F_LT, F_Q, F_GW, F_N };
+
+static bool
+read_record(struct op *op, const redisReply *r)
+{
+	const redisReply *const *e = (const redisReply *const *)r->element;
+	long long org = 0, lt = 0;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_N ||
+	    e[F_EP]->type != REDIS_REPLY_STRING) {
+		return false;
+	}
+	for (int i = 0; i < F_N; i++) {
+		if (e[i]->type != REDIS_REPLY_STRING) {
+			return false;
+		}
+	}
+	snprintf(op->rec.ep, sizeof op->rec.ep, "%s", e[F_EP]->str);
+	snprintf(op->old_gw, sizeof op->old_gw, "%s", e[F_GW]->str);
+	org = strtoll(e[F_ORG]->str, NULL, 10);
+	lt = strtoll(e[F_LT]->str, NULL, 10);
+	op->rec.org = org;
+	op->rec.lt = lt > 0 && lt <= GW_LT_MAX ? (uint32_t)lt : GW_LT_DEFAULT;
+	op->rec.exp_ms = strtoll(e[F_EXP]->str, NULL, 10);
+	op->rec.queue = strcmp(e[F_Q]->str, "1") == 0;
+	return gw_state_parse(e[F_STATE]->str, &op->state);
+}
+
+static void
+update_adopt(struct op *op)
+{
+	struct gw_record *r = &op->rec;
+	uint8_t code = gw_reg_decide_update(op->found, op->state, r->exp_ms,
+	                                    op->blacklisted,
+	                                    op->req.deregister, lwm2m_now_ms());
+	struct gw_device *dev;
+
+	if (code == COAP_RESPONSE_CODE(403)) {
+		op_finish(op, code, "client is blacklisted");
+		return;
+	}
+	if (code == COAP_RESPONSE_CODE(404)) {
+		op_finish(op, code, "no such registration");
+		return;
+	}
+	memcpy(r->id, op->req.id, sizeof r->id);
+	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
+	         &op->req.addr);
+	dev = gw_table_get(&op->gw->table, r->id);
+	if (dev == NULL || apply_update(op->gw, dev, &op->req, op->old_gw,
+	                                on_adopt_written, op) != LWM2M_OK) {
+		op_unavailable(op);
+	}
+}
+
+static void
+on_update_lookup(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+
+	if (!reply_ok(reply)) {
+		op->failed = true;
+	} else if (reply->type == REDIS_REPLY_INTEGER) {
+		op->blacklisted = reply->integer != 0;
+	} else {
+		op->found = read_record(op, reply);
+	}
+	if (--op->waiting > 0) {
+		return;
+	}
+	if (op->failed) {
+		op_unavailable(op);
+	} else {
+		update_adopt(op);
+	}
+}
+
+static void
+update_lookup(struct gw_ctx *gw, struct gw_exchange *ex,
+              struct gw_request *req)
+{
+	struct op *op = op_new(gw, ex, req);
+	char key[128];
+
+	if (op == NULL) {
+		return;
+	}
+	op->waiting = 2;
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_BLACKLIST, op->req.id);
+	if (lwm2m_redis_cmd(gw->redis, on_update_lookup, op, "EXISTS %s",
+	                    key) != LWM2M_OK) {
+		op_unavailable(op);
+		return;
+	}
+	key_client(key, sizeof key, op->req.id);
+	if (lwm2m_redis_cmd(gw->redis, on_update_lookup, op,
+	                    "HMGET %s ep org state exp lt q gw", key) !=
+	    LWM2M_OK) {
+		op->failed = true;
+		op->waiting--;
+	}
+}
+
+void
+gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
+                   struct gw_request *req)
+{
+	struct gw_device *dev = gw_table_get(&gw->table, req->id);
+	uint8_t code;
+
+	if (dev == NULL && !lwm2m_id_valid(req->id, strlen(req->id))) {
+		gw_reg_links_fini(&req->links);
+		finish(ex, COAP_RESPONSE_CODE(404), NULL, "no such registration");
+		return;
+	}
+	if (!lwm2m_redis_connected(gw->redis)) {
+		gw_reg_links_fini(&req->links);
+		finish(ex, COAP_RESPONSE_CODE(503), NULL,
+		       "storage unavailable, retry later");
+		return;
+	}
+	if (dev == NULL) {
+		update_lookup(gw, ex, req);
+		return;
+	}
+	code = gw_reg_decide_update(true, dev->state, dev->exp_ms, false,
+	                            req->deregister, lwm2m_now_ms());
+	if (code == COAP_RESPONSE_CODE(404)) {
+		finish(ex, code, NULL, "registration expired");
+	} else if (apply_update(gw, dev, req, NULL, NULL, NULL) != LWM2M_OK) {
+		code = COAP_RESPONSE_CODE(503);
+		finish(ex, code, NULL, "storage unavailable, retry later");
+	} else {
+		finish(ex, code, NULL, NULL);
+		announce_done(gw, dev, req->deregister);
+	}
+	gw_reg_links_fini(&req->links);
+}
+
+/* ---- expiry ------------------------------------------------------------- */
+
+struct sweep {
+	struct gw_ctx *gw;
+	char id[LWM2M_ID_SIZE];
+};
+
+enum { S_EP, S_ORG, S_STATE, S_EXP, S_GW, S_N };
+
+static void
+expire(struct gw_ctx *gw, const char *id, const redisReply *const *e)
+{
+	long long org = strtoll(e[S_ORG]->str, NULL, 10);
+	char key[128];
+
+	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") != LWM2M_OK) {
+		return;
+	}
+	key_client(key, sizeof key, id);
+	BATCH(gw, "HSET %s state %s", key, gw_state_name(GW_STATE_EXPIRED));
+	write_unindex(gw, id, org, e[S_GW]->str);
+	lwm2m_redis_cmd(gw->redis, on_exec_logged, NULL, "EXEC");
+	gw_table_del(&gw->table, id);
+	lwm2m_log(LWM2M_LOG_INFO, "expired id=%s org=%lld", id, org);
+	gw_publish(gw, LWM2M_ENV_EV_EXPIRED, id, e[S_EP]->str, org);
+}
+
+static void
+on_sweep_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct sweep *s = arg;
+	const redisReply *const *e;
+	enum gw_state state;
+	long long exp;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != S_N) {
+		free(s);
+		return;
+	}
+	e = (const redisReply *const *)reply->element;
+	for (int i = 0; i < S_N; i++) {
+		if (e[i]->type != REDIS_REPLY_STRING) {
+			free(s); /* record gone: nothing to expire */
+			return;
+		}
+	}
+	exp = strtoll(e[S_EXP]->str, NULL, 10);
+	if (!gw_state_parse(e[S_STATE]->str, &state) ||
+	    state != GW_STATE_REGISTERED) {
+		free(s);
+		return;
+	}
+	if (exp + GW_EXPIRY_GRACE_MS > lwm2m_now_ms()) {
+		/* updated between our ZRANGEBYSCORE and ZREM: keep it */
+		lwm2m_redis_cmd(s->gw->redis, NULL, NULL,
+		                "ZADD " LWM2M_KEY_EXPIRY " %lld %s", exp, s->id);
+	} else {
+		expire(s->gw, s->id, e);
+	}
+	free(s);
+}
+
+static void
+on_sweep_claim(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct sweep *s = arg;
+	char key[128];
+
+	/* only the gateway whose ZREM removed the id expires it */
+	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER ||
+	    reply->integer != 1) {
+		free(s);
+		return;
+	}
+	key_client(key, sizeof key, s->id);
+	if (lwm2m_redis_cmd(s->gw->redis, on_sweep_record, s,
+	                    "HMGET %s ep org state exp gw", key) != LWM2M_OK) {
+		free(s);
+	}
+}
+
+static void
+on_sweep_range(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct gw_ctx *gw = arg;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		return;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		const redisReply *e = reply->element[i];
+		struct sweep *s;
+		if (e->type != REDIS_REPLY_STRING || e->len != LWM2M_ID_LEN ||
+		    (s = calloc(1, sizeof *s)) == NULL) {
+			continue;
+		}
+		s->gw = gw;
+		memcpy(s->id, e->str, LWM2M_ID_LEN);
+		if (lwm2m_redis_cmd(gw->redis, on_sweep_claim, s,
+		                    "ZREM " LWM2M_KEY_EXPIRY " %s", s->id) !=
+		    LWM2M_OK) {
+			free(s);
+		}
+	}
+}
+
+void
+gw_registry_sweep(struct gw_ctx *gw)
+{
+	long long max = (long long)lwm2m_now_ms() - GW_EXPIRY_GRACE_MS;
+
+	if (!lwm2m_redis_connected(gw->redis)) {
+		return;
+	}
+	gw->sweep_runs++;
+	lwm2m_redis_cmd(gw->redis, on_sweep_range, gw,
+	                "ZRANGEBYSCORE " LWM2M_KEY_EXPIRY " -inf %lld LIMIT 0 %d",
+	                max, SWEEP_BATCH);
+}
+
+/* ---- eviction and announcement ------------------------------------------- */
+
+lwm2m_err
+gw_registry_evict(struct gw_ctx *gw, const char *id)
+{
+	struct gw_device *dev = gw_table_get(&gw->table, id);
+
+	if (dev == NULL) {
+		return LWM2M_ENOTFOUND;
+	}
+	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") == LWM2M_OK) {
+		write_unindex(gw, id, dev->org, gw->cfg.gw_id);
+		lwm2m_redis_cmd(gw->redis, on_exec_logged, NULL, "EXEC");
+	}
+	lwm2m_log(LWM2M_LOG_INFO, "evicted id=%s org=%lld", id, dev->org);
+	gw_publish(gw, LWM2M_ENV_EV_REMOVED, dev->id, dev->ep, dev->org);
+	gw_table_del(&gw->table, id);
+	return LWM2M_OK;
+}
+
+void
+gw_registry_announce(struct gw_ctx *gw)
+{
+	char key[GW_EP_MAX + 64];
+
+	if (!lwm2m_redis_connected(gw->redis)) {
+		return;
+	}
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY, gw->cfg.gw_id);
+	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSET %s rpc %s started %lld",
+	                key, gw->cfg.rpc_url, (long long)gw->started_ms);
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_ALIVE, gw->cfg.gw_id);
+	lwm2m_redis_cmd(gw->redis, NULL, NULL, "SET %s 1 PX %d", key,
+	                gw->cfg.alive_ms * 3);
+}

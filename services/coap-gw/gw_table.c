@@ -1,0 +1,134 @@
+/* gw_table.c - the compact in-memory table of the devices a gateway owns:
+ * a chained hash table keyed by client id, one allocation per device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+
+#define MIN_BUCKETS 1024
+
+static size_t
+hash_id(const char *id)
+{
+	size_t h = 1469598103934665603ull;
+
+	for (; *id != '\0'; id++) {
+		h = (h ^ (unsigned char)*id) * 1099511628211ull;
+	}
+	return h;
+}
+
+void
+gw_table_init(struct gw_table *t)
+{
+	memset(t, 0, sizeof *t);
+}
+
+void
+gw_table_fini(struct gw_table *t)
+{
+	if (t == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < t->n_buckets; i++) {
+		struct gw_device *d = t->buckets[i], *next;
+		for (; d != NULL; d = next) {
+			next = d->next;
+			free(d);
+		}
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof *t);
+}
+
+struct gw_device *
+gw_table_get(const struct gw_table *t, const char *id)
+{
+	struct gw_device *d;
+
+	if (t->n_buckets == 0) {
+		return NULL;
+	}
+	d = t->buckets[hash_id(id) & (t->n_buckets - 1)];
+	for (; d != NULL; d = d->next) {
+		if (strcmp(d->id, id) == 0) {
+			return d;
+		}
+	}
+	return NULL;
+}
+
+static bool
+grow(struct gw_table *t)
+{
+	size_t n = t->n_buckets ? t->n_buckets * 2 : MIN_BUCKETS;
+	struct gw_device **b = calloc(n, sizeof *b);
+
+	if (b == NULL) {
+		return false;
+	}
+	for (size_t i = 0; i < t->n_buckets; i++) {
+		struct gw_device *d = t->buckets[i], *next;
+		for (; d != NULL; d = next) {
+			size_t k = hash_id(d->id) & (n - 1);
+			next = d->next;
+			d->next = b[k];
+			b[k] = d;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->n_buckets = n;
+	return true;
+}
+
+struct gw_device *
+gw_table_put(struct gw_table *t, const char *id, const char *ep)
+{
+	size_t eplen = strlen(ep);
+	struct gw_device *d = gw_table_get(t, id);
+	size_t k;
+
+	if (d != NULL && strcmp(d->ep, ep) == 0) {
+		return d;
+	}
+	if (d != NULL) {
+		gw_table_del(t, id);
+	}
+	if (t->count >= t->n_buckets && !grow(t) && t->n_buckets == 0) {
+		return NULL;
+	}
+	d = calloc(1, sizeof *d + eplen + 1);
+	if (d == NULL) {
+		return NULL;
+	}
+	snprintf(d->id, sizeof d->id, "%s", id);
+	memcpy(d->ep, ep, eplen + 1);
+	k = hash_id(id) & (t->n_buckets - 1);
+	d->next = t->buckets[k];
+	t->buckets[k] = d;
+	t->count++;
+	return d;
+}
+
+bool
+gw_table_del(struct gw_table *t, const char *id)
+{
+	struct gw_device **pp;
+
+	if (t->n_buckets == 0) {
+		return false;
+	}
+	pp = &t->buckets[hash_id(id) & (t->n_buckets - 1)];
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		struct gw_device *d = *pp;
+		if (strcmp(d->id, id) == 0) {
+			*pp = d->next;
+			free(d);
+			t->count--;
+			return true;
+		}
+	}
+	return false;
+}
