@@ -70,10 +70,11 @@ sub_field(struct brk_sub *s, const redisReply *k, const redisReply *v)
 		return LWM2M_EPROTO;
 	}
 	if (strcmp(k->str, LWM2M_SF_ORG) == 0) {
-		err = copy_field(org, sizeof org, v);
-		return err != LWM2M_OK ? LWM2M_EPROTO
-		                       : lwm2m_parse_int(org, 0, INT64_MAX,
-		                                         &s->org);
+		if (copy_field(org, sizeof org, v) != LWM2M_OK ||
+		    lwm2m_parse_int(org, 0, INT64_MAX, &s->org) != LWM2M_OK) {
+			return LWM2M_EPROTO;
+		}
+		return LWM2M_OK;
 	}
 	if (strcmp(k->str, LWM2M_SF_TYPE) == 0) {
 		return copy_field(s->type, sizeof s->type, v);
