@@ -1,0 +1,901 @@
+/* sim_client.c - the registration lifecycle of the simulated clients. */
+#include "sim_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lwm2m_id.h"
+#include "lwm2m_log.h"
+
+#define SIM_LINKS_MAX 4096
+#define SIM_RETRY_MIN_S 2
+#define SIM_RETRY_MAX_S 60
+#define SIM_STOP_WAIT_MS 5000
+#define SIM_SUMMARY_MAX 65536
+/* Clients started per loop iteration when --rate is 0, so answers are
+ * read while the storm goes on. */
+#define SIM_START_BATCH 256
+
+static void client_register(struct sim_client *c);
+
+/* ---- libcoap on the libevent loop ---------------------------------------- */
+
+static void
+on_coap(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_ctx *ctx = arg;
+
+	coap_io_process(ctx->coap, COAP_IO_NO_WAIT);
+	sim_coap_kick(ctx);
+}
+
+void
+sim_coap_kick(struct sim_ctx *ctx)
+{
+	coap_tick_t now;
+	unsigned ms;
+	struct timeval tv;
+
+	coap_ticks(&now);
+	ms = coap_io_prepare_epoll(ctx->coap, now);
+	if (ms == 0) {
+		ms = 1000;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ctx->coap_timer, &tv);
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+static int
+probe_fd(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	return fd;
+}
+
+/* find_fd returns the socket of session s, which libcoap just created at
+ * or above the lowest free descriptor `from`, checked by its addresses. */
+static int
+find_fd(coap_session_t *s, int from)
+{
+	const coap_address_t *local = coap_session_get_addr_local(s);
+
+	for (int fd = from; from >= 0 && fd < from + 8; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    len == local->size &&
+		    memcmp(&ss, &local->addr.sa, len) == 0) {
+			return fd;
+		}
+	}
+	return -1;
+}
+
+static lwm2m_err
+client_session(struct sim_client *c)
+{
+	struct sim_ctx *ctx = c->ctx;
+	coap_address_t local;
+	uint32_t addr;
+	bool bind_local = sim_opts_local_addr(&ctx->opts, c->idx, &addr);
+	int from = probe_fd();
+
+	coap_address_init(&local);
+	local.size = sizeof local.addr.sin;
+	local.addr.sin.sin_family = AF_INET;
+	local.addr.sin.sin_addr.s_addr = htonl(addr);
+	if (ctx->proto == COAP_PROTO_DTLS) {
+		coap_dtls_cpsk_t psk;
+
+		memset(&psk, 0, sizeof psk);
+		psk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+		psk.psk_info.identity.s = (const uint8_t *)ctx->opts.psk_identity;
+		psk.psk_info.identity.length = strlen(ctx->opts.psk_identity);
+		psk.psk_info.key.s = ctx->opts.psk_key;
+		psk.psk_info.key.length = ctx->opts.psk_key_len;
+		c->session = coap_new_client_session_psk2(
+		        ctx->coap, bind_local ? &local : NULL, &ctx->server,
+		        COAP_PROTO_DTLS, &psk);
+	} else {
+		c->session = coap_new_client_session(
+		        ctx->coap, bind_local ? &local : NULL, &ctx->server,
+		        COAP_PROTO_UDP);
+	}
+	if (c->session == NULL) {
+		lwm2m_log(LWM2M_LOG_ERR, "ep=\"%s\" cannot create a CoAP "
+		                         "session (file descriptors?)",
+		          c->ep);
+		return LWM2M_EIO;
+	}
+	coap_session_set_app_data(c->session, c);
+	c->fd = find_fd(c->session, from);
+	return LWM2M_OK;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void
+release_payload(coap_session_t *s, void *p)
+{
+	free(p);
+}
+
+static void
+add_query(coap_optlist_t **opts, const char *name, const char *value)
+{
+	char q[128];
+	int n = snprintf(q, sizeof q, "%s=%s", name, value);
+
+	coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_QUERY,
+	                                           (size_t)n, (uint8_t *)q));
+}
+
+static void
+add_location(coap_optlist_t **opts, const char *loc)
+{
+	const char *p = loc;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+
+		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_PATH,
+		                                           n, (const uint8_t *)p));
+		p += n;
+		p += *p == '/';
+	}
+}
+
+static void
+add_reg_queries(struct sim_client *c, coap_optlist_t **opts, bool first)
+{
+	const struct sim_opts *o = &c->ctx->opts;
+	char b[16];
+
+	if (first) {
+		add_query(opts, "ep", c->ep);
+		add_query(opts, "lwm2m", o->lwm2m_minor ? "1.1" : "1.0");
+	}
+	snprintf(b, sizeof b, "%u", o->lifetime);
+	add_query(opts, "lt", b);
+	snprintf(b, sizeof b, "%s%s", o->binding,
+	         o->queue && o->lwm2m_minor == 0 ? "Q" : "");
+	add_query(opts, "b", b);
+	if (first && o->queue && o->lwm2m_minor > 0) {
+		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_QUERY,
+		                                           1, (uint8_t *)"Q"));
+	}
+}
+
+static bool
+add_links(struct sim_client *c, coap_pdu_t *pdu)
+{
+	const struct sim_opts *o = &c->ctx->opts;
+	char *buf = malloc(SIM_LINKS_MAX);
+
+	if (buf == NULL ||
+	    sim_model_links(c->model, o->formats,
+	                    o->lwm2m_minor > 0 ? o->n_formats : 0, buf,
+	                    SIM_LINKS_MAX) != LWM2M_OK) {
+		free(buf);
+		return false;
+	}
+	return coap_add_data_large_request(c->session, pdu, strlen(buf),
+	                                   (uint8_t *)buf, release_payload,
+	                                   buf) == 1;
+}
+
+/* send_reg sends Register (code POST, location NULL), Update (POST on the
+ * location) or De-register (DELETE). */
+static bool
+send_reg(struct sim_client *c, coap_pdu_code_t code, bool first, bool links)
+{
+	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, code, c->session);
+	coap_optlist_t *opts = NULL;
+	uint8_t cf[4];
+	bool ok;
+
+	if (pdu == NULL) {
+		return false;
+	}
+	coap_session_new_token(c->session, &c->tkl, c->token);
+	coap_add_token(pdu, c->tkl, c->token);
+	add_location(&opts, first ? "rd" : c->location);
+	if (links) {
+		coap_insert_optlist(
+		        &opts,
+		        coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
+		                         coap_encode_var_safe(cf, sizeof cf, 40),
+		                         cf));
+	}
+	if (code == COAP_REQUEST_CODE_POST) {
+		add_reg_queries(c, &opts, first);
+	}
+	ok = coap_add_optlist_pdu(pdu, &opts) == 1 &&
+	     (!links || add_links(c, pdu));
+	coap_delete_optlist(opts);
+	if (!ok) {
+		coap_delete_pdu(pdu);
+		return false;
+	}
+	c->reg_sent_ms = lwm2m_mono_ms();
+	ok = coap_send(c->session, pdu) != COAP_INVALID_MID;
+	sim_coap_kick(c->ctx);
+	return ok;
+}
+
+static void
+arm(struct sim_client *c, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(c->timer, &tv);
+}
+
+static unsigned
+update_interval_ms(const struct sim_client *c)
+{
+	const struct sim_opts *o = &c->ctx->opts;
+
+	if (o->update_interval > 0) {
+		return o->update_interval * 1000u;
+	}
+	return o->lifetime * 800u;
+}
+
+static void
+retry_later(struct sim_client *c)
+{
+	unsigned s = SIM_RETRY_MIN_S << (c->retries < 5 ? c->retries : 5);
+
+	if (s > SIM_RETRY_MAX_S) {
+		s = SIM_RETRY_MAX_S;
+	}
+	c->retries++;
+	c->state = SIM_ST_WAITING;
+	arm(c, s * 1000u + (c->seed % 1000u));
+}
+
+static void
+client_register(struct sim_client *c)
+{
+	if (c->session != NULL &&
+	    coap_session_get_state(c->session) == COAP_SESSION_STATE_NONE) {
+		/* libcoap gave up on it (ICMP error, DTLS failure): a new
+		 * socket, as a rebooted device would have. */
+		coap_session_release(c->session);
+		c->session = NULL;
+		c->fd = -1;
+	}
+	if (c->session == NULL && client_session(c) != LWM2M_OK) {
+		retry_later(c);
+		return;
+	}
+	c->state = SIM_ST_REGISTERING;
+	c->location[0] = '\0';
+	c->links_dirty = false;
+	if (!send_reg(c, COAP_REQUEST_CODE_POST, true, true)) {
+		retry_later(c);
+	}
+}
+
+void
+sim_client_reregister(struct sim_client *c)
+{
+	sim_dm_drop_obs(c, NULL);
+	client_register(c);
+}
+
+void
+sim_client_update(struct sim_client *c)
+{
+	if (c->state != SIM_ST_REGISTERED || c->muted) {
+		if (c->state == SIM_ST_WAITING || c->state == SIM_ST_IDLE) {
+			client_register(c);
+		}
+		return;
+	}
+	c->state = SIM_ST_UPDATING;
+	if (!send_reg(c, COAP_REQUEST_CODE_POST, false, c->links_dirty)) {
+		retry_later(c);
+		return;
+	}
+	c->links_dirty = false;
+}
+
+static void
+send_deregister(struct sim_client *c)
+{
+	if ((c->state != SIM_ST_REGISTERED && c->state != SIM_ST_UPDATING) ||
+	    c->muted ||
+	    !send_reg(c, COAP_REQUEST_CODE_DELETE, false, false)) {
+		c->state = SIM_ST_DONE;
+		return;
+	}
+	c->state = SIM_ST_DEREGISTERING;
+}
+
+static void
+on_client_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_client *c = arg;
+
+	if (c->sleeping || c->state == SIM_ST_DONE) {
+		return;
+	}
+	if (c->state == SIM_ST_REGISTERED) {
+		sim_client_update(c);
+	} else {
+		client_register(c);
+	}
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+static void
+print_ready(struct sim_ctx *ctx)
+{
+	if (ctx->ready) {
+		return;
+	}
+	ctx->ready = true;
+	printf("{\"event\":\"ready\",\"clients\":%u,\"elapsed_ms\":%lld}\n",
+	       ctx->n_clients, (long long)(lwm2m_mono_ms() - ctx->start_ms));
+	fflush(stdout);
+}
+
+static void
+read_location(struct sim_client *c, const coap_pdu_t *pdu)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *opt;
+	size_t off = 0;
+
+	coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+	while ((opt = coap_option_next(&it)) != NULL) {
+		size_t len = coap_opt_length(opt);
+
+		if (it.number != COAP_OPTION_LOCATION_PATH ||
+		    off + len + 2 > sizeof c->location) {
+			continue;
+		}
+		if (off > 0) {
+			c->location[off++] = '/';
+		}
+		memcpy(c->location + off, coap_opt_value(opt), len);
+		off += len;
+	}
+	c->location[off] = '\0';
+}
+
+static void
+registered(struct sim_client *c, const coap_pdu_t *pdu)
+{
+	struct sim_ctx *ctx = c->ctx;
+	uint64_t lat = (uint64_t)(lwm2m_mono_ms() - c->reg_sent_ms);
+
+	read_location(c, pdu);
+	c->state = SIM_ST_REGISTERED;
+	c->retries = 0;
+	ctx->stats.registrations++;
+	ctx->stats.reg_lat_sum_ms += lat;
+	if (lat > ctx->stats.reg_lat_max_ms) {
+		ctx->stats.reg_lat_max_ms = lat;
+	}
+	if (lwm2m_log_level >= LWM2M_LOG_INFO) {
+		const coap_address_t *a = coap_session_get_addr_local(c->session);
+		char ip[INET_ADDRSTRLEN] = "?";
+
+		inet_ntop(AF_INET, &a->addr.sin.sin_addr, ip, sizeof ip);
+		lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" registered location=/%s "
+		                          "addr=%s:%u",
+		          c->ep, c->location, ip,
+		          (unsigned)ntohs(a->addr.sin.sin_port));
+	}
+	if (!c->ever_registered) {
+		c->ever_registered = true;
+		if (++ctx->n_first_registered == ctx->n_clients) {
+			print_ready(ctx);
+		}
+	}
+	arm(c, update_interval_ms(c));
+}
+
+static void
+updated(struct sim_client *c, coap_pdu_code_t code)
+{
+	struct sim_ctx *ctx = c->ctx;
+
+	if (code == COAP_RESPONSE_CODE_CHANGED) {
+		ctx->stats.updates++;
+		c->state = SIM_ST_REGISTERED;
+		lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" updated", c->ep);
+		arm(c, update_interval_ms(c));
+		return;
+	}
+	ctx->stats.update_failures++;
+	ctx->stats.reregistrations++;
+	lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" update got %d.%02d, "
+	                          "registering again",
+	          c->ep, code >> 5, code & 31);
+	sim_client_reregister(c);
+}
+
+static void
+deregistered(struct sim_client *c)
+{
+	struct sim_ctx *ctx = c->ctx;
+
+	ctx->stats.deregistrations++;
+	c->state = SIM_ST_DONE;
+	lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" de-registered", c->ep);
+	sim_dm_drop_obs(c, NULL);
+	if (ctx->stopping && ++ctx->n_done == ctx->n_started) {
+		event_base_loopexit(ctx->base, NULL);
+	}
+}
+
+static coap_response_t
+on_response(coap_session_t *s, const coap_pdu_t *sent,
+            const coap_pdu_t *received, const coap_mid_t mid)
+{
+	struct sim_client *c = coap_session_get_app_data(s);
+	coap_bin_const_t tok = coap_pdu_get_token(received);
+	coap_pdu_code_t code = coap_pdu_get_code(received);
+
+	if (c == NULL || tok.length != c->tkl ||
+	    memcmp(tok.s, c->token, c->tkl) != 0) {
+		return COAP_RESPONSE_OK;
+	}
+	c->tkl = 0;
+	switch (c->state) {
+	case SIM_ST_REGISTERING:
+		if (code == COAP_RESPONSE_CODE_CREATED) {
+			registered(c, received);
+		} else {
+			c->ctx->stats.reg_failures++;
+			lwm2m_log(LWM2M_LOG_WARNING, "ep=\"%s\" register got "
+			                             "%d.%02d, retrying",
+			          c->ep, code >> 5, code & 31);
+			retry_later(c);
+		}
+		break;
+	case SIM_ST_UPDATING:
+		updated(c, code);
+		break;
+	case SIM_ST_DEREGISTERING:
+		deregistered(c);
+		break;
+	default:
+		break;
+	}
+	return COAP_RESPONSE_OK;
+}
+
+static void
+on_nack(coap_session_t *s, const coap_pdu_t *sent, coap_nack_reason_t reason,
+        const coap_mid_t mid)
+{
+	struct sim_client *c = coap_session_get_app_data(s);
+	coap_bin_const_t tok;
+
+	if (c == NULL || sent == NULL) {
+		return;
+	}
+	tok = coap_pdu_get_token(sent);
+	if (tok.length != c->tkl || memcmp(tok.s, c->token, c->tkl) != 0) {
+		if (reason == COAP_NACK_RST) {
+			sim_dm_drop_obs_token(c, tok.s, tok.length);
+		}
+		return;
+	}
+	c->tkl = 0;
+	if (c->state == SIM_ST_DEREGISTERING) {
+		deregistered(c);
+		return;
+	}
+	if (c->state == SIM_ST_REGISTERING) {
+		c->ctx->stats.reg_failures++;
+	} else if (c->state == SIM_ST_UPDATING) {
+		c->ctx->stats.update_failures++;
+	}
+	lwm2m_log(LWM2M_LOG_WARNING, "ep=\"%s\" no answer from the server "
+	                             "(%d), retrying",
+	          c->ep, (int)reason);
+	retry_later(c);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static void
+on_start_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_ctx *ctx = arg;
+	unsigned target = ctx->n_clients;
+	struct timeval tv = {0, 0};
+
+	if (ctx->stopping) {
+		return;
+	}
+	if (ctx->opts.rate > 0) {
+		double secs = (double)(lwm2m_mono_ms() - ctx->start_ms) / 1000.0;
+		double allowed = ctx->opts.rate * secs + 1.0;
+
+		target = allowed < target ? (unsigned)allowed : target;
+		tv.tv_usec = 10000;
+	} else if (target - ctx->n_started > SIM_START_BATCH) {
+		target = ctx->n_started + SIM_START_BATCH;
+	}
+	while (ctx->n_started < target) {
+		client_register(&ctx->clients[ctx->n_started++]);
+	}
+	if (ctx->n_started < ctx->n_clients) {
+		evtimer_add(ctx->start_timer, &tv);
+	}
+}
+
+static void
+on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_ctx *ctx = arg;
+
+	lwm2m_log(LWM2M_LOG_WARNING, "%u clients did not finish "
+	                             "de-registering, exiting anyway",
+	          ctx->n_started - ctx->n_done);
+	event_base_loopexit(ctx->base, NULL);
+}
+
+static void
+begin_stop(void *arg)
+{
+	struct sim_ctx *ctx = arg;
+	struct timeval tv = {SIM_STOP_WAIT_MS / 1000, 0};
+
+	if (ctx->stopping) {
+		event_base_loopexit(ctx->base, NULL);
+		return;
+	}
+	ctx->stopping = true;
+	lwm2m_log(LWM2M_LOG_NOTICE, "stopping: de-registering %u clients",
+	          ctx->n_started);
+	for (unsigned i = 0; i < ctx->n_started; i++) {
+		struct sim_client *c = &ctx->clients[i];
+
+		evtimer_del(c->timer);
+		if (c->state != SIM_ST_DONE) {
+			send_deregister(c);
+		}
+		if (c->state == SIM_ST_DONE) {
+			ctx->n_done++;
+		}
+	}
+	if (ctx->n_done == ctx->n_started) {
+		event_base_loopexit(ctx->base, NULL);
+		return;
+	}
+	evtimer_add(ctx->stop_timer, &tv);
+}
+
+/* sim_ctx_stop is what `quit` and the signals do. */
+void
+sim_ctx_stop(struct sim_ctx *ctx)
+{
+	begin_stop(ctx);
+}
+
+void
+sim_client_deregister(struct sim_client *c)
+{
+	evtimer_del(c->timer);
+	send_deregister(c);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	sim_dm_tick(arg);
+}
+
+/* ---- construction ----------------------------------------------------------- */
+
+static lwm2m_err
+resolve_server(struct sim_ctx *ctx)
+{
+	coap_uri_t uri;
+	struct addrinfo hints = {0}, *res;
+	char host[256];
+	int rc;
+
+	if (coap_split_uri((const uint8_t *)ctx->opts.server,
+	                   strlen(ctx->opts.server), &uri) != 0 ||
+	    uri.host.length >= sizeof host) {
+		return LWM2M_EINVAL;
+	}
+	ctx->proto = uri.scheme == COAP_URI_SCHEME_COAPS ? COAP_PROTO_DTLS
+	                                                 : COAP_PROTO_UDP;
+	memcpy(host, uri.host.s, uri.host.length);
+	host[uri.host.length] = '\0';
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_DGRAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot resolve \"%s\": %s", host,
+		          gai_strerror(rc));
+		return LWM2M_EINVAL;
+	}
+	coap_address_init(&ctx->server);
+	ctx->server.size = sizeof ctx->server.addr.sin;
+	memcpy(&ctx->server.addr.sin, res->ai_addr, sizeof ctx->server.addr.sin);
+	ctx->server.addr.sin.sin_port = htons(uri.port);
+	freeaddrinfo(res);
+	return LWM2M_OK;
+}
+
+/* raise_nofile lifts RLIMIT_NOFILE so each client can have its socket. */
+static void
+raise_nofile(unsigned clients)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)clients + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
+		return;
+	}
+	if (rl.rlim_max < want) {
+		struct rlimit hard = {want, want};
+
+		if (setrlimit(RLIMIT_NOFILE, &hard) == 0) {
+			return;
+		}
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || want < (rlim_t)clients + 16) {
+		lwm2m_log(LWM2M_LOG_WARNING, "only %llu file descriptors for "
+		                             "%u clients",
+		          (unsigned long long)want, clients);
+	}
+}
+
+static lwm2m_err
+coap_setup(struct sim_ctx *ctx)
+{
+	coap_resource_t *r;
+	static const coap_request_t methods[] = {
+	        COAP_REQUEST_GET, COAP_REQUEST_PUT, COAP_REQUEST_POST,
+	        COAP_REQUEST_DELETE, COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH};
+
+	ctx->coap = coap_new_context(NULL);
+	if (ctx->coap == NULL) {
+		return LWM2M_EIO;
+	}
+	coap_context_set_block_mode(ctx->coap, COAP_BLOCK_USE_LIBCOAP |
+	                                               COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(ctx->coap, on_response);
+	coap_register_nack_handler(ctx->coap, on_nack);
+	r = coap_resource_unknown_init2(sim_dm_handler, 0);
+	if (r == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		coap_register_request_handler(r, methods[i], sim_dm_handler);
+	}
+	coap_add_resource(ctx->coap, r);
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+events_setup(struct sim_ctx *ctx)
+{
+	struct timeval tick = {ctx->opts.sensor_period_ms / 1000,
+	                       (ctx->opts.sensor_period_ms % 1000) * 1000};
+
+	ctx->coap_ev = event_new(ctx->base, coap_context_get_coap_fd(ctx->coap),
+	                         EV_READ | EV_PERSIST, on_coap, ctx);
+	ctx->coap_timer = evtimer_new(ctx->base, on_coap, ctx);
+	ctx->start_timer = evtimer_new(ctx->base, on_start_timer, ctx);
+	ctx->stop_timer = evtimer_new(ctx->base, on_stop_timer, ctx);
+	ctx->tick = event_new(ctx->base, -1, EV_PERSIST, on_tick, ctx);
+	if (ctx->coap_ev == NULL || ctx->coap_timer == NULL ||
+	    ctx->start_timer == NULL || ctx->stop_timer == NULL ||
+	    ctx->tick == NULL || event_add(ctx->coap_ev, NULL) != 0 ||
+	    event_add(ctx->tick, &tick) != 0) {
+		return LWM2M_EIO;
+	}
+	return lwm2m_signals_new(ctx->base, begin_stop, ctx, &ctx->signals);
+}
+
+static lwm2m_err
+clients_setup(struct sim_ctx *ctx)
+{
+	const struct sim_opts *o = &ctx->opts;
+
+	ctx->clients = calloc(o->count, sizeof *ctx->clients);
+	if (ctx->clients == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	ctx->n_clients = o->count;
+	for (unsigned i = 0; i < o->count; i++) {
+		struct sim_client *c = &ctx->clients[i];
+
+		c->ctx = ctx;
+		c->idx = i;
+		c->fd = -1;
+		c->seed = 2654435761u * (i + 1);
+		snprintf(c->ep, sizeof c->ep, "%s%u", o->prefix,
+		         o->first_index + i);
+		c->timer = evtimer_new(ctx->base, on_client_timer, c);
+		if (c->timer == NULL ||
+		    sim_model_new(o->objects, o->n_objects, c->ep, &c->model) !=
+		            LWM2M_OK) {
+			return LWM2M_ENOMEM;
+		}
+	}
+	return LWM2M_OK;
+}
+
+/* default_formats advertises every format the codecs handle when
+ * --formats was not given. */
+static void
+default_formats(struct sim_opts *o)
+{
+	static const unsigned all[] = {LWM2M_FMT_TEXT,       LWM2M_FMT_OPAQUE,
+	                               LWM2M_FMT_CBOR,       LWM2M_FMT_SENML_JSON,
+	                               LWM2M_FMT_SENML_CBOR, LWM2M_FMT_TLV,
+	                               LWM2M_FMT_LWM2M_JSON, LWM2M_FMT_LWM2M_CBOR};
+
+	if (o->n_formats > 0) {
+		return;
+	}
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		if (lwm2m_format_supported(all[i])) {
+			o->formats[o->n_formats++] = all[i];
+		}
+	}
+}
+
+lwm2m_err
+sim_ctx_new(const struct sim_opts *o, struct sim_ctx **ret_ctx)
+{
+	struct sim_ctx *ctx = calloc(1, sizeof *ctx);
+	lwm2m_err err;
+
+	if (ctx == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	ctx->opts = *o;
+	default_formats(&ctx->opts);
+	raise_nofile(o->count);
+	coap_startup();
+	coap_set_log_level(o->verbose ? LOG_WARNING : LOG_EMERG);
+	ctx->base = event_base_new();
+	err = ctx->base == NULL ? LWM2M_EIO : resolve_server(ctx);
+	if (err == LWM2M_OK) {
+		err = coap_setup(ctx);
+	}
+	if (err == LWM2M_OK) {
+		err = events_setup(ctx);
+	}
+	if (err == LWM2M_OK) {
+		err = clients_setup(ctx);
+	}
+	if (err != LWM2M_OK) {
+		sim_ctx_free(ctx);
+		return err;
+	}
+	*ret_ctx = ctx;
+	return LWM2M_OK;
+}
+
+static void
+event_free_safe(struct event *ev)
+{
+	if (ev != NULL) {
+		event_free(ev);
+	}
+}
+
+void
+sim_ctx_free(struct sim_ctx *ctx)
+{
+	if (ctx == NULL) {
+		return;
+	}
+	sim_ctl_stop(ctx->ctl);
+	for (unsigned i = 0; ctx->clients != NULL && i < ctx->n_clients; i++) {
+		struct sim_client *c = &ctx->clients[i];
+
+		sim_dm_drop_obs(c, NULL);
+		event_free_safe(c->timer);
+		sim_model_free(c->model);
+	}
+	free(ctx->clients);
+	lwm2m_signals_free(ctx->signals);
+	event_free_safe(ctx->coap_ev);
+	event_free_safe(ctx->coap_timer);
+	event_free_safe(ctx->start_timer);
+	event_free_safe(ctx->stop_timer);
+	event_free_safe(ctx->tick);
+	if (ctx->coap != NULL) {
+		coap_free_context(ctx->coap);
+	}
+	if (ctx->base != NULL) {
+		event_base_free(ctx->base);
+	}
+	coap_cleanup();
+	free(ctx);
+}
+
+lwm2m_err
+sim_ctx_run(struct sim_ctx *ctx)
+{
+	lwm2m_err err = sim_ctl_start(ctx, ctx->base, &ctx->opts, &ctx->ctl);
+	char *buf;
+
+	if (err != LWM2M_OK) {
+		return err;
+	}
+	ctx->start_ms = lwm2m_mono_ms();
+	on_start_timer(-1, 0, ctx);
+	event_base_dispatch(ctx->base);
+	buf = malloc(SIM_SUMMARY_MAX);
+	if (buf != NULL) {
+		sim_stats_json(ctx, buf, SIM_SUMMARY_MAX);
+		printf("{\"event\":\"summary\",\"stats\":%s}\n", buf);
+		fflush(stdout);
+		free(buf);
+	}
+	return ctx->fatal;
+}
+
+lwm2m_err
+sim_client_mute(struct sim_client *c, bool on)
+{
+	const coap_address_t *peer;
+
+	if (c->session == NULL) {
+		c->muted = on;
+		return LWM2M_OK;
+	}
+	if (c->fd < 0) {
+		return LWM2M_EIO;
+	}
+	peer = on ? coap_session_get_addr_local(c->session) : &c->ctx->server;
+	if (connect(c->fd, &peer->addr.sa, peer->size) != 0) {
+		lwm2m_log(LWM2M_LOG_WARNING, "ep=\"%s\" mute: %s", c->ep,
+		          strerror(errno));
+		return LWM2M_EIO;
+	}
+	c->muted = on;
+	return LWM2M_OK;
+}
+
+void
+sim_client_soon(struct sim_client *c, enum sim_exec_effect effect)
+{
+	if (c->state == SIM_ST_DONE || c->sleeping) {
+		return;
+	}
+	if (effect == SIM_EXEC_REBOOT) {
+		sim_dm_drop_obs(c, NULL);
+		evtimer_del(c->timer);
+		c->state = SIM_ST_WAITING;
+		arm(c, 1000);
+	} else if (effect == SIM_EXEC_UPDATE && c->state == SIM_ST_REGISTERED) {
+		arm(c, 0);
+	}
+}
