@@ -208,6 +208,24 @@ on_error(enum evhttp_request_error e, void *arg)
 	}
 }
 
+/* tls_error names the OpenSSL reason (e.g. "certificate verify failed")
+ * when a TLS connection failed; the text is static. */
+static void
+tls_error(struct wh_conn *c, struct wh_req *r)
+{
+	struct bufferevent *bev;
+	unsigned long e;
+
+	if (!c->host->tls ||
+	    (bev = evhttp_connection_get_bufferevent(c->evcon)) == NULL) {
+		return;
+	}
+	e = bufferevent_get_openssl_error(bev);
+	if (e != 0 && ERR_reason_error_string(e) != NULL) {
+		r->error = ERR_reason_error_string(e);
+	}
+}
+
 static void
 on_response(struct evhttp_request *req, void *arg)
 {
@@ -219,6 +237,7 @@ on_response(struct evhttp_request *req, void *arg)
 		c->cur = NULL;
 		if (status == 0) {
 			c->closed = true;
+			tls_error(c, r);
 		}
 		event_active(c->host->pump, EV_TIMEOUT, 0);
 	}
