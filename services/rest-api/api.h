@@ -22,7 +22,8 @@
  * 4. Redis: use api_redis_cmd(r, cb, arg, fmt, ...), never lwm2m_redis_cmd
  *    directly: it keeps r alive until the reply arrives and drops the reply
  *    when the client went away meanwhile (cb is then not called).  A failed
- *    send returns an error: answer api_reply_error(r, 503, ...).
+ *    send returns an error: answer api_reply_error(r, 503, ...).  Other
+ *    asynchronous calls: bracket them with api_req_hold/api_req_release.
  * 5. Documents: build the body once with the api_doc_* writer; it produces
  *    JSON (spec 1.5) or XML (1.6) from the same calls:
  *        struct api_doc *d = api_req_doc(r, "Client");   root / XML element
@@ -88,6 +89,7 @@
 #define API_BASE_URL_MAX 300       /* "https://" + Host (<= 255) */
 #define API_DEFAULT_PAGE_SIZE 20
 #define API_MAX_PAGE_SIZE 1000
+#define API_IO_TIMEOUT_S 60         /* read/write timeout of a connection */
 
 /* ---- configuration and service context -------------------------------- */
 
@@ -371,6 +373,14 @@ lwm2m_err api_redis_cmd(struct api_req *r,
                         void (*cb)(struct api_req *r, redisReply *reply,
                                    void *arg),
                         void *arg, const char *fmt, ...);
+
+/* api_req_hold keeps r allocated across an asynchronous call that does not
+ * go through api_redis_cmd (e.g. a common/ store with its own callback).
+ * Pair each hold with api_req_release(r) in the callback: it returns false
+ * when the client has gone meanwhile; r must then not be used again (it may
+ * have been freed). */
+void api_req_hold(struct api_req *r);
+bool api_req_release(struct api_req *r);
 
 /* ---- paged lists from a Redis ZSET -------------------------------------- */
 

@@ -12,9 +12,11 @@
 #include "lwm2m_link.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_objdef_store.h"
 
 #define MAX_OBJTYPES 1024
 #define EVICT_TIMEOUT_MS 2000
+#define STATE_REMOVED "removed" /* LWM2M_CF_STATE after DELETE */
 
 struct client_state {
 	char id[LWM2M_ID_SIZE];
@@ -114,17 +116,22 @@ api_clients_list(struct api_req *r)
 
 /* ---- shared: fetch org + fields of the client hash ---------------------- */
 
-/* True when reply (HMGET org ...) is a client of r's organisation. */
+/* True when reply (HMGET org state ...) is a client of r's organisation
+ * that DELETE has not removed. */
 static bool
 client_owned(struct api_req *r, redisReply *reply)
 {
 	long long org;
 
-	return reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-	       reply->element[0]->type == REDIS_REPLY_STRING &&
-	       lwm2m_parse_int(reply->element[0]->str, 0, INT64_MAX, &org) ==
-	           LWM2M_OK &&
-	       org == r->org;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    lwm2m_parse_int(reply->element[0]->str, 0, INT64_MAX, &org) !=
+	        LWM2M_OK ||
+	    org != r->org) {
+		return false;
+	}
+	return reply->element[1]->type != REDIS_REPLY_STRING ||
+	       strcmp(reply->element[1]->str, STATE_REMOVED) != 0;
 }
 
 static bool
@@ -167,7 +174,7 @@ on_client(struct api_req *r, redisReply *reply, void *arg)
 		api_reply_error(r, 503, "out of memory");
 		return;
 	}
-	client_body(doc, s->id, element_str(reply, 1));
+	client_body(doc, s->id, element_str(reply, 2));
 	api_reply_doc(r, 200, doc, API_MT_CLIENT);
 }
 
@@ -179,8 +186,10 @@ api_client_get(struct api_req *r)
 	if (s == NULL) {
 		return;
 	}
-	if (api_redis_cmd(r, on_client, NULL, "HMGET " LWM2M_KEY_CLIENT " %s %s",
-	                  s->id, LWM2M_CF_ORG, LWM2M_CF_ENDPOINT) != LWM2M_OK) {
+	if (api_redis_cmd(r, on_client, NULL,
+	                  "HMGET " LWM2M_KEY_CLIENT " %s %s %s", s->id,
+	                  LWM2M_CF_ORG, LWM2M_CF_STATE,
+	                  LWM2M_CF_ENDPOINT) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
 }
@@ -248,7 +257,8 @@ remove_client(struct api_req *r, const char *id, const char *ep,
 	err = err ? err : api_redis_cmd(r, NULL, NULL, "ZREM %s %s",
 	                                LWM2M_KEY_EXPIRY, id);
 	err = err ? err : api_redis_cmd(r, NULL, NULL, "HSET " LWM2M_KEY_CLIENT
-	                                " %s removed", id, LWM2M_CF_STATE);
+	                                " %s %s", id, LWM2M_CF_STATE,
+	                                STATE_REMOVED);
 	if (ep != NULL && strlen(ep) < 256) {
 		snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, r->org, ep);
 		err = err ? err : api_redis_cmd(r, NULL, NULL, "EVAL %s 1 %s %s",
@@ -272,8 +282,8 @@ on_delete_owner(struct api_req *r, redisReply *reply, void *arg)
 	if (!reply_ok(r, reply)) {
 		return;
 	}
-	if (remove_client(r, s->id, element_str(reply, 1),
-	                  element_str(reply, 2)) != LWM2M_OK) {
+	if (remove_client(r, s->id, element_str(reply, 2),
+	                  element_str(reply, 3)) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 		return;
 	}
@@ -290,8 +300,8 @@ api_client_delete(struct api_req *r)
 		return;
 	}
 	if (api_redis_cmd(r, on_delete_owner, NULL,
-	                  "HMGET " LWM2M_KEY_CLIENT " %s %s %s", s->id,
-	                  LWM2M_CF_ORG, LWM2M_CF_ENDPOINT,
+	                  "HMGET " LWM2M_KEY_CLIENT " %s %s %s %s", s->id,
+	                  LWM2M_CF_ORG, LWM2M_CF_STATE, LWM2M_CF_ENDPOINT,
 	                  LWM2M_CF_GATEWAY) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
@@ -437,7 +447,7 @@ on_objects(struct api_req *r, redisReply *reply, void *arg)
 	if (!reply_ok(r, reply)) {
 		return;
 	}
-	objs = reply->element[1];
+	objs = reply->element[2];
 	if (objs->type != REDIS_REPLY_STRING) {
 		s->no_objects = true;
 		done(r);
@@ -458,7 +468,7 @@ static void
 fetch_objects(struct api_req *r, struct client_state *s)
 {
 	if (api_redis_cmd(r, on_objects, NULL, "HMGET " LWM2M_KEY_CLIENT
-	                  " %s %s", s->id, LWM2M_CF_ORG,
+	                  " %s %s %s", s->id, LWM2M_CF_ORG, LWM2M_CF_STATE,
 	                  LWM2M_CF_OBJECTS) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
@@ -491,14 +501,82 @@ api_objecttype_get(struct api_req *r)
 	fetch_objects(r, s);
 }
 
-/* Object definitions are not stored yet (common/lwm2m_objdef_store is being
- * written): every type is unknown, which spec 4.5 renders without links. */
+/* ---- object definitions of the reported types ---------------------------- */
+
+struct resolve {
+	struct api_req *r;
+	void (*done)(struct api_req *r);
+	size_t remaining; /* lookups in flight + 1 while starting */
+};
+
+struct resolve_call {
+	struct resolve *res;
+	struct api_objtype *type;
+};
+
+static void
+resolve_step(struct resolve *res)
+{
+	struct api_req *r = res->r;
+	void (*done)(struct api_req *r) = res->done;
+
+	if (--res->remaining > 0) {
+		return;
+	}
+	free(res);
+	if (api_req_release(r)) {
+		done(r);
+	}
+}
+
+static void
+on_definition(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
+{
+	struct resolve_call *c = arg;
+	struct api_objtype *t = c->type;
+
+	if (err == LWM2M_OK && def != NULL && def->mime_type != NULL) {
+		t->known = true;
+		snprintf(t->def_id, sizeof t->def_id, "%s", def->id);
+		snprintf(t->mime, sizeof t->mime, "%s", def->mime_type);
+	} else if (err != LWM2M_OK && err != LWM2M_ENOTFOUND) {
+		lwm2m_log(LWM2M_LOG_WARNING, "object %u: definition lookup: "
+		          "%s, rendering without links", t->oid,
+		          lwm2m_strerror(err));
+	}
+	resolve_step(c->res);
+	free(c);
+}
+
+/* One lookup per reported object id, in parallel (spec 4.5: the caller's
+ * own definition first, then the global one). */
 void
 api_objtypes_resolve(struct api_req *r, struct api_objtype *types, size_t n,
                      void (*done)(struct api_req *r))
 {
-	for (size_t i = 0; i < n; i++) {
-		types[i].known = false;
+	struct resolve *res = calloc(1, sizeof *res);
+
+	if (res == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
 	}
-	done(r);
+	*res = (struct resolve){r, done, 1};
+	api_req_hold(r);
+	for (size_t i = 0; i < n; i++) {
+		struct resolve_call *c = malloc(sizeof *c);
+
+		types[i].known = false;
+		if (c == NULL) {
+			continue;
+		}
+		*c = (struct resolve_call){res, &types[i]};
+		res->remaining++;
+		if (lwm2m_objdef_store_find(r->api->redis, r->org,
+		                            (uint16_t)types[i].oid,
+		                            on_definition, c) != LWM2M_OK) {
+			res->remaining--;
+			free(c);
+		}
+	}
+	resolve_step(res);
 }

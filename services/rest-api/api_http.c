@@ -244,6 +244,25 @@ api_redis_cmd(struct api_req *r,
 
 /* ---- request lifecycle -------------------------------------------------- */
 
+void
+api_req_hold(struct api_req *r)
+{
+	r->pending++;
+}
+
+bool
+api_req_release(struct api_req *r)
+{
+	r->pending--;
+	if (r->ev != NULL) {
+		return true;
+	}
+	if (r->pending == 0) {
+		req_release(r);
+	}
+	return false;
+}
+
 static void
 req_release(struct api_req *r)
 {
@@ -335,6 +354,9 @@ set_base_url(struct api_req *r)
 	const char *proto = api_req_header(r, "X-Forwarded-Proto");
 	const char *scheme = "http";
 
+	if (r->ev->conn != NULL && r->ev->conn->ssl != NULL) {
+		scheme = "https";
+	}
 	if (host == NULL) {
 		host = "localhost";
 	}
@@ -520,6 +542,7 @@ bind_listen(struct api_ctx *ctx)
 lwm2m_err
 api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 {
+	static const struct timeval io_timeout = {API_IO_TIMEOUT_S, 0};
 	lwm2m_err err;
 
 	ctx->base = base;
@@ -528,6 +551,8 @@ api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 		return LWM2M_ENOMEM;
 	}
 	evhtp_set_gencb(ctx->htp, on_request, ctx);
+	/* Idle or slow peers are dropped; paused requests do not read. */
+	evhtp_set_timeouts(ctx->htp, &io_timeout, &io_timeout);
 	evhtp_set_post_accept_cb(ctx->htp, on_accept, ctx);
 	err = lwm2m_redis_new(base, ctx->cfg.redis_url, NULL, NULL,
 	                      &ctx->redis);
