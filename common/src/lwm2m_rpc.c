@@ -17,6 +17,8 @@
 /* Requests taken from the socket per loop wake-up, so one busy socket cannot
  * starve the other sources of the loop. */
 #define RECV_BATCH 256
+/* A reply that cannot be handed to its pipe within this time is dropped. */
+#define REPLY_TIMEOUT_MS 10000
 
 struct lwm2m_rpc_server {
 	nng_socket sock;
@@ -166,6 +168,43 @@ req_free(struct lwm2m_rpc_req *req)
 	free(req);
 }
 
+/* Runs on an nng thread once a reply went out (or failed): frees it. */
+static void
+on_reply_sent(void *arg)
+{
+	nng_aio **aio = arg;
+
+	if (nng_aio_result(*aio) != 0) {
+		nng_msg_free(nng_aio_get_msg(*aio));
+	}
+	nng_aio_reap(*aio);
+	free(aio);
+}
+
+/* rep0 lets one reply per pipe be in flight, so a non-blocking send would
+ * drop the replies of a burst: queue each one with its own aio instead. */
+static lwm2m_err
+send_reply(nng_socket sock, nng_msg *msg)
+{
+	nng_aio **aio = malloc(sizeof *aio);
+	int rv;
+
+	if (aio == NULL) {
+		nng_msg_free(msg);
+		return LWM2M_ENOMEM;
+	}
+	rv = nng_aio_alloc(aio, on_reply_sent, aio);
+	if (rv != 0) {
+		free(aio);
+		nng_msg_free(msg);
+		return lwm2m_env_nng_err(rv);
+	}
+	nng_aio_set_timeout(*aio, REPLY_TIMEOUT_MS);
+	nng_aio_set_msg(*aio, msg);
+	nng_send_aio(sock, *aio);
+	return LWM2M_OK;
+}
+
 void
 lwm2m_rpc_req_drop(struct lwm2m_rpc_req *req)
 {
@@ -196,7 +235,7 @@ lwm2m_rpc_reply(struct lwm2m_rpc_req *req, uint32_t flags, const void *payload,
 			nng_msg_free(msg);
 			err = LWM2M_ENOMEM;
 		} else {
-			err = lwm2m_env_send(req->srv->sock, msg);
+			err = send_reply(req->srv->sock, msg);
 		}
 	}
 	req_free(req);

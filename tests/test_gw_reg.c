@@ -1,0 +1,432 @@
+/* Unit tests of the coap-gw registration logic (gw_reg.c, gw_table.c):
+ * query and payload parsing and the registration state machine, no sockets. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+
+/* splits "a=1&b" into options like the Uri-Query options of a request */
+static size_t
+split(char *text, struct gw_str *opts, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *p = strtok_r(text, "&", &save); p && n < max;
+	     p = strtok_r(NULL, "&", &save)) {
+		opts[n].ptr = p;
+		opts[n].len = strlen(p);
+		n++;
+	}
+	return n;
+}
+
+static lwm2m_err
+query(const char *text, enum gw_op op, struct gw_reg_query *q, char *diag)
+{
+	char buf[1024];
+	struct gw_str opts[32];
+	size_t n;
+
+	snprintf(buf, sizeof buf, "%s", text);
+	n = split(buf, opts, 32);
+	return gw_reg_query_parse(opts, n, op, q, diag, GW_DIAG_MAX);
+}
+
+START_TEST(test_gw_reg_query_parse_full)
+{
+	struct gw_reg_query q;
+	char diag[GW_DIAG_MAX];
+
+	ck_assert_int_eq(query("ep=urn:imei:1234&lt=300&lwm2m=1.1&b=U&sms=123&Q"
+	                       "&foo=bar&flag",
+	                       GW_OP_REGISTER, &q, diag),
+	                 LWM2M_OK);
+	ck_assert_str_eq(q.ep, "urn:imei:1234");
+	ck_assert(q.has_lt);
+	ck_assert_uint_eq(q.lt, 300);
+	ck_assert_str_eq(q.lwm2m, "1.1");
+	ck_assert_str_eq(q.b, "U");
+	ck_assert_str_eq(q.sms, "123");
+	ck_assert(q.q);
+	ck_assert_str_eq(q.extra, "foo=bar&flag");
+}
+END_TEST
+
+START_TEST(test_gw_reg_query_parse_defaults)
+{
+	struct gw_reg_query q;
+	char diag[GW_DIAG_MAX];
+
+	ck_assert_int_eq(query("ep=a", GW_OP_REGISTER, &q, diag), LWM2M_OK);
+	ck_assert(!q.has_lt && !q.has_lwm2m && !q.has_b && !q.q);
+	ck_assert_int_eq(query("", GW_OP_UPDATE, &q, diag), LWM2M_OK);
+	ck_assert(!q.has_ep && !q.has_lt);
+}
+END_TEST
+
+START_TEST(test_gw_reg_query_parse_errors)
+{
+	static const struct {
+		const char *q;
+		enum gw_op op;
+		lwm2m_err err;
+		const char *word;
+	} cases[] = {
+		{"lt=60", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
+		{"ep=", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
+		{"ep", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
+		{"ep=a&lt=abc", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+		{"ep=a&lt=", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+		{"ep=a&lt=0", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+		{"ep=a&lt=99999999999", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+		{"ep=a&lt=-5", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+		{"ep=a&Q=1", GW_OP_REGISTER, LWM2M_EPROTO, "Q"},
+		{"ep=a&Q=", GW_OP_REGISTER, LWM2M_EPROTO, "Q"},
+		{"ep=a&lwm2m=x", GW_OP_REGISTER, LWM2M_EPROTO, "lwm2m"},
+		{"ep=a&lwm2m=2.0", GW_OP_REGISTER, LWM2M_ENOTFOUND, "2.0"},
+		{"ep=a&b=X", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
+		{"ep=a&b=UU", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
+		{"ep=a&ep=b", GW_OP_REGISTER, LWM2M_EPROTO, "twice"},
+		{"ep=b", GW_OP_UPDATE, LWM2M_EPROTO, "Update"},
+		{"lwm2m=1.1", GW_OP_UPDATE, LWM2M_EPROTO, "Update"},
+	};
+	struct gw_reg_query q;
+	char diag[GW_DIAG_MAX];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		diag[0] = '\0';
+		ck_assert_msg(query(cases[i].q, cases[i].op, &q, diag) ==
+		                      cases[i].err,
+		              "case %s", cases[i].q);
+		ck_assert_msg(strstr(diag, cases[i].word) != NULL,
+		              "diag \"%s\" for %s", diag, cases[i].q);
+	}
+}
+END_TEST
+
+START_TEST(test_gw_reg_query_parse_limits)
+{
+	char text[1024], diag[GW_DIAG_MAX];
+	struct gw_reg_query q;
+	struct gw_str opt;
+
+	memset(text, 'e', sizeof text);
+	memcpy(text, "ep=", 3);
+	opt.ptr = text;
+	opt.len = 3 + GW_EP_MAX;
+	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_REGISTER, &q, diag,
+	                                    sizeof diag),
+	                 LWM2M_OK);
+	opt.len++;
+	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_REGISTER, &q, diag,
+	                                    sizeof diag),
+	                 LWM2M_EPROTO);
+	memcpy(text, "xx=", 3);
+	opt.len = GW_EXTRA_MAX + 1;
+	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_UPDATE, &q, diag,
+	                                    sizeof diag),
+	                 LWM2M_EPROTO);
+	text[5] = '\x01';
+	opt.len = 10;
+	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_UPDATE, &q, diag,
+	                                    sizeof diag),
+	                 LWM2M_EPROTO);
+}
+END_TEST
+
+static void
+links_ok(const char *text, struct gw_reg_links *l)
+{
+	char diag[GW_DIAG_MAX] = "";
+
+	ck_assert_msg(gw_reg_links_parse(text, strlen(text), l, diag,
+	                                 sizeof diag) == LWM2M_OK,
+	              "%s: %s", text, diag);
+}
+
+START_TEST(test_gw_reg_links_parse_root)
+{
+	struct gw_reg_links l;
+
+	links_ok("</>;rt=\"oma.lwm2m\";ct=\"60 110 112\",</3/0>,</1/0>,</5>,"
+	         "</3303/0>;ver=1.1,</3303>;ver=1.1",
+	         &l);
+	ck_assert_str_eq(l.root, "");
+	ck_assert_str_eq(l.ct, "60 110 112");
+	ck_assert_str_eq(l.objs,
+	                 "</1/0>,</3/0>,</5>,</3303>;ver=1.1,</3303/0>");
+	ck_assert_uint_eq(l.n_objs, 5);
+	gw_reg_links_fini(&l);
+}
+END_TEST
+
+START_TEST(test_gw_reg_links_parse_alternate_path)
+{
+	struct gw_reg_links l;
+
+	links_ok("</lwm2m>;rt=\"oma.lwm2m\",</lwm2m/1/0>,</lwm2m/3/0>", &l);
+	ck_assert_str_eq(l.root, "/lwm2m");
+	ck_assert_str_eq(l.ct, "");
+	ck_assert_str_eq(l.objs, "</1/0>,</3/0>");
+	gw_reg_links_fini(&l);
+	links_ok("</3/0>,</>;ct=11543", &l);
+	ck_assert_str_eq(l.ct, "11543");
+	ck_assert_str_eq(l.objs, "</3/0>");
+	gw_reg_links_fini(&l);
+	links_ok("", &l);
+	ck_assert_str_eq(l.objs, "");
+	gw_reg_links_fini(&l);
+}
+END_TEST
+
+START_TEST(test_gw_reg_links_parse_errors)
+{
+	static const char *const bad[] = {
+		"</3/0",                       /* syntax */
+		"</3/0/1>",                    /* resource */
+		"</3/0>,</3/0>",               /* duplicate */
+		"</lwm2m>;rt=\"oma.lwm2m\",</3/0>", /* outside the root */
+		"</>;rt=\"oma.lwm2m\",</>",    /* two roots */
+		"</65535>",                    /* reserved id */
+		"</abc>",                      /* not numeric */
+		"</3/>",                       /* empty instance */
+		"</3>;ver=x",                  /* bad version */
+		"</>;ct=\"a b\"",              /* bad ct */
+		"</lwm2m/>;rt=\"oma.lwm2m\"",  /* trailing slash */
+	};
+	struct gw_reg_links l;
+	char diag[GW_DIAG_MAX];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		diag[0] = '\0';
+		ck_assert_msg(gw_reg_links_parse(bad[i], strlen(bad[i]), &l,
+		                                 diag, sizeof diag) ==
+		                      LWM2M_EPROTO,
+		              "accepted %s", bad[i]);
+		ck_assert_msg(diag[0] != '\0', "no diag for %s", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_gw_reg_links_parse_limits)
+{
+	size_t size = GW_PAYLOAD_MAX + 2, n = 0;
+	char *buf = malloc(size + 16), diag[GW_DIAG_MAX];
+	struct gw_reg_links l;
+
+	while (n < size) {
+		n += (size_t)sprintf(buf + n, "</%zu>,", n);
+	}
+	ck_assert_int_eq(gw_reg_links_parse(buf, n, &l, diag, sizeof diag),
+	                 LWM2M_ELIMIT);
+	n = 0;
+	for (int i = 0; i <= GW_LINKS_MAX; i++) {
+		n += (size_t)sprintf(buf + n, "%s<>", i ? "," : "");
+	}
+	ck_assert_int_eq(gw_reg_links_parse(buf, n, &l, diag, sizeof diag),
+	                 LWM2M_EPROTO);
+	ck_assert_ptr_nonnull(strstr(diag, "links"));
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_gw_reg_build_register_defaults)
+{
+	struct gw_reg_query q;
+	struct gw_record r;
+	char diag[GW_DIAG_MAX];
+
+	ck_assert_int_eq(query("ep=dev", GW_OP_REGISTER, &q, diag), LWM2M_OK);
+	gw_reg_build_register(&q, NULL, 1000, &r);
+	ck_assert_str_eq(r.ep, "dev");
+	ck_assert_uint_eq(r.lt, GW_LT_DEFAULT);
+	ck_assert_str_eq(r.lwm2m, "1.0");
+	ck_assert_str_eq(r.b, "U");
+	ck_assert(!r.queue);
+	ck_assert_int_eq(r.exp_ms, 1000 + GW_LT_DEFAULT * 1000LL);
+	ck_assert_int_eq(r.state, GW_STATE_REGISTERED);
+	gw_record_fini(&r);
+}
+END_TEST
+
+START_TEST(test_gw_reg_build_register_queue)
+{
+	struct gw_reg_query q;
+	struct gw_reg_links l;
+	struct gw_record r;
+	char diag[GW_DIAG_MAX];
+
+	ck_assert_int_eq(query("ep=d&b=UQ&lt=30", GW_OP_REGISTER, &q, diag),
+	                 LWM2M_OK);
+	links_ok("</3/0>", &l);
+	gw_reg_build_register(&q, &l, 0, &r);
+	ck_assert(r.queue);
+	ck_assert_str_eq(r.objs, "</3/0>");
+	ck_assert_ptr_null(l.objs);
+	ck_assert_int_eq(r.exp_ms, 30000);
+	gw_record_fini(&r);
+	ck_assert_int_eq(query("ep=d&Q&lwm2m=1.1", GW_OP_REGISTER, &q, diag),
+	                 LWM2M_OK);
+	gw_reg_build_register(&q, NULL, 0, &r);
+	ck_assert(r.queue);
+	gw_record_fini(&r);
+}
+END_TEST
+
+START_TEST(test_gw_reg_build_update_keeps_lifetime)
+{
+	struct gw_reg_query q;
+	struct gw_update u;
+	char diag[GW_DIAG_MAX];
+
+	ck_assert_int_eq(query("", GW_OP_UPDATE, &q, diag), LWM2M_OK);
+	gw_reg_build_update(&q, NULL, 60, true, 5000, &u);
+	ck_assert_uint_eq(u.lt, 60);
+	ck_assert(u.queue);
+	ck_assert(!u.set_b && !u.set_sms && !u.set_objs);
+	ck_assert_int_eq(u.exp_ms, 65000);
+	ck_assert_int_eq(query("lt=10&b=U", GW_OP_UPDATE, &q, diag), LWM2M_OK);
+	gw_reg_build_update(&q, NULL, 60, true, 5000, &u);
+	ck_assert_uint_eq(u.lt, 10);
+	ck_assert(!u.queue);
+	ck_assert(u.set_b);
+	ck_assert_int_eq(u.exp_ms, 15000);
+}
+END_TEST
+
+START_TEST(test_gw_reg_decide_update_states)
+{
+	ck_assert_uint_eq(gw_reg_decide_update(true, GW_STATE_REGISTERED, 10000,
+	                                       false, false, 5000),
+	                  COAP_RESPONSE_CODE(204));
+	ck_assert_uint_eq(gw_reg_decide_update(true, GW_STATE_REGISTERED, 10000,
+	                                       false, true, 5000),
+	                  COAP_RESPONSE_CODE(202));
+	ck_assert_uint_eq(gw_reg_decide_update(false, GW_STATE_REGISTERED, 0,
+	                                       false, false, 5000),
+	                  COAP_RESPONSE_CODE(404));
+	ck_assert_uint_eq(gw_reg_decide_update(true, GW_STATE_DEREGISTERED,
+	                                       10000, false, false, 5000),
+	                  COAP_RESPONSE_CODE(404));
+	ck_assert_uint_eq(gw_reg_decide_update(true, GW_STATE_EXPIRED, 10000,
+	                                       false, false, 5000),
+	                  COAP_RESPONSE_CODE(404));
+	/* within the grace period, then past it */
+	ck_assert_uint_eq(gw_reg_decide_update(true, GW_STATE_REGISTERED, 10000,
+	                                       false, false,
+	                                       10000 + GW_EXPIRY_GRACE_MS),
+	                  COAP_RESPONSE_CODE(204));
+	ck_assert_uint_eq(gw_reg_decide_update(true, GW_STATE_REGISTERED, 10000,
+	                                       false, false,
+	                                       10001 + GW_EXPIRY_GRACE_MS),
+	                  COAP_RESPONSE_CODE(404));
+	ck_assert_uint_eq(gw_reg_decide_update(true, GW_STATE_REGISTERED, 10000,
+	                                       true, false, 5000),
+	                  COAP_RESPONSE_CODE(403));
+}
+END_TEST
+
+START_TEST(test_gw_reg_decide_register_blacklist)
+{
+	ck_assert_uint_eq(gw_reg_decide_register(false),
+	                  COAP_RESPONSE_CODE(201));
+	ck_assert_uint_eq(gw_reg_decide_register(true),
+	                  COAP_RESPONSE_CODE(403));
+}
+END_TEST
+
+START_TEST(test_gw_state_parse_roundtrip)
+{
+	enum gw_state s;
+
+	for (int i = GW_STATE_REGISTERED; i <= GW_STATE_EXPIRED; i++) {
+		ck_assert(gw_state_parse(gw_state_name((enum gw_state)i), &s));
+		ck_assert_int_eq(s, i);
+	}
+	ck_assert(!gw_state_parse("gone", &s));
+}
+END_TEST
+
+START_TEST(test_gw_table_put_get_del)
+{
+	struct gw_table t;
+	char id[LWM2M_ID_SIZE];
+	struct gw_device *d;
+
+	gw_table_init(&t);
+	ck_assert_ptr_null(gw_table_get(&t, "x"));
+	for (int i = 0; i < 5000; i++) {
+		snprintf(id, sizeof id, "id%020d", i);
+		d = gw_table_put(&t, id, "ep");
+		ck_assert_ptr_nonnull(d);
+		d->lt = (uint32_t)i;
+	}
+	ck_assert_uint_eq(t.count, 5000);
+	d = gw_table_get(&t, "id00000000000000004321");
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(d->lt, 4321);
+	ck_assert(gw_table_del(&t, "id00000000000000004321"));
+	ck_assert(!gw_table_del(&t, "id00000000000000004321"));
+	ck_assert_ptr_null(gw_table_get(&t, "id00000000000000004321"));
+	d = gw_table_put(&t, "id00000000000000000001", "other");
+	ck_assert_str_eq(d->ep, "other");
+	ck_assert_uint_eq(t.count, 4999);
+	gw_table_fini(&t);
+	gw_table_fini(NULL);
+}
+END_TEST
+
+static Suite *
+gw_reg_suite(void)
+{
+	Suite *s = suite_create("gw_reg");
+	TCase *tc;
+
+	tc = tcase_create("gw_reg_query_parse");
+	tcase_add_test(tc, test_gw_reg_query_parse_full);
+	tcase_add_test(tc, test_gw_reg_query_parse_defaults);
+	tcase_add_test(tc, test_gw_reg_query_parse_errors);
+	tcase_add_test(tc, test_gw_reg_query_parse_limits);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_reg_links_parse");
+	tcase_add_test(tc, test_gw_reg_links_parse_root);
+	tcase_add_test(tc, test_gw_reg_links_parse_alternate_path);
+	tcase_add_test(tc, test_gw_reg_links_parse_errors);
+	tcase_add_test(tc, test_gw_reg_links_parse_limits);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_reg_build_register");
+	tcase_add_test(tc, test_gw_reg_build_register_defaults);
+	tcase_add_test(tc, test_gw_reg_build_register_queue);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_reg_build_update");
+	tcase_add_test(tc, test_gw_reg_build_update_keeps_lifetime);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_reg_decide_update");
+	tcase_add_test(tc, test_gw_reg_decide_update_states);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_reg_decide_register");
+	tcase_add_test(tc, test_gw_reg_decide_register_blacklist);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_state_parse");
+	tcase_add_test(tc, test_gw_state_parse_roundtrip);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_table_put");
+	tcase_add_test(tc, test_gw_table_put_get_del);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(gw_reg_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,194 @@
+/* Unit tests of lwm2m_link: the CoRE link-format parser and writer. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwm2m_link.h"
+
+static struct lwm2m_link_list *
+parse_ok(const char *text)
+{
+	struct lwm2m_link_list *l = NULL;
+	char diag[128];
+
+	ck_assert_int_eq(lwm2m_link_parse(text, strlen(text), 100, &l, diag,
+	                                  sizeof diag),
+	                 LWM2M_OK);
+	return l;
+}
+
+static lwm2m_err
+parse_err(const char *text, size_t max, char *diag, size_t size)
+{
+	struct lwm2m_link_list *l = NULL;
+	lwm2m_err err = lwm2m_link_parse(text, strlen(text), max, &l, diag,
+	                                 size);
+
+	ck_assert_ptr_null(l);
+	return err;
+}
+
+START_TEST(test_lwm2m_link_parse_registration)
+{
+	struct lwm2m_link_list *l = parse_ok(
+		"</>;rt=\"oma.lwm2m\";ct=\"60 110 112\",</1/0>,</3/0>,</5>,"
+		"</3303/0>;ver=1.1,</3303/1>");
+
+	ck_assert_uint_eq(l->n_links, 6);
+	ck_assert_uint_eq(l->links[0].uri_len, 1);
+	ck_assert_uint_eq(l->links[0].n_attrs, 2);
+	ck_assert_uint_eq(l->links[4].uri_len, 7);
+	ck_assert_int_eq(memcmp(l->links[4].uri, "/3303/0", 7), 0);
+	ck_assert_uint_eq(l->links[4].n_attrs, 1);
+	lwm2m_link_list_free(l);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_parse_empty)
+{
+	struct lwm2m_link_list *l = parse_ok("");
+
+	ck_assert_uint_eq(l->n_links, 0);
+	lwm2m_link_list_free(l);
+	l = parse_ok("  \r\n");
+	ck_assert_uint_eq(l->n_links, 0);
+	lwm2m_link_list_free(l);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_parse_whitespace_and_flags)
+{
+	struct lwm2m_link_list *l = parse_ok(" </a> ; obs ;title=\"x, y;z\" ,\n</b>");
+
+	ck_assert_uint_eq(l->n_links, 2);
+	ck_assert_uint_eq(l->links[0].n_attrs, 2);
+	ck_assert_ptr_null(l->attrs[0].value);
+	ck_assert_uint_eq(l->attrs[1].value_len, 6);
+	ck_assert(l->attrs[1].quoted);
+	lwm2m_link_list_free(l);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_parse_escaped_quote)
+{
+	struct lwm2m_link_list *l = parse_ok("</a>;t=\"a\\\"b\"");
+
+	ck_assert_uint_eq(l->attrs[0].value_len, 4);
+	lwm2m_link_list_free(l);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_parse_malformed)
+{
+	static const char *const bad[] = {
+		"</a",          "<a>,",        "</a>;",      "</a>;=1",
+		"</a>;x=",      "</a>;x=\"ab", "/a",         "</a></b>",
+		"</a>,,</b>",   "</a b>",      "</a>;x=a\"b", "</a>x",
+		"</a>;x=\"\x01\"",
+	};
+	char diag[128];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		diag[0] = '\0';
+		ck_assert_msg(parse_err(bad[i], 100, diag, sizeof diag) ==
+		                      LWM2M_EPROTO,
+		              "accepted %s", bad[i]);
+		ck_assert_msg(strstr(diag, "offset") != NULL, "no diag for %s",
+		              bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_parse_limits)
+{
+	char diag[128], buf[2048];
+	size_t n = 0;
+
+	ck_assert_int_eq(parse_err("</a>,</b>,</c>", 2, diag, sizeof diag),
+	                 LWM2M_ELIMIT);
+	n += (size_t)sprintf(buf, "</a>");
+	for (int i = 0; i <= LWM2M_LINK_MAX_ATTRS; i++) {
+		n += (size_t)sprintf(buf + n, ";a%d", i);
+	}
+	ck_assert_int_eq(parse_err(buf, 10, diag, sizeof diag), LWM2M_ELIMIT);
+	ck_assert_int_eq(parse_err("</a", 10, NULL, 0), LWM2M_EPROTO);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_attr_find_present_absent)
+{
+	struct lwm2m_link_list *l = parse_ok("</>;rt=\"oma.lwm2m\";ct=110,</3>");
+	const struct lwm2m_link_attr *a;
+
+	a = lwm2m_link_attr_find(l, &l->links[0], "ct");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->value_len, 3);
+	ck_assert(!a->quoted);
+	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[0], "ver"));
+	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[1], "rt"));
+	lwm2m_link_list_free(l);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_format_roundtrip)
+{
+	const char *text = "</>;rt=\"oma.lwm2m\";ct=\"60 110\",</3/0>;obs,"
+	                   "</3303>;ver=1.1";
+	struct lwm2m_link_list *l = parse_ok(text);
+	char buf[128];
+	size_t len;
+
+	ck_assert_uint_eq(lwm2m_link_format_len(l), strlen(text));
+	ck_assert_int_eq(lwm2m_link_format(l, buf, sizeof buf, &len), LWM2M_OK);
+	ck_assert_str_eq(buf, text);
+	ck_assert_uint_eq(len, strlen(text));
+	ck_assert_int_eq(lwm2m_link_format(l, buf, strlen(text), &len),
+	                 LWM2M_ELIMIT);
+	lwm2m_link_list_free(l);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_list_free_null)
+{
+	ck_assert_ptr_null(lwm2m_link_list_free(NULL));
+}
+END_TEST
+
+static Suite *
+link_suite(void)
+{
+	Suite *s = suite_create("lwm2m_link");
+	TCase *tc;
+
+	tc = tcase_create("lwm2m_link_parse");
+	tcase_add_test(tc, test_lwm2m_link_parse_registration);
+	tcase_add_test(tc, test_lwm2m_link_parse_empty);
+	tcase_add_test(tc, test_lwm2m_link_parse_whitespace_and_flags);
+	tcase_add_test(tc, test_lwm2m_link_parse_escaped_quote);
+	tcase_add_test(tc, test_lwm2m_link_parse_malformed);
+	tcase_add_test(tc, test_lwm2m_link_parse_limits);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_link_attr_find");
+	tcase_add_test(tc, test_lwm2m_link_attr_find_present_absent);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_link_format");
+	tcase_add_test(tc, test_lwm2m_link_format_roundtrip);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_link_list_free");
+	tcase_add_test(tc, test_lwm2m_link_list_free_null);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(link_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,330 @@
+/* Unit tests of lwm2m_rpc over inproc:// : many concurrent calls answered
+ * out of order, error replies, timeouts, a missing or vanishing server. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwm2m_rpc.h"
+
+#define N_CALLS 200
+
+struct fixture {
+	struct event_base *base;
+	struct lwm2m_rpc_server *srv;
+	struct lwm2m_rpc_client *cli;
+	struct lwm2m_rpc_req *held[N_CALLS];
+	int n_held, hold_until; /* hold requests, then answer in reverse */
+	int mode;               /* 0 echo, 1 error, 2 drop */
+	int done, ok;
+	lwm2m_err last_err;
+	char url[64];
+};
+
+static void
+on_request(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
+{
+	struct fixture *f = arg;
+
+	if (f->mode == 1) {
+		lwm2m_rpc_reply_error(req, LWM2M_ENOTFOUND, "nobody");
+		return;
+	}
+	if (f->mode == 2) {
+		f->held[f->n_held++] = req;
+		return;
+	}
+	if (f->hold_until == 0) {
+		lwm2m_rpc_reply(req, 0, env->payload, env->payload_len);
+		return;
+	}
+	/* echo later, in reverse order of arrival */
+	f->held[f->n_held++] = req;
+	if (f->n_held == f->hold_until) {
+		while (f->n_held > 0) {
+			struct lwm2m_rpc_req *r = f->held[--f->n_held];
+			lwm2m_rpc_reply(r, 0, NULL, 0);
+		}
+	}
+}
+
+static void
+setup(struct fixture *f, const char *name, bool with_server)
+{
+	static int seq;
+
+	memset(f, 0, sizeof *f);
+	snprintf(f->url, sizeof f->url, "inproc://rpc-%s-%d", name, ++seq);
+	f->base = event_base_new();
+	ck_assert_ptr_nonnull(f->base);
+	if (with_server) {
+		ck_assert_int_eq(lwm2m_rpc_server_new(f->base, f->url,
+		                                      on_request, f, &f->srv),
+		                 LWM2M_OK);
+	}
+	ck_assert_int_eq(lwm2m_rpc_client_new(f->base, &f->cli), LWM2M_OK);
+}
+
+static void
+teardown(struct fixture *f)
+{
+	for (int i = 0; i < f->n_held; i++) {
+		lwm2m_rpc_req_drop(f->held[i]);
+	}
+	lwm2m_rpc_client_free(f->cli);
+	lwm2m_rpc_server_free(f->srv);
+	event_base_free(f->base);
+}
+
+static void
+run(struct fixture *f, int want, int max_ms)
+{
+	struct timeval tv = {0, 10000};
+
+	for (int i = 0; i < max_ms / 10 && f->done < want; i++) {
+		event_base_loopexit(f->base, &tv);
+		event_base_dispatch(f->base);
+	}
+}
+
+struct callctx {
+	struct fixture *f;
+	char text[16];
+};
+
+static void
+on_echo(lwm2m_err err, const struct lwm2m_env *reply, void *arg)
+{
+	struct callctx *c = arg;
+
+	c->f->done++;
+	c->f->last_err = err;
+	if (err == LWM2M_OK && reply != NULL &&
+	    (reply->flags & LWM2M_ENV_F_REPLY) != 0 &&
+	    reply->payload_len == strlen(c->text) &&
+	    memcmp(reply->payload, c->text, reply->payload_len) == 0) {
+		c->f->ok++;
+	}
+}
+
+static void
+on_any(lwm2m_err err, const struct lwm2m_env *reply, void *arg)
+{
+	struct fixture *f = arg;
+
+	f->done++;
+	f->last_err = err;
+	if (reply != NULL) {
+		f->ok++;
+	}
+}
+
+START_TEST(test_lwm2m_rpc_call_many_concurrent)
+{
+	static struct callctx calls[N_CALLS];
+	struct fixture f;
+
+	setup(&f, "many", true);
+	for (int i = 0; i < N_CALLS; i++) {
+		calls[i].f = &f;
+		snprintf(calls[i].text, sizeof calls[i].text, "req-%d", i);
+		ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url,
+		                                LWM2M_ENV_RPC_PING,
+		                                calls[i].text,
+		                                strlen(calls[i].text), 5000,
+		                                on_echo, &calls[i]),
+		                 LWM2M_OK);
+	}
+	run(&f, N_CALLS, 10000);
+	ck_assert_int_eq(f.done, N_CALLS);
+	ck_assert_int_eq(f.ok, N_CALLS);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_call_out_of_order)
+{
+	struct fixture f;
+
+	setup(&f, "order", true);
+	f.hold_until = 20;
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url,
+		                                LWM2M_ENV_RPC_PING, NULL, 0,
+		                                5000, on_any, &f),
+		                 LWM2M_OK);
+	}
+	run(&f, 20, 10000);
+	ck_assert_int_eq(f.done, 20);
+	ck_assert_int_eq(f.ok, 20);
+	ck_assert_int_eq(f.last_err, LWM2M_OK);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_call_error_reply)
+{
+	struct fixture f;
+
+	setup(&f, "error", true);
+	f.mode = 1;
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_EVICT,
+	                                "x", 1, 5000, on_any, &f),
+	                 LWM2M_OK);
+	run(&f, 1, 5000);
+	ck_assert_int_eq(f.done, 1);
+	ck_assert_int_eq(f.last_err, LWM2M_ENOTFOUND);
+	ck_assert_int_eq(f.ok, 1);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_call_timeout)
+{
+	struct fixture f;
+
+	setup(&f, "timeout", true);
+	f.mode = 2;
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, 200, on_any, &f),
+	                 LWM2M_OK);
+	run(&f, 1, 5000);
+	ck_assert_int_eq(f.done, 1);
+	ck_assert_int_eq(f.last_err, LWM2M_ETIMEDOUT);
+	/* answering after the caller gave up is harmless */
+	lwm2m_rpc_reply(f.held[--f.n_held], 0, NULL, 0);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_call_no_server)
+{
+	struct fixture f;
+
+	setup(&f, "none", false);
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, 200, on_any, &f),
+	                 LWM2M_OK);
+	run(&f, 1, 5000);
+	ck_assert_int_eq(f.done, 1);
+	ck_assert_int_eq(f.last_err, LWM2M_ETIMEDOUT);
+	ck_assert_int_ne(lwm2m_rpc_call(f.cli, "bogus://x", LWM2M_ENV_RPC_PING,
+	                                NULL, 0, 200, on_any, &f),
+	                 LWM2M_OK);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_call_server_gone)
+{
+	struct fixture f;
+
+	setup(&f, "gone", true);
+	f.mode = 2;
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, 300, on_any, &f),
+	                 LWM2M_OK);
+	for (int i = 0; i < 100 && f.n_held == 0; i++) {
+		run(&f, 1, 10);
+	}
+	ck_assert_int_eq(f.n_held, 1);
+	f.srv = lwm2m_rpc_server_free(f.srv);
+	ck_assert_int_eq(lwm2m_rpc_reply(f.held[--f.n_held], 0, NULL, 0),
+	                 LWM2M_ECLOSED);
+	run(&f, 1, 5000);
+	ck_assert_int_eq(f.done, 1);
+	ck_assert_int_ne(f.last_err, LWM2M_OK);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_client_free_pending)
+{
+	struct fixture f;
+
+	setup(&f, "free", true);
+	f.mode = 2;
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, 60000, on_any, &f),
+	                 LWM2M_OK);
+	run(&f, 1, 100);
+	f.cli = lwm2m_rpc_client_free(f.cli);
+	ck_assert_int_eq(f.done, 1);
+	ck_assert_int_ne(f.last_err, LWM2M_OK);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_server_new_bad_url)
+{
+	struct event_base *base = event_base_new();
+	struct lwm2m_rpc_server *srv = NULL;
+
+	ck_assert_int_ne(lwm2m_rpc_server_new(base, "nope://", on_request, NULL,
+	                                      &srv),
+	                 LWM2M_OK);
+	ck_assert_ptr_null(srv);
+	ck_assert_ptr_null(lwm2m_rpc_server_free(NULL));
+	ck_assert_ptr_null(lwm2m_rpc_client_free(NULL));
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_error_parse_payloads)
+{
+	struct lwm2m_env env = {0};
+	lwm2m_err err;
+
+	env.payload = (const uint8_t *)"4:x";
+	env.payload_len = 3;
+	lwm2m_rpc_error_parse(&env, &err);
+	ck_assert_int_eq(err, LWM2M_ENOTFOUND);
+	env.payload = (const uint8_t *)"999:x";
+	env.payload_len = 5;
+	lwm2m_rpc_error_parse(&env, &err);
+	ck_assert_int_eq(err, LWM2M_EPROTO);
+	env.payload = (const uint8_t *)"x";
+	env.payload_len = 1;
+	lwm2m_rpc_error_parse(&env, &err);
+	ck_assert_int_eq(err, LWM2M_EPROTO);
+}
+END_TEST
+
+static Suite *
+rpc_suite(void)
+{
+	Suite *s = suite_create("lwm2m_rpc");
+	TCase *tc;
+
+	tc = tcase_create("lwm2m_rpc_call");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_lwm2m_rpc_call_many_concurrent);
+	tcase_add_test(tc, test_lwm2m_rpc_call_out_of_order);
+	tcase_add_test(tc, test_lwm2m_rpc_call_error_reply);
+	tcase_add_test(tc, test_lwm2m_rpc_call_timeout);
+	tcase_add_test(tc, test_lwm2m_rpc_call_no_server);
+	tcase_add_test(tc, test_lwm2m_rpc_call_server_gone);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_rpc_client_free");
+	tcase_add_test(tc, test_lwm2m_rpc_client_free_pending);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_rpc_server_new");
+	tcase_add_test(tc, test_lwm2m_rpc_server_new_bad_url);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_rpc_error_parse");
+	tcase_add_test(tc, test_lwm2m_rpc_error_parse_payloads);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(rpc_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
