@@ -36,12 +36,14 @@ on_key_org(struct api_req *r, redisReply *reply, void *arg)
 {
 	long long org;
 
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+	/* GET / never fails: without storage it shows the anonymous links. */
+	if ((reply == NULL || reply->type == REDIS_REPLY_ERROR) &&
+	    r->route->auth != API_AUTH_OPTIONAL) {
 		api_reply_error(r, 503, "storage unavailable");
 		return;
 	}
 	/* The key was deleted (tokens revoked) or moved: refuse. */
-	if (reply->type != REDIS_REPLY_STRING ||
+	if (reply == NULL || reply->type != REDIS_REPLY_STRING ||
 	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
 	    org != r->token.org) {
 		auth_fail(r);
@@ -77,7 +79,7 @@ api_auth_check(struct api_req *r, void (*done)(struct api_req *r))
 	err = api_redis_cmd(r, on_key_org, NULL, "HGET " LWM2M_KEY_ACCESSKEY
 	                    " org", r->token.key);
 	if (err != LWM2M_OK) {
-		api_reply_error(r, 503, "storage unavailable");
+		on_key_org(r, NULL, NULL);
 	}
 }
 
