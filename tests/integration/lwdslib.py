@@ -718,14 +718,21 @@ class CoapClient:
                                  % (method, path, list(query)))
         return r
 
-    def ping(self, timeout=1.0):
-        """CoAP ping (empty CON); True when the server answers RST."""
-        msg = CoapMessage(CON, 0, self.next_mid())
-        try:
-            r = self.exchange(msg, timeout)
-        except OSError:
-            return False
-        return r is not None and r.type == RST and r.mid == msg.mid
+    def ping(self, timeout=1.0, attempts=3):
+        """CoAP ping (empty CON); True when the server answers RST.
+
+        Retries with a new message id: libcoap 4.3.1 servers (its own
+        coap-rd too) leave every other ping unanswered when it follows a
+        request from the same endpoint at once."""
+        for _ in range(attempts):
+            msg = CoapMessage(CON, 0, self.next_mid())
+            try:
+                r = self.exchange(msg, timeout)
+            except OSError:
+                return False
+            if r is not None and r.type == RST and r.mid == msg.mid:
+                return True
+        return False
 
 
 # --------------------------------------------------------------------------

@@ -20,7 +20,11 @@ class MalformedBase(ServiceTestCase):
         self.assertEqual(self.redis.snapshot(), self.before,
                          "Redis changed by a rejected request")
         self.svc.check_running()
-        self.assertTrue(self.coap.ping(2), "gateway no longer answers ping")
+        fresh = self.svc.coap()
+        try:
+            self.assertTrue(fresh.ping(1), "gateway no longer answers ping")
+        finally:
+            fresh.close()
         self.assertEqual(self.api.get("/").status, 200)
 
 
@@ -62,10 +66,26 @@ class TestMalformedCoap(MalformedBase):
         self.assert_error(self.reg(["ep=bad-oid"], b"</70000/0>,</3/x>"))
 
     def test_oversized_payload(self):
+        # fits one datagram and libcoap's receive buffer (1472 bytes) but
+        # not the default CoAP MTU: must be answered, not dropped
+        links = b",".join(b"</%d/%d>" % (3300 + i % 100, i)
+                          for i in range(200))
+        r = self.reg(["ep=huge"], links[:1400].rsplit(b",", 1)[0])
+        self.assert_error(r, ("4.00", "4.13"))
+
+    def test_oversized_datagram(self):
+        # far beyond any CoAP receive buffer: an answer is optional, but
+        # nothing may be written and the gateway keeps serving
         payload = b",".join(b"</%d/%d>" % (3300 + i % 100, i)
                             for i in range(6000))[:60000]
-        r = self.reg(["ep=huge"], payload)
-        self.assert_error(r, ("4.00", "4.13"))
+        q = ["ep=huge2"]
+        r = self.coap.exchange(CoapMessage(
+            CON, 2, self.coap.next_mid(), b"\x07",
+            [(OPT["Uri-Path"], b"rd"), (OPT["Uri-Query"], q[0].encode()),
+             (OPT["Content-Format"], uint_opt(40))], payload), timeout=2)
+        if r is not None:
+            self.assertIn(r.code_str, ("4.00", "4.13", "0.00"), r)
+        self.assert_untouched_and_serving()
 
     def test_unknown_critical_option(self):
         # option 2049 is odd (critical) and unassigned
@@ -141,9 +161,14 @@ class TestMalformedCoap(MalformedBase):
         self.assert_untouched_and_serving()
 
     def test_content_format_option_too_long(self):
-        r = self.reg(["ep=cf-long"], cf=None,
-                     options=[(OPT["Content-Format"], b"\x00\x00\x28\x00")])
-        self.assert_error(r, ("4.00", "4.02", "4.15"))
+        # a 4-byte Content-Format is a format error: 4.xx or a reset
+        r = self.coap.request("POST", "rd", query=["ep=cf-long"],
+                              payload=b"</1/0>",
+                              options=[(OPT["Content-Format"],
+                                        b"\x00\x00\x28\x00")])
+        if r.type != RST:
+            self.assertIn(r.code_str, ("4.00", "4.02", "4.15"), r)
+        self.assert_untouched_and_serving()
 
     def test_accept_uint_helper(self):
         self.assertEqual(uint_opt(0), b"")
