@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
 #include <hiredis/hiredis.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -279,6 +280,16 @@ sink_start(void)
 	pthread_create(&sink.thread, NULL, sink_main, NULL);
 }
 
+static void
+sink_stop(void)
+{
+	event_base_loopbreak(sink.base);
+	pthread_join(sink.thread, NULL);
+	evhttp_free(sink.http);
+	event_base_free(sink.base);
+	pthread_mutex_destroy(&sink.mu);
+}
+
 static int
 sink_hits(const char *path)
 {
@@ -302,8 +313,16 @@ static void
 setup(void)
 {
 	lwm2m_log_init("test", LWM2M_LOG_WARNING);
+	evthread_use_pthreads();
 	redis_do("FLUSHALL");
 	sink_start();
+}
+
+static void
+teardown(void)
+{
+	sink_stop();
+	nng_fini();
 }
 
 /* queue_job XADDs a job for path and returns its delivery id. */
@@ -635,7 +654,7 @@ integration_suite(void)
 
 	tc = tcase_create("wh_ctx_new");
 	tcase_add_unchecked_fixture(tc, redis_start, redis_stop);
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_wh_ctx_new_delivers_signed);
 	tcase_add_test(tc, test_wh_ctx_new_retries_then_dead_letter);
@@ -646,7 +665,7 @@ integration_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("brk_ctx_new");
 	tcase_add_unchecked_fixture(tc, redis_start, redis_stop);
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_brk_ctx_new_fans_out_to_matching);
 	suite_add_tcase(s, tc);
