@@ -36,6 +36,23 @@ int lwm2m__format_double(double f, char *buf, size_t size, bool force_point);
 lwm2m_err lwm2m__format_scalar(const struct lwm2m_value *v,
                                struct lwm2m_buf *out);
 
+/* lwm2m__tree_leaves calls cb for each node with a value at or below node,
+ * in path order, stopping at the first error, which it returns.  A RESOURCE
+ * or RESOURCE_INSTANCE without a value is LWM2M_EINVAL. */
+typedef lwm2m_err (*lwm2m__leaf_cb)(void *ctx, const struct lwm2m_node *leaf);
+lwm2m_err lwm2m__tree_leaves(const struct lwm2m_node *node, lwm2m__leaf_cb cb,
+                             void *ctx);
+
+/* lwm2m__relative_name writes the ids of leaf below base ("6/0"; "" when
+ * leaf is at base) and returns its length; buf holds >= 32 bytes. */
+size_t lwm2m__relative_name(const struct lwm2m_node *leaf, uint8_t base_len,
+                            char *buf);
+
+/* lwm2m__base_name writes base as "/3/0/" (or "/3/0/1" when the node at base
+ * is itself a leaf, "/" for the root); returns its length. */
+size_t lwm2m__base_name(const struct lwm2m_tree *tree,
+                        const struct lwm2m_path *base, char *buf);
+
 /* lwm2m__json_put_string appends s as a JSON string literal, quotes
  * included, escaping what JSON requires. */
 lwm2m_err lwm2m__json_put_string(struct lwm2m_buf *out, const uint8_t *s,
@@ -86,6 +103,21 @@ lwm2m_err lwm2m__json_string(struct lwm2m__json *j, const char **ret_s,
  * fraction or exponent and fits int64, UNSIGNED when it only fits uint64,
  * FLOAT otherwise. */
 lwm2m_err lwm2m__json_number(struct lwm2m__json *j, struct lwm2m_value *ret_v);
+
+/* lwm2m__json_bool reads true or false. */
+lwm2m_err lwm2m__json_bool(struct lwm2m__json *j, bool *ret_b);
+
+/* lwm2m__json_text_value reads a string as a STRING value, or as an
+ * OBJLNK ("oid:iid") when objlnk is true. */
+lwm2m_err lwm2m__json_text_value(struct lwm2m__json *j, struct lwm2m_value *v,
+                                 bool objlnk);
+
+/* lwm2m__json_store resolves the record name bn + n (a path of length 3 or
+ * 4 at or below base) and sets v there; at is the record's offset. */
+lwm2m_err lwm2m__json_store(struct lwm2m__json *j, size_t at, const char *bn,
+                            size_t bn_len, const char *n, size_t n_len,
+                            const struct lwm2m_value *v,
+                            const struct lwm2m_path *base);
 
 /* lwm2m__json_skip skips any value, bounded by max_depth. */
 lwm2m_err lwm2m__json_skip(struct lwm2m__json *j);

@@ -30,14 +30,20 @@ static const struct codec codecs[] = {
 	 lwm2m_opaque_encode},
 	{LWM2M_FMT_CBOR, "application/cbor", lwm2m_cbor_value_decode,
 	 lwm2m_cbor_value_encode},
+	{LWM2M_FMT_SENML_JSON, "application/senml+json",
+	 lwm2m_senml_json_decode, lwm2m_senml_json_encode},
 	{LWM2M_FMT_SENML_CBOR, "application/senml+cbor",
 	 lwm2m_senml_cbor_decode, lwm2m_senml_cbor_encode},
 	{LWM2M_FMT_LEGACY_TEXT, "application/vnd.oma.lwm2m+text",
 	 lwm2m_text_decode, lwm2m_text_encode},
 	{LWM2M_FMT_LEGACY_TLV, "application/vnd.oma.lwm2m+tlv",
 	 lwm2m_tlv_decode, lwm2m_tlv_encode},
+	{LWM2M_FMT_LEGACY_JSON, "application/vnd.oma.lwm2m+json",
+	 lwm2m_lwjson_decode, lwm2m_lwjson_encode},
 	{LWM2M_FMT_TLV, "application/vnd.oma.lwm2m+tlv", lwm2m_tlv_decode,
 	 lwm2m_tlv_encode},
+	{LWM2M_FMT_LWM2M_JSON, "application/vnd.oma.lwm2m+json",
+	 lwm2m_lwjson_decode, lwm2m_lwjson_encode},
 	{LWM2M_FMT_LWM2M_CBOR, "application/vnd.oma.lwm2m+cbor",
 	 lwm2m_lwcbor_decode, lwm2m_lwcbor_encode},
 };
@@ -45,9 +51,6 @@ static const struct codec codecs[] = {
 /* Names of formats known but without a codec row (yet). */
 static const struct codec names_only[] = {
 	{LWM2M_FMT_LINK, "application/link-format", NULL, NULL},
-	{LWM2M_FMT_SENML_JSON, "application/senml+json", NULL, NULL},
-	{LWM2M_FMT_LEGACY_JSON, "application/vnd.oma.lwm2m+json", NULL, NULL},
-	{LWM2M_FMT_LWM2M_JSON, "application/vnd.oma.lwm2m+json", NULL, NULL},
 };
 
 static const struct codec *

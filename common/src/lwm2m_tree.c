@@ -777,3 +777,60 @@ lwm2m_value_coerce(struct lwm2m_tree *tree, struct lwm2m_value *value,
 	               lwm2m_type_name(from), lwm2m_type_name(to));
 	return LWM2M_EPROTO;
 }
+
+/* ---- helpers for the encoders -------------------------------------------- */
+
+lwm2m_err
+lwm2m__tree_leaves(const struct lwm2m_node *node, lwm2m__leaf_cb cb, void *ctx)
+{
+	lwm2m_err err = LWM2M_OK;
+
+	if (node->kind == LWM2M_NODE_RESOURCE ||
+	    node->kind == LWM2M_NODE_RESOURCE_INSTANCE) {
+		if (node->value.type == LWM2M_TYPE_NONE) {
+			return LWM2M_EINVAL;
+		}
+		return cb(ctx, node);
+	}
+	for (const struct lwm2m_node *c = node->first_child;
+	     c != NULL && err == LWM2M_OK; c = c->next_sibling) {
+		err = lwm2m__tree_leaves(c, cb, ctx);
+	}
+	return err;
+}
+
+size_t
+lwm2m__relative_name(const struct lwm2m_node *leaf, uint8_t base_len,
+                     char *buf)
+{
+	struct lwm2m_path p;
+	size_t off = 0;
+
+	lwm2m_node_path(leaf, &p);
+	buf[0] = '\0';
+	for (uint8_t i = base_len; i < p.len; i++) {
+		off += (size_t)snprintf(buf + off, 32 - off, "%s%u",
+		                        i > base_len ? "/" : "",
+		                        (unsigned)p.ids[i]);
+	}
+	return off;
+}
+
+size_t
+lwm2m__base_name(const struct lwm2m_tree *tree, const struct lwm2m_path *base,
+                 char *buf)
+{
+	const struct lwm2m_node *n = lwm2m_tree_get(tree, base);
+	int len = lwm2m_path_format(base, buf, 32);
+
+	if (len < 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (base->len > 0 && n != NULL && n->kind != LWM2M_NODE_RESOURCE &&
+	    n->kind != LWM2M_NODE_RESOURCE_INSTANCE) {
+		buf[len++] = '/';
+		buf[len] = '\0';
+	}
+	return (size_t)len;
+}
