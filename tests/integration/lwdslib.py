@@ -741,7 +741,12 @@ class CoapClient:
 
 class Sim:
     """lwds-sim as a child process: args go on its command line, commands
-    go to its stdin one per line, its output lines are collected."""
+    go to its stdin one per line ("quit", "stats", ...), its output lines
+    are collected; it prints {"event":"ready",...} once every client has
+    registered."""
+
+    READY = r'"event"\s*:\s*"ready"'
+
 
     def __init__(self, args, env=None):
         self.proc = subprocess.Popen(
@@ -783,9 +788,11 @@ class Sim:
         self.proc.stdin.flush()
 
     def stop(self, timeout=10):
-        """Close stdin, then SIGTERM if needed; return the exit status."""
+        """Send "quit" (the clients de-register), then SIGTERM if it does
+        not exit; return the exit status."""
         if self.proc.poll() is None:
             try:
+                self.send("quit")
                 self.proc.stdin.close()
             except OSError:
                 pass

@@ -145,7 +145,7 @@ class TestSimulator(ServiceTestCase):
                    "--count", "3", "--prefix", "sim-it-", "--lifetime",
                    "60"], env=dict(os.environ))
         try:
-            sim.wait_line(r"(?i)ready", timeout=15)
+            sim.wait_line(Sim.READY, timeout=15)
             wait_until(lambda: sum(n.startswith("sim-it-")
                                    for n in self.names_listed(token)) == 3,
                        timeout=10, what="3 simulated clients listed")
