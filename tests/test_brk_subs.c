@@ -69,10 +69,14 @@ END_TEST
 
 START_TEST(test_brk_sub_parse_fields)
 {
-	static const char *const kv[] = {
-		"org", "5", "type", "ClientConnected", "client", CLIENT,
-		"url", "http://h/hook", "accept", "application/xml",
-		"secret", "s", "created", "1", NULL};
+	static const char *const kv[] = {"org",     "5",
+	                                 "type",    "ClientConnected",
+	                                 "client",  CLIENT,
+	                                 "url",     "http://h/hook",
+	                                 "accept",  "application/xml",
+	                                 "secret",  "s",
+	                                 "created", "1",
+	                                 NULL};
 	struct fake_reply f;
 	struct brk_sub s;
 
@@ -91,10 +95,9 @@ START_TEST(test_brk_sub_parse_rejects)
 {
 	static const char *const no_url[] = {"org", "5", "type", "X", NULL};
 	static const char *const bad_org[] = {"org", "five", "type", "X",
-	                                      "url", "u", NULL};
-	static const char *const bad_client[] = {"org", "1", "type", "X",
-	                                         "url", "u", "client", "c",
-	                                         NULL};
+	                                      "url", "u",    NULL};
+	static const char *const bad_client[] = {
+	    "org", "1", "type", "X", "url", "u", "client", "c", NULL};
 	static const char *const empty[] = {NULL};
 	static const char *const odd[] = {"org", NULL};
 	struct fake_reply f;
@@ -174,9 +177,9 @@ START_TEST(test_brk_body_render_json)
 	size_t len;
 
 	ck_assert(!brk_sub_is_xml(&s));
-	ck_assert_int_eq(brk_body_render(&s, BRK_EV_CONNECTED, &ev, 1484907302,
-	                                 &body, &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    brk_body_render(&s, BRK_EV_CONNECTED, &ev, 1484907302, &body, &len),
+	    LWM2M_OK);
 	ck_assert_str_eq(body,
 	                 "{\"Items\":[{\"Links\":["
 	                 "{\"rel\":\"subscription\",\"href\":"
@@ -198,14 +201,15 @@ START_TEST(test_brk_body_render_xml)
 
 	strcpy(s.accept, "application/vnd.imgtec.notification+XML");
 	ck_assert(brk_sub_is_xml(&s));
-	ck_assert_int_eq(brk_body_render(&s, BRK_EV_UPDATED, &ev, 1484907302,
-	                                 &body, &len),
-	                 LWM2M_OK);
-	ck_assert_ptr_nonnull(strstr(body, "<Notifications><Items><Notification>"
-	                                   "<Links><Link rel=\"subscription\" "
-	                                   "href=\"/subscriptions/" SUB "\" />"
-	                                   "<Link rel=\"client\" href=\"/clients/"
-	                                   CLIENT "\" /></Links>"));
+	ck_assert_int_eq(
+	    brk_body_render(&s, BRK_EV_UPDATED, &ev, 1484907302, &body, &len),
+	    LWM2M_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(body, "<Notifications><Items><Notification>"
+	                 "<Links><Link rel=\"subscription\" "
+	                 "href=\"/subscriptions/" SUB "\" />"
+	                 "<Link rel=\"client\" href=\"/clients/" CLIENT
+	                 "\" /></Links>"));
 	ck_assert_ptr_nonnull(strstr(body, "<TimeTriggered>2017-01-20T10:15:02Z"
 	                                   "</TimeTriggered><SubscriptionType>"
 	                                   "ClientUpdated</SubscriptionType>"));

@@ -14,8 +14,7 @@ START_TEST(test_lwm2m_delivery_init_fills)
 	struct lwm2m_delivery d;
 
 	ck_assert_int_eq(lwm2m_delivery_init(&d, SUB, 7, "http://h/x",
-	                                     "application/json", "s3",
-	                                     "{}", 2),
+	                                     "application/json", "s3", "{}", 2),
 	                 LWM2M_OK);
 	ck_assert(lwm2m_id_valid(d.id, strlen(d.id)));
 	ck_assert_str_eq(d.sub, SUB);
@@ -39,9 +38,9 @@ START_TEST(test_lwm2m_delivery_init_limits)
 	url[big - 1] = '\0';
 	ck_assert_int_eq(lwm2m_delivery_init(&d, SUB, 1, url, "", "", "", 0),
 	                 LWM2M_ELIMIT);
-	ck_assert_int_eq(lwm2m_delivery_init(&d, "short", 1, "http://h", "",
-	                                     "", "", 0),
-	                 LWM2M_EINVAL);
+	ck_assert_int_eq(
+	    lwm2m_delivery_init(&d, "short", 1, "http://h", "", "", "", 0),
+	    LWM2M_EINVAL);
 	ck_assert_int_eq(lwm2m_delivery_init(&d, SUB, 1, "", "", "", "", 0),
 	                 LWM2M_EINVAL);
 	ck_assert_int_eq(lwm2m_delivery_init(&d, SUB, 1, "http://h", "", "",
@@ -58,11 +57,10 @@ START_TEST(test_lwm2m_delivery_encode_roundtrip)
 	char *text;
 	size_t len;
 
-	ck_assert_int_eq(lwm2m_delivery_init(&d, SUB, 42,
-	                                     "https://h:8443/p?q=1",
-	                                     "application/xml", "k\"ey",
-	                                     body, strlen(body)),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_delivery_init(&d, SUB, 42, "https://h:8443/p?q=1",
+	                        "application/xml", "k\"ey", body, strlen(body)),
+	    LWM2M_OK);
 	d.attempt = 3;
 	ck_assert_int_eq(lwm2m_delivery_encode(&d, &text, &len), LWM2M_OK);
 	ck_assert_uint_eq(strlen(text), len);
@@ -99,33 +97,49 @@ decode_str(const char *s)
 
 START_TEST(test_lwm2m_delivery_decode_rejects)
 {
-	ck_assert_int_eq(decode_str(GOOD_PREFIX "\"org\":1,\"url\":\"u\","
-	                 "\"ct\":\"\",\"secret\":\"\",\"attempt\":0,"
-	                 "\"created\":1,\"body\":\"\"}"), LWM2M_OK);
+	ck_assert_int_eq(decode_str(GOOD_PREFIX
+	                            "\"org\":1,\"url\":\"u\","
+	                            "\"ct\":\"\",\"secret\":\"\",\"attempt\":0,"
+	                            "\"created\":1,\"body\":\"\"}"),
+	                 LWM2M_OK);
 	ck_assert_int_eq(decode_str(""), LWM2M_EPROTO);
 	ck_assert_int_eq(decode_str("[1]"), LWM2M_EPROTO);
 	ck_assert_int_eq(decode_str("{\"v\":1"), LWM2M_EPROTO);
 	/* wrong version, missing body, mistyped attempt, bad id */
-	ck_assert_int_eq(decode_str("{\"v\":2,\"id\":\"" SUB "\",\"sub\":\""
-	                 SUB "\",\"org\":1,\"url\":\"u\",\"ct\":\"\","
-	                 "\"secret\":\"\",\"attempt\":0,\"created\":1,"
-	                 "\"body\":\"\"}"), LWM2M_EPROTO);
-	ck_assert_int_eq(decode_str(GOOD_PREFIX "\"org\":1,\"url\":\"u\","
-	                 "\"ct\":\"\",\"secret\":\"\",\"attempt\":0,"
-	                 "\"created\":1}"), LWM2M_EPROTO);
-	ck_assert_int_eq(decode_str(GOOD_PREFIX "\"org\":1,\"url\":\"u\","
-	                 "\"ct\":\"\",\"secret\":\"\",\"attempt\":\"0\","
-	                 "\"created\":1,\"body\":\"\"}"), LWM2M_EPROTO);
-	ck_assert_int_eq(decode_str(GOOD_PREFIX "\"org\":1,\"url\":\"u\","
-	                 "\"ct\":\"\",\"secret\":\"\",\"attempt\":100000,"
-	                 "\"created\":1,\"body\":\"\"}"), LWM2M_EPROTO);
-	ck_assert_int_eq(decode_str("{\"v\":1,\"id\":\"x\",\"sub\":\"" SUB
-	                 "\",\"org\":1,\"url\":\"u\",\"ct\":\"\","
-	                 "\"secret\":\"\",\"attempt\":0,\"created\":1,"
-	                 "\"body\":\"\"}"), LWM2M_EPROTO);
-	ck_assert_int_eq(decode_str(GOOD_PREFIX "\"org\":1,\"url\":\"\","
-	                 "\"ct\":\"\",\"secret\":\"\",\"attempt\":0,"
-	                 "\"created\":1,\"body\":\"\"}"), LWM2M_EINVAL);
+	ck_assert_int_eq(
+	    decode_str("{\"v\":2,\"id\":\"" SUB "\",\"sub\":\"" SUB
+	               "\",\"org\":1,\"url\":\"u\",\"ct\":\"\","
+	               "\"secret\":\"\",\"attempt\":0,\"created\":1,"
+	               "\"body\":\"\"}"),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(decode_str(GOOD_PREFIX
+	                            "\"org\":1,\"url\":\"u\","
+	                            "\"ct\":\"\",\"secret\":\"\",\"attempt\":0,"
+	                            "\"created\":1}"),
+	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    decode_str(GOOD_PREFIX
+	               "\"org\":1,\"url\":\"u\","
+	               "\"ct\":\"\",\"secret\":\"\",\"attempt\":\"0\","
+	               "\"created\":1,\"body\":\"\"}"),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    decode_str(GOOD_PREFIX
+	               "\"org\":1,\"url\":\"u\","
+	               "\"ct\":\"\",\"secret\":\"\",\"attempt\":100000,"
+	               "\"created\":1,\"body\":\"\"}"),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    decode_str("{\"v\":1,\"id\":\"x\",\"sub\":\"" SUB
+	               "\",\"org\":1,\"url\":\"u\",\"ct\":\"\","
+	               "\"secret\":\"\",\"attempt\":0,\"created\":1,"
+	               "\"body\":\"\"}"),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(decode_str(GOOD_PREFIX
+	                            "\"org\":1,\"url\":\"\","
+	                            "\"ct\":\"\",\"secret\":\"\",\"attempt\":0,"
+	                            "\"created\":1,\"body\":\"\"}"),
+	                 LWM2M_EINVAL);
 }
 END_TEST
 
@@ -133,9 +147,9 @@ START_TEST(test_lwm2m_delivery_decode_too_long)
 {
 	struct lwm2m_delivery d;
 
-	ck_assert_int_eq(lwm2m_delivery_decode("{}",
-	                                       LWM2M_DELIVERY_JSON_MAX + 1, &d),
-	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(
+	    lwm2m_delivery_decode("{}", LWM2M_DELIVERY_JSON_MAX + 1, &d),
+	    LWM2M_ELIMIT);
 }
 END_TEST
 

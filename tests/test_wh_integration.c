@@ -155,8 +155,8 @@ dead_field(const char *field)
 {
 	static char out[256];
 	redisContext *c = redis_sync();
-	redisReply *r = redisCommand(c, "XRANGE %s - + COUNT 1",
-	                             LWM2M_KEY_DEADLETTERS);
+	redisReply *r =
+	    redisCommand(c, "XRANGE %s - + COUNT 1", LWM2M_KEY_DEADLETTERS);
 	size_t i;
 
 	out[0] = '\0';
@@ -195,7 +195,7 @@ static struct sink {
 } sink;
 
 static const char *const sink_paths[SINK_PATHS] = {
-	"/ok", "/fail", "/gone", "/flaky", "/hang-once", "/a", "/b", "/other"};
+    "/ok", "/fail", "/gone", "/flaky", "/hang-once", "/a", "/b", "/other"};
 
 static int
 sink_index(const char *path)
@@ -569,8 +569,8 @@ add_sub(const char *id, long long org, const char *type, const char *client,
 
 	sink_url(url, sizeof url, path);
 	redis_do("HSET " LWM2M_KEY_SUB " org %lld type %s client %s url %s "
-	         "accept %s secret k created 1", id, org, type, client, url,
-	         accept);
+	         "accept %s secret k created 1",
+	         id, org, type, client, url, accept);
 	redis_do("ZADD " LWM2M_KEY_ORG_SUBS " 1 %s", org, id);
 	if (client[0] == '\0') {
 		redis_do("SADD " LWM2M_KEY_ORG_EVENT_SUBS " %s", org, type, id);
@@ -633,10 +633,10 @@ START_TEST(test_brk_ctx_new_fans_out_to_matching)
 	ck_assert_int_eq(sink_hits("/b"), 1);
 	ck_assert_int_eq(sink_hits("/other"), 0);
 	ck_assert_uint_eq(brk_ctx_queued(brk), 2);
-	ck_assert_ptr_nonnull(strstr(sink.last_body[i],
-	                             "\"href\":\"/clients/" CLIENT "\""));
-	ck_assert_ptr_nonnull(strstr(sink.last_body[i],
-	                             "\"SubscriptionType\":\"ClientConnected\""));
+	ck_assert_ptr_nonnull(
+	    strstr(sink.last_body[i], "\"href\":\"/clients/" CLIENT "\""));
+	ck_assert_ptr_nonnull(strstr(
+	    sink.last_body[i], "\"SubscriptionType\":\"ClientConnected\""));
 	ck_assert_str_eq(sink.last_ct[sink_index("/b")], "application/xml");
 	ck_assert_ptr_nonnull(strstr(sink.last_body[sink_index("/b")],
 	                             "<SubscriptionType>ClientConnected<"));

@@ -27,8 +27,8 @@ END_TEST
 
 START_TEST(test_wh_retry_decide_bound)
 {
-	struct wh_retry_policy p = {.max_retries = 10, .base_ms = 1000,
-	                            .max_ms = 300000};
+	struct wh_retry_policy p = {
+	    .max_retries = 10, .base_ms = 1000, .max_ms = 300000};
 
 	ck_assert_int_eq(wh_retry_decide(&p, 500, 1), WH_RETRY);
 	ck_assert_int_eq(wh_retry_decide(&p, 500, 10), WH_RETRY);
@@ -42,8 +42,8 @@ END_TEST
 
 START_TEST(test_wh_retry_delay_ms_bounds)
 {
-	struct wh_retry_policy p = {.max_retries = 10, .base_ms = 1000,
-	                            .max_ms = 60000};
+	struct wh_retry_policy p = {
+	    .max_retries = 10, .base_ms = 1000, .max_ms = 60000};
 	int64_t expect[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
 	unsigned retry;
 	uint32_t rnd;
@@ -52,8 +52,8 @@ START_TEST(test_wh_retry_delay_ms_bounds)
 		int64_t d = expect[retry - 1];
 
 		ck_assert_int_eq(wh_retry_delay_ms(&p, retry, 0), d);
-		ck_assert_int_eq(wh_retry_delay_ms(&p, retry, (uint32_t)(d / 2)),
-		                 d + d / 2);
+		ck_assert_int_eq(
+		    wh_retry_delay_ms(&p, retry, (uint32_t)(d / 2)), d + d / 2);
 		for (rnd = 0; rnd < 100000; rnd += 997) {
 			int64_t v = wh_retry_delay_ms(&p, retry, rnd * 7919u);
 

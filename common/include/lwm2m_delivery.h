@@ -42,8 +42,8 @@ struct lwm2m_delivery {
 	int64_t created;  /* ms since 1970, when the broker queued it */
 	char *url;        /* NUL-terminated, owned */
 	char *content_type;
-	char *secret;     /* may be "" */
-	char *body;       /* body_len bytes plus a NUL, owned */
+	char *secret; /* may be "" */
+	char *body;   /* body_len bytes plus a NUL, owned */
 	size_t body_len;
 };
 

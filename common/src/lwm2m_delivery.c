@@ -28,7 +28,8 @@ set_strings(struct lwm2m_delivery *d, const char *url, const char *ct,
 	if (url_len == 0) {
 		return LWM2M_EINVAL;
 	}
-	if (url_len > LWM2M_DELIVERY_URL_MAX || ct_len > LWM2M_DELIVERY_CT_MAX ||
+	if (url_len > LWM2M_DELIVERY_URL_MAX ||
+	    ct_len > LWM2M_DELIVERY_CT_MAX ||
 	    secret_len > LWM2M_DELIVERY_SECRET_MAX ||
 	    body_len > LWM2M_DELIVERY_BODY_MAX) {
 		return LWM2M_ELIMIT;
@@ -194,8 +195,7 @@ decode_tree(yajl_val root, struct lwm2m_delivery *d)
 }
 
 lwm2m_err
-lwm2m_delivery_decode(const char *buf, size_t len,
-                      struct lwm2m_delivery *ret_d)
+lwm2m_delivery_decode(const char *buf, size_t len, struct lwm2m_delivery *ret_d)
 {
 	struct lwm2m_delivery d;
 	yajl_val root;

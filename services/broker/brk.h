@@ -33,8 +33,8 @@ enum brk_event {
 struct brk_sub {
 	char id[LWM2M_ID_SIZE];
 	long long org;
-	char type[BRK_SUB_TYPE_MAX];     /* "ClientConnected", "Observation"... */
-	char client[LWM2M_ID_SIZE];      /* "" at organisation level */
+	char type[BRK_SUB_TYPE_MAX]; /* "ClientConnected", "Observation"... */
+	char client[LWM2M_ID_SIZE];  /* "" at organisation level */
 	char url[LWM2M_DELIVERY_URL_MAX + 1];
 	char accept[LWM2M_DELIVERY_CT_MAX + 1]; /* "" means JSON */
 	char secret[LWM2M_DELIVERY_SECRET_MAX + 1];

@@ -43,13 +43,13 @@ struct brk_fetch {
 void
 brk_config_defaults(struct brk_config *config)
 {
-	const char *health = lwm2m_getenv("LWDS_BROKER_HEALTH_ADDR",
-	                                  "127.0.0.1:7721");
+	const char *health =
+	    lwm2m_getenv("LWDS_BROKER_HEALTH_ADDR", "127.0.0.1:7721");
 
 	config->redis_url =
-		lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379");
+	    lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379");
 	config->events_url =
-		lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720");
+	    lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720");
 	config->health_addr = strcmp(health, "off") == 0 ? NULL : health;
 }
 
@@ -110,8 +110,10 @@ on_sub(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	if (err != LWM2M_OK && err != LWM2M_ENOTFOUND) {
-		lwm2m_log(LWM2M_LOG_WARNING, "subscription sub=%s unreadable: "
-		          "%s, ignoring", f->id, lwm2m_strerror(err));
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "subscription sub=%s unreadable: "
+		          "%s, ignoring",
+		          f->id, lwm2m_strerror(err));
 	}
 	free(sub);
 	free(f);
@@ -122,7 +124,8 @@ fetch(const struct brk_fetch *proto, const redisReply *id)
 {
 	struct brk_fetch *f;
 
-	if (id->type != REDIS_REPLY_STRING || !lwm2m_id_valid(id->str, id->len)) {
+	if (id->type != REDIS_REPLY_STRING ||
+	    !lwm2m_id_valid(id->str, id->len)) {
 		return;
 	}
 	f = malloc(sizeof *f);
@@ -198,7 +201,8 @@ handle_msg(struct brk_ctx *ctx, nng_msg *msg)
 	if (err != LWM2M_OK || !brk_event_from_kind(env.kind, &event)) {
 		lwm2m_log(LWM2M_LOG_WARNING, "envelope kind=%u: %s, ignoring",
 		          err == LWM2M_OK ? env.kind : 0,
-		          err == LWM2M_OK ? "not an event" : lwm2m_strerror(err));
+		          err == LWM2M_OK ? "not an event"
+		                          : lwm2m_strerror(err));
 		return;
 	}
 	err = lwm2m_event_decode(env.payload, env.payload_len, &ev);
@@ -254,8 +258,8 @@ listen_events(struct brk_ctx *ctx)
 		          ctx->cfg->events_url, nng_strerror(rv));
 		return lwm2m_env_nng_err(rv);
 	}
-	ctx->recv_ev = event_new(ctx->base, fd, EV_READ | EV_PERSIST,
-	                         on_readable, ctx);
+	ctx->recv_ev =
+	    event_new(ctx->base, fd, EV_READ | EV_PERSIST, on_readable, ctx);
 	if (ctx->recv_ev == NULL || event_add(ctx->recv_ev, NULL) != 0) {
 		return LWM2M_ENOMEM;
 	}
@@ -304,7 +308,8 @@ health_start(struct brk_ctx *ctx)
 	ctx->health = evhttp_new(ctx->base);
 	if (ctx->health == NULL ||
 	    evhttp_bind_socket(ctx->health, host, (uint16_t)port) != 0) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on %s for /health", addr);
+		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on %s for /health",
+		          addr);
 		return LWM2M_EIO;
 	}
 	evhttp_set_cb(ctx->health, "/health", on_health, ctx);

@@ -12,10 +12,10 @@
 #include "lwm2m_loop.h"
 
 static const char *const event_names[] = {
-	[BRK_EV_CONNECTED] = "ClientConnected",
-	[BRK_EV_UPDATED] = "ClientUpdated",
-	[BRK_EV_DISCONNECTED] = "ClientDisconnected",
-	[BRK_EV_EXPIRED] = "ClientConnectionExpired",
+    [BRK_EV_CONNECTED] = "ClientConnected",
+    [BRK_EV_UPDATED] = "ClientUpdated",
+    [BRK_EV_DISCONNECTED] = "ClientDisconnected",
+    [BRK_EV_EXPIRED] = "ClientConnectionExpired",
 };
 
 bool
@@ -96,8 +96,7 @@ sub_field(struct brk_sub *s, const redisReply *k, const redisReply *v)
 }
 
 lwm2m_err
-brk_sub_parse(const char *id, const redisReply *reply,
-              struct brk_sub *ret_sub)
+brk_sub_parse(const char *id, const redisReply *reply, struct brk_sub *ret_sub)
 {
 	struct brk_sub *s;
 	lwm2m_err err = LWM2M_OK;
@@ -217,14 +216,13 @@ render_xml(const char *sub_href, const char *client_href, const char *time,
            const char *type, char **ret_body, size_t *ret_len)
 {
 	/* every inserted text is an id, a fixed name or a time: no escaping */
-	static const char fmt[] =
-		"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-		"<Notifications><Items><Notification><Links>"
-		"<Link rel=\"subscription\" href=\"%s\" />"
-		"<Link rel=\"client\" href=\"%s\" />"
-		"</Links><TimeTriggered>%s</TimeTriggered>"
-		"<SubscriptionType>%s</SubscriptionType>"
-		"</Notification></Items></Notifications>";
+	static const char fmt[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	                          "<Notifications><Items><Notification><Links>"
+	                          "<Link rel=\"subscription\" href=\"%s\" />"
+	                          "<Link rel=\"client\" href=\"%s\" />"
+	                          "</Links><TimeTriggered>%s</TimeTriggered>"
+	                          "<SubscriptionType>%s</SubscriptionType>"
+	                          "</Notification></Items></Notifications>";
 	int n = asprintf(ret_body, fmt, sub_href, client_href, time, type);
 
 	if (n < 0) {
@@ -261,8 +259,8 @@ brk_job_new(const struct brk_sub *sub, const char *body, size_t body_len,
             char **ret_job, size_t *ret_len, char ret_id[LWM2M_ID_SIZE])
 {
 	struct lwm2m_delivery d;
-	const char *ct = sub->accept[0] != '\0' ? sub->accept
-	                                        : "application/json";
+	const char *ct =
+	    sub->accept[0] != '\0' ? sub->accept : "application/json";
 	lwm2m_err err = lwm2m_delivery_init(&d, sub->id, sub->org, sub->url, ct,
 	                                    sub->secret, body, body_len);
 

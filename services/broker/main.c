@@ -11,27 +11,28 @@
 #include "lwm2m_loop.h"
 
 static const char usage[] =
-	"Usage: lwds-broker [options]\n"
-	"Receives connectivity events of the gateways and queues one webhook\n"
-	"delivery per matching subscription on lwds:v1:{deliveries}.\n"
-	"\n"
-	"  -r, --redis URL        Redis URL (LWDS_REDIS_URL, redis://127.0.0.1:6379)\n"
-	"  -e, --events URL       nng sub0 listen URL the gateways dial\n"
-	"                         (LWDS_EVENTS_URL, tcp://127.0.0.1:7720)\n"
-	"  -H, --health ADDR      host:port of GET /health, or \"off\"\n"
-	"                         (LWDS_BROKER_HEALTH_ADDR, 127.0.0.1:7721)\n"
-	"  -l, --log-level LEVEL  err|warning|notice|info|debug (LWDS_LOG_LEVEL)\n"
-	"  -j, --log-json         one JSON object per log line (LWDS_LOG_JSON=1)\n"
-	"  -h, --help             this text\n";
+    "Usage: lwds-broker [options]\n"
+    "Receives connectivity events of the gateways and queues one webhook\n"
+    "delivery per matching subscription on lwds:v1:{deliveries}.\n"
+    "\n"
+    "  -r, --redis URL        Redis URL (LWDS_REDIS_URL, "
+    "redis://127.0.0.1:6379)\n"
+    "  -e, --events URL       nng sub0 listen URL the gateways dial\n"
+    "                         (LWDS_EVENTS_URL, tcp://127.0.0.1:7720)\n"
+    "  -H, --health ADDR      host:port of GET /health, or \"off\"\n"
+    "                         (LWDS_BROKER_HEALTH_ADDR, 127.0.0.1:7721)\n"
+    "  -l, --log-level LEVEL  err|warning|notice|info|debug (LWDS_LOG_LEVEL)\n"
+    "  -j, --log-json         one JSON object per log line (LWDS_LOG_JSON=1)\n"
+    "  -h, --help             this text\n";
 
 static const struct option long_opts[] = {
-	{"redis", required_argument, NULL, 'r'},
-	{"events", required_argument, NULL, 'e'},
-	{"health", required_argument, NULL, 'H'},
-	{"log-level", required_argument, NULL, 'l'},
-	{"log-json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"redis", required_argument, NULL, 'r'},
+    {"events", required_argument, NULL, 'e'},
+    {"health", required_argument, NULL, 'H'},
+    {"log-level", required_argument, NULL, 'l'},
+    {"log-json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int
@@ -50,12 +51,13 @@ parse_args(int argc, char **argv, struct brk_config *config)
 			break;
 		case 'H':
 			config->health_addr =
-				strcmp(optarg, "off") == 0 ? NULL : optarg;
+			    strcmp(optarg, "off") == 0 ? NULL : optarg;
 			break;
 		case 'l':
 			level = lwm2m_log_parse_level(optarg);
 			if (level < 0) {
-				fprintf(stderr, "bad log level \"%s\"\n", optarg);
+				fprintf(stderr, "bad log level \"%s\"\n",
+				        optarg);
 				return 2;
 			}
 			lwm2m_log_level = level;
@@ -88,11 +90,13 @@ main(int argc, char **argv)
 	struct brk_ctx *ctx = NULL;
 	struct lwm2m_signals *signals = NULL;
 	struct event_base *base;
-	int level = lwm2m_log_parse_level(lwm2m_getenv("LWDS_LOG_LEVEL", "info"));
+	int level =
+	    lwm2m_log_parse_level(lwm2m_getenv("LWDS_LOG_LEVEL", "info"));
 	int rc;
 
 	lwm2m_log_init("broker", level < 0 ? LWM2M_LOG_INFO : level);
-	lwm2m_log_set_json(strcmp(lwm2m_getenv("LWDS_LOG_JSON", "0"), "0") != 0);
+	lwm2m_log_set_json(strcmp(lwm2m_getenv("LWDS_LOG_JSON", "0"), "0") !=
+	                   0);
 	brk_config_defaults(&config);
 	rc = parse_args(argc, argv, &config);
 	if (rc >= 0) {

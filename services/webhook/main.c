@@ -11,38 +11,43 @@
 #include "wh.h"
 
 static const char usage[] =
-	"Usage: lwds-webhook [options]\n"
-	"Delivers the jobs of the Redis stream lwds:v1:{deliveries} to web hooks.\n"
-	"\n"
-	"  -r, --redis URL        Redis URL (LWDS_REDIS_URL, redis://127.0.0.1:6379)\n"
-	"  -c, --consumer NAME    consumer name, stable across restarts\n"
-	"                         (LWDS_WEBHOOK_CONSUMER, the host name)\n"
-	"  -H, --health ADDR      host:port of GET /health, or \"off\"\n"
-	"                         (LWDS_WEBHOOK_HEALTH_ADDR, 127.0.0.1:7722)\n"
-	"  -l, --log-level LEVEL  err|warning|notice|info|debug (LWDS_LOG_LEVEL)\n"
-	"  -j, --log-json         one JSON object per log line (LWDS_LOG_JSON=1)\n"
-	"  -h, --help             this text\n"
-	"\n"
-	"Environment only:\n"
-	"  LWDS_WEBHOOK_MAX_CONN_PER_HOST  connections per scheme/host/port (8)\n"
-	"  LWDS_WEBHOOK_MAX_INFLIGHT       deliveries at once (256)\n"
-	"  LWDS_WEBHOOK_TIMEOUT_MS         connect and response timeout (10000)\n"
-	"  LWDS_WEBHOOK_MAX_RETRIES        retries after the first attempt (10)\n"
-	"  LWDS_WEBHOOK_BACKOFF_BASE_MS    first retry delay (1000), doubling\n"
-	"  LWDS_WEBHOOK_BACKOFF_MAX_MS     cap of the delay (300000), +0..50%% jitter\n"
-	"  LWDS_WEBHOOK_CLAIM_IDLE_MS      take over jobs of consumers idle this long (60000)\n"
-	"  LWDS_WEBHOOK_RETRY_POLL_MS      how often due retries are re-queued (250)\n"
-	"  LWDS_WEBHOOK_DEADLETTER_MAX     approximate length cap of dead letters (100000)\n"
-	"  LWDS_WEBHOOK_CA_FILE            extra PEM CA bundle for https hooks\n";
+    "Usage: lwds-webhook [options]\n"
+    "Delivers the jobs of the Redis stream lwds:v1:{deliveries} to web hooks.\n"
+    "\n"
+    "  -r, --redis URL        Redis URL (LWDS_REDIS_URL, "
+    "redis://127.0.0.1:6379)\n"
+    "  -c, --consumer NAME    consumer name, stable across restarts\n"
+    "                         (LWDS_WEBHOOK_CONSUMER, the host name)\n"
+    "  -H, --health ADDR      host:port of GET /health, or \"off\"\n"
+    "                         (LWDS_WEBHOOK_HEALTH_ADDR, 127.0.0.1:7722)\n"
+    "  -l, --log-level LEVEL  err|warning|notice|info|debug (LWDS_LOG_LEVEL)\n"
+    "  -j, --log-json         one JSON object per log line (LWDS_LOG_JSON=1)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "Environment only:\n"
+    "  LWDS_WEBHOOK_MAX_CONN_PER_HOST  connections per scheme/host/port (8)\n"
+    "  LWDS_WEBHOOK_MAX_INFLIGHT       deliveries at once (256)\n"
+    "  LWDS_WEBHOOK_TIMEOUT_MS         connect and response timeout (10000)\n"
+    "  LWDS_WEBHOOK_MAX_RETRIES        retries after the first attempt (10)\n"
+    "  LWDS_WEBHOOK_BACKOFF_BASE_MS    first retry delay (1000), doubling\n"
+    "  LWDS_WEBHOOK_BACKOFF_MAX_MS     cap of the delay (300000), +0..50%% "
+    "jitter\n"
+    "  LWDS_WEBHOOK_CLAIM_IDLE_MS      take over jobs of consumers idle this "
+    "long (60000)\n"
+    "  LWDS_WEBHOOK_RETRY_POLL_MS      how often due retries are re-queued "
+    "(250)\n"
+    "  LWDS_WEBHOOK_DEADLETTER_MAX     approximate length cap of dead letters "
+    "(100000)\n"
+    "  LWDS_WEBHOOK_CA_FILE            extra PEM CA bundle for https hooks\n";
 
 static const struct option long_opts[] = {
-	{"redis", required_argument, NULL, 'r'},
-	{"consumer", required_argument, NULL, 'c'},
-	{"health", required_argument, NULL, 'H'},
-	{"log-level", required_argument, NULL, 'l'},
-	{"log-json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"redis", required_argument, NULL, 'r'},
+    {"consumer", required_argument, NULL, 'c'},
+    {"health", required_argument, NULL, 'H'},
+    {"log-level", required_argument, NULL, 'l'},
+    {"log-json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int
@@ -61,12 +66,13 @@ parse_args(int argc, char **argv, struct wh_config *config)
 			break;
 		case 'H':
 			config->health_addr =
-				strcmp(optarg, "off") == 0 ? NULL : optarg;
+			    strcmp(optarg, "off") == 0 ? NULL : optarg;
 			break;
 		case 'l':
 			level = lwm2m_log_parse_level(optarg);
 			if (level < 0) {
-				fprintf(stderr, "bad log level \"%s\"\n", optarg);
+				fprintf(stderr, "bad log level \"%s\"\n",
+				        optarg);
 				return 2;
 			}
 			lwm2m_log_level = level;
@@ -111,11 +117,13 @@ main(int argc, char **argv)
 	struct wh_config config;
 	struct stopper stopper = {0};
 	struct lwm2m_signals *signals = NULL;
-	int level = lwm2m_log_parse_level(lwm2m_getenv("LWDS_LOG_LEVEL", "info"));
+	int level =
+	    lwm2m_log_parse_level(lwm2m_getenv("LWDS_LOG_LEVEL", "info"));
 	int rc;
 
 	lwm2m_log_init("webhook", level < 0 ? LWM2M_LOG_INFO : level);
-	lwm2m_log_set_json(strcmp(lwm2m_getenv("LWDS_LOG_JSON", "0"), "0") != 0);
+	lwm2m_log_set_json(strcmp(lwm2m_getenv("LWDS_LOG_JSON", "0"), "0") !=
+	                   0);
 	wh_config_defaults(&config);
 	if (wh_config_from_env(&config) != LWM2M_OK) {
 		return 2;
@@ -128,7 +136,7 @@ main(int argc, char **argv)
 	if (stopper.base == NULL ||
 	    wh_ctx_new(stopper.base, &config, &stopper.ctx) != LWM2M_OK ||
 	    lwm2m_signals_new(stopper.base, on_signal, &stopper, &signals) !=
-	            LWM2M_OK) {
+	        LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR, "cannot start");
 		wh_ctx_free(stopper.ctx);
 		if (stopper.base != NULL) {

@@ -43,8 +43,8 @@ enum wh_outcome wh_retry_decide(const struct wh_retry_policy *policy,
 /* wh_retry_delay_ms returns the delay before retry number `retry` (1 for the
  * first retry): d = min(base * 2^(retry-1), max), then d + rnd % (d/2 + 1),
  * i.e. within [d, 1.5 d].  rnd is a random number the caller draws. */
-int64_t wh_retry_delay_ms(const struct wh_retry_policy *policy,
-                          unsigned retry, uint32_t rnd);
+int64_t wh_retry_delay_ms(const struct wh_retry_policy *policy, unsigned retry,
+                          uint32_t rnd);
 
 /* WH_SIGNATURE_SIZE holds "sha256=" plus 64 hex digits plus NUL. */
 #define WH_SIGNATURE_SIZE (7 + 64 + 1)
@@ -60,10 +60,10 @@ struct wh_http;
 
 struct wh_http_config {
 	unsigned max_conn_per_host; /* default 8 */
-	unsigned max_hosts;         /* hosts kept; idle ones are dropped past it */
-	int64_t timeout_ms;         /* connect + response, default 10000 */
-	const char *ca_file;        /* extra CA bundle (PEM) or NULL */
-	bool insecure;              /* skip certificate checks: tests only */
+	unsigned max_hosts;  /* hosts kept; idle ones are dropped past it */
+	int64_t timeout_ms;  /* connect + response, default 10000 */
+	const char *ca_file; /* extra CA bundle (PEM) or NULL */
+	bool insecure;       /* skip certificate checks: tests only */
 };
 
 /* Result of one POST: status is the HTTP status, or 0 with error set to a
@@ -94,9 +94,8 @@ void wh_http_free(struct wh_http *http);
  * runs exactly once, later, on the loop (never from within this call).
  * LWM2M_EINVAL for a URL that is not absolute http/https (cb not called). */
 lwm2m_err wh_http_post(struct wh_http *http, const char *url,
-                       const struct wh_http_headers *headers,
-                       const void *body, size_t body_len, wh_http_cb cb,
-                       void *arg);
+                       const struct wh_http_headers *headers, const void *body,
+                       size_t body_len, wh_http_cb cb, void *arg);
 
 /* wh_http_active returns the number of requests queued or in flight. */
 unsigned wh_http_active(const struct wh_http *http);

@@ -12,8 +12,8 @@ wh_config_defaults(struct wh_config *config)
 {
 	memset(config, 0, sizeof *config);
 	config->redis_url = "redis://127.0.0.1:6379";
-	if (gethostname(config->consumer_buf, sizeof config->consumer_buf - 1) !=
-	        0 ||
+	if (gethostname(config->consumer_buf,
+	                sizeof config->consumer_buf - 1) != 0 ||
 	    config->consumer_buf[0] == '\0') {
 		strcpy(config->consumer_buf, "lwds-webhook");
 	}
@@ -42,8 +42,9 @@ env_int(const char *name, long long min, long long max, long long *value)
 		return LWM2M_OK;
 	}
 	if (lwm2m_parse_int(text, min, max, value) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "%s must be an integer in [%lld, %lld]",
-		          name, min, max);
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "%s must be an integer in [%lld, %lld]", name, min,
+		          max);
 		return LWM2M_EINVAL;
 	}
 	return LWM2M_OK;
@@ -83,20 +84,20 @@ wh_config_from_env(struct wh_config *c)
 	}
 	err |= env_uint("LWDS_WEBHOOK_MAX_CONN_PER_HOST", 1, 1024,
 	                &c->http.max_conn_per_host);
-	err |= env_uint("LWDS_WEBHOOK_MAX_INFLIGHT", 1, 100000,
-	                &c->max_inflight);
-	err |= env_uint("LWDS_WEBHOOK_MAX_RETRIES", 0, 100,
-	                &c->retry.max_retries);
-	err |= env_ms("LWDS_WEBHOOK_TIMEOUT_MS", 100, 600000,
-	              &c->http.timeout_ms);
+	err |=
+	    env_uint("LWDS_WEBHOOK_MAX_INFLIGHT", 1, 100000, &c->max_inflight);
+	err |=
+	    env_uint("LWDS_WEBHOOK_MAX_RETRIES", 0, 100, &c->retry.max_retries);
+	err |=
+	    env_ms("LWDS_WEBHOOK_TIMEOUT_MS", 100, 600000, &c->http.timeout_ms);
 	err |= env_ms("LWDS_WEBHOOK_BACKOFF_BASE_MS", 1, 3600000,
 	              &c->retry.base_ms);
 	err |= env_ms("LWDS_WEBHOOK_BACKOFF_MAX_MS", 1, 86400000,
 	              &c->retry.max_ms);
 	err |= env_ms("LWDS_WEBHOOK_CLAIM_IDLE_MS", 1000, 86400000,
 	              &c->claim_idle_ms);
-	err |= env_ms("LWDS_WEBHOOK_RETRY_POLL_MS", 10, 60000,
-	              &c->retry_poll_ms);
+	err |=
+	    env_ms("LWDS_WEBHOOK_RETRY_POLL_MS", 10, 60000, &c->retry_poll_ms);
 	err |= env_int("LWDS_WEBHOOK_DEADLETTER_MAX", 1, 100000000,
 	               &c->deadletter_max);
 	return err != LWM2M_OK ? LWM2M_EINVAL : LWM2M_OK;

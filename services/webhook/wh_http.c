@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -121,8 +121,8 @@ tls_bufferevent(struct wh_http *http, const char *name)
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
 	}
 	bev = bufferevent_openssl_socket_new(
-		http->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	    http->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		return NULL;
@@ -138,7 +138,8 @@ conn_new(struct wh_host *h)
 	struct wh_conn *c = calloc(1, sizeof *c);
 	struct bufferevent *bev = NULL;
 	struct timeval tv = {.tv_sec = http->config.timeout_ms / 1000,
-	                     .tv_usec = (http->config.timeout_ms % 1000) * 1000};
+	                     .tv_usec =
+	                         (http->config.timeout_ms % 1000) * 1000};
 
 	if (c == NULL) {
 		return NULL;
@@ -148,7 +149,7 @@ conn_new(struct wh_host *h)
 		return NULL;
 	}
 	c->evcon = evhttp_connection_base_bufferevent_new(
-		http->base, http->dns, bev, h->name, (unsigned short)h->port);
+	    http->base, http->dns, bev, h->name, (unsigned short)h->port);
 	if (c->evcon == NULL) {
 		free(c);
 		return NULL;
@@ -388,9 +389,8 @@ ssl_ctx_new(const struct wh_http_config *config)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_verify(ctx,
-	                   config->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
-	                   NULL);
+	SSL_CTX_set_verify(
+	    ctx, config->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	return ctx;
 }
 
@@ -500,7 +500,8 @@ parse_url(const char *url, struct evhttp_uri **ret_uri, bool *ret_tls,
 	struct evhttp_uri *uri = evhttp_uri_parse(url);
 	const char *scheme = uri ? evhttp_uri_get_scheme(uri) : NULL;
 	const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
-	bool tls = scheme != NULL && evutil_ascii_strcasecmp(scheme, "https") == 0;
+	bool tls =
+	    scheme != NULL && evutil_ascii_strcasecmp(scheme, "https") == 0;
 
 	if (scheme == NULL || host == NULL || host[0] == '\0' ||
 	    strlen(host) > 255 ||
@@ -535,9 +536,9 @@ wh_http_post(struct wh_http *http, const char *url,
 	}
 	h = host_get(http, evhttp_uri_get_host(uri), port, tls);
 	r = calloc(1, sizeof *r);
-	err = (h == NULL || r == NULL) ? LWM2M_ENOMEM
-	                               : fill_request(r, uri, headers, body,
-	                                              body_len);
+	err = (h == NULL || r == NULL)
+	          ? LWM2M_ENOMEM
+	          : fill_request(r, uri, headers, body, body_len);
 	evhttp_uri_free(uri);
 	if (err != LWM2M_OK) {
 		if (r != NULL && r->req != NULL) {

@@ -49,26 +49,25 @@ struct wh_ctx {
 	void *done_arg;
 };
 
-static const char ACK_LUA[] =
-	"redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) "
-	"redis.call('XDEL', KEYS[1], ARGV[2]) return 1";
+static const char ACK_LUA[] = "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) "
+                              "redis.call('XDEL', KEYS[1], ARGV[2]) return 1";
 static const char RETRY_LUA[] =
-	"if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
-	"redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end "
-	"redis.call('XDEL', KEYS[1], ARGV[2]) return 1";
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
+    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end "
+    "redis.call('XDEL', KEYS[1], ARGV[2]) return 1";
 static const char DEAD_LUA[] =
-	"if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
-	"redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', "
-	"'org', ARGV[4], 'sub', ARGV[5], 'id', ARGV[6], 'url', ARGV[7], "
-	"'status', ARGV[8], 'error', ARGV[9], 'attempts', ARGV[10], "
-	"'job', ARGV[11]) end "
-	"redis.call('XDEL', KEYS[1], ARGV[2]) return 1";
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', "
+    "'org', ARGV[4], 'sub', ARGV[5], 'id', ARGV[6], 'url', ARGV[7], "
+    "'status', ARGV[8], 'error', ARGV[9], 'attempts', ARGV[10], "
+    "'job', ARGV[11]) end "
+    "redis.call('XDEL', KEYS[1], ARGV[2]) return 1";
 static const char PROMOTE_LUA[] =
-	"local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], "
-	"'LIMIT', 0, tonumber(ARGV[2])) "
-	"for _, job in ipairs(due) do "
-	"redis.call('XADD', KEYS[1], '*', 'job', job) "
-	"redis.call('ZREM', KEYS[2], job) end return #due";
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], "
+    "'LIMIT', 0, tonumber(ARGV[2])) "
+    "for _, job in ipairs(due) do "
+    "redis.call('XADD', KEYS[1], '*', 'job', job) "
+    "redis.call('ZREM', KEYS[2], job) end return #due";
 
 static void read_next(struct wh_ctx *ctx);
 
@@ -178,8 +177,9 @@ settle_retry(struct wh_job *job)
 	snprintf(due, sizeof due, "%" PRId64, lwm2m_now_ms() + delay);
 	args[0] = due;
 	args[1] = text;
-	lwm2m_log(LWM2M_LOG_INFO, "retry sub=%s id=%s attempt=%u in %" PRId64
-	          " ms", job->d.sub, job->d.id, job->d.attempt + 1, delay);
+	lwm2m_log(LWM2M_LOG_INFO,
+	          "retry sub=%s id=%s attempt=%u in %" PRId64 " ms", job->d.sub,
+	          job->d.id, job->d.attempt + 1, delay);
 	settle_argv(job, RETRY_LUA, 2, args, 2);
 	free(text);
 }
@@ -208,9 +208,10 @@ settle_dead(struct wh_job *job, int status, const char *error)
 	args[6] = error;
 	args[7] = attempts;
 	args[8] = text;
-	lwm2m_log(LWM2M_LOG_WARNING, "dead letter sub=%s id=%s attempts=%u "
-	          "status=%d: %s", job->d.sub, job->d.id, job->d.attempt,
-	          status, error);
+	lwm2m_log(LWM2M_LOG_WARNING,
+	          "dead letter sub=%s id=%s attempts=%u "
+	          "status=%d: %s",
+	          job->d.sub, job->d.id, job->d.attempt, status, error);
 	settle_argv(job, DEAD_LUA, 2, args, 9);
 	free(text);
 }
@@ -231,9 +232,10 @@ on_http_done(int status, const char *error, void *arg)
 	o = wh_retry_decide(&ctx->cfg->retry, status, job->d.attempt);
 	switch (o) {
 	case WH_DELIVERED:
-		lwm2m_log(LWM2M_LOG_INFO, "delivered sub=%s id=%s status=%d "
-		          "attempt=%u ms=%" PRId64, job->d.sub, job->d.id,
-		          status, job->d.attempt,
+		lwm2m_log(LWM2M_LOG_INFO,
+		          "delivered sub=%s id=%s status=%d "
+		          "attempt=%u ms=%" PRId64,
+		          job->d.sub, job->d.id, status, job->d.attempt,
 		          lwm2m_mono_ms() - job->started);
 		settle_argv(job, ACK_LUA, 1, NULL, 0);
 		break;
@@ -247,8 +249,8 @@ on_http_done(int status, const char *error, void *arg)
 		snprintf(why, sizeof why, "%s",
 		         error ? error
 		               : (wh_retry_classify(status) == WH_DROP
-		                          ? "rejected by the hook"
-		                          : "retries exhausted"));
+		                      ? "rejected by the hook"
+		                      : "retries exhausted"));
 		settle_dead(job, status, why);
 		break;
 	}
@@ -259,10 +261,10 @@ job_start(struct wh_ctx *ctx, struct wh_job *job)
 {
 	char sig[WH_SIGNATURE_SIZE];
 	struct wh_http_headers h = {
-		.content_type = job->d.content_type,
-		.signature = NULL,
-		.delivery_id = job->d.id,
-		.attempt = job->d.attempt + 1,
+	    .content_type = job->d.content_type,
+	    .signature = NULL,
+	    .delivery_id = job->d.id,
+	    .attempt = job->d.attempt + 1,
 	};
 
 	if (job->d.secret[0] != '\0' &&
@@ -278,7 +280,8 @@ job_start(struct wh_ctx *ctx, struct wh_job *job)
 	}
 }
 
-/* job_new takes the entry [id, [field, value, ...]]. */
+/* take_entry starts delivering the stream entry [id, [field, value, ...]]
+ * unless it is already in flight here. */
 static void
 take_entry(struct wh_ctx *ctx, const redisReply *e)
 {
@@ -301,9 +304,12 @@ take_entry(struct wh_ctx *ctx, const redisReply *e)
 	TAILQ_INSERT_TAIL(&ctx->jobs, job, link);
 	ctx->inflight++;
 	for (i = 0; e->element[1]->type == REDIS_REPLY_ARRAY &&
-	            i + 1 < e->element[1]->elements; i += 2) {
-		if (strcmp(e->element[1]->element[i]->str,
-		           LWM2M_DELIVERY_FIELD) == 0) {
+	            i + 1 < e->element[1]->elements;
+	     i += 2) {
+		const redisReply *k = e->element[1]->element[i];
+
+		if (k->type == REDIS_REPLY_STRING &&
+		    strcmp(k->str, LWM2M_DELIVERY_FIELD) == 0) {
 			f = e->element[1]->element[i + 1];
 		}
 	}
@@ -336,7 +342,8 @@ take_entries(struct wh_ctx *ctx, const redisReply *entries)
 static void
 read_later(struct wh_ctx *ctx, int64_t ms)
 {
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	struct timeval tv = {.tv_sec = ms / 1000,
+	                     .tv_usec = (ms % 1000) * 1000};
 
 	evtimer_add(ctx->read_timer, &tv);
 }
@@ -365,7 +372,8 @@ on_read(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		n = take_entries(ctx, entries);
 		if (ctx->pending_phase && n == 0) {
 			ctx->pending_phase = false;
-			lwm2m_log(LWM2M_LOG_INFO, "own pending jobs taken, "
+			lwm2m_log(LWM2M_LOG_INFO,
+			          "own pending jobs taken, "
 			          "reading new ones consumer=%s",
 			          ctx->cfg->consumer);
 		} else if (ctx->pending_phase) {
@@ -444,8 +452,10 @@ on_claimed(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	       reply->element[0]->len + 1);
 	n = take_entries(ctx, reply->element[1]);
 	if (n > 0) {
-		lwm2m_log(LWM2M_LOG_NOTICE, "claimed %zu jobs idle over %" PRId64
-		          " ms from other consumers", n, ctx->cfg->claim_idle_ms);
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "claimed %zu jobs idle over %" PRId64
+		          " ms from other consumers",
+		          n, ctx->cfg->claim_idle_ms);
 	}
 }
 
@@ -595,16 +605,16 @@ static lwm2m_err
 timers_start(struct wh_ctx *ctx)
 {
 	struct timeval retry = {.tv_sec = ctx->cfg->retry_poll_ms / 1000,
-	                        .tv_usec = (ctx->cfg->retry_poll_ms % 1000) *
-	                                   1000};
+	                        .tv_usec =
+	                            (ctx->cfg->retry_poll_ms % 1000) * 1000};
 	struct timeval claim_tv = {
-		.tv_sec = ctx->cfg->claim_interval_ms / 1000,
-		.tv_usec = (ctx->cfg->claim_interval_ms % 1000) * 1000};
+	    .tv_sec = ctx->cfg->claim_interval_ms / 1000,
+	    .tv_usec = (ctx->cfg->claim_interval_ms % 1000) * 1000};
 
 	ctx->retry_timer =
-		event_new(ctx->base, -1, EV_PERSIST, on_retry_timer, ctx);
+	    event_new(ctx->base, -1, EV_PERSIST, on_retry_timer, ctx);
 	ctx->claim_timer =
-		event_new(ctx->base, -1, EV_PERSIST, on_claim_timer, ctx);
+	    event_new(ctx->base, -1, EV_PERSIST, on_claim_timer, ctx);
 	ctx->read_timer = evtimer_new(ctx->base, on_read_timer, ctx);
 	if (ctx->retry_timer == NULL || ctx->claim_timer == NULL ||
 	    ctx->read_timer == NULL || evtimer_add(ctx->retry_timer, &retry) ||
@@ -660,8 +670,10 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 	void (*done)(void *) = ctx->done;
 
 	if (done != NULL) {
-		lwm2m_log(LWM2M_LOG_NOTICE, "stopping with %u deliveries in "
-		          "flight; they stay pending", ctx->inflight);
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "stopping with %u deliveries in "
+		          "flight; they stay pending",
+		          ctx->inflight);
 		ctx->done = NULL;
 		done(ctx->done_arg);
 	}
