@@ -39,7 +39,7 @@ set_int(struct lwm2m_tree *t, const char *path, int64_t i)
 	ck_assert_int_eq(lwm2m_tree_set(t, &p, &v), LWM2M_OK);
 }
 
-static void
+__attribute__((unused)) static void
 build_device(struct lwm2m_tree *t)
 {
 	set_str(t, "/3/0/0", "Open Mobile Alliance");
@@ -61,7 +61,7 @@ build_device(struct lwm2m_tree *t)
 }
 
 /* Decodes in (NUL-terminated) as fmt at path and expects err at offset. */
-static void
+__attribute__((unused)) static void
 expect_bad(enum lwm2m_format fmt, const char *path, const char *in,
            lwm2m_err want, size_t off)
 {
