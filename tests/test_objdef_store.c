@@ -1,0 +1,493 @@
+/* Unit tests of the object definition store (lwm2m_objdef_store.c) against a
+ * private redis-server started on a free port (fails when Redis is
+ * missing). */
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "lwm2m_objdef.h"
+#include "lwm2m_objdef_store.h"
+#include "lwm2m_redis.h"
+
+static char redis_url[64];
+static pid_t redis_pid = -1;
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+		return -1;
+	}
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool
+start_redis(void)
+{
+	char port[16];
+	int p = free_port();
+	redisContext *c = NULL;
+
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d", p);
+	redis_pid = fork();
+	if (redis_pid == 0) {
+		if (freopen("/dev/null", "w", stdout) == NULL) {
+			_exit(127);
+		}
+		execlp("redis-server", "redis-server", "--port", port, "--bind",
+		       "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && redis_pid > 0; i++) {
+		if (lwm2m_redis_sync_connect(redis_url, &c) == LWM2M_OK) {
+			redisFree(c);
+			return true;
+		}
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+static void
+stop_redis(void)
+{
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGTERM);
+		waitpid(redis_pid, NULL, 0);
+	}
+}
+
+/* ---- per-test loop and connection --------------------------------------- */
+
+static struct event_base *base;
+static struct lwm2m_redis *redis;
+static redisContext *sync_c;
+
+static void
+on_ready(struct lwm2m_redis *r, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+run_until(const bool *done)
+{
+	for (int i = 0; i < 2000 && !*done; i++) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	ck_assert_msg(*done, "timed out");
+}
+
+static void
+setup(void)
+{
+	bool ready = false;
+	redisReply *r;
+
+	base = event_base_new();
+	ck_assert_int_eq(lwm2m_redis_sync_connect(redis_url, &sync_c), LWM2M_OK);
+	r = redisCommand(sync_c, "FLUSHALL");
+	freeReplyObject(r);
+	ck_assert_int_eq(lwm2m_redis_new(base, redis_url, on_ready, &ready,
+	                                 &redis),
+	                 LWM2M_OK);
+	run_until(&ready);
+}
+
+static void
+teardown(void)
+{
+	lwm2m_redis_free(redis);
+	redisFree(sync_c);
+	event_base_free(base);
+}
+
+static struct lwm2m_objdef *
+mkdef(uint16_t oid, const char *name)
+{
+	struct lwm2m_objdef *d;
+	struct lwm2m_propdef *p;
+
+	ck_assert_int_eq(lwm2m_objdef_new(&d), LWM2M_OK);
+	d->object_id = oid;
+	d->name = strdup(name);
+	ck_assert_int_eq(lwm2m_objdef_add_prop(d, &p), LWM2M_OK);
+	p->resource_id = 1;
+	p->name = strdup("Value");
+	p->type = LWM2M_OBJDEF_INTEGER;
+	ck_assert_int_eq(lwm2m_objdef_add_prop(d, &p), LWM2M_OK);
+	p->resource_id = 2;
+	p->name = strdup("Other");
+	ck_assert_int_eq(lwm2m_objdef_complete(d, NULL), LWM2M_OK);
+	return d;
+}
+
+/* create stores one definition synchronously and returns its id. */
+static void
+create(long long org, uint16_t oid, const char *name, char id[LWM2M_ID_SIZE])
+{
+	struct lwm2m_objdef *d = mkdef(oid, name);
+
+	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, org, &d, 1, NULL),
+	                 LWM2M_OK);
+	memcpy(id, d->id, LWM2M_ID_SIZE);
+	lwm2m_objdef_free(d);
+}
+
+struct result {
+	bool done;
+	lwm2m_err err;
+	size_t index;
+	char name[64];
+	char prop_id[LWM2M_ID_SIZE];
+	long long org;
+	size_t n;
+	uint16_t oids[16];
+	long long orgs[16];
+};
+
+static void
+on_done(lwm2m_err err, size_t index, void *arg)
+{
+	struct result *r = arg;
+
+	r->err = err;
+	r->index = index;
+	r->done = true;
+}
+
+static void
+on_get(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
+{
+	struct result *r = arg;
+
+	r->err = err;
+	if (def != NULL) {
+		snprintf(r->name, sizeof(r->name), "%s", def->name);
+		memcpy(r->prop_id, def->props[0].id, LWM2M_ID_SIZE);
+		r->org = def->org;
+	}
+	r->done = true;
+}
+
+static void
+on_list(lwm2m_err err, const struct lwm2m_objdef_list *list, void *arg)
+{
+	struct result *r = arg;
+
+	r->err = err;
+	for (size_t i = 0; list != NULL && i < list->n && i < 16; i++) {
+		r->oids[i] = list->defs[i]->object_id;
+		r->orgs[i] = list->defs[i]->org;
+	}
+	r->n = list != NULL ? list->n : 0;
+	r->done = true;
+}
+
+static struct result
+get(long long viewer, const char *id)
+{
+	struct result r = {0};
+
+	ck_assert_int_eq(lwm2m_objdef_store_get(redis, viewer, id, on_get, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	return r;
+}
+
+START_TEST(test_lwm2m_objdef_store_create_all_or_nothing)
+{
+	struct lwm2m_objdef *defs[3] = {mkdef(3, "A"), mkdef(4, "B"),
+	                                mkdef(5, "C")};
+	struct lwm2m_objdef_list l;
+	struct result r = {0};
+
+	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 0, defs, 2, on_done,
+	                                           &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_int_eq(r.err, LWM2M_OK);
+	ck_assert(lwm2m_id_valid(defs[1]->id, strlen(defs[1]->id)));
+	ck_assert_str_eq(get(0, defs[1]->id).name, "B");
+	/* ObjectID 4 again, at index 1: nothing of the batch is stored */
+	defs[1]->id[0] = '\0';
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 0, defs + 1, 2,
+	                                           on_done, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_int_eq(r.err, LWM2M_EEXIST);
+	ck_assert_uint_eq(r.index, 0);
+	lwm2m_objdef_list_init(&l);
+	ck_assert_int_eq(lwm2m_objdef_sync_list(sync_c, 0, &l), LWM2M_OK);
+	ck_assert_uint_eq(l.n, 2);
+	lwm2m_objdef_list_fini(&l);
+	/* the same ObjectID in another organisation is fine */
+	memset(&r, 0, sizeof(r));
+	defs[1]->id[0] = '\0';
+	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 9, defs + 1, 1,
+	                                           on_done, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_int_eq(r.err, LWM2M_OK);
+	/* twice in one batch */
+	memset(&r, 0, sizeof(r));
+	defs[0]->id[0] = defs[2]->id[0] = '\0';
+	defs[2]->object_id = 3;
+	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 7, defs, 3, on_done,
+	                                           &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_int_eq(r.err, LWM2M_EEXIST);
+	ck_assert_uint_eq(r.index, 2);
+	for (int i = 0; i < 3; i++) {
+		lwm2m_objdef_free(defs[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_lwm2m_objdef_store_get_visibility)
+{
+	char global[LWM2M_ID_SIZE], mine[LWM2M_ID_SIZE];
+	struct result r;
+
+	create(0, 3, "Global", global);
+	create(5, 20000, "Private", mine);
+	r = get(5, global);
+	ck_assert_int_eq(r.err, LWM2M_OK);
+	ck_assert_int_eq(r.org, 0);
+	r = get(5, mine);
+	ck_assert_str_eq(r.name, "Private");
+	ck_assert_int_eq(r.org, 5);
+	ck_assert_int_eq(get(6, mine).err, LWM2M_ENOTFOUND);
+	ck_assert_int_eq(get(0, mine).err, LWM2M_ENOTFOUND);
+	ck_assert_int_eq(get(0, "AAAAAAAAAAAAAAAAAAAAAQ").err, LWM2M_ENOTFOUND);
+	ck_assert_int_eq(lwm2m_objdef_store_get(redis, 0, "bad", on_get, &r),
+	                 LWM2M_EINVAL);
+}
+END_TEST
+
+START_TEST(test_lwm2m_objdef_store_find_override)
+{
+	char id[LWM2M_ID_SIZE];
+	struct result r = {0};
+
+	create(0, 3, "Global", id);
+	create(5, 3, "Own", id);
+	ck_assert_int_eq(lwm2m_objdef_store_find(redis, 5, 3, on_get, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_str_eq(r.name, "Own");
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(lwm2m_objdef_store_find(redis, 6, 3, on_get, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_str_eq(r.name, "Global");
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(lwm2m_objdef_store_find(redis, 6, 4, on_get, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_int_eq(r.err, LWM2M_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(test_lwm2m_objdef_store_list_merged)
+{
+	char id[LWM2M_ID_SIZE];
+	struct result r = {0};
+
+	create(0, 3303, "T", id);
+	create(0, 3, "D", id);
+	create(0, 5, "F", id);
+	create(5, 5, "Own F", id);
+	create(5, 20000, "Own X", id);
+	create(6, 4, "Other", id);
+	ck_assert_int_eq(lwm2m_objdef_store_list(redis, 5, on_list, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_int_eq(r.err, LWM2M_OK);
+	ck_assert_uint_eq(r.n, 4);
+	ck_assert_uint_eq(r.oids[0], 3);
+	ck_assert_uint_eq(r.oids[1], 5);
+	ck_assert_int_eq(r.orgs[1], 5); /* own overrides global */
+	ck_assert_uint_eq(r.oids[2], 3303);
+	ck_assert_uint_eq(r.oids[3], 20000);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(lwm2m_objdef_store_list(redis, 0, on_list, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	ck_assert_uint_eq(r.n, 3);
+}
+END_TEST
+
+static struct result
+replace(long long viewer, const char *id, const struct lwm2m_objdef *d)
+{
+	struct result r = {0};
+
+	ck_assert_int_eq(lwm2m_objdef_store_replace(redis, viewer, id, d,
+	                                            on_done, &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	return r;
+}
+
+START_TEST(test_lwm2m_objdef_store_replace_url_id)
+{
+	char global[LWM2M_ID_SIZE], mine[LWM2M_ID_SIZE], other[LWM2M_ID_SIZE];
+	struct lwm2m_objdef *d = mkdef(20000, "New");
+	struct lwm2m_objdef_list l;
+	char prop_id[LWM2M_ID_SIZE];
+
+	create(0, 3, "Global", global);
+	create(5, 20000, "Mine", mine);
+	create(5, 20001, "Other", other);
+	memcpy(prop_id, get(5, mine).prop_id, LWM2M_ID_SIZE);
+	strcpy(d->id, other); /* the body's id is ignored (11.2 item 11) */
+	ck_assert_int_eq(replace(5, mine, d).err, LWM2M_OK);
+	ck_assert_str_eq(get(5, mine).name, "New");
+	ck_assert_str_eq(get(5, mine).prop_id, prop_id); /* kept */
+	ck_assert_str_eq(get(5, other).name, "Other");
+	lwm2m_objdef_list_init(&l);
+	ck_assert_int_eq(lwm2m_objdef_sync_list(sync_c, 5, &l), LWM2M_OK);
+	ck_assert_uint_eq(l.n, 2);
+	lwm2m_objdef_list_fini(&l);
+	ck_assert_int_eq(replace(5, global, d).err, LWM2M_EDENIED);
+	ck_assert_int_eq(replace(6, mine, d).err, LWM2M_ENOTFOUND);
+	d->object_id = 20001; /* taken by "other" in that scope */
+	ck_assert_int_eq(replace(5, mine, d).err, LWM2M_EEXIST);
+	d->object_id = 3;
+	ck_assert_int_eq(replace(0, global, d).err, LWM2M_OK);
+	ck_assert_int_eq(get(0, global).org, 0);
+	lwm2m_objdef_free(d);
+}
+END_TEST
+
+static lwm2m_err
+delete(long long viewer, const char *id)
+{
+	struct result r = {0};
+
+	ck_assert_int_eq(lwm2m_objdef_store_delete(redis, viewer, id, on_done,
+	                                           &r),
+	                 LWM2M_OK);
+	run_until(&r.done);
+	return r.err;
+}
+
+START_TEST(test_lwm2m_objdef_store_delete_rules)
+{
+	char global[LWM2M_ID_SIZE], mine[LWM2M_ID_SIZE];
+	char id[LWM2M_ID_SIZE];
+
+	create(0, 3, "Global", global);
+	create(5, 3, "Mine", mine);
+	ck_assert_int_eq(delete(5, global), LWM2M_EDENIED);
+	ck_assert_int_eq(delete(6, mine), LWM2M_ENOTFOUND);
+	ck_assert_int_eq(delete(5, mine), LWM2M_OK);
+	ck_assert_int_eq(delete(5, mine), LWM2M_ENOTFOUND);
+	ck_assert_int_eq(get(5, mine).err, LWM2M_ENOTFOUND);
+	create(5, 3, "Mine again", id); /* the ObjectID is free again */
+	ck_assert_int_eq(delete(0, global), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 5, id), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 5, id),
+	                 LWM2M_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(test_lwm2m_objdef_sync_install_if_absent)
+{
+	struct lwm2m_objdef_list l, have;
+	char id[LWM2M_ID_SIZE];
+	size_t n = 99;
+
+	lwm2m_objdef_list_init(&l);
+	lwm2m_objdef_list_add(&l, mkdef(3, "Shipped 3"));
+	lwm2m_objdef_list_add(&l, mkdef(4, "Shipped 4"));
+	create(0, 3, "Operator's 3", id);
+	ck_assert_int_eq(lwm2m_objdef_sync_install(sync_c, 0, &l, &n), LWM2M_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(get(0, id).name, "Operator's 3");
+	ck_assert_int_eq(lwm2m_objdef_sync_install(sync_c, 0, &l, &n), LWM2M_OK);
+	ck_assert_uint_eq(n, 0);
+	lwm2m_objdef_list_init(&have);
+	ck_assert_int_eq(lwm2m_objdef_sync_list(sync_c, 0, &have), LWM2M_OK);
+	ck_assert_uint_eq(have.n, 2);
+	ck_assert_str_eq(have.defs[1]->name, "Shipped 4");
+	lwm2m_objdef_list_fini(&have);
+	lwm2m_objdef_list_fini(&l);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	const struct {
+		const char *name;
+		const TTest *fn;
+	} cases[] = {
+		{"lwm2m_objdef_store_create",
+		 test_lwm2m_objdef_store_create_all_or_nothing},
+		{"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_visibility},
+		{"lwm2m_objdef_store_find", test_lwm2m_objdef_store_find_override},
+		{"lwm2m_objdef_store_list", test_lwm2m_objdef_store_list_merged},
+		{"lwm2m_objdef_store_replace",
+		 test_lwm2m_objdef_store_replace_url_id},
+		{"lwm2m_objdef_store_delete", test_lwm2m_objdef_store_delete_rules},
+		{"lwm2m_objdef_sync_install",
+		 test_lwm2m_objdef_sync_install_if_absent},
+	};
+	Suite *s = suite_create("objdef_store");
+	TCase *tc = NULL;
+	const char *prev = "";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (strcmp(prev, cases[i].name) != 0) {
+			tc = tcase_create(cases[i].name);
+			tcase_add_checked_fixture(tc, setup, teardown);
+			tcase_set_timeout(tc, 30);
+			suite_add_tcase(s, tc);
+			prev = cases[i].name;
+		}
+		tcase_add_test(tc, cases[i].fn);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!start_redis()) {
+		fprintf(stderr, "test_objdef_store: cannot start redis-server\n");
+		stop_redis();
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	stop_redis();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
