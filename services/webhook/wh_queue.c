@@ -23,9 +23,11 @@
 
 #define ENTRY_ID_MAX 64
 #define READ_COUNT_MAX 128
+#define ACK_BATCH_MAX 512
 
 struct wh_job {
 	TAILQ_ENTRY(wh_job) link;
+	TAILQ_ENTRY(wh_job) ack_link; /* in wh_ctx.acks while waiting */
 	struct wh_ctx *ctx;
 	char entry[ENTRY_ID_MAX];
 	struct lwm2m_delivery d;
@@ -40,6 +42,8 @@ struct wh_ctx {
 	struct wh_http *http;
 	struct evhttp *health;
 	struct event *retry_timer, *claim_timer, *read_timer, *grace_timer;
+	struct event *ack_ev;    /* flushes acks once per loop iteration */
+	struct wh_job_list acks; /* delivered, acknowledgement not sent */
 	struct wh_job_list jobs;
 	unsigned inflight;
 	bool group_ready, reading, pending_phase, stopping, closing;
@@ -51,6 +55,9 @@ struct wh_ctx {
 
 static const char ACK_LUA[] = "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) "
                               "redis.call('XDEL', KEYS[1], ARGV[2]) return 1";
+static const char ACK_MANY_LUA[] =
+    "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)) "
+    "redis.call('XDEL', KEYS[1], unpack(ARGV, 2)) return #ARGV - 1";
 static const char RETRY_LUA[] =
     "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
     "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end "
@@ -216,6 +223,85 @@ settle_dead(struct wh_job *job, int status, const char *error)
 	free(text);
 }
 
+/* One EVAL acknowledging and deleting up to ACK_BATCH_MAX delivered jobs. */
+struct ack_batch {
+	size_t n;
+	struct wh_job *jobs[ACK_BATCH_MAX];
+};
+
+static void
+on_acked(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct ack_batch *b = arg;
+	size_t i;
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "ack of %zu jobs failed: %s, left "
+		          "pending",
+		          b->n, reply ? reply->str : "connection lost");
+	}
+	for (i = 0; i < b->n; i++) {
+		job_free(b->jobs[i]);
+	}
+	free(b);
+}
+
+static void
+ack_send(struct wh_ctx *ctx, struct ack_batch *b)
+{
+	const char *argv[ACK_BATCH_MAX + 5];
+	int argc = 0;
+	size_t i;
+
+	argv[argc++] = "EVAL";
+	argv[argc++] = ACK_MANY_LUA;
+	argv[argc++] = "1";
+	argv[argc++] = LWM2M_KEY_DELIVERIES;
+	argv[argc++] = LWM2M_DELIVERY_GROUP;
+	for (i = 0; i < b->n; i++) {
+		argv[argc++] = b->jobs[i]->entry;
+	}
+	if (lwm2m_redis_cmdargv(ctx->cmd, on_acked, b, argc, argv, NULL) !=
+	    LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "redis down, %zu delivered jobs "
+		          "left pending",
+		          b->n);
+		on_acked(ctx->cmd, NULL, b);
+	}
+}
+
+static void
+on_ack_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct wh_ctx *ctx = arg;
+	struct ack_batch *b;
+	struct wh_job *job;
+
+	while (!TAILQ_EMPTY(&ctx->acks)) {
+		b = malloc(sizeof *b);
+		if (b == NULL) {
+			event_active(ctx->ack_ev, EV_TIMEOUT, 0);
+			return;
+		}
+		b->n = 0;
+		while (b->n < ACK_BATCH_MAX &&
+		       (job = TAILQ_FIRST(&ctx->acks)) != NULL) {
+			TAILQ_REMOVE(&ctx->acks, job, ack_link);
+			b->jobs[b->n++] = job;
+		}
+		ack_send(ctx, b);
+	}
+}
+
+static void
+ack_later(struct wh_job *job)
+{
+	TAILQ_INSERT_TAIL(&job->ctx->acks, job, ack_link);
+	event_active(job->ctx->ack_ev, EV_TIMEOUT, 0);
+}
+
 static void
 on_http_done(int status, const char *error, void *arg)
 {
@@ -237,7 +323,7 @@ on_http_done(int status, const char *error, void *arg)
 		          "attempt=%u ms=%" PRId64,
 		          job->d.sub, job->d.id, status, job->d.attempt,
 		          lwm2m_mono_ms() - job->started);
-		settle_argv(job, ACK_LUA, 1, NULL, 0);
+		ack_later(job);
 		break;
 	case WH_RETRY:
 		lwm2m_log(LWM2M_LOG_NOTICE, "failed sub=%s id=%s status=%d%s%s",
@@ -616,8 +702,10 @@ timers_start(struct wh_ctx *ctx)
 	ctx->claim_timer =
 	    event_new(ctx->base, -1, EV_PERSIST, on_claim_timer, ctx);
 	ctx->read_timer = evtimer_new(ctx->base, on_read_timer, ctx);
+	ctx->ack_ev = event_new(ctx->base, -1, 0, on_ack_flush, ctx);
 	if (ctx->retry_timer == NULL || ctx->claim_timer == NULL ||
-	    ctx->read_timer == NULL || evtimer_add(ctx->retry_timer, &retry) ||
+	    ctx->read_timer == NULL || ctx->ack_ev == NULL ||
+	    evtimer_add(ctx->retry_timer, &retry) ||
 	    evtimer_add(ctx->claim_timer, &claim_tv)) {
 		return LWM2M_ENOMEM;
 	}
@@ -637,6 +725,7 @@ wh_ctx_new(struct event_base *base, const struct wh_config *config,
 	ctx->base = base;
 	ctx->cfg = config;
 	TAILQ_INIT(&ctx->jobs);
+	TAILQ_INIT(&ctx->acks);
 	strcpy(ctx->cursor, "0");
 	strcpy(ctx->claim_cursor, "0-0");
 	err = wh_http_new(base, &config->http, &ctx->http);
@@ -728,6 +817,7 @@ wh_ctx_free(struct wh_ctx *ctx)
 	event_free_safe(ctx->claim_timer);
 	event_free_safe(ctx->read_timer);
 	event_free_safe(ctx->grace_timer);
+	event_free_safe(ctx->ack_ev);
 	free(ctx);
 }
 
