@@ -241,7 +241,8 @@ class Services:
     Settings that tests pass: LWDS_REDIS_URL, LWDS_ADMIN_KEY,
     LWDS_ADMIN_SECRET, LWDS_HTTP_LISTEN, LWDS_COAP_LISTEN, LWDS_GW_ID,
     LWDS_GW_RPC_URL, LWDS_EVENTS_URL, LWDS_SIGNING_KEY,
-    LWDS_WEBHOOK_HEALTH_ADDR and whatever a test adds in env.
+    LWDS_WEBHOOK_HEALTH_ADDR, LWDS_BROKER_HEALTH_ADDR and whatever a test
+    adds in env.
     """
 
     ALL = ("coap-gw", "rest-api", "broker", "webhook")
@@ -266,6 +267,7 @@ class Services:
             "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
             "LWDS_EVENTS_URL": "tcp://127.0.0.1:%d" % free_port(),
             "LWDS_WEBHOOK_HEALTH_ADDR": "127.0.0.1:%d" % free_port(),
+            "LWDS_BROKER_HEALTH_ADDR": "127.0.0.1:%d" % free_port(),
             "LWDS_SIGNING_KEY": random_token(32),
             "LWDS_LOG_LEVEL": "debug",
         })
