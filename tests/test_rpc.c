@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lwm2m_rpc.h"
 
@@ -54,7 +55,13 @@ setup(struct fixture *f, const char *name, bool with_server)
 	static int seq;
 
 	memset(f, 0, sizeof *f);
-	snprintf(f->url, sizeof f->url, "inproc://rpc-%s-%d", name, ++seq);
+	if (strncmp(name, "ipc", 3) == 0) {
+		snprintf(f->url, sizeof f->url, "ipc:///tmp/lwds-test-rpc-%ld-%d",
+		         (long)getpid(), ++seq);
+	} else {
+		snprintf(f->url, sizeof f->url, "inproc://rpc-%s-%d", name,
+		         ++seq);
+	}
 	f->base = event_base_new();
 	ck_assert_ptr_nonnull(f->base);
 	if (with_server) {
@@ -138,6 +145,46 @@ START_TEST(test_lwm2m_rpc_call_many_concurrent)
 	run(&f, N_CALLS, 10000);
 	ck_assert_int_eq(f.done, N_CALLS);
 	ck_assert_int_eq(f.ok, N_CALLS);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_call_many_ipc)
+{
+	static struct callctx calls[N_CALLS];
+	struct fixture f;
+
+	setup(&f, "ipc", true);
+	for (int i = 0; i < N_CALLS; i++) {
+		calls[i].f = &f;
+		snprintf(calls[i].text, sizeof calls[i].text, "ipc-%d", i);
+		ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url,
+		                                LWM2M_ENV_RPC_PING,
+		                                calls[i].text,
+		                                strlen(calls[i].text), 5000,
+		                                on_echo, &calls[i]),
+		                 LWM2M_OK);
+	}
+	run(&f, N_CALLS, 10000);
+	ck_assert_int_eq(f.ok, N_CALLS);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(test_lwm2m_rpc_call_out_of_order_ipc)
+{
+	struct fixture f;
+
+	setup(&f, "ipc-order", true);
+	f.hold_until = 50;
+	for (int i = 0; i < 50; i++) {
+		ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url,
+		                                LWM2M_ENV_RPC_PING, NULL, 0,
+		                                5000, on_any, &f),
+		                 LWM2M_OK);
+	}
+	run(&f, 50, 10000);
+	ck_assert_int_eq(f.ok, 50);
 	teardown(&f);
 }
 END_TEST
@@ -300,6 +347,8 @@ rpc_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_lwm2m_rpc_call_many_concurrent);
 	tcase_add_test(tc, test_lwm2m_rpc_call_out_of_order);
+	tcase_add_test(tc, test_lwm2m_rpc_call_many_ipc);
+	tcase_add_test(tc, test_lwm2m_rpc_call_out_of_order_ipc);
 	tcase_add_test(tc, test_lwm2m_rpc_call_error_reply);
 	tcase_add_test(tc, test_lwm2m_rpc_call_timeout);
 	tcase_add_test(tc, test_lwm2m_rpc_call_no_server);

@@ -20,12 +20,22 @@
 /* A reply that cannot be handed to its pipe within this time is dropped. */
 #define REPLY_TIMEOUT_MS 10000
 
+/* Replies waiting for the socket; see send_reply. */
+struct outq {
+	nng_msg *msg;
+	struct outq *next;
+};
+
 struct lwm2m_rpc_server {
 	nng_socket sock;
 	struct event *ev;
 	lwm2m_rpc_handler handler;
 	void *arg;
 	struct lwm2m_rpc_req *reqs; /* unanswered handles */
+	nng_aio *send_aio;
+	pthread_mutex_t mtx;        /* guards the fields below */
+	bool sending, closing;
+	struct outq *out_head, *out_tail;
 };
 
 struct lwm2m_rpc_req {
@@ -36,6 +46,8 @@ struct lwm2m_rpc_req {
 };
 
 /* ---- server ------------------------------------------------------------ */
+
+static void on_reply_sent(void *arg);
 
 static void
 req_unlink(struct lwm2m_rpc_req *req)
@@ -132,6 +144,12 @@ lwm2m_rpc_server_new(struct event_base *base, const char *url,
 	srv->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
 	srv->handler = handler;
 	srv->arg = arg;
+	pthread_mutex_init(&srv->mtx, NULL);
+	if (nng_aio_alloc(&srv->send_aio, on_reply_sent, srv) != 0) {
+		lwm2m_rpc_server_free(srv);
+		return LWM2M_ENOMEM;
+	}
+	nng_aio_set_timeout(srv->send_aio, REPLY_TIMEOUT_MS);
 	err = server_open(srv, base, url);
 	if (err != LWM2M_OK) {
 		lwm2m_rpc_server_free(srv);
@@ -153,9 +171,22 @@ lwm2m_rpc_server_free(struct lwm2m_rpc_server *srv)
 	while (srv->reqs != NULL) {
 		req_unlink(srv->reqs);
 	}
+	pthread_mutex_lock(&srv->mtx);
+	srv->closing = true;
+	pthread_mutex_unlock(&srv->mtx);
 	if (nng_socket_id(srv->sock) > 0) {
 		nng_close(srv->sock);
 	}
+	if (srv->send_aio != NULL) {
+		nng_aio_free(srv->send_aio); /* waits for on_reply_sent */
+	}
+	while (srv->out_head != NULL) {
+		struct outq *q = srv->out_head;
+		srv->out_head = q->next;
+		nng_msg_free(q->msg);
+		free(q);
+	}
+	pthread_mutex_destroy(&srv->mtx);
 	free(srv);
 	return NULL;
 }
@@ -168,40 +199,65 @@ req_free(struct lwm2m_rpc_req *req)
 	free(req);
 }
 
-/* Runs on an nng thread once a reply went out (or failed): frees it. */
+/* Raw rep0 in nng 1.5 keeps one pending send per socket context, and a raw
+ * socket has only one: so replies go out one at a time through send_aio,
+ * the others wait in the server's queue.  Runs on an nng thread. */
 static void
 on_reply_sent(void *arg)
 {
-	nng_aio **aio = arg;
+	struct lwm2m_rpc_server *srv = arg;
+	struct outq *next;
 
-	if (nng_aio_result(*aio) != 0) {
-		nng_msg_free(nng_aio_get_msg(*aio));
+	if (nng_aio_result(srv->send_aio) != 0) {
+		nng_msg_free(nng_aio_get_msg(srv->send_aio));
 	}
-	nng_aio_reap(*aio);
-	free(aio);
+	nng_aio_set_msg(srv->send_aio, NULL);
+	pthread_mutex_lock(&srv->mtx);
+	while ((next = srv->out_head) != NULL) {
+		srv->out_head = next->next;
+		if (!srv->closing) {
+			break;
+		}
+		nng_msg_free(next->msg);
+		free(next);
+	}
+	srv->sending = next != NULL;
+	if (next != NULL) {
+		nng_aio_set_msg(srv->send_aio, next->msg);
+		free(next);
+		nng_send_aio(srv->sock, srv->send_aio);
+	}
+	pthread_mutex_unlock(&srv->mtx);
 }
 
-/* rep0 lets one reply per pipe be in flight, so a non-blocking send would
- * drop the replies of a burst: queue each one with its own aio instead. */
 static lwm2m_err
-send_reply(nng_socket sock, nng_msg *msg)
+send_reply(struct lwm2m_rpc_server *srv, nng_msg *msg)
 {
-	nng_aio **aio = malloc(sizeof *aio);
-	int rv;
+	struct outq *q;
+	bool ok = true;
 
-	if (aio == NULL) {
+	pthread_mutex_lock(&srv->mtx);
+	if (!srv->sending) {
+		srv->sending = true;
+		nng_aio_set_msg(srv->send_aio, msg);
+		nng_send_aio(srv->sock, srv->send_aio);
+	} else if ((q = malloc(sizeof *q)) != NULL) {
+		q->msg = msg;
+		q->next = NULL;
+		if (srv->out_head == NULL) {
+			srv->out_head = q;
+		} else {
+			srv->out_tail->next = q;
+		}
+		srv->out_tail = q;
+	} else {
+		ok = false;
+	}
+	pthread_mutex_unlock(&srv->mtx);
+	if (!ok) {
 		nng_msg_free(msg);
 		return LWM2M_ENOMEM;
 	}
-	rv = nng_aio_alloc(aio, on_reply_sent, aio);
-	if (rv != 0) {
-		free(aio);
-		nng_msg_free(msg);
-		return lwm2m_env_nng_err(rv);
-	}
-	nng_aio_set_timeout(*aio, REPLY_TIMEOUT_MS);
-	nng_aio_set_msg(*aio, msg);
-	nng_send_aio(sock, *aio);
 	return LWM2M_OK;
 }
 
@@ -235,7 +291,7 @@ lwm2m_rpc_reply(struct lwm2m_rpc_req *req, uint32_t flags, const void *payload,
 			nng_msg_free(msg);
 			err = LWM2M_ENOMEM;
 		} else {
-			err = send_reply(req->srv->sock, msg);
+			err = send_reply(req->srv, msg);
 		}
 	}
 	req_free(req);
