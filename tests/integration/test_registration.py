@@ -2,6 +2,7 @@
 de-register, expire, re-register (issue 2)."""
 
 import os
+import time
 import unittest
 
 from lwdslib import (OPT, ServiceTestCase, Sim, link, path_of, random_token,
@@ -74,9 +75,24 @@ class TestRegistration(ServiceTestCase):
 
     def test_update_without_lt_keeps_lifetime(self):
         c, _, cid = self.register("reg-upd-1", lt=300)
+        before = self.client_record(cid)
+        time.sleep(0.05)
         r = c.request("POST", "rd/" + cid)
         self.assertEqual(r.code_str, "2.04", r)
-        self.assertEqual(self.client_record(cid).get("lt"), "300")
+        rec = self.client_record(cid)
+        self.assertEqual(rec.get("lt"), "300", rec)
+        self.assertGreater(int(rec["upd"]), int(before["upd"]), rec)
+        self.assertEqual(int(rec["exp"]) - int(rec["upd"]), 300000, rec)
+
+    def test_update_from_new_address(self):
+        _, _, cid = self.register("reg-nat-1", lt=300)
+        other = self.svc.coap()
+        self.addCleanup(other.close)
+        r = other.request("POST", "rd/" + cid)
+        self.assertEqual(r.code_str, "2.04", r)
+        port = other.sock.getsockname()[1]
+        self.assertEqual(self.client_record(cid).get("addr"),
+                         "127.0.0.1:%d" % port)
 
     def test_update_with_lt(self):
         c, _, cid = self.register("reg-upd-2", lt=300)
