@@ -124,10 +124,11 @@ on_settled(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	struct wh_job *job = arg;
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-		lwm2m_log(LWM2M_LOG_WARNING,
-		          "settle failed entry=%s id=%s: %s, left pending",
-		          job->entry, job->d.id,
-		          reply ? reply->str : "connection lost");
+		lwm2m_log(
+		    LWM2M_LOG_WARNING,
+		    "settle failed entry=%s delivery=%s: %s, left pending",
+		    job->entry, job->d.id,
+		    reply ? reply->str : "connection lost");
 	}
 	job_free(job);
 }
@@ -157,8 +158,8 @@ settle_argv(struct wh_job *job, const char *script, int n_keys,
 	if (lwm2m_redis_cmdargv(job->ctx->cmd, on_settled, job, argc, argv,
 	                        NULL) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_WARNING,
-		          "redis down, entry=%s id=%s left pending", job->entry,
-		          job->d.id);
+		          "redis down, entry=%s delivery=%s left pending",
+		          job->entry, job->d.id);
 		job_free(job);
 	}
 }
@@ -176,8 +177,8 @@ settle_retry(struct wh_job *job)
 	lwm2m_random(&rnd, sizeof rnd);
 	delay = wh_retry_delay_ms(&ctx->cfg->retry, job->d.attempt, rnd);
 	if (lwm2m_delivery_encode(&job->d, &text, &len) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "out of memory, id=%s left pending",
-		          job->d.id);
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "out of memory, delivery=%s left pending", job->d.id);
 		job_free(job);
 		return;
 	}
@@ -185,8 +186,8 @@ settle_retry(struct wh_job *job)
 	args[0] = due;
 	args[1] = text;
 	lwm2m_log(LWM2M_LOG_INFO,
-	          "retry sub=%s id=%s attempt=%u in %" PRId64 " ms", job->d.sub,
-	          job->d.id, job->d.attempt + 1, delay);
+	          "retry sub=%s delivery=%s attempt=%u in %" PRId64 " ms",
+	          job->d.sub, job->d.id, job->d.attempt + 1, delay);
 	settle_argv(job, RETRY_LUA, 2, args, 2);
 	free(text);
 }
@@ -216,7 +217,7 @@ settle_dead(struct wh_job *job, int status, const char *error)
 	args[7] = attempts;
 	args[8] = text;
 	lwm2m_log(LWM2M_LOG_WARNING,
-	          "dead letter sub=%s id=%s attempts=%u "
+	          "dead letter sub=%s delivery=%s attempts=%u "
 	          "status=%d: %s",
 	          job->d.sub, job->d.id, job->d.attempt, status, error);
 	settle_argv(job, DEAD_LUA, 2, args, 9);
@@ -319,15 +320,16 @@ on_http_done(int status, const char *error, void *arg)
 	switch (o) {
 	case WH_DELIVERED:
 		lwm2m_log(LWM2M_LOG_INFO,
-		          "delivered sub=%s id=%s status=%d "
+		          "delivered sub=%s delivery=%s status=%d "
 		          "attempt=%u ms=%" PRId64,
 		          job->d.sub, job->d.id, status, job->d.attempt,
 		          lwm2m_mono_ms() - job->started);
 		ack_later(job);
 		break;
 	case WH_RETRY:
-		lwm2m_log(LWM2M_LOG_NOTICE, "failed sub=%s id=%s status=%d%s%s",
-		          job->d.sub, job->d.id, status, error ? " " : "",
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "failed sub=%s delivery=%s status=%d%s%s", job->d.sub,
+		          job->d.id, status, error ? " " : "",
 		          error ? error : "");
 		settle_retry(job);
 		break;
