@@ -51,7 +51,7 @@ BINARIES = {
     "rest-api": "services/rest-api/lwds-rest-api",
     "broker": "services/broker/lwds-broker",
     "webhook": "services/webhook/lwds-webhook",
-    "sim": "tools/sim/lwds-sim",
+    "sim": "tools/lwds-sim",
 }
 
 

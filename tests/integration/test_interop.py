@@ -28,10 +28,10 @@ def npm_ci():
 
 
 class NodeClient:
-    def __init__(self, port, name, lifetime=300):
+    def __init__(self, port, name, lifetime=300, version="1.0"):
         self.proc = subprocess.Popen(
             ["node", os.path.join(INTEROP, "client.js"), "127.0.0.1",
-             str(port), name, str(lifetime)],
+             str(port), name, str(lifetime), version],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, bufsize=1)
 

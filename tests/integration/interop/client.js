@@ -1,6 +1,8 @@
 // client.js - register a coap-node LwM2M client with an lwds gateway.
 //
-// usage: node client.js <host> <port> <endpoint-name> [lifetime]
+// usage: node client.js <host> <port> <endpoint-name> [lifetime [version]]
+// version is the lwm2m= query value; coap-node's own default is "1.0.0",
+// which is not an LwM2M version string ("1.0", "1.1").
 // Prints one JSON line per event on stdout:
 //   {"event":"registered","status":"2.01","location":"/rd/<id>"}
 //   {"event":"deregistered","status":"2.02"}
@@ -12,9 +14,9 @@ const readline = require('readline');
 const CoapNode = require('coap-node');
 const SmartObject = require('smartobject');
 
-const [host, port, name, lifetime] = process.argv.slice(2);
+const [host, port, name, lifetime, version] = process.argv.slice(2);
 if (!host || !port || !name) {
-    process.stderr.write('usage: node client.js host port name [lifetime]\n');
+    process.stderr.write('usage: node client.js host port name [lifetime [version]]\n');
     process.exit(2);
 }
 
@@ -24,7 +26,11 @@ function say(obj) {
 
 const so = new SmartObject();
 so.init('temperature', 0, { sensorValue: 21.5, units: 'Cel' });
-const node = new CoapNode(name, so, { lifetime: Number(lifetime || 300) });
+const attrs = { lifetime: Number(lifetime || 300) };
+if (version) {
+    attrs.version = version;
+}
+const node = new CoapNode(name, so, attrs);
 
 node.on('error', (err) => say({ event: 'error', message: String(err) }));
 
