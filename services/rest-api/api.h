@@ -419,6 +419,17 @@ void api_client_get(struct api_req *r);
 void api_client_delete(struct api_req *r);
 void api_objecttypes_list(struct api_req *r);
 void api_objecttype_get(struct api_req *r);
+void api_definitions_list(struct api_req *r);
+void api_definitions_create(struct api_req *r);
+void api_definition_get(struct api_req *r);
+void api_definition_put(struct api_req *r);
+void api_definition_delete(struct api_req *r);
+
+/* api_definitions_install stores the shipped object definitions
+ * (lwds-objects.json: LWDS_OBJECTS_FILE, else the installed copy, else the
+ * source tree) as global definitions where their ObjectID has none yet.
+ * Blocking: call at start-up before the loop runs.  Logs what it did. */
+lwm2m_err api_definitions_install(const char *redis_url);
 
 /* api_auth_check verifies r's bearer token and that its access key still
  * exists, then calls done(r) with r->authed set (API_AUTH_OPTIONAL) or

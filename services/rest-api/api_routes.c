@@ -19,6 +19,16 @@ const struct api_route api_routes[] = {
 	 API_AUTH_TOKEN},
 	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}",
 	 api_objecttype_get, API_AUTH_TOKEN},
+	{htp_method_GET, "/objecttypes/definitions", api_definitions_list,
+	 API_AUTH_TOKEN},
+	{htp_method_POST, "/objecttypes/definitions", api_definitions_create,
+	 API_AUTH_TOKEN},
+	{htp_method_GET, "/objecttypes/definitions/{definitionID}",
+	 api_definition_get, API_AUTH_TOKEN},
+	{htp_method_PUT, "/objecttypes/definitions/{definitionID}",
+	 api_definition_put, API_AUTH_TOKEN},
+	{htp_method_DELETE, "/objecttypes/definitions/{definitionID}",
+	 api_definition_delete, API_AUTH_TOKEN},
 };
 
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];

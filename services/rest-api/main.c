@@ -143,5 +143,7 @@ main(int argc, char **argv)
 		lwm2m_log(LWM2M_LOG_ERR, "start-up failed");
 		return 1;
 	}
+	/* a bad or missing definitions file is logged, not fatal */
+	(void)api_definitions_install(ctx.cfg.redis_url);
 	return run(&ctx);
 }
