@@ -83,7 +83,8 @@ copy_scalar(struct lwm2m_cbor_writer *w, const struct lwm2m_cbor_item *it)
 			b[0] = (uint8_t)(0xe0 | it->u);
 		}
 		if (w->err == LWM2M_OK) {
-			w->err = lwm2m_buf_append(w->out, b, it->u < 24 ? 1 : 2);
+			w->err =
+			    lwm2m_buf_append(w->out, b, it->u < 24 ? 1 : 2);
 		}
 		return;
 	}

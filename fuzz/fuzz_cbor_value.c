@@ -1,5 +1,6 @@
-/* libFuzzer target for CBOR single value (60) through lwm2m_decode/lwm2m_encode:
- * decode, re-encode, decode again and compare the two trees, then free. */
+/* libFuzzer target for CBOR single value (60) through
+ * lwm2m_decode/lwm2m_encode: decode, re-encode, decode again and compare the
+ * two trees, then free. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -22,7 +23,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lwm2m_tree_init(&second, NULL);
 	err = lwm2m_decode(LWM2M_FMT_CBOR, data, size, &base, &first, &diag);
 	if (err == LWM2M_OK) {
-		err = lwm2m_encode(LWM2M_FMT_CBOR, &first, &base, &out, &out_len);
+		err =
+		    lwm2m_encode(LWM2M_FMT_CBOR, &first, &base, &out, &out_len);
 		if (err != LWM2M_OK && err != LWM2M_ENOMEM) {
 			abort();
 		}

@@ -20,16 +20,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	lwm2m_tree_init(&first, NULL);
 	lwm2m_tree_init(&second, NULL);
-	err = lwm2m_decode(LWM2M_FMT_LWM2M_CBOR, data, size, &base, &first, &diag);
+	err = lwm2m_decode(LWM2M_FMT_LWM2M_CBOR, data, size, &base, &first,
+	                   &diag);
 	if (err == LWM2M_OK) {
-		err = lwm2m_encode(LWM2M_FMT_LWM2M_CBOR, &first, &base, &out, &out_len);
+		err = lwm2m_encode(LWM2M_FMT_LWM2M_CBOR, &first, &base, &out,
+		                   &out_len);
 		if (err != LWM2M_OK && err != LWM2M_ENOMEM) {
 			abort();
 		}
 	}
 	if (err == LWM2M_OK) {
-		if (lwm2m_decode(LWM2M_FMT_LWM2M_CBOR, out, out_len, &base, &second,
-		                 &diag) != LWM2M_OK ||
+		if (lwm2m_decode(LWM2M_FMT_LWM2M_CBOR, out, out_len, &base,
+		                 &second, &diag) != LWM2M_OK ||
 		    !lwm2m_tree_equal(&first, &second)) {
 			abort();
 		}

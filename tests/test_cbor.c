@@ -65,7 +65,8 @@ copy_container(struct lwm2m_cbor_reader *r, struct lwm2m_cbor_writer *w,
 			lwm2m_cbor_put_map(w, n);
 		}
 		if (inner.len > 0 && w->err == LWM2M_OK) {
-			w->err = lwm2m_buf_append(w->out, inner.data, inner.len);
+			w->err =
+			    lwm2m_buf_append(w->out, inner.data, inner.len);
 		}
 	}
 	lwm2m_buf_fini(&inner);
@@ -171,22 +172,70 @@ recode(const char *hex, char *out)
 
 /* RFC 8949 Appendix A examples that are already canonical. */
 static const char *const canonical[] = {
-	"00", "01", "0a", "17", "1818", "1819", "1864", "1903e8", "1a000f4240",
-	"1b000000e8d4a51000", "1bffffffffffffffff",
-	"c249010000000000000000", "3bffffffffffffffff",
-	"c349010000000000000000", "20", "29", "3863", "3903e7", "f90000",
-	"f98000", "f93c00", "fb3ff199999999999a", "f93e00", "f97bff",
-	"fa47c35000", "fa7f7fffff", "fb7e37e43c8800759c", "f90001", "f90400",
-	"f9c400", "fbc010666666666666", "f97c00", "f97e00", "f9fc00", "f4",
-	"f5", "f6", "f7", "f0", "f8ff",
-	"c074323031332d30332d32315432303a30343a30305a", "c11a514b67b0",
-	"c1fb41d452d9ec200000", "d74401020304", "d818456449455446",
-	"d82076687474703a2f2f7777772e6578616d706c652e636f6d", "40",
-	"4401020304", "60", "6161", "6449455446", "62225c", "62c3bc",
-	"63e6b0b4", "64f0908591", "80", "83010203", "8301820203820405",
-	"98190102030405060708090a0b0c0d0e0f101112131415161718181819", "a0",
-	"a201020304", "a26161016162820203", "826161a161626163",
-	"a56161614161626142616361436164614461656145",
+    "00",
+    "01",
+    "0a",
+    "17",
+    "1818",
+    "1819",
+    "1864",
+    "1903e8",
+    "1a000f4240",
+    "1b000000e8d4a51000",
+    "1bffffffffffffffff",
+    "c249010000000000000000",
+    "3bffffffffffffffff",
+    "c349010000000000000000",
+    "20",
+    "29",
+    "3863",
+    "3903e7",
+    "f90000",
+    "f98000",
+    "f93c00",
+    "fb3ff199999999999a",
+    "f93e00",
+    "f97bff",
+    "fa47c35000",
+    "fa7f7fffff",
+    "fb7e37e43c8800759c",
+    "f90001",
+    "f90400",
+    "f9c400",
+    "fbc010666666666666",
+    "f97c00",
+    "f97e00",
+    "f9fc00",
+    "f4",
+    "f5",
+    "f6",
+    "f7",
+    "f0",
+    "f8ff",
+    "c074323031332d30332d32315432303a30343a30305a",
+    "c11a514b67b0",
+    "c1fb41d452d9ec200000",
+    "d74401020304",
+    "d818456449455446",
+    "d82076687474703a2f2f7777772e6578616d706c652e636f6d",
+    "40",
+    "4401020304",
+    "60",
+    "6161",
+    "6449455446",
+    "62225c",
+    "62c3bc",
+    "63e6b0b4",
+    "64f0908591",
+    "80",
+    "83010203",
+    "8301820203820405",
+    "98190102030405060708090a0b0c0d0e0f101112131415161718181819",
+    "a0",
+    "a201020304",
+    "a26161016162820203",
+    "826161a161626163",
+    "a56161614161626142616361436164614461656145",
 };
 
 START_TEST(test_lwm2m_cbor_read_appendix_a)
@@ -203,28 +252,28 @@ END_TEST
 
 /* Non-canonical Appendix A forms and what the writer makes of them. */
 static const char *const recoded[][2] = {
-	{"fa7f800000", "f97c00"},
-	{"fa7fc00000", "f97e00"},
-	{"faff800000", "f9fc00"},
-	{"fb7ff0000000000000", "f97c00"},
-	{"fb7ff8000000000000", "f97e00"},
-	{"fbfff0000000000000", "f9fc00"},
-	{"5f42010243030405ff", "450102030405"},
-	{"7f657374726561646d696e67ff", "6973747265616d696e67"},
-	{"9fff", "80"},
-	{"9f018202039f0405ffff", "8301820203820405"},
-	{"9f01820203820405ff", "8301820203820405"},
-	{"83018202039f0405ff", "8301820203820405"},
-	{"83019f0203ff820405", "8301820203820405"},
-	{"9f0102030405060708090a0b0c0d0e0f101112131415161718181819ff",
-	 "98190102030405060708090a0b0c0d0e0f101112131415161718181819"},
-	{"bf61610161629f0203ffff", "a26161016162820203"},
-	{"826161bf61626163ff", "826161a161626163"},
-	{"bf6346756ef563416d7421ff", "a26346756ef563416d7421"},
-	{"1800", "00"},
-	{"190001", "01"},
-	{"d9d9f701", "01"},        /* self-describe tag dropped */
-	{"fa3fc00000", "f93e00"}, /* 1.5 as single */
+    {"fa7f800000", "f97c00"},
+    {"fa7fc00000", "f97e00"},
+    {"faff800000", "f9fc00"},
+    {"fb7ff0000000000000", "f97c00"},
+    {"fb7ff8000000000000", "f97e00"},
+    {"fbfff0000000000000", "f9fc00"},
+    {"5f42010243030405ff", "450102030405"},
+    {"7f657374726561646d696e67ff", "6973747265616d696e67"},
+    {"9fff", "80"},
+    {"9f018202039f0405ffff", "8301820203820405"},
+    {"9f01820203820405ff", "8301820203820405"},
+    {"83018202039f0405ff", "8301820203820405"},
+    {"83019f0203ff820405", "8301820203820405"},
+    {"9f0102030405060708090a0b0c0d0e0f101112131415161718181819ff",
+     "98190102030405060708090a0b0c0d0e0f101112131415161718181819"},
+    {"bf61610161629f0203ffff", "a26161016162820203"},
+    {"826161bf61626163ff", "826161a161626163"},
+    {"bf6346756ef563416d7421ff", "a26346756ef563416d7421"},
+    {"1800", "00"},
+    {"190001", "01"},
+    {"d9d9f701", "01"},       /* self-describe tag dropped */
+    {"fa3fc00000", "f93e00"}, /* 1.5 as single */
 };
 
 START_TEST(test_lwm2m_cbor_read_indefinite_and_nonshortest)
@@ -241,21 +290,110 @@ END_TEST
 
 /* Not well-formed (RFC 8949 Appendix F and more): all LWM2M_EPROTO. */
 static const char *const malformed[] = {
-	"", "18", "19", "1a", "1b", "1901", "1a0102", "1b01020304050607", "38",
-	"58", "78", "98", "9a01ff00", "b8", "d8", "f8", "f900", "fa0000",
-	"fb000000", "41", "61", "5affffffff00", "5bffffffffffffffff010203",
-	"7affffffff00", "7b7fffffffffffffff010203", "81", "818181818181818181",
-	"8200", "a1", "a20102", "a100", "a2000000", "c0", "5f4100", "5f410001",
-	"7f6100", "9f", "9f0102", "bf", "bf01020102", "819f", "9f8000",
-	"9f9f9f9f9fffffffff", "9f819f819f9fffffff", "1c", "1d", "1e", "3c",
-	"3d", "3e", "5c", "5d", "5e", "7c", "7d", "7e", "9c", "9d", "9e", "bc",
-	"bd", "be", "dc", "dd", "de", "fc", "fd", "fe", "f800", "f801",
-	"f818", "f81f", "1f", "3f", "df", "ff", "81ff", "8200ff", "a1ff",
-	"a1ff00", "a100ff", "a20000ff", "9f81ff", "9f829f819f9fffffffff",
-	"5f00ff", "5f21ff", "5f6100ff", "5f80ff", "5fa0ff", "5fc000ff",
-	"5fe0ff", "7f4100ff", "5f5f4100ffff", "7f7f6100ffff", "bf00ff",
-	"bf000000ff", "62c328", "62c080", "63eda080", "64f4908080", "61ff",
-	"0000", "c1c101", "9bffffffffffffffff",
+    "",
+    "18",
+    "19",
+    "1a",
+    "1b",
+    "1901",
+    "1a0102",
+    "1b01020304050607",
+    "38",
+    "58",
+    "78",
+    "98",
+    "9a01ff00",
+    "b8",
+    "d8",
+    "f8",
+    "f900",
+    "fa0000",
+    "fb000000",
+    "41",
+    "61",
+    "5affffffff00",
+    "5bffffffffffffffff010203",
+    "7affffffff00",
+    "7b7fffffffffffffff010203",
+    "81",
+    "818181818181818181",
+    "8200",
+    "a1",
+    "a20102",
+    "a100",
+    "a2000000",
+    "c0",
+    "5f4100",
+    "5f410001",
+    "7f6100",
+    "9f",
+    "9f0102",
+    "bf",
+    "bf01020102",
+    "819f",
+    "9f8000",
+    "9f9f9f9f9fffffffff",
+    "9f819f819f9fffffff",
+    "1c",
+    "1d",
+    "1e",
+    "3c",
+    "3d",
+    "3e",
+    "5c",
+    "5d",
+    "5e",
+    "7c",
+    "7d",
+    "7e",
+    "9c",
+    "9d",
+    "9e",
+    "bc",
+    "bd",
+    "be",
+    "dc",
+    "dd",
+    "de",
+    "fc",
+    "fd",
+    "fe",
+    "f800",
+    "f801",
+    "f818",
+    "f81f",
+    "1f",
+    "3f",
+    "df",
+    "ff",
+    "81ff",
+    "8200ff",
+    "a1ff",
+    "a1ff00",
+    "a100ff",
+    "a20000ff",
+    "9f81ff",
+    "9f829f819f9fffffffff",
+    "5f00ff",
+    "5f21ff",
+    "5f6100ff",
+    "5f80ff",
+    "5fa0ff",
+    "5fc000ff",
+    "5fe0ff",
+    "7f4100ff",
+    "5f5f4100ffff",
+    "7f7f6100ffff",
+    "bf00ff",
+    "bf000000ff",
+    "62c328",
+    "62c080",
+    "63eda080",
+    "64f4908080",
+    "61ff",
+    "0000",
+    "c1c101",
+    "9bffffffffffffffff",
 };
 
 START_TEST(test_lwm2m_cbor_read_malformed)
@@ -275,18 +413,15 @@ START_TEST(test_lwm2m_cbor_read_diag_offset)
 	size_t n = unhex("83010262c328", in);
 	struct lwm2m_diag diag = {0};
 
-	ck_assert_int_eq(lwm2m_cbor_validate(in, n, NULL, &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(lwm2m_cbor_validate(in, n, NULL, &diag), LWM2M_EPROTO);
 	ck_assert_uint_eq(diag.offset, 4);
 	ck_assert_ptr_nonnull(strstr(diag.msg, "UTF-8"));
 	n = unhex("8200ff", in);
-	ck_assert_int_eq(lwm2m_cbor_validate(in, n, NULL, &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(lwm2m_cbor_validate(in, n, NULL, &diag), LWM2M_EPROTO);
 	ck_assert_uint_eq(diag.offset, 2);
 	ck_assert_ptr_nonnull(strstr(diag.msg, "break"));
 	n = unhex("1c", in);
-	ck_assert_int_eq(lwm2m_cbor_validate(in, n, NULL, &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(lwm2m_cbor_validate(in, n, NULL, &diag), LWM2M_EPROTO);
 	ck_assert_ptr_nonnull(strstr(diag.msg, "reserved"));
 }
 END_TEST
@@ -400,9 +535,10 @@ START_TEST(test_lwm2m_cbor_item_value_types)
 	                 LWM2M_OK);
 	ck_assert_int_eq(v.type, LWM2M_TYPE_STRING);
 	ck_assert_mem_eq(v.v.bytes.ptr, "streaming", 9);
-	ck_assert_int_eq(item_value("c074323031332d30332d32315432303a30343a30305a",
-	                            &tree, &v),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    item_value("c074323031332d30332d32315432303a30343a30305a", &tree,
+	               &v),
+	    LWM2M_EPROTO);
 	ck_assert_int_eq(item_value("f6", &tree, &v), LWM2M_EPROTO);
 	ck_assert_int_eq(item_value("f7", &tree, &v), LWM2M_EPROTO);
 	ck_assert_int_eq(item_value("80", &tree, &v), LWM2M_EPROTO);
@@ -451,20 +587,20 @@ START_TEST(test_lwm2m_cbor_put_float_shortest)
 		double v;
 		const char *hex;
 	} cases[] = {
-		{0.0, "f90000"},
-		{-0.0, "f98000"},
-		{1.0, "f93c00"},
-		{1.5, "f93e00"},
-		{65504.0, "f97bff"},
-		{65505.0, "fa477fe100"},
-		{100000.0, "fa47c35000"},
-		{5.960464477539063e-8, "f90001"},
-		{0.00006103515625, "f90400"},
-		{2.98023223876953125e-8, "fa33000000"},
-		{-4.0, "f9c400"},
-		{1.1, "fb3ff199999999999a"},
-		{1.0e+300, "fb7e37e43c8800759c"},
-		{3.4028234663852886e+38, "fa7f7fffff"},
+	    {0.0, "f90000"},
+	    {-0.0, "f98000"},
+	    {1.0, "f93c00"},
+	    {1.5, "f93e00"},
+	    {65504.0, "f97bff"},
+	    {65505.0, "fa477fe100"},
+	    {100000.0, "fa47c35000"},
+	    {5.960464477539063e-8, "f90001"},
+	    {0.00006103515625, "f90400"},
+	    {2.98023223876953125e-8, "fa33000000"},
+	    {-4.0, "f9c400"},
+	    {1.1, "fb3ff199999999999a"},
+	    {1.0e+300, "fb7e37e43c8800759c"},
+	    {3.4028234663852886e+38, "fa7f7fffff"},
 	};
 	double v;
 
@@ -487,11 +623,18 @@ START_TEST(test_lwm2m_cbor_put_int_shortest)
 		int64_t v;
 		const char *hex;
 	} cases[] = {
-		{0, "00"},         {23, "17"},           {24, "1818"},
-		{255, "18ff"},     {256, "190100"},      {65536, "1a00010000"},
-		{-1, "20"},        {-24, "37"},          {-25, "3818"},
-		{-1000, "3903e7"}, {INT64_MIN, "3b7fffffffffffffff"},
-		{4294967296, "1b0000000100000000"},
+	    {0, "00"},
+	    {23, "17"},
+	    {24, "1818"},
+	    {255, "18ff"},
+	    {256, "190100"},
+	    {65536, "1a00010000"},
+	    {-1, "20"},
+	    {-24, "37"},
+	    {-25, "3818"},
+	    {-1000, "3903e7"},
+	    {INT64_MIN, "3b7fffffffffffffff"},
+	    {4294967296, "1b0000000100000000"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

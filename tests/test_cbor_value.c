@@ -16,9 +16,9 @@ START_TEST(test_lwm2m_cbor_value_decode_types)
 	struct lwm2m_node *n;
 
 	lwm2m_tree_init(&tree, NULL);
-	ck_assert_int_eq(lwm2m_cbor_value_decode(time_v, sizeof(time_v), &res,
-	                                         &tree, NULL),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_cbor_value_decode(time_v, sizeof(time_v), &res, &tree, NULL),
+	    LWM2M_OK);
 	n = lwm2m_tree_get(&tree, &res);
 	ck_assert_ptr_nonnull(n);
 	ck_assert_int_eq(n->kind, LWM2M_NODE_RESOURCE);
@@ -44,13 +44,13 @@ START_TEST(test_lwm2m_cbor_value_decode_rejects)
 	struct lwm2m_diag diag = {0};
 
 	lwm2m_tree_init(&tree, NULL);
-	ck_assert_int_eq(lwm2m_cbor_value_decode(two, sizeof(two), &res, &tree,
-	                                         &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_cbor_value_decode(two, sizeof(two), &res, &tree, &diag),
+	    LWM2M_EPROTO);
 	ck_assert_uint_eq(diag.offset, 1);
-	ck_assert_int_eq(lwm2m_cbor_value_decode(arr, sizeof(arr), &res, &tree,
-	                                         &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_cbor_value_decode(arr, sizeof(arr), &res, &tree, &diag),
+	    LWM2M_EPROTO);
 	ck_assert_int_eq(lwm2m_cbor_value_decode(two, 0, &res, &tree, &diag),
 	                 LWM2M_EPROTO);
 	ck_assert_int_eq(lwm2m_cbor_value_decode(one, 1, &inst, &tree, &diag),
@@ -68,15 +68,14 @@ START_TEST(test_lwm2m_cbor_value_encode_roundtrip)
 {
 	static const struct lwm2m_path inst = {2, {3, 0}};
 	struct lwm2m_value values[] = {
-		{.type = LWM2M_TYPE_STRING,
-		 .v.bytes = {(const uint8_t *)"U", 1}},
-		{.type = LWM2M_TYPE_INTEGER, .v.i = -42},
-		{.type = LWM2M_TYPE_FLOAT, .v.f = 21.5},
-		{.type = LWM2M_TYPE_BOOLEAN, .v.b = true},
-		{.type = LWM2M_TYPE_OPAQUE,
-		 .v.bytes = {(const uint8_t *)"\0\1", 2}},
-		{.type = LWM2M_TYPE_TIME, .v.i = 1700000000},
-		{.type = LWM2M_TYPE_UNSIGNED, .v.u = UINT64_MAX},
+	    {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"U", 1}},
+	    {.type = LWM2M_TYPE_INTEGER, .v.i = -42},
+	    {.type = LWM2M_TYPE_FLOAT, .v.f = 21.5},
+	    {.type = LWM2M_TYPE_BOOLEAN, .v.b = true},
+	    {.type = LWM2M_TYPE_OPAQUE,
+	     .v.bytes = {(const uint8_t *)"\0\1", 2}},
+	    {.type = LWM2M_TYPE_TIME, .v.i = 1700000000},
+	    {.type = LWM2M_TYPE_UNSIGNED, .v.u = UINT64_MAX},
 	};
 	struct lwm2m_buf out = {0};
 
@@ -85,12 +84,13 @@ START_TEST(test_lwm2m_cbor_value_encode_roundtrip)
 
 		lwm2m_tree_init(&a, NULL);
 		lwm2m_tree_init(&b, NULL);
-		ck_assert_int_eq(lwm2m_tree_set(&a, &res, &values[i]), LWM2M_OK);
+		ck_assert_int_eq(lwm2m_tree_set(&a, &res, &values[i]),
+		                 LWM2M_OK);
 		ck_assert_int_eq(lwm2m_cbor_value_encode(&a, &res, &out),
 		                 LWM2M_OK);
-		ck_assert_int_eq(lwm2m_cbor_value_decode(out.data, out.len,
-		                                         &res, &b, NULL),
-		                 LWM2M_OK);
+		ck_assert_int_eq(
+		    lwm2m_cbor_value_decode(out.data, out.len, &res, &b, NULL),
+		    LWM2M_OK);
 		ck_assert(lwm2m_tree_equal(&a, &b));
 		ck_assert_int_eq(lwm2m_cbor_value_encode(&a, &inst, &out),
 		                 LWM2M_EINVAL);

@@ -30,8 +30,8 @@ cands(const struct lwm2m_format_caps *c, const struct lwm2m_path *p,
 {
 	static char out[128];
 	enum lwm2m_format f[LWM2M_FORMAT_MAX_CAND];
-	size_t n = lwm2m_format_candidates(c, p, single, f,
-	                                   LWM2M_FORMAT_MAX_CAND);
+	size_t n =
+	    lwm2m_format_candidates(c, p, single, f, LWM2M_FORMAT_MAX_CAND);
 	size_t off = 0;
 
 	out[0] = '\0';
@@ -72,9 +72,9 @@ START_TEST(test_lwm2m_format_caps_init_parses)
 	for (int i = 0; i < 17; i++) {
 		strcat(many, "110 ");
 	}
-	ck_assert_int_eq(lwm2m_format_caps_init(&c, "1.1", 3, many,
-	                                        strlen(many)),
-	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(
+	    lwm2m_format_caps_init(&c, "1.1", 3, many, strlen(many)),
+	    LWM2M_ELIMIT);
 }
 END_TEST
 
@@ -104,8 +104,7 @@ START_TEST(test_lwm2m_format_candidates_v11)
 	c = caps("1.1", NULL);
 	ck_assert_str_eq(cands(&c, &p_res, true), "60 112 110 0 11542");
 	c = caps("1.1", "1542 110");
-	ck_assert_str_eq(cands(&c, &p_inst, false),
-	                 "110 1542 11542 112 11543");
+	ck_assert_str_eq(cands(&c, &p_inst, false), "110 1542 11542 112 11543");
 }
 END_TEST
 
@@ -130,8 +129,7 @@ START_TEST(test_lwm2m_format_next_fallback)
 	enum lwm2m_format f;
 	size_t n = 0;
 
-	ck_assert_int_eq(lwm2m_format_choose(&c, &p_inst, false, &f),
-	                 LWM2M_OK);
+	ck_assert_int_eq(lwm2m_format_choose(&c, &p_inst, false, &f), LWM2M_OK);
 	ck_assert_int_eq(f, LWM2M_FMT_SENML_CBOR);
 	while (lwm2m_format_next(&c, &p_inst, false, refused, n, &f) ==
 	       LWM2M_OK) {

@@ -12,16 +12,16 @@
  * 6: {0: 1, 1: 5}, 7: {0: 3800, 1: 5000}, ..., 16: "U"}}: a1 (map of 1),
  * 82 03 00 (key [3, 0]), ad (map of 13 resources), ... */
 static const uint8_t lwcbor_device[] = {
-	0xa1, 0x82, 0x03, 0x00, 0xad, 0x00, 0x74, 0x4f, 0x70, 0x65, 0x6e, 0x20,
-	0x4d, 0x6f, 0x62, 0x69, 0x6c, 0x65, 0x20, 0x41, 0x6c, 0x6c, 0x69, 0x61,
-	0x6e, 0x63, 0x65, 0x01, 0x76, 0x4c, 0x69, 0x67, 0x68, 0x74, 0x77, 0x65,
-	0x69, 0x67, 0x68, 0x74, 0x20, 0x4d, 0x32, 0x4d, 0x20, 0x43, 0x6c, 0x69,
-	0x65, 0x6e, 0x74, 0x02, 0x69, 0x33, 0x34, 0x35, 0x30, 0x30, 0x30, 0x31,
-	0x32, 0x33, 0x03, 0x63, 0x31, 0x2e, 0x30, 0x06, 0xa2, 0x00, 0x01, 0x01,
-	0x05, 0x07, 0xa2, 0x00, 0x19, 0x0e, 0xd8, 0x01, 0x19, 0x13, 0x88, 0x08,
-	0xa2, 0x00, 0x18, 0x7d, 0x01, 0x19, 0x03, 0x84, 0x09, 0x18, 0x64, 0x0a,
-	0x0f, 0x0b, 0xa1, 0x00, 0x00, 0x0d, 0x1a, 0x51, 0x82, 0x42, 0x8f, 0x0e,
-	0x66, 0x2b, 0x30, 0x32, 0x3a, 0x30, 0x30, 0x10, 0x61, 0x55,
+    0xa1, 0x82, 0x03, 0x00, 0xad, 0x00, 0x74, 0x4f, 0x70, 0x65, 0x6e, 0x20,
+    0x4d, 0x6f, 0x62, 0x69, 0x6c, 0x65, 0x20, 0x41, 0x6c, 0x6c, 0x69, 0x61,
+    0x6e, 0x63, 0x65, 0x01, 0x76, 0x4c, 0x69, 0x67, 0x68, 0x74, 0x77, 0x65,
+    0x69, 0x67, 0x68, 0x74, 0x20, 0x4d, 0x32, 0x4d, 0x20, 0x43, 0x6c, 0x69,
+    0x65, 0x6e, 0x74, 0x02, 0x69, 0x33, 0x34, 0x35, 0x30, 0x30, 0x30, 0x31,
+    0x32, 0x33, 0x03, 0x63, 0x31, 0x2e, 0x30, 0x06, 0xa2, 0x00, 0x01, 0x01,
+    0x05, 0x07, 0xa2, 0x00, 0x19, 0x0e, 0xd8, 0x01, 0x19, 0x13, 0x88, 0x08,
+    0xa2, 0x00, 0x18, 0x7d, 0x01, 0x19, 0x03, 0x84, 0x09, 0x18, 0x64, 0x0a,
+    0x0f, 0x0b, 0xa1, 0x00, 0x00, 0x0d, 0x1a, 0x51, 0x82, 0x42, 0x8f, 0x0e,
+    0x66, 0x2b, 0x30, 0x32, 0x3a, 0x30, 0x30, 0x10, 0x61, 0x55,
 };
 
 /* The Device object instance of the LwM2M specification's examples (the
@@ -35,22 +35,22 @@ device_tree(struct lwm2m_tree *t)
 		const char *s;
 		int64_t i;
 	} v[] = {
-		{0, 0, false, "Open Mobile Alliance", 0},
-		{1, 0, false, "Lightweight M2M Client", 0},
-		{2, 0, false, "345000123", 0},
-		{3, 0, false, "1.0", 0},
-		{6, 0, true, NULL, 1},
-		{6, 1, true, NULL, 5},
-		{7, 0, true, NULL, 3800},
-		{7, 1, true, NULL, 5000},
-		{8, 0, true, NULL, 125},
-		{8, 1, true, NULL, 900},
-		{9, 0, false, NULL, 100},
-		{10, 0, false, NULL, 15},
-		{11, 0, true, NULL, 0},
-		{13, 0, false, NULL, 1367491215},
-		{14, 0, false, "+02:00", 0},
-		{16, 0, false, "U", 0},
+	    {0, 0, false, "Open Mobile Alliance", 0},
+	    {1, 0, false, "Lightweight M2M Client", 0},
+	    {2, 0, false, "345000123", 0},
+	    {3, 0, false, "1.0", 0},
+	    {6, 0, true, NULL, 1},
+	    {6, 1, true, NULL, 5},
+	    {7, 0, true, NULL, 3800},
+	    {7, 1, true, NULL, 5000},
+	    {8, 0, true, NULL, 125},
+	    {8, 1, true, NULL, 900},
+	    {9, 0, false, NULL, 100},
+	    {10, 0, false, NULL, 15},
+	    {11, 0, true, NULL, 0},
+	    {13, 0, false, NULL, 1367491215},
+	    {14, 0, false, "+02:00", 0},
+	    {16, 0, false, "U", 0},
 	};
 
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
@@ -86,9 +86,9 @@ START_TEST(test_lwm2m_lwcbor_decode_device)
 	lwm2m_tree_init(&got, NULL);
 	lwm2m_tree_init(&want, NULL);
 	device_tree(&want);
-	ck_assert_int_eq(decode(lwcbor_device, sizeof(lwcbor_device), &p_inst,
-	                        &got, NULL),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    decode(lwcbor_device, sizeof(lwcbor_device), &p_inst, &got, NULL),
+	    LWM2M_OK);
 	ck_assert(lwm2m_tree_equal(&got, &want));
 	lwm2m_tree_fini(&got);
 	/* The same payload with the path written as nested maps: {3: {0: */
@@ -108,10 +108,9 @@ START_TEST(test_lwm2m_lwcbor_decode_mixed_keys)
 	/* {[3, 0, 0]: "OMA", 3: {[0, 7]: {0: 3800}, [0, 7, 1]: 5000,
 	 *  0: {[6]: {}}}, 1: {}} read from the root. */
 	static const uint8_t in[] = {
-		0xa3, 0x83, 0x03, 0x00, 0x00, 0x63, 0x4f, 0x4d, 0x41, 0x03,
-		0xa3, 0x82, 0x00, 0x07, 0xa1, 0x00, 0x19, 0x0e, 0xd8, 0x83,
-		0x00, 0x07, 0x01, 0x19, 0x13, 0x88, 0x00, 0xa1, 0x81, 0x06,
-		0xa0, 0x01, 0xa0,
+	    0xa3, 0x83, 0x03, 0x00, 0x00, 0x63, 0x4f, 0x4d, 0x41, 0x03, 0xa3,
+	    0x82, 0x00, 0x07, 0xa1, 0x00, 0x19, 0x0e, 0xd8, 0x83, 0x00, 0x07,
+	    0x01, 0x19, 0x13, 0x88, 0x00, 0xa1, 0x81, 0x06, 0xa0, 0x01, 0xa0,
 	};
 	static const struct lwm2m_path p6 = {3, {3, 0, 6}};
 	static const struct lwm2m_path p71 = {4, {3, 0, 7, 1}};
@@ -142,23 +141,23 @@ static const struct {
 	size_t offset;
 	lwm2m_err err;
 } bad[] = {
-	{"top level array", "80", 0, LWM2M_EPROTO},
-	{"text key", "a161610a", 1, LWM2M_EPROTO},
-	{"negative id", "a120a0", 1, LWM2M_EPROTO},
-	{"id 65535", "a119ffffa0", 1, LWM2M_EPROTO},
-	{"empty path array", "a180a0", 1, LWM2M_EPROTO},
-	{"five ids", "a18503000000000a", 6, LWM2M_EPROTO},
-	{"value at object level", "a1030a", 2, LWM2M_EPROTO},
-	{"value at instance level", "a182030001", 4, LWM2M_EPROTO},
-	{"map below a resource instance", "a18403000700a0", 6, LWM2M_EPROTO},
-	{"outside base", "a18204000a", 1, LWM2M_EPROTO},
-	{"duplicate", "a28303000101830300010a", 10, LWM2M_EPROTO},
-	{"single then multi", "a28303000101840300010002", 11, LWM2M_EPROTO},
-	{"null value", "a183030001f6", 5, LWM2M_EPROTO},
-	{"trailing byte", "a0a0", 1, LWM2M_EPROTO},
-	{"truncated", "a1830300", 1, LWM2M_EPROTO},
-	{"unknown tag", "a183030001c20a", 5, LWM2M_EPROTO},
-	{"tagged key", "a1c10300", 1, LWM2M_EPROTO},
+    {"top level array", "80", 0, LWM2M_EPROTO},
+    {"text key", "a161610a", 1, LWM2M_EPROTO},
+    {"negative id", "a120a0", 1, LWM2M_EPROTO},
+    {"id 65535", "a119ffffa0", 1, LWM2M_EPROTO},
+    {"empty path array", "a180a0", 1, LWM2M_EPROTO},
+    {"five ids", "a18503000000000a", 6, LWM2M_EPROTO},
+    {"value at object level", "a1030a", 2, LWM2M_EPROTO},
+    {"value at instance level", "a182030001", 4, LWM2M_EPROTO},
+    {"map below a resource instance", "a18403000700a0", 6, LWM2M_EPROTO},
+    {"outside base", "a18204000a", 1, LWM2M_EPROTO},
+    {"duplicate", "a28303000101830300010a", 10, LWM2M_EPROTO},
+    {"single then multi", "a28303000101840300010002", 11, LWM2M_EPROTO},
+    {"null value", "a183030001f6", 5, LWM2M_EPROTO},
+    {"trailing byte", "a0a0", 1, LWM2M_EPROTO},
+    {"truncated", "a1830300", 1, LWM2M_EPROTO},
+    {"unknown tag", "a183030001c20a", 5, LWM2M_EPROTO},
+    {"tagged key", "a1c10300", 1, LWM2M_EPROTO},
 };
 
 START_TEST(test_lwm2m_lwcbor_decode_rejects)
@@ -170,8 +169,8 @@ START_TEST(test_lwm2m_lwcbor_decode_rejects)
 		struct lwm2m_tree t;
 		struct lwm2m_diag diag = {0};
 		const struct lwm2m_path *base =
-			strcmp(bad[i].name, "outside base") == 0 ? &p_inst
-			                                         : &p_root;
+		    strcmp(bad[i].name, "outside base") == 0 ? &p_inst
+		                                             : &p_root;
 
 		for (const char *h = bad[i].hex; h[0] != '\0'; h += 2) {
 			sscanf(h, "%2x", &v);
@@ -180,8 +179,9 @@ START_TEST(test_lwm2m_lwcbor_decode_rejects)
 		lwm2m_tree_init(&t, NULL);
 		ck_assert_msg(decode(in, n, base, &t, &diag) == bad[i].err,
 		              "%s", bad[i].name);
-		ck_assert_msg(diag.offset == bad[i].offset, "%s: offset %zu (%s)",
-		              bad[i].name, diag.offset, diag.msg);
+		ck_assert_msg(diag.offset == bad[i].offset,
+		              "%s: offset %zu (%s)", bad[i].name, diag.offset,
+		              diag.msg);
 		ck_assert_msg(diag.msg[0] != '\0', "%s", bad[i].name);
 		lwm2m_tree_fini(&t);
 	}
@@ -196,9 +196,9 @@ START_TEST(test_lwm2m_lwcbor_decode_node_limit)
 
 	lim.max_nodes = 10;
 	lwm2m_tree_init(&t, &lim);
-	ck_assert_int_eq(decode(lwcbor_device, sizeof(lwcbor_device), &p_inst,
-	                        &t, &diag),
-	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(
+	    decode(lwcbor_device, sizeof(lwcbor_device), &p_inst, &t, &diag),
+	    LWM2M_ELIMIT);
 	lwm2m_tree_fini(&t);
 }
 END_TEST
@@ -262,6 +262,57 @@ START_TEST(test_lwm2m_lwcbor_encode_types)
 }
 END_TEST
 
+/* through encodes t in fmt at base and decodes it into a fresh *ret. */
+static void
+through(enum lwm2m_format fmt, const struct lwm2m_tree *t,
+        const struct lwm2m_path *base, struct lwm2m_tree *ret)
+{
+	uint8_t *buf;
+	size_t len;
+
+	ck_assert(lwm2m_format_supported(fmt));
+	ck_assert_int_eq(lwm2m_encode(fmt, t, base, &buf, &len), LWM2M_OK);
+	lwm2m_tree_init(ret, NULL);
+	ck_assert_int_eq(lwm2m_decode(fmt, buf, len, base, ret, NULL),
+	                 LWM2M_OK);
+	free(buf);
+}
+
+START_TEST(test_lwm2m_lwcbor_encode_cross_formats)
+{
+	/* The Device instance through the dispatcher: tree -> SenML CBOR ->
+	 * tree -> LwM2M CBOR -> tree, then each resource through CBOR 60. */
+	struct lwm2m_tree t, a, b, c;
+	struct lwm2m_node *n;
+
+	lwm2m_tree_init(&t, NULL);
+	device_tree(&t);
+	for (int k = 0; k < 2; k++) {
+		const struct lwm2m_path *base = k ? &p_root : &p_inst;
+
+		through(LWM2M_FMT_SENML_CBOR, &t, base, &a);
+		through(LWM2M_FMT_LWM2M_CBOR, &a, base, &b);
+		ck_assert(lwm2m_tree_equal(&t, &b));
+		lwm2m_tree_fini(&a);
+		lwm2m_tree_fini(&b);
+	}
+	n = lwm2m_tree_get(&t, &p_inst);
+	for (n = n->first_child; n != NULL; n = n->next_sibling) {
+		struct lwm2m_path p;
+
+		if (n->kind != LWM2M_NODE_RESOURCE) {
+			continue;
+		}
+		lwm2m_node_path(n, &p);
+		through(LWM2M_FMT_CBOR, &t, &p, &c);
+		ck_assert(lwm2m_value_equal(&n->value,
+		                            &lwm2m_tree_get(&c, &p)->value));
+		lwm2m_tree_fini(&c);
+	}
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 static Suite *
 lwcbor_suite(void)
 {
@@ -277,6 +328,7 @@ lwcbor_suite(void)
 	tc = tcase_create("lwm2m_lwcbor_encode");
 	tcase_add_test(tc, test_lwm2m_lwcbor_encode_device);
 	tcase_add_test(tc, test_lwm2m_lwcbor_encode_types);
+	tcase_add_test(tc, test_lwm2m_lwcbor_encode_cross_formats);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,23 +11,23 @@
 #include "lwm2m_cbor.h"
 
 static const uint8_t senml_device[] = {
-	0x90, 0xa3, 0x21, 0x65, 0x2f, 0x33, 0x2f, 0x30, 0x2f, 0x00, 0x61, 0x30,
-	0x03, 0x74, 0x4f, 0x70, 0x65, 0x6e, 0x20, 0x4d, 0x6f, 0x62, 0x69, 0x6c,
-	0x65, 0x20, 0x41, 0x6c, 0x6c, 0x69, 0x61, 0x6e, 0x63, 0x65, 0xa2, 0x00,
-	0x61, 0x31, 0x03, 0x76, 0x4c, 0x69, 0x67, 0x68, 0x74, 0x77, 0x65, 0x69,
-	0x67, 0x68, 0x74, 0x20, 0x4d, 0x32, 0x4d, 0x20, 0x43, 0x6c, 0x69, 0x65,
-	0x6e, 0x74, 0xa2, 0x00, 0x61, 0x32, 0x03, 0x69, 0x33, 0x34, 0x35, 0x30,
-	0x30, 0x30, 0x31, 0x32, 0x33, 0xa2, 0x00, 0x61, 0x33, 0x03, 0x63, 0x31,
-	0x2e, 0x30, 0xa2, 0x00, 0x63, 0x36, 0x2f, 0x30, 0x02, 0x01, 0xa2, 0x00,
-	0x63, 0x36, 0x2f, 0x31, 0x02, 0x05, 0xa2, 0x00, 0x63, 0x37, 0x2f, 0x30,
-	0x02, 0x19, 0x0e, 0xd8, 0xa2, 0x00, 0x63, 0x37, 0x2f, 0x31, 0x02, 0x19,
-	0x13, 0x88, 0xa2, 0x00, 0x63, 0x38, 0x2f, 0x30, 0x02, 0x18, 0x7d, 0xa2,
-	0x00, 0x63, 0x38, 0x2f, 0x31, 0x02, 0x19, 0x03, 0x84, 0xa2, 0x00, 0x61,
-	0x39, 0x02, 0x18, 0x64, 0xa2, 0x00, 0x62, 0x31, 0x30, 0x02, 0x0f, 0xa2,
-	0x00, 0x64, 0x31, 0x31, 0x2f, 0x30, 0x02, 0x00, 0xa2, 0x00, 0x62, 0x31,
-	0x33, 0x02, 0x1a, 0x51, 0x82, 0x42, 0x8f, 0xa2, 0x00, 0x62, 0x31, 0x34,
-	0x03, 0x66, 0x2b, 0x30, 0x32, 0x3a, 0x30, 0x30, 0xa2, 0x00, 0x62, 0x31,
-	0x36, 0x03, 0x61, 0x55,
+    0x90, 0xa3, 0x21, 0x65, 0x2f, 0x33, 0x2f, 0x30, 0x2f, 0x00, 0x61, 0x30,
+    0x03, 0x74, 0x4f, 0x70, 0x65, 0x6e, 0x20, 0x4d, 0x6f, 0x62, 0x69, 0x6c,
+    0x65, 0x20, 0x41, 0x6c, 0x6c, 0x69, 0x61, 0x6e, 0x63, 0x65, 0xa2, 0x00,
+    0x61, 0x31, 0x03, 0x76, 0x4c, 0x69, 0x67, 0x68, 0x74, 0x77, 0x65, 0x69,
+    0x67, 0x68, 0x74, 0x20, 0x4d, 0x32, 0x4d, 0x20, 0x43, 0x6c, 0x69, 0x65,
+    0x6e, 0x74, 0xa2, 0x00, 0x61, 0x32, 0x03, 0x69, 0x33, 0x34, 0x35, 0x30,
+    0x30, 0x30, 0x31, 0x32, 0x33, 0xa2, 0x00, 0x61, 0x33, 0x03, 0x63, 0x31,
+    0x2e, 0x30, 0xa2, 0x00, 0x63, 0x36, 0x2f, 0x30, 0x02, 0x01, 0xa2, 0x00,
+    0x63, 0x36, 0x2f, 0x31, 0x02, 0x05, 0xa2, 0x00, 0x63, 0x37, 0x2f, 0x30,
+    0x02, 0x19, 0x0e, 0xd8, 0xa2, 0x00, 0x63, 0x37, 0x2f, 0x31, 0x02, 0x19,
+    0x13, 0x88, 0xa2, 0x00, 0x63, 0x38, 0x2f, 0x30, 0x02, 0x18, 0x7d, 0xa2,
+    0x00, 0x63, 0x38, 0x2f, 0x31, 0x02, 0x19, 0x03, 0x84, 0xa2, 0x00, 0x61,
+    0x39, 0x02, 0x18, 0x64, 0xa2, 0x00, 0x62, 0x31, 0x30, 0x02, 0x0f, 0xa2,
+    0x00, 0x64, 0x31, 0x31, 0x2f, 0x30, 0x02, 0x00, 0xa2, 0x00, 0x62, 0x31,
+    0x33, 0x02, 0x1a, 0x51, 0x82, 0x42, 0x8f, 0xa2, 0x00, 0x62, 0x31, 0x34,
+    0x03, 0x66, 0x2b, 0x30, 0x32, 0x3a, 0x30, 0x30, 0xa2, 0x00, 0x62, 0x31,
+    0x36, 0x03, 0x61, 0x55,
 };
 
 /* The Device object instance of the LwM2M specification's examples (the
@@ -41,22 +41,22 @@ device_tree(struct lwm2m_tree *t)
 		const char *s;
 		int64_t i;
 	} v[] = {
-		{0, 0, false, "Open Mobile Alliance", 0},
-		{1, 0, false, "Lightweight M2M Client", 0},
-		{2, 0, false, "345000123", 0},
-		{3, 0, false, "1.0", 0},
-		{6, 0, true, NULL, 1},
-		{6, 1, true, NULL, 5},
-		{7, 0, true, NULL, 3800},
-		{7, 1, true, NULL, 5000},
-		{8, 0, true, NULL, 125},
-		{8, 1, true, NULL, 900},
-		{9, 0, false, NULL, 100},
-		{10, 0, false, NULL, 15},
-		{11, 0, true, NULL, 0},
-		{13, 0, false, NULL, 1367491215},
-		{14, 0, false, "+02:00", 0},
-		{16, 0, false, "U", 0},
+	    {0, 0, false, "Open Mobile Alliance", 0},
+	    {1, 0, false, "Lightweight M2M Client", 0},
+	    {2, 0, false, "345000123", 0},
+	    {3, 0, false, "1.0", 0},
+	    {6, 0, true, NULL, 1},
+	    {6, 1, true, NULL, 5},
+	    {7, 0, true, NULL, 3800},
+	    {7, 1, true, NULL, 5000},
+	    {8, 0, true, NULL, 125},
+	    {8, 1, true, NULL, 900},
+	    {9, 0, false, NULL, 100},
+	    {10, 0, false, NULL, 15},
+	    {11, 0, true, NULL, 0},
+	    {13, 0, false, NULL, 1367491215},
+	    {14, 0, false, "+02:00", 0},
+	    {16, 0, false, "U", 0},
 	};
 
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
@@ -153,8 +153,8 @@ START_TEST(test_lwm2m_senml_cbor_decode_types)
 	                 in);
 	static const struct lwm2m_path base = {2, {1, 0}};
 	static const enum lwm2m_type types[] = {
-		LWM2M_TYPE_BOOLEAN, LWM2M_TYPE_OPAQUE,   LWM2M_TYPE_OBJLNK,
-		LWM2M_TYPE_INTEGER, LWM2M_TYPE_UNSIGNED, LWM2M_TYPE_STRING,
+	    LWM2M_TYPE_BOOLEAN, LWM2M_TYPE_OPAQUE,   LWM2M_TYPE_OBJLNK,
+	    LWM2M_TYPE_INTEGER, LWM2M_TYPE_UNSIGNED, LWM2M_TYPE_STRING,
 	};
 	struct lwm2m_tree t, back;
 	struct lwm2m_buf out = {0};
@@ -171,9 +171,9 @@ START_TEST(test_lwm2m_senml_cbor_decode_types)
 	}
 	ck_assert_int_eq(lwm2m_senml_cbor_encode(&t, &base, &out), LWM2M_OK);
 	lwm2m_tree_init(&back, NULL);
-	ck_assert_int_eq(lwm2m_senml_cbor_decode(out.data, out.len, &base,
-	                                         &back, NULL),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_senml_cbor_decode(out.data, out.len, &base, &back, NULL),
+	    LWM2M_OK);
 	ck_assert(lwm2m_tree_equal(&t, &back));
 	lwm2m_buf_fini(&out);
 	lwm2m_tree_fini(&back);
@@ -186,28 +186,28 @@ static const struct {
 	const char *hex;
 	size_t offset;
 } bad[] = {
-	{"not an array", "a10001", 0},
-	{"record not a map", "8101", 1},
-	{"no value", "81a100662f332f302f31", 1},
-	{"two values", "81a300662f332f302f310201036178", 1},
-	{"not a path", "81a200662f332f782f310201", 1},
-	{"instance name", "81a200642f332f300201", 1},
-	{"outside base", "81a200662f342f302f310201", 1},
-	{"label twice", "81a300662f332f302f3102010202", 12},
-	{"sum label", "81a200662f332f302f310501", 10},
-	{"base value label", "81a300662f332f302f3124010201", 10},
-	{"must-understand label", "81a300662f332f302f3164666f6f5f010201", 10},
-	{"bad vlo", "81a200662f332f302f3163766c6f63333a78", 14},
-	{"vs not text", "81a200662f332f302f310301", 11},
-	{"tagged v", "81a200662f332f302f3102c101", 11},
-	{"two records, one path",
-	 "82a200662f332f302f310201a200662f332f302f310202", 12},
-	{"name too long",
-	 "81a200784c2f332f302f3130303030303030303030303030303030303030303030"
-	 "303030303030303030303030303030303030303030303030303030303030303030"
-	 "3030303030303030303030300201",
-	 3},
-	{"truncated", "81a200662f332f302f3102", 11},
+    {"not an array", "a10001", 0},
+    {"record not a map", "8101", 1},
+    {"no value", "81a100662f332f302f31", 1},
+    {"two values", "81a300662f332f302f310201036178", 1},
+    {"not a path", "81a200662f332f782f310201", 1},
+    {"instance name", "81a200642f332f300201", 1},
+    {"outside base", "81a200662f342f302f310201", 1},
+    {"label twice", "81a300662f332f302f3102010202", 12},
+    {"sum label", "81a200662f332f302f310501", 10},
+    {"base value label", "81a300662f332f302f3124010201", 10},
+    {"must-understand label", "81a300662f332f302f3164666f6f5f010201", 10},
+    {"bad vlo", "81a200662f332f302f3163766c6f63333a78", 14},
+    {"vs not text", "81a200662f332f302f310301", 11},
+    {"tagged v", "81a200662f332f302f3102c101", 11},
+    {"two records, one path", "82a200662f332f302f310201a200662f332f302f310202",
+     12},
+    {"name too long",
+     "81a200784c2f332f302f3130303030303030303030303030303030303030303030"
+     "303030303030303030303030303030303030303030303030303030303030303030"
+     "3030303030303030303030300201",
+     3},
+    {"truncated", "81a200662f332f302f3102", 11},
 };
 
 START_TEST(test_lwm2m_senml_cbor_decode_rejects)
@@ -221,8 +221,8 @@ START_TEST(test_lwm2m_senml_cbor_decode_rejects)
 		struct lwm2m_diag diag = {0};
 
 		lwm2m_tree_init(&t, NULL);
-		ck_assert_msg(lwm2m_senml_cbor_decode(in, n, &base, &t, &diag) ==
-		                      LWM2M_EPROTO,
+		ck_assert_msg(lwm2m_senml_cbor_decode(in, n, &base, &t,
+		                                      &diag) == LWM2M_EPROTO,
 		              "%s", bad[i].name);
 		ck_assert_msg(diag.offset == bad[i].offset,
 		              "%s: offset %zu (%s)", bad[i].name, diag.offset,
@@ -265,9 +265,9 @@ START_TEST(test_lwm2m_senml_cbor_parse_times)
 	struct lwm2m_diag diag = {0};
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_senml_cbor_parse(in, n, &p_root, &t, record_cb,
-	                                        &s, NULL),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_senml_cbor_parse(in, n, &p_root, &t, record_cb, &s, NULL),
+	    LWM2M_OK);
 	ck_assert_int_eq(s.n, 2);
 	ck_assert(s.times[0] == 1699999995.0);
 	ck_assert(s.times[1] == 1700000010.0);
@@ -295,11 +295,14 @@ START_TEST(test_lwm2m_senml_cbor_encode_device)
 	lwm2m_buf_fini(&out);
 	ck_assert_int_eq(lwm2m_senml_cbor_encode(&t, &p_root, &out), LWM2M_OK);
 	/* [{bn "/", n "3/0/0", ...: 90 a3 21 61 2f 00 65 "3/0/0" */
-	ck_assert_mem_eq(out.data, "\x90\xa3\x21\x61/\x00\x65" "3/0/0", 12);
+	ck_assert_mem_eq(out.data,
+	                 "\x90\xa3\x21\x61/\x00\x65"
+	                 "3/0/0",
+	                 12);
 	lwm2m_tree_init(&back, NULL);
-	ck_assert_int_eq(lwm2m_senml_cbor_decode(out.data, out.len, &p_root,
-	                                         &back, NULL),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_senml_cbor_decode(out.data, out.len, &p_root, &back, NULL),
+	    LWM2M_OK);
 	ck_assert(lwm2m_tree_equal(&t, &back));
 	lwm2m_buf_fini(&out);
 	/* One resource: only bn, no n. */
@@ -318,7 +321,7 @@ END_TEST
 START_TEST(test_lwm2m_senml_cbor_encode_paths_fetch)
 {
 	static const struct lwm2m_path paths[] = {
-		{3, {3, 0, 1}}, {1, {1}}, {0, {0}}};
+	    {3, {3, 0, 1}}, {1, {1}}, {0, {0}}};
 	uint8_t want[32];
 	size_t n = unhex("83a100662f332f302f31a100622f31a100612f", want);
 	struct lwm2m_buf out = {0};

@@ -50,7 +50,7 @@ enum lwm2m_cbor_kind {
 
 struct lwm2m_cbor_item {
 	enum lwm2m_cbor_kind kind;
-	size_t offset;   /* first byte of the item (its tag, if any) */
+	size_t offset; /* first byte of the item (its tag, if any) */
 	bool tagged;
 	uint64_t tag;
 	bool indefinite; /* ARRAY, MAP, BYTES, TEXT */
@@ -104,7 +104,7 @@ lwm2m_err lwm2m_cbor_finish(struct lwm2m_cbor_reader *r);
  * the codecs built on the reader use it for their own rules. */
 lwm2m_err lwm2m_cbor_fail(struct lwm2m_cbor_reader *r, lwm2m_err err,
                           size_t offset, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* lwm2m_cbor_validate checks that buf holds exactly one well-formed item. */
 lwm2m_err lwm2m_cbor_validate(const uint8_t *buf, size_t len,
@@ -242,8 +242,7 @@ lwm2m_err lwm2m_senml_cbor_encode_paths(const struct lwm2m_path *paths,
  * LWM2M_EINVAL for a resource without a value. */
 lwm2m_err lwm2m_lwcbor_decode(const uint8_t *buf, size_t len,
                               const struct lwm2m_path *base,
-                              struct lwm2m_tree *tree,
-                              struct lwm2m_diag *diag);
+                              struct lwm2m_tree *tree, struct lwm2m_diag *diag);
 lwm2m_err lwm2m_lwcbor_encode(const struct lwm2m_tree *tree,
                               const struct lwm2m_path *base,
                               struct lwm2m_buf *out);

@@ -31,10 +31,10 @@
 
 /* What we know of one registered client. */
 struct lwm2m_format_caps {
-	uint8_t major, minor;               /* LwM2M enabler version */
-	uint8_t n_ct;                       /* formats advertised in ct= */
+	uint8_t major, minor; /* LwM2M enabler version */
+	uint8_t n_ct;         /* formats advertised in ct= */
 	uint16_t ct[LWM2M_FORMAT_MAX_CT];
-	uint32_t used;                      /* bits from lwm2m_format_note */
+	uint32_t used; /* bits from lwm2m_format_note */
 };
 
 /* lwm2m_format_caps_init fills ret_caps from the registration's lwm2m=
@@ -61,22 +61,21 @@ bool lwm2m_format_advertised(const struct lwm2m_format_caps *caps,
  * single_value says the caller knows a length-3 path is a single-instance
  * resource (length 4 always is). */
 size_t lwm2m_format_candidates(const struct lwm2m_format_caps *caps,
-                               const struct lwm2m_path *path,
-                               bool single_value, enum lwm2m_format *out,
-                               size_t max);
+                               const struct lwm2m_path *path, bool single_value,
+                               enum lwm2m_format *out, size_t max);
 
 /* lwm2m_format_choose writes the first candidate to ret_fmt;
  * LWM2M_ENOTFOUND when there is none (e.g. "/" on a 1.0 device). */
 lwm2m_err lwm2m_format_choose(const struct lwm2m_format_caps *caps,
-                              const struct lwm2m_path *path,
-                              bool single_value, enum lwm2m_format *ret_fmt);
+                              const struct lwm2m_path *path, bool single_value,
+                              enum lwm2m_format *ret_fmt);
 
 /* lwm2m_format_next writes the first candidate not among the n_refused
  * formats in refused (those the device answered 4.06/4.15 to);
  * LWM2M_ENOTFOUND when every candidate was refused. */
 lwm2m_err lwm2m_format_next(const struct lwm2m_format_caps *caps,
                             const struct lwm2m_path *path, bool single_value,
-                            const enum lwm2m_format *refused,
-                            size_t n_refused, enum lwm2m_format *ret_fmt);
+                            const enum lwm2m_format *refused, size_t n_refused,
+                            enum lwm2m_format *ret_fmt);
 
 #endif

@@ -46,9 +46,10 @@ lwm2m_cbor_reader_init(struct lwm2m_cbor_reader *r, const uint8_t *buf,
 	r->limits = limits != NULL ? limits : &lwm2m_limits_default;
 	r->diag = diag;
 	if (len > r->limits->max_input_len) {
-		return lwm2m_cbor_fail(r, LWM2M_ELIMIT, 0,
-		                       "payload of %zu bytes over the %zu limit",
-		                       len, r->limits->max_input_len);
+		return lwm2m_cbor_fail(
+		    r, LWM2M_ELIMIT, 0,
+		    "payload of %zu bytes over the %zu limit", len,
+		    r->limits->max_input_len);
 	}
 	return LWM2M_OK;
 }
@@ -228,12 +229,11 @@ read_container(struct lwm2m_cbor_reader *r, const struct head *h,
 	item->u = h->arg;
 	if (!item->indefinite &&
 	    (h->arg > left || (h->major == 5 && h->arg > left / 2))) {
-		return lwm2m_cbor_fail(r, LWM2M_EPROTO, h->at,
-		                       "truncated: %" PRIu64 " %s cannot fit "
-		                       "in %" PRIu64 " bytes",
-		                       h->arg,
-		                       h->major == 4 ? "elements" : "pairs",
-		                       left);
+		return lwm2m_cbor_fail(
+		    r, LWM2M_EPROTO, h->at,
+		    "truncated: %" PRIu64 " %s cannot fit "
+		    "in %" PRIu64 " bytes",
+		    h->arg, h->major == 4 ? "elements" : "pairs", left);
 	}
 	if (r->depth >= r->limits->max_depth) {
 		return lwm2m_cbor_fail(r, LWM2M_ELIMIT, h->at,
@@ -355,8 +355,9 @@ lwm2m_cbor_read(struct lwm2m_cbor_reader *r, struct lwm2m_cbor_item *ret_item)
 	case 0:
 	case 1:
 		if (h.ai == 31) {
-			return lwm2m_cbor_fail(r, LWM2M_EPROTO, h.at,
-			                       "indefinite length on an integer");
+			return lwm2m_cbor_fail(
+			    r, LWM2M_EPROTO, h.at,
+			    "indefinite length on an integer");
 		}
 		item.kind = h.major == 0 ? LWM2M_CBOR_UINT : LWM2M_CBOR_NEGINT;
 		item.u = h.arg;
@@ -387,13 +388,12 @@ lwm2m_cbor_next(struct lwm2m_cbor_reader *r, struct lwm2m_cbor_item *c,
 
 	if (c->indefinite) {
 		if (r->pos >= r->len) {
-			return lwm2m_cbor_fail(r, LWM2M_EPROTO, r->pos,
-			                       "truncated: break of the %s "
-			                       "at offset %zu expected",
-			                       c->kind == LWM2M_CBOR_MAP
-			                               ? "map"
-			                               : "array",
-			                       c->offset);
+			return lwm2m_cbor_fail(
+			    r, LWM2M_EPROTO, r->pos,
+			    "truncated: break of the %s "
+			    "at offset %zu expected",
+			    c->kind == LWM2M_CBOR_MAP ? "map" : "array",
+			    c->offset);
 		}
 		more = r->buf[r->pos] != BREAK_BYTE;
 		if (!more) {
@@ -459,8 +459,7 @@ lwm2m_cbor_finish(struct lwm2m_cbor_reader *r)
 
 lwm2m_err
 lwm2m_cbor_validate(const uint8_t *buf, size_t len,
-                    const struct lwm2m_limits *limits,
-                    struct lwm2m_diag *diag)
+                    const struct lwm2m_limits *limits, struct lwm2m_diag *diag)
 {
 	struct lwm2m_cbor_reader r;
 	lwm2m_err err = lwm2m_cbor_reader_init(&r, buf, len, limits, diag);
@@ -632,9 +631,8 @@ lwm2m__cbor_set(struct lwm2m_cbor_reader *r, struct lwm2m_tree *tree,
 		p[0] = '\0';
 	}
 	if (err == LWM2M_ELIMIT) {
-		return lwm2m_cbor_fail(r, err, offset,
-		                       "%s: over the node or value size limit",
-		                       p);
+		return lwm2m_cbor_fail(
+		    r, err, offset, "%s: over the node or value size limit", p);
 	}
 	return lwm2m_cbor_fail(r, LWM2M_EPROTO, offset,
 	                       "%s: duplicate value, or conflicts with a "

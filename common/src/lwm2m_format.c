@@ -13,32 +13,31 @@ struct pref {
 };
 
 static const enum lwm2m_format multi_11[] = {
-	LWM2M_FMT_SENML_CBOR, LWM2M_FMT_SENML_JSON, LWM2M_FMT_LWM2M_CBOR,
-	LWM2M_FMT_TLV,        LWM2M_FMT_LWM2M_JSON,
+    LWM2M_FMT_SENML_CBOR, LWM2M_FMT_SENML_JSON, LWM2M_FMT_LWM2M_CBOR,
+    LWM2M_FMT_TLV,        LWM2M_FMT_LWM2M_JSON,
 };
 static const enum lwm2m_format single_11[] = {
-	LWM2M_FMT_CBOR, LWM2M_FMT_SENML_CBOR, LWM2M_FMT_SENML_JSON,
-	LWM2M_FMT_TEXT, LWM2M_FMT_TLV,        LWM2M_FMT_LWM2M_CBOR,
+    LWM2M_FMT_CBOR, LWM2M_FMT_SENML_CBOR, LWM2M_FMT_SENML_JSON,
+    LWM2M_FMT_TEXT, LWM2M_FMT_TLV,        LWM2M_FMT_LWM2M_CBOR,
 };
 static const enum lwm2m_format root_11[] = {
-	LWM2M_FMT_SENML_CBOR,
-	LWM2M_FMT_SENML_JSON,
+    LWM2M_FMT_SENML_CBOR,
+    LWM2M_FMT_SENML_JSON,
 };
 static const enum lwm2m_format multi_10[] = {
-	LWM2M_FMT_TLV,
-	LWM2M_FMT_LWM2M_JSON,
+    LWM2M_FMT_TLV,
+    LWM2M_FMT_LWM2M_JSON,
 };
 static const enum lwm2m_format single_10[] = {
-	LWM2M_FMT_TLV,
-	LWM2M_FMT_TEXT,
+    LWM2M_FMT_TLV,
+    LWM2M_FMT_TEXT,
 };
 
 #define PREF(a) ((struct pref){(a), sizeof(a) / sizeof((a)[0])})
 
 /* parse_uint reads a decimal number up to limit from s[*i..len). */
 static bool
-parse_uint(const char *s, size_t len, size_t *i, unsigned limit,
-           unsigned *ret)
+parse_uint(const char *s, size_t len, size_t *i, unsigned limit, unsigned *ret)
 {
 	unsigned v = 0;
 	size_t start = *i;

@@ -98,10 +98,11 @@ decode_submap(struct lwdec *d, struct lwm2m_cbor_item *map,
 	if (lwm2m_path_is_prefix(d->base, path)) {
 		err = lwm2m_tree_add_node(d->tree, path, path->len == 3, &n);
 		if (err != LWM2M_OK) {
-			return lwm2m_cbor_fail(&d->r, err == LWM2M_ENOMEM ||
-			                                      err == LWM2M_ELIMIT
-			                               ? err
-			                               : LWM2M_EPROTO,
+			return lwm2m_cbor_fail(&d->r,
+			                       err == LWM2M_ENOMEM ||
+			                               err == LWM2M_ELIMIT
+			                           ? err
+			                           : LWM2M_EPROTO,
 			                       map->offset,
 			                       "cannot add this level to the "
 			                       "tree: %s",
@@ -121,9 +122,9 @@ decode_leaf(struct lwdec *d, const struct lwm2m_cbor_item *item,
 	if (path->len < 3 || !lwm2m_path_is_prefix(d->base, path)) {
 		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, item->offset,
 		                       path->len < 3
-		                               ? "a value above resource level"
-		                               : "a value outside the request "
-		                                 "path");
+		                           ? "a value above resource level"
+		                           : "a value outside the request "
+		                             "path");
 	}
 	err = lwm2m_cbor_item_value(&d->r, item, d->tree, &v);
 	if (err != LWM2M_OK) {

@@ -51,9 +51,9 @@ struct srec {
 static lwm2m_err
 read_number(struct sdec *d, const struct lwm2m_cbor_item *it, double *ret)
 {
-	if (it->tagged || (it->kind != LWM2M_CBOR_UINT &&
-	                   it->kind != LWM2M_CBOR_NEGINT &&
-	                   it->kind != LWM2M_CBOR_FLOAT)) {
+	if (it->tagged ||
+	    (it->kind != LWM2M_CBOR_UINT && it->kind != LWM2M_CBOR_NEGINT &&
+	     it->kind != LWM2M_CBOR_FLOAT)) {
 		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, it->offset,
 		                       "a number is expected here");
 	}
@@ -83,15 +83,15 @@ expect(struct sdec *d, const struct lwm2m_cbor_item *it,
 
 /* read_name checks a text name and returns its flat bytes. */
 static lwm2m_err
-read_name(struct sdec *d, const struct lwm2m_cbor_item *it,
-          const uint8_t **ret, size_t *ret_len)
+read_name(struct sdec *d, const struct lwm2m_cbor_item *it, const uint8_t **ret,
+          size_t *ret_len)
 {
 	lwm2m_err err = expect(d, it, LWM2M_CBOR_TEXT, "a text name");
 
 	if (err == LWM2M_OK && it->len > NAME_MAX_LEN) {
-		err = lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, it->offset,
-		                      "name longer than %d bytes",
-		                      NAME_MAX_LEN);
+		err =
+		    lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, it->offset,
+		                    "name longer than %d bytes", NAME_MAX_LEN);
 	}
 	if (err == LWM2M_OK) {
 		*ret = lwm2m_cbor_string_flat(it, d->tree);
@@ -134,9 +134,9 @@ take_value(struct sdec *d, int label, const struct lwm2m_cbor_item *it,
 	switch (label) {
 	case L_V:
 		err = read_number(d, it, &num); /* type check only */
-		return err != LWM2M_OK ? err
-		                       : lwm2m_cbor_item_value(&d->r, it, d->tree,
-		                                               &rec->v);
+		return err != LWM2M_OK
+		           ? err
+		           : lwm2m_cbor_item_value(&d->r, it, d->tree, &rec->v);
 	case L_VS:
 		err = expect(d, it, LWM2M_CBOR_TEXT, "vs text");
 		break;
@@ -149,9 +149,9 @@ take_value(struct sdec *d, int label, const struct lwm2m_cbor_item *it,
 	default:
 		return parse_objlnk(d, it, &rec->v);
 	}
-	return err != LWM2M_OK ? err
-	                       : lwm2m_cbor_item_value(&d->r, it, d->tree,
-	                                               &rec->v);
+	return err != LWM2M_OK
+	           ? err
+	           : lwm2m_cbor_item_value(&d->r, it, d->tree, &rec->v);
 }
 
 static lwm2m_err
@@ -228,7 +228,8 @@ read_label(struct sdec *d, int *ret_label)
 	}
 	if (!k.tagged && ((k.kind == LWM2M_CBOR_UINT && k.u <= 8) ||
 	                  (k.kind == LWM2M_CBOR_NEGINT && k.u <= 3))) {
-		*ret_label = k.kind == LWM2M_CBOR_UINT ? (int)k.u : -1 - (int)k.u;
+		*ret_label =
+		    k.kind == LWM2M_CBOR_UINT ? (int)k.u : -1 - (int)k.u;
 		if (*ret_label != 5) {
 			return LWM2M_OK;
 		}
@@ -282,9 +283,9 @@ resolve(struct sdec *d, const struct srec *rec, struct lwm2m_path *ret)
 		                       (int)len, name);
 	}
 	if (!lwm2m_path_is_prefix(d->base, ret)) {
-		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, rec->offset,
-		                       "name \"%s\" is outside the request path",
-		                       name);
+		return lwm2m_cbor_fail(
+		    &d->r, LWM2M_EPROTO, rec->offset,
+		    "name \"%s\" is outside the request path", name);
 	}
 	return LWM2M_OK;
 }
@@ -299,8 +300,8 @@ emit(struct sdec *d, const struct srec *rec)
 	if (rec->n_values != 1) {
 		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, rec->offset,
 		                       rec->n_values == 0
-		                               ? "record without a value"
-		                               : "record with several values");
+		                           ? "record without a value"
+		                           : "record with several values");
 	}
 	err = resolve(d, rec, &path);
 	if (err != LWM2M_OK) {
@@ -351,8 +352,9 @@ parse(struct sdec *d, const uint8_t *buf, size_t len, struct lwm2m_diag *diag)
 		err = lwm2m_cbor_read(&d->r, &top);
 	}
 	if (err == LWM2M_OK && (top.kind != LWM2M_CBOR_ARRAY || top.tagged)) {
-		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, top.offset,
-		                       "SenML CBOR must be an array of records");
+		return lwm2m_cbor_fail(
+		    &d->r, LWM2M_EPROTO, top.offset,
+		    "SenML CBOR must be an array of records");
 	}
 	while (err == LWM2M_OK) {
 		err = lwm2m_cbor_next(&d->r, &top, &more);
