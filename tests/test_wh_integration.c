@@ -177,7 +177,8 @@ dead_field(const char *field)
 
 /* ---- HTTP sink -------------------------------------------------------- */
 
-#define SINK_PATHS 8
+#define SINK_PATHS 9
+#define SINK_CONNS_MAX 64
 
 static struct sink {
 	pthread_mutex_t mu;
@@ -192,10 +193,13 @@ static struct sink {
 	char last_attempt[SINK_PATHS][8];
 	char last_body[SINK_PATHS][1024];
 	char last_ct[SINK_PATHS][64];
+	const void *conns[SINK_CONNS_MAX]; /* distinct connections seen */
+	int n_conns;
 } sink;
 
 static const char *const sink_paths[SINK_PATHS] = {
-    "/ok", "/fail", "/gone", "/flaky", "/hang-once", "/a", "/b", "/other"};
+    "/ok", "/fail", "/gone",  "/flaky", "/hang-once",
+    "/a",  "/b",    "/other", "/slow"};
 
 static int
 sink_index(const char *path)
@@ -219,6 +223,21 @@ copy_header(struct evkeyvalq *h, const char *name, char *dst, size_t size)
 }
 
 static void
+note_conn(const void *conn)
+{
+	int i;
+
+	for (i = 0; i < sink.n_conns; i++) {
+		if (sink.conns[i] == conn) {
+			return;
+		}
+	}
+	if (sink.n_conns < SINK_CONNS_MAX) {
+		sink.conns[sink.n_conns++] = conn;
+	}
+}
+
+static void
 on_sink(struct evhttp_request *req, void *arg)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
@@ -232,6 +251,7 @@ on_sink(struct evhttp_request *req, void *arg)
 	}
 	pthread_mutex_lock(&sink.mu);
 	hits = ++sink.hits[i];
+	note_conn(evhttp_request_get_connection(req));
 	copy_header(h, "X-Lwds-Delivery", sink.last_id[i], 32);
 	copy_header(h, "X-Lwds-Signature", sink.last_sig[i], 80);
 	copy_header(h, "X-Lwds-Attempt", sink.last_attempt[i], 8);
@@ -247,7 +267,8 @@ on_sink(struct evhttp_request *req, void *arg)
 		status = 500;
 	} else if (strcmp(sink_paths[i], "/gone") == 0) {
 		status = 404;
-	} else if (strcmp(sink_paths[i], "/hang-once") == 0 && hits == 1) {
+	} else if (strcmp(sink_paths[i], "/slow") == 0 ||
+	           (strcmp(sink_paths[i], "/hang-once") == 0 && hits == 1)) {
 		return; /* never answered: the dispatcher gets killed */
 	}
 	evhttp_send_reply(req, status, "X", NULL);
@@ -559,6 +580,49 @@ START_TEST(test_wh_ctx_new_claims_dead_consumer)
 }
 END_TEST
 
+START_TEST(test_wh_ctx_new_reuses_connections)
+{
+	struct dispatcher d;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		queue_job("/ok", "", NULL);
+	}
+	d.base = event_base_new();
+	test_config(&d.cfg, "c1");
+	d.cfg.http.max_conn_per_host = 2;
+	ck_assert_int_eq(wh_ctx_new(d.base, &d.cfg, &d.ctx), LWM2M_OK);
+	ck_assert(run_until(d.base, queue_empty, NULL, 5000));
+	ck_assert_int_eq(sink_hits("/ok"), 20);
+	/* keep-alive: 20 requests over at most two connections */
+	ck_assert_int_ge(sink.n_conns, 1);
+	ck_assert_int_le(sink.n_conns, 2);
+	dispatcher_stop(&d);
+}
+END_TEST
+
+START_TEST(test_wh_ctx_new_slow_hook_times_out)
+{
+	struct dispatcher d;
+	int one = 1;
+
+	queue_job("/slow", "", NULL);
+	queue_job("/ok", "", NULL);
+	d.base = event_base_new();
+	test_config(&d.cfg, "c1");
+	d.cfg.http.timeout_ms = 300;
+	d.cfg.retry.max_retries = 1;
+	ck_assert_int_eq(wh_ctx_new(d.base, &d.cfg, &d.ctx), LWM2M_OK);
+	ck_assert(run_until(d.base, dead_letters, &one, 5000));
+	/* a slow hook holds back neither other hooks nor its own retries */
+	ck_assert_int_eq(sink_hits("/ok"), 1);
+	ck_assert_int_eq(sink_hits("/slow"), 2);
+	ck_assert_str_eq(dead_field("error"), "timeout");
+	ck_assert_str_eq(dead_field("status"), "0");
+	dispatcher_stop(&d);
+}
+END_TEST
+
 /* ---- broker end to end ---------------------------------------------- */
 
 static void
@@ -662,6 +726,8 @@ integration_suite(void)
 	tcase_add_test(tc, test_wh_ctx_new_hook_recovers);
 	tcase_add_test(tc, test_wh_ctx_new_sigkill_loses_nothing);
 	tcase_add_test(tc, test_wh_ctx_new_claims_dead_consumer);
+	tcase_add_test(tc, test_wh_ctx_new_reuses_connections);
+	tcase_add_test(tc, test_wh_ctx_new_slow_hook_times_out);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("brk_ctx_new");
 	tcase_add_unchecked_fixture(tc, redis_start, redis_stop);
