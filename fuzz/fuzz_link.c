@@ -22,14 +22,15 @@ roundtrip(const struct lwm2m_link_list *l)
 	}
 	if (lwm2m_link_format(l, buf, len + 1, NULL) != LWM2M_OK ||
 	    lwm2m_link_parse(buf, len, l->n_links, &again, NULL, 0) !=
-	            LWM2M_OK ||
+	        LWM2M_OK ||
 	    again->n_links != l->n_links) {
 		abort();
 	}
 	len2 = lwm2m_link_format_len(again);
 	buf2 = malloc(len2 + 1);
 	if (buf2 != NULL) {
-		if (lwm2m_link_format(again, buf2, len2 + 1, NULL) != LWM2M_OK ||
+		if (lwm2m_link_format(again, buf2, len2 + 1, NULL) !=
+		        LWM2M_OK ||
 		    len2 != len || memcmp(buf, buf2, len) != 0) {
 			abort();
 		}

@@ -7,11 +7,11 @@
 #include "lwm2m_event.h"
 
 static const struct lwm2m_event sample = {
-	.id = "pFRn92gTAIJLwFeC0-IsFA",
-	.ep = "urn:imei:\"quoted\"\\",
-	.org = 42,
-	.gw = "host-1234",
-	.ts = 1795606686695,
+    .id = "pFRn92gTAIJLwFeC0-IsFA",
+    .ep = "urn:imei:\"quoted\"\\",
+    .org = 42,
+    .gw = "host-1234",
+    .ts = 1795606686695,
 };
 
 START_TEST(test_lwm2m_event_encode_text)
@@ -52,21 +52,21 @@ END_TEST
 START_TEST(test_lwm2m_event_decode_rejects)
 {
 	static const char *const bad[] = {
-		"",
-		"[]",
-		"{",
-		"{\"ep\":\"x\"}",
-		"{\"id\":\"short\"}",
-		"{\"id\":\"pFRn92gTAIJLwFeC0-IsFA\",\"org\":\"1\"}",
-		"{\"id\":\"pFRn92gTAIJLwFeC0-IsFA\",\"ep\":5}",
-		"{\"id\":\"pFRn92gTAIJLwFeC0-IsFA\",\"ts\":1.5}",
+	    "",
+	    "[]",
+	    "{",
+	    "{\"ep\":\"x\"}",
+	    "{\"id\":\"short\"}",
+	    "{\"id\":\"pFRn92gTAIJLwFeC0-IsFA\",\"org\":\"1\"}",
+	    "{\"id\":\"pFRn92gTAIJLwFeC0-IsFA\",\"ep\":5}",
+	    "{\"id\":\"pFRn92gTAIJLwFeC0-IsFA\",\"ts\":1.5}",
 	};
 	struct lwm2m_event ev;
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(lwm2m_event_decode((const uint8_t *)bad[i],
-		                                 strlen(bad[i]), &ev) ==
-		                      LWM2M_EPROTO,
+		                                 strlen(bad[i]),
+		                                 &ev) == LWM2M_EPROTO,
 		              "accepted %s", bad[i]);
 	}
 }
@@ -77,9 +77,9 @@ START_TEST(test_lwm2m_event_decode_extra_members)
 	const char *text = "{\"x\":[1,2],\"id\":\"pFRn92gTAIJLwFeC0-IsFA\"}";
 	struct lwm2m_event ev;
 
-	ck_assert_int_eq(lwm2m_event_decode((const uint8_t *)text,
-	                                    strlen(text), &ev),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_event_decode((const uint8_t *)text, strlen(text), &ev),
+	    LWM2M_OK);
 	ck_assert_str_eq(ev.ep, "");
 	ck_assert_int_eq(ev.org, 0);
 }
@@ -91,9 +91,8 @@ START_TEST(test_lwm2m_event_msg_new_envelope)
 	struct lwm2m_event ev;
 	nng_msg *msg;
 
-	ck_assert_int_eq(lwm2m_event_msg_new(LWM2M_ENV_EV_EXPIRED, &sample,
-	                                     &msg),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_event_msg_new(LWM2M_ENV_EV_EXPIRED, &sample, &msg), LWM2M_OK);
 	ck_assert_int_eq(lwm2m_env_decode(msg, &env), LWM2M_OK);
 	ck_assert_uint_eq(env.kind, LWM2M_ENV_EV_EXPIRED);
 	ck_assert_int_eq(lwm2m_event_decode(env.payload, env.payload_len, &ev),

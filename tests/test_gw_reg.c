@@ -75,23 +75,23 @@ START_TEST(test_gw_reg_query_parse_errors)
 		lwm2m_err err;
 		const char *word;
 	} cases[] = {
-		{"lt=60", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
-		{"ep=", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
-		{"ep", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
-		{"ep=a&lt=abc", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
-		{"ep=a&lt=", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
-		{"ep=a&lt=0", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
-		{"ep=a&lt=99999999999", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
-		{"ep=a&lt=-5", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
-		{"ep=a&Q=1", GW_OP_REGISTER, LWM2M_EPROTO, "Q"},
-		{"ep=a&Q=", GW_OP_REGISTER, LWM2M_EPROTO, "Q"},
-		{"ep=a&lwm2m=x", GW_OP_REGISTER, LWM2M_EPROTO, "lwm2m"},
-		{"ep=a&lwm2m=2.0", GW_OP_REGISTER, LWM2M_ENOTFOUND, "2.0"},
-		{"ep=a&b=X", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
-		{"ep=a&b=UU", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
-		{"ep=a&ep=b", GW_OP_REGISTER, LWM2M_EPROTO, "twice"},
-		{"ep=b", GW_OP_UPDATE, LWM2M_EPROTO, "Update"},
-		{"lwm2m=1.1", GW_OP_UPDATE, LWM2M_EPROTO, "Update"},
+	    {"lt=60", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
+	    {"ep=", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
+	    {"ep", GW_OP_REGISTER, LWM2M_EPROTO, "ep"},
+	    {"ep=a&lt=abc", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+	    {"ep=a&lt=", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+	    {"ep=a&lt=0", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+	    {"ep=a&lt=99999999999", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+	    {"ep=a&lt=-5", GW_OP_REGISTER, LWM2M_EPROTO, "lt"},
+	    {"ep=a&Q=1", GW_OP_REGISTER, LWM2M_EPROTO, "Q"},
+	    {"ep=a&Q=", GW_OP_REGISTER, LWM2M_EPROTO, "Q"},
+	    {"ep=a&lwm2m=x", GW_OP_REGISTER, LWM2M_EPROTO, "lwm2m"},
+	    {"ep=a&lwm2m=2.0", GW_OP_REGISTER, LWM2M_ENOTFOUND, "2.0"},
+	    {"ep=a&b=X", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
+	    {"ep=a&b=UU", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
+	    {"ep=a&ep=b", GW_OP_REGISTER, LWM2M_EPROTO, "twice"},
+	    {"ep=b", GW_OP_UPDATE, LWM2M_EPROTO, "Update"},
+	    {"lwm2m=1.1", GW_OP_UPDATE, LWM2M_EPROTO, "Update"},
 	};
 	struct gw_reg_query q;
 	char diag[GW_DIAG_MAX];
@@ -99,7 +99,7 @@ START_TEST(test_gw_reg_query_parse_errors)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		diag[0] = '\0';
 		ck_assert_msg(query(cases[i].q, cases[i].op, &q, diag) ==
-		                      cases[i].err,
+		                  cases[i].err,
 		              "case %s", cases[i].q);
 		ck_assert_msg(strstr(diag, cases[i].word) != NULL,
 		              "diag \"%s\" for %s", diag, cases[i].q);
@@ -117,23 +117,23 @@ START_TEST(test_gw_reg_query_parse_limits)
 	memcpy(text, "ep=", 3);
 	opt.ptr = text;
 	opt.len = 3 + GW_EP_MAX;
-	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_REGISTER, &q, diag,
-	                                    sizeof diag),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    gw_reg_query_parse(&opt, 1, GW_OP_REGISTER, &q, diag, sizeof diag),
+	    LWM2M_OK);
 	opt.len++;
-	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_REGISTER, &q, diag,
-	                                    sizeof diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    gw_reg_query_parse(&opt, 1, GW_OP_REGISTER, &q, diag, sizeof diag),
+	    LWM2M_EPROTO);
 	memcpy(text, "xx=", 3);
 	opt.len = GW_EXTRA_MAX + 1;
-	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_UPDATE, &q, diag,
-	                                    sizeof diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    gw_reg_query_parse(&opt, 1, GW_OP_UPDATE, &q, diag, sizeof diag),
+	    LWM2M_EPROTO);
 	text[5] = '\x01';
 	opt.len = 10;
-	ck_assert_int_eq(gw_reg_query_parse(&opt, 1, GW_OP_UPDATE, &q, diag,
-	                                    sizeof diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    gw_reg_query_parse(&opt, 1, GW_OP_UPDATE, &q, diag, sizeof diag),
+	    LWM2M_EPROTO);
 }
 END_TEST
 
@@ -185,17 +185,17 @@ END_TEST
 START_TEST(test_gw_reg_links_parse_errors)
 {
 	static const char *const bad[] = {
-		"</3/0",                       /* syntax */
-		"</3/0/1>",                    /* resource */
-		"</3/0>,</3/0>",               /* duplicate */
-		"</lwm2m>;rt=\"oma.lwm2m\",</3/0>", /* outside the root */
-		"</>;rt=\"oma.lwm2m\",</>",    /* two roots */
-		"</65535>",                    /* reserved id */
-		"</abc>",                      /* not numeric */
-		"</3/>",                       /* empty instance */
-		"</3>;ver=x",                  /* bad version */
-		"</>;ct=\"a b\"",              /* bad ct */
-		"</lwm2m/>;rt=\"oma.lwm2m\"",  /* trailing slash */
+	    "</3/0",                            /* syntax */
+	    "</3/0/1>",                         /* resource */
+	    "</3/0>,</3/0>",                    /* duplicate */
+	    "</lwm2m>;rt=\"oma.lwm2m\",</3/0>", /* outside the root */
+	    "</>;rt=\"oma.lwm2m\",</>",         /* two roots */
+	    "</65535>",                         /* reserved id */
+	    "</abc>",                           /* not numeric */
+	    "</3/>",                            /* empty instance */
+	    "</3>;ver=x",                       /* bad version */
+	    "</>;ct=\"a b\"",                   /* bad ct */
+	    "</lwm2m/>;rt=\"oma.lwm2m\"",       /* trailing slash */
 	};
 	struct gw_reg_links l;
 	char diag[GW_DIAG_MAX];
@@ -203,8 +203,8 @@ START_TEST(test_gw_reg_links_parse_errors)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		diag[0] = '\0';
 		ck_assert_msg(gw_reg_links_parse(bad[i], strlen(bad[i]), &l,
-		                                 diag, sizeof diag) ==
-		                      LWM2M_EPROTO,
+		                                 diag,
+		                                 sizeof diag) == LWM2M_EPROTO,
 		              "accepted %s", bad[i]);
 		ck_assert_msg(diag[0] != '\0', "no diag for %s", bad[i]);
 	}

@@ -12,9 +12,9 @@ parse_ok(const char *text)
 	struct lwm2m_link_list *l = NULL;
 	char diag[128];
 
-	ck_assert_int_eq(lwm2m_link_parse(text, strlen(text), 100, &l, diag,
-	                                  sizeof diag),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_link_parse(text, strlen(text), 100, &l, diag, sizeof diag),
+	    LWM2M_OK);
 	return l;
 }
 
@@ -22,8 +22,8 @@ static lwm2m_err
 parse_err(const char *text, size_t max, char *diag, size_t size)
 {
 	struct lwm2m_link_list *l = NULL;
-	lwm2m_err err = lwm2m_link_parse(text, strlen(text), max, &l, diag,
-	                                 size);
+	lwm2m_err err =
+	    lwm2m_link_parse(text, strlen(text), max, &l, diag, size);
 
 	ck_assert_ptr_null(l);
 	return err;
@@ -32,8 +32,8 @@ parse_err(const char *text, size_t max, char *diag, size_t size)
 START_TEST(test_lwm2m_link_parse_registration)
 {
 	struct lwm2m_link_list *l = parse_ok(
-		"</>;rt=\"oma.lwm2m\";ct=\"60 110 112\",</1/0>,</3/0>,</5>,"
-		"</3303/0>;ver=1.1,</3303/1>");
+	    "</>;rt=\"oma.lwm2m\";ct=\"60 110 112\",</1/0>,</3/0>,</5>,"
+	    "</3303/0>;ver=1.1,</3303/1>");
 
 	ck_assert_uint_eq(l->n_links, 6);
 	ck_assert_uint_eq(l->links[0].uri_len, 1);
@@ -59,7 +59,8 @@ END_TEST
 
 START_TEST(test_lwm2m_link_parse_whitespace_and_flags)
 {
-	struct lwm2m_link_list *l = parse_ok(" </a> ; obs ;title=\"x, y;z\" ,\n</b>");
+	struct lwm2m_link_list *l =
+	    parse_ok(" </a> ; obs ;title=\"x, y;z\" ,\n</b>");
 
 	ck_assert_uint_eq(l->n_links, 2);
 	ck_assert_uint_eq(l->links[0].n_attrs, 2);
@@ -82,17 +83,16 @@ END_TEST
 START_TEST(test_lwm2m_link_parse_malformed)
 {
 	static const char *const bad[] = {
-		"</a",          "<a>,",        "</a>;",      "</a>;=1",
-		"</a>;x=",      "</a>;x=\"ab", "/a",         "</a></b>",
-		"</a>,,</b>",   "</a b>",      "</a>;x=a\"b", "</a>x",
-		"</a>;x=\"\x01\"",
+	    "</a",         "<a>,",  "</a>;",           "</a>;=1",    "</a>;x=",
+	    "</a>;x=\"ab", "/a",    "</a></b>",        "</a>,,</b>", "</a b>",
+	    "</a>;x=a\"b", "</a>x", "</a>;x=\"\x01\"",
 	};
 	char diag[128];
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		diag[0] = '\0';
 		ck_assert_msg(parse_err(bad[i], 100, diag, sizeof diag) ==
-		                      LWM2M_EPROTO,
+		                  LWM2M_EPROTO,
 		              "accepted %s", bad[i]);
 		ck_assert_msg(strstr(diag, "offset") != NULL, "no diag for %s",
 		              bad[i]);
@@ -118,7 +118,8 @@ END_TEST
 
 START_TEST(test_lwm2m_link_attr_find_present_absent)
 {
-	struct lwm2m_link_list *l = parse_ok("</>;rt=\"oma.lwm2m\";ct=110,</3>");
+	struct lwm2m_link_list *l =
+	    parse_ok("</>;rt=\"oma.lwm2m\";ct=110,</3>");
 	const struct lwm2m_link_attr *a;
 
 	a = lwm2m_link_attr_find(l, &l->links[0], "ct");

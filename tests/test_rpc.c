@@ -56,8 +56,9 @@ setup(struct fixture *f, const char *name, bool with_server)
 
 	memset(f, 0, sizeof *f);
 	if (strncmp(name, "ipc", 3) == 0) {
-		snprintf(f->url, sizeof f->url, "ipc:///tmp/lwds-test-rpc-%ld-%d",
-		         (long)getpid(), ++seq);
+		snprintf(f->url, sizeof f->url,
+		         "ipc:///tmp/lwds-test-rpc-%ld-%d", (long)getpid(),
+		         ++seq);
 	} else {
 		snprintf(f->url, sizeof f->url, "inproc://rpc-%s-%d", name,
 		         ++seq);
@@ -135,12 +136,11 @@ START_TEST(test_lwm2m_rpc_call_many_concurrent)
 	for (int i = 0; i < N_CALLS; i++) {
 		calls[i].f = &f;
 		snprintf(calls[i].text, sizeof calls[i].text, "req-%d", i);
-		ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url,
-		                                LWM2M_ENV_RPC_PING,
-		                                calls[i].text,
-		                                strlen(calls[i].text), 5000,
-		                                on_echo, &calls[i]),
-		                 LWM2M_OK);
+		ck_assert_int_eq(
+		    lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING,
+		                   calls[i].text, strlen(calls[i].text), 5000,
+		                   on_echo, &calls[i]),
+		    LWM2M_OK);
 	}
 	run(&f, N_CALLS, 10000);
 	ck_assert_int_eq(f.done, N_CALLS);
@@ -158,12 +158,11 @@ START_TEST(test_lwm2m_rpc_call_many_ipc)
 	for (int i = 0; i < N_CALLS; i++) {
 		calls[i].f = &f;
 		snprintf(calls[i].text, sizeof calls[i].text, "ipc-%d", i);
-		ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url,
-		                                LWM2M_ENV_RPC_PING,
-		                                calls[i].text,
-		                                strlen(calls[i].text), 5000,
-		                                on_echo, &calls[i]),
-		                 LWM2M_OK);
+		ck_assert_int_eq(
+		    lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING,
+		                   calls[i].text, strlen(calls[i].text), 5000,
+		                   on_echo, &calls[i]),
+		    LWM2M_OK);
 	}
 	run(&f, N_CALLS, 10000);
 	ck_assert_int_eq(f.ok, N_CALLS);
@@ -215,8 +214,8 @@ START_TEST(test_lwm2m_rpc_call_error_reply)
 
 	setup(&f, "error", true);
 	f.mode = 1;
-	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_EVICT,
-	                                "x", 1, 5000, on_any, &f),
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_EVICT, "x",
+	                                1, 5000, on_any, &f),
 	                 LWM2M_OK);
 	run(&f, 1, 5000);
 	ck_assert_int_eq(f.done, 1);
@@ -307,9 +306,9 @@ START_TEST(test_lwm2m_rpc_server_new_bad_url)
 	struct event_base *base = event_base_new();
 	struct lwm2m_rpc_server *srv = NULL;
 
-	ck_assert_int_ne(lwm2m_rpc_server_new(base, "nope://", on_request, NULL,
-	                                      &srv),
-	                 LWM2M_OK);
+	ck_assert_int_ne(
+	    lwm2m_rpc_server_new(base, "nope://", on_request, NULL, &srv),
+	    LWM2M_OK);
 	ck_assert_ptr_null(srv);
 	ck_assert_ptr_null(lwm2m_rpc_server_free(NULL));
 	ck_assert_ptr_null(lwm2m_rpc_client_free(NULL));
@@ -375,5 +374,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	nng_fini(); /* joins nng's threads, for valgrind */
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -15,8 +15,8 @@
 #include "lwm2m_err.h"
 #include "lwm2m_id.h"
 
-#define LWM2M_EVENT_EP_MAX 128 /* longest endpoint name, bytes */
-#define LWM2M_EVENT_GW_MAX 128 /* longest gateway id, bytes */
+#define LWM2M_EVENT_EP_MAX 128    /* longest endpoint name, bytes */
+#define LWM2M_EVENT_GW_MAX 128    /* longest gateway id, bytes */
 #define LWM2M_EVENT_JSON_MAX 2048 /* an encoded event always fits */
 
 struct lwm2m_event {

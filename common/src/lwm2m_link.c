@@ -14,9 +14,8 @@ struct parser {
 	size_t diag_size;
 };
 
-static lwm2m_err
-fail(struct parser *p, lwm2m_err err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static lwm2m_err fail(struct parser *p, lwm2m_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static lwm2m_err
 fail(struct parser *p, lwm2m_err err, const char *fmt, ...)
@@ -27,8 +26,7 @@ fail(struct parser *p, lwm2m_err err, const char *fmt, ...)
 	if (p->diag == NULL || p->diag_size == 0) {
 		return err;
 	}
-	n = snprintf(p->diag, p->diag_size, "link-format offset %zu: ",
-	             p->pos);
+	n = snprintf(p->diag, p->diag_size, "link-format offset %zu: ", p->pos);
 	if (n >= 0 && (size_t)n < p->diag_size) {
 		va_start(ap, fmt);
 		vsnprintf(p->diag + n, p->diag_size - (size_t)n, fmt, ap);
@@ -270,8 +268,11 @@ lwm2m_link_parse(const char *buf, size_t len, size_t max_links,
                  struct lwm2m_link_list **ret_list, char *diag,
                  size_t diag_size)
 {
-	struct parser p = {.buf = buf, .len = len, .max_links = max_links,
-	                   .diag = diag, .diag_size = diag_size};
+	struct parser p = {.buf = buf,
+	                   .len = len,
+	                   .max_links = max_links,
+	                   .diag = diag,
+	                   .diag_size = diag_size};
 	lwm2m_err err;
 
 	p.list = calloc(1, sizeof *p.list);
@@ -305,7 +306,8 @@ lwm2m_link_attr_find(const struct lwm2m_link_list *list,
 	size_t nlen = strlen(name);
 
 	for (size_t i = 0; i < link->n_attrs; i++) {
-		const struct lwm2m_link_attr *a = &list->attrs[link->first_attr + i];
+		const struct lwm2m_link_attr *a =
+		    &list->attrs[link->first_attr + i];
 		if (a->name_len == nlen && memcmp(a->name, name, nlen) == 0) {
 			return a;
 		}
@@ -341,7 +343,7 @@ write_list(const struct lwm2m_link_list *list, struct out *o)
 		put(o, ">", 1);
 		for (size_t j = 0; j < l->n_attrs; j++) {
 			const struct lwm2m_link_attr *a =
-				&list->attrs[l->first_attr + j];
+			    &list->attrs[l->first_attr + j];
 			put(o, ";", 1);
 			put(o, a->name, a->name_len);
 			if (a->value == NULL) {

@@ -33,7 +33,7 @@ struct lwm2m_rpc_server {
 	void *arg;
 	struct lwm2m_rpc_req *reqs; /* unanswered handles */
 	nng_aio *send_aio;
-	pthread_mutex_t mtx;        /* guards the fields below */
+	pthread_mutex_t mtx; /* guards the fields below */
 	bool sending, closing;
 	struct outq *out_head, *out_tail;
 };
@@ -122,8 +122,8 @@ server_open(struct lwm2m_rpc_server *srv, struct event_base *base,
 		          nng_strerror(rv));
 		return rv == NNG_EADDRINUSE ? LWM2M_EIO : lwm2m_env_nng_err(rv);
 	}
-	srv->ev = event_new(base, fd, EV_READ | EV_PERSIST, on_server_readable,
-	                    srv);
+	srv->ev =
+	    event_new(base, fd, EV_READ | EV_PERSIST, on_server_readable, srv);
 	if (srv->ev == NULL || event_add(srv->ev, NULL) != 0) {
 		return LWM2M_ENOMEM;
 	}
@@ -349,10 +349,10 @@ struct call {
 	nng_aio *aio;
 	lwm2m_rpc_cb cb;
 	void *arg;
-	bool sent;          /* nng thread only, until done */
-	bool done;          /* under c->mtx */
-	int rv;             /* final nng result, valid once done */
-	nng_msg *reply;     /* valid once done */
+	bool sent;      /* nng thread only, until done */
+	bool done;      /* under c->mtx */
+	int rv;         /* final nng result, valid once done */
+	nng_msg *reply; /* valid once done */
 	struct call *next_done;
 	struct call *prev, *next; /* in flight, loop thread only */
 };
@@ -420,7 +420,8 @@ finish(struct lwm2m_rpc_client *c, struct call *call, int rv)
 	lwm2m_err err = lwm2m_env_nng_err(rv);
 	const struct lwm2m_env *reply = NULL;
 
-	if (err == LWM2M_OK && lwm2m_env_decode(call->reply, &env) != LWM2M_OK) {
+	if (err == LWM2M_OK &&
+	    lwm2m_env_decode(call->reply, &env) != LWM2M_OK) {
 		err = LWM2M_EPROTO;
 	} else if (err == LWM2M_OK) {
 		reply = &env;
@@ -501,8 +502,8 @@ lwm2m_rpc_client_new(struct event_base *base,
 		lwm2m_rpc_client_free(c);
 		return LWM2M_EIO;
 	}
-	c->wake_ev = event_new(base, c->wake[0], EV_READ | EV_PERSIST, on_wake,
-	                       c);
+	c->wake_ev =
+	    event_new(base, c->wake[0], EV_READ | EV_PERSIST, on_wake, c);
 	if (c->wake_ev == NULL || event_add(c->wake_ev, NULL) != 0) {
 		lwm2m_rpc_client_free(c);
 		return LWM2M_ENOMEM;
@@ -566,8 +567,9 @@ target_open(struct target *t)
 	}
 	if (rv != 0) {
 		nng_close(t->sock);
-		return rv == NNG_ENOTSUP || rv == NNG_EADDRINVAL ? LWM2M_EINVAL
-		                                                 : lwm2m_env_nng_err(rv);
+		return rv == NNG_ENOTSUP || rv == NNG_EADDRINVAL
+		           ? LWM2M_EINVAL
+		           : lwm2m_env_nng_err(rv);
 	}
 	return LWM2M_OK;
 }
@@ -623,11 +625,13 @@ call_start(struct call *call, nng_socket sock, nng_msg *msg, int timeout_ms)
 
 lwm2m_err
 lwm2m_rpc_call(struct lwm2m_rpc_client *c, const char *url, uint16_t kind,
-               const void *payload, size_t len, int timeout_ms,
-               lwm2m_rpc_cb cb, void *arg)
+               const void *payload, size_t len, int timeout_ms, lwm2m_rpc_cb cb,
+               void *arg)
 {
-	struct lwm2m_env env = {.kind = kind, .corr_id = ++c->next_corr,
-	                        .payload = payload, .payload_len = len};
+	struct lwm2m_env env = {.kind = kind,
+	                        .corr_id = ++c->next_corr,
+	                        .payload = payload,
+	                        .payload_len = len};
 	struct target *t;
 	struct call *call;
 	nng_msg *msg;

@@ -34,7 +34,7 @@
 #define GW_LT_DEFAULT 86400
 #define GW_LT_MAX 0x7fffffffu
 #define GW_DIAG_MAX 160
-#define GW_EXPIRY_GRACE_MS 2000      /* tolerated lateness of an Update */
+#define GW_EXPIRY_GRACE_MS 2000 /* tolerated lateness of an Update */
 
 enum gw_state {
 	GW_STATE_REGISTERED = 0,
@@ -69,7 +69,7 @@ struct gw_reg_query {
 struct gw_reg_links {
 	char root[GW_ROOT_MAX + 1]; /* alternate path, "" for "/" */
 	char ct[GW_CT_MAX + 1];     /* formats of the root link, "" if none */
-	char *objs;                 /* "</1/0>,</3/0>,</3303>;ver=1.1", malloc */
+	char *objs; /* "</1/0>,</3/0>,</3303>;ver=1.1", malloc */
 	size_t n_objs;
 };
 
@@ -130,11 +130,11 @@ void gw_reg_build_register(const struct gw_reg_query *q,
 
 /* What an Update changes; derived by gw_reg_build_update. */
 struct gw_update {
-	uint32_t lt;          /* kept from the device when absent */
+	uint32_t lt; /* kept from the device when absent */
 	bool set_b, set_sms, set_objs, set_extra, queue;
 	char b[8];
 	char sms[GW_SMS_MAX + 1];
-	char *objs;           /* moved from links, malloc */
+	char *objs; /* moved from links, malloc */
 	char extra[GW_EXTRA_MAX + 1];
 	int64_t upd_ms, exp_ms;
 };
@@ -151,8 +151,7 @@ void gw_reg_build_update(const struct gw_reg_query *q,
  * when not registered or expired (past exp_ms + GW_EXPIRY_GRACE_MS), else
  * success (2.04, or 2.02 for De-register). */
 uint8_t gw_reg_decide_update(bool found, enum gw_state state, int64_t exp_ms,
-                             bool blacklisted, bool deregister,
-                             int64_t now_ms);
+                             bool blacklisted, bool deregister, int64_t now_ms);
 
 /* gw_reg_decide_register returns 4.03 when the endpoint's existing client id
  * is blacklisted, else 2.01 (the id is kept when one exists). */
@@ -198,7 +197,8 @@ struct gw_device *gw_table_put(struct gw_table *t, const char *id,
 /* gw_table_del removes and frees the device with id; false if absent. */
 bool gw_table_del(struct gw_table *t, const char *id);
 
-/* ---- gw_ctx.c: configuration and lifecycle --------------------------------- */
+/* ---- gw_ctx.c: configuration and lifecycle ---------------------------------
+ */
 
 struct gw_config {
 	char redis_url[256];
@@ -210,8 +210,8 @@ struct gw_config {
 	char events_url[256];
 	int log_level;
 	bool log_json;
-	int sweep_ms;  /* expiry sweep period */
-	int alive_ms;  /* alive key refresh period; TTL is 3 times it */
+	int sweep_ms; /* expiry sweep period */
+	int alive_ms; /* alive key refresh period; TTL is 3 times it */
 };
 
 struct gw_exchange;
@@ -256,7 +256,8 @@ void gw_stop(void *gw);
 void gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id,
                 const char *ep, long long org);
 
-/* ---- gw_coap.c ------------------------------------------------------------ */
+/* ---- gw_coap.c ------------------------------------------------------------
+ */
 
 /* gw_coap_start opens the CoAP endpoint of cfg.coap_listen on gw->base. */
 lwm2m_err gw_coap_start(struct gw_ctx *gw);
@@ -281,7 +282,7 @@ void gw_exchange_done(struct gw_exchange *ex, const struct gw_result *res);
 struct gw_request {
 	enum gw_op op;
 	bool deregister;
-	char id[LWM2M_ID_SIZE];   /* Update / De-register */
+	char id[LWM2M_ID_SIZE]; /* Update / De-register */
 	struct gw_reg_query q;
 	struct gw_reg_links links;
 	bool has_links;

@@ -18,7 +18,7 @@
 
 struct gw_exchange {
 	struct gw_ctx *gw;
-	coap_async_t *async;     /* NULL while still inside the handler */
+	coap_async_t *async; /* NULL while still inside the handler */
 	bool in_handler, done, orphan;
 	struct gw_result res;
 	struct gw_exchange *prev, *next; /* gw->exchanges, while async */
@@ -57,10 +57,9 @@ respond(coap_pdu_t *response, const struct gw_result *res)
 		                buf);
 	}
 	if (res->code == COAP_RESPONSE_CODE(503)) {
-		coap_add_option(response, COAP_OPTION_MAXAGE,
-		                coap_encode_var_safe(buf, sizeof buf,
-		                                     RETRY_MAX_AGE),
-		                buf);
+		coap_add_option(
+		    response, COAP_OPTION_MAXAGE,
+		    coap_encode_var_safe(buf, sizeof buf, RETRY_MAX_AGE), buf);
 	}
 	if (res->diag[0] != '\0') {
 		coap_add_data(response, strlen(res->diag),
@@ -93,7 +92,8 @@ gw_exchange_done(struct gw_exchange *ex, const struct gw_result *res)
 	event_active(ex->gw->coap_timer, EV_TIMEOUT, 0);
 }
 
-/* ---- request parsing ------------------------------------------------------ */
+/* ---- request parsing ------------------------------------------------------
+ */
 
 struct path {
 	struct gw_str seg[3];
@@ -114,7 +114,7 @@ read_path(const coap_pdu_t *pdu, struct path *ret_path)
 	while ((o = coap_option_next(&it)) != NULL) {
 		if (ret_path->n < 3) {
 			ret_path->seg[ret_path->n].ptr =
-				(const char *)coap_opt_value(o);
+			    (const char *)coap_opt_value(o);
 			ret_path->seg[ret_path->n].len = coap_opt_length(o);
 		}
 		ret_path->n++;
@@ -152,7 +152,7 @@ content_format_ok(const coap_pdu_t *pdu)
 
 	return o == NULL ||
 	       coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)) ==
-	               COAP_MEDIATYPE_APPLICATION_LINK_FORMAT;
+	           COAP_MEDIATYPE_APPLICATION_LINK_FORMAT;
 }
 
 /* fills req from the query and payload; on failure writes the response */
@@ -173,9 +173,9 @@ parse_request(const coap_pdu_t *request, struct gw_request *req,
 	}
 	err = gw_reg_query_parse(opts, n, req->op, &req->q, diag, sizeof diag);
 	if (err != LWM2M_OK) {
-		respond_error(response, err == LWM2M_ENOTFOUND
-		                                ? COAP_RESPONSE_CODE(412)
-		                                : COAP_RESPONSE_CODE(400),
+		respond_error(response,
+		              err == LWM2M_ENOTFOUND ? COAP_RESPONSE_CODE(412)
+		                                     : COAP_RESPONSE_CODE(400),
 		              diag);
 		return false;
 	}
@@ -197,9 +197,9 @@ parse_request(const coap_pdu_t *request, struct gw_request *req,
 	err = gw_reg_links_parse((const char *)data, len, &req->links, diag,
 	                         sizeof diag);
 	if (err != LWM2M_OK) {
-		respond_error(response, err == LWM2M_ELIMIT
-		                                ? COAP_RESPONSE_CODE(413)
-		                                : COAP_RESPONSE_CODE(400),
+		respond_error(response,
+		              err == LWM2M_ELIMIT ? COAP_RESPONSE_CODE(413)
+		                                  : COAP_RESPONSE_CODE(400),
 		              diag);
 		return false;
 	}
@@ -225,7 +225,8 @@ route(const coap_pdu_t *request, struct gw_request *req, coap_pdu_t *response)
 
 	read_path(request, &p);
 	if (p.n == 0 || p.n > 2 || !seg_is(&p.seg[0], "rd")) {
-		respond_error(response, COAP_RESPONSE_CODE(404), "no such resource");
+		respond_error(response, COAP_RESPONSE_CODE(404),
+		              "no such resource");
 		return false;
 	}
 	if (p.n == 2 && (p.seg[1].len == 0 || p.seg[1].len > LWM2M_ID_LEN)) {
@@ -283,7 +284,8 @@ start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
 
 	if (ex == NULL) {
 		gw_reg_links_fini(&req->links);
-		respond_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+		respond_error(response, COAP_RESPONSE_CODE(500),
+		              "out of memory");
 		return;
 	}
 	ex->gw = gw;
@@ -312,11 +314,10 @@ start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
 /* the same request again: libcoap's re-run of a triggered async, or a
  * retransmission while the operation is still running */
 static bool
-resume(coap_session_t *session, const coap_pdu_t *request,
-       coap_pdu_t *response)
+resume(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response)
 {
-	coap_async_t *async = coap_find_async(session,
-	                                      coap_pdu_get_token(request));
+	coap_async_t *async =
+	    coap_find_async(session, coap_pdu_get_token(request));
 	struct gw_exchange *ex;
 
 	if (async == NULL) {
@@ -337,8 +338,8 @@ on_request(coap_resource_t *resource, coap_session_t *session,
            const coap_pdu_t *request, const coap_string_t *query,
            coap_pdu_t *response)
 {
-	struct gw_ctx *gw = coap_get_app_data(
-		coap_session_get_context(session));
+	struct gw_ctx *gw =
+	    coap_get_app_data(coap_session_get_context(session));
 	struct gw_request req;
 
 	if (resume(session, request, response)) {
@@ -361,7 +362,8 @@ on_request(coap_resource_t *resource, coap_session_t *session,
 	start(gw, session, request, &req, response);
 }
 
-/* ---- loop sources and lifecycle -------------------------------------------- */
+/* ---- loop sources and lifecycle --------------------------------------------
+ */
 
 static void
 on_coap_io(evutil_socket_t fd, short what, void *arg)
@@ -428,11 +430,12 @@ add_sources(struct gw_ctx *gw)
 	int fd = coap_context_get_coap_fd(gw->coap);
 
 	if (fd < 0) {
-		lwm2m_log(LWM2M_LOG_ERR, "libcoap has no pollable fd (no epoll)");
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "libcoap has no pollable fd (no epoll)");
 		return LWM2M_EIO;
 	}
-	gw->coap_ev = event_new(gw->base, fd, EV_READ | EV_PERSIST, on_coap_io,
-	                        gw);
+	gw->coap_ev =
+	    event_new(gw->base, fd, EV_READ | EV_PERSIST, on_coap_io, gw);
 	gw->coap_timer = event_new(gw->base, -1, EV_PERSIST, on_coap_io, gw);
 	if (gw->coap_ev == NULL || gw->coap_timer == NULL ||
 	    event_add(gw->coap_ev, NULL) != 0 ||
@@ -459,7 +462,7 @@ gw_coap_start(struct gw_ctx *gw)
 	}
 	coap_set_app_data(gw->coap, gw);
 	coap_context_set_block_mode(gw->coap, COAP_BLOCK_USE_LIBCOAP |
-	                                              COAP_BLOCK_SINGLE_BODY);
+	                                          COAP_BLOCK_SINGLE_BODY);
 	if (coap_new_endpoint(gw->coap, &addr, COAP_PROTO_UDP) == NULL) {
 		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on CoAP %s",
 		          gw->cfg.coap_listen);

@@ -17,21 +17,21 @@
 #include "lwm2m_rpc.h"
 
 static const char usage[] =
-	"Usage: lwds-coap-gw [options]\n"
-	"LwM2M registration interface over CoAP (UDP).\n\n"
-	"  --redis-url URL    LWDS_REDIS_URL     (redis://127.0.0.1:6379)\n"
-	"  --coap-listen A:P  LWDS_COAP_LISTEN   (0.0.0.0:5683)\n"
-	"  --no-coap          LWDS_COAP_ENABLE=0 (plain CoAP on by default)\n"
-	"  --org N            LWDS_COAP_ORG      organisation of devices\n"
-	"                                        without DTLS (0 = admin)\n"
-	"  --gw-id ID         LWDS_GW_ID         (<hostname>-<pid>)\n"
-	"  --rpc-url URL      LWDS_GW_RPC_URL    nng rep listener\n"
-	"                                        (tcp://127.0.0.1:7710)\n"
-	"  --events-url URL   LWDS_EVENTS_URL    nng pub, dialled\n"
-	"                                        (tcp://127.0.0.1:7720)\n"
-	"  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
-	"  --log-json         LWDS_LOG_JSON=1    one JSON object per line\n"
-	"  --help             this text\n";
+    "Usage: lwds-coap-gw [options]\n"
+    "LwM2M registration interface over CoAP (UDP).\n\n"
+    "  --redis-url URL    LWDS_REDIS_URL     (redis://127.0.0.1:6379)\n"
+    "  --coap-listen A:P  LWDS_COAP_LISTEN   (0.0.0.0:5683)\n"
+    "  --no-coap          LWDS_COAP_ENABLE=0 (plain CoAP on by default)\n"
+    "  --org N            LWDS_COAP_ORG      organisation of devices\n"
+    "                                        without DTLS (0 = admin)\n"
+    "  --gw-id ID         LWDS_GW_ID         (<hostname>-<pid>)\n"
+    "  --rpc-url URL      LWDS_GW_RPC_URL    nng rep listener\n"
+    "                                        (tcp://127.0.0.1:7710)\n"
+    "  --events-url URL   LWDS_EVENTS_URL    nng pub, dialled\n"
+    "                                        (tcp://127.0.0.1:7720)\n"
+    "  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
+    "  --log-json         LWDS_LOG_JSON=1    one JSON object per line\n"
+    "  --help             this text\n";
 
 static bool
 set_str(char *dst, size_t size, const char *name, const char *value)
@@ -73,7 +73,8 @@ static bool
 set_org(struct gw_config *cfg, const char *value)
 {
 	if (lwm2m_parse_int(value, 0, 1LL << 53, &cfg->org) != LWM2M_OK) {
-		fprintf(stderr, "lwds-coap-gw: bad organisation \"%s\"\n", value);
+		fprintf(stderr, "lwds-coap-gw: bad organisation \"%s\"\n",
+		        value);
 		return false;
 	}
 	return true;
@@ -89,8 +90,9 @@ config_env(struct gw_config *cfg)
 	cfg->sweep_ms = 1000;
 	cfg->alive_ms = 5000;
 	cfg->log_level = LWM2M_LOG_NOTICE;
-	return set_str(cfg->redis_url, sizeof cfg->redis_url, "LWDS_REDIS_URL",
-	               lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379")) &&
+	return set_str(
+	           cfg->redis_url, sizeof cfg->redis_url, "LWDS_REDIS_URL",
+	           lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379")) &&
 	       set_str(cfg->coap_listen, sizeof cfg->coap_listen,
 	               "LWDS_COAP_LISTEN",
 	               lwm2m_getenv("LWDS_COAP_LISTEN", "0.0.0.0:5683")) &&
@@ -99,11 +101,12 @@ config_env(struct gw_config *cfg)
 	       set_org(cfg, lwm2m_getenv("LWDS_COAP_ORG", "0")) &&
 	       set_str(cfg->gw_id, sizeof cfg->gw_id, "LWDS_GW_ID",
 	               lwm2m_getenv("LWDS_GW_ID", id)) &&
-	       set_str(cfg->rpc_url, sizeof cfg->rpc_url, "LWDS_GW_RPC_URL",
-	               lwm2m_getenv("LWDS_GW_RPC_URL", "tcp://127.0.0.1:7710")) &&
-	       set_str(cfg->events_url, sizeof cfg->events_url,
-	               "LWDS_EVENTS_URL",
-	               lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720")) &&
+	       set_str(
+	           cfg->rpc_url, sizeof cfg->rpc_url, "LWDS_GW_RPC_URL",
+	           lwm2m_getenv("LWDS_GW_RPC_URL", "tcp://127.0.0.1:7710")) &&
+	       set_str(
+	           cfg->events_url, sizeof cfg->events_url, "LWDS_EVENTS_URL",
+	           lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720")) &&
 	       set_level(cfg, lwm2m_getenv("LWDS_LOG_LEVEL", "notice")) &&
 	       set_bool(&cfg->log_json, "LWDS_LOG_JSON",
 	                lwm2m_getenv("LWDS_LOG_JSON", "0"));
@@ -147,17 +150,17 @@ lwm2m_err
 gw_config_init(struct gw_config *cfg, int argc, char **argv, bool *ret_help)
 {
 	static const struct option opts[] = {
-		{"redis-url", required_argument, NULL, 'r'},
-		{"coap-listen", required_argument, NULL, 'c'},
-		{"no-coap", no_argument, NULL, 'n'},
-		{"org", required_argument, NULL, 'o'},
-		{"gw-id", required_argument, NULL, 'g'},
-		{"rpc-url", required_argument, NULL, 'p'},
-		{"events-url", required_argument, NULL, 'e'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"log-json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"redis-url", required_argument, NULL, 'r'},
+	    {"coap-listen", required_argument, NULL, 'c'},
+	    {"no-coap", no_argument, NULL, 'n'},
+	    {"org", required_argument, NULL, 'o'},
+	    {"gw-id", required_argument, NULL, 'g'},
+	    {"rpc-url", required_argument, NULL, 'p'},
+	    {"events-url", required_argument, NULL, 'e'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"log-json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -185,7 +188,8 @@ gw_config_init(struct gw_config *cfg, int argc, char **argv, bool *ret_help)
 	return LWM2M_OK;
 }
 
-/* ---- events and rpc ------------------------------------------------------- */
+/* ---- events and rpc -------------------------------------------------------
+ */
 
 void
 gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
@@ -236,7 +240,8 @@ on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 		id[LWM2M_ID_LEN] = '\0';
 		err = gw_registry_evict(gw, id);
 		if (err != LWM2M_OK) {
-			lwm2m_rpc_reply_error(req, err, "client not on this gateway");
+			lwm2m_rpc_reply_error(req, err,
+			                      "client not on this gateway");
 		} else {
 			lwm2m_rpc_reply(req, 0, NULL, 0);
 		}
@@ -247,7 +252,8 @@ on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 	}
 }
 
-/* ---- lifecycle -------------------------------------------------------------- */
+/* ---- lifecycle --------------------------------------------------------------
+ */
 
 static void
 on_redis_ready(struct lwm2m_redis *redis, void *arg)
@@ -313,8 +319,8 @@ start_all(struct gw_ctx *gw)
 		                      on_redis_ready, gw, &gw->redis);
 	}
 	if (err == LWM2M_OK) {
-		err = lwm2m_rpc_server_new(gw->base, gw->cfg.rpc_url, on_rpc, gw,
-		                           &gw->rpc);
+		err = lwm2m_rpc_server_new(gw->base, gw->cfg.rpc_url, on_rpc,
+		                           gw, &gw->rpc);
 		if (err != LWM2M_OK) {
 			lwm2m_log(LWM2M_LOG_ERR, "cannot listen on rpc %s: %s",
 			          gw->cfg.rpc_url, lwm2m_strerror(err));

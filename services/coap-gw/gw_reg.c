@@ -8,9 +8,8 @@
 #include "lwm2m_link.h"
 #include "lwm2m_log.h"
 
-static lwm2m_err
-diagf(char *diag, size_t size, lwm2m_err err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static lwm2m_err diagf(char *diag, size_t size, lwm2m_err err, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
 
 static lwm2m_err
 diagf(char *diag, size_t size, lwm2m_err err, const char *fmt, ...)
@@ -78,8 +77,8 @@ static lwm2m_err
 parse_version(const char *v, size_t len, struct gw_reg_query *q, char *diag,
               size_t dsize)
 {
-	if (len != 3 || v[0] < '0' || v[0] > '9' || v[1] != '.' ||
-	    v[2] < '0' || v[2] > '9') {
+	if (len != 3 || v[0] < '0' || v[0] > '9' || v[1] != '.' || v[2] < '0' ||
+	    v[2] > '9') {
 		return diagf(diag, dsize, LWM2M_EPROTO,
 		             "lwm2m must be a version like 1.1");
 	}
@@ -99,7 +98,8 @@ parse_binding(const char *v, size_t len, struct gw_reg_query *q, char *diag,
               size_t dsize)
 {
 	if (len == 0 || len >= sizeof q->b) {
-		return diagf(diag, dsize, LWM2M_EPROTO, "b must be 1..7 letters");
+		return diagf(diag, dsize, LWM2M_EPROTO,
+		             "b must be 1..7 letters");
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (strchr("UTSNQMH", v[i]) == NULL || v[i] == '\0' ||
@@ -138,8 +138,8 @@ static lwm2m_err
 parse_param(const struct gw_str *o, enum gw_op op, struct gw_reg_query *q,
             unsigned *seen, char *diag, size_t dsize)
 {
-	static const char *const names[] = {"ep", "lt", "lwm2m", "b", "sms",
-	                                    "Q"};
+	static const char *const names[] = {"ep", "lt",  "lwm2m",
+	                                    "b",  "sms", "Q"};
 	const char *eq = memchr(o->ptr, '=', o->len);
 	size_t nlen = eq ? (size_t)(eq - o->ptr) : o->len;
 	const char *v = eq ? eq + 1 : NULL;
@@ -236,8 +236,7 @@ struct obj_link {
 static bool
 attr_is(const struct lwm2m_link_attr *a, const char *value)
 {
-	return a != NULL && a->value != NULL &&
-	       a->value_len == strlen(value) &&
+	return a != NULL && a->value != NULL && a->value_len == strlen(value) &&
 	       memcmp(a->value, value, a->value_len) == 0;
 }
 
@@ -272,24 +271,27 @@ take_root(const struct lwm2m_link_list *l, const struct lwm2m_link *k,
 	const struct lwm2m_link_attr *ct = lwm2m_link_attr_find(l, k, "ct");
 	size_t ulen = k->uri_len;
 
-	if (ulen == 0 || k->uri[0] != '/' || (ulen > 1 && k->uri[ulen - 1] == '/') ||
-	    !copy_str(out->root, sizeof out->root, k->uri, ulen == 1 ? 0 : ulen)) {
+	if (ulen == 0 || k->uri[0] != '/' ||
+	    (ulen > 1 && k->uri[ulen - 1] == '/') ||
+	    !copy_str(out->root, sizeof out->root, k->uri,
+	              ulen == 1 ? 0 : ulen)) {
 		return diagf(diag, dsize, LWM2M_EPROTO,
 		             "root link must be </> or </path> (<= %d bytes)",
 		             GW_ROOT_MAX);
 	}
-	if (ct != NULL && (ct->value == NULL || !valid_ct(ct->value, ct->value_len) ||
-	                   !copy_str(out->ct, sizeof out->ct, ct->value,
-	                             ct->value_len))) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "ct of the root link must be numbers separated by spaces");
+	if (ct != NULL &&
+	    (ct->value == NULL || !valid_ct(ct->value, ct->value_len) ||
+	     !copy_str(out->ct, sizeof out->ct, ct->value, ct->value_len))) {
+		return diagf(
+		    diag, dsize, LWM2M_EPROTO,
+		    "ct of the root link must be numbers separated by spaces");
 	}
 	return LWM2M_OK;
 }
 
 static lwm2m_err
-find_root(const struct lwm2m_link_list *l, struct gw_reg_links *out,
-          char *diag, size_t dsize)
+find_root(const struct lwm2m_link_list *l, struct gw_reg_links *out, char *diag,
+          size_t dsize)
 {
 	const struct lwm2m_link *root = NULL;
 
@@ -469,7 +471,8 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 
 	if (len > GW_PAYLOAD_MAX) {
 		return diagf(diag, diag_size, LWM2M_ELIMIT,
-		             "link-format payload over %d bytes", GW_PAYLOAD_MAX);
+		             "link-format payload over %d bytes",
+		             GW_PAYLOAD_MAX);
 	}
 	err = lwm2m_link_parse(buf, len, GW_LINKS_MAX, &l, diag, diag_size);
 	if (err != LWM2M_OK) {

@@ -60,15 +60,16 @@ finish(struct gw_exchange *ex, uint8_t code, const char *id, const char *diag)
 static void
 op_finish(struct op *op, uint8_t code, const char *diag)
 {
-	finish(op->ex, code, code == COAP_RESPONSE_CODE(201) ? op->rec.id : NULL,
-	       diag);
+	finish(op->ex, code,
+	       code == COAP_RESPONSE_CODE(201) ? op->rec.id : NULL, diag);
 	op_free(op);
 }
 
 static void
 op_unavailable(struct op *op)
 {
-	op_finish(op, COAP_RESPONSE_CODE(503), "storage unavailable, retry later");
+	op_finish(op, COAP_RESPONSE_CODE(503),
+	          "storage unavailable, retry later");
 }
 
 static bool
@@ -145,7 +146,8 @@ remember(struct gw_ctx *gw, const char *id, const char *ep, long long org,
 
 	if (d == NULL) {
 		lwm2m_log(LWM2M_LOG_WARNING,
-		          "out of memory for device table, id=%s not cached", id);
+		          "out of memory for device table, id=%s not cached",
+		          id);
 		return;
 	}
 	d->state = GW_STATE_REGISTERED;
@@ -166,8 +168,8 @@ on_register_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	char q[GW_EP_MAX * 2];
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-		lwm2m_log(LWM2M_LOG_WARNING, "register id=%s: redis write failed",
-		          r->id);
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "register id=%s: redis write failed", r->id);
 		op_unavailable(op);
 		return;
 	}
@@ -222,8 +224,8 @@ on_register_check(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		op_unavailable(op);
 	} else if (gw_reg_decide_register(op->blacklisted) !=
 	           COAP_RESPONSE_CODE(201)) {
-		lwm2m_log(LWM2M_LOG_NOTICE, "register id=%s refused: blacklisted",
-		          op->rec.id);
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "register id=%s refused: blacklisted", op->rec.id);
 		op_finish(op, COAP_RESPONSE_CODE(403), "client is blacklisted");
 	} else {
 		register_write(op);
@@ -292,8 +294,8 @@ gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
 	if (op == NULL) {
 		return;
 	}
-	gw_reg_build_register(&op->req.q, op->req.has_links ? &op->req.links
-	                                                    : NULL,
+	gw_reg_build_register(&op->req.q,
+	                      op->req.has_links ? &op->req.links : NULL,
 	                      lwm2m_now_ms(), &op->rec);
 	op->rec.org = gw->cfg.org;
 	snprintf(op->rec.addr, sizeof op->rec.addr, "%s", op->req.addr_text);
@@ -304,13 +306,14 @@ gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, op->rec.org,
 	         op->rec.ep);
 	/* Redis >= 7.0: sets our id only for a new endpoint, returns the old */
-	if (lwm2m_redis_cmd(gw->redis, on_register_index, op, "SET %s %s NX GET",
-	                    key, op->new_id) != LWM2M_OK) {
+	if (lwm2m_redis_cmd(gw->redis, on_register_index, op,
+	                    "SET %s %s NX GET", key, op->new_id) != LWM2M_OK) {
 		op_unavailable(op);
 	}
 }
 
-/* ---- Update and De-register ------------------------------------------------ */
+/* ---- Update and De-register ------------------------------------------------
+ */
 
 static void
 write_update(struct gw_ctx *gw, const char *id, const struct gw_update *u,
@@ -334,7 +337,8 @@ write_update(struct gw_ctx *gw, const char *id, const struct gw_update *u,
 	if (u->set_extra) {
 		BATCH(gw, "HSET %s extra %s", key, u->extra);
 	}
-	BATCH(gw, "ZADD " LWM2M_KEY_EXPIRY " %lld %s", (long long)u->exp_ms, id);
+	BATCH(gw, "ZADD " LWM2M_KEY_EXPIRY " %lld %s", (long long)u->exp_ms,
+	      id);
 }
 
 static void
@@ -373,7 +377,8 @@ apply_update(struct gw_ctx *gw, struct gw_device *dev, struct gw_request *req,
 	if (req->deregister) {
 		write_deregister(gw, dev->id, dev->org, gw->cfg.gw_id);
 	} else {
-		gw_reg_build_update(&req->q, req->has_links ? &req->links : NULL,
+		gw_reg_build_update(&req->q,
+		                    req->has_links ? &req->links : NULL,
 		                    dev->lt, dev->queue, lwm2m_now_ms(), &u);
 		write_update(gw, dev->id, &u, req->addr_text);
 		free(u.objs);
@@ -388,10 +393,12 @@ apply_update(struct gw_ctx *gw, struct gw_device *dev, struct gw_request *req,
 		BATCH(gw, "SREM %s %s", key, dev->id);
 	}
 	if (!req->deregister) {
-		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, gw->cfg.gw_id);
+		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS,
+		         gw->cfg.gw_id);
 		BATCH(gw, "SADD %s %s", key, dev->id);
 	}
-	return lwm2m_redis_cmd(gw->redis, cb ? cb : on_exec_logged, arg, "EXEC");
+	return lwm2m_redis_cmd(gw->redis, cb ? cb : on_exec_logged, arg,
+	                       "EXEC");
 }
 
 static void
@@ -399,9 +406,9 @@ announce_done(struct gw_ctx *gw, struct gw_device *dev, bool deregister)
 {
 	lwm2m_log(LWM2M_LOG_INFO, "%s id=%s org=%lld",
 	          deregister ? "deregistered" : "updated", dev->id, dev->org);
-	gw_publish(gw, deregister ? LWM2M_ENV_EV_DEREGISTERED
-	                          : LWM2M_ENV_EV_UPDATED,
-	           dev->id, dev->ep, dev->org);
+	gw_publish(
+	    gw, deregister ? LWM2M_ENV_EV_DEREGISTERED : LWM2M_ENV_EV_UPDATED,
+	    dev->id, dev->ep, dev->org);
 	if (deregister) {
 		gw_table_del(&gw->table, dev->id);
 	}
@@ -418,8 +425,9 @@ on_adopt_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	announce_done(op->gw, dev, op->req.deregister);
-	op_finish(op, op->req.deregister ? COAP_RESPONSE_CODE(202)
-	                                 : COAP_RESPONSE_CODE(204),
+	op_finish(op,
+	          op->req.deregister ? COAP_RESPONSE_CODE(202)
+	                             : COAP_RESPONSE_CODE(204),
 	          NULL);
 }
 
@@ -457,8 +465,8 @@ update_adopt(struct op *op)
 {
 	struct gw_record *r = &op->rec;
 	uint8_t code = gw_reg_decide_update(op->found, op->state, r->exp_ms,
-	                                    op->blacklisted,
-	                                    op->req.deregister, lwm2m_now_ms());
+	                                    op->blacklisted, op->req.deregister,
+	                                    lwm2m_now_ms());
 	struct gw_device *dev;
 
 	if (code == COAP_RESPONSE_CODE(403)) {
@@ -502,8 +510,7 @@ on_update_lookup(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 }
 
 static void
-update_lookup(struct gw_ctx *gw, struct gw_exchange *ex,
-              struct gw_request *req)
+update_lookup(struct gw_ctx *gw, struct gw_exchange *ex, struct gw_request *req)
 {
 	struct op *op = op_new(gw, ex, req);
 	char key[128];
@@ -520,8 +527,8 @@ update_lookup(struct gw_ctx *gw, struct gw_exchange *ex,
 	}
 	key_client(key, sizeof key, op->req.id);
 	if (lwm2m_redis_cmd(gw->redis, on_update_lookup, op,
-	                    "HMGET %s ep org state exp lt q gw", key) !=
-	    LWM2M_OK) {
+	                    "HMGET %s ep org state exp lt q gw",
+	                    key) != LWM2M_OK) {
 		op->failed = true;
 		op->waiting--;
 	}
@@ -536,7 +543,8 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
 
 	if (dev == NULL && !lwm2m_id_valid(req->id, strlen(req->id))) {
 		gw_reg_links_fini(&req->links);
-		finish(ex, COAP_RESPONSE_CODE(404), NULL, "no such registration");
+		finish(ex, COAP_RESPONSE_CODE(404), NULL,
+		       "no such registration");
 		return;
 	}
 	if (!lwm2m_redis_connected(gw->redis)) {
@@ -619,7 +627,8 @@ on_sweep_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	if (exp + GW_EXPIRY_GRACE_MS > lwm2m_now_ms()) {
 		/* updated between our ZRANGEBYSCORE and ZREM: keep it */
 		lwm2m_redis_cmd(s->gw->redis, NULL, NULL,
-		                "ZADD " LWM2M_KEY_EXPIRY " %lld %s", exp, s->id);
+		                "ZADD " LWM2M_KEY_EXPIRY " %lld %s", exp,
+		                s->id);
 	} else {
 		expire(s->gw, s->id, e);
 	}
@@ -663,8 +672,8 @@ on_sweep_range(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		s->gw = gw;
 		memcpy(s->id, e->str, LWM2M_ID_LEN);
 		if (lwm2m_redis_cmd(gw->redis, on_sweep_claim, s,
-		                    "ZREM " LWM2M_KEY_EXPIRY " %s", s->id) !=
-		    LWM2M_OK) {
+		                    "ZREM " LWM2M_KEY_EXPIRY " %s",
+		                    s->id) != LWM2M_OK) {
 			free(s);
 		}
 	}
@@ -680,7 +689,8 @@ gw_registry_sweep(struct gw_ctx *gw)
 	}
 	gw->sweep_runs++;
 	lwm2m_redis_cmd(gw->redis, on_sweep_range, gw,
-	                "ZRANGEBYSCORE " LWM2M_KEY_EXPIRY " -inf %lld LIMIT 0 %d",
+	                "ZRANGEBYSCORE " LWM2M_KEY_EXPIRY
+	                " -inf %lld LIMIT 0 %d",
 	                max, SWEEP_BATCH);
 }
 

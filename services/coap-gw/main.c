@@ -35,7 +35,8 @@ main(int argc, char **argv)
 	if (err == LWM2M_OK) {
 		event_base_dispatch(base);
 	} else {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot start: %s", lwm2m_strerror(err));
+		lwm2m_log(LWM2M_LOG_ERR, "cannot start: %s",
+		          lwm2m_strerror(err));
 	}
 	gw_free(gw);
 	event_base_free(base);
