@@ -379,6 +379,25 @@ START_TEST(test_gw_table_put_get_del)
 }
 END_TEST
 
+START_TEST(test_gw_table_prune_expired)
+{
+	struct gw_table t;
+	char id[LWM2M_ID_SIZE];
+
+	gw_table_init(&t);
+	ck_assert_uint_eq(gw_table_prune(&t, 100, 10), 0);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(id, sizeof id, "id%020d", i);
+		gw_table_put(&t, id, "ep")->exp_ms = i % 2 ? 50 : 500;
+	}
+	ck_assert_uint_eq(gw_table_prune(&t, 100, t.n_buckets), 1500);
+	ck_assert_uint_eq(t.count, 1500);
+	ck_assert_ptr_null(gw_table_get(&t, "id00000000000000000001"));
+	ck_assert_ptr_nonnull(gw_table_get(&t, "id00000000000000000002"));
+	gw_table_fini(&t);
+}
+END_TEST
+
 static Suite *
 gw_reg_suite(void)
 {
@@ -415,6 +434,9 @@ gw_reg_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_table_put");
 	tcase_add_test(tc, test_gw_table_put_get_del);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_table_prune");
+	tcase_add_test(tc, test_gw_table_prune_expired);
 	suite_add_tcase(s, tc);
 	return s;
 }

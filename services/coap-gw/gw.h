@@ -180,6 +180,7 @@ struct gw_device {
 struct gw_table {
 	struct gw_device **buckets;
 	size_t n_buckets, count;
+	size_t prune_pos; /* next bucket gw_table_prune looks at */
 };
 
 /* gw_table_init / gw_table_fini: an empty table; fini frees every device. */
@@ -196,6 +197,12 @@ struct gw_device *gw_table_put(struct gw_table *t, const char *id,
 
 /* gw_table_del removes and frees the device with id; false if absent. */
 bool gw_table_del(struct gw_table *t, const char *id);
+
+/* gw_table_prune looks at up to n_buckets buckets, continuing where the
+ * previous call stopped, and frees devices whose expiry is before
+ * before_ms (another gateway expired or took them over).  Returns how many
+ * it freed. */
+size_t gw_table_prune(struct gw_table *t, int64_t before_ms, size_t n_buckets);
 
 /* ---- gw_ctx.c: configuration and lifecycle ---------------------------------
  */

@@ -19,6 +19,9 @@
 #include "lwm2m_redis.h"
 
 #define SWEEP_BATCH 100
+/* past expiry, before a table entry is dropped */
+#define PRUNE_AFTER_MS 60000
+#define PRUNE_BUCKETS 4096 /* table buckets looked at per sweep */
 
 struct op {
 	struct gw_ctx *gw;
@@ -561,6 +564,7 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
 	                            req->deregister, lwm2m_now_ms());
 	if (code == COAP_RESPONSE_CODE(404)) {
 		finish(ex, code, NULL, "registration expired");
+		gw_table_del(&gw->table, req->id);
 	} else if (apply_update(gw, dev, req, NULL, NULL, NULL) != LWM2M_OK) {
 		code = COAP_RESPONSE_CODE(503);
 		finish(ex, code, NULL, "storage unavailable, retry later");
@@ -684,6 +688,8 @@ gw_registry_sweep(struct gw_ctx *gw)
 {
 	long long max = (long long)lwm2m_now_ms() - GW_EXPIRY_GRACE_MS;
 
+	/* leftovers that another gateway expired or took over */
+	gw_table_prune(&gw->table, max - PRUNE_AFTER_MS, PRUNE_BUCKETS);
 	if (!lwm2m_redis_connected(gw->redis)) {
 		return;
 	}

@@ -132,3 +132,27 @@ gw_table_del(struct gw_table *t, const char *id)
 	}
 	return false;
 }
+
+size_t
+gw_table_prune(struct gw_table *t, int64_t before_ms, size_t n_buckets)
+{
+	size_t freed = 0;
+
+	for (size_t i = 0; i < n_buckets && i < t->n_buckets; i++) {
+		struct gw_device **pp;
+		t->prune_pos = (t->prune_pos + 1) & (t->n_buckets - 1);
+		pp = &t->buckets[t->prune_pos];
+		while (*pp != NULL) {
+			struct gw_device *d = *pp;
+			if (d->exp_ms >= before_ms) {
+				pp = &d->next;
+				continue;
+			}
+			*pp = d->next;
+			free(d);
+			t->count--;
+			freed++;
+		}
+	}
+	return freed;
+}
