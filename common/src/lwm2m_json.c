@@ -404,6 +404,10 @@ lwm2m__json_put_string(struct lwm2m_buf *out, const uint8_t *s, size_t len)
 	lwm2m_err err = lwm2m_buf_append(out, "\"", 1);
 	size_t run = 0;
 
+	if (len == 0) {
+		return err ? err : lwm2m_buf_append(out, "\"", 1);
+	}
+
 	for (size_t i = 0; i < len && err == LWM2M_OK; i++) {
 		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
 

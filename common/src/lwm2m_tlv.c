@@ -199,8 +199,12 @@ lwm2m_tlv_decode(const uint8_t *buf, size_t len, const struct lwm2m_path *base,
 	    (base->len == 2 && len > 0 && (buf[0] >> 6) == TLV_INSTANCE)) {
 		want_id = base->ids[base->len - 1];
 		parent.len--;
-	} else if (base->len == 3 && len > 0) {
-		lwm2m_err err = lwm2m_tree_add_node(tree, base, true, &n);
+	} else {
+		/* The request path itself exists even when the payload is
+		 * empty: an object or instance without children, or a
+		 * multiple resource without instances. */
+		lwm2m_err err = lwm2m_tree_add_node(tree, base, base->len == 3,
+		                                    &n);
 
 		if (err != LWM2M_OK) {
 			return tree_error(&d, err, 0, base);
