@@ -71,8 +71,12 @@ static void
 respond_error(coap_pdu_t *response, uint8_t code, const char *diag)
 {
 	struct gw_result res = {.code = code};
+	char q[GW_DIAG_MAX + 8];
 
 	snprintf(res.diag, sizeof res.diag, "%s", diag);
+	lwm2m_log(LWM2M_LOG_INFO, "refused request: %u.%02u \"%s\", ignoring",
+	          code >> 5, code & 31,
+	          lwm2m_log_quote(q, sizeof q, res.diag, strlen(res.diag)));
 	respond(response, &res);
 }
 
