@@ -91,6 +91,8 @@ make_suite(const char *name, const char *const *names, const TTest *const *fns,
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(prev, names[i]) != 0) {
 			tc = tcase_create(names[i]);
+			/* the property tests take seconds under sanitizers */
+			tcase_set_timeout(tc, 100);
 			suite_add_tcase(s, tc);
 			prev = names[i];
 		}
