@@ -71,13 +71,16 @@ redis_sync(void)
 	return c;
 }
 
+static char redis_dir[64];
+
+/* redis_exec starts redis-server on redis_port with its files in redis_dir
+ * (a restart loads the dump saved there) and waits until it answers. */
 static void
-redis_start(void)
+redis_exec(void)
 {
 	char port[16];
 	int i;
 
-	redis_port = free_port();
 	snprintf(port, sizeof port, "%d", redis_port);
 	snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d",
 	         redis_port);
@@ -89,7 +92,8 @@ redis_start(void)
 		dup2(null, STDERR_FILENO);
 		execlp("redis-server", "redis-server", "--port", port, "--bind",
 		       "127.0.0.1", "--save", "", "--appendonly", "no",
-		       "--loglevel", "warning", (char *)NULL);
+		       "--loglevel", "warning", "--dir", redis_dir,
+		       "--dbfilename", "lwds-test.rdb", (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 100; i++) {
@@ -106,12 +110,48 @@ redis_start(void)
 }
 
 static void
+redis_start(void)
+{
+	snprintf(redis_dir, sizeof redis_dir, "/tmp/lwds-wh-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(redis_dir));
+	redis_port = free_port();
+	redis_exec();
+}
+
+static void
+redis_kill(void)
+{
+	redisContext *c;
+	int i;
+
+	if (redis_pid <= 0) {
+		return;
+	}
+	kill(redis_pid, SIGTERM);
+	if (waitpid(redis_pid, NULL, 0) < 0) {
+		/* started by another process: wait until the port is closed */
+		for (i = 0; i < 100; i++) {
+			c = redisConnect("127.0.0.1", redis_port);
+			if (c == NULL || c->err != 0) {
+				redisFree(c);
+				break;
+			}
+			redisFree(c);
+			usleep(50000);
+		}
+	}
+	redis_pid = 0;
+}
+
+static void
 redis_stop(void)
 {
-	if (redis_pid > 0) {
-		kill(redis_pid, SIGTERM);
-		waitpid(redis_pid, NULL, 0);
-	}
+	char path[128];
+
+	redis_kill();
+	snprintf(path, sizeof path, "%s/lwds-test.rdb", redis_dir);
+	unlink(path);
+	rmdir(redis_dir);
 }
 
 static long long
@@ -147,6 +187,17 @@ redis_do(const char *fmt, ...)
 	              r ? r->str : "no reply");
 	freeReplyObject(r);
 	redisFree(c);
+}
+
+/* redis_restart saves the data set, stops redis-server and starts it again
+ * on the same port once run_down() returns. */
+static void
+redis_restart(void (*run_down)(void *), void *arg)
+{
+	redis_do("SAVE");
+	redis_kill();
+	run_down(arg);
+	redis_exec();
 }
 
 /* dead_field returns field of the first dead letter (static buffer). */
@@ -710,6 +761,50 @@ START_TEST(test_brk_ctx_new_fans_out_to_matching)
 }
 END_TEST
 
+struct down_ctx {
+	struct event_base *base;
+	nng_socket pub;
+};
+
+static void
+publish_while_down(void *arg)
+{
+	struct down_ctx *d = arg;
+
+	publish(d->pub, LWM2M_ENV_EV_REGISTERED, CLIENT, 3);
+	run_until(d->base, always_false, NULL, 500);
+}
+
+START_TEST(test_brk_ctx_new_holds_events_while_redis_down)
+{
+	const char *until[] = {"/a", "1"};
+	struct brk_config bc = {
+	    .redis_url = redis_url, .health_addr = NULL, .backlog_max = 100};
+	struct dispatcher d;
+	struct down_ctx down;
+	struct brk_ctx *brk;
+	char events[64];
+
+	add_sub(SUB_A, 3, "ClientConnected", "", "/a", "");
+	snprintf(events, sizeof events, "tcp://127.0.0.1:%d", free_port());
+	bc.events_url = events;
+	dispatcher_start(&d, "c1");
+	ck_assert_int_eq(brk_ctx_new(d.base, &bc, &brk), LWM2M_OK);
+	ck_assert_int_eq(nng_pub0_open(&down.pub), 0);
+	ck_assert_int_eq(nng_dial(down.pub, events, NULL, 0), 0);
+	run_until(d.base, always_false, NULL, 200);
+	down.base = d.base;
+	redis_restart(publish_while_down, &down);
+	ck_assert(run_until(d.base, hits_reached, until, 8000));
+	ck_assert(run_until(d.base, queue_empty, NULL, 5000));
+	ck_assert_int_eq(sink_hits("/a"), 1);
+	ck_assert_uint_eq(brk_ctx_queued(brk), 1);
+	nng_close(down.pub);
+	brk_ctx_free(brk);
+	dispatcher_stop(&d);
+}
+END_TEST
+
 static Suite *
 integration_suite(void)
 {
@@ -734,6 +829,14 @@ integration_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_brk_ctx_new_fans_out_to_matching);
+	suite_add_tcase(s, tc);
+	/* restarts Redis: a private one per test (checked fixtures run in the
+	 * test's own process) */
+	tc = tcase_create("brk_ctx_new_redis_restart");
+	tcase_add_checked_fixture(tc, redis_start, redis_stop);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_brk_ctx_new_holds_events_while_redis_down);
 	suite_add_tcase(s, tc);
 	return s;
 }

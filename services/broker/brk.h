@@ -85,12 +85,15 @@ struct brk_config {
 	const char *redis_url;   /* LWDS_REDIS_URL */
 	const char *events_url;  /* LWDS_EVENTS_URL, nng sub0 listener */
 	const char *health_addr; /* LWDS_BROKER_HEALTH_ADDR, NULL: none */
+	size_t backlog_max;      /* steps held while Redis is down */
 };
 
 struct brk_ctx;
 
 /* brk_config_defaults fills config with the defaults, then applies the
- * LWDS_* environment. */
+ * LWDS_* environment.  While Redis is unavailable the broker holds up to
+ * backlog_max pending steps (index reads, subscription reads, job adds) and
+ * resumes them, oldest first, once it reconnects. */
 void brk_config_defaults(struct brk_config *config);
 
 /* brk_ctx_new listens on config->events_url, connects to Redis and serves

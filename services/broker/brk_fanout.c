@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -30,27 +31,84 @@ struct brk_ctx {
 	struct event *recv_ev;
 	struct evhttp *health;
 	unsigned long long queued, events;
+	TAILQ_HEAD(, brk_fetch) backlog; /* steps waiting for Redis */
+	size_t n_backlog;
+	bool closing;
 };
 
-/* One lookup of an event: the two index sets, then one fetch per id. */
+/* One step of handling an event, re-issued from the backlog when Redis is
+ * unavailable: read an index set, read one subscription, or add its job. */
+enum brk_stage {
+	ST_ORG_INDEX = 0, /* SMEMBERS org:{org}:evsubs:<type> */
+	ST_CLIENT_INDEX,  /* SMEMBERS client:{cid}:evsubs:<type> */
+	ST_SUB,           /* HGETALL sub:{id} */
+	ST_XADD,          /* XADD the rendered job */
+};
+
 struct brk_fetch {
+	TAILQ_ENTRY(brk_fetch) link; /* in brk_ctx.backlog */
 	struct brk_ctx *ctx;
+	enum brk_stage stage;
 	struct lwm2m_event ev;
 	enum brk_event event;
-	char id[LWM2M_ID_SIZE];
+	char id[LWM2M_ID_SIZE];  /* ST_SUB, ST_XADD: subscription id */
+	char did[LWM2M_ID_SIZE]; /* ST_XADD: delivery id */
+	char *job;               /* ST_XADD: encoded job, owned */
+	size_t job_len;
 };
+
+static void issue(struct brk_fetch *f);
 
 void
 brk_config_defaults(struct brk_config *config)
 {
 	const char *health =
 	    lwm2m_getenv("LWDS_BROKER_HEALTH_ADDR", "127.0.0.1:7721");
+	long long backlog;
 
 	config->redis_url =
 	    lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379");
 	config->events_url =
 	    lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720");
 	config->health_addr = strcmp(health, "off") == 0 ? NULL : health;
+	config->backlog_max = 100000;
+	if (lwm2m_parse_int(lwm2m_getenv("LWDS_BROKER_BACKLOG_MAX", "100000"),
+	                    0, 10000000, &backlog) == LWM2M_OK) {
+		config->backlog_max = (size_t)backlog;
+	} else {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "LWDS_BROKER_BACKLOG_MAX must be in "
+		          "[0, 10000000], using 100000");
+	}
+}
+
+static void
+fetch_free(struct brk_fetch *f)
+{
+	free(f->job);
+	free(f);
+}
+
+/* backlog keeps f until Redis is back (bounded: peers can flood us). */
+static void
+backlog(struct brk_fetch *f)
+{
+	struct brk_ctx *ctx = f->ctx;
+
+	if (ctx->closing || ctx->n_backlog >= ctx->cfg->backlog_max) {
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "redis unavailable and backlog full, event %s id=%s "
+		          "lost",
+		          brk_event_name(f->event), f->ev.id);
+		fetch_free(f);
+		return;
+	}
+	if (ctx->n_backlog == 0) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "redis unavailable, holding events until it is back");
+	}
+	TAILQ_INSERT_TAIL(&ctx->backlog, f, link);
+	ctx->n_backlog++;
 }
 
 static void
@@ -58,41 +116,45 @@ on_queued(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct brk_fetch *f = arg;
 
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-		lwm2m_log(LWM2M_LOG_ERR, "XADD failed sub=%s id=%s: %s", f->id,
-		          f->ev.id, reply ? reply->str : "connection lost");
+	if (reply == NULL) {
+		/* it may have been added: the same delivery id lets the hook
+		 * drop a duplicate */
+		backlog(f);
+		return;
 	}
-	free(f);
+	if (reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_ERR, "XADD failed sub=%s id=%s: %s", f->id,
+		          f->ev.id, reply->str);
+	} else {
+		f->ctx->queued++;
+		lwm2m_log(LWM2M_LOG_INFO, "queued %s sub=%s id=%s delivery=%s",
+		          brk_event_name(f->event), f->id, f->ev.id, f->did);
+	}
+	fetch_free(f);
 }
 
 static void
 enqueue(struct brk_fetch *f, const struct brk_sub *sub)
 {
-	char *body = NULL, *job = NULL, did[LWM2M_ID_SIZE];
-	size_t body_len, job_len;
+	char *body = NULL;
+	size_t body_len;
 	lwm2m_err err;
 
 	err = brk_body_render(sub, f->event, &f->ev, lwm2m_now_ms() / 1000,
 	                      &body, &body_len);
 	if (err == LWM2M_OK) {
-		err = brk_job_new(sub, body, body_len, &job, &job_len, did);
-	}
-	if (err == LWM2M_OK) {
-		err = lwm2m_redis_cmd(f->ctx->redis, on_queued, f,
-		                      "XADD %s * %s %b", LWM2M_KEY_DELIVERIES,
-		                      LWM2M_DELIVERY_FIELD, job, job_len);
+		err = brk_job_new(sub, body, body_len, &f->job, &f->job_len,
+		                  f->did);
 	}
 	free(body);
-	free(job);
 	if (err != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR, "cannot queue sub=%s id=%s: %s",
 		          sub->id, f->ev.id, lwm2m_strerror(err));
-		free(f);
+		fetch_free(f);
 		return;
 	}
-	f->ctx->queued++;
-	lwm2m_log(LWM2M_LOG_INFO, "queued %s sub=%s id=%s delivery=%s",
-	          brk_event_name(f->event), sub->id, f->ev.id, did);
+	f->stage = ST_XADD;
+	issue(f);
 }
 
 static void
@@ -102,6 +164,10 @@ on_sub(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	struct brk_sub *sub;
 	lwm2m_err err;
 
+	if (reply == NULL) {
+		backlog(f);
+		return;
+	}
 	sub = malloc(sizeof *sub);
 	err = sub == NULL ? LWM2M_ENOMEM : brk_sub_parse(f->id, reply, sub);
 	if (err == LWM2M_OK && brk_sub_matches(sub, f->event, &f->ev)) {
@@ -111,16 +177,15 @@ on_sub(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 	if (err != LWM2M_OK && err != LWM2M_ENOTFOUND) {
 		lwm2m_log(LWM2M_LOG_WARNING,
-		          "subscription sub=%s unreadable: "
-		          "%s, ignoring",
-		          f->id, lwm2m_strerror(err));
+		          "subscription sub=%s unreadable: %s, ignoring", f->id,
+		          lwm2m_strerror(err));
 	}
 	free(sub);
-	free(f);
+	fetch_free(f);
 }
 
 static void
-fetch(const struct brk_fetch *proto, const redisReply *id)
+fetch_sub(const struct brk_fetch *proto, const redisReply *id)
 {
 	struct brk_fetch *f;
 
@@ -128,64 +193,113 @@ fetch(const struct brk_fetch *proto, const redisReply *id)
 	    !lwm2m_id_valid(id->str, id->len)) {
 		return;
 	}
-	f = malloc(sizeof *f);
+	f = calloc(1, sizeof *f);
 	if (f == NULL) {
 		return;
 	}
-	*f = *proto;
+	f->ctx = proto->ctx;
+	f->ev = proto->ev;
+	f->event = proto->event;
+	f->stage = ST_SUB;
 	memcpy(f->id, id->str, id->len + 1);
-	if (lwm2m_redis_cmd(f->ctx->redis, on_sub, f, "HGETALL " LWM2M_KEY_SUB,
-	                    f->id) != LWM2M_OK) {
-		free(f);
-	}
+	issue(f);
 }
 
 static void
 on_index(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
-	struct brk_fetch *proto = arg;
+	struct brk_fetch *f = arg;
 	size_t i;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
+	if (reply == NULL) {
+		backlog(f);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_ARRAY) {
 		for (i = 0; i < reply->elements; i++) {
-			fetch(proto, reply->element[i]);
+			fetch_sub(f, reply->element[i]);
 		}
 	} else {
 		lwm2m_log(LWM2M_LOG_ERR, "subscription lookup failed id=%s: %s",
-		          proto->ev.id,
-		          reply && reply->str ? reply->str : "connection lost");
+		          f->ev.id, reply->str ? reply->str : "odd reply");
 	}
-	free(proto);
+	fetch_free(f);
+}
+
+/* issue sends f's command, or keeps f in the backlog while Redis is down. */
+static void
+issue(struct brk_fetch *f)
+{
+	struct lwm2m_redis *r = f->ctx->redis;
+	const char *name = brk_event_name(f->event);
+	lwm2m_err err = LWM2M_EBACKEND;
+
+	switch (f->stage) {
+	case ST_ORG_INDEX:
+		err = lwm2m_redis_cmd(r, on_index, f,
+		                      "SMEMBERS " LWM2M_KEY_ORG_EVENT_SUBS,
+		                      f->ev.org, name);
+		break;
+	case ST_CLIENT_INDEX:
+		err = lwm2m_redis_cmd(r, on_index, f,
+		                      "SMEMBERS " LWM2M_KEY_CLIENT_EVENT_SUBS,
+		                      f->ev.id, name);
+		break;
+	case ST_SUB:
+		err = lwm2m_redis_cmd(r, on_sub, f, "HGETALL " LWM2M_KEY_SUB,
+		                      f->id);
+		break;
+	case ST_XADD:
+		err = lwm2m_redis_cmd(r, on_queued, f, "XADD %s * %s %b",
+		                      LWM2M_KEY_DELIVERIES,
+		                      LWM2M_DELIVERY_FIELD, f->job, f->job_len);
+		break;
+	}
+	if (err != LWM2M_OK) {
+		backlog(f);
+	}
+}
+
+/* on_redis_ready re-issues what waited for Redis, oldest first. */
+static void
+on_redis_ready(struct lwm2m_redis *redis, void *arg)
+{
+	struct brk_ctx *ctx = arg;
+	struct brk_fetch *f;
+	size_t n = ctx->n_backlog;
+
+	if (n > 0) {
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "redis back, resuming %zu held steps", n);
+	}
+	while (n-- > 0 && (f = TAILQ_FIRST(&ctx->backlog)) != NULL) {
+		TAILQ_REMOVE(&ctx->backlog, f, link);
+		ctx->n_backlog--;
+		issue(f);
+	}
 }
 
 /* lookup reads the organisation-level and the client-level index of the
- * event's type; each keeps its own copy of the event. */
+ * event's type; each step keeps its own copy of the event. */
 static void
 lookup(struct brk_ctx *ctx, enum brk_event event, const struct lwm2m_event *ev)
 {
-	struct brk_fetch *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
-	const char *name = brk_event_name(event);
+	enum brk_stage stages[] = {ST_ORG_INDEX, ST_CLIENT_INDEX};
+	struct brk_fetch *f;
+	size_t i;
 
-	if (a == NULL || b == NULL) {
-		free(a);
-		free(b);
-		return;
-	}
-	a->ctx = ctx;
-	a->ev = *ev;
-	a->event = event;
-	*b = *a;
-	if (lwm2m_redis_cmd(ctx->redis, on_index, a,
-	                    "SMEMBERS " LWM2M_KEY_ORG_EVENT_SUBS, ev->org,
-	                    name) != LWM2M_OK) {
-		free(a);
-	}
-	if (lwm2m_redis_cmd(ctx->redis, on_index, b,
-	                    "SMEMBERS " LWM2M_KEY_CLIENT_EVENT_SUBS, ev->id,
-	                    name) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "redis unavailable, event id=%s lost",
-		          ev->id);
-		free(b);
+	for (i = 0; i < 2; i++) {
+		f = calloc(1, sizeof *f);
+		if (f == NULL) {
+			lwm2m_log(LWM2M_LOG_ERR,
+			          "out of memory, event id=%s lost", ev->id);
+			return;
+		}
+		f->ctx = ctx;
+		f->ev = *ev;
+		f->event = event;
+		f->stage = stages[i];
+		issue(f);
 	}
 }
 
@@ -328,7 +442,9 @@ brk_ctx_new(struct event_base *base, const struct brk_config *config,
 	}
 	ctx->base = base;
 	ctx->cfg = config;
-	err = lwm2m_redis_new(base, config->redis_url, NULL, NULL, &ctx->redis);
+	TAILQ_INIT(&ctx->backlog);
+	err = lwm2m_redis_new(base, config->redis_url, on_redis_ready, ctx,
+	                      &ctx->redis);
 	if (err == LWM2M_OK) {
 		err = listen_events(ctx);
 	}
@@ -346,6 +462,8 @@ brk_ctx_new(struct event_base *base, const struct brk_config *config,
 void
 brk_ctx_free(struct brk_ctx *ctx)
 {
+	struct brk_fetch *f;
+
 	if (ctx == NULL) {
 		return;
 	}
@@ -358,7 +476,12 @@ brk_ctx_free(struct brk_ctx *ctx)
 	if (ctx->health != NULL) {
 		evhttp_free(ctx->health);
 	}
+	ctx->closing = true;
 	lwm2m_redis_free(ctx->redis);
+	while ((f = TAILQ_FIRST(&ctx->backlog)) != NULL) {
+		TAILQ_REMOVE(&ctx->backlog, f, link);
+		fetch_free(f);
+	}
 	free(ctx);
 }
 

@@ -23,7 +23,10 @@ static const char usage[] =
     "                         (LWDS_BROKER_HEALTH_ADDR, 127.0.0.1:7721)\n"
     "  -l, --log-level LEVEL  err|warning|notice|info|debug (LWDS_LOG_LEVEL)\n"
     "  -j, --log-json         one JSON object per log line (LWDS_LOG_JSON=1)\n"
-    "  -h, --help             this text\n";
+    "  -h, --help             this text\n"
+    "\n"
+    "Environment only:\n"
+    "  LWDS_BROKER_BACKLOG_MAX  steps held while Redis is down (100000)\n";
 
 static const struct option long_opts[] = {
     {"redis", required_argument, NULL, 'r'},
