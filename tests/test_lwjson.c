@@ -135,6 +135,31 @@ START_TEST(test_lwm2m_lwjson_decode_objlnk_and_opaque)
 }
 END_TEST
 
+START_TEST(test_lwm2m_lwjson_decode_without_bn)
+{
+	static const char in[] = "{\"e\":[{\"n\":\"1\",\"sv\":\"x\"},"
+	                         "{\"n\":\"6/0\",\"v\":1}]}";
+	static const char leaf[] = "{\"e\":[{\"v\":100}]}";
+	struct lwm2m_tree t;
+	struct lwm2m_path base = P("/3/0"), p = P("/3/0/6/0");
+	struct lwm2m_diag d;
+
+	lwm2m_tree_init(&t, NULL);
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_LEGACY_JSON,
+	                              (const uint8_t *)in, strlen(in), &base,
+	                              &t, &d),
+	                 LWM2M_OK);
+	ck_assert_ptr_nonnull(lwm2m_tree_get(&t, &p));
+	p = P("/3/0/9");
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_LEGACY_JSON,
+	                              (const uint8_t *)leaf, strlen(leaf), &p,
+	                              &t, &d),
+	                 LWM2M_OK);
+	ck_assert_int_eq(lwm2m_tree_get(&t, &p)->value.v.i, 100);
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 START_TEST(test_lwm2m_lwjson_decode_malformed)
 {
 	const enum lwm2m_format f = LWM2M_FMT_LWM2M_JSON;
@@ -171,12 +196,13 @@ main(void)
 	static const char *const names[] = {
 		"lwm2m_lwjson_encode", "lwm2m_lwjson_encode",
 		"lwm2m_lwjson_decode", "lwm2m_lwjson_decode",
-		"lwm2m_lwjson_decode"};
+		"lwm2m_lwjson_decode", "lwm2m_lwjson_decode"};
 	const TTest *const fns[] = {
 		test_lwm2m_lwjson_encode_device, test_lwm2m_lwjson_encode_types,
 		test_lwm2m_lwjson_decode_device,
 		test_lwm2m_lwjson_decode_objlnk_and_opaque,
+		test_lwm2m_lwjson_decode_without_bn,
 		test_lwm2m_lwjson_decode_malformed};
 
-	return run_suite(make_suite("lwjson", names, fns, 5));
+	return run_suite(make_suite("lwjson", names, fns, 6));
 }

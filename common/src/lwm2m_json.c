@@ -462,10 +462,21 @@ lwm2m__json_store(struct lwm2m__json *j, size_t at, const char *bn,
                   size_t bn_len, const char *n, size_t n_len,
                   const struct lwm2m_value *v, const struct lwm2m_path *base)
 {
-	char name[NAME_MAX_LEN + 1];
+	char name[NAME_MAX_LEN + 1], req[32];
 	struct lwm2m_path p;
 	lwm2m_err err;
 
+	/* Without a base name, relative names (LwM2M 1.0 clients omit bn)
+	 * are relative to the request path. */
+	if (bn_len == 0 && (n_len == 0 || n[0] != '/') &&
+	    lwm2m_path_format(base, req, sizeof(req) - 1) > 0) {
+		bn_len = strlen(req);
+		if (req[bn_len - 1] != '/') {
+			req[bn_len++] = '/';
+		}
+		req[bn_len] = '\0';
+		bn = req;
+	}
 	if (bn_len + n_len > NAME_MAX_LEN) {
 		lwm2m_diag_set(j->diag, at, "record name is too long for a path");
 		return LWM2M_EPROTO;

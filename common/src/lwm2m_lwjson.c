@@ -6,7 +6,8 @@
  * bv (boolean), ov (objlnk "oid:iid"); t is checked and ignored.  Object
  * members may come in any order: "e" is read after the whole object, once
  * "bn" is known.  Names (bn + n) must be paths of length 3 or 4 at or below
- * the request path. */
+ * the request path; without bn (LwM2M 1.0 clients often omit it) names are
+ * relative to the request path. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,8 @@
  * alphabets accepted on input) and vlo (objlnk "oid:iid").  bn and bt apply
  * to the records that follow until replaced; times are not part of the
  * value tree (two records for one path are a duplicate).  Names (bn + n)
- * must be paths of length 3 or 4 at or below the request path.  Numbers
+ * must be paths of length 3 or 4 at or below the request path; before any
+ * bn, a name not starting with '/' is taken relative to the request path.  Numbers
  * without fraction or exponent decode to INTEGER (UNSIGNED above
  * INT64_MAX), others to FLOAT; the encoder writes floats with a '.' or an
  * exponent so the kinds survive a round trip.  Labels ending in '_' are
