@@ -272,6 +272,7 @@ static const char *const recoded[][2] = {
     {"bf6346756ef563416d7421ff", "a26346756ef563416d7421"},
     {"1800", "00"},
     {"190001", "01"},
+    {"d9d9f7d9d9f701", "01"},
     {"d9d9f701", "01"},       /* self-describe tag dropped */
     {"fa3fc00000", "f93e00"}, /* 1.5 as single */
 };

@@ -143,6 +143,10 @@ START_TEST(test_lwm2m_format_next_fallback)
 	c = caps("1.0", NULL);
 	ck_assert_int_eq(lwm2m_format_choose(&c, &p_root, false, &f),
 	                 LWM2M_ENOTFOUND);
+	ck_assert(lwm2m_format_refused(0x86));
+	ck_assert(lwm2m_format_refused(0x8f));
+	ck_assert(!lwm2m_format_refused(0x84));
+	ck_assert(!lwm2m_format_refused(0x45));
 }
 END_TEST
 

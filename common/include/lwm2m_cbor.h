@@ -12,7 +12,7 @@
  * Errors fill the reader's diag with the byte offset and the rule broken.
  * Non-shortest heads are accepted on input (RFC 8949 section 5.1).
  *
- * Tags: the self-describe tag 55799 is dropped; one further tag is reported
+ * Tags: self-describe tags (55799) are dropped; one further tag is reported
  * in the item (tagged/tag); a tag on a tag is rejected.  The LwM2M codecs
  * accept tag 1 (epoch time) on numbers and reject every other tag.
  *
@@ -217,7 +217,11 @@ lwm2m_err lwm2m_senml_cbor_decode(const uint8_t *buf, size_t len,
 
 /* lwm2m_senml_cbor_encode writes one record per value at or below base, the
  * first one carrying bn (the base path, with a trailing '/' when the base
- * node has children).  LWM2M_ENOTFOUND when base is not in tree. */
+ * node has children), appended to out.  Numbers, TIME (seconds) included,
+ * go in v; STRING and CORELNK in vs; BOOLEAN in vb; OPAQUE and RAW in vd;
+ * OBJLNK in "vlo".  Nodes without a value (empty objects, instances or
+ * multiple resources) produce no record.  LWM2M_ENOTFOUND when base is
+ * not in tree, LWM2M_EINVAL for a resource without a value. */
 lwm2m_err lwm2m_senml_cbor_encode(const struct lwm2m_tree *tree,
                                   const struct lwm2m_path *base,
                                   struct lwm2m_buf *out);

@@ -314,16 +314,16 @@ read_simple(struct lwm2m_cbor_reader *r, const struct head *h,
 	}
 }
 
-/* read_tags consumes up to two tag heads (the first may be 55799) and
- * leaves the head of the tagged item in h. */
+/* read_tags consumes any self-describe tags (55799), then at most one other
+ * tag, and leaves the head of the tagged item in h. */
 static lwm2m_err
 read_tags(struct lwm2m_cbor_reader *r, struct head *h,
           struct lwm2m_cbor_item *item)
 {
 	lwm2m_err err = read_head(r, h);
 
-	if (err == LWM2M_OK && h->major == 6 && h->ai != 31 &&
-	    h->arg == TAG_SELF_DESCRIBE) {
+	while (err == LWM2M_OK && h->major == 6 && h->ai != 31 &&
+	       h->arg == TAG_SELF_DESCRIBE) {
 		err = read_head(r, h);
 	}
 	if (err == LWM2M_OK && h->major == 6 && h->ai != 31) {

@@ -261,3 +261,9 @@ lwm2m_format_next(const struct lwm2m_format_caps *caps,
 	}
 	return LWM2M_ENOTFOUND;
 }
+
+bool
+lwm2m_format_refused(uint8_t coap_code)
+{
+	return coap_code == ((4 << 5) | 6) || coap_code == ((4 << 5) | 15);
+}
