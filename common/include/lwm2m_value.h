@@ -171,7 +171,14 @@ bool lwm2m_path_is_prefix(const struct lwm2m_path *prefix,
  * to INTEGER, a FLOAT holding an integral number to INTEGER, RAW text to
  * BOOLEAN).  from_text says RAW bytes are text/plain rather than TLV binary.
  * Byte results may point into the original bytes; when a new buffer is needed
- * it comes from tree's arena.  LWM2M_EPROTO with diag filled when impossible. */
+ * it comes from tree's arena.  LWM2M_EPROTO with diag filled when impossible.
+ * Rules: RAW binary (TLV): integers/time big-endian two's complement of 1, 2,
+ * 4 or 8 bytes (unsigned: same widths, read unsigned), float 4 or 8 bytes,
+ * boolean one byte 0/1, objlnk 4 bytes.  RAW text, STRING and CORELNK: the
+ * text forms (decimal integers, JSON-syntax floats, "0"/"1", "oid:iid",
+ * time as integer or ISO 8601, opaque as base64 of either alphabet).  Byte
+ * types convert to each other as they are; numbers convert when exact
+ * (3.0 -> 3, -1 never to UNSIGNED). */
 lwm2m_err lwm2m_value_coerce(struct lwm2m_tree *tree, struct lwm2m_value *value,
                              enum lwm2m_type to, bool from_text,
                              struct lwm2m_diag *diag);
@@ -203,7 +210,13 @@ struct lwm2m_node *lwm2m_node_child(const struct lwm2m_node *node, uint16_t id);
  * Every encoder: encodes the subtree of `tree` at `base` into a fresh
  * malloc()ed buffer returned through ret_buf/ret_len (caller frees), or fails
  * with LWM2M_EINVAL when the format cannot express that subtree (e.g. text of
- * a whole instance).
+ * a whole instance, TLV of the root, a resource without a value) and
+ * LWM2M_ENOTFOUND when base is not in the tree.
+ * What comes back typed: TLV and text give RAW (coerce with from_text false
+ * for TLV, true for text), opaque gives OPAQUE, LwM2M JSON gives STRING for
+ * sv (opaque is base64 there: coerce to OPAQUE), the JSON numbers give
+ * INTEGER (UNSIGNED above INT64_MAX) when written without fraction or
+ * exponent and FLOAT otherwise.  Both functions are pure: any thread.
  */
 struct lwm2m_buf {
 	uint8_t *data;
