@@ -674,6 +674,26 @@ START_TEST(test_wh_ctx_new_slow_hook_times_out)
 }
 END_TEST
 
+START_TEST(test_wh_ctx_new_shared_group_delivers_once)
+{
+	struct dispatcher a, b;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		queue_job("/ok", "", NULL);
+	}
+	dispatcher_start(&a, "c1");
+	test_config(&b.cfg, "c2");
+	b.base = NULL;
+	/* both dispatchers on one loop, as two processes would share Redis */
+	ck_assert_int_eq(wh_ctx_new(a.base, &b.cfg, &b.ctx), LWM2M_OK);
+	ck_assert(run_until(a.base, queue_empty, NULL, 5000));
+	ck_assert_int_eq(sink_hits("/ok"), 40);
+	wh_ctx_free(b.ctx);
+	dispatcher_stop(&a);
+}
+END_TEST
+
 /* ---- broker end to end ---------------------------------------------- */
 
 static void
@@ -823,6 +843,7 @@ integration_suite(void)
 	tcase_add_test(tc, test_wh_ctx_new_claims_dead_consumer);
 	tcase_add_test(tc, test_wh_ctx_new_reuses_connections);
 	tcase_add_test(tc, test_wh_ctx_new_slow_hook_times_out);
+	tcase_add_test(tc, test_wh_ctx_new_shared_group_delivers_once);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("brk_ctx_new");
 	tcase_add_unchecked_fixture(tc, redis_start, redis_stop);

@@ -321,9 +321,10 @@ on_http_done(int status, const char *error, void *arg)
 	case WH_DELIVERED:
 		lwm2m_log(LWM2M_LOG_INFO,
 		          "delivered sub=%s delivery=%s status=%d "
-		          "attempt=%u ms=%" PRId64,
+		          "attempt=%u ms=%" PRId64 " age_ms=%" PRId64,
 		          job->d.sub, job->d.id, status, job->d.attempt,
-		          lwm2m_mono_ms() - job->started);
+		          lwm2m_mono_ms() - job->started,
+		          lwm2m_now_ms() - job->d.created);
 		ack_later(job);
 		break;
 	case WH_RETRY:
