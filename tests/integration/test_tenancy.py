@@ -1,9 +1,10 @@
 """Organisations: the admin creates one by creating an access key; it sees
 none of the admin organisation's clients or keys (issue 2, spec 2.1, 2.5)."""
 
+import os
 import unittest
 
-from lwdslib import ServiceTestCase, link, path_of
+from lwdslib import ServiceTestCase, Services, link, path_of
 
 
 class TestTenancy(ServiceTestCase):
@@ -107,6 +108,35 @@ class TestTenancy(ServiceTestCase):
                                          self.org).status, 204)
         self.assertEqual(self.api.get("/accesskeys/" + k,
                                       self.org).status, 404)
+
+    def test_device_of_second_org(self):
+        """A second gateway on the same Redis puts its devices into another
+        organisation (LWDS_COAP_ORG): that one sees them, the admin and
+        org B get 404."""
+        r = self.api.post("/accesskeys", self.admin, {"Name": "org-d"})
+        self.assertEqual(r.status, 201, r)
+        key = r.json()
+        tok_d = self.api.token(key["Key"], key["Secret"])
+        org = self.redis.hgetall("lwds:v1:accesskey:" + key["Key"]).get("org")
+        self.assertTrue(org and org != "0", "org of the new key: %r" % org)
+        gw2 = Services(self.redis, ("coap-gw",), env={
+            "LWDS_COAP_ORG": org,
+            "LWDS_EVENTS_URL": self.svc.env["LWDS_EVENTS_URL"]})
+        gw2.gw_id = gw2.env["LWDS_GW_ID"] = "test-gw2-%d" % os.getpid()
+        self.addCleanup(gw2.cleanup)
+        gw2.start()
+        c = gw2.coap()
+        self.addCleanup(c.close)
+        _, _, cid = self.register("tenant-d-dev", client=c)
+        self.assertEqual(self.redis.hgetall(
+            "lwds:v1:client:{%s}" % cid).get("org"), org)
+        self.assertIn("tenant-d-dev", self.names_listed(tok_d))
+        self.assertEqual(self.api.get("/clients/" + cid, tok_d).status, 200)
+        self.assertEqual(self.api.get("/clients/" + cid, self.org).status,
+                         404)
+        self.assertNotIn("tenant-d-dev", self.names_listed(self.admin))
+        self.assertEqual(self.api.get("/clients/" + cid,
+                                      self.admin).status, 404)
 
     def test_org_cannot_refresh_into_other_org(self):
         pair = self.api.token_pair(self.org_key["Key"], self.org_key["Secret"])
