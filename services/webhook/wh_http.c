@@ -21,6 +21,9 @@
 
 #include "lwm2m_log.h"
 
+#define WH_RESPONSE_HEADERS_MAX 16384 /* bytes of a hook's response headers */
+#define WH_RESPONSE_BODY_MAX 65536    /* bytes of a hook's response body */
+
 struct wh_host;
 
 struct wh_req {
@@ -156,6 +159,11 @@ conn_new(struct wh_host *h)
 	}
 	evhttp_connection_set_timeout_tv(c->evcon, &tv);
 	evhttp_connection_set_retries(c->evcon, 0);
+	/* the hook's answer is only read for its status: bound what it may
+	 * make us buffer */
+	evhttp_connection_set_max_headers_size(c->evcon,
+	                                       WH_RESPONSE_HEADERS_MAX);
+	evhttp_connection_set_max_body_size(c->evcon, WH_RESPONSE_BODY_MAX);
 	evhttp_connection_set_closecb(c->evcon, on_close, c);
 	c->host = h;
 	TAILQ_INSERT_TAIL(&h->conns, c, link);
