@@ -526,6 +526,21 @@ parse_url(const char *url, struct evhttp_uri **ret_uri, bool *ret_tls,
 	return LWM2M_OK;
 }
 
+/* connect_name returns host without the brackets of an IPv6 literal (the
+ * Host header keeps them), using buf (at least 256 bytes). */
+static const char *
+connect_name(const char *host, char *buf)
+{
+	size_t n = strlen(host);
+
+	if (n < 2 || host[0] != '[' || host[n - 1] != ']') {
+		return host;
+	}
+	memcpy(buf, host + 1, n - 2);
+	buf[n - 2] = '\0';
+	return buf;
+}
+
 lwm2m_err
 wh_http_post(struct wh_http *http, const char *url,
              const struct wh_http_headers *headers, const void *body,
@@ -535,6 +550,7 @@ wh_http_post(struct wh_http *http, const char *url,
 	struct wh_host *h;
 	struct wh_req *r;
 	lwm2m_err err;
+	char name[256];
 	bool tls;
 	int port;
 
@@ -542,7 +558,8 @@ wh_http_post(struct wh_http *http, const char *url,
 	if (err != LWM2M_OK) {
 		return err;
 	}
-	h = host_get(http, evhttp_uri_get_host(uri), port, tls);
+	h = host_get(http, connect_name(evhttp_uri_get_host(uri), name), port,
+	             tls);
 	r = calloc(1, sizeof *r);
 	err = (h == NULL || r == NULL)
 	          ? LWM2M_ENOMEM
