@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libxml/tree.h>
 #include <libxml/xmlwriter.h>
@@ -103,6 +104,27 @@ scalar_bytes(struct scalar *s, const struct lwm2m_value *v, bool opaque)
 	return scalar_set(s, S_STRING, (const char *)p, len);
 }
 
+/* Seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: ISO 8601
+ * without extensions has four-digit years. */
+#define TIME_MIN (-62167219200LL)
+#define TIME_MAX 253402300799LL
+
+/* format_time writes "yyyy-MM-ddTHH:mm:ssZ" (xml: with 7 fraction digits);
+ * -1 outside years 0..9999. */
+static int
+format_time(int64_t secs, bool xml, char *buf, size_t size)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (secs < TIME_MIN || secs > TIME_MAX || gmtime_r(&t, &tm) == NULL) {
+		return -1;
+	}
+	return snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
+	                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	                tm.tm_hour, tm.tm_min, tm.tm_sec, xml ? ".0000000" : "");
+}
+
 /* scalar_of formats a typed value; false when it cannot be shown. */
 static bool
 scalar_of(struct scalar *s, const struct lwm2m_value *v, bool xml)
@@ -136,13 +158,8 @@ scalar_of(struct scalar *s, const struct lwm2m_value *v, bool xml)
 		                 : (v->v.b ? "true" : "false"));
 		return scalar_set(s, S_BOOL, buf, (size_t)n);
 	case LWM2M_TYPE_TIME:
-		lwm2m_time_iso8601(v->v.i, buf, sizeof(buf));
-		n = (int)strlen(buf);
-		if (xml && n > 0 && buf[n - 1] == 'Z') {
-			n = snprintf(buf + n - 1, sizeof(buf) - (size_t)n + 1,
-			             ".0000000Z") + n - 1;
-		}
-		return scalar_set(s, S_STRING, buf, (size_t)n);
+		n = format_time(v->v.i, xml, buf, sizeof(buf));
+		return n > 0 && scalar_set(s, S_STRING, buf, (size_t)n);
 	case LWM2M_TYPE_OBJLNK:
 		n = snprintf(buf, sizeof(buf), "%u:%u", (unsigned)v->v.lnk.obj,
 		             (unsigned)v->v.lnk.inst);
@@ -612,7 +629,7 @@ parse_time(const char *t, bool number, struct lwm2m_value *v)
 			return false;
 		}
 		v->v.i = n;
-		return true;
+		return n >= TIME_MIN && n <= TIME_MAX;
 	}
 	if (lwm2m_time_parse_iso8601(t, strlen(t), &secs) != LWM2M_OK) {
 		/* without a zone the time is UTC (4.7) */
@@ -626,7 +643,7 @@ parse_time(const char *t, bool number, struct lwm2m_value *v)
 		}
 	}
 	v->v.i = secs;
-	return true;
+	return secs >= TIME_MIN && secs <= TIME_MAX;
 }
 
 static bool

@@ -287,6 +287,9 @@ text_field(const struct field *f, const char *t, char *base)
 	void *dst = base + f->off;
 	char *end;
 
+	if (t[0] == '\0' && f->kind != F_STR && f->kind != F_TEXT) {
+		return LWM2M_OK; /* an empty element: unset */
+	}
 	switch (f->kind) {
 	case F_STR:
 	case F_TEXT:

@@ -12,6 +12,13 @@
 #include "lwm2m_objdef.h"
 #include "lwm2m_objdef_int.h"
 
+/* quiet drops libxml2's messages to stderr (e.g. encoding errors, which
+ * XML_PARSE_NOERROR does not cover): the caller reports the error once. */
+static void
+quiet(void *ctx, const char *msg, ...)
+{
+}
+
 lwm2m_err
 lwm2m__xml_read(const char *buf, size_t len, xmlDocPtr *ret_doc,
                 struct lwm2m_diag *diag)
@@ -23,17 +30,19 @@ lwm2m__xml_read(const char *buf, size_t len, xmlDocPtr *ret_doc,
 		                   "body of %zu bytes exceeds the limit", len);
 	}
 	xmlInitParser();
+	xmlSetGenericErrorFunc(NULL, quiet);
 	xmlResetLastError();
 	doc = xmlReadMemory(buf, (int)len, NULL, NULL,
 	                    XML_PARSE_NONET | XML_PARSE_NOERROR |
 	                            XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
 	if (doc == NULL) {
 		const xmlError *e = xmlGetLastError();
+		const char *m = e != NULL && e->message ? e->message : "?";
+		int n = (int)strcspn(m, "\r\n");
 
 		return lwm2m__diag(diag, LWM2M_EPROTO,
-		                   "malformed XML at line %d: %.100s",
-		                   e != NULL ? e->line : 0,
-		                   e != NULL && e->message ? e->message : "?");
+		                   "malformed XML at line %d: %.*s",
+		                   e != NULL ? e->line : 0, n < 100 ? n : 100, m);
 	}
 	if (doc->intSubset != NULL || doc->extSubset != NULL) {
 		xmlFreeDoc(doc);
@@ -69,6 +78,17 @@ lwm2m__xml_text(const xmlNode *node)
 	return s;
 }
 
+/* is_nil is true for an element with xsi:nil="true" (.NET's null). */
+static bool
+is_nil(const xmlNode *node)
+{
+	xmlChar *nil = xmlGetProp(node, BAD_CAST "nil");
+	bool r = nil != NULL && strcasecmp((const char *)nil, "true") == 0;
+
+	xmlFree(nil);
+	return r;
+}
+
 /* read_fields_xml applies each child element of node to base. */
 static lwm2m_err
 read_fields_xml(const xmlNode *node, bool prop, void *base, const char *where,
@@ -82,13 +102,14 @@ read_fields_xml(const xmlNode *node, bool prop, void *base, const char *where,
 		    lwm2m__xml_is(c, "Properties")) {
 			continue;
 		}
+		if (is_nil(c)) {
+			continue; /* xsi:nil="true": unset */
+		}
 		text = lwm2m__xml_text(c);
 		if (text == NULL) {
 			return LWM2M_ENOMEM;
 		}
-		err = text[0] == '\0'
-		              ? LWM2M_OK /* empty or xsi:nil: unset */
-		              : lwm2m__objdef_field_text(
+		err = lwm2m__objdef_field_text(
 					prop, (const char *)c->name,
 					strlen((const char *)c->name), text, base,
 					where, diag);
