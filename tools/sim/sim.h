@@ -46,6 +46,7 @@ struct sim_opts {
 	unsigned formats[SIM_MAX_FORMATS]; /* advertised in ct= (1.1) */
 	size_t n_formats;
 	double rate;            /* registrations per second, 0 = unlimited */
+	unsigned max_inflight;  /* initial registrations awaiting an answer */
 	struct sim_addr_range addrs[SIM_MAX_ADDR_RANGES];
 	size_t n_addrs;
 	unsigned sensor_period_ms; /* temperature changes and observe checks */

@@ -18,39 +18,40 @@
 #define SIM_RETRY_MIN_S 2
 #define SIM_RETRY_MAX_S 60
 #define SIM_STOP_WAIT_MS 5000
+/* Sessions per libcoap context: libcoap walks all sessions of a context
+ * each time it processes I/O, so contexts stay small. */
+#define SIM_PER_CONTEXT 1000
+#define SIM_PORT_BASE 20000
+#define SIM_PORT_SPAN 40000
 #define SIM_SUMMARY_MAX 65536
 /* Clients started per loop iteration when --rate is 0, so answers are
  * read while the storm goes on. */
 #define SIM_START_BATCH 256
 
 static void client_register(struct sim_client *c);
+static void stop_more(struct sim_ctx *ctx);
 
 /* ---- libcoap on the libevent loop ---------------------------------------- */
 
+/* libcoap's epoll descriptor also carries its retransmission timer, so
+ * reading it when readable is all it needs; the periodic call below only
+ * covers what libcoap might not signal there. */
 static void
 on_coap(evutil_socket_t fd, short what, void *arg)
 {
-	struct sim_ctx *ctx = arg;
+	struct sim_coap *cc = arg;
 
-	coap_io_process(ctx->coap, COAP_IO_NO_WAIT);
-	sim_coap_kick(ctx);
+	coap_io_process(cc->coap, COAP_IO_NO_WAIT);
 }
 
-void
-sim_coap_kick(struct sim_ctx *ctx)
+static void
+on_coap_timer(evutil_socket_t fd, short what, void *arg)
 {
-	coap_tick_t now;
-	unsigned ms;
-	struct timeval tv;
+	struct sim_ctx *ctx = arg;
 
-	coap_ticks(&now);
-	ms = coap_io_prepare_epoll(ctx->coap, now);
-	if (ms == 0) {
-		ms = 1000;
+	for (unsigned i = 0; i < ctx->n_coaps; i++) {
+		coap_io_process(ctx->coaps[i].coap, COAP_IO_NO_WAIT);
 	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ctx->coap_timer, &tv);
 }
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -86,19 +87,50 @@ find_fd(coap_session_t *s, int from)
 	return -1;
 }
 
+/* local_port picks the port of client c: no two clients of one context
+ * share a port (see struct sim_coap) and no two clients share an
+ * address:port.  Context k = idx % n_coaps holds clients j = idx / n_coaps;
+ * with A addresses and m = ceil(n_coaps / A), client (k, j) gets address
+ * k % A (see sim_opts_local_addr's round robin over idx, which agrees when
+ * A >= n_coaps) and port BASE + j * m + k / A.  Returns 0 (ephemeral) when
+ * that does not fit, or after a failed attempt. */
+static uint16_t
+local_port(const struct sim_client *c, uint64_t *ret_addr_idx)
+{
+	const struct sim_ctx *ctx = c->ctx;
+	uint64_t a = sim_opts_addr_total(&ctx->opts);
+	uint64_t k = c->idx % ctx->n_coaps, j = c->idx / ctx->n_coaps;
+	uint64_t m, off;
+
+	*ret_addr_idx = c->idx;
+	if (a == 0 || c->retries > 0) {
+		return 0;
+	}
+	m = (ctx->n_coaps + a - 1) / a;
+	off = j * m + k / a;
+	if (off >= SIM_PORT_SPAN) {
+		return 0;
+	}
+	*ret_addr_idx = k % a;
+	return (uint16_t)(SIM_PORT_BASE + off);
+}
+
 static lwm2m_err
 client_session(struct sim_client *c)
 {
 	struct sim_ctx *ctx = c->ctx;
 	coap_address_t local;
 	uint32_t addr;
-	bool bind_local = sim_opts_local_addr(&ctx->opts, c->idx, &addr);
+	uint64_t addr_idx;
+	uint16_t port = local_port(c, &addr_idx);
+	bool bind_local = sim_opts_local_addr(&ctx->opts, addr_idx, &addr);
 	int from = probe_fd();
 
 	coap_address_init(&local);
 	local.size = sizeof local.addr.sin;
 	local.addr.sin.sin_family = AF_INET;
 	local.addr.sin.sin_addr.s_addr = htonl(addr);
+	local.addr.sin.sin_port = htons(port);
 	if (ctx->proto == COAP_PROTO_DTLS) {
 		coap_dtls_cpsk_t psk;
 
@@ -109,11 +141,11 @@ client_session(struct sim_client *c)
 		psk.psk_info.key.s = ctx->opts.psk_key;
 		psk.psk_info.key.length = ctx->opts.psk_key_len;
 		c->session = coap_new_client_session_psk2(
-		        ctx->coap, bind_local ? &local : NULL, &ctx->server,
+		        c->cc->coap, bind_local ? &local : NULL, &ctx->server,
 		        COAP_PROTO_DTLS, &psk);
 	} else {
 		c->session = coap_new_client_session(
-		        ctx->coap, bind_local ? &local : NULL, &ctx->server,
+		        c->cc->coap, bind_local ? &local : NULL, &ctx->server,
 		        COAP_PROTO_UDP);
 	}
 	if (c->session == NULL) {
@@ -233,9 +265,7 @@ send_reg(struct sim_client *c, coap_pdu_code_t code, bool first, bool links)
 		return false;
 	}
 	c->reg_sent_ms = lwm2m_mono_ms();
-	ok = coap_send(c->session, pdu) != COAP_INVALID_MID;
-	sim_coap_kick(c->ctx);
-	return ok;
+	return coap_send(c->session, pdu) != COAP_INVALID_MID;
 }
 
 static void
@@ -257,9 +287,12 @@ update_interval_ms(const struct sim_client *c)
 	return o->lifetime * 800u;
 }
 
+static void first_done(struct sim_client *c);
+
 static void
 retry_later(struct sim_client *c)
 {
+	first_done(c);
 	unsigned s = SIM_RETRY_MIN_S << (c->retries < 5 ? c->retries : 5);
 
 	if (s > SIM_RETRY_MAX_S) {
@@ -389,6 +422,7 @@ registered(struct sim_client *c, const coap_pdu_t *pdu)
 	uint64_t lat = (uint64_t)(lwm2m_mono_ms() - c->reg_sent_ms);
 
 	read_location(c, pdu);
+	first_done(c);
 	c->state = SIM_ST_REGISTERED;
 	c->retries = 0;
 	ctx->stats.registrations++;
@@ -444,8 +478,10 @@ deregistered(struct sim_client *c)
 	c->state = SIM_ST_DONE;
 	lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" de-registered", c->ep);
 	sim_dm_drop_obs(c, NULL);
-	if (ctx->stopping && ++ctx->n_done == ctx->n_started) {
-		event_base_loopexit(ctx->base, NULL);
+	if (ctx->stopping && ctx->n_stop_inflight > 0) {
+		ctx->n_stop_inflight--;
+		ctx->n_done++;
+		stop_more(ctx);
 	}
 }
 
@@ -526,7 +562,7 @@ on_start_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_ctx *ctx = arg;
 	unsigned target = ctx->n_clients;
-	struct timeval tv = {0, 0};
+	struct timeval tv = {0, 10000};
 
 	if (ctx->stopping) {
 		return;
@@ -536,15 +572,34 @@ on_start_timer(evutil_socket_t fd, short what, void *arg)
 		double allowed = ctx->opts.rate * secs + 1.0;
 
 		target = allowed < target ? (unsigned)allowed : target;
-		tv.tv_usec = 10000;
-	} else if (target - ctx->n_started > SIM_START_BATCH) {
-		target = ctx->n_started + SIM_START_BATCH;
 	}
-	while (ctx->n_started < target) {
-		client_register(&ctx->clients[ctx->n_started++]);
+	while (ctx->n_started < target &&
+	       ctx->n_inflight < ctx->opts.max_inflight) {
+		struct sim_client *c = &ctx->clients[ctx->n_started++];
+
+		c->inflight = true;
+		ctx->n_inflight++;
+		client_register(c);
 	}
-	if (ctx->n_started < ctx->n_clients) {
+	if (ctx->n_started < ctx->n_clients && ctx->opts.rate > 0) {
 		evtimer_add(ctx->start_timer, &tv);
+	}
+}
+
+/* first_done ends the first registration attempt of c (answered, failed
+ * or timed out), which frees a place in the --max-inflight window. */
+static void
+first_done(struct sim_client *c)
+{
+	struct sim_ctx *ctx = c->ctx;
+
+	if (!c->inflight) {
+		return;
+	}
+	c->inflight = false;
+	ctx->n_inflight--;
+	if (ctx->n_started < ctx->n_clients && ctx->opts.rate <= 0) {
+		event_active(ctx->start_timer, EV_TIMEOUT, 0);
 	}
 }
 
@@ -557,6 +612,30 @@ on_stop_timer(evutil_socket_t fd, short what, void *arg)
 	                             "de-registering, exiting anyway",
 	          ctx->n_started - ctx->n_done);
 	event_base_loopexit(ctx->base, NULL);
+}
+
+/* stop_more sends the next de-registrations, --max-inflight at a time,
+ * and ends the loop once every started client is done. */
+static void
+stop_more(struct sim_ctx *ctx)
+{
+	while (ctx->stop_next < ctx->n_started &&
+	       ctx->n_stop_inflight < ctx->opts.max_inflight) {
+		struct sim_client *c = &ctx->clients[ctx->stop_next++];
+
+		evtimer_del(c->timer);
+		if (c->state != SIM_ST_DONE) {
+			send_deregister(c);
+		}
+		if (c->state == SIM_ST_DEREGISTERING) {
+			ctx->n_stop_inflight++;
+		} else {
+			ctx->n_done++;
+		}
+	}
+	if (ctx->n_done == ctx->n_started) {
+		event_base_loopexit(ctx->base, NULL);
+	}
 }
 
 static void
@@ -572,22 +651,8 @@ begin_stop(void *arg)
 	ctx->stopping = true;
 	lwm2m_log(LWM2M_LOG_NOTICE, "stopping: de-registering %u clients",
 	          ctx->n_started);
-	for (unsigned i = 0; i < ctx->n_started; i++) {
-		struct sim_client *c = &ctx->clients[i];
-
-		evtimer_del(c->timer);
-		if (c->state != SIM_ST_DONE) {
-			send_deregister(c);
-		}
-		if (c->state == SIM_ST_DONE) {
-			ctx->n_done++;
-		}
-	}
-	if (ctx->n_done == ctx->n_started) {
-		event_base_loopexit(ctx->base, NULL);
-		return;
-	}
 	evtimer_add(ctx->stop_timer, &tv);
+	stop_more(ctx);
 }
 
 /* sim_ctx_stop is what `quit` and the signals do. */
@@ -672,21 +737,22 @@ raise_nofile(unsigned clients)
 }
 
 static lwm2m_err
-coap_setup(struct sim_ctx *ctx)
+coap_setup_one(struct sim_ctx *ctx, struct sim_coap *cc)
 {
 	coap_resource_t *r;
 	static const coap_request_t methods[] = {
 	        COAP_REQUEST_GET, COAP_REQUEST_PUT, COAP_REQUEST_POST,
 	        COAP_REQUEST_DELETE, COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH};
 
-	ctx->coap = coap_new_context(NULL);
-	if (ctx->coap == NULL) {
+	cc->ctx = ctx;
+	cc->coap = coap_new_context(NULL);
+	if (cc->coap == NULL) {
 		return LWM2M_EIO;
 	}
-	coap_context_set_block_mode(ctx->coap, COAP_BLOCK_USE_LIBCOAP |
-	                                               COAP_BLOCK_SINGLE_BODY);
-	coap_register_response_handler(ctx->coap, on_response);
-	coap_register_nack_handler(ctx->coap, on_nack);
+	coap_context_set_block_mode(cc->coap, COAP_BLOCK_USE_LIBCOAP |
+	                                              COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(cc->coap, on_response);
+	coap_register_nack_handler(cc->coap, on_nack);
 	r = coap_resource_unknown_init2(sim_dm_handler, 0);
 	if (r == NULL) {
 		return LWM2M_ENOMEM;
@@ -694,7 +760,32 @@ coap_setup(struct sim_ctx *ctx)
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
 		coap_register_request_handler(r, methods[i], sim_dm_handler);
 	}
-	coap_add_resource(ctx->coap, r);
+	coap_add_resource(cc->coap, r);
+	cc->ev = event_new(ctx->base, coap_context_get_coap_fd(cc->coap),
+	                   EV_READ | EV_PERSIST, on_coap, cc);
+	if (cc->ev == NULL || event_add(cc->ev, NULL) != 0) {
+		return LWM2M_EIO;
+	}
+	return LWM2M_OK;
+}
+
+static lwm2m_err
+coap_setup(struct sim_ctx *ctx)
+{
+	unsigned n = (ctx->opts.count + SIM_PER_CONTEXT - 1) / SIM_PER_CONTEXT;
+
+	ctx->coaps = calloc(n, sizeof *ctx->coaps);
+	if (ctx->coaps == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		lwm2m_err err = coap_setup_one(ctx, &ctx->coaps[i]);
+
+		ctx->n_coaps = i + 1;
+		if (err != LWM2M_OK) {
+			return err;
+		}
+	}
 	return LWM2M_OK;
 }
 
@@ -703,16 +794,16 @@ events_setup(struct sim_ctx *ctx)
 {
 	struct timeval tick = {ctx->opts.sensor_period_ms / 1000,
 	                       (ctx->opts.sensor_period_ms % 1000) * 1000};
+	struct timeval safety = {0, 200000};
 
-	ctx->coap_ev = event_new(ctx->base, coap_context_get_coap_fd(ctx->coap),
-	                         EV_READ | EV_PERSIST, on_coap, ctx);
-	ctx->coap_timer = evtimer_new(ctx->base, on_coap, ctx);
+	ctx->coap_timer = event_new(ctx->base, -1, EV_PERSIST, on_coap_timer,
+	                            ctx);
 	ctx->start_timer = evtimer_new(ctx->base, on_start_timer, ctx);
 	ctx->stop_timer = evtimer_new(ctx->base, on_stop_timer, ctx);
 	ctx->tick = event_new(ctx->base, -1, EV_PERSIST, on_tick, ctx);
-	if (ctx->coap_ev == NULL || ctx->coap_timer == NULL ||
-	    ctx->start_timer == NULL || ctx->stop_timer == NULL ||
-	    ctx->tick == NULL || event_add(ctx->coap_ev, NULL) != 0 ||
+	if (ctx->coap_timer == NULL || ctx->start_timer == NULL ||
+	    ctx->stop_timer == NULL || ctx->tick == NULL ||
+	    event_add(ctx->coap_timer, &safety) != 0 ||
 	    event_add(ctx->tick, &tick) != 0) {
 		return LWM2M_EIO;
 	}
@@ -733,6 +824,7 @@ clients_setup(struct sim_ctx *ctx)
 		struct sim_client *c = &ctx->clients[i];
 
 		c->ctx = ctx;
+		c->cc = &ctx->coaps[i % ctx->n_coaps];
 		c->idx = i;
 		c->fd = -1;
 		c->seed = 2654435761u * (i + 1);
@@ -825,14 +917,17 @@ sim_ctx_free(struct sim_ctx *ctx)
 	}
 	free(ctx->clients);
 	lwm2m_signals_free(ctx->signals);
-	event_free_safe(ctx->coap_ev);
 	event_free_safe(ctx->coap_timer);
 	event_free_safe(ctx->start_timer);
 	event_free_safe(ctx->stop_timer);
 	event_free_safe(ctx->tick);
-	if (ctx->coap != NULL) {
-		coap_free_context(ctx->coap);
+	for (unsigned i = 0; i < ctx->n_coaps; i++) {
+		event_free_safe(ctx->coaps[i].ev);
+		if (ctx->coaps[i].coap != NULL) {
+			coap_free_context(ctx->coaps[i].coap);
+		}
 	}
+	free(ctx->coaps);
 	if (ctx->base != NULL) {
 		event_base_free(ctx->base);
 	}

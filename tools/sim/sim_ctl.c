@@ -331,7 +331,6 @@ sim_ctx_command(struct sim_ctx *ctx, const char *line, char *out, size_t size)
 		rest += strspn(rest, " ");
 		run_client_cmd(ctx, client_cmds[i].fn, target,
 		               *rest != '\0' ? rest : NULL, out, size);
-		sim_coap_kick(ctx);
 		return true;
 	}
 	snprintf(out, size, "error unknown command \"%.15s\"\n", cmd);

@@ -494,7 +494,6 @@ sim_dm_check_obs(struct sim_client *c)
 	for (struct sim_obs *o = c->obs; o != NULL; o = o->next) {
 		obs_eval(c, o, now);
 	}
-	sim_coap_kick(c->ctx);
 }
 
 void

@@ -47,8 +47,18 @@ struct sim_obs {
 	bool has_num;
 };
 
+/* One libcoap context.  libcoap refuses two sessions with the same local
+ * port towards the same server within a context, even on different local
+ * addresses, so large runs spread clients over several contexts. */
+struct sim_coap {
+	struct sim_ctx *ctx;
+	coap_context_t *coap;
+	struct event *ev;
+};
+
 struct sim_client {
 	struct sim_ctx *ctx;
+	struct sim_coap *cc;
 	unsigned idx;
 	char ep[SIM_EP_MAX];
 	coap_session_t *session;
@@ -60,7 +70,7 @@ struct sim_client {
 	size_t tkl;
 	struct event *timer; /* update, retry */
 	unsigned retries;
-	bool muted, sleeping, links_dirty, ever_registered, stop;
+	bool muted, sleeping, links_dirty, ever_registered, inflight;
 	struct sim_obs *obs;
 	struct sim_attr *attrs;
 	struct sim_client *next_observed; /* on ctx->observed when obs */
@@ -103,7 +113,8 @@ struct sim_stats {
 struct sim_ctx {
 	struct sim_opts opts;
 	struct event_base *base;
-	coap_context_t *coap;
+	struct sim_coap *coaps;
+	unsigned n_coaps;
 	coap_address_t server;
 	coap_proto_t proto;
 	struct event *coap_ev, *coap_timer, *start_timer, *tick, *stop_timer;
@@ -111,15 +122,14 @@ struct sim_ctx {
 	struct sim_ctl *ctl;
 	struct sim_client *clients;
 	unsigned n_clients, n_started, n_first_registered, n_done;
+	unsigned n_inflight; /* first registrations awaiting an answer */
+	unsigned stop_next, n_stop_inflight; /* de-registration on exit */
 	struct sim_client *observed;
 	bool ready, stopping;
 	int64_t start_ms;
 	struct sim_stats stats;
 	lwm2m_err fatal;
 };
-
-/* sim_coap_kick re-arms the libcoap timer after something was sent. */
-void sim_coap_kick(struct sim_ctx *ctx);
 
 /* sim_dm_handler is the libcoap handler for every device-management
  * request (all methods, any path). */

@@ -22,6 +22,7 @@ enum {
 	OPT_OBJECTS,
 	OPT_FORMATS,
 	OPT_RATE,
+	OPT_INFLIGHT,
 	OPT_LOCAL_ADDRS,
 	OPT_SENSOR,
 	OPT_CONTROL_PORT,
@@ -47,6 +48,7 @@ static const struct option long_opts[] = {
 	{"objects", required_argument, NULL, OPT_OBJECTS},
 	{"formats", required_argument, NULL, OPT_FORMATS},
 	{"rate", required_argument, NULL, OPT_RATE},
+	{"max-inflight", required_argument, NULL, OPT_INFLIGHT},
 	{"local-addrs", required_argument, NULL, OPT_LOCAL_ADDRS},
 	{"local-addr", required_argument, NULL, OPT_LOCAL_ADDRS},
 	{"sensor-period", required_argument, NULL, OPT_SENSOR},
@@ -77,6 +79,7 @@ static const struct {
 	{"LWDS_SIM_OBJECTS", OPT_OBJECTS},
 	{"LWDS_SIM_FORMATS", OPT_FORMATS},
 	{"LWDS_SIM_RATE", OPT_RATE},
+	{"LWDS_SIM_MAX_INFLIGHT", OPT_INFLIGHT},
 	{"LWDS_SIM_LOCAL_ADDRS", OPT_LOCAL_ADDRS},
 	{"LWDS_SIM_SENSOR_PERIOD", OPT_SENSOR},
 	{"LWDS_SIM_CONTROL_PORT", OPT_CONTROL_PORT},
@@ -102,6 +105,7 @@ sim_opts_usage(void *f)
 	      "  --objects LIST      objects to run (1,3,5,3303,3442)\n"
 	      "  --formats LIST      ct list advertised by 1.1 clients\n"
 	      "  --rate R            registrations per second, 0 = no limit\n"
+	      "  --max-inflight N    initial registrations in flight (128)\n"
 	      "  --local-addrs A[-B] local IPv4 address range; repeatable\n"
 	      "  --sensor-period MS  temperature step and observe check (1000)\n"
 	      "  --con-notify        send notifications as CON (default NON)\n"
@@ -131,6 +135,7 @@ sim_opts_init(struct sim_opts *o)
 	memcpy(o->objects, objs, sizeof objs);
 	o->n_objects = sizeof objs / sizeof objs[0];
 	o->sensor_period_ms = 1000;
+	o->max_inflight = 128;
 	o->control_stdin = true;
 }
 
@@ -405,6 +410,8 @@ apply(struct sim_opts *o, int opt, const char *text)
 		return sim_opts_parse_formats(o, text);
 	case OPT_RATE:
 		return set_rate(o, text);
+	case OPT_INFLIGHT:
+		return parse_uint(text, 1, 1000000, &o->max_inflight);
 	case OPT_LOCAL_ADDRS:
 		return add_addrs(o, text);
 	case OPT_SENSOR:
