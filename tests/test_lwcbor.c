@@ -313,6 +313,101 @@ START_TEST(test_lwm2m_lwcbor_encode_cross_formats)
 }
 END_TEST
 
+static uint64_t
+rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* random_value draws a value whose type survives the CBOR formats as is
+ * (TIME only for LwM2M CBOR, OBJLNK only for SenML CBOR). */
+static void
+random_value(uint64_t *st, bool senml, struct lwm2m_value *v, uint8_t *bytes)
+{
+	uint64_t r = rnd(st);
+	size_t len = rnd(st) % 9;
+
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; i < len; i++) {
+		bytes[i] = (uint8_t)('a' + rnd(st) % 26);
+	}
+	switch (r % 8) {
+	case 0:
+		v->type = LWM2M_TYPE_STRING;
+		v->v.bytes.ptr = bytes;
+		v->v.bytes.len = len;
+		break;
+	case 1:
+		v->type = LWM2M_TYPE_OPAQUE;
+		v->v.bytes.ptr = bytes;
+		v->v.bytes.len = len;
+		break;
+	case 2:
+		v->type = LWM2M_TYPE_UNSIGNED;
+		v->v.u = rnd(st) | (1ull << 63);
+		break;
+	case 3:
+		v->type = LWM2M_TYPE_FLOAT;
+		v->v.f =
+		    (double)(int64_t)rnd(st) / (double)(1 + rnd(st) % 1000);
+		break;
+	case 4:
+		v->type = LWM2M_TYPE_BOOLEAN;
+		v->v.b = rnd(st) & 1;
+		break;
+	case 5:
+		v->type = senml ? LWM2M_TYPE_OBJLNK : LWM2M_TYPE_TIME;
+		v->v.lnk.obj = (uint16_t)rnd(st);
+		v->v.lnk.inst = (uint16_t)rnd(st);
+		v->v.i = senml ? v->v.i : (int64_t)(rnd(st) >> 33);
+		break;
+	default:
+		v->type = LWM2M_TYPE_INTEGER;
+		v->v.i = (int64_t)rnd(st) >> (rnd(st) % 64);
+		break;
+	}
+}
+
+static void
+random_tree(uint64_t *st, bool senml, struct lwm2m_tree *t)
+{
+	uint8_t bytes[16];
+	struct lwm2m_value v;
+
+	for (int k = 0; k < 1 + (int)(rnd(st) % 12); k++) {
+		struct lwm2m_path p = {
+		    3 + (uint8_t)(rnd(st) % 2),
+		    {(uint16_t)(rnd(st) % 3), (uint16_t)(rnd(st) % 3),
+		     (uint16_t)(rnd(st) % 8), (uint16_t)(rnd(st) % 3)}};
+
+		random_value(st, senml, &v, bytes);
+		(void)lwm2m_tree_set(t, &p, &v); /* conflicts are skipped */
+	}
+}
+
+START_TEST(test_lwm2m_lwcbor_encode_generated)
+{
+	uint64_t st = 0x9e3779b97f4a7c15ull;
+
+	for (int i = 0; i < 400; i++) {
+		bool senml = i % 2;
+		enum lwm2m_format fmt =
+		    senml ? LWM2M_FMT_SENML_CBOR : LWM2M_FMT_LWM2M_CBOR;
+		struct lwm2m_tree t, back;
+
+		lwm2m_tree_init(&t, NULL);
+		random_tree(&st, senml, &t);
+		through(fmt, &t, &p_root, &back);
+		ck_assert_msg(lwm2m_tree_equal(&t, &back), "tree %d", i);
+		lwm2m_tree_fini(&back);
+		lwm2m_tree_fini(&t);
+	}
+}
+END_TEST
+
 static Suite *
 lwcbor_suite(void)
 {
@@ -329,6 +424,7 @@ lwcbor_suite(void)
 	tcase_add_test(tc, test_lwm2m_lwcbor_encode_device);
 	tcase_add_test(tc, test_lwm2m_lwcbor_encode_types);
 	tcase_add_test(tc, test_lwm2m_lwcbor_encode_cross_formats);
+	tcase_add_test(tc, test_lwm2m_lwcbor_encode_generated);
 	suite_add_tcase(s, tc);
 	return s;
 }
