@@ -398,6 +398,9 @@ START_TEST(test_lwm2m_value_coerce_numbers)
 	                                    &d),
 	                 LWM2M_EPROTO);
 	ck_assert_ptr_nonnull(strstr(d.msg, "boolean"));
+	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_NONE, false,
+	                                    &d),
+	                 LWM2M_EINVAL);
 	lwm2m_tree_fini(&t);
 }
 END_TEST

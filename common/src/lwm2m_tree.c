@@ -758,6 +758,10 @@ lwm2m_value_coerce(struct lwm2m_tree *tree, struct lwm2m_value *value,
 	if (from == to) {
 		return LWM2M_OK;
 	}
+	if (to == LWM2M_TYPE_NONE || to > LWM2M_TYPE_CORELNK) {
+		lwm2m_diag_set(diag, 0, "no conversion to type %d", (int)to);
+		return LWM2M_EINVAL;
+	}
 	if (from == LWM2M_TYPE_RAW && !from_text) {
 		return coerce_tlv(value, to, diag);
 	}
