@@ -25,10 +25,10 @@ lwds_meson_suite()
 	local dir=$1 suite=$2 counts
 
 	shift 2
-	rm -f "$dir/meson-logs/testlog.json"
+	rm -f "$dir"/meson-logs/lwds-run*.json
 	meson test -C "$dir" --suite "$suite" --print-errorlogs \
-		--num-processes 2 "$@" || true
-	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+		--num-processes 2 --logbase lwds-run "$@" || true
+	counts=$(python3 - "$dir"/meson-logs/lwds-run*.json <<'PY'
 import json, sys
 ok = bad = 0
 try:
@@ -43,7 +43,7 @@ except OSError:
 print(ok, bad if ok + bad else 1)
 PY
 )
-	lwds_tally "${counts% *}" "${counts#* }" "$dir $suite"
+	lwds_tally "${counts% *}" "${counts#* }" "$dir $suite $*"
 }
 
 # lwds_step_build DIR ARGS...: build, tally one failure if it breaks.
@@ -72,7 +72,6 @@ lwds_step_integration()
 	# Check binaries in suite "integration" (those that need Redis); the
 	# Python cases are also registered there, as "pyintegration", and
 	# run below so that each case is counted.
-	rm -f "$dir/meson-logs/testlog.json"
 	if meson test -C "$dir" --list --suite integration \
 		--no-suite pyintegration 2>/dev/null | grep -q ' / '; then
 		lwds_meson_suite "$dir" integration --no-suite pyintegration
@@ -164,6 +163,11 @@ lwds_test()
 		lwds_tally 1 0 "build $b"
 		lwds_meson_suite "$b" unit
 		lwds_step_integration "$b"
+		if [[ ${LWDS_SKIP_VALGRIND:-0} != 1 ]]; then
+			lwds_say "unit tests under valgrind"
+			CK_TIMEOUT_MULTIPLIER=10 \
+				lwds_meson_suite "$b" unit --setup=valgrind
+		fi
 	fi
 	if [[ ${LWDS_SKIP_ASAN:-0} != 1 ]] &&
 		lwds_step_build "$b-asan" -Db_sanitize=address,undefined \
