@@ -161,18 +161,20 @@ dup_str(char **dst, const char *src)
 static lwm2m_err
 prop_copy(struct lwm2m_propdef *dst, const struct lwm2m_propdef *src)
 {
-	lwm2m_err err = LWM2M_OK;
+	bool ok;
 
 	*dst = *src;
-	err |= dup_str(&dst->name, src->name);
-	err |= dup_str(&dst->description, src->description);
-	err |= dup_str(&dst->mime_type, src->mime_type);
-	err |= dup_str(&dst->min_value, src->min_value);
-	err |= dup_str(&dst->max_value, src->max_value);
-	err |= dup_str(&dst->units, src->units);
-	err |= dup_str(&dst->serialisation_name, src->serialisation_name);
-	err |= dup_str(&dst->item_name, src->item_name);
-	return err == LWM2M_OK ? LWM2M_OK : LWM2M_ENOMEM;
+	/* every field is copied (or NULL) so prop_fini can free them all */
+	ok = dup_str(&dst->name, src->name) == LWM2M_OK;
+	ok &= dup_str(&dst->description, src->description) == LWM2M_OK;
+	ok &= dup_str(&dst->mime_type, src->mime_type) == LWM2M_OK;
+	ok &= dup_str(&dst->min_value, src->min_value) == LWM2M_OK;
+	ok &= dup_str(&dst->max_value, src->max_value) == LWM2M_OK;
+	ok &= dup_str(&dst->units, src->units) == LWM2M_OK;
+	ok &= dup_str(&dst->serialisation_name, src->serialisation_name) ==
+	      LWM2M_OK;
+	ok &= dup_str(&dst->item_name, src->item_name) == LWM2M_OK;
+	return ok ? LWM2M_OK : LWM2M_ENOMEM;
 }
 
 lwm2m_err
@@ -188,10 +190,13 @@ lwm2m_objdef_dup(const struct lwm2m_objdef *src, struct lwm2m_objdef **ret_def)
 	def->object_id = src->object_id;
 	def->org = src->org;
 	def->singleton = src->singleton;
-	err |= dup_str(&def->name, src->name);
-	err |= dup_str(&def->mime_type, src->mime_type);
-	err |= dup_str(&def->description, src->description);
-	err |= dup_str(&def->serialisation_name, src->serialisation_name);
+	if (dup_str(&def->name, src->name) != LWM2M_OK ||
+	    dup_str(&def->mime_type, src->mime_type) != LWM2M_OK ||
+	    dup_str(&def->description, src->description) != LWM2M_OK ||
+	    dup_str(&def->serialisation_name, src->serialisation_name) !=
+	            LWM2M_OK) {
+		err = LWM2M_ENOMEM;
+	}
 	for (size_t i = 0; err == LWM2M_OK && i < src->n_props; i++) {
 		struct lwm2m_propdef *p;
 

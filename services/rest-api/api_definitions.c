@@ -448,6 +448,9 @@ objects_file(char *buf, size_t size)
 		return NULL;
 	}
 	exe[n] = '\0';
+	if (strrchr(exe, '/') == NULL) {
+		return NULL;
+	}
 	*strrchr(exe, '/') = '\0'; /* <build>/services/rest-api */
 	snprintf(buf, size, "%s/../../../data/objects/lwds-objects.json", exe);
 	return access(buf, R_OK) == 0 ? buf : NULL;
