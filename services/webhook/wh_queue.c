@@ -444,13 +444,16 @@ on_read(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	const redisReply *entries;
 	size_t n;
 
-	ctx->reading = false;
+	/* ctx->reading stays set while the entries are taken, so a job that
+	 * settles at once cannot start a read with a stale pending cursor */
 	if (reply == NULL || ctx->closing) {
+		ctx->reading = false;
 		return;
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		lwm2m_log(LWM2M_LOG_WARNING, "XREADGROUP: %s, retrying",
 		          reply->str);
+		ctx->reading = false;
 		read_later(ctx, 1000);
 		return;
 	}
@@ -476,6 +479,7 @@ on_read(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 			}
 		}
 	}
+	ctx->reading = false;
 	read_next(ctx);
 }
 
