@@ -157,7 +157,7 @@ START_TEST(test_gw_reg_links_parse_root)
 	ck_assert_str_eq(l.root, "");
 	ck_assert_str_eq(l.ct, "60 110 112");
 	ck_assert_str_eq(l.objs,
-	                 "</1/0>,</3/0>,</5>,</3303>;ver=1.1,</3303/0>");
+	                 "</3/0>,</1/0>,</5>,</3303/0>,</3303>;ver=1.1");
 	ck_assert_uint_eq(l.n_objs, 5);
 	gw_reg_links_fini(&l);
 }

@@ -69,7 +69,7 @@ struct gw_reg_query {
 struct gw_reg_links {
 	char root[GW_ROOT_MAX + 1]; /* alternate path, "" for "/" */
 	char ct[GW_CT_MAX + 1];     /* formats of the root link, "" if none */
-	char *objs; /* "</1/0>,</3/0>,</3303>;ver=1.1", malloc */
+	char *objs; /* "</3/0>,</3303>;ver=1.1": device order, malloc */
 	size_t n_objs;
 };
 
@@ -108,7 +108,8 @@ lwm2m_err gw_reg_query_parse(const struct gw_str *opts, size_t n, enum gw_op op,
  * (rt="oma.lwm2m", or "</>" alone) gives the alternate path and ct; every
  * other link must be "<root>/o" or "<root>/o/i" (ids 0..65534, ver="x.y"
  * allowed on objects); duplicates, resource paths and links outside the root
- * are errors.  objs is the sorted normalised list without the root.
+ * are errors.  objs is the normalised list without the root, in the order
+ * the device sent it.
  * LWM2M_EPROTO / LWM2M_ELIMIT with diag.  ret_links is written only on
  * success; free it with gw_reg_links_fini. */
 lwm2m_err gw_reg_links_parse(const char *buf, size_t len,

@@ -452,6 +452,7 @@ add_sources(struct gw_ctx *gw)
 lwm2m_err
 gw_coap_start(struct gw_ctx *gw)
 {
+	coap_endpoint_t *ep;
 	coap_address_t addr;
 	lwm2m_err err;
 
@@ -467,11 +468,15 @@ gw_coap_start(struct gw_ctx *gw)
 	coap_set_app_data(gw->coap, gw);
 	coap_context_set_block_mode(gw->coap, COAP_BLOCK_USE_LIBCOAP |
 	                                          COAP_BLOCK_SINGLE_BODY);
-	if (coap_new_endpoint(gw->coap, &addr, COAP_PROTO_UDP) == NULL) {
+	ep = coap_new_endpoint(gw->coap, &addr, COAP_PROTO_UDP);
+	if (ep == NULL) {
 		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on CoAP %s",
 		          gw->cfg.coap_listen);
 		return LWM2M_EIO;
 	}
+	/* take every datagram libcoap can receive (1472 bytes) rather than
+	 * dropping those over the 1152-byte default MTU */
+	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
 	err = add_resource(gw);
 	if (err == LWM2M_OK) {
 		err = add_sources(gw);

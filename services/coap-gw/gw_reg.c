@@ -406,7 +406,31 @@ cmp_obj(const void *a, const void *b)
 	return x->inst < y->inst ? -1 : x->inst > y->inst;
 }
 
-/* writes the sorted list; NULL on ENOMEM */
+/* sorts a copy: the stored list keeps the device's order */
+static lwm2m_err
+check_duplicates(const struct obj_link *objs, size_t n, char *diag,
+                 size_t dsize)
+{
+	struct obj_link *sorted = malloc((n + 1) * sizeof *sorted);
+	lwm2m_err err = LWM2M_OK;
+
+	if (sorted == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	memcpy(sorted, objs, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, cmp_obj);
+	for (size_t i = 1; i < n && err == LWM2M_OK; i++) {
+		if (cmp_obj(&sorted[i - 1], &sorted[i]) == 0) {
+			err = diagf(diag, dsize, LWM2M_EPROTO,
+			            "duplicate link to object %u instance %d",
+			            sorted[i].obj, (int)sorted[i].inst);
+		}
+	}
+	free(sorted);
+	return err;
+}
+
+/* writes the list in the device's order; NULL on ENOMEM */
 static char *
 format_objs(const struct obj_link *objs, size_t n)
 {
@@ -447,13 +471,9 @@ collect_objects(const struct lwm2m_link_list *l, struct gw_reg_links *out,
 		}
 		n++;
 	}
-	qsort(objs, n, sizeof *objs, cmp_obj);
-	for (size_t i = 1; i < n; i++) {
-		if (cmp_obj(&objs[i - 1], &objs[i]) == 0) {
-			return diagf(diag, dsize, LWM2M_EPROTO,
-			             "duplicate link to object %u instance %d",
-			             objs[i].obj, (int)objs[i].inst);
-		}
+	err = check_duplicates(objs, n, diag, dsize);
+	if (err != LWM2M_OK) {
+		return err;
 	}
 	out->objs = format_objs(objs, n);
 	out->n_objs = n;

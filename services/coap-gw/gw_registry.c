@@ -1,12 +1,12 @@
 /* gw_registry.c - registration state in Redis.
  *
- * Register always goes to Redis before answering (it must learn whether the
- * endpoint already has a client id and whether that id is blacklisted), and
- * answers once the MULTI/EXEC that writes the record is acknowledged.
- * Update and De-register of a device in this gateway's table answer at once
- * and pipeline their writes; for a device not in the table (another gateway
- * accepted it, or this one restarted) the record is read first.  When Redis
- * is down every operation answers 5.03 with Max-Age.
+ * Every operation answers once the MULTI/EXEC that writes its result is
+ * acknowledged, so whoever reads Redis after the device got its answer sees
+ * the new state.  Register first learns whether the endpoint already has a
+ * client id and whether that id is blacklisted; Update and De-register of a
+ * device in this gateway's table go straight to the write, others (another
+ * gateway accepted it, or this one restarted) read the record first.  When
+ * Redis is down every operation answers 5.03 with Max-Age.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,7 +418,7 @@ announce_done(struct gw_ctx *gw, struct gw_device *dev, bool deregister)
 }
 
 static void
-on_adopt_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+on_update_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct op *op = arg;
 	struct gw_device *dev = gw_table_get(&op->gw->table, op->req.id);
@@ -485,7 +485,7 @@ update_adopt(struct op *op)
 	         &op->req.addr);
 	dev = gw_table_get(&op->gw->table, r->id);
 	if (dev == NULL || apply_update(op->gw, dev, &op->req, op->old_gw,
-	                                on_adopt_written, op) != LWM2M_OK) {
+	                                on_update_written, op) != LWM2M_OK) {
 		op_unavailable(op);
 	}
 }
@@ -542,6 +542,7 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
                    struct gw_request *req)
 {
 	struct gw_device *dev = gw_table_get(&gw->table, req->id);
+	struct op *op;
 	uint8_t code;
 
 	if (dev == NULL && !lwm2m_id_valid(req->id, strlen(req->id))) {
@@ -565,14 +566,16 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
 	if (code == COAP_RESPONSE_CODE(404)) {
 		finish(ex, code, NULL, "registration expired");
 		gw_table_del(&gw->table, req->id);
-	} else if (apply_update(gw, dev, req, NULL, NULL, NULL) != LWM2M_OK) {
-		code = COAP_RESPONSE_CODE(503);
-		finish(ex, code, NULL, "storage unavailable, retry later");
-	} else {
-		finish(ex, code, NULL, NULL);
-		announce_done(gw, dev, req->deregister);
+		gw_reg_links_fini(&req->links);
+		return;
 	}
-	gw_reg_links_fini(&req->links);
+	/* answered once Redis acknowledged, so a reader never sees the old
+	 * record after the device got 2.04 */
+	op = op_new(gw, ex, req);
+	if (op != NULL && apply_update(gw, dev, &op->req, NULL,
+	                               on_update_written, op) != LWM2M_OK) {
+		op_unavailable(op);
+	}
 }
 
 /* ---- expiry ------------------------------------------------------------- */
