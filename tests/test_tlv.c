@@ -290,6 +290,50 @@ START_TEST(test_lwm2m_tlv_decode_instances_and_objlnk)
 }
 END_TEST
 
+/* Core TS example: Read /2 (Access Control), instances 0 and 2; the ACL of
+ * instance 2 has a resource instance with the 16-bit id 310. */
+START_TEST(test_lwm2m_tlv_decode_multiple_instances)
+{
+	static const uint8_t in[] = {
+		0x08, 0x00, 0x0E, 0xC1, 0x00, 0x01, 0xC1, 0x01, 0x00, 0x83,
+		0x02, 0x41, 0x7F, 0x07, 0xC1, 0x03, 0x7F,
+		0x08, 0x02, 0x12, 0xC1, 0x00, 0x03, 0xC1, 0x01, 0x00, 0x87,
+		0x02, 0x41, 0x7F, 0x07, 0x61, 0x01, 0x36, 0x01, 0xC1, 0x03,
+		0x7F,
+	};
+	struct lwm2m_tree want, got;
+	struct lwm2m_path base = P("/2");
+	struct lwm2m_diag d;
+	uint8_t *out;
+	size_t len;
+
+	ck_assert_uint_eq(sizeof(in), 38);
+	lwm2m_tree_init(&want, NULL);
+	set_int(&want, "/2/0/0", 1);
+	set_int(&want, "/2/0/1", 0);
+	set_int(&want, "/2/0/2/127", 7);
+	set_int(&want, "/2/0/3", 127);
+	set_int(&want, "/2/2/0", 3);
+	set_int(&want, "/2/2/1", 0);
+	set_int(&want, "/2/2/2/127", 7);
+	set_int(&want, "/2/2/2/310", 1);
+	set_int(&want, "/2/2/3", 127);
+	lwm2m_tree_init(&got, NULL);
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base,
+	                              &got, &d),
+	                 LWM2M_OK);
+	coerce_like(&got, &want.root, &want);
+	ck_assert(lwm2m_tree_equal(&want, &got));
+	ck_assert_int_eq(lwm2m_encode(LWM2M_FMT_TLV, &want, &base, &out, &len),
+	                 LWM2M_OK);
+	ck_assert_uint_eq(len, sizeof(in));
+	ck_assert_mem_eq(out, in, len);
+	free(out);
+	lwm2m_tree_fini(&want);
+	lwm2m_tree_fini(&got);
+}
+END_TEST
+
 START_TEST(test_lwm2m_tlv_decode_path_forms)
 {
 	static const uint8_t wrapped[] = {0x03, 0x00, 0xC1, 0x09, 0x64};
@@ -398,6 +442,7 @@ tlv_suite(void)
 		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_device},
 		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_signed_byte},
 		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_instances_and_objlnk},
+		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_multiple_instances},
 		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_path_forms},
 		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_malformed},
 		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_limits},
