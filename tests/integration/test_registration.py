@@ -69,6 +69,28 @@ class TestRegistration(ServiceTestCase):
         ids = [i["ObjectTypeID"] for i in r.json().get("Items", [])]
         self.assertEqual(ids, ["1", "3", "3303", "5"], r)
 
+    def test_register_alternate_root(self):
+        payload = b'</lwm2m>;rt="oma.lwm2m";ct=11543,</lwm2m/1/0>,</lwm2m/3/0>'
+        _, _, cid = self.register("reg-root-1", payload=payload)
+        rec = self.client_record(cid)
+        self.assertEqual(rec.get("root"), "/lwm2m", rec)
+        r = self.api.get("/clients/%s/objecttypes" % cid, self.token)
+        ids = [i["ObjectTypeID"] for i in r.json().get("Items", [])]
+        self.assertEqual(ids, ["1", "3"], r)
+
+    def test_register_duplicate_links_merged(self):
+        payload = b"</3/0>,</1/0>,</3/0>,</3/1>,</1>"
+        _, _, cid = self.register("reg-dup-1", payload=payload)
+        r = self.api.get("/clients/%s/objecttypes" % cid, self.token)
+        ids = [i["ObjectTypeID"] for i in r.json().get("Items", [])]
+        self.assertEqual(ids, ["3", "1"], r)
+
+    def test_register_queue_mode_and_extra(self):
+        _, _, cid = self.register("reg-q-1", extra=["Q", "vendor=x"])
+        rec = self.client_record(cid)
+        self.assertEqual(rec.get("q"), "1", rec)
+        self.assertIn("vendor=x", rec.get("extra", ""), rec)
+
     def test_register_default_lifetime(self):
         _, _, cid = self.register("reg-lt-default")
         self.assertEqual(self.client_record(cid).get("lt"), "86400")
