@@ -437,6 +437,33 @@ read_later(struct wh_ctx *ctx, int64_t ms)
 	evtimer_add(ctx->read_timer, &tv);
 }
 
+/* advance_cursor moves the pending-phase cursor past the n entries just
+ * read, or ends the phase when there were none. */
+static void
+advance_cursor(struct wh_ctx *ctx, const redisReply *entries, size_t n)
+{
+	const redisReply *last;
+
+	if (!ctx->pending_phase) {
+		return;
+	}
+	if (n == 0) {
+		ctx->pending_phase = false;
+		lwm2m_log(
+		    LWM2M_LOG_INFO,
+		    "own pending jobs taken, reading new ones consumer=%s",
+		    ctx->cfg->consumer);
+		return;
+	}
+	last = entries->element[n - 1];
+	if (last->type == REDIS_REPLY_ARRAY && last->elements == 2 &&
+	    last->element[0]->type == REDIS_REPLY_STRING &&
+	    last->element[0]->len < ENTRY_ID_MAX) {
+		memcpy(ctx->cursor, last->element[0]->str,
+		       last->element[0]->len + 1);
+	}
+}
+
 static void
 on_read(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
@@ -462,22 +489,7 @@ on_read(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	    reply->element[0]->elements == 2) {
 		entries = reply->element[0]->element[1];
 		n = take_entries(ctx, entries);
-		if (ctx->pending_phase && n == 0) {
-			ctx->pending_phase = false;
-			lwm2m_log(LWM2M_LOG_INFO,
-			          "own pending jobs taken, "
-			          "reading new ones consumer=%s",
-			          ctx->cfg->consumer);
-		} else if (ctx->pending_phase) {
-			const redisReply *last = entries->element[n - 1];
-
-			if (last->type == REDIS_REPLY_ARRAY &&
-			    last->elements == 2 &&
-			    last->element[0]->len < ENTRY_ID_MAX) {
-				memcpy(ctx->cursor, last->element[0]->str,
-				       last->element[0]->len + 1);
-			}
-		}
+		advance_cursor(ctx, entries, n);
 	}
 	ctx->reading = false;
 	read_next(ctx);
