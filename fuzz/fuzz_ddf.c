@@ -27,7 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			}
 			if (lwm2m_objdef_json_parse(a, la, &back, NULL) !=
-			            LWM2M_OK ||
+			        LWM2M_OK ||
 			    lwm2m_objdef_json_render(back, NULL, false, &b,
 			                             &lb) != LWM2M_OK ||
 			    strcmp(a, b) != 0) {

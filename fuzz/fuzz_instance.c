@@ -29,7 +29,8 @@ static void
 check(const struct lwm2m_objdef *def, struct lwm2m_tree *tree, uint16_t iid)
 {
 	struct lwm2m_path p = {.len = 2, .ids = {3, iid}};
-	struct lwm2m_instance_render r = {def, tree, false, "https://h/i", NULL};
+	struct lwm2m_instance_render r = {def, tree, false, "https://h/i",
+	                                  NULL};
 	const struct lwm2m_node *inst = lwm2m_tree_get(tree, &p);
 	struct lwm2m_instance_body body;
 	struct lwm2m_tree back;
@@ -60,10 +61,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lwm2m_instance_body body;
 	struct lwm2m_tree tree;
 
-	if (def == NULL &&
-	    (lwm2m_objdef_json_parse(def_json, strlen(def_json), &def, NULL) !=
-	             LWM2M_OK ||
-	     lwm2m_objdef_complete(def, NULL) != LWM2M_OK)) {
+	if (def == NULL && (lwm2m_objdef_json_parse(def_json, strlen(def_json),
+	                                            &def, NULL) != LWM2M_OK ||
+	                    lwm2m_objdef_complete(def, NULL) != LWM2M_OK)) {
 		abort();
 	}
 	lwm2m_tree_init(&tree, NULL);

@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lwm2m_diag diag;
 
 	if (lwm2m_objdef_json_parse((const char *)data, size, &def, &diag) ==
-	            LWM2M_OK &&
+	        LWM2M_OK &&
 	    lwm2m_objdef_complete(def, &diag) == LWM2M_OK) {
 		roundtrip(def);
 	}

@@ -129,9 +129,10 @@ START_TEST(test_lwm2m_ddf_parse_errors)
 	expect_error("", "malformed XML");
 	expect_error("<Object/>", "root element is not <LWM2M>");
 	expect_error("<LWM2M></LWM2M>", "without <Object>");
-	expect_error("<!DOCTYPE LWM2M [<!ENTITY x SYSTEM \"file:///etc/passwd\">"
-	             "]><LWM2M>&x;</LWM2M>",
-	             "DTD");
+	expect_error(
+	    "<!DOCTYPE LWM2M [<!ENTITY x SYSTEM \"file:///etc/passwd\">"
+	    "]><LWM2M>&x;</LWM2M>",
+	    "DTD");
 	expect_error("<LWM2M><Object><ObjectID>x</ObjectID></Object></LWM2M>",
 	             "valid ObjectID");
 	expect_error("<LWM2M><Object><ObjectID>65535</ObjectID></Object>"
@@ -228,10 +229,10 @@ ddf_suite(void)
 		const char *name;
 		const TTest *fn;
 	} cases[] = {
-		{"lwm2m_ddf_parse", test_lwm2m_ddf_parse_mapping},
-		{"lwm2m_ddf_parse", test_lwm2m_ddf_parse_errors},
-		{"lwm2m_ddf_load_file", test_lwm2m_ddf_load_file_device},
-		{"lwm2m_ddf_load_file", test_lwm2m_ddf_load_file_registry},
+	    {"lwm2m_ddf_parse", test_lwm2m_ddf_parse_mapping},
+	    {"lwm2m_ddf_parse", test_lwm2m_ddf_parse_errors},
+	    {"lwm2m_ddf_load_file", test_lwm2m_ddf_load_file_device},
+	    {"lwm2m_ddf_load_file", test_lwm2m_ddf_load_file_registry},
 	};
 	Suite *s = suite_create("ddf");
 	TCase *tc = NULL;

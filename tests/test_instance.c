@@ -110,34 +110,35 @@ device_tree(struct lwm2m_tree *t)
 START_TEST(test_lwm2m_instance_to_json_device)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(3), &t, false,
-	                                  "https://h/clients/C/objecttypes/D/"
-	                                  "instances/0",
-	                                  "https://h/objecttypes/definitions/D"};
+	struct lwm2m_instance_render r = {
+	    def_of(3), &t, false,
+	    "https://h/clients/C/objecttypes/D/"
+	    "instances/0",
+	    "https://h/objecttypes/definitions/D"};
 	char *out;
 	size_t len;
 
 	device_tree(&t);
-	ck_assert_int_eq(lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out,
-	                                        &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
 	ck_assert_str_eq(
-		out,
-		"{\"Links\":[{\"rel\":\"self\",\"href\":\"https://h/clients/C/"
-		"objecttypes/D/instances/0\"},{\"rel\":\"update\",\"href\":"
-		"\"https://h/clients/C/objecttypes/D/instances/0\"},{\"rel\":"
-		"\"remove\",\"href\":\"https://h/clients/C/objecttypes/D/"
-		"instances/0\"},{\"rel\":\"subscriptions\",\"href\":\"https://h/"
-		"clients/C/objecttypes/D/instances/0/subscriptions\"},{\"rel\":"
-		"\"definition\",\"href\":\"https://h/objecttypes/definitions/"
-		"D\"}],\"InstanceID\":\"0\",\"Manufacturer\":\"Acme\","
-		"\"ModelNumber\":\"Thermo 1\",\"AvailablePowerSources\":[1,5],"
-		"\"BatteryLevel\":100,\"ErrorCodes\":[0],\"CurrentTime\":"
-		"\"2016-07-07T03:43:20Z\",\"UTCOffset\":\"+12:00\"}");
+	    out,
+	    "{\"Links\":[{\"rel\":\"self\",\"href\":\"https://h/clients/C/"
+	    "objecttypes/D/instances/0\"},{\"rel\":\"update\",\"href\":"
+	    "\"https://h/clients/C/objecttypes/D/instances/0\"},{\"rel\":"
+	    "\"remove\",\"href\":\"https://h/clients/C/objecttypes/D/"
+	    "instances/0\"},{\"rel\":\"subscriptions\",\"href\":\"https://h/"
+	    "clients/C/objecttypes/D/instances/0/subscriptions\"},{\"rel\":"
+	    "\"definition\",\"href\":\"https://h/objecttypes/definitions/"
+	    "D\"}],\"InstanceID\":\"0\",\"Manufacturer\":\"Acme\","
+	    "\"ModelNumber\":\"Thermo 1\",\"AvailablePowerSources\":[1,5],"
+	    "\"BatteryLevel\":100,\"ErrorCodes\":[0],\"CurrentTime\":"
+	    "\"2016-07-07T03:43:20Z\",\"UTCOffset\":\"+12:00\"}");
 	free(out);
-	ck_assert_int_eq(lwm2m_instance_to_json(&r, node_at(&t, "/3"), &out,
-	                                        &len),
-	                 LWM2M_EINVAL);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3"), &out, &len),
+	    LWM2M_EINVAL);
 	lwm2m_tree_fini(&t);
 }
 END_TEST
@@ -160,9 +161,9 @@ START_TEST(test_lwm2m_instance_to_json_types)
 	bad.v.bytes.ptr = bytes; /* 5 bytes: not a TLV integer */
 	bad.v.bytes.len = 5;
 	set(&t, "/5/0/3", bad);
-	ck_assert_int_eq(lwm2m_instance_to_json(&r, node_at(&t, "/5/0"), &out,
-	                                        &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/5/0"), &out, &len),
+	    LWM2M_OK);
 	/* opaque: standard base64; the unconvertible State is left out */
 	ck_assert_str_eq(out, "{\"InstanceID\":\"0\",\"Package\":\"3q2+7wA=\","
 	                      "\"PackageURI\":\"coap://fw\"}");
@@ -186,11 +187,12 @@ START_TEST(test_lwm2m_instance_to_json_objlnk_float)
 	set(&t, "/1/0/10", l);
 	l.v.lnk.inst = 65535;
 	set(&t, "/1/0/24/3", l);
-	ck_assert_int_eq(lwm2m_instance_to_json(&r, node_at(&t, "/1/0"), &out,
-	                                        &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/1/0"), &out, &len),
+	    LWM2M_OK);
 	ck_assert_ptr_nonnull(strstr(out, "\"APNLink\":\"11:2\""));
-	ck_assert_ptr_nonnull(strstr(out, "\"AlternateAPNLinks\":[\"11:65535\"]"));
+	ck_assert_ptr_nonnull(
+	    strstr(out, "\"AlternateAPNLinks\":[\"11:65535\"]"));
 	free(out);
 	lwm2m_tree_fini(&t);
 
@@ -198,9 +200,9 @@ START_TEST(test_lwm2m_instance_to_json_objlnk_float)
 	lwm2m_tree_init(&t, NULL);
 	f.v.f = 0.1f; /* a 4-byte device float, widened */
 	set(&t, "/3303/0/5700", f);
-	ck_assert_int_eq(lwm2m_instance_to_json(&r, node_at(&t, "/3303/0"),
-	                                        &out, &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3303/0"), &out, &len),
+	    LWM2M_OK);
 	ck_assert_str_eq(out, "{\"InstanceID\":\"0\",\"SensorValue\":"
 	                      "0.100000001490116}");
 	free(out);
@@ -218,17 +220,18 @@ START_TEST(test_lwm2m_instance_to_xml_device)
 
 	device_tree(&t);
 	set(&t, "/3/0/2", sv(""));
-	ck_assert_int_eq(lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out,
-	                                       &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
 	ck_assert_ptr_nonnull(strstr(out, "<Device xmlns:xsi="));
-	ck_assert_ptr_nonnull(strstr(out, "<Link rel=\"subscriptions\" "
-	                                  "href=\"https://h/i/0/subscriptions\"/>"));
+	ck_assert_ptr_nonnull(strstr(out,
+	                             "<Link rel=\"subscriptions\" "
+	                             "href=\"https://h/i/0/subscriptions\"/>"));
 	ck_assert_ptr_nonnull(strstr(out, "<InstanceID>0</InstanceID>"));
-	ck_assert_ptr_nonnull(strstr(
-		out, "<AvailablePowerSources><AvailablePowerSource>1"
-		     "</AvailablePowerSource><AvailablePowerSource>5"
-		     "</AvailablePowerSource></AvailablePowerSources>"));
+	ck_assert_ptr_nonnull(
+	    strstr(out, "<AvailablePowerSources><AvailablePowerSource>1"
+	                "</AvailablePowerSource><AvailablePowerSource>5"
+	                "</AvailablePowerSource></AvailablePowerSources>"));
 	ck_assert_ptr_nonnull(strstr(out, "<CurrentTime>2016-07-07T03:43:20."
 	                                  "0000000Z</CurrentTime>"));
 	ck_assert_ptr_null(strstr(out, "SerialNumber")); /* empty: left out */
@@ -252,21 +255,23 @@ START_TEST(test_lwm2m_instance_list_to_json_paging)
 	f.v.f = 19.25;
 	set(&t, "/3303/1/5700", f);
 	set(&t, "/3303/1/5701", sv("Cel"));
-	ck_assert_int_eq(lwm2m_instance_list_to_json(&r, node_at(&t, "/3303"), 1,
-	                                             20, &out, &len),
+	ck_assert_int_eq(lwm2m_instance_list_to_json(&r, node_at(&t, "/3303"),
+	                                             1, 20, &out, &len),
 	                 LWM2M_OK);
-	ck_assert_ptr_nonnull(strstr(out, "{\"Links\":[{\"rel\":\"add\",\"href\":"
-	                                  "\"https://h/x/instances\"}],"
-	                                  "\"PageInfo\":{\"TotalCount\":2,"
-	                                  "\"ItemsCount\":1,\"StartIndex\":1},"));
-	ck_assert_ptr_nonnull(strstr(out, "\"href\":\"https://h/x/instances/1\""));
-	ck_assert_ptr_nonnull(strstr(out, "\"InstanceID\":\"1\",\"SensorValue\":"
-	                                  "19.25,\"SensorUnits\":\"Cel\""));
+	ck_assert_ptr_nonnull(strstr(out,
+	                             "{\"Links\":[{\"rel\":\"add\",\"href\":"
+	                             "\"https://h/x/instances\"}],"
+	                             "\"PageInfo\":{\"TotalCount\":2,"
+	                             "\"ItemsCount\":1,\"StartIndex\":1},"));
+	ck_assert_ptr_nonnull(
+	    strstr(out, "\"href\":\"https://h/x/instances/1\""));
+	ck_assert_ptr_nonnull(strstr(out,
+	                             "\"InstanceID\":\"1\",\"SensorValue\":"
+	                             "19.25,\"SensorUnits\":\"Cel\""));
 	ck_assert_ptr_null(strstr(out, "21.5"));
 	free(out);
-	ck_assert_int_eq(lwm2m_instance_list_to_json(&r, NULL, 0, 20, &out,
-	                                             &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_list_to_json(&r, NULL, 0, 20, &out, &len), LWM2M_OK);
 	ck_assert_ptr_nonnull(strstr(out, "\"Items\":[]"));
 	free(out);
 	ck_assert_int_eq(lwm2m_instance_list_to_xml(&r, node_at(&t, "/3303"), 0,
@@ -283,11 +288,11 @@ END_TEST
 START_TEST(test_lwm2m_instance_from_json_device)
 {
 	const char body[] =
-		"{\"Links\":[{\"rel\":\"self\",\"href\":\"x\",\"type\":\"y\"}],"
-		"\"InstanceID\":\"0\",\"manufacturer\":\"Acme\","
-		"\"AvailablePowerSources\":[1,5],\"ErrorCodes\":{\"7\":3},"
-		"\"CurrentTime\":\"2016-07-07T03:43:20Z\",\"UTCOffset\":\"+12:00\","
-		"\"BatteryLevel\":\"100\",\"Reboot\":null,\"FactoryReset\":\"\"}";
+	    "{\"Links\":[{\"rel\":\"self\",\"href\":\"x\",\"type\":\"y\"}],"
+	    "\"InstanceID\":\"0\",\"manufacturer\":\"Acme\","
+	    "\"AvailablePowerSources\":[1,5],\"ErrorCodes\":{\"7\":3},"
+	    "\"CurrentTime\":\"2016-07-07T03:43:20Z\",\"UTCOffset\":\"+12:00\","
+	    "\"BatteryLevel\":\"100\",\"Reboot\":null,\"FactoryReset\":\"\"}";
 	struct lwm2m_tree t, want;
 	struct lwm2m_instance_body body_info;
 	struct lwm2m_diag diag = {0};
@@ -319,9 +324,9 @@ END_TEST
 START_TEST(test_lwm2m_instance_from_json_wrapped_types)
 {
 	const char body[] =
-		"{\"Temperatures\":{\"Items\":{\"Temperature\":{\"SensorValue\":"
-		"\"21.5\",\"SensorUnits\":\"Cel\",\"ResetMinandMaxMeasuredValues\":"
-		"null}}}}";
+	    "{\"Temperatures\":{\"Items\":{\"Temperature\":{\"SensorValue\":"
+	    "\"21.5\",\"SensorUnits\":\"Cel\",\"ResetMinandMaxMeasuredValues\":"
+	    "null}}}}";
 	const char fw[] = "{\"Package\":\"3q2+7w==\",\"PackageURI\":\"u\"}";
 	const char lnk[] = "{\"APNLink\":\"11:2\",\"AlternateAPNLinks\":"
 	                   "[\"1:0\",\"2:1\"],\"Lifetime\":60}";
@@ -330,9 +335,8 @@ START_TEST(test_lwm2m_instance_from_json_wrapped_types)
 	const struct lwm2m_node *n;
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_instance_from_json(def_of(3303), body,
-	                                          strlen(body), 2, &t, &b,
-	                                          NULL),
+	ck_assert_int_eq(lwm2m_instance_from_json(
+	                     def_of(3303), body, strlen(body), 2, &t, &b, NULL),
 	                 LWM2M_OK);
 	ck_assert(!b.has_instance_id);
 	n = node_at(&t, "/3303/2/5700");
@@ -346,8 +350,8 @@ START_TEST(test_lwm2m_instance_from_json_wrapped_types)
 	ck_assert_int_eq(n->value.type, LWM2M_TYPE_OPAQUE);
 	ck_assert_uint_eq(n->value.v.bytes.len, 4);
 	ck_assert_uint_eq(n->value.v.bytes.ptr[0], 0xde);
-	ck_assert_int_eq(lwm2m_instance_from_json(def_of(1), lnk, strlen(lnk), 0,
-	                                          &t, &b, NULL),
+	ck_assert_int_eq(lwm2m_instance_from_json(def_of(1), lnk, strlen(lnk),
+	                                          0, &t, &b, NULL),
 	                 LWM2M_OK);
 	n = node_at(&t, "/1/0/24/1");
 	ck_assert_int_eq(n->value.type, LWM2M_TYPE_OBJLNK);
@@ -365,9 +369,8 @@ expect_error(uint16_t oid, const char *body, lwm2m_err want, const char *msg)
 	struct lwm2m_diag diag = {0};
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_instance_from_json(def_of(oid), body,
-	                                          strlen(body), 0, &t, &b,
-	                                          &diag),
+	ck_assert_int_eq(lwm2m_instance_from_json(
+	                     def_of(oid), body, strlen(body), 0, &t, &b, &diag),
 	                 want);
 	ck_assert_msg(strstr(diag.msg, msg) != NULL, "\"%s\" lacks \"%s\"",
 	              diag.msg, msg);
@@ -390,7 +393,8 @@ START_TEST(test_lwm2m_instance_from_json_errors)
 	             "CurrentTime: expected an ISO 8601 time");
 	expect_error(3, "{\"InstanceID\":\"70000\"}", LWM2M_EPROTO,
 	             "InstanceID: expected 0..65534");
-	expect_error(3, "{\"a\":{\"Manufacturer\":\"x\"},\"Manufacturer\":\"y\"}",
+	expect_error(3,
+	             "{\"a\":{\"Manufacturer\":\"x\"},\"Manufacturer\":\"y\"}",
 	             LWM2M_EPROTO, "Manufacturer: given twice");
 	expect_error(3, "[1]", LWM2M_EPROTO, "a JSON object");
 	expect_error(3, "{\"x\":", LWM2M_EPROTO, "malformed JSON");
@@ -406,12 +410,12 @@ END_TEST
 START_TEST(test_lwm2m_instance_from_xml_device)
 {
 	const char body[] =
-		"<Device><Links><Link rel=\"self\" href=\"x\"/></Links>"
-		"<InstanceID>0</InstanceID><Manufacturer>Acme &amp; Co"
-		"</Manufacturer><AvailablePowerSources><AvailablePowerSource>1"
-		"</AvailablePowerSource><AvailablePowerSource>5"
-		"</AvailablePowerSource></AvailablePowerSources><CurrentTime>"
-		"2016-07-07T03:43:20.0000000Z</CurrentTime><Reboot/></Device>";
+	    "<Device><Links><Link rel=\"self\" href=\"x\"/></Links>"
+	    "<InstanceID>0</InstanceID><Manufacturer>Acme &amp; Co"
+	    "</Manufacturer><AvailablePowerSources><AvailablePowerSource>1"
+	    "</AvailablePowerSource><AvailablePowerSource>5"
+	    "</AvailablePowerSource></AvailablePowerSources><CurrentTime>"
+	    "2016-07-07T03:43:20.0000000Z</CurrentTime><Reboot/></Device>";
 	struct lwm2m_tree t, want;
 	struct lwm2m_instance_body b;
 	struct lwm2m_diag diag = {0};
@@ -431,14 +435,14 @@ START_TEST(test_lwm2m_instance_from_xml_device)
 	lwm2m_tree_fini(&want);
 	lwm2m_tree_fini(&t);
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_instance_from_xml(def_of(3), "<Dev/>", 6, 0, &t,
-	                                         &b, &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_instance_from_xml(def_of(3), "<Dev/>", 6, 0, &t, &b, &diag),
+	    LWM2M_EPROTO);
 	ck_assert_str_eq(diag.msg, "the root element must be <Device>");
 	ck_assert_int_eq(lwm2m_instance_from_xml(
-				 def_of(3),
-				 "<Device><BatteryLevel>x</BatteryLevel></Device>",
-				 47, 0, &t, &b, &diag),
+	                     def_of(3),
+	                     "<Device><BatteryLevel>x</BatteryLevel></Device>",
+	                     47, 0, &t, &b, &diag),
 	                 LWM2M_EPROTO);
 	ck_assert_str_eq(diag.msg, "BatteryLevel: expected an integer");
 	lwm2m_tree_fini(&t);
@@ -460,23 +464,23 @@ START_TEST(test_lwm2m_instance_from_json_roundtrip)
 	set(&t, "/3/0/7/0", iv(3800));
 	set(&t, "/3/0/7/1", iv(-5000));
 	set(&t, "/3/0/13", tv(0));
-	ck_assert_int_eq(lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out,
-	                                        &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
 	lwm2m_tree_init(&back, NULL);
-	ck_assert_int_eq(lwm2m_instance_from_json(def_of(3), out, len, 0, &back,
-	                                          &b, NULL),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_from_json(def_of(3), out, len, 0, &back, &b, NULL),
+	    LWM2M_OK);
 	ck_assert(lwm2m_tree_equal(&t, &back));
 	free(out);
 	lwm2m_tree_fini(&back);
-	ck_assert_int_eq(lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out,
-	                                       &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
 	lwm2m_tree_init(&back, NULL);
-	ck_assert_int_eq(lwm2m_instance_from_xml(def_of(3), out, len, 0, &back,
-	                                         &b, NULL),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_from_xml(def_of(3), out, len, 0, &back, &b, NULL),
+	    LWM2M_OK);
 	ck_assert(lwm2m_tree_equal(&t, &back));
 	free(out);
 	lwm2m_tree_fini(&back);
@@ -491,22 +495,20 @@ instance_suite(void)
 		const char *name;
 		const TTest *fn;
 	} cases[] = {
-		{"lwm2m_instance_to_json", test_lwm2m_instance_to_json_device},
-		{"lwm2m_instance_to_json", test_lwm2m_instance_to_json_types},
-		{"lwm2m_instance_to_json",
-		 test_lwm2m_instance_to_json_objlnk_float},
-		{"lwm2m_instance_to_xml", test_lwm2m_instance_to_xml_device},
-		{"lwm2m_instance_list_to_json",
-		 test_lwm2m_instance_list_to_json_paging},
-		{"lwm2m_instance_from_json",
-		 test_lwm2m_instance_from_json_device},
-		{"lwm2m_instance_from_json",
-		 test_lwm2m_instance_from_json_wrapped_types},
-		{"lwm2m_instance_from_json",
-		 test_lwm2m_instance_from_json_errors},
-		{"lwm2m_instance_from_json",
-		 test_lwm2m_instance_from_json_roundtrip},
-		{"lwm2m_instance_from_xml", test_lwm2m_instance_from_xml_device},
+	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_device},
+	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_types},
+	    {"lwm2m_instance_to_json",
+	     test_lwm2m_instance_to_json_objlnk_float},
+	    {"lwm2m_instance_to_xml", test_lwm2m_instance_to_xml_device},
+	    {"lwm2m_instance_list_to_json",
+	     test_lwm2m_instance_list_to_json_paging},
+	    {"lwm2m_instance_from_json", test_lwm2m_instance_from_json_device},
+	    {"lwm2m_instance_from_json",
+	     test_lwm2m_instance_from_json_wrapped_types},
+	    {"lwm2m_instance_from_json", test_lwm2m_instance_from_json_errors},
+	    {"lwm2m_instance_from_json",
+	     test_lwm2m_instance_from_json_roundtrip},
+	    {"lwm2m_instance_from_xml", test_lwm2m_instance_from_xml_device},
 	};
 	Suite *s = suite_create("instance");
 	TCase *tc = NULL;

@@ -56,9 +56,9 @@ demo(void)
 	struct lwm2m_objdef *def = NULL;
 	struct lwm2m_diag diag = {0};
 
-	ck_assert_int_eq(lwm2m_objdef_json_parse(demo_json, strlen(demo_json),
-	                                         &def, &diag),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_json_parse(demo_json, strlen(demo_json), &def, &diag),
+	    LWM2M_OK);
 	ck_assert_int_eq(lwm2m_objdef_complete(def, &diag), LWM2M_OK);
 	return def;
 }
@@ -113,7 +113,8 @@ START_TEST(test_lwm2m_objdef_set_str_rules)
 
 	ck_assert_int_eq(lwm2m_objdef_set_str(&s, "abc", 2, 10), LWM2M_OK);
 	ck_assert_str_eq(s, "ab");
-	ck_assert_int_eq(lwm2m_objdef_set_str(&s, "abcdef", 6, 5), LWM2M_ELIMIT);
+	ck_assert_int_eq(lwm2m_objdef_set_str(&s, "abcdef", 6, 5),
+	                 LWM2M_ELIMIT);
 	ck_assert_str_eq(s, "ab");
 	ck_assert_int_eq(lwm2m_objdef_set_str(&s, "a\0b", 3, 5), LWM2M_EPROTO);
 	ck_assert_int_eq(lwm2m_objdef_set_str(&s, NULL, 0, 5), LWM2M_OK);
@@ -127,8 +128,8 @@ START_TEST(test_lwm2m_objdef_prop_lookup)
 
 	ck_assert_str_eq(lwm2m_objdef_prop(def, 1)->name, "Led1");
 	ck_assert_ptr_null(lwm2m_objdef_prop(def, 9));
-	ck_assert_uint_eq(lwm2m_objdef_prop_by_name(def, "led1", 4)->resource_id,
-	                  1);
+	ck_assert_uint_eq(
+	    lwm2m_objdef_prop_by_name(def, "led1", 4)->resource_id, 1);
 	ck_assert_ptr_null(lwm2m_objdef_prop_by_name(def, "Led", 3));
 	lwm2m_objdef_free(def);
 }
@@ -151,7 +152,8 @@ START_TEST(test_lwm2m_objdef_complete_derives)
 	free(def->mime_type);
 	def->mime_type = NULL;
 	ck_assert_int_eq(lwm2m_objdef_complete(def, NULL), LWM2M_OK);
-	ck_assert_str_eq(def->mime_type, "application/vnd.oma.lwm2m.demoobject");
+	ck_assert_str_eq(def->mime_type,
+	                 "application/vnd.oma.lwm2m.demoobject");
 	lwm2m_objdef_free(def);
 }
 END_TEST
@@ -237,9 +239,8 @@ START_TEST(test_lwm2m_objdef_make_name_rules)
 	ck_assert_str_eq(buf, "OnOffswitch");
 	lwm2m_objdef_make_name("3GPP PSM", false, false, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "_3GPPPSM");
-	ck_assert_int_eq(lwm2m_objdef_make_name("Long name", false, false, buf,
-	                                        4),
-	                 -1);
+	ck_assert_int_eq(
+	    lwm2m_objdef_make_name("Long name", false, false, buf, 4), -1);
 }
 END_TEST
 
@@ -330,9 +331,8 @@ expect_json_error(const char *json, lwm2m_err want, const char *msg)
 	struct lwm2m_objdef *def = NULL;
 	struct lwm2m_diag diag = {0};
 
-	ck_assert_int_eq(lwm2m_objdef_json_parse(json, strlen(json), &def,
-	                                         &diag),
-	                 want);
+	ck_assert_int_eq(
+	    lwm2m_objdef_json_parse(json, strlen(json), &def, &diag), want);
 	ck_assert_ptr_null(def);
 	ck_assert_msg(strstr(diag.msg, msg) != NULL, "diag \"%s\" lacks \"%s\"",
 	              diag.msg, msg);
@@ -345,20 +345,22 @@ START_TEST(test_lwm2m_objdef_json_parse_errors)
 	expect_json_error("", LWM2M_EPROTO, "malformed JSON");
 	expect_json_error("{\"ObjectID\":", LWM2M_EPROTO, "malformed JSON");
 	expect_json_error("[]", LWM2M_EPROTO, "expected an object");
-	expect_json_error("{\"Name\":\"x\"}", LWM2M_EPROTO, "ObjectID: missing");
+	expect_json_error("{\"Name\":\"x\"}", LWM2M_EPROTO,
+	                  "ObjectID: missing");
 	expect_json_error("{\"ObjectID\":\"70000\"}", LWM2M_EPROTO,
 	                  "ObjectID: expected a decimal id");
 	expect_json_error("{\"ObjectID\":\"1\",\"Singleton\":\"yes\"}",
 	                  LWM2M_EPROTO, "Singleton: expected true or false");
 	expect_json_error("{\"ObjectID\":\"1\",\"ObjectDefinitionID\":\"abc\"}",
 	                  LWM2M_EPROTO, "ObjectDefinitionID");
-	expect_json_error("{\"ObjectID\":\"1\",\"Properties\":{}}", LWM2M_EPROTO,
-	                  "Properties: expected an array");
+	expect_json_error("{\"ObjectID\":\"1\",\"Properties\":{}}",
+	                  LWM2M_EPROTO, "Properties: expected an array");
 	expect_json_error("{\"ObjectID\":\"1\",\"Properties\":[{\"Name\":1}]}",
 	                  LWM2M_EPROTO, "Properties[0].PropertyID: missing");
 	expect_json_error("{\"ObjectID\":\"1\",\"Properties\":[{\"PropertyID\":"
 	                  "\"1\",\"DataType\":\"Text\"}]}",
-	                  LWM2M_EPROTO, "Properties[0].DataType: expected one of");
+	                  LWM2M_EPROTO,
+	                  "Properties[0].DataType: expected one of");
 	expect_json_error("{\"ObjectID\":\"1\",\"Properties\":[{\"PropertyID\":"
 	                  "\"1\",\"Access\":\"RW\"}]}",
 	                  LWM2M_EPROTO, "Properties[0].Access");
@@ -375,18 +377,18 @@ START_TEST(test_lwm2m_objdef_json_parse_list_forms)
 	const char *bad = "{\"Items\":[{\"ObjectID\":\"1\"},{\"Name\":\"x\"}]}";
 
 	lwm2m_objdef_list_init(&l);
-	ck_assert_int_eq(lwm2m_objdef_json_parse_list(
-				 "{\"items\":[{\"ObjectID\":\"3\"}]}", 29, &l,
-				 &diag),
-	                 LWM2M_OK);
-	ck_assert_int_eq(lwm2m_objdef_json_parse_list("[{\"ObjectID\":4}]", 16,
-	                                              &l, &diag),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_json_parse_list("{\"items\":[{\"ObjectID\":\"3\"}]}",
+	                                 29, &l, &diag),
+	    LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_json_parse_list("[{\"ObjectID\":4}]", 16, &l, &diag),
+	    LWM2M_OK);
 	ck_assert_uint_eq(l.n, 2);
 	ck_assert_uint_eq(l.defs[1]->object_id, 4);
-	ck_assert_int_eq(lwm2m_objdef_json_parse_list(bad, strlen(bad), &l,
-	                                              &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_objdef_json_parse_list(bad, strlen(bad), &l, &diag),
+	    LWM2M_EPROTO);
 	ck_assert_str_eq(diag.msg, "Items[1].ObjectID: missing");
 	ck_assert_int_eq(lwm2m_objdef_json_parse_list("{}", 2, &l, &diag),
 	                 LWM2M_EPROTO);
@@ -404,9 +406,9 @@ START_TEST(test_lwm2m_objdef_json_render_roundtrip)
 
 	ck_assert_int_eq(lwm2m_objdef_assign_ids(def), LWM2M_OK);
 	def->org = 0;
-	ck_assert_int_eq(lwm2m_objdef_json_render(def, &links, false, &json,
-	                                          &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_json_render(def, &links, false, &json, &len),
+	    LWM2M_OK);
 	ck_assert_ptr_nonnull(strstr(json, "\"rel\":\"self\""));
 	ck_assert_ptr_null(strstr(json, "\"update\"")); /* global, org 5 */
 	ck_assert_ptr_null(strstr(json, "\"SortOrder\":null"));
@@ -414,9 +416,9 @@ START_TEST(test_lwm2m_objdef_json_render_roundtrip)
 	ck_assert_int_eq(lwm2m_objdef_json_parse(json, len, &back, NULL),
 	                 LWM2M_OK);
 	links.base = NULL;
-	ck_assert_int_eq(lwm2m_objdef_json_render(back, &links, true, &json2,
-	                                          &len2),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_json_render(back, &links, true, &json2, &len2),
+	    LWM2M_OK);
 	free(json);
 	ck_assert_int_eq(lwm2m_objdef_json_render(def, NULL, true, &json, &len),
 	                 LWM2M_OK);
@@ -461,13 +463,15 @@ START_TEST(test_lwm2m_objdef_xml_parse_errors)
 {
 	struct lwm2m_objdef *def = NULL;
 	struct lwm2m_diag diag = {0};
-	const char *dtd = "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><ObjectDefinition>"
-	                  "<ObjectID>1</ObjectID><Name>&a;</Name>"
-	                  "</ObjectDefinition>";
+	const char *dtd =
+	    "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><ObjectDefinition>"
+	    "<ObjectID>1</ObjectID><Name>&a;</Name>"
+	    "</ObjectDefinition>";
 	const char *bad = "<ObjectDefinition><ObjectID>1</ObjectID><Singleton>"
 	                  "maybe</Singleton></ObjectDefinition>";
-	const char *prop = "<ObjectDefinition><ObjectID>1</ObjectID><Properties>"
-	                   "<Foo/></Properties></ObjectDefinition>";
+	const char *prop =
+	    "<ObjectDefinition><ObjectID>1</ObjectID><Properties>"
+	    "<Foo/></Properties></ObjectDefinition>";
 
 	ck_assert_int_eq(lwm2m_objdef_xml_parse(dtd, strlen(dtd), &def, &diag),
 	                 LWM2M_EPROTO);
@@ -478,9 +482,9 @@ START_TEST(test_lwm2m_objdef_xml_parse_errors)
 	ck_assert_int_eq(lwm2m_objdef_xml_parse(bad, strlen(bad), &def, &diag),
 	                 LWM2M_EPROTO);
 	ck_assert_str_eq(diag.msg, "Singleton: expected true or false");
-	ck_assert_int_eq(lwm2m_objdef_xml_parse(prop, strlen(prop), &def,
-	                                        &diag),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_objdef_xml_parse(prop, strlen(prop), &def, &diag),
+	    LWM2M_EPROTO);
 	ck_assert_ptr_nonnull(strstr(diag.msg, "<PropertyDefinition>"));
 	ck_assert_ptr_null(def);
 }
@@ -521,8 +525,8 @@ load_shipped(struct lwm2m_objdef_list *l)
 	snprintf(path, sizeof(path), "%s/data/objects/lwds-objects.json",
 	         source_dir());
 	lwm2m_objdef_list_init(l);
-	ck_assert_msg(lwm2m_objdef_load_file(path, l, &diag) == LWM2M_OK,
-	              "%s", diag.msg);
+	ck_assert_msg(lwm2m_objdef_load_file(path, l, &diag) == LWM2M_OK, "%s",
+	              diag.msg);
 }
 
 static void
@@ -534,8 +538,8 @@ load_reference(struct lwm2m_objdef_list *l)
 	snprintf(path, sizeof(path), "%s/deviceserver-object-definitions.json",
 	         env_or("LWDS_SPEC_DIR", "/work/shared/spec"));
 	lwm2m_objdef_list_init(l);
-	ck_assert_msg(lwm2m_objdef_load_file(path, l, &diag) == LWM2M_OK,
-	              "%s", diag.msg);
+	ck_assert_msg(lwm2m_objdef_load_file(path, l, &diag) == LWM2M_OK, "%s",
+	              diag.msg);
 }
 
 START_TEST(test_lwm2m_objdef_load_file_shipped)
@@ -573,17 +577,18 @@ compare_def(const struct lwm2m_objdef *ref, const struct lwm2m_objdef *ours)
 	for (size_t i = 0; i < ref->n_props; i++) {
 		const struct lwm2m_propdef *r = &ref->props[i];
 		const struct lwm2m_propdef *o =
-			lwm2m_objdef_prop(ours, r->resource_id);
+		    lwm2m_objdef_prop(ours, r->resource_id);
 
 		if (o == NULL ||
 		    ((ref->object_id == 3342 || ref->object_id == 3347) &&
 		     r->resource_id == 5501)) {
-			continue; /* removed from the registry, or a duplicate */
+			continue; /* removed from the registry, or a duplicate
+			           */
 		}
-		ck_assert_msg(strcmp(r->serialisation_name,
-		                     o->serialisation_name) == 0,
-		              "%u/%u: %s vs %s", ref->object_id, r->resource_id,
-		              r->serialisation_name, o->serialisation_name);
+		ck_assert_msg(
+		    strcmp(r->serialisation_name, o->serialisation_name) == 0,
+		    "%u/%u: %s vs %s", ref->object_id, r->resource_id,
+		    r->serialisation_name, o->serialisation_name);
 		ck_assert_int_eq(r->is_collection, o->is_collection);
 		ck_assert_int_eq(r->is_mandatory, o->is_mandatory);
 		if (r->is_collection) {
@@ -601,7 +606,7 @@ START_TEST(test_lwm2m_objdef_load_file_matches_original)
 	ck_assert_uint_eq(ref.n, 57);
 	for (size_t i = 0; i < ref.n; i++) {
 		const struct lwm2m_objdef *o =
-			lwm2m_objdef_list_find(&ours, ref.defs[i]->object_id);
+		    lwm2m_objdef_list_find(&ours, ref.defs[i]->object_id);
 
 		ck_assert_msg(o != NULL, "object %u not shipped",
 		              ref.defs[i]->object_id);
@@ -618,9 +623,9 @@ START_TEST(test_lwm2m_objdef_load_file_missing)
 	struct lwm2m_diag diag = {0};
 
 	lwm2m_objdef_list_init(&l);
-	ck_assert_int_eq(lwm2m_objdef_load_file("/nonexistent/x.json", &l,
-	                                        &diag),
-	                 LWM2M_EIO);
+	ck_assert_int_eq(
+	    lwm2m_objdef_load_file("/nonexistent/x.json", &l, &diag),
+	    LWM2M_EIO);
 	ck_assert_ptr_nonnull(strstr(diag.msg, "/nonexistent/x.json"));
 	lwm2m_objdef_list_fini(&l);
 }
@@ -635,35 +640,34 @@ static Suite *
 objdef_suite(void)
 {
 	const struct test tests[] = {
-		{"lwm2m_objdef_new", test_lwm2m_objdef_new_defaults},
-		{"lwm2m_objdef_dup", test_lwm2m_objdef_dup_deep},
-		{"lwm2m_objdef_add_prop", test_lwm2m_objdef_add_prop_limit},
-		{"lwm2m_objdef_set_str", test_lwm2m_objdef_set_str_rules},
-		{"lwm2m_objdef_prop", test_lwm2m_objdef_prop_lookup},
-		{"lwm2m_objdef_complete", test_lwm2m_objdef_complete_derives},
-		{"lwm2m_objdef_complete", test_lwm2m_objdef_complete_errors},
-		{"lwm2m_objdef_assign_ids",
-		 test_lwm2m_objdef_assign_ids_fills_missing},
-		{"lwm2m_objdef_type_name", test_lwm2m_objdef_type_names},
-		{"lwm2m_objdef_make_name", test_lwm2m_objdef_make_name_rules},
-		{"lwm2m_objdef_mime_plural",
-		 test_lwm2m_objdef_mime_plural_rules},
-		{"lwm2m_objdef_list", test_lwm2m_objdef_list_ops},
-		{"lwm2m_objdef_can_modify", test_lwm2m_objdef_can_modify_rules},
-		{"lwm2m_objdef_json_parse", test_lwm2m_objdef_json_parse_fields},
-		{"lwm2m_objdef_json_parse", test_lwm2m_objdef_json_parse_errors},
-		{"lwm2m_objdef_json_parse_list",
-		 test_lwm2m_objdef_json_parse_list_forms},
-		{"lwm2m_objdef_json_render",
-		 test_lwm2m_objdef_json_render_roundtrip},
-		{"lwm2m_objdef_xml_parse", test_lwm2m_objdef_xml_roundtrip},
-		{"lwm2m_objdef_xml_parse", test_lwm2m_objdef_xml_parse_errors},
-		{"lwm2m_objdef_xml_parse_list",
-		 test_lwm2m_objdef_xml_list_roundtrip},
-		{"lwm2m_objdef_load_file", test_lwm2m_objdef_load_file_shipped},
-		{"lwm2m_objdef_load_file",
-		 test_lwm2m_objdef_load_file_matches_original},
-		{"lwm2m_objdef_load_file", test_lwm2m_objdef_load_file_missing},
+	    {"lwm2m_objdef_new", test_lwm2m_objdef_new_defaults},
+	    {"lwm2m_objdef_dup", test_lwm2m_objdef_dup_deep},
+	    {"lwm2m_objdef_add_prop", test_lwm2m_objdef_add_prop_limit},
+	    {"lwm2m_objdef_set_str", test_lwm2m_objdef_set_str_rules},
+	    {"lwm2m_objdef_prop", test_lwm2m_objdef_prop_lookup},
+	    {"lwm2m_objdef_complete", test_lwm2m_objdef_complete_derives},
+	    {"lwm2m_objdef_complete", test_lwm2m_objdef_complete_errors},
+	    {"lwm2m_objdef_assign_ids",
+	     test_lwm2m_objdef_assign_ids_fills_missing},
+	    {"lwm2m_objdef_type_name", test_lwm2m_objdef_type_names},
+	    {"lwm2m_objdef_make_name", test_lwm2m_objdef_make_name_rules},
+	    {"lwm2m_objdef_mime_plural", test_lwm2m_objdef_mime_plural_rules},
+	    {"lwm2m_objdef_list", test_lwm2m_objdef_list_ops},
+	    {"lwm2m_objdef_can_modify", test_lwm2m_objdef_can_modify_rules},
+	    {"lwm2m_objdef_json_parse", test_lwm2m_objdef_json_parse_fields},
+	    {"lwm2m_objdef_json_parse", test_lwm2m_objdef_json_parse_errors},
+	    {"lwm2m_objdef_json_parse_list",
+	     test_lwm2m_objdef_json_parse_list_forms},
+	    {"lwm2m_objdef_json_render",
+	     test_lwm2m_objdef_json_render_roundtrip},
+	    {"lwm2m_objdef_xml_parse", test_lwm2m_objdef_xml_roundtrip},
+	    {"lwm2m_objdef_xml_parse", test_lwm2m_objdef_xml_parse_errors},
+	    {"lwm2m_objdef_xml_parse_list",
+	     test_lwm2m_objdef_xml_list_roundtrip},
+	    {"lwm2m_objdef_load_file", test_lwm2m_objdef_load_file_shipped},
+	    {"lwm2m_objdef_load_file",
+	     test_lwm2m_objdef_load_file_matches_original},
+	    {"lwm2m_objdef_load_file", test_lwm2m_objdef_load_file_missing},
 	};
 	Suite *s = suite_create("objdef");
 	TCase *tc = NULL;

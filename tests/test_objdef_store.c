@@ -53,7 +53,8 @@ start_redis(void)
 			_exit(127);
 		}
 		execlp("redis-server", "redis-server", "--port", port, "--bind",
-		       "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", NULL);
+		       "127.0.0.1", "--save", "", "--appendonly", "no",
+		       "--loglevel", "warning", NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100 && redis_pid > 0; i++) {
@@ -104,12 +105,13 @@ setup(void)
 	redisReply *r;
 
 	base = event_base_new();
-	ck_assert_int_eq(lwm2m_redis_sync_connect(redis_url, &sync_c), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_redis_sync_connect(redis_url, &sync_c),
+	                 LWM2M_OK);
 	r = redisCommand(sync_c, "FLUSHALL");
 	freeReplyObject(r);
-	ck_assert_int_eq(lwm2m_redis_new(base, redis_url, on_ready, &ready,
-	                                 &redis),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_redis_new(base, redis_url, on_ready, &ready, &redis),
+	    LWM2M_OK);
 	run_until(&ready);
 }
 
@@ -221,9 +223,9 @@ START_TEST(test_lwm2m_objdef_store_create_all_or_nothing)
 	struct lwm2m_objdef_list l;
 	struct result r = {0};
 
-	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 0, defs, 2, on_done,
-	                                           &r),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_store_create(redis, 0, defs, 2, on_done, &r),
+	    LWM2M_OK);
 	run_until(&r.done);
 	ck_assert_int_eq(r.err, LWM2M_OK);
 	ck_assert(lwm2m_id_valid(defs[1]->id, strlen(defs[1]->id)));
@@ -231,9 +233,9 @@ START_TEST(test_lwm2m_objdef_store_create_all_or_nothing)
 	/* ObjectID 4 again, at index 1: nothing of the batch is stored */
 	defs[1]->id[0] = '\0';
 	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 0, defs + 1, 2,
-	                                           on_done, &r),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_store_create(redis, 0, defs + 1, 2, on_done, &r),
+	    LWM2M_OK);
 	run_until(&r.done);
 	ck_assert_int_eq(r.err, LWM2M_EEXIST);
 	ck_assert_uint_eq(r.index, 0);
@@ -244,18 +246,18 @@ START_TEST(test_lwm2m_objdef_store_create_all_or_nothing)
 	/* the same ObjectID in another organisation is fine */
 	memset(&r, 0, sizeof(r));
 	defs[1]->id[0] = '\0';
-	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 9, defs + 1, 1,
-	                                           on_done, &r),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_store_create(redis, 9, defs + 1, 1, on_done, &r),
+	    LWM2M_OK);
 	run_until(&r.done);
 	ck_assert_int_eq(r.err, LWM2M_OK);
 	/* twice in one batch */
 	memset(&r, 0, sizeof(r));
 	defs[0]->id[0] = defs[2]->id[0] = '\0';
 	defs[2]->object_id = 3;
-	ck_assert_int_eq(lwm2m_objdef_store_create(redis, 7, defs, 3, on_done,
-	                                           &r),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_store_create(redis, 7, defs, 3, on_done, &r),
+	    LWM2M_OK);
 	run_until(&r.done);
 	ck_assert_int_eq(r.err, LWM2M_EEXIST);
 	ck_assert_uint_eq(r.index, 2);
@@ -344,9 +346,9 @@ replace(long long viewer, const char *id, const struct lwm2m_objdef *d)
 {
 	struct result r = {0};
 
-	ck_assert_int_eq(lwm2m_objdef_store_replace(redis, viewer, id, d,
-	                                            on_done, &r),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_store_replace(redis, viewer, id, d, on_done, &r),
+	    LWM2M_OK);
 	run_until(&r.done);
 	return r;
 }
@@ -382,14 +384,13 @@ START_TEST(test_lwm2m_objdef_store_replace_url_id)
 }
 END_TEST
 
-static lwm2m_err
-delete(long long viewer, const char *id)
+static lwm2m_err delete (long long viewer, const char *id)
 {
 	struct result r = {0};
 
-	ck_assert_int_eq(lwm2m_objdef_store_delete(redis, viewer, id, on_done,
-	                                           &r),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_objdef_store_delete(redis, viewer, id, on_done, &r),
+	    LWM2M_OK);
 	run_until(&r.done);
 	return r.err;
 }
@@ -401,13 +402,13 @@ START_TEST(test_lwm2m_objdef_store_delete_rules)
 
 	create(0, 3, "Global", global);
 	create(5, 3, "Mine", mine);
-	ck_assert_int_eq(delete(5, global), LWM2M_EDENIED);
-	ck_assert_int_eq(delete(6, mine), LWM2M_ENOTFOUND);
-	ck_assert_int_eq(delete(5, mine), LWM2M_OK);
-	ck_assert_int_eq(delete(5, mine), LWM2M_ENOTFOUND);
+	ck_assert_int_eq(delete (5, global), LWM2M_EDENIED);
+	ck_assert_int_eq(delete (6, mine), LWM2M_ENOTFOUND);
+	ck_assert_int_eq(delete (5, mine), LWM2M_OK);
+	ck_assert_int_eq(delete (5, mine), LWM2M_ENOTFOUND);
 	ck_assert_int_eq(get(5, mine).err, LWM2M_ENOTFOUND);
 	create(5, 3, "Mine again", id); /* the ObjectID is free again */
-	ck_assert_int_eq(delete(0, global), LWM2M_OK);
+	ck_assert_int_eq(delete (0, global), LWM2M_OK);
 	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 5, id), LWM2M_OK);
 	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 5, id),
 	                 LWM2M_ENOTFOUND);
@@ -424,10 +425,12 @@ START_TEST(test_lwm2m_objdef_sync_install_if_absent)
 	lwm2m_objdef_list_add(&l, mkdef(3, "Shipped 3"));
 	lwm2m_objdef_list_add(&l, mkdef(4, "Shipped 4"));
 	create(0, 3, "Operator's 3", id);
-	ck_assert_int_eq(lwm2m_objdef_sync_install(sync_c, 0, &l, &n), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_objdef_sync_install(sync_c, 0, &l, &n),
+	                 LWM2M_OK);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(get(0, id).name, "Operator's 3");
-	ck_assert_int_eq(lwm2m_objdef_sync_install(sync_c, 0, &l, &n), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_objdef_sync_install(sync_c, 0, &l, &n),
+	                 LWM2M_OK);
 	ck_assert_uint_eq(n, 0);
 	lwm2m_objdef_list_init(&have);
 	ck_assert_int_eq(lwm2m_objdef_sync_list(sync_c, 0, &have), LWM2M_OK);
@@ -445,16 +448,16 @@ store_suite(void)
 		const char *name;
 		const TTest *fn;
 	} cases[] = {
-		{"lwm2m_objdef_store_create",
-		 test_lwm2m_objdef_store_create_all_or_nothing},
-		{"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_visibility},
-		{"lwm2m_objdef_store_find", test_lwm2m_objdef_store_find_override},
-		{"lwm2m_objdef_store_list", test_lwm2m_objdef_store_list_merged},
-		{"lwm2m_objdef_store_replace",
-		 test_lwm2m_objdef_store_replace_url_id},
-		{"lwm2m_objdef_store_delete", test_lwm2m_objdef_store_delete_rules},
-		{"lwm2m_objdef_sync_install",
-		 test_lwm2m_objdef_sync_install_if_absent},
+	    {"lwm2m_objdef_store_create",
+	     test_lwm2m_objdef_store_create_all_or_nothing},
+	    {"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_visibility},
+	    {"lwm2m_objdef_store_find", test_lwm2m_objdef_store_find_override},
+	    {"lwm2m_objdef_store_list", test_lwm2m_objdef_store_list_merged},
+	    {"lwm2m_objdef_store_replace",
+	     test_lwm2m_objdef_store_replace_url_id},
+	    {"lwm2m_objdef_store_delete", test_lwm2m_objdef_store_delete_rules},
+	    {"lwm2m_objdef_sync_install",
+	     test_lwm2m_objdef_sync_install_if_absent},
 	};
 	Suite *s = suite_create("objdef_store");
 	TCase *tc = NULL;
@@ -480,7 +483,8 @@ main(void)
 	int failed;
 
 	if (!start_redis()) {
-		fprintf(stderr, "test_objdef_store: cannot start redis-server\n");
+		fprintf(stderr,
+		        "test_objdef_store: cannot start redis-server\n");
 		stop_redis();
 		return EXIT_FAILURE;
 	}

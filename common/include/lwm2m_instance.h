@@ -68,8 +68,8 @@ lwm2m_err lwm2m_instance_list_to_xml(const struct lwm2m_instance_render *r,
 /* Executable resources named in a body are not values: they are returned
  * here, in body order, for the caller to execute after the write (4.11). */
 struct lwm2m_instance_body {
-	bool has_instance_id;       /* the body carried "InstanceID" */
-	uint16_t instance_id;       /* that id, else the default passed in */
+	bool has_instance_id; /* the body carried "InstanceID" */
+	uint16_t instance_id; /* that id, else the default passed in */
 	size_t n_exec;
 	uint16_t exec[LWM2M_OBJDEF_MAX_PROPS];
 };
@@ -97,8 +97,7 @@ lwm2m_err lwm2m_instance_from_json(const struct lwm2m_objdef *def,
  * Links; multi-instance values are child elements named as rendered. */
 lwm2m_err lwm2m_instance_from_xml(const struct lwm2m_objdef *def,
                                   const char *buf, size_t len,
-                                  uint16_t default_iid,
-                                  struct lwm2m_tree *tree,
+                                  uint16_t default_iid, struct lwm2m_tree *tree,
                                   struct lwm2m_instance_body *ret_body,
                                   struct lwm2m_diag *diag);
 

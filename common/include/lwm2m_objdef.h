@@ -23,12 +23,12 @@
 #include "lwm2m_value.h"
 
 /* Limits on peer-supplied definitions. */
-#define LWM2M_OBJDEF_MAX_PROPS 1024   /* properties of one definition */
-#define LWM2M_OBJDEF_MAX_DEFS 4096    /* definitions in one document */
-#define LWM2M_OBJDEF_MAX_NAME 256     /* names, media types, units, ranges */
-#define LWM2M_OBJDEF_MAX_TEXT 65536   /* a Description */
+#define LWM2M_OBJDEF_MAX_PROPS 1024 /* properties of one definition */
+#define LWM2M_OBJDEF_MAX_DEFS 4096  /* definitions in one document */
+#define LWM2M_OBJDEF_MAX_NAME 256   /* names, media types, units, ranges */
+#define LWM2M_OBJDEF_MAX_TEXT 65536 /* a Description */
 #define LWM2M_OBJDEF_MAX_INPUT (16u << 20) /* one JSON/XML/DDF document */
-#define LWM2M_OBJDEF_MAX_DEPTH 32     /* nesting of a JSON document */
+#define LWM2M_OBJDEF_MAX_DEPTH 32          /* nesting of a JSON document */
 
 /* The global scope: definitions created by the admin organisation (0). */
 #define LWM2M_OBJDEF_GLOBAL 0LL
@@ -212,8 +212,9 @@ lwm2m_err lwm2m_objdef_list_add(struct lwm2m_objdef_list *list,
 void lwm2m_objdef_list_sort(struct lwm2m_objdef_list *list);
 
 /* lwm2m_objdef_list_find returns the first definition with object_id. */
-struct lwm2m_objdef *lwm2m_objdef_list_find(
-	const struct lwm2m_objdef_list *list, uint16_t object_id);
+struct lwm2m_objdef *
+lwm2m_objdef_list_find(const struct lwm2m_objdef_list *list,
+                       uint16_t object_id);
 
 /* lwm2m_objdef_can_modify is true when viewer_org may update or delete def:
  * the admin organisation always, others only their own (5.3). */

@@ -53,8 +53,8 @@ lwm2m_err lwm2m_objdef_store_find(struct lwm2m_redis *redis,
 /* lwm2m_objdef_store_list returns every definition visible to viewer_org
  * sorted by ObjectID (spec 5.3). */
 lwm2m_err lwm2m_objdef_store_list(struct lwm2m_redis *redis,
-                                  long long viewer_org,
-                                  lwm2m_objdef_list_cb cb, void *arg);
+                                  long long viewer_org, lwm2m_objdef_list_cb cb,
+                                  void *arg);
 
 /* lwm2m_objdef_store_create stores defs[0..n) in scope org, all or nothing:
  * missing ids are assigned (defs are updated: read the ids back after the

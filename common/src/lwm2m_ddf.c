@@ -36,8 +36,8 @@ struct ddf_access {
 };
 
 static const struct ddf_access ddf_ops[] = {
-	{"", LWM2M_OBJDEF_NOACCESS},      {"R", LWM2M_OBJDEF_READ},
-	{"W", LWM2M_OBJDEF_WRITE},        {"RW", LWM2M_OBJDEF_READWRITE},
+	{"", LWM2M_OBJDEF_NOACCESS}, {"R", LWM2M_OBJDEF_READ},
+	{"W", LWM2M_OBJDEF_WRITE},   {"RW", LWM2M_OBJDEF_READWRITE},
 	{"E", LWM2M_OBJDEF_EXECUTE},
 };
 
@@ -117,8 +117,8 @@ set_range(struct lwm2m_propdef *p, const xmlNode *node)
 		err = lwm2m_objdef_set_str(&p->min_value, s, a,
 		                           LWM2M_OBJDEF_MAX_NAME);
 		if (err == LWM2M_OK) {
-			err = lwm2m_objdef_set_str(&p->max_value, s + a + sep, b,
-			                           LWM2M_OBJDEF_MAX_NAME);
+			err = lwm2m_objdef_set_str(&p->max_value, s + a + sep,
+			                           b, LWM2M_OBJDEF_MAX_NAME);
 		}
 	}
 	free(s);
@@ -135,8 +135,8 @@ set_enum(const xmlNode *node, bool is_type, struct lwm2m_propdef *p,
 	if (s == NULL) {
 		return LWM2M_ENOMEM;
 	}
-	for (size_t i = 0; is_type && !found &&
-	                   i < sizeof(ddf_types) / sizeof(ddf_types[0]);
+	for (size_t i = 0;
+	     is_type && !found && i < sizeof(ddf_types) / sizeof(ddf_types[0]);
 	     i++) {
 		if (strcasecmp(s, ddf_types[i].ddf) == 0) {
 			p->type = ddf_types[i].type;
@@ -212,8 +212,9 @@ read_item(struct lwm2m_objdef *def, const xmlNode *item,
 		xmlFree(id);
 	}
 	if (rid < 0) {
-		return lwm2m__diag(diag, LWM2M_EPROTO,
-		                   "Item without a valid ID attribute (0..65534)");
+		return lwm2m__diag(
+		    diag, LWM2M_EPROTO,
+		    "Item without a valid ID attribute (0..65534)");
 	}
 	err = lwm2m_objdef_add_prop(def, &p);
 	if (err != LWM2M_OK) {
@@ -224,8 +225,9 @@ read_item(struct lwm2m_objdef *def, const xmlNode *item,
 	for (const xmlNode *c = item->children; c != NULL; c = c->next) {
 		err = item_field(p, c, diag);
 		if (err == LWM2M_ELIMIT) {
-			return lwm2m__diag(diag, err, "Item ID=%lld: %s too long",
-			                   rid, (const char *)c->name);
+			return lwm2m__diag(diag, err,
+			                   "Item ID=%lld: %s too long", rid,
+			                   (const char *)c->name);
 		}
 		if (err != LWM2M_OK) {
 			return err;
@@ -338,8 +340,9 @@ lwm2m_ddf_parse(const char *buf, size_t len, struct lwm2m_objdef_list *list,
 	root = xmlDocGetRootElement(doc);
 	if (!lwm2m__xml_is(root, "LWM2M")) {
 		xmlFreeDoc(doc);
-		return lwm2m__diag(diag, LWM2M_EPROTO,
-		                   "not a DDF: the root element is not <LWM2M>");
+		return lwm2m__diag(
+		    diag, LWM2M_EPROTO,
+		    "not a DDF: the root element is not <LWM2M>");
 	}
 	for (xmlNode *c = root->children; err == LWM2M_OK && c != NULL;
 	     c = c->next) {

@@ -122,7 +122,8 @@ format_time(int64_t secs, bool xml, char *buf, size_t size)
 	}
 	return snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
 	                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	                tm.tm_hour, tm.tm_min, tm.tm_sec, xml ? ".0000000" : "");
+	                tm.tm_hour, tm.tm_min, tm.tm_sec,
+	                xml ? ".0000000" : "");
 }
 
 /* scalar_of formats a typed value; false when it cannot be shown. */
@@ -182,9 +183,9 @@ typed(const struct lwm2m_instance_render *r, const struct lwm2m_propdef *p,
 	if (want == LWM2M_TYPE_NONE || v.type == LWM2M_TYPE_NONE) {
 		return false;
 	}
-	if (v.type != want && lwm2m_value_coerce(r->tree, &v, want,
-	                                         r->raw_is_text,
-	                                         NULL) != LWM2M_OK) {
+	if (v.type != want &&
+	    lwm2m_value_coerce(r->tree, &v, want, r->raw_is_text, NULL) !=
+	        LWM2M_OK) {
 		return false;
 	}
 	return scalar_of(s, &v, xml);
@@ -386,8 +387,8 @@ page_of(const struct lwm2m_node *obj, size_t start, size_t size,
 		}
 	}
 	*ret_total = total;
-	*ret_count = start >= total ? 0 : (total - start < size ? total - start
-	                                                        : size);
+	*ret_count =
+	    start >= total ? 0 : (total - start < size ? total - start : size);
 	return first;
 }
 
@@ -652,8 +653,7 @@ parse_opaque(struct lwm2m_tree *tree, const char *t, struct lwm2m_value *v)
 	size_t len = strlen(t), cap = len / 4 * 3 + 3, n;
 	uint8_t *out = lwm2m_tree_alloc(tree, cap);
 
-	if (out == NULL ||
-	    lwm2m_b64_decode(t, len, out, cap, &n) != LWM2M_OK) {
+	if (out == NULL || lwm2m_b64_decode(t, len, out, cap, &n) != LWM2M_OK) {
 		return false;
 	}
 	v->type = LWM2M_TYPE_OPAQUE;
@@ -827,8 +827,7 @@ body_init(struct lwm2m_instance_body *body, uint16_t default_iid)
 /* ---- parsing JSON ------------------------------------------------------- */
 
 static lwm2m_err
-json_scalar(struct walk *w, const struct lwm2m_propdef *p, int riid,
-            yajl_val v)
+json_scalar(struct walk *w, const struct lwm2m_propdef *p, int riid, yajl_val v)
 {
 	if (YAJL_IS_STRING(v)) {
 		return set_value(w, p, riid, YAJL_GET_STRING(v), false);
@@ -840,14 +839,15 @@ json_scalar(struct walk *w, const struct lwm2m_propdef *p, int riid,
 		if (p->type == LWM2M_OBJDEF_BOOLEAN ||
 		    p->type == LWM2M_OBJDEF_STRING) {
 			return set_value(w, p, riid,
-			                 YAJL_IS_TRUE(v) ? "true" : "false", false);
+			                 YAJL_IS_TRUE(v) ? "true" : "false",
+			                 false);
 		}
 	}
 	return lwm2m__diag(w->diag, LWM2M_EPROTO, "%s: %s%s",
 	                   p->serialisation_name, type_expect(p->type),
 	                   YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v)
-	                           ? " (a single value, not a structure)"
-	                           : "");
+	                       ? " (a single value, not a structure)"
+	                       : "");
 }
 
 static lwm2m_err
@@ -867,20 +867,21 @@ json_multi(struct walk *w, const struct lwm2m_propdef *p, yajl_val v)
 		return err;
 	}
 	if (!YAJL_IS_OBJECT(v)) {
-		return lwm2m__diag(w->diag, LWM2M_EPROTO,
-		                   "%s: a multi-instance resource takes an array "
-		                   "or an object {\"<id>\": value}",
-		                   p->serialisation_name);
+		return lwm2m__diag(
+		    w->diag, LWM2M_EPROTO,
+		    "%s: a multi-instance resource takes an array "
+		    "or an object {\"<id>\": value}",
+		    p->serialisation_name);
 	}
 	for (size_t i = 0; err == LWM2M_OK && i < v->u.object.len; i++) {
 		uint16_t riid;
 
 		if (!parse_iid(v->u.object.keys[i], &riid)) {
-			return lwm2m__diag(w->diag, LWM2M_EPROTO,
-			                   "%s: \"%.20s\" is not an instance id "
-			                   "0..65534",
-			                   p->serialisation_name,
-			                   v->u.object.keys[i]);
+			return lwm2m__diag(
+			    w->diag, LWM2M_EPROTO,
+			    "%s: \"%.20s\" is not an instance id "
+			    "0..65534",
+			    p->serialisation_name, v->u.object.keys[i]);
 		}
 		err = json_scalar(w, p, riid, v->u.object.values[i]);
 	}
@@ -908,14 +909,12 @@ json_walk(struct walk *w, yajl_val v, bool ids_only)
 {
 	lwm2m_err err = LWM2M_OK;
 
-	for (size_t i = 0; YAJL_IS_ARRAY(v) && err == LWM2M_OK &&
-	                   i < v->u.array.len;
-	     i++) {
+	for (size_t i = 0;
+	     YAJL_IS_ARRAY(v) && err == LWM2M_OK && i < v->u.array.len; i++) {
 		err = json_walk(w, v->u.array.values[i], ids_only);
 	}
-	for (size_t i = 0; YAJL_IS_OBJECT(v) && err == LWM2M_OK &&
-	                   i < v->u.object.len;
-	     i++) {
+	for (size_t i = 0;
+	     YAJL_IS_OBJECT(v) && err == LWM2M_OK && i < v->u.object.len; i++) {
 		const char *key = v->u.object.keys[i];
 		yajl_val val = v->u.object.values[i];
 		const struct lwm2m_propdef *p;

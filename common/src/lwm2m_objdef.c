@@ -10,10 +10,10 @@
 #include "lwm2m_objdef_int.h"
 
 static const char *const type_names[] = {
-	[LWM2M_OBJDEF_NOTSET] = "NotSet",     [LWM2M_OBJDEF_STRING] = "String",
-	[LWM2M_OBJDEF_BOOLEAN] = "Boolean",   [LWM2M_OBJDEF_INTEGER] = "Integer",
-	[LWM2M_OBJDEF_FLOAT] = "Float",       [LWM2M_OBJDEF_DATETIME] = "DateTime",
-	[LWM2M_OBJDEF_OPAQUE] = "Opaque",     [LWM2M_OBJDEF_OBJECT] = "Object",
+	[LWM2M_OBJDEF_NOTSET] = "NotSet",   [LWM2M_OBJDEF_STRING] = "String",
+	[LWM2M_OBJDEF_BOOLEAN] = "Boolean", [LWM2M_OBJDEF_INTEGER] = "Integer",
+	[LWM2M_OBJDEF_FLOAT] = "Float",     [LWM2M_OBJDEF_DATETIME] = "DateTime",
+	[LWM2M_OBJDEF_OPAQUE] = "Opaque",   [LWM2M_OBJDEF_OBJECT] = "Object",
 	[LWM2M_OBJDEF_OBJLNK] = "ObjLink",
 };
 
@@ -194,7 +194,7 @@ lwm2m_objdef_dup(const struct lwm2m_objdef *src, struct lwm2m_objdef **ret_def)
 	    dup_str(&def->mime_type, src->mime_type) != LWM2M_OK ||
 	    dup_str(&def->description, src->description) != LWM2M_OK ||
 	    dup_str(&def->serialisation_name, src->serialisation_name) !=
-	            LWM2M_OK) {
+	        LWM2M_OK) {
 		err = LWM2M_ENOMEM;
 	}
 	for (size_t i = 0; err == LWM2M_OK && i < src->n_props; i++) {
@@ -286,7 +286,8 @@ inflect(char *buf, size_t len, size_t size, bool plural)
 		if (len >= 2 && ends_with(buf, len, "y") &&
 		    strchr("aeiouAEIOU", buf[len - 2]) == NULL) {
 			cut = 1, add = "ies";
-		} else if (ends_with(buf, len, "x") || ends_with(buf, len, "ch") ||
+		} else if (ends_with(buf, len, "x") ||
+		           ends_with(buf, len, "ch") ||
 		           ends_with(buf, len, "sh")) {
 			add = "es";
 		} else {
@@ -322,7 +323,8 @@ lwm2m_objdef_make_name(const char *text, bool plural, bool singular, char *buf,
 			continue;
 		}
 		if (n == 0 && !isalpha((unsigned char)*p) && *p != '_') {
-			buf[n++] = '_'; /* an XML name starts with a letter or _ */
+			buf[n++] =
+			    '_'; /* an XML name starts with a letter or _ */
 		}
 		if (n + 2 >= size) {
 			return -1;
@@ -337,8 +339,7 @@ lwm2m_objdef_make_name(const char *text, bool plural, bool singular, char *buf,
 }
 
 int
-lwm2m_objdef_mime_plural(const struct lwm2m_objdef *def, char *buf,
-                         size_t size)
+lwm2m_objdef_mime_plural(const struct lwm2m_objdef *def, char *buf, size_t size)
 {
 	const char *m = def->mime_type != NULL ? def->mime_type : "";
 	size_t len = strlen(m);
@@ -380,9 +381,11 @@ derive_name(char **field, const char *from, bool plural, bool singular)
 	}
 	n = lwm2m_objdef_make_name(from, plural, singular, buf, sizeof(buf));
 	if (n <= 0) {
-		return LWM2M_OK; /* nothing usable: the check below reports it */
+		return LWM2M_OK; /* nothing usable: the check below reports it
+		                  */
 	}
-	return lwm2m_objdef_set_str(field, buf, (size_t)n, LWM2M_OBJDEF_MAX_NAME);
+	return lwm2m_objdef_set_str(field, buf, (size_t)n,
+	                            LWM2M_OBJDEF_MAX_NAME);
 }
 
 static lwm2m_err
@@ -410,16 +413,18 @@ complete_prop(struct lwm2m_propdef *p, size_t index, struct lwm2m_diag *diag)
 		                   lwm2m_strerror(err));
 	}
 	if (!xml_name_ok(p->serialisation_name)) {
-		return lwm2m__diag(diag, LWM2M_EINVAL,
-		                   "Properties[%zu] (PropertyID %u): "
-		                   "SerialisationName missing or not a valid name",
-		                   index, (unsigned)p->resource_id);
+		return lwm2m__diag(
+		    diag, LWM2M_EINVAL,
+		    "Properties[%zu] (PropertyID %u): "
+		    "SerialisationName missing or not a valid name",
+		    index, (unsigned)p->resource_id);
 	}
 	if (p->item_name != NULL && !xml_name_ok(p->item_name)) {
-		return lwm2m__diag(diag, LWM2M_EINVAL,
-		                   "Properties[%zu]: CollectionItemSerialisationName "
-		                   "is not a valid name",
-		                   index);
+		return lwm2m__diag(
+		    diag, LWM2M_EINVAL,
+		    "Properties[%zu]: CollectionItemSerialisationName "
+		    "is not a valid name",
+		    index);
 	}
 	return LWM2M_OK;
 }
@@ -449,14 +454,16 @@ complete_object(struct lwm2m_objdef *def, struct lwm2m_diag *diag)
 		return lwm2m__diag(diag, err, "%s", lwm2m_strerror(err));
 	}
 	if (!xml_name_ok(def->serialisation_name)) {
-		return lwm2m__diag(diag, LWM2M_EINVAL,
-		                   "SerialisationName missing or not a valid name");
+		return lwm2m__diag(
+		    diag, LWM2M_EINVAL,
+		    "SerialisationName missing or not a valid name");
 	}
 	if (def->mime_type == NULL) {
 		int n;
 
 		if (def->object_id < 1024) {
-			n = snprintf(mime, sizeof(mime), "application/vnd.oma.lwm2m.");
+			n = snprintf(mime, sizeof(mime),
+			             "application/vnd.oma.lwm2m.");
 			for (const char *s = def->serialisation_name;
 			     *s != '\0' && (size_t)n + 1 < sizeof(mime); s++) {
 				mime[n++] = (char)tolower((unsigned char)*s);
@@ -490,9 +497,10 @@ lwm2m_objdef_complete(struct lwm2m_objdef *def, struct lwm2m_diag *diag)
 			if (def->props[j].resource_id ==
 			    def->props[i].resource_id) {
 				return lwm2m__diag(
-					diag, LWM2M_EINVAL,
-					"Properties[%zu]: PropertyID %u given twice",
-					i, (unsigned)def->props[i].resource_id);
+				    diag, LWM2M_EINVAL,
+				    "Properties[%zu]: PropertyID %u given "
+				    "twice",
+				    i, (unsigned)def->props[i].resource_id);
 			}
 		}
 	}
@@ -654,8 +662,7 @@ lwm2m_objdef_list_sort(struct lwm2m_objdef_list *list)
 }
 
 struct lwm2m_objdef *
-lwm2m_objdef_list_find(const struct lwm2m_objdef_list *list,
-                       uint16_t object_id)
+lwm2m_objdef_list_find(const struct lwm2m_objdef_list *list, uint16_t object_id)
 {
 	for (size_t i = 0; i < list->n; i++) {
 		if (list->defs[i]->object_id == object_id) {
@@ -688,7 +695,8 @@ parse_any(const char *buf, size_t len, struct lwm2m_objdef_list *list,
 			items = strstr(buf, "\"items\"");
 		}
 		if (items != NULL) {
-			return lwm2m_objdef_json_parse_list(buf, len, list, diag);
+			return lwm2m_objdef_json_parse_list(buf, len, list,
+			                                    diag);
 		}
 		err = lwm2m_objdef_json_parse(buf, len, &def, diag);
 	} else if (strstr(buf, "<LWM2M") != NULL) {

@@ -37,10 +37,9 @@ yajl_val lwm2m__json_get(yajl_val obj, const char *name);
  * of a definition (prop false, base is a struct lwm2m_objdef) or a property
  * (prop true, base is a struct lwm2m_propdef) from its text form; unknown
  * names are ignored.  where prefixes the diagnostic. */
-lwm2m_err lwm2m__objdef_field_text(bool prop, const char *name,
-                                   size_t name_len, const char *text,
-                                   void *base, const char *where,
-                                   struct lwm2m_diag *diag);
+lwm2m_err lwm2m__objdef_field_text(bool prop, const char *name, size_t name_len,
+                                   const char *text, void *base,
+                                   const char *where, struct lwm2m_diag *diag);
 
 /* lwm2m__xml_read parses an XML document safely (no network, no DTD, size
  * limit); caller frees with xmlFreeDoc. */

@@ -104,8 +104,8 @@ lwm2m__json_parse(const char *buf, size_t len, size_t max, yajl_val *ret_tree,
 
 	if (len > max) {
 		return lwm2m__diag(diag, LWM2M_ELIMIT,
-		                   "body of %zu bytes exceeds the limit of %zu", len,
-		                   max);
+		                   "body of %zu bytes exceeds the limit of %zu",
+		                   len, max);
 	}
 	if (!depth_ok(buf, len, LWM2M_OBJDEF_MAX_DEPTH)) {
 		return lwm2m__diag(diag, LWM2M_ELIMIT,
@@ -191,8 +191,9 @@ read_field(const struct field *f, yajl_val v, char *base)
 			return LWM2M_EPROTO;
 		}
 		return lwm2m_objdef_set_str(dst, t, strlen(t),
-		                            f->kind == F_STR ? LWM2M_OBJDEF_MAX_NAME
-		                                             : LWM2M_OBJDEF_MAX_TEXT);
+		                            f->kind == F_STR
+		                                ? LWM2M_OBJDEF_MAX_NAME
+		                                : LWM2M_OBJDEF_MAX_TEXT);
 	case F_ID:
 		if (!YAJL_IS_STRING(v) ||
 		    (t[0] != '\0' && !lwm2m_id_valid(t, strlen(t)))) {
@@ -210,12 +211,12 @@ read_field(const struct field *f, yajl_val v, char *base)
 		return LWM2M_OK;
 	case F_TYPE:
 		return t != NULL && lwm2m_objdef_type_parse(t, strlen(t), dst)
-		               ? LWM2M_OK
-		               : LWM2M_EPROTO;
+		           ? LWM2M_OK
+		           : LWM2M_EPROTO;
 	case F_ACCESS:
 		return t != NULL && lwm2m_objdef_access_parse(t, strlen(t), dst)
-		               ? LWM2M_OK
-		               : LWM2M_EPROTO;
+		           ? LWM2M_OK
+		           : LWM2M_EPROTO;
 	case F_INT:
 		if (!YAJL_IS_INTEGER(v)) {
 			return LWM2M_EPROTO;
@@ -271,10 +272,9 @@ read_fields(const struct field *fields, size_t n, yajl_val obj, void *base,
 			                   fields[i].name);
 		}
 		if (err != LWM2M_OK) {
-			return lwm2m__diag(diag, LWM2M_EPROTO,
-			                   "%s%s: expected %s", where,
-			                   fields[i].name,
-			                   kind_expect(fields[i].kind));
+			return lwm2m__diag(
+			    diag, LWM2M_EPROTO, "%s%s: expected %s", where,
+			    fields[i].name, kind_expect(fields[i].kind));
 		}
 	}
 	return LWM2M_OK;
@@ -294,8 +294,9 @@ text_field(const struct field *f, const char *t, char *base)
 	case F_STR:
 	case F_TEXT:
 		return lwm2m_objdef_set_str(dst, t, strlen(t),
-		                            f->kind == F_STR ? LWM2M_OBJDEF_MAX_NAME
-		                                             : LWM2M_OBJDEF_MAX_TEXT);
+		                            f->kind == F_STR
+		                                ? LWM2M_OBJDEF_MAX_NAME
+		                                : LWM2M_OBJDEF_MAX_TEXT);
 	case F_ID:
 		if (!lwm2m_id_valid(t, strlen(t))) {
 			return LWM2M_EPROTO;
@@ -322,12 +323,13 @@ text_field(const struct field *f, const char *t, char *base)
 		*(bool *)dst = strcasecmp(t, "true") == 0;
 		return LWM2M_OK;
 	case F_TYPE:
-		return lwm2m_objdef_type_parse(t, strlen(t), dst) ? LWM2M_OK
-		                                                  : LWM2M_EPROTO;
+		return lwm2m_objdef_type_parse(t, strlen(t), dst)
+		           ? LWM2M_OK
+		           : LWM2M_EPROTO;
 	case F_ACCESS:
 		return lwm2m_objdef_access_parse(t, strlen(t), dst)
-		               ? LWM2M_OK
-		               : LWM2M_EPROTO;
+		           ? LWM2M_OK
+		           : LWM2M_EPROTO;
 	case F_INT: {
 		long long n;
 
@@ -397,8 +399,9 @@ read_props(struct lwm2m_objdef *def, yajl_val arr, const char *where,
 		}
 		err = lwm2m_objdef_add_prop(def, &p);
 		if (err != LWM2M_OK) {
-			return lwm2m__diag(diag, err, "%s: more than %d properties",
-			                   where, LWM2M_OBJDEF_MAX_PROPS);
+			return lwm2m__diag(diag, err,
+			                   "%s: more than %d properties", where,
+			                   LWM2M_OBJDEF_MAX_PROPS);
 		}
 		err = read_fields(prop_fields, N_PROP_FIELDS, pv, p, at, diag);
 		if (err != LWM2M_OK) {
@@ -427,7 +430,8 @@ read_def(yajl_val obj, const char *where, struct lwm2m_objdef **ret_def,
 	if (lwm2m_objdef_new(&def) != LWM2M_OK) {
 		return LWM2M_ENOMEM;
 	}
-	err = read_fields(object_fields, N_OBJECT_FIELDS, obj, def, where, diag);
+	err =
+	    read_fields(object_fields, N_OBJECT_FIELDS, obj, def, where, diag);
 	props = lwm2m__json_get(obj, "Properties");
 	if (err == LWM2M_OK && props != NULL) {
 		err = read_props(def, props, where, diag);
@@ -605,7 +609,7 @@ lwm2m_objdef_json_gen(yajl_gen g, const struct lwm2m_objdef *def,
 		gen_links(g, def, links);
 	}
 	return yajl_gen_map_close(g) == yajl_gen_status_ok ? LWM2M_OK
-	                                                    : LWM2M_EINVAL;
+	                                                   : LWM2M_EINVAL;
 }
 
 static lwm2m_err
@@ -615,8 +619,8 @@ gen_finish(yajl_gen g, lwm2m_err err, char **ret_buf, size_t *ret_len)
 	size_t len;
 	char *copy = NULL;
 
-	if (err == LWM2M_OK && yajl_gen_get_buf(g, &out, &len) ==
-	                               yajl_gen_status_ok) {
+	if (err == LWM2M_OK &&
+	    yajl_gen_get_buf(g, &out, &len) == yajl_gen_status_ok) {
 		copy = malloc(len + 1);
 		if (copy == NULL) {
 			err = LWM2M_ENOMEM;

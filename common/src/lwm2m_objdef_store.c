@@ -395,10 +395,10 @@ on_changed(struct lwm2m_redis *redis, redisReply *r, void *arg)
 		err = create_result(r, &index);
 	} else if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
 		err = r->integer == -2 ? LWM2M_EEXIST
-		      : r->integer == -1 || (op->action == A_DELETE &&
-		                             r->integer == 0)
-		              ? LWM2M_ENOTFOUND
-		              : LWM2M_OK;
+		      : r->integer == -1 ||
+		              (op->action == A_DELETE && r->integer == 0)
+		          ? LWM2M_ENOTFOUND
+		          : LWM2M_OK;
 	}
 	op_done(op, err, index);
 }
@@ -658,8 +658,8 @@ lwm2m_objdef_sync_delete(redisContext *c, long long org, const char *id)
 	lwm2m_err err = LWM2M_EBACKEND;
 
 	keys_init(&k, org);
-	r = redisCommand(c, "EVAL %s 2 %s %s %s", script_delete, k.hash,
-	                 k.zset, id);
+	r = redisCommand(c, "EVAL %s 2 %s %s %s", script_delete, k.hash, k.zset,
+	                 id);
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
 		err = r->integer == 1 ? LWM2M_OK : LWM2M_ENOTFOUND;
 	}

@@ -34,15 +34,15 @@ lwm2m__xml_read(const char *buf, size_t len, xmlDocPtr *ret_doc,
 	xmlResetLastError();
 	doc = xmlReadMemory(buf, (int)len, NULL, NULL,
 	                    XML_PARSE_NONET | XML_PARSE_NOERROR |
-	                            XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+	                        XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
 	if (doc == NULL) {
 		const xmlError *e = xmlGetLastError();
 		const char *m = e != NULL && e->message ? e->message : "?";
 		int n = (int)strcspn(m, "\r\n");
 
-		return lwm2m__diag(diag, LWM2M_EPROTO,
-		                   "malformed XML at line %d: %.*s",
-		                   e != NULL ? e->line : 0, n < 100 ? n : 100, m);
+		return lwm2m__diag(
+		    diag, LWM2M_EPROTO, "malformed XML at line %d: %.*s",
+		    e != NULL ? e->line : 0, n < 100 ? n : 100, m);
 	}
 	if (doc->intSubset != NULL || doc->extSubset != NULL) {
 		xmlFreeDoc(doc);
@@ -51,7 +51,8 @@ lwm2m__xml_read(const char *buf, size_t len, xmlDocPtr *ret_doc,
 	}
 	if (xmlDocGetRootElement(doc) == NULL) {
 		xmlFreeDoc(doc);
-		return lwm2m__diag(diag, LWM2M_EPROTO, "XML without an element");
+		return lwm2m__diag(diag, LWM2M_EPROTO,
+		                   "XML without an element");
 	}
 	*ret_doc = doc;
 	return LWM2M_OK;
@@ -109,10 +110,9 @@ read_fields_xml(const xmlNode *node, bool prop, void *base, const char *where,
 		if (text == NULL) {
 			return LWM2M_ENOMEM;
 		}
-		err = lwm2m__objdef_field_text(
-					prop, (const char *)c->name,
-					strlen((const char *)c->name), text, base,
-					where, diag);
+		err = lwm2m__objdef_field_text(prop, (const char *)c->name,
+		                               strlen((const char *)c->name),
+		                               text, base, where, diag);
 		free(text);
 		if (err != LWM2M_OK) {
 			return err;
@@ -138,7 +138,8 @@ read_props_xml(struct lwm2m_objdef *def, const xmlNode *props,
 		snprintf(at, sizeof(at), "%sProperties[%zu].", where, i++);
 		if (!lwm2m__xml_is(c, "PropertyDefinition")) {
 			return lwm2m__diag(diag, LWM2M_EPROTO,
-			                   "%s: expected <PropertyDefinition>", at);
+			                   "%s: expected <PropertyDefinition>",
+			                   at);
 		}
 		err = lwm2m_objdef_add_prop(def, &p);
 		if (err != LWM2M_OK) {
@@ -377,10 +378,11 @@ void
 lwm2m__xml_namespaces(xmlTextWriterPtr w)
 {
 	xmlTextWriterWriteAttribute(
-		w, BAD_CAST "xmlns:xsi",
-		BAD_CAST "http://www.w3.org/2001/XMLSchema-instance");
+	    w, BAD_CAST "xmlns:xsi",
+	    BAD_CAST "http://www.w3.org/2001/XMLSchema-instance");
 	xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns:xsd",
-	                            BAD_CAST "http://www.w3.org/2001/XMLSchema");
+	                            BAD_CAST
+	                            "http://www.w3.org/2001/XMLSchema");
 }
 
 lwm2m_err

@@ -233,9 +233,10 @@ read_body(struct api_req *r, bool bulk, struct lwm2m_objdef_list *list)
 		          : lwm2m_objdef_json_parse_list(buf, r->body_len, list,
 		                                         &diag);
 	} else {
-		err = xml ? lwm2m_objdef_xml_parse(buf, r->body_len, &def, &diag)
-		          : lwm2m_objdef_json_parse(buf, r->body_len, &def,
-		                                    &diag);
+		err =
+		    xml ? lwm2m_objdef_xml_parse(buf, r->body_len, &def, &diag)
+		        : lwm2m_objdef_json_parse(buf, r->body_len, &def,
+		                                  &diag);
 		err = err == LWM2M_OK ? lwm2m_objdef_list_add(list, def) : err;
 	}
 	for (size_t i = 0; err == LWM2M_OK && i < list->n; i++) {
@@ -244,8 +245,8 @@ read_body(struct api_req *r, bool bulk, struct lwm2m_objdef_list *list)
 		err = lwm2m_objdef_complete(list->defs[i], &diag);
 		if (err != LWM2M_OK && bulk) {
 			snprintf(msg, sizeof msg, "%s", diag.msg);
-			snprintf(diag.msg, sizeof diag.msg, "Items[%zu]: %.130s",
-			         i, msg);
+			snprintf(diag.msg, sizeof diag.msg,
+			         "Items[%zu]: %.130s", i, msg);
 		}
 	}
 	if (err == LWM2M_OK && list->n == 0) {
@@ -350,9 +351,9 @@ api_definitions_create(struct api_req *r)
 		return;
 	}
 	/* the media type selects bulk mode (5.4) */
-	s->bulk = ct != NULL && strncasecmp(ct, API_MT_OBJECTDEFINITIONS,
-	                                    strlen(API_MT_OBJECTDEFINITIONS)) ==
-	                                0;
+	s->bulk =
+	    ct != NULL && strncasecmp(ct, API_MT_OBJECTDEFINITIONS,
+	                              strlen(API_MT_OBJECTDEFINITIONS)) == 0;
 	if (!read_body(r, s->bulk, &s->list)) {
 		return;
 	}
@@ -429,8 +430,8 @@ static const char *
 objects_file(char *buf, size_t size)
 {
 	static const char *const installed[] = {
-		"/usr/local/share/lwds/lwds-objects.json",
-		"/usr/share/lwds/lwds-objects.json",
+	    "/usr/local/share/lwds/lwds-objects.json",
+	    "/usr/share/lwds/lwds-objects.json",
 	};
 	char exe[PATH_MAX / 2];
 	ssize_t n;
@@ -468,8 +469,10 @@ api_definitions_install(const char *redis_url)
 	lwm2m_err err;
 
 	if (path == NULL) {
-		lwm2m_log(LWM2M_LOG_WARNING, "no lwds-objects.json found (set "
-		          "LWDS_OBJECTS_FILE), no shipped definitions installed");
+		lwm2m_log(
+		    LWM2M_LOG_WARNING,
+		    "no lwds-objects.json found (set "
+		    "LWDS_OBJECTS_FILE), no shipped definitions installed");
 		return LWM2M_OK;
 	}
 	lwm2m_objdef_list_init(&list);

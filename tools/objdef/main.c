@@ -34,26 +34,27 @@ struct opts {
 static void
 usage(void)
 {
-	fprintf(stderr,
-	        "usage: lwds-objdef [--redis URL] [--org N] [--xml] COMMAND "
-	        "[ARG...]\n"
-	        "  convert FILE...   print DDF/JSON/XML files as one document\n"
-	        "  import FILE...    store them in the scope (all or nothing)\n"
-	        "  install FILE...   store those whose ObjectID is not defined\n"
-	        "  list              list the scope's definitions\n"
-	        "  export            print the scope's definitions\n"
-	        "  delete ID         delete one definition of the scope\n");
+	fprintf(
+	    stderr,
+	    "usage: lwds-objdef [--redis URL] [--org N] [--xml] COMMAND "
+	    "[ARG...]\n"
+	    "  convert FILE...   print DDF/JSON/XML files as one document\n"
+	    "  import FILE...    store them in the scope (all or nothing)\n"
+	    "  install FILE...   store those whose ObjectID is not defined\n"
+	    "  list              list the scope's definitions\n"
+	    "  export            print the scope's definitions\n"
+	    "  delete ID         delete one definition of the scope\n");
 }
 
 static bool
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"redis", required_argument, NULL, 'r'},
-		{"org", required_argument, NULL, 'o'},
-		{"xml", no_argument, NULL, 'x'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"redis", required_argument, NULL, 'r'},
+	    {"org", required_argument, NULL, 'o'},
+	    {"xml", no_argument, NULL, 'x'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -129,7 +130,8 @@ cmd_store(const struct opts *o, redisContext *c, struct lwm2m_objdef_list *l)
 	if (strcmp(o->cmd, "install") == 0) {
 		err = lwm2m_objdef_sync_install(c, o->org, l, &installed);
 	} else {
-		err = lwm2m_objdef_sync_create(c, o->org, l->defs, l->n, &index);
+		err =
+		    lwm2m_objdef_sync_create(c, o->org, l->defs, l->n, &index);
 		installed = l->n;
 	}
 	if (err == LWM2M_EEXIST) {
