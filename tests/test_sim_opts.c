@@ -1,0 +1,189 @@
+/* Unit tests of lwds-sim's option parsing and local address ranges. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+static lwm2m_err
+parse(struct sim_opts *o, int argc, char **argv)
+{
+	char err[256];
+	bool help;
+
+	sim_opts_init(o);
+	return sim_opts_parse(o, argc, argv, &help, err, sizeof err);
+}
+
+START_TEST(test_sim_opts_parse_defaults)
+{
+	struct sim_opts o;
+	char *argv[] = {"lwds-sim", NULL};
+
+	unsetenv("LWDS_SIM_COUNT");
+	ck_assert_int_eq(parse(&o, 1, argv), LWM2M_OK);
+	ck_assert_str_eq(o.server, "coap://127.0.0.1:5683");
+	ck_assert_uint_eq(o.count, 1);
+	ck_assert_str_eq(o.prefix, "sim-");
+	ck_assert_uint_eq(o.lifetime, 300);
+	ck_assert_uint_eq(o.lwm2m_minor, 1);
+	ck_assert_uint_eq(o.n_objects, 5);
+	ck_assert_uint_eq(o.max_inflight, 128);
+}
+END_TEST
+
+START_TEST(test_sim_opts_parse_flags)
+{
+	struct sim_opts o;
+	char *argv[] = {"lwds-sim", "--count", "250", "--prefix", "dev-",
+	                "--lwm2m", "1.0", "--queue", "--objects", "3,3303",
+	                "--formats", "11542,112", "--rate", "1000.5",
+	                "--local-addrs", "127.0.0.1-127.0.0.10",
+	                "--local-addr", "127.0.1.1", NULL};
+
+	ck_assert_int_eq(parse(&o, 18, argv), LWM2M_OK);
+	ck_assert_uint_eq(o.count, 250);
+	ck_assert_str_eq(o.prefix, "dev-");
+	ck_assert_uint_eq(o.lwm2m_minor, 0);
+	ck_assert(o.queue);
+	ck_assert_uint_eq(o.n_objects, 2);
+	ck_assert_uint_eq(o.objects[1], 3303);
+	ck_assert_uint_eq(o.n_formats, 2);
+	ck_assert_uint_eq(o.formats[1], 112);
+	ck_assert(o.rate > 1000.4 && o.rate < 1000.6);
+	ck_assert_uint_eq(o.n_addrs, 2);
+	ck_assert_uint_eq(sim_opts_addr_total(&o), 11);
+}
+END_TEST
+
+START_TEST(test_sim_opts_parse_env)
+{
+	struct sim_opts o;
+	char *argv[] = {"lwds-sim", "--lifetime", "60", NULL};
+
+	setenv("LWDS_SIM_COUNT", "42", 1);
+	setenv("LWDS_SIM_LIFETIME", "99", 1);
+	ck_assert_int_eq(parse(&o, 3, argv), LWM2M_OK);
+	ck_assert_uint_eq(o.count, 42);
+	ck_assert_uint_eq(o.lifetime, 60); /* the flag wins */
+	unsetenv("LWDS_SIM_COUNT");
+	unsetenv("LWDS_SIM_LIFETIME");
+}
+END_TEST
+
+START_TEST(test_sim_opts_parse_rejects)
+{
+	struct sim_opts o;
+	char *bad[][3] = {
+	        {"lwds-sim", "--count", "0"},
+	        {"lwds-sim", "--count", "12x"},
+	        {"lwds-sim", "--lwm2m", "1.2"},
+	        {"lwds-sim", "--server", "http://x"},
+	        {"lwds-sim", "--objects", "3,9999"},
+	        {"lwds-sim", "--local-addrs", "127.0.0.9-127.0.0.1"},
+	        {"lwds-sim", "--binding", "X"},
+	        {"lwds-sim", "--rate", "-1"},
+	        {"lwds-sim", "--bogus", "1"},
+	        {"lwds-sim", "--server", "coaps://127.0.0.1:5684"},
+	};
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *argv[] = {bad[i][0], bad[i][1], bad[i][2], NULL};
+
+		ck_assert_int_eq(parse(&o, 3, argv), LWM2M_EINVAL);
+	}
+}
+END_TEST
+
+START_TEST(test_sim_opts_parse_help)
+{
+	struct sim_opts o;
+	char *argv[] = {"lwds-sim", "--help", NULL};
+	char err[64];
+	bool help;
+
+	sim_opts_init(&o);
+	ck_assert_int_eq(sim_opts_parse(&o, 2, argv, &help, err, sizeof err),
+	                 LWM2M_OK);
+	ck_assert(help);
+}
+END_TEST
+
+START_TEST(test_sim_addr_range_parse_ok)
+{
+	struct sim_addr_range r;
+
+	ck_assert_int_eq(sim_addr_range_parse("127.0.0.1-127.0.1.0", &r),
+	                 LWM2M_OK);
+	ck_assert_uint_eq(r.first, 0x7f000001);
+	ck_assert_uint_eq(r.last, 0x7f000100);
+	ck_assert_int_eq(sim_addr_range_parse("10.1.2.3", &r), LWM2M_OK);
+	ck_assert_uint_eq(r.first, r.last);
+}
+END_TEST
+
+START_TEST(test_sim_addr_range_parse_bad)
+{
+	struct sim_addr_range r;
+
+	ck_assert_int_eq(sim_addr_range_parse("", &r), LWM2M_EINVAL);
+	ck_assert_int_eq(sim_addr_range_parse("127.0.0.1-", &r), LWM2M_EINVAL);
+	ck_assert_int_eq(sim_addr_range_parse("-127.0.0.1", &r), LWM2M_EINVAL);
+	ck_assert_int_eq(sim_addr_range_parse("127.0.0.256", &r),
+	                 LWM2M_EINVAL);
+	ck_assert_int_eq(sim_addr_range_parse("::1", &r), LWM2M_EINVAL);
+}
+END_TEST
+
+START_TEST(test_sim_opts_local_addr_round_robin)
+{
+	struct sim_opts o;
+	uint32_t a;
+
+	sim_opts_init(&o);
+	ck_assert(!sim_opts_local_addr(&o, 0, &a));
+	sim_addr_range_parse("127.0.0.1-127.0.0.2", &o.addrs[0]);
+	sim_addr_range_parse("127.0.1.5", &o.addrs[1]);
+	o.n_addrs = 2;
+	ck_assert(sim_opts_local_addr(&o, 0, &a));
+	ck_assert_uint_eq(a, 0x7f000001);
+	ck_assert(sim_opts_local_addr(&o, 2, &a));
+	ck_assert_uint_eq(a, 0x7f000105);
+	ck_assert(sim_opts_local_addr(&o, 4, &a));
+	ck_assert_uint_eq(a, 0x7f000002);
+}
+END_TEST
+
+static Suite *
+sim_opts_suite(void)
+{
+	Suite *s = suite_create("sim_opts");
+	TCase *tc = tcase_create("sim_opts_parse");
+
+	tcase_add_test(tc, test_sim_opts_parse_defaults);
+	tcase_add_test(tc, test_sim_opts_parse_flags);
+	tcase_add_test(tc, test_sim_opts_parse_env);
+	tcase_add_test(tc, test_sim_opts_parse_rejects);
+	tcase_add_test(tc, test_sim_opts_parse_help);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sim_addr_range_parse");
+	tcase_add_test(tc, test_sim_addr_range_parse_ok);
+	tcase_add_test(tc, test_sim_addr_range_parse_bad);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sim_opts_local_addr");
+	tcase_add_test(tc, test_sim_opts_local_addr_round_robin);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(sim_opts_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
