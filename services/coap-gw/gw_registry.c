@@ -3,10 +3,12 @@
  * Every operation answers once the MULTI/EXEC that writes its result is
  * acknowledged, so whoever reads Redis after the device got its answer sees
  * the new state.  Register first learns whether the endpoint already has a
- * client id and whether that id is blacklisted; Update and De-register of a
- * device in this gateway's table go straight to the write, others (another
- * gateway accepted it, or this one restarted) read the record first.  When
- * Redis is down every operation answers 5.03 with Max-Age.
+ * client id and whether that id is blacklisted; Update and De-register read
+ * the record and the blacklist first (the device may have moved to another
+ * gateway, or been de-registered or deleted there) and take the device over
+ * when another gateway owned it.  The in-memory table caches what this
+ * gateway owns (for rpc and device operations).  When Redis is down every
+ * operation answers 5.03 with Max-Age.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,6 +479,7 @@ update_adopt(struct op *op)
 		return;
 	}
 	if (code == COAP_RESPONSE_CODE(404)) {
+		gw_table_del(&op->gw->table, op->req.id);
 		op_finish(op, code, "no such registration");
 		return;
 	}
@@ -541,11 +544,7 @@ void
 gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
                    struct gw_request *req)
 {
-	struct gw_device *dev = gw_table_get(&gw->table, req->id);
-	struct op *op;
-	uint8_t code;
-
-	if (dev == NULL && !lwm2m_id_valid(req->id, strlen(req->id))) {
+	if (!lwm2m_id_valid(req->id, strlen(req->id))) {
 		gw_reg_links_fini(&req->links);
 		finish(ex, COAP_RESPONSE_CODE(404), NULL,
 		       "no such registration");
@@ -557,25 +556,9 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
 		       "storage unavailable, retry later");
 		return;
 	}
-	if (dev == NULL) {
-		update_lookup(gw, ex, req);
-		return;
-	}
-	code = gw_reg_decide_update(true, dev->state, dev->exp_ms, false,
-	                            req->deregister, lwm2m_now_ms());
-	if (code == COAP_RESPONSE_CODE(404)) {
-		finish(ex, code, NULL, "registration expired");
-		gw_table_del(&gw->table, req->id);
-		gw_reg_links_fini(&req->links);
-		return;
-	}
-	/* answered once Redis acknowledged, so a reader never sees the old
-	 * record after the device got 2.04 */
-	op = op_new(gw, ex, req);
-	if (op != NULL && apply_update(gw, dev, &op->req, NULL,
-	                               on_update_written, op) != LWM2M_OK) {
-		op_unavailable(op);
-	}
+	/* Redis decides, not the table: another gateway may have taken the
+	 * device over or de-registered it, or the API blacklisted it */
+	update_lookup(gw, ex, req);
 }
 
 /* ---- expiry ------------------------------------------------------------- */
