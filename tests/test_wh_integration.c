@@ -694,6 +694,38 @@ START_TEST(test_wh_ctx_new_shared_group_delivers_once)
 }
 END_TEST
 
+START_TEST(test_wh_ctx_new_bounds_hosts)
+{
+	struct lwm2m_delivery job;
+	struct dispatcher d;
+	char url[128], *text;
+	size_t len;
+	int i;
+
+	/* the same sink under two host names: two hosts, one kept at a time */
+	for (i = 0; i < 6; i++) {
+		snprintf(url, sizeof url, "http://%s:%d/ok",
+		         i % 2 ? "localhost" : "127.0.0.1", sink.port);
+		ck_assert_int_eq(lwm2m_delivery_init(&job, SUB_A, 3, url,
+		                                     "application/json", "",
+		                                     "{}", 2),
+		                 LWM2M_OK);
+		ck_assert_int_eq(lwm2m_delivery_encode(&job, &text, &len),
+		                 LWM2M_OK);
+		redis_do("XADD %s * job %b", LWM2M_KEY_DELIVERIES, text, len);
+		free(text);
+		lwm2m_delivery_fini(&job);
+	}
+	d.base = event_base_new();
+	test_config(&d.cfg, "c1");
+	d.cfg.http.max_hosts = 1;
+	ck_assert_int_eq(wh_ctx_new(d.base, &d.cfg, &d.ctx), LWM2M_OK);
+	ck_assert(run_until(d.base, queue_empty, NULL, 5000));
+	ck_assert_int_eq(sink_hits("/ok"), 6);
+	dispatcher_stop(&d);
+}
+END_TEST
+
 /* ---- broker end to end ---------------------------------------------- */
 
 static void
@@ -844,6 +876,7 @@ integration_suite(void)
 	tcase_add_test(tc, test_wh_ctx_new_reuses_connections);
 	tcase_add_test(tc, test_wh_ctx_new_slow_hook_times_out);
 	tcase_add_test(tc, test_wh_ctx_new_shared_group_delivers_once);
+	tcase_add_test(tc, test_wh_ctx_new_bounds_hosts);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("brk_ctx_new");
 	tcase_add_unchecked_fixture(tc, redis_start, redis_stop);

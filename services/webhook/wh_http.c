@@ -68,6 +68,7 @@ struct wh_http {
 	struct wh_host_list hosts;
 	unsigned n_hosts;
 	unsigned active;
+	struct event *reap_ev; /* drops idle hosts past max_hosts */
 };
 
 static void
@@ -330,11 +331,13 @@ host_idle(const struct wh_host *h)
 	return true;
 }
 
-/* reap_hosts bounds the number of hosts kept: web hook URLs come from users.
- * It is never called from an evhttp callback, so freeing is safe. */
+/* on_reap bounds the number of hosts kept (web hook URLs come from users).
+ * It runs as its own loop callback, never nested in an evhttp or pump
+ * callback, so freeing a host is safe. */
 static void
-reap_hosts(struct wh_http *http)
+on_reap(evutil_socket_t fd, short what, void *arg)
 {
+	struct wh_http *http = arg;
 	struct wh_host *h, *next;
 
 	for (h = TAILQ_FIRST(&http->hosts);
@@ -358,7 +361,9 @@ host_get(struct wh_http *http, const char *name, int port, bool tls)
 			return h;
 		}
 	}
-	reap_hosts(http);
+	if (http->n_hosts >= http->config.max_hosts) {
+		event_active(http->reap_ev, EV_TIMEOUT, 0);
+	}
 	h = calloc(1, sizeof *h);
 	if (h == NULL) {
 		return NULL;
@@ -420,12 +425,15 @@ wh_http_new(struct event_base *base, const struct wh_http_config *config,
 		http->config.max_hosts = 1024;
 	}
 	TAILQ_INIT(&http->hosts);
+	http->reap_ev = event_new(base, -1, 0, on_reap, http);
 	http->ssl = ssl_ctx_new(config);
 	/* without a resolv.conf evhttp falls back to blocking getaddrinfo */
 	http->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-	if (http->ssl == NULL) {
+	if (http->ssl == NULL || http->reap_ev == NULL) {
+		lwm2m_err err = http->ssl == NULL ? LWM2M_EINVAL : LWM2M_ENOMEM;
+
 		wh_http_free(http);
-		return LWM2M_EINVAL;
+		return err;
 	}
 	*ret_http = http;
 	return LWM2M_OK;
@@ -442,6 +450,9 @@ wh_http_free(struct wh_http *http)
 	}
 	if (http->dns != NULL) {
 		evdns_base_free(http->dns, 0);
+	}
+	if (http->reap_ev != NULL) {
+		event_free(http->reap_ev);
 	}
 	SSL_CTX_free(http->ssl);
 	free(http);
