@@ -179,6 +179,10 @@ START_TEST(test_gw_reg_links_parse_alternate_path)
 	links_ok("", &l);
 	ck_assert_str_eq(l.objs, "");
 	gw_reg_links_fini(&l);
+	links_ok("</3/0>,</1/0>,</3/0>,</3/1>,</1>,</1/0>", &l);
+	ck_assert_str_eq(l.objs, "</3/0>,</1/0>,</3/1>,</1>");
+	ck_assert_uint_eq(l.n_objs, 4);
+	gw_reg_links_fini(&l);
 }
 END_TEST
 
@@ -187,7 +191,6 @@ START_TEST(test_gw_reg_links_parse_errors)
 	static const char *const bad[] = {
 	    "</3/0",                            /* syntax */
 	    "</3/0/1>",                         /* resource */
-	    "</3/0>,</3/0>",                    /* duplicate */
 	    "</lwm2m>;rt=\"oma.lwm2m\",</3/0>", /* outside the root */
 	    "</>;rt=\"oma.lwm2m\",</>",         /* two roots */
 	    "</65535>",                         /* reserved id */

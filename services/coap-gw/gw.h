@@ -107,11 +107,10 @@ lwm2m_err gw_reg_query_parse(const struct gw_str *opts, size_t n, enum gw_op op,
 /* gw_reg_links_parse interprets a registration payload: the root link
  * (rt="oma.lwm2m", or "</>" alone) gives the alternate path and ct; every
  * other link must be "<root>/o" or "<root>/o/i" (ids 0..65534, ver="x.y"
- * allowed on objects); duplicates, resource paths and links outside the root
- * are errors.  objs is the normalised list without the root, in the order
- * the device sent it.
- * LWM2M_EPROTO / LWM2M_ELIMIT with diag.  ret_links is written only on
- * success; free it with gw_reg_links_fini. */
+ * allowed on objects); repeated links are merged; resource paths and links
+ * outside the root are errors.  objs is the normalised list without the root,
+ * in the order the device sent it. LWM2M_EPROTO / LWM2M_ELIMIT with diag.
+ * ret_links is written only on success; free it with gw_reg_links_fini. */
 lwm2m_err gw_reg_links_parse(const char *buf, size_t len,
                              struct gw_reg_links *ret_links, char *diag,
                              size_t diag_size);

@@ -406,28 +406,55 @@ cmp_obj(const void *a, const void *b)
 	return x->inst < y->inst ? -1 : x->inst > y->inst;
 }
 
-/* sorts a copy: the stored list keeps the device's order */
-static lwm2m_err
-check_duplicates(const struct obj_link *objs, size_t n, char *diag,
-                 size_t dsize)
-{
-	struct obj_link *sorted = malloc((n + 1) * sizeof *sorted);
-	lwm2m_err err = LWM2M_OK;
+struct obj_ref {
+	struct obj_link link;
+	size_t idx;
+};
 
-	if (sorted == NULL) {
+static int
+cmp_ref(const void *a, const void *b)
+{
+	const struct obj_ref *x = a, *y = b;
+	int c = cmp_obj(&x->link, &y->link);
+
+	if (c != 0) {
+		return c;
+	}
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Drops repeated links, keeping the first of each in the device's order
+ * (clients do send "</3/0>,</3/0>"; Leshan merges them too). */
+static lwm2m_err
+merge_duplicates(struct obj_link *objs, size_t *n)
+{
+	struct obj_ref *refs = malloc((*n + 1) * sizeof *refs);
+	bool *drop = calloc(*n + 1, sizeof *drop);
+	size_t k = 0;
+
+	if (refs == NULL || drop == NULL) {
+		free(refs);
+		free(drop);
 		return LWM2M_ENOMEM;
 	}
-	memcpy(sorted, objs, n * sizeof *sorted);
-	qsort(sorted, n, sizeof *sorted, cmp_obj);
-	for (size_t i = 1; i < n && err == LWM2M_OK; i++) {
-		if (cmp_obj(&sorted[i - 1], &sorted[i]) == 0) {
-			err = diagf(diag, dsize, LWM2M_EPROTO,
-			            "duplicate link to object %u instance %d",
-			            sorted[i].obj, (int)sorted[i].inst);
+	for (size_t i = 0; i < *n; i++) {
+		refs[i].link = objs[i];
+		refs[i].idx = i;
+	}
+	qsort(refs, *n, sizeof *refs, cmp_ref);
+	for (size_t i = 1; i < *n; i++) {
+		drop[refs[i].idx] =
+		    cmp_obj(&refs[i - 1].link, &refs[i].link) == 0;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (!drop[i]) {
+			objs[k++] = objs[i];
 		}
 	}
-	free(sorted);
-	return err;
+	*n = k;
+	free(refs);
+	free(drop);
+	return LWM2M_OK;
 }
 
 /* writes the list in the device's order; NULL on ENOMEM */
@@ -471,7 +498,7 @@ collect_objects(const struct lwm2m_link_list *l, struct gw_reg_links *out,
 		}
 		n++;
 	}
-	err = check_duplicates(objs, n, diag, dsize);
+	err = merge_duplicates(objs, &n);
 	if (err != LWM2M_OK) {
 		return err;
 	}
