@@ -726,6 +726,25 @@ START_TEST(test_wh_ctx_new_bounds_hosts)
 }
 END_TEST
 
+START_TEST(test_wh_ctx_new_dead_letters_undecodable)
+{
+	struct dispatcher d;
+	int one = 1;
+
+	redis_do("XADD %s * job {not-json", LWM2M_KEY_DELIVERIES);
+	redis_do("XADD %s * other 1", LWM2M_KEY_DELIVERIES);
+	queue_job("/ok", "", NULL);
+	dispatcher_start(&d, "c1");
+	ck_assert(run_until(d.base, queue_empty, NULL, 5000));
+	ck_assert(run_until(d.base, dead_letters, &one, 5000));
+	ck_assert_int_eq(redis_int("XLEN %s", LWM2M_KEY_DEADLETTERS), 1);
+	ck_assert_str_eq(dead_field("error"), "undecodable job");
+	ck_assert_str_eq(dead_field("job"), "{not-json");
+	ck_assert_int_eq(sink_hits("/ok"), 1);
+	dispatcher_stop(&d);
+}
+END_TEST
+
 /* ---- broker end to end ---------------------------------------------- */
 
 static void
@@ -877,6 +896,7 @@ integration_suite(void)
 	tcase_add_test(tc, test_wh_ctx_new_slow_hook_times_out);
 	tcase_add_test(tc, test_wh_ctx_new_shared_group_delivers_once);
 	tcase_add_test(tc, test_wh_ctx_new_bounds_hosts);
+	tcase_add_test(tc, test_wh_ctx_new_dead_letters_undecodable);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("brk_ctx_new");
 	tcase_add_unchecked_fixture(tc, redis_start, redis_stop);

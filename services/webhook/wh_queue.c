@@ -369,6 +369,37 @@ job_start(struct wh_ctx *ctx, struct wh_job *job)
 	}
 }
 
+/* settle_bad removes an entry without a usable job: a deleted one is only
+ * acknowledged, an undecodable one is kept as a dead letter. */
+static void
+settle_bad(struct wh_job *job, const redisReply *field, lwm2m_err err)
+{
+	char maxlen[24];
+	const char *args[9];
+
+	if (field == NULL || field->type != REDIS_REPLY_STRING) {
+		lwm2m_log(LWM2M_LOG_WARNING, "entry=%s has no job, dropping",
+		          job->entry);
+		settle_argv(job, ACK_LUA, 1, NULL, 0);
+		return;
+	}
+	lwm2m_log(LWM2M_LOG_WARNING,
+	          "entry=%s: undecodable job (%s), "
+	          "dead-lettered",
+	          job->entry, lwm2m_strerror(err));
+	snprintf(maxlen, sizeof maxlen, "%lld", job->ctx->cfg->deadletter_max);
+	args[0] = maxlen;
+	args[1] = "";
+	args[2] = "";
+	args[3] = "";
+	args[4] = "";
+	args[5] = "0";
+	args[6] = "undecodable job";
+	args[7] = "0";
+	args[8] = field->str;
+	settle_argv(job, DEAD_LUA, 2, args, 9);
+}
+
 /* take_entry starts delivering the stream entry [id, [field, value, ...]]
  * unless it is already in flight here. */
 static void
@@ -406,9 +437,7 @@ take_entry(struct wh_ctx *ctx, const redisReply *e)
 		err = lwm2m_delivery_decode(f->str, f->len, &job->d);
 	}
 	if (err != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING, "entry=%s: %s job, dropping",
-		          job->entry, f == NULL ? "deleted" : "undecodable");
-		settle_argv(job, ACK_LUA, 1, NULL, 0);
+		settle_bad(job, f, err);
 		return;
 	}
 	job_start(ctx, job);
