@@ -20,7 +20,7 @@
 #include "lwm2m_log.h"
 #include "lwm2m_redis.h"
 
-#define SWEEP_BATCH 100
+#define SWEEP_BATCH 1000
 /* past expiry, before a table entry is dropped */
 #define PRUNE_AFTER_MS 60000
 #define PRUNE_BUCKETS 4096 /* table buckets looked at per sweep */
@@ -651,6 +651,10 @@ on_sweep_range(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
 		return;
+	}
+	if (reply->elements == SWEEP_BATCH) {
+		/* more are due: sweep again right after these claims */
+		event_active(gw->sweep_timer, EV_TIMEOUT, 0);
 	}
 	for (size_t i = 0; i < reply->elements; i++) {
 		const redisReply *e = reply->element[i];
