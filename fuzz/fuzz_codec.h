@@ -16,16 +16,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct lwm2m_path fuzz_bases[] = {
-	{1, {3}},       {2, {3, 0}},          {3, {3, 0, 7}},
-	{4, {3, 0, 7, 1}}, {0, {0}},          {2, {66, 1}},
-	{3, {3303, 0, 5700}}, {1, {1}},
+    {1, {3}}, {2, {3, 0}},  {3, {3, 0, 7}},       {4, {3, 0, 7, 1}},
+    {0, {0}}, {2, {66, 1}}, {3, {3303, 0, 5700}}, {1, {1}},
 };
 
 static const struct lwm2m_limits fuzz_limits = {
-	.max_nodes = 4096,
-	.max_depth = 16,
-	.max_value_len = 65536,
-	.max_input_len = 1 << 20,
+    .max_nodes = 4096,
+    .max_depth = 16,
+    .max_value_len = 65536,
+    .max_input_len = 1 << 20,
 };
 
 static int
@@ -41,16 +40,17 @@ fuzz_codec_one(enum lwm2m_format fmt, const uint8_t *data, size_t size)
 	if (size == 0) {
 		return 0;
 	}
-	base = &fuzz_bases[data[0] % (sizeof(fuzz_bases) / sizeof(fuzz_bases[0]))];
+	base =
+	    &fuzz_bases[data[0] % (sizeof(fuzz_bases) / sizeof(fuzz_bases[0]))];
 	lwm2m_tree_init(&first, &fuzz_limits);
 	lwm2m_tree_init(&second, &fuzz_limits);
 	err = lwm2m_decode(fmt, data + 1, size - 1, base, &first, &diag);
 	if (err == LWM2M_OK) {
 		err = lwm2m_encode(fmt, &first, base, &out, &out_len);
 	}
-	if (err == LWM2M_OK &&
-	    (lwm2m_decode(fmt, out, out_len, base, &second, &diag) != LWM2M_OK ||
-	     !lwm2m_tree_equal(&first, &second))) {
+	if (err == LWM2M_OK && (lwm2m_decode(fmt, out, out_len, base, &second,
+	                                     &diag) != LWM2M_OK ||
+	                        !lwm2m_tree_equal(&first, &second))) {
 		abort();
 	}
 	free(out);

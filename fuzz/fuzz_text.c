@@ -17,8 +17,8 @@ coerce_all(const uint8_t *data, size_t size)
 
 			v.v.bytes.ptr = data;
 			v.v.bytes.len = size;
-			if (lwm2m_value_coerce(&t, &v, (enum lwm2m_type)to, text,
-			                       &diag) == LWM2M_OK &&
+			if (lwm2m_value_coerce(&t, &v, (enum lwm2m_type)to,
+			                       text, &diag) == LWM2M_OK &&
 			    v.type != (enum lwm2m_type)to) {
 				abort();
 			}
@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	coerce_all(data, size);
 	fuzz_codec_one((size > 0 && (data[0] & 0x80)) ? LWM2M_FMT_OPAQUE
-	                                               : LWM2M_FMT_TEXT,
+	                                              : LWM2M_FMT_TEXT,
 	               data, size);
 	return 0;
 }

@@ -11,8 +11,7 @@
 #include "lwm2m_value.h"
 
 static struct lwm2m_path
-P(const char *s)
-{
+P(const char *s) {
 	struct lwm2m_path p;
 
 	ck_assert_int_eq(lwm2m_path_parse(s, strlen(s), &p), LWM2M_OK);

@@ -9,7 +9,7 @@
 
 #include "codec_fixtures.h"
 
-static const unsigned candidates[] = {0,    40,   42,    60,    110,   112,
+static const unsigned candidates[] = {0,    40,   42,   60,    110,   112,
                                       1541, 1542, 1543, 11542, 11543, 11544};
 
 struct prng {
@@ -61,8 +61,8 @@ coerce_like(struct lwm2m_tree *got, const struct lwm2m_node *want_node,
 		snprintf(why, why_size, "missing a value");
 		return false;
 	}
-	if (lwm2m_value_coerce(got, &n->value, want_node->value.type,
-	                       from_text, &d) != LWM2M_OK) {
+	if (lwm2m_value_coerce(got, &n->value, want_node->value.type, from_text,
+	                       &d) != LWM2M_OK) {
 		snprintf(why, why_size, "coerce: %s", d.msg);
 		return false;
 	}
@@ -80,11 +80,10 @@ copy_subtree(struct lwm2m_tree *dst, const struct lwm2m_node *n)
 	if (n->value.type != LWM2M_TYPE_NONE) {
 		ck_assert_int_eq(lwm2m_tree_set(dst, &p, &n->value), LWM2M_OK);
 	} else {
-		ck_assert_int_eq(lwm2m_tree_add_node(
-		                         dst, &p,
-		                         n->kind == LWM2M_NODE_MULTI_RESOURCE,
-		                         &made),
-		                 LWM2M_OK);
+		ck_assert_int_eq(
+		    lwm2m_tree_add_node(
+		        dst, &p, n->kind == LWM2M_NODE_MULTI_RESOURCE, &made),
+		    LWM2M_OK);
 	}
 	for (const struct lwm2m_node *c = n->first_child; c != NULL;
 	     c = c->next_sibling) {
@@ -115,7 +114,8 @@ through(unsigned fmt, const struct lwm2m_tree *src,
 	ck_assert_msg(err == LWM2M_OK, "%s: decode %u failed at %zu: %s (%.*s)",
 	              label, fmt, d.offset, d.msg, (int)(len < 300 ? len : 300),
 	              buf);
-	ck_assert_msg(coerce_like(ret, lwm2m_tree_get(want, base) ?: &want->root,
+	ck_assert_msg(coerce_like(ret,
+	                          lwm2m_tree_get(want, base) ?: &want->root,
 	                          is_text(fmt), why, sizeof(why)),
 	              "%s: format %u: %s", label, fmt, why);
 	free(buf);
@@ -133,18 +133,19 @@ check_pairs(const struct lwm2m_tree *t, const struct lwm2m_path *base,
 
 	lwm2m_tree_init(&want, NULL);
 	copy_subtree(&want, lwm2m_tree_get(t, base));
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]);
+	     i++) {
 		unsigned f1 = candidates[i];
 
-		if (!lwm2m_format_supported(f1) || !through(f1, t, &want, base,
-		                                            &a, label)) {
+		if (!lwm2m_format_supported(f1) ||
+		    !through(f1, t, &want, base, &a, label)) {
 			continue;
 		}
 		lwm2m_path_format(base, text, sizeof(text));
 		ck_assert_msg(lwm2m_tree_equal(&want, &a), "%s %s: %u differs",
 		              label, text, f1);
-		for (size_t k = 0; k < sizeof(candidates) / sizeof(candidates[0]);
-		     k++) {
+		for (size_t k = 0;
+		     k < sizeof(candidates) / sizeof(candidates[0]); k++) {
 			unsigned f2 = candidates[k];
 
 			if (!lwm2m_format_supported(f2) ||
@@ -165,8 +166,8 @@ check_pairs(const struct lwm2m_tree *t, const struct lwm2m_path *base,
 
 START_TEST(test_lwm2m_encode_device_all_pairs)
 {
-	static const char *const bases[] = {"/3", "/3/0", "/3/0/0", "/3/0/7",
-	                                    "/3/0/7/1", "/3/0/13", "/"};
+	static const char *const bases[] = {
+	    "/3", "/3/0", "/3/0/0", "/3/0/7", "/3/0/7/1", "/3/0/13", "/"};
 	struct lwm2m_tree t;
 	unsigned done = 0;
 
@@ -196,7 +197,7 @@ random_bytes(struct prng *r, struct lwm2m_tree *t, struct lwm2m_value *v,
 		if (!text) {
 			p[i] = (uint8_t)next(r);
 		} else if (below(r, 8) == 0) {
-			p[i] = (uint8_t)"\"\\\t/"[below(r, 4)];
+			p[i] = (uint8_t) "\"\\\t/"[below(r, 4)];
 		} else {
 			p[i] = (uint8_t)(0x20 + below(r, 95));
 		}
@@ -293,20 +294,22 @@ random_tree(struct prng *r, struct lwm2m_tree *t)
 				}
 				if (below(r, 3) == 0) {
 					q.len = 4;
-					for (uint64_t k = 1 + below(r, 3); k > 0;
-					     k--) {
+					for (uint64_t k = 1 + below(r, 3);
+					     k > 0; k--) {
 						q.ids[3] = ids[below(r, 8)];
 						random_value(r, t, &v);
-						if (lwm2m_tree_get(t, &q) == NULL) {
-							lwm2m_tree_set(t, &q, &v);
+						if (lwm2m_tree_get(t, &q) ==
+						    NULL) {
+							lwm2m_tree_set(t, &q,
+							               &v);
 						}
 					}
 					continue;
 				}
 				random_value(r, t, &v);
-				ck_assert_int_eq(lwm2m_tree_add_node(t, &q, false,
-				                                     &n),
-				                 LWM2M_OK);
+				ck_assert_int_eq(
+				    lwm2m_tree_add_node(t, &q, false, &n),
+				    LWM2M_OK);
 				n->value = v;
 			}
 		}

@@ -5,15 +5,15 @@
 
 /* Core TS 1.1 7.4.5 example (Read /3/0), as our encoder writes it. */
 static const char device_senml[] =
-	"[{\"bn\":\"/3/0/\",\"n\":\"0\",\"vs\":\"Open Mobile Alliance\"},"
-	"{\"n\":\"1\",\"vs\":\"Lightweight M2M Client\"},"
-	"{\"n\":\"2\",\"vs\":\"345000123\"},{\"n\":\"3\",\"vs\":\"1.0\"},"
-	"{\"n\":\"6/0\",\"v\":1},{\"n\":\"6/1\",\"v\":5},"
-	"{\"n\":\"7/0\",\"v\":3800},{\"n\":\"7/1\",\"v\":5000},"
-	"{\"n\":\"8/0\",\"v\":125},{\"n\":\"8/1\",\"v\":900},"
-	"{\"n\":\"9\",\"v\":100},{\"n\":\"10\",\"v\":15},"
-	"{\"n\":\"11/0\",\"v\":0},{\"n\":\"13\",\"v\":1367491215},"
-	"{\"n\":\"14\",\"vs\":\"+02:00\"},{\"n\":\"16\",\"vs\":\"U\"}]";
+    "[{\"bn\":\"/3/0/\",\"n\":\"0\",\"vs\":\"Open Mobile Alliance\"},"
+    "{\"n\":\"1\",\"vs\":\"Lightweight M2M Client\"},"
+    "{\"n\":\"2\",\"vs\":\"345000123\"},{\"n\":\"3\",\"vs\":\"1.0\"},"
+    "{\"n\":\"6/0\",\"v\":1},{\"n\":\"6/1\",\"v\":5},"
+    "{\"n\":\"7/0\",\"v\":3800},{\"n\":\"7/1\",\"v\":5000},"
+    "{\"n\":\"8/0\",\"v\":125},{\"n\":\"8/1\",\"v\":900},"
+    "{\"n\":\"9\",\"v\":100},{\"n\":\"10\",\"v\":15},"
+    "{\"n\":\"11/0\",\"v\":0},{\"n\":\"13\",\"v\":1367491215},"
+    "{\"n\":\"14\",\"vs\":\"+02:00\"},{\"n\":\"16\",\"vs\":\"U\"}]";
 
 START_TEST(test_lwm2m_senml_json_encode_device)
 {
@@ -24,9 +24,9 @@ START_TEST(test_lwm2m_senml_json_encode_device)
 
 	lwm2m_tree_init(&t, NULL);
 	build_device(&t);
-	ck_assert_int_eq(lwm2m_encode(LWM2M_FMT_SENML_JSON, &t, &base, &out,
-	                              &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_encode(LWM2M_FMT_SENML_JSON, &t, &base, &out, &len),
+	    LWM2M_OK);
 	ck_assert_uint_eq(len, strlen(device_senml));
 	ck_assert_mem_eq(out, device_senml, len);
 	free(out);
@@ -37,11 +37,11 @@ END_TEST
 START_TEST(test_lwm2m_senml_json_encode_types)
 {
 	static const char want[] =
-		"[{\"bn\":\"/1/0/\",\"n\":\"1\",\"v\":2.0},"
-		"{\"n\":\"2\",\"vb\":true},{\"n\":\"3\",\"vd\":\"-_8\"},"
-		"{\"n\":\"4\",\"vlo\":\"3:0\"},"
-		"{\"n\":\"5\",\"v\":18446744073709551615},"
-		"{\"n\":\"6\",\"vs\":\"a\\\"\\\\\\u0001\"}]";
+	    "[{\"bn\":\"/1/0/\",\"n\":\"1\",\"v\":2.0},"
+	    "{\"n\":\"2\",\"vb\":true},{\"n\":\"3\",\"vd\":\"-_8\"},"
+	    "{\"n\":\"4\",\"vlo\":\"3:0\"},"
+	    "{\"n\":\"5\",\"v\":18446744073709551615},"
+	    "{\"n\":\"6\",\"vs\":\"a\\\"\\\\\\u0001\"}]";
 	struct lwm2m_tree t;
 	struct lwm2m_path p = P("/1/0/1");
 	struct lwm2m_value v = {.type = LWM2M_TYPE_FLOAT, .v.f = 2.0};
@@ -106,16 +106,22 @@ START_TEST(test_lwm2m_senml_json_decode_device)
 {
 	/* The spec's layout: white space, bn repeated on a later record. */
 	static const char in[] =
-		"[ {\"bn\":\"/3/0/\", \"n\":\"0\", \"vs\":\"Open Mobile Alliance\"},\n"
-		"  {\"n\":\"1\", \"vs\":\"Lightweight M2M Client\"},\n"
-		"  {\"n\":\"2\", \"vs\":\"345000123\"}, {\"n\":\"3\",\"vs\":\"1.0\"},\n"
-		"  {\"n\":\"6/0\",\"v\":1}, {\"n\":\"6/1\",\"v\":5},\n"
-		"  {\"bn\":\"/3/0/7/\", \"n\":\"0\",\"v\":3800}, {\"n\":\"1\",\"v\":5000},\n"
-		"  {\"bn\":\"/3/0/\", \"n\":\"8/0\",\"v\":125}, {\"n\":\"8/1\",\"v\":900},\n"
-		"  {\"n\":\"9\",\"v\":100}, {\"n\":\"10\",\"v\":15},\n"
-		"  {\"n\":\"11/0\",\"v\":0}, {\"n\":\"13\",\"v\":1367491215, \"t\": 5},\n"
-		"  {\"n\":\"14\",\"vs\":\"+02:00\", \"unknown\": [1, {\"x\": null}]},\n"
-		"  {\"vs\":\"U\", \"n\":\"16\"} ]\n";
+	    "[ {\"bn\":\"/3/0/\", \"n\":\"0\", \"vs\":\"Open Mobile "
+	    "Alliance\"},\n"
+	    "  {\"n\":\"1\", \"vs\":\"Lightweight M2M Client\"},\n"
+	    "  {\"n\":\"2\", \"vs\":\"345000123\"}, "
+	    "{\"n\":\"3\",\"vs\":\"1.0\"},\n"
+	    "  {\"n\":\"6/0\",\"v\":1}, {\"n\":\"6/1\",\"v\":5},\n"
+	    "  {\"bn\":\"/3/0/7/\", \"n\":\"0\",\"v\":3800}, "
+	    "{\"n\":\"1\",\"v\":5000},\n"
+	    "  {\"bn\":\"/3/0/\", \"n\":\"8/0\",\"v\":125}, "
+	    "{\"n\":\"8/1\",\"v\":900},\n"
+	    "  {\"n\":\"9\",\"v\":100}, {\"n\":\"10\",\"v\":15},\n"
+	    "  {\"n\":\"11/0\",\"v\":0}, {\"n\":\"13\",\"v\":1367491215, "
+	    "\"t\": 5},\n"
+	    "  {\"n\":\"14\",\"vs\":\"+02:00\", \"unknown\": [1, {\"x\": "
+	    "null}]},\n"
+	    "  {\"vs\":\"U\", \"n\":\"16\"} ]\n";
 	struct lwm2m_tree want, got;
 	struct lwm2m_path base = P("/3/0");
 	struct lwm2m_diag d;
@@ -123,9 +129,8 @@ START_TEST(test_lwm2m_senml_json_decode_device)
 	lwm2m_tree_init(&want, NULL);
 	lwm2m_tree_init(&got, NULL);
 	build_device(&want);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON,
-	                              (const uint8_t *)in, strlen(in), &base,
-	                              &got, &d),
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON, (const uint8_t *)in,
+	                              strlen(in), &base, &got, &d),
 	                 LWM2M_OK);
 	ck_assert(lwm2m_tree_equal(&want, &got));
 	lwm2m_tree_fini(&want);
@@ -136,19 +141,19 @@ END_TEST
 START_TEST(test_lwm2m_senml_json_decode_types)
 {
 	static const char in[] =
-		"[{\"bn\":\"/66/0/\",\"n\":\"0\",\"vs\":\"my\\u00e9\\ud83d\\ude00\"},"
-		"{\"n\":\"1\",\"vlo\":\"67:1\"},{\"n\":\"2\",\"vd\":\"-_8=\"},"
-		"{\"n\":\"3\",\"vd\":\"+/8\"},{\"n\":\"4\",\"vb\":false},"
-		"{\"n\":\"5\",\"v\":-1.5e2},{\"n\":\"6\",\"v\":-7}]";
+	    "[{\"bn\":\"/66/0/"
+	    "\",\"n\":\"0\",\"vs\":\"my\\u00e9\\ud83d\\ude00\"},"
+	    "{\"n\":\"1\",\"vlo\":\"67:1\"},{\"n\":\"2\",\"vd\":\"-_8=\"},"
+	    "{\"n\":\"3\",\"vd\":\"+/8\"},{\"n\":\"4\",\"vb\":false},"
+	    "{\"n\":\"5\",\"v\":-1.5e2},{\"n\":\"6\",\"v\":-7}]";
 	struct lwm2m_tree t;
 	struct lwm2m_path base = P("/66"), p = P("/66/0/0");
 	struct lwm2m_diag d;
 	struct lwm2m_node *n;
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON,
-	                              (const uint8_t *)in, strlen(in), &base,
-	                              &t, &d),
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON, (const uint8_t *)in,
+	                              strlen(in), &base, &t, &d),
 	                 LWM2M_OK);
 	n = lwm2m_tree_get(&t, &p);
 	ck_assert_uint_eq(n->value.v.bytes.len, 2 + 2 + 4);
@@ -182,30 +187,37 @@ START_TEST(test_lwm2m_senml_json_decode_malformed)
 	expect_bad(f, "/3/0", "{}", LWM2M_EPROTO, 0);
 	expect_bad(f, "/3/0", "[", LWM2M_EPROTO, 1);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\"}]", LWM2M_EPROTO, 1);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":1,}]", LWM2M_EPROTO, 22);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":1}] x", LWM2M_EPROTO, 24);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":01}]", LWM2M_EPROTO, 20);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":\"1\"}]", LWM2M_EPROTO, 20);
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":1,}]", LWM2M_EPROTO,
+	           22);
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":1}] x", LWM2M_EPROTO,
+	           24);
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":01}]", LWM2M_EPROTO,
+	           20);
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":\"1\"}]", LWM2M_EPROTO,
+	           20);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":1,\"vs\":\"a\"}]",
 	           LWM2M_EPROTO, 27);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/1/1\",\"v\":1}]", LWM2M_EPROTO, 1);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0\",\"v\":1}]", LWM2M_EPROTO, 1);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"v\":1},{\"v\":2}]",
 	           LWM2M_EPROTO, 23);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vd\":\"@@\"}]", LWM2M_EPROTO,
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vd\":\"@@\"}]",
+	           LWM2M_EPROTO, 21);
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vlo\":\"3\"}]",
+	           LWM2M_EPROTO, 22);
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vb\":1}]", LWM2M_EPROTO,
 	           21);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vlo\":\"3\"}]", LWM2M_EPROTO,
-	           22);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vb\":1}]", LWM2M_EPROTO, 21);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vs\":\"a\x01\"}]",
 	           LWM2M_EPROTO, 23);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vs\":\"\\ud800\"}]",
 	           LWM2M_EPROTO, 28);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vs\":\"abc", LWM2M_EPROTO, 25);
+	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"vs\":\"abc", LWM2M_EPROTO,
+	           25);
 	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"x_\":1,\"v\":1}]",
 	           LWM2M_EPROTO, 21);
-	expect_bad(f, "/3/0", "[{\"bn\":\"/3/0/1\",\"x\":[[[[[[[[[[[[[[[[[[1]]]]]"
-	                      "]]]]]]]]]]]]],\"v\":1}]",
+	expect_bad(f, "/3/0",
+	           "[{\"bn\":\"/3/0/1\",\"x\":[[[[[[[[[[[[[[[[[[1]]]]]"
+	           "]]]]]]]]]]]]],\"v\":1}]",
 	           LWM2M_ELIMIT, 34);
 }
 END_TEST
@@ -220,17 +232,15 @@ START_TEST(test_lwm2m_senml_json_decode_limits)
 
 	lim.max_value_len = 5;
 	lwm2m_tree_init(&t, &lim);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON,
-	                              (const uint8_t *)in, strlen(in), &base,
-	                              &t, &d),
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON, (const uint8_t *)in,
+	                              strlen(in), &base, &t, &d),
 	                 LWM2M_ELIMIT);
 	lwm2m_tree_fini(&t);
 	lim.max_value_len = 100;
 	lim.max_nodes = 2;
 	lwm2m_tree_init(&t, &lim);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON,
-	                              (const uint8_t *)in, strlen(in), &base,
-	                              &t, &d),
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON, (const uint8_t *)in,
+	                              strlen(in), &base, &t, &d),
 	                 LWM2M_ELIMIT);
 	lwm2m_tree_fini(&t);
 }
@@ -240,18 +250,17 @@ int
 main(void)
 {
 	static const char *const names[] = {
-		"lwm2m_senml_json_encode", "lwm2m_senml_json_encode",
-		"lwm2m_senml_json_encode", "lwm2m_senml_json_decode",
-		"lwm2m_senml_json_decode", "lwm2m_senml_json_decode",
-		"lwm2m_senml_json_decode"};
-	const TTest *const fns[] = {
-		test_lwm2m_senml_json_encode_device,
-		test_lwm2m_senml_json_encode_types,
-		test_lwm2m_senml_json_encode_leaf_and_root,
-		test_lwm2m_senml_json_decode_device,
-		test_lwm2m_senml_json_decode_types,
-		test_lwm2m_senml_json_decode_malformed,
-		test_lwm2m_senml_json_decode_limits};
+	    "lwm2m_senml_json_encode", "lwm2m_senml_json_encode",
+	    "lwm2m_senml_json_encode", "lwm2m_senml_json_decode",
+	    "lwm2m_senml_json_decode", "lwm2m_senml_json_decode",
+	    "lwm2m_senml_json_decode"};
+	const TTest *const fns[] = {test_lwm2m_senml_json_encode_device,
+	                            test_lwm2m_senml_json_encode_types,
+	                            test_lwm2m_senml_json_encode_leaf_and_root,
+	                            test_lwm2m_senml_json_decode_device,
+	                            test_lwm2m_senml_json_decode_types,
+	                            test_lwm2m_senml_json_decode_malformed,
+	                            test_lwm2m_senml_json_decode_limits};
 
 	return run_suite(make_suite("senml_json", names, fns, 7));
 }

@@ -7,8 +7,7 @@
 #include "lwm2m_value.h"
 
 static struct lwm2m_path
-P(const char *s)
-{
+P(const char *s) {
 	struct lwm2m_path p;
 
 	ck_assert_int_eq(lwm2m_path_parse(s, strlen(s), &p), LWM2M_OK);
@@ -17,8 +16,7 @@ P(const char *s)
 
 /* Encodes v at /1/0/1 as format fmt and compares with want. */
 static void
-encode_one(enum lwm2m_format fmt, const struct lwm2m_value *v,
-           const char *want)
+encode_one(enum lwm2m_format fmt, const struct lwm2m_value *v, const char *want)
 {
 	struct lwm2m_tree t;
 	struct lwm2m_path p = P("/1/0/1");
@@ -94,19 +92,19 @@ START_TEST(test_lwm2m_text_decode_values)
 	struct lwm2m_node *n;
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"100", 3,
-	                              &p, &t, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"100", 3, &p, &t, &d),
+	    LWM2M_OK);
 	n = lwm2m_tree_get(&t, &p);
 	ck_assert_int_eq(n->value.type, LWM2M_TYPE_RAW);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &n->value, LWM2M_TYPE_INTEGER,
-	                                    true, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &n->value, LWM2M_TYPE_INTEGER, true, &d),
+	    LWM2M_OK);
 	ck_assert_int_eq(n->value.v.i, 100);
 	p = P("/3/0/6/1");
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"5", 1,
-	                              &p, &t, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"5", 1, &p, &t, &d),
+	    LWM2M_OK);
 	p = P("/3/0/14");
 	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TEXT, NULL, 0, &p, &t, &d),
 	                 LWM2M_OK);
@@ -124,17 +122,17 @@ START_TEST(test_lwm2m_text_decode_rejects)
 
 	lim.max_value_len = 2;
 	lwm2m_tree_init(&t, &lim);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"1", 1,
-	                              &p, &t, &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"1", 1, &p, &t, &d),
+	    LWM2M_EPROTO);
 	ck_assert_ptr_nonnull(strstr(d.msg, "resource"));
 	p = P("/3/0/1");
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"123", 3,
-	                              &p, &t, &d),
-	                 LWM2M_ELIMIT);
-	ck_assert_int_eq(lwm2m_decode(9999, (const uint8_t *)"1", 1, &p, &t,
-	                              &d),
-	                 LWM2M_EINVAL);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TEXT, (const uint8_t *)"123", 3, &p, &t, &d),
+	    LWM2M_ELIMIT);
+	ck_assert_int_eq(
+	    lwm2m_decode(9999, (const uint8_t *)"1", 1, &p, &t, &d),
+	    LWM2M_EINVAL);
 	lwm2m_tree_fini(&t);
 }
 END_TEST
@@ -149,11 +147,10 @@ START_TEST(test_lwm2m_opaque_decode_roundtrip)
 	size_t len;
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_OPAQUE, bin, sizeof(bin), &p,
-	                              &t, &d),
-	                 LWM2M_OK);
-	ck_assert_int_eq(lwm2m_tree_get(&t, &p)->value.type,
-	                 LWM2M_TYPE_OPAQUE);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_OPAQUE, bin, sizeof(bin), &p, &t, &d),
+	    LWM2M_OK);
+	ck_assert_int_eq(lwm2m_tree_get(&t, &p)->value.type, LWM2M_TYPE_OPAQUE);
 	ck_assert_int_eq(lwm2m_encode(LWM2M_FMT_OPAQUE, &t, &p, &out, &len),
 	                 LWM2M_OK);
 	ck_assert_uint_eq(len, sizeof(bin));
@@ -182,12 +179,12 @@ text_suite(void)
 		const char *name;
 		const TTest *fn;
 	} cases[] = {
-		{"lwm2m_text_encode", test_lwm2m_text_encode_types},
-		{"lwm2m_text_encode", test_lwm2m_text_encode_rejects},
-		{"lwm2m_text_decode", test_lwm2m_text_decode_values},
-		{"lwm2m_text_decode", test_lwm2m_text_decode_rejects},
-		{"lwm2m_opaque_decode", test_lwm2m_opaque_decode_roundtrip},
-		{"lwm2m_format_name", test_lwm2m_format_name_known},
+	    {"lwm2m_text_encode", test_lwm2m_text_encode_types},
+	    {"lwm2m_text_encode", test_lwm2m_text_encode_rejects},
+	    {"lwm2m_text_decode", test_lwm2m_text_decode_values},
+	    {"lwm2m_text_decode", test_lwm2m_text_decode_rejects},
+	    {"lwm2m_opaque_decode", test_lwm2m_opaque_decode_roundtrip},
+	    {"lwm2m_format_name", test_lwm2m_format_name_known},
 	};
 	Suite *s = suite_create("text");
 	TCase *tc = NULL;

@@ -7,26 +7,21 @@
 
 /* Core TS 7.4.3 example: Read /3/0 of the Device object, 121 bytes. */
 static const uint8_t device_tlv[] = {
-	0xC8, 0x00, 0x14, 'O', 'p', 'e', 'n', ' ', 'M', 'o', 'b', 'i', 'l',
-	'e', ' ', 'A', 'l', 'l', 'i', 'a', 'n', 'c', 'e',
-	0xC8, 0x01, 0x16, 'L', 'i', 'g', 'h', 't', 'w', 'e', 'i', 'g', 'h',
-	't', ' ', 'M', '2', 'M', ' ', 'C', 'l', 'i', 'e', 'n', 't',
-	0xC8, 0x02, 0x09, '3', '4', '5', '0', '0', '0', '1', '2', '3',
-	0xC3, 0x03, '1', '.', '0',
-	0x86, 0x06, 0x41, 0x00, 0x01, 0x41, 0x01, 0x05,
-	0x88, 0x07, 0x08, 0x42, 0x00, 0x0E, 0xD8, 0x42, 0x01, 0x13, 0x88,
-	0x87, 0x08, 0x41, 0x00, 0x7D, 0x42, 0x01, 0x03, 0x84,
-	0xC1, 0x09, 0x64,
-	0xC1, 0x0A, 0x0F,
-	0x83, 0x0B, 0x41, 0x00, 0x00,
-	0xC4, 0x0D, 0x51, 0x82, 0x42, 0x8F,
-	0xC6, 0x0E, '+', '0', '2', ':', '0', '0',
-	0xC1, 0x10, 'U',
+    0xC8, 0x00, 0x14, 'O',  'p',  'e',  'n',  ' ',  'M',  'o',  'b',
+    'i',  'l',  'e',  ' ',  'A',  'l',  'l',  'i',  'a',  'n',  'c',
+    'e',  0xC8, 0x01, 0x16, 'L',  'i',  'g',  'h',  't',  'w',  'e',
+    'i',  'g',  'h',  't',  ' ',  'M',  '2',  'M',  ' ',  'C',  'l',
+    'i',  'e',  'n',  't',  0xC8, 0x02, 0x09, '3',  '4',  '5',  '0',
+    '0',  '0',  '1',  '2',  '3',  0xC3, 0x03, '1',  '.',  '0',  0x86,
+    0x06, 0x41, 0x00, 0x01, 0x41, 0x01, 0x05, 0x88, 0x07, 0x08, 0x42,
+    0x00, 0x0E, 0xD8, 0x42, 0x01, 0x13, 0x88, 0x87, 0x08, 0x41, 0x00,
+    0x7D, 0x42, 0x01, 0x03, 0x84, 0xC1, 0x09, 0x64, 0xC1, 0x0A, 0x0F,
+    0x83, 0x0B, 0x41, 0x00, 0x00, 0xC4, 0x0D, 0x51, 0x82, 0x42, 0x8F,
+    0xC6, 0x0E, '+',  '0',  '2',  ':',  '0',  '0',  0xC1, 0x10, 'U',
 };
 
 static struct lwm2m_path
-P(const char *s)
-{
+P(const char *s) {
 	struct lwm2m_path p;
 
 	ck_assert_int_eq(lwm2m_path_parse(s, strlen(s), &p), LWM2M_OK);
@@ -114,9 +109,9 @@ START_TEST(test_lwm2m_tlv_encode_device)
 	ck_assert_mem_eq(out, device_tlv, len);
 	free(out);
 	base = P("/3");
-	ck_assert_int_eq(lwm2m_encode(LWM2M_FMT_LEGACY_TLV, &t, &base, &out,
-	                              &len),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_encode(LWM2M_FMT_LEGACY_TLV, &t, &base, &out, &len),
+	    LWM2M_OK);
 	ck_assert_uint_eq(len, 3 + sizeof(device_tlv));
 	ck_assert_mem_eq(out, "\x08\x00\x79", 3);
 	ck_assert_mem_eq(out + 3, device_tlv, sizeof(device_tlv));
@@ -160,10 +155,17 @@ START_TEST(test_lwm2m_tlv_encode_widths)
 	static const struct {
 		int64_t i;
 		size_t len;
-	} cases[] = {{0, 1},          {-1, 1},         {127, 1},
-	             {-128, 1},       {128, 2},        {-129, 2},
-	             {32767, 2},      {32768, 4},      {-2147483648LL, 4},
-	             {2147483648LL, 8}, {INT64_MIN, 8}};
+	} cases[] = {{0, 1},
+	             {-1, 1},
+	             {127, 1},
+	             {-128, 1},
+	             {128, 2},
+	             {-129, 2},
+	             {32767, 2},
+	             {32768, 4},
+	             {-2147483648LL, 4},
+	             {2147483648LL, 8},
+	             {INT64_MIN, 8}};
 	struct lwm2m_path base = P("/1/0/1");
 	uint8_t *out;
 	size_t len;
@@ -173,9 +175,9 @@ START_TEST(test_lwm2m_tlv_encode_widths)
 
 		lwm2m_tree_init(&t, NULL);
 		set_int(&t, "/1/0/1", cases[i].i);
-		ck_assert_int_eq(lwm2m_encode(LWM2M_FMT_TLV, &t, &base, &out,
-		                              &len),
-		                 LWM2M_OK);
+		ck_assert_int_eq(
+		    lwm2m_encode(LWM2M_FMT_TLV, &t, &base, &out, &len),
+		    LWM2M_OK);
 		/* 8 bytes no longer fit the 3-bit length */
 		if (cases[i].len == 8) {
 			ck_assert_uint_eq(len, 3 + 8);
@@ -249,13 +251,13 @@ START_TEST(test_lwm2m_tlv_decode_signed_byte)
 	struct lwm2m_diag d;
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_LEGACY_TLV, in, sizeof(in),
-	                              &base, &t, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_LEGACY_TLV, in, sizeof(in), &base, &t, &d),
+	    LWM2M_OK);
 	n = lwm2m_tree_get(&t, &base);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &n->value, LWM2M_TYPE_INTEGER,
-	                                    false, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &n->value, LWM2M_TYPE_INTEGER, false, &d),
+	    LWM2M_OK);
 	ck_assert_int_eq(n->value.v.i, -1);
 	lwm2m_tree_fini(&t);
 }
@@ -265,10 +267,9 @@ START_TEST(test_lwm2m_tlv_decode_instances_and_objlnk)
 {
 	/* /66: two instances; resource 1 is an objlnk 66:1 / 3:0 */
 	static const uint8_t in[] = {
-		0x08, 0x00, 0x0B, 0xC3, 0x00, 'o', 'n', 'e',
-		0xC4, 0x01, 0x00, 0x42, 0x00, 0x01,
-		0x08, 0x01, 0x0B, 0xC3, 0x00, 't', 'w', 'o',
-		0xC4, 0x01, 0x00, 0x03, 0x00, 0x00,
+	    0x08, 0x00, 0x0B, 0xC3, 0x00, 'o',  'n',  'e',  0xC4, 0x01,
+	    0x00, 0x42, 0x00, 0x01, 0x08, 0x01, 0x0B, 0xC3, 0x00, 't',
+	    'w',  'o',  0xC4, 0x01, 0x00, 0x03, 0x00, 0x00,
 	};
 	struct lwm2m_tree t;
 	struct lwm2m_path base = P("/66"), p = P("/66/1/1");
@@ -276,14 +277,14 @@ START_TEST(test_lwm2m_tlv_decode_instances_and_objlnk)
 	struct lwm2m_diag d;
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base,
-	                              &t, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base, &t, &d),
+	    LWM2M_OK);
 	ck_assert_uint_eq(lwm2m_tree_get(&t, &base)->n_children, 2);
 	n = lwm2m_tree_get(&t, &p);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &n->value, LWM2M_TYPE_OBJLNK,
-	                                    false, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &n->value, LWM2M_TYPE_OBJLNK, false, &d),
+	    LWM2M_OK);
 	ck_assert_uint_eq(n->value.v.lnk.obj, 3);
 	ck_assert_uint_eq(n->value.v.lnk.inst, 0);
 	lwm2m_tree_fini(&t);
@@ -295,11 +296,10 @@ END_TEST
 START_TEST(test_lwm2m_tlv_decode_multiple_instances)
 {
 	static const uint8_t in[] = {
-		0x08, 0x00, 0x0E, 0xC1, 0x00, 0x01, 0xC1, 0x01, 0x00, 0x83,
-		0x02, 0x41, 0x7F, 0x07, 0xC1, 0x03, 0x7F,
-		0x08, 0x02, 0x12, 0xC1, 0x00, 0x03, 0xC1, 0x01, 0x00, 0x87,
-		0x02, 0x41, 0x7F, 0x07, 0x61, 0x01, 0x36, 0x01, 0xC1, 0x03,
-		0x7F,
+	    0x08, 0x00, 0x0E, 0xC1, 0x00, 0x01, 0xC1, 0x01, 0x00, 0x83,
+	    0x02, 0x41, 0x7F, 0x07, 0xC1, 0x03, 0x7F, 0x08, 0x02, 0x12,
+	    0xC1, 0x00, 0x03, 0xC1, 0x01, 0x00, 0x87, 0x02, 0x41, 0x7F,
+	    0x07, 0x61, 0x01, 0x36, 0x01, 0xC1, 0x03, 0x7F,
 	};
 	struct lwm2m_tree want, got;
 	struct lwm2m_path base = P("/2");
@@ -319,9 +319,9 @@ START_TEST(test_lwm2m_tlv_decode_multiple_instances)
 	set_int(&want, "/2/2/2/310", 1);
 	set_int(&want, "/2/2/3", 127);
 	lwm2m_tree_init(&got, NULL);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base,
-	                              &got, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base, &got, &d),
+	    LWM2M_OK);
 	coerce_like(&got, &want.root, &want);
 	ck_assert(lwm2m_tree_equal(&want, &got));
 	ck_assert_int_eq(lwm2m_encode(LWM2M_FMT_TLV, &want, &base, &out, &len),
@@ -348,16 +348,16 @@ START_TEST(test_lwm2m_tlv_decode_path_forms)
 	                 LWM2M_OK);
 	ck_assert_ptr_nonnull(lwm2m_tree_get(&t, &p));
 	base = P("/3/0/6");
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TLV, insts, sizeof(insts),
-	                              &base, &t, &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TLV, insts, sizeof(insts), &base, &t, &d),
+	    LWM2M_OK);
 	ck_assert_int_eq(lwm2m_tree_get(&t, &base)->kind,
 	                 LWM2M_NODE_MULTI_RESOURCE);
 	ck_assert_uint_eq(lwm2m_tree_get(&t, &base)->n_children, 2);
 	base = P("/3/0/9");
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TLV, wrapped + 2, 3, &base,
-	                              &t, &d),
-	                 LWM2M_EPROTO); /* duplicate of /3/0/9 */
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TLV, wrapped + 2, 3, &base, &t, &d),
+	    LWM2M_EPROTO); /* duplicate of /3/0/9 */
 	lwm2m_tree_fini(&t);
 }
 END_TEST
@@ -370,17 +370,20 @@ START_TEST(test_lwm2m_tlv_decode_malformed)
 		size_t len;
 		size_t off;
 	} bad[] = {
-		{"/3/0", "\xC8", 1, 0},                 /* no id */
-		{"/3/0", "\xC8\x00", 2, 0},             /* no length */
-		{"/3/0", "\xC8\x00\x05" "ab", 5, 0},    /* value past end */
-		{"/3/0", "\xD8\x00\x00\x01", 4, 0},     /* 16-bit length cut */
-		{"/3/0", "\xE1\xFF\xFF\x00", 4, 1},     /* reserved id */
-		{"/3/0", "\xC1\x01\x00\xC1\x02", 5, 3}, /* second item cut */
-		{"/3/0", "\x41\x00\x01", 3, 0},        /* res. inst. at top */
-		{"/3/0", "\x81\x06\xC0\x00", 4, 2},     /* resource in multi */
-		{"/3/0/1", "\xC1\x02\x00", 3, 0},       /* id mismatch */
-		{"/3", "\x08\x00\x03\x81\x06\x41", 6, 5}, /* nested cut */
-		{"/", "\xC1\x00\x00", 3, 0},            /* root */
+	    {"/3/0", "\xC8", 1, 0},     /* no id */
+	    {"/3/0", "\xC8\x00", 2, 0}, /* no length */
+	    {"/3/0",
+	     "\xC8\x00\x05"
+	     "ab",
+	     5, 0},                                   /* value past end */
+	    {"/3/0", "\xD8\x00\x00\x01", 4, 0},       /* 16-bit length cut */
+	    {"/3/0", "\xE1\xFF\xFF\x00", 4, 1},       /* reserved id */
+	    {"/3/0", "\xC1\x01\x00\xC1\x02", 5, 3},   /* second item cut */
+	    {"/3/0", "\x41\x00\x01", 3, 0},           /* res. inst. at top */
+	    {"/3/0", "\x81\x06\xC0\x00", 4, 2},       /* resource in multi */
+	    {"/3/0/1", "\xC1\x02\x00", 3, 0},         /* id mismatch */
+	    {"/3", "\x08\x00\x03\x81\x06\x41", 6, 5}, /* nested cut */
+	    {"/", "\xC1\x00\x00", 3, 0},              /* root */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -389,13 +392,12 @@ START_TEST(test_lwm2m_tlv_decode_malformed)
 		struct lwm2m_diag d = {0};
 
 		lwm2m_tree_init(&t, NULL);
-		ck_assert_msg(lwm2m_decode(LWM2M_FMT_TLV,
-		                           (const uint8_t *)bad[i].in,
-		                           bad[i].len, &base, &t,
-		                           &d) == LWM2M_EPROTO,
-		              "case %zu accepted", i);
-		ck_assert_msg(d.offset == bad[i].off, "case %zu: offset %zu (%s)",
-		              i, d.offset, d.msg);
+		ck_assert_msg(
+		    lwm2m_decode(LWM2M_FMT_TLV, (const uint8_t *)bad[i].in,
+		                 bad[i].len, &base, &t, &d) == LWM2M_EPROTO,
+		    "case %zu accepted", i);
+		ck_assert_msg(d.offset == bad[i].off,
+		              "case %zu: offset %zu (%s)", i, d.offset, d.msg);
 		ck_assert(d.msg[0] != '\0');
 		lwm2m_tree_fini(&t);
 	}
@@ -404,8 +406,8 @@ END_TEST
 
 START_TEST(test_lwm2m_tlv_decode_limits)
 {
-	static const uint8_t in[] = {0xC1, 0x00, 0x01, 0xC1, 0x01, 0x01,
-	                             0xC1, 0x02, 0x01};
+	static const uint8_t in[] = {0xC1, 0x00, 0x01, 0xC1, 0x01,
+	                             0x01, 0xC1, 0x02, 0x01};
 	struct lwm2m_limits lim = lwm2m_limits_default;
 	struct lwm2m_tree t;
 	struct lwm2m_path base = P("/3/0");
@@ -413,17 +415,17 @@ START_TEST(test_lwm2m_tlv_decode_limits)
 
 	lim.max_nodes = 4;
 	lwm2m_tree_init(&t, &lim);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base, &t,
-	                              &d),
-	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base, &t, &d),
+	    LWM2M_ELIMIT);
 	ck_assert_uint_eq(d.offset, 6);
 	lwm2m_tree_fini(&t);
 	lim.max_nodes = 100;
 	lim.max_input_len = 8;
 	lwm2m_tree_init(&t, &lim);
-	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base, &t,
-	                              &d),
-	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TLV, in, sizeof(in), &base, &t, &d),
+	    LWM2M_ELIMIT);
 	lwm2m_tree_fini(&t);
 }
 END_TEST
@@ -435,17 +437,17 @@ tlv_suite(void)
 		const char *name;
 		const TTest *fn;
 	} cases[] = {
-		{"lwm2m_tlv_encode", test_lwm2m_tlv_encode_device},
-		{"lwm2m_tlv_encode", test_lwm2m_tlv_encode_single_and_instance},
-		{"lwm2m_tlv_encode", test_lwm2m_tlv_encode_widths},
-		{"lwm2m_tlv_encode", test_lwm2m_tlv_encode_float_and_big_ids},
-		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_device},
-		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_signed_byte},
-		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_instances_and_objlnk},
-		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_multiple_instances},
-		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_path_forms},
-		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_malformed},
-		{"lwm2m_tlv_decode", test_lwm2m_tlv_decode_limits},
+	    {"lwm2m_tlv_encode", test_lwm2m_tlv_encode_device},
+	    {"lwm2m_tlv_encode", test_lwm2m_tlv_encode_single_and_instance},
+	    {"lwm2m_tlv_encode", test_lwm2m_tlv_encode_widths},
+	    {"lwm2m_tlv_encode", test_lwm2m_tlv_encode_float_and_big_ids},
+	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_device},
+	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_signed_byte},
+	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_instances_and_objlnk},
+	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_multiple_instances},
+	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_path_forms},
+	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_malformed},
+	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_limits},
 	};
 	Suite *s = suite_create("tlv");
 	TCase *tc = NULL;

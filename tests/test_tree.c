@@ -7,8 +7,7 @@
 #include "lwm2m_value.h"
 
 static struct lwm2m_path
-P(const char *s)
-{
+P(const char *s) {
 	struct lwm2m_path p;
 
 	ck_assert_int_eq(lwm2m_path_parse(s, strlen(s), &p), LWM2M_OK);
@@ -203,8 +202,9 @@ END_TEST
 START_TEST(test_lwm2m_path_parse_forms)
 {
 	struct lwm2m_path p;
-	static const char *bad[] = {"", "//", "/3//0", "/a", "/3/0/1/2/3",
-	                            "/65535", "/1234567", "/3 ", "3:0", "/-1"};
+	static const char *bad[] = {"",           "//",     "/3//0",    "/a",
+	                            "/3/0/1/2/3", "/65535", "/1234567", "/3 ",
+	                            "3:0",        "/-1"};
 
 	ck_assert_int_eq(lwm2m_path_parse("/", 1, &p), LWM2M_OK);
 	ck_assert_uint_eq(p.len, 0);
@@ -216,7 +216,7 @@ START_TEST(test_lwm2m_path_parse_forms)
 	ck_assert_uint_eq(p.ids[3], 2);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(lwm2m_path_parse(bad[i], strlen(bad[i]), &p) ==
-		                      LWM2M_EPROTO,
+		                  LWM2M_EPROTO,
 		              "accepted %s", bad[i]);
 	}
 }
@@ -256,49 +256,46 @@ START_TEST(test_lwm2m_value_coerce_tlv)
 	struct lwm2m_diag d;
 	static const uint8_t ff[] = {0xFF}, i2[] = {0x0E, 0xD8},
 	                     f4[] = {0x40, 0x49, 0x0F, 0xDB},
-	                     ol[] = {0x00, 0x42, 0x00, 0x01},
-	                     i3[] = {1, 2, 3};
+	                     ol[] = {0x00, 0x42, 0x00, 0x01}, i3[] = {1, 2, 3};
 
 	lwm2m_tree_init(&t, NULL);
 	v = raw(ff, 1);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false, &d),
+	    LWM2M_OK);
 	ck_assert_int_eq(v.v.i, -1);
 	v = raw(ff, 1);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_UNSIGNED, false,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_UNSIGNED, false, &d),
+	    LWM2M_OK);
 	ck_assert_uint_eq(v.v.u, 255);
 	v = raw(i2, 2);
 	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_TIME, false, &d),
 	                 LWM2M_OK);
 	ck_assert_int_eq(v.v.i, 3800);
 	v = raw(f4, 4);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_FLOAT, false,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_FLOAT, false, &d), LWM2M_OK);
 	ck_assert(fabs(v.v.f - 3.14159265) < 1e-6);
 	v = raw(ol, 4);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, false,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, false, &d), LWM2M_OK);
 	ck_assert_uint_eq(v.v.lnk.obj, 66);
 	ck_assert_uint_eq(v.v.lnk.inst, 1);
 	v = raw(i3, 3);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false,
-	                                    &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false, &d),
+	    LWM2M_EPROTO);
 	ck_assert_ptr_nonnull(strstr(d.msg, "1, 2, 4 or 8"));
 	v = raw(i3, 1);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, false,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, false, &d),
+	    LWM2M_OK);
 	ck_assert(v.v.b);
 	v = raw(i3 + 1, 1);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, false,
-	                                    &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, false, &d),
+	    LWM2M_EPROTO);
 	lwm2m_tree_fini(&t);
 }
 END_TEST
@@ -311,23 +308,21 @@ START_TEST(test_lwm2m_value_coerce_text)
 
 	lwm2m_tree_init(&t, NULL);
 	v = raw("-42", 3);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, true,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, true, &d), LWM2M_OK);
 	ck_assert_int_eq(v.v.i, -42);
 	v = raw("18446744073709551615", 20);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_UNSIGNED, true,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_UNSIGNED, true, &d),
+	    LWM2M_OK);
 	ck_assert_uint_eq(v.v.u, UINT64_MAX);
 	v = raw("9223372036854775808", 19);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, true,
-	                                    &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, true, &d),
+	    LWM2M_EPROTO);
 	v = raw("-9223372036854775808", 20);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, true,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, true, &d), LWM2M_OK);
 	ck_assert(v.v.i == INT64_MIN);
 	v = raw("2.5e3", 5);
 	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_FLOAT, true, &d),
@@ -337,27 +332,24 @@ START_TEST(test_lwm2m_value_coerce_text)
 	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_FLOAT, true, &d),
 	                 LWM2M_EPROTO);
 	v = raw("1", 1);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, true,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, true, &d), LWM2M_OK);
 	ck_assert(v.v.b);
 	v = raw("true", 4);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, true,
-	                                    &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_BOOLEAN, true, &d),
+	    LWM2M_EPROTO);
 	v = raw("3:0", 3);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, true,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, true, &d), LWM2M_OK);
 	ck_assert_uint_eq(v.v.lnk.obj, 3);
 	v = raw("3:65536", 7);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, true,
-	                                    &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, true, &d),
+	    LWM2M_EPROTO);
 	v = raw("aGVsbG8", 7);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OPAQUE, true,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OPAQUE, true, &d), LWM2M_OK);
 	ck_assert_uint_eq(v.v.bytes.len, 5);
 	ck_assert_mem_eq(v.v.bytes.ptr, "hello", 5);
 	v = raw("2026-11-25T11:20:03Z", 20);
@@ -375,31 +367,29 @@ START_TEST(test_lwm2m_value_coerce_numbers)
 	struct lwm2m_diag d;
 
 	lwm2m_tree_init(&t, NULL);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false, &d),
+	    LWM2M_OK);
 	ck_assert_int_eq(v.v.i, 12);
 	v.type = LWM2M_TYPE_FLOAT;
 	v.v.f = 12.5;
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false,
-	                                    &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_INTEGER, false, &d),
+	    LWM2M_EPROTO);
 	v.type = LWM2M_TYPE_INTEGER;
 	v.v.i = -1;
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_UNSIGNED, false,
-	                                    &d),
-	                 LWM2M_EPROTO);
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_FLOAT, false,
-	                                    &d),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_UNSIGNED, false, &d),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_FLOAT, false, &d), LWM2M_OK);
 	ck_assert(v.v.f == -1.0);
 	v.type = LWM2M_TYPE_BOOLEAN;
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, false,
-	                                    &d),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_value_coerce(&t, &v, LWM2M_TYPE_OBJLNK, false, &d),
+	    LWM2M_EPROTO);
 	ck_assert_ptr_nonnull(strstr(d.msg, "boolean"));
-	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_NONE, false,
-	                                    &d),
+	ck_assert_int_eq(lwm2m_value_coerce(&t, &v, LWM2M_TYPE_NONE, false, &d),
 	                 LWM2M_EINVAL);
 	lwm2m_tree_fini(&t);
 }
@@ -444,22 +434,23 @@ tree_suite(void)
 		const char *name;
 		const TTest *fn;
 	} cases[] = {
-		{"lwm2m_tree_init", test_lwm2m_tree_init_empty},
-		{"lwm2m_tree_add_node", test_lwm2m_tree_add_node_kinds},
-		{"lwm2m_tree_add_node", test_lwm2m_tree_add_node_sorted_and_limit},
-		{"lwm2m_tree_set", test_lwm2m_tree_set_copies_and_rejects_duplicate},
-		{"lwm2m_tree_set", test_lwm2m_tree_set_value_limit},
-		{"lwm2m_tree_get", test_lwm2m_tree_get_missing},
-		{"lwm2m_tree_alloc", test_lwm2m_tree_alloc_large},
-		{"lwm2m_node_path", test_lwm2m_node_path_roundtrip},
-		{"lwm2m_path_parse", test_lwm2m_path_parse_forms},
-		{"lwm2m_path_format", test_lwm2m_path_format_sizes},
-		{"lwm2m_path_is_prefix", test_lwm2m_path_is_prefix_cases},
-		{"lwm2m_value_coerce", test_lwm2m_value_coerce_tlv},
-		{"lwm2m_value_coerce", test_lwm2m_value_coerce_text},
-		{"lwm2m_value_coerce", test_lwm2m_value_coerce_numbers},
-		{"lwm2m_tree_equal", test_lwm2m_tree_equal_cases},
-		{"lwm2m_value_equal", test_lwm2m_value_equal_nan},
+	    {"lwm2m_tree_init", test_lwm2m_tree_init_empty},
+	    {"lwm2m_tree_add_node", test_lwm2m_tree_add_node_kinds},
+	    {"lwm2m_tree_add_node", test_lwm2m_tree_add_node_sorted_and_limit},
+	    {"lwm2m_tree_set",
+	     test_lwm2m_tree_set_copies_and_rejects_duplicate},
+	    {"lwm2m_tree_set", test_lwm2m_tree_set_value_limit},
+	    {"lwm2m_tree_get", test_lwm2m_tree_get_missing},
+	    {"lwm2m_tree_alloc", test_lwm2m_tree_alloc_large},
+	    {"lwm2m_node_path", test_lwm2m_node_path_roundtrip},
+	    {"lwm2m_path_parse", test_lwm2m_path_parse_forms},
+	    {"lwm2m_path_format", test_lwm2m_path_format_sizes},
+	    {"lwm2m_path_is_prefix", test_lwm2m_path_is_prefix_cases},
+	    {"lwm2m_value_coerce", test_lwm2m_value_coerce_tlv},
+	    {"lwm2m_value_coerce", test_lwm2m_value_coerce_text},
+	    {"lwm2m_value_coerce", test_lwm2m_value_coerce_numbers},
+	    {"lwm2m_tree_equal", test_lwm2m_tree_equal_cases},
+	    {"lwm2m_value_equal", test_lwm2m_value_equal_nan},
 	};
 	Suite *s = suite_create("tree");
 	TCase *tc = NULL;

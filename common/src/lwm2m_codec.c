@@ -25,32 +25,32 @@ struct codec {
 };
 
 static const struct codec codecs[] = {
-	{LWM2M_FMT_TEXT, "text/plain", lwm2m_text_decode, lwm2m_text_encode},
-	{LWM2M_FMT_OPAQUE, "application/octet-stream", lwm2m_opaque_decode,
-	 lwm2m_opaque_encode},
-	{LWM2M_FMT_CBOR, "application/cbor", lwm2m_cbor_value_decode,
-	 lwm2m_cbor_value_encode},
-	{LWM2M_FMT_SENML_JSON, "application/senml+json",
-	 lwm2m_senml_json_decode, lwm2m_senml_json_encode},
-	{LWM2M_FMT_SENML_CBOR, "application/senml+cbor",
-	 lwm2m_senml_cbor_decode, lwm2m_senml_cbor_encode},
-	{LWM2M_FMT_LEGACY_TEXT, "application/vnd.oma.lwm2m+text",
-	 lwm2m_text_decode, lwm2m_text_encode},
-	{LWM2M_FMT_LEGACY_TLV, "application/vnd.oma.lwm2m+tlv",
-	 lwm2m_tlv_decode, lwm2m_tlv_encode},
-	{LWM2M_FMT_LEGACY_JSON, "application/vnd.oma.lwm2m+json",
-	 lwm2m_lwjson_decode, lwm2m_lwjson_encode},
-	{LWM2M_FMT_TLV, "application/vnd.oma.lwm2m+tlv", lwm2m_tlv_decode,
-	 lwm2m_tlv_encode},
-	{LWM2M_FMT_LWM2M_JSON, "application/vnd.oma.lwm2m+json",
-	 lwm2m_lwjson_decode, lwm2m_lwjson_encode},
-	{LWM2M_FMT_LWM2M_CBOR, "application/vnd.oma.lwm2m+cbor",
-	 lwm2m_lwcbor_decode, lwm2m_lwcbor_encode},
+    {LWM2M_FMT_TEXT, "text/plain", lwm2m_text_decode, lwm2m_text_encode},
+    {LWM2M_FMT_OPAQUE, "application/octet-stream", lwm2m_opaque_decode,
+     lwm2m_opaque_encode},
+    {LWM2M_FMT_CBOR, "application/cbor", lwm2m_cbor_value_decode,
+     lwm2m_cbor_value_encode},
+    {LWM2M_FMT_SENML_JSON, "application/senml+json", lwm2m_senml_json_decode,
+     lwm2m_senml_json_encode},
+    {LWM2M_FMT_SENML_CBOR, "application/senml+cbor", lwm2m_senml_cbor_decode,
+     lwm2m_senml_cbor_encode},
+    {LWM2M_FMT_LEGACY_TEXT, "application/vnd.oma.lwm2m+text", lwm2m_text_decode,
+     lwm2m_text_encode},
+    {LWM2M_FMT_LEGACY_TLV, "application/vnd.oma.lwm2m+tlv", lwm2m_tlv_decode,
+     lwm2m_tlv_encode},
+    {LWM2M_FMT_LEGACY_JSON, "application/vnd.oma.lwm2m+json",
+     lwm2m_lwjson_decode, lwm2m_lwjson_encode},
+    {LWM2M_FMT_TLV, "application/vnd.oma.lwm2m+tlv", lwm2m_tlv_decode,
+     lwm2m_tlv_encode},
+    {LWM2M_FMT_LWM2M_JSON, "application/vnd.oma.lwm2m+json",
+     lwm2m_lwjson_decode, lwm2m_lwjson_encode},
+    {LWM2M_FMT_LWM2M_CBOR, "application/vnd.oma.lwm2m+cbor",
+     lwm2m_lwcbor_decode, lwm2m_lwcbor_encode},
 };
 
 /* Names of formats known but without a codec row (yet). */
 static const struct codec names_only[] = {
-	{LWM2M_FMT_LINK, "application/link-format", NULL, NULL},
+    {LWM2M_FMT_LINK, "application/link-format", NULL, NULL},
 };
 
 static const struct codec *
@@ -96,8 +96,10 @@ lwm2m_decode(enum lwm2m_format fmt, const uint8_t *buf, size_t len,
 
 	if (c == NULL || base == NULL || tree == NULL ||
 	    (buf == NULL && len > 0) || base->len > LWM2M_PATH_MAX_LEN) {
-		lwm2m_diag_set(diag, 0, "unsupported content format %u or bad "
-		               "argument", (unsigned)fmt);
+		lwm2m_diag_set(diag, 0,
+		               "unsupported content format %u or bad "
+		               "argument",
+		               (unsigned)fmt);
 		return LWM2M_EINVAL;
 	}
 	if (len > tree->limits->max_input_len) {
@@ -114,8 +116,7 @@ lwm2m_decode(enum lwm2m_format fmt, const uint8_t *buf, size_t len,
 
 lwm2m_err
 lwm2m_encode(enum lwm2m_format fmt, const struct lwm2m_tree *tree,
-             const struct lwm2m_path *base, uint8_t **ret_buf,
-             size_t *ret_len)
+             const struct lwm2m_path *base, uint8_t **ret_buf, size_t *ret_len)
 {
 	const struct codec *c = find_codec(fmt);
 	struct lwm2m_buf out = {0};

@@ -249,8 +249,10 @@ lwm2m__json_string(struct lwm2m__json *j, const char **ret_s, size_t *ret_len)
 		uint8_t c = j->buf[j->pos];
 
 		if (n > max) {
-			lwm2m_diag_set(j->diag, j->pos, "JSON: string longer than "
-			               "%zu bytes", max);
+			lwm2m_diag_set(j->diag, j->pos,
+			               "JSON: string longer than "
+			               "%zu bytes",
+			               max);
 			return LWM2M_ELIMIT;
 		}
 		if (c < 0x20) {
@@ -267,8 +269,10 @@ lwm2m__json_string(struct lwm2m__json *j, const char **ret_s, size_t *ret_len)
 		n += k;
 	}
 	if (n > max) {
-		lwm2m_diag_set(j->diag, j->pos, "JSON: string longer than %zu "
-		               "bytes", max);
+		lwm2m_diag_set(j->diag, j->pos,
+		               "JSON: string longer than %zu "
+		               "bytes",
+		               max);
 		return LWM2M_ELIMIT;
 	}
 	j->pos++;
@@ -289,7 +293,8 @@ lwm2m__json_number(struct lwm2m__json *j, struct lwm2m_value *ret_v)
 	start = j->pos;
 	while (j->pos < j->len && strchr("+-0123456789.eE", j->buf[j->pos]) &&
 	       j->buf[j->pos] != '\0') {
-		integral &= j->buf[j->pos] != '.' && (j->buf[j->pos] | 0x20) != 'e';
+		integral &=
+		    j->buf[j->pos] != '.' && (j->buf[j->pos] | 0x20) != 'e';
 		j->pos++;
 	}
 	s = (const char *)j->buf + start;
@@ -432,7 +437,8 @@ lwm2m__json_put_string(struct lwm2m_buf *out, const uint8_t *s, size_t len)
 }
 
 lwm2m_err
-lwm2m__json_text_value(struct lwm2m__json *j, struct lwm2m_value *v, bool objlnk)
+lwm2m__json_text_value(struct lwm2m__json *j, struct lwm2m_value *v,
+                       bool objlnk)
 {
 	const char *s;
 	size_t len, at = j->pos;
@@ -443,7 +449,8 @@ lwm2m__json_text_value(struct lwm2m__json *j, struct lwm2m_value *v, bool objlnk
 	}
 	if (objlnk) {
 		if (!lwm2m__parse_objlnk(s, len, v)) {
-			lwm2m_diag_set(j->diag, at, "objlnk must be "
+			lwm2m_diag_set(j->diag, at,
+			               "objlnk must be "
 			               "\"oid:iid\" with ids up to 65535");
 			return LWM2M_EPROTO;
 		}
@@ -478,21 +485,24 @@ lwm2m__json_store(struct lwm2m__json *j, size_t at, const char *bn,
 		bn = req;
 	}
 	if (bn_len + n_len > NAME_MAX_LEN) {
-		lwm2m_diag_set(j->diag, at, "record name is too long for a path");
+		lwm2m_diag_set(j->diag, at,
+		               "record name is too long for a path");
 		return LWM2M_EPROTO;
 	}
 	memcpy(name, bn, bn_len);
 	memcpy(name + bn_len, n, n_len);
 	if (lwm2m_path_parse(name, bn_len + n_len, &p) != LWM2M_OK ||
 	    (p.len != 3 && p.len != 4) || !lwm2m_path_is_prefix(base, &p)) {
-		lwm2m_diag_set(j->diag, at, "record name \"%.*s\" is not a "
+		lwm2m_diag_set(j->diag, at,
+		               "record name \"%.*s\" is not a "
 		               "resource path at or below the request path",
 		               (int)(bn_len + n_len), name);
 		return LWM2M_EPROTO;
 	}
 	err = lwm2m_tree_set(j->tree, &p, v);
 	if (err == LWM2M_EPROTO) {
-		lwm2m_diag_set(j->diag, at, "record name \"%.*s\" duplicates "
+		lwm2m_diag_set(j->diag, at,
+		               "record name \"%.*s\" duplicates "
 		               "or conflicts with another record",
 		               (int)(bn_len + n_len), name);
 	} else if (err == LWM2M_ELIMIT) {

@@ -28,7 +28,8 @@ static lwm2m_err
 need_number(struct lwm2m__json *j, struct lwm2m_value *v)
 {
 	if (lwm2m__json_peek(j) != LWM2M__JSON_NUMBER) {
-		lwm2m_diag_set(j->diag, j->pos, "LwM2M JSON: expected a number");
+		lwm2m_diag_set(j->diag, j->pos,
+		               "LwM2M JSON: expected a number");
 		return LWM2M_EPROTO;
 	}
 	return lwm2m__json_number(j, v);
@@ -42,7 +43,8 @@ read_member(struct lwm2m__json *j, const char *key, struct lwjson_rec *r)
 	                strcmp(key, "bv") == 0 || strcmp(key, "ov") == 0;
 
 	if (is_value && r->has_value) {
-		lwm2m_diag_set(j->diag, j->pos, "LwM2M JSON: record has two "
+		lwm2m_diag_set(j->diag, j->pos,
+		               "LwM2M JSON: record has two "
 		               "values");
 		return LWM2M_EPROTO;
 	}
@@ -95,7 +97,8 @@ read_record(struct lwm2m__json *j, const char *bn, size_t bn_len,
 	}
 	lwm2m__json_leave(j);
 	if (!r.has_value) {
-		lwm2m_diag_set(j->diag, at, "LwM2M JSON record without a value");
+		lwm2m_diag_set(j->diag, at,
+		               "LwM2M JSON record without a value");
 		return LWM2M_EPROTO;
 	}
 	return lwm2m__json_store(j, at, bn, bn_len, r.n, r.n_len, &r.v, base);
@@ -123,8 +126,7 @@ read_entries(struct lwm2m__json *j, const char *bn, size_t bn_len,
 
 /* The top-level object: finds bn and where "e" starts. */
 static lwm2m_err
-read_top(struct lwm2m__json *j, const char **bn, size_t *bn_len,
-         size_t *ret_e)
+read_top(struct lwm2m__json *j, const char **bn, size_t *bn_len, size_t *ret_e)
 {
 	struct lwm2m_value ignored;
 	const char *key;
@@ -148,7 +150,8 @@ read_top(struct lwm2m__json *j, const char **bn, size_t *bn_len,
 			err = need_number(j, &ignored);
 		} else if (strcmp(key, "e") == 0 &&
 		           lwm2m__json_peek(j) != LWM2M__JSON_ARRAY) {
-			lwm2m_diag_set(j->diag, j->pos, "LwM2M JSON: e must be "
+			lwm2m_diag_set(j->diag, j->pos,
+			               "LwM2M JSON: e must be "
 			               "an array");
 			err = LWM2M_EPROTO;
 		} else {
@@ -167,7 +170,9 @@ lwm2m_lwjson_decode(const uint8_t *buf, size_t len,
                     const struct lwm2m_path *base, struct lwm2m_tree *tree,
                     struct lwm2m_diag *diag)
 {
-	struct lwm2m__json j = {.buf = buf, .len = len, .tree = tree,
+	struct lwm2m__json j = {.buf = buf,
+	                        .len = len,
+	                        .tree = tree,
 	                        .diag = diag,
 	                        .max_depth = tree->limits->max_depth};
 	const char *bn = "";
@@ -241,7 +246,8 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 		break;
 	case LWM2M_TYPE_FLOAT:
 		memcpy(tmp, "\"v\":", 4);
-		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4, true);
+		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4,
+		                         true);
 		n = n < 0 ? -1 : n + 4;
 		break;
 	case LWM2M_TYPE_NONE:
@@ -279,7 +285,8 @@ lwm2m_lwjson_encode(const struct lwm2m_tree *tree,
                     const struct lwm2m_path *base, struct lwm2m_buf *out)
 {
 	const struct lwm2m_node *node = lwm2m_tree_get(tree, base);
-	struct lwjson_enc e = {.out = out, .base_len = base->len, .first = true};
+	struct lwjson_enc e = {
+	    .out = out, .base_len = base->len, .first = true};
 	char bn[32];
 	size_t bn_len;
 	lwm2m_err err;
@@ -289,7 +296,8 @@ lwm2m_lwjson_encode(const struct lwm2m_tree *tree,
 	}
 	bn_len = lwm2m__base_name(tree, base, bn);
 	err = put(out, "{\"bn\":");
-	err = err ? err : lwm2m__json_put_string(out, (const uint8_t *)bn, bn_len);
+	err = err ? err
+	          : lwm2m__json_put_string(out, (const uint8_t *)bn, bn_len);
 	err = err ? err : put(out, ",\"e\":[");
 	err = err ? err : lwm2m__tree_leaves(node, put_record, &e);
 	return err ? err : put(out, "]}");

@@ -6,8 +6,8 @@
  * to the records that follow until replaced; times are not part of the
  * value tree (two records for one path are a duplicate).  Names (bn + n)
  * must be paths of length 3 or 4 at or below the request path; before any
- * bn, a name not starting with '/' is taken relative to the request path.  Numbers
- * without fraction or exponent decode to INTEGER (UNSIGNED above
+ * bn, a name not starting with '/' is taken relative to the request path.
+ * Numbers without fraction or exponent decode to INTEGER (UNSIGNED above
  * INT64_MAX), others to FLOAT; the encoder writes floats with a '.' or an
  * exponent so the kinds survive a round trip.  Labels ending in '_' are
  * rejected (RFC 8428 section 4.4), other unknown labels are skipped. */
@@ -62,7 +62,8 @@ read_value(struct lwm2m__json *j, const char *key, struct lwm2m_value *v,
 	*ret_known = true;
 	if (strcmp(key, "v") == 0) {
 		if (lwm2m__json_peek(j) != LWM2M__JSON_NUMBER) {
-			lwm2m_diag_set(j->diag, j->pos, "SenML v must be a number");
+			lwm2m_diag_set(j->diag, j->pos,
+			               "SenML v must be a number");
 			return LWM2M_EPROTO;
 		}
 		return lwm2m__json_number(j, v);
@@ -124,8 +125,10 @@ read_label(struct lwm2m__json *j, const char *key, size_t key_len,
 		return err;
 	}
 	if (key_len > 0 && key[key_len - 1] == '_') {
-		lwm2m_diag_set(j->diag, at, "SenML label \"%.32s\" must be "
-		               "understood", key);
+		lwm2m_diag_set(j->diag, at,
+		               "SenML label \"%.32s\" must be "
+		               "understood",
+		               key);
 		return LWM2M_EPROTO;
 	}
 	return lwm2m__json_skip(j);
@@ -154,7 +157,7 @@ read_record(struct lwm2m__json *j, const struct lwm2m_path *base,
 		if ((err = lwm2m__json_string(j, &key, &key_len)) != LWM2M_OK ||
 		    (err = lwm2m__json_expect(j, ':')) != LWM2M_OK ||
 		    (err = read_label(j, key, key_len, &r, bn, bn_len)) !=
-		            LWM2M_OK) {
+		        LWM2M_OK) {
 			return err;
 		}
 	}
@@ -174,7 +177,9 @@ lwm2m_senml_json_decode(const uint8_t *buf, size_t len,
                         const struct lwm2m_path *base, struct lwm2m_tree *tree,
                         struct lwm2m_diag *diag)
 {
-	struct lwm2m__json j = {.buf = buf, .len = len, .tree = tree,
+	struct lwm2m__json j = {.buf = buf,
+	                        .len = len,
+	                        .tree = tree,
 	                        .diag = diag,
 	                        .max_depth = tree->limits->max_depth};
 	const char *bn = "";
@@ -248,7 +253,8 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 		if (put(out, "\"vs\":") != LWM2M_OK) {
 			return LWM2M_ENOMEM;
 		}
-		return lwm2m__json_put_string(out, v->v.bytes.ptr, v->v.bytes.len);
+		return lwm2m__json_put_string(out, v->v.bytes.ptr,
+		                              v->v.bytes.len);
 	case LWM2M_TYPE_OPAQUE:
 		return put_vd(out, v);
 	case LWM2M_TYPE_BOOLEAN:
@@ -266,7 +272,8 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 		break;
 	case LWM2M_TYPE_FLOAT:
 		memcpy(tmp, "\"v\":", 4);
-		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4, true);
+		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4,
+		                         true);
 		n = n < 0 ? -1 : n + 4;
 		break;
 	case LWM2M_TYPE_NONE:
@@ -290,9 +297,8 @@ put_record(void *ctx, const struct lwm2m_node *leaf)
 	if (err == LWM2M_OK && e->first) {
 		err = put(e->out, "\"bn\":");
 		err = err ? err
-		          : lwm2m__json_put_string(e->out,
-		                                   (const uint8_t *)e->bn,
-		                                   e->bn_len);
+		          : lwm2m__json_put_string(
+		                e->out, (const uint8_t *)e->bn, e->bn_len);
 		err = err ? err : put(e->out, ",");
 	}
 	if (err == LWM2M_OK && n > 0) {
@@ -313,8 +319,8 @@ lwm2m_senml_json_encode(const struct lwm2m_tree *tree,
 {
 	const struct lwm2m_node *node = lwm2m_tree_get(tree, base);
 	char bn[32];
-	struct senml_enc e = {.out = out, .base_len = base->len, .bn = bn,
-	                      .first = true};
+	struct senml_enc e = {
+	    .out = out, .base_len = base->len, .bn = bn, .first = true};
 	lwm2m_err err;
 
 	if (node == NULL) {

@@ -128,9 +128,11 @@ single_value(const uint8_t *buf, size_t len, const struct lwm2m_path *base,
 	lwm2m_err err;
 
 	if (base->len != 3 && base->len != 4) {
-		lwm2m_diag_set(diag, 0, "a single value needs a resource or "
-		               "resource-instance path, not a path of length %u",
-		               (unsigned)base->len);
+		lwm2m_diag_set(
+		    diag, 0,
+		    "a single value needs a resource or "
+		    "resource-instance path, not a path of length %u",
+		    (unsigned)base->len);
 		return LWM2M_EPROTO;
 	}
 	if (len > tree->limits->max_value_len) {
@@ -142,7 +144,8 @@ single_value(const uint8_t *buf, size_t len, const struct lwm2m_path *base,
 	v.v.bytes.len = len;
 	err = lwm2m_tree_set(tree, base, &v);
 	if (err == LWM2M_EPROTO) {
-		lwm2m_diag_set(diag, 0, "path already holds a value or a "
+		lwm2m_diag_set(diag, 0,
+		               "path already holds a value or a "
 		               "multiple resource");
 	}
 	return err;
@@ -169,8 +172,9 @@ value_at(const struct lwm2m_tree *tree, const struct lwm2m_path *base)
 {
 	const struct lwm2m_node *n = lwm2m_tree_get(tree, base);
 
-	if (n == NULL || (n->kind != LWM2M_NODE_RESOURCE &&
-	                  n->kind != LWM2M_NODE_RESOURCE_INSTANCE) ||
+	if (n == NULL ||
+	    (n->kind != LWM2M_NODE_RESOURCE &&
+	     n->kind != LWM2M_NODE_RESOURCE_INSTANCE) ||
 	    n->value.type == LWM2M_TYPE_NONE) {
 		return NULL;
 	}

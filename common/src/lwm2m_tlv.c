@@ -26,8 +26,8 @@ enum tlv_kind {
 struct tlv_item {
 	enum tlv_kind kind;
 	uint16_t id;
-	size_t start;      /* offset of the header */
-	size_t value_off;  /* offset of the value */
+	size_t start;     /* offset of the header */
+	size_t value_off; /* offset of the value */
 	size_t value_len;
 };
 
@@ -37,8 +37,8 @@ struct tlv_dec {
 	struct lwm2m_diag *diag;
 };
 
-static const char *const kind_names[] = {
-	"object instance", "resource instance", "multiple resource", "resource"};
+static const char *const kind_names[] = {"object instance", "resource instance",
+                                         "multiple resource", "resource"};
 
 /* Reads one header at pos, which is below end; the value must end by end. */
 static lwm2m_err
@@ -51,8 +51,10 @@ read_header(const struct tlv_dec *d, size_t pos, size_t end,
 	size_t p = pos + 1, vlen = h & 7;
 
 	if (end - p < id_len + len_len) {
-		lwm2m_diag_set(d->diag, pos, "TLV header truncated: needs %zu "
-		               "bytes of identifier and length", id_len + len_len);
+		lwm2m_diag_set(d->diag, pos,
+		               "TLV header truncated: needs %zu "
+		               "bytes of identifier and length",
+		               id_len + len_len);
 		return LWM2M_EPROTO;
 	}
 	ret_item->id = id_len == 2 ? (uint16_t)(b[p] << 8 | b[p + 1]) : b[p];
@@ -65,13 +67,15 @@ read_header(const struct tlv_dec *d, size_t pos, size_t end,
 		p += len_len;
 	}
 	if (end - p < vlen) {
-		lwm2m_diag_set(d->diag, pos, "TLV value length %zu runs past "
-		               "the end of its container (%zu bytes left)", vlen,
-		               end - p);
+		lwm2m_diag_set(d->diag, pos,
+		               "TLV value length %zu runs past "
+		               "the end of its container (%zu bytes left)",
+		               vlen, end - p);
 		return LWM2M_EPROTO;
 	}
 	if (ret_item->id == 65535) {
-		lwm2m_diag_set(d->diag, pos + 1, "TLV identifier 65535 is "
+		lwm2m_diag_set(d->diag, pos + 1,
+		               "TLV identifier 65535 is "
 		               "reserved");
 		return LWM2M_EPROTO;
 	}
@@ -101,11 +105,15 @@ tree_error(const struct tlv_dec *d, lwm2m_err err, size_t off,
 		text[0] = '\0';
 	}
 	if (err == LWM2M_ELIMIT) {
-		lwm2m_diag_set(d->diag, off, "%s: too many nodes or value too "
-		               "long", text);
+		lwm2m_diag_set(d->diag, off,
+		               "%s: too many nodes or value too "
+		               "long",
+		               text);
 	} else if (err == LWM2M_EPROTO) {
-		lwm2m_diag_set(d->diag, off, "%s: duplicate or conflicting "
-		               "item", text);
+		lwm2m_diag_set(d->diag, off,
+		               "%s: duplicate or conflicting "
+		               "item",
+		               text);
 	}
 	return err;
 }
@@ -127,9 +135,10 @@ decode_item(const struct tlv_dec *d, const struct tlv_item *it,
 
 	if (it->kind != expect[parent->len - 1] &&
 	    !(parent->len == 2 && it->kind == TLV_MULTI)) {
-		lwm2m_diag_set(d->diag, it->start, "TLV %s not allowed under "
-		               "a path of length %u", kind_names[it->kind],
-		               (unsigned)parent->len);
+		lwm2m_diag_set(d->diag, it->start,
+		               "TLV %s not allowed under "
+		               "a path of length %u",
+		               kind_names[it->kind], (unsigned)parent->len);
 		return LWM2M_EPROTO;
 	}
 	if (it->kind == TLV_INSTANCE || it->kind == TLV_MULTI) {
@@ -164,7 +173,8 @@ decode_items(const struct tlv_dec *d, size_t pos, size_t end,
 			return err;
 		}
 		if (want_id >= 0 && it.id != want_id) {
-			lwm2m_diag_set(d->diag, pos, "TLV identifier %u does not "
+			lwm2m_diag_set(d->diag, pos,
+			               "TLV identifier %u does not "
 			               "match the request path (%d)",
 			               (unsigned)it.id, want_id);
 			return LWM2M_EPROTO;
@@ -188,14 +198,15 @@ lwm2m_tlv_decode(const uint8_t *buf, size_t len, const struct lwm2m_path *base,
 	int want_id = -1;
 
 	if (base->len == 0) {
-		lwm2m_diag_set(diag, 0, "TLV cannot address the root: it has "
+		lwm2m_diag_set(diag, 0,
+		               "TLV cannot address the root: it has "
 		               "no object identifiers");
 		return LWM2M_EPROTO;
 	}
 	/* A request path below the object is either the parent of the
 	 * items or, with a matching id, the item itself. */
-	if (base->len == 4 || (base->len == 3 && len > 0 && (buf[0] >> 6) !=
-	                                                      TLV_RES_INSTANCE) ||
+	if (base->len == 4 ||
+	    (base->len == 3 && len > 0 && (buf[0] >> 6) != TLV_RES_INSTANCE) ||
 	    (base->len == 2 && len > 0 && (buf[0] >> 6) == TLV_INSTANCE)) {
 		want_id = base->ids[base->len - 1];
 		parent.len--;
@@ -203,8 +214,8 @@ lwm2m_tlv_decode(const uint8_t *buf, size_t len, const struct lwm2m_path *base,
 		/* The request path itself exists even when the payload is
 		 * empty: an object or instance without children, or a
 		 * multiple resource without instances. */
-		lwm2m_err err = lwm2m_tree_add_node(tree, base, base->len == 3,
-		                                    &n);
+		lwm2m_err err =
+		    lwm2m_tree_add_node(tree, base, base->len == 3, &n);
 
 		if (err != LWM2M_OK) {
 			return tree_error(&d, err, 0, base);
@@ -348,9 +359,10 @@ encode_node(const struct lwm2m_node *node, struct lwm2m_buf *out)
 	    node->kind == LWM2M_NODE_RESOURCE_INSTANCE) {
 		err = value_bytes(&node->value, tmp, &p, &len);
 		if (err == LWM2M_OK) {
-			err = put_header(out, node->kind == LWM2M_NODE_RESOURCE
-			                          ? TLV_RESOURCE
-			                          : TLV_RES_INSTANCE,
+			err = put_header(out,
+			                 node->kind == LWM2M_NODE_RESOURCE
+			                     ? TLV_RESOURCE
+			                     : TLV_RES_INSTANCE,
 			                 node->id, len);
 		}
 		return err != LWM2M_OK ? err : lwm2m_buf_append(out, p, len);
@@ -361,10 +373,11 @@ encode_node(const struct lwm2m_node *node, struct lwm2m_buf *out)
 	}
 	err = encode_children(node, &inner);
 	if (err == LWM2M_OK) {
-		err = put_header(out, node->kind == LWM2M_NODE_INSTANCE
-		                          ? TLV_INSTANCE
-		                          : TLV_MULTI,
-		                 node->id, inner.len);
+		err =
+		    put_header(out,
+		               node->kind == LWM2M_NODE_INSTANCE ? TLV_INSTANCE
+		                                                 : TLV_MULTI,
+		               node->id, inner.len);
 	}
 	if (err == LWM2M_OK) {
 		err = lwm2m_buf_append(out, inner.data, inner.len);

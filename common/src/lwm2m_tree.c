@@ -21,10 +21,10 @@ struct lwm2m_arena {
 };
 
 const struct lwm2m_limits lwm2m_limits_default = {
-	.max_nodes = 65536,
-	.max_depth = 16,
-	.max_value_len = 1024 * 1024,
-	.max_input_len = 4 * 1024 * 1024,
+    .max_nodes = 65536,
+    .max_depth = 16,
+    .max_value_len = 1024 * 1024,
+    .max_input_len = 4 * 1024 * 1024,
 };
 
 void
@@ -229,10 +229,12 @@ lwm2m_tree_set(struct lwm2m_tree *tree, const struct lwm2m_path *path,
 	lwm2m_err err;
 
 	if ((path->len != 3 && path->len != 4) ||
-	    value->type == LWM2M_TYPE_NONE || value->type > LWM2M_TYPE_CORELNK) {
+	    value->type == LWM2M_TYPE_NONE ||
+	    value->type > LWM2M_TYPE_CORELNK) {
 		return LWM2M_EINVAL;
 	}
-	if (type_has_bytes(v.type) && v.v.bytes.len > tree->limits->max_value_len) {
+	if (type_has_bytes(v.type) &&
+	    v.v.bytes.len > tree->limits->max_value_len) {
 		return LWM2M_ELIMIT;
 	}
 	err = lwm2m_tree_add_node(tree, path, false, &n);
@@ -292,7 +294,8 @@ lwm2m_path_parse(const char *text, size_t len, struct lwm2m_path *ret_path)
 		uint32_t id = 0;
 		size_t start = i;
 
-		while (i < len && text[i] >= '0' && text[i] <= '9' && i - start < 6) {
+		while (i < len && text[i] >= '0' && text[i] <= '9' &&
+		       i - start < 6) {
 			id = id * 10 + (uint32_t)(text[i] - '0');
 			i++;
 		}
@@ -325,7 +328,8 @@ lwm2m_path_format(const struct lwm2m_path *path, char *buf, size_t size)
 	}
 	buf[0] = '\0';
 	for (uint8_t i = 0; i < path->len; i++) {
-		n = snprintf(buf + off, size - off, "/%u", (unsigned)path->ids[i]);
+		n = snprintf(buf + off, size - off, "/%u",
+		             (unsigned)path->ids[i]);
 		if (n < 0 || (size_t)n >= size - off) {
 			return -1;
 		}
@@ -364,7 +368,8 @@ lwm2m_value_equal(const struct lwm2m_value *a, const struct lwm2m_value *b)
 	case LWM2M_TYPE_UNSIGNED:
 		return a->v.u == b->v.u;
 	case LWM2M_TYPE_FLOAT:
-		return a->v.f == b->v.f || (a->v.f != a->v.f && b->v.f != b->v.f);
+		return a->v.f == b->v.f ||
+		       (a->v.f != a->v.f && b->v.f != b->v.f);
 	case LWM2M_TYPE_BOOLEAN:
 		return a->v.b == b->v.b;
 	case LWM2M_TYPE_OBJLNK:
@@ -376,7 +381,8 @@ lwm2m_value_equal(const struct lwm2m_value *a, const struct lwm2m_value *b)
 	case LWM2M_TYPE_CORELNK:
 		return a->v.bytes.len == b->v.bytes.len &&
 		       (a->v.bytes.len == 0 ||
-		        memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
+		        memcmp(a->v.bytes.ptr, b->v.bytes.ptr,
+		               a->v.bytes.len) == 0);
 	}
 	return false;
 }
@@ -412,12 +418,17 @@ const char *
 lwm2m_type_name(enum lwm2m_type type)
 {
 	static const char *const names[] = {
-		[LWM2M_TYPE_NONE] = "none",       [LWM2M_TYPE_RAW] = "raw",
-		[LWM2M_TYPE_STRING] = "string",   [LWM2M_TYPE_INTEGER] = "integer",
-		[LWM2M_TYPE_UNSIGNED] = "unsigned", [LWM2M_TYPE_FLOAT] = "float",
-		[LWM2M_TYPE_BOOLEAN] = "boolean", [LWM2M_TYPE_OPAQUE] = "opaque",
-		[LWM2M_TYPE_TIME] = "time",       [LWM2M_TYPE_OBJLNK] = "objlnk",
-		[LWM2M_TYPE_CORELNK] = "corelnk",
+	    [LWM2M_TYPE_NONE] = "none",
+	    [LWM2M_TYPE_RAW] = "raw",
+	    [LWM2M_TYPE_STRING] = "string",
+	    [LWM2M_TYPE_INTEGER] = "integer",
+	    [LWM2M_TYPE_UNSIGNED] = "unsigned",
+	    [LWM2M_TYPE_FLOAT] = "float",
+	    [LWM2M_TYPE_BOOLEAN] = "boolean",
+	    [LWM2M_TYPE_OPAQUE] = "opaque",
+	    [LWM2M_TYPE_TIME] = "time",
+	    [LWM2M_TYPE_OBJLNK] = "objlnk",
+	    [LWM2M_TYPE_CORELNK] = "corelnk",
 	};
 
 	if ((unsigned)type >= sizeof(names) / sizeof(names[0])) {
@@ -537,8 +548,7 @@ lwm2m__parse_objlnk(const char *s, size_t len, struct lwm2m_value *ret)
 	const char *colon = memchr(s, ':', len);
 	uint64_t o, i;
 
-	if (colon == NULL ||
-	    !lwm2m__parse_u64(s, (size_t)(colon - s), &o) ||
+	if (colon == NULL || !lwm2m__parse_u64(s, (size_t)(colon - s), &o) ||
 	    !lwm2m__parse_u64(colon + 1, len - (size_t)(colon - s) - 1, &i) ||
 	    o > UINT16_MAX || i > UINT16_MAX) {
 		return false;
@@ -579,8 +589,10 @@ coerce_tlv(struct lwm2m_value *v, enum lwm2m_type to, struct lwm2m_diag *diag)
 	case LWM2M_TYPE_TIME:
 	case LWM2M_TYPE_UNSIGNED:
 		if (!tlv_int(p, len, to != LWM2M_TYPE_UNSIGNED, &u)) {
-			lwm2m_diag_set(diag, 0, "TLV %s must be 1, 2, 4 or 8 "
-			               "bytes, not %zu", lwm2m_type_name(to), len);
+			lwm2m_diag_set(diag, 0,
+			               "TLV %s must be 1, 2, 4 or 8 "
+			               "bytes, not %zu",
+			               lwm2m_type_name(to), len);
 			return LWM2M_EPROTO;
 		}
 		out.v.u = u;
@@ -595,14 +607,17 @@ coerce_tlv(struct lwm2m_value *v, enum lwm2m_type to, struct lwm2m_diag *diag)
 		} else if (len == 8 && tlv_int(p, len, false, &u)) {
 			memcpy(&out.v.f, &u, sizeof(out.v.f));
 		} else {
-			lwm2m_diag_set(diag, 0, "TLV float must be 4 or 8 bytes, "
-			               "not %zu", len);
+			lwm2m_diag_set(diag, 0,
+			               "TLV float must be 4 or 8 bytes, "
+			               "not %zu",
+			               len);
 			return LWM2M_EPROTO;
 		}
 		break;
 	case LWM2M_TYPE_BOOLEAN:
 		if (len != 1 || p[0] > 1) {
-			lwm2m_diag_set(diag, 0, "TLV boolean must be one byte 0 "
+			lwm2m_diag_set(diag, 0,
+			               "TLV boolean must be one byte 0 "
 			               "or 1");
 			return LWM2M_EPROTO;
 		}
@@ -610,8 +625,10 @@ coerce_tlv(struct lwm2m_value *v, enum lwm2m_type to, struct lwm2m_diag *diag)
 		break;
 	case LWM2M_TYPE_OBJLNK:
 		if (len != 4) {
-			lwm2m_diag_set(diag, 0, "TLV objlnk must be 4 bytes, "
-			               "not %zu", len);
+			lwm2m_diag_set(diag, 0,
+			               "TLV objlnk must be 4 bytes, "
+			               "not %zu",
+			               len);
 			return LWM2M_EPROTO;
 		}
 		out.v.lnk.obj = (uint16_t)(p[0] << 8 | p[1]);
@@ -685,8 +702,8 @@ text_number(const char *s, size_t len, enum lwm2m_type to,
 }
 
 static lwm2m_err
-coerce_text(struct lwm2m_tree *tree, struct lwm2m_value *v,
-            enum lwm2m_type to, struct lwm2m_diag *diag)
+coerce_text(struct lwm2m_tree *tree, struct lwm2m_value *v, enum lwm2m_type to,
+            struct lwm2m_diag *diag)
 {
 	struct lwm2m_value out = {.type = to};
 	const char *s = (const char *)v->v.bytes.ptr;
@@ -773,7 +790,8 @@ lwm2m_value_coerce(struct lwm2m_tree *tree, struct lwm2m_value *value,
 		value->type = to;
 		return LWM2M_OK;
 	}
-	if (is_number(from) && is_number(to) && coerce_number(value, to, &out)) {
+	if (is_number(from) && is_number(to) &&
+	    coerce_number(value, to, &out)) {
 		*value = out;
 		return LWM2M_OK;
 	}
@@ -804,8 +822,7 @@ lwm2m__tree_leaves(const struct lwm2m_node *node, lwm2m__leaf_cb cb, void *ctx)
 }
 
 size_t
-lwm2m__relative_name(const struct lwm2m_node *leaf, uint8_t base_len,
-                     char *buf)
+lwm2m__relative_name(const struct lwm2m_node *leaf, uint8_t base_len, char *buf)
 {
 	struct lwm2m_path p;
 	size_t off = 0;
