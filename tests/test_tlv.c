@@ -347,6 +347,13 @@ START_TEST(test_lwm2m_tlv_decode_path_forms)
 	                              &base, &t, &d),
 	                 LWM2M_OK);
 	ck_assert_ptr_nonnull(lwm2m_tree_get(&t, &p));
+	base = P("/4");
+	/* resources without an instance item are read as instance 0 */
+	ck_assert_int_eq(
+	    lwm2m_decode(LWM2M_FMT_TLV, wrapped + 2, 3, &base, &t, &d),
+	    LWM2M_OK);
+	p = P("/4/0/9");
+	ck_assert_ptr_nonnull(lwm2m_tree_get(&t, &p));
 	base = P("/3/0/6");
 	ck_assert_int_eq(
 	    lwm2m_decode(LWM2M_FMT_TLV, insts, sizeof(insts), &base, &t, &d),

@@ -211,11 +211,18 @@ lwm2m_tlv_decode(const uint8_t *buf, size_t len, const struct lwm2m_path *base,
 		want_id = base->ids[base->len - 1];
 		parent.len--;
 	} else {
+		/* Some 1.0 clients answer a Read of a single-instance object
+		 * with its resources, no instance item: read them as
+		 * instance 0. */
+		if (base->len == 1 && len > 0 &&
+		    (buf[0] >> 6) != TLV_INSTANCE) {
+			parent.ids[parent.len++] = 0;
+		}
 		/* The request path itself exists even when the payload is
 		 * empty: an object or instance without children, or a
 		 * multiple resource without instances. */
 		lwm2m_err err =
-		    lwm2m_tree_add_node(tree, base, base->len == 3, &n);
+		    lwm2m_tree_add_node(tree, &parent, base->len == 3, &n);
 
 		if (err != LWM2M_OK) {
 			return tree_error(&d, err, 0, base);
