@@ -124,14 +124,23 @@ for t in json.load(sys.stdin):
 	fi
 }
 
-# lwds_step_fuzz DIR SECONDS: each libFuzzer target over its committed
-# corpus; new inputs go to a scratch directory, the corpus stays as is.
+# lwds_step_fuzz DIR SECONDS BUDGET: each libFuzzer target over its
+# committed corpus for SECONDS, less when the targets together would take
+# more than BUDGET seconds (never under 5); new inputs go to a scratch
+# directory, the corpus stays as is.
 lwds_step_fuzz()
 {
-	local dir=$1 secs=$2 exe name corpus scratch dirs
+	local dir=$1 secs=$2 budget=$3 exe name corpus scratch dirs
+	local exes=()
 
 	for exe in "$dir"/fuzz/fuzz_*; do
-		[[ -f $exe && -x $exe ]] || continue
+		[[ -f $exe && -x $exe ]] && exes+=("$exe")
+	done
+	if ((${#exes[@]} > 0 && secs * ${#exes[@]} > budget)); then
+		secs=$((budget / ${#exes[@]}))
+		((secs >= 5)) || secs=5
+	fi
+	for exe in "${exes[@]}"; do
 		name=$(basename "$exe")
 		corpus=fuzz/corpus/${name#fuzz_}
 		[[ -d $corpus ]] || corpus=fuzz/corpus/$name
@@ -180,7 +189,8 @@ lwds_test()
 	if [[ ${LWDS_SKIP_FUZZ:-0} != 1 ]] && command -v clang >/dev/null &&
 		lwds_build_fuzz "$b-fuzz"; then
 		lwds_tally 1 0 "build $b-fuzz"
-		lwds_step_fuzz "$b-fuzz" "${LWDS_FUZZ_SECONDS:-20}"
+		lwds_step_fuzz "$b-fuzz" "${LWDS_FUZZ_SECONDS:-20}" \
+			"${LWDS_FUZZ_BUDGET:-240}"
 	fi
 	if ((${#LWDS_FAILURES[@]} > 0)); then
 		lwds_say "failed: ${LWDS_FAILURES[*]}"
