@@ -150,6 +150,17 @@ class TestRegistration(ServiceTestCase):
         r = c.request("DELETE", "rd/" + cid)
         self.assertEqual(r.code_str, "4.04", r)
 
+    def test_rest_delete_client(self):
+        c, _, cid = self.register("reg-rest-del-1")
+        r = self.api.delete("/clients/" + cid, self.token)
+        self.assertEqual(r.status, 204, r)
+        self.assertNotIn("reg-rest-del-1", self.names_listed(self.token))
+        self.assertEqual(self.api.delete("/clients/" + cid,
+                                         self.token).status, 404)
+        # the gateway dropped the session: the device's update is refused
+        r = c.request("POST", "rd/" + cid)
+        self.assertIn(r.code_str, ("4.03", "4.04"), r)
+
     def test_expire(self):
         _, _, cid = self.register("reg-exp-1", lt=2)
         self.assertIn("reg-exp-1", self.names_listed(self.token))
