@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -156,6 +157,9 @@ client_session(struct sim_client *c)
 	}
 	coap_session_set_app_data(c->session, c);
 	c->fd = find_fd(c->session, from);
+	if (c->muted) {
+		sim_client_mute(c, true);
+	}
 	return LWM2M_OK;
 }
 
@@ -960,7 +964,12 @@ sim_ctx_run(struct sim_ctx *ctx)
 lwm2m_err
 sim_client_mute(struct sim_client *c, bool on)
 {
-	const coap_address_t *peer;
+	/* A socket filter that accepts nothing: the kernel drops what the
+	 * server sends without an ICMP error, as for a device out of
+	 * reach. */
+	static struct sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+	struct sock_fprog prog = {1, drop_all};
+	int rc, unused = 0;
 
 	if (c->session == NULL) {
 		c->muted = on;
@@ -969,8 +978,11 @@ sim_client_mute(struct sim_client *c, bool on)
 	if (c->fd < 0) {
 		return LWM2M_EIO;
 	}
-	peer = on ? coap_session_get_addr_local(c->session) : &c->ctx->server;
-	if (connect(c->fd, &peer->addr.sa, peer->size) != 0) {
+	rc = on ? setsockopt(c->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+	                     sizeof prog)
+	        : setsockopt(c->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused,
+	                     sizeof unused);
+	if (rc != 0 && (on || errno != ENOENT)) {
 		lwm2m_log(LWM2M_LOG_WARNING, "ep=\"%s\" mute: %s", c->ep,
 		          strerror(errno));
 		return LWM2M_EIO;

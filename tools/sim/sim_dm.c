@@ -293,7 +293,6 @@ do_write_attr(struct req *q)
 		tmp.next = c->attrs;
 		c->attrs = a;
 	}
-	tmp.next = a->next;
 	*a = tmp;
 	answer(q, COAP_RESPONSE_CODE_CHANGED, NULL);
 }
@@ -822,6 +821,23 @@ parse_req_path(struct req *q)
 	return true;
 }
 
+static const char *
+method_name(coap_pdu_code_t method)
+{
+	switch (method) {
+	case COAP_REQUEST_CODE_GET:
+		return "GET";
+	case COAP_REQUEST_CODE_POST:
+		return "POST";
+	case COAP_REQUEST_CODE_PUT:
+		return "PUT";
+	case COAP_REQUEST_CODE_DELETE:
+		return "DELETE";
+	default:
+		return "other";
+	}
+}
+
 void
 sim_dm_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
                const coap_string_t *query, coap_pdu_t *resp)
@@ -851,4 +867,7 @@ sim_dm_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		q.c->ctx->stats.ops[SIM_K_OTHER]++;
 		answer(&q, COAP_RESPONSE_CODE_NOT_ALLOWED, NULL);
 	}
+	lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" %s %s -> %d.%02d", q.c->ep,
+	          method_name(method), q.ptext, coap_pdu_get_code(resp) >> 5,
+	          coap_pdu_get_code(resp) & 31);
 }

@@ -164,8 +164,8 @@ void sim_client_soon(struct sim_client *c, enum sim_exec_effect effect);
 /* sim_client_deregister sends a De-register; the client stays silent. */
 void sim_client_deregister(struct sim_client *c);
 
-/* sim_client_mute stops (on) or resumes answering: the socket is pointed
- * at itself, so the kernel drops what the server sends. */
+/* sim_client_mute stops (on) or resumes answering: a socket filter makes
+ * the kernel drop what the server sends, silently (no ICMP). */
 lwm2m_err sim_client_mute(struct sim_client *c, bool on);
 
 /* sim_ctx_stop de-registers everybody and ends the loop (bounded wait). */
