@@ -1,11 +1,12 @@
 /* gw_coap.c - libcoap glue: the /rd resource tree, request parsing into a
- * struct gw_request, answers (piggybacked, or separate through libcoap's
- * async support when Redis must be consulted first), and the loop sources.
+ * struct gw_request, answers (piggybacked when known at once, else a
+ * separate response once Redis answered), and the loop sources.
  */
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "gw.h"
@@ -13,15 +14,25 @@
 #include "lwm2m_redis.h"
 
 #define MAX_QUERY_OPTS 32
-#define COAP_POLL_MS 100
+#define COAP_POLL_MS 50 /* libcoap's timer work (retransmissions...) */
+#define EPOLL_BATCH 32
+#define MAX_IDLE_SESSIONS 64
+#define IDLE_SESSION_TIMEOUT_S 60
+#define READ_ROUNDS 64  /* epoll_wait rounds per readable callback */
 #define RETRY_MAX_AGE 5 /* seconds, on 5.03 */
 
+/* A request whose answer waits for Redis.  libcoap's async support is not
+ * used: it keeps every pending request on a list that each
+ * coap_io_process() walks, and we answer with our own separate response. */
 struct gw_exchange {
 	struct gw_ctx *gw;
-	coap_async_t *async; /* NULL while still inside the handler */
-	bool in_handler, done, orphan;
+	coap_session_t *session; /* referenced while the answer is pending */
+	coap_pdu_type_t type;    /* of the request: CON or NON */
+	uint8_t token[8];
+	size_t token_len;
+	bool in_handler, done;
 	struct gw_result res;
-	struct gw_exchange *prev, *next; /* gw->exchanges, while async */
+	struct gw_exchange *prev, *next; /* gw->exchanges, while pending */
 };
 
 static void
@@ -80,20 +91,34 @@ respond_error(coap_pdu_t *response, uint8_t code, const char *diag)
 	respond(response, &res);
 }
 
+/* sends the separate response of a pending exchange and frees it */
+static void
+answer_later(struct gw_exchange *ex)
+{
+	coap_session_t *session = ex->session;
+	coap_pdu_t *pdu;
+
+	ex_unlink(ex);
+	pdu = coap_pdu_init(ex->type, 0, coap_new_message_id(session),
+	                    coap_session_max_pdu_size(session));
+	if (pdu != NULL && coap_add_token(pdu, ex->token_len, ex->token)) {
+		respond(pdu, &ex->res);
+		coap_send(session, pdu); /* takes pdu */
+	} else if (pdu != NULL) {
+		coap_delete_pdu(pdu);
+	}
+	coap_session_release(session);
+	free(ex);
+}
+
 void
 gw_exchange_done(struct gw_exchange *ex, const struct gw_result *res)
 {
 	ex->res = *res;
 	ex->done = true;
-	if (ex->in_handler) {
-		return;
+	if (!ex->in_handler) {
+		answer_later(ex);
 	}
-	if (ex->orphan) {
-		free(ex);
-		return;
-	}
-	coap_async_trigger(ex->async);
-	event_active(ex->gw->coap_timer, EV_TIMEOUT, 0);
 }
 
 /* ---- request parsing ------------------------------------------------------
@@ -278,63 +303,60 @@ dispatch(struct gw_ctx *gw, struct gw_exchange *ex, struct gw_request *req)
 }
 
 /* Runs the operation; answers in the handler when it completed at once,
- * else parks the request with libcoap (empty ACK now, separate response
- * later). */
+ * else keeps the exchange (libcoap sends an empty ACK for a CON request
+ * whose handler set no code) and answers separately later. */
 static void
 start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
       struct gw_request *req, coap_pdu_t *response)
 {
 	struct gw_exchange *ex = calloc(1, sizeof *ex);
+	coap_bin_const_t token = coap_pdu_get_token(request);
 
-	if (ex == NULL) {
+	if (ex == NULL || token.length > sizeof ex->token) {
+		free(ex);
 		gw_reg_links_fini(&req->links);
 		respond_error(response, COAP_RESPONSE_CODE(500),
 		              "out of memory");
 		return;
 	}
 	ex->gw = gw;
-	ex->in_handler = true;
-	dispatch(gw, ex, req);
-	ex->in_handler = false;
-	if (ex->done) {
-		respond(response, &ex->res);
-		free(ex);
-		return;
-	}
-	ex->async = coap_register_async(session, request, 0);
-	if (ex->async == NULL) {
-		ex->orphan = true; /* freed when the operation finishes */
-		respond_error(response, COAP_RESPONSE_CODE(503), "busy");
-		return;
-	}
-	coap_async_set_app_data(ex->async, ex);
+	ex->type = coap_pdu_get_type(request) == COAP_MESSAGE_CON
+	               ? COAP_MESSAGE_CON
+	               : COAP_MESSAGE_NON;
+	memcpy(ex->token, token.s, token.length);
+	ex->token_len = token.length;
+	ex->session = coap_session_reference(session);
 	ex->next = gw->exchanges;
 	if (gw->exchanges != NULL) {
 		gw->exchanges->prev = ex;
 	}
 	gw->exchanges = ex;
-}
-
-/* the same request again: libcoap's re-run of a triggered async, or a
- * retransmission while the operation is still running */
-static bool
-resume(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response)
-{
-	coap_async_t *async =
-	    coap_find_async(session, coap_pdu_get_token(request));
-	struct gw_exchange *ex;
-
-	if (async == NULL) {
-		return false;
-	}
-	ex = coap_async_get_app_data(async);
-	if (ex != NULL && ex->done) {
+	ex->in_handler = true;
+	dispatch(gw, ex, req);
+	ex->in_handler = false;
+	if (ex->done) {
 		respond(response, &ex->res);
 		ex_unlink(ex);
-		coap_async_set_app_data(async, NULL);
+		coap_session_release(ex->session);
 		free(ex);
 	}
-	return true; /* libcoap frees the async after this run */
+}
+
+/* true for a retransmission of a request whose answer is still pending:
+ * libcoap then repeats the empty ACK */
+static bool
+pending(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request)
+{
+	coap_bin_const_t token = coap_pdu_get_token(request);
+
+	for (struct gw_exchange *ex = gw->exchanges; ex != NULL;
+	     ex = ex->next) {
+		if (ex->session == session && ex->token_len == token.length &&
+		    memcmp(ex->token, token.s, token.length) == 0) {
+			return true;
+		}
+	}
+	return false;
 }
 
 static void
@@ -346,7 +368,7 @@ on_request(coap_resource_t *resource, coap_session_t *session,
 	    coap_get_app_data(coap_session_get_context(session));
 	struct gw_request req;
 
-	if (resume(session, request, response)) {
+	if (pending(gw, session, request)) {
 		return;
 	}
 	memset(&req, 0, sizeof req);
@@ -369,12 +391,34 @@ on_request(coap_resource_t *resource, coap_session_t *session,
 /* ---- loop sources and lifecycle --------------------------------------------
  */
 
+/* Readable: hand libcoap its ready sockets until none is left (bounded, so
+ * the other sources get their turn).  coap_io_process() would also walk
+ * every session for timeouts on each call, which costs O(sessions) per
+ * datagram; that walk runs on the timer instead. */
 static void
-on_coap_io(evutil_socket_t fd, short what, void *arg)
+on_coap_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_ctx *gw = arg;
+	struct epoll_event evs[EPOLL_BATCH];
 
-	coap_io_process(gw->coap, COAP_IO_NO_WAIT);
+	for (int round = 0; round < READ_ROUNDS; round++) {
+		int n = epoll_wait(fd, evs, EPOLL_BATCH, 0);
+		if (n <= 0) {
+			return;
+		}
+		coap_io_do_epoll(gw->coap, evs, (size_t)n);
+	}
+}
+
+/* Timer: retransmissions, session time-outs, block-wise clean-up. */
+static void
+on_coap_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	coap_tick_t now;
+
+	coap_ticks(&now);
+	coap_io_prepare_epoll(gw->coap, now);
 }
 
 /* "0.0.0.0:5683", "[::]:5683" or "host:port" */
@@ -439,8 +483,8 @@ add_sources(struct gw_ctx *gw)
 		return LWM2M_EIO;
 	}
 	gw->coap_ev =
-	    event_new(gw->base, fd, EV_READ | EV_PERSIST, on_coap_io, gw);
-	gw->coap_timer = event_new(gw->base, -1, EV_PERSIST, on_coap_io, gw);
+	    event_new(gw->base, fd, EV_READ | EV_PERSIST, on_coap_readable, gw);
+	gw->coap_timer = event_new(gw->base, -1, EV_PERSIST, on_coap_timer, gw);
 	if (gw->coap_ev == NULL || gw->coap_timer == NULL ||
 	    event_add(gw->coap_ev, NULL) != 0 ||
 	    event_add(gw->coap_timer, &tv) != 0) {
@@ -468,6 +512,11 @@ gw_coap_start(struct gw_ctx *gw)
 	coap_set_app_data(gw->coap, gw);
 	coap_context_set_block_mode(gw->coap, COAP_BLOCK_USE_LIBCOAP |
 	                                          COAP_BLOCK_SINGLE_BODY);
+	/* Registration needs a session only while an exchange is pending (it
+	 * holds a reference); libcoap walks all sessions when it creates one
+	 * and on every timer run, so keep few idle ones around. */
+	coap_context_set_max_idle_sessions(gw->coap, MAX_IDLE_SESSIONS);
+	coap_context_set_session_timeout(gw->coap, IDLE_SESSION_TIMEOUT_S);
 	ep = coap_new_endpoint(gw->coap, &addr, COAP_PROTO_UDP);
 	if (ep == NULL) {
 		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on CoAP %s",
@@ -501,13 +550,14 @@ gw_coap_stop(struct gw_ctx *gw)
 		event_free(gw->coap_timer);
 		gw->coap_timer = NULL;
 	}
+	for (ex = gw->exchanges; ex != NULL; ex = next) {
+		next = ex->next;
+		coap_session_release(ex->session);
+		free(ex);
+	}
+	gw->exchanges = NULL;
 	if (gw->coap != NULL) {
 		coap_free_context(gw->coap);
 		gw->coap = NULL;
 	}
-	for (ex = gw->exchanges; ex != NULL; ex = next) {
-		next = ex->next;
-		free(ex);
-	}
-	gw->exchanges = NULL;
 }
