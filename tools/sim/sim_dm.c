@@ -12,7 +12,7 @@
 #define SIM_EXEC_ARGS_MAX 1024
 #define SIM_MAX_OBS 64   /* observations per client */
 #define SIM_MAX_ATTRS 64 /* attribute sets per client */
-#define SIM_NO_FMT 0xffff
+#define SIM_CON_EVERY 20
 
 struct req {
 	struct sim_client *c;
@@ -403,10 +403,14 @@ send_notify(struct sim_client *c, struct sim_obs *o, const uint8_t *buf,
             size_t len)
 {
 	coap_session_t *s = c->session;
-	coap_pdu_t *pdu = coap_pdu_init(
-	        c->ctx->opts.con_notify ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-	        COAP_RESPONSE_CODE_CONTENT, coap_new_message_id(s),
-	        coap_session_max_pdu_size(s));
+	/* Every SIM_CON_EVERY-th notification is confirmable even without
+	 * --con-notify, so a server that forgot the token gets to answer
+	 * with RST (libcoap does not report RSTs to NON messages). */
+	bool con = c->ctx->opts.con_notify || (o->seq + 1) % SIM_CON_EVERY == 0;
+	coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+	                                COAP_RESPONSE_CODE_CONTENT,
+	                                coap_new_message_id(s),
+	                                coap_session_max_pdu_size(s));
 	uint8_t b[4];
 
 	if (pdu == NULL) {

@@ -82,6 +82,8 @@ class Server:
             r = self.handle(msg, peer)
             if r is not None and r[1] == 69 and any(k == 6 for k, _ in r[4]):
                 self.notes.append((r[3], r[5]))
+                if r[0] == CON:  # a server that forgot the token: RST
+                    self.sock.sendto(encode(3, 0, r[2], b"", []), peer)
 
     def request(self, ep, code, path, opts=(), payload=b"", timeout=2.0):
         self.mid = (self.mid + 1) & 0xFFFF
@@ -171,6 +173,15 @@ def main():
         check(command("set sim-0 /3303/0/5700 80").startswith("ok"), "set")
         srv.pump(0.5)
         check(any(p == b"80" for _, p in srv.notes), "notification after set")
+        for i in range(25):
+            command("set sim-0 /3303/0/5700 %d" % (i * 10))
+            srv.pump(0.05)
+        before = len(srv.notes)
+        check(before >= 15, "a notification per change")
+        command("set sim-0 /3303/0/5700 1")
+        command("set sim-0 /3303/0/5700 99")
+        srv.pump(0.3)
+        check(len(srv.notes) == before, "RST to a CON notification cancels")
         check(command("mute sim-1 on").startswith("ok"), "mute")
         c, _, _ = srv.request("sim-1", GET, "/3/0/0", [(17, 0)], timeout=1)
         check(c is None, "muted client does not answer")
