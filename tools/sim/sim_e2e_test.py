@@ -53,6 +53,7 @@ class Server:
         self.clients = {}   # ep -> (addr, location)
         self.events = []    # (code, path, query) of client requests
         self.notes = []     # notifications (token, payload)
+        self.forget = False # answer the next Update with 4.04
 
     def handle(self, msg, peer):
         typ, code, mid, token, opts, payload = parse(msg)
@@ -66,6 +67,9 @@ class Server:
             ep = [q[3:] for q in query if q.startswith("ep=")][0]
             self.clients[ep] = (peer, "rd/%d" % (len(self.clients) + 1))
             rc, ro = 65, reply
+        elif code == POST and self.forget:
+            self.forget = False
+            rc, ro = 132, []
         else:
             rc, ro = (66 if code == DELETE else 68), []
         self.sock.sendto(encode(ACK, rc, mid, token, ro), peer)
@@ -188,9 +192,16 @@ def main():
         command("mute sim-1 off")
         c, _, _ = srv.request("sim-1", GET, "/3/0/0", [(17, 0)])
         check(code(c) == "2.05", "unmuted client answers")
+        srv.forget = True
+        n_reg = len([e for e in srv.events if e[1] == "rd"])
+        command("update sim-1")
+        srv.pump(0.5)
+        check(len([e for e in srv.events if e[1] == "rd"]) == n_reg + 1,
+              "an Update answered 4.04 makes the client register again")
         stats = json.loads(command("stats"))
         check(stats["observe_paths"].get("/3303/0/5700") == 1 and
-              stats["ops"]["create"] == 1, "stats counts")
+              stats["ops"]["create"] == 1 and stats["reregistrations"] == 1,
+              "stats counts")
         command("quit")
         srv.pump(1.5)
         dels = [e for e in srv.events if e[0] == DELETE and e[1].startswith("rd/")]
