@@ -17,8 +17,7 @@ model(void)
 }
 
 static struct lwm2m_path
-P(const char *text)
-{
+P(const char *text) {
 	struct lwm2m_path p;
 
 	ck_assert_int_eq(lwm2m_path_parse(text, strlen(text), &p), LWM2M_OK);
@@ -259,8 +258,8 @@ START_TEST(test_sim_model_discover_dim)
 	p = P("/3303");
 	ck_assert_int_eq(sim_model_discover(m, &p, NULL, NULL, buf, sizeof buf),
 	                 LWM2M_OK);
-	ck_assert(strncmp(buf, "</3303>;ver=1.1,</3303/0>,</3303/0/5601>",
-	                  40) == 0);
+	ck_assert(
+	    strncmp(buf, "</3303>;ver=1.1,</3303/0>,</3303/0/5601>", 40) == 0);
 	sim_model_free(m);
 }
 END_TEST

@@ -35,11 +35,25 @@ END_TEST
 START_TEST(test_sim_opts_parse_flags)
 {
 	struct sim_opts o;
-	char *argv[] = {"lwds-sim", "--count", "250", "--prefix", "dev-",
-	                "--lwm2m", "1.0", "--queue", "--objects", "3,3303",
-	                "--formats", "11542,112", "--rate", "1000.5",
-	                "--local-addrs", "127.0.0.1-127.0.0.10",
-	                "--local-addr", "127.0.1.1", NULL};
+	char *argv[] = {"lwds-sim",
+	                "--count",
+	                "250",
+	                "--prefix",
+	                "dev-",
+	                "--lwm2m",
+	                "1.0",
+	                "--queue",
+	                "--objects",
+	                "3,3303",
+	                "--formats",
+	                "11542,112",
+	                "--rate",
+	                "1000.5",
+	                "--local-addrs",
+	                "127.0.0.1-127.0.0.10",
+	                "--local-addr",
+	                "127.0.1.1",
+	                NULL};
 
 	ck_assert_int_eq(parse(&o, 18, argv), LWM2M_OK);
 	ck_assert_uint_eq(o.count, 250);
@@ -75,16 +89,16 @@ START_TEST(test_sim_opts_parse_rejects)
 {
 	struct sim_opts o;
 	char *bad[][3] = {
-	        {"lwds-sim", "--count", "0"},
-	        {"lwds-sim", "--count", "12x"},
-	        {"lwds-sim", "--lwm2m", "1.2"},
-	        {"lwds-sim", "--server", "http://x"},
-	        {"lwds-sim", "--objects", "3,9999"},
-	        {"lwds-sim", "--local-addrs", "127.0.0.9-127.0.0.1"},
-	        {"lwds-sim", "--binding", "X"},
-	        {"lwds-sim", "--rate", "-1"},
-	        {"lwds-sim", "--bogus", "1"},
-	        {"lwds-sim", "--server", "coaps://127.0.0.1:5684"},
+	    {"lwds-sim", "--count", "0"},
+	    {"lwds-sim", "--count", "12x"},
+	    {"lwds-sim", "--lwm2m", "1.2"},
+	    {"lwds-sim", "--server", "http://x"},
+	    {"lwds-sim", "--objects", "3,9999"},
+	    {"lwds-sim", "--local-addrs", "127.0.0.9-127.0.0.1"},
+	    {"lwds-sim", "--binding", "X"},
+	    {"lwds-sim", "--rate", "-1"},
+	    {"lwds-sim", "--bogus", "1"},
+	    {"lwds-sim", "--server", "coaps://127.0.0.1:5684"},
 	};
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -129,8 +143,7 @@ START_TEST(test_sim_addr_range_parse_bad)
 	ck_assert_int_eq(sim_addr_range_parse("", &r), LWM2M_EINVAL);
 	ck_assert_int_eq(sim_addr_range_parse("127.0.0.1-", &r), LWM2M_EINVAL);
 	ck_assert_int_eq(sim_addr_range_parse("-127.0.0.1", &r), LWM2M_EINVAL);
-	ck_assert_int_eq(sim_addr_range_parse("127.0.0.256", &r),
-	                 LWM2M_EINVAL);
+	ck_assert_int_eq(sim_addr_range_parse("127.0.0.256", &r), LWM2M_EINVAL);
 	ck_assert_int_eq(sim_addr_range_parse("::1", &r), LWM2M_EINVAL);
 }
 END_TEST

@@ -34,25 +34,25 @@ struct sim_opts {
 	uint8_t psk_key[64];
 	size_t psk_key_len;
 	unsigned count;
-	unsigned first_index;   /* endpoint numbers start here */
+	unsigned first_index; /* endpoint numbers start here */
 	char prefix[SIM_EP_MAX / 2];
-	unsigned lifetime;      /* seconds */
+	unsigned lifetime;        /* seconds */
 	unsigned update_interval; /* seconds; 0 = 80% of the lifetime */
-	unsigned lwm2m_minor;   /* 0 = LwM2M 1.0, 1 = LwM2M 1.1 */
-	char binding[8];        /* "U" by default */
+	unsigned lwm2m_minor;     /* 0 = LwM2M 1.0, 1 = LwM2M 1.1 */
+	char binding[8];          /* "U" by default */
 	bool queue;
 	uint16_t objects[SIM_MAX_OBJECTS];
 	size_t n_objects;
 	unsigned formats[SIM_MAX_FORMATS]; /* advertised in ct= (1.1) */
 	size_t n_formats;
-	double rate;            /* registrations per second, 0 = unlimited */
-	unsigned max_inflight;  /* initial registrations awaiting an answer */
+	double rate;           /* registrations per second, 0 = unlimited */
+	unsigned max_inflight; /* initial registrations awaiting an answer */
 	struct sim_addr_range addrs[SIM_MAX_ADDR_RANGES];
 	size_t n_addrs;
 	unsigned sensor_period_ms; /* temperature changes and observe checks */
-	unsigned control_port;  /* UDP on 127.0.0.1, 0 = none */
+	unsigned control_port;     /* UDP on 127.0.0.1, 0 = none */
 	bool control_stdin;
-	bool con_notify;        /* confirmable notifications */
+	bool con_notify; /* confirmable notifications */
 	bool quiet, verbose;
 };
 
@@ -92,7 +92,7 @@ enum sim_ops { SIM_OP_R = 1, SIM_OP_W = 2, SIM_OP_E = 4 };
 
 struct sim_res_def {
 	uint16_t id;
-	uint8_t ops;          /* SIM_OP_* */
+	uint8_t ops; /* SIM_OP_* */
 	bool multi;
 	enum lwm2m_type type; /* NONE for executables */
 	const char *name;
@@ -101,7 +101,7 @@ struct sim_res_def {
 struct sim_obj_def {
 	uint16_t id;
 	bool multi_instance;
-	const char *ver;      /* NULL for 1.0 */
+	const char *ver; /* NULL for 1.0 */
 	const struct sim_res_def *res;
 	size_t n_res;
 };
@@ -114,9 +114,9 @@ struct sim_model;
 /* What an Execute did, for the caller to act on. */
 enum sim_exec_effect {
 	SIM_EXEC_NONE = 0,
-	SIM_EXEC_REBOOT,      /* /3/0/4: the client re-registers */
-	SIM_EXEC_UPDATE,      /* /1/x/8 registration update trigger */
-	SIM_EXEC_FW_UPDATE,   /* /5/0/2 */
+	SIM_EXEC_REBOOT,    /* /3/0/4: the client re-registers */
+	SIM_EXEC_UPDATE,    /* /1/x/8 registration update trigger */
+	SIM_EXEC_FW_UPDATE, /* /5/0/2 */
 };
 
 /* sim_model_new builds the model of one client with the objects listed
@@ -180,12 +180,11 @@ lwm2m_err sim_model_links(const struct sim_model *m, const unsigned *ct,
 /* sim_model_discover writes the Discover answer for path into buf; attrs
  * is called for each link to append ";pmin=10"-style attributes (may be
  * NULL). */
-lwm2m_err sim_model_discover(const struct sim_model *m,
-                             const struct lwm2m_path *path,
-                             size_t (*attrs)(void *arg,
-                                             const struct lwm2m_path *p,
-                                             char *out, size_t size),
-                             void *arg, char *buf, size_t size);
+lwm2m_err
+sim_model_discover(const struct sim_model *m, const struct lwm2m_path *path,
+                   size_t (*attrs)(void *arg, const struct lwm2m_path *p,
+                                   char *out, size_t size),
+                   void *arg, char *buf, size_t size);
 
 /* sim_model_fw_package_len returns the size of the last firmware package
  * written to /5/0/0. */

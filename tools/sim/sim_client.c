@@ -3,11 +3,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -137,21 +137,23 @@ client_session(struct sim_client *c)
 
 		memset(&psk, 0, sizeof psk);
 		psk.version = COAP_DTLS_CPSK_SETUP_VERSION;
-		psk.psk_info.identity.s = (const uint8_t *)ctx->opts.psk_identity;
+		psk.psk_info.identity.s =
+		    (const uint8_t *)ctx->opts.psk_identity;
 		psk.psk_info.identity.length = strlen(ctx->opts.psk_identity);
 		psk.psk_info.key.s = ctx->opts.psk_key;
 		psk.psk_info.key.length = ctx->opts.psk_key_len;
 		c->session = coap_new_client_session_psk2(
-		        c->cc->coap, bind_local ? &local : NULL, &ctx->server,
-		        COAP_PROTO_DTLS, &psk);
+		    c->cc->coap, bind_local ? &local : NULL, &ctx->server,
+		    COAP_PROTO_DTLS, &psk);
 	} else {
 		c->session = coap_new_client_session(
-		        c->cc->coap, bind_local ? &local : NULL, &ctx->server,
-		        COAP_PROTO_UDP);
+		    c->cc->coap, bind_local ? &local : NULL, &ctx->server,
+		    COAP_PROTO_UDP);
 	}
 	if (c->session == NULL) {
-		lwm2m_log(LWM2M_LOG_ERR, "ep=\"%s\" cannot create a CoAP "
-		                         "session (file descriptors?)",
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "ep=\"%s\" cannot create a CoAP "
+		          "session (file descriptors?)",
 		          c->ep);
 		return LWM2M_EIO;
 	}
@@ -189,8 +191,9 @@ add_location(coap_optlist_t **opts, const char *loc)
 	while (*p != '\0') {
 		size_t n = strcspn(p, "/");
 
-		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_PATH,
-		                                           n, (const uint8_t *)p));
+		coap_insert_optlist(opts,
+		                    coap_new_optlist(COAP_OPTION_URI_PATH, n,
+		                                     (const uint8_t *)p));
 		p += n;
 		p += *p == '/';
 	}
@@ -212,8 +215,9 @@ add_reg_queries(struct sim_client *c, coap_optlist_t **opts, bool first)
 	         o->queue && o->lwm2m_minor == 0 ? "Q" : "");
 	add_query(opts, "b", b);
 	if (first && o->queue && o->lwm2m_minor > 0) {
-		coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_QUERY,
-		                                           1, (uint8_t *)"Q"));
+		coap_insert_optlist(
+		    opts,
+		    coap_new_optlist(COAP_OPTION_URI_QUERY, 1, (uint8_t *)"Q"));
 	}
 }
 
@@ -253,10 +257,9 @@ send_reg(struct sim_client *c, coap_pdu_code_t code, bool first, bool links)
 	add_location(&opts, first ? "rd" : c->location);
 	if (links) {
 		coap_insert_optlist(
-		        &opts,
-		        coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
-		                         coap_encode_var_safe(cf, sizeof cf, 40),
-		                         cf));
+		    &opts, coap_new_optlist(
+		               COAP_OPTION_CONTENT_FORMAT,
+		               coap_encode_var_safe(cf, sizeof cf, 40), cf));
 	}
 	if (code == COAP_REQUEST_CODE_POST) {
 		add_reg_queries(c, &opts, first);
@@ -358,8 +361,7 @@ static void
 send_deregister(struct sim_client *c)
 {
 	if ((c->state != SIM_ST_REGISTERED && c->state != SIM_ST_UPDATING) ||
-	    c->muted ||
-	    !send_reg(c, COAP_REQUEST_CODE_DELETE, false, false)) {
+	    c->muted || !send_reg(c, COAP_REQUEST_CODE_DELETE, false, false)) {
 		c->state = SIM_ST_DONE;
 		return;
 	}
@@ -381,7 +383,8 @@ on_client_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* ---- responses ------------------------------------------------------------ */
+/* ---- responses ------------------------------------------------------------
+ */
 
 static void
 print_ready(struct sim_ctx *ctx)
@@ -435,12 +438,14 @@ registered(struct sim_client *c, const coap_pdu_t *pdu)
 		ctx->stats.reg_lat_max_ms = lat;
 	}
 	if (lwm2m_log_level >= LWM2M_LOG_INFO) {
-		const coap_address_t *a = coap_session_get_addr_local(c->session);
+		const coap_address_t *a =
+		    coap_session_get_addr_local(c->session);
 		char ip[INET_ADDRSTRLEN] = "?";
 
 		inet_ntop(AF_INET, &a->addr.sin.sin_addr, ip, sizeof ip);
-		lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" registered location=/%s "
-		                          "addr=%s:%u",
+		lwm2m_log(LWM2M_LOG_INFO,
+		          "ep=\"%s\" registered location=/%s "
+		          "addr=%s:%u",
 		          c->ep, c->location, ip,
 		          (unsigned)ntohs(a->addr.sin.sin_port));
 	}
@@ -467,8 +472,9 @@ updated(struct sim_client *c, coap_pdu_code_t code)
 	}
 	ctx->stats.update_failures++;
 	ctx->stats.reregistrations++;
-	lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" update got %d.%02d, "
-	                          "registering again",
+	lwm2m_log(LWM2M_LOG_INFO,
+	          "ep=\"%s\" update got %d.%02d, "
+	          "registering again",
 	          c->ep, code >> 5, code & 31);
 	sim_client_reregister(c);
 }
@@ -508,8 +514,9 @@ on_response(coap_session_t *s, const coap_pdu_t *sent,
 			registered(c, received);
 		} else {
 			c->ctx->stats.reg_failures++;
-			lwm2m_log(LWM2M_LOG_WARNING, "ep=\"%s\" register got "
-			                             "%d.%02d, retrying",
+			lwm2m_log(LWM2M_LOG_WARNING,
+			          "ep=\"%s\" register got "
+			          "%d.%02d, retrying",
 			          c->ep, code >> 5, code & 31);
 			retry_later(c);
 		}
@@ -553,8 +560,9 @@ on_nack(coap_session_t *s, const coap_pdu_t *sent, coap_nack_reason_t reason,
 	} else if (c->state == SIM_ST_UPDATING) {
 		c->ctx->stats.update_failures++;
 	}
-	lwm2m_log(LWM2M_LOG_WARNING, "ep=\"%s\" no answer from the server "
-	                             "(%d), retrying",
+	lwm2m_log(LWM2M_LOG_WARNING,
+	          "ep=\"%s\" no answer from the server "
+	          "(%d), retrying",
 	          c->ep, (int)reason);
 	retry_later(c);
 }
@@ -572,7 +580,8 @@ on_start_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (ctx->opts.rate > 0) {
-		double secs = (double)(lwm2m_mono_ms() - ctx->start_ms) / 1000.0;
+		double secs =
+		    (double)(lwm2m_mono_ms() - ctx->start_ms) / 1000.0;
 		double allowed = ctx->opts.rate * secs + 1.0;
 
 		target = allowed < target ? (unsigned)allowed : target;
@@ -612,8 +621,9 @@ on_stop_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_ctx *ctx = arg;
 
-	lwm2m_log(LWM2M_LOG_WARNING, "%u clients did not finish "
-	                             "de-registering, exiting anyway",
+	lwm2m_log(LWM2M_LOG_WARNING,
+	          "%u clients did not finish "
+	          "de-registering, exiting anyway",
 	          ctx->n_started - ctx->n_done);
 	event_base_loopexit(ctx->base, NULL);
 }
@@ -679,7 +689,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	sim_dm_tick(arg);
 }
 
-/* ---- construction ----------------------------------------------------------- */
+/* ---- construction -----------------------------------------------------------
+ */
 
 static lwm2m_err
 resolve_server(struct sim_ctx *ctx)
@@ -708,7 +719,8 @@ resolve_server(struct sim_ctx *ctx)
 	}
 	coap_address_init(&ctx->server);
 	ctx->server.size = sizeof ctx->server.addr.sin;
-	memcpy(&ctx->server.addr.sin, res->ai_addr, sizeof ctx->server.addr.sin);
+	memcpy(&ctx->server.addr.sin, res->ai_addr,
+	       sizeof ctx->server.addr.sin);
 	ctx->server.addr.sin.sin_port = htons(uri.port);
 	freeaddrinfo(res);
 	return LWM2M_OK;
@@ -734,8 +746,9 @@ raise_nofile(unsigned clients)
 	}
 	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || want < (rlim_t)clients + 16) {
-		lwm2m_log(LWM2M_LOG_WARNING, "only %llu file descriptors for "
-		                             "%u clients",
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "only %llu file descriptors for "
+		          "%u clients",
 		          (unsigned long long)want, clients);
 	}
 }
@@ -745,8 +758,8 @@ coap_setup_one(struct sim_ctx *ctx, struct sim_coap *cc)
 {
 	coap_resource_t *r;
 	static const coap_request_t methods[] = {
-	        COAP_REQUEST_GET, COAP_REQUEST_PUT, COAP_REQUEST_POST,
-	        COAP_REQUEST_DELETE, COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH};
+	    COAP_REQUEST_GET,    COAP_REQUEST_PUT,   COAP_REQUEST_POST,
+	    COAP_REQUEST_DELETE, COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH};
 
 	cc->ctx = ctx;
 	cc->coap = coap_new_context(NULL);
@@ -754,7 +767,7 @@ coap_setup_one(struct sim_ctx *ctx, struct sim_coap *cc)
 		return LWM2M_EIO;
 	}
 	coap_context_set_block_mode(cc->coap, COAP_BLOCK_USE_LIBCOAP |
-	                                              COAP_BLOCK_SINGLE_BODY);
+	                                          COAP_BLOCK_SINGLE_BODY);
 	coap_register_response_handler(cc->coap, on_response);
 	coap_register_nack_handler(cc->coap, on_nack);
 	r = coap_resource_unknown_init2(sim_dm_handler, 0);
@@ -800,8 +813,8 @@ events_setup(struct sim_ctx *ctx)
 	                       (ctx->opts.sensor_period_ms % 1000) * 1000};
 	struct timeval safety = {0, 200000};
 
-	ctx->coap_timer = event_new(ctx->base, -1, EV_PERSIST, on_coap_timer,
-	                            ctx);
+	ctx->coap_timer =
+	    event_new(ctx->base, -1, EV_PERSIST, on_coap_timer, ctx);
 	ctx->start_timer = evtimer_new(ctx->base, on_start_timer, ctx);
 	ctx->stop_timer = evtimer_new(ctx->base, on_stop_timer, ctx);
 	ctx->tick = event_new(ctx->base, -1, EV_PERSIST, on_tick, ctx);
@@ -837,7 +850,7 @@ clients_setup(struct sim_ctx *ctx)
 		c->timer = evtimer_new(ctx->base, on_client_timer, c);
 		if (c->timer == NULL ||
 		    sim_model_new(o->objects, o->n_objects, c->ep, &c->model) !=
-		            LWM2M_OK) {
+		        LWM2M_OK) {
 			return LWM2M_ENOMEM;
 		}
 	}
@@ -849,10 +862,10 @@ clients_setup(struct sim_ctx *ctx)
 static void
 default_formats(struct sim_opts *o)
 {
-	static const unsigned all[] = {LWM2M_FMT_TEXT,       LWM2M_FMT_OPAQUE,
-	                               LWM2M_FMT_CBOR,       LWM2M_FMT_SENML_JSON,
-	                               LWM2M_FMT_SENML_CBOR, LWM2M_FMT_TLV,
-	                               LWM2M_FMT_LWM2M_JSON, LWM2M_FMT_LWM2M_CBOR};
+	static const unsigned all[] = {
+	    LWM2M_FMT_TEXT,       LWM2M_FMT_OPAQUE,     LWM2M_FMT_CBOR,
+	    LWM2M_FMT_SENML_JSON, LWM2M_FMT_SENML_CBOR, LWM2M_FMT_TLV,
+	    LWM2M_FMT_LWM2M_JSON, LWM2M_FMT_LWM2M_CBOR};
 
 	if (o->n_formats > 0) {
 		return;

@@ -25,7 +25,8 @@ struct sim_ctl {
 	bool line_overflow;
 };
 
-/* ---- stats ------------------------------------------------------------------ */
+/* ---- stats ------------------------------------------------------------------
+ */
 
 void
 sim_stats_count_path(struct sim_path_count *table, const char *path)
@@ -51,9 +52,8 @@ sim_stats_count_path(struct sim_path_count *table, const char *path)
 	}
 }
 
-static size_t
-add(char *buf, size_t size, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static size_t add(char *buf, size_t size, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static size_t
 add(char *buf, size_t size, size_t off, const char *fmt, ...)
@@ -104,30 +104,29 @@ size_t
 sim_stats_json(const struct sim_ctx *ctx, char *buf, size_t size)
 {
 	static const char *ops[SIM_K_MAX] = {
-	        "read",    "discover", "write",   "write_attributes",
-	        "execute", "create",   "delete",  "observe",
-	        "cancel",  "other"};
+	    "read",   "discover", "write",   "write_attributes", "execute",
+	    "create", "delete",   "observe", "cancel",           "other"};
 	const struct sim_stats *s = &ctx->stats;
-	size_t off = add(buf, size, 0,
-	                 "{\"clients\":%u,\"registered\":%u,\"registrations\":"
-	                 "%llu,\"registration_failures\":%llu,\"updates\":%llu,"
-	                 "\"update_failures\":%llu,\"reregistrations\":%llu,"
-	                 "\"deregistrations\":%llu,\"notifications\":%llu,"
-	                 "\"reg_latency_avg_ms\":%.3f,\"reg_latency_max_ms\":%llu,"
-	                 "\"requests\":%llu,\"ops\":{",
-	                 ctx->n_clients, count_registered(ctx),
-	                 (unsigned long long)s->registrations,
-	                 (unsigned long long)s->reg_failures,
-	                 (unsigned long long)s->updates,
-	                 (unsigned long long)s->update_failures,
-	                 (unsigned long long)s->reregistrations,
-	                 (unsigned long long)s->deregistrations,
-	                 (unsigned long long)s->notifications,
-	                 s->registrations > 0 ? (double)s->reg_lat_sum_ms /
-	                                                (double)s->registrations
-	                                      : 0.0,
-	                 (unsigned long long)s->reg_lat_max_ms,
-	                 (unsigned long long)s->requests);
+	size_t off = add(
+	    buf, size, 0,
+	    "{\"clients\":%u,\"registered\":%u,\"registrations\":"
+	    "%llu,\"registration_failures\":%llu,\"updates\":%llu,"
+	    "\"update_failures\":%llu,\"reregistrations\":%llu,"
+	    "\"deregistrations\":%llu,\"notifications\":%llu,"
+	    "\"reg_latency_avg_ms\":%.3f,\"reg_latency_max_ms\":%llu,"
+	    "\"requests\":%llu,\"ops\":{",
+	    ctx->n_clients, count_registered(ctx),
+	    (unsigned long long)s->registrations,
+	    (unsigned long long)s->reg_failures, (unsigned long long)s->updates,
+	    (unsigned long long)s->update_failures,
+	    (unsigned long long)s->reregistrations,
+	    (unsigned long long)s->deregistrations,
+	    (unsigned long long)s->notifications,
+	    s->registrations > 0
+	        ? (double)s->reg_lat_sum_ms / (double)s->registrations
+	        : 0.0,
+	    (unsigned long long)s->reg_lat_max_ms,
+	    (unsigned long long)s->requests);
 
 	for (int i = 0; i < SIM_K_MAX; i++) {
 		off = add(buf, size, off, "%s\"%s\":%llu", i > 0 ? "," : "",
@@ -145,7 +144,8 @@ sim_stats_json(const struct sim_ctx *ctx, char *buf, size_t size)
 	return off;
 }
 
-/* ---- commands ------------------------------------------------------------------ */
+/* ---- commands
+ * ------------------------------------------------------------------ */
 
 typedef lwm2m_err (*client_fn)(struct sim_client *c, const char *arg);
 
@@ -240,12 +240,12 @@ static const struct {
 	const char *name;
 	client_fn fn;
 } client_cmds[] = {
-	{"set", cmd_set},
-	{"mute", cmd_mute},
-	{"sleep", cmd_sleep},
-	{"update", cmd_update},
-	{"deregister", cmd_deregister},
-	{"register", cmd_register},
+    {"set", cmd_set},
+    {"mute", cmd_mute},
+    {"sleep", cmd_sleep},
+    {"update", cmd_update},
+    {"deregister", cmd_deregister},
+    {"register", cmd_register},
 };
 
 static struct sim_client *
@@ -337,7 +337,8 @@ sim_ctx_command(struct sim_ctx *ctx, const char *line, char *out, size_t size)
 	return true;
 }
 
-/* ---- transports -------------------------------------------------------------- */
+/* ---- transports
+ * -------------------------------------------------------------- */
 
 static void
 run_line(struct sim_ctl *ctl, char *line, char *out, size_t size)
@@ -390,8 +391,8 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 	char line[SIM_CMD_MAX + 1], *out = malloc(SIM_STATS_MAX);
 	struct sockaddr_storage from;
 	socklen_t flen = sizeof from;
-	ssize_t n = recvfrom(fd, line, SIM_CMD_MAX, 0,
-	                     (struct sockaddr *)&from, &flen);
+	ssize_t n =
+	    recvfrom(fd, line, SIM_CMD_MAX, 0, (struct sockaddr *)&from, &flen);
 
 	if (n < 0 || out == NULL) {
 		free(out);
@@ -449,8 +450,8 @@ sim_ctl_start(struct sim_ctx *ctx, struct event_base *base,
 	ctl->ctx = ctx;
 	ctl->udp_fd = -1;
 	if (o->control_stdin && stdin_pollable()) {
-		ctl->stdin_ev = event_new(base, 0, EV_READ | EV_PERSIST,
-		                          on_stdin, ctl);
+		ctl->stdin_ev =
+		    event_new(base, 0, EV_READ | EV_PERSIST, on_stdin, ctl);
 		if (ctl->stdin_ev == NULL || event_add(ctl->stdin_ev, NULL)) {
 			lwm2m_log(LWM2M_LOG_NOTICE, "stdin cannot be polled, "
 			                            "no stdin commands");
@@ -458,9 +459,9 @@ sim_ctl_start(struct sim_ctx *ctx, struct event_base *base,
 	}
 	if (o->control_port != 0) {
 		if (udp_open(ctl, o->control_port) != LWM2M_OK ||
-		    (ctl->udp_ev = event_new(base, ctl->udp_fd,
-		                             EV_READ | EV_PERSIST, on_udp,
-		                             ctl)) == NULL ||
+		    (ctl->udp_ev =
+		         event_new(base, ctl->udp_fd, EV_READ | EV_PERSIST,
+		                   on_udp, ctl)) == NULL ||
 		    event_add(ctl->udp_ev, NULL) != 0) {
 			sim_ctl_stop(ctl);
 			return LWM2M_EIO;

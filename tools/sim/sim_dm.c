@@ -25,7 +25,8 @@ struct req {
 	char ptext[32];
 };
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers --------------------------------------------------------
+ */
 
 static unsigned
 opt_uint(const coap_pdu_t *pdu, coap_option_num_t num, bool *present)
@@ -103,8 +104,8 @@ release_buf(coap_session_t *s, void *p)
 /* encode_path reads path of c and encodes it as fmt into a malloc()ed
  * buffer.  Returns 2.05 or the error code to answer. */
 static coap_pdu_code_t
-encode_path(struct sim_client *c, const struct lwm2m_path *path,
-            uint16_t fmt, uint8_t **ret_buf, size_t *ret_len)
+encode_path(struct sim_client *c, const struct lwm2m_path *path, uint16_t fmt,
+            uint8_t **ret_buf, size_t *ret_len)
 {
 	struct lwm2m_tree tree;
 	lwm2m_err err;
@@ -125,7 +126,8 @@ encode_path(struct sim_client *c, const struct lwm2m_path *path,
 	return err == LWM2M_OK ? COAP_RESPONSE_CODE_CONTENT : err_code(err);
 }
 
-/* ---- attributes ------------------------------------------------------------ */
+/* ---- attributes ------------------------------------------------------------
+ */
 
 static bool
 path_eq(const struct lwm2m_path *a, const struct lwm2m_path *b)
@@ -183,7 +185,8 @@ attr_bit(const char *name, size_t len)
 	static const char *names[] = {"pmin", "pmax", "gt", "lt", "st"};
 
 	for (unsigned i = 0; i < 5; i++) {
-		if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) {
+		if (strlen(names[i]) == len &&
+		    memcmp(names[i], name, len) == 0) {
 			return 1u << i;
 		}
 	}
@@ -227,8 +230,8 @@ parse_attr(struct sim_attr *a, const char *s, size_t len)
 	if (bit == 0) {
 		return (nlen == 5 && (memcmp(s, "epmin", 5) == 0 ||
 		                      memcmp(s, "epmax", 5) == 0))
-		               ? LWM2M_OK
-		               : LWM2M_EPROTO;
+		           ? LWM2M_OK
+		           : LWM2M_EPROTO;
 	}
 	if (eq == NULL) {
 		a->set &= ~bit;
@@ -312,7 +315,8 @@ discover_attrs(void *arg, const struct lwm2m_path *p, char *out, size_t size)
 		if ((a->set & (1u << i)) == 0) {
 			continue;
 		}
-		n = snprintf(out + off, size - off, ";%s=%.15g", names[i], v[i]);
+		n = snprintf(out + off, size - off, ";%s=%.15g", names[i],
+		             v[i]);
 		if (n < 0 || (size_t)n >= size - off) {
 			break;
 		}
@@ -321,7 +325,8 @@ discover_attrs(void *arg, const struct lwm2m_path *p, char *out, size_t size)
 	return off;
 }
 
-/* ---- observations ----------------------------------------------------------- */
+/* ---- observations -----------------------------------------------------------
+ */
 
 static size_t
 obs_count(const struct sim_client *c)
@@ -361,7 +366,8 @@ void
 sim_dm_drop_obs_token(struct sim_client *c, const uint8_t *token, size_t len)
 {
 	for (struct sim_obs **pp = &c->obs; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->tkl == len && memcmp((*pp)->token, token, len) == 0) {
+		if ((*pp)->tkl == len &&
+		    memcmp((*pp)->token, token, len) == 0) {
 			struct sim_obs *o = *pp;
 
 			*pp = o->next;
@@ -407,10 +413,10 @@ send_notify(struct sim_client *c, struct sim_obs *o, const uint8_t *buf,
 	 * --con-notify, so a server that forgot the token gets to answer
 	 * with RST (libcoap does not report RSTs to NON messages). */
 	bool con = c->ctx->opts.con_notify || (o->seq + 1) % SIM_CON_EVERY == 0;
-	coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-	                                COAP_RESPONSE_CODE_CONTENT,
-	                                coap_new_message_id(s),
-	                                coap_session_max_pdu_size(s));
+	coap_pdu_t *pdu =
+	    coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+	                  COAP_RESPONSE_CODE_CONTENT, coap_new_message_id(s),
+	                  coap_session_max_pdu_size(s));
 	uint8_t b[4];
 
 	if (pdu == NULL) {
@@ -419,12 +425,15 @@ send_notify(struct sim_client *c, struct sim_obs *o, const uint8_t *buf,
 	o->seq = (o->seq + 1) & 0xffffff;
 	if (coap_add_token(pdu, o->tkl, o->token) != 1 ||
 	    coap_add_option(pdu, COAP_OPTION_OBSERVE,
-	                    coap_encode_var_safe(b, sizeof b, o->seq), b) == 0 ||
+	                    coap_encode_var_safe(b, sizeof b, o->seq),
+	                    b) == 0 ||
 	    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-	                    coap_encode_var_safe(b, sizeof b, o->fmt), b) == 0 ||
+	                    coap_encode_var_safe(b, sizeof b, o->fmt),
+	                    b) == 0 ||
 	    coap_add_data(pdu, len, buf) != 1) {
-		lwm2m_log(LWM2M_LOG_WARNING, "ep=\"%s\" notification of %zu "
-		                             "bytes does not fit, skipped",
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "ep=\"%s\" notification of %zu "
+		          "bytes does not fit, skipped",
 		          c->ep, len);
 		coap_delete_pdu(pdu);
 		return;
@@ -447,8 +456,8 @@ value_due(const struct sim_attr *a, const struct sim_obs *o, double v)
 		due = due || ((o->last_num < a->lt) != (v < a->lt));
 	}
 	if (a->set & SIM_A_ST) {
-		due = due || (v - o->last_num >= a->st ||
-		              o->last_num - v >= a->st);
+		due = due ||
+		      (v - o->last_num >= a->st || o->last_num - v >= a->st);
 	}
 	return due;
 }
@@ -534,7 +543,8 @@ lazy_tick(struct sim_client *c)
 	}
 }
 
-/* ---- operations -------------------------------------------------------------- */
+/* ---- operations
+ * -------------------------------------------------------------- */
 
 static void
 do_discover(struct req *q)
@@ -846,8 +856,12 @@ void
 sim_dm_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
                const coap_string_t *query, coap_pdu_t *resp)
 {
-	struct req q = {.c = coap_session_get_app_data(s), .r = r, .s = s,
-	                .pdu = req, .query = query, .resp = resp};
+	struct req q = {.c = coap_session_get_app_data(s),
+	                .r = r,
+	                .s = s,
+	                .pdu = req,
+	                .query = query,
+	                .resp = resp};
 	coap_pdu_code_t method = coap_pdu_get_code(req);
 
 	if (q.c == NULL || !parse_req_path(&q)) {

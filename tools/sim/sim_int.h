@@ -9,13 +9,13 @@
 #include "sim.h"
 
 enum sim_state {
-	SIM_ST_IDLE = 0,     /* not started yet */
+	SIM_ST_IDLE = 0, /* not started yet */
 	SIM_ST_REGISTERING,
 	SIM_ST_REGISTERED,
 	SIM_ST_UPDATING,
 	SIM_ST_DEREGISTERING,
-	SIM_ST_WAITING,      /* registration failed: retry timer running */
-	SIM_ST_DONE,         /* de-registered, stays silent */
+	SIM_ST_WAITING, /* registration failed: retry timer running */
+	SIM_ST_DONE,    /* de-registered, stays silent */
 };
 
 /* Notification attributes written by Write-Attributes on one path. */
@@ -30,7 +30,7 @@ enum sim_attr_bit {
 struct sim_attr {
 	struct sim_attr *next;
 	struct lwm2m_path path;
-	unsigned set;        /* SIM_A_* */
+	unsigned set; /* SIM_A_* */
 	double pmin, pmax, gt, lt, st;
 };
 
@@ -41,9 +41,9 @@ struct sim_obs {
 	uint8_t tkl;
 	uint16_t fmt;
 	uint32_t seq;
-	int64_t last_ms;     /* last notification (or the initial answer) */
-	uint64_t last_hash;  /* of the last payload sent */
-	double last_num;     /* numeric resources: the value last sent */
+	int64_t last_ms;    /* last notification (or the initial answer) */
+	uint64_t last_hash; /* of the last payload sent */
+	double last_num;    /* numeric resources: the value last sent */
 	bool has_num;
 };
 
@@ -62,11 +62,11 @@ struct sim_client {
 	unsigned idx;
 	char ep[SIM_EP_MAX];
 	coap_session_t *session;
-	int fd;              /* the session's socket, -1 when unknown */
+	int fd; /* the session's socket, -1 when unknown */
 	struct sim_model *model;
 	enum sim_state state;
-	char location[64];   /* "rd/<id>" from Location-Path */
-	uint8_t token[8];    /* of the registration request in flight */
+	char location[64]; /* "rd/<id>" from Location-Path */
+	uint8_t token[8];  /* of the registration request in flight */
 	size_t tkl;
 	struct event *timer; /* update, retry */
 	unsigned retries;

@@ -19,82 +19,83 @@
 #define RW (SIM_OP_R | SIM_OP_W)
 
 static const struct sim_res_def server_res[] = {
-	{0, R, false, LWM2M_TYPE_INTEGER, "Short Server ID"},
-	{1, RW, false, LWM2M_TYPE_INTEGER, "Lifetime"},
-	{2, RW, false, LWM2M_TYPE_INTEGER, "Default Minimum Period"},
-	{3, RW, false, LWM2M_TYPE_INTEGER, "Default Maximum Period"},
-	{5, RW, false, LWM2M_TYPE_INTEGER, "Disable Timeout"},
-	{6, RW, false, LWM2M_TYPE_BOOLEAN, "Notification Storing"},
-	{7, RW, false, LWM2M_TYPE_STRING, "Binding"},
-	{8, E, false, LWM2M_TYPE_NONE, "Registration Update Trigger"},
+    {0, R, false, LWM2M_TYPE_INTEGER, "Short Server ID"},
+    {1, RW, false, LWM2M_TYPE_INTEGER, "Lifetime"},
+    {2, RW, false, LWM2M_TYPE_INTEGER, "Default Minimum Period"},
+    {3, RW, false, LWM2M_TYPE_INTEGER, "Default Maximum Period"},
+    {5, RW, false, LWM2M_TYPE_INTEGER, "Disable Timeout"},
+    {6, RW, false, LWM2M_TYPE_BOOLEAN, "Notification Storing"},
+    {7, RW, false, LWM2M_TYPE_STRING, "Binding"},
+    {8, E, false, LWM2M_TYPE_NONE, "Registration Update Trigger"},
 };
 
 static const struct sim_res_def device_res[] = {
-	{0, R, false, LWM2M_TYPE_STRING, "Manufacturer"},
-	{1, R, false, LWM2M_TYPE_STRING, "Model Number"},
-	{2, R, false, LWM2M_TYPE_STRING, "Serial Number"},
-	{3, R, false, LWM2M_TYPE_STRING, "Firmware Version"},
-	{4, E, false, LWM2M_TYPE_NONE, "Reboot"},
-	{5, E, false, LWM2M_TYPE_NONE, "Factory Reset"},
-	{6, R, true, LWM2M_TYPE_INTEGER, "Available Power Sources"},
-	{7, R, true, LWM2M_TYPE_INTEGER, "Power Source Voltage"},
-	{8, R, true, LWM2M_TYPE_INTEGER, "Power Source Current"},
-	{9, R, false, LWM2M_TYPE_INTEGER, "Battery Level"},
-	{10, R, false, LWM2M_TYPE_INTEGER, "Memory Free"},
-	{11, R, true, LWM2M_TYPE_INTEGER, "Error Code"},
-	{12, E, false, LWM2M_TYPE_NONE, "Reset Error Code"},
-	{13, RW, false, LWM2M_TYPE_TIME, "Current Time"},
-	{14, RW, false, LWM2M_TYPE_STRING, "UTC Offset"},
-	{15, RW, false, LWM2M_TYPE_STRING, "Timezone"},
-	{16, R, false, LWM2M_TYPE_STRING, "Supported Binding and Modes"},
-	{17, R, false, LWM2M_TYPE_STRING, "Device Type"},
-	{21, R, false, LWM2M_TYPE_INTEGER, "Memory Total"},
+    {0, R, false, LWM2M_TYPE_STRING, "Manufacturer"},
+    {1, R, false, LWM2M_TYPE_STRING, "Model Number"},
+    {2, R, false, LWM2M_TYPE_STRING, "Serial Number"},
+    {3, R, false, LWM2M_TYPE_STRING, "Firmware Version"},
+    {4, E, false, LWM2M_TYPE_NONE, "Reboot"},
+    {5, E, false, LWM2M_TYPE_NONE, "Factory Reset"},
+    {6, R, true, LWM2M_TYPE_INTEGER, "Available Power Sources"},
+    {7, R, true, LWM2M_TYPE_INTEGER, "Power Source Voltage"},
+    {8, R, true, LWM2M_TYPE_INTEGER, "Power Source Current"},
+    {9, R, false, LWM2M_TYPE_INTEGER, "Battery Level"},
+    {10, R, false, LWM2M_TYPE_INTEGER, "Memory Free"},
+    {11, R, true, LWM2M_TYPE_INTEGER, "Error Code"},
+    {12, E, false, LWM2M_TYPE_NONE, "Reset Error Code"},
+    {13, RW, false, LWM2M_TYPE_TIME, "Current Time"},
+    {14, RW, false, LWM2M_TYPE_STRING, "UTC Offset"},
+    {15, RW, false, LWM2M_TYPE_STRING, "Timezone"},
+    {16, R, false, LWM2M_TYPE_STRING, "Supported Binding and Modes"},
+    {17, R, false, LWM2M_TYPE_STRING, "Device Type"},
+    {21, R, false, LWM2M_TYPE_INTEGER, "Memory Total"},
 };
 
 static const struct sim_res_def fw_res[] = {
-	{0, W, false, LWM2M_TYPE_OPAQUE, "Package"},
-	{1, RW, false, LWM2M_TYPE_STRING, "Package URI"},
-	{2, E, false, LWM2M_TYPE_NONE, "Update"},
-	{3, R, false, LWM2M_TYPE_INTEGER, "State"},
-	{5, R, false, LWM2M_TYPE_INTEGER, "Update Result"},
-	{6, R, false, LWM2M_TYPE_STRING, "PkgName"},
-	{7, R, false, LWM2M_TYPE_STRING, "PkgVersion"},
-	{8, R, true, LWM2M_TYPE_INTEGER, "Firmware Update Protocol Support"},
-	{9, R, false, LWM2M_TYPE_INTEGER, "Firmware Update Delivery Method"},
+    {0, W, false, LWM2M_TYPE_OPAQUE, "Package"},
+    {1, RW, false, LWM2M_TYPE_STRING, "Package URI"},
+    {2, E, false, LWM2M_TYPE_NONE, "Update"},
+    {3, R, false, LWM2M_TYPE_INTEGER, "State"},
+    {5, R, false, LWM2M_TYPE_INTEGER, "Update Result"},
+    {6, R, false, LWM2M_TYPE_STRING, "PkgName"},
+    {7, R, false, LWM2M_TYPE_STRING, "PkgVersion"},
+    {8, R, true, LWM2M_TYPE_INTEGER, "Firmware Update Protocol Support"},
+    {9, R, false, LWM2M_TYPE_INTEGER, "Firmware Update Delivery Method"},
 };
 
 static const struct sim_res_def temp_res[] = {
-	{5601, R, false, LWM2M_TYPE_FLOAT, "Min Measured Value"},
-	{5602, R, false, LWM2M_TYPE_FLOAT, "Max Measured Value"},
-	{5603, R, false, LWM2M_TYPE_FLOAT, "Min Range Value"},
-	{5604, R, false, LWM2M_TYPE_FLOAT, "Max Range Value"},
-	{5605, E, false, LWM2M_TYPE_NONE, "Reset Min and Max Measured Values"},
-	{5700, R, false, LWM2M_TYPE_FLOAT, "Sensor Value"},
-	{5701, R, false, LWM2M_TYPE_STRING, "Sensor Units"},
-	{5750, RW, false, LWM2M_TYPE_STRING, "Application Type"},
+    {5601, R, false, LWM2M_TYPE_FLOAT, "Min Measured Value"},
+    {5602, R, false, LWM2M_TYPE_FLOAT, "Max Measured Value"},
+    {5603, R, false, LWM2M_TYPE_FLOAT, "Min Range Value"},
+    {5604, R, false, LWM2M_TYPE_FLOAT, "Max Range Value"},
+    {5605, E, false, LWM2M_TYPE_NONE, "Reset Min and Max Measured Values"},
+    {5700, R, false, LWM2M_TYPE_FLOAT, "Sensor Value"},
+    {5701, R, false, LWM2M_TYPE_STRING, "Sensor Units"},
+    {5750, RW, false, LWM2M_TYPE_STRING, "Application Type"},
 };
 
 /* A test object with one writable resource of every type. */
 static const struct sim_res_def test_res[] = {
-	{110, RW, false, LWM2M_TYPE_STRING, "String"},
-	{120, RW, false, LWM2M_TYPE_INTEGER, "Integer"},
-	{125, RW, false, LWM2M_TYPE_UNSIGNED, "Unsigned"},
-	{130, RW, false, LWM2M_TYPE_FLOAT, "Float"},
-	{140, RW, false, LWM2M_TYPE_BOOLEAN, "Boolean"},
-	{150, RW, false, LWM2M_TYPE_OPAQUE, "Opaque"},
-	{160, RW, false, LWM2M_TYPE_TIME, "Time"},
-	{170, RW, false, LWM2M_TYPE_OBJLNK, "Object Link"},
-	{1110, RW, true, LWM2M_TYPE_STRING, "Multi String"},
-	{1120, RW, true, LWM2M_TYPE_INTEGER, "Multi Integer"},
+    {110, RW, false, LWM2M_TYPE_STRING, "String"},
+    {120, RW, false, LWM2M_TYPE_INTEGER, "Integer"},
+    {125, RW, false, LWM2M_TYPE_UNSIGNED, "Unsigned"},
+    {130, RW, false, LWM2M_TYPE_FLOAT, "Float"},
+    {140, RW, false, LWM2M_TYPE_BOOLEAN, "Boolean"},
+    {150, RW, false, LWM2M_TYPE_OPAQUE, "Opaque"},
+    {160, RW, false, LWM2M_TYPE_TIME, "Time"},
+    {170, RW, false, LWM2M_TYPE_OBJLNK, "Object Link"},
+    {1110, RW, true, LWM2M_TYPE_STRING, "Multi String"},
+    {1120, RW, true, LWM2M_TYPE_INTEGER, "Multi Integer"},
 };
 
-#define DEF(id, multi, ver, tbl) {id, multi, ver, tbl, sizeof tbl / sizeof tbl[0]}
+#define DEF(id, multi, ver, tbl)                                               \
+	{                                                                      \
+		id, multi, ver, tbl, sizeof tbl / sizeof tbl[0]                \
+	}
 static const struct sim_obj_def obj_defs[] = {
-	DEF(1, true, NULL, server_res),
-	DEF(3, false, NULL, device_res),
-	DEF(5, false, NULL, fw_res),
-	DEF(3303, true, "1.1", temp_res),
-	DEF(3442, true, NULL, test_res),
+    DEF(1, true, NULL, server_res),  DEF(3, false, NULL, device_res),
+    DEF(5, false, NULL, fw_res),     DEF(3303, true, "1.1", temp_res),
+    DEF(3442, true, NULL, test_res),
 };
 
 struct sim_ri {
@@ -449,7 +450,8 @@ static lwm2m_err
 inst_new(const struct sim_model *m, const struct sim_obj_def *d, uint16_t iid,
          struct sim_inst **ret)
 {
-	struct sim_inst *in = calloc(1, sizeof *in + d->n_res * sizeof in->res[0]);
+	struct sim_inst *in =
+	    calloc(1, sizeof *in + d->n_res * sizeof in->res[0]);
 	lwm2m_err err = LWM2M_OK;
 
 	if (in == NULL) {
@@ -561,7 +563,7 @@ refresh_time(struct sim_model *m, uint16_t oid, struct sim_inst *in)
 {
 	if (oid == 3) {
 		inst_res(sim_obj_def_find(3), in, 13)->val.v.i =
-		        lwm2m_now_ms() / 1000 + m->time_offset;
+		    lwm2m_now_ms() / 1000 + m->time_offset;
 	}
 }
 
@@ -640,8 +642,7 @@ locate(struct sim_model *m, const struct lwm2m_path *path,
 	if (path->len >= 2 && (in = find_inst(o, path->ids[1])) == NULL) {
 		return LWM2M_ENOTFOUND;
 	}
-	if (path->len >= 3 &&
-	    res_def(o->def, path->ids[2], ret_ridx) == NULL) {
+	if (path->len >= 3 && res_def(o->def, path->ids[2], ret_ridx) == NULL) {
 		return LWM2M_ENOTFOUND;
 	}
 	*ret_o = o;
@@ -650,9 +651,8 @@ locate(struct sim_model *m, const struct lwm2m_path *path,
 }
 
 static lwm2m_err
-read_leaf(struct sim_model *m, const struct lwm2m_path *path,
-          struct sim_obj *o, struct sim_inst *in, size_t ridx,
-          struct lwm2m_tree *tree)
+read_leaf(struct sim_model *m, const struct lwm2m_path *path, struct sim_obj *o,
+          struct sim_inst *in, size_t ridx, struct lwm2m_tree *tree)
 {
 	const struct sim_res_def *rd = &o->def->res[ridx];
 	struct sim_res *r = &in->res[ridx];
@@ -743,8 +743,8 @@ coerce_node(struct lwm2m_tree *tree, struct lwm2m_node *n,
 	}
 	return lwm2m_value_coerce(tree, &n->value, rd->type, raw_is_text,
 	                          &diag) == LWM2M_OK
-	               ? LWM2M_OK
-	               : LWM2M_EPROTO;
+	           ? LWM2M_OK
+	           : LWM2M_EPROTO;
 }
 
 /* check_res validates (and coerces) a decoded RESOURCE/MULTI_RESOURCE or
@@ -787,8 +787,8 @@ fw_package(struct sim_model *m, struct sim_inst *in, size_t len)
 /* apply_res stores a validated node into r; replace empties a multi
  * resource first. */
 static lwm2m_err
-apply_res(struct sim_model *m, uint16_t oid, struct sim_inst *in,
-          size_t ridx, const struct lwm2m_node *n, bool replace)
+apply_res(struct sim_model *m, uint16_t oid, struct sim_inst *in, size_t ridx,
+          const struct lwm2m_node *n, bool replace)
 {
 	const struct sim_obj_def *d = sim_obj_def_find(oid);
 	struct sim_res *r = &in->res[ridx];
@@ -844,8 +844,8 @@ write_inst(struct sim_model *m, struct sim_obj *o, struct sim_inst *in,
 			return err;
 		}
 	}
-	for (struct lwm2m_node *c = n->first_child; err == LWM2M_OK && c != NULL;
-	     c = c->next_sibling) {
+	for (struct lwm2m_node *c = n->first_child;
+	     err == LWM2M_OK && c != NULL; c = c->next_sibling) {
 		res_def(o->def, c->id, &ridx);
 		err = apply_res(m, o->def->id, in, ridx, c, replace);
 	}
@@ -960,7 +960,8 @@ sim_model_delete(struct sim_model *m, uint16_t obj, uint16_t iid)
 	return LWM2M_ENOTFOUND;
 }
 
-/* ---- execute -------------------------------------------------------------- */
+/* ---- execute --------------------------------------------------------------
+ */
 
 static lwm2m_err
 exec_fw_update(struct sim_inst *in)
@@ -1087,7 +1088,8 @@ sim_model_tick(struct sim_model *m, uint32_t *seed)
 	}
 	for (struct sim_inst *in = o->insts; in != NULL; in = in->next) {
 		struct sim_res *r = inst_res(d, in, 5700);
-		double v = r->val.v.f + ((int)(next_rand(seed) % 21) - 10) / 10.0;
+		double v =
+		    r->val.v.f + ((int)(next_rand(seed) % 21) - 10) / 10.0;
 
 		v = round(fmin(fmax(v, -40.0), 85.0) * 10.0) / 10.0;
 		changed = changed || v != r->val.v.f;
@@ -1108,12 +1110,12 @@ sim_model_fw_package_len(const struct sim_model *m)
 	return m->fw_len;
 }
 
-/* ---- link-format ---------------------------------------------------------- */
+/* ---- link-format ----------------------------------------------------------
+ */
 
 /* appendf appends to buf at *off; ELIMIT when it does not fit. */
-static lwm2m_err
-appendf(char *buf, size_t size, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static lwm2m_err appendf(char *buf, size_t size, size_t *off, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 
 static lwm2m_err
 appendf(char *buf, size_t size, size_t *off, const char *fmt, ...)
@@ -1135,8 +1137,7 @@ appendf(char *buf, size_t size, size_t *off, const char *fmt, ...)
 }
 
 static lwm2m_err
-links_root(const unsigned *ct, size_t n_ct, char *buf, size_t size,
-           size_t *off)
+links_root(const unsigned *ct, size_t n_ct, char *buf, size_t size, size_t *off)
 {
 	lwm2m_err err = appendf(buf, size, off, "</>;rt=\"oma.lwm2m\"");
 

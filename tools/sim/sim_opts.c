@@ -36,31 +36,31 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"server", required_argument, NULL, OPT_SERVER},
-	{"count", required_argument, NULL, OPT_COUNT},
-	{"first", required_argument, NULL, OPT_FIRST},
-	{"prefix", required_argument, NULL, OPT_PREFIX},
-	{"lifetime", required_argument, NULL, OPT_LIFETIME},
-	{"update-interval", required_argument, NULL, OPT_UPDATE},
-	{"lwm2m", required_argument, NULL, OPT_LWM2M},
-	{"binding", required_argument, NULL, OPT_BINDING},
-	{"queue", no_argument, NULL, OPT_QUEUE},
-	{"objects", required_argument, NULL, OPT_OBJECTS},
-	{"formats", required_argument, NULL, OPT_FORMATS},
-	{"rate", required_argument, NULL, OPT_RATE},
-	{"max-inflight", required_argument, NULL, OPT_INFLIGHT},
-	{"local-addrs", required_argument, NULL, OPT_LOCAL_ADDRS},
-	{"local-addr", required_argument, NULL, OPT_LOCAL_ADDRS},
-	{"sensor-period", required_argument, NULL, OPT_SENSOR},
-	{"control-port", required_argument, NULL, OPT_CONTROL_PORT},
-	{"no-stdin", no_argument, NULL, OPT_NO_STDIN},
-	{"con-notify", no_argument, NULL, OPT_CON_NOTIFY},
-	{"psk-identity", required_argument, NULL, OPT_PSK_ID},
-	{"psk-key", required_argument, NULL, OPT_PSK_KEY},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"verbose", no_argument, NULL, OPT_VERBOSE},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"first", required_argument, NULL, OPT_FIRST},
+    {"prefix", required_argument, NULL, OPT_PREFIX},
+    {"lifetime", required_argument, NULL, OPT_LIFETIME},
+    {"update-interval", required_argument, NULL, OPT_UPDATE},
+    {"lwm2m", required_argument, NULL, OPT_LWM2M},
+    {"binding", required_argument, NULL, OPT_BINDING},
+    {"queue", no_argument, NULL, OPT_QUEUE},
+    {"objects", required_argument, NULL, OPT_OBJECTS},
+    {"formats", required_argument, NULL, OPT_FORMATS},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"max-inflight", required_argument, NULL, OPT_INFLIGHT},
+    {"local-addrs", required_argument, NULL, OPT_LOCAL_ADDRS},
+    {"local-addr", required_argument, NULL, OPT_LOCAL_ADDRS},
+    {"sensor-period", required_argument, NULL, OPT_SENSOR},
+    {"control-port", required_argument, NULL, OPT_CONTROL_PORT},
+    {"no-stdin", no_argument, NULL, OPT_NO_STDIN},
+    {"con-notify", no_argument, NULL, OPT_CON_NOTIFY},
+    {"psk-identity", required_argument, NULL, OPT_PSK_ID},
+    {"psk-key", required_argument, NULL, OPT_PSK_KEY},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 /* Environment variable for each option taking a value, same order. */
@@ -68,56 +68,57 @@ static const struct {
 	const char *env;
 	int opt;
 } env_opts[] = {
-	{"LWDS_SIM_SERVER", OPT_SERVER},
-	{"LWDS_SIM_COUNT", OPT_COUNT},
-	{"LWDS_SIM_FIRST", OPT_FIRST},
-	{"LWDS_SIM_PREFIX", OPT_PREFIX},
-	{"LWDS_SIM_LIFETIME", OPT_LIFETIME},
-	{"LWDS_SIM_UPDATE_INTERVAL", OPT_UPDATE},
-	{"LWDS_SIM_LWM2M", OPT_LWM2M},
-	{"LWDS_SIM_BINDING", OPT_BINDING},
-	{"LWDS_SIM_OBJECTS", OPT_OBJECTS},
-	{"LWDS_SIM_FORMATS", OPT_FORMATS},
-	{"LWDS_SIM_RATE", OPT_RATE},
-	{"LWDS_SIM_MAX_INFLIGHT", OPT_INFLIGHT},
-	{"LWDS_SIM_LOCAL_ADDRS", OPT_LOCAL_ADDRS},
-	{"LWDS_SIM_SENSOR_PERIOD", OPT_SENSOR},
-	{"LWDS_SIM_CONTROL_PORT", OPT_CONTROL_PORT},
-	{"LWDS_SIM_PSK_IDENTITY", OPT_PSK_ID},
-	{"LWDS_SIM_PSK_KEY", OPT_PSK_KEY},
+    {"LWDS_SIM_SERVER", OPT_SERVER},
+    {"LWDS_SIM_COUNT", OPT_COUNT},
+    {"LWDS_SIM_FIRST", OPT_FIRST},
+    {"LWDS_SIM_PREFIX", OPT_PREFIX},
+    {"LWDS_SIM_LIFETIME", OPT_LIFETIME},
+    {"LWDS_SIM_UPDATE_INTERVAL", OPT_UPDATE},
+    {"LWDS_SIM_LWM2M", OPT_LWM2M},
+    {"LWDS_SIM_BINDING", OPT_BINDING},
+    {"LWDS_SIM_OBJECTS", OPT_OBJECTS},
+    {"LWDS_SIM_FORMATS", OPT_FORMATS},
+    {"LWDS_SIM_RATE", OPT_RATE},
+    {"LWDS_SIM_MAX_INFLIGHT", OPT_INFLIGHT},
+    {"LWDS_SIM_LOCAL_ADDRS", OPT_LOCAL_ADDRS},
+    {"LWDS_SIM_SENSOR_PERIOD", OPT_SENSOR},
+    {"LWDS_SIM_CONTROL_PORT", OPT_CONTROL_PORT},
+    {"LWDS_SIM_PSK_IDENTITY", OPT_PSK_ID},
+    {"LWDS_SIM_PSK_KEY", OPT_PSK_KEY},
 };
 
 void
 sim_opts_usage(void *f)
 {
-	fputs("Usage: lwds-sim [options]\n"
-	      "Runs N LwM2M clients (endpoints <prefix>0 .. <prefix>N-1).\n"
-	      "  --server URI        coap://127.0.0.1:5683 (coaps:// needs "
-	      "--psk-*)\n"
-	      "  --psk-identity ID   --psk-key HEX   DTLS PSK credentials\n"
-	      "  --count N           number of clients (1)\n"
-	      "  --first I           number of the first endpoint (0)\n"
-	      "  --prefix P          endpoint prefix (sim-)\n"
-	      "  --lifetime S        registration lifetime (300)\n"
-	      "  --update-interval S seconds between updates (80% of lifetime)\n"
-	      "  --lwm2m 1.0|1.1     enabler version (1.1)\n"
-	      "  --binding B         binding letters (U); --queue: queue mode\n"
-	      "  --objects LIST      objects to run (1,3,5,3303,3442)\n"
-	      "  --formats LIST      ct list advertised by 1.1 clients\n"
-	      "  --rate R            registrations per second, 0 = no limit\n"
-	      "  --max-inflight N    initial registrations in flight (128)\n"
-	      "  --local-addrs A[-B] local IPv4 address range; repeatable\n"
-	      "  --sensor-period MS  temperature step and observe check (1000)\n"
-	      "  --con-notify        send notifications as CON (default NON)\n"
-	      "  --control-port P    UDP control port on 127.0.0.1\n"
-	      "  --no-stdin          do not read commands from stdin\n"
-	      "  --quiet | --verbose\n"
-	      "Environment: LWDS_SIM_<OPTION> (e.g. LWDS_SIM_COUNT=100).\n"
-	      "Control commands (stdin or UDP, one per line):\n"
-	      "  set <ep|*> /3303/0/5700 <value>   mute <ep|*> on|off\n"
-	      "  sleep <ep|*> on|off   update <ep|*>   deregister <ep|*>\n"
-	      "  register <ep|*>   stats   quit\n",
-	      (FILE *)f);
+	fputs(
+	    "Usage: lwds-sim [options]\n"
+	    "Runs N LwM2M clients (endpoints <prefix>0 .. <prefix>N-1).\n"
+	    "  --server URI        coap://127.0.0.1:5683 (coaps:// needs "
+	    "--psk-*)\n"
+	    "  --psk-identity ID   --psk-key HEX   DTLS PSK credentials\n"
+	    "  --count N           number of clients (1)\n"
+	    "  --first I           number of the first endpoint (0)\n"
+	    "  --prefix P          endpoint prefix (sim-)\n"
+	    "  --lifetime S        registration lifetime (300)\n"
+	    "  --update-interval S seconds between updates (80% of lifetime)\n"
+	    "  --lwm2m 1.0|1.1     enabler version (1.1)\n"
+	    "  --binding B         binding letters (U); --queue: queue mode\n"
+	    "  --objects LIST      objects to run (1,3,5,3303,3442)\n"
+	    "  --formats LIST      ct list advertised by 1.1 clients\n"
+	    "  --rate R            registrations per second, 0 = no limit\n"
+	    "  --max-inflight N    initial registrations in flight (128)\n"
+	    "  --local-addrs A[-B] local IPv4 address range; repeatable\n"
+	    "  --sensor-period MS  temperature step and observe check (1000)\n"
+	    "  --con-notify        send notifications as CON (default NON)\n"
+	    "  --control-port P    UDP control port on 127.0.0.1\n"
+	    "  --no-stdin          do not read commands from stdin\n"
+	    "  --quiet | --verbose\n"
+	    "Environment: LWDS_SIM_<OPTION> (e.g. LWDS_SIM_COUNT=100).\n"
+	    "Control commands (stdin or UDP, one per line):\n"
+	    "  set <ep|*> /3303/0/5700 <value>   mute <ep|*> on|off\n"
+	    "  sleep <ep|*> on|off   update <ep|*>   deregister <ep|*>\n"
+	    "  register <ep|*>   stats   quit\n",
+	    (FILE *)f);
 }
 
 void
@@ -169,9 +170,9 @@ sim_addr_range_parse(const char *text, struct sim_addr_range *ret)
 		}
 		r.last = r.first;
 	} else if (parse_ipv4(text, (size_t)(dash - text), &r.first) !=
-	                   LWM2M_OK ||
+	               LWM2M_OK ||
 	           parse_ipv4(dash + 1, strlen(dash + 1), &r.last) !=
-	                   LWM2M_OK ||
+	               LWM2M_OK ||
 	           r.last < r.first) {
 		return LWM2M_EINVAL;
 	}
@@ -425,7 +426,8 @@ apply(struct sim_opts *o, int opt, const char *text)
 		o->con_notify = true;
 		return LWM2M_OK;
 	case OPT_PSK_ID:
-		return set_string(o->psk_identity, sizeof o->psk_identity, text);
+		return set_string(o->psk_identity, sizeof o->psk_identity,
+		                  text);
 	case OPT_PSK_KEY:
 		return parse_hex(text, o->psk_key, sizeof o->psk_key,
 		                 &o->psk_key_len);
@@ -471,8 +473,9 @@ check(const struct sim_opts *o, char *err, size_t err_size)
 {
 	if (strncmp(o->server, "coaps://", 8) == 0 &&
 	    (o->psk_identity[0] == '\0' || o->psk_key_len == 0)) {
-		snprintf(err, err_size, "coaps:// needs --psk-identity and "
-		                        "--psk-key");
+		snprintf(err, err_size,
+		         "coaps:// needs --psk-identity and "
+		         "--psk-key");
 		return LWM2M_EINVAL;
 	}
 	return LWM2M_OK;
@@ -496,8 +499,9 @@ sim_opts_parse(struct sim_opts *o, int argc, char **argv, bool *ret_help,
 			return LWM2M_OK;
 		}
 		if (opt == '?' || opt == ':') {
-			snprintf(err, err_size, "unknown option or missing "
-			                        "value: %.64s",
+			snprintf(err, err_size,
+			         "unknown option or missing "
+			         "value: %.64s",
 			         argv[optind - 1]);
 			return LWM2M_EINVAL;
 		}
