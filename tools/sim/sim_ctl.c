@@ -236,15 +236,33 @@ cmd_set(struct sim_client *c, const char *arg)
 	return err;
 }
 
+/* cmd_fail: arg is a CoAP code "4.03" (answer every device-management
+ * request with it) or "off". */
+static lwm2m_err
+cmd_fail(struct sim_client *c, const char *arg)
+{
+	unsigned cls, detail;
+	char end;
+
+	if (arg != NULL && strcmp(arg, "off") == 0) {
+		c->fail_code = 0;
+		return LWM2M_OK;
+	}
+	if (arg == NULL || sscanf(arg, "%u.%u%c", &cls, &detail, &end) != 2 ||
+	    cls < 2 || cls > 5 || detail > 31) {
+		return LWM2M_EINVAL;
+	}
+	c->fail_code = (uint8_t)(cls << 5 | detail);
+	return LWM2M_OK;
+}
+
 static const struct {
 	const char *name;
 	client_fn fn;
 } client_cmds[] = {
-    {"set", cmd_set},
-    {"mute", cmd_mute},
-    {"sleep", cmd_sleep},
-    {"update", cmd_update},
-    {"deregister", cmd_deregister},
+    {"fail", cmd_fail},         {"set", cmd_set},
+    {"mute", cmd_mute},         {"sleep", cmd_sleep},
+    {"update", cmd_update},     {"deregister", cmd_deregister},
     {"register", cmd_register},
 };
 

@@ -74,11 +74,33 @@ answer_err(struct req *q, lwm2m_err err)
 	answer(q, err_code(err), lwm2m_strerror(err));
 }
 
+/* format_ok is true for the formats this client handles: text/plain and
+ * opaque always, the others when listed in --formats (all the codecs
+ * support by default). */
+static bool
+format_ok(const struct sim_client *c, unsigned fmt)
+{
+	const struct sim_opts *o = &c->ctx->opts;
+
+	if (fmt == LWM2M_FMT_LINK || !lwm2m_format_supported(fmt)) {
+		return false;
+	}
+	if (fmt == LWM2M_FMT_TEXT || fmt == LWM2M_FMT_OPAQUE) {
+		return true;
+	}
+	for (size_t i = 0; i < o->n_formats; i++) {
+		if (o->formats[i] == fmt) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static uint16_t
 default_fmt(const struct sim_client *c, const struct lwm2m_path *path)
 {
 	if (c->ctx->opts.lwm2m_minor > 0 &&
-	    lwm2m_format_supported(LWM2M_FMT_SENML_CBOR)) {
+	    format_ok(c, LWM2M_FMT_SENML_CBOR)) {
 		return LWM2M_FMT_SENML_CBOR;
 	}
 	return LWM2M_FMT_TLV;
@@ -110,7 +132,7 @@ encode_path(struct sim_client *c, const struct lwm2m_path *path, uint16_t fmt,
 	struct lwm2m_tree tree;
 	lwm2m_err err;
 
-	if (fmt == LWM2M_FMT_LINK || !lwm2m_format_supported(fmt)) {
+	if (!format_ok(c, fmt)) {
 		return COAP_RESPONSE_CODE_NOT_ACCEPTABLE;
 	}
 	lwm2m_tree_init(&tree, NULL);
@@ -638,7 +660,7 @@ decode_body(struct req *q, const struct lwm2m_path *base,
 	if (!has_cf) {
 		cf = base->len >= 3 ? LWM2M_FMT_TEXT : LWM2M_FMT_TLV;
 	}
-	if (cf == LWM2M_FMT_LINK || !lwm2m_format_supported(cf)) {
+	if (!format_ok(q->c, cf)) {
 		answer(q, COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT, NULL);
 		return false;
 	}
@@ -870,7 +892,9 @@ sim_dm_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	}
 	q.c->ctx->stats.requests++;
 	sim_stats_count_path(q.c->ctx->stats.paths, q.ptext);
-	if (method == COAP_REQUEST_CODE_GET) {
+	if (q.c->fail_code != 0) {
+		answer(&q, q.c->fail_code, "failure set by the fail command");
+	} else if (method == COAP_REQUEST_CODE_GET) {
 		do_get(&q);
 	} else if (q.path.len == 0) {
 		q.c->ctx->stats.ops[SIM_K_OTHER]++;

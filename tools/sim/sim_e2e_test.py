@@ -192,6 +192,11 @@ def main():
         command("mute sim-1 off")
         c, _, _ = srv.request("sim-1", GET, "/3/0/0", [(17, 0)])
         check(code(c) == "2.05", "unmuted client answers")
+        check(command("fail sim-1 4.03").startswith("ok"), "fail")
+        c, _, p = srv.request("sim-1", GET, "/3/0/0", [(17, 0)])
+        check(code(c) == "4.03", "failing client answers the forced code")
+        command("fail sim-1 off")
+        check(command("fail sim-1 9.99").startswith("error"), "bad code")
         srv.forget = True
         n_reg = len([e for e in srv.events if e[1] == "rd"])
         command("update sim-1")

@@ -71,6 +71,7 @@ struct sim_client {
 	struct event *timer; /* update, retry */
 	unsigned retries;
 	bool muted, sleeping, links_dirty, ever_registered, inflight;
+	uint8_t fail_code; /* `fail` command: answer every request so */
 	struct sim_obs *obs;
 	struct sim_attr *attrs;
 	struct sim_client *next_observed; /* on ctx->observed when obs */

@@ -117,7 +117,8 @@ sim_opts_usage(void *f)
 	    "Control commands (stdin or UDP, one per line):\n"
 	    "  set <ep|*> /3303/0/5700 <value>   mute <ep|*> on|off\n"
 	    "  sleep <ep|*> on|off   update <ep|*>   deregister <ep|*>\n"
-	    "  register <ep|*>   stats   quit\n",
+	    "  register <ep|*>   fail <ep|*> <code, e.g. 4.03>|off\n"
+	    "  stats   quit\n",
 	    (FILE *)f);
 }
 
