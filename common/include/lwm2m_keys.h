@@ -31,6 +31,15 @@
 #define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"     /* STRING */
 #define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING */
 
+/* PSK identities (REST spec 3.2), one hash tag so they change atomically.
+ * HASH identity -> "org:SECRETHEX" or "org:SECRETHEX:endpoint" (every
+ * gateway loads it whole into its handshake cache); ZSET per organisation
+ * of its identities, score = created ms; STRING counter bumped on every
+ * change, polled by the gateways to know when to reload. */
+#define LWM2M_KEY_PSK LWM2M_KEY_PREFIX "{psk}"
+#define LWM2M_KEY_ORG_PSK LWM2M_KEY_PREFIX "{psk}:org:%lld"
+#define LWM2M_KEY_PSK_VERSION LWM2M_KEY_PREFIX "{psk}:version"
+
 /* Subscriptions (REST spec 6; written by the REST API, read by the broker). */
 /* HASH per subscription, fields LWM2M_SF_* below. */
 #define LWM2M_KEY_SUB LWM2M_KEY_PREFIX "sub:{%s}"
