@@ -162,7 +162,7 @@ lwds_run()
 	LWDS_HTTP_PORT=${LWDS_HTTP_LISTEN##*:}
 
 	lwds_ensure_packages "${LWDS_PKGS_RUN[@]}"
-	lwds_build "$LWDS_BUILD" --buildtype=release ||
+	lwds_build "$LWDS_BUILD" --buildtype=release -Dtests=disabled ||
 		lwds_die "build failed"
 	mkdir -p var/log var/redis
 	lwds_admin_credentials
