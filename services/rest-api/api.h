@@ -364,6 +364,15 @@ void api_reply_doc_type(struct api_req *r, int status, struct api_doc *doc,
 /* api_reply_status sends an empty body (401 adds WWW-Authenticate). */
 void api_reply_status(struct api_req *r, int status);
 
+/* api_reply_body sends body (copied; len 0 for none) with status and a
+ * complete Content-Type (NULL for none). */
+void api_reply_body(struct api_req *r, int status, const char *content_type,
+                    const void *body, size_t len);
+
+/* api_reply_header adds a response header (e.g. Location, Retry-After) to
+ * the reply r will send; call it before the reply. */
+void api_reply_header(struct api_req *r, const char *name, const char *value);
+
 /* api_reply_error sends an error body (spec 1.8) naming the problem. */
 void api_reply_error(struct api_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -141,6 +141,21 @@ api_reply_status(struct api_req *r, int status)
 	send_reply(r, status, NULL, NULL, 0);
 }
 
+void
+api_reply_body(struct api_req *r, int status, const char *content_type,
+               const void *body, size_t len)
+{
+	send_reply(r, status, content_type, body, len);
+}
+
+void
+api_reply_header(struct api_req *r, const char *name, const char *value)
+{
+	if (r->ev != NULL && !r->replied) {
+		add_header(r, name, value);
+	}
+}
+
 static const char *
 status_name(int status)
 {
@@ -161,6 +176,8 @@ status_name(int status)
 		return "PayloadTooLarge";
 	case 415:
 		return "UnsupportedMediaType";
+	case 504:
+		return "GatewayTimeout";
 	case 503:
 		return "ServiceUnavailable";
 	default:
