@@ -98,6 +98,7 @@ START_TEST(test_sim_opts_parse_rejects)
 	    {"lwds-sim", "--binding", "X"},
 	    {"lwds-sim", "--rate", "-1"},
 	    {"lwds-sim", "--bogus", "1"},
+	    {"lwds-sim", "--awake", "3"}, /* needs --queue */
 	    {"lwds-sim", "--server", "coaps://127.0.0.1:5684"},
 	};
 

@@ -41,6 +41,7 @@ struct sim_opts {
 	unsigned lwm2m_minor;     /* 0 = LwM2M 1.0, 1 = LwM2M 1.1 */
 	char binding[8];          /* "U" by default */
 	bool queue;
+	unsigned awake; /* queue mode: seconds awake after an Update */
 	uint16_t objects[SIM_MAX_OBJECTS];
 	size_t n_objects;
 	unsigned formats[SIM_MAX_FORMATS]; /* advertised in ct= (1.1) */

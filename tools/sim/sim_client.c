@@ -372,8 +372,26 @@ static void
 on_client_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_client *c = arg;
+	unsigned awake = c->ctx->opts.awake * 1000u;
 
+	if (c->auto_sleep) {
+		/* --awake: the sleep is over, wake with an Update. */
+		c->auto_sleep = false;
+		c->sleeping = false;
+		sim_client_mute(c, false);
+		sim_client_update(c);
+		return;
+	}
 	if (c->sleeping || c->state == SIM_ST_DONE) {
+		return;
+	}
+	if (c->state == SIM_ST_REGISTERED && awake > 0 && !c->muted) {
+		unsigned interval = update_interval_ms(c);
+
+		c->auto_sleep = true;
+		c->sleeping = true;
+		sim_client_mute(c, true);
+		arm(c, interval > awake ? interval - awake : 0);
 		return;
 	}
 	if (c->state == SIM_ST_REGISTERED) {
@@ -381,6 +399,17 @@ on_client_timer(evutil_socket_t fd, short what, void *arg)
 	} else {
 		client_register(c);
 	}
+}
+
+/* next_timer arms the timer after a successful Register or Update: the
+ * next Update, or with --awake in queue mode, falling asleep. */
+static void
+next_timer(struct sim_client *c)
+{
+	unsigned awake = c->ctx->opts.awake * 1000u;
+	unsigned interval = update_interval_ms(c);
+
+	arm(c, awake > 0 && awake < interval ? awake : interval);
 }
 
 /* ---- responses ------------------------------------------------------------
@@ -455,7 +484,7 @@ registered(struct sim_client *c, const coap_pdu_t *pdu)
 			print_ready(ctx);
 		}
 	}
-	arm(c, update_interval_ms(c));
+	next_timer(c);
 }
 
 static void
@@ -467,7 +496,7 @@ updated(struct sim_client *c, coap_pdu_code_t code)
 		ctx->stats.updates++;
 		c->state = SIM_ST_REGISTERED;
 		lwm2m_log(LWM2M_LOG_INFO, "ep=\"%s\" updated", c->ep);
-		arm(c, update_interval_ms(c));
+		next_timer(c);
 		return;
 	}
 	ctx->stats.update_failures++;
@@ -638,6 +667,12 @@ stop_more(struct sim_ctx *ctx)
 		struct sim_client *c = &ctx->clients[ctx->stop_next++];
 
 		evtimer_del(c->timer);
+		if (c->muted) {
+			/* asleep or muted: wake up to say goodbye */
+			sim_client_mute(c, false);
+			c->sleeping = false;
+			c->auto_sleep = false;
+		}
 		if (c->state != SIM_ST_DONE) {
 			send_deregister(c);
 		}

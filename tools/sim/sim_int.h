@@ -71,6 +71,7 @@ struct sim_client {
 	struct event *timer; /* update, retry */
 	unsigned retries;
 	bool muted, sleeping, links_dirty, ever_registered, inflight;
+	bool auto_sleep;   /* asleep because of --awake */
 	uint8_t fail_code; /* `fail` command: answer every request so */
 	struct sim_obs *obs;
 	struct sim_attr *attrs;

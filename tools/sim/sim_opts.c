@@ -19,6 +19,7 @@ enum {
 	OPT_LWM2M,
 	OPT_BINDING,
 	OPT_QUEUE,
+	OPT_AWAKE,
 	OPT_OBJECTS,
 	OPT_FORMATS,
 	OPT_RATE,
@@ -45,6 +46,7 @@ static const struct option long_opts[] = {
     {"lwm2m", required_argument, NULL, OPT_LWM2M},
     {"binding", required_argument, NULL, OPT_BINDING},
     {"queue", no_argument, NULL, OPT_QUEUE},
+    {"awake", required_argument, NULL, OPT_AWAKE},
     {"objects", required_argument, NULL, OPT_OBJECTS},
     {"formats", required_argument, NULL, OPT_FORMATS},
     {"rate", required_argument, NULL, OPT_RATE},
@@ -76,6 +78,7 @@ static const struct {
     {"LWDS_SIM_UPDATE_INTERVAL", OPT_UPDATE},
     {"LWDS_SIM_LWM2M", OPT_LWM2M},
     {"LWDS_SIM_BINDING", OPT_BINDING},
+    {"LWDS_SIM_AWAKE", OPT_AWAKE},
     {"LWDS_SIM_OBJECTS", OPT_OBJECTS},
     {"LWDS_SIM_FORMATS", OPT_FORMATS},
     {"LWDS_SIM_RATE", OPT_RATE},
@@ -103,6 +106,7 @@ sim_opts_usage(void *f)
 	    "  --update-interval S seconds between updates (80% of lifetime)\n"
 	    "  --lwm2m 1.0|1.1     enabler version (1.1)\n"
 	    "  --binding B         binding letters (U); --queue: queue mode\n"
+	    "  --awake S           queue mode: sleep S s after each Update\n"
 	    "  --objects LIST      objects to run (1,3,5,3303,3442)\n"
 	    "  --formats LIST      ct list advertised by 1.1 clients\n"
 	    "  --rate R            registrations per second, 0 = no limit\n"
@@ -406,6 +410,8 @@ apply(struct sim_opts *o, int opt, const char *text)
 	case OPT_QUEUE:
 		o->queue = true;
 		return LWM2M_OK;
+	case OPT_AWAKE:
+		return parse_uint(text, 1, 100000000, &o->awake);
 	case OPT_OBJECTS:
 		return sim_opts_parse_objects(o, text);
 	case OPT_FORMATS:
@@ -472,6 +478,10 @@ parse_env(struct sim_opts *o, char *err, size_t err_size)
 static lwm2m_err
 check(const struct sim_opts *o, char *err, size_t err_size)
 {
+	if (o->awake > 0 && !o->queue) {
+		snprintf(err, err_size, "--awake needs --queue");
+		return LWM2M_EINVAL;
+	}
 	if (strncmp(o->server, "coaps://", 8) == 0 &&
 	    (o->psk_identity[0] == '\0' || o->psk_key_len == 0)) {
 		snprintf(err, err_size,
