@@ -6,6 +6,14 @@
  * down fail at once with LWM2M_EBACKEND, and commands in flight when the
  * connection drops complete with reply == NULL.  Only the loop thread may
  * call these functions.
+ *
+ * Redis Sentinel: when LWDS_REDIS_SENTINELS=host:port[,host:port...] (at
+ * most 8) is set, every connect and reconnect first asks the sentinels in
+ * turn "SENTINEL get-master-addr-by-name" for LWDS_REDIS_MASTER (default
+ * "mymaster") and connects there (password and db still come from the URL;
+ * unix URLs are refused).  A server whose ROLE is not master is dropped and
+ * the sentinels are asked again, so a failover is followed within the
+ * reconnect backoff.  lwm2m_redis_sync_connect asks them the same way.
  */
 #ifndef LWM2M_REDIS_H
 #define LWM2M_REDIS_H

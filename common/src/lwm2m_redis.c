@@ -9,9 +9,21 @@
 #include <hiredis/async.h>
 
 #include "lwm2m_log.h"
+#include "lwm2m_loop.h"
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 2000
+#define SENTINELS_MAX 8
+#define MASTER_NAME_MAX 128
+
+/* Redis Sentinel configuration (LWDS_REDIS_SENTINELS, LWDS_REDIS_MASTER):
+ * when set, every (re)connect first asks the sentinels in turn for the
+ * master's address, and a connection whose ROLE is not master is dropped. */
+struct sentinel_cfg {
+	int n;
+	struct lwm2m_redis_url addr[SENTINELS_MAX];
+	char master[MASTER_NAME_MAX];
+};
 
 struct lwm2m_redis {
 	struct event_base *base;
@@ -23,6 +35,10 @@ struct lwm2m_redis {
 	struct event *retry_ev;
 	lwm2m_redis_ready_cb ready_cb;
 	void *ready_arg;
+	struct sentinel_cfg sentinel;
+	redisAsyncContext *sac; /* sentinel query in progress, or NULL */
+	int sentinel_idx;       /* sentinel asked now */
+	bool resolved;          /* the sentinel answered with a master */
 };
 
 static void redis_connect(struct lwm2m_redis *redis);
@@ -159,6 +175,31 @@ on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 	}
 }
 
+/* With sentinels: the address may be stale (a failover in progress), so a
+ * connection is used only once the server says it is the master. */
+static void
+on_role_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct lwm2m_redis *redis = privdata;
+	redisReply *reply = r;
+
+	if (reply == NULL) {
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->element[0]->str, "master") != 0) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "redis: %s:%d is not the master, asking the sentinels "
+		          "again",
+		          redis->url.host, redis->url.port);
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	redisAsyncCommand(ac, on_setup_reply, redis, "SELECT %d",
+	                  redis->url.db);
+}
+
 static void
 on_connect(const redisAsyncContext *ac, int status)
 {
@@ -175,6 +216,10 @@ on_connect(const redisAsyncContext *ac, int status)
 	if (redis->url.password[0] != '\0') {
 		redisAsyncCommand(mac, on_setup_reply, redis, "AUTH %s",
 		                  redis->url.password);
+	}
+	if (redis->sentinel.n > 0) {
+		redisAsyncCommand(mac, on_role_reply, redis, "ROLE");
+		return;
 	}
 	/* SELECT always runs: its reply marks the connection ready. */
 	redisAsyncCommand(mac, on_setup_reply, redis, "SELECT %d",
@@ -199,7 +244,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 static void
-redis_connect(struct lwm2m_redis *redis)
+connect_master(struct lwm2m_redis *redis)
 {
 	redisAsyncContext *ac;
 
@@ -224,6 +269,157 @@ redis_connect(struct lwm2m_redis *redis)
 	redis->ac = ac;
 }
 
+static void sentinel_ask(struct lwm2m_redis *redis);
+
+static void
+sentinel_next(struct lwm2m_redis *redis)
+{
+	redis->sentinel_idx++;
+	if (redis->sentinel_idx < redis->sentinel.n) {
+		sentinel_ask(redis);
+		return;
+	}
+	lwm2m_log(LWM2M_LOG_WARNING, "redis: no sentinel named master \"%s\"",
+	          redis->sentinel.master);
+	schedule_retry(redis);
+}
+
+/* Takes host and port from a get-master-addr-by-name reply. */
+static bool
+master_from_reply(const redisReply *reply, struct lwm2m_redis_url *url)
+{
+	long long port;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING ||
+	    reply->element[0]->len == 0 ||
+	    reply->element[0]->len >= sizeof url->host ||
+	    lwm2m_parse_int(reply->element[1]->str, 1, 65535, &port) !=
+	        LWM2M_OK) {
+		return false;
+	}
+	memcpy(url->host, reply->element[0]->str, reply->element[0]->len + 1);
+	url->port = (int)port;
+	return true;
+}
+
+static void
+on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct lwm2m_redis *redis = privdata;
+
+	if (r == NULL) {
+		return; /* the disconnect callback decides */
+	}
+	redis->resolved = master_from_reply(r, &redis->url);
+	redisAsyncDisconnect(ac);
+}
+
+static void
+on_sentinel_connect(const redisAsyncContext *ac, int status)
+{
+	struct lwm2m_redis *redis = ac->data;
+
+	if (status == REDIS_OK) {
+		return;
+	}
+	redis->sac = NULL; /* hiredis frees ac after this callback */
+	if (!redis->closing) {
+		sentinel_next(redis);
+	}
+}
+
+static void
+on_sentinel_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct lwm2m_redis *redis = ac->data;
+
+	redis->sac = NULL;
+	if (redis->closing) {
+		return;
+	}
+	if (!redis->resolved) {
+		sentinel_next(redis);
+		return;
+	}
+	lwm2m_log(LWM2M_LOG_INFO, "redis: sentinel names %s:%d as master",
+	          redis->url.host, redis->url.port);
+	connect_master(redis);
+}
+
+static void
+sentinel_ask(struct lwm2m_redis *redis)
+{
+	const struct lwm2m_redis_url *s =
+	    &redis->sentinel.addr[redis->sentinel_idx];
+	redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+
+	if (ac == NULL || ac->err) {
+		if (ac != NULL) {
+			redisAsyncFree(ac);
+		}
+		sentinel_next(redis);
+		return;
+	}
+	ac->data = redis;
+	redisLibeventAttach(ac, redis->base);
+	redisAsyncSetConnectCallback(ac, on_sentinel_connect);
+	redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
+	redis->sac = ac;
+	redis->resolved = false;
+	redisAsyncCommand(ac, on_sentinel_reply, redis,
+	                  "SENTINEL get-master-addr-by-name %s",
+	                  redis->sentinel.master);
+}
+
+static void
+redis_connect(struct lwm2m_redis *redis)
+{
+	if (redis->sentinel.n == 0) {
+		connect_master(redis);
+		return;
+	}
+	redis->sentinel_idx = 0;
+	sentinel_ask(redis);
+}
+
+/* Reads LWDS_REDIS_SENTINELS (host:port,...) and LWDS_REDIS_MASTER (default
+ * "mymaster").  n stays 0 without sentinels. */
+static lwm2m_err
+sentinel_config(struct sentinel_cfg *cfg)
+{
+	const char *p = lwm2m_getenv("LWDS_REDIS_SENTINELS", NULL);
+	const char *master = lwm2m_getenv("LWDS_REDIS_MASTER", "mymaster");
+	char item[300];
+
+	memset(cfg, 0, sizeof *cfg);
+	if (p == NULL) {
+		return LWM2M_OK;
+	}
+	if (strlen(master) >= sizeof cfg->master) {
+		return LWM2M_EINVAL;
+	}
+	strcpy(cfg->master, master);
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (cfg->n == SENTINELS_MAX || len == 0 || len >= sizeof item) {
+			return LWM2M_EINVAL;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (lwm2m_redis_url_parse(item, &cfg->addr[cfg->n]) != LWM2M_OK ||
+		    cfg->addr[cfg->n].path[0] != '\0') {
+			return LWM2M_EINVAL;
+		}
+		cfg->n++;
+		p = comma ? comma + 1 : p + len;
+	}
+	return cfg->n > 0 ? LWM2M_OK : LWM2M_EINVAL;
+}
+
 lwm2m_err
 lwm2m_redis_new(struct event_base *base, const char *url,
                 lwm2m_redis_ready_cb ready, void *ready_arg,
@@ -234,7 +430,10 @@ lwm2m_redis_new(struct event_base *base, const char *url,
 	if (redis == NULL) {
 		return LWM2M_ENOMEM;
 	}
-	if (lwm2m_redis_url_parse(url, &redis->url) != LWM2M_OK) {
+	if (lwm2m_redis_url_parse(url, &redis->url) != LWM2M_OK ||
+	    sentinel_config(&redis->sentinel) != LWM2M_OK ||
+	    (redis->sentinel.n > 0 && redis->url.path[0] != '\0')) {
+		lwm2m_log(LWM2M_LOG_ERR, "redis: bad URL or sentinel list");
 		free(redis);
 		return LWM2M_EINVAL;
 	}
@@ -259,6 +458,11 @@ lwm2m_redis_free(struct lwm2m_redis *redis)
 		return;
 	}
 	redis->closing = true;
+	if (redis->sac != NULL) {
+		redisAsyncContext *sac = redis->sac;
+		redis->sac = NULL;
+		redisAsyncFree(sac);
+	}
 	if (redis->ac != NULL) {
 		redisAsyncContext *ac = redis->ac;
 		redis->ac = NULL;
@@ -362,6 +566,39 @@ lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 	return LWM2M_OK;
 }
 
+/* Blocking sentinel query for lwm2m_redis_sync_connect: asks each sentinel
+ * in turn and rewrites u's host and port (a no-op without sentinels). */
+static lwm2m_err
+resolve_master_sync(struct lwm2m_redis_url *u)
+{
+	struct sentinel_cfg cfg;
+	struct timeval tv = {1, 0};
+
+	if (sentinel_config(&cfg) != LWM2M_OK) {
+		return LWM2M_EINVAL;
+	}
+	if (cfg.n == 0) {
+		return LWM2M_OK;
+	}
+	for (int i = 0; i < cfg.n; i++) {
+		redisContext *c = redisConnectWithTimeout(cfg.addr[i].host,
+		                                          cfg.addr[i].port, tv);
+		redisReply *reply = NULL;
+		bool ok = false;
+		if (c != NULL && c->err == 0) {
+			reply = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
+			                     cfg.master);
+			ok = master_from_reply(reply, u);
+		}
+		freeReplyObject(reply);
+		redisFree(c);
+		if (ok) {
+			return LWM2M_OK;
+		}
+	}
+	return LWM2M_EBACKEND;
+}
+
 lwm2m_err
 lwm2m_redis_sync_connect(const char *url, redisContext **ret_ctx)
 {
@@ -372,6 +609,9 @@ lwm2m_redis_sync_connect(const char *url, redisContext **ret_ctx)
 
 	if (lwm2m_redis_url_parse(url, &u) != LWM2M_OK) {
 		return LWM2M_EINVAL;
+	}
+	if (resolve_master_sync(&u) != LWM2M_OK) {
+		return LWM2M_EBACKEND;
 	}
 	ctx = u.path[0] ? redisConnectUnixWithTimeout(u.path, tv)
 	                : redisConnectWithTimeout(u.host, u.port, tv);
