@@ -236,6 +236,7 @@ struct gw_ctx {
 	struct event *alive_timer, *sweep_timer;
 	struct gw_table table;
 	struct gw_exchange *exchanges; /* CoAP requests waiting on Redis */
+	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
 };

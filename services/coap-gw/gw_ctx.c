@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 
@@ -13,6 +14,7 @@
 #include "lwm2m_event.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 #include "lwm2m_rpc.h"
 
@@ -27,6 +29,8 @@ static const char usage[] =
     "  --gw-id ID         LWDS_GW_ID         (<hostname>-<pid>)\n"
     "  --rpc-url URL      LWDS_GW_RPC_URL    nng rep listener\n"
     "                                        (tcp://127.0.0.1:7710)\n"
+    "  (env only)         LWDS_GW_HEALTH_ADDR host:port of GET /health\n"
+    "                                        and /metrics (off if unset)\n"
     "  --events-url URL   LWDS_EVENTS_URL    nng pub, dialled\n"
     "                                        (tcp://127.0.0.1:7720)\n"
     "  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
@@ -199,6 +203,21 @@ gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
 	nng_msg *msg;
 	lwm2m_err err;
 
+	static const char *const names[] = {"", "registered", "updated",
+	                                    "deregistered", "expired",
+	                                    "removed"};
+	char metric[96];
+
+	if (kind < sizeof names / sizeof names[0]) {
+		snprintf(metric, sizeof metric,
+		         "lwds_gw_registry_events_total{event=\"%s\"}",
+		         names[kind]);
+		lwm2m_metrics_inc(lwm2m_metrics_counter(
+		    NULL, metric, "Registration events by kind"));
+	}
+	lwm2m_metrics_set(lwm2m_metrics_gauge(NULL, "lwds_gw_devices",
+	                                      "Devices owned by this gateway"),
+	                  (double)gw->table.count);
 	if (!gw->pub_open) {
 		return;
 	}
@@ -225,6 +244,8 @@ on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 	char id[LWM2M_ID_SIZE];
 	lwm2m_err err;
 
+	lwm2m_metrics_inc(lwm2m_metrics_counter(NULL, "lwds_gw_rpc_requests_total",
+	                                        "rpc requests received"));
 	switch (env->kind) {
 	case LWM2M_ENV_RPC_PING:
 		lwm2m_rpc_reply(req, 0, NULL, 0);
@@ -308,6 +329,36 @@ open_pub(struct gw_ctx *gw)
 	return LWM2M_OK;
 }
 
+static int
+on_health(struct evbuffer *out, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	bool ok = lwm2m_redis_connected(gw->redis);
+
+	evbuffer_add_printf(out, "{\"status\":\"%s\",\"devices\":%zu}\n",
+	                    ok ? "ok" : "redis unavailable", gw->table.count);
+	return ok;
+}
+
+/* LWDS_GW_HEALTH_ADDR=host:port: GET /health and /metrics; none if unset */
+static lwm2m_err
+health_start(struct gw_ctx *gw)
+{
+	const char *addr = lwm2m_getenv("LWDS_GW_HEALTH_ADDR", NULL);
+	lwm2m_err err;
+
+	if (addr == NULL) {
+		return LWM2M_OK;
+	}
+	err = lwm2m_metrics_http_new(gw->base, addr, on_health, gw,
+	                             &gw->metrics_http);
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
+		          addr, lwm2m_strerror(err));
+	}
+	return err;
+}
+
 static lwm2m_err
 start_all(struct gw_ctx *gw)
 {
@@ -328,6 +379,9 @@ start_all(struct gw_ctx *gw)
 	}
 	if (err == LWM2M_OK) {
 		err = open_pub(gw);
+	}
+	if (err == LWM2M_OK) {
+		err = health_start(gw);
 	}
 	if (err == LWM2M_OK && gw->cfg.coap_enable) {
 		err = gw_coap_start(gw);
@@ -377,6 +431,7 @@ gw_free(struct gw_ctx *gw)
 	if (gw->sweep_timer != NULL) {
 		event_free(gw->sweep_timer);
 	}
+	lwm2m_metrics_http_free(gw->metrics_http);
 	lwm2m_rpc_server_free(gw->rpc);
 	/* completes Redis operations still in flight, which answer CoAP */
 	lwm2m_redis_free(gw->redis);
