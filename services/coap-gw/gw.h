@@ -236,6 +236,7 @@ struct gw_ctx {
 	struct event *alive_timer, *sweep_timer;
 	struct gw_table table;
 	struct gw_exchange *exchanges; /* CoAP requests waiting on Redis */
+	struct gw_dtls *dtls;          /* NULL when DTLS is off */
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
@@ -273,6 +274,9 @@ lwm2m_err gw_coap_start(struct gw_ctx *gw);
 /* gw_coap_stop frees the libcoap context and pending exchanges; NULL-safe. */
 void gw_coap_stop(struct gw_ctx *gw);
 
+/* gw_coap_resolve parses "0.0.0.0:5683", "[::]:5683" or "host:port". */
+lwm2m_err gw_coap_resolve(const char *text, coap_address_t *ret_addr);
+
 /* The result of a registration operation. */
 struct gw_result {
 	uint8_t code;           /* COAP_RESPONSE_CODE(...) */
@@ -284,7 +288,37 @@ struct gw_result {
  * exchange is answered now (if still in its handler) or separately. */
 void gw_exchange_done(struct gw_exchange *ex, const struct gw_result *res);
 
+/* ---- gw_dtls.c ------------------------------------------------------------
+ */
+
+struct gw_request;
+
+/* gw_dtls_start opens the DTLS endpoint (LWDS_DTLS_LISTEN, default
+ * 0.0.0.0:5684; nothing when LWDS_DTLS_ENABLE=0) on gw->coap with PSK
+ * identities from Redis (cached, polled every LWDS_DTLS_PSK_POLL_MS).
+ * Loop thread; called by gw_coap_start. */
+lwm2m_err gw_dtls_start(struct gw_ctx *gw);
+
+/* gw_dtls_stop frees the DTLS state after the libcoap context; NULL-safe. */
+void gw_dtls_stop(struct gw_ctx *gw);
+
+/* gw_dtls_bind fills req->cred from the session's credential (nothing over
+ * plain CoAP) and checks it: a Register must use the credential's endpoint,
+ * an Update/De-register its client id.  false after writing a 4.03 into
+ * response. */
+bool gw_dtls_bind(struct gw_ctx *gw, coap_session_t *session,
+                  struct gw_request *req, coap_pdu_t *response);
+
 /* ---- gw_registry.c: Redis flows ---------------------------------------- */
+
+/* The credential of a DTLS session (gw_dtls.c); present is false over
+ * plain CoAP.  A PSK identity is the client id itself. */
+struct gw_cred {
+	bool present;
+	long long org;
+	char id[LWM2M_ID_SIZE];   /* client id the credential names */
+	char ep[GW_EP_MAX + 1];   /* the only endpoint it may register */
+};
 
 /* The parsed request an operation works on; owned by the operation. */
 struct gw_request {
@@ -296,6 +330,7 @@ struct gw_request {
 	bool has_links;
 	coap_address_t addr;
 	char addr_text[64];
+	struct gw_cred cred;
 };
 
 /* gw_registry_register / _update / _deregister run one operation and

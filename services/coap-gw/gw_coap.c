@@ -385,6 +385,10 @@ on_request(coap_resource_t *resource, coap_session_t *session,
 		return;
 	}
 	peer_address(session, &req);
+	if (!gw_dtls_bind(gw, session, &req, response)) {
+		gw_reg_links_fini(&req.links);
+		return;
+	}
 	start(gw, session, request, &req, response);
 }
 
@@ -422,8 +426,8 @@ on_coap_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* "0.0.0.0:5683", "[::]:5683" or "host:port" */
-static lwm2m_err
-resolve_listen(const char *text, coap_address_t *ret_addr)
+lwm2m_err
+gw_coap_resolve(const char *text, coap_address_t *ret_addr)
 {
 	char host[128];
 	const char *colon = strrchr(text, ':');
@@ -500,7 +504,7 @@ gw_coap_start(struct gw_ctx *gw)
 	coap_address_t addr;
 	lwm2m_err err;
 
-	if (resolve_listen(gw->cfg.coap_listen, &addr) != LWM2M_OK) {
+	if (gw_coap_resolve(gw->cfg.coap_listen, &addr) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR, "bad CoAP listen address \"%s\"",
 		          gw->cfg.coap_listen);
 		return LWM2M_EINVAL;
@@ -527,6 +531,9 @@ gw_coap_start(struct gw_ctx *gw)
 	 * dropping those over the 1152-byte default MTU */
 	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
 	err = add_resource(gw);
+	if (err == LWM2M_OK) {
+		err = gw_dtls_start(gw);
+	}
 	if (err == LWM2M_OK) {
 		err = add_sources(gw);
 	}
@@ -560,4 +567,5 @@ gw_coap_stop(struct gw_ctx *gw)
 		coap_free_context(gw->coap);
 		gw->coap = NULL;
 	}
+	gw_dtls_stop(gw);
 }

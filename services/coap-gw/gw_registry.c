@@ -247,16 +247,23 @@ on_register_index(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		op_unavailable(op);
 		return;
 	}
-	if (reply->type != REDIS_REPLY_STRING ||
-	    !lwm2m_id_valid(reply->str, reply->len)) {
+	if (op->rec.secure) {
+		/* the credential names the client id; check its blacklist even
+		 * for a new endpoint, re-point an index that names another */
+		op->overwrite_index = reply->type == REDIS_REPLY_STRING &&
+		                      strcmp(reply->str, op->new_id) != 0;
+		memcpy(op->rec.id, op->new_id, sizeof op->rec.id);
+	} else if (reply->type != REDIS_REPLY_STRING ||
+	           !lwm2m_id_valid(reply->str, reply->len)) {
 		/* new endpoint (SET NX took our id) or an unusable index */
 		op->overwrite_index = reply->type == REDIS_REPLY_STRING;
 		memcpy(op->rec.id, op->new_id, sizeof op->rec.id);
 		register_write(op);
 		return;
+	} else {
+		memcpy(op->rec.id, reply->str, LWM2M_ID_LEN);
+		op->rec.id[LWM2M_ID_LEN] = '\0';
 	}
-	memcpy(op->rec.id, reply->str, LWM2M_ID_LEN);
-	op->rec.id[LWM2M_ID_LEN] = '\0';
 	op->waiting = 2;
 	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_BLACKLIST, op->rec.id);
 	if (lwm2m_redis_cmd(op->gw->redis, on_register_check, op, "EXISTS %s",
@@ -302,9 +309,12 @@ gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
 	gw_reg_build_register(&op->req.q,
 	                      op->req.has_links ? &op->req.links : NULL,
 	                      lwm2m_now_ms(), &op->rec);
-	op->rec.org = gw->cfg.org;
+	op->rec.org = op->req.cred.present ? op->req.cred.org : gw->cfg.org;
+	op->rec.secure = op->req.cred.present;
 	snprintf(op->rec.addr, sizeof op->rec.addr, "%s", op->req.addr_text);
-	if (lwm2m_id_new(op->new_id) != LWM2M_OK) {
+	if (op->req.cred.present) {
+		memcpy(op->new_id, op->req.cred.id, sizeof op->new_id);
+	} else if (lwm2m_id_new(op->new_id) != LWM2M_OK) {
 		op_finish(op, COAP_RESPONSE_CODE(500), "no randomness");
 		return;
 	}
