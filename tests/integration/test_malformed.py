@@ -65,24 +65,48 @@ class TestMalformedCoap(MalformedBase):
     def test_bad_object_id(self):
         self.assert_error(self.reg(["ep=bad-oid"], b"</70000/0>,</3/x>"))
 
-    def test_oversized_payload(self):
-        # fits one datagram and libcoap's receive buffer (1472 bytes) but
-        # not the default CoAP MTU: must be answered, not dropped
+    @staticmethod
+    def links(size):
+        """A valid link-format payload of about size bytes (all distinct
+        object instances)."""
         links = b",".join(b"</%d/%d>" % (3300 + i % 100, i)
-                          for i in range(200))
-        r = self.reg(["ep=huge"], links[:1400].rsplit(b",", 1)[0])
+                          for i in range(size // 6))
+        return links[:size].rsplit(b",", 1)[0]
+
+    def test_oversized_payload(self):
+        # beyond the gateway's link-format limit (8 KiB): 4.13 or 4.00
+        r = self.coap.exchange(CoapMessage(
+            CON, 2, self.coap.next_mid(), b"\x05",
+            [(OPT["Uri-Path"], b"rd"), (OPT["Uri-Query"], b"ep=huge"),
+             (OPT["Content-Format"], uint_opt(40))], self.links(9000)),
+            timeout=3)
+        self.assertIsNotNone(r, "no answer to a 9000-byte registration")
         self.assert_error(r, ("4.00", "4.13"))
 
+    def test_large_payload_never_truncated(self):
+        # a valid 3000-byte payload fits a UDP datagram: it registers with
+        # every link or is refused as too large, never parsed truncated
+        payload = self.links(3000)
+        r = self.coap.exchange(CoapMessage(
+            CON, 2, self.coap.next_mid(), b"\x06",
+            [(OPT["Uri-Path"], b"rd"), (OPT["Uri-Query"], b"ep=large"),
+             (OPT["Content-Format"], uint_opt(40))], payload), timeout=3)
+        self.assertIsNotNone(r, "no answer to a 3000-byte registration")
+        if r.code_str == "2.01":
+            cid = r.location_path()[1]
+            objs = self.redis.hgetall("lwds:v1:client:{%s}" % cid)["objs"]
+            self.assertEqual(objs.count("<"), payload.count(b"<"), objs)
+        else:
+            self.assert_error(r, ("4.13",))
+
     def test_oversized_datagram(self):
-        # far beyond any CoAP receive buffer: an answer is optional, but
-        # nothing may be written and the gateway keeps serving
-        payload = b",".join(b"</%d/%d>" % (3300 + i % 100, i)
-                            for i in range(6000))[:60000]
-        q = ["ep=huge2"]
+        # 60000 bytes, far beyond any CoAP receive buffer: an answer is
+        # optional, but it is never a registration of what was cut off
         r = self.coap.exchange(CoapMessage(
             CON, 2, self.coap.next_mid(), b"\x07",
-            [(OPT["Uri-Path"], b"rd"), (OPT["Uri-Query"], q[0].encode()),
-             (OPT["Content-Format"], uint_opt(40))], payload), timeout=2)
+            [(OPT["Uri-Path"], b"rd"), (OPT["Uri-Query"], b"ep=huge2"),
+             (OPT["Content-Format"], uint_opt(40))], self.links(60000)),
+            timeout=2)
         if r is not None:
             self.assertIn(r.code_str, ("4.00", "4.13", "0.00"), r)
         self.assert_untouched_and_serving()
