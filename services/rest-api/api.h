@@ -334,6 +334,8 @@ struct api_req {
 	size_t body_len;
 	bool too_large;
 	bool replied, paused;
+	int64_t started_ms;        /* lwm2m_mono_ms() at the headers */
+	char req_id[65];           /* X-Request-Id (api_health.h) */
 	unsigned pending;          /* Redis commands in flight */
 	void (*auth_done)(struct api_req *r); /* framework use */
 	void *data;                /* handler state, freed with data_free */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_health.h"
+#include "lwm2m_id.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
@@ -98,8 +100,10 @@ send_reply(struct api_req *r, int status, const char *content_type,
 	if (len > 0) {
 		evbuffer_add(r->ev->buffer_out, body, len);
 	}
-	lwm2m_log(LWM2M_LOG_DEBUG, "req=%llu: %d", (unsigned long long)r->id,
-	          status);
+	add_header(r, "X-Request-Id", r->req_id);
+	api_req_observe(status, r->started_ms);
+	lwm2m_log(LWM2M_LOG_DEBUG, "req=%llu rid=%s: %d",
+	          (unsigned long long)r->id, r->req_id, status);
 	evhtp_send_reply(r->ev, (evhtp_res)status);
 	if (r->paused && r->ev != NULL) {
 		evhtp_request_resume(r->ev);
@@ -333,6 +337,8 @@ on_headers(evhtp_request_t *ev, evhtp_headers_t *hdrs, void *arg)
 	r->ev = ev;
 	r->id = ++api->next_req_id;
 	r->org = -1;
+	r->started_ms = lwm2m_mono_ms();
+	api_req_id_set(evhtp_header_find(hdrs, "X-Request-Id"), r->req_id);
 	cl = evhtp_header_find(hdrs, "Content-Length");
 	if (cl != NULL && strtoull(cl, NULL, 10) > api->cfg.max_body) {
 		r->too_large = true;

@@ -1,9 +1,12 @@
 /* api_routes.c - the route table: one line per endpoint (see api.h). */
 #include "api.h"
+#include "api_health.h"
 
 const struct api_route api_routes[] = {
 	{htp_method_GET, "/", api_root_get, API_AUTH_OPTIONAL},
 	{htp_method_GET, "/versions", api_versions_get, API_AUTH_NONE},
+	{htp_method_GET, "/health", api_health_get, API_AUTH_NONE},
+	{htp_method_GET, "/metrics", api_metrics_get, API_AUTH_NONE},
 	{htp_method_POST, "/oauth/token", api_token_post, API_AUTH_NONE},
 	{htp_method_GET, "/accesskeys", api_accesskeys_list, API_AUTH_TOKEN},
 	{htp_method_POST, "/accesskeys", api_accesskeys_create, API_AUTH_TOKEN},
