@@ -25,6 +25,16 @@
 /* SET per gateway instance: the client ids it owns. */
 #define LWM2M_KEY_GATEWAY_CLIENTS LWM2M_KEY_PREFIX "gw:%s:clients"
 
+/* Metrics (REST spec 8): HASH per client and per organisation, field =
+ * metric name (LWM2M_METRIC_*), value = decimal counter.  The gateway adds
+ * to both with HINCRBY after each answered device request; NumberClients is
+ * not stored (the API counts LWM2M_KEY_ORG_CLIENTS). */
+#define LWM2M_KEY_CLIENT_METRICS LWM2M_KEY_PREFIX "client:{%s}:metrics"
+#define LWM2M_KEY_ORG_METRICS LWM2M_KEY_PREFIX "org:{%lld}:metrics"
+#define LWM2M_METRIC_BYTES_SENT "BytesSent"         /* whole CoAP requests */
+#define LWM2M_METRIC_BYTES_RECEIVED "BytesReceived" /* answer payloads */
+#define LWM2M_METRIC_TRANSACTIONS "TransactionCount" /* answered requests */
+
 /* Access keys and organisations. */
 #define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s"     /* HASH */
 #define LWM2M_KEY_ORG_ACCESSKEYS LWM2M_KEY_PREFIX "org:{%lld}:accesskeys" /* ZSET */
