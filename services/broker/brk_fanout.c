@@ -17,6 +17,7 @@
 #include "lwm2m_env.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
 
@@ -125,8 +126,13 @@ on_queued(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	if (reply->type == REDIS_REPLY_ERROR) {
 		lwm2m_log(LWM2M_LOG_ERR, "XADD failed sub=%s id=%s: %s", f->id,
 		          f->ev.id, reply->str);
+		lwm2m_metrics_inc(lwm2m_metrics_counter(
+		    NULL, "lwds_broker_errors_total", "Failed Redis writes"));
 	} else {
 		f->ctx->queued++;
+		lwm2m_metrics_inc(lwm2m_metrics_counter(
+		    NULL, "lwds_broker_deliveries_queued_total",
+		    "Delivery jobs added to the deliveries stream"));
 		lwm2m_log(LWM2M_LOG_INFO, "queued %s sub=%s id=%s delivery=%s",
 		          brk_event_name(f->event), f->id, f->ev.id, f->did);
 	}
@@ -326,6 +332,8 @@ handle_msg(struct brk_ctx *ctx, nng_msg *msg)
 		return;
 	}
 	ctx->events++;
+	lwm2m_metrics_inc(lwm2m_metrics_counter(
+	    NULL, "lwds_broker_events_total", "Gateway events received"));
 	lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s ep=\"%s\" org=%lld gw=\"%s\"",
 	          brk_event_name(event), ev.id,
 	          lwm2m_log_quote(ep, sizeof ep, ev.ep, strlen(ev.ep)), ev.org,
@@ -427,6 +435,8 @@ health_start(struct brk_ctx *ctx)
 		return LWM2M_EIO;
 	}
 	evhttp_set_cb(ctx->health, "/health", on_health, ctx);
+	evhttp_set_cb(ctx->health, "/metrics", lwm2m_metrics_evhttp_handler,
+	              NULL);
 	return LWM2M_OK;
 }
 

@@ -1,5 +1,6 @@
 /* api_routes.c - the route table: one line per endpoint (see api.h). */
 #include "api.h"
+#include "api_identities.h"
 #include "api_health.h"
 
 const struct api_route api_routes[] = {
@@ -32,6 +33,13 @@ const struct api_route api_routes[] = {
 	 api_definition_put, API_AUTH_TOKEN},
 	{htp_method_DELETE, "/objecttypes/definitions/{definitionID}",
 	 api_definition_delete, API_AUTH_TOKEN},
+	{htp_method_GET, "/identities", api_identities_get, API_AUTH_TOKEN},
+	{htp_method_GET, "/identities/psk", api_psk_list, API_AUTH_TOKEN},
+	{htp_method_POST, "/identities/psk", api_psk_create, API_AUTH_TOKEN},
+	{htp_method_GET, "/identities/psk/{identity}", api_psk_get,
+	 API_AUTH_TOKEN},
+	{htp_method_DELETE, "/identities/psk/{identity}", api_psk_delete,
+	 API_AUTH_TOKEN},
 };
 
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];

@@ -18,6 +18,7 @@
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
 
@@ -110,6 +111,9 @@ job_free(struct wh_job *job)
 
 	TAILQ_REMOVE(&ctx->jobs, job, link);
 	ctx->inflight--;
+	lwm2m_metrics_set(lwm2m_metrics_gauge(NULL, "lwds_webhook_inflight",
+	                                      "Deliveries in progress"),
+	                  ctx->inflight);
 	lwm2m_delivery_fini(&job->d);
 	free(job);
 	if (!ctx->closing) {
@@ -317,6 +321,7 @@ on_http_done(int status, const char *error, void *arg)
 	}
 	job->d.attempt++;
 	o = wh_retry_decide(&ctx->cfg->retry, status, job->d.attempt);
+	count_outcome(o, lwm2m_mono_ms() - job->started);
 	switch (o) {
 	case WH_DELIVERED:
 		lwm2m_log(LWM2M_LOG_INFO,
@@ -343,6 +348,26 @@ on_http_done(int status, const char *error, void *arg)
 		settle_dead(job, status, why);
 		break;
 	}
+}
+
+/* Metrics: one counter per outcome and the attempt latency. */
+static void
+count_outcome(enum wh_outcome o, int64_t ms)
+{
+	static const double bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30};
+	static const char *const names[] = {
+	    [WH_DELIVERED] = "lwds_webhook_attempts_total{outcome=\"delivered\"}",
+	    [WH_RETRY] = "lwds_webhook_attempts_total{outcome=\"retry\"}",
+	    [WH_DROP] = "lwds_webhook_attempts_total{outcome=\"dead\"}",
+	};
+
+	lwm2m_metrics_inc(lwm2m_metrics_counter(NULL, names[o],
+	                                        "Delivery attempts by outcome"));
+	lwm2m_metrics_observe(
+	    lwm2m_metrics_histogram(NULL, "lwds_webhook_attempt_seconds",
+	                            "Delivery attempt latency", bounds,
+	                            sizeof bounds / sizeof bounds[0]),
+	    (double)ms / 1000.0);
 }
 
 static void
@@ -732,6 +757,8 @@ health_start(struct wh_ctx *ctx)
 		return LWM2M_EIO;
 	}
 	evhttp_set_cb(ctx->health, "/health", on_health, ctx);
+	evhttp_set_cb(ctx->health, "/metrics", lwm2m_metrics_evhttp_handler,
+	              NULL);
 	return LWM2M_OK;
 }
 
