@@ -62,6 +62,9 @@
 #define LWM2M_KEY_CLIENT_SUBS LWM2M_KEY_PREFIX "client:{%s}:subs"
 /* SET per client and client-event type: client-level subscription ids. */
 #define LWM2M_KEY_CLIENT_EVENT_SUBS LWM2M_KEY_PREFIX "client:{%s}:evsubs:%s"
+/* HASH per organisation: duplicate key of each subscription (type, client,
+ * definition, instance, property, lower-case url; spec 6.3) -> id. */
+#define LWM2M_KEY_ORG_SUB_DEDUP LWM2M_KEY_PREFIX "org:{%lld}:subs:dedup"
 
 /* Webhook delivery queue (docs/webhooks.md); one hash tag, so the Lua
  * scripts of the dispatcher may touch all three atomically. */
@@ -80,6 +83,8 @@
 #define LWM2M_SF_OBJECT "obj"       /* LwM2M object id, decimal */
 #define LWM2M_SF_INSTANCE "inst"    /* target instance id, decimal */
 #define LWM2M_SF_PROPERTY "prop"    /* target resource id, decimal */
+#define LWM2M_SF_PROPERTY_NAME "propname" /* its SerialisationName */
+#define LWM2M_SF_FINGERPRINT "fp"   /* its key in LWM2M_KEY_ORG_SUB_DEDUP */
 #define LWM2M_SF_URL "url"          /* web-hook URL */
 #define LWM2M_SF_ACCEPT "accept"    /* AcceptContentType */
 #define LWM2M_SF_PMIN "pmin"        /* attributes: exact decimal strings */

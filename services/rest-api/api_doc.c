@@ -351,6 +351,20 @@ api_doc_int(struct api_doc *doc, const char *name, long long value)
 }
 
 void
+api_doc_number(struct api_doc *doc, const char *name, const char *text)
+{
+	if (text == NULL) {
+		return;
+	}
+	if (doc->gen != NULL) {
+		json_key(doc, name);
+		yajl_gen_number(doc->gen, text, strlen(text));
+	} else {
+		xml_leaf(doc, name, text);
+	}
+}
+
+void
 api_doc_bool(struct api_doc *doc, const char *name, bool value)
 {
 	if (doc->gen != NULL) {

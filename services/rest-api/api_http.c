@@ -263,6 +263,33 @@ api_redis_cmd(struct api_req *r,
 	return LWM2M_OK;
 }
 
+lwm2m_err
+api_redis_cmdargv(struct api_req *r,
+                  void (*cb)(struct api_req *r, redisReply *reply, void *arg),
+                  void *arg, int argc, const char **argv,
+                  const size_t *argvlen)
+{
+	struct redis_call *call = malloc(sizeof *call);
+	lwm2m_err err;
+
+	if (call == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	if (r->api->redis == NULL || !lwm2m_redis_connected(r->api->redis)) {
+		free(call);
+		return LWM2M_EBACKEND;
+	}
+	*call = (struct redis_call){r, cb, arg};
+	err = lwm2m_redis_cmdargv(r->api->redis, on_redis_reply, call, argc,
+	                          argv, argvlen);
+	if (err != LWM2M_OK) {
+		free(call);
+		return err;
+	}
+	r->pending++;
+	return LWM2M_OK;
+}
+
 /* ---- request lifecycle -------------------------------------------------- */
 
 void

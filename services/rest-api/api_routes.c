@@ -43,3 +43,25 @@ const struct api_route api_routes[] = {
 };
 
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
+	{htp_method_GET, "/subscriptions", api_subscriptions_list,
+	 API_AUTH_TOKEN},
+	{htp_method_POST, "/subscriptions", api_subscriptions_create,
+	 API_AUTH_TOKEN},
+	{htp_method_GET, "/subscriptions/{subscriptionID}",
+	 api_subscription_get, API_AUTH_TOKEN},
+	{htp_method_PUT, "/subscriptions/{subscriptionID}",
+	 api_subscription_put, API_AUTH_TOKEN},
+	{htp_method_DELETE, "/subscriptions/{subscriptionID}",
+	 api_subscription_delete, API_AUTH_TOKEN},
+	{htp_method_GET, "/subscriptions/{subscriptionID}/deadletters",
+	 api_subscription_deadletters, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/subscriptions",
+	 api_subscriptions_list, API_AUTH_TOKEN},
+	{htp_method_POST, "/clients/{clientID}/subscriptions",
+	 api_subscriptions_create, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                 "instances/{instanceID}/subscriptions",
+	 api_subscriptions_list, API_AUTH_TOKEN},
+	{htp_method_POST, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}/subscriptions",
+	 api_subscriptions_create, API_AUTH_TOKEN},

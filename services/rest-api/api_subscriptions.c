@@ -1,0 +1,983 @@
+/* api_subscriptions.c - subscriptions (spec 6.1-6.4): create at the
+ * organisation, client and object-instance levels, list, read, update,
+ * delete, and the dead letters of a subscription.  Records and indexes are
+ * those of lwm2m_keys.h (LWM2M_KEY_SUB*, docs/redis-schema.md); the broker
+ * reads them.  Another organisation's subscription is 404 (defect 6). */
+#define _GNU_SOURCE /* strcasestr */
+#include "api_sub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lwm2m_keys.h"
+#include "lwm2m_log.h"
+#include "lwm2m_loop.h"
+#include "lwm2m_objdef_store.h"
+
+#define MT_SUBSCRIPTION "application/vnd.imgtec.subscription"
+#define MT_RESOURCECREATED "application/vnd.imgtec.resourcecreated"
+#define MT_DEADLETTERS "application/vnd.imgtec.deadletters"
+#define SECRET_BYTES 32
+#define DEADLETTER_SCAN 10000 /* newest dead letters searched per request */
+
+/* Atomic create: KEYS sub, org zset, dedup hash, then the index sets;
+ * ARGV fp, id, created, limit, then field/value pairs ("" values skipped).
+ * Returns 1, the id of the duplicate, or -1 at the limit. */
+static const char create_lua[] =
+    "local d = redis.call('HGET', KEYS[3], ARGV[1]) "
+    "if d then return d end "
+    "if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then "
+    "return -1 end "
+    "for i = 5, #ARGV, 2 do if ARGV[i + 1] ~= '' then "
+    "redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end end "
+    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) "
+    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2]) "
+    "for i = 4, #KEYS do redis.call('SADD', KEYS[i], ARGV[2]) end "
+    "return 1";
+
+/* Atomic delete: KEYS sub, org zset, dedup hash, index sets; ARGV id, fp.
+ * Returns 0 when the record changed meanwhile. */
+static const char delete_lua[] =
+    "if redis.call('HGET', KEYS[1], 'fp') ~= ARGV[2] then return 0 end "
+    "redis.call('DEL', KEYS[1]) "
+    "redis.call('ZREM', KEYS[2], ARGV[1]) "
+    "if redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then "
+    "redis.call('HDEL', KEYS[3], ARGV[2]) end "
+    "for i = 4, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end "
+    "return 1";
+
+/* Atomic update: KEYS sub, dedup hash; ARGV id, old fp, new fp, then
+ * field/value pairs.  Returns 1, 0 (record changed meanwhile) or the id
+ * of a duplicate. */
+static const char update_lua[] =
+    "if redis.call('HGET', KEYS[1], 'fp') ~= ARGV[2] then return 0 end "
+    "if ARGV[3] ~= ARGV[2] then "
+    "local d = redis.call('HGET', KEYS[2], ARGV[3]) "
+    "if d then return d end "
+    "redis.call('HDEL', KEYS[2], ARGV[2]) "
+    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[1]) end "
+    "for i = 4, #ARGV, 2 do if ARGV[i + 1] ~= '' then "
+    "redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end end "
+    "return 1";
+
+struct sub_state {
+	struct api_sub_body in;
+	struct api_sub_rec rec;
+	char fp_old[LWM2M_DELIVERY_URL_MAX + 256];
+	char secret[LWM2M_DELIVERY_SECRET_MAX + 1];
+	bool def_from_url;
+	/* lists */
+	struct api_sub_rec *recs;
+	char **ids;
+	size_t n, done;
+};
+
+static void
+state_free(void *data)
+{
+	struct sub_state *s = data;
+
+	if (s == NULL) {
+		return;
+	}
+	api_sub_body_fini(&s->in);
+	for (size_t i = 0; s->ids != NULL && i < s->n; i++) {
+		free(s->ids[i]);
+	}
+	free(s->ids);
+	free(s->recs);
+	free(s);
+}
+
+/* Reads the ids of the route ({clientID}, {definitionID}, {instanceID},
+ * {subscriptionID} as present) into a new state; answers 400 itself. */
+static struct sub_state *
+state_new(struct api_req *r)
+{
+	struct sub_state *s = calloc(1, sizeof *s);
+	char buf[32];
+	long long inst;
+
+	if (s == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return NULL;
+	}
+	r->data = s;
+	r->data_free = state_free;
+	s->in.inst = -1;
+	if (api_req_param(r, "clientID", buf, sizeof buf) != NULL) {
+		if (!lwm2m_id_valid(buf, strlen(buf))) {
+			api_reply_error(r, 400, "invalid client id");
+			return NULL;
+		}
+		memcpy(s->rec.client, buf, LWM2M_ID_SIZE);
+	}
+	if (api_req_param(r, "definitionID", buf, sizeof buf) != NULL) {
+		if (!lwm2m_id_valid(buf, strlen(buf))) {
+			api_reply_error(r, 400, "invalid definition id");
+			return NULL;
+		}
+		memcpy(s->rec.def, buf, LWM2M_ID_SIZE);
+		s->def_from_url = true;
+	}
+	if (api_req_param(r, "instanceID", buf, sizeof buf) != NULL) {
+		if (lwm2m_parse_int(buf, 0, 65534, &inst) != LWM2M_OK) {
+			api_reply_error(r, 400, "invalid instance id");
+			return NULL;
+		}
+		snprintf(s->rec.inst, sizeof s->rec.inst, "%lld", inst);
+	}
+	return s;
+}
+
+/* The {subscriptionID} of r in s->rec.id; answers 404 itself. */
+static bool
+state_sub_id(struct api_req *r, struct sub_state *s)
+{
+	if (api_req_param(r, "subscriptionID", s->rec.id, sizeof s->rec.id) ==
+	        NULL ||
+	    !lwm2m_id_valid(s->rec.id, strlen(s->rec.id))) {
+		api_reply_status(r, 404);
+		return false;
+	}
+	return true;
+}
+
+static bool
+storage_ok(struct api_req *r, const redisReply *reply)
+{
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		api_reply_error(r, 503, "storage unavailable");
+		return false;
+	}
+	return true;
+}
+
+/* ---- representation ----------------------------------------------------- */
+
+static bool
+has_attrs(const struct api_sub_rec *rec)
+{
+	for (int a = 0; a < API_SUB_N_ATTRS; a++) {
+		if (rec->attrs[a][0] != '\0') {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+sub_item(struct api_doc *doc, const struct api_sub_rec *rec)
+{
+	char path[64], dead[96];
+
+	api_doc_string(doc, "SubscriptionType", rec->type);
+	if (rec->prop[0] != '\0') {
+		api_doc_string(doc, "Property", rec->propname[0] != '\0'
+		                                    ? rec->propname
+		                                    : rec->prop);
+	}
+	api_doc_string(doc, "Url", rec->url);
+	api_doc_string(doc, "AcceptContentType",
+	               rec->accept[0] ? rec->accept : "application/json");
+	if (has_attrs(rec)) {
+		api_doc_object_begin(doc, "Attributes");
+		for (int a = 0; a < API_SUB_N_ATTRS; a++) {
+			api_doc_number(doc, api_sub_attr_name(a),
+			               rec->attrs[a][0] ? rec->attrs[a] : NULL);
+		}
+		api_doc_end(doc);
+	}
+	snprintf(path, sizeof path, "/subscriptions/%s", rec->id);
+	snprintf(dead, sizeof dead, "%s/deadletters", path);
+	api_doc_links_begin(doc);
+	api_doc_link(doc, "self", path, NULL);
+	api_doc_link(doc, "update", path, NULL);
+	api_doc_link(doc, "remove", path, NULL);
+	api_doc_link(doc, "deadletters", dead, MT_DEADLETTERS);
+	api_doc_end(doc);
+}
+
+/* ---- POST <level>/subscriptions ----------------------------------------- */
+
+static void
+on_created(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	struct api_doc *doc;
+	char path[64];
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING) {
+		api_reply_error(r, 409, "a subscription with the same type, "
+		                "target and Url exists: %.22s", reply->str);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
+		api_reply_error(r, 403, "the organisation has %d "
+		                "subscriptions, the limit", API_SUB_ORG_MAX);
+		return;
+	}
+	doc = api_req_doc(r, "ResourceCreated");
+	if (doc == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	snprintf(path, sizeof path, "/subscriptions/%s", s->rec.id);
+	api_doc_string(doc, "ID", s->rec.id);
+	api_doc_string(doc, "Secret", s->secret);
+	api_doc_links_begin(doc);
+	api_doc_link(doc, "self", path, MT_SUBSCRIPTION);
+	api_doc_end(doc);
+	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s %s created",
+	          (unsigned long long)r->id, s->rec.id, s->rec.type);
+	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
+}
+
+/* The index sets a record belongs to (spec 6.6 routing of the broker). */
+static size_t
+index_keys(const struct api_sub_rec *rec, char (*keys)[160])
+{
+	size_t n = 0;
+	bool event = strcmp(rec->type, "Observation") != 0;
+
+	if (rec->client[0] != '\0') {
+		snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_SUBS, rec->client);
+		if (event) {
+			snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_EVENT_SUBS,
+			         rec->client, rec->type);
+		}
+	} else if (event) {
+		snprintf(keys[n++], 160, LWM2M_KEY_ORG_EVENT_SUBS, rec->org,
+		         rec->type);
+	}
+	return n;
+}
+
+/* Field/value pairs of rec (+ secret, fp) into argv from position at. */
+static int
+rec_fields(const struct api_sub_rec *rec, const char **argv, int at,
+           char num[2][24], const char *secret, const char *fp)
+{
+	snprintf(num[0], 24, "%lld", rec->org);
+	snprintf(num[1], 24, "%lld", rec->created);
+	const char *pairs[][2] = {
+	    {LWM2M_SF_ORG, num[0]},          {LWM2M_SF_TYPE, rec->type},
+	    {LWM2M_SF_CLIENT, rec->client},  {LWM2M_SF_DEFINITION, rec->def},
+	    {LWM2M_SF_OBJECT, rec->obj},     {LWM2M_SF_INSTANCE, rec->inst},
+	    {LWM2M_SF_PROPERTY, rec->prop},  {LWM2M_SF_PROPERTY_NAME,
+	                                      rec->propname},
+	    {LWM2M_SF_URL, rec->url},        {LWM2M_SF_ACCEPT, rec->accept},
+	    {LWM2M_SF_SECRET, secret},       {LWM2M_SF_CREATED, num[1]},
+	    {LWM2M_SF_FINGERPRINT, fp},
+	};
+
+	for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+		argv[at++] = pairs[i][0];
+		argv[at++] = pairs[i][1];
+	}
+	for (int a = 0; a < API_SUB_N_ATTRS; a++) {
+		argv[at++] = api_sub_attr_field(a);
+		argv[at++] = rec->attrs[a];
+	}
+	return at;
+}
+
+static void
+store(struct api_req *r, struct sub_state *s)
+{
+	char keys[5][160], nkeys[8], created[24], limit[16], num[2][24];
+	const char *argv[64];
+	uint8_t raw[SECRET_BYTES];
+	size_t n_idx;
+	int argc = 0;
+	char *fp;
+
+	s->rec.org = r->org;
+	s->rec.created = lwm2m_now_ms();
+	if (lwm2m_id_new(s->rec.id) != LWM2M_OK ||
+	    lwm2m_random(raw, sizeof raw) != LWM2M_OK ||
+	    (fp = api_sub_fingerprint(&s->rec)) == NULL) {
+		api_reply_error(r, 503, "out of memory or entropy");
+		return;
+	}
+	lwm2m_b64_encode(raw, sizeof raw, s->secret, true);
+	snprintf(keys[0], 160, LWM2M_KEY_SUB, s->rec.id);
+	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUBS, r->org);
+	snprintf(keys[2], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	n_idx = index_keys(&s->rec, &keys[3]);
+	snprintf(nkeys, sizeof nkeys, "%zu", 3 + n_idx);
+	snprintf(created, sizeof created, "%lld", s->rec.created);
+	snprintf(limit, sizeof limit, "%d", API_SUB_ORG_MAX);
+	argv[argc++] = "EVAL";
+	argv[argc++] = create_lua;
+	argv[argc++] = nkeys;
+	for (size_t i = 0; i < 3 + n_idx; i++) {
+		argv[argc++] = keys[i];
+	}
+	argv[argc++] = fp;
+	argv[argc++] = s->rec.id;
+	argv[argc++] = created;
+	argv[argc++] = limit;
+	argc = rec_fields(&s->rec, argv, argc, num, s->secret, fp);
+	if (api_redis_cmdargv(r, on_created, NULL, argc, argv, NULL) !=
+	    LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+	free(fp);
+}
+
+/* Finds Property (PropertyID or SerialisationName) in def. */
+static bool
+resolve_property(struct sub_state *s, const struct lwm2m_objdef *def)
+{
+	long long rid = -1;
+
+	if (lwm2m_parse_int(s->in.property, 0, 65534, &rid) != LWM2M_OK) {
+		rid = -1;
+	}
+	for (size_t i = 0; i < def->n_props; i++) {
+		const struct lwm2m_propdef *p = &def->props[i];
+
+		const char *name = p->serialisation_name != NULL
+		                       ? p->serialisation_name
+		                       : p->name;
+
+		if ((long long)p->resource_id == rid ||
+		    (name != NULL && strcasecmp(name, s->in.property) == 0)) {
+			snprintf(s->rec.prop, sizeof s->rec.prop, "%u",
+			         p->resource_id);
+			snprintf(s->rec.propname, sizeof s->rec.propname, "%s",
+			         name != NULL ? name : s->rec.prop);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+on_target_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
+{
+	struct api_req *r = arg;
+	struct sub_state *s;
+
+	if (!api_req_release(r)) {
+		return;
+	}
+	s = r->data;
+	if (err == LWM2M_ENOTFOUND) {
+		if (s->def_from_url) {
+			api_reply_status(r, 404);
+		} else {
+			api_reply_error(r, 400, "the object link names an "
+			                        "unknown object definition");
+		}
+		return;
+	}
+	if (err != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+		return;
+	}
+	snprintf(s->rec.obj, sizeof s->rec.obj, "%u", def->object_id);
+	if (s->in.property != NULL && !resolve_property(s, def)) {
+		api_reply_error(r, 400, "Property \"%.64s\" is not a property "
+		                "of object %u", s->in.property, def->object_id);
+		return;
+	}
+	store(r, s);
+}
+
+/* Completes rec from the body; answers 400 itself. */
+static bool
+take_body(struct api_req *r, struct sub_state *s)
+{
+	const char *ct = api_req_header(r, "Content-Type");
+	struct api_body body;
+	char diag[200];
+	lwm2m_err err = api_body_parse(ct, r->body, r->body_len, NULL, &body,
+	                               diag, sizeof diag);
+	char client[LWM2M_ID_SIZE], def[LWM2M_ID_SIZE];
+
+	if (err != LWM2M_OK) {
+		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s", diag);
+		return false;
+	}
+	memcpy(client, s->rec.client, sizeof client);
+	memcpy(def, s->rec.def, sizeof def);
+	err = api_sub_body_parse(&body, &s->in, diag, sizeof diag);
+	api_body_fini(&body);
+	if (err != LWM2M_OK) {
+		api_reply_error(r, 400, "%s", diag);
+		return false;
+	}
+	/* Ids of the URL win over those of a Links rel="object". */
+	memcpy(s->rec.client, client[0] ? client : s->in.client,
+	       LWM2M_ID_SIZE);
+	memcpy(s->rec.def, def[0] ? def : s->in.def, LWM2M_ID_SIZE);
+	if (s->rec.inst[0] == '\0' && s->in.inst >= 0) {
+		snprintf(s->rec.inst, sizeof s->rec.inst, "%u",
+		         (unsigned)(s->in.inst & 0xffff));
+	}
+	if (s->in.type[0] == '\0' || s->in.url == NULL) {
+		api_reply_error(r, 400, "%s is required",
+		                s->in.type[0] ? "Url" : "SubscriptionType");
+		return false;
+	}
+	snprintf(s->rec.type, sizeof s->rec.type, "%s", s->in.type);
+	snprintf(s->rec.url, sizeof s->rec.url, "%s", s->in.url);
+	snprintf(s->rec.accept, sizeof s->rec.accept, "%s",
+	         s->in.accept != NULL ? s->in.accept
+	         : ct != NULL && strcasestr(ct, "xml") != NULL
+	             ? "application/xml"
+	             : "application/json");
+	memcpy(s->rec.attrs, s->in.attrs, sizeof s->rec.attrs);
+	return true;
+}
+
+void
+api_subscriptions_create(struct api_req *r)
+{
+	struct sub_state *s = state_new(r);
+
+	if (s == NULL || !take_body(r, s)) {
+		return;
+	}
+	if (s->rec.def[0] == '\0') {
+		if (s->in.property != NULL) {
+			api_reply_error(r, 400, "Property needs an object "
+			                        "definition target");
+			return;
+		}
+		store(r, s);
+		return;
+	}
+	api_req_hold(r);
+	if (lwm2m_objdef_store_get(r->api->redis, r->org, s->rec.def,
+	                           on_target_def, r) != LWM2M_OK) {
+		api_req_release(r);
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+/* ---- GET <level>/subscriptions ------------------------------------------ */
+
+static bool
+in_level(const struct sub_state *s, const struct api_sub_rec *rec)
+{
+	if (rec->org < 0) {
+		return false;
+	}
+	if (s->rec.client[0] != '\0' &&
+	    strcmp(s->rec.client, rec->client) != 0) {
+		return false;
+	}
+	if (s->rec.def[0] != '\0' && strcmp(s->rec.def, rec->def) != 0) {
+		return false;
+	}
+	return s->rec.inst[0] == '\0' || strcmp(s->rec.inst, rec->inst) == 0;
+}
+
+static void
+render_list(struct api_req *r, struct sub_state *s)
+{
+	struct api_doc *doc = api_req_doc(r, "Subscriptions");
+	struct api_page page;
+	long long total = 0, shown = 0, count;
+	char path[256];
+
+	if (doc == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		total += in_level(s, &s->recs[i]);
+	}
+	api_page_parse(r->query, &page);
+	count = api_page_count(&page, total);
+	api_doc_page_info(doc, r->path, r->query, &page, total);
+	if (count > 0) {
+		api_doc_array_begin(doc, "Items", "Subscription");
+	}
+	for (size_t i = 0, k = 0; i < s->n && shown < count; i++) {
+		if (!in_level(s, &s->recs[i]) || (long long)k++ < page.start) {
+			continue;
+		}
+		api_doc_object_begin(doc, NULL);
+		sub_item(doc, &s->recs[i]);
+		api_doc_end(doc);
+		shown++;
+	}
+	if (count > 0) {
+		api_doc_end(doc);
+	}
+	snprintf(path, sizeof path, "%s", r->path);
+	api_doc_links_begin(doc);
+	api_doc_link(doc, "add", path, MT_SUBSCRIPTION);
+	api_doc_end(doc);
+	api_reply_doc(r, 200, doc, API_MT_SUBSCRIPTIONS);
+}
+
+static void
+on_list_item(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	size_t i = (size_t)(uintptr_t)arg;
+
+	if (r->replied || !storage_ok(r, reply)) {
+		return;
+	}
+	/* Unreadable or foreign records are skipped (org stays -1). */
+	if (api_sub_rec_parse(s->ids[i], reply, &s->recs[i]) != LWM2M_OK ||
+	    s->recs[i].org != r->org) {
+		s->recs[i].org = -1;
+	}
+	if (++s->done == s->n) {
+		render_list(r, s);
+	}
+}
+
+static void
+on_list_ids(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+
+	if (!storage_ok(r, reply) || reply->type != REDIS_REPLY_ARRAY) {
+		return;
+	}
+	s->ids = calloc(reply->elements + 1, sizeof *s->ids);
+	s->recs = calloc(reply->elements + 1, sizeof *s->recs);
+	if (s->ids == NULL || s->recs == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		s->ids[i] = strndup(reply->element[i]->str,
+		                    reply->element[i]->len);
+		s->recs[i].org = -1;
+		s->n = i + 1;
+		if (s->ids[i] == NULL ||
+		    api_redis_cmd(r, on_list_item, (void *)(uintptr_t)i,
+		                  "HGETALL " LWM2M_KEY_SUB, s->ids[i]) !=
+		        LWM2M_OK) {
+			api_reply_error(r, 503, "storage unavailable");
+			return;
+		}
+	}
+	if (s->n == 0) {
+		render_list(r, s);
+	}
+}
+
+static void
+fetch_list(struct api_req *r)
+{
+	if (api_redis_cmd(r, on_list_ids, NULL,
+	                  "ZRANGE " LWM2M_KEY_ORG_SUBS " 0 %d", r->org,
+	                  API_SUB_ORG_MAX - 1) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+static void
+on_list_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
+{
+	struct api_req *r = arg;
+
+	if (!api_req_release(r)) {
+		return;
+	}
+	if (err != LWM2M_OK) {
+		if (err == LWM2M_ENOTFOUND) {
+			api_reply_status(r, 404);
+		} else {
+			api_reply_error(r, 503, "storage unavailable");
+		}
+		return;
+	}
+	fetch_list(r);
+}
+
+static void
+on_list_client(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	long long org;
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (reply->type != REDIS_REPLY_STRING ||
+	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
+	    org != r->org) {
+		api_reply_status(r, 404);
+		return;
+	}
+	if (s->rec.def[0] == '\0') {
+		fetch_list(r);
+		return;
+	}
+	api_req_hold(r);
+	if (lwm2m_objdef_store_get(r->api->redis, r->org, s->rec.def,
+	                           on_list_def, r) != LWM2M_OK) {
+		api_req_release(r);
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+void
+api_subscriptions_list(struct api_req *r)
+{
+	struct sub_state *s = state_new(r);
+
+	if (s == NULL) {
+		return;
+	}
+	if (s->rec.client[0] == '\0') {
+		fetch_list(r);
+		return;
+	}
+	if (api_redis_cmd(r, on_list_client, NULL, "HGET " LWM2M_KEY_CLIENT
+	                  " " LWM2M_CF_ORG, s->rec.client) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+/* ---- /subscriptions/{id} ------------------------------------------------ */
+
+/* Reads s->rec for r's {subscriptionID}, then calls then(r, s); answers
+ * 404 for unknown ids and other organisations' subscriptions. */
+static void
+on_one(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	void (*then)(struct api_req *, struct sub_state *) = arg;
+	char id[LWM2M_ID_SIZE];
+	char *fp;
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	memcpy(id, s->rec.id, sizeof id);
+	if (api_sub_rec_parse(id, reply, &s->rec) != LWM2M_OK ||
+	    s->rec.org != r->org) {
+		api_reply_status(r, 404);
+		return;
+	}
+	fp = api_sub_fingerprint(&s->rec);
+	if (fp == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	snprintf(s->fp_old, sizeof s->fp_old, "%s", fp);
+	free(fp);
+	then(r, s);
+}
+
+static void
+fetch_one(struct api_req *r,
+          void (*then)(struct api_req *r, struct sub_state *s))
+{
+	struct sub_state *s = state_new(r);
+
+	if (s == NULL || !state_sub_id(r, s)) {
+		return;
+	}
+	if (api_redis_cmd(r, on_one, (void *)then, "HGETALL " LWM2M_KEY_SUB,
+	                  s->rec.id) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+static void
+render_one(struct api_req *r, struct sub_state *s)
+{
+	struct api_doc *doc = api_req_doc(r, "Subscription");
+
+	if (doc == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	sub_item(doc, &s->rec);
+	api_reply_doc(r, 200, doc, MT_SUBSCRIPTION);
+}
+
+void
+api_subscription_get(struct api_req *r)
+{
+	fetch_one(r, render_one);
+}
+
+static void
+on_deleted(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
+		api_reply_error(r, 409, "the subscription changed meanwhile; "
+		                        "try again");
+		return;
+	}
+	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s deleted",
+	          (unsigned long long)r->id, s->rec.id);
+	api_reply_status(r, 204);
+}
+
+static void
+delete_rec(struct api_req *r, struct sub_state *s)
+{
+	char keys[5][160], nkeys[8];
+	const char *argv[16];
+	size_t n_idx;
+	int argc = 0;
+
+	snprintf(keys[0], 160, LWM2M_KEY_SUB, s->rec.id);
+	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUBS, r->org);
+	snprintf(keys[2], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	n_idx = index_keys(&s->rec, &keys[3]);
+	snprintf(nkeys, sizeof nkeys, "%zu", 3 + n_idx);
+	argv[argc++] = "EVAL";
+	argv[argc++] = delete_lua;
+	argv[argc++] = nkeys;
+	for (size_t i = 0; i < 3 + n_idx; i++) {
+		argv[argc++] = keys[i];
+	}
+	argv[argc++] = s->rec.id;
+	argv[argc++] = s->fp_old;
+	if (api_redis_cmdargv(r, on_deleted, NULL, argc, argv, NULL) !=
+	    LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+void
+api_subscription_delete(struct api_req *r)
+{
+	fetch_one(r, delete_rec);
+}
+
+static void
+on_updated(struct api_req *r, redisReply *reply, void *arg)
+{
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING) {
+		api_reply_error(r, 409, "a subscription with the same type, "
+		                "target and Url exists: %.22s", reply->str);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
+		api_reply_error(r, 409, "the subscription changed meanwhile; "
+		                        "try again");
+		return;
+	}
+	api_reply_status(r, 204);
+}
+
+/* Applies a PUT body (Url and/or Attributes; spec 6.4) to s->rec;
+ * answers 400/415 itself. */
+static bool
+take_update(struct api_req *r, struct sub_state *s)
+{
+	struct api_body body;
+	char diag[200];
+	bool any = false;
+	lwm2m_err err = api_body_parse(api_req_header(r, "Content-Type"),
+	                               r->body, r->body_len, NULL, &body,
+	                               diag, sizeof diag);
+
+	if (err != LWM2M_OK) {
+		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s", diag);
+		return false;
+	}
+	err = api_sub_body_parse(&body, &s->in, diag, sizeof diag);
+	api_body_fini(&body);
+	if (err != LWM2M_OK) {
+		api_reply_error(r, 400, "%s", diag);
+		return false;
+	}
+	if (s->in.url != NULL) {
+		snprintf(s->rec.url, sizeof s->rec.url, "%s", s->in.url);
+		any = true;
+	}
+	for (int a = 0; a < API_SUB_N_ATTRS; a++) {
+		if (s->in.attrs[a][0] != '\0') {
+			memcpy(s->rec.attrs[a], s->in.attrs[a],
+			       sizeof s->rec.attrs[a]);
+			any = true;
+		}
+	}
+	if (!any) {
+		api_reply_error(r, 400, "the body has neither Url nor "
+		                        "Attributes");
+	}
+	return any;
+}
+
+static void
+update_rec(struct api_req *r, struct sub_state *s)
+{
+	char keys[2][160];
+	const char *argv[32];
+	int argc = 0;
+	char *fp;
+
+	if (!take_update(r, s)) {
+		return;
+	}
+	fp = api_sub_fingerprint(&s->rec);
+	if (fp == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	snprintf(keys[0], 160, LWM2M_KEY_SUB, s->rec.id);
+	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	argv[argc++] = "EVAL";
+	argv[argc++] = update_lua;
+	argv[argc++] = "2";
+	argv[argc++] = keys[0];
+	argv[argc++] = keys[1];
+	argv[argc++] = s->rec.id;
+	argv[argc++] = s->fp_old;
+	argv[argc++] = fp;
+	argv[argc++] = LWM2M_SF_URL;
+	argv[argc++] = s->rec.url;
+	argv[argc++] = LWM2M_SF_FINGERPRINT;
+	argv[argc++] = fp;
+	for (int a = 0; a < API_SUB_N_ATTRS; a++) {
+		argv[argc++] = api_sub_attr_field(a);
+		argv[argc++] = s->rec.attrs[a];
+	}
+	if (api_redis_cmdargv(r, on_updated, NULL, argc, argv, NULL) !=
+	    LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+	free(fp);
+}
+
+void
+api_subscription_put(struct api_req *r)
+{
+	fetch_one(r, update_rec);
+}
+
+/* ---- GET /subscriptions/{id}/deadletters -------------------------------- */
+
+/* The value of field name in a stream entry's field array, or NULL. */
+static const char *
+entry_field(const redisReply *fields, const char *name)
+{
+	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+		const redisReply *k = fields->element[i];
+		const redisReply *v = fields->element[i + 1];
+
+		if (k->type == REDIS_REPLY_STRING &&
+		    v->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0) {
+			return v->str;
+		}
+	}
+	return NULL;
+}
+
+/* The fields of entry e when it is a dead letter of subscription id. */
+static const redisReply *
+dead_of(const redisReply *e, const char *id)
+{
+	const char *sub;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING ||
+	    e->element[1]->type != REDIS_REPLY_ARRAY) {
+		return NULL;
+	}
+	sub = entry_field(e->element[1], "sub");
+	return sub != NULL && strcmp(sub, id) == 0 ? e->element[1] : NULL;
+}
+
+static void
+dead_item(struct api_doc *doc, const redisReply *e, const redisReply *f)
+{
+	char when[32];
+	long long n;
+	const char *v;
+
+	api_doc_string(doc, "DeliveryID", entry_field(f, "id"));
+	if (lwm2m_parse_int(e->element[0]->str, 0, INT64_MAX, &n) != LWM2M_OK) {
+		n = strtoll(e->element[0]->str, NULL, 10);
+	}
+	api_doc_string(doc, "TimeFailed",
+	               lwm2m_time_iso8601(n / 1000, when, sizeof when));
+	api_doc_string(doc, "Url", entry_field(f, "url"));
+	v = entry_field(f, "status");
+	if (v != NULL && lwm2m_parse_int(v, 0, 999, &n) == LWM2M_OK) {
+		api_doc_int(doc, "Status", n);
+	}
+	api_doc_string(doc, "Error", entry_field(f, "error"));
+	v = entry_field(f, "attempts");
+	if (v != NULL && lwm2m_parse_int(v, 0, INT32_MAX, &n) == LWM2M_OK) {
+		api_doc_int(doc, "Attempts", n);
+	}
+}
+
+static void
+on_dead(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	struct api_doc *doc;
+	struct api_page page;
+	long long total = 0, count, k = 0, shown = 0;
+
+	if (!storage_ok(r, reply) || reply->type != REDIS_REPLY_ARRAY ||
+	    (doc = api_req_doc(r, "DeadLetters")) == NULL) {
+		if (!r->replied) {
+			api_reply_error(r, 503, "storage unavailable");
+		}
+		return;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		total += dead_of(reply->element[i], s->rec.id) != NULL;
+	}
+	api_page_parse(r->query, &page);
+	count = api_page_count(&page, total);
+	api_doc_page_info(doc, r->path, r->query, &page, total);
+	if (count > 0) {
+		api_doc_array_begin(doc, "Items", "DeadLetter");
+	}
+	for (size_t i = 0; i < reply->elements && shown < count; i++) {
+		const redisReply *f = dead_of(reply->element[i], s->rec.id);
+
+		if (f == NULL || k++ < page.start) {
+			continue;
+		}
+		api_doc_object_begin(doc, NULL);
+		dead_item(doc, reply->element[i], f);
+		api_doc_end(doc);
+		shown++;
+	}
+	if (count > 0) {
+		api_doc_end(doc);
+	}
+	api_reply_doc(r, 200, doc, MT_DEADLETTERS);
+}
+
+static void
+fetch_dead(struct api_req *r, struct sub_state *s)
+{
+	if (api_redis_cmd(r, on_dead, NULL, "XREVRANGE %s + - COUNT %d",
+	                  LWM2M_KEY_DEADLETTERS, DEADLETTER_SCAN) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+void
+api_subscription_deadletters(struct api_req *r)
+{
+	fetch_one(r, fetch_dead);
+}

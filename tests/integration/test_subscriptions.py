@@ -1,0 +1,379 @@
+"""Subscriptions (issue 5, spec 6.1-6.4, 6.6-6.8): CRUD at every level in
+JSON and XML, validation, duplicates, tenancy, and client-event webhooks
+delivered to a real HTTP sink with the X-Lwds-Signature HMAC; dead letters
+visible through GET /subscriptions/{id}/deadletters."""
+
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+from lwdslib import ServiceTestCase, link, path_of, wait_until
+
+
+class Sink:
+    """An HTTP server in the test process that records every POST and
+    answers with the status of self.status (per path prefix)."""
+
+    def __init__(self):
+        self.requests = []
+        self.status = {}
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                with sink.lock:
+                    sink.requests.append((self.path, dict(self.headers),
+                                          body))
+                    code = 200
+                    for prefix, c in sink.status.items():
+                        if self.path.startswith(prefix):
+                            code = c
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def received(self, path):
+        with self.lock:
+            return [r for r in self.requests if r[0] == path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+DEF_ID = None
+
+
+class TestSubscriptions(ServiceTestCase):
+    REDIS_DB = 13
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sink = Sink()
+        cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
+        r = cls.api.post("/accesskeys", cls.admin, {"Name": "subs-b"})
+        if r.status != 201:
+            cls.tearDownClass()
+            raise AssertionError("POST /accesskeys: %r" % r)
+        cls.other = cls.api.token(r.json()["Key"], r.json()["Secret"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sink.close()
+        super().tearDownClass()
+
+    # helpers
+
+    def create(self, path, body, token=None, status=201, **kw):
+        r = self.api.post(path, token or self.admin, body, **kw)
+        self.assertEqual(r.status, status, r)
+        if status != 201:
+            return r
+        sid = r.json()["ID"]
+        self.addCleanup(self.api.delete, "/subscriptions/" + sid,
+                        token or self.admin)
+        return r.json()
+
+    def definition(self, oid):
+        r = self.api.get("/objecttypes/definitions?pageSize=1000",
+                         self.admin)
+        self.assertEqual(r.status, 200, r)
+        for d in r.json().get("Items", []):
+            if str(d.get("ObjectID")) == str(oid):
+                return d["ObjectDefinitionID"]
+        self.fail("no definition of object %s" % oid)
+
+    def client_id(self, ep):
+        _, _, cid = self.register(ep, lt=300)
+        return cid
+
+    # create / read
+
+    def test_create_org_level_returns_id_secret_self(self):
+        url = self.sink.url("/org-level")
+        j = self.create("/subscriptions", {"SubscriptionType":
+                                           "clientconnected", "Url": url})
+        self.assertEqual(len(j["ID"]), 22, j)
+        self.assertGreaterEqual(len(j["Secret"]), 40, j)
+        self.assertEqual(path_of(link(j, "self")), "/subscriptions/" + j["ID"])
+        r = self.api.get("/subscriptions/" + j["ID"], self.admin)
+        self.assertEqual(r.status, 200, r)
+        s = r.json()
+        self.assertEqual(s["SubscriptionType"], "ClientConnected")
+        self.assertEqual(s["Url"], url)
+        self.assertEqual(s["AcceptContentType"], "application/json")
+        self.assertNotIn("Secret", s)
+        self.assertNotIn("Property", s)
+        for rel in ("self", "update", "remove"):
+            self.assertEqual(path_of(link(s, rel)), "/subscriptions/" + j["ID"])
+
+    def test_create_instance_level_property_exact_decimals(self):
+        did = self.definition(3303)
+        cid = self.client_id("subs-inst")
+        path = "/clients/%s/objecttypes/%s/instances/0/subscriptions" % (
+            cid, did)
+        j = self.create(path, {
+            "SubscriptionType": "Observation", "Property": "5700",
+            "Url": self.sink.url("/temp"),
+            "Attributes": {"Pmin": 5, "Pmax": "60", "Step": 0.25,
+                           "LessThan": -10.125, "GreaterThan": 30.05}})
+        r = self.api.get("/subscriptions/" + j["ID"], self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn('"Step":0.25', r.body.decode().replace(" ", ""))
+        s = r.json()
+        self.assertEqual(s["Property"], "SensorValue")
+        self.assertEqual(s["Attributes"], {"Pmin": 5, "Pmax": 60,
+                                           "Step": 0.25,
+                                           "LessThan": -10.125,
+                                           "GreaterThan": 30.05})
+        rec = self.redis.hgetall("lwds:v1:sub:{%s}" % j["ID"])
+        self.assertEqual(rec["obj"], "3303")
+        self.assertEqual(rec["inst"], "0")
+        self.assertEqual(rec["prop"], "5700")
+        self.assertEqual(rec["stp"], "0.25")
+        self.assertEqual(rec["client"], cid)
+        r = self.api.get(path, self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([path_of(link(i, "self")) for i in r.json()["Items"]],
+                         ["/subscriptions/" + j["ID"]])
+        self.assertEqual(path_of(link(r.json(), "add")), path)
+
+    def test_property_by_name_and_unknown_property(self):
+        did = self.definition(3303)
+        cid = self.client_id("subs-prop")
+        path = "/clients/%s/objecttypes/%s/instances/1/subscriptions" % (
+            cid, did)
+        self.create(path, {"SubscriptionType": "Observation",
+                           "Property": "sensorvalue",
+                           "Url": self.sink.url("/p")})
+        r = self.create(path, {"SubscriptionType": "Observation",
+                               "Property": "NoSuchThing",
+                               "Url": self.sink.url("/p2")}, status=400)
+        self.assertIn("Property", r.json()["ErrorDetails"])
+
+    def test_client_level_and_object_link(self):
+        did = self.definition(3)
+        cid = self.client_id("subs-client")
+        href = "http://x/clients/%s/objecttypes/%s/instances/0" % (cid, did)
+        j = self.create("/subscriptions", {
+            "SubscriptionType": "Observation", "Url": self.sink.url("/o"),
+            "Links": [{"rel": "object", "href": href}]})
+        rec = self.redis.hgetall("lwds:v1:sub:{%s}" % j["ID"])
+        self.assertEqual((rec["client"], rec["def"], rec["obj"], rec["inst"]),
+                         (cid, did, "3", "0"))
+        j2 = self.create("/clients/%s/subscriptions" % cid, {
+            "SubscriptionType": "ClientUpdated", "Url": self.sink.url("/u")})
+        r = self.api.get("/clients/%s/subscriptions" % cid, self.admin)
+        self.assertEqual(r.status, 200, r)
+        ids = [path_of(link(i, "self")).split("/")[-1]
+               for i in r.json()["Items"]]
+        self.assertEqual(sorted(ids), sorted([j["ID"], j2["ID"]]))
+        self.assertIn(j2["ID"].encode(), self.redis.command(
+            "SMEMBERS", "lwds:v1:client:{%s}:evsubs:ClientUpdated" % cid))
+
+    def test_xml_create_and_read(self):
+        body = ("<Subscription><SubscriptionType>ClientDisconnected"
+                "</SubscriptionType><Url>%s</Url><Attributes><Pmin>3</Pmin>"
+                "</Attributes></Subscription>" % self.sink.url("/x"))
+        r = self.api.post("/subscriptions", self.admin, body,
+                          content_type="application/vnd.imgtec.subscription"
+                                       "+xml",
+                          accept="application/xml")
+        self.assertEqual(r.status, 201, r)
+        root = ET.fromstring(r.body)
+        self.assertEqual(root.tag, "ResourceCreated")
+        sid = root.find("ID").text
+        self.addCleanup(self.api.delete, "/subscriptions/" + sid, self.admin)
+        r = self.api.get("/subscriptions/" + sid, self.admin,
+                         accept="application/xml")
+        self.assertEqual(r.status, 200, r)
+        root = ET.fromstring(r.body)
+        self.assertEqual(root.tag, "Subscription")
+        self.assertEqual(root.find("AcceptContentType").text,
+                         "application/xml")
+        self.assertEqual(root.find("Attributes/Pmin").text, "3")
+
+    # validation, duplicates, tenancy
+
+    def test_bad_bodies_are_400_with_reason(self):
+        url = self.sink.url("/bad")
+        cases = [
+            ({"Url": url}, "SubscriptionType"),
+            ({"SubscriptionType": "Nope", "Url": url}, "SubscriptionType"),
+            ({"SubscriptionType": "ClientConnected"}, "Url"),
+            ({"SubscriptionType": "ClientConnected", "Url": "ftp://x/y"},
+             "Url"),
+            ({"SubscriptionType": "ClientConnected", "Url": url,
+              "Attributes": {"Pmin": 1.5}}, "Pmin"),
+            ({"SubscriptionType": "ClientConnected", "Url": url,
+              "Attributes": {"Step": " "}}, "Step"),
+            ({"SubscriptionType": "ClientConnected", "Url": url,
+              "Attributes": {"Step": -1}}, "Step"),
+            ('{"SubscriptionType":"ClientConnected","Url":"%s",'
+             '"Attributes":{"GreaterThan":1e5}}' % url, "GreaterThan"),
+            ({"SubscriptionType": "Observation", "Url": url,
+              "Property": "5700"}, "Property"),
+            ({"SubscriptionType": "ClientConnected", "Url": url,
+              "Links": [{"rel": "object", "href": "/clients/zz"}]}, "client"),
+        ]
+        for body, word in cases:
+            r = self.api.post("/subscriptions", self.admin, body,
+                              content_type="application/json")
+            self.assertEqual(r.status, 400, (body, r))
+            self.assertIn(word, r.body.decode(), (body, r))
+        r = self.api.post("/subscriptions", self.admin, "{", content_type=
+                          "application/json")
+        self.assertEqual(r.status, 400, r)
+
+    def test_duplicate_is_409_case_insensitive_url(self):
+        body = {"SubscriptionType": "ClientConnected",
+                "Url": self.sink.url("/dup")}
+        j = self.create("/subscriptions", body)
+        body["Url"] = body["Url"].upper().replace("HTTP", "http")
+        r = self.create("/subscriptions", body, status=409)
+        self.assertIn(j["ID"], r.body.decode())
+        # a different type on the same URL is not a duplicate
+        self.create("/subscriptions", {"SubscriptionType": "ClientUpdated",
+                                       "Url": self.sink.url("/dup")})
+
+    def test_other_organisation_gets_404(self):
+        j = self.create("/subscriptions", {"SubscriptionType":
+                                           "ClientConnected",
+                                           "Url": self.sink.url("/mine")})
+        p = "/subscriptions/" + j["ID"]
+        self.assertEqual(self.api.get(p, self.other).status, 404)
+        self.assertEqual(self.api.put(p, self.other, {"Url": "http://a/b"})
+                         .status, 404)
+        self.assertEqual(self.api.delete(p, self.other).status, 404)
+        self.assertEqual(self.api.get(p + "/deadletters", self.other).status,
+                         404)
+        r = self.api.get("/subscriptions", self.other)
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("Items", r.json())
+        self.assertEqual(self.api.get(p, self.admin).status, 200)
+
+    def test_unknown_ids(self):
+        self.assertEqual(self.api.get("/subscriptions/nope",
+                                      self.admin).status, 404)
+        self.assertEqual(self.api.get("/subscriptions/" + "A" * 22,
+                                      self.admin).status, 404)
+        self.assertEqual(self.api.get("/clients/bad/subscriptions",
+                                      self.admin).status, 400)
+        self.assertEqual(self.api.get("/clients/%s/subscriptions" % ("B" * 22),
+                                      self.admin).status, 404)
+
+    # update / delete
+
+    def test_put_changes_url_and_one_attribute(self):
+        j = self.create("/subscriptions", {
+            "SubscriptionType": "ClientConnected", "Url": self.sink.url("/a"),
+            "Attributes": {"Pmin": 1, "Pmax": 9}})
+        p = "/subscriptions/" + j["ID"]
+        r = self.api.put(p, self.admin, {"Url": self.sink.url("/b"),
+                                         "Attributes": {"Pmax": 30}})
+        self.assertEqual(r.status, 204, r)
+        s = self.api.get(p, self.admin).json()
+        self.assertEqual(s["Url"], self.sink.url("/b"))
+        self.assertEqual(s["Attributes"], {"Pmin": 1, "Pmax": 30})
+        self.assertEqual(self.api.put(p, self.admin, {}).status, 400)
+        self.create("/subscriptions", {"SubscriptionType": "ClientConnected",
+                                       "Url": self.sink.url("/c")})
+        r = self.api.put(p, self.admin, {"Url": self.sink.url("/c")})
+        self.assertEqual(r.status, 409, r)
+
+    def test_delete_removes_record_and_indexes(self):
+        r = self.api.post("/subscriptions", self.admin, {
+            "SubscriptionType": "ClientConnectionExpired",
+            "Url": self.sink.url("/del")})
+        self.assertEqual(r.status, 201, r)
+        sid = r.json()["ID"]
+        p = "/subscriptions/" + sid
+        self.assertEqual(self.api.delete(p, self.admin).status, 204)
+        self.assertEqual(self.api.get(p, self.admin).status, 404)
+        self.assertEqual(self.api.delete(p, self.admin).status, 404)
+        self.assertEqual(self.redis.hgetall("lwds:v1:sub:{%s}" % sid), {})
+        self.assertNotIn(sid.encode(), self.redis.command(
+            "SMEMBERS", "lwds:v1:org:{0}:evsubs:ClientConnectionExpired"))
+        # the same subscription can be created again
+        self.create("/subscriptions", {"SubscriptionType":
+                                       "ClientConnectionExpired",
+                                       "Url": self.sink.url("/del")})
+
+    # webhooks of client events
+
+    def test_client_event_hooks_signed_and_client_level_only_own(self):
+        j_org = self.create("/subscriptions", {
+            "SubscriptionType": "ClientConnected",
+            "Url": self.sink.url("/hook-org")})
+        cid = self.client_id("subs-hook-a")
+        j_cli = self.create("/clients/%s/subscriptions" % cid, {
+            "SubscriptionType": "ClientConnected",
+            "Url": self.sink.url("/hook-a")})
+        self.client_id("subs-hook-b")            # another client
+        self.register("subs-hook-a", lt=300)     # registers again
+        wait_until(lambda: len(self.sink.received("/hook-a")) >= 1,
+                   10, what="hook of client a")
+        wait_until(lambda: len(self.sink.received("/hook-org")) >= 3,
+                   10, what="organisation hook x3")
+        time.sleep(0.5)
+        got = self.sink.received("/hook-a")
+        self.assertEqual(len(got), 1, got)
+        _, headers, body = got[0]
+        sig = headers.get("X-Lwds-Signature")
+        mac = hmac.new(j_cli["Secret"].encode(), body, hashlib.sha256)
+        self.assertEqual(sig, "sha256=" + mac.hexdigest())
+        item = json.loads(body)["Items"][0]
+        self.assertEqual(item["SubscriptionType"], "ClientConnected")
+        self.assertEqual(link(item, "client"), "/clients/" + cid)
+        self.assertEqual(link(item, "subscription"),
+                         "/subscriptions/" + j_cli["ID"])
+        self.assertTrue(item["TimeTriggered"].endswith("Z"), item)
+        self.assertTrue(headers.get("X-Lwds-Delivery"))
+        del j_org
+
+    def test_dead_letter_listed(self):
+        self.sink.status["/gone"] = 404
+        j = self.create("/subscriptions", {
+            "SubscriptionType": "ClientConnected",
+            "Url": self.sink.url("/gone")})
+        self.client_id("subs-dead")
+        p = "/subscriptions/%s/deadletters" % j["ID"]
+
+        def listed():
+            r = self.api.get(p, self.admin)
+            self.assertEqual(r.status, 200, r)
+            return r.json().get("Items", [])
+        wait_until(lambda: len(listed()) == 1, 10, what="dead letter")
+        d = listed()[0]
+        self.assertEqual(d["Status"], 404, d)
+        self.assertEqual(d["Url"], self.sink.url("/gone"))
+        self.assertEqual(len(d["DeliveryID"]), 22, d)
+        self.assertTrue(d["TimeFailed"].endswith("Z"), d)
+
+
+if __name__ == "__main__":
+    unittest.main()
