@@ -307,6 +307,26 @@ ack_later(struct wh_job *job)
 	event_active(job->ctx->ack_ev, EV_TIMEOUT, 0);
 }
 
+/* Metrics: one counter per outcome and the attempt latency. */
+static void
+count_outcome(enum wh_outcome o, int64_t ms)
+{
+	static const double bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30};
+	static const char *const names[] = {
+	    [WH_DELIVERED] = "lwds_webhook_attempts_total{outcome=\"delivered\"}",
+	    [WH_RETRY] = "lwds_webhook_attempts_total{outcome=\"retry\"}",
+	    [WH_DROP] = "lwds_webhook_attempts_total{outcome=\"dead\"}",
+	};
+
+	lwm2m_metrics_inc(lwm2m_metrics_counter(NULL, names[o],
+	                                        "Delivery attempts by outcome"));
+	lwm2m_metrics_observe(
+	    lwm2m_metrics_histogram(NULL, "lwds_webhook_attempt_seconds",
+	                            "Delivery attempt latency", bounds,
+	                            sizeof bounds / sizeof bounds[0]),
+	    (double)ms / 1000.0);
+}
+
 static void
 on_http_done(int status, const char *error, void *arg)
 {
@@ -348,26 +368,6 @@ on_http_done(int status, const char *error, void *arg)
 		settle_dead(job, status, why);
 		break;
 	}
-}
-
-/* Metrics: one counter per outcome and the attempt latency. */
-static void
-count_outcome(enum wh_outcome o, int64_t ms)
-{
-	static const double bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30};
-	static const char *const names[] = {
-	    [WH_DELIVERED] = "lwds_webhook_attempts_total{outcome=\"delivered\"}",
-	    [WH_RETRY] = "lwds_webhook_attempts_total{outcome=\"retry\"}",
-	    [WH_DROP] = "lwds_webhook_attempts_total{outcome=\"dead\"}",
-	};
-
-	lwm2m_metrics_inc(lwm2m_metrics_counter(NULL, names[o],
-	                                        "Delivery attempts by outcome"));
-	lwm2m_metrics_observe(
-	    lwm2m_metrics_histogram(NULL, "lwds_webhook_attempt_seconds",
-	                            "Delivery attempt latency", bounds,
-	                            sizeof bounds / sizeof bounds[0]),
-	    (double)ms / 1000.0);
 }
 
 static void
