@@ -176,12 +176,12 @@ void api_doc_end(struct api_doc *doc);
 void api_doc_string(struct api_doc *doc, const char *name, const char *value);
 void api_doc_int(struct api_doc *doc, const char *name, long long value);
 void api_doc_bool(struct api_doc *doc, const char *name, bool value);
-
-/* api_doc_links_begin opens "Links" (XML <Links>); close with api_doc_end. */
-void api_doc_links_begin(struct api_doc *doc);
 /* api_doc_number writes text, a valid JSON number, verbatim (exact
  * decimals); NULL writes nothing. */
 void api_doc_number(struct api_doc *doc, const char *name, const char *text);
+
+/* api_doc_links_begin opens "Links" (XML <Links>); close with api_doc_end. */
+void api_doc_links_begin(struct api_doc *doc);
 
 /* api_doc_link writes one link: href = base_url + path (path starts with
  * '/', or is a full URL when it contains "://"); type_base NULL for none. */
@@ -388,9 +388,6 @@ lwm2m_err api_redis_cmd(struct api_req *r,
                                    void *arg),
                         void *arg, const char *fmt, ...);
 
-/* api_req_hold keeps r allocated across an asynchronous call that does not
- * go through api_redis_cmd (e.g. a common/ store with its own callback).
- * Pair each hold with api_req_release(r) in the callback: it returns false
 /* api_redis_cmdargv is api_redis_cmd with an argument vector (argvlen NULL:
  * NUL-terminated strings). */
 lwm2m_err api_redis_cmdargv(struct api_req *r,
@@ -399,6 +396,9 @@ lwm2m_err api_redis_cmdargv(struct api_req *r,
                             void *arg, int argc, const char **argv,
                             const size_t *argvlen);
 
+/* api_req_hold keeps r allocated across an asynchronous call that does not
+ * go through api_redis_cmd (e.g. a common/ store with its own callback).
+ * Pair each hold with api_req_release(r) in the callback: it returns false
  * when the client has gone meanwhile; r must then not be used again (it may
  * have been freed). */
 void api_req_hold(struct api_req *r);
@@ -446,15 +446,15 @@ void api_definitions_create(struct api_req *r);
 void api_definition_get(struct api_req *r);
 void api_definition_put(struct api_req *r);
 void api_definition_delete(struct api_req *r);
-
-/* api_definitions_install stores the shipped object definitions
- * (lwds-objects.json: LWDS_OBJECTS_FILE, else the installed copy, else the
 void api_subscriptions_list(struct api_req *r);
 void api_subscriptions_create(struct api_req *r);
 void api_subscription_get(struct api_req *r);
 void api_subscription_put(struct api_req *r);
 void api_subscription_delete(struct api_req *r);
 void api_subscription_deadletters(struct api_req *r);
+
+/* api_definitions_install stores the shipped object definitions
+ * (lwds-objects.json: LWDS_OBJECTS_FILE, else the installed copy, else the
  * source tree) as global definitions where their ObjectID has none yet.
  * Blocking: call at start-up before the loop runs.  Logs what it did. */
 lwm2m_err api_definitions_install(const char *redis_url);

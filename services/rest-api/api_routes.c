@@ -40,9 +40,6 @@ const struct api_route api_routes[] = {
 	 API_AUTH_TOKEN},
 	{htp_method_DELETE, "/identities/psk/{identity}", api_psk_delete,
 	 API_AUTH_TOKEN},
-};
-
-const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 	{htp_method_GET, "/subscriptions", api_subscriptions_list,
 	 API_AUTH_TOKEN},
 	{htp_method_POST, "/subscriptions", api_subscriptions_create,
@@ -65,3 +62,6 @@ const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
 	{htp_method_POST, "/clients/{clientID}/objecttypes/{definitionID}/"
 	                  "instances/{instanceID}/subscriptions",
 	 api_subscriptions_create, API_AUTH_TOKEN},
+};
+
+const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
