@@ -35,6 +35,19 @@
 #define LWM2M_METRIC_BYTES_RECEIVED "BytesReceived" /* answer payloads */
 #define LWM2M_METRIC_TRANSACTIONS "TransactionCount" /* answered requests */
 
+/* HASH per queued device operation (lwm2m_devop.h opid), TTL one hour
+ * (LWM2M_OP_TTL_S), written field by field with HSET so either side may
+ * come first: the API writes "client", "org" and "ctx" (its own note to
+ * render the result) when it answers 202; the gateway writes "reply" (the
+ * lwm2m_devop_reply_encode() bytes: the device's answer, or status
+ * TIMEOUT/FAILED) when the operation ends.  No "reply" yet: pending. */
+#define LWM2M_KEY_OP LWM2M_KEY_PREFIX "op:{%s}"
+#define LWM2M_OF_CLIENT "client"
+#define LWM2M_OF_ORG "org"
+#define LWM2M_OF_CTX "ctx"
+#define LWM2M_OF_REPLY "reply"
+#define LWM2M_OP_TTL_S 3600
+
 /* Access keys and organisations. */
 #define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s"     /* HASH */
 #define LWM2M_KEY_ORG_ACCESSKEYS LWM2M_KEY_PREFIX "org:{%lld}:accesskeys" /* ZSET */
