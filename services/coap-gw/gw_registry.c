@@ -18,6 +18,7 @@
 #include "lwm2m_env.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
+#include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
 
 #define SWEEP_BATCH 1000
@@ -729,8 +730,12 @@ gw_registry_announce(struct gw_ctx *gw)
 		return;
 	}
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY, gw->cfg.gw_id);
+	/* LWDS_GW_RPC_ADVERTISE: the rpc URL peers dial when the listen URL
+	 * is a wildcard or a private name (containers, NAT) */
 	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSET %s rpc %s started %lld",
-	                key, gw->cfg.rpc_url, (long long)gw->started_ms);
+	                key,
+	                lwm2m_getenv("LWDS_GW_RPC_ADVERTISE", gw->cfg.rpc_url),
+	                (long long)gw->started_ms);
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_ALIVE, gw->cfg.gw_id);
 	lwm2m_redis_cmd(gw->redis, NULL, NULL, "SET %s 1 PX %d", key,
 	                gw->cfg.alive_ms * 3);
