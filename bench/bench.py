@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""lwds benchmarks (bench/README.md): run by bench/run.sh or ./lwds bench.
+
+Starts a private redis-server and the services (tests/integration/lwdslib.py)
+from an optimised build, drives them with lwds-bench-load and lwds-sim,
+prints a table and writes bench/results/<timestamp>.json.  Every figure is
+printed next to the baseline measured in the same run, and their ratio.
+
+  --short   CI smoke mode (well under 2 minutes): small counts, one run,
+            proves the pipeline works; its figures are not judged.
+  --soak    also run the 10-minute soak (not in CI).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.pop("LWDS_TEST_REDIS_URL", None)   # always a private Redis
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import lwdslib  # noqa: E402
+
+
+def build_bin(name):
+    return os.path.join(lwdslib.build_dir(), name)
+
+
+LOAD = "bench/lwds-bench-load"
+BASELINE = "bench/lwds-bench-baseline"
+
+
+# --------------------------------------------------------------------------
+# measurements
+# --------------------------------------------------------------------------
+
+def run_load(port, count, prefix, sockets, extra=()):
+    """One lwds-bench-load run; returns {phase: figures}."""
+    cmd = [build_bin(LOAD), "--server", "127.0.0.1:%d" % port,
+           "--count", str(count), "--prefix", prefix,
+           "--sockets", str(sockets)] + list(extra)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    phases = {}
+    for line in out.stdout.splitlines():
+        d = json.loads(line)
+        phases[d["phase"]] = d
+    return phases
+
+
+class Baseline:
+    """lwds-bench-baseline on a free UDP port."""
+
+    def __init__(self):
+        self.port = lwdslib.free_port("udp")
+        self.proc = subprocess.Popen(
+            [build_bin(BASELINE), "127.0.0.1:%d" % self.port],
+            stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != '{"event":"ready"}':
+            raise RuntimeError("baseline server did not start")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_used(redis):
+    info = redis.command("INFO", "memory")
+    if isinstance(info, bytes):
+        info = info.decode()
+    for line in info.splitlines():
+        if line.startswith("used_memory:"):
+            return int(line.split(":")[1])
+    return 0
+
+
+def median(values):
+    return statistics.median(values) if values else 0.0
+
+
+def row(name, unit, value, base, base_name, goal=""):
+    ratio = value / base if base else None
+    return {"name": name, "unit": unit, "value": value,
+            "baseline": base, "baseline_name": base_name,
+            "ratio": ratio, "goal": goal}
+
+
+# --------------------------------------------------------------------------
+# scenarios
+# --------------------------------------------------------------------------
+
+def scenario_storm(cfg, gw_port, res):
+    """Registration storm + Updates: gateway vs baseline, alternating."""
+    gw, base = [], []
+    extra = ["--update-seconds", str(cfg.update_seconds)]
+    for run in range(cfg.runs):
+        b = Baseline()
+        try:
+            base.append(run_load(b.port, cfg.storm, "sb%d-" % run,
+                                 cfg.sockets, extra))
+        finally:
+            b.close()
+        gw.append(run_load(gw_port, cfg.storm, "sg%d-" % run,
+                           cfg.sockets, extra))
+    res["storm_runs"] = {"gateway": gw, "baseline": base}
+    rows = []
+    for phase, what in (("register", "registrations"), ("update", "updates")):
+        g = median([r[phase]["rate"] for r in gw])
+        bb = median([r[phase]["rate"] for r in base])
+        rows.append(row("storm %s/s (N=%d, %d in flight)"
+                        % (what, cfg.storm, cfg.sockets), "1/s", g, bb,
+                        "libcoap 2.01 server",
+                        ">= 20000 and >= 40%" if phase == "register" else ""))
+        for p in ("p50_ms", "p99_ms"):
+            rows.append(row("storm %s %s" % (phase, p), "ms",
+                            median([r[phase][p] for r in gw]),
+                            median([r[phase][p] for r in base]),
+                            "libcoap 2.01 server"))
+        errs = sum(r[phase]["errors"] + r[phase]["timeouts"] for r in gw)
+        rows.append(row("storm %s errors+timeouts (all runs)" % phase, "",
+                        errs, sum(r[phase]["errors"] + r[phase]["timeouts"]
+                                  for r in base), "libcoap 2.01 server",
+                        "0"))
+    return rows
+
+
+def sim_rate(port, count, prefix):
+    """lwds-sim: registrations/s from its ready line (then quit)."""
+    p = subprocess.Popen(
+        [build_bin(lwdslib.BINARIES["sim"]), "--server",
+         "coap://127.0.0.1:%d" % port, "--count", str(count), "--prefix",
+         prefix, "--lifetime", "86400", "--quiet", "--max-inflight", "64"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            d = json.loads(line)
+            if d.get("event") == "ready":
+                return count / max(d["elapsed_ms"], 1) * 1000.0
+        raise RuntimeError("lwds-sim did not get ready")
+    finally:
+        try:
+            p.stdin.write("quit\n")
+            p.stdin.flush()
+        except OSError:
+            pass
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def scenario_sim(cfg, gw_port, res):
+    """The same storm driven by lwds-sim (one libcoap session per device)."""
+    b = Baseline()
+    try:
+        base = sim_rate(b.port, cfg.sim, "simb-")
+    finally:
+        b.close()
+    gw = sim_rate(gw_port, cfg.sim, "simg-")
+    res["sim"] = {"gateway": gw, "baseline": base}
+    return [row("lwds-sim registrations/s (N=%d, 64 in flight)" % cfg.sim,
+                "1/s", gw, base, "libcoap 2.01 server")]
+
+
+def scenario_scale(cfg, redis, services, res):
+    """Many devices on one gateway: memory per device, time, update rate."""
+    gw_pid = services.procs["coap-gw"].pid
+    redis_pid = redis.proc.pid
+    rss0, mem0 = rss_kib(gw_pid), redis_used(redis)
+    cpu0 = cpu_seconds(gw_pid), cpu_seconds(redis_pid)
+    r = run_load(services.coap_port, cfg.scale, "dev-", cfg.sockets,
+                 ["--update-seconds", str(cfg.update_seconds),
+                  "--local-addrs", "127.0.2.1-127.0.2.254"])
+    rss1, mem1 = rss_kib(gw_pid), redis_used(redis)
+    cpu1 = cpu_seconds(gw_pid), cpu_seconds(redis_pid)
+    n = max(r["register"]["ok"], 1)
+    res["scale"] = {"load": r, "gw_rss_kib": [rss0, rss1],
+                    "redis_used_memory": [mem0, mem1],
+                    "cpu_s": {"coap-gw": cpu1[0] - cpu0[0],
+                              "redis": cpu1[1] - cpu0[1]}}
+    gw_b = (rss1 - rss0) * 1024.0 / n
+    redis_b = (mem1 - mem0) / float(n)
+    ops = r["register"]["ok"] + r["update"]["ok"]
+    return [
+        row("scale devices registered", "", r["register"]["ok"], cfg.scale,
+            "devices asked", "1000000"),
+        row("scale coap-gw RSS per device", "B", gw_b, 1024,
+            "goal 1 KiB", "<= 1024"),
+        row("scale Redis used_memory per device", "B", redis_b, 1536,
+            "goal 1.5 KiB", "<= 1536"),
+        row("scale time to register all", "s",
+            r["register"]["elapsed_s"], 0, ""),
+        row("scale sustained updates/s", "1/s", r["update"]["rate"],
+            res["storm_update_baseline"], "libcoap 2.01 server"),
+        row("scale coap-gw CPU per operation", "us",
+            (cpu1[0] - cpu0[0]) * 1e6 / max(ops, 1), 0, ""),
+        row("scale redis CPU per operation", "us",
+            (cpu1[1] - cpu0[1]) * 1e6 / max(ops, 1), 0, ""),
+    ]
+
+
+def scenario_soak(cfg, redis, services, res):
+    """Updates at a steady rate for cfg.soak seconds; memory sampled."""
+    gw_pid = services.procs["coap-gw"].pid
+    p = subprocess.Popen(
+        [build_bin(LOAD), "--server", "127.0.0.1:%d" % services.coap_port,
+         "--count", str(cfg.soak_devices), "--prefix", "soak-",
+         "--sockets", "64", "--update-seconds", str(cfg.soak),
+         "--rate", str(cfg.soak_rate)],
+        stdout=subprocess.PIPE, text=True)
+    samples = []
+    step = min(10.0, cfg.soak / 10.0)
+    while p.poll() is None:
+        samples.append((time.monotonic(), rss_kib(gw_pid),
+                        redis_used(redis)))
+        time.sleep(step)
+    phases = [json.loads(x) for x in p.stdout.read().splitlines()]
+    services.check_running()
+    res["soak"] = {"phases": phases, "samples": samples}
+    upd = [x for x in phases if x["phase"] == "update"][0]
+    third = max(len(samples) // 3, 1)
+    early = median([s[1] for s in samples[third:2 * third]] or [0])
+    late = median([s[1] for s in samples[2 * third:]] or [0])
+    return [
+        row("soak updates/s (%d s, %d devices)"
+            % (cfg.soak, cfg.soak_devices), "1/s", upd["rate"],
+            cfg.soak_rate, "rate asked"),
+        row("soak errors+timeouts", "", upd["errors"] + upd["timeouts"], 0,
+            "", "0"),
+        row("soak coap-gw RSS last third vs middle third", "KiB", late,
+            early, "middle third", "ratio ~1.0"),
+    ]
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+def machine():
+    model = ""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True)
+        for line in out.stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    return {"nproc": os.cpu_count(), "cpu": model,
+            "mem_gib": round(mem_kib / 1048576.0, 1),
+            "kernel": platform.release()}
+
+
+def fmt(v):
+    if isinstance(v, float):
+        return "%.3f" % v if abs(v) < 100 else "%.0f" % v
+    return str(v)
+
+
+def print_table(rows):
+    print("%-52s %12s %12s %8s  %s" % ("figure", "value", "baseline",
+                                       "ratio", "goal"))
+    for r in rows:
+        print("%-52s %12s %12s %8s  %s" % (
+            r["name"] + (" [%s]" % r["unit"] if r["unit"] else ""),
+            fmt(r["value"]), fmt(r["baseline"]) if r["baseline"] else "-",
+            "%.2f" % r["ratio"] if r["ratio"] is not None else "-",
+            r["goal"]))
+
+
+def parse_args():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--short", action="store_true")
+    ap.add_argument("--soak", action="store_true")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--storm", type=int, default=50000)
+    ap.add_argument("--sim", type=int, default=10000)
+    ap.add_argument("--scale", type=int, default=1000000)
+    ap.add_argument("--sockets", type=int, default=64)
+    ap.add_argument("--update-seconds", type=float, default=10)
+    ap.add_argument("--soak-seconds", dest="soak", type=int, default=600)
+    ap.add_argument("--soak-devices", type=int, default=20000)
+    ap.add_argument("--soak-rate", type=float, default=2000)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    cfg = ap.parse_args()
+    if cfg.short:
+        cfg.runs, cfg.storm, cfg.sim, cfg.scale = 1, 2000, 500, 5000
+        cfg.update_seconds = 2
+        cfg.soak, cfg.soak_devices = 10, 500
+    return cfg
+
+
+def start(redis):
+    return lwdslib.Services(redis, env={"LWDS_LOG_LEVEL": "warning"}).start()
+
+
+def main():
+    cfg = parse_args()
+    res = {"started": datetime.datetime.utcnow().isoformat() + "Z",
+           "machine": machine(), "config": vars(cfg)}
+    rows = []
+    redis = lwdslib.Redis()
+    try:
+        services = start(redis)
+        try:
+            rows += scenario_storm(cfg, services.coap_port, res)
+            rows += scenario_sim(cfg, services.coap_port, res)
+            services.check_running()
+        finally:
+            services.stop()
+        res["storm_update_baseline"] = median(
+            [r["update"]["rate"] for r in res["storm_runs"]["baseline"]])
+        redis.command("FLUSHALL")
+        services = start(redis)
+        try:
+            rows += scenario_scale(cfg, redis, services, res)
+            if cfg.soak or cfg.short:
+                rows += scenario_soak(cfg, redis, services, res)
+            services.check_running()
+        finally:
+            services.stop()
+    finally:
+        redis.close()
+    res["rows"] = rows
+    os.makedirs(cfg.out, exist_ok=True)
+    path = os.path.join(cfg.out, time.strftime("%Y%m%dT%H%M%SZ",
+                                               time.gmtime()) + ".json")
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    m = res["machine"]
+    print("machine: %d CPUs, %s, %.1f GiB; %s mode"
+          % (m["nproc"], m["cpu"], m["mem_gib"],
+             "short" if cfg.short else "full"))
+    print_table(rows)
+    print("results: %s" % os.path.relpath(path, ROOT))
+
+
+if __name__ == "__main__":
+    main()
