@@ -37,4 +37,10 @@ LWDS_PKGS_TEST=(
 	clang
 	libclang-rt-14-dev
 	valgrind
+	# deployment tests: scale-out through nginx, Sentinel failover,
+	# compose file validation (deploy/check.sh)
+	redis-sentinel
+	nginx-light:nginx
+	libnginx-mod-stream
+	docker-compose
 )
