@@ -111,6 +111,9 @@ struct api_ctx {
 	uint8_t signing_key[256];
 	size_t signing_key_len;
 	uint64_t next_req_id;
+	bool devop_conf;          /* api_devops.c: settings below loaded */
+	uint32_t devop_wait_ms;   /* LWDS_QUEUE_WAIT_MS */
+	uint32_t devop_timeout_ms; /* LWDS_DEVICE_TIMEOUT_MS */
 };
 
 /* api_config_from_env fills cfg with defaults overridden by LWDS_* variables.

@@ -1,5 +1,6 @@
 /* api_routes.c - the route table: one line per endpoint (see api.h). */
 #include "api.h"
+#include "api_devops.h"
 #include "api_identities.h"
 #include "api_health.h"
 
@@ -7,7 +8,8 @@ const struct api_route api_routes[] = {
 	{htp_method_GET, "/", api_root_get, API_AUTH_OPTIONAL},
 	{htp_method_GET, "/versions", api_versions_get, API_AUTH_NONE},
 	{htp_method_GET, "/health", api_health_get, API_AUTH_NONE},
-	{htp_method_GET, "/metrics", api_metrics_get, API_AUTH_NONE},
+	{htp_method_GET, "/metrics", api_metrics_list, API_AUTH_OPTIONAL},
+	{htp_method_GET, "/metrics/{metricID}", api_metric_get, API_AUTH_TOKEN},
 	{htp_method_POST, "/oauth/token", api_token_post, API_AUTH_NONE},
 	{htp_method_GET, "/accesskeys", api_accesskeys_list, API_AUTH_TOKEN},
 	{htp_method_POST, "/accesskeys", api_accesskeys_create, API_AUTH_TOKEN},
@@ -19,10 +21,41 @@ const struct api_route api_routes[] = {
 	{htp_method_GET, "/clients/{clientID}", api_client_get, API_AUTH_TOKEN},
 	{htp_method_DELETE, "/clients/{clientID}", api_client_delete,
 	 API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/metrics", api_client_metrics_list,
+	 API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/metrics/{metricID}",
+	 api_client_metric_get, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/operations/{operationID}",
+	 api_operation_get, API_AUTH_TOKEN},
 	{htp_method_GET, "/clients/{clientID}/objecttypes", api_objecttypes_list,
 	 API_AUTH_TOKEN},
 	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}",
 	 api_objecttype_get, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances",
+	 api_instances_list, API_AUTH_TOKEN},
+	{htp_method_POST, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                   "instances",
+	 api_instances_create, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}",
+	 api_instance_get, API_AUTH_TOKEN},
+	{htp_method_PUT, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}",
+	 api_instance_put, API_AUTH_TOKEN},
+	{htp_method_DELETE, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                     "instances/{instanceID}",
+	 api_instance_delete, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}/resources/{resourceID}",
+	 api_resource_get, API_AUTH_TOKEN},
+	{htp_method_PUT, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}/resources/{resourceID}",
+	 api_resource_put, API_AUTH_TOKEN},
+	{htp_method_POST, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                   "instances/{instanceID}/resources/{resourceID}/"
+	                   "execute",
+	 api_resource_execute, API_AUTH_TOKEN},
 	{htp_method_GET, "/objecttypes/definitions", api_definitions_list,
 	 API_AUTH_TOKEN},
 	{htp_method_POST, "/objecttypes/definitions", api_definitions_create,
