@@ -53,6 +53,10 @@
 #define LWM2M_KEY_ORG_ACCESSKEYS LWM2M_KEY_PREFIX "org:{%lld}:accesskeys" /* ZSET */
 #define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"     /* STRING */
 #define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING */
+/* STRING: the device CA (certificate and private key PEM, lwm2m_x509.h)
+ * when LWDS_CA_CERT/LWDS_CA_KEY are not configured; whichever service
+ * needs it first generates it (SET NX). */
+#define LWM2M_KEY_CA LWM2M_KEY_PREFIX "config:ca"
 
 /* PSK identities (REST spec 3.2), one hash tag so they change atomically.
  * HASH identity -> "org:SECRETHEX" or "org:SECRETHEX:endpoint" (every

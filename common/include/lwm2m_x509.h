@@ -31,6 +31,16 @@ lwm2m_err lwm2m_x509_ca_new(const char *name, int days, char **ret_pem);
  * matching private key (LWM2M_EPROTO otherwise). */
 lwm2m_err lwm2m_x509_ca_check(const char *pem);
 
+/* lwm2m_x509_ca_from_files reads the CA certificate and key PEM files
+ * (LWDS_CA_CERT, LWDS_CA_KEY) into one CA PEM (malloc) and checks that they
+ * match: LWM2M_EIO unreadable, LWM2M_EPROTO unusable. */
+lwm2m_err lwm2m_x509_ca_from_files(const char *cert_path,
+                                   const char *key_path, char **ret_pem);
+
+/* lwm2m_x509_cert_only returns (malloc) only the first certificate of pem,
+ * as PEM, e.g. the CA certificate without its key; NULL if none. */
+char *lwm2m_x509_cert_only(const char *pem);
+
 /* lwm2m_x509_issue generates a P-256 key pair and a certificate for it
  * signed by the CA of ca_pem: subject CN=cn, O=org (omitted when org < 0),
  * valid from not_before (seconds since 1970) for days days, random serial,

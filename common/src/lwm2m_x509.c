@@ -182,6 +182,72 @@ lwm2m_x509_ca_check(const char *pem)
 	return err;
 }
 
+static char *
+read_file(const char *path)
+{
+	BIO *in = BIO_new_file(path, "r");
+	BIO *out = BIO_new(BIO_s_mem());
+	char buf[4096];
+	char *text = NULL;
+	int n;
+
+	if (in != NULL && out != NULL) {
+		while ((n = BIO_read(in, buf, sizeof buf)) > 0 &&
+		       BIO_write(out, buf, n) == n) {
+		}
+		if (BIO_write(out, "\n", 1) == 1) {
+			text = bio_string(out);
+		}
+	}
+	BIO_free(in);
+	BIO_free(out);
+	return text;
+}
+
+lwm2m_err
+lwm2m_x509_ca_from_files(const char *cert_path, const char *key_path,
+                         char **ret_pem)
+{
+	char *cert = read_file(cert_path), *key = read_file(key_path);
+	char *pem = NULL;
+	lwm2m_err err = LWM2M_EIO;
+
+	if (cert != NULL && key != NULL) {
+		err = LWM2M_ENOMEM;
+		pem = malloc(strlen(cert) + strlen(key) + 1);
+	}
+	if (pem != NULL) {
+		strcpy(pem, cert);
+		strcat(pem, key);
+		err = lwm2m_x509_ca_check(pem);
+	}
+	if (err == LWM2M_OK) {
+		*ret_pem = pem;
+	} else {
+		free(pem);
+	}
+	free(cert);
+	free(key);
+	return err;
+}
+
+char *
+lwm2m_x509_cert_only(const char *pem)
+{
+	BIO *in = BIO_new_mem_buf(pem, -1);
+	BIO *out = BIO_new(BIO_s_mem());
+	X509 *x = in != NULL ? PEM_read_bio_X509(in, NULL, NULL, NULL) : NULL;
+	char *text = NULL;
+
+	if (x != NULL && out != NULL && PEM_write_bio_X509(out, x) == 1) {
+		text = bio_string(out);
+	}
+	X509_free(x);
+	BIO_free(in);
+	BIO_free(out);
+	return text;
+}
+
 /* ---- device certificates --------------------------------------------------
  */
 
