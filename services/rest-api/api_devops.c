@@ -378,6 +378,11 @@ on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	gw = reply->element[2]->str;
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY, gw);
 	snprintf(alive, sizeof alive, LWM2M_KEY_GATEWAY_ALIVE, gw);
+	if (reply->elements < 4 ||
+	    reply->element[3]->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->element[3]->str, "1") != 0) {
+		c->wait_ms = 0; /* not in queue mode: no waiting for a wake-up */
+	}
 	if (lwm2m_redis_cmd(redis, on_gateway, c, "EVAL %s 2 %s %s",
 	                    GATEWAY_SCRIPT, key, alive) != LWM2M_OK) {
 		call_free(c);
@@ -439,9 +444,9 @@ api_devop_call(struct api_req *r, struct lwm2m_devop_req *req,
 	}
 	if (r->api->redis == NULL ||
 	    lwm2m_redis_cmd(r->api->redis, on_client, c,
-	                    "HMGET " LWM2M_KEY_CLIENT " %s %s %s", c->client,
-	                    LWM2M_CF_ORG, LWM2M_CF_STATE,
-	                    LWM2M_CF_GATEWAY) != LWM2M_OK) {
+	                    "HMGET " LWM2M_KEY_CLIENT " %s %s %s %s",
+	                    c->client, LWM2M_CF_ORG, LWM2M_CF_STATE,
+	                    LWM2M_CF_GATEWAY, LWM2M_CF_QUEUE) != LWM2M_OK) {
 		call_free(c);
 		reply_unavailable(r, "storage unavailable");
 		return;

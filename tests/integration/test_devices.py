@@ -1,0 +1,352 @@
+"""Device operations (issue 4, spec 4.7-4.13 and docs/api-device-
+operations.md) against lwds-sim over real UDP and Redis, in JSON and XML:
+reads of objects 1, 3, 5, 3303 and the simulator's test object 3442,
+writes, executes (with arguments), create and delete, block-wise transfers,
+a device that does not answer, a device that answers errors, and a gateway
+killed mid-request."""
+
+import base64
+import threading
+import time
+import unittest
+
+from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
+
+TEST_OBJECT = {
+    "ObjectID": "3442", "Name": "lwds-sim test", "MIMEType":
+    "application/vnd.lwds.simtest", "SerialisationName": "SimTest",
+    "Singleton": False,
+    "Properties": [
+        {"PropertyID": "110", "Name": "Text", "DataType": "String",
+         "Access": "ReadWrite"},
+        {"PropertyID": "120", "Name": "Number", "DataType": "Integer",
+         "Access": "ReadWrite"},
+        {"PropertyID": "130", "Name": "Real", "DataType": "Float",
+         "Access": "ReadWrite"},
+        {"PropertyID": "140", "Name": "Flag", "DataType": "Boolean",
+         "Access": "ReadWrite"},
+        {"PropertyID": "150", "Name": "Blob", "DataType": "Opaque",
+         "Access": "ReadWrite"},
+        {"PropertyID": "160", "Name": "When", "DataType": "DateTime",
+         "Access": "ReadWrite"},
+        {"PropertyID": "170", "Name": "Link", "DataType": "ObjLink",
+         "Access": "ReadWrite"},
+        {"PropertyID": "1110", "Name": "Texts", "DataType": "String",
+         "IsCollection": True, "Access": "ReadWrite",
+         "CollectionItemSerialisationName": "Text"},
+        {"PropertyID": "1120", "Name": "Numbers", "DataType": "Integer",
+         "IsCollection": True, "Access": "ReadWrite",
+         "CollectionItemSerialisationName": "Number"},
+    ],
+}
+
+
+class DeviceCase(ServiceTestCase):
+    """Services + one lwds-sim client per test class."""
+
+    SIM_ARGS = []
+    EP = "dev-0"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
+        r = cls.api.post("/objecttypes/definitions", cls.admin, TEST_OBJECT)
+        if r.status != 201:
+            cls.tearDownClass()
+            raise AssertionError("POST definition 3442: %r" % r)
+        cls.sim = cls.start_sim(cls.SIM_ARGS)
+        try:
+            cls.cid = cls.client_id(cls.EP)
+            cls.hrefs = cls.instance_hrefs(cls.cid)
+        except BaseException:
+            cls.sim.stop()
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "sim", None) is not None:
+            cls.sim.stop()
+        super().tearDownClass()
+
+    @classmethod
+    def start_sim(cls, args):
+        sim = Sim(["--server", "coap://127.0.0.1:%d" % cls.svc.coap_port,
+                   "--prefix", "dev-", "--count", "1", "--verbose"] + args)
+        sim.wait_line(Sim.READY, 15)
+        return sim
+
+    @classmethod
+    def client_id(cls, ep):
+        r = cls.api.get("/clients?pageSize=1000", cls.admin)
+        for item in r.json().get("Items", []):
+            if item["Name"] == ep:
+                return path_of(link(item, "self")).rsplit("/", 1)[1]
+        raise AssertionError("client %s not listed: %r" % (ep, r))
+
+    @classmethod
+    def instance_hrefs(cls, cid):
+        """ObjectTypeID -> path of its .../instances collection."""
+        r = cls.api.get("/clients/%s/objecttypes" % cid, cls.admin)
+        out = {}
+        for item in r.json().get("Items", []):
+            href = link(item, "instances")
+            if href:
+                out[int(item["ObjectTypeID"])] = path_of(href)
+        return out
+
+    def get(self, path, **kw):
+        return self.api.get(path, self.admin, **kw)
+
+    def inst(self, oid, iid=0):
+        return "%s/%d" % (self.hrefs[oid], iid)
+
+
+class TestDevices(DeviceCase):
+    REDIS_DB = 10
+    EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "2000"}
+
+    # ---- reads -----------------------------------------------------------
+
+    def test_read_device_instance_json(self):
+        r = self.get(self.inst(3))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("application/vnd.oma.lwm2m.device+json",
+                      r.header("Content-Type"))
+        d = r.json()
+        self.assertEqual(d["InstanceID"], "0")
+        self.assertEqual(d["SerialNumber"], self.EP)
+        self.assertIsInstance(d["AvailablePowerSources"], list)
+        self.assertTrue(all(isinstance(v, int)
+                            for v in d["PowerSourceVoltages"]))
+        self.assertRegex(d["CurrentTime"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(path_of(link(d, "self")), self.inst(3))
+        self.assertNotIn("Reboot", d)
+
+    def test_read_device_instance_xml(self):
+        r = self.get(self.inst(3), accept="application/xml")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("+xml", r.header("Content-Type"))
+        root = r.xml()
+        self.assertEqual(root.tag, "Device")
+        self.assertEqual(root.findtext("InstanceID"), "0")
+        self.assertEqual(root.findtext("SerialNumber"), self.EP)
+        items = root.find("AvailablePowerSources")
+        self.assertIsNotNone(items)
+        self.assertGreater(len(list(items)), 0)
+
+    def test_read_object_list(self):
+        r = self.get(self.hrefs[3303])
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("application/vnd.oma.lwm2m.ext:3303s+json",
+                      r.header("Content-Type"))
+        d = r.json()
+        self.assertEqual(path_of(link(d, "add")), self.hrefs[3303])
+        self.assertGreaterEqual(len(d["Items"]), 1)
+        t = d["Items"][0]
+        self.assertIsInstance(t["SensorValue"], float)
+        self.assertEqual(path_of(link(t, "self")),
+                         self.hrefs[3303] + "/" + t["InstanceID"])
+
+    def test_read_object_list_xml(self):
+        r = self.get(self.hrefs[1], accept="application/xml")
+        self.assertEqual(r.status, 200, r)
+        root = r.xml()
+        self.assertEqual(root.tag, "LwM2MServers")
+        self.assertIsNotNone(root.find("Items"))
+
+    def test_read_server_and_firmware(self):
+        r = self.get(self.inst(1))
+        self.assertEqual(r.status, 200, r)
+        self.assertIsInstance(r.json()["Lifetime"], int)
+        r = self.get(self.inst(5))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("State", r.json())
+
+    def test_read_types_opaque_objlink(self):
+        r = self.get(self.inst(3442))
+        self.assertEqual(r.status, 200, r)
+        d = r.json()
+        self.assertEqual(d["Link"], "3303:0")
+        base64.b64decode(d["Blob"], validate=True)
+        self.assertIsInstance(d["Flag"], bool)
+
+    def test_read_single_resource(self):
+        r = self.get(self.inst(3) + "/resources/2")
+        self.assertEqual(r.status, 200, r)
+        d = r.json()
+        self.assertEqual(d["SerialNumber"], self.EP)
+        self.assertNotIn("Manufacturer", d)
+
+    def test_read_unknown_instance_404(self):
+        self.assertEqual(self.get(self.inst(3, 7)).status, 404)
+        self.assertEqual(self.get(self.inst(3) + "/resources/999").status,
+                         404)
+
+    def test_bad_ids(self):
+        base = self.hrefs[3]
+        for p in (base + "/x", base + "/65535", base + "/-1"):
+            self.assertEqual(self.get(p).status, 404, p)
+        r = self.get("/clients/AAAAAAAAAAAAAAAAAAAAAA/objecttypes/"
+                     + base.split("/")[4] + "/instances")
+        self.assertEqual(r.status, 404, r)
+
+    # ---- writes and executes ---------------------------------------------
+
+    def test_write_partial_then_read(self):
+        r = self.api.put(self.inst(3442), self.admin,
+                         {"Text": "hello", "Number": -5, "Flag": True})
+        self.assertEqual(r.status, 204, r)
+        d = self.get(self.inst(3442)).json()
+        self.assertEqual((d["Text"], d["Number"], d["Flag"]),
+                         ("hello", -5, True))
+
+    def test_write_xml(self):
+        body = "<SimTest><Real>2.5</Real><When>2020-01-02T03:04:05Z</When>" \
+               "</SimTest>"
+        r = self.api.put(self.inst(3442), self.admin, body,
+                         content_type="application/xml")
+        self.assertEqual(r.status, 204, r)
+        d = self.get(self.inst(3442)).json()
+        self.assertEqual(d["Real"], 2.5)
+        self.assertEqual(d["When"], "2020-01-02T03:04:05Z")
+
+    def test_write_multi_instance_values(self):
+        r = self.api.put(self.inst(3442), self.admin,
+                         {"Numbers": [7, 8, 9], "Texts": ["a", "b"]})
+        self.assertEqual(r.status, 204, r)
+        d = self.get(self.inst(3442)).json()
+        self.assertEqual(d["Numbers"], [7, 8, 9])
+        self.assertEqual(d["Texts"], ["a", "b"])
+
+    def test_write_resource_replace(self):
+        r = self.api.put(self.inst(3442) + "/resources/120", self.admin,
+                         {"Number": 4242})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.get(self.inst(3442)).json()["Number"], 4242)
+
+    def test_write_bad_body_400_names_property(self):
+        r = self.api.put(self.inst(3442), self.admin, {"Number": "many"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("Number", r.json()["ErrorDetails"])
+
+    def test_write_read_only_405(self):
+        r = self.api.put(self.inst(3) + "/resources/0", self.admin,
+                         {"Manufacturer": "x"})
+        self.assertEqual(r.status, 405, r)
+
+    def test_execute_in_put(self):
+        r = self.api.put(self.inst(3303), self.admin,
+                         {"ResetMinandMaxMeasuredValues": None})
+        self.assertEqual(r.status, 204, r)
+
+    def test_execute_with_arguments(self):
+        start = len(self.sim.lines)
+        r = self.api.post(self.inst(1) + "/resources/8/execute", self.admin,
+                          "0='x',1", content_type="text/plain")
+        self.assertEqual(r.status, 204, r)
+        self.sim.wait_line(r"POST /1/0/8", 5, start)
+
+    def test_large_opaque_write_blockwise(self):
+        blob = base64.b64encode(bytes(range(256)) * 16).decode()  # 4 KiB
+        r = self.api.put(self.inst(5) + "/resources/0", self.admin,
+                         {"Package": blob})
+        self.assertEqual(r.status, 204, r)
+
+    def test_large_read_blockwise(self):
+        big = "x" * 3000
+        r = self.api.put(self.inst(3442), self.admin, {"Text": big})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.get(self.inst(3442)).json()["Text"], big)
+
+    # ---- create and delete -----------------------------------------------
+
+    def test_create_and_delete(self):
+        r = self.api.post(self.hrefs[3303], self.admin,
+                          {"InstanceID": "5", "ApplicationType": "room"})
+        self.assertEqual(r.status, 201, r)
+        d = r.json()
+        self.assertEqual(d["ID"], "5")
+        self.assertEqual(path_of(link(d, "self")), self.inst(3303, 5))
+        self.assertEqual(self.get(self.inst(3303, 5)).status, 200)
+        r = self.api.delete(self.inst(3303, 5), self.admin)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.get(self.inst(3303, 5)).status, 404)
+
+    def test_create_without_id_takes_a_free_one(self):
+        r = self.api.post(self.hrefs[3442], self.admin, {"Number": 1})
+        self.assertEqual(r.status, 201, r)
+        iid = int(r.json()["ID"])
+        self.assertNotEqual(iid, 0)
+        self.assertEqual(self.get(self.inst(3442, iid)).json()["Number"], 1)
+        self.assertEqual(self.api.delete(self.inst(3442, iid),
+                                         self.admin).status, 204)
+
+    # ---- errors ----------------------------------------------------------
+
+    def test_device_errors_mapped(self):
+        for code, status in (("4.04", 404), ("4.05", 405), ("4.00", 400),
+                             ("4.01", 403), ("4.03", 403)):
+            start = len(self.sim.lines)
+            self.sim.send("fail %s %s" % (self.EP, code))
+            self.sim.wait_line(r"^ok", 5, start)
+            try:
+                r = self.get(self.inst(3))
+            finally:
+                self.sim.send("fail %s off" % self.EP)
+            self.assertEqual(r.status, status, (code, r))
+
+    def test_mute_is_504(self):
+        self.sim.send("mute %s on" % self.EP)
+        try:
+            r = self.get(self.inst(3))
+        finally:
+            self.sim.send("mute %s off" % self.EP)
+        self.assertEqual(r.status, 504, r)
+        d = r.json()
+        self.assertIn(self.cid, d["ErrorDetails"])
+        self.assertIn("read /3/0", d["ErrorDetails"])
+
+    def test_metrics_count_operations(self):
+        path = "/clients/%s/metrics" % self.cid
+
+        def value(name):
+            r = self.get(path)
+            return {i["Name"]: i["Value"] for i in
+                    r.json().get("Items", [])}.get(name, 0)
+        before = value("TransactionCount")
+        self.assertEqual(self.get(self.inst(3)).status, 200)
+        wait_until(lambda: value("TransactionCount") > before, 5, 0.1,
+                   "TransactionCount to grow")
+        self.assertGreater(value("BytesSent"), 0)
+        self.assertGreater(value("BytesReceived"), 0)
+
+
+class TestDevicesDeviceTimeout(DeviceCase):
+    """Short device timeout so a muted device answers 504 quickly."""
+    REDIS_DB = 11
+    EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "2000"}
+
+    def test_gateway_killed_mid_request_is_503(self):
+        self.sim.send("mute %s on" % self.EP)
+        result = {}
+
+        def call():
+            result["r"] = self.get(self.inst(3))
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.5)
+        self.svc.procs["coap-gw"].kill()
+        t.join(15)
+        self.assertEqual(result["r"].status, 503, result["r"])
+        self.assertIsNotNone(result["r"].header("Retry-After"))
+        # the API keeps serving everything else
+        self.assertEqual(self.get("/clients/" + self.cid).status, 200)
+        r = self.get(self.inst(3))
+        self.assertEqual(r.status, 503, r)
+        self.assertIsNotNone(r.header("Retry-After"))
+
+
+if __name__ == "__main__":
+    unittest.main()
