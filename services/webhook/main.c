@@ -30,7 +30,7 @@ static const char usage[] =
     "  LWDS_WEBHOOK_TIMEOUT_MS         connect and response timeout (10000)\n"
     "  LWDS_WEBHOOK_MAX_RETRIES        retries after the first attempt (10)\n"
     "  LWDS_WEBHOOK_BACKOFF_BASE_MS    first retry delay (1000), doubling\n"
-    "  LWDS_WEBHOOK_BACKOFF_MAX_MS     cap of the delay (300000), +0..50%% "
+    "  LWDS_WEBHOOK_BACKOFF_MAX_MS     cap of the delay (300000), +0..50% "
     "jitter\n"
     "  LWDS_WEBHOOK_CLAIM_IDLE_MS      take over jobs of consumers idle this "
     "long (60000)\n"
