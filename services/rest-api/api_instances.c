@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lwm2m_instance.h"
+#include "lwm2m_link.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_objdef_store.h"
@@ -27,6 +28,8 @@ enum inst_kind {
 	K_RES_GET,  /* GET .../resources/{rid} */
 	K_RES_PUT,  /* PUT .../resources/{rid} */
 	K_RES_EXEC, /* POST .../resources/{rid}/execute */
+	K_DISCOVER, /* GET [.../{iid}[/resources/{rid}]]/discover */
+	K_ATTRS,    /* PUT [.../{iid}[/resources/{rid}]]/attributes */
 };
 
 struct inst_state {
@@ -555,6 +558,217 @@ instance_create(struct api_req *r)
 	devop(r, &req, on_existing, NULL);
 }
 
+/* ---- Discover and Write-Attributes ------------------------------------- */
+
+/* Length of the LwM2M path the URL names: object, instance or resource. */
+static int
+url_path_len(const struct inst_state *s)
+{
+	return s->rid >= 0 ? 3 : s->iid >= 0 ? 2 : 1;
+}
+
+/* Attribute names are written as JSON members / XML elements: only
+ * [a-z0-9_-] names of the device are kept. */
+static bool
+attr_name_ok(const char *name, size_t len)
+{
+	if (len == 0 || len > 32) {
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+discover_item(struct api_doc *doc, const struct lwm2m_link_list *l,
+              const struct lwm2m_link *k)
+{
+	char path[64], name[40], value[128];
+
+	snprintf(path, sizeof path, "%.*s", (int)k->uri_len, k->uri);
+	api_doc_object_begin(doc, NULL);
+	api_doc_string(doc, "Path", path);
+	if (k->n_attrs > 0) {
+		api_doc_object_begin(doc, "Attributes");
+		for (size_t i = k->first_attr; i < k->first_attr + k->n_attrs;
+		     i++) {
+			const struct lwm2m_link_attr *a = &l->attrs[i];
+
+			if (!attr_name_ok(a->name, a->name_len)) {
+				continue;
+			}
+			snprintf(name, sizeof name, "%.*s", (int)a->name_len,
+			         a->name);
+			snprintf(value, sizeof value, "%.*s",
+			         (int)(a->value ? a->value_len : 0),
+			         a->value ? a->value : "");
+			api_doc_string(doc, name, value);
+		}
+		api_doc_end(doc);
+	}
+	api_doc_end(doc);
+}
+
+/* The device's link-format answer as {"Links", "Items": [{"Path",
+ * "Attributes": {...}}]} (XML <Discover><Items><Link>...). */
+static void
+on_discover(struct api_req *r, const struct lwm2m_devop_reply *rep,
+            void *arg)
+{
+	struct lwm2m_link_list *l = NULL;
+	struct api_doc *doc;
+
+	if (lwm2m_link_parse((const char *)rep->payload, rep->payload_len,
+	                     4096, &l, NULL, 0) != LWM2M_OK) {
+		api_reply_error(r, 502, "the device's Discover answer is not "
+		                "link-format");
+		return;
+	}
+	doc = api_req_doc(r, "Discover");
+	if (doc == NULL) {
+		lwm2m_link_list_free(l);
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	api_doc_links_begin(doc);
+	api_doc_link(doc, "self", r->path, NULL);
+	api_doc_end(doc);
+	if (l->n_links > 0) {
+		api_doc_array_begin(doc, "Items", "Link");
+		for (size_t i = 0; i < l->n_links; i++) {
+			discover_item(doc, l, &l->links[i]);
+		}
+		api_doc_end(doc);
+	}
+	lwm2m_link_list_free(l);
+	api_reply_doc(r, 200, doc, "application/vnd.lwds.discover");
+}
+
+static void
+discover(struct api_req *r)
+{
+	struct inst_state *s = r->data;
+	struct lwm2m_devop_req req;
+
+	devop_init(s, &req, LWM2M_DEVOP_DISCOVER, url_path_len(s));
+	devop(r, &req, on_discover, NULL);
+}
+
+static const char *const attr_names[] = {"pmin", "pmax", "gt",   "lt",
+                                         "st",   "epmin", "epmax"};
+
+/* Appends "name=value" ("name" alone for null) to q; false when the value
+ * is neither a number nor null. */
+static bool
+attr_append(char *q, size_t size, const char *name, const char *value)
+{
+	size_t n = strlen(q);
+
+	snprintf(q + n, size - n, "%s%s%s%s", n > 0 ? "&" : "", name,
+	         value ? "=" : "", value ? value : "");
+	return strlen(q) < size - 1;
+}
+
+/* The value of attribute name in body: NULL with *present for null or an
+ * empty element; false when it is not a number. */
+static bool
+attr_value(const struct api_body *b, const char *name, char *buf,
+           size_t size, bool *present, bool *null)
+{
+	const char *path[] = {name, NULL};
+	yajl_val v;
+	char *text;
+
+	*present = *null = false;
+	if (b->fmt == API_FMT_JSON) {
+		v = yajl_tree_get(b->json, path, yajl_t_any);
+		*present = v != NULL;
+		*null = v != NULL && YAJL_IS_NULL(v);
+		if (v == NULL || *null) {
+			return true;
+		}
+		if (!YAJL_IS_NUMBER(v)) {
+			return false;
+		}
+		snprintf(buf, size, "%s", v->u.number.r);
+		return true;
+	}
+	text = api_body_string(b, name);
+	*present = text != NULL;
+	*null = text != NULL && text[0] == '\0';
+	if (text != NULL) {
+		snprintf(buf, size, "%s", text);
+	}
+	free(text);
+	return true;
+}
+
+/* Builds the Write-Attributes query from r's body into q; answers 400. */
+static bool
+attrs_query(struct api_req *r, char *q, size_t size)
+{
+	struct api_body b;
+	char diag[160], value[64];
+	bool ok = true, present, null;
+
+	q[0] = '\0';
+	if (api_body_parse(api_req_header(r, "Content-Type"), r->body,
+	                   r->body ? r->body_len : 0, &api_body_limits_default,
+	                   &b, diag, sizeof diag) != LWM2M_OK) {
+		api_reply_error(r, 400, "%s", diag);
+		return false;
+	}
+	for (size_t i = 0; ok && i < sizeof attr_names / sizeof *attr_names;
+	     i++) {
+		ok = attr_value(&b, attr_names[i], value, sizeof value, &present,
+		                &null);
+		if (ok && present) {
+			ok = attr_append(q, size, attr_names[i],
+			                 null ? NULL : value);
+		}
+		if (!ok) {
+			api_reply_error(r, 400, "%s: expected a number or null",
+			                attr_names[i]);
+		}
+	}
+	api_body_fini(&b);
+	if (ok && !lwm2m_devop_query_valid(q, strlen(q))) {
+		api_reply_error(r, 400, "attributes must be decimal numbers "
+		                "(pmin, pmax, epmin, epmax: non-negative "
+		                "integers)");
+		ok = false;
+	}
+	return ok;
+}
+
+static void
+write_attributes(struct api_req *r)
+{
+	struct inst_state *s = r->data;
+	struct lwm2m_devop_req req;
+	char q[LWM2M_DEVOP_MAX_QUERY];
+
+	if (!attrs_query(r, q, sizeof q)) {
+		return;
+	}
+	if (q[0] == '\0') {
+		api_reply_error(r, 400, "no attribute given (pmin, pmax, gt, "
+		                "lt, st, epmin, epmax)");
+		return;
+	}
+	devop_init(s, &req, LWM2M_DEVOP_WRITE_ATTRIBUTES, url_path_len(s));
+	req.query = q;
+	req.query_len = strlen(q);
+	devop(r, &req, on_done_204, NULL);
+}
+
 /* ---- entry points ------------------------------------------------------- */
 
 /* A stored result of a queued write, execute, delete or create: its
@@ -567,7 +781,7 @@ resume_write(struct api_req *r)
 	struct lwm2m_devop_req req;
 
 	if (s->resume == NULL || s->kind == K_LIST || s->kind == K_GET ||
-	    s->kind == K_RES_GET) {
+	    s->kind == K_RES_GET || s->kind == K_DISCOVER) {
 		return false;
 	}
 	devop_init(s, &req, LWM2M_DEVOP_WRITE_UPDATE, s->rid >= 0 ? 3 : 2);
@@ -607,6 +821,12 @@ run(struct api_req *r)
 		break;
 	case K_DELETE:
 		instance_delete(r);
+		break;
+	case K_DISCOVER:
+		discover(r);
+		break;
+	case K_ATTRS:
+		write_attributes(r);
 		break;
 	}
 }
@@ -698,7 +918,7 @@ api_instances_resume(struct api_req *r, const char *client, const char *ctx,
 	snprintf(s->client, sizeof s->client, "%s", client);
 	if (sscanf(ctx, "%d %22s %ld %ld", &kind, s->def_id, &s->iid,
 	           &s->rid) != 4 ||
-	    kind < K_LIST || kind > K_RES_EXEC) {
+	    kind < K_LIST || kind > K_ATTRS) {
 		api_reply_error(r, 502, "unreadable operation record");
 		return;
 	}
@@ -752,4 +972,40 @@ void
 api_resource_execute(struct api_req *r)
 {
 	start(r, K_RES_EXEC, true, true);
+}
+
+void
+api_discover_object(struct api_req *r)
+{
+	start(r, K_DISCOVER, false, false);
+}
+
+void
+api_discover_instance(struct api_req *r)
+{
+	start(r, K_DISCOVER, true, false);
+}
+
+void
+api_discover_resource(struct api_req *r)
+{
+	start(r, K_DISCOVER, true, true);
+}
+
+void
+api_attributes_object(struct api_req *r)
+{
+	start(r, K_ATTRS, false, false);
+}
+
+void
+api_attributes_instance(struct api_req *r)
+{
+	start(r, K_ATTRS, true, false);
+}
+
+void
+api_attributes_resource(struct api_req *r)
+{
+	start(r, K_ATTRS, true, true);
 }

@@ -56,6 +56,24 @@ const struct api_route api_routes[] = {
 	                   "instances/{instanceID}/resources/{resourceID}/"
 	                   "execute",
 	 api_resource_execute, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}/discover",
+	 api_discover_object, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}/discover",
+	 api_discover_instance, API_AUTH_TOKEN},
+	{htp_method_GET, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}/resources/{resourceID}/"
+	                  "discover",
+	 api_discover_resource, API_AUTH_TOKEN},
+	{htp_method_PUT, "/clients/{clientID}/objecttypes/{definitionID}/attributes",
+	 api_attributes_object, API_AUTH_TOKEN},
+	{htp_method_PUT, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}/attributes",
+	 api_attributes_instance, API_AUTH_TOKEN},
+	{htp_method_PUT, "/clients/{clientID}/objecttypes/{definitionID}/"
+	                  "instances/{instanceID}/resources/{resourceID}/"
+	                  "attributes",
+	 api_attributes_resource, API_AUTH_TOKEN},
 	{htp_method_GET, "/objecttypes/definitions", api_definitions_list,
 	 API_AUTH_TOKEN},
 	{htp_method_POST, "/objecttypes/definitions", api_definitions_create,

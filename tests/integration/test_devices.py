@@ -260,6 +260,42 @@ class TestDevices(DeviceCase):
         self.assertEqual(r.status, 204, r)
         self.assertEqual(self.get(self.inst(3442)).json()["Text"], big)
 
+    # ---- Discover and Write-Attributes ------------------------------------
+
+    def test_write_attributes_then_discover(self):
+        res = self.inst(3303) + "/resources/5700"
+        r = self.api.put(res + "/attributes", self.admin,
+                         {"pmin": 10, "pmax": 60, "gt": 20.25, "st": 0.125})
+        self.assertEqual(r.status, 204, r)
+        r = self.get(self.inst(3303) + "/discover")
+        self.assertEqual(r.status, 200, r)
+        items = {i["Path"]: i.get("Attributes", {})
+                 for i in r.json()["Items"]}
+        self.assertIn("/3303/0/5700", items)
+        a = items["/3303/0/5700"]
+        self.assertEqual((a["pmin"], a["pmax"], a["gt"], a["st"]),
+                         ("10", "60", "20.25", "0.125"))
+        # null clears an attribute
+        r = self.api.put(res + "/attributes", self.admin, {"gt": None})
+        self.assertEqual(r.status, 204, r)
+        r = self.get(res + "/discover", accept="application/xml")
+        self.assertEqual(r.status, 200, r)
+        link_el = r.xml().find("Items/Link")
+        self.assertEqual(link_el.findtext("Path"), "/3303/0/5700")
+        self.assertIsNone(link_el.find("Attributes/gt"))
+
+    def test_discover_object(self):
+        r = self.get(self.hrefs[3].rsplit("/", 1)[0] + "/discover")
+        self.assertEqual(r.status, 200, r)
+        paths = [i["Path"] for i in r.json()["Items"]]
+        self.assertIn("/3/0", paths)
+
+    def test_write_attributes_bad(self):
+        res = self.inst(3303) + "/resources/5700/attributes"
+        for body in ({"pmin": "ten"}, {"pmin": -1}, {}, {"gt": 1e999}):
+            r = self.api.put(res, self.admin, body)
+            self.assertEqual(r.status, 400, (body, r))
+
     # ---- create and delete -----------------------------------------------
 
     def test_create_and_delete(self):
