@@ -58,22 +58,27 @@ START_TEST(test_lwm2m_devop_req_encode_rejects)
 
 	sample_write(&req);
 	req.flags = 0; /* a write without a content format */
-	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len), LWM2M_EINVAL);
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
 	sample_write(&req);
 	req.op = LWM2M_DEVOP_EXECUTE;
 	req.paths[0].len = 2;
-	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len), LWM2M_EINVAL);
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
 	sample_write(&req);
 	strcpy(req.client, "short");
-	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len), LWM2M_EINVAL);
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
 	sample_write(&req);
 	req.op = LWM2M_DEVOP_WRITE_ATTRIBUTES;
 	req.query = "pmin=1&foo=2";
 	req.query_len = strlen(req.query);
-	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len), LWM2M_EINVAL);
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
 	sample_write(&req);
 	req.token_len = 9;
-	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len), LWM2M_EINVAL);
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
 }
 END_TEST
 

@@ -165,6 +165,39 @@ lwm2m_err lwm2m_devop_reply_encode(const struct lwm2m_devop_reply *reply,
 lwm2m_err lwm2m_devop_reply_decode(const uint8_t *buf, size_t len,
                                    struct lwm2m_devop_reply *ret_reply);
 
+/* A notification of an observation, published by coap-gw on its events
+ * socket as LWM2M_ENV_EV_NOTIFY (version 1, network byte order):
+ *   u8 version (1) | 22 client id | u8 code | u8 flags (RF_CT) | u16 ct |
+ *   u32 observe sequence | i64 org | i64 ts (ms since 1970) |
+ *   u8 token length (1..8) | 8 token bytes | u8 path len (0..4) |
+ *   u16 ids[len] | u32 payload length (0..MAX_PAYLOAD) + bytes (raw, as the
+ *   device sent them).
+ * A code of 4.xx/5.xx ends the observation (RFC 7641). */
+struct lwm2m_devop_notify {
+	char client[LWM2M_ID_SIZE];
+	uint8_t code;
+	uint8_t flags;
+	uint16_t ct;
+	uint32_t observe;
+	int64_t org;
+	int64_t ts;
+	uint8_t token_len;
+	uint8_t token[LWM2M_DEVOP_MAX_TOKEN];
+	struct lwm2m_path path;
+	const uint8_t *payload; /* borrowed */
+	size_t payload_len;
+};
+
+/* lwm2m_devop_notify_encode writes n to a fresh malloc()ed buffer;
+ * LWM2M_EINVAL past a limit, LWM2M_ENOMEM. */
+lwm2m_err lwm2m_devop_notify_encode(const struct lwm2m_devop_notify *n,
+                                    uint8_t **ret_buf, size_t *ret_len);
+
+/* lwm2m_devop_notify_decode reads buf into ret_n (payload borrowed);
+ * LWM2M_EPROTO on malformed input. */
+lwm2m_err lwm2m_devop_notify_decode(const uint8_t *buf, size_t len,
+                                    struct lwm2m_devop_notify *ret_n);
+
 /* lwm2m_devop_query_valid is true for a Write-Attributes query as described
  * above ("" included). */
 bool lwm2m_devop_query_valid(const char *query, size_t len);

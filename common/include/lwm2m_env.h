@@ -26,6 +26,9 @@ enum lwm2m_env_kind {
 	LWM2M_ENV_EV_DEREGISTERED = 3,
 	LWM2M_ENV_EV_EXPIRED = 4,
 	LWM2M_ENV_EV_REMOVED = 5, /* DELETE /clients/{id}: dropped by the API */
+	/* coap-gw -> pub: a notification of an observation; binary payload
+	 * struct lwm2m_devop_notify (lwm2m_devop.h) */
+	LWM2M_ENV_EV_NOTIFY = 6,
 
 	/* req/rep requests to a coap-gw; 64 and up.  The reply carries the
 	 * same kind with LWM2M_ENV_F_REPLY set and the same corr_id. */

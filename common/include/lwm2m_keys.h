@@ -118,6 +118,17 @@
 #define LWM2M_KEY_ORG_OBJDEFS LWM2M_KEY_PREFIX "org:{%lld}:objdefs"
 #define LWM2M_KEY_ORG_OBJDEF_OIDS LWM2M_KEY_PREFIX "org:{%lld}:objdefs:oid"
 
+/* Observations and events of the gateways (docs/coap-gw.md). */
+/* HASH per client: observation token (16 hex digits) -> "<path> <ct>"
+ * ("/3303/0/5700 112"), the observations a gateway holds on the device. */
+#define LWM2M_KEY_CLIENT_OBS LWM2M_KEY_PREFIX "obs:{%s}"
+/* STREAM of gateway events, XADD MAXLEN ~ LWDS_EVENTS_MAXLEN: field "type"
+ * (registered, updated, deregistered, expired, removed, notify), "id",
+ * "org", "gw", "ts" (ms); connectivity events add "ep"; notify adds "path",
+ * "ct" (-1 when none), "code", "seq" (Observe value), "token" (hex) and
+ * "payload" (raw bytes). */
+#define LWM2M_KEY_EVENTS LWM2M_KEY_PREFIX "{events}"
+
 /* Fields of LWM2M_KEY_CLIENT. */
 #define LWM2M_CF_ENDPOINT "ep"      /* endpoint client name */
 #define LWM2M_CF_ORG "org"          /* organisation id, decimal */

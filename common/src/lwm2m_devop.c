@@ -150,7 +150,7 @@ needs_payload(enum lwm2m_devop_op op)
 static bool
 attr_name_ok(const char *s, size_t n)
 {
-	static const char *const names[] = {"pmin", "pmax", "gt", "lt",
+	static const char *const names[] = {"pmin", "pmax",  "gt",   "lt",
 	                                    "st",   "epmin", "epmax"};
 	size_t i;
 
@@ -473,7 +473,8 @@ lwm2m_devop_reply_decode(const uint8_t *buf, size_t len,
 	}
 	reply.location =
 	    get_text(&r, LWM2M_DEVOP_MAX_LOCATION, &reply.location_len);
-	reply.message = get_text(&r, LWM2M_DEVOP_MAX_MESSAGE, &reply.message_len);
+	reply.message =
+	    get_text(&r, LWM2M_DEVOP_MAX_MESSAGE, &reply.message_len);
 	reply.payload_len = get32(&r);
 	if (r.bad || reply.payload_len > LWM2M_DEVOP_MAX_PAYLOAD) {
 		return LWM2M_EPROTO;
@@ -483,6 +484,109 @@ lwm2m_devop_reply_decode(const uint8_t *buf, size_t len,
 		return LWM2M_EPROTO;
 	}
 	*ret_reply = reply;
+	return LWM2M_OK;
+}
+
+static bool
+notify_valid(const struct lwm2m_devop_notify *n)
+{
+	return lwm2m_id_valid(n->client, strlen(n->client)) &&
+	       (n->flags & ~LWM2M_DEVOP_RF_ALL) == 0 && n->token_len >= 1 &&
+	       n->token_len <= LWM2M_DEVOP_MAX_TOKEN &&
+	       n->path.len <= LWM2M_PATH_MAX_LEN &&
+	       n->payload_len <= LWM2M_DEVOP_MAX_PAYLOAD;
+}
+
+static void
+put64(struct wr *w, int64_t v)
+{
+	put32(w, (uint32_t)((uint64_t)v >> 32));
+	put32(w, (uint32_t)v);
+}
+
+static int64_t
+get64(struct rd *r)
+{
+	uint64_t hi = get32(r);
+
+	return (int64_t)(hi << 32 | get32(r));
+}
+
+lwm2m_err
+lwm2m_devop_notify_encode(const struct lwm2m_devop_notify *n, uint8_t **ret_buf,
+                          size_t *ret_len)
+{
+	size_t len;
+	uint8_t *buf;
+	struct wr w;
+
+	if (!notify_valid(n)) {
+		return LWM2M_EINVAL;
+	}
+	len = 1 + LWM2M_ID_LEN + 1 + 1 + 2 + 4 + 8 + 8 + 1 +
+	      LWM2M_DEVOP_MAX_TOKEN + 1 + 2u * n->path.len + 4 + n->payload_len;
+	buf = malloc(len);
+	if (buf == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	w.p = buf;
+	put8(&w, LWM2M_DEVOP_VERSION);
+	putn(&w, n->client, LWM2M_ID_LEN);
+	put8(&w, n->code);
+	put8(&w, n->flags);
+	put16(&w, n->ct);
+	put32(&w, n->observe);
+	put64(&w, n->org);
+	put64(&w, n->ts);
+	put8(&w, n->token_len);
+	putn(&w, n->token, LWM2M_DEVOP_MAX_TOKEN);
+	put8(&w, n->path.len);
+	for (uint8_t i = 0; i < n->path.len; i++) {
+		put16(&w, n->path.ids[i]);
+	}
+	put32(&w, (uint32_t)n->payload_len);
+	putn(&w, n->payload, n->payload_len);
+	*ret_buf = buf;
+	*ret_len = len;
+	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m_devop_notify_decode(const uint8_t *buf, size_t len,
+                          struct lwm2m_devop_notify *ret_n)
+{
+	struct rd r = {buf, buf + len, false};
+	struct lwm2m_devop_notify n;
+	const uint8_t *p;
+
+	memset(&n, 0, sizeof n);
+	if (get8(&r) != LWM2M_DEVOP_VERSION || !get_id(&r, n.client, false)) {
+		return LWM2M_EPROTO;
+	}
+	n.code = get8(&r);
+	n.flags = get8(&r);
+	n.ct = get16(&r);
+	n.observe = get32(&r);
+	n.org = get64(&r);
+	n.ts = get64(&r);
+	n.token_len = get8(&r);
+	p = getn(&r, LWM2M_DEVOP_MAX_TOKEN);
+	if (p != NULL) {
+		memcpy(n.token, p, LWM2M_DEVOP_MAX_TOKEN);
+	}
+	n.path.len = get8(&r);
+	for (uint8_t i = 0; i < n.path.len && i < LWM2M_PATH_MAX_LEN; i++) {
+		n.path.ids[i] = get16(&r);
+	}
+	n.payload_len = get32(&r);
+	if (r.bad || n.payload_len > LWM2M_DEVOP_MAX_PAYLOAD) {
+		return LWM2M_EPROTO;
+	}
+	n.payload = getn(&r, n.payload_len);
+	if (r.bad || r.p != r.end || !notify_valid(&n)) {
+		return LWM2M_EPROTO;
+	}
+	*ret_n = n;
 	return LWM2M_OK;
 }
 

@@ -21,7 +21,11 @@
 #include <nng/nng.h>
 
 #include "lwm2m_err.h"
+#include "lwm2m_devop.h"
+#include "lwm2m_env.h"
 #include "lwm2m_event.h"
+#include "lwm2m_format.h"
+#include "lwm2m_rpc.h"
 #include "lwm2m_id.h"
 
 #define GW_EP_MAX LWM2M_EVENT_EP_MAX /* endpoint name, bytes */
@@ -165,15 +169,26 @@ bool gw_state_parse(const char *text, enum gw_state *ret_state);
 
 /* ---- gw_table.c: the devices this instance owns -------------------------- */
 
+struct gw_devq;
+
 struct gw_device {
 	struct gw_device *next; /* hash chain */
 	char id[LWM2M_ID_SIZE];
 	uint8_t state;
 	bool queue;
+	bool metrics_dirty; /* on gw_devops' flush list (gw_devop.c) */
+	uint16_t n_obs;     /* observations held (gw_observe.c) */
 	uint32_t lt;
 	long long org;
 	int64_t exp_ms;
 	coap_address_t addr;
+	coap_session_t *session; /* referenced: where requests go (gw_devop.c) */
+	char *root;              /* alternate path, malloc; NULL for "/" */
+	struct lwm2m_format_caps caps;
+	int64_t awake_until_ms;  /* queue mode: last message + awake window */
+	struct gw_devq *q;       /* queue-mode requests waiting; NULL if none */
+	struct gw_device *dirty_next;
+	uint64_t tx_bytes, rx_bytes, tx_count; /* metrics not yet flushed */
 	char ep[]; /* NUL-terminated */
 };
 
@@ -181,6 +196,9 @@ struct gw_table {
 	struct gw_device **buckets;
 	size_t n_buckets, count;
 	size_t prune_pos; /* next bucket gw_table_prune looks at */
+	/* called before a device is freed (gw_devop.c), or NULL */
+	void (*on_free)(void *arg, struct gw_device *dev);
+	void *on_free_arg;
 };
 
 /* gw_table_init / gw_table_fini: an empty table; fini frees every device. */
@@ -237,6 +255,7 @@ struct gw_ctx {
 	struct gw_table table;
 	struct gw_exchange *exchanges; /* CoAP requests waiting on Redis */
 	struct gw_dtls *dtls;          /* NULL when DTLS is off */
+	struct gw_devops *devops;      /* device operations (gw_devop.c) */
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
@@ -330,6 +349,7 @@ struct gw_request {
 	bool has_links;
 	coap_address_t addr;
 	char addr_text[64];
+	coap_session_t *session; /* the device's session (not referenced) */
 	struct gw_cred cred;
 };
 
@@ -352,5 +372,159 @@ lwm2m_err gw_registry_evict(struct gw_ctx *gw, const char *id);
 
 /* gw_registry_announce writes the gateway hash and alive key. */
 void gw_registry_announce(struct gw_ctx *gw);
+
+/* ---- gw_devop.c: device operations (lwm2m_devop.h) -----------------------
+ * Only the loop thread calls these. */
+
+#define GW_DEVICE_TIMEOUT_MS_DEFAULT 93000 /* MAX_TRANSMIT_WAIT */
+#define GW_QUEUE_AWAKE_MS_DEFAULT 93000    /* awake after a message */
+#define GW_QUEUE_MAX_DEFAULT 32            /* requests queued per device */
+#define GW_DEVOP_MAX_DEFAULT 100000        /* operations in the gateway */
+#define GW_EVENTS_MAXLEN_DEFAULT 1000000   /* LWM2M_KEY_EVENTS length */
+
+/* An intrusive doubly linked list with a count. */
+struct gw_qnode {
+	struct gw_qnode *prev, *next;
+};
+struct gw_qlist {
+	struct gw_qnode *head, *tail;
+	size_t n;
+};
+
+/* gw_qlist_push appends n; gw_qlist_push_bounded does so only while the
+ * list holds fewer than max nodes (false otherwise). */
+void gw_qlist_push(struct gw_qlist *l, struct gw_qnode *n);
+bool gw_qlist_push_bounded(struct gw_qlist *l, struct gw_qnode *n, size_t max);
+
+/* gw_qlist_pop removes and returns the first node, or NULL. */
+struct gw_qnode *gw_qlist_pop(struct gw_qlist *l);
+
+/* gw_qlist_remove unlinks n from l; nothing when n is in no list. */
+void gw_qlist_remove(struct gw_qlist *l, struct gw_qnode *n);
+
+/* The requests waiting for a queue-mode device. */
+struct gw_devq {
+	struct gw_qlist list;
+};
+
+struct gw_obs;
+
+/* State of gw_devop.c and gw_observe.c, owned by gw_ctx. */
+struct gw_devops {
+	struct gw_ctx *gw;
+	int timeout_ms, awake_ms, queue_max, max_ops;
+	size_t n_ops;               /* operations alive (queued or sent) */
+	struct gw_qlist inflight;   /* sent, waiting for the device */
+	struct gw_device *dirty;    /* devices with metrics to flush */
+	struct event *flush_ev;     /* flushes them once per loop iteration */
+	struct gw_obs **obs;        /* observations by token, hashed */
+	size_t obs_buckets, n_obs;
+	long long events_maxlen;
+};
+
+/* gw_devop_start reads LWDS_DEVICE_TIMEOUT_MS, LWDS_QUEUE_AWAKE_MS,
+ * LWDS_QUEUE_MAX, LWDS_DEVOP_MAX and LWDS_EVENTS_MAXLEN and hooks the
+ * libcoap response and NACK handlers; after gw_coap_start. */
+lwm2m_err gw_devop_start(struct gw_ctx *gw);
+
+/* gw_devop_stop fails every operation ("gateway shutting down"), empties
+ * the device table (releasing the sessions) and frees the state; before
+ * the Redis connection and the libcoap context go.  NULL-safe state. */
+void gw_devop_stop(struct gw_ctx *gw);
+
+/* gw_devop_handle runs one LWM2M_ENV_RPC_DEVICE request; it always answers
+ * req, now or when the device answered, timed out or the caller's wait for
+ * a sleeping device ended. */
+void gw_devop_handle(struct gw_ctx *gw, struct lwm2m_rpc_req *req,
+                     const struct lwm2m_env *env);
+
+/* gw_devop_attach notes that dev talked on session (referenced while the
+ * device is in the table) with registration rec (alternate path, version,
+ * formats); registered (a Register) also drops its observations, gone on
+ * the device.  Sends what is queued for a queue-mode device. */
+void gw_devop_attach(struct gw_ctx *gw, struct gw_device *dev,
+                     coap_session_t *session, const struct gw_record *rec,
+                     bool registered);
+
+/* gw_devop_wake starts a queue-mode device's awake window and sends its
+ * queued requests. */
+void gw_devop_wake(struct gw_ctx *gw, struct gw_device *dev);
+
+/* gw_devop_response / gw_devop_nack: libcoap's response and NACK handlers
+ * (a response to an operation, else a notification). */
+coap_response_t gw_devop_response(struct gw_ctx *gw, coap_session_t *session,
+                                  const coap_pdu_t *received);
+void gw_devop_nack(struct gw_ctx *gw, const coap_pdu_t *sent,
+                   coap_nack_reason_t reason);
+
+/* gw_devop_method maps an operation to its CoAP method. */
+coap_pdu_code_t gw_devop_method(enum lwm2m_devop_op op);
+
+/* gw_devop_segments writes the Uri-Path segments of path under the
+ * alternate path root (NULL or "" for "/") into segs (at most max; ids are
+ * printed into buf) and returns how many; 0 when buf is too small. */
+size_t gw_devop_segments(const char *root, const struct lwm2m_path *path,
+                         char *buf, size_t size, struct gw_str *segs,
+                         size_t max);
+
+/* gw_devop_composite_body writes the Read-Composite request body naming
+ * paths[0..n) (n <= LWM2M_DEVOP_MAX_PATHS) in SenML CBOR or SenML JSON to a
+ * malloc()ed buffer; LWM2M_EINVAL for another format. */
+lwm2m_err gw_devop_composite_body(enum lwm2m_format fmt,
+                                  const struct lwm2m_path *paths, size_t n,
+                                  uint8_t **ret_buf, size_t *ret_len);
+
+/* ---- gw_observe.c: observations, the events stream, metrics ------------- */
+
+lwm2m_err gw_obs_start(struct gw_ctx *gw);
+void gw_obs_stop(struct gw_ctx *gw);
+
+/* gw_obs_add records an established observation of dev (token of
+ * LWM2M_DEVOP_MAX_TOKEN bytes) in memory and in LWM2M_KEY_CLIENT_OBS. */
+void gw_obs_add(struct gw_ctx *gw, struct gw_device *dev,
+                const uint8_t *token, const struct lwm2m_path *path,
+                uint16_t ct, uint32_t seq);
+
+/* gw_obs_forget drops the observation with token (memory and Redis). */
+void gw_obs_forget(struct gw_ctx *gw, const uint8_t *token);
+
+/* gw_obs_cancel handles a passive CANCEL_OBSERVE (forget; the next
+ * notification gets RST) and returns true; false for an active one, which
+ * goes to the device. */
+bool gw_obs_cancel(struct gw_ctx *gw, struct gw_device *dev,
+                   const struct lwm2m_devop_req *req);
+
+/* gw_obs_drop_device forgets every observation of dev. */
+void gw_obs_drop_device(struct gw_ctx *gw, struct gw_device *dev);
+
+/* gw_obs_notify handles a response that matches no operation: a
+ * notification of a known observation is published (nng and the events
+ * stream) and ACKed; anything else gets RST (COAP_RESPONSE_FAIL). */
+coap_response_t gw_obs_notify(struct gw_ctx *gw, coap_session_t *session,
+                              const coap_pdu_t *received);
+
+/* gw_obs_fresh applies RFC 7641 3.4: is a notification with Observe value
+ * seq received at now_ms newer than the last one (last_seq at last_ms)? */
+bool gw_obs_fresh(uint32_t last_seq, int64_t last_ms, uint32_t seq,
+                  int64_t now_ms);
+
+/* gw_events_add appends a connectivity event (LWM2M_ENV_EV_*) to
+ * LWM2M_KEY_EVENTS. */
+void gw_events_add(struct gw_ctx *gw, uint16_t kind, const char *id,
+                   const char *ep, long long org);
+
+/* gw_devop_count_tx counts a request sent to dev (the whole encoded PDU;
+ * body_len: a block-wise body not in the PDU yet) as BytesSent;
+ * gw_devop_count_rx the payload of its answer as BytesReceived and, with
+ * transaction, one TransactionCount (spec 8).  Flushed to Redis once per
+ * loop iteration. */
+void gw_devop_count_tx(struct gw_devops *ds, struct gw_device *dev,
+                       const coap_pdu_t *pdu, size_t body_len);
+void gw_devop_count_rx(struct gw_devops *ds, struct gw_device *dev,
+                       const coap_pdu_t *pdu, bool transaction);
+
+/* gw_devop_flush_device writes dev's pending counters now (it is leaving
+ * the table). */
+void gw_devop_flush_device(struct gw_ctx *gw, struct gw_device *dev);
 
 #endif

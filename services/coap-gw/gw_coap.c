@@ -287,6 +287,7 @@ peer_address(coap_session_t *session, struct gw_request *req)
 	size_t n;
 
 	req->addr = *a;
+	req->session = session;
 	n = coap_print_addr(a, (unsigned char *)req->addr_text,
 	                    sizeof req->addr_text - 1);
 	req->addr_text[n] = '\0';

@@ -227,6 +227,7 @@ gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
 	snprintf(ev.gw, sizeof ev.gw, "%s", gw->cfg.gw_id);
 	ev.org = org;
 	ev.ts = lwm2m_now_ms();
+	gw_events_add(gw, kind, id, ep, org);
 	err = lwm2m_event_msg_new(kind, &ev, &msg);
 	if (err == LWM2M_OK) {
 		err = lwm2m_env_send(gw->pub, msg);
@@ -249,6 +250,9 @@ on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 	switch (env->kind) {
 	case LWM2M_ENV_RPC_PING:
 		lwm2m_rpc_reply(req, 0, NULL, 0);
+		return;
+	case LWM2M_ENV_RPC_DEVICE:
+		gw_devop_handle(gw, req, env);
 		return;
 	case LWM2M_ENV_RPC_EVICT:
 		if (env->payload_len != LWM2M_ID_LEN ||
@@ -386,6 +390,9 @@ start_all(struct gw_ctx *gw)
 	if (err == LWM2M_OK && gw->cfg.coap_enable) {
 		err = gw_coap_start(gw);
 	}
+	if (err == LWM2M_OK) {
+		err = gw_devop_start(gw);
+	}
 	if (err != LWM2M_OK) {
 		return err;
 	}
@@ -433,6 +440,7 @@ gw_free(struct gw_ctx *gw)
 	}
 	lwm2m_metrics_http_free(gw->metrics_http);
 	lwm2m_rpc_server_free(gw->rpc);
+	gw_devop_stop(gw);
 	/* completes Redis operations still in flight, which answer CoAP */
 	lwm2m_redis_free(gw->redis);
 	gw_coap_stop(gw);

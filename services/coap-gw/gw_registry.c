@@ -164,6 +164,18 @@ remember(struct gw_ctx *gw, const char *id, const char *ep, long long org,
 	d->addr = *addr;
 }
 
+/* hands the device's session and formats to gw_devop.c */
+static void
+attach(struct op *op, bool registered)
+{
+	struct gw_device *d = gw_table_get(&op->gw->table, op->rec.id);
+
+	if (d != NULL) {
+		gw_devop_attach(op->gw, d, op->req.session, &op->rec,
+		                registered);
+	}
+}
+
 /* ---- Register ------------------------------------------------------------ */
 
 static void
@@ -181,6 +193,7 @@ on_register_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
 	         &op->req.addr);
+	attach(op, true);
 	lwm2m_log(LWM2M_LOG_INFO, "registered ep=\"%s\" id=%s org=%lld lt=%u",
 	          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)), r->id,
 	          r->org, r->lt);
@@ -448,7 +461,9 @@ on_update_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 }
 
 /* fields of the HMGET in update_lookup, in order */
-enum { F_EP, F_ORG, F_STATE, F_EXP, F_LT, F_Q, F_GW, F_N };
+enum {
+	F_EP, F_ORG, F_STATE, F_EXP, F_LT, F_Q, F_GW, F_ROOT, F_VER, F_CT, F_N
+};
 
 static bool
 read_record(struct op *op, const redisReply *r)
@@ -473,6 +488,9 @@ read_record(struct op *op, const redisReply *r)
 	op->rec.lt = lt > 0 && lt <= GW_LT_MAX ? (uint32_t)lt : GW_LT_DEFAULT;
 	op->rec.exp_ms = strtoll(e[F_EXP]->str, NULL, 10);
 	op->rec.queue = strcmp(e[F_Q]->str, "1") == 0;
+	snprintf(op->rec.root, sizeof op->rec.root, "%s", e[F_ROOT]->str);
+	snprintf(op->rec.lwm2m, sizeof op->rec.lwm2m, "%s", e[F_VER]->str);
+	snprintf(op->rec.ct, sizeof op->rec.ct, "%s", e[F_CT]->str);
 	return gw_state_parse(e[F_STATE]->str, &op->state);
 }
 
@@ -497,6 +515,7 @@ update_adopt(struct op *op)
 	memcpy(r->id, op->req.id, sizeof r->id);
 	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
 	         &op->req.addr);
+	attach(op, false);
 	dev = gw_table_get(&op->gw->table, r->id);
 	if (dev == NULL || apply_update(op->gw, dev, &op->req, op->old_gw,
 	                                on_update_written, op) != LWM2M_OK) {
@@ -544,7 +563,7 @@ update_lookup(struct gw_ctx *gw, struct gw_exchange *ex, struct gw_request *req)
 	}
 	key_client(key, sizeof key, op->req.id);
 	if (lwm2m_redis_cmd(gw->redis, on_update_lookup, op,
-	                    "HMGET %s ep org state exp lt q gw",
+	                    "HMGET %s ep org state exp lt q gw root lwm2m ct",
 	                    key) != LWM2M_OK) {
 		op->failed = true;
 		op->waiting--;

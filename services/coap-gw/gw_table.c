@@ -19,6 +19,16 @@ hash_id(const char *id)
 	return h;
 }
 
+/* frees d, after the owner's hook (gw_devop.c) released what it holds */
+static void
+device_free(struct gw_table *t, struct gw_device *d)
+{
+	if (t->on_free != NULL) {
+		t->on_free(t->on_free_arg, d);
+	}
+	free(d);
+}
+
 void
 gw_table_init(struct gw_table *t)
 {
@@ -35,7 +45,7 @@ gw_table_fini(struct gw_table *t)
 		struct gw_device *d = t->buckets[i], *next;
 		for (; d != NULL; d = next) {
 			next = d->next;
-			free(d);
+			device_free(t, d);
 		}
 	}
 	free(t->buckets);
@@ -125,8 +135,8 @@ gw_table_del(struct gw_table *t, const char *id)
 		struct gw_device *d = *pp;
 		if (strcmp(d->id, id) == 0) {
 			*pp = d->next;
-			free(d);
 			t->count--;
+			device_free(t, d);
 			return true;
 		}
 	}
@@ -149,8 +159,8 @@ gw_table_prune(struct gw_table *t, int64_t before_ms, size_t n_buckets)
 				continue;
 			}
 			*pp = d->next;
-			free(d);
 			t->count--;
+			device_free(t, d);
 			freed++;
 		}
 	}

@@ -1,0 +1,557 @@
+/* gw_observe.c - observations held on devices (token -> client, path,
+ * format), their notifications (published on the events socket and
+ * appended to the durable events stream), connectivity events on the same
+ * stream, the intrusive queue lists, and the per-client/per-organisation
+ * traffic counters of spec section 8, flushed once per loop iteration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "lwm2m_id.h"
+#include "lwm2m_keys.h"
+#include "lwm2m_log.h"
+#include "lwm2m_redis.h"
+
+#define OBS_BUCKETS 4096 /* fixed; chains stay short for 10^5 observations */
+#define OBS_MAX 1000000
+#define OBS_REORDER_MS 128000 /* RFC 7641 3.4: 128 seconds */
+
+struct gw_obs {
+	struct gw_obs *next;
+	uint8_t token[LWM2M_DEVOP_MAX_TOKEN];
+	char client[LWM2M_ID_SIZE];
+	long long org;
+	struct lwm2m_path path;
+	uint16_t ct;
+	bool fresh_seen; /* a notification arrived after the first answer */
+	uint32_t seq;
+	int64_t ms;
+};
+
+/* ---- lists ---------------------------------------------------------------
+ */
+
+void
+gw_qlist_push(struct gw_qlist *l, struct gw_qnode *n)
+{
+	n->next = NULL;
+	n->prev = l->tail;
+	if (l->tail != NULL) {
+		l->tail->next = n;
+	} else {
+		l->head = n;
+	}
+	l->tail = n;
+	l->n++;
+}
+
+bool
+gw_qlist_push_bounded(struct gw_qlist *l, struct gw_qnode *n, size_t max)
+{
+	if (l->n >= max) {
+		return false;
+	}
+	gw_qlist_push(l, n);
+	return true;
+}
+
+void
+gw_qlist_remove(struct gw_qlist *l, struct gw_qnode *n)
+{
+	if (n->prev == NULL && l->head != n) {
+		return;
+	}
+	if (n->prev != NULL) {
+		n->prev->next = n->next;
+	} else {
+		l->head = n->next;
+	}
+	if (n->next != NULL) {
+		n->next->prev = n->prev;
+	} else {
+		l->tail = n->prev;
+	}
+	n->prev = n->next = NULL;
+	l->n--;
+}
+
+struct gw_qnode *
+gw_qlist_pop(struct gw_qlist *l)
+{
+	struct gw_qnode *n = l->head;
+
+	if (n != NULL) {
+		gw_qlist_remove(l, n);
+	}
+	return n;
+}
+
+/* ---- observation table ---------------------------------------------------
+ */
+
+bool
+gw_obs_fresh(uint32_t last_seq, int64_t last_ms, uint32_t seq, int64_t now_ms)
+{
+	const uint32_t half = 1u << 23; /* Observe values are 24 bits */
+
+	last_seq &= 0xffffff;
+	seq &= 0xffffff;
+	return (last_seq < seq && seq - last_seq < half) ||
+	       (last_seq > seq && last_seq - seq > half) ||
+	       now_ms > last_ms + OBS_REORDER_MS;
+}
+
+static size_t
+token_hash(const uint8_t *token)
+{
+	size_t h = 0;
+
+	memcpy(&h, token, sizeof h < 8 ? sizeof h : 8);
+	return h & (OBS_BUCKETS - 1);
+}
+
+static struct gw_obs **
+obs_slot(struct gw_devops *ds, const uint8_t *token)
+{
+	struct gw_obs **pp = &ds->obs[token_hash(token)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if (memcmp((*pp)->token, token, LWM2M_DEVOP_MAX_TOKEN) == 0) {
+			break;
+		}
+	}
+	return pp;
+}
+
+static void
+token_hex(const uint8_t *token, char out[2 * LWM2M_DEVOP_MAX_TOKEN + 1])
+{
+	lwm2m_hex_encode(token, LWM2M_DEVOP_MAX_TOKEN, out);
+}
+
+void
+gw_obs_add(struct gw_ctx *gw, struct gw_device *dev, const uint8_t *token,
+           const struct lwm2m_path *path, uint16_t ct, uint32_t seq)
+{
+	struct gw_devops *ds = gw->devops;
+	struct gw_obs **pp = obs_slot(ds, token), *o;
+	char key[64], hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1], text[48];
+
+	if (*pp != NULL || ds->n_obs >= OBS_MAX) {
+		return;
+	}
+	o = calloc(1, sizeof *o);
+	if (o == NULL) {
+		return;
+	}
+	memcpy(o->token, token, sizeof o->token);
+	memcpy(o->client, dev->id, sizeof o->client);
+	o->org = dev->org;
+	o->path = *path;
+	o->ct = ct;
+	o->seq = seq;
+	o->ms = lwm2m_now_ms();
+	*pp = o;
+	ds->n_obs++;
+	dev->n_obs++;
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBS, dev->id);
+	token_hex(token, hex);
+	lwm2m_path_format(path, text, sizeof text - 8);
+	snprintf(text + strlen(text), 8, " %u", ct);
+	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSET %s %s %s", key, hex, text);
+}
+
+static void
+obs_unlink(struct gw_ctx *gw, struct gw_obs **pp, bool redis)
+{
+	struct gw_obs *o = *pp;
+	char key[64], hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
+
+	*pp = o->next;
+	gw->devops->n_obs--;
+	if (redis) {
+		/* a single cancel; a whole device is dropped with DEL */
+		struct gw_device *dev = gw_table_get(&gw->table, o->client);
+		if (dev != NULL && dev->n_obs > 0) {
+			dev->n_obs--;
+		}
+		snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBS, o->client);
+		token_hex(o->token, hex);
+		lwm2m_redis_cmd(gw->redis, NULL, NULL, "HDEL %s %s", key, hex);
+	}
+	free(o);
+}
+
+void
+gw_obs_forget(struct gw_ctx *gw, const uint8_t *token)
+{
+	struct gw_obs **pp;
+
+	if (gw->devops == NULL) {
+		return;
+	}
+	pp = obs_slot(gw->devops, token);
+	if (*pp != NULL) {
+		obs_unlink(gw, pp, true);
+	}
+}
+
+bool
+gw_obs_cancel(struct gw_ctx *gw, struct gw_device *dev,
+              const struct lwm2m_devop_req *req)
+{
+	if (!(req->flags & LWM2M_DEVOP_F_PASSIVE)) {
+		return false;
+	}
+	gw_obs_forget(gw, req->token);
+	return true;
+}
+
+void
+gw_obs_drop_device(struct gw_ctx *gw, struct gw_device *dev)
+{
+	struct gw_devops *ds = gw->devops;
+	char key[64];
+
+	if (ds == NULL || dev->n_obs == 0) {
+		return;
+	}
+	for (size_t i = 0; i < OBS_BUCKETS && dev->n_obs > 0; i++) {
+		struct gw_obs **pp = &ds->obs[i];
+		while (*pp != NULL) {
+			if (strcmp((*pp)->client, dev->id) == 0) {
+				obs_unlink(gw, pp, false);
+				dev->n_obs--;
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+	dev->n_obs = 0;
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBS, dev->id);
+	lwm2m_redis_cmd(gw->redis, NULL, NULL, "DEL %s", key);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static const char *
+event_type(uint16_t kind)
+{
+	switch (kind) {
+	case LWM2M_ENV_EV_REGISTERED:
+		return "registered";
+	case LWM2M_ENV_EV_UPDATED:
+		return "updated";
+	case LWM2M_ENV_EV_DEREGISTERED:
+		return "deregistered";
+	case LWM2M_ENV_EV_EXPIRED:
+		return "expired";
+	case LWM2M_ENV_EV_REMOVED:
+		return "removed";
+	default:
+		return "notify";
+	}
+}
+
+void
+gw_events_add(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
+              long long org)
+{
+	long long maxlen = gw->devops != NULL ? gw->devops->events_maxlen
+	                                      : GW_EVENTS_MAXLEN_DEFAULT;
+
+	if (gw->redis == NULL) {
+		return;
+	}
+	lwm2m_redis_cmd(gw->redis, NULL, NULL,
+	                "XADD " LWM2M_KEY_EVENTS
+	                " MAXLEN ~ %lld * type %s id %s "
+	                "org %lld gw %s ts %lld ep %s",
+	                maxlen, event_type(kind), id, org, gw->cfg.gw_id,
+	                (long long)lwm2m_now_ms(), ep);
+}
+
+static void
+publish_notify(struct gw_ctx *gw, const struct lwm2m_devop_notify *n)
+{
+	char path[48], hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
+	struct lwm2m_env env = {.kind = LWM2M_ENV_EV_NOTIFY};
+	uint8_t *buf;
+	size_t len;
+	nng_msg *msg;
+
+	lwm2m_path_format(&n->path, path, sizeof path);
+	token_hex(n->token, hex);
+	lwm2m_redis_cmd(gw->redis, NULL, NULL,
+	                "XADD " LWM2M_KEY_EVENTS " MAXLEN ~ %lld * type notify "
+	                "id %s org %lld gw %s ts %lld path %s ct %d code %d "
+	                "seq %u token %s payload %b",
+	                gw->devops->events_maxlen, n->client, (long long)n->org,
+	                gw->cfg.gw_id, (long long)n->ts, path,
+	                (n->flags & LWM2M_DEVOP_RF_CT) ? n->ct : -1, n->code,
+	                n->observe, hex,
+	                n->payload != NULL ? (const void *)n->payload : "",
+	                n->payload_len);
+	if (!gw->pub_open ||
+	    lwm2m_devop_notify_encode(n, &buf, &len) != LWM2M_OK) {
+		return;
+	}
+	env.payload = buf;
+	env.payload_len = len;
+	if (lwm2m_env_encode(&env, &msg) == LWM2M_OK) {
+		lwm2m_env_send(gw->pub, msg);
+	}
+	free(buf);
+}
+
+static bool
+read_uint(const coap_pdu_t *pdu, uint16_t num, uint32_t *ret_v)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *o = coap_check_option(pdu, num, &it);
+
+	if (o == NULL) {
+		return false;
+	}
+	*ret_v = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+	return true;
+}
+
+static void
+notify_build(const struct gw_obs *o, const coap_pdu_t *received, uint32_t seq,
+             struct lwm2m_devop_notify *n)
+{
+	size_t offset, total;
+	uint32_t v;
+
+	memset(n, 0, sizeof *n);
+	memcpy(n->client, o->client, sizeof n->client);
+	n->code = (uint8_t)coap_pdu_get_code(received);
+	if (read_uint(received, COAP_OPTION_CONTENT_FORMAT, &v)) {
+		n->flags = LWM2M_DEVOP_RF_CT;
+		n->ct = (uint16_t)v;
+	}
+	n->observe = seq;
+	n->org = o->org;
+	n->ts = lwm2m_now_ms();
+	n->token_len = LWM2M_DEVOP_MAX_TOKEN;
+	memcpy(n->token, o->token, sizeof n->token);
+	n->path = o->path;
+	coap_get_data_large(received, &n->payload_len, &n->payload, &offset,
+	                    &total);
+	if (n->payload_len > LWM2M_DEVOP_MAX_PAYLOAD) {
+		n->payload_len = 0; /* the event says it changed; read it */
+	}
+}
+
+coap_response_t
+gw_obs_notify(struct gw_ctx *gw, coap_session_t *session,
+              const coap_pdu_t *received)
+{
+	coap_bin_const_t token = coap_pdu_get_token(received);
+	struct gw_obs **pp, *o;
+	struct gw_device *dev;
+	struct lwm2m_devop_notify n;
+	uint32_t seq = 0;
+	bool has_seq, ended;
+
+	if (token.length != LWM2M_DEVOP_MAX_TOKEN || gw->devops == NULL) {
+		return COAP_RESPONSE_FAIL;
+	}
+	pp = obs_slot(gw->devops, token.s);
+	if (*pp == NULL) {
+		return COAP_RESPONSE_FAIL; /* unknown token: RST */
+	}
+	o = *pp;
+	has_seq = read_uint(received, COAP_OPTION_OBSERVE, &seq);
+	ended =
+	    !has_seq || coap_pdu_get_code(received) >= COAP_RESPONSE_CODE(400);
+	dev = gw_table_get(&gw->table, o->client);
+	if (dev != NULL) {
+		gw_devop_wake(gw, dev);
+	}
+	if (!ended && !gw_obs_fresh(o->seq, o->ms, seq, lwm2m_now_ms())) {
+		return COAP_RESPONSE_OK; /* stale: ACK, drop */
+	}
+	notify_build(o, received, seq, &n);
+	o->seq = seq;
+	o->ms = n.ts;
+	publish_notify(gw, &n);
+	if (ended) {
+		obs_unlink(gw, pp, true);
+	}
+	return COAP_RESPONSE_OK;
+}
+
+/* ---- metrics ---------------------------------------------------------------
+ */
+
+static size_t
+payload_len(const coap_pdu_t *pdu)
+{
+	size_t len = 0, offset, total;
+	const uint8_t *data;
+
+	if (coap_get_data_large(pdu, &len, &data, &offset, &total) &&
+	    total > len) {
+		len = total;
+	}
+	return len;
+}
+
+/* the whole encoded PDU (4-byte header, token, options, payload marker and
+ * payload; body_len for a block-wise body libcoap sends in parts) */
+static size_t
+pdu_bytes(const coap_pdu_t *pdu, size_t body_len)
+{
+	coap_bin_const_t token = coap_pdu_get_token(pdu);
+	coap_opt_iterator_t it;
+	coap_opt_t *o;
+	size_t n = 4 + token.length, len = payload_len(pdu);
+
+	coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+	while ((o = coap_option_next(&it)) != NULL) {
+		n += coap_opt_size(o);
+	}
+	if (len < body_len) {
+		len = body_len;
+	}
+	return n + (len > 0 ? 1 + len : 0);
+}
+
+static void
+mark_dirty(struct gw_devops *ds, struct gw_device *dev)
+{
+	if (!dev->metrics_dirty) {
+		dev->metrics_dirty = true;
+		dev->dirty_next = ds->dirty;
+		ds->dirty = dev;
+		if (ds->flush_ev != NULL) {
+			event_active(ds->flush_ev, EV_TIMEOUT, 0);
+		}
+	}
+}
+
+void
+gw_devop_count_tx(struct gw_devops *ds, struct gw_device *dev,
+                  const coap_pdu_t *pdu, size_t body_len)
+{
+	dev->tx_bytes += pdu_bytes(pdu, body_len);
+	mark_dirty(ds, dev);
+}
+
+void
+gw_devop_count_rx(struct gw_devops *ds, struct gw_device *dev,
+                  const coap_pdu_t *pdu, bool transaction)
+{
+	dev->rx_bytes += payload_len(pdu);
+	dev->tx_count += transaction;
+	mark_dirty(ds, dev);
+}
+
+static void
+write_counters(struct gw_ctx *gw, const char *key, const struct gw_device *d)
+{
+	if (d->tx_bytes > 0) {
+		lwm2m_redis_cmd(gw->redis, NULL, NULL,
+		                "HINCRBY %s " LWM2M_METRIC_BYTES_SENT " %llu",
+		                key, (unsigned long long)d->tx_bytes);
+	}
+	if (d->rx_bytes > 0) {
+		lwm2m_redis_cmd(gw->redis, NULL, NULL,
+		                "HINCRBY %s " LWM2M_METRIC_BYTES_RECEIVED
+		                " %llu",
+		                key, (unsigned long long)d->rx_bytes);
+	}
+	if (d->tx_count > 0) {
+		lwm2m_redis_cmd(gw->redis, NULL, NULL,
+		                "HINCRBY %s " LWM2M_METRIC_TRANSACTIONS " %llu",
+		                key, (unsigned long long)d->tx_count);
+	}
+}
+
+static void
+flush_one(struct gw_ctx *gw, struct gw_device *d)
+{
+	char key[64];
+
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_METRICS, d->id);
+	write_counters(gw, key, d);
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_METRICS, d->org);
+	write_counters(gw, key, d);
+	d->tx_bytes = d->rx_bytes = d->tx_count = 0;
+	d->metrics_dirty = false;
+	d->dirty_next = NULL;
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	struct gw_device *d = gw->devops->dirty, *next;
+
+	gw->devops->dirty = NULL;
+	for (; d != NULL; d = next) {
+		next = d->dirty_next;
+		flush_one(gw, d);
+	}
+}
+
+void
+gw_devop_flush_device(struct gw_ctx *gw, struct gw_device *dev)
+{
+	struct gw_device **pp;
+
+	if (gw->devops == NULL || !dev->metrics_dirty) {
+		return;
+	}
+	for (pp = &gw->devops->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
+		if (*pp == dev) {
+			*pp = dev->dirty_next;
+			break;
+		}
+	}
+	flush_one(gw, dev);
+}
+
+/* ---- lifecycle -------------------------------------------------------------
+ */
+
+lwm2m_err
+gw_obs_start(struct gw_ctx *gw)
+{
+	struct gw_devops *ds = gw->devops;
+	const char *v = getenv("LWDS_EVENTS_MAXLEN");
+
+	ds->events_maxlen =
+	    v != NULL && atoll(v) > 0 ? atoll(v) : GW_EVENTS_MAXLEN_DEFAULT;
+	ds->obs = calloc(OBS_BUCKETS, sizeof *ds->obs);
+	ds->obs_buckets = OBS_BUCKETS;
+	ds->flush_ev = event_new(gw->base, -1, 0, on_flush, gw);
+	if (ds->obs == NULL || ds->flush_ev == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	return LWM2M_OK;
+}
+
+void
+gw_obs_stop(struct gw_ctx *gw)
+{
+	struct gw_devops *ds = gw->devops;
+
+	if (ds->flush_ev != NULL) {
+		event_free(ds->flush_ev);
+		ds->flush_ev = NULL;
+	}
+	for (size_t i = 0; ds->obs != NULL && i < ds->obs_buckets; i++) {
+		struct gw_obs *o = ds->obs[i], *next;
+		for (; o != NULL; o = next) {
+			next = o->next;
+			free(o);
+		}
+	}
+	free(ds->obs);
+	ds->obs = NULL;
+}
