@@ -1,0 +1,279 @@
+"""Scale-out on one machine (issue 8): two coap-gw, two rest-api, two
+webhook dispatchers and one broker on one Redis, with nginx in front as the
+UDP balancer (hash of the client address, consistent) and the HTTP
+balancer.  lwds-sim clients on 16 loopback addresses register through the
+balancer; both API instances see every device; killing a gateway moves
+only its devices, which re-register through the other; killing an API
+instance or a dispatcher loses no retried request and no notification."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from deploylib import (AofRedis, Api, Proc, Sink, base_env, free_port,
+                       http_status, listed_ids, retrying, wait_until)
+from lwdslib import Sim
+
+# One lwds-sim per loopback address (one client each): the balancer keys
+# on the source address, so every device looks like its own host.
+N_DEVICES = 16
+
+NGINX_CONF = """
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log info;
+events {{ worker_connections 1024; }}
+stream {{
+	upstream coap {{
+		hash $remote_addr consistent;
+		server 127.0.0.1:{gw1} max_fails=1 fail_timeout=60s;
+		server 127.0.0.1:{gw2} max_fails=1 fail_timeout=60s;
+	}}
+	server {{
+		listen 127.0.0.1:{udp} udp;
+		proxy_pass coap;
+		proxy_timeout 10m;
+	}}
+}}
+http {{
+	access_log off;
+	client_body_temp_path {tmp}/body;
+	proxy_temp_path {tmp}/proxy;
+	fastcgi_temp_path {tmp}/fastcgi;
+	uwsgi_temp_path {tmp}/uwsgi;
+	scgi_temp_path {tmp}/scgi;
+	upstream api {{
+		server 127.0.0.1:{api1} max_fails=1 fail_timeout=60s;
+		server 127.0.0.1:{api2} max_fails=1 fail_timeout=60s;
+	}}
+	server {{
+		listen 127.0.0.1:{http};
+		location / {{
+			proxy_pass http://api;
+			proxy_set_header Host $http_host;
+			proxy_next_upstream error timeout http_502 http_503;
+			proxy_connect_timeout 2s;
+		}}
+	}}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, **ports):
+        exe = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.access(exe, os.X_OK):
+            raise AssertionError("nginx not installed (scripts/packages.sh)")
+        self.tmp = tempfile.mkdtemp(prefix="lwds-nginx-")
+        os.chmod(self.tmp, 0o777)
+        conf = os.path.join(self.tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(tmp=self.tmp, **ports))
+        self.proc = subprocess.Popen(
+            [exe, "-p", self.tmp, "-c", conf, "-e", self.tmp + "/error.log"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.proc.poll() is None
+                   and http_status(ports["http"], "/") is not None,
+                   10, 0.1, "nginx listening\n" + self.log())
+
+    def log(self):
+        try:
+            with open(os.path.join(self.tmp, "error.log")) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Sims(list):
+    """Several lwds-sim processes driven as one."""
+
+    def send(self, command):
+        for one in self:
+            one.send(command)
+
+    def stop(self):
+        for one in self:
+            one.stop()
+
+
+class TestScaleOut(unittest.TestCase):
+    def setUp(self):
+        self.redis = AofRedis()
+        self.addCleanup(self.redis.close)
+        self.sink = Sink()
+        self.addCleanup(self.sink.close)
+        self.logdir = tempfile.mkdtemp(prefix="lwds-scale-")
+        self.addCleanup(shutil.rmtree, self.logdir, True)
+        self.env = base_env(self.redis.url)
+        self.env["LWDS_WEBHOOK_CLAIM_IDLE_MS"] = "1000"
+        self.procs = {}
+        self.ports = {}
+        self.start("broker", "", {})
+        for i in (1, 2):
+            coap, health = free_port("udp"), free_port()
+            self.ports["gw%d" % i] = coap
+            self.ports["gw%d_health" % i] = health
+            self.start("coap-gw", str(i), {
+                "LWDS_COAP_LISTEN": "127.0.0.1:%d" % coap,
+                "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
+                "LWDS_GW_HEALTH_ADDR": "127.0.0.1:%d" % health,
+                "LWDS_GW_ID": "scale-gw%d-%d" % (i, os.getpid())})
+            api = free_port()
+            self.ports["api%d" % i] = api
+            self.start("rest-api", str(i), {
+                "LWDS_HTTP_LISTEN": "127.0.0.1:%d" % api})
+            wh = free_port()
+            self.ports["wh%d_health" % i] = wh
+            self.start("webhook", str(i), {
+                "LWDS_WEBHOOK_HEALTH_ADDR": "127.0.0.1:%d" % wh,
+                "LWDS_WEBHOOK_CONSUMER": "scale-wh%d" % i})
+        self.wait_health(self.ports.keys())
+        udp, http = free_port("udp"), free_port()
+        self.nginx = Nginx(gw1=self.ports["gw1"], gw2=self.ports["gw2"],
+                           api1=self.ports["api1"], api2=self.ports["api2"],
+                           udp=udp, http=http)
+        self.addCleanup(self.nginx.close)
+        self.lb_udp = udp
+        self.lb = Api("http://127.0.0.1:%d" % http)
+        self.api = {i: Api("http://127.0.0.1:%d" % self.ports["api%d" % i])
+                    for i in (1, 2)}
+        self.token = self.api[1].token(self.env["LWDS_ADMIN_KEY"],
+                                       self.env["LWDS_ADMIN_SECRET"])
+
+    def start(self, name, tag, extra):
+        env = dict(self.env)
+        env.update(extra)
+        p = Proc(name, env, self.logdir, tag)
+        self.procs[name + tag] = p
+        self.addCleanup(p.stop)
+
+    def logs(self):
+        return "\n".join(p.tail(15) for p in self.procs.values())
+
+    def wait_health(self, keys):
+        def ok():
+            for name, p in self.procs.items():
+                if not p.alive():
+                    raise AssertionError("%s exited\n%s"
+                                         % (name, self.logs()))
+            return all(http_status(self.ports[k]) == 200
+                       for k in keys if k.startswith("api")
+                       or k.endswith("_health"))
+        try:
+            wait_until(ok, 20, 0.1, "every /health answering 200")
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.logs())) from None
+
+    def sim(self, prefix):
+        sims = Sims()
+        self.addCleanup(sims.stop)
+        for i in range(N_DEVICES):
+            sims.append(Sim(["--server", "coap://127.0.0.1:%d" % self.lb_udp,
+                             "--count", "1", "--local-addrs",
+                             "127.0.1.%d" % (i + 1),
+                             "--prefix", "%s%d-" % (prefix, i),
+                             "--lifetime", "120"]))
+        for one in sims:
+            one.wait_line(Sim.READY, 30)
+        return sims
+
+    def owned(self, i):
+        key = "lwds:v1:gw:scale-gw%d-%d:clients" % (i, os.getpid())
+        return {c.decode() for c in self.redis.command("SMEMBERS", key)}
+
+    def subscribe(self, api, path):
+        r = retrying(api, "POST", "/subscriptions", self.token, {
+            "SubscriptionType": "ClientConnected",
+            "Url": self.sink.url(path)})
+        self.assertEqual(r.status, 201, r)
+        return r.json()["ID"]
+
+    # -- tests -------------------------------------------------------------
+
+    def test_devices_spread_and_visible_through_both_apis(self):
+        self.sim("so-a-")
+        gw1, gw2 = self.owned(1), self.owned(2)
+        self.assertEqual(len(gw1 | gw2), N_DEVICES)
+        self.assertTrue(gw1 and gw2, "the balancer used one gateway only: "
+                        "%d/%d" % (len(gw1), len(gw2)))
+        # a token of one instance works on the other (shared signing key)
+        for api in (self.api[1], self.api[2], self.lb):
+            self.assertEqual(listed_ids(api, self.token), gw1 | gw2)
+
+    def test_subscription_through_either_api_sees_every_device(self):
+        self.subscribe(self.api[2], "/hook")
+        s = self.sim("so-b-")
+        ids = self.owned(1) | self.owned(2)
+        self.assertEqual(len(ids), N_DEVICES)
+        wait_until(lambda: ids <= set(self.sink.clients("/hook")), 20, 0.1,
+                   "a ClientConnected delivery per device")
+        # the subscription made on api2 is read back through api1
+        r = retrying(self.api[1], "GET", "/subscriptions?pageSize=100",
+                     self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.json().get("Items", [])), 1, r)
+        s.send("quit")
+
+    def test_gateway_killed_moves_only_its_devices(self):
+        s = self.sim("so-c-")
+        gw1, gw2 = self.owned(1), self.owned(2)
+        self.assertTrue(gw1 and gw2)
+        self.procs["coap-gw1"].kill()
+        # the other gateway's devices do not notice
+        self.assertEqual(listed_ids(self.lb, self.token), gw1 | gw2)
+
+        def moved():
+            s.send("update *")
+            return self.owned(2) >= gw2 and len(self.owned(2)) == N_DEVICES
+        wait_until(moved, 30, 1.0, "every device registered through gw2")
+        listed = listed_ids(self.lb, self.token)
+        self.assertEqual(len(listed), N_DEVICES)
+        self.assertLessEqual(gw2, listed, "gw2's devices kept their ids")
+        for cid in listed:
+            rec = self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+            self.assertEqual(rec.get("gw"), "scale-gw2-%d" % os.getpid())
+        self.assertTrue(self.procs["coap-gw2"].alive(), self.logs())
+
+    def test_api_and_dispatcher_killed_lose_nothing(self):
+        self.subscribe(self.lb, "/hook")
+        s = self.sim("so-d-")
+        ids = self.owned(1) | self.owned(2)
+        wait_until(lambda: ids <= set(self.sink.clients("/hook")), 20, 0.1,
+                   "first deliveries")
+        # an API instance dies: requests through the balancer still work
+        self.procs["rest-api1"].kill()
+        for _ in range(30):
+            r = self.lb.get("/clients?pageSize=1000", self.token)
+            self.assertEqual(r.status, 200, r)
+        # a dispatcher dies with deliveries in flight: the other one takes
+        # them over (pending entries claimed after LWDS_WEBHOOK_CLAIM_IDLE_MS)
+        before = len(self.sink.clients("/hook"))
+        s.send("register *")
+        self.procs["webhook1"].kill()
+        wait_until(lambda: len(self.sink.clients("/hook")) >= before
+                   + N_DEVICES, 30, 0.2,
+                   "a delivery per re-registration despite the dead "
+                   "dispatcher\n" + self.logs())
+        got = self.sink.clients("/hook")[before:]
+        now = self.owned(1) | self.owned(2)
+        self.assertEqual(set(got), now)
+
+
+if __name__ == "__main__":
+    unittest.main()
