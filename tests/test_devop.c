@@ -233,6 +233,46 @@ START_TEST(test_lwm2m_devop_op_name_all)
 }
 END_TEST
 
+START_TEST(test_lwm2m_devop_notify_encode_roundtrip)
+{
+	struct lwm2m_devop_notify n, out;
+	uint8_t *buf;
+	size_t len, cut;
+
+	memset(&n, 0, sizeof n);
+	strcpy(n.client, CLIENT);
+	n.code = 0x45;
+	n.flags = LWM2M_DEVOP_RF_CT;
+	n.ct = 112;
+	n.observe = 0xabcdef;
+	n.org = 42;
+	n.ts = 1795606686695;
+	n.token_len = 8;
+	memcpy(n.token, "12345678", 8);
+	n.path = (struct lwm2m_path){3, {3303, 0, 5700}};
+	n.payload = (const uint8_t *)"\x81\xa1";
+	n.payload_len = 2;
+	ck_assert_int_eq(lwm2m_devop_notify_encode(&n, &buf, &len), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_devop_notify_decode(buf, len, &out), LWM2M_OK);
+	ck_assert_str_eq(out.client, CLIENT);
+	ck_assert_uint_eq(out.observe, 0xabcdef);
+	ck_assert_int_eq(out.org, 42);
+	ck_assert_int_eq(out.ts, 1795606686695);
+	ck_assert_uint_eq(out.path.len, 3);
+	ck_assert_uint_eq(out.path.ids[2], 5700);
+	ck_assert_mem_eq(out.token, "12345678", 8);
+	ck_assert_mem_eq(out.payload, "\x81\xa1", 2);
+	for (cut = 0; cut < len; cut++) {
+		ck_assert_int_eq(lwm2m_devop_notify_decode(buf, cut, &out),
+		                 LWM2M_EPROTO);
+	}
+	free(buf);
+	n.token_len = 0;
+	ck_assert_int_eq(lwm2m_devop_notify_encode(&n, &buf, &len),
+	                 LWM2M_EINVAL);
+}
+END_TEST
+
 static Suite *
 devop_suite(void)
 {
@@ -252,6 +292,9 @@ devop_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_devop_reply_decode");
 	tcase_add_test(tc, test_lwm2m_devop_reply_decode_rejects);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_devop_notify_encode");
+	tcase_add_test(tc, test_lwm2m_devop_notify_encode_roundtrip);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_devop_query_valid");
 	tcase_add_test(tc, test_lwm2m_devop_query_valid_cases);
