@@ -1,0 +1,117 @@
+"""Queue mode (issue 4): requests to a sleeping queue-mode device are held
+by the gateway; the HTTP caller waits up to its Prefer: wait (or
+LWDS_QUEUE_WAIT_MS) and then gets 202 with the Location of an operation
+resource, which later answers what the synchronous call would have; with
+Prefer: handling=strict the caller gets 504 instead."""
+
+import threading
+import time
+import unittest
+
+from lwdslib import path_of, wait_until
+from test_devices import DeviceCase
+
+
+class TestQueueMode(DeviceCase):
+    REDIS_DB = 15
+    SIM_ARGS = ["--queue"]
+    EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "3000",
+                 "LWDS_QUEUE_WAIT_MS": "1000",
+                 "LWDS_QUEUE_AWAKE_MS": "300"}
+
+    def sleep(self, on):
+        start = len(self.sim.lines)
+        self.sim.send("sleep %s %s" % (self.EP, "on" if on else "off"))
+        self.sim.wait_line(r"^ok", 5, start)
+        if on:
+            time.sleep(0.5)  # past the gateway's awake window
+
+    def tearDown(self):
+        self.sleep(False)
+
+    def queued(self, headers=None):
+        self.sleep(True)
+        r = self.api.get(self.inst(3), self.admin, headers=headers)
+        self.assertEqual(r.status, 202, r)
+        loc = path_of(r.header("Location"))
+        self.assertRegex(loc, r"^/clients/%s/operations/[A-Za-z0-9_-]{22}$"
+                         % self.cid)
+        return loc
+
+    def test_awake_device_answers_at_once(self):
+        r = self.get(self.inst(3))
+        self.assertEqual(r.status, 200, r)
+
+    def test_sleeping_device_202_then_result(self):
+        loc = self.queued({"Prefer": "wait=1"})
+        r = self.get(loc)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["Status"], "pending")
+        self.sleep(False)  # wakes with an Update: the request goes out
+        wait_until(lambda: self.get(loc).status != 200
+                   or "Status" not in self.get(loc).json(), 10, 0.2,
+                   "the queued read to complete")
+        r = self.get(loc)
+        self.assertEqual(r.status, 200, r)
+        d = r.json()
+        self.assertEqual(d["SerialNumber"], self.EP)
+        self.assertEqual(path_of(d["Links"][0]["href"]), self.inst(3))
+        r = self.get(loc, accept="application/xml")
+        self.assertEqual(r.xml().tag, "Device")
+
+    def test_default_wait_from_configuration(self):
+        t0 = time.monotonic()
+        self.queued()
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+
+    def test_respond_async(self):
+        t0 = time.monotonic()
+        self.queued({"Prefer": "respond-async"})
+        self.assertLess(time.monotonic() - t0, 0.9)
+
+    def test_strict_is_504(self):
+        self.sleep(True)
+        r = self.api.get(self.inst(3), self.admin,
+                         headers={"Prefer": "handling=strict, wait=1"})
+        self.assertEqual(r.status, 504, r)
+        self.assertIn(self.cid, r.json()["ErrorDetails"])
+
+    def test_wakes_within_the_wait(self):
+        self.sleep(True)
+        threading.Timer(1.0, self.sleep, (False,)).start()
+        r = self.api.get(self.inst(3), self.admin,
+                         headers={"Prefer": "wait=8"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["SerialNumber"], self.EP)
+
+    def test_queued_write_result(self):
+        self.sleep(True)
+        r = self.api.put(self.inst(3442), self.admin, {"Number": 31},
+                         headers={"Prefer": "wait=1"})
+        self.assertEqual(r.status, 202, r)
+        loc = path_of(r.header("Location"))
+        self.sleep(False)
+        wait_until(lambda: self.get(loc).status == 204, 10, 0.2,
+                   "the queued write to complete")
+        self.assertEqual(self.get(self.inst(3442)).json()["Number"], 31)
+
+    def test_operation_of_other_org_or_client_404(self):
+        loc = self.queued({"Prefer": "respond-async"})
+        r = self.api.post("/accesskeys", self.admin, {"Name": "q-other"})
+        k = r.json()
+        other = self.api.token(k["Key"], k["Secret"])
+        self.assertEqual(self.api.get(loc, other).status, 404)
+        opid = loc.rsplit("/", 1)[1]
+        self.assertEqual(self.get("/clients/AAAAAAAAAAAAAAAAAAAAAA/"
+                                  "operations/" + opid).status, 404)
+        self.assertEqual(self.get("/clients/%s/operations/x" % self.cid)
+                         .status, 404)
+
+    def test_bad_prefer_400(self):
+        r = self.api.get(self.inst(3), self.admin,
+                         headers={"Prefer": "wait=soon"})
+        self.assertEqual(r.status, 400, r)
+
+
+if __name__ == "__main__":
+    unittest.main()
