@@ -89,6 +89,25 @@ lwds_step_integration()
 	lwds_tally "${counts% *}" "${counts#* }" integration
 }
 
+# lwds_step_bench DIR: the benchmarks in short mode (bench/README.md),
+# proving they still run; their figures are not judged.
+lwds_step_bench()
+{
+	local dir=$1 tmp
+
+	tmp=$(mktemp -d /tmp/lwds-bench.XXXXXX)
+	lwds_say "benchmarks, short mode"
+	if LWDS_BUILD_DIR="$dir" python3 bench/bench.py --short \
+		--out "$tmp" >"$tmp/log" 2>&1; then
+		lwds_tally 1 0 bench
+		rm -rf "$tmp"
+	else
+		tail -n 40 "$tmp/log" >&2
+		lwds_say "bench --short failed; log kept in $tmp"
+		lwds_tally 0 1 bench
+	fi
+}
+
 # lwds_build_fuzz DIR: the clang libFuzzer build, fuzz targets only (the
 # services are built and tested by the gcc builds).
 lwds_build_fuzz()
@@ -172,6 +191,9 @@ lwds_test()
 		lwds_tally 1 0 "build $b"
 		lwds_meson_suite "$b" unit
 		lwds_step_integration "$b"
+		if [[ ${LWDS_SKIP_BENCH:-0} != 1 ]]; then
+			lwds_step_bench "$b"
+		fi
 		if [[ ${LWDS_SKIP_VALGRIND:-0} != 1 ]]; then
 			lwds_say "unit tests under valgrind"
 			CK_TIMEOUT_MULTIPLIER=10 \
