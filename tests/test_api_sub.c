@@ -8,8 +8,8 @@
 #include "lwm2m_keys.h"
 
 static lwm2m_err
-parse(const char *ct, const char *text, struct api_sub_body *ret,
-      char *diag, size_t size)
+parse(const char *ct, const char *text, struct api_sub_body *ret, char *diag,
+      size_t size)
 {
 	struct api_body body;
 	lwm2m_err err = api_body_parse(ct, (const uint8_t *)text, strlen(text),
@@ -98,7 +98,8 @@ START_TEST(test_api_sub_body_parse_xml)
 	          "<Subscription><SubscriptionType> ClientUpdated "
 	          "</SubscriptionType><Url>http://h/y</Url><AcceptContentType>"
 	          "application/xml</AcceptContentType><Attributes><Pmax>60"
-	          "</Pmax></Attributes><Links><Link rel=\"object\" href=\"/clients/"
+	          "</Pmax></Attributes><Links><Link rel=\"object\" "
+	          "href=\"/clients/"
 	          "CbbKiujtCQml3G-ul8fjwg\"/></Links></Subscription>",
 	          &b, diag, sizeof diag),
 	    LWM2M_OK);
@@ -212,11 +213,12 @@ hash_free(redisReply *r)
 START_TEST(test_api_sub_rec_parse_fields)
 {
 	static const char *const kv[] = {
-	    "org",  "3",           "type", "Observation", "client",
-	    "CbbKiujtCQml3G-ul8fjwg", "prop", "5700",     "propname",
-	    "SensorValue",         "url",  "http://h/Z",  "stp",
-	    "0.25",                "created", "1700000000000", "secret",
-	    "s3cr3t",
+	    "org",           "3",      "type",
+	    "Observation",   "client", "CbbKiujtCQml3G-ul8fjwg",
+	    "prop",          "5700",   "propname",
+	    "SensorValue",   "url",    "http://h/Z",
+	    "stp",           "0.25",   "created",
+	    "1700000000000", "secret", "s3cr3t",
 	};
 	redisReply *r = hash_reply(kv, sizeof kv / sizeof *kv);
 	struct api_sub_rec rec;

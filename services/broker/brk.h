@@ -18,6 +18,7 @@
 #include "lwm2m_err.h"
 #include "lwm2m_event.h"
 #include "lwm2m_id.h"
+#include "lwm2m_keys.h"
 
 /* ---- subscriptions (brk_subs.c) --------------------------------------- */
 
@@ -79,13 +80,40 @@ lwm2m_err brk_job_new(const struct brk_sub *sub, const char *body,
                       size_t body_len, char **ret_job, size_t *ret_len,
                       char ret_id[LWM2M_ID_SIZE]);
 
+/* ---- the gateway event stream (brk_stream.c) -------------------------- */
+
+#ifndef LWM2M_KEY_EVENTS
+#define LWM2M_KEY_EVENTS LWM2M_KEY_PREFIX "{events}"
+#endif
+#define BRK_EVENTS_GROUP "lwds-broker" /* consumer group of the brokers */
+#define BRK_STREAM_READ_MAX 256        /* entries handled at once */
+#define BRK_STREAM_CLAIM_MS 5000       /* XAUTOCLAIM period */
+
+/* brk_stream_event reads the fields (array of name/value strings) of one
+ * LWM2M_KEY_EVENTS entry: "type" registered/updated/deregistered/removed/
+ * expired, "id", "org", "gw", "ep", "ts".  LWM2M_ENOTFOUND for entries that
+ * fire no client event (notifications, unknown types), LWM2M_EPROTO for a
+ * missing or invalid id or org, LWM2M_ELIMIT for an oversized field.  Any
+ * thread. */
+lwm2m_err brk_stream_event(const redisReply *fields, enum brk_event *ret_event,
+                           struct lwm2m_event *ret_ev);
+
 /* ---- the daemon (brk_fanout.c) ---------------------------------------- */
+
+enum brk_source {
+	BRK_SRC_NNG = 0, /* nng sub0 listener on events_url */
+	BRK_SRC_STREAM,  /* consumer group on LWM2M_KEY_EVENTS */
+};
 
 struct brk_config {
 	const char *redis_url;   /* LWDS_REDIS_URL */
 	const char *events_url;  /* LWDS_EVENTS_URL, nng sub0 listener */
 	const char *health_addr; /* LWDS_BROKER_HEALTH_ADDR, NULL: none */
 	size_t backlog_max;      /* steps held while Redis is down */
+	enum brk_source source;  /* LWDS_BROKER_EVENTS: "nng" or "stream" */
+	const char *consumer;    /* LWDS_BROKER_CONSUMER, default host name */
+	long long claim_idle_ms; /* LWDS_BROKER_CLAIM_IDLE_MS (60000) */
+	char consumer_buf[256];  /* the host name */
 };
 
 struct brk_ctx;
@@ -106,5 +134,41 @@ void brk_ctx_free(struct brk_ctx *ctx);
 
 /* brk_ctx_queued returns how many jobs were queued since the start. */
 unsigned long long brk_ctx_queued(const struct brk_ctx *ctx);
+
+/* ---- between brk_fanout.c and brk_stream.c (loop thread only) ---------- */
+
+/* A stream entry being handled; acknowledged when its last step ends. */
+struct brk_entry;
+struct brk_stream;
+
+/* brk__event looks up and queues the deliveries of ev; entry (NULL for nng
+ * events) gets one reference per step and is released by them. */
+void brk__event(struct brk_ctx *ctx, enum brk_event event,
+                const struct lwm2m_event *ev, struct brk_entry *entry);
+
+/* brk__redis returns the command connection of ctx. */
+struct lwm2m_redis *brk__redis(struct brk_ctx *ctx);
+
+/* brk__entry_ref adds a reference to entry (NULL-safe). */
+void brk__entry_ref(struct brk_entry *entry);
+
+/* brk__entry_unref drops one; the last one XACKs the entry and frees it
+ * (NULL-safe). */
+void brk__entry_unref(struct brk_entry *entry);
+
+/* brk__stream_new starts reading LWM2M_KEY_EVENTS for ctx: first this
+ * consumer's pending entries (what a killed broker had taken), then new
+ * ones; every BRK_STREAM_CLAIM_MS it claims entries idle longer than
+ * cfg->claim_idle_ms from other consumers. */
+lwm2m_err brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
+                          const struct brk_config *cfg,
+                          struct brk_stream **ret_stream);
+
+/* brk__stream_free stops reading; entries in flight stay pending in Redis
+ * and are read again at the next start.  NULL-safe. */
+void brk__stream_free(struct brk_stream *stream);
+
+/* brk__stream_inflight returns the entries being handled. */
+size_t brk__stream_inflight(const struct brk_stream *stream);
 
 #endif

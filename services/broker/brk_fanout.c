@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -17,8 +18,8 @@
 #include "lwm2m_env.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
-#include "lwm2m_metrics.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 
 #define RECV_BUF_MSGS 1024 /* events nng holds while Redis is slow */
@@ -31,6 +32,7 @@ struct brk_ctx {
 	bool sock_open;
 	struct event *recv_ev;
 	struct evhttp *health;
+	struct brk_stream *stream; /* BRK_SRC_STREAM */
 	unsigned long long queued, events;
 	TAILQ_HEAD(, brk_fetch) backlog; /* steps waiting for Redis */
 	size_t n_backlog;
@@ -56,6 +58,7 @@ struct brk_fetch {
 	char did[LWM2M_ID_SIZE]; /* ST_XADD: delivery id */
 	char *job;               /* ST_XADD: encoded job, owned */
 	size_t job_len;
+	struct brk_entry *entry; /* stream entry (a reference), or NULL */
 };
 
 static void issue(struct brk_fetch *f);
@@ -73,6 +76,26 @@ brk_config_defaults(struct brk_config *config)
 	    lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720");
 	config->health_addr = strcmp(health, "off") == 0 ? NULL : health;
 	config->backlog_max = 100000;
+	config->source =
+	    strcmp(lwm2m_getenv("LWDS_BROKER_EVENTS", "nng"), "stream") == 0
+	        ? BRK_SRC_STREAM
+	        : BRK_SRC_NNG;
+	config->consumer_buf[sizeof config->consumer_buf - 1] = '\0';
+	if (gethostname(config->consumer_buf,
+	                sizeof config->consumer_buf - 1) != 0) {
+		snprintf(config->consumer_buf, sizeof config->consumer_buf,
+		         "lwds-broker");
+	}
+	config->consumer =
+	    lwm2m_getenv("LWDS_BROKER_CONSUMER", config->consumer_buf);
+	if (lwm2m_parse_int(lwm2m_getenv("LWDS_BROKER_CLAIM_IDLE_MS", "60000"),
+	                    1000, 86400000,
+	                    &config->claim_idle_ms) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "LWDS_BROKER_CLAIM_IDLE_MS must be in "
+		          "[1000, 86400000], using 60000");
+		config->claim_idle_ms = 60000;
+	}
 	if (lwm2m_parse_int(lwm2m_getenv("LWDS_BROKER_BACKLOG_MAX", "100000"),
 	                    0, 10000000, &backlog) == LWM2M_OK) {
 		config->backlog_max = (size_t)backlog;
@@ -86,6 +109,7 @@ brk_config_defaults(struct brk_config *config)
 static void
 fetch_free(struct brk_fetch *f)
 {
+	brk__entry_unref(f->entry);
 	free(f->job);
 	free(f);
 }
@@ -206,6 +230,8 @@ fetch_sub(const struct brk_fetch *proto, const redisReply *id)
 	f->ctx = proto->ctx;
 	f->ev = proto->ev;
 	f->event = proto->event;
+	f->entry = proto->entry;
+	brk__entry_ref(f->entry);
 	f->stage = ST_SUB;
 	memcpy(f->id, id->str, id->len + 1);
 	issue(f);
@@ -285,10 +311,11 @@ on_redis_ready(struct lwm2m_redis *redis, void *arg)
 	}
 }
 
-/* lookup reads the organisation-level and the client-level index of the
- * event's type; each step keeps its own copy of the event. */
-static void
-lookup(struct brk_ctx *ctx, enum brk_event event, const struct lwm2m_event *ev)
+/* brk__event reads the organisation-level and the client-level index of
+ * the event's type; each step keeps its own copy of the event. */
+void
+brk__event(struct brk_ctx *ctx, enum brk_event event,
+           const struct lwm2m_event *ev, struct brk_entry *entry)
 {
 	enum brk_stage stages[] = {ST_ORG_INDEX, ST_CLIENT_INDEX};
 	struct brk_fetch *f;
@@ -305,6 +332,8 @@ lookup(struct brk_ctx *ctx, enum brk_event event, const struct lwm2m_event *ev)
 		f->ev = *ev;
 		f->event = event;
 		f->stage = stages[i];
+		f->entry = entry;
+		brk__entry_ref(entry);
 		issue(f);
 	}
 }
@@ -338,7 +367,7 @@ handle_msg(struct brk_ctx *ctx, nng_msg *msg)
 	          brk_event_name(event), ev.id,
 	          lwm2m_log_quote(ep, sizeof ep, ev.ep, strlen(ev.ep)), ev.org,
 	          lwm2m_log_quote(gw, sizeof gw, ev.gw, strlen(ev.gw)));
-	lookup(ctx, event, &ev);
+	brk__event(ctx, event, &ev, NULL);
 }
 
 static void
@@ -401,9 +430,9 @@ on_health(struct evhttp_request *req, void *arg)
 	}
 	evbuffer_add_printf(out,
 	                    "{\"status\":\"%s\",\"events\":%llu,"
-	                    "\"queued\":%llu}\n",
+	                    "\"queued\":%llu,\"inflight\":%zu}\n",
 	                    ok ? "ok" : "redis unavailable", ctx->events,
-	                    ctx->queued);
+	                    ctx->queued, brk__stream_inflight(ctx->stream));
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	                  "Content-Type", "application/json");
 	evhttp_send_reply(req, ok ? 200 : 503, ok ? "OK" : "Unavailable", out);
@@ -456,7 +485,9 @@ brk_ctx_new(struct event_base *base, const struct brk_config *config,
 	err = lwm2m_redis_new(base, config->redis_url, on_redis_ready, ctx,
 	                      &ctx->redis);
 	if (err == LWM2M_OK) {
-		err = listen_events(ctx);
+		err = config->source == BRK_SRC_STREAM
+		          ? brk__stream_new(ctx, base, config, &ctx->stream)
+		          : listen_events(ctx);
 	}
 	if (err == LWM2M_OK) {
 		err = health_start(ctx);
@@ -477,6 +508,7 @@ brk_ctx_free(struct brk_ctx *ctx)
 	if (ctx == NULL) {
 		return;
 	}
+	brk__stream_free(ctx->stream);
 	if (ctx->recv_ev != NULL) {
 		event_free(ctx->recv_ev);
 	}
@@ -499,4 +531,10 @@ unsigned long long
 brk_ctx_queued(const struct brk_ctx *ctx)
 {
 	return ctx->queued;
+}
+
+struct lwm2m_redis *
+brk__redis(struct brk_ctx *ctx)
+{
+	return ctx->redis;
 }

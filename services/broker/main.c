@@ -26,7 +26,14 @@ static const char usage[] =
     "  -h, --help             this text\n"
     "\n"
     "Environment only:\n"
-    "  LWDS_BROKER_BACKLOG_MAX  steps held while Redis is down (100000)\n";
+    "  LWDS_BROKER_BACKLOG_MAX  steps held while Redis is down (100000)\n"
+    "  LWDS_BROKER_EVENTS       event source: \"nng\" (the sub0 listener,\n"
+    "                           default) or \"stream\" (consumer group on\n"
+    "                           lwds:v1:{events}, nothing lost on a crash)\n"
+    "  LWDS_BROKER_CONSUMER     consumer name in the group (host name);\n"
+    "                           keep it across restarts, unique per broker\n"
+    "  LWDS_BROKER_CLAIM_IDLE_MS  take over other brokers' entries idle\n"
+    "                           this long (60000)\n";
 
 static const struct option long_opts[] = {
     {"redis", required_argument, NULL, 'r'},
@@ -116,7 +123,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	lwm2m_log(LWM2M_LOG_NOTICE, "started events=%s redis=%s",
-	          config.events_url, config.redis_url);
+	          config.source == BRK_SRC_STREAM ? "stream"
+	                                          : config.events_url,
+	          config.redis_url);
 	event_base_dispatch(base);
 	lwm2m_signals_free(signals);
 	brk_ctx_free(ctx);

@@ -79,8 +79,7 @@ bool api_sub_decimal_ok(const char *text, bool integer, bool negative);
  * Presence of type and Url is checked by the caller (PUT needs neither).
  * LWM2M_EPROTO with diag (size bytes) naming the problem. */
 lwm2m_err api_sub_body_parse(const struct api_body *body,
-                             struct api_sub_body *ret, char *diag,
-                             size_t size);
+                             struct api_sub_body *ret, char *diag, size_t size);
 
 /* api_sub_body_fini frees the strings of b; NULL-safe. */
 void api_sub_body_fini(struct api_sub_body *b);

@@ -14,16 +14,16 @@
 #include "lwm2m_loop.h"
 
 static const char *const types[] = {
-	"Observation",        "ClientConnected",         "ClientDisconnected",
-	"ClientUpdated",      "ClientConnectionExpired",
+    "Observation",   "ClientConnected",         "ClientDisconnected",
+    "ClientUpdated", "ClientConnectionExpired",
 };
 
 static const char *const attr_names[API_SUB_N_ATTRS] = {
-	"Pmin", "Pmax", "Step", "LessThan", "GreaterThan",
+    "Pmin", "Pmax", "Step", "LessThan", "GreaterThan",
 };
 
 static const char *const attr_fields[API_SUB_N_ATTRS] = {
-	LWM2M_SF_PMIN, LWM2M_SF_PMAX, LWM2M_SF_STEP, LWM2M_SF_LT, LWM2M_SF_GT,
+    LWM2M_SF_PMIN, LWM2M_SF_PMAX, LWM2M_SF_STEP, LWM2M_SF_LT, LWM2M_SF_GT,
 };
 
 const char *
@@ -95,8 +95,7 @@ struct member {
 };
 
 static bool
-member_get(const struct member *parent, const char *name,
-           struct member *ret)
+member_get(const struct member *parent, const char *name, struct member *ret)
 {
 	yajl_val o = parent->json;
 
@@ -156,8 +155,8 @@ member_text(const struct member *m)
 /* Reads string member name into *ret (NULL when absent); EPROTO when it is
  * not a string/number or longer than max. */
 static lwm2m_err
-text_member(const struct member *root, const char *name, size_t max,
-            char **ret, char *diag, size_t size)
+text_member(const struct member *root, const char *name, size_t max, char **ret,
+            char *diag, size_t size)
 {
 	struct member m;
 
@@ -196,8 +195,9 @@ check_url(const char *url, char *diag, size_t size)
 	if ((strncasecmp(url, "http://", 7) != 0 &&
 	     strncasecmp(url, "https://", 8) != 0) ||
 	    !printable(url) || strlen(url) < 9) {
-		return fail(diag, size, "Url must be an http:// or https:// "
-		                        "URL without blanks");
+		return fail(diag, size,
+		            "Url must be an http:// or https:// "
+		            "URL without blanks");
 	}
 	return LWM2M_OK;
 }
@@ -287,23 +287,26 @@ api_sub_href_target(const char *href, struct api_sub_body *b, char *diag,
 	if (b->client[0] == '\0' &&
 	    href_segment(href, "clients", seg, sizeof seg)) {
 		if (!lwm2m_id_valid(seg, strlen(seg))) {
-			return fail(diag, size, "invalid client id in the "
-			                        "object link");
+			return fail(diag, size,
+			            "invalid client id in the "
+			            "object link");
 		}
 		memcpy(b->client, seg, LWM2M_ID_SIZE);
 	}
 	if (b->def[0] == '\0' &&
 	    href_segment(href, "objecttypes", seg, sizeof seg)) {
 		if (!lwm2m_id_valid(seg, strlen(seg))) {
-			return fail(diag, size, "invalid definition id in the "
-			                        "object link");
+			return fail(diag, size,
+			            "invalid definition id in the "
+			            "object link");
 		}
 		memcpy(b->def, seg, LWM2M_ID_SIZE);
 	}
 	if (b->inst < 0 && href_segment(href, "instances", seg, sizeof seg)) {
 		if (lwm2m_parse_int(seg, 0, 65534, &inst) != LWM2M_OK) {
-			return fail(diag, size, "invalid instance id in the "
-			                        "object link");
+			return fail(diag, size,
+			            "invalid instance id in the "
+			            "object link");
 		}
 		b->inst = (long)inst;
 	}
@@ -384,8 +387,8 @@ read_type(const struct member *root, struct api_sub_body *b, char *diag,
 {
 	char *text;
 	const char *canon;
-	lwm2m_err err = text_member(root, "SubscriptionType", 64, &text, diag,
-	                            size);
+	lwm2m_err err =
+	    text_member(root, "SubscriptionType", 64, &text, diag, size);
 
 	if (err != LWM2M_OK || text == NULL) {
 		free(text);
@@ -394,10 +397,11 @@ read_type(const struct member *root, struct api_sub_body *b, char *diag,
 	canon = api_sub_type_canonical(text);
 	free(text);
 	if (canon == NULL) {
-		return fail(diag, size, "SubscriptionType must be one of "
-		                        "Observation, ClientConnected, "
-		                        "ClientDisconnected, ClientUpdated, "
-		                        "ClientConnectionExpired");
+		return fail(diag, size,
+		            "SubscriptionType must be one of "
+		            "Observation, ClientConnected, "
+		            "ClientDisconnected, ClientUpdated, "
+		            "ClientConnectionExpired");
 	}
 	snprintf(b->type, sizeof b->type, "%s", canon);
 	return LWM2M_OK;
@@ -420,19 +424,23 @@ api_sub_body_parse(const struct api_body *body, struct api_sub_body *ret,
 		root.xml = xmlDocGetRootElement(body->xml);
 	}
 	err = read_type(&root, ret, diag, size);
-	err = err ? err : text_member(&root, "Url", LWM2M_DELIVERY_URL_MAX,
-	                              &ret->url, diag, size);
+	err = err ? err
+	          : text_member(&root, "Url", LWM2M_DELIVERY_URL_MAX, &ret->url,
+	                        diag, size);
 	err = err ? err : check_url(ret->url, diag, size);
-	err = err ? err : text_member(&root, "AcceptContentType",
-	                              LWM2M_DELIVERY_CT_MAX, &ret->accept,
-	                              diag, size);
+	err =
+	    err ? err
+	        : text_member(&root, "AcceptContentType", LWM2M_DELIVERY_CT_MAX,
+	                      &ret->accept, diag, size);
 	if (err == LWM2M_OK && ret->accept != NULL &&
 	    (ret->accept[0] == '\0' || strchr(ret->accept, '\n') != NULL ||
 	     strchr(ret->accept, '\r') != NULL)) {
-		err = fail(diag, size, "AcceptContentType must be a media type");
+		err =
+		    fail(diag, size, "AcceptContentType must be a media type");
 	}
-	err = err ? err : text_member(&root, "Property", API_SUB_PROPERTY_MAX,
-	                              &ret->property, diag, size);
+	err = err ? err
+	          : text_member(&root, "Property", API_SUB_PROPERTY_MAX,
+	                        &ret->property, diag, size);
 	err = err ? err : read_attrs(&root, ret, diag, size);
 	return err ? err : read_links(&root, ret, diag, size);
 }
@@ -539,8 +547,7 @@ api_sub_rec_parse(const char *id, const redisReply *reply,
 	}
 	rec->org = -1;
 	snprintf(rec->id, sizeof rec->id, "%s", id);
-	for (size_t i = 0; err == LWM2M_OK && i + 1 < reply->elements;
-	     i += 2) {
+	for (size_t i = 0; err == LWM2M_OK && i + 1 < reply->elements; i += 2) {
 		err = rec_set(rec, reply->element[i], reply->element[i + 1]);
 	}
 	if (err == LWM2M_OK &&
@@ -566,8 +573,8 @@ api_sub_fingerprint(const struct api_sub_rec *rec)
 	for (size_t i = 0; i <= len; i++) {
 		url[i] = (char)tolower((unsigned char)rec->url[i]);
 	}
-	if (asprintf(&fp, "%s|%s|%s|%s|%s|%s", rec->type, rec->client,
-	             rec->def, rec->inst, rec->prop, url) < 0) {
+	if (asprintf(&fp, "%s|%s|%s|%s|%s|%s", rec->type, rec->client, rec->def,
+	             rec->inst, rec->prop, url) < 0) {
 		fp = NULL;
 	}
 	free(url);

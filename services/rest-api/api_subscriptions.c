@@ -175,9 +175,9 @@ sub_item(struct api_doc *doc, const struct api_sub_rec *rec)
 
 	api_doc_string(doc, "SubscriptionType", rec->type);
 	if (rec->prop[0] != '\0') {
-		api_doc_string(doc, "Property", rec->propname[0] != '\0'
-		                                    ? rec->propname
-		                                    : rec->prop);
+		api_doc_string(doc, "Property",
+		               rec->propname[0] != '\0' ? rec->propname
+		                                        : rec->prop);
 	}
 	api_doc_string(doc, "Url", rec->url);
 	api_doc_string(doc, "AcceptContentType",
@@ -213,13 +213,17 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (reply->type == REDIS_REPLY_STRING) {
-		api_reply_error(r, 409, "a subscription with the same type, "
-		                "target and Url exists: %.22s", reply->str);
+		api_reply_error(r, 409,
+		                "a subscription with the same type, "
+		                "target and Url exists: %.22s",
+		                reply->str);
 		return;
 	}
 	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
-		api_reply_error(r, 403, "the organisation has %d "
-		                "subscriptions, the limit", API_SUB_ORG_MAX);
+		api_reply_error(r, 403,
+		                "the organisation has %d "
+		                "subscriptions, the limit",
+		                API_SUB_ORG_MAX);
 		return;
 	}
 	doc = api_req_doc(r, "ResourceCreated");
@@ -266,13 +270,18 @@ rec_fields(const struct api_sub_rec *rec, const char **argv, int at,
 	snprintf(num[0], 24, "%lld", rec->org);
 	snprintf(num[1], 24, "%lld", rec->created);
 	const char *pairs[][2] = {
-	    {LWM2M_SF_ORG, num[0]},          {LWM2M_SF_TYPE, rec->type},
-	    {LWM2M_SF_CLIENT, rec->client},  {LWM2M_SF_DEFINITION, rec->def},
-	    {LWM2M_SF_OBJECT, rec->obj},     {LWM2M_SF_INSTANCE, rec->inst},
-	    {LWM2M_SF_PROPERTY, rec->prop},  {LWM2M_SF_PROPERTY_NAME,
-	                                      rec->propname},
-	    {LWM2M_SF_URL, rec->url},        {LWM2M_SF_ACCEPT, rec->accept},
-	    {LWM2M_SF_SECRET, secret},       {LWM2M_SF_CREATED, num[1]},
+	    {LWM2M_SF_ORG, num[0]},
+	    {LWM2M_SF_TYPE, rec->type},
+	    {LWM2M_SF_CLIENT, rec->client},
+	    {LWM2M_SF_DEFINITION, rec->def},
+	    {LWM2M_SF_OBJECT, rec->obj},
+	    {LWM2M_SF_INSTANCE, rec->inst},
+	    {LWM2M_SF_PROPERTY, rec->prop},
+	    {LWM2M_SF_PROPERTY_NAME, rec->propname},
+	    {LWM2M_SF_URL, rec->url},
+	    {LWM2M_SF_ACCEPT, rec->accept},
+	    {LWM2M_SF_SECRET, secret},
+	    {LWM2M_SF_CREATED, num[1]},
 	    {LWM2M_SF_FINGERPRINT, fp},
 	};
 
@@ -373,8 +382,9 @@ on_target_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 		if (s->def_from_url) {
 			api_reply_status(r, 404);
 		} else {
-			api_reply_error(r, 400, "the object link names an "
-			                        "unknown object definition");
+			api_reply_error(r, 400,
+			                "the object link names an "
+			                "unknown object definition");
 		}
 		return;
 	}
@@ -384,8 +394,10 @@ on_target_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 	}
 	snprintf(s->rec.obj, sizeof s->rec.obj, "%u", def->object_id);
 	if (s->in.property != NULL && !resolve_property(s, def)) {
-		api_reply_error(r, 400, "Property \"%.64s\" is not a property "
-		                "of object %u", s->in.property, def->object_id);
+		api_reply_error(r, 400,
+		                "Property \"%.64s\" is not a property "
+		                "of object %u",
+		                s->in.property, def->object_id);
 		return;
 	}
 	store(r, s);
@@ -403,7 +415,8 @@ take_body(struct api_req *r, struct sub_state *s)
 	char client[LWM2M_ID_SIZE], def[LWM2M_ID_SIZE];
 
 	if (err != LWM2M_OK) {
-		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s", diag);
+		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s",
+		                diag);
 		return false;
 	}
 	memcpy(client, s->rec.client, sizeof client);
@@ -415,8 +428,7 @@ take_body(struct api_req *r, struct sub_state *s)
 		return false;
 	}
 	/* Ids of the URL win over those of a Links rel="object". */
-	memcpy(s->rec.client, client[0] ? client : s->in.client,
-	       LWM2M_ID_SIZE);
+	memcpy(s->rec.client, client[0] ? client : s->in.client, LWM2M_ID_SIZE);
 	memcpy(s->rec.def, def[0] ? def : s->in.def, LWM2M_ID_SIZE);
 	if (s->rec.inst[0] == '\0' && s->in.inst >= 0) {
 		snprintf(s->rec.inst, sizeof s->rec.inst, "%u",
@@ -448,8 +460,9 @@ api_subscriptions_create(struct api_req *r)
 	}
 	if (s->rec.def[0] == '\0') {
 		if (s->in.property != NULL) {
-			api_reply_error(r, 400, "Property needs an object "
-			                        "definition target");
+			api_reply_error(r, 400,
+			                "Property needs an object "
+			                "definition target");
 			return;
 		}
 		store(r, s);
@@ -555,14 +568,14 @@ on_list_ids(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	for (size_t i = 0; i < reply->elements; i++) {
-		s->ids[i] = strndup(reply->element[i]->str,
-		                    reply->element[i]->len);
+		s->ids[i] =
+		    strndup(reply->element[i]->str, reply->element[i]->len);
 		s->recs[i].org = -1;
 		s->n = i + 1;
 		if (s->ids[i] == NULL ||
 		    api_redis_cmd(r, on_list_item, (void *)(uintptr_t)i,
-		                  "HGETALL " LWM2M_KEY_SUB, s->ids[i]) !=
-		        LWM2M_OK) {
+		                  "HGETALL " LWM2M_KEY_SUB,
+		                  s->ids[i]) != LWM2M_OK) {
 			api_reply_error(r, 503, "storage unavailable");
 			return;
 		}
@@ -640,8 +653,9 @@ api_subscriptions_list(struct api_req *r)
 		fetch_list(r);
 		return;
 	}
-	if (api_redis_cmd(r, on_list_client, NULL, "HGET " LWM2M_KEY_CLIENT
-	                  " " LWM2M_CF_ORG, s->rec.client) != LWM2M_OK) {
+	if (api_redis_cmd(r, on_list_client, NULL,
+	                  "HGET " LWM2M_KEY_CLIENT " " LWM2M_CF_ORG,
+	                  s->rec.client) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
 }
@@ -720,8 +734,9 @@ on_deleted(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
-		api_reply_error(r, 409, "the subscription changed meanwhile; "
-		                        "try again");
+		api_reply_error(r, 409,
+		                "the subscription changed meanwhile; "
+		                "try again");
 		return;
 	}
 	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s deleted",
@@ -769,13 +784,16 @@ on_updated(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (reply->type == REDIS_REPLY_STRING) {
-		api_reply_error(r, 409, "a subscription with the same type, "
-		                "target and Url exists: %.22s", reply->str);
+		api_reply_error(r, 409,
+		                "a subscription with the same type, "
+		                "target and Url exists: %.22s",
+		                reply->str);
 		return;
 	}
 	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
-		api_reply_error(r, 409, "the subscription changed meanwhile; "
-		                        "try again");
+		api_reply_error(r, 409,
+		                "the subscription changed meanwhile; "
+		                "try again");
 		return;
 	}
 	api_reply_status(r, 204);
@@ -789,12 +807,13 @@ take_update(struct api_req *r, struct sub_state *s)
 	struct api_body body;
 	char diag[200];
 	bool any = false;
-	lwm2m_err err = api_body_parse(api_req_header(r, "Content-Type"),
-	                               r->body, r->body_len, NULL, &body,
-	                               diag, sizeof diag);
+	lwm2m_err err =
+	    api_body_parse(api_req_header(r, "Content-Type"), r->body,
+	                   r->body_len, NULL, &body, diag, sizeof diag);
 
 	if (err != LWM2M_OK) {
-		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s", diag);
+		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s",
+		                diag);
 		return false;
 	}
 	err = api_sub_body_parse(&body, &s->in, diag, sizeof diag);
@@ -815,8 +834,9 @@ take_update(struct api_req *r, struct sub_state *s)
 		}
 	}
 	if (!any) {
-		api_reply_error(r, 400, "the body has neither Url nor "
-		                        "Attributes");
+		api_reply_error(r, 400,
+		                "the body has neither Url nor "
+		                "Attributes");
 	}
 	return any;
 }
@@ -879,7 +899,8 @@ entry_field(const redisReply *fields, const char *name)
 		const redisReply *v = fields->element[i + 1];
 
 		if (k->type == REDIS_REPLY_STRING &&
-		    v->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0) {
+		    v->type == REDIS_REPLY_STRING &&
+		    strcmp(k->str, name) == 0) {
 			return v->str;
 		}
 	}

@@ -5,66 +5,13 @@ visible through GET /subscriptions/{id}/deadletters."""
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
 
+from hooksink import Sink
 from lwdslib import ServiceTestCase, link, path_of, wait_until
-
-
-class Sink:
-    """An HTTP server in the test process that records every POST and
-    answers with the status of self.status (per path prefix)."""
-
-    def __init__(self):
-        self.requests = []
-        self.status = {}
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
-                with sink.lock:
-                    sink.requests.append((self.path, dict(self.headers),
-                                          body))
-                    code = 200
-                    for prefix, c in sink.status.items():
-                        if self.path.startswith(prefix):
-                            code = c
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def received(self, path):
-        with self.lock:
-            return [r for r in self.requests if r[0] == path]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-DEF_ID = None
 
 
 class TestSubscriptions(ServiceTestCase):
@@ -80,6 +27,31 @@ class TestSubscriptions(ServiceTestCase):
             cls.tearDownClass()
             raise AssertionError("POST /accesskeys: %r" % r)
         cls.other = cls.api.token(r.json()["Key"], r.json()["Secret"])
+        cls.warm_up()
+
+    @classmethod
+    def warm_up(cls):
+        """Waits until gateway events reach the broker: nng pub/sub drops
+        what a gateway publishes before its dial to the broker completes."""
+        r = cls.api.post("/subscriptions", cls.admin, {
+            "SubscriptionType": "ClientConnected",
+            "Url": cls.sink.url("/warm-up")})
+        if r.status != 201:
+            raise AssertionError("warm-up subscription: %r" % r)
+        c = cls.svc.coap()
+        try:
+            deadline = time.monotonic() + 20
+            while not cls.sink.received("/warm-up"):
+                if time.monotonic() > deadline:
+                    raise AssertionError("no event reached the broker\n"
+                                         + cls.svc.logs())
+                c.request("POST", "rd", query=["ep=warm-up", "lt=60",
+                                                "b=U", "lwm2m=1.1"],
+                          payload=b"</3/0>", content_format=40)
+                time.sleep(0.3)
+        finally:
+            c.close()
+        cls.api.delete("/subscriptions/" + r.json()["ID"], cls.admin)
 
     @classmethod
     def tearDownClass(cls):
@@ -326,23 +298,27 @@ class TestSubscriptions(ServiceTestCase):
     # webhooks of client events
 
     def test_client_event_hooks_signed_and_client_level_only_own(self):
-        j_org = self.create("/subscriptions", {
-            "SubscriptionType": "ClientConnected",
-            "Url": self.sink.url("/hook-org")})
+        self.create("/subscriptions", {"SubscriptionType": "ClientConnected",
+                                       "Url": self.sink.url("/hook-org")})
         cid = self.client_id("subs-hook-a")
+        # the client-level subscription must not see that first event
+        wait_until(lambda: len(self.sink.received("/hook-org")) >= 1,
+                   20, what="organisation hook x1")
         j_cli = self.create("/clients/%s/subscriptions" % cid, {
             "SubscriptionType": "ClientConnected",
             "Url": self.sink.url("/hook-a")})
         self.client_id("subs-hook-b")            # another client
+        wait_until(lambda: len(self.sink.received("/hook-org")) >= 2,
+                   20, what="organisation hook x2")
         self.register("subs-hook-a", lt=300)     # registers again
         wait_until(lambda: len(self.sink.received("/hook-a")) >= 1,
-                   10, what="hook of client a")
+                   20, what="hook of client a")
         wait_until(lambda: len(self.sink.received("/hook-org")) >= 3,
-                   10, what="organisation hook x3")
+                   20, what="organisation hook x3")
         time.sleep(0.5)
         got = self.sink.received("/hook-a")
         self.assertEqual(len(got), 1, got)
-        _, headers, body = got[0]
+        _, headers, body, _, _ = got[0]
         sig = headers.get("X-Lwds-Signature")
         mac = hmac.new(j_cli["Secret"].encode(), body, hashlib.sha256)
         self.assertEqual(sig, "sha256=" + mac.hexdigest())
@@ -353,10 +329,9 @@ class TestSubscriptions(ServiceTestCase):
                          "/subscriptions/" + j_cli["ID"])
         self.assertTrue(item["TimeTriggered"].endswith("Z"), item)
         self.assertTrue(headers.get("X-Lwds-Delivery"))
-        del j_org
 
     def test_dead_letter_listed(self):
-        self.sink.status["/gone"] = 404
+        self.sink.script("/gone", [404])
         j = self.create("/subscriptions", {
             "SubscriptionType": "ClientConnected",
             "Url": self.sink.url("/gone")})

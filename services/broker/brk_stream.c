@@ -1,0 +1,448 @@
+/* brk_stream.c - the broker's durable event source: the consumer group
+ * BRK_EVENTS_GROUP on the gateways' stream LWM2M_KEY_EVENTS.  An entry is
+ * acknowledged only after every step it started (index reads, subscription
+ * reads, job XADDs) has ended, so a broker killed in between reads it again
+ * at its next start (same consumer name) or another broker claims it
+ * (XAUTOCLAIM): at least once, never lost. */
+#include "brk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lwm2m_log.h"
+#include "lwm2m_loop.h"
+#include "lwm2m_redis.h"
+
+#define STREAM_ID_MAX 48
+#define BLOCK_MS 1000
+
+struct brk_stream {
+	struct brk_ctx *ctx;
+	const struct brk_config *cfg;
+	struct lwm2m_redis *reader; /* XREADGROUP BLOCK has its own line */
+	struct event *claim_timer;
+	bool reading;     /* an XREADGROUP is in flight */
+	bool pending;     /* re-reading this consumer's pending entries */
+	bool group_ready; /* XGROUP CREATE answered */
+	char cursor[STREAM_ID_MAX]; /* pending phase: last id read */
+	char claim_cursor[STREAM_ID_MAX];
+	char consumer[256];
+	long long claim_idle_ms;
+	size_t inflight;
+	bool closing; /* brk__stream_free ran: acknowledge nothing more */
+	bool freed;   /* ... and the last entry frees the struct */
+};
+
+struct brk_entry {
+	struct brk_stream *stream; /* outlives its entries */
+	char id[STREAM_ID_MAX];
+	unsigned refs;
+};
+
+static void read_next(struct brk_stream *s);
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static const redisReply *
+field(const redisReply *fields, const char *name)
+{
+	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+		const redisReply *k = fields->element[i];
+
+		if (k->type == REDIS_REPLY_STRING &&
+		    strcmp(k->str, name) == 0 &&
+		    fields->element[i + 1]->type == REDIS_REPLY_STRING) {
+			return fields->element[i + 1];
+		}
+	}
+	return NULL;
+}
+
+static bool
+type_event(const redisReply *type, enum brk_event *ret)
+{
+	static const struct {
+		const char *name;
+		enum brk_event event;
+	} map[] = {
+	    {"registered", BRK_EV_CONNECTED},
+	    {"updated", BRK_EV_UPDATED},
+	    {"deregistered", BRK_EV_DISCONNECTED},
+	    {"removed", BRK_EV_DISCONNECTED},
+	    {"expired", BRK_EV_EXPIRED},
+	};
+
+	for (size_t i = 0; type != NULL && i < sizeof map / sizeof *map; i++) {
+		if (strcmp(type->str, map[i].name) == 0) {
+			*ret = map[i].event;
+			return true;
+		}
+	}
+	return false;
+}
+
+static lwm2m_err
+text(const redisReply *v, char *buf, size_t size)
+{
+	if (v == NULL) {
+		buf[0] = '\0';
+		return LWM2M_OK;
+	}
+	if (v->len >= size) {
+		return LWM2M_ELIMIT;
+	}
+	memcpy(buf, v->str, v->len + 1);
+	return LWM2M_OK;
+}
+
+lwm2m_err
+brk_stream_event(const redisReply *fields, enum brk_event *ret_event,
+                 struct lwm2m_event *ret_ev)
+{
+	struct lwm2m_event ev = {0};
+	const redisReply *id, *org, *ts;
+	char num[24];
+	long long n;
+	enum brk_event event;
+
+	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY) {
+		return LWM2M_EPROTO;
+	}
+	if (!type_event(field(fields, "type"), &event)) {
+		return LWM2M_ENOTFOUND;
+	}
+	id = field(fields, "id");
+	org = field(fields, "org");
+	if (id == NULL || !lwm2m_id_valid(id->str, id->len) || org == NULL ||
+	    text(org, num, sizeof num) != LWM2M_OK ||
+	    lwm2m_parse_int(num, 0, INT64_MAX, &ev.org) != LWM2M_OK) {
+		return LWM2M_EPROTO;
+	}
+	memcpy(ev.id, id->str, id->len + 1);
+	if (text(field(fields, "ep"), ev.ep, sizeof ev.ep) != LWM2M_OK ||
+	    text(field(fields, "gw"), ev.gw, sizeof ev.gw) != LWM2M_OK) {
+		return LWM2M_ELIMIT;
+	}
+	ts = field(fields, "ts");
+	if (ts != NULL && text(ts, num, sizeof num) == LWM2M_OK &&
+	    lwm2m_parse_int(num, 0, INT64_MAX, &n) == LWM2M_OK) {
+		ev.ts = n;
+	}
+	*ret_event = event;
+	*ret_ev = ev;
+	return LWM2M_OK;
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+void
+brk__entry_ref(struct brk_entry *entry)
+{
+	if (entry != NULL) {
+		entry->refs++;
+	}
+}
+
+static void
+on_acked(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "XACK failed (%s), the event "
+		          "will be handled again",
+		          reply ? reply->str : "connection lost");
+	}
+}
+
+void
+brk__entry_unref(struct brk_entry *entry)
+{
+	struct brk_stream *s;
+
+	if (entry == NULL || --entry->refs > 0) {
+		return;
+	}
+	s = entry->stream;
+	s->inflight--;
+	if (s->closing) {
+		/* not acknowledged: the next start reads it again */
+		if (s->inflight == 0 && s->freed) {
+			free(s);
+		}
+		free(entry);
+		return;
+	}
+	if (lwm2m_redis_cmd(brk__redis(s->ctx), on_acked, NULL, "XACK %s %s %s",
+	                    LWM2M_KEY_EVENTS, BRK_EVENTS_GROUP,
+	                    entry->id) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "cannot XACK %s, the event will "
+		          "be handled again",
+		          entry->id);
+	}
+	free(entry);
+	read_next(s);
+}
+
+/* Starts one stream entry (id, fields): a client event fans out; anything
+ * else is acknowledged at once. */
+static void
+handle_entry(struct brk_stream *s, const redisReply *e)
+{
+	struct brk_entry *entry;
+	struct lwm2m_event ev;
+	enum brk_event event;
+	lwm2m_err err;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING ||
+	    e->element[0]->len >= STREAM_ID_MAX) {
+		return;
+	}
+	entry = calloc(1, sizeof *entry);
+	if (entry == NULL) {
+		return; /* stays pending: read again after a restart */
+	}
+	entry->stream = s;
+	entry->refs = 1;
+	memcpy(entry->id, e->element[0]->str, e->element[0]->len + 1);
+	s->inflight++;
+	err = brk_stream_event(e->element[1], &event, &ev);
+	if (err == LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s org=%lld entry=%s",
+		          brk_event_name(event), ev.id, ev.org, entry->id);
+		brk__event(s->ctx, event, &ev, entry);
+	} else if (err != LWM2M_ENOTFOUND) {
+		lwm2m_log(LWM2M_LOG_WARNING, "event entry %s: %s, ignoring",
+		          entry->id, lwm2m_strerror(err));
+	}
+	brk__entry_unref(entry);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void
+on_group(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct brk_stream *s = arg;
+
+	if (reply == NULL) {
+		return; /* on_reader_ready tries again */
+	}
+	if (reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "BUSYGROUP", 9) != 0) {
+		lwm2m_log(LWM2M_LOG_ERR, "XGROUP CREATE %s: %s",
+		          LWM2M_KEY_EVENTS, reply->str);
+		return;
+	}
+	s->group_ready = true;
+	read_next(s);
+}
+
+/* Entries of an XREADGROUP/XAUTOCLAIM reply; NULL when there are none. */
+static const redisReply *
+read_entries(const redisReply *reply)
+{
+	const redisReply *stream;
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+		return NULL;
+	}
+	stream = reply->element[0];
+	if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
+	    stream->element[1]->type != REDIS_REPLY_ARRAY) {
+		return NULL;
+	}
+	return stream->element[1];
+}
+
+static void
+take_entries(struct brk_stream *s, const redisReply *entries)
+{
+	const redisReply *last;
+
+	if (s->pending) {
+		if (entries == NULL || entries->elements == 0) {
+			s->pending = false; /* none left: switch to new ones */
+		} else {
+			last = entries->element[entries->elements - 1];
+			if (last->type == REDIS_REPLY_ARRAY &&
+			    last->elements == 2 &&
+			    last->element[0]->len < STREAM_ID_MAX) {
+				memcpy(s->cursor, last->element[0]->str,
+				       last->element[0]->len + 1);
+			}
+		}
+	}
+	for (size_t i = 0; entries != NULL && i < entries->elements; i++) {
+		handle_entry(s, entries->element[i]);
+	}
+}
+
+static void
+on_read(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct brk_stream *s = arg;
+
+	s->reading = false;
+	if (s->closing) {
+		return;
+	}
+	if (reply == NULL) {
+		return; /* on_reader_ready starts over with the pending ones */
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_ERR, "XREADGROUP: %s", reply->str);
+		if (strncmp(reply->str, "NOGROUP", 7) == 0) {
+			s->group_ready = false;
+			lwm2m_redis_cmd(s->reader, on_group, s,
+			                "XGROUP CREATE %s %s 0 MKSTREAM",
+			                LWM2M_KEY_EVENTS, BRK_EVENTS_GROUP);
+		}
+		return;
+	}
+	take_entries(s, reply->type == REDIS_REPLY_NIL ? NULL
+	                                               : read_entries(reply));
+	read_next(s);
+}
+
+static void
+read_next(struct brk_stream *s)
+{
+	size_t room = BRK_STREAM_READ_MAX - s->inflight;
+
+	if (s->closing || s->reading || !s->group_ready ||
+	    s->inflight >= BRK_STREAM_READ_MAX) {
+		return;
+	}
+	if (lwm2m_redis_cmd(s->reader, on_read, s,
+	                    "XREADGROUP GROUP %s %s COUNT %d BLOCK %d "
+	                    "STREAMS %s %s",
+	                    BRK_EVENTS_GROUP, s->consumer, (int)room, BLOCK_MS,
+	                    LWM2M_KEY_EVENTS,
+	                    s->pending ? s->cursor : ">") == LWM2M_OK) {
+		s->reading = true;
+	}
+}
+
+static void
+on_reader_ready(struct lwm2m_redis *redis, void *arg)
+{
+	struct brk_stream *s = arg;
+
+	/* after every (re)connect: this consumer's pending entries first */
+	s->reading = false;
+	s->pending = true;
+	snprintf(s->cursor, sizeof s->cursor, "0");
+	s->group_ready = false;
+	lwm2m_redis_cmd(redis, on_group, s, "XGROUP CREATE %s %s 0 MKSTREAM",
+	                LWM2M_KEY_EVENTS, BRK_EVENTS_GROUP);
+}
+
+/* ---- taking over the entries of dead brokers ----------------------------- */
+
+static void
+on_claimed(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct brk_stream *s = arg;
+	const redisReply *entries;
+
+	if (s->closing || reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements < 2) {
+		return;
+	}
+	if (reply->element[0]->type == REDIS_REPLY_STRING &&
+	    reply->element[0]->len < STREAM_ID_MAX) {
+		memcpy(s->claim_cursor, reply->element[0]->str,
+		       reply->element[0]->len + 1);
+	}
+	entries = reply->element[1];
+	if (entries->type != REDIS_REPLY_ARRAY) {
+		return;
+	}
+	if (entries->elements > 0) {
+		lwm2m_log(LWM2M_LOG_NOTICE, "claimed %zu idle events",
+		          entries->elements);
+	}
+	for (size_t i = 0; i < entries->elements; i++) {
+		handle_entry(s, entries->element[i]);
+	}
+}
+
+static void
+on_claim_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct brk_stream *s = arg;
+	size_t room = BRK_STREAM_READ_MAX - s->inflight;
+
+	if (!s->group_ready || s->inflight >= BRK_STREAM_READ_MAX) {
+		return;
+	}
+	lwm2m_redis_cmd(brk__redis(s->ctx), on_claimed, s,
+	                "XAUTOCLAIM %s %s %s %lld %s COUNT %d",
+	                LWM2M_KEY_EVENTS, BRK_EVENTS_GROUP, s->consumer,
+	                s->claim_idle_ms, s->claim_cursor, (int)room);
+}
+
+lwm2m_err
+brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
+                const struct brk_config *cfg, struct brk_stream **ret_stream)
+{
+	struct brk_stream *s = calloc(1, sizeof *s);
+	struct timeval period = {BRK_STREAM_CLAIM_MS / 1000,
+	                         (BRK_STREAM_CLAIM_MS % 1000) * 1000};
+	lwm2m_err err;
+
+	if (s == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	s->ctx = ctx;
+	s->cfg = cfg;
+	snprintf(s->claim_cursor, sizeof s->claim_cursor, "0-0");
+	snprintf(s->consumer, sizeof s->consumer, "%s",
+	         cfg->consumer != NULL && cfg->consumer[0] != '\0'
+	             ? cfg->consumer
+	             : "lwds-broker");
+	s->claim_idle_ms = cfg->claim_idle_ms > 0 ? cfg->claim_idle_ms : 60000;
+	s->claim_timer = event_new(base, -1, EV_PERSIST, on_claim_timer, s);
+	if (s->claim_timer == NULL || event_add(s->claim_timer, &period) != 0) {
+		brk__stream_free(s);
+		return LWM2M_ENOMEM;
+	}
+	err = lwm2m_redis_new(base, cfg->redis_url, on_reader_ready, s,
+	                      &s->reader);
+	if (err != LWM2M_OK) {
+		brk__stream_free(s);
+		return err;
+	}
+	lwm2m_log(LWM2M_LOG_INFO, "reading %s as %s/%s", LWM2M_KEY_EVENTS,
+	          BRK_EVENTS_GROUP, s->consumer);
+	*ret_stream = s;
+	return LWM2M_OK;
+}
+
+void
+brk__stream_free(struct brk_stream *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	s->closing = true;
+	if (s->claim_timer != NULL) {
+		event_free(s->claim_timer);
+	}
+	lwm2m_redis_free(s->reader);
+	if (s->inflight > 0) {
+		s->freed = true; /* entries still held by the fan-out steps */
+		return;
+	}
+	free(s);
+}
+
+size_t
+brk__stream_inflight(const struct brk_stream *s)
+{
+	return s != NULL ? s->inflight : 0;
+}
