@@ -64,6 +64,7 @@ struct phase_stats {
 	uint64_t requests, ok, errors, timeouts, retransmits;
 	uint32_t *hist;
 	uint32_t max_us;
+	int64_t last_ok_us;
 };
 
 struct load {
@@ -357,7 +358,8 @@ finish(struct load *ld, struct slot *s, const struct reply *r)
 		ld->st.errors++;
 	} else {
 		ld->st.ok++;
-		record(&ld->st, now_us() - s->start_us);
+		ld->st.last_ok_us = now_us();
+		record(&ld->st, ld->st.last_ok_us - s->start_us);
 		if (ld->op == OP_REGISTER && r->loc_len[1] == ID_LEN) {
 			ld->registered += ld->ids[s->dev][0] == '\0';
 			memcpy(ld->ids[s->dev], r->loc[1], ID_LEN);
@@ -480,10 +482,13 @@ percentile(const struct phase_stats *st, double q)
 	return st->max_us / 1000.0;
 }
 
+/* rate: successes over the time to the last success, so the wait for
+ * the last lost datagram's give-up does not count. */
 static void
 print_phase(const struct load *ld, const char *name, double secs)
 {
 	const struct phase_stats *st = &ld->st;
+	double busy = (st->last_ok_us - ld->phase_start) / 1e6;
 
 	printf("{\"phase\":\"%s\",\"requests\":%" PRIu64 ",\"ok\":%" PRIu64
 	       ",\"errors\":%" PRIu64 ",\"timeouts\":%" PRIu64
@@ -491,7 +496,7 @@ print_phase(const struct load *ld, const char *name, double secs)
 	       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
 	       "\"max_ms\":%.3f}\n",
 	       name, st->requests, st->ok, st->errors, st->timeouts,
-	       st->retransmits, secs, secs > 0 ? st->ok / secs : 0.0,
+	       st->retransmits, secs, busy > 0 ? st->ok / busy : 0.0,
 	       percentile(st, 0.50), percentile(st, 0.99),
 	       percentile(st, 0.999), st->max_us / 1000.0);
 	fflush(stdout);
