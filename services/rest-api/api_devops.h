@@ -96,6 +96,8 @@ void api_discover_resource(struct api_req *r);
 void api_attributes_object(struct api_req *r);
 void api_attributes_instance(struct api_req *r);
 void api_attributes_resource(struct api_req *r);
+void api_composite_read(struct api_req *r);
+void api_composite_write(struct api_req *r);
 void api_metrics_list(struct api_req *r);
 void api_metric_get(struct api_req *r);
 void api_client_metrics_list(struct api_req *r);

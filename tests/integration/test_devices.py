@@ -296,6 +296,42 @@ class TestDevices(DeviceCase):
             r = self.api.put(res, self.admin, body)
             self.assertEqual(r.status, 400, (body, r))
 
+    # ---- composite (lwds-sim does not implement FETCH/iPATCH: its refusal
+    # is mapped; the bodies are checked before anything is sent) ----------
+
+    def test_composite_reaches_device(self):
+        c = "/clients/%s/composite" % self.cid
+        r = self.api.post(c + "/read", self.admin,
+                          {"Paths": ["/3/0/0", "/3303/0/5700"]})
+        self.assertIn(r.status, (404, 405), r)
+        self.assertIn("read-composite", r.json()["ErrorDetails"])
+        r = self.api.put(c, self.admin, {"Items": [
+            {"Path": "/3442/0/120", "Value": 5},
+            {"Path": "/3442/0/150", "Value": "AQI=", "Type": "Opaque"}]})
+        self.assertIn(r.status, (404, 405), r)
+        self.assertIn("write-composite", r.json()["ErrorDetails"])
+
+    def test_composite_bad_bodies(self):
+        c = "/clients/%s/composite" % self.cid
+        for body in ({}, {"Paths": []}, {"Paths": ["/3/x"]}, {"Paths": [3]}):
+            r = self.api.post(c + "/read", self.admin, body)
+            self.assertEqual(r.status, 400, (body, r))
+        for body in ({"Items": []},
+                     {"Items": [{"Path": "/3442/0", "Value": 1}]},
+                     {"Items": [{"Path": "/3442/0/120", "Value": "x",
+                                 "Type": "Integer"}]},
+                     {"Items": [{"Path": "/3442/0/120", "Value": 1,
+                                 "Type": "Nope"}]},
+                     {"Items": [{"Path": "/3442/0/120"}]}):
+            r = self.api.put(c, self.admin, body)
+            self.assertEqual(r.status, 400, (body, r))
+        r = self.api.put(c, self.admin, "<Composite><Items><Item><Path>"
+                         "/3442/0/120</Path><Value>x</Value><Type>Integer"
+                         "</Type></Item></Items></Composite>",
+                         content_type="application/xml")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("/3442/0/120", r.json()["ErrorDetails"])
+
     # ---- create and delete -----------------------------------------------
 
     def test_create_and_delete(self):
