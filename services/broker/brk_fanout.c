@@ -77,9 +77,9 @@ brk_config_defaults(struct brk_config *config)
 	config->health_addr = strcmp(health, "off") == 0 ? NULL : health;
 	config->backlog_max = 100000;
 	config->source =
-	    strcmp(lwm2m_getenv("LWDS_BROKER_EVENTS", "nng"), "stream") == 0
-	        ? BRK_SRC_STREAM
-	        : BRK_SRC_NNG;
+	    strcmp(lwm2m_getenv("LWDS_BROKER_EVENTS", "stream"), "nng") == 0
+	        ? BRK_SRC_NNG
+	        : BRK_SRC_STREAM;
 	config->consumer_buf[sizeof config->consumer_buf - 1] = '\0';
 	if (gethostname(config->consumer_buf,
 	                sizeof config->consumer_buf - 1) != 0) {
