@@ -293,6 +293,11 @@ lwm2m_err gw_coap_start(struct gw_ctx *gw);
 /* gw_coap_stop frees the libcoap context and pending exchanges; NULL-safe. */
 void gw_coap_stop(struct gw_ctx *gw);
 
+/* gw_coap_add_handlers installs the registration handlers on ctx (the
+ * plain/PSK context, or the certificate context of gw_dtls.c); ctx's app
+ * data must be the struct gw_ctx. */
+lwm2m_err gw_coap_add_handlers(coap_context_t *ctx);
+
 /* gw_coap_resolve parses "0.0.0.0:5683", "[::]:5683" or "host:port". */
 lwm2m_err gw_coap_resolve(const char *text, coap_address_t *ret_addr);
 
@@ -314,8 +319,11 @@ struct gw_request;
 
 /* gw_dtls_start opens the DTLS endpoint (LWDS_DTLS_LISTEN, default
  * 0.0.0.0:5684; nothing when LWDS_DTLS_ENABLE=0) on gw->coap with PSK
- * identities from Redis (cached, polled every LWDS_DTLS_PSK_POLL_MS).
- * Loop thread; called by gw_coap_start. */
+ * identities from Redis (cached, polled every LWDS_DTLS_PSK_POLL_MS), and
+ * a second context for device certificates (LWDS_DTLS_CERT_LISTEN, default
+ * 0.0.0.0:5685; off with LWDS_DTLS_PKI=0) trusting the device CA
+ * (LWDS_CA_CERT/LWDS_CA_KEY, else Redis: read, or created, blocking, so
+ * call it before the loop runs).  Called by gw_coap_start. */
 lwm2m_err gw_dtls_start(struct gw_ctx *gw);
 
 /* gw_dtls_stop frees the DTLS state after the libcoap context; NULL-safe. */

@@ -461,8 +461,8 @@ gw_coap_resolve(const char *text, coap_address_t *ret_addr)
 	return LWM2M_OK;
 }
 
-static lwm2m_err
-add_resource(struct gw_ctx *gw)
+lwm2m_err
+gw_coap_add_handlers(coap_context_t *ctx)
 {
 	coap_resource_t *r = coap_resource_unknown_init(on_request);
 
@@ -472,7 +472,7 @@ add_resource(struct gw_ctx *gw)
 	coap_register_handler(r, COAP_REQUEST_POST, on_request);
 	coap_register_handler(r, COAP_REQUEST_DELETE, on_request);
 	coap_register_handler(r, COAP_REQUEST_GET, on_request);
-	coap_add_resource(gw->coap, r);
+	coap_add_resource(ctx, r);
 	return LWM2M_OK;
 }
 
@@ -531,7 +531,7 @@ gw_coap_start(struct gw_ctx *gw)
 	/* take every datagram libcoap can receive (1472 bytes) rather than
 	 * dropping those over the 1152-byte default MTU */
 	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
-	err = add_resource(gw);
+	err = gw_coap_add_handlers(gw->coap);
 	if (err == LWM2M_OK) {
 		err = gw_dtls_start(gw);
 	}

@@ -10,16 +10,31 @@
  * therefore seen within one poll period plus one HGETALL, without restart;
  * a request on a session whose identity disappeared since its handshake is
  * refused with 4.03 as well.
+ *
+ * Certificates: devices present certificates issued by the device CA
+ * (LWDS_CA_CERT/LWDS_CA_KEY, else the CA in Redis, created by whichever
+ * service needs it first) on a second libcoap context and port
+ * (LWDS_DTLS_CERT_LISTEN, 5685): libcoap 4.3.1's OpenSSL server stops
+ * completing PSK handshakes once PKI is configured on the same context.
+ * The gateway's own server certificate is issued from that CA at start.  CN (a dashed GUID) gives the client id and the
+ * endpoint name, O the organisation.  Expired, foreign and self-signed
+ * certificates fail the handshake.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "gw.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
+#include "lwm2m_x509.h"
 
 #define PSK_KEY_MAX 64    /* bytes of a pre-shared key */
 #define PSK_ID_MAX 128    /* bytes of an identity */
@@ -47,7 +62,12 @@ struct gw_dtls {
 	long long version; /* of the loaded table; -1 before the first load */
 	bool polling;      /* a GET/HGETALL is in flight */
 	coap_bin_const_t key_out; /* handed to libcoap, which copies it */
+	bool pki_wanted;
+	coap_context_t *pki_ctx; /* certificates: own context and port */
+	struct event *pki_ev, *pki_timer;
+	char *ca_cert, *server_pem; /* PEM buffers libcoap keeps pointing to */
 };
+
 
 /* ---- the identity table ---------------------------------------------------
  */
@@ -291,6 +311,157 @@ on_psk_identity(coap_bin_const_t *identity, coap_session_t *session,
 	return &d->key_out;
 }
 
+/* Device certificate checks after OpenSSL validated the chain: CN must be
+ * a dashed GUID (the client id) and O an organisation above 0. */
+static int
+on_cn(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
+      unsigned int depth, int validated, void *arg)
+{
+	struct lwm2m_x509_subject subj;
+	char id[LWM2M_ID_SIZE], q[LWM2M_X509_CN_MAX + 8];
+
+	if (!validated || depth > 0) {
+		return validated;
+	}
+	if (lwm2m_x509_subject_der(der, len, &subj) != LWM2M_OK ||
+	    subj.org < 1 ||
+	    lwm2m_x509_guid_to_id(subj.cn, strlen(subj.cn), id) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_INFO,
+		          "DTLS certificate \"%s\" refused: CN must be a GUID "
+		          "and O an organisation",
+		          lwm2m_log_quote(q, sizeof q, cn, strlen(cn)));
+		return 0;
+	}
+	return 1;
+}
+
+/* ECDHE-ECDSA suites of the LwM2M certificate profile */
+#define PKI_SUITES "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-SHA256"
+
+static int
+on_tls_setup(void *tls, coap_dtls_pki_t *setup)
+{
+	return SSL_set_cipher_list(tls, PKI_SUITES) == 1;
+}
+
+static void
+on_pki_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_dtls *d = arg;
+	struct epoll_event evs[32];
+
+	for (int round = 0; round < 64; round++) {
+		int n = epoll_wait(fd, evs, 32, 0);
+		if (n <= 0) {
+			return;
+		}
+		coap_io_do_epoll(d->pki_ctx, evs, (size_t)n);
+	}
+}
+
+static void
+on_pki_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_dtls *d = arg;
+	coap_tick_t now;
+
+	coap_ticks(&now);
+	coap_io_prepare_epoll(d->pki_ctx, now);
+}
+
+static lwm2m_err
+pki_sources(struct gw_dtls *d)
+{
+	struct timeval tv = {0, 50 * 1000};
+	int fd = coap_context_get_coap_fd(d->pki_ctx);
+
+	if (fd < 0) {
+		return LWM2M_EIO;
+	}
+	d->pki_ev = event_new(d->gw->base, fd, EV_READ | EV_PERSIST,
+	                      on_pki_readable, d);
+	d->pki_timer =
+	    event_new(d->gw->base, -1, EV_PERSIST, on_pki_timer, d);
+	if (d->pki_ev == NULL || d->pki_timer == NULL ||
+	    event_add(d->pki_ev, NULL) != 0 ||
+	    event_add(d->pki_timer, &tv) != 0) {
+		return LWM2M_ENOMEM;
+	}
+	return LWM2M_OK;
+}
+
+static void
+pki_setup_data(struct gw_dtls *d, coap_dtls_pki_t *setup)
+{
+	coap_pki_key_pem_buf_t *pem = &setup->pki_key.key.pem_buf;
+
+	memset(setup, 0, sizeof *setup);
+	setup->version = COAP_DTLS_PKI_SETUP_VERSION;
+	setup->verify_peer_cert = 1;
+	setup->check_common_ca = 1;
+	setup->cert_chain_validation = 1;
+	setup->cert_chain_verify_depth = 2;
+	setup->validate_cn_call_back = on_cn;
+	setup->cn_call_back_arg = d;
+	setup->additional_tls_setup_call_back = on_tls_setup;
+	setup->pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+	pem->ca_cert = (const uint8_t *)d->ca_cert;
+	pem->ca_cert_len = strlen(d->ca_cert) + 1;
+	pem->public_cert = (const uint8_t *)d->server_pem;
+	pem->public_cert_len = strlen(d->server_pem) + 1;
+	pem->private_key = (const uint8_t *)d->server_pem;
+	pem->private_key_len = strlen(d->server_pem) + 1;
+}
+
+/* Certificates get their own libcoap context and port: libcoap 4.3.1's
+ * OpenSSL server cannot do PSK once PKI is set on the same context. */
+static lwm2m_err
+setup_pki(struct gw_dtls *d, const char *ca_pem, const char *listen)
+{
+	coap_dtls_pki_t setup;
+	coap_address_t addr;
+	coap_endpoint_t *ep;
+
+	d->ca_cert = lwm2m_x509_cert_only(ca_pem);
+	if (d->ca_cert == NULL ||
+	    lwm2m_x509_issue(ca_pem, d->gw->cfg.gw_id, -1,
+	                     lwm2m_now_ms() / 1000 - 3600, 825,
+	                     &d->server_pem) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "device CA unusable: no certificates");
+		return LWM2M_EINVAL;
+	}
+	if (gw_coap_resolve(listen, &addr) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "bad LWDS_DTLS_CERT_LISTEN \"%s\"",
+		          listen);
+		return LWM2M_EINVAL;
+	}
+	d->pki_ctx = coap_new_context(NULL);
+	if (d->pki_ctx == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	coap_set_app_data(d->pki_ctx, d->gw);
+	coap_context_set_block_mode(d->pki_ctx, COAP_BLOCK_USE_LIBCOAP |
+	                                            COAP_BLOCK_SINGLE_BODY);
+	pki_setup_data(d, &setup);
+	if (!coap_context_set_pki(d->pki_ctx, &setup)) {
+		lwm2m_log(LWM2M_LOG_ERR, "libcoap refused the certificate set-up");
+		return LWM2M_EIO;
+	}
+	ep = coap_new_endpoint(d->pki_ctx, &addr, COAP_PROTO_DTLS);
+	if (ep == NULL) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on DTLS %s", listen);
+		return LWM2M_EIO;
+	}
+	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
+	if (gw_coap_add_handlers(d->pki_ctx) != LWM2M_OK ||
+	    pki_sources(d) != LWM2M_OK) {
+		return LWM2M_ENOMEM;
+	}
+	lwm2m_log(LWM2M_LOG_NOTICE, "DTLS with device certificates on udp %s",
+	          listen);
+	return LWM2M_OK;
+}
+
 /* ---- binding a request to its credential ----------------------------------
  */
 
@@ -306,26 +477,68 @@ refuse(coap_pdu_t *response, const char *diag)
 	return false;
 }
 
+/* the PSK identity of the session, or NULL */
+static const char *
+session_psk_identity(coap_session_t *session, size_t *ret_len)
+{
+	const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+
+	if (id == NULL) {
+		return NULL;
+	}
+	*ret_len = id->length;
+	return (const char *)id->s;
+}
+
 static bool
 psk_credential(struct gw_dtls *d, coap_session_t *session,
                struct gw_cred *cred)
 {
-	const coap_bin_const_t *id = coap_session_get_psk_identity(session);
 	const struct psk_entry *e;
+	size_t len = 0;
+	const char *id = session_psk_identity(session, &len);
 
 	if (id == NULL) {
 		return false;
 	}
-	e = psk_find(&d->psk, (const char *)id->s, id->length);
-	if (e == NULL || !lwm2m_id_valid((const char *)id->s, id->length)) {
+	e = psk_find(&d->psk, id, len);
+	if (e == NULL || !lwm2m_id_valid(id, len)) {
 		return false;
 	}
-	memcpy(cred->id, id->s, LWM2M_ID_LEN);
+	memcpy(cred->id, id, LWM2M_ID_LEN);
 	cred->id[LWM2M_ID_LEN] = '\0';
 	cred->org = e->org;
 	snprintf(cred->ep, sizeof cred->ep, "%s",
 	         e->ep[0] != '\0' ? e->ep : cred->id);
 	return true;
+}
+
+static bool
+pki_credential(coap_session_t *session, struct gw_cred *cred)
+{
+	coap_tls_library_t lib;
+	SSL *ssl = coap_session_get_tls(session, &lib);
+	struct lwm2m_x509_subject subj;
+	uint8_t *der = NULL;
+	X509 *peer;
+	int len;
+	bool ok;
+
+	if (ssl == NULL || lib != COAP_TLS_LIBRARY_OPENSSL ||
+	    (peer = SSL_get0_peer_certificate(ssl)) == NULL ||
+	    (len = i2d_X509(peer, &der)) <= 0) {
+		return false;
+	}
+	ok = lwm2m_x509_subject_der(der, (size_t)len, &subj) == LWM2M_OK &&
+	     subj.org > 0 &&
+	     lwm2m_x509_guid_to_id(subj.cn, strlen(subj.cn), cred->id) ==
+	         LWM2M_OK;
+	OPENSSL_free(der);
+	if (ok) {
+		cred->org = subj.org;
+		snprintf(cred->ep, sizeof cred->ep, "%s", subj.cn);
+	}
+	return ok;
 }
 
 bool
@@ -338,7 +551,8 @@ gw_dtls_bind(struct gw_ctx *gw, coap_session_t *session,
 	if (coap_session_get_proto(session) != COAP_PROTO_DTLS) {
 		return true;
 	}
-	if (gw->dtls == NULL || !psk_credential(gw->dtls, session, cred)) {
+	if (gw->dtls == NULL || (!psk_credential(gw->dtls, session, cred) &&
+	                         !pki_credential(session, cred))) {
 		return refuse(response, "credential unknown or revoked");
 	}
 	cred->present = true;
@@ -370,6 +584,67 @@ setup_psk(struct gw_dtls *d)
 		return LWM2M_EIO;
 	}
 	return LWM2M_OK;
+}
+
+/* the CA PEM from Redis (blocking, at start-up before the loop runs),
+ * created when absent; NULL when Redis cannot be reached */
+static char *
+ca_from_redis(const char *url)
+{
+	redisContext *c = NULL;
+	redisReply *r = NULL;
+	char *pem = NULL, *fresh = NULL;
+
+	if (lwm2m_redis_sync_connect(url, &c) != LWM2M_OK) {
+		return NULL;
+	}
+	r = redisCommand(c, "GET " LWM2M_KEY_CA);
+	if (r != NULL && r->type == REDIS_REPLY_NIL &&
+	    lwm2m_x509_ca_new("lwds device CA", 3650, &fresh) == LWM2M_OK) {
+		freeReplyObject(redisCommand(c, "SET " LWM2M_KEY_CA " %s NX",
+		                             fresh));
+		free(fresh);
+		freeReplyObject(r);
+		r = redisCommand(c, "GET " LWM2M_KEY_CA);
+	}
+	if (r != NULL && r->type == REDIS_REPLY_STRING) {
+		pem = strdup(r->str);
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	return pem;
+}
+
+/* Certificates (LWDS_DTLS_CERT_LISTEN, default 0.0.0.0:5685; off with
+ * LWDS_DTLS_PKI=0): LWDS_CA_CERT + LWDS_CA_KEY, else the CA in Redis. */
+static lwm2m_err
+pki_start(struct gw_dtls *d)
+{
+	const char *cert = lwm2m_getenv("LWDS_CA_CERT", NULL);
+	const char *key = lwm2m_getenv("LWDS_CA_KEY", NULL);
+	const char *listen =
+	    lwm2m_getenv("LWDS_DTLS_CERT_LISTEN", "0.0.0.0:5685");
+	char *pem = NULL;
+	lwm2m_err err;
+
+	if (!d->pki_wanted) {
+		return LWM2M_OK;
+	}
+	if (cert != NULL && key != NULL) {
+		if (lwm2m_x509_ca_from_files(cert, key, &pem) != LWM2M_OK) {
+			lwm2m_log(LWM2M_LOG_ERR,
+			          "LWDS_CA_CERT/LWDS_CA_KEY unusable");
+			return LWM2M_EINVAL;
+		}
+	} else if ((pem = ca_from_redis(d->gw->cfg.redis_url)) == NULL) {
+		lwm2m_log(LWM2M_LOG_WARNING, "no device CA (Redis unreachable): "
+		                             "DTLS with PSK only");
+		return LWM2M_OK;
+	}
+	err = setup_pki(d, pem, listen);
+	OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
+	return err;
 }
 
 static lwm2m_err
@@ -433,10 +708,14 @@ gw_dtls_start(struct gw_ctx *gw)
 	}
 	d->gw = gw;
 	d->version = -1;
+	d->pki_wanted = strcmp(lwm2m_getenv("LWDS_DTLS_PKI", "1"), "0") != 0;
 	gw->dtls = d;
 	err = setup_psk(d);
 	if (err == LWM2M_OK) {
 		err = open_endpoint(gw, listen);
+	}
+	if (err == LWM2M_OK) {
+		err = pki_start(d);
 	}
 	if (err == LWM2M_OK) {
 		err = start_poll(d);
@@ -460,7 +739,21 @@ gw_dtls_stop(struct gw_ctx *gw)
 	if (d->poll_timer != NULL) {
 		event_free(d->poll_timer);
 	}
+	if (d->pki_ev != NULL) {
+		event_free(d->pki_ev);
+	}
+	if (d->pki_timer != NULL) {
+		event_free(d->pki_timer);
+	}
+	if (d->pki_ctx != NULL) {
+		coap_free_context(d->pki_ctx);
+	}
 	psk_table_fini(&d->psk);
+	free(d->ca_cert);
+	if (d->server_pem != NULL) {
+		OPENSSL_cleanse(d->server_pem, strlen(d->server_pem));
+		free(d->server_pem);
+	}
 	free(d);
 	gw->dtls = NULL;
 }

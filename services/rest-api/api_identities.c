@@ -14,6 +14,9 @@
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_x509.h"
+
+#define CERT_DAYS 1096 /* three years (spec 3.3) */
 
 struct psk_state {
 	char id[LWM2M_ID_SIZE];
@@ -418,4 +421,131 @@ void
 api_psk_delete(struct api_req *r)
 {
 	lookup(r, on_delete_owner);
+}
+
+/* ---- /identities/certificates (spec 3.3) ----------------------------------
+ */
+
+void
+api_certificates_get(struct api_req *r)
+{
+	struct api_doc *doc = api_req_doc(r, "Certificates");
+
+	if (doc == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	api_doc_links_begin(doc);
+	api_doc_link(doc, "add", "/identities/certificates", NULL);
+	api_doc_end(doc);
+	api_reply_doc(r, 200, doc, API_MT_CERTIFICATES);
+}
+
+/* Issues a certificate for a fresh client id under the CA of ca_pem. */
+static void
+issue(struct api_req *r, const char *ca_pem)
+{
+	char id[LWM2M_ID_SIZE], guid[LWM2M_GUID_LEN + 1];
+	int64_t today = lwm2m_now_ms() / 1000;
+	struct api_doc *doc;
+	char *pem = NULL;
+
+	today -= today % 86400;
+	if (lwm2m_id_new(id) != LWM2M_OK ||
+	    lwm2m_x509_id_to_guid(id, guid) != LWM2M_OK ||
+	    lwm2m_x509_issue(ca_pem, guid, r->org, today, CERT_DAYS, &pem) !=
+	        LWM2M_OK) {
+		api_reply_error(r, 500, "cannot issue a certificate");
+		return;
+	}
+	doc = api_req_doc(r, "Certificate");
+	if (doc == NULL) {
+		OPENSSL_cleanse(pem, strlen(pem));
+		free(pem);
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	api_doc_string(doc, "CertificateFormat", "PEM");
+	api_doc_string(doc, "RawCertificate", pem);
+	OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
+	api_reply_doc(r, 201, doc, API_MT_CERTIFICATE);
+}
+
+static void on_ca(struct api_req *r, redisReply *reply, void *arg);
+
+static void
+on_ca_stored(struct api_req *r, redisReply *reply, void *arg)
+{
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		api_reply_error(r, 503, "storage unavailable");
+		return;
+	}
+	/* ours or a concurrent creator's: read whichever won */
+	if (api_redis_cmd(r, on_ca, (void *)1, "GET " LWM2M_KEY_CA) !=
+	    LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+static void
+create_ca(struct api_req *r)
+{
+	char *pem = NULL;
+
+	if (lwm2m_x509_ca_new("lwds device CA", 3650, &pem) != LWM2M_OK) {
+		api_reply_error(r, 500, "cannot create the device CA");
+		return;
+	}
+	if (api_redis_cmd(r, on_ca_stored, NULL, "SET " LWM2M_KEY_CA " %s NX",
+	                  pem) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+	OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
+}
+
+/* arg is non-NULL on the read after creating: no second creation */
+static void
+on_ca(struct api_req *r, redisReply *reply, void *arg)
+{
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		api_reply_error(r, 503, "storage unavailable");
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING) {
+		issue(r, reply->str);
+	} else if (arg == NULL) {
+		create_ca(r);
+	} else {
+		api_reply_error(r, 503, "device CA unavailable");
+	}
+}
+
+void
+api_certificates_create(struct api_req *r)
+{
+	const char *cert = lwm2m_getenv("LWDS_CA_CERT", NULL);
+	const char *key = lwm2m_getenv("LWDS_CA_KEY", NULL);
+	char *pem = NULL;
+
+	if (r->org == 0) {
+		api_reply_error(r, 403, "the administrator organisation cannot "
+		                        "own device identities");
+		return;
+	}
+	if (cert == NULL || key == NULL) {
+		if (api_redis_cmd(r, on_ca, NULL, "GET " LWM2M_KEY_CA) !=
+		    LWM2M_OK) {
+			api_reply_error(r, 503, "storage unavailable");
+		}
+		return;
+	}
+	if (lwm2m_x509_ca_from_files(cert, key, &pem) != LWM2M_OK) {
+		api_reply_error(r, 500, "LWDS_CA_CERT/LWDS_CA_KEY unusable");
+		return;
+	}
+	issue(r, pem);
+	OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
 }

@@ -37,4 +37,15 @@ void api_psk_get(struct api_req *r);
  * 404 unless it belongs to the caller's organisation. */
 void api_psk_delete(struct api_req *r);
 
+/* api_certificates_get answers GET /identities/certificates: only the add
+ * link (issued certificates are not stored). */
+void api_certificates_get(struct api_req *r);
+
+/* api_certificates_create answers POST /identities/certificates: a P-256
+ * key and a certificate signed by the device CA (LWDS_CA_CERT/LWDS_CA_KEY,
+ * else the one in Redis, created on first use) with CN = a fresh client id
+ * as a dashed GUID and O = the caller's organisation, valid three years
+ * from today 00:00 UTC (spec 3.3); 403 for the admin organisation. */
+void api_certificates_create(struct api_req *r);
+
 #endif

@@ -117,6 +117,10 @@ const struct api_route api_routes[] = {
 	{htp_method_POST, "/clients/{clientID}/objecttypes/{definitionID}/"
 	                  "instances/{instanceID}/subscriptions",
 	 api_subscriptions_create, API_AUTH_TOKEN},
+	{htp_method_GET, "/identities/certificates", api_certificates_get,
+	 API_AUTH_TOKEN},
+	{htp_method_POST, "/identities/certificates", api_certificates_create,
+	 API_AUTH_TOKEN},
 };
 
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];

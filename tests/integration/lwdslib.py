@@ -253,6 +253,7 @@ class Services:
         self.http_port = free_port()
         self.coap_port = free_port("udp")
         self.dtls_port = free_port("udp")
+        self.dtls_cert_port = free_port("udp")
         self.admin_key = random_token()
         self.admin_secret = random_token()
         self.gw_id = "test-gw-%d" % os.getpid()
@@ -265,6 +266,7 @@ class Services:
             "LWDS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port,
             "LWDS_COAP_LISTEN": "127.0.0.1:%d" % self.coap_port,
             "LWDS_DTLS_LISTEN": "127.0.0.1:%d" % self.dtls_port,
+            "LWDS_DTLS_CERT_LISTEN": "127.0.0.1:%d" % self.dtls_cert_port,
             "LWDS_GW_ID": self.gw_id,
             "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
             "LWDS_EVENTS_URL": "tcp://127.0.0.1:%d" % free_port(),

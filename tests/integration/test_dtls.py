@@ -5,10 +5,11 @@ after revocation; wrong keys, unknown identities, another endpoint and
 blacklisted clients are refused.  Peers: Debian's coap-client-openssl
 (libcoap3-bin), openssl s_client (cipher suites) and lwds-sim."""
 
+import os
 import re
 import shutil
 import subprocess
-import time
+import tempfile
 import unittest
 
 from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
@@ -240,6 +241,171 @@ class TestDtlsPsk(ServiceTestCase):
         sim.stop()
         wait_until(lambda: self.record(cid).get("state") == "deregistered",
                    timeout=10, what="de-registration over DTLS")
+
+
+def pem_blocks(text):
+    """{"EC PRIVATE KEY": "-----BEGIN...", ...} of a PEM bundle."""
+    out = {}
+    for m in re.finditer(r"-----BEGIN ([A-Z ]+)-----.*?-----END \1-----",
+                         text, re.S):
+        out[m.group(1)] = m.group(0) + "\n"
+    return out
+
+
+class TestDtlsCertificates(ServiceTestCase):
+    """Device certificates from POST /identities/certificates on the
+    gateway's certificate port (spec 3.3, 3.4)."""
+
+    REDIS_DB = 15
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
+        cls.admin = admin
+        r = cls.api.post("/accesskeys", admin, {"Name": "certs"})
+        k = r.json()
+        cls.org = int(cls.redis.hgetall("lwds:v1:accesskey:" + k["Key"])
+                      ["org"])
+        cls.tok = cls.api.token(k["Key"], k["Secret"])
+        cls.dir = tempfile.mkdtemp(prefix="lwds-certs-")
+
+    def issue(self):
+        r = self.api.post("/identities/certificates", self.tok)
+        self.assertEqual(r.status, 201, r)
+        body = r.json()
+        self.assertEqual(body["CertificateFormat"], "PEM")
+        return body["RawCertificate"]
+
+    def files(self, raw, name):
+        blocks = pem_blocks(raw)
+        key = os.path.join(self.dir, name + ".key")
+        crt = os.path.join(self.dir, name + ".crt")
+        with open(key, "w") as f:
+            f.write(blocks["EC PRIVATE KEY"])
+        with open(crt, "w") as f:
+            f.write(blocks["CERTIFICATE"])
+        return crt, key
+
+    def subject(self, crt):
+        out = subprocess.run(["openssl", "x509", "-in", crt, "-noout",
+                              "-subject", "-nameopt", "sep_multiline"],
+                             capture_output=True, text=True).stdout
+        cn = re.search(r"CN=(\S+)", out).group(1)
+        o = re.search(r"O=(\S+)", out).group(1)
+        return cn, o
+
+    def coap(self, crt, key, ep, wait=5):
+        r = subprocess.run(
+            [COAP_CLIENT, "-m", "post", "-c", crt, "-j", key, "-n",
+             "-B", str(wait), "-t", "40", "-e", PAYLOAD.decode(),
+             "coaps://127.0.0.1:%d/rd?ep=%s&lt=300"
+             % (self.svc.dtls_cert_port, ep)],
+            capture_output=True, timeout=wait + 20)
+        return (r.stdout + r.stderr).decode(errors="replace")
+
+    @staticmethod
+    def guid_to_id(guid):
+        import base64
+        h = guid.replace("-", "")
+        b = bytes.fromhex(h)
+        raw = b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def record(self, cid):
+        return self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+
+    def test_certificates_collection(self):
+        r = self.api.get("/identities/certificates", self.tok)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(path_of(link(r.json(), "add")),
+                         "/identities/certificates")
+        r = self.api.post("/identities/certificates", self.admin)
+        self.assertEqual(r.status, 403, r)
+
+    def test_certificate_shape(self):
+        raw = self.issue()
+        order = [m.group(1) for m in
+                 re.finditer(r"-----BEGIN ([A-Z ]+)-----", raw)]
+        self.assertEqual(order, ["EC PRIVATE KEY", "PUBLIC KEY",
+                                 "CERTIFICATE"])
+        crt, _ = self.files(raw, "shape")
+        cn, o = self.subject(crt)
+        self.assertRegex(cn, r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                             r"[0-9a-f]{4}-[0-9a-f]{12}$")
+        self.assertEqual(o, str(self.org))
+        text = subprocess.run(["openssl", "x509", "-in", crt, "-noout",
+                               "-text"], capture_output=True,
+                              text=True).stdout
+        self.assertIn("CA:FALSE", text)
+        self.assertIn("prime256v1", text)
+        self.assertIn("TLS Web Client Authentication", text)
+
+    def test_register_with_certificate(self):
+        crt, key = self.files(self.issue(), "dev")
+        cn, _ = self.subject(crt)
+        cid = self.guid_to_id(cn)
+        out = self.coap(crt, key, cn)
+        self.assertNotIn("4.", out)
+        rec = self.record(cid)
+        self.assertEqual(rec.get("sec"), "1", (rec, out))
+        self.assertEqual(rec.get("org"), str(self.org), rec)
+        self.assertEqual(rec.get("ep"), cn, rec)
+        self.assertEqual(self.api.get("/clients/" + cid, self.tok).status,
+                         200)
+
+    def test_certificate_endpoint_mismatch_refused(self):
+        crt, key = self.files(self.issue(), "mismatch")
+        cn, _ = self.subject(crt)
+        out = self.coap(crt, key, "not-" + cn)
+        self.assertIn("4.03", out)
+        self.assertEqual(self.record(self.guid_to_id(cn)), {})
+
+    def test_self_signed_refused(self):
+        crt, key = self.files(self.issue(), "self")
+        cn = "8a39d904-f7a2-44bc-9917-e5e255b1bdf7"
+        own = os.path.join(self.dir, "selfsigned.crt")
+        subprocess.run(["openssl", "req", "-x509", "-new", "-key", key,
+                        "-subj", "/CN=%s/O=%d" % (cn, self.org), "-days",
+                        "5", "-out", own], check=True, capture_output=True)
+        self.coap(own, key, cn, wait=2)
+        self.assertEqual(self.record(self.guid_to_id(cn)), {})
+
+    def test_expired_refused(self):
+        """A certificate from the right CA whose validity ended."""
+        crt, key = self.files(self.issue(), "exp")
+        ca = self.redis.command("GET", "lwds:v1:config:ca").decode()
+        blocks = pem_blocks(ca)
+        cafile = os.path.join(self.dir, "ca.crt")
+        cakey = os.path.join(self.dir, "ca.key")
+        with open(cafile, "w") as f:
+            f.write(blocks["CERTIFICATE"])
+        with open(cakey, "w") as f:
+            f.write(blocks["EC PRIVATE KEY"])
+        cn = "0d2b5c61-5bd1-4d8e-8f43-2f1c8e2a9b10"
+        csr = os.path.join(self.dir, "exp.csr")
+        subprocess.run(["openssl", "req", "-new", "-key", key, "-subj",
+                        "/CN=%s/O=%d" % (cn, self.org), "-out", csr],
+                       check=True, capture_output=True)
+        conf = os.path.join(self.dir, "ca.cnf")
+        db = os.path.join(self.dir, "index.txt")
+        open(db, "w").close()
+        with open(conf, "w") as f:
+            f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=%s\n"
+                    "new_certs_dir=%s\nserial=%s\ndefault_md=sha256\n"
+                    "policy=p\n[p]\ncommonName=supplied\n"
+                    "organizationName=supplied\n"
+                    % (db, self.dir, os.path.join(self.dir, "serial")))
+        with open(os.path.join(self.dir, "serial"), "w") as f:
+            f.write("01\n")
+        old = os.path.join(self.dir, "expired.crt")
+        subprocess.run(["openssl", "ca", "-batch", "-config", conf,
+                        "-cert", cafile, "-keyfile", cakey, "-in", csr,
+                        "-out", old, "-startdate", "20200101000000Z",
+                        "-enddate", "20200201000000Z", "-notext"],
+                       check=True, capture_output=True)
+        self.coap(old, key, cn, wait=2)
+        self.assertEqual(self.record(self.guid_to_id(cn)), {})
 
 
 if __name__ == "__main__":
