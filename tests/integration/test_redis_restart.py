@@ -58,6 +58,7 @@ class Stack:
         self.env.update({
             "LWDS_HTTP_LISTEN": "127.0.0.1:%d" % self.http,
             "LWDS_COAP_LISTEN": "127.0.0.1:%d" % self.coap,
+            "LWDS_DTLS_LISTEN": "127.0.0.1:%d" % free_port("udp"),
             "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
             "LWDS_GW_HEALTH_ADDR": "127.0.0.1:%d" % self.gw_health,
             "LWDS_WEBHOOK_HEALTH_ADDR": "127.0.0.1:%d" % self.wh_health,

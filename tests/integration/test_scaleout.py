@@ -131,6 +131,7 @@ class TestScaleOut(unittest.TestCase):
             self.ports["gw%d_health" % i] = health
             self.start("coap-gw", str(i), {
                 "LWDS_COAP_LISTEN": "127.0.0.1:%d" % coap,
+                "LWDS_DTLS_LISTEN": "127.0.0.1:%d" % free_port("udp"),
                 "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
                 "LWDS_GW_HEALTH_ADDR": "127.0.0.1:%d" % health,
                 "LWDS_GW_ID": "scale-gw%d-%d" % (i, os.getpid())})
@@ -215,6 +216,35 @@ class TestScaleOut(unittest.TestCase):
         # a token of one instance works on the other (shared signing key)
         for api in (self.api[1], self.api[2], self.lb):
             self.assertEqual(listed_ids(api, self.token), gw1 | gw2)
+
+    def test_reads_through_either_api_reach_every_device(self):
+        self.sim("so-r-")
+        owners = {c: 1 for c in self.owned(1)}
+        owners.update({c: 2 for c in self.owned(2)})
+        r = retrying(self.api[1], "GET", "/clients?pageSize=1000",
+                     self.token)
+        names = {}
+        for item in r.json().get("Items", []):
+            cid = [lk["href"] for lk in item["Links"]
+                   if lk["rel"] == "self"][0].rsplit("/", 1)[-1]
+            names[cid] = item["Name"]
+        self.assertEqual(set(names), set(owners))
+        pairs = set()
+        for n, (cid, ep) in enumerate(sorted(names.items())):
+            api = self.api[1 + n % 2]
+            r = retrying(api, "GET", "/clients/%s/objecttypes" % cid,
+                         self.token)
+            href = [lk["href"] for item in r.json()["Items"]
+                    if str(item["ObjectTypeID"]) == "3"
+                    for lk in item["Links"] if lk["rel"] == "instances"][0]
+            path = href[href.index("/clients/"):] + "/0"
+            r = api.get(path, self.token)
+            self.assertEqual(r.status, 200, "%s via api%d: %r\n%s"
+                             % (ep, 1 + n % 2, r, self.logs()))
+            self.assertEqual(r.json()["SerialNumber"], ep)
+            pairs.add((1 + n % 2, owners[cid]))
+        # each API instance read devices of each gateway
+        self.assertEqual(pairs, {(1, 1), (1, 2), (2, 1), (2, 2)})
 
     def test_subscription_through_either_api_sees_every_device(self):
         self.subscribe(self.api[2], "/hook")
