@@ -89,29 +89,29 @@ static const struct {
 	const char *path;
 	api_handler handler;
 } routed[] = {
-	{htp_method_GET, "/clients/AAAAAAAAAAAAAAAAAAAAAA/objecttypes/"
-	                 "BBBBBBBBBBBBBBBBBBBBBB/instances", api_instances_list},
-	{htp_method_POST, "/clients/c/objecttypes/d/instances",
-	 api_instances_create},
-	{htp_method_GET, "/clients/c/objecttypes/d/instances/0",
-	 api_instance_get},
-	{htp_method_PUT, "/clients/c/objecttypes/d/instances/0",
-	 api_instance_put},
-	{htp_method_DELETE, "/clients/c/objecttypes/d/instances/0",
-	 api_instance_delete},
-	{htp_method_GET, "/clients/c/objecttypes/d/instances/0/resources/1",
-	 api_resource_get},
-	{htp_method_PUT, "/clients/c/objecttypes/d/instances/0/resources/1",
-	 api_resource_put},
-	{htp_method_POST,
-	 "/clients/c/objecttypes/d/instances/0/resources/1/execute",
-	 api_resource_execute},
-	{htp_method_GET, "/metrics", api_metrics_list},
-	{htp_method_GET, "/metrics/BytesSent", api_metric_get},
-	{htp_method_GET, "/clients/c/metrics", api_client_metrics_list},
-	{htp_method_GET, "/clients/c/metrics/TransactionCount",
-	 api_client_metric_get},
-	{htp_method_GET, "/clients/c/operations/o", api_operation_get},
+    {htp_method_GET,
+     "/clients/AAAAAAAAAAAAAAAAAAAAAA/objecttypes/"
+     "BBBBBBBBBBBBBBBBBBBBBB/instances",
+     api_instances_list},
+    {htp_method_POST, "/clients/c/objecttypes/d/instances",
+     api_instances_create},
+    {htp_method_GET, "/clients/c/objecttypes/d/instances/0", api_instance_get},
+    {htp_method_PUT, "/clients/c/objecttypes/d/instances/0", api_instance_put},
+    {htp_method_DELETE, "/clients/c/objecttypes/d/instances/0",
+     api_instance_delete},
+    {htp_method_GET, "/clients/c/objecttypes/d/instances/0/resources/1",
+     api_resource_get},
+    {htp_method_PUT, "/clients/c/objecttypes/d/instances/0/resources/1",
+     api_resource_put},
+    {htp_method_POST,
+     "/clients/c/objecttypes/d/instances/0/resources/1/execute",
+     api_resource_execute},
+    {htp_method_GET, "/metrics", api_metrics_list},
+    {htp_method_GET, "/metrics/BytesSent", api_metric_get},
+    {htp_method_GET, "/clients/c/metrics", api_client_metrics_list},
+    {htp_method_GET, "/clients/c/metrics/TransactionCount",
+     api_client_metric_get},
+    {htp_method_GET, "/clients/c/operations/o", api_operation_get},
 };
 
 START_TEST(test_api_routes_devops)
@@ -122,11 +122,10 @@ START_TEST(test_api_routes_devops)
 		size_t n = 0;
 		unsigned allowed = 0;
 
-		ck_assert_int_eq(api_route_match(api_routes, api_n_routes,
-		                                 routed[i].method,
-		                                 routed[i].path, &route, p, &n,
-		                                 &allowed),
-		                 API_MATCH_OK);
+		ck_assert_int_eq(
+		    api_route_match(api_routes, api_n_routes, routed[i].method,
+		                    routed[i].path, &route, p, &n, &allowed),
+		    API_MATCH_OK);
 		ck_assert_msg(route->handler == routed[i].handler, "%s",
 		              routed[i].path);
 	}

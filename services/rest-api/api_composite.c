@@ -135,11 +135,12 @@ on_read(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 	if (rep->payload_len > 0 &&
 	    (!(rep->flags & LWM2M_DEVOP_RF_CT) ||
 	     lwm2m_decode((enum lwm2m_format)rep->ct, rep->payload,
-	                  rep->payload_len, &root, &s->tree, &diag) !=
-	             LWM2M_OK)) {
-		api_reply_error(r, 502, "client %s sent an undecodable answer "
-		                "(format %u): %s", s->client, (unsigned)rep->ct,
-		                diag.msg);
+	                  rep->payload_len, &root, &s->tree,
+	                  &diag) != LWM2M_OK)) {
+		api_reply_error(r, 502,
+		                "client %s sent an undecodable answer "
+		                "(format %u): %s",
+		                s->client, (unsigned)rep->ct, diag.msg);
 		return;
 	}
 	doc = api_req_doc(r, "Composite");
@@ -162,11 +163,13 @@ parse_body(struct api_req *r, struct composite_state *s)
 	char diag[160];
 	lwm2m_err err;
 
-	err = api_body_parse(api_req_header(r, "Content-Type"), r->body,
-	                     r->body ? r->body_len : 0, &api_body_limits_default,
-	                     &s->body, diag, sizeof diag);
+	err =
+	    api_body_parse(api_req_header(r, "Content-Type"), r->body,
+	                   r->body ? r->body_len : 0, &api_body_limits_default,
+	                   &s->body, diag, sizeof diag);
 	if (err != LWM2M_OK) {
-		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s", diag);
+		api_reply_error(r, err == LWM2M_EDENIED ? 415 : 400, "%s",
+		                diag);
 		return false;
 	}
 	s->have_body = true;
@@ -243,11 +246,12 @@ read_paths(struct api_req *r, struct composite_state *s,
 		size_t n = json_items(&s->body, "Paths", &a);
 
 		for (size_t i = 0; ok && i < n; i++) {
-			ok = add_path(req, YAJL_GET_STRING(a->u.array.values[i]));
+			ok = add_path(req,
+			              YAJL_GET_STRING(a->u.array.values[i]));
 		}
 	} else {
-		xmlNodePtr paths = xml_child(xmlDocGetRootElement(s->body.xml),
-		                             "Paths");
+		xmlNodePtr paths =
+		    xml_child(xmlDocGetRootElement(s->body.xml), "Paths");
 
 		for (xmlNodePtr c = paths ? paths->children : NULL; ok && c;
 		     c = c->next) {
@@ -258,8 +262,10 @@ read_paths(struct api_req *r, struct composite_state *s,
 		}
 	}
 	if (!ok || req->n_paths == 0) {
-		api_reply_error(r, 400, "Paths: expected 1 to %d LwM2M paths "
-		                "such as \"/3/0/0\"", LWM2M_DEVOP_MAX_PATHS);
+		api_reply_error(r, 400,
+		                "Paths: expected 1 to %d LwM2M paths "
+		                "such as \"/3/0/0\"",
+		                LWM2M_DEVOP_MAX_PATHS);
 		return false;
 	}
 	return true;
@@ -285,7 +291,8 @@ add_item(struct composite_state *s, const struct item *it, char *diag,
 	if (it->path == NULL ||
 	    lwm2m_path_parse(it->path, strlen(it->path), &p) != LWM2M_OK ||
 	    p.len < 3) {
-		snprintf(diag, size, "Path: expected a resource path such as "
+		snprintf(diag, size,
+		         "Path: expected a resource path such as "
 		         "\"/3/0/13\" or \"/3/0/6/1\"");
 		return false;
 	}
@@ -323,7 +330,8 @@ item_type(const char *name, yajl_val json, enum lwm2m_type *ret)
 	} else if (json != NULL && YAJL_IS_NUMBER(json)) {
 		*ret = YAJL_IS_INTEGER(json) ? LWM2M_TYPE_INTEGER
 		                             : LWM2M_TYPE_FLOAT;
-	} else if (json != NULL && (YAJL_IS_TRUE(json) || YAJL_IS_FALSE(json))) {
+	} else if (json != NULL &&
+	           (YAJL_IS_TRUE(json) || YAJL_IS_FALSE(json))) {
 		*ret = LWM2M_TYPE_BOOLEAN;
 	} else {
 		*ret = LWM2M_TYPE_STRING;
@@ -342,7 +350,8 @@ json_item(struct composite_state *s, yajl_val o, char *diag, size_t size)
 
 	if (!item_type(YAJL_GET_STRING(yajl_tree_get(o, tp, yajl_t_string)), v,
 	               &it.type)) {
-		snprintf(diag, size, "Type: expected String, Integer, Float, "
+		snprintf(diag, size,
+		         "Type: expected String, Integer, Float, "
 		         "Boolean, Opaque, DateTime or ObjLink");
 		return false;
 	}
@@ -353,8 +362,10 @@ json_item(struct composite_state *s, yajl_val o, char *diag, size_t size)
 	} else if (v != NULL && (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))) {
 		it.text = YAJL_IS_TRUE(v) ? "1" : "0";
 	} else {
-		snprintf(diag, size, "%s: Value: expected a string, number or "
-		         "boolean", it.path ? it.path : "item");
+		snprintf(diag, size,
+		         "%s: Value: expected a string, number or "
+		         "boolean",
+		         it.path ? it.path : "item");
 		return false;
 	}
 	return add_item(s, &it, diag, size);
@@ -375,7 +386,8 @@ xml_item(struct composite_state *s, xmlNodePtr e, char *diag, size_t size)
 		return false;
 	}
 	if (!item_type(typed ? type : NULL, NULL, &it.type)) {
-		snprintf(diag, size, "Type: expected String, Integer, Float, "
+		snprintf(diag, size,
+		         "Type: expected String, Integer, Float, "
 		         "Boolean, Opaque, DateTime or ObjLink");
 		return false;
 	}
@@ -399,8 +411,8 @@ write_items(struct api_req *r, struct composite_state *s)
 			               sizeof diag);
 		}
 	} else {
-		xmlNodePtr items = xml_child(xmlDocGetRootElement(s->body.xml),
-		                             "Items");
+		xmlNodePtr items =
+		    xml_child(xmlDocGetRootElement(s->body.xml), "Items");
 
 		for (xmlNodePtr c = items ? items->children : NULL; ok && c;
 		     c = c->next) {
@@ -426,8 +438,7 @@ on_written(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 /* ---- entry points ------------------------------------------------------- */
 
 static struct composite_state *
-start(struct api_req *r, struct lwm2m_devop_req *req,
-      enum lwm2m_devop_op op)
+start(struct api_req *r, struct lwm2m_devop_req *req, enum lwm2m_devop_op op)
 {
 	struct composite_state *s = calloc(1, sizeof *s);
 
@@ -438,8 +449,7 @@ start(struct api_req *r, struct lwm2m_devop_req *req,
 	r->data = s;
 	r->data_free = state_free;
 	lwm2m_tree_init(&s->tree, NULL);
-	if (api_req_param(r, "clientID", s->client, sizeof s->client) ==
-	            NULL ||
+	if (api_req_param(r, "clientID", s->client, sizeof s->client) == NULL ||
 	    !lwm2m_id_valid(s->client, strlen(s->client))) {
 		api_reply_status(r, 404);
 		return NULL;

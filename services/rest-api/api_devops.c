@@ -44,12 +44,11 @@ call_free(struct devop_call *c)
 /* ---- configuration ------------------------------------------------------ */
 
 static uint32_t
-env_ms(const char *name, uint32_t dflt)
+env_ms(const char *name, uint32_t dflt, long long max)
 {
 	long long v;
 
-	if (lwm2m_parse_int(lwm2m_getenv(name, ""), 0, API_DEVOP_MAX_WAIT_MS,
-	                    &v) != LWM2M_OK) {
+	if (lwm2m_parse_int(lwm2m_getenv(name, ""), 0, max, &v) != LWM2M_OK) {
 		return dflt;
 	}
 	return (uint32_t)v;
@@ -61,10 +60,11 @@ config_load(struct api_ctx *ctx)
 	if (ctx->devop_conf) {
 		return;
 	}
-	ctx->devop_wait_ms = env_ms("LWDS_QUEUE_WAIT_MS",
-	                            API_DEVOP_DEFAULT_WAIT_MS);
+	ctx->devop_wait_ms =
+	    env_ms("LWDS_QUEUE_WAIT_MS", API_DEVOP_DEFAULT_WAIT_MS,
+	           API_DEVOP_MAX_WAIT_MS);
 	ctx->devop_timeout_ms = env_ms("LWDS_DEVICE_TIMEOUT_MS",
-	                               API_DEVOP_DEFAULT_TIMEOUT_MS);
+	                               API_DEVOP_DEFAULT_TIMEOUT_MS, 3600000);
 	ctx->devop_conf = true;
 }
 
@@ -152,8 +152,8 @@ api_devop_http_status(uint8_t code)
 const char *
 api_devop_path_text(const struct lwm2m_devop_req *req, char *buf, size_t size)
 {
-	if (req->n_paths == 0 || lwm2m_path_format(&req->paths[0], buf, size) <
-	                             0) {
+	if (req->n_paths == 0 ||
+	    lwm2m_path_format(&req->paths[0], buf, size) < 0) {
 		snprintf(buf, size, "/");
 	}
 	return buf;
@@ -178,8 +178,9 @@ reply_queued(struct api_req *r, struct devop_call *c)
 	snprintf(key, sizeof key, LWM2M_KEY_OP, c->opid);
 	if (r->api->redis != NULL) {
 		(void)lwm2m_redis_cmd(r->api->redis, NULL, NULL,
-		                      "HSET %s " LWM2M_OF_CLIENT " %s "
-		                      LWM2M_OF_ORG " %lld " LWM2M_OF_CTX " %s",
+		                      "HSET %s " LWM2M_OF_CLIENT
+		                      " %s " LWM2M_OF_ORG " %lld " LWM2M_OF_CTX
+		                      " %s",
 		                      key, c->client, r->org, c->ctx);
 		(void)lwm2m_redis_cmd(r->api->redis, NULL, NULL, "EXPIRE %s %d",
 		                      key, LWM2M_OP_TTL_S);
@@ -217,8 +218,8 @@ dispatch_reply(struct api_req *r, struct devop_call *c,
 		api_reply_status(r, 404);
 		break;
 	case LWM2M_DEVOP_ST_TIMEOUT:
-		api_reply_error(r, 504, "client %s did not answer %s", c->client,
-		                c->what);
+		api_reply_error(r, 504, "client %s did not answer %s",
+		                c->client, c->what);
 		break;
 	case LWM2M_DEVOP_ST_QUEUED:
 		reply_queued(r, c);
@@ -287,12 +288,13 @@ on_rpc(lwm2m_err err, const struct lwm2m_env *env, void *arg)
 static void
 send_rpc(struct api_req *r, struct devop_call *c)
 {
-	int timeout = (int)(c->wait_ms + r->api->devop_timeout_ms +
-	                    RPC_MARGIN_MS);
+	int timeout =
+	    (int)(c->wait_ms + r->api->devop_timeout_ms + RPC_MARGIN_MS);
 
 	if (r->api->rpc == NULL ||
-	    lwm2m_rpc_call(r->api->rpc, c->rpc_url, LWM2M_ENV_RPC_DEVICE,
-	                   c->buf, c->len, timeout, on_rpc, c) != LWM2M_OK) {
+	    lwm2m_rpc_call_rid(r->api->rpc, c->rpc_url, LWM2M_ENV_RPC_DEVICE,
+	                       r->req_id, c->buf, c->len, timeout, on_rpc,
+	                       c) != LWM2M_OK) {
 		reply_unavailable(r, "gateway unreachable");
 		call_free(c);
 		return;
@@ -320,8 +322,8 @@ on_gateway(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 	url = reply->element[0];
 	alive = reply->element[1];
-	if (url->type != REDIS_REPLY_STRING || alive->type !=
-	    REDIS_REPLY_INTEGER || alive->integer != 1 ||
+	if (url->type != REDIS_REPLY_STRING ||
+	    alive->type != REDIS_REPLY_INTEGER || alive->integer != 1 ||
 	    (c->rpc_url = strdup(url->str)) == NULL) {
 		call_free(c);
 		reply_unavailable(r, "the client's gateway is down");
@@ -347,7 +349,7 @@ client_registered(struct api_req *r, redisReply *reply)
 		return false;
 	}
 	return lwm2m_parse_int(reply->element[0]->str, 0, INT64_MAX, &org) ==
-	               LWM2M_OK &&
+	           LWM2M_OK &&
 	       org == r->org &&
 	       strcmp(reply->element[1]->str, STATE_REGISTERED) == 0 &&
 	       reply->element[2]->len > 0 && reply->element[2]->len < 200;
@@ -381,7 +383,8 @@ on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	if (reply->elements < 4 ||
 	    reply->element[3]->type != REDIS_REPLY_STRING ||
 	    strcmp(reply->element[3]->str, "1") != 0) {
-		c->wait_ms = 0; /* not in queue mode: no waiting for a wake-up */
+		c->wait_ms =
+		    0; /* not in queue mode: no waiting for a wake-up */
 	}
 	if (lwm2m_redis_cmd(redis, on_gateway, c, "EVAL %s 2 %s %s",
 	                    GATEWAY_SCRIPT, key, alive) != LWM2M_OK) {
@@ -414,15 +417,14 @@ prepare(struct api_req *r, struct lwm2m_devop_req *req, struct devop_call *c)
 		req->flags |= LWM2M_DEVOP_F_NO_QUEUE;
 	}
 	snprintf(c->client, sizeof c->client, "%s", req->client);
-	snprintf(c->what, sizeof c->what, "%s %s",
-	         lwm2m_devop_op_name(req->op),
+	snprintf(c->what, sizeof c->what, "%s %s", lwm2m_devop_op_name(req->op),
 	         api_devop_path_text(req, path, sizeof path));
 	return lwm2m_devop_req_encode(req, &c->buf, &c->len);
 }
 
 void
-api_devop_call(struct api_req *r, struct lwm2m_devop_req *req,
-               const char *ctx, api_devop_done done, void *arg)
+api_devop_call(struct api_req *r, struct lwm2m_devop_req *req, const char *ctx,
+               api_devop_done done, void *arg)
 {
 	struct devop_call *c = calloc(1, sizeof *c);
 	lwm2m_err err;
@@ -437,16 +439,17 @@ api_devop_call(struct api_req *r, struct lwm2m_devop_req *req,
 	err = prepare(r, req, c);
 	if (err != LWM2M_OK) {
 		call_free(c);
-		api_reply_error(r, 400, err == LWM2M_EINVAL
-		                            ? "invalid Prefer header or request"
-		                            : "cannot build the request");
+		api_reply_error(r, 400,
+		                err == LWM2M_EINVAL
+		                    ? "invalid Prefer header or request"
+		                    : "cannot build the request");
 		return;
 	}
 	if (r->api->redis == NULL ||
 	    lwm2m_redis_cmd(r->api->redis, on_client, c,
-	                    "HMGET " LWM2M_KEY_CLIENT " %s %s %s %s",
-	                    c->client, LWM2M_CF_ORG, LWM2M_CF_STATE,
-	                    LWM2M_CF_GATEWAY, LWM2M_CF_QUEUE) != LWM2M_OK) {
+	                    "HMGET " LWM2M_KEY_CLIENT " %s %s %s %s", c->client,
+	                    LWM2M_CF_ORG, LWM2M_CF_STATE, LWM2M_CF_GATEWAY,
+	                    LWM2M_CF_QUEUE) != LWM2M_OK) {
 		call_free(c);
 		reply_unavailable(r, "storage unavailable");
 		return;

@@ -111,8 +111,8 @@ devop(struct api_req *r, struct lwm2m_devop_req *req, api_devop_done done,
 	uint8_t *stored;
 
 	if (s->resume == NULL) {
-		snprintf(ctx, sizeof ctx, "%d %s %ld %ld", (int)s->kind, s->def_id,
-		         s->iid, s->rid);
+		snprintf(ctx, sizeof ctx, "%d %s %ld %ld", (int)s->kind,
+		         s->def_id, s->iid, s->rid);
 		api_devop_call(r, req, ctx, done, arg);
 		return;
 	}
@@ -120,8 +120,7 @@ devop(struct api_req *r, struct lwm2m_devop_req *req, api_devop_done done,
 	s->resume = NULL;
 	snprintf(what, sizeof what, "%s %s", lwm2m_devop_op_name(req->op),
 	         api_devop_path_text(req, path, sizeof path));
-	if (lwm2m_devop_reply_decode(stored, s->resume_len, &rep) !=
-	    LWM2M_OK) {
+	if (lwm2m_devop_reply_decode(stored, s->resume_len, &rep) != LWM2M_OK) {
 		api_reply_error(r, 502, "unreadable stored result");
 	} else {
 		api_devop_resume(r, s->client, what, &rep, done, arg);
@@ -152,18 +151,18 @@ render(struct api_req *r, struct lwm2m_tree *tree, const struct lwm2m_node *n,
 	if (s->kind == K_LIST) {
 		api_page_parse(r->query, &page);
 		return r->neg.fmt == API_FMT_XML
-		               ? lwm2m_instance_list_to_xml(
-		                         &rd, n, (size_t)page.start,
-		                         (size_t)page.size, ret_buf, ret_len)
-		               : lwm2m_instance_list_to_json(
-		                         &rd, n, (size_t)page.start,
-		                         (size_t)page.size, ret_buf, ret_len);
+		           ? lwm2m_instance_list_to_xml(
+		                 &rd, n, (size_t)page.start, (size_t)page.size,
+		                 ret_buf, ret_len)
+		           : lwm2m_instance_list_to_json(
+		                 &rd, n, (size_t)page.start, (size_t)page.size,
+		                 ret_buf, ret_len);
 	}
 	snprintf(href + strlen(href), sizeof href - strlen(href), "/%ld",
 	         s->iid);
 	return r->neg.fmt == API_FMT_XML
-	               ? lwm2m_instance_to_xml(&rd, n, ret_buf, ret_len)
-	               : lwm2m_instance_to_json(&rd, n, ret_buf, ret_len);
+	           ? lwm2m_instance_to_xml(&rd, n, ret_buf, ret_len)
+	           : lwm2m_instance_to_json(&rd, n, ret_buf, ret_len);
 }
 
 static void
@@ -187,10 +186,10 @@ reply_rendered(struct api_req *r, struct lwm2m_tree *tree,
 		api_reply_error(r, 502, "cannot render the device's answer");
 		return;
 	}
-	api_reply_body(r, 200,
-	               api_media_type(&r->neg, base[0] ? base : NULL, type,
-	                              sizeof type),
-	               buf, len);
+	api_reply_body(
+	    r, 200,
+	    api_media_type(&r->neg, base[0] ? base : NULL, type, sizeof type),
+	    buf, len);
 	free(buf);
 }
 
@@ -199,8 +198,8 @@ reply_rendered(struct api_req *r, struct lwm2m_tree *tree,
 static struct lwm2m_node *
 answer_node(struct inst_state *s, struct lwm2m_tree *tree)
 {
-	struct lwm2m_path p = {.len = 2, .ids = {s->def->object_id,
-	                                        (uint16_t)s->iid}};
+	struct lwm2m_path p = {.len = 2,
+	                       .ids = {s->def->object_id, (uint16_t)s->iid}};
 	struct lwm2m_node *n = NULL;
 
 	if (s->kind == K_LIST) {
@@ -227,19 +226,22 @@ on_read(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 	    (!(rep->flags & LWM2M_DEVOP_RF_CT) ||
 	     lwm2m_decode((enum lwm2m_format)rep->ct, rep->payload,
 	                  rep->payload_len, base, &tree, &diag) != LWM2M_OK)) {
-		lwm2m_log(LWM2M_LOG_WARNING, "req=%llu: id=%s: undecodable "
-		          "answer (format %u): %s", (unsigned long long)r->id,
-		          s->client, (unsigned)rep->ct, diag.msg);
-		api_reply_error(r, 502, "client %s sent an undecodable answer "
-		                "(format %u): %s", s->client, (unsigned)rep->ct,
-		                diag.msg);
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "req=%llu: id=%s: undecodable "
+		          "answer (format %u): %s",
+		          (unsigned long long)r->id, s->client,
+		          (unsigned)rep->ct, diag.msg);
+		api_reply_error(r, 502,
+		                "client %s sent an undecodable answer "
+		                "(format %u): %s",
+		                s->client, (unsigned)rep->ct, diag.msg);
 		lwm2m_tree_fini(&tree);
 		return;
 	}
 	n = answer_node(s, &tree);
 	reply_rendered(r, &tree, n,
 	               rep->ct == LWM2M_FMT_TEXT ||
-	                       rep->ct == LWM2M_FMT_LEGACY_TEXT);
+	                   rep->ct == LWM2M_FMT_LEGACY_TEXT);
 	lwm2m_tree_fini(&tree);
 }
 
@@ -248,7 +250,7 @@ static bool
 single_resource(const struct inst_state *s, long rid)
 {
 	const struct lwm2m_propdef *p =
-	        lwm2m_objdef_prop(s->def, (uint16_t)rid);
+	    lwm2m_objdef_prop(s->def, (uint16_t)rid);
 
 	return p != NULL && !p->is_collection;
 }
@@ -280,8 +282,7 @@ start_read(struct api_req *r, int len)
 /* ---- writes, executes, create, delete ----------------------------------- */
 
 static void
-on_done_204(struct api_req *r, const struct lwm2m_devop_reply *rep,
-            void *arg)
+on_done_204(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 {
 	api_reply_status(r, 204);
 }
@@ -344,8 +345,8 @@ parse_body(struct api_req *r, uint16_t default_iid)
 	                                            r->body_len, default_iid,
 	                                            &s->tree, &s->body, &diag);
 	if (err != LWM2M_OK) {
-		api_reply_error(r, 400, "%s", diag.msg[0] ? diag.msg
-		                                          : lwm2m_strerror(err));
+		api_reply_error(r, 400, "%s",
+		                diag.msg[0] ? diag.msg : lwm2m_strerror(err));
 		return false;
 	}
 	return true;
@@ -357,8 +358,8 @@ encode_values(struct inst_state *s, const struct lwm2m_path *base,
               struct lwm2m_devop_req *req, uint8_t **ret_buf)
 {
 	size_t len;
-	lwm2m_err err = lwm2m_encode(LWM2M_FMT_SENML_CBOR, &s->tree, base,
-	                             ret_buf, &len);
+	lwm2m_err err =
+	    lwm2m_encode(LWM2M_FMT_SENML_CBOR, &s->tree, base, ret_buf, &len);
 
 	if (err != LWM2M_OK) {
 		return err;
@@ -372,8 +373,7 @@ encode_values(struct inst_state *s, const struct lwm2m_path *base,
 
 /* Sends one write of the values at req->paths[0]; done then runs. */
 static void
-send_write(struct api_req *r, struct lwm2m_devop_req *req,
-           api_devop_done done)
+send_write(struct api_req *r, struct lwm2m_devop_req *req, api_devop_done done)
 {
 	struct inst_state *s = r->data;
 	uint8_t *buf = NULL;
@@ -397,8 +397,10 @@ instance_put(struct api_req *r)
 		return;
 	}
 	if (s->body.has_instance_id && s->body.instance_id != s->iid) {
-		api_reply_error(r, 400, "InstanceID %u differs from the URL's "
-		                "%ld", (unsigned)s->body.instance_id, s->iid);
+		api_reply_error(r, 400,
+		                "InstanceID %u differs from the URL's "
+		                "%ld",
+		                (unsigned)s->body.instance_id, s->iid);
 		return;
 	}
 	devop_init(s, &req, LWM2M_DEVOP_WRITE_UPDATE, 2);
@@ -421,8 +423,10 @@ resource_put(struct api_req *r)
 	}
 	devop_init(s, &req, LWM2M_DEVOP_WRITE_REPLACE, 3);
 	if (lwm2m_tree_get(&s->tree, &req.paths[0]) == NULL) {
-		api_reply_error(r, 400, "the body has no value for resource "
-		                "%ld", s->rid);
+		api_reply_error(r, 400,
+		                "the body has no value for resource "
+		                "%ld",
+		                s->rid);
 		return;
 	}
 	if (single_resource(s, s->rid)) {
@@ -464,7 +468,7 @@ on_created(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 
 	if (rep->location_len > 0 &&
 	    lwm2m_path_parse(rep->location, rep->location_len, &loc) ==
-	            LWM2M_OK &&
+	        LWM2M_OK &&
 	    loc.len == 2) {
 		snprintf(id, sizeof id, "%u", (unsigned)loc.ids[1]);
 	} else if (s->body.has_instance_id) {
@@ -515,8 +519,7 @@ free_id(const struct lwm2m_node *obj)
 /* The object's instances as the device reported them: the new instance
  * takes the lowest free id. */
 static void
-on_existing(struct api_req *r, const struct lwm2m_devop_reply *rep,
-            void *arg)
+on_existing(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 {
 	struct inst_state *s = r->data;
 	struct lwm2m_path p = {.len = 1, .ids = {s->def->object_id}};
@@ -619,15 +622,15 @@ discover_item(struct api_doc *doc, const struct lwm2m_link_list *l,
 /* The device's link-format answer as {"Links", "Items": [{"Path",
  * "Attributes": {...}}]} (XML <Discover><Items><Link>...). */
 static void
-on_discover(struct api_req *r, const struct lwm2m_devop_reply *rep,
-            void *arg)
+on_discover(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 {
 	struct lwm2m_link_list *l = NULL;
 	struct api_doc *doc;
 
-	if (lwm2m_link_parse((const char *)rep->payload, rep->payload_len,
-	                     4096, &l, NULL, 0) != LWM2M_OK) {
-		api_reply_error(r, 502, "the device's Discover answer is not "
+	if (lwm2m_link_parse((const char *)rep->payload, rep->payload_len, 4096,
+	                     &l, NULL, 0) != LWM2M_OK) {
+		api_reply_error(r, 502,
+		                "the device's Discover answer is not "
 		                "link-format");
 		return;
 	}
@@ -661,7 +664,7 @@ discover(struct api_req *r)
 	devop(r, &req, on_discover, NULL);
 }
 
-static const char *const attr_names[] = {"pmin", "pmax", "gt",   "lt",
+static const char *const attr_names[] = {"pmin", "pmax",  "gt",   "lt",
                                          "st",   "epmin", "epmax"};
 
 /* Appends "name=value" ("name" alone for null) to q; false when the value
@@ -679,8 +682,8 @@ attr_append(char *q, size_t size, const char *name, const char *value)
 /* The value of attribute name in body: NULL with *present for null or an
  * empty element; false when it is not a number. */
 static bool
-attr_value(const struct api_body *b, const char *name, char *buf,
-           size_t size, bool *present, bool *null)
+attr_value(const struct api_body *b, const char *name, char *buf, size_t size,
+           bool *present, bool *null)
 {
 	const char *path[] = {name, NULL};
 	yajl_val v;
@@ -727,8 +730,8 @@ attrs_query(struct api_req *r, char *q, size_t size)
 	}
 	for (size_t i = 0; ok && i < sizeof attr_names / sizeof *attr_names;
 	     i++) {
-		ok = attr_value(&b, attr_names[i], value, sizeof value, &present,
-		                &null);
+		ok = attr_value(&b, attr_names[i], value, sizeof value,
+		                &present, &null);
 		if (ok && present) {
 			ok = attr_append(q, size, attr_names[i],
 			                 null ? NULL : value);
@@ -740,7 +743,8 @@ attrs_query(struct api_req *r, char *q, size_t size)
 	}
 	api_body_fini(&b);
 	if (ok && !lwm2m_devop_query_valid(q, strlen(q))) {
-		api_reply_error(r, 400, "attributes must be decimal numbers "
+		api_reply_error(r, 400,
+		                "attributes must be decimal numbers "
 		                "(pmin, pmax, epmin, epmax: non-negative "
 		                "integers)");
 		ok = false;
@@ -759,7 +763,8 @@ write_attributes(struct api_req *r)
 		return;
 	}
 	if (q[0] == '\0') {
-		api_reply_error(r, 400, "no attribute given (pmin, pmax, gt, "
+		api_reply_error(r, 400,
+		                "no attribute given (pmin, pmax, gt, "
 		                "lt, st, epmin, epmax)");
 		return;
 	}
@@ -848,8 +853,8 @@ on_definition(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 		api_reply_error(r, 503, "storage unavailable");
 		return;
 	}
-	if (s->rid >= 0 && lwm2m_objdef_prop(s->def, (uint16_t)s->rid) ==
-	                           NULL) {
+	if (s->rid >= 0 &&
+	    lwm2m_objdef_prop(s->def, (uint16_t)s->rid) == NULL) {
 		api_reply_status(r, 404);
 		return;
 	}
@@ -885,11 +890,10 @@ start(struct api_req *r, enum inst_kind kind, bool has_iid, bool has_rid)
 	lwm2m_tree_init(&s->tree, NULL);
 	s->iid = has_iid ? param_id(r, "instanceID") : -1;
 	s->rid = has_rid ? param_id(r, "resourceID") : -1;
-	if (api_req_param(r, "clientID", s->client, sizeof s->client) ==
-	            NULL ||
+	if (api_req_param(r, "clientID", s->client, sizeof s->client) == NULL ||
 	    !lwm2m_id_valid(s->client, strlen(s->client)) ||
 	    api_req_param(r, "definitionID", s->def_id, sizeof s->def_id) ==
-	            NULL ||
+	        NULL ||
 	    !lwm2m_id_valid(s->def_id, strlen(s->def_id)) ||
 	    (has_iid && s->iid < 0) || (has_rid && s->rid < 0)) {
 		api_reply_status(r, 404);

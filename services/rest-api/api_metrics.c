@@ -18,8 +18,8 @@
 #define STATE_REMOVED "removed"
 
 static const char *const metric_names[N_METRICS] = {
-	LWM2M_METRIC_BYTES_SENT, LWM2M_METRIC_BYTES_RECEIVED,
-	LWM2M_METRIC_TRANSACTIONS, "NumberClients"};
+    LWM2M_METRIC_BYTES_SENT, LWM2M_METRIC_BYTES_RECEIVED,
+    LWM2M_METRIC_TRANSACTIONS, "NumberClients"};
 
 struct metrics_state {
 	char client[LWM2M_ID_SIZE]; /* "" at organisation level */
@@ -173,7 +173,7 @@ fetch_org(struct api_req *r)
 	snprintf(hash, sizeof hash, LWM2M_KEY_ORG_METRICS, r->org);
 	if (api_redis_cmd(r, on_count, NULL, "ZCARD %s", zset) != LWM2M_OK ||
 	    api_redis_cmd(r, on_metrics, NULL, "HGETALL %s", hash) !=
-	            LWM2M_OK) {
+	        LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
 }
@@ -191,7 +191,7 @@ on_owner(struct api_req *r, redisReply *reply, void *arg)
 	}
 	if (reply->element[0]->type != REDIS_REPLY_STRING ||
 	    lwm2m_parse_int(reply->element[0]->str, 0, INT64_MAX, &org) !=
-	            LWM2M_OK ||
+	        LWM2M_OK ||
 	    org != r->org ||
 	    (reply->element[1]->type == REDIS_REPLY_STRING &&
 	     strcmp(reply->element[1]->str, STATE_REMOVED) == 0)) {
@@ -215,9 +215,9 @@ start(struct api_req *r, bool client, bool one)
 	if ((client && (api_req_param(r, "clientID", s->client,
 	                              sizeof s->client) == NULL ||
 	                !lwm2m_id_valid(s->client, strlen(s->client)))) ||
-	    (one && (api_req_param(r, "metricID", s->name, sizeof s->name) ==
-	                     NULL ||
-	             metric_index(s->name) < 0))) {
+	    (one &&
+	     (api_req_param(r, "metricID", s->name, sizeof s->name) == NULL ||
+	      metric_index(s->name) < 0))) {
 		api_reply_status(r, 404);
 		return NULL;
 	}
@@ -257,8 +257,8 @@ client_metrics(struct api_req *r, bool one)
 		return;
 	}
 	if (api_redis_cmd(r, on_owner, NULL, "HMGET " LWM2M_KEY_CLIENT " %s %s",
-	                  s->client, LWM2M_CF_ORG, LWM2M_CF_STATE) !=
-	    LWM2M_OK) {
+	                  s->client, LWM2M_CF_ORG,
+	                  LWM2M_CF_STATE) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
 }

@@ -58,8 +58,8 @@ on_operation(struct api_req *r, redisReply *reply, void *arg)
 	org = field(reply, 1);
 	ctx = field(reply, 2);
 	if (field(reply, 0) == NULL || strcmp(field(reply, 0), client) != 0 ||
-	    org == NULL || lwm2m_parse_int(org, 0, INT64_MAX, &org_id) !=
-	                           LWM2M_OK ||
+	    org == NULL ||
+	    lwm2m_parse_int(org, 0, INT64_MAX, &org_id) != LWM2M_OK ||
 	    org_id != r->org || ctx == NULL) {
 		api_reply_status(r, 404);
 		return;
