@@ -103,6 +103,36 @@ START_TEST(test_lwm2m_env_roundtrip)
 }
 END_TEST
 
+START_TEST(test_lwm2m_env_request_id)
+{
+	struct lwm2m_env in = {.kind = LWM2M_ENV_RPC_PING,
+	                       .payload = (const uint8_t *)"xy",
+	                       .payload_len = 2,
+	                       .rid = "req-42",
+	                       .rid_len = 6};
+	struct lwm2m_env out;
+	nng_msg *msg;
+	uint8_t *body;
+
+	ck_assert_int_eq(lwm2m_env_encode(&in, &msg), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_OK);
+	ck_assert(out.flags & LWM2M_ENV_F_RID);
+	ck_assert_uint_eq(out.rid_len, 6);
+	ck_assert_mem_eq(out.rid, "req-42", 6);
+	ck_assert_uint_eq(out.payload_len, 2);
+	ck_assert_mem_eq(out.payload, "xy", 2);
+	/* a length running past the body is refused */
+	body = nng_msg_body(msg);
+	body[LWM2M_ENV_HEADER_LEN] = 60;
+	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_EPROTO);
+	body[LWM2M_ENV_HEADER_LEN] = 0;
+	ck_assert_int_eq(lwm2m_env_decode(msg, &out), LWM2M_EPROTO);
+	nng_msg_free(msg);
+	in.rid_len = LWM2M_ENV_RID_MAX + 1;
+	ck_assert_int_eq(lwm2m_env_encode(&in, &msg), LWM2M_EINVAL);
+}
+END_TEST
+
 START_TEST(test_lwm2m_redis_url_parse)
 {
 	struct lwm2m_redis_url u;
@@ -151,6 +181,7 @@ common_suite(void)
 		{"lwm2m_b64", test_lwm2m_b64_roundtrip},
 		{"lwm2m_time", test_lwm2m_time_parse_iso8601},
 		{"lwm2m_env", test_lwm2m_env_roundtrip},
+		{"lwm2m_env_rid", test_lwm2m_env_request_id},
 		{"lwm2m_redis_url_parse", test_lwm2m_redis_url_parse},
 		{"lwm2m_log_quote", test_lwm2m_log_quote},
 	};

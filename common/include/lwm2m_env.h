@@ -39,6 +39,12 @@ enum lwm2m_env_kind {
 
 #define LWM2M_ENV_F_REPLY 0x1u
 #define LWM2M_ENV_F_ERROR 0x2u /* reply payload is "<lwm2m_err>:<text>" */
+/* The body carries a request id (REST X-Request-Id) for the logs: a u8
+ * length (1..LWM2M_ENV_RID_MAX) and that many bytes before the payload.
+ * lwm2m_env_encode sets it when rid_len > 0; lwm2m_env_decode strips it
+ * into rid/rid_len, so payload is unchanged for everybody else. */
+#define LWM2M_ENV_F_RID 0x4u
+#define LWM2M_ENV_RID_MAX 64
 
 struct lwm2m_env {
 	uint16_t kind;
@@ -46,6 +52,8 @@ struct lwm2m_env {
 	uint64_t corr_id;
 	const uint8_t *payload; /* borrowed: valid while the nng_msg lives */
 	size_t payload_len;
+	const char *rid;        /* request id, not NUL-terminated; borrowed */
+	size_t rid_len;         /* 0: none */
 };
 
 /* lwm2m_env_encode builds a new message from env (payload copied). */

@@ -85,6 +85,14 @@ lwm2m_err lwm2m_rpc_call(struct lwm2m_rpc_client *c, const char *url,
                          uint16_t kind, const void *payload, size_t len,
                          int timeout_ms, lwm2m_rpc_cb cb, void *arg);
 
+/* lwm2m_rpc_call_rid is lwm2m_rpc_call carrying rid (NUL-terminated, at
+ * most LWM2M_ENV_RID_MAX bytes, else dropped; NULL: none) in the envelope
+ * (LWM2M_ENV_F_RID) so the server can log the caller's request id. */
+lwm2m_err lwm2m_rpc_call_rid(struct lwm2m_rpc_client *c, const char *url,
+                             uint16_t kind, const char *rid,
+                             const void *payload, size_t len, int timeout_ms,
+                             lwm2m_rpc_cb cb, void *arg);
+
 /* lwm2m_rpc_error_parse reads the "<err>:<text>" payload of an error reply
  * into *ret_err (LWM2M_EPROTO when unreadable). */
 void lwm2m_rpc_error_parse(const struct lwm2m_env *reply, lwm2m_err *ret_err);

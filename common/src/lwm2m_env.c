@@ -59,12 +59,17 @@ lwm2m_err
 lwm2m_env_encode(const struct lwm2m_env *env, nng_msg **ret_msg)
 {
 	uint8_t hdr[LWM2M_ENV_HEADER_LEN];
+	uint8_t rid_len = (uint8_t)env->rid_len;
 	nng_msg *msg;
 	int rv;
 
+	if (env->rid_len > LWM2M_ENV_RID_MAX) {
+		return LWM2M_EINVAL;
+	}
 	put_u16(hdr, LWM2M_ENV_VERSION);
 	put_u16(hdr + 2, env->kind);
-	put_u32(hdr + 4, env->flags);
+	put_u32(hdr + 4, rid_len > 0 ? env->flags | LWM2M_ENV_F_RID
+	                             : env->flags & ~LWM2M_ENV_F_RID);
 	put_u32(hdr + 8, (uint32_t)(env->corr_id >> 32));
 	put_u32(hdr + 12, (uint32_t)env->corr_id);
 	rv = nng_msg_alloc(&msg, 0);
@@ -72,6 +77,10 @@ lwm2m_env_encode(const struct lwm2m_env *env, nng_msg **ret_msg)
 		return lwm2m_env_nng_err(rv);
 	}
 	rv = nng_msg_append(msg, hdr, sizeof hdr);
+	if (rv == 0 && rid_len > 0) {
+		rv = nng_msg_append(msg, &rid_len, 1);
+		rv = rv ? rv : nng_msg_append(msg, env->rid, rid_len);
+	}
 	if (rv == 0 && env->payload_len > 0) {
 		rv = nng_msg_append(msg, env->payload, env->payload_len);
 	}
@@ -97,6 +106,19 @@ lwm2m_env_decode(nng_msg *msg, struct lwm2m_env *ret_env)
 	ret_env->corr_id = (uint64_t)get_u32(body + 8) << 32 | get_u32(body + 12);
 	ret_env->payload = body + LWM2M_ENV_HEADER_LEN;
 	ret_env->payload_len = len - LWM2M_ENV_HEADER_LEN;
+	ret_env->rid = NULL;
+	ret_env->rid_len = 0;
+	if (ret_env->flags & LWM2M_ENV_F_RID) {
+		size_t n = ret_env->payload_len > 0 ? ret_env->payload[0] : 0;
+		if (n == 0 || n > LWM2M_ENV_RID_MAX ||
+		    n + 1 > ret_env->payload_len) {
+			return LWM2M_EPROTO;
+		}
+		ret_env->rid = (const char *)ret_env->payload + 1;
+		ret_env->rid_len = n;
+		ret_env->payload += n + 1;
+		ret_env->payload_len -= n + 1;
+	}
 	return LWM2M_OK;
 }
 

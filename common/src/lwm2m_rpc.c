@@ -628,10 +628,23 @@ lwm2m_rpc_call(struct lwm2m_rpc_client *c, const char *url, uint16_t kind,
                const void *payload, size_t len, int timeout_ms, lwm2m_rpc_cb cb,
                void *arg)
 {
+	return lwm2m_rpc_call_rid(c, url, kind, NULL, payload, len, timeout_ms,
+	                          cb, arg);
+}
+
+lwm2m_err
+lwm2m_rpc_call_rid(struct lwm2m_rpc_client *c, const char *url,
+                   uint16_t kind, const char *rid, const void *payload,
+                   size_t len, int timeout_ms, lwm2m_rpc_cb cb, void *arg)
+{
+	size_t rid_len = rid ? strnlen(rid, LWM2M_ENV_RID_MAX + 1) : 0;
 	struct lwm2m_env env = {.kind = kind,
 	                        .corr_id = ++c->next_corr,
 	                        .payload = payload,
-	                        .payload_len = len};
+	                        .payload_len = len,
+	                        .rid = rid,
+	                        .rid_len = rid_len <= LWM2M_ENV_RID_MAX ? rid_len
+	                                                                : 0};
 	struct target *t;
 	struct call *call;
 	nng_msg *msg;

@@ -242,11 +242,16 @@ static void
 on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 {
 	struct gw_ctx *gw = arg;
-	char id[LWM2M_ID_SIZE];
+	char id[LWM2M_ID_SIZE], rid[LWM2M_ENV_RID_MAX + 8];
 	lwm2m_err err;
 
 	lwm2m_metrics_inc(lwm2m_metrics_counter(NULL, "lwds_gw_rpc_requests_total",
 	                                        "rpc requests received"));
+	if (env->rid_len > 0) {
+		lwm2m_log(LWM2M_LOG_INFO, "rpc kind=%u rid=%s", env->kind,
+		          lwm2m_log_quote(rid, sizeof rid, env->rid,
+		                          env->rid_len));
+	}
 	switch (env->kind) {
 	case LWM2M_ENV_RPC_PING:
 		lwm2m_rpc_reply(req, 0, NULL, 0);
