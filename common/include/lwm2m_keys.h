@@ -82,6 +82,14 @@
 /* HASH per organisation: duplicate key of each subscription (type, client,
  * definition, instance, property, lower-case url; spec 6.3) -> id. */
 #define LWM2M_KEY_ORG_SUB_DEDUP LWM2M_KEY_PREFIX "org:{%lld}:subs:dedup"
+/* Observation collation (spec 7; docs/webhooks.md).  SET per client and
+ * path ("/3303/0/5700"): ids of the Observation subscriptions on it. */
+#define LWM2M_KEY_CLIENT_OBS_SUBS LWM2M_KEY_PREFIX "client:{%s}:obsubs:%s"
+/* SET per client: the paths that have Observation subscriptions. */
+#define LWM2M_KEY_CLIENT_OBS_PATHS LWM2M_KEY_PREFIX "client:{%s}:obspaths"
+/* HASH per client, written by the broker: path -> "<token hex> <gateway
+ * id> <attribute query>" of the one observation held on the device. */
+#define LWM2M_KEY_CLIENT_OBSERVED LWM2M_KEY_PREFIX "client:{%s}:observed"
 
 /* Webhook delivery queue (docs/webhooks.md); one hash tag, so the Lua
  * scripts of the dispatcher may touch all three atomically. */

@@ -140,6 +140,7 @@ unsigned long long brk_ctx_queued(const struct brk_ctx *ctx);
 /* A stream entry being handled; acknowledged when its last step ends. */
 struct brk_entry;
 struct brk_stream;
+struct lwm2m_rpc_client;
 
 /* brk__event looks up and queues the deliveries of ev; entry (NULL for nng
  * events) gets one reference per step and is released by them. */
@@ -155,6 +156,20 @@ void brk__entry_ref(struct brk_entry *entry);
 /* brk__entry_unref drops one; the last one XACKs the entry and frees it
  * (NULL-safe). */
 void brk__entry_unref(struct brk_entry *entry);
+
+/* brk__observe_path reconciles the device's observation of path on client
+ * with the Observation subscriptions of that path (brk_observe.c): Observe
+ * (after Write-Attributes) for the first, Write-Attributes when the merged
+ * attributes change, Cancel after the last.  entry is held until done. */
+void brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
+                       const char *client, const char *path,
+                       struct brk_entry *entry);
+
+/* brk__observe_client forgets the observations of client (it registered
+ * again: the device dropped them) and re-establishes every path that has
+ * subscriptions. */
+void brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
+                         const char *client, struct brk_entry *entry);
 
 /* brk__stream_new starts reading LWM2M_KEY_EVENTS for ctx: first this
  * consumer's pending entries (what a killed broker had taken), then new

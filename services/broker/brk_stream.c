@@ -14,6 +14,7 @@
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
+#include "lwm2m_rpc.h"
 
 #define STREAM_ID_MAX 48
 #define BLOCK_MS 1000
@@ -21,7 +22,8 @@
 struct brk_stream {
 	struct brk_ctx *ctx;
 	const struct brk_config *cfg;
-	struct lwm2m_redis *reader; /* XREADGROUP BLOCK has its own line */
+	struct lwm2m_redis *reader;   /* XREADGROUP BLOCK has its own line */
+	struct lwm2m_rpc_client *rpc; /* to the gateways (observations) */
 	struct event *claim_timer;
 	bool reading;     /* an XREADGROUP is in flight */
 	bool pending;     /* re-reading this consumer's pending entries */
@@ -186,6 +188,25 @@ brk__entry_unref(struct brk_entry *entry)
 	read_next(s);
 }
 
+/* A "subscription" entry of the REST API: an Observation subscription of
+ * client "id" on "path" came or went. */
+static void
+subscription_entry(struct brk_stream *s, const redisReply *fields,
+                   struct brk_entry *entry)
+{
+	const redisReply *type = field(fields, "type");
+	const redisReply *id = field(fields, "id");
+	const redisReply *path = field(fields, "path");
+
+	if (type == NULL || strcmp(type->str, "subscription") != 0 ||
+	    id == NULL || path == NULL) {
+		return;
+	}
+	lwm2m_log(LWM2M_LOG_INFO, "observation id=%s path=%s changed entry=%s",
+	          id->str, path->str, entry->id);
+	brk__observe_path(s->ctx, s->rpc, id->str, path->str, entry);
+}
+
 /* Starts one stream entry (id, fields): a client event fans out; anything
  * else is acknowledged at once. */
 static void
@@ -214,7 +235,12 @@ handle_entry(struct brk_stream *s, const redisReply *e)
 		lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s org=%lld entry=%s",
 		          brk_event_name(event), ev.id, ev.org, entry->id);
 		brk__event(s->ctx, event, &ev, entry);
-	} else if (err != LWM2M_ENOTFOUND) {
+		if (event == BRK_EV_CONNECTED) {
+			brk__observe_client(s->ctx, s->rpc, ev.id, entry);
+		}
+	} else if (err == LWM2M_ENOTFOUND) {
+		subscription_entry(s, e->element[1], entry);
+	} else {
 		lwm2m_log(LWM2M_LOG_WARNING, "event entry %s: %s, ignoring",
 		          entry->id, lwm2m_strerror(err));
 	}
@@ -411,8 +437,11 @@ brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
 		brk__stream_free(s);
 		return LWM2M_ENOMEM;
 	}
-	err = lwm2m_redis_new(base, cfg->redis_url, on_reader_ready, s,
-	                      &s->reader);
+	err = lwm2m_rpc_client_new(base, &s->rpc);
+	if (err == LWM2M_OK) {
+		err = lwm2m_redis_new(base, cfg->redis_url, on_reader_ready, s,
+		                      &s->reader);
+	}
 	if (err != LWM2M_OK) {
 		brk__stream_free(s);
 		return err;
@@ -433,6 +462,7 @@ brk__stream_free(struct brk_stream *s)
 	if (s->claim_timer != NULL) {
 		event_free(s->claim_timer);
 	}
+	lwm2m_rpc_client_free(s->rpc); /* calls back with LWM2M_ECLOSED */
 	lwm2m_redis_free(s->reader);
 	if (s->inflight > 0) {
 		s->freed = true; /* entries still held by the fan-out steps */

@@ -200,6 +200,79 @@ sub_item(struct api_doc *doc, const struct api_sub_rec *rec)
 	api_doc_end(doc);
 }
 
+/* ---- observation collation hand-off (spec 7) ---------------------------- */
+
+/* After an Observation subscription was added or removed: keeps the path in
+ * LWM2M_KEY_CLIENT_OBS_PATHS while it has subscriptions and tells the
+ * broker (an event on LWM2M_KEY_EVENTS) to reconcile the device's
+ * observation of that path.  KEYS paths set, obsubs set, events stream;
+ * ARGV path, client, org. */
+static const char obs_sync_lua[] =
+    "if redis.call('SCARD', KEYS[2]) > 0 then "
+    "redis.call('SADD', KEYS[1], ARGV[1]) else "
+    "redis.call('SREM', KEYS[1], ARGV[1]) end "
+    "redis.call('XADD', KEYS[3], '*', 'type', 'subscription', 'id', "
+    "ARGV[2], 'org', ARGV[3], 'path', ARGV[1]) return 1";
+
+/* The LwM2M path an Observation subscription observes ("/3303/0/5700"),
+ * or false when it targets no client and object (stored, never acts). */
+static bool
+obs_path(const struct api_sub_rec *rec, char *buf, size_t size)
+{
+	if (strcmp(rec->type, "Observation") != 0 || rec->client[0] == '\0' ||
+	    rec->obj[0] == '\0') {
+		return false;
+	}
+	if (rec->inst[0] == '\0') {
+		snprintf(buf, size, "/%s", rec->obj);
+	} else if (rec->prop[0] == '\0') {
+		snprintf(buf, size, "/%s/%s", rec->obj, rec->inst);
+	} else {
+		snprintf(buf, size, "/%s/%s/%s", rec->obj, rec->inst,
+		         rec->prop);
+	}
+	return true;
+}
+
+static void
+on_obs_synced(struct api_req *r, redisReply *reply, void *arg)
+{
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "req=%llu: observation hand-off "
+		          "failed; the next registration re-establishes it",
+		          (unsigned long long)r->id);
+	}
+}
+
+static void
+obs_sync(struct api_req *r, const struct api_sub_rec *rec)
+{
+	char path[32], paths[160], subs[200], org[24];
+	const char *argv[10];
+
+	if (!obs_path(rec, path, sizeof path)) {
+		return;
+	}
+	snprintf(paths, sizeof paths, LWM2M_KEY_CLIENT_OBS_PATHS, rec->client);
+	snprintf(subs, sizeof subs, LWM2M_KEY_CLIENT_OBS_SUBS, rec->client,
+	         path);
+	snprintf(org, sizeof org, "%lld", rec->org);
+	argv[0] = "EVAL";
+	argv[1] = obs_sync_lua;
+	argv[2] = "3";
+	argv[3] = paths;
+	argv[4] = subs;
+	argv[5] = LWM2M_KEY_EVENTS;
+	argv[6] = path;
+	argv[7] = rec->client;
+	argv[8] = org;
+	if (api_redis_cmdargv(r, on_obs_synced, NULL, 9, argv, NULL) !=
+	    LWM2M_OK) {
+		on_obs_synced(r, NULL, NULL);
+	}
+}
+
 /* ---- POST <level>/subscriptions ----------------------------------------- */
 
 static void
@@ -239,6 +312,7 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 	api_doc_end(doc);
 	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s %s created",
 	          (unsigned long long)r->id, s->rec.id, s->rec.type);
+	obs_sync(r, &s->rec);
 	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
 }
 
@@ -248,9 +322,14 @@ index_keys(const struct api_sub_rec *rec, char (*keys)[160])
 {
 	size_t n = 0;
 	bool event = strcmp(rec->type, "Observation") != 0;
+	char path[32];
 
 	if (rec->client[0] != '\0') {
 		snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_SUBS, rec->client);
+		if (obs_path(rec, path, sizeof path)) {
+			snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_OBS_SUBS,
+			         rec->client, path);
+		}
 		if (event) {
 			snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_EVENT_SUBS,
 			         rec->client, rec->type);
@@ -741,6 +820,7 @@ on_deleted(struct api_req *r, redisReply *reply, void *arg)
 	}
 	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s deleted",
 	          (unsigned long long)r->id, s->rec.id);
+	obs_sync(r, &s->rec);
 	api_reply_status(r, 204);
 }
 

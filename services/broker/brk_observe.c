@@ -1,0 +1,407 @@
+/* brk_observe.c - observation collation (REST spec 7): every Observation
+ * subscription on the same client and path shares ONE observation on the
+ * device.  The state lives in Redis (LWM2M_KEY_CLIENT_OBS_SUBS: the
+ * subscriptions of a path, written by the REST API;
+ * LWM2M_KEY_CLIENT_OBSERVED: token, gateway and attributes of the
+ * observation held, written here), so a restarted broker or gateway picks
+ * it up.  A reconcile step compares the two and sends what is missing to
+ * the owning gateway over rpc: Write-Attributes + Observe for a first
+ * subscription, Write-Attributes when the merged attributes change, Cancel
+ * when the last subscription went.  It is idempotent, so an event handled
+ * twice does no harm. */
+#include "brk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwm2m_devop.h"
+#include "lwm2m_env.h"
+#include "lwm2m_log.h"
+#include "lwm2m_loop.h"
+#include "lwm2m_redis.h"
+#include "lwm2m_rpc.h"
+
+#define OBS_RPC_TIMEOUT_MS 15000
+#define OBS_DEVICE_WAIT_MS 10000
+#define OBS_QUERY_MAX 200
+#define OBS_GW_MAX 129
+#define OBS_URL_MAX 300
+
+/* Reads what a reconcile step needs in one round trip.  ARGV client, path.
+ * Returns {subscriptions on the path, observed value or "", the client's
+ * gateway, that gateway's rpc URL, the merged attribute query, state}.
+ * Merging: the smallest pmin, pmax and step satisfy every subscription;
+ * lt/gt cannot be merged and are not sent (spec 7, issue 5). */
+static const char read_lua[] =
+    "local c, p = ARGV[1], ARGV[2] "
+    "local pre = 'lwds:v1:client:{' .. c .. '}' "
+    "local subs = redis.call('SMEMBERS', pre .. ':obsubs:' .. p) "
+    "local obs = redis.call('HGET', pre .. ':observed', p) or '' "
+    "local rec = redis.call('HMGET', pre, 'gw', 'state') "
+    "local gw, state = rec[1] or '', rec[2] or '' "
+    "local rpc = '' "
+    "if gw ~= '' then "
+    "rpc = redis.call('HGET', 'lwds:v1:gw:' .. gw, 'rpc') or '' end "
+    "local best = {} "
+    "local names = {'pmin', 'pmax', 'stp'} "
+    "for _, id in ipairs(subs) do "
+    "local a = redis.call('HMGET', 'lwds:v1:sub:{' .. id .. '}', "
+    "'pmin', 'pmax', 'stp') "
+    "for i = 1, 3 do "
+    "if a[i] and a[i] ~= '' and (best[i] == nil or "
+    "tonumber(a[i]) < tonumber(best[i])) then best[i] = a[i] end end end "
+    "local q = {} "
+    "local out = {'pmin', 'pmax', 'st'} "
+    "for i = 1, 3 do if best[i] then "
+    "table.insert(q, out[i] .. '=' .. best[i]) end end "
+    "return {#subs, obs, gw, rpc, table.concat(q, '&'), state}";
+
+enum obs_step { STEP_ATTRS, STEP_OBSERVE, STEP_CANCEL };
+
+struct obs_job {
+	struct brk_ctx *ctx;
+	struct lwm2m_rpc_client *rpc;
+	struct brk_entry *entry;
+	char client[LWM2M_ID_SIZE];
+	char path[32];
+	char gw[OBS_GW_MAX], url[OBS_URL_MAX], query[OBS_QUERY_MAX];
+	char old_token[2 * LWM2M_DEVOP_MAX_TOKEN + 1], old_gw[OBS_GW_MAX];
+	char old_query[OBS_QUERY_MAX];
+	long long n_subs;
+	bool observed, observe_after;
+	enum obs_step step;
+};
+
+static void
+job_done(struct obs_job *j)
+{
+	brk__entry_unref(j->entry);
+	free(j);
+}
+
+static const char *
+elem(const redisReply *r, size_t i)
+{
+	return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING
+	           ? r->element[i]->str
+	           : "";
+}
+
+/* Splits "<token> <gw> <query>" of LWM2M_KEY_CLIENT_OBSERVED. */
+static void
+parse_observed(struct obs_job *j, const char *v)
+{
+	char tok[40] = "", gw[OBS_GW_MAX] = "", q[OBS_QUERY_MAX] = "";
+
+	j->observed =
+	    v[0] != '\0' && sscanf(v, "%39s %128s %199s", tok, gw, q) >= 2;
+	snprintf(j->old_token, sizeof j->old_token, "%s", tok);
+	snprintf(j->old_gw, sizeof j->old_gw, "%s", gw);
+	snprintf(j->old_query, sizeof j->old_query, "%s",
+	         strcmp(q, "-") == 0 ? "" : q);
+}
+
+static void
+on_stored(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	job_done(arg);
+}
+
+static void
+store(struct obs_job *j, const char *token)
+{
+	char key[128], value[2 * LWM2M_DEVOP_MAX_TOKEN + OBS_GW_MAX +
+	                     OBS_QUERY_MAX + 4];
+	lwm2m_err err;
+
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBSERVED, j->client);
+	if (token == NULL) {
+		err = lwm2m_redis_cmd(brk__redis(j->ctx), on_stored, j,
+		                      "HDEL %s %s", key, j->path);
+	} else {
+		snprintf(value, sizeof value, "%s %s %s", token, j->gw,
+		         j->query[0] ? j->query : "-");
+		err = lwm2m_redis_cmd(brk__redis(j->ctx), on_stored, j,
+		                      "HSET %s %s %s", key, j->path, value);
+	}
+	if (err != LWM2M_OK) {
+		job_done(j);
+	}
+}
+
+static void send_op(struct obs_job *j, enum obs_step step);
+
+static const char *
+step_name(enum obs_step step)
+{
+	return step == STEP_ATTRS     ? "write-attributes"
+	       : step == STEP_OBSERVE ? "observe"
+	                              : "cancel";
+}
+
+/* Reply of one rpc: true when the device answered 2.xx. */
+static bool
+reply_ok(struct obs_job *j, lwm2m_err err, const struct lwm2m_env *env,
+         struct lwm2m_devop_reply *ret)
+{
+	if (err == LWM2M_OK && (env->flags & LWM2M_ENV_F_ERROR)) {
+		lwm2m_rpc_error_parse(env, &err);
+	}
+	if (err == LWM2M_OK) {
+		err = lwm2m_devop_reply_decode(env->payload, env->payload_len,
+		                               ret);
+	}
+	if (err == LWM2M_OK && ret->status == LWM2M_DEVOP_ST_OK &&
+	    (ret->code >> 5) == 2) {
+		return true;
+	}
+	lwm2m_log(LWM2M_LOG_WARNING,
+	          "%s id=%s path=%s: %s status %d code "
+	          "%d.%02d",
+	          step_name(j->step), j->client, j->path, lwm2m_strerror(err),
+	          err == LWM2M_OK ? (int)ret->status : -1,
+	          err == LWM2M_OK ? ret->code >> 5 : 0,
+	          err == LWM2M_OK ? ret->code & 31 : 0);
+	return false;
+}
+
+static void
+on_reply(lwm2m_err err, const struct lwm2m_env *env, void *arg)
+{
+	struct obs_job *j = arg;
+	struct lwm2m_devop_reply rep;
+	char hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
+	bool ok = reply_ok(j, err, env, &rep);
+
+	switch (j->step) {
+	case STEP_ATTRS:
+		if (j->observe_after) {
+			send_op(j,
+			        STEP_OBSERVE); /* observe even without pmin */
+		} else if (ok) {
+			store(j, j->old_token);
+		} else {
+			job_done(j);
+		}
+		return;
+	case STEP_OBSERVE:
+		if (!ok || rep.token_len == 0) {
+			job_done(j);
+			return;
+		}
+		lwm2m_hex_encode(rep.token, rep.token_len, hex);
+		lwm2m_log(LWM2M_LOG_INFO, "observing id=%s path=%s token=%s",
+		          j->client, j->path, hex);
+		store(j, hex);
+		return;
+	case STEP_CANCEL:
+		store(j, NULL); /* the device may be gone: forget it anyway */
+		return;
+	}
+}
+
+static bool
+req_token(struct lwm2m_devop_req *req, const char *hex)
+{
+	size_t n = strlen(hex) / 2;
+
+	if (n == 0 || n > LWM2M_DEVOP_MAX_TOKEN) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			return false;
+		}
+		req->token[i] = (uint8_t)v;
+	}
+	req->token_len = (uint8_t)n;
+	return true;
+}
+
+static lwm2m_err
+build_req(struct obs_job *j, enum obs_step step, struct lwm2m_devop_req *req)
+{
+	static const char clear[] = "pmin&pmax&st";
+	static const enum lwm2m_devop_op ops[] = {
+	    [STEP_ATTRS] = LWM2M_DEVOP_WRITE_ATTRIBUTES,
+	    [STEP_OBSERVE] = LWM2M_DEVOP_OBSERVE,
+	    [STEP_CANCEL] = LWM2M_DEVOP_CANCEL_OBSERVE,
+	};
+
+	memset(req, 0, sizeof *req);
+	req->op = ops[step];
+	req->flags = LWM2M_DEVOP_F_NO_QUEUE;
+	req->wait_ms = OBS_DEVICE_WAIT_MS;
+	memcpy(req->client, j->client, sizeof req->client);
+	req->n_paths = 1;
+	if (lwm2m_path_parse(j->path, strlen(j->path), &req->paths[0]) !=
+	    LWM2M_OK) {
+		return LWM2M_EINVAL;
+	}
+	if (step == STEP_ATTRS) {
+		req->query = j->query[0] ? j->query : clear;
+		req->query_len = strlen(req->query);
+	}
+	if (step == STEP_CANCEL && !req_token(req, j->old_token)) {
+		return LWM2M_EINVAL;
+	}
+	return LWM2M_OK;
+}
+
+static void
+send_op(struct obs_job *j, enum obs_step step)
+{
+	struct lwm2m_devop_req *req = malloc(sizeof *req);
+	uint8_t *buf = NULL;
+	size_t len;
+	lwm2m_err err = req == NULL ? LWM2M_ENOMEM : build_req(j, step, req);
+
+	j->step = step;
+	if (err == LWM2M_OK) {
+		err = lwm2m_devop_req_encode(req, &buf, &len);
+	}
+	free(req);
+	if (err == LWM2M_OK) {
+		err = lwm2m_rpc_call(j->rpc, j->url, LWM2M_ENV_RPC_DEVICE, buf,
+		                     len, OBS_RPC_TIMEOUT_MS, on_reply, j);
+	}
+	free(buf);
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING, "%s id=%s path=%s: %s",
+		          step_name(step), j->client, j->path,
+		          lwm2m_strerror(err));
+		job_done(j);
+	}
+}
+
+/* Chooses what the device needs from the state read by read_lua. */
+static void
+decide(struct obs_job *j)
+{
+	bool same_gw = j->observed && strcmp(j->old_gw, j->gw) == 0;
+
+	if (j->n_subs > 0 && !same_gw) {
+		/* first subscription, or the device moved to another gateway
+		 * (its observations stayed with the old session) */
+		j->observe_after = true;
+		send_op(j, j->query[0] ? STEP_ATTRS : STEP_OBSERVE);
+	} else if (j->n_subs > 0 && strcmp(j->old_query, j->query) != 0) {
+		send_op(j, STEP_ATTRS);
+	} else if (j->n_subs == 0 && same_gw) {
+		send_op(j, STEP_CANCEL);
+	} else if (j->n_subs == 0 && j->observed) {
+		store(j, NULL);
+	} else {
+		job_done(j);
+	}
+}
+
+static void
+on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct obs_job *j = arg;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements < 6 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "observation state id=%s path=%s "
+		          "unreadable, left for the next registration",
+		          j->client, j->path);
+		job_done(j);
+		return;
+	}
+	j->n_subs = reply->element[0]->integer;
+	parse_observed(j, elem(reply, 1));
+	snprintf(j->gw, sizeof j->gw, "%s", elem(reply, 2));
+	snprintf(j->url, sizeof j->url, "%s", elem(reply, 3));
+	snprintf(j->query, sizeof j->query, "%s", elem(reply, 4));
+	if (strcmp(elem(reply, 5), "registered") != 0 || j->url[0] == '\0') {
+		/* not connected: done again at its next registration */
+		job_done(j);
+		return;
+	}
+	decide(j);
+}
+
+void
+brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
+                  const char *client, const char *path, struct brk_entry *entry)
+{
+	struct obs_job *j;
+
+	if (rpc == NULL || strlen(path) >= sizeof j->path ||
+	    !lwm2m_id_valid(client, strlen(client))) {
+		return;
+	}
+	j = calloc(1, sizeof *j);
+	if (j == NULL) {
+		return;
+	}
+	j->ctx = ctx;
+	j->rpc = rpc;
+	j->entry = entry;
+	brk__entry_ref(entry);
+	memcpy(j->client, client, LWM2M_ID_SIZE);
+	memcpy(j->path, path, strlen(path) + 1);
+	if (lwm2m_redis_cmd(brk__redis(ctx), on_state, j, "EVAL %s 0 %s %s",
+	                    read_lua, client, path) != LWM2M_OK) {
+		job_done(j);
+	}
+}
+
+/* ---- a (re-)registration: the device forgot its observations ------------ */
+
+struct reg_job {
+	struct brk_ctx *ctx;
+	struct lwm2m_rpc_client *rpc;
+	struct brk_entry *entry;
+	char client[LWM2M_ID_SIZE];
+};
+
+static void
+on_paths(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reg_job *g = arg;
+
+	for (size_t i = 0; reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	                   i < reply->elements;
+	     i++) {
+		if (reply->element[i]->type == REDIS_REPLY_STRING) {
+			brk__observe_path(g->ctx, g->rpc, g->client,
+			                  reply->element[i]->str, g->entry);
+		}
+	}
+	brk__entry_unref(g->entry);
+	free(g);
+}
+
+void
+brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
+                    const char *client, struct brk_entry *entry)
+{
+	struct reg_job *g;
+	char key[128];
+
+	if (rpc == NULL || !lwm2m_id_valid(client, strlen(client)) ||
+	    (g = calloc(1, sizeof *g)) == NULL) {
+		return;
+	}
+	*g = (struct reg_job){ctx, rpc, entry, ""};
+	brk__entry_ref(entry);
+	memcpy(g->client, client, LWM2M_ID_SIZE);
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBSERVED, client);
+	/* queued before the SMEMBERS on the same connection: every path is
+	 * then observed afresh */
+	if (lwm2m_redis_cmd(brk__redis(ctx), NULL, NULL, "DEL %s", key) !=
+	        LWM2M_OK ||
+	    lwm2m_redis_cmd(brk__redis(ctx), on_paths, g,
+	                    "SMEMBERS " LWM2M_KEY_CLIENT_OBS_PATHS,
+	                    client) != LWM2M_OK) {
+		brk__entry_unref(g->entry);
+		free(g);
+	}
+}
