@@ -182,7 +182,13 @@ struct gw_device {
 	long long org;
 	int64_t exp_ms;
 	coap_address_t addr;
-	coap_session_t *session; /* referenced: where requests go (gw_devop.c) */
+	/* referenced, where requests go (gw_devop.c): the DTLS session while
+	 * registered, else our own client session while requests are out */
+	coap_session_t *session;
+	bool dtls;
+	bool release_pending;    /* on gw_devops' release list */
+	uint16_t n_sent;         /* requests in flight on session */
+	struct gw_device *release_next;
 	char *root;              /* alternate path, malloc; NULL for "/" */
 	struct lwm2m_format_caps caps;
 	int64_t awake_until_ms;  /* queue mode: last message + awake window */
@@ -297,6 +303,15 @@ void gw_coap_stop(struct gw_ctx *gw);
  * plain/PSK context, or the certificate context of gw_dtls.c); ctx's app
  * data must be the struct gw_ctx. */
 lwm2m_err gw_coap_add_handlers(coap_context_t *ctx);
+
+struct gw_request;
+
+/* gw_coap_parse routes a request (method, path) and parses its query and
+ * payload into ret_req, without a socket (used by the fuzz target); false
+ * after writing the error answer into response.  On success the caller
+ * frees ret_req->links with gw_reg_links_fini. */
+bool gw_coap_parse(const coap_pdu_t *request, struct gw_request *ret_req,
+                   coap_pdu_t *response);
 
 /* gw_coap_resolve parses "0.0.0.0:5683", "[::]:5683" or "host:port". */
 lwm2m_err gw_coap_resolve(const char *text, coap_address_t *ret_addr);
@@ -423,6 +438,8 @@ struct gw_devops {
 	int timeout_ms, awake_ms, queue_max, max_ops;
 	size_t n_ops;               /* operations alive (queued or sent) */
 	struct gw_qlist inflight;   /* sent, waiting for the device */
+	coap_address_t local;       /* the CoAP listen address */
+	struct gw_device *releases; /* client sessions to release */
 	struct gw_device *dirty;    /* devices with metrics to flush */
 	struct event *flush_ev;     /* flushes them once per loop iteration */
 	struct gw_obs **obs;        /* observations by token, hashed */
@@ -453,6 +470,10 @@ void gw_devop_handle(struct gw_ctx *gw, struct lwm2m_rpc_req *req,
 void gw_devop_attach(struct gw_ctx *gw, struct gw_device *dev,
                      coap_session_t *session, const struct gw_record *rec,
                      bool registered);
+
+/* gw_devop_release_sessions closes the client sessions of devices with
+ * nothing in flight; from the flush event, outside libcoap's handlers. */
+void gw_devop_release_sessions(struct gw_devops *ds);
 
 /* gw_devop_wake starts a queue-mode device's awake window and sends its
  * queued requests. */

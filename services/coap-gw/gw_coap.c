@@ -280,6 +280,15 @@ route(const coap_pdu_t *request, struct gw_request *req, coap_pdu_t *response)
 	return false;
 }
 
+bool
+gw_coap_parse(const coap_pdu_t *request, struct gw_request *ret_req,
+              coap_pdu_t *response)
+{
+	memset(ret_req, 0, sizeof *ret_req);
+	return route(request, ret_req, response) &&
+	       parse_request(request, ret_req, response);
+}
+
 static void
 peer_address(coap_session_t *session, struct gw_request *req)
 {

@@ -18,6 +18,7 @@ const struct api_body_limits api_body_limits_default = {
 };
 
 static lwm2m_err
+__attribute__((format(printf, 4, 5)))
 fail(lwm2m_err err, char *diag, size_t size, const char *fmt, ...)
 {
 	va_list ap;

@@ -77,6 +77,7 @@ api_sub_decimal_ok(const char *text, bool integer, bool negative)
 }
 
 static lwm2m_err
+__attribute__((format(printf, 3, 4)))
 fail(char *diag, size_t size, const char *fmt, ...)
 {
 	va_list ap;
