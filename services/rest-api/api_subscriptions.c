@@ -529,6 +529,26 @@ take_body(struct api_req *r, struct sub_state *s)
 	return true;
 }
 
+static void create_target(struct api_req *r, struct sub_state *s);
+
+/* the target client (URL or body) must be of r's organisation (defect 6) */
+static void
+on_create_client(struct api_req *r, redisReply *reply, void *arg)
+{
+	long long org;
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (reply->type != REDIS_REPLY_STRING ||
+	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
+	    org != r->org) {
+		api_reply_status(r, 404);
+		return;
+	}
+	create_target(r, r->data);
+}
+
 void
 api_subscriptions_create(struct api_req *r)
 {
@@ -537,6 +557,20 @@ api_subscriptions_create(struct api_req *r)
 	if (s == NULL || !take_body(r, s)) {
 		return;
 	}
+	if (s->rec.client[0] == '\0') {
+		create_target(r, s);
+		return;
+	}
+	if (api_redis_cmd(r, on_create_client, NULL,
+	                  "HGET " LWM2M_KEY_CLIENT " " LWM2M_CF_ORG,
+	                  s->rec.client) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+static void
+create_target(struct api_req *r, struct sub_state *s)
+{
 	if (s->rec.def[0] == '\0') {
 		if (s->in.property != NULL) {
 			api_reply_error(r, 400,
