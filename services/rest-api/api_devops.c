@@ -168,12 +168,12 @@ reply_unavailable(struct api_req *r, const char *why)
 	api_reply_error(r, 503, "%s", why);
 }
 
+/* 202 with the operation's Location and its pending representation; the
+ * API's half of the operation record (the gateway adds the reply). */
 static void
 reply_queued(struct api_req *r, struct devop_call *c)
 {
-	char path[128], href[API_BASE_URL_MAX + 128];
-
-	char key[64];
+	char path[128], href[API_BASE_URL_MAX + 128], key[64];
 
 	snprintf(key, sizeof key, LWM2M_KEY_OP, c->opid);
 	if (r->api->redis != NULL) {
@@ -189,7 +189,7 @@ reply_queued(struct api_req *r, struct devop_call *c)
 	         c->opid);
 	snprintf(href, sizeof href, "%s%s", r->base_url, path);
 	api_reply_header(r, "Location", href);
-	api_reply_body(r, 202, NULL, NULL, 0);
+	api_operation_reply_pending(r, 202, path);
 }
 
 static void

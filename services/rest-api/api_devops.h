@@ -60,6 +60,11 @@ void api_devop_resume(struct api_req *r, const char *client, const char *what,
                       const struct lwm2m_devop_reply *rep, api_devop_done done,
                       void *arg);
 
+/* api_operation_reply_pending answers status (202 when queued, 200 on a
+ * later GET) with {"Status": "pending", "Links": [self: path]}. */
+void api_operation_reply_pending(struct api_req *r, int status,
+                                 const char *path);
+
 /* api_instances_resume renders the stored result (reply, encoded devop
  * reply bytes, copied) of a queued operation of client whose api_devop_call
  * context was ctx: the representation the synchronous call would have

@@ -15,8 +15,8 @@
 
 #define MT_OPERATION "application/vnd.lwds.operation"
 
-static void
-reply_pending(struct api_req *r)
+void
+api_operation_reply_pending(struct api_req *r, int status, const char *path)
 {
 	struct api_doc *doc = api_req_doc(r, "Operation");
 
@@ -26,9 +26,9 @@ reply_pending(struct api_req *r)
 	}
 	api_doc_string(doc, "Status", "pending");
 	api_doc_links_begin(doc);
-	api_doc_link(doc, "self", r->path, NULL);
+	api_doc_link(doc, "self", path, NULL);
 	api_doc_end(doc);
-	api_reply_doc(r, 200, doc, MT_OPERATION);
+	api_reply_doc(r, status, doc, MT_OPERATION);
 }
 
 static const char *
@@ -65,7 +65,7 @@ on_operation(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (field(reply, 3) == NULL) {
-		reply_pending(r);
+		api_operation_reply_pending(r, 200, r->path);
 		return;
 	}
 	snprintf(id, sizeof id, "%s", client);

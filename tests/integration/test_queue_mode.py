@@ -34,6 +34,8 @@ class TestQueueMode(DeviceCase):
         r = self.api.get(self.inst(3), self.admin, headers=headers)
         self.assertEqual(r.status, 202, r)
         loc = path_of(r.header("Location"))
+        self.assertEqual(r.json()["Status"], "pending")
+        self.assertEqual(path_of(r.json()["Links"][0]["href"]), loc)
         self.assertRegex(loc, r"^/clients/%s/operations/[A-Za-z0-9_-]{22}$"
                          % self.cid)
         return loc
