@@ -169,6 +169,15 @@ bool gw_state_parse(const char *text, enum gw_state *ret_state);
 
 /* ---- gw_table.c: the devices this instance owns -------------------------- */
 
+/* An intrusive doubly linked list with a count. */
+struct gw_qnode {
+	struct gw_qnode *prev, *next;
+};
+struct gw_qlist {
+	struct gw_qnode *head, *tail;
+	size_t n;
+};
+
 struct gw_devq;
 
 struct gw_device {
@@ -186,9 +195,8 @@ struct gw_device {
 	 * registered, else our own client session while requests are out */
 	coap_session_t *session;
 	bool dtls;
-	bool release_pending;    /* on gw_devops' release list */
-	uint16_t n_sent;         /* requests in flight on session */
-	struct gw_device *release_next;
+	uint16_t n_sent;          /* requests in flight on session */
+	struct gw_qnode idle;     /* in gw_devops' idle sessions while unused */
 	char *root;              /* alternate path, malloc; NULL for "/" */
 	struct lwm2m_format_caps caps;
 	int64_t awake_until_ms;  /* queue mode: last message + awake window */
@@ -403,16 +411,8 @@ void gw_registry_announce(struct gw_ctx *gw);
 #define GW_QUEUE_AWAKE_MS_DEFAULT 93000    /* awake after a message */
 #define GW_QUEUE_MAX_DEFAULT 32            /* requests queued per device */
 #define GW_DEVOP_MAX_DEFAULT 100000        /* operations in the gateway */
+#define GW_DEVICE_SESSIONS_MAX_DEFAULT 256 /* idle client sessions kept */
 #define GW_EVENTS_MAXLEN_DEFAULT 1000000   /* LWM2M_KEY_EVENTS length */
-
-/* An intrusive doubly linked list with a count. */
-struct gw_qnode {
-	struct gw_qnode *prev, *next;
-};
-struct gw_qlist {
-	struct gw_qnode *head, *tail;
-	size_t n;
-};
 
 /* gw_qlist_push appends n; gw_qlist_push_bounded does so only while the
  * list holds fewer than max nodes (false otherwise). */
@@ -439,7 +439,8 @@ struct gw_devops {
 	size_t n_ops;               /* operations alive (queued or sent) */
 	struct gw_qlist inflight;   /* sent, waiting for the device */
 	coap_address_t local;       /* the CoAP listen address */
-	struct gw_device *releases; /* client sessions to release */
+	struct gw_qlist idle;       /* devices with an unused client session */
+	size_t n_client, client_max; /* client sessions open, limit */
 	struct gw_device *dirty;    /* devices with metrics to flush */
 	struct event *flush_ev;     /* flushes them once per loop iteration */
 	struct gw_obs **obs;        /* observations by token, hashed */
@@ -471,8 +472,9 @@ void gw_devop_attach(struct gw_ctx *gw, struct gw_device *dev,
                      coap_session_t *session, const struct gw_record *rec,
                      bool registered);
 
-/* gw_devop_release_sessions closes the client sessions of devices with
- * nothing in flight; from the flush event, outside libcoap's handlers. */
+/* gw_devop_release_sessions closes the least recently used idle client
+ * sessions past LWDS_DEVICE_SESSIONS_MAX; from the flush event, outside
+ * libcoap's handlers. */
 void gw_devop_release_sessions(struct gw_devops *ds);
 
 /* gw_devop_wake starts a queue-mode device's awake window and sends its

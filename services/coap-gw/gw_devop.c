@@ -10,6 +10,7 @@
  * get requests only while awake (LWDS_QUEUE_AWAKE_MS after their last
  * message); otherwise requests wait in a bounded per-device queue.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct gw_devop {
 	size_t n_refused;
 	enum lwm2m_format fmt; /* Accept or Content-Format of the last try */
 	bool has_fmt, sent, queued;
+	uint8_t retries;     /* waits for a session to the device */
 	struct event *timer; /* device timeout, or the caller's wait */
 	int64_t created_ms;
 };
@@ -309,6 +311,92 @@ set_timer(struct gw_devop *op, event_callback_fn fn, int ms)
 	}
 }
 
+/* ---- the device's session ------------------------------------------------
+ * A plain-UDP device is reached through a client session of our own, bound
+ * to the CoAP listen address (so the device sees the address it registered
+ * with) and connected to the device.  Server sessions are not kept: libcoap
+ * walks every session of an endpoint each time it creates one, so holding
+ * one per registered device would cost O(devices) per registration.  Idle
+ * client sessions are kept for reuse, least recently used closed first past
+ * LWDS_DEVICE_SESSIONS_MAX (each is a socket).  A DTLS device can only be
+ * reached on the session it opened; that one is held while it is
+ * registered. */
+
+#define SESSION_RETRY_MS 100
+#define SESSION_RETRIES 20
+
+static struct gw_device *
+idle_device(struct gw_qnode *n)
+{
+	return (struct gw_device *)((char *)n -
+	                            offsetof(struct gw_device, idle));
+}
+
+static coap_session_t *
+device_session(struct gw_devops *ds, struct gw_device *dev)
+{
+	gw_qlist_remove(&ds->idle, &dev->idle);
+	if (dev->session == NULL && !dev->dtls && ds->gw->coap != NULL) {
+		dev->session = coap_new_client_session(
+		    ds->gw->coap, &ds->local, &dev->addr, COAP_PROTO_UDP);
+		if (dev->session != NULL) {
+			coap_session_set_no_observe_cancel(dev->session);
+			ds->n_client++;
+		}
+	}
+	return dev->session;
+}
+
+static void
+close_client(struct gw_devops *ds, struct gw_device *dev)
+{
+	gw_qlist_remove(&ds->idle, &dev->idle);
+	if (dev->session != NULL) {
+		coap_session_release(dev->session);
+		dev->session = NULL;
+		if (!dev->dtls && ds->n_client > 0) {
+			ds->n_client--;
+		}
+	}
+}
+
+/* dev's client session is unused: keep it for reuse, in LRU order */
+static void
+release_later(struct gw_devops *ds, struct gw_device *dev)
+{
+	if (dev->dtls || dev->n_sent > 0 || dev->session == NULL) {
+		return;
+	}
+	gw_qlist_remove(&ds->idle, &dev->idle);
+	gw_qlist_push(&ds->idle, &dev->idle);
+	if (ds->n_client > ds->client_max && ds->flush_ev != NULL) {
+		event_active(ds->flush_ev, EV_TIMEOUT, 0);
+	}
+}
+
+void
+gw_devop_release_sessions(struct gw_devops *ds)
+{
+	struct gw_qnode *n;
+
+	while (ds->n_client > ds->client_max &&
+	       (n = gw_qlist_pop(&ds->idle)) != NULL) {
+		close_client(ds, idle_device(n));
+	}
+}
+
+/* op is no longer out on the device's session */
+static void
+op_unsent(struct gw_devop *op, struct gw_device *dev)
+{
+	gw_qlist_remove(&op->ds->inflight, &op->node);
+	if (op->sent && dev != NULL && dev->n_sent > 0) {
+		dev->n_sent--;
+		release_later(op->ds, dev);
+	}
+	op->sent = false;
+}
+
 /* ---- building and sending ----------------------------------------------- */
 
 static bool
@@ -490,6 +578,7 @@ release_body(coap_session_t *session, void *app_ptr)
 }
 
 static void on_device_timeout(evutil_socket_t fd, short what, void *arg);
+static void on_retry(evutil_socket_t fd, short what, void *arg);
 
 /* Builds the PDU of this try and sends it; false with *msg set when the
  * request cannot be built. */
@@ -497,11 +586,16 @@ static bool
 send_pdu(struct gw_devop *op, struct gw_device *dev, uint8_t *body,
          size_t body_len, char *msg, size_t msg_size)
 {
-	coap_session_t *s = dev->session;
+	coap_session_t *s = device_session(op->ds, dev);
 	coap_optlist_t *chain = NULL;
 	coap_pdu_t *pdu;
 	bool ok;
 
+	if (s == NULL) {
+		free(body);
+		snprintf(msg, msg_size, "no session to the device");
+		return false;
+	}
 	pdu =
 	    coap_pdu_init(COAP_MESSAGE_CON, gw_devop_method(op->req.op),
 	                  coap_new_message_id(s), coap_session_max_pdu_size(s));
@@ -573,12 +667,35 @@ op_send(struct gw_devop *op, struct gw_device *dev)
 		lwm2m_random(op->token, sizeof op->token);
 	}
 	if (!send_pdu(op, dev, body, body_len, msg, sizeof msg)) {
+		release_later(op->ds, dev);
+		if (dev->session == NULL && !dev->dtls &&
+		    op->retries++ < SESSION_RETRIES) {
+			/* our previous session to it is still closing */
+			set_timer(op, on_retry, SESSION_RETRY_MS);
+			return;
+		}
 		op_fail(op, LWM2M_DEVOP_ST_FAILED, msg);
 		return;
 	}
 	op->sent = true;
+	dev->n_sent++;
 	inflight_add(op->ds, op);
 	set_timer(op, on_device_timeout, op->ds->timeout_ms);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_devop *op = arg;
+	struct gw_device *dev =
+	    gw_table_get(&op->ds->gw->table, op->req.client);
+
+	if (dev == NULL) {
+		op_fail(op, LWM2M_DEVOP_ST_NOT_REGISTERED,
+		        "not registered here");
+		return;
+	}
+	op_send(op, dev);
 }
 
 /* ---- queue mode ------------------------------------------------------------
@@ -647,8 +764,7 @@ gw_devop_wake(struct gw_ctx *gw, struct gw_device *dev)
 		return;
 	}
 	dev->awake_until_ms = lwm2m_mono_ms() + gw->devops->awake_ms;
-	while (dev->q != NULL && dev->session != NULL &&
-	       (n = gw_qlist_pop(&dev->q->list)) != NULL) {
+	while (dev->q != NULL && (n = gw_qlist_pop(&dev->q->list)) != NULL) {
 		struct gw_devop *op = (struct gw_devop *)n;
 		if (op->timer != NULL) {
 			evtimer_del(op->timer);
@@ -677,7 +793,7 @@ gw_devop_handle(struct gw_ctx *gw, struct lwm2m_rpc_req *rpc,
 	}
 	dev = gw_table_get(&gw->table, req.client);
 	if (ds == NULL || dev == NULL || dev->state != GW_STATE_REGISTERED ||
-	    dev->session == NULL) {
+	    (dev->dtls && dev->session == NULL)) {
 		reply_status(rpc, LWM2M_DEVOP_ST_NOT_REGISTERED,
 		             "not registered here");
 		return;
@@ -758,13 +874,11 @@ op_answered(struct gw_devop *op, struct gw_device *dev,
 
 	r.code = (uint8_t)coap_pdu_get_code(received);
 	if (lwm2m_format_refused(r.code) && op->has_fmt &&
-	    op->n_refused < LWM2M_FORMAT_MAX_CAND && dev != NULL &&
-	    dev->session != NULL) {
+	    op->n_refused < LWM2M_FORMAT_MAX_CAND && dev != NULL) {
 		op->refused[op->n_refused++] = op->fmt;
 		if (op->timer != NULL) {
 			evtimer_del(op->timer);
 		}
-		op->sent = false;
 		op_send(op, dev);
 		return;
 	}
@@ -810,8 +924,8 @@ gw_devop_response(struct gw_ctx *gw, coap_session_t *session,
 	if (op == NULL) {
 		return gw_obs_notify(gw, session, received);
 	}
-	gw_qlist_remove(&gw->devops->inflight, &op->node);
 	dev = gw_table_get(&gw->table, op->req.client);
+	op_unsent(op, dev);
 	if (dev != NULL) {
 		gw_devop_count_rx(gw->devops, dev, received, true);
 		gw_devop_wake(gw, dev);
@@ -827,8 +941,7 @@ op_no_answer(struct gw_devop *op, const char *why)
 	struct gw_device *dev = gw_table_get(&ds->gw->table, op->req.client);
 	char msg[LWM2M_DEVOP_MAX_MESSAGE];
 
-	gw_qlist_remove(&ds->inflight, &op->node);
-	op->sent = false;
+	op_unsent(op, dev);
 	if (dev != NULL && dev->queue) {
 		/* it fell asleep: keep the request for its next message */
 		dev->awake_until_ms = 0;
@@ -867,7 +980,7 @@ gw_devop_nack(struct gw_ctx *gw, const coap_pdu_t *sent,
 		return;
 	}
 	if (reason == COAP_NACK_RST) {
-		gw_qlist_remove(&gw->devops->inflight, &op->node);
+		op_unsent(op, gw_table_get(&gw->table, op->req.client));
 		op_fail(op, LWM2M_DEVOP_ST_FAILED, "device reset the request");
 		return;
 	}
@@ -889,12 +1002,14 @@ gw_devop_attach(struct gw_ctx *gw, struct gw_device *dev,
 	if (gw->devops == NULL) {
 		return; /* shutting down */
 	}
-	if (session != NULL && session != dev->session) {
+	if (session != NULL &&
+	    coap_session_get_proto(session) == COAP_PROTO_DTLS &&
+	    session != dev->session) {
+		/* requests out on a previous session finish or time out */
 		coap_session_reference(session);
-		if (dev->session != NULL) {
-			coap_session_release(dev->session);
-		}
+		close_client(gw->devops, dev);
 		dev->session = session;
+		dev->dtls = true;
 	}
 	if (rec != NULL) {
 		free(dev->root);
@@ -929,10 +1044,7 @@ device_gone(void *arg, struct gw_device *dev)
 	dev->q = NULL;
 	free(dev->root);
 	dev->root = NULL;
-	if (dev->session != NULL) {
-		coap_session_release(dev->session);
-		dev->session = NULL;
-	}
+	close_client(gw->devops, dev);
 }
 
 static int
@@ -989,8 +1101,14 @@ gw_devop_start(struct gw_ctx *gw)
 	                       0, 3600000);
 	ds->queue_max =
 	    env_int("LWDS_QUEUE_MAX", GW_QUEUE_MAX_DEFAULT, 1, 1024);
+	ds->client_max =
+	    (size_t)env_int("LWDS_DEVICE_SESSIONS_MAX",
+	                    GW_DEVICE_SESSIONS_MAX_DEFAULT, 0, 1000000);
 	ds->max_ops =
 	    env_int("LWDS_DEVOP_MAX", GW_DEVOP_MAX_DEFAULT, 1, 1000000);
+	if (gw_coap_resolve(gw->cfg.coap_listen, &ds->local) != LWM2M_OK) {
+		coap_address_init(&ds->local);
+	}
 	gw->devops = ds;
 	gw->table.on_free = device_gone;
 	gw->table.on_free_arg = gw;

@@ -497,6 +497,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 		next = d->dirty_next;
 		flush_one(gw, d);
 	}
+	gw_devop_release_sessions(gw->devops);
 }
 
 void
