@@ -30,7 +30,7 @@ check(const struct lwm2m_objdef *def, struct lwm2m_tree *tree, uint16_t iid)
 {
 	struct lwm2m_path p = {.len = 2, .ids = {3, iid}};
 	struct lwm2m_instance_render r = {def, tree, false, "https://h/i",
-	                                  NULL};
+	                                  NULL, false};
 	const struct lwm2m_node *inst = lwm2m_tree_get(tree, &p);
 	struct lwm2m_instance_body body;
 	struct lwm2m_tree back;

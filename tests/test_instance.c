@@ -114,7 +114,7 @@ START_TEST(test_lwm2m_instance_to_json_device)
 	    def_of(3), &t, false,
 	    "https://h/clients/C/objecttypes/D/"
 	    "instances/0",
-	    "https://h/objecttypes/definitions/D"};
+	    "https://h/objecttypes/definitions/D", false};
 	char *out;
 	size_t len;
 
@@ -146,7 +146,7 @@ END_TEST
 START_TEST(test_lwm2m_instance_to_json_types)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(5), &t, false, NULL, NULL};
+	struct lwm2m_instance_render r = {def_of(5), &t, false, NULL, NULL, false};
 	struct lwm2m_value pkg = {.type = LWM2M_TYPE_OPAQUE};
 	struct lwm2m_value bad = {.type = LWM2M_TYPE_RAW};
 	static const uint8_t bytes[] = {0xde, 0xad, 0xbe, 0xef, 0};
@@ -175,7 +175,7 @@ END_TEST
 START_TEST(test_lwm2m_instance_to_json_objlnk_float)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(1), &t, false, NULL, NULL};
+	struct lwm2m_instance_render r = {def_of(1), &t, false, NULL, NULL, false};
 	struct lwm2m_value l = {.type = LWM2M_TYPE_OBJLNK};
 	struct lwm2m_value f = {.type = LWM2M_TYPE_FLOAT};
 	char *out;
@@ -210,11 +210,46 @@ START_TEST(test_lwm2m_instance_to_json_objlnk_float)
 }
 END_TEST
 
+START_TEST(test_lwm2m_instance_to_json_op_links)
+{
+	struct lwm2m_tree t;
+	struct lwm2m_instance_render r = {def_of(3), &t, false,
+	                                  "https://h/i/0", NULL, true};
+	char *out;
+	size_t len;
+
+	device_tree(&t);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(out, "{\"rel\":\"subscriptions\",\"href\":\"https://h/i/"
+	                "0/subscriptions\"},{\"rel\":\"discover\",\"href\":"
+	                "\"https://h/i/0/discover\"},{\"rel\":\"attributes\","
+	                "\"href\":\"https://h/i/0/attributes\"}]"));
+	free(out);
+	r.op_links = false;
+	ck_assert_int_eq(
+	    lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
+	ck_assert_ptr_null(strstr(out, "discover"));
+	free(out);
+	r.op_links = true;
+	ck_assert_int_eq(
+	    lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
+	ck_assert_ptr_nonnull(strstr(out, "<Link rel=\"attributes\" "
+	                                  "href=\"https://h/i/0/attributes\"/>"));
+	free(out);
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 START_TEST(test_lwm2m_instance_to_xml_device)
 {
 	struct lwm2m_tree t;
 	struct lwm2m_instance_render r = {def_of(3), &t, false, "https://h/i/0",
-	                                  NULL};
+	                                  NULL, false};
 	char *out;
 	size_t len;
 
@@ -244,7 +279,7 @@ START_TEST(test_lwm2m_instance_list_to_json_paging)
 {
 	struct lwm2m_tree t;
 	struct lwm2m_instance_render r = {def_of(3303), &t, false,
-	                                  "https://h/x/instances", NULL};
+	                                  "https://h/x/instances", NULL, false};
 	struct lwm2m_value f = {.type = LWM2M_TYPE_FLOAT};
 	char *out;
 	size_t len;
@@ -454,7 +489,7 @@ START_TEST(test_lwm2m_instance_from_json_roundtrip)
 {
 	struct lwm2m_tree t, back;
 	struct lwm2m_instance_render r = {def_of(3), &t, false, "https://h/i/0",
-	                                  NULL};
+	                                  NULL, false};
 	struct lwm2m_instance_body b;
 	char *out;
 	size_t len;
@@ -499,6 +534,7 @@ instance_suite(void)
 	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_types},
 	    {"lwm2m_instance_to_json",
 	     test_lwm2m_instance_to_json_objlnk_float},
+	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_op_links},
 	    {"lwm2m_instance_to_xml", test_lwm2m_instance_to_xml_device},
 	    {"lwm2m_instance_list_to_json",
 	     test_lwm2m_instance_list_to_json_paging},

@@ -32,6 +32,8 @@ struct lwm2m_instance_render {
 	const char *href;     /* instance URL (list: the ".../instances" URL);
 	                         NULL renders no Links */
 	const char *def_href; /* definition URL for rel "definition", or NULL */
+	bool op_links;        /* also rels "discover" and "attributes" (href +
+	                         "/discover", "/attributes"), last */
 };
 
 /* lwm2m_instance_json_gen emits the instance node inst (an

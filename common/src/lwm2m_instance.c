@@ -253,6 +253,10 @@ jlinks(yajl_gen g, const struct lwm2m_instance_render *r, const char *href)
 	if (r->def_href != NULL) {
 		jlink(g, "definition", r->def_href, NULL);
 	}
+	if (r->op_links) {
+		jlink(g, "discover", href, "/discover");
+		jlink(g, "attributes", href, "/attributes");
+	}
 	yajl_gen_array_close(g);
 }
 
@@ -456,6 +460,12 @@ xlinks(xmlTextWriterPtr w, const struct lwm2m_instance_render *r,
 	lwm2m__xml_link(w, "subscriptions", sub);
 	if (r->def_href != NULL) {
 		lwm2m__xml_link(w, "definition", r->def_href);
+	}
+	if (r->op_links) {
+		snprintf(sub, sizeof(sub), "%s/discover", href);
+		lwm2m__xml_link(w, "discover", sub);
+		snprintf(sub, sizeof(sub), "%s/attributes", href);
+		lwm2m__xml_link(w, "attributes", sub);
 	}
 	xmlTextWriterEndElement(w);
 }

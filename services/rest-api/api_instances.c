@@ -142,7 +142,8 @@ render(struct api_req *r, struct lwm2m_tree *tree, const struct lwm2m_node *n,
 {
 	struct inst_state *s = r->data;
 	char href[HREF_MAX], def_href[HREF_MAX];
-	struct lwm2m_instance_render rd = {s->def, tree, text, href, def_href};
+	struct lwm2m_instance_render rd = {s->def, tree,     text,
+	                                   href,   def_href, true};
 	struct api_page page;
 
 	instances_href(r, href, sizeof href);

@@ -122,6 +122,10 @@ class TestDevices(DeviceCase):
                             for v in d["PowerSourceVoltages"]))
         self.assertRegex(d["CurrentTime"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertEqual(path_of(link(d, "self")), self.inst(3))
+        self.assertEqual(path_of(link(d, "discover")),
+                         self.inst(3) + "/discover")
+        self.assertEqual(path_of(link(d, "attributes")),
+                         self.inst(3) + "/attributes")
         self.assertNotIn("Reboot", d)
 
     def test_read_device_instance_xml(self):
