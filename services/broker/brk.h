@@ -171,6 +171,12 @@ void brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 void brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
                          const char *client, struct brk_entry *entry);
 
+/* brk__notify delivers a "notify" entry (fields of LWM2M_KEY_EVENTS) to
+ * the Observation subscriptions of its client on its path and ancestor
+ * paths, each filtered by its own attributes (brk_notify.c). */
+void brk__notify(struct brk_ctx *ctx, const redisReply *fields,
+                 struct brk_entry *entry);
+
 /* brk__stream_new starts reading LWM2M_KEY_EVENTS for ctx: first this
  * consumer's pending entries (what a killed broker had taken), then new
  * ones; every BRK_STREAM_CLAIM_MS it claims entries idle longer than

@@ -31,8 +31,10 @@
 /* Reads what a reconcile step needs in one round trip.  ARGV client, path.
  * Returns {subscriptions on the path, observed value or "", the client's
  * gateway, that gateway's rpc URL, the merged attribute query, state}.
- * Merging: the smallest pmin, pmax and step satisfy every subscription;
- * lt/gt cannot be merged and are not sent (spec 7, issue 5). */
+ * Merging satisfies every subscription: the smallest pmin and step (none
+ * when a subscription has none: it wants every change), the smallest pmax;
+ * lt/gt cannot be merged and are not sent: the broker filters them
+ * (brk_notify.c). */
 static const char read_lua[] =
     "local c, p = ARGV[1], ARGV[2] "
     "local pre = 'lwds:v1:client:{' .. c .. '}' "
@@ -43,14 +45,16 @@ static const char read_lua[] =
     "local rpc = '' "
     "if gw ~= '' then "
     "rpc = redis.call('HGET', 'lwds:v1:gw:' .. gw, 'rpc') or '' end "
-    "local best = {} "
-    "local names = {'pmin', 'pmax', 'stp'} "
+    "local best, none = {}, {} "
     "for _, id in ipairs(subs) do "
     "local a = redis.call('HMGET', 'lwds:v1:sub:{' .. id .. '}', "
     "'pmin', 'pmax', 'stp') "
     "for i = 1, 3 do "
-    "if a[i] and a[i] ~= '' and (best[i] == nil or "
-    "tonumber(a[i]) < tonumber(best[i])) then best[i] = a[i] end end end "
+    "if not a[i] or a[i] == '' then none[i] = true "
+    "elseif best[i] == nil or tonumber(a[i]) < tonumber(best[i]) then "
+    "best[i] = a[i] end end end "
+    "if none[1] then best[1] = nil end "
+    "if none[3] then best[3] = nil end "
     "local q = {} "
     "local out = {'pmin', 'pmax', 'st'} "
     "for i = 1, 3 do if best[i] then "

@@ -198,6 +198,10 @@ subscription_entry(struct brk_stream *s, const redisReply *fields,
 	const redisReply *id = field(fields, "id");
 	const redisReply *path = field(fields, "path");
 
+	if (type != NULL && strcmp(type->str, "notify") == 0) {
+		brk__notify(s->ctx, fields, entry);
+		return;
+	}
 	if (type == NULL || strcmp(type->str, "subscription") != 0 ||
 	    id == NULL || path == NULL) {
 		return;

@@ -8,6 +8,7 @@ device re-establishes it."""
 import json
 import time
 import unittest
+import xml.etree.ElementTree as ET
 
 from hooksink import Sink
 from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
@@ -23,7 +24,8 @@ class TestObserve(ServiceTestCase):
         cls.sink = Sink()
         cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
         cls.sim = Sim(["--server", "coap://127.0.0.1:%d" % cls.svc.coap_port,
-                       "--prefix", "obs-", "--count", "1", "--verbose"])
+                       "--prefix", "obs-", "--count", "1", "--verbose",
+                       "--sensor-period", "3600000"])
         try:
             cls.sim.wait_line(Sim.READY, 15)
             r = cls.api.get("/clients?pageSize=1000", cls.admin)
@@ -60,7 +62,8 @@ class TestObserve(ServiceTestCase):
     def cancels(self):
         return self.stats().get("ops", {}).get("cancel", 0)
 
-    def subscribe(self, oid, iid, prop=None, url="/h", attrs=None):
+    def subscribe(self, oid, iid, prop=None, url="/h", attrs=None,
+                  accept=None):
         path = "/clients/%s/objecttypes/%s/instances/%d/subscriptions" % (
             self.cid, self.defs[oid], iid)
         body = {"SubscriptionType": "Observation",
@@ -69,8 +72,12 @@ class TestObserve(ServiceTestCase):
             body["Property"] = prop
         if attrs:
             body["Attributes"] = attrs
+        if accept:
+            body["AcceptContentType"] = accept
         r = self.api.post(path, self.admin, body)
         self.assertEqual(r.status, 201, r)
+        self.addCleanup(self.api.delete, "/subscriptions/" + r.json()["ID"],
+                        self.admin)
         return r.json()["ID"]
 
     def unsubscribe(self, sid):
@@ -96,9 +103,11 @@ class TestObserve(ServiceTestCase):
         self.assertEqual(state[2], "pmin=5&st=0.5", state)
         b = self.subscribe(3303, 0, "SensorValue", "/b",
                            {"Pmin": 2, "Pmax": 60, "Step": 1.25})
-        c = self.subscribe(3303, 0, "5700", "/c")
         wait_until(lambda: self.observed().get(path, "").split()[2:] ==
                    ["pmin=2&pmax=60&st=0.5"], 10, 0.1, "merged attributes")
+        c = self.subscribe(3303, 0, "5700", "/c")    # wants every change
+        wait_until(lambda: self.observed().get(path, "").split()[2:] ==
+                   ["pmax=60"], 10, 0.1, "merged with c")
         time.sleep(0.5)
         self.assertEqual(self.observes(path), before + 1,
                          "a second Observe for the same path")
@@ -132,6 +141,62 @@ class TestObserve(ServiceTestCase):
         self.unsubscribe(s2)
         wait_until(lambda: inst not in self.observed() and
                    res not in self.observed(), 10, 0.1, "both cancelled")
+
+    def set_value(self, v):
+        start = len(self.sim.lines)
+        self.sim.send("set obs-0 /3303/0/5700 %s" % v)
+        self.sim.wait_line(r"^ok", 5, start)
+
+    def values(self, url):
+        """Values delivered to url, repeats collapsed (the device may send
+        a value twice; the server forwards what it sends: spec 11.1)."""
+        out = []
+        for _, _, body, _, _ in self.sink.received(url):
+            v = json.loads(body)["Items"][0]["Value"].get("SensorValue")
+            if not out or out[-1] != v:
+                out.append(v)
+        return out
+
+    def test_notifications_filtered_per_subscription(self):
+        a = self.subscribe(3303, 0, "5700", "/n-all")
+        b = self.subscribe(3303, 0, "5700", "/n-step", {"Step": 10})
+        c = self.subscribe(3303, 0, None, "/n-inst")
+        x = self.subscribe(3303, 0, "5700", "/n-xml",
+                           accept="application/xml")
+        wait_until(lambda: "/3303/0/5700" in self.observed() and
+                   "/3303/0" in self.observed(), 10, 0.1, "observed")
+        for v in ("20.5", "21", "35.25"):
+            self.set_value(v)
+            time.sleep(0.4)
+        # deliveries are concurrent, so their order is not checked
+        for url in ("/n-all", "/n-step", "/n-inst"):
+            wait_until(lambda: 35.25 in self.values(url), 10, 0.1,
+                       "35.25 at %s: %r" % (url, self.values(url)))
+        self.assertGreaterEqual(set(self.values("/n-all")), {20.5, 21, 35.25})
+        self.assertEqual(set(self.values("/n-step")), {20.5, 35.25})
+        wait_until(lambda: any(b"35.25" in r[2] for r in
+                               self.sink.received("/n-xml")), 10, 0.1,
+                   "35.25 at /n-xml")
+        body = json.loads(self.sink.received("/n-all")[-1][2])
+        item = body["Items"][0]
+        self.assertEqual(item["SubscriptionType"], "Observation")
+        self.assertTrue(item["TimeTriggered"].endswith("Z"), item)
+        rels = {l["rel"]: l["href"] for l in item["Links"]}
+        self.assertEqual(rels["subscription"], "/subscriptions/" + a)
+        self.assertEqual(rels["object"], "/clients/%s/objecttypes/%s/"
+                         "instances/0" % (self.cid, self.defs[3303]))
+        self.assertEqual(item["Value"]["InstanceID"], "0")
+        self.assertNotIn("Links", item["Value"])
+        _, headers, xml, _, _ = [r for r in self.sink.received("/n-xml")
+                                 if b"35.25" in r[2]][0]
+        self.assertEqual(headers["Content-Type"], "application/xml")
+        root = ET.fromstring(xml)
+        self.assertEqual(root.tag, "Notifications")
+        n = root.find("Items/Notification")
+        self.assertEqual(n.find("SubscriptionType").text, "Observation")
+        self.assertEqual(n.find("Value/*/SensorValue").text, "35.25")
+        for s in (a, b, c, x):
+            self.unsubscribe(s)
 
 
 if __name__ == "__main__":

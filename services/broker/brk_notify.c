@@ -1,0 +1,459 @@
+/* brk_notify.c - observation notifications (REST spec 6.6, 6.7): a "notify"
+ * entry of the gateways' event stream reaches every Observation
+ * subscription of that client on its path or an ancestor path; each one is
+ * filtered by its own attributes (pmin, pmax, step, lt, gt, against the
+ * last value delivered to it, kept in its record) and gets a delivery job
+ * with the body of spec 6.7: the object instance rendered with its
+ * definition (lwm2m_instance.h) in JSON or XML, relative links, UTC time. */
+#define _GNU_SOURCE /* asprintf */
+#include "brk.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "lwm2m_instance.h"
+#include "lwm2m_log.h"
+#include "lwm2m_loop.h"
+#include "lwm2m_objdef_store.h"
+#include "lwm2m_redis.h"
+
+#define NOTIFY_SUBS_MAX 1000 /* subscriptions of one path and ancestors */
+
+/* ARGV client, path.  Returns id, HGETALL, id, HGETALL... of the
+ * Observation subscriptions of the path and of each ancestor path. */
+static const char subs_lua[] =
+    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}:obsubs:' "
+    "local out, seen, cur = {}, {}, ARGV[2] "
+    "while cur ~= '' and #out < 2 * tonumber(ARGV[3]) do "
+    "for _, id in ipairs(redis.call('SMEMBERS', pre .. cur)) do "
+    "if not seen[id] then seen[id] = true "
+    "local h = redis.call('HGETALL', 'lwds:v1:sub:{' .. id .. '}') "
+    "if #h > 0 then table.insert(out, id) table.insert(out, h) end end end "
+    "cur = string.match(cur, '^(.*)/[^/]*$') or '' end "
+    "return out";
+
+struct obs_sub {
+	struct brk_sub sub;
+	char def[LWM2M_ID_SIZE];
+	long inst, prop;   /* -1 when unset */
+	char attrs[5][33]; /* pmin pmax stp lt gt */
+	double lastv;
+	bool has_lastv;
+	long long lastt; /* ms, 0: never delivered */
+};
+
+struct notif {
+	struct brk_ctx *ctx;
+	struct brk_entry *entry;
+	char client[LWM2M_ID_SIZE];
+	long long org;
+	struct lwm2m_path path;
+	int ct;
+	uint8_t *payload;
+	size_t len;
+	struct obs_sub *subs;
+	size_t n_subs;
+};
+
+static void
+notif_free(struct notif *n)
+{
+	brk__entry_unref(n->entry);
+	free(n->payload);
+	free(n->subs);
+	free(n);
+}
+
+/* ---- subscriptions of the notification ---------------------------------- */
+
+static long
+num_field(const redisReply *v)
+{
+	long long x;
+
+	return lwm2m_parse_int(v->str, 0, 65535, &x) == LWM2M_OK ? (long)x : -1;
+}
+
+static void
+obs_field(struct obs_sub *o, const redisReply *k, const redisReply *v)
+{
+	static const char *const attrs[] = {"pmin", "pmax", "stp", "lt", "gt"};
+
+	if (strcmp(k->str, "def") == 0 && v->len < sizeof o->def) {
+		memcpy(o->def, v->str, v->len + 1);
+	} else if (strcmp(k->str, "inst") == 0) {
+		o->inst = num_field(v);
+	} else if (strcmp(k->str, "prop") == 0) {
+		o->prop = num_field(v);
+	} else if (strcmp(k->str, "lastv") == 0) {
+		o->has_lastv = sscanf(v->str, "%lf", &o->lastv) == 1;
+	} else if (strcmp(k->str, "lastt") == 0) {
+		o->lastt = strtoll(v->str, NULL, 10);
+	}
+	for (int a = 0; a < 5; a++) {
+		if (strcmp(k->str, attrs[a]) == 0 &&
+		    v->len < sizeof o->attrs[a]) {
+			memcpy(o->attrs[a], v->str, v->len + 1);
+		}
+	}
+}
+
+static bool
+read_sub(struct notif *n, const redisReply *id, const redisReply *h)
+{
+	struct obs_sub *o = &n->subs[n->n_subs];
+
+	memset(o, 0, sizeof *o);
+	o->inst = o->prop = -1;
+	if (id->type != REDIS_REPLY_STRING || h->type != REDIS_REPLY_ARRAY ||
+	    brk_sub_parse(id->str, h, &o->sub) != LWM2M_OK ||
+	    o->sub.org != n->org || strcmp(o->sub.client, n->client) != 0 ||
+	    strcmp(o->sub.type, "Observation") != 0) {
+		return false;
+	}
+	for (size_t i = 0; i + 1 < h->elements; i += 2) {
+		if (h->element[i]->type == REDIS_REPLY_STRING &&
+		    h->element[i + 1]->type == REDIS_REPLY_STRING) {
+			obs_field(o, h->element[i], h->element[i + 1]);
+		}
+	}
+	return true;
+}
+
+/* ---- filtering (each subscription sees what its attributes ask) ---------- */
+
+/* The numeric value the subscription watches, if any. */
+static bool
+watched_value(struct lwm2m_tree *tree, const struct notif *n,
+              const struct obs_sub *o, double *ret)
+{
+	struct lwm2m_path p = n->path;
+	struct lwm2m_node *node;
+	struct lwm2m_value v;
+
+	if (o->prop >= 0 && p.len >= 2) {
+		p.len = 3;
+		p.ids[2] = (uint16_t)o->prop;
+	}
+	if (p.len != 3 || (node = lwm2m_tree_get(tree, &p)) == NULL ||
+	    node->kind != LWM2M_NODE_RESOURCE) {
+		return false;
+	}
+	v = node->value;
+	if (lwm2m_value_coerce(tree, &v, LWM2M_TYPE_FLOAT,
+	                       n->ct == LWM2M_FMT_TEXT ||
+	                           n->ct == LWM2M_FMT_LEGACY_TEXT,
+	                       NULL) != LWM2M_OK) {
+		return false;
+	}
+	*ret = v.v.f;
+	return true;
+}
+
+static bool
+crossed(const char *limit, double last, double now)
+{
+	double l;
+
+	return limit[0] != '\0' && sscanf(limit, "%lf", &l) == 1 &&
+	       ((last < l) != (now < l));
+}
+
+/* pmin: not sooner than pmin after this subscription's last delivery;
+ * step/lt/gt: only a change of at least step or a crossing of lt/gt since
+ * the last value delivered, unless pmax has passed. */
+static bool
+wanted(const struct obs_sub *o, bool has_v, double v, long long now_ms)
+{
+	double stp;
+	long long pmin = o->attrs[0][0] ? strtoll(o->attrs[0], NULL, 10) : 0;
+	long long pmax = o->attrs[1][0] ? strtoll(o->attrs[1], NULL, 10) : 0;
+	bool conditional = o->attrs[2][0] || o->attrs[3][0] || o->attrs[4][0];
+
+	if (o->lastt > 0 && now_ms - o->lastt < pmin * 1000) {
+		return false;
+	}
+	if (!conditional || !has_v || !o->has_lastv || o->lastt == 0) {
+		return true;
+	}
+	if (pmax > 0 && now_ms - o->lastt >= pmax * 1000) {
+		return true;
+	}
+	if (o->attrs[2][0] && sscanf(o->attrs[2], "%lf", &stp) == 1 &&
+	    fabs(v - o->lastv) >= stp) {
+		return true;
+	}
+	return crossed(o->attrs[3], o->lastv, v) ||
+	       crossed(o->attrs[4], o->lastv, v);
+}
+
+/* ---- the body of spec 6.7 ------------------------------------------------ */
+
+static const struct lwm2m_node *
+instance_node(struct lwm2m_tree *tree, const struct notif *n,
+              const struct obs_sub *o)
+{
+	struct lwm2m_path p = n->path;
+	const struct lwm2m_node *obj;
+
+	if (p.len >= 2) {
+		p.len = 2;
+		return lwm2m_tree_get(tree, &p);
+	}
+	p.len = 1;
+	obj = lwm2m_tree_get(tree, &p);
+	for (const struct lwm2m_node *c = obj ? obj->first_child : NULL;
+	     c != NULL; c = c->next_sibling) {
+		if (o->inst < 0 || c->id == o->inst) {
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void
+links(char *buf, size_t size, const struct notif *n, const struct obs_sub *o,
+      const struct lwm2m_objdef *def, unsigned iid, bool xml)
+{
+	if (xml) {
+		snprintf(
+		    buf, size,
+		    "<Links><Link rel=\"subscription\" href=\"/subscriptions/"
+		    "%s\" /><Link rel=\"client\" href=\"/clients/%s\" />"
+		    "<Link rel=\"object\" href=\"/clients/%s/objecttypes/%s/"
+		    "instances/%u\" /><Link rel=\"definition\" href=\"/"
+		    "objecttypes/definitions/%s\" /></Links>",
+		    o->sub.id, n->client, n->client, def->id, iid, def->id);
+		return;
+	}
+	snprintf(buf, size,
+	         "[{\"rel\":\"subscription\",\"href\":\"/subscriptions/%s\"},"
+	         "{\"rel\":\"client\",\"href\":\"/clients/%s\"},{\"rel\":"
+	         "\"object\",\"href\":\"/clients/%s/objecttypes/%s/instances/"
+	         "%u\"},{\"rel\":\"definition\",\"href\":\"/objecttypes/"
+	         "definitions/%s\"}]",
+	         o->sub.id, n->client, n->client, def->id, iid, def->id);
+}
+
+static char *
+render(const struct notif *n, const struct obs_sub *o,
+       const struct lwm2m_objdef *def, struct lwm2m_tree *tree,
+       const struct lwm2m_node *inst, size_t *ret_len)
+{
+	struct lwm2m_instance_render r = {.def = def,
+	                                  .tree = tree,
+	                                  .raw_is_text =
+	                                      n->ct == LWM2M_FMT_TEXT ||
+	                                      n->ct == LWM2M_FMT_LEGACY_TEXT};
+	bool xml = brk_sub_is_xml(&o->sub);
+	char l[1024], when[32], *value = NULL, *body = NULL;
+	size_t vlen;
+	int len;
+
+	if ((xml ? lwm2m_instance_to_xml(&r, inst, &value, &vlen)
+	         : lwm2m_instance_to_json(&r, inst, &value, &vlen)) !=
+	    LWM2M_OK) {
+		return NULL;
+	}
+	links(l, sizeof l, n, o, def, inst->id, xml);
+	lwm2m_time_iso8601(lwm2m_now_ms() / 1000, when, sizeof when);
+	len = xml ? asprintf(&body,
+	                     "<Notifications><Items><Notification>%s"
+	                     "<TimeTriggered>%s</TimeTriggered>"
+	                     "<SubscriptionType>Observation</SubscriptionType>"
+	                     "<Value>%s</Value></Notification></Items>"
+	                     "</Notifications>",
+	                     l, when,
+	                     strncmp(value, "<?xml", 5) == 0
+	                         ? strchr(value, '>') + 1
+	                         : value)
+	          : asprintf(&body,
+	                     "{\"Items\":[{\"Links\":%s,\"TimeTriggered\":"
+	                     "\"%s\",\"SubscriptionType\":\"Observation\","
+	                     "\"Value\":%s}]}",
+	                     l, when, value);
+	free(value);
+	if (len < 0) {
+		return NULL;
+	}
+	*ret_len = (size_t)len;
+	return body;
+}
+
+/* ---- queueing ------------------------------------------------------------ */
+
+static void
+on_job(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct brk_entry *entry = arg;
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_ERR, "XADD of a notification failed: %s",
+		          reply ? reply->str : "connection lost");
+	}
+	brk__entry_unref(entry);
+}
+
+static void
+deliver(struct notif *n, struct obs_sub *o, const char *body, size_t len,
+        bool has_v, double v)
+{
+	char *job = NULL, did[LWM2M_ID_SIZE], key[96], last[48];
+	size_t job_len;
+
+	if (brk_job_new(&o->sub, body, len, &job, &job_len, did) != LWM2M_OK) {
+		return;
+	}
+	snprintf(key, sizeof key, LWM2M_KEY_SUB, o->sub.id);
+	snprintf(last, sizeof last, "%.17g", v);
+	lwm2m_redis_cmd(brk__redis(n->ctx), NULL, NULL,
+	                "HSET %s lastt %lld lastv %s", key,
+	                (long long)lwm2m_now_ms(), has_v ? last : "");
+	brk__entry_ref(n->entry);
+	if (lwm2m_redis_cmd(brk__redis(n->ctx), on_job, n->entry,
+	                    "XADD %s * %s %b", LWM2M_KEY_DELIVERIES,
+	                    LWM2M_DELIVERY_FIELD, job, job_len) != LWM2M_OK) {
+		brk__entry_unref(n->entry);
+	} else {
+		lwm2m_log(LWM2M_LOG_INFO,
+		          "queued Observation sub=%s id=%s "
+		          "delivery=%s",
+		          o->sub.id, n->client, did);
+	}
+	free(job);
+}
+
+static void
+fan_out(struct notif *n, const struct lwm2m_objdef *def,
+        struct lwm2m_tree *tree)
+{
+	long long now = lwm2m_now_ms();
+
+	for (size_t i = 0; i < n->n_subs; i++) {
+		struct obs_sub *o = &n->subs[i];
+		const struct lwm2m_node *inst = instance_node(tree, n, o);
+		double v = 0;
+		bool has_v = watched_value(tree, n, o, &v);
+		char *body;
+		size_t len;
+
+		if (inst == NULL || (o->inst >= 0 && inst->id != o->inst) ||
+		    strcmp(o->def, def->id) != 0 || !wanted(o, has_v, v, now)) {
+			continue;
+		}
+		body = render(n, o, def, tree, inst, &len);
+		if (body != NULL) {
+			deliver(n, o, body, len, has_v, v);
+		}
+		free(body);
+	}
+}
+
+static void
+on_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
+{
+	struct notif *n = arg;
+	struct lwm2m_tree tree;
+	struct lwm2m_diag diag = {0};
+
+	lwm2m_tree_init(&tree, NULL);
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "notification id=%s object %u: no "
+		          "definition (%s), not delivered",
+		          n->client, n->path.ids[0], lwm2m_strerror(err));
+	} else if (n->ct < 0 ||
+	           lwm2m_decode((enum lwm2m_format)n->ct, n->payload, n->len,
+	                        &n->path, &tree, &diag) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "notification id=%s ct=%d "
+		          "undecodable: %s",
+		          n->client, n->ct, diag.msg);
+	} else {
+		fan_out(n, def, &tree);
+	}
+	lwm2m_tree_fini(&tree);
+	notif_free(n);
+}
+
+static void
+on_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct notif *n = arg;
+	size_t max;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements == 0) {
+		notif_free(n);
+		return;
+	}
+	max = reply->elements / 2;
+	n->subs = calloc(max + 1, sizeof *n->subs);
+	for (size_t i = 0; n->subs != NULL && i + 1 < reply->elements; i += 2) {
+		n->n_subs +=
+		    read_sub(n, reply->element[i], reply->element[i + 1]);
+	}
+	if (n->n_subs == 0 ||
+	    lwm2m_objdef_store_find(brk__redis(n->ctx), n->org, n->path.ids[0],
+	                            on_def, n) != LWM2M_OK) {
+		notif_free(n);
+	}
+}
+
+static const redisReply *
+field(const redisReply *fields, const char *name)
+{
+	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+		const redisReply *k = fields->element[i];
+
+		if (k->type == REDIS_REPLY_STRING &&
+		    strcmp(k->str, name) == 0 &&
+		    fields->element[i + 1]->type == REDIS_REPLY_STRING) {
+			return fields->element[i + 1];
+		}
+	}
+	return NULL;
+}
+
+void
+brk__notify(struct brk_ctx *ctx, const redisReply *fields,
+            struct brk_entry *entry)
+{
+	const redisReply *id = field(fields, "id"), *org = field(fields, "org");
+	const redisReply *path = field(fields, "path"),
+	                 *ct = field(fields, "ct");
+	const redisReply *payload = field(fields, "payload");
+	struct notif *n;
+
+	if (id == NULL || !lwm2m_id_valid(id->str, id->len) || org == NULL ||
+	    path == NULL || ct == NULL || payload == NULL ||
+	    payload->len > LWM2M_DELIVERY_BODY_MAX ||
+	    (n = calloc(1, sizeof *n)) == NULL) {
+		return;
+	}
+	n->ctx = ctx;
+	memcpy(n->client, id->str, id->len + 1);
+	n->org = strtoll(org->str, NULL, 10);
+	n->ct = (int)strtol(ct->str, NULL, 10);
+	n->payload = malloc(payload->len + 1);
+	if (n->payload == NULL ||
+	    lwm2m_path_parse(path->str, path->len, &n->path) != LWM2M_OK ||
+	    n->path.len == 0) {
+		free(n->payload);
+		free(n);
+		return;
+	}
+	memcpy(n->payload, payload->str, payload->len);
+	n->len = payload->len;
+	n->entry = entry;
+	brk__entry_ref(entry);
+	if (lwm2m_redis_cmd(brk__redis(ctx), on_subs, n, "EVAL %s 0 %s %s %d",
+	                    subs_lua, n->client, path->str,
+	                    NOTIFY_SUBS_MAX) != LWM2M_OK) {
+		notif_free(n);
+	}
+}
