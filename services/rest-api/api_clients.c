@@ -77,6 +77,8 @@ client_body(struct api_doc *doc, const char *id, const char *name)
 	api_doc_link(doc, "subscriptions", sub, API_MT_SUBSCRIPTIONS);
 	snprintf(sub, sizeof sub, "%s/metrics", path);
 	api_doc_link(doc, "metrics", sub, API_MT_METRICS);
+	snprintf(sub, sizeof sub, "%s/composite", path);
+	api_doc_link(doc, "composite", sub, NULL);
 	api_doc_end(doc);
 }
 
@@ -381,6 +383,13 @@ objtype_item(struct api_req *r, struct api_doc *doc,
 	api_doc_link(doc, "definition", def, API_MT_OBJECTDEFINITION);
 	strncat(path, "/instances", sizeof path - strlen(path) - 1);
 	api_doc_link(doc, "instances", path, mime);
+	/* device operations on the whole object (api_instances.c) */
+	snprintf(path, sizeof path, "/clients/%s/objecttypes/%s/discover",
+	         s->id, t->def_id);
+	api_doc_link(doc, "discover", path, NULL);
+	snprintf(path, sizeof path, "/clients/%s/objecttypes/%s/attributes",
+	         s->id, t->def_id);
+	api_doc_link(doc, "attributes", path, NULL);
 	api_doc_end(doc);
 }
 

@@ -289,6 +289,15 @@ class TestDevices(DeviceCase):
         self.assertIsNone(link_el.find("Attributes/gt"))
 
     def test_discover_object(self):
+        r = self.get("/clients/%s/objecttypes" % self.cid)
+        item = [i for i in r.json()["Items"] if i["ObjectTypeID"] == "3"][0]
+        self.assertEqual(path_of(link(item, "discover")),
+                         self.hrefs[3].rsplit("/", 1)[0] + "/discover")
+        self.assertEqual(path_of(link(item, "attributes")),
+                         self.hrefs[3].rsplit("/", 1)[0] + "/attributes")
+        r = self.get("/clients/" + self.cid)
+        self.assertEqual(path_of(link(r.json(), "composite")),
+                         "/clients/%s/composite" % self.cid)
         r = self.get(self.hrefs[3].rsplit("/", 1)[0] + "/discover")
         self.assertEqual(r.status, 200, r)
         paths = [i["Path"] for i in r.json()["Items"]]
