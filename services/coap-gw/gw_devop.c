@@ -815,6 +815,9 @@ gw_devop_handle(struct gw_ctx *gw, struct lwm2m_rpc_req *rpc,
 	if (req.op == LWM2M_DEVOP_CANCEL_OBSERVE) {
 		memcpy(op->token, req.token, sizeof op->token);
 	}
+	lwm2m_log(LWM2M_LOG_DEBUG, "devop %s id=%s queue=%d awake_ms=%lld",
+	          lwm2m_devop_op_name(req.op), dev->id, dev->queue,
+	          (long long)(dev->awake_until_ms - lwm2m_mono_ms()));
 	if (dev->queue && lwm2m_mono_ms() >= dev->awake_until_ms) {
 		if (!enqueue(op, dev)) {
 			op_fail(op, LWM2M_DEVOP_ST_BUSY, "device queue full");

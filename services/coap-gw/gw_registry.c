@@ -430,6 +430,11 @@ apply_update(struct gw_ctx *gw, struct gw_device *dev, struct gw_request *req,
 		gw_reg_build_update(&req->q,
 		                    req->has_links ? &req->links : NULL,
 		                    dev->lt, dev->queue, lwm2m_now_ms(), &u);
+		if ((dev->caps.major > 1 || dev->caps.minor > 0) && !req->q.q) {
+			/* 1.1+: queue mode is the Q flag of the Register; a
+			 * binding without Q in an Update does not end it */
+			u.queue = dev->queue;
+		}
 		write_update(gw, dev->id, &u, req->addr_text);
 		free(u.objs);
 		dev->lt = u.lt;
