@@ -289,9 +289,11 @@ decide(struct obs_job *j)
 
 	if (j->n_subs > 0 && !same_gw) {
 		/* first subscription, or the device moved to another gateway
-		 * (its observations stayed with the old session) */
+		 * (its observations stayed with the old session); attributes
+		 * always go first, cleared when none are wanted, so that none
+		 * left by earlier subscriptions remain on the device */
 		j->observe_after = true;
-		send_op(j, j->query[0] ? STEP_ATTRS : STEP_OBSERVE);
+		send_op(j, STEP_ATTRS);
 	} else if (j->n_subs > 0 && strcmp(j->old_query, j->query) != 0) {
 		send_op(j, STEP_ATTRS);
 	} else if (j->n_subs == 0 && same_gw) {

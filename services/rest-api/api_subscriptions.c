@@ -894,6 +894,8 @@ api_subscription_delete(struct api_req *r)
 static void
 on_updated(struct api_req *r, redisReply *reply, void *arg)
 {
+	struct sub_state *s = r->data;
+
 	if (!storage_ok(r, reply)) {
 		return;
 	}
@@ -910,6 +912,7 @@ on_updated(struct api_req *r, redisReply *reply, void *arg)
 		                "try again");
 		return;
 	}
+	obs_sync(r, &s->rec); /* the merged attributes may change */
 	api_reply_status(r, 204);
 }
 

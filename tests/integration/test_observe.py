@@ -6,12 +6,16 @@ for the others, the last one cancels it, and a re-registration of the
 device re-establishes it."""
 
 import json
+import os
+import signal
+import subprocess
 import time
 import unittest
 import xml.etree.ElementTree as ET
 
 from hooksink import Sink
-from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
+from lwdslib import (ServiceTestCase, Sim, binary, link, path_of,
+                     wait_until)
 
 
 class TestObserve(ServiceTestCase):
@@ -118,6 +122,11 @@ class TestObserve(ServiceTestCase):
                    ["-"], 10, 0.1, "attributes of c only")
         self.assertEqual(self.cancels(), cancels, "cancelled for c too")
         self.assertIn(path, self.observed())
+        r = self.api.put("/subscriptions/" + c, self.admin,
+                         {"Attributes": {"Pmin": 7}})
+        self.assertEqual(r.status, 204, r)
+        wait_until(lambda: self.observed().get(path, "").split()[2:] ==
+                   ["pmin=7"], 10, 0.1, "attributes after PUT")
         # the device registers again: it forgot the observation
         self.sim.send("register *")
         self.wait_observes(path, before + 2)
@@ -163,17 +172,19 @@ class TestObserve(ServiceTestCase):
         c = self.subscribe(3303, 0, None, "/n-inst")
         x = self.subscribe(3303, 0, "5700", "/n-xml",
                            accept="application/xml")
+        g = self.subscribe(3303, 0, "5700", "/n-gt", {"GreaterThan": 30})
         wait_until(lambda: "/3303/0/5700" in self.observed() and
                    "/3303/0" in self.observed(), 10, 0.1, "observed")
         for v in ("20.5", "21", "35.25"):
             self.set_value(v)
             time.sleep(0.4)
         # deliveries are concurrent, so their order is not checked
-        for url in ("/n-all", "/n-step", "/n-inst"):
+        for url in ("/n-all", "/n-step", "/n-inst", "/n-gt"):
             wait_until(lambda: 35.25 in self.values(url), 10, 0.1,
                        "35.25 at %s: %r" % (url, self.values(url)))
         self.assertGreaterEqual(set(self.values("/n-all")), {20.5, 21, 35.25})
         self.assertEqual(set(self.values("/n-step")), {20.5, 35.25})
+        self.assertEqual(set(self.values("/n-gt")), {20.5, 35.25})
         wait_until(lambda: any(b"35.25" in r[2] for r in
                                self.sink.received("/n-xml")), 10, 0.1,
                    "35.25 at /n-xml")
@@ -195,8 +206,27 @@ class TestObserve(ServiceTestCase):
         n = root.find("Items/Notification")
         self.assertEqual(n.find("SubscriptionType").text, "Observation")
         self.assertEqual(n.find("Value/*/SensorValue").text, "35.25")
-        for s in (a, b, c, x):
+        for s in (a, b, c, x, g):
             self.unsubscribe(s)
+
+    def test_notifications_survive_broker_sigkill(self):
+        self.subscribe(3303, 0, "5700", "/n-kill")
+        wait_until(lambda: "/3303/0/5700" in self.observed(), 10, 0.1,
+                   "observed")
+        p = self.svc.procs["broker"]
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        for v in ("1.5", "2.5", "3.5"):
+            self.set_value(v)
+            time.sleep(0.3)
+        log = open(os.path.join(self.svc.logdir, "broker.log"), "ab")
+        self.svc.procs["broker"] = subprocess.Popen(
+            [binary("broker")], env=self.svc.env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_until(lambda: set(self.values("/n-kill")) >= {1.5, 2.5, 3.5},
+                   20, 0.2, "values after the broker restart: %r"
+                   % (self.values("/n-kill"),))
 
 
 if __name__ == "__main__":
