@@ -409,8 +409,9 @@ class TestDevices(DeviceCase):
 
 
 class TestDevicesDeviceTimeout(DeviceCase):
-    """Short device timeout so a muted device answers 504 quickly."""
-    REDIS_DB = 11
+    """The gateway killed mid-request (last: it kills the gateway; same db
+    as TestDevices, the classes of a module run one after the other)."""
+    REDIS_DB = 10
     EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "2000"}
 
     def test_gateway_killed_mid_request_is_503(self):

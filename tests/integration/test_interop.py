@@ -75,7 +75,7 @@ class TestInterop(ServiceTestCase):
         r = self.api.get("/clients/%s/objecttypes" % cid, token)
         self.assertEqual(r.status, 200, r)
         ids = [i["ObjectTypeID"] for i in r.json().get("Items", [])]
-        self.assertEqual(ids, ["3", "4", "3303"], r)
+        self.assertEqual(ids, ["3", "4", "3303", "3311"], r)
         node.send("deregister")
         ev = node.event()
         self.assertEqual(ev, {"event": "deregistered", "status": "2.02"})

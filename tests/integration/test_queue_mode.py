@@ -8,16 +8,41 @@ import threading
 import time
 import unittest
 
-from lwdslib import path_of, wait_until
-from test_devices import DeviceCase
+from lwdslib import ServiceTestCase, Sim, path_of, wait_until
+from test_devices import TEST_OBJECT, DeviceCase
 
 
 class TestQueueMode(DeviceCase):
+    """A fresh queue-mode device per test: a device's wake-up Update is
+    where its queued requests go out, and each test ends there."""
     REDIS_DB = 15
     SIM_ARGS = ["--queue"]
     EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "3000",
                  "LWDS_QUEUE_WAIT_MS": "1000",
                  "LWDS_QUEUE_AWAKE_MS": "300"}
+    SEQ = [0]
+
+    @classmethod
+    def setUpClass(cls):
+        ServiceTestCase.setUpClass.__func__(cls)
+        cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
+        r = cls.api.post("/objecttypes/definitions", cls.admin, TEST_OBJECT)
+        if r.status != 201:
+            cls.tearDownClass()
+            raise AssertionError("POST definition 3442: %r" % r)
+        cls.sim = None
+
+    def setUp(self):
+        n = self.SEQ[0] = self.SEQ[0] + 1
+        self.EP = "qdev-%d" % n
+        self.sim = Sim(["--server", "coap://127.0.0.1:%d"
+                        % self.svc.coap_port, "--prefix", "qdev-",
+                        "--first", str(n), "--count", "1", "--verbose",
+                        "--queue"])
+        self.addCleanup(self.sim.stop)
+        self.sim.wait_line(Sim.READY, 15)
+        self.cid = self.client_id(self.EP)
+        self.hrefs = self.instance_hrefs(self.cid)
 
     def sleep(self, on):
         start = len(self.sim.lines)
@@ -25,9 +50,6 @@ class TestQueueMode(DeviceCase):
         self.sim.wait_line(r"^ok", 5, start)
         if on:
             time.sleep(0.5)  # past the gateway's awake window
-
-    def tearDown(self):
-        self.sleep(False)
 
     def queued(self, headers=None):
         self.sleep(True)
@@ -96,6 +118,7 @@ class TestQueueMode(DeviceCase):
         wait_until(lambda: self.get(loc).status == 204, 10, 0.2,
                    "the queued write to complete")
         self.assertEqual(self.get(self.inst(3442)).json()["Number"], 31)
+        self.assertEqual(self.get(loc).status, 204)
 
     def test_operation_of_other_org_or_client_404(self):
         loc = self.queued({"Prefer": "respond-async"})

@@ -6,6 +6,7 @@
 // Prints one JSON line per event on stdout:
 //   {"event":"registered","status":"2.01","location":"/rd/<id>"}
 //   {"event":"deregistered","status":"2.02"}
+//   {"event":"executed","path":"/3303/0/5605","args":[...]}
 //   {"event":"error","message":"..."}
 // Reads commands from stdin, one per line: "deregister", "quit".
 'use strict';
@@ -25,7 +26,20 @@ function say(obj) {
 }
 
 const so = new SmartObject();
-so.init('temperature', 0, { sensorValue: 21.5, units: 'Cel' });
+so.init('temperature', 0, {
+    sensorValue: 21.5,
+    units: 'Cel',
+    // Reset Min and Max Measured Values (5605), executable: each call is
+    // reported on stdout so tests see it arrive
+    resetMinMaxMeaValues: {
+        exec: function (...args) {
+            const cb = args.pop();
+            say({ event: 'executed', path: '/3303/0/5605', args: args });
+            cb(null, null);
+        }
+    }
+});
+so.init('lightCtrl', 0, { onOff: false, dimmer: 10 });
 const attrs = { lifetime: Number(lifetime || 300) };
 if (version) {
     attrs.version = version;
