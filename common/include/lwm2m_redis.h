@@ -75,6 +75,17 @@ lwm2m_err lwm2m_redis_cmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
 lwm2m_err lwm2m_redis_vcmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
                            void *arg, const char *fmt, va_list ap);
 
+/* lwm2m__redis_vformat (internal; lwm2m_redis_vcmd's fast path, exposed for
+ * tests) writes the RESP encoding of a hiredis-style format into out (size
+ * bytes), using scratch (scratch_size bytes) for the arguments, and sets
+ * *ret_len.  Arguments split on spaces; conversions %s, %b (pointer and
+ * size_t), %d %i %u with l or ll, and %%.  LWM2M_EINVAL for any other
+ * conversion, more than 64 arguments or a command that does not fit: the
+ * caller then uses hiredis's own formatter.  ap is not consumed. */
+lwm2m_err lwm2m__redis_vformat(char *out, size_t size, char *scratch,
+                               size_t scratch_size, const char *fmt,
+                               va_list ap, size_t *ret_len);
+
 /* lwm2m_redis_cmdargv is lwm2m_redis_cmd with an argument vector. */
 lwm2m_err lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
                               void *arg, int argc, const char **argv,

@@ -1,0 +1,125 @@
+/* Unit tests of lwm2m__redis_vformat, lwm2m_redis_cmd's fast formatter:
+ * every supported format must encode exactly as hiredis's own formatter. */
+#include <check.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "lwm2m_redis.h"
+
+static lwm2m_err
+fmt_into(char *out, size_t size, size_t *ret_len, const char *fmt, ...)
+{
+	char scratch[2048];
+	va_list ap;
+	lwm2m_err err;
+
+	va_start(ap, fmt);
+	err = lwm2m__redis_vformat(out, size, scratch, sizeof scratch, fmt, ap,
+	                           ret_len);
+	va_end(ap);
+	return err;
+}
+
+/* ours and hiredis's encodings of the same call must be byte-identical */
+#define SAME(...)                                                              \
+	do {                                                                   \
+		char out_[4096];                                               \
+		char *ref_ = NULL;                                             \
+		size_t len_ = 0;                                               \
+		int rlen_ = redisFormatCommand(&ref_, __VA_ARGS__);            \
+		ck_assert_int_eq(                                              \
+		    fmt_into(out_, sizeof out_, &len_, __VA_ARGS__),           \
+		    LWM2M_OK);                                                 \
+		ck_assert_int_gt(rlen_, 0);                                    \
+		ck_assert_uint_eq(len_, (size_t)rlen_);                        \
+		ck_assert_mem_eq(out_, ref_, len_);                            \
+		redisFreeCommand(ref_);                                        \
+	} while (0)
+
+START_TEST(test_lwm2m__redis_vformat_strings)
+{
+	SAME("PING");
+	SAME("HGET %s gw", "lwds:v1:client:abc");
+	SAME("SET %s %s", "k", "");
+	SAME("SET  %s   %s ", "k", "v");
+	SAME("GET lwds:v1:{%s}:x%sy", "a", "b");
+	SAME("SET k 100%%");
+}
+END_TEST
+
+START_TEST(test_lwm2m__redis_vformat_integers)
+{
+	SAME("ZADD %s %lld %s", "z", -1234567890123LL, "id");
+	SAME("EXPIRE %s %d", "k", -5);
+	SAME("EXPIRE %s %u", "k", 4000000000u);
+	SAME("X %ld %lu %i", -7L, 7UL, 42);
+	SAME("X %llu", 18446744073709551615ULL);
+	SAME("X %lld %d", LLONG_MIN, INT_MIN);
+}
+END_TEST
+
+START_TEST(test_lwm2m__redis_vformat_binary)
+{
+	static const char bin[] = {'a', ' ', '\0', '\r', '\n', 'z'};
+
+	SAME("SET %s %b", "k", bin, sizeof bin);
+	SAME("SET %s %b", "k", bin, (size_t)0);
+}
+END_TEST
+
+START_TEST(test_lwm2m__redis_vformat_fallback)
+{
+	char out[4096], big[3000];
+	size_t len;
+	char many[64 * 2 + 8] = "X";
+
+	ck_assert_int_eq(fmt_into(out, sizeof out, &len, "X %f", 1.5),
+	                 LWM2M_EINVAL);
+	ck_assert_int_eq(fmt_into(out, sizeof out, &len, "X %5d", 1),
+	                 LWM2M_EINVAL);
+	ck_assert_int_eq(fmt_into(out, sizeof out, &len, "X %zu", (size_t)1),
+	                 LWM2M_EINVAL);
+	ck_assert_int_eq(fmt_into(out, sizeof out, &len, "X %"), LWM2M_EINVAL);
+	ck_assert_int_eq(fmt_into(out, sizeof out, &len, ""), LWM2M_EINVAL);
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	ck_assert_int_eq(fmt_into(out, sizeof out, &len, "SET k %s", big),
+	                 LWM2M_EINVAL);
+	ck_assert_int_eq(fmt_into(out, 20, &len, "SET key value"),
+	                 LWM2M_EINVAL);
+	for (int i = 0; i < 64; i++) {
+		strcat(many, " a");
+	}
+	ck_assert_int_eq(fmt_into(out, sizeof out, &len, many), LWM2M_EINVAL);
+}
+END_TEST
+
+static Suite *
+redis_fmt_suite(void)
+{
+	Suite *s = suite_create("redis_fmt");
+	TCase *tc = tcase_create("lwm2m__redis_vformat");
+
+	tcase_add_test(tc, test_lwm2m__redis_vformat_strings);
+	tcase_add_test(tc, test_lwm2m__redis_vformat_integers);
+	tcase_add_test(tc, test_lwm2m__redis_vformat_binary);
+	tcase_add_test(tc, test_lwm2m__redis_vformat_fallback);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(redis_fmt_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
