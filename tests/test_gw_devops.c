@@ -1,6 +1,7 @@
 /* Integration tests of the gateway's device operations: a private
  * redis-server, the gateway library on this process's loop, lwds-sim as the
  * device over real UDP, and LWM2M_ENV_RPC_DEVICE requests over nng rpc. */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
@@ -531,6 +532,59 @@ START_TEST(test_gw_devop_handle_timeout)
 }
 END_TEST
 
+START_TEST(test_gw_devop_handle_discover_attributes)
+{
+	struct lwm2m_devop_req req;
+	struct result res;
+
+	req_init(&req, LWM2M_DEVOP_WRITE_ATTRIBUTES, "/3303/0/5700");
+	req.query = "pmin=2&pmax=60&gt=20.5";
+	req.query_len = strlen(req.query);
+	call(&req, &res);
+	ck_assert_uint_eq(res.reply.code, COAP_RESPONSE_CODE(204));
+	free(res.buf);
+
+	req_init(&req, LWM2M_DEVOP_DISCOVER, "/3303/0");
+	call(&req, &res);
+	ck_assert_uint_eq(res.reply.code, COAP_RESPONSE_CODE(205));
+	ck_assert_uint_eq(res.reply.ct, LWM2M_FMT_LINK);
+	ck_assert_ptr_nonnull(
+	    memmem(res.reply.payload, res.reply.payload_len, "gt=20.5", 7));
+	free(res.buf);
+}
+END_TEST
+
+START_TEST(test_gw_devop_handle_read_composite)
+{
+	struct lwm2m_devop_req req;
+	struct result res;
+
+	/* lwds-sim does not implement composite operations (libcoap answers
+	 * the FETCH on "/" with 4.04 for it): the answer comes back as is */
+	req_init(&req, LWM2M_DEVOP_READ_COMPOSITE, "/3/0/2");
+	req.n_paths = 2;
+	lwm2m_path_parse("/3303/0/5700", 12, &req.paths[1]);
+	call(&req, &res);
+	ck_assert_int_eq(res.reply.status, LWM2M_DEVOP_ST_OK);
+	ck_assert_uint_ge(res.reply.code, COAP_RESPONSE_CODE(400));
+	free(res.buf);
+}
+END_TEST
+
+START_TEST(test_gw_devop_handle_device_error)
+{
+	struct lwm2m_devop_req req;
+	struct result res;
+
+	sim_cmd("fail * 4.03\n");
+	req_init(&req, LWM2M_DEVOP_READ, "/3/0");
+	call(&req, &res);
+	ck_assert_int_eq(res.reply.status, LWM2M_DEVOP_ST_OK);
+	ck_assert_uint_eq(res.reply.code, COAP_RESPONSE_CODE(403));
+	free(res.buf);
+}
+END_TEST
+
 static bool
 recv_notify(struct lwm2m_devop_notify *n, nng_msg **ret_msg)
 {
@@ -711,6 +765,12 @@ main(void)
 	                         test_gw_devop_handle_create_execute_delete));
 	suite_add_tcase(s,
 	                tcase("block", setup, test_gw_devop_handle_blockwise));
+	suite_add_tcase(s, tcase("attributes", setup,
+	                         test_gw_devop_handle_discover_attributes));
+	suite_add_tcase(
+	    s, tcase("composite", setup, test_gw_devop_handle_read_composite));
+	suite_add_tcase(
+	    s, tcase("device_error", setup, test_gw_devop_handle_device_error));
 	suite_add_tcase(s, tcase("timeout", setup_short_timeout,
 	                         test_gw_devop_handle_timeout));
 	suite_add_tcase(s,
