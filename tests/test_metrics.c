@@ -30,7 +30,8 @@ START_TEST(test_lwm2m_metrics_counter_basic)
 	ck_assert_int_eq(lwm2m_metrics_new(&reg), LWM2M_OK);
 	c = lwm2m_metrics_counter(reg, "lwds_x_total", "X things");
 	ck_assert_ptr_nonnull(c);
-	ck_assert_ptr_eq(lwm2m_metrics_counter(reg, "lwds_x_total", "again"), c);
+	ck_assert_ptr_eq(lwm2m_metrics_counter(reg, "lwds_x_total", "again"),
+	                 c);
 	lwm2m_metrics_inc(c);
 	lwm2m_metrics_add(c, 2.5);
 	lwm2m_metrics_add(c, -10); /* counters never go down */
@@ -110,7 +111,8 @@ START_TEST(test_lwm2m_metrics_histogram_buckets)
 	    strstr(text, "lat_seconds_bucket{op=\"read\",le=\"0.10000000000"));
 	ck_assert_ptr_nonnull(
 	    strstr(text, "lat_seconds_bucket{op=\"read\",le=\"+Inf\"} 3\n"));
-	ck_assert_ptr_nonnull(strstr(text, "lat_seconds_count{op=\"read\"} 3\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "lat_seconds_count{op=\"read\"} 3\n"));
 	free(text);
 	lwm2m_metrics_free(reg);
 }
@@ -163,8 +165,7 @@ START_TEST(test_lwm2m_metrics_default_shared)
 	ck_assert_ptr_nonnull(lwm2m_metrics_default());
 	ck_assert_ptr_eq(lwm2m_metrics_default(), lwm2m_metrics_default());
 	a = lwm2m_metrics_counter(NULL, "shared_total", "S");
-	b = lwm2m_metrics_counter(lwm2m_metrics_default(), "shared_total",
-	                          "S");
+	b = lwm2m_metrics_counter(lwm2m_metrics_default(), "shared_total", "S");
 	ck_assert_ptr_eq(a, b);
 }
 END_TEST
@@ -174,9 +175,9 @@ START_TEST(test_lwm2m_metrics_parse_addr_cases)
 	char host[64];
 	int port;
 
-	ck_assert_int_eq(
-	    lwm2m_metrics_parse_addr("127.0.0.1:7723", host, sizeof host, &port),
-	    LWM2M_OK);
+	ck_assert_int_eq(lwm2m_metrics_parse_addr("127.0.0.1:7723", host,
+	                                          sizeof host, &port),
+	                 LWM2M_OK);
 	ck_assert_str_eq(host, "127.0.0.1");
 	ck_assert_int_eq(port, 7723);
 	ck_assert_int_eq(

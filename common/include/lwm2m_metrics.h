@@ -52,8 +52,7 @@ struct lwm2m_metrics *lwm2m_metrics_default(void);
  * the name is invalid, already registered with another type, or the
  * registry is full. */
 struct lwm2m_metric *lwm2m_metrics_counter(struct lwm2m_metrics *reg,
-                                           const char *name,
-                                           const char *help);
+                                           const char *name, const char *help);
 
 /* lwm2m_metrics_gauge is lwm2m_metrics_counter for a gauge. */
 struct lwm2m_metric *lwm2m_metrics_gauge(struct lwm2m_metrics *reg,
@@ -64,8 +63,7 @@ struct lwm2m_metric *lwm2m_metrics_gauge(struct lwm2m_metrics *reg,
  * of them; +Inf is implicit).  bounds is copied.  NULL also when the bounds
  * are invalid. */
 struct lwm2m_metric *lwm2m_metrics_histogram(struct lwm2m_metrics *reg,
-                                             const char *name,
-                                             const char *help,
+                                             const char *name, const char *help,
                                              const double *bounds,
                                              size_t nbounds);
 
@@ -91,8 +89,7 @@ double lwm2m_metrics_value(const struct lwm2m_metric *m);
 /* lwm2m_metrics_render writes reg (NULL: the default registry) in the
  * Prometheus text format to out.  LWM2M_ENOMEM when the buffer cannot
  * grow. */
-lwm2m_err lwm2m_metrics_render(struct lwm2m_metrics *reg,
-                               struct evbuffer *out);
+lwm2m_err lwm2m_metrics_render(struct lwm2m_metrics *reg, struct evbuffer *out);
 
 /* lwm2m_metrics_evhttp_handler is an evhttp callback (arg: a registry or
  * NULL for the default) answering GET /metrics; attach it to a service's own

@@ -20,11 +20,12 @@ struct lwm2m_metric {
 	char name[LWM2M_METRICS_NAME_MAX + 1];
 	size_t family_len; /* name up to '{' */
 	char *help;
-	double value;      /* counter/gauge value; histogram sum */
+	double value; /* counter/gauge value; histogram sum */
 	unsigned long long count;
 	size_t nbounds;
 	double bounds[LWM2M_METRICS_MAX_BUCKETS];
-	unsigned long long buckets[LWM2M_METRICS_MAX_BUCKETS]; /* not cumulative */
+	unsigned long long
+	    buckets[LWM2M_METRICS_MAX_BUCKETS]; /* not cumulative */
 };
 
 struct lwm2m_metrics {
@@ -118,7 +119,8 @@ bounds_valid(const double *bounds, size_t n)
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
+		if (!isfinite(bounds[i]) ||
+		    (i > 0 && bounds[i] <= bounds[i - 1])) {
 			return false;
 		}
 	}
@@ -204,8 +206,7 @@ lwm2m_metrics_gauge(struct lwm2m_metrics *reg, const char *name,
 
 struct lwm2m_metric *
 lwm2m_metrics_histogram(struct lwm2m_metrics *reg, const char *name,
-                        const char *help, const double *bounds,
-                        size_t nbounds)
+                        const char *help, const double *bounds, size_t nbounds)
 {
 	if (!bounds_valid(bounds, nbounds)) {
 		return NULL;
@@ -345,10 +346,9 @@ put_family(struct evbuffer *out, struct lwm2m_metrics *reg, size_t first,
            bool *done)
 {
 	const struct lwm2m_metric *f = reg->m[first];
-	int rc = evbuffer_add_printf(out, "# HELP %.*s %s\n# TYPE %.*s %s\n",
-	                             (int)f->family_len, f->name, f->help,
-	                             (int)f->family_len, f->name,
-	                             type_names[f->type]);
+	int rc = evbuffer_add_printf(
+	    out, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)f->family_len,
+	    f->name, f->help, (int)f->family_len, f->name, type_names[f->type]);
 
 	for (size_t j = first; j < reg->n && rc >= 0; j++) {
 		if (!done[j] && same_family(f, reg->m[j])) {
@@ -427,8 +427,8 @@ lwm2m_metrics_parse_addr(const char *addr, char *host, size_t host_size,
 	size_t hlen;
 	long long port;
 
-	if (colon == NULL || lwm2m_parse_int(colon + 1, 0, 65535, &port) !=
-	                         LWM2M_OK) {
+	if (colon == NULL ||
+	    lwm2m_parse_int(colon + 1, 0, 65535, &port) != LWM2M_OK) {
 		return LWM2M_EINVAL;
 	}
 	hlen = (size_t)(colon - addr);

@@ -64,9 +64,10 @@ req_id_valid(const char *s)
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		            "0123456789._:-",
-		            s[i])) {
+		if (!strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789._:-",
+		        s[i])) {
 			return false;
 		}
 	}
