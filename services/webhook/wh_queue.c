@@ -18,8 +18,8 @@
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
-#include "lwm2m_metrics.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 
 #define ENTRY_ID_MAX 64
@@ -313,13 +313,14 @@ count_outcome(enum wh_outcome o, int64_t ms)
 {
 	static const double bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30};
 	static const char *const names[] = {
-	    [WH_DELIVERED] = "lwds_webhook_attempts_total{outcome=\"delivered\"}",
+	    [WH_DELIVERED] =
+	        "lwds_webhook_attempts_total{outcome=\"delivered\"}",
 	    [WH_RETRY] = "lwds_webhook_attempts_total{outcome=\"retry\"}",
 	    [WH_DROP] = "lwds_webhook_attempts_total{outcome=\"dead\"}",
 	};
 
-	lwm2m_metrics_inc(lwm2m_metrics_counter(NULL, names[o],
-	                                        "Delivery attempts by outcome"));
+	lwm2m_metrics_inc(lwm2m_metrics_counter(
+	    NULL, names[o], "Delivery attempts by outcome"));
 	lwm2m_metrics_observe(
 	    lwm2m_metrics_histogram(NULL, "lwds_webhook_attempt_seconds",
 	                            "Delivery attempt latency", bounds,
@@ -652,6 +653,15 @@ on_promoted(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 }
 
+/* Metrics: arg is the gauge that takes an integer reply (queue depth). */
+static void
+on_depth(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
+		lwm2m_metrics_set(arg, (double)reply->integer);
+	}
+}
+
 static void
 on_retry_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -665,6 +675,14 @@ on_retry_timer(evutil_socket_t fd, short what, void *arg)
 	lwm2m_redis_cmd(ctx->cmd, on_promoted, ctx, "EVAL %s 2 %s %s %s 500",
 	                PROMOTE_LUA, LWM2M_KEY_DELIVERIES,
 	                LWM2M_KEY_DELIVERY_RETRY, now);
+	lwm2m_redis_cmd(ctx->cmd, on_depth,
+	                lwm2m_metrics_gauge(NULL, "lwds_webhook_queue_depth",
+	                                    "Jobs in the deliveries stream"),
+	                "XLEN %s", LWM2M_KEY_DELIVERIES);
+	lwm2m_redis_cmd(ctx->cmd, on_depth,
+	                lwm2m_metrics_gauge(NULL, "lwds_webhook_retry_depth",
+	                                    "Jobs waiting for a retry"),
+	                "ZCARD %s", LWM2M_KEY_DELIVERY_RETRY);
 }
 
 static void
