@@ -116,6 +116,9 @@ class TestDelivery(ServiceTestCase):
 
     def test_client_level_fires_only_for_its_client(self):
         a, b = self.fresh_ids(2)
+        # a client of the organisation (a gateway would have written it)
+        self.redis.command("HSET", "lwds:v1:client:{%s}" % a, "org", "0",
+                           "state", "registered")
         self.subscribe("/only-a", "ClientUpdated",
                        "/clients/%s/subscriptions" % a)
         self.event("updated", b)
@@ -124,7 +127,7 @@ class TestDelivery(ServiceTestCase):
         time.sleep(0.5)
         self.assertEqual(self.clients_seen("/only-a"), {a})
 
-    def test_notification_entries_are_skipped(self):
+    def test_notify_and_malformed_entries_do_not_block(self):
         self.subscribe("/after-notify", "ClientConnected")
         cid = self.fresh_ids(1)[0]
         self.redis.command("XADD", EVENTS, "*", "type", "notify", "id", cid,
