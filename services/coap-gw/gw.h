@@ -1,4 +1,4 @@
-/* gw.h - lwds-coap-gw: the LwM2M registration interface over CoAP.
+/* gw.h - lwds-coap-gw: LwM2M registration and device management over CoAP.
  *
  * One struct gw_ctx owns the libevent base's sources of the process: the
  * libcoap context, the Redis connection, the nng rpc server and events
@@ -7,7 +7,9 @@
  *
  * Files: gw_reg.c (pure parsing and decisions, testable without sockets),
  * gw_table.c (device table), gw_registry.c (Redis flows), gw_coap.c (libcoap
- * glue), gw_ctx.c (configuration, lifecycle, timers, events, rpc).
+ * glue), gw_ctx.c (configuration, lifecycle, timers, events, rpc),
+ * gw_devop.c (device operations over rpc, queue mode), gw_observe.c
+ * (observations, the events stream, metrics).
  */
 #ifndef GW_H
 #define GW_H
