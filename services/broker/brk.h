@@ -171,6 +171,18 @@ void brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 void brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
                          const char *client, struct brk_entry *entry);
 
+/* A small cache of object definitions (brk_notify.c): each notification
+ * needs one, and reading it from Redis is most of the cost. */
+struct brk_defcache;
+
+/* brk__defcache_new / _free: up to 64 definitions, each kept 5 s (a
+ * changed definition shows after at most that).  _free is NULL-safe. */
+lwm2m_err brk__defcache_new(struct brk_defcache **ret_cache);
+void brk__defcache_free(struct brk_defcache *cache);
+
+/* brk__defcache returns the cache of ctx. */
+struct brk_defcache *brk__defcache(struct brk_ctx *ctx);
+
 /* brk__notify delivers a "notify" entry (fields of LWM2M_KEY_EVENTS) to
  * the Observation subscriptions of its client on its path and ancestor
  * paths, each filtered by its own attributes (brk_notify.c). */

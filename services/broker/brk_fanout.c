@@ -33,6 +33,7 @@ struct brk_ctx {
 	struct event *recv_ev;
 	struct evhttp *health;
 	struct brk_stream *stream; /* BRK_SRC_STREAM */
+	struct brk_defcache *defs; /* definitions for notifications */
 	unsigned long long queued, events;
 	TAILQ_HEAD(, brk_fetch) backlog; /* steps waiting for Redis */
 	size_t n_backlog;
@@ -482,8 +483,11 @@ brk_ctx_new(struct event_base *base, const struct brk_config *config,
 	ctx->base = base;
 	ctx->cfg = config;
 	TAILQ_INIT(&ctx->backlog);
-	err = lwm2m_redis_new(base, config->redis_url, on_redis_ready, ctx,
-	                      &ctx->redis);
+	err = brk__defcache_new(&ctx->defs);
+	if (err == LWM2M_OK) {
+		err = lwm2m_redis_new(base, config->redis_url, on_redis_ready,
+		                      ctx, &ctx->redis);
+	}
 	if (err == LWM2M_OK) {
 		err = config->source == BRK_SRC_STREAM
 		          ? brk__stream_new(ctx, base, config, &ctx->stream)
@@ -524,6 +528,7 @@ brk_ctx_free(struct brk_ctx *ctx)
 		TAILQ_REMOVE(&ctx->backlog, f, link);
 		fetch_free(f);
 	}
+	brk__defcache_free(ctx->defs); /* after every Redis callback ran */
 	free(ctx);
 }
 
@@ -537,4 +542,10 @@ struct lwm2m_redis *
 brk__redis(struct brk_ctx *ctx)
 {
 	return ctx->redis;
+}
+
+struct brk_defcache *
+brk__defcache(struct brk_ctx *ctx)
+{
+	return ctx->defs;
 }

@@ -22,6 +22,78 @@
 #include "lwm2m_redis.h"
 
 #define NOTIFY_SUBS_MAX 1000 /* subscriptions of one path and ancestors */
+#define DEFCACHE_SIZE 64
+#define DEFCACHE_TTL_MS 5000
+
+struct brk_defcache {
+	struct {
+		long long org;
+		uint16_t oid;
+		int64_t until; /* ms; 0: empty */
+		struct lwm2m_objdef *def;
+	} slot[DEFCACHE_SIZE];
+};
+
+lwm2m_err
+brk__defcache_new(struct brk_defcache **ret_cache)
+{
+	struct brk_defcache *c = calloc(1, sizeof *c);
+
+	if (c == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	*ret_cache = c;
+	return LWM2M_OK;
+}
+
+void
+brk__defcache_free(struct brk_defcache *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < DEFCACHE_SIZE; i++) {
+		lwm2m_objdef_free(c->slot[i].def);
+	}
+	free(c);
+}
+
+static const struct lwm2m_objdef *
+defcache_get(struct brk_defcache *c, long long org, uint16_t oid)
+{
+	int64_t now = lwm2m_mono_ms();
+
+	for (size_t i = 0; i < DEFCACHE_SIZE; i++) {
+		if (c->slot[i].until > now && c->slot[i].org == org &&
+		    c->slot[i].oid == oid) {
+			return c->slot[i].def;
+		}
+	}
+	return NULL;
+}
+
+/* Keeps a copy of def, in the slot that expires first. */
+static void
+defcache_put(struct brk_defcache *c, long long org,
+             const struct lwm2m_objdef *def)
+{
+	size_t oldest = 0;
+	struct lwm2m_objdef *copy;
+
+	if (lwm2m_objdef_dup(def, &copy) != LWM2M_OK) {
+		return;
+	}
+	for (size_t i = 1; i < DEFCACHE_SIZE; i++) {
+		if (c->slot[i].until < c->slot[oldest].until) {
+			oldest = i;
+		}
+	}
+	lwm2m_objdef_free(c->slot[oldest].def);
+	c->slot[oldest].org = org;
+	c->slot[oldest].oid = def->object_id;
+	c->slot[oldest].def = copy;
+	c->slot[oldest].until = lwm2m_mono_ms() + DEFCACHE_TTL_MS;
+}
 
 /* ARGV client, path.  Returns id, HGETALL, id, HGETALL... of the
  * Observation subscriptions of the path and of each ancestor path. */
@@ -361,6 +433,11 @@ on_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 	struct lwm2m_diag diag = {0};
 
 	lwm2m_tree_init(&tree, NULL);
+	if (err == LWM2M_OK && def->object_id == n->path.ids[0] &&
+	    defcache_get(brk__defcache(n->ctx), n->org, def->object_id) ==
+	        NULL) {
+		defcache_put(brk__defcache(n->ctx), n->org, def);
+	}
 	if (err != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_WARNING,
 		          "notification id=%s object %u: no "
@@ -384,6 +461,7 @@ static void
 on_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct notif *n = arg;
+	const struct lwm2m_objdef *def;
 	size_t max;
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
@@ -397,9 +475,16 @@ on_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		n->n_subs +=
 		    read_sub(n, reply->element[i], reply->element[i + 1]);
 	}
-	if (n->n_subs == 0 ||
-	    lwm2m_objdef_store_find(brk__redis(n->ctx), n->org, n->path.ids[0],
-	                            on_def, n) != LWM2M_OK) {
+	if (n->n_subs == 0) {
+		notif_free(n);
+		return;
+	}
+	def = defcache_get(brk__defcache(n->ctx), n->org, n->path.ids[0]);
+	if (def != NULL) {
+		on_def(LWM2M_OK, def, n);
+	} else if (lwm2m_objdef_store_find(brk__redis(n->ctx), n->org,
+	                                   n->path.ids[0], on_def,
+	                                   n) != LWM2M_OK) {
 		notif_free(n);
 	}
 }
