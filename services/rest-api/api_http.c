@@ -2,6 +2,7 @@
  * libevent loop, per-request state, body limit, CORS, dispatch, replies and
  * the Redis wrapper that outlives clients that hang up. */
 #include "api.h"
+#include "api_tls.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -608,6 +609,9 @@ api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 	                      &ctx->redis);
 	if (err == LWM2M_OK) {
 		err = lwm2m_rpc_client_new(base, &ctx->rpc);
+	}
+	if (err == LWM2M_OK) {
+		err = api_tls_setup(ctx->htp, ctx->cfg.listen);
 	}
 	if (err == LWM2M_OK) {
 		err = bind_listen(ctx);
