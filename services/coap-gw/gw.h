@@ -556,6 +556,11 @@ void gw_devop_count_tx(struct gw_devops *ds, struct gw_device *dev,
 void gw_devop_count_rx(struct gw_devops *ds, struct gw_device *dev,
                        const coap_pdu_t *pdu, bool transaction);
 
+/* gw_pdu_size returns the encoded size of pdu: 4-byte header, token,
+ * options, payload marker and payload (body_len instead when larger: a
+ * block-wise body not all in the PDU). */
+size_t gw_pdu_size(const coap_pdu_t *pdu, size_t body_len);
+
 /* gw_devop_flush_device writes dev's pending counters now (it is leaving
  * the table). */
 void gw_devop_flush_device(struct gw_ctx *gw, struct gw_device *dev);

@@ -184,6 +184,19 @@ content_format_ok(const coap_pdu_t *pdu)
 	           COAP_MEDIATYPE_APPLICATION_LINK_FORMAT;
 }
 
+/* true when a request without Block1 filled libcoap's whole receive buffer
+ * (COAP_RXBUFFER_SIZE): the datagram may have been longer and cut */
+static bool
+datagram_full(const coap_pdu_t *request)
+{
+	coap_opt_iterator_t it;
+
+	if (coap_check_option(request, COAP_OPTION_BLOCK1, &it) != NULL) {
+		return false;
+	}
+	return gw_pdu_size(request, 0) >= COAP_RXBUFFER_SIZE;
+}
+
 /* fills req from the query and payload; on failure writes the response */
 static bool
 parse_request(const coap_pdu_t *request, struct gw_request *req,
@@ -209,6 +222,12 @@ parse_request(const coap_pdu_t *request, struct gw_request *req,
 		return false;
 	}
 	coap_get_data_large(request, &len, &data, &offset, &total);
+	if (datagram_full(request)) {
+		/* libcoap cut a larger datagram to its receive buffer */
+		respond_error(response, COAP_RESPONSE_CODE(413),
+		              "datagram too large, use Block1");
+		return false;
+	}
 	if (total > GW_PAYLOAD_MAX || len > GW_PAYLOAD_MAX) {
 		snprintf(diag, sizeof diag, "payload over %d bytes",
 		         GW_PAYLOAD_MAX);

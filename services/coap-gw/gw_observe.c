@@ -403,8 +403,8 @@ payload_len(const coap_pdu_t *pdu)
 
 /* the whole encoded PDU (4-byte header, token, options, payload marker and
  * payload; body_len for a block-wise body libcoap sends in parts) */
-static size_t
-pdu_bytes(const coap_pdu_t *pdu, size_t body_len)
+size_t
+gw_pdu_size(const coap_pdu_t *pdu, size_t body_len)
 {
 	coap_bin_const_t token = coap_pdu_get_token(pdu);
 	coap_opt_iterator_t it;
@@ -438,7 +438,7 @@ void
 gw_devop_count_tx(struct gw_devops *ds, struct gw_device *dev,
                   const coap_pdu_t *pdu, size_t body_len)
 {
-	dev->tx_bytes += pdu_bytes(pdu, body_len);
+	dev->tx_bytes += gw_pdu_size(pdu, body_len);
 	mark_dirty(ds, dev);
 }
 
