@@ -13,6 +13,7 @@
 
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 #include "lwm2m_rpc.h"
 
@@ -236,6 +237,9 @@ handle_entry(struct brk_stream *s, const redisReply *e)
 	s->inflight++;
 	err = brk_stream_event(e->element[1], &event, &ev);
 	if (err == LWM2M_OK) {
+		lwm2m_metrics_inc(
+		    lwm2m_metrics_counter(NULL, "lwds_broker_events_total",
+		                          "Gateway events received"));
 		lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s org=%lld entry=%s",
 		          brk_event_name(event), ev.id, ev.org, entry->id);
 		brk__event(s->ctx, event, &ev, entry);
