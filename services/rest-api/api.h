@@ -114,6 +114,7 @@ struct api_ctx {
 	bool devop_conf;          /* api_devops.c: settings below loaded */
 	uint32_t devop_wait_ms;   /* LWDS_QUEUE_WAIT_MS */
 	uint32_t devop_timeout_ms; /* LWDS_DEVICE_TIMEOUT_MS */
+	struct api_limits *limits; /* api_limit.c; NULL when off */
 };
 
 /* api_config_from_env fills cfg with defaults overridden by LWDS_* variables.

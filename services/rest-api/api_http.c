@@ -2,6 +2,7 @@
  * libevent loop, per-request state, body limit, CORS, dispatch, replies and
  * the Redis wrapper that outlives clients that hang up. */
 #include "api.h"
+#include "api_limit.h"
 #include "api_tls.h"
 
 #include <stdarg.h>
@@ -469,6 +470,19 @@ copy_body(struct api_req *r)
 static void
 run_handler(struct api_req *r)
 {
+	char retry[16];
+	int secs = 1;
+
+	if (r->authed && !api_limits_take(r->api->limits, r->token.key,
+	                                  lwm2m_mono_ms(), &secs)) {
+		snprintf(retry, sizeof retry, "%d", secs);
+		add_header(r, "Retry-After", retry);
+		api_reply_error(r, 429,
+		                "too many requests for this access key (limit "
+		                "LWDS_RATE_LIMIT per second); retry after %d s",
+		                secs);
+		return;
+	}
 	r->route->handler(r);
 }
 
@@ -611,6 +625,9 @@ api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 		err = lwm2m_rpc_client_new(base, &ctx->rpc);
 	}
 	if (err == LWM2M_OK) {
+		err = api_limits_new(&ctx->limits);
+	}
+	if (err == LWM2M_OK) {
 		err = api_tls_setup(ctx->htp, ctx->cfg.listen);
 	}
 	if (err == LWM2M_OK) {
@@ -634,6 +651,7 @@ api_ctx_stop(struct api_ctx *ctx)
 		ctx->htp = NULL;
 	}
 	ctx->rpc = lwm2m_rpc_client_free(ctx->rpc);
+	ctx->limits = api_limits_free(ctx->limits);
 	lwm2m_redis_free(ctx->redis);
 	ctx->redis = NULL;
 }

@@ -51,6 +51,7 @@ def make_pki(d):
 class HttpsBase(unittest.TestCase):
     REDIS_DB = 10
     CLIENT_CA = False
+    EXTRA = {}
 
     @classmethod
     def setUpClass(cls):
@@ -62,6 +63,7 @@ class HttpsBase(unittest.TestCase):
                "LWDS_TLS_KEY": cls.pki["server.key"]}
         if cls.CLIENT_CA:
             env["LWDS_TLS_CLIENT_CA"] = cls.pki["ca.crt"]
+        env.update(cls.EXTRA)
         cls.redis = Redis(cls.REDIS_DB)
         cls.redis.flush()
         cls.svc = Services(cls.redis, ("rest-api",), env)
@@ -214,6 +216,43 @@ class TestHttpsClientCertificates(HttpsBase):
         with self.assertRaises((ssl.SSLError, OSError,
                                 http.client.HTTPException)):
             self.request("GET", "/", client_cert=False)
+
+
+class TestRateLimit(HttpsBase):
+    """LWDS_RATE_LIMIT per access key: 429 with Retry-After and a body
+    naming the limit; another key is not affected."""
+
+    EXTRA = {"LWDS_RATE_LIMIT": "2", "LWDS_RATE_BURST": "5"}
+
+    def get(self, token):
+        c = http.client.HTTPSConnection("127.0.0.1", self.svc.http_port,
+                                        timeout=5, context=self.context())
+        try:
+            c.request("GET", "/clients",
+                      headers={"Authorization": "Bearer " + token})
+            r = c.getresponse()
+            return r.status, r.getheader("Retry-After"), r.read()
+        finally:
+            c.close()
+
+    def test_429_after_burst(self):
+        admin = self.token_pair(self.svc.admin_key, self.svc.admin_secret)
+        s, b = self.request("POST", "/accesskeys", admin["access_token"],
+                            {"Name": "other"})
+        self.assertIn(s, (201, 429), b)
+        answers = [self.get(admin["access_token"]) for _ in range(12)]
+        limited = [a for a in answers if a[0] == 429]
+        self.assertTrue(limited, [a[0] for a in answers])
+        self.assertTrue(all(a[0] in (200, 429) for a in answers), answers)
+        status, retry, body = limited[0]
+        self.assertGreaterEqual(int(retry), 1)
+        self.assertIn(b"too many requests", body)
+        if s == 201:
+            k = json.loads(b)
+            other = self.token_pair(k["Key"], k["Secret"])
+            self.assertEqual(self.get(other["access_token"])[0], 200)
+        time.sleep(1.2)
+        self.assertEqual(self.get(admin["access_token"])[0], 200)
 
 
 if __name__ == "__main__":
