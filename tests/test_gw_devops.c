@@ -460,7 +460,10 @@ START_TEST(test_gw_devop_handle_create_execute_delete)
 
 	req_init(&req, LWM2M_DEVOP_EXECUTE, "/3303/7/5605");
 	call(&req, &res);
-	ck_assert_uint_eq(res.reply.code, COAP_RESPONSE_CODE(204));
+	ck_assert_msg(res.reply.code == COAP_RESPONSE_CODE(204),
+	              "execute: status %d code %u \"%.*s\"", res.reply.status,
+	              res.reply.code, (int)res.reply.message_len,
+	              res.reply.message);
 	free(res.buf);
 
 	req_init(&req, LWM2M_DEVOP_DELETE, "/3303/7");
