@@ -20,8 +20,11 @@ from deploylib import (AofRedis, Api, Proc, Sink, base_env, free_port,
 from lwdslib import Sim
 
 # One lwds-sim per loopback address (one client each): the balancer keys
-# on the source address, so every device looks like its own host.
+# on the source address, so every device looks like its own host.  The
+# block of 127/8 depends on the pid, so concurrent runs do not collide
+# (lwds-sim binds fixed ports from 20000).
 N_DEVICES = 16
+ADDR_BLOCK = "127.%d.%d" % (2 + os.getpid() % 250, os.getpid() // 250 % 250)
 
 NGINX_CONF = """
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -190,7 +193,7 @@ class TestScaleOut(unittest.TestCase):
         for i in range(N_DEVICES):
             sims.append(Sim(["--server", "coap://127.0.0.1:%d" % self.lb_udp,
                              "--count", "1", "--local-addrs",
-                             "127.0.1.%d" % (i + 1),
+                             "%s.%d" % (ADDR_BLOCK, i + 1),
                              "--prefix", "%s%d-" % (prefix, i),
                              "--lifetime", "120"]))
         for one in sims:
