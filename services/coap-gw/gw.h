@@ -509,6 +509,8 @@ lwm2m_err gw_devop_composite_body(enum lwm2m_format fmt,
 
 /* ---- gw_observe.c: observations, the events stream, metrics ------------- */
 
+/* gw_obs_start allocates the observation table and the flush event (called
+ * by gw_devop_start; reads LWDS_EVENTS_MAXLEN); gw_obs_stop frees them. */
 lwm2m_err gw_obs_start(struct gw_ctx *gw);
 void gw_obs_stop(struct gw_ctx *gw);
 
