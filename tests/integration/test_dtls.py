@@ -20,7 +20,8 @@ PAYLOAD = b"</1/0>,</3/0>"
 
 class TestDtlsPsk(ServiceTestCase):
     REDIS_DB = 14
-    EXTRA_ENV = {"LWDS_DTLS_PSK_POLL_MS": "50"}
+    EXTRA_ENV = {"LWDS_DTLS_PSK_POLL_MS": "50",
+                 "LWDS_DEVICE_TIMEOUT_MS": "5000"}
 
     @classmethod
     def setUpClass(cls):
@@ -238,6 +239,15 @@ class TestDtlsPsk(ServiceTestCase):
         self.assertEqual(rec.get("ep"), "dtls-sim-0", rec)
         self.assertEqual(self.api.get("/clients/" + cid, self.tok).status,
                          200)
+        # a device read travels over the device's DTLS session
+        r = self.api.get("/clients/%s/objecttypes" % cid, self.tok)
+        self.assertEqual(r.status, 200, r)
+        hrefs = {int(i["ObjectTypeID"]): path_of(link(i, "instances"))
+                 for i in r.json().get("Items", []) if link(i, "instances")}
+        self.assertIn(3, hrefs, r)
+        r = self.api.get(hrefs[3] + "/0", self.tok)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json().get("SerialNumber"), "dtls-sim-0", r)
         sim.stop()
         wait_until(lambda: self.record(cid).get("state") == "deregistered",
                    timeout=10, what="de-registration over DTLS")
