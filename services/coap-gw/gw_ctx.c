@@ -20,7 +20,7 @@
 
 static const char usage[] =
     "Usage: lwds-coap-gw [options]\n"
-    "LwM2M registration interface over CoAP (UDP).\n\n"
+    "LwM2M registration and device management over CoAP (UDP).\n\n"
     "  --redis-url URL    LWDS_REDIS_URL     (redis://127.0.0.1:6379)\n"
     "  --coap-listen A:P  LWDS_COAP_LISTEN   (0.0.0.0:5683)\n"
     "  --no-coap          LWDS_COAP_ENABLE=0 (plain CoAP on by default)\n"
@@ -35,7 +35,14 @@ static const char usage[] =
     "                                        (tcp://127.0.0.1:7720)\n"
     "  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
     "  --log-json         LWDS_LOG_JSON=1    one JSON object per line\n"
-    "  --help             this text\n";
+    "  --help             this text\n"
+    "Device operations (environment only, docs/coap-gw.md):\n"
+    "  LWDS_DEVICE_TIMEOUT_MS   a device's answer (93000)\n"
+    "  LWDS_QUEUE_AWAKE_MS      queue mode: awake after a message (93000)\n"
+    "  LWDS_QUEUE_MAX           requests queued per device (32)\n"
+    "  LWDS_DEVICE_SESSIONS_MAX idle client sessions kept (256)\n"
+    "  LWDS_DEVOP_MAX           operations at once (100000)\n"
+    "  LWDS_EVENTS_MAXLEN       length of the {events} stream (1000000)\n";
 
 static bool
 set_str(char *dst, size_t size, const char *name, const char *value)
