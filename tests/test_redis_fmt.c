@@ -98,6 +98,42 @@ START_TEST(test_lwm2m__redis_vformat_fallback)
 }
 END_TEST
 
+/* ours and hiredis's encodings of the same vector must be byte-identical */
+static void
+same_argv(int argc, const char **argv, const size_t *argvlen)
+{
+	char *ours = NULL, *ref = NULL;
+	size_t len = 0;
+	int rlen = redisFormatCommandArgv(&ref, argc, argv, argvlen);
+
+	ck_assert_int_eq(
+	    lwm2m__redis_argv_encode(argc, argv, argvlen, &ours, &len),
+	    LWM2M_OK);
+	ck_assert_int_gt(rlen, 0);
+	ck_assert_uint_eq(len, (size_t)rlen);
+	ck_assert_mem_eq(ours, ref, len);
+	free(ours);
+	redisFreeCommand(ref);
+}
+
+START_TEST(test_lwm2m__redis_argv_encode_vectors)
+{
+	const char *one[] = {"PING"};
+	const char *hset[] = {"HSET", "k", "ep", "", "objs", "</1/0>,</3/0>"};
+	const char *bin[] = {"SET", "k", "a\0b\r\n"};
+	const size_t binlen[] = {3, 1, 5};
+	char *out = NULL;
+	size_t len;
+
+	same_argv(1, one, NULL);
+	same_argv(6, hset, NULL);
+	same_argv(3, bin, binlen);
+	ck_assert_int_eq(lwm2m__redis_argv_encode(0, one, NULL, &out, &len),
+	                 LWM2M_EINVAL);
+	ck_assert_ptr_null(out);
+}
+END_TEST
+
 static Suite *
 redis_fmt_suite(void)
 {
@@ -108,6 +144,9 @@ redis_fmt_suite(void)
 	tcase_add_test(tc, test_lwm2m__redis_vformat_integers);
 	tcase_add_test(tc, test_lwm2m__redis_vformat_binary);
 	tcase_add_test(tc, test_lwm2m__redis_vformat_fallback);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m__redis_argv_encode");
+	tcase_add_test(tc, test_lwm2m__redis_argv_encode_vectors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -568,6 +568,28 @@ lwm2m_redis_cmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 	return err;
 }
 
+/* RESP encoded by lwm2m__redis_argv_encode: hiredis's argv formatter
+ * (sdscatfmt) cost about 10,000 instructions for coap-gw's 39-argument
+ * HSET (bench/README.md). */
+static lwm2m_err
+send_argv(struct lwm2m_redis *redis, struct cmd_call *call, int argc,
+          const char **argv, const size_t *argvlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+	lwm2m_err err = lwm2m__redis_argv_encode(argc, argv, argvlen, &buf,
+	                                         &len);
+
+	if (err != LWM2M_OK) {
+		return err;
+	}
+	rc = redisAsyncFormattedCommand(redis->ac, call ? on_reply : NULL, call,
+	                                buf, len);
+	free(buf);
+	return rc == REDIS_OK ? LWM2M_OK : LWM2M_EBACKEND;
+}
+
 lwm2m_err
 lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
                     int argc, const char **argv, const size_t *argvlen)
@@ -578,12 +600,11 @@ lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 	if (err != LWM2M_OK) {
 		return err;
 	}
-	if (redisAsyncCommandArgv(redis->ac, call ? on_reply : NULL, call, argc,
-	                          argv, argvlen) != REDIS_OK) {
+	err = send_argv(redis, call, argc, argv, argvlen);
+	if (err != LWM2M_OK) {
 		free(call);
-		return LWM2M_EBACKEND;
 	}
-	return LWM2M_OK;
+	return err;
 }
 
 /* Blocking sentinel query for lwm2m_redis_sync_connect: asks each sentinel

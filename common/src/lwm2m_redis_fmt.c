@@ -10,6 +10,7 @@
  * too large for the buffer, so the caller can fall back to hiredis. */
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lwm2m_redis.h"
@@ -201,5 +202,35 @@ lwm2m__redis_vformat(char *out, size_t size, char *scratch, size_t scratch_size,
 	if (!ok || !encode(&st, out, size, ret_len)) {
 		return LWM2M_EINVAL;
 	}
+	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m__redis_argv_encode(int argc, const char **argv, const size_t *argvlen,
+                         char **ret_buf, size_t *ret_len)
+{
+	size_t total = 24 + 2, pos = 0;
+	char *buf;
+
+	if (argc <= 0) {
+		return LWM2M_EINVAL;
+	}
+	for (int i = 0; i < argc; i++) {
+		total += 24 + 2 + 2 + (argvlen ? argvlen[i] : strlen(argv[i]));
+	}
+	buf = malloc(total);
+	if (buf == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	put_len(buf, total, &pos, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		size_t alen = argvlen ? argvlen[i] : strlen(argv[i]);
+		put_len(buf, total, &pos, '$', alen);
+		memcpy(buf + pos, argv[i], alen);
+		memcpy(buf + pos + alen, "\r\n", 2);
+		pos += alen + 2;
+	}
+	*ret_buf = buf;
+	*ret_len = pos;
 	return LWM2M_OK;
 }
