@@ -433,6 +433,7 @@ struct gw_devq {
 };
 
 struct gw_obs;
+struct lwm2m_metric;
 
 /* State of gw_devop.c and gw_observe.c, owned by gw_ctx. */
 struct gw_devops {
@@ -448,6 +449,8 @@ struct gw_devops {
 	struct gw_obs **obs;        /* observations by token, hashed */
 	size_t obs_buckets, n_obs;
 	long long events_maxlen;
+	/* Prometheus counters: operations by final status, notifications */
+	struct lwm2m_metric *m_status[LWM2M_DEVOP_ST_MAX], *m_notify;
 };
 
 /* gw_devop_start reads LWDS_DEVICE_TIMEOUT_MS, LWDS_QUEUE_AWAKE_MS,

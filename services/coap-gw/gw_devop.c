@@ -19,6 +19,7 @@
 #include "lwm2m_devop.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 #include "lwm2m_rpc.h"
 
@@ -198,6 +199,9 @@ op_finish(struct gw_devop *op, const struct lwm2m_devop_reply *r)
 	uint8_t *buf;
 	size_t len;
 
+	if (r->status < LWM2M_DEVOP_ST_MAX) {
+		lwm2m_metrics_inc(op->ds->m_status[r->status]);
+	}
 	if (op->rpc != NULL) {
 		if (lwm2m_devop_reply_encode(r, &buf, &len) == LWM2M_OK) {
 			lwm2m_rpc_reply(op->rpc, 0, buf, len);
@@ -1089,6 +1093,22 @@ on_coap_nack(coap_session_t *session, const coap_pdu_t *sent,
 	gw_devop_nack(gw, sent, reason);
 }
 
+static void
+add_metrics(struct gw_devops *ds)
+{
+	char name[96];
+
+	for (int st = 0; st < LWM2M_DEVOP_ST_MAX; st++) {
+		snprintf(name, sizeof name,
+		         "lwds_gw_devops_total{status=\"%s\"}",
+		         lwm2m_devop_status_name((enum lwm2m_devop_status)st));
+		ds->m_status[st] = lwm2m_metrics_counter(
+		    NULL, name, "Device operations by final status");
+	}
+	ds->m_notify = lwm2m_metrics_counter(
+	    NULL, "lwds_gw_notifications_total", "Notifications published");
+}
+
 lwm2m_err
 gw_devop_start(struct gw_ctx *gw)
 {
@@ -1112,6 +1132,7 @@ gw_devop_start(struct gw_ctx *gw)
 	if (gw_coap_resolve(gw->cfg.coap_listen, &ds->local) != LWM2M_OK) {
 		coap_address_init(&ds->local);
 	}
+	add_metrics(ds);
 	gw->devops = ds;
 	gw->table.on_free = device_gone;
 	gw->table.on_free_arg = gw;

@@ -12,6 +12,7 @@
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
+#include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 
 #define OBS_BUCKETS 4096 /* fixed; chains stay short for 10^5 observations */
@@ -282,6 +283,7 @@ publish_notify(struct gw_ctx *gw, const struct lwm2m_devop_notify *n)
 	size_t len;
 	nng_msg *msg;
 
+	lwm2m_metrics_inc(gw->devops->m_notify);
 	lwm2m_path_format(&n->path, path, sizeof path);
 	token_hex(n->token, hex);
 	lwm2m_redis_cmd(gw->redis, NULL, NULL,
