@@ -239,7 +239,11 @@ def scenario_soak(cfg, redis, services, res):
     phases = [json.loads(x) for x in p.stdout.read().splitlines()]
     services.check_running()
     res["soak"] = {"phases": phases, "samples": samples}
-    upd = [x for x in phases if x["phase"] == "update"][0]
+    upd = [x for x in phases if x["phase"] == "update"]
+    if not upd:
+        raise RuntimeError("soak load generator stopped early (exit %s): %s"
+                           % (p.returncode, phases))
+    upd = upd[0]
     third = max(len(samples) // 3, 1)
     early = median([s[1] for s in samples[third:2 * third]] or [0])
     late = median([s[1] for s in samples[2 * third:]] or [0])
