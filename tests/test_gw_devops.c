@@ -706,6 +706,62 @@ START_TEST(test_gw_devop_handle_queued)
 END_TEST
 
 static void
+observe_temperature(struct lwm2m_devop_req *req)
+{
+	struct result res;
+
+	req_init(req, LWM2M_DEVOP_OBSERVE, "/3303/0/5700");
+	req->flags = LWM2M_DEVOP_F_SINGLE;
+	call(req, &res);
+	ck_assert_uint_eq(res.reply.code, COAP_RESPONSE_CODE(205));
+	ck_assert_uint_eq(res.reply.token_len, 8);
+	memcpy(req->token, res.reply.token, 8);
+	req->token_len = 8;
+	free(res.buf);
+}
+
+static long long
+obs_count(void)
+{
+	redisContext *c = redis_sync();
+	redisReply *r =
+	    redisCommand(c, "HLEN " LWM2M_KEY_PREFIX "obs:{%s}", E.client);
+	long long n = r->integer;
+
+	freeReplyObject(r);
+	redisFree(c);
+	return n;
+}
+
+START_TEST(test_gw_devop_handle_observe_forgotten)
+{
+	struct lwm2m_devop_req req;
+	struct lwm2m_devop_notify n;
+	struct result res;
+	nng_msg *msg;
+
+	/* a passive cancel forgets the token: no more notifications */
+	observe_temperature(&req);
+	req.op = LWM2M_DEVOP_CANCEL_OBSERVE;
+	req.flags = LWM2M_DEVOP_F_PASSIVE;
+	call(&req, &res);
+	ck_assert_int_eq(res.reply.status, LWM2M_DEVOP_ST_OK);
+	free(res.buf);
+	spin(NULL, 100);
+	ck_assert_int_eq(obs_count(), 0);
+	sim_cmd("set * /3303/0/5700 12.5\n");
+	ck_assert_msg(!recv_notify(&n, &msg), "notification after a cancel");
+
+	/* a new registration ends the observations on the device */
+	observe_temperature(&req);
+	ck_assert_int_eq(obs_count(), 1);
+	sim_cmd("register *\n");
+	spin(NULL, 500);
+	ck_assert_int_eq(obs_count(), 0);
+}
+END_TEST
+
+static void
 setup_v10(void)
 {
 	static const char *const extra[] = {"--lwm2m", "1.0", NULL};
@@ -778,6 +834,8 @@ main(void)
 	                         test_gw_devop_handle_timeout));
 	suite_add_tcase(s,
 	                tcase("observe", setup, test_gw_devop_handle_observe));
+	suite_add_tcase(s, tcase("observe_end", setup,
+	                         test_gw_devop_handle_observe_forgotten));
 	suite_add_tcase(
 	    s, tcase("queued", setup_queue, test_gw_devop_handle_queued));
 	sr = srunner_create(s);
