@@ -52,6 +52,9 @@ START_TEST(test_gw_reg_query_parse_full)
 	ck_assert_str_eq(q.sms, "123");
 	ck_assert(q.q);
 	ck_assert_str_eq(q.extra, "foo=bar&flag");
+	ck_assert_int_eq(query("ep=n&lwm2m=1.0.0", GW_OP_REGISTER, &q, diag),
+	                 LWM2M_OK);
+	ck_assert_str_eq(q.lwm2m, "1.0");
 }
 END_TEST
 
@@ -87,6 +90,8 @@ START_TEST(test_gw_reg_query_parse_errors)
 	    {"ep=a&Q=", GW_OP_REGISTER, LWM2M_EPROTO, "Q"},
 	    {"ep=a&lwm2m=x", GW_OP_REGISTER, LWM2M_EPROTO, "lwm2m"},
 	    {"ep=a&lwm2m=2.0", GW_OP_REGISTER, LWM2M_ENOTFOUND, "2.0"},
+	    {"ep=a&lwm2m=1.0.", GW_OP_REGISTER, LWM2M_EPROTO, "lwm2m"},
+	    {"ep=a&lwm2m=1.0.10", GW_OP_REGISTER, LWM2M_EPROTO, "lwm2m"},
 	    {"ep=a&b=X", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
 	    {"ep=a&b=UU", GW_OP_REGISTER, LWM2M_EPROTO, "b"},
 	    {"ep=a&ep=b", GW_OP_REGISTER, LWM2M_EPROTO, "twice"},

@@ -77,8 +77,11 @@ static lwm2m_err
 parse_version(const char *v, size_t len, struct gw_reg_query *q, char *diag,
               size_t dsize)
 {
-	if (len != 3 || v[0] < '0' || v[0] > '9' || v[1] != '.' || v[2] < '0' ||
-	    v[2] > '9') {
+	/* "1.1", and leniently "1.0.0" as some clients (npm coap-node) send:
+	 * the patch digit does not change the protocol. */
+	bool patch = len == 5 && v[3] == '.' && v[4] >= '0' && v[4] <= '9';
+	if ((len != 3 && !patch) || v[0] < '0' || v[0] > '9' || v[1] != '.' ||
+	    v[2] < '0' || v[2] > '9') {
 		return diagf(diag, dsize, LWM2M_EPROTO,
 		             "lwm2m must be a version like 1.1");
 	}

@@ -28,10 +28,12 @@ def npm_ci():
 
 
 class NodeClient:
-    def __init__(self, port, name, lifetime=300, version="1.0"):
+    # version None keeps coap-node's own default, lwm2m=1.0.0
+    def __init__(self, port, name, lifetime=300, version=None):
+        args = ["node", os.path.join(INTEROP, "client.js"), "127.0.0.1",
+                str(port), name, str(lifetime)] + ([version] if version else [])
         self.proc = subprocess.Popen(
-            ["node", os.path.join(INTEROP, "client.js"), "127.0.0.1",
-             str(port), name, str(lifetime), version],
+            args,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, bufsize=1)
 

@@ -1,8 +1,8 @@
 // client.js - register a coap-node LwM2M client with an lwds gateway.
 //
 // usage: node client.js <host> <port> <endpoint-name> [lifetime [version]]
-// version is the lwm2m= query value; coap-node's own default is "1.0.0",
-// which is not an LwM2M version string ("1.0", "1.1").
+// version is the lwm2m= query value; without it coap-node sends its own
+// default "1.0.0", which the gateway reads as 1.0.
 // Prints one JSON line per event on stdout:
 //   {"event":"registered","status":"2.01","location":"/rd/<id>"}
 //   {"event":"deregistered","status":"2.02"}
