@@ -79,7 +79,7 @@ expect_bad(enum lwm2m_format fmt, const char *path, const char *in,
 	lwm2m_tree_fini(&t);
 }
 
-static Suite *
+__attribute__((unused)) static Suite *
 make_suite(const char *name, const char *const *names, const TTest *const *fns,
            size_t n)
 {

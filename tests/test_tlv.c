@@ -1,9 +1,5 @@
 /* Unit tests of the TLV codec (lwm2m_tlv.c) against the Core TS examples. */
-#include <check.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "lwm2m_value.h"
+#include "codec_fixtures.h"
 
 /* Core TS 7.4.3 example: Read /3/0 of the Device object, 121 bytes. */
 static const uint8_t device_tlv[] = {
@@ -19,55 +15,6 @@ static const uint8_t device_tlv[] = {
     0x83, 0x0B, 0x41, 0x00, 0x00, 0xC4, 0x0D, 0x51, 0x82, 0x42, 0x8F,
     0xC6, 0x0E, '+',  '0',  '2',  ':',  '0',  '0',  0xC1, 0x10, 'U',
 };
-
-static struct lwm2m_path
-P(const char *s) {
-	struct lwm2m_path p;
-
-	ck_assert_int_eq(lwm2m_path_parse(s, strlen(s), &p), LWM2M_OK);
-	return p;
-}
-
-static void
-set_str(struct lwm2m_tree *t, const char *path, const char *s)
-{
-	struct lwm2m_path p = P(path);
-	struct lwm2m_value v = {.type = LWM2M_TYPE_STRING};
-
-	v.v.bytes.ptr = (const uint8_t *)s;
-	v.v.bytes.len = strlen(s);
-	ck_assert_int_eq(lwm2m_tree_set(t, &p, &v), LWM2M_OK);
-}
-
-static void
-set_int(struct lwm2m_tree *t, const char *path, int64_t i)
-{
-	struct lwm2m_path p = P(path);
-	struct lwm2m_value v = {.type = LWM2M_TYPE_INTEGER, .v.i = i};
-
-	ck_assert_int_eq(lwm2m_tree_set(t, &p, &v), LWM2M_OK);
-}
-
-static void
-build_device(struct lwm2m_tree *t)
-{
-	set_str(t, "/3/0/0", "Open Mobile Alliance");
-	set_str(t, "/3/0/1", "Lightweight M2M Client");
-	set_str(t, "/3/0/2", "345000123");
-	set_str(t, "/3/0/3", "1.0");
-	set_int(t, "/3/0/6/0", 1);
-	set_int(t, "/3/0/6/1", 5);
-	set_int(t, "/3/0/7/0", 3800);
-	set_int(t, "/3/0/7/1", 5000);
-	set_int(t, "/3/0/8/0", 125);
-	set_int(t, "/3/0/8/1", 900);
-	set_int(t, "/3/0/9", 100);
-	set_int(t, "/3/0/10", 15);
-	set_int(t, "/3/0/11/0", 0);
-	set_int(t, "/3/0/13", 0x5182428F);
-	set_str(t, "/3/0/14", "+02:00");
-	set_str(t, "/3/0/16", "U");
-}
 
 /* Coerces every value of got to the type of the same path in want. */
 static void
@@ -474,11 +421,5 @@ tlv_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(tlv_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(tlv_suite());
 }
