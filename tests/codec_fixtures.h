@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_util.h"
 #include "lwm2m_value.h"
 
 static struct lwm2m_path
@@ -98,18 +99,6 @@ make_suite(const char *name, const char *const *names, const TTest *const *fns,
 		tcase_add_test(tc, fns[i]);
 	}
 	return s;
-}
-
-static int
-run_suite(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 #endif

@@ -1,5 +1,7 @@
 /* Unit tests of request body reading (services/rest-api/api_body.c). */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,11 +164,5 @@ api_body_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(api_body_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(api_body_suite());
 }

@@ -2,6 +2,8 @@
  * (services/rest-api/api_devops.c): Prefer parsing, status mapping, path
  * text; and that the route table reaches every device-operation handler. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,11 +160,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(suite());
 }

@@ -1,6 +1,8 @@
 /* Unit tests of content negotiation, the JSON/XML document writer and
  * paging (services/rest-api/api_doc.c). */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,11 +287,5 @@ api_doc_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(api_doc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(api_doc_suite());
 }

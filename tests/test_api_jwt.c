@@ -1,5 +1,7 @@
 /* Unit tests of the REST API's HS256 tokens (services/rest-api/api_jwt.c). */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,11 +183,5 @@ api_jwt_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(api_jwt_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(api_jwt_suite());
 }

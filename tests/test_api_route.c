@@ -1,5 +1,7 @@
 /* Unit tests of the REST API router (services/rest-api/api_route.c). */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,11 +147,5 @@ api_route_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(api_route_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(api_route_suite());
 }

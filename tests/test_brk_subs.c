@@ -1,6 +1,8 @@
 /* Unit tests of services/broker/brk_subs.c: event kinds, subscription
  * records, matching (organisation level vs client level), webhook bodies. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,11 +272,5 @@ subs_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(subs_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(subs_suite());
 }

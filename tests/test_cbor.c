@@ -2,6 +2,8 @@
  * RFC 8949 Appendix A, the not-well-formed items of Appendix F, limits, and
  * the canonical writer. */
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -712,11 +714,5 @@ cbor_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(cbor_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(cbor_suite());
 }

@@ -1,5 +1,7 @@
 /* Unit tests of the CBOR single-value format 60 (lwm2m_cbor_value.c). */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,11 +122,5 @@ cbor_value_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(cbor_value_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(cbor_value_suite());
 }

@@ -359,5 +359,5 @@ main(void)
 	const TTest *const fns[] = {test_lwm2m_encode_device_all_pairs,
 	                            test_lwm2m_encode_random_trees};
 
-	return run_suite(make_suite("codec_roundtrip", names, fns, 2));
+	return check_run(make_suite("codec_roundtrip", names, fns, 2));
 }

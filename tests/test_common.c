@@ -1,5 +1,7 @@
 /* Unit tests of the small common modules: ids, base64, time, env, redis URL. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,11 +199,5 @@ common_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(common_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(common_suite());
 }

@@ -2,6 +2,8 @@
  * documents and on every file of the OMA registry copy in LWDS_DDF_DIR
  * (default /work/shared/ddf). */
 #include <check.h>
+
+#include "check_util.h"
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -253,11 +255,5 @@ ddf_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(ddf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(ddf_suite());
 }

@@ -1,5 +1,7 @@
 /* Unit tests of lwm2m_devop: the LWM2M_ENV_RPC_DEVICE payloads. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -308,11 +310,5 @@ devop_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(devop_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(devop_suite());
 }

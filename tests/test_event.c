@@ -1,5 +1,7 @@
 /* Unit tests of lwm2m_event: the connectivity event JSON payload. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,11 +127,5 @@ event_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(event_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(event_suite());
 }

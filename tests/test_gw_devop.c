@@ -2,6 +2,8 @@
  * lists, RFC 7641 reordering, Uri-Path building, methods and the
  * Read-Composite body. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,11 +157,5 @@ gw_devop_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(gw_devop_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(gw_devop_suite());
 }

@@ -1,6 +1,8 @@
 /* Unit tests of the coap-gw registration logic (gw_reg.c, gw_table.c):
  * query and payload parsing and the registration state machine, no sockets. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,11 +454,5 @@ gw_reg_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(gw_reg_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(gw_reg_suite());
 }

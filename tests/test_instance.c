@@ -1,6 +1,8 @@
 /* Unit tests of the object-instance representation (lwm2m_instance.c) with
  * the shipped definitions of objects 1, 3, 5 and 3303. */
 #include <check.h>
+
+#include "check_util.h"
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -565,11 +567,5 @@ instance_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(instance_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(instance_suite());
 }

@@ -1,5 +1,7 @@
 /* Unit tests of lwm2m_link: the CoRE link-format parser and writer. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,11 +187,5 @@ link_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(link_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(link_suite());
 }

@@ -2,6 +2,8 @@
  * vectors were written by hand from the LwM2M 1.2 Core 7.4.6 structure
  * (nested maps keyed by ids or id arrays) and checked byte by byte. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,11 +434,5 @@ lwcbor_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(lwcbor_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(lwcbor_suite());
 }

@@ -210,5 +210,5 @@ main(void)
 	                            test_lwm2m_lwjson_decode_without_bn,
 	                            test_lwm2m_lwjson_decode_malformed};
 
-	return run_suite(make_suite("lwjson", names, fns, 6));
+	return check_run(make_suite("lwjson", names, fns, 6));
 }

@@ -2,6 +2,8 @@
  * (lwm2m_objdef.c, lwm2m_objdef_json.c, lwm2m_objdef_xml.c), including the
  * shipped definitions against the original's data file. */
 #include <check.h>
+
+#include "check_util.h"
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -688,11 +690,5 @@ objdef_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(objdef_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(objdef_suite());
 }

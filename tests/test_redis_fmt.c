@@ -1,6 +1,8 @@
 /* Unit tests of lwm2m__redis_vformat, lwm2m_redis_cmd's fast formatter:
  * every supported format must encode exactly as hiredis's own formatter. */
 #include <check.h>
+
+#include "check_util.h"
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -154,11 +156,5 @@ redis_fmt_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(redis_fmt_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(redis_fmt_suite());
 }

@@ -4,6 +4,8 @@
  * 90 = array of 16 records, a3 = map of 3, 21 = label -2 (bn),
  * 65 "/3/0/", 00 = n, 61 "0", 03 = vs, 74 "Open Mobile Alliance", ... */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,11 +363,5 @@ senml_cbor_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(senml_cbor_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(senml_cbor_suite());
 }

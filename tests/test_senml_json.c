@@ -262,5 +262,5 @@ main(void)
 	                            test_lwm2m_senml_json_decode_malformed,
 	                            test_lwm2m_senml_json_decode_limits};
 
-	return run_suite(make_suite("senml_json", names, fns, 7));
+	return check_run(make_suite("senml_json", names, fns, 7));
 }

@@ -1,5 +1,7 @@
 /* Unit tests of text/plain and opaque payloads (lwm2m_text.c). */
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,10 +177,7 @@ END_TEST
 static Suite *
 text_suite(void)
 {
-	const struct {
-		const char *name;
-		const TTest *fn;
-	} cases[] = {
+	const struct check_case cases[] = {
 	    {"lwm2m_text_encode", test_lwm2m_text_encode_types},
 	    {"lwm2m_text_encode", test_lwm2m_text_encode_rejects},
 	    {"lwm2m_text_decode", test_lwm2m_text_decode_values},
@@ -186,29 +185,11 @@ text_suite(void)
 	    {"lwm2m_opaque_decode", test_lwm2m_opaque_decode_roundtrip},
 	    {"lwm2m_format_name", test_lwm2m_format_name_known},
 	};
-	Suite *s = suite_create("text");
-	TCase *tc = NULL;
-	const char *prev = "";
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(prev, cases[i].name) != 0) {
-			tc = tcase_create(cases[i].name);
-			suite_add_tcase(s, tc);
-			prev = cases[i].name;
-		}
-		tcase_add_test(tc, cases[i].fn);
-	}
-	return s;
+	return check_suite("text", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(text_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(text_suite());
 }

@@ -1,4 +1,5 @@
 /* Unit tests of the TLV codec (lwm2m_tlv.c) against the Core TS examples. */
+#include "check_util.h"
 #include "codec_fixtures.h"
 
 /* Core TS 7.4.3 example: Read /3/0 of the Device object, 121 bytes. */
@@ -387,10 +388,7 @@ END_TEST
 static Suite *
 tlv_suite(void)
 {
-	const struct {
-		const char *name;
-		const TTest *fn;
-	} cases[] = {
+	const struct check_case cases[] = {
 	    {"lwm2m_tlv_encode", test_lwm2m_tlv_encode_device},
 	    {"lwm2m_tlv_encode", test_lwm2m_tlv_encode_single_and_instance},
 	    {"lwm2m_tlv_encode", test_lwm2m_tlv_encode_widths},
@@ -403,23 +401,11 @@ tlv_suite(void)
 	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_malformed},
 	    {"lwm2m_tlv_decode", test_lwm2m_tlv_decode_limits},
 	};
-	Suite *s = suite_create("tlv");
-	TCase *tc = NULL;
-	const char *prev = "";
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(prev, cases[i].name) != 0) {
-			tc = tcase_create(cases[i].name);
-			suite_add_tcase(s, tc);
-			prev = cases[i].name;
-		}
-		tcase_add_test(tc, cases[i].fn);
-	}
-	return s;
+	return check_suite("tlv", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int
 main(void)
 {
-	return run_suite(tlv_suite());
+	return check_run(tlv_suite());
 }

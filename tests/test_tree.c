@@ -1,5 +1,7 @@
 /* Unit tests of the value tree (lwm2m_tree.c). */
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,10 +432,7 @@ END_TEST
 static Suite *
 tree_suite(void)
 {
-	const struct {
-		const char *name;
-		const TTest *fn;
-	} cases[] = {
+	const struct check_case cases[] = {
 	    {"lwm2m_tree_init", test_lwm2m_tree_init_empty},
 	    {"lwm2m_tree_add_node", test_lwm2m_tree_add_node_kinds},
 	    {"lwm2m_tree_add_node", test_lwm2m_tree_add_node_sorted_and_limit},
@@ -452,29 +451,11 @@ tree_suite(void)
 	    {"lwm2m_tree_equal", test_lwm2m_tree_equal_cases},
 	    {"lwm2m_value_equal", test_lwm2m_value_equal_nan},
 	};
-	Suite *s = suite_create("tree");
-	TCase *tc = NULL;
-	const char *prev = "";
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(prev, cases[i].name) != 0) {
-			tc = tcase_create(cases[i].name);
-			suite_add_tcase(s, tc);
-			prev = cases[i].name;
-		}
-		tcase_add_test(tc, cases[i].fn);
-	}
-	return s;
+	return check_suite("tree", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(tree_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(tree_suite());
 }

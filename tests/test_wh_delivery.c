@@ -1,6 +1,8 @@
 /* Unit tests of common/lwm2m_delivery: the job format on the durable queue
  * shared by lwds-broker (producer) and lwds-webhook (consumer). */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,11 +178,5 @@ delivery_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(delivery_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(delivery_suite());
 }

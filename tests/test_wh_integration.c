@@ -6,6 +6,8 @@
  * consumer are claimed, and a broker event reaches exactly the matching
  * subscriptions' hooks.  Suite 'integration': fails when Redis is missing. */
 #include <check.h>
+
+#include "check_util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -918,11 +920,5 @@ integration_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(integration_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(integration_suite());
 }

@@ -1,6 +1,8 @@
 /* Unit tests of services/webhook/wh_retry.c: which statuses retry, the
  * backoff bounds with jitter, and the HMAC signature. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,11 +116,5 @@ retry_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(retry_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(retry_suite());
 }

@@ -1,6 +1,8 @@
 /* test_x509.c - unit tests of lwm2m_x509: CA generation, issuing, subject
  * reading and the GUID <-> id mapping of REST spec 3.4. */
 #include <check.h>
+
+#include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -205,11 +207,5 @@ x509_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(x509_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(x509_suite());
 }
