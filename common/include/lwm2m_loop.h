@@ -23,4 +23,14 @@ const char *lwm2m_getenv(const char *name, const char *dflt);
 lwm2m_err lwm2m_parse_int(const char *text, long long min, long long max,
                           long long *ret_value);
 
+/* lwm2m_loop_log_init starts the log of service from the environment:
+ * LWDS_LOG_LEVEL (info when unset or unknown) and JSON lines unless
+ * LWDS_LOG_JSON is unset, empty or "0". Main thread, before the loop. */
+void lwm2m_loop_log_init(const char *service);
+
+/* lwm2m_loop_log_level_arg applies a --log-level argument. On an unknown
+ * level it prints 'bad log level "<arg>"' on stderr, leaves the level as it
+ * was and returns LWM2M_EINVAL. Main thread, before the loop. */
+lwm2m_err lwm2m_loop_log_level_arg(const char *arg);
+
 #endif

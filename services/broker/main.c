@@ -48,7 +48,7 @@ static const struct option long_opts[] = {
 static int
 parse_args(int argc, char **argv, struct brk_config *config)
 {
-	int c, level;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "r:e:H:l:jh", long_opts, NULL)) !=
 	       -1) {
@@ -64,13 +64,9 @@ parse_args(int argc, char **argv, struct brk_config *config)
 			    strcmp(optarg, "off") == 0 ? NULL : optarg;
 			break;
 		case 'l':
-			level = lwm2m_log_parse_level(optarg);
-			if (level < 0) {
-				fprintf(stderr, "bad log level \"%s\"\n",
-				        optarg);
+			if (lwm2m_loop_log_level_arg(optarg) != LWM2M_OK) {
 				return 2;
 			}
-			lwm2m_log_level = level;
 			break;
 		case 'j':
 			lwm2m_log_set_json(true);
@@ -100,13 +96,9 @@ main(int argc, char **argv)
 	struct brk_ctx *ctx = NULL;
 	struct lwm2m_signals *signals = NULL;
 	struct event_base *base;
-	int level =
-	    lwm2m_log_parse_level(lwm2m_getenv("LWDS_LOG_LEVEL", "info"));
 	int rc;
 
-	lwm2m_log_init("broker", level < 0 ? LWM2M_LOG_INFO : level);
-	lwm2m_log_set_json(strcmp(lwm2m_getenv("LWDS_LOG_JSON", "0"), "0") !=
-	                   0);
+	lwm2m_loop_log_init("broker");
 	brk_config_defaults(&config);
 	rc = parse_args(argc, argv, &config);
 	if (rc >= 0) {
