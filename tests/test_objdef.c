@@ -538,7 +538,7 @@ load_reference(struct lwm2m_objdef_list *l)
 	struct lwm2m_diag diag = {0};
 
 	snprintf(path, sizeof(path), "%s/deviceserver-object-definitions.json",
-	         env_or("LWDS_SPEC_DIR", "/work/shared/spec"));
+	         env_or("LWDS_SPEC_DIR", "../shared/spec"));
 	lwm2m_objdef_list_init(l);
 	ck_assert_msg(lwm2m_objdef_load_file(path, l, &diag) == LWM2M_OK, "%s",
 	              diag.msg);
