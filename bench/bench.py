@@ -222,16 +222,16 @@ def scenario_scale(cfg, redis, services, res):
 
 
 def scenario_soak(cfg, redis, services, res):
-    """Updates at a steady rate for cfg.soak seconds; memory sampled."""
+    """Updates at a steady rate for cfg.soak_seconds seconds; memory sampled."""
     gw_pid = services.procs["coap-gw"].pid
     p = subprocess.Popen(
         [build_bin(LOAD), "--server", "127.0.0.1:%d" % services.coap_port,
          "--count", str(cfg.soak_devices), "--prefix", "soak-",
-         "--sockets", "64", "--update-seconds", str(cfg.soak),
+         "--sockets", "64", "--update-seconds", str(cfg.soak_seconds),
          "--rate", str(cfg.soak_rate)],
         stdout=subprocess.PIPE, text=True)
     samples = []
-    step = min(10.0, cfg.soak / 10.0)
+    step = min(10.0, cfg.soak_seconds / 10.0)
     while p.poll() is None:
         samples.append((time.monotonic(), rss_kib(gw_pid),
                         redis_used(redis)))
@@ -249,7 +249,7 @@ def scenario_soak(cfg, redis, services, res):
     late = median([s[1] for s in samples[2 * third:]] or [0])
     return [
         row("soak updates/s (%d s, %d devices)"
-            % (cfg.soak, cfg.soak_devices), "1/s", upd["rate"],
+            % (cfg.soak_seconds, cfg.soak_devices), "1/s", upd["rate"],
             cfg.soak_rate, "rate asked"),
         row("soak errors+timeouts", "", upd["errors"] + upd["timeouts"], 0,
             "", "0"),
@@ -305,7 +305,7 @@ def parse_args():
     ap.add_argument("--scale", type=int, default=1000000)
     ap.add_argument("--sockets", type=int, default=64)
     ap.add_argument("--update-seconds", type=float, default=10)
-    ap.add_argument("--soak-seconds", dest="soak", type=int, default=600)
+    ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--soak-devices", type=int, default=20000)
     ap.add_argument("--soak-rate", type=float, default=2000)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
@@ -313,7 +313,7 @@ def parse_args():
     if cfg.short:
         cfg.runs, cfg.storm, cfg.sim, cfg.scale = 1, 2000, 500, 5000
         cfg.update_seconds = 2
-        cfg.soak, cfg.soak_devices = 10, 500
+        cfg.soak_seconds, cfg.soak_devices = 10, 500
     return cfg
 
 
