@@ -58,6 +58,13 @@ size_t lwm2m__base_name(const struct lwm2m_tree *tree,
 lwm2m_err lwm2m__json_put_string(struct lwm2m_buf *out, const uint8_t *s,
                                  size_t len);
 
+/* lwm2m__json_put_number appends the member "v":<number> for an INTEGER,
+ * TIME, UNSIGNED or FLOAT value (floats with a decimal point, shortest form
+ * that reads back); LWM2M_EINVAL for any other type.  Both JSON codecs use
+ * the "v" label for numbers. */
+lwm2m_err lwm2m__json_put_number(struct lwm2m_buf *out,
+                                 const struct lwm2m_value *v);
+
 /* A pull reader over a JSON text, used by the JSON codecs.  Strings are
  * unescaped into the tree's arena. */
 struct lwm2m__json {

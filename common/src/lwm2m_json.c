@@ -1,5 +1,6 @@
 /* lwm2m_json.c - the small strict JSON reader and string writer shared by
  * SenML JSON and LwM2M JSON (RFC 8259 syntax; no extensions). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -509,4 +510,33 @@ lwm2m__json_store(struct lwm2m__json *j, size_t at, const char *bn,
 		lwm2m_diag_set(j->diag, at, "too many records");
 	}
 	return err;
+}
+
+lwm2m_err
+lwm2m__json_put_number(struct lwm2m_buf *out, const struct lwm2m_value *v)
+{
+	char tmp[48];
+	int n;
+
+	switch (v->type) {
+	case LWM2M_TYPE_INTEGER:
+	case LWM2M_TYPE_TIME:
+		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRId64, v->v.i);
+		break;
+	case LWM2M_TYPE_UNSIGNED:
+		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRIu64, v->v.u);
+		break;
+	case LWM2M_TYPE_FLOAT:
+		memcpy(tmp, "\"v\":", 4);
+		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4,
+		                         true);
+		n = n < 0 ? -1 : n + 4;
+		break;
+	default:
+		return LWM2M_EINVAL;
+	}
+	if (n < 0) {
+		return LWM2M_EINVAL;
+	}
+	return lwm2m_buf_append(out, tmp, (size_t)n);
 }

@@ -8,7 +8,6 @@
  * "bn" is known.  Names (bn + n) must be paths of length 3 or 4 at or below
  * the request path; without bn (LwM2M 1.0 clients often omit it) names are
  * relative to the request path. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,9 +223,6 @@ put_text(struct lwm2m_buf *out, const char *key, const struct lwm2m_value *v)
 static lwm2m_err
 put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 {
-	char tmp[48];
-	int n;
-
 	switch (v->type) {
 	case LWM2M_TYPE_RAW:
 	case LWM2M_TYPE_STRING:
@@ -239,25 +235,13 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 		return put(out, v->v.b ? "\"bv\":true" : "\"bv\":false");
 	case LWM2M_TYPE_INTEGER:
 	case LWM2M_TYPE_TIME:
-		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRId64, v->v.i);
-		break;
 	case LWM2M_TYPE_UNSIGNED:
-		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRIu64, v->v.u);
-		break;
 	case LWM2M_TYPE_FLOAT:
-		memcpy(tmp, "\"v\":", 4);
-		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4,
-		                         true);
-		n = n < 0 ? -1 : n + 4;
-		break;
+		return lwm2m__json_put_number(out, v);
 	case LWM2M_TYPE_NONE:
 	default:
 		return LWM2M_EINVAL;
 	}
-	if (n < 0) {
-		return LWM2M_EINVAL;
-	}
-	return lwm2m_buf_append(out, tmp, (size_t)n);
 }
 
 static lwm2m_err

@@ -11,7 +11,6 @@
  * INT64_MAX), others to FLOAT; the encoder writes floats with a '.' or an
  * exponent so the kinds survive a round trip.  Labels ending in '_' are
  * rejected (RFC 8428 section 4.4), other unknown labels are skipped. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,17 +264,9 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 		break;
 	case LWM2M_TYPE_INTEGER:
 	case LWM2M_TYPE_TIME:
-		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRId64, v->v.i);
-		break;
 	case LWM2M_TYPE_UNSIGNED:
-		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRIu64, v->v.u);
-		break;
 	case LWM2M_TYPE_FLOAT:
-		memcpy(tmp, "\"v\":", 4);
-		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4,
-		                         true);
-		n = n < 0 ? -1 : n + 4;
-		break;
+		return lwm2m__json_put_number(out, v);
 	case LWM2M_TYPE_NONE:
 	default:
 		return LWM2M_EINVAL;
