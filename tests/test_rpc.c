@@ -151,8 +151,7 @@ START_TEST(test_lwm2m_rpc_call_many_concurrent)
 		ck_assert_int_eq(
 		    lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING,
 		                   calls[i].text, strlen(calls[i].text),
-		                   ok_ms(5000),
-		                   on_echo, &calls[i]),
+		                   ok_ms(5000), on_echo, &calls[i]),
 		    LWM2M_OK);
 	}
 	run(&f, N_CALLS, ok_ms(10000));
@@ -174,8 +173,7 @@ START_TEST(test_lwm2m_rpc_call_many_ipc)
 		ck_assert_int_eq(
 		    lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING,
 		                   calls[i].text, strlen(calls[i].text),
-		                   ok_ms(5000),
-		                   on_echo, &calls[i]),
+		                   ok_ms(5000), on_echo, &calls[i]),
 		    LWM2M_OK);
 	}
 	run(&f, N_CALLS, ok_ms(10000));
