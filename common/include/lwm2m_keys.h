@@ -53,6 +53,10 @@
 #define LWM2M_KEY_ORG_ACCESSKEYS LWM2M_KEY_PREFIX "org:{%lld}:accesskeys" /* ZSET */
 #define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"     /* STRING */
 #define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING */
+/* STRING with a 60 s expiry: the lock of the rest-api instance generating
+ * the admin key (SET NX), so instances starting together create one admin
+ * key, not one each. */
+#define LWM2M_KEY_ADMIN_LOCK LWM2M_KEY_PREFIX "config:admin-lock"
 /* STRING: the device CA (certificate and private key PEM, lwm2m_x509.h)
  * when LWDS_CA_CERT/LWDS_CA_KEY are not configured; whichever service
  * needs it first generates it (SET NX). */

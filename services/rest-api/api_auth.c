@@ -405,6 +405,9 @@ configured_admin(redisContext *c, const char *key, const char *secret)
 	return store_key(c, key, secret, 0, "admin");
 }
 
+/* Generates and prints the admin key when organisation 0 has none.  Of
+ * several instances starting at once, only the one whose SET NX on
+ * LWM2M_KEY_ADMIN_LOCK wins stores a key. */
 static lwm2m_err
 generated_admin(redisContext *c)
 {
@@ -426,6 +429,15 @@ generated_admin(redisContext *c)
 		return LWM2M_EIO;
 	}
 	lwm2m_b64_encode(raw, sizeof raw, key, true);
+	reply = sync_cmd(c, "SET %s %s NX EX 60", LWM2M_KEY_ADMIN_LOCK, key);
+	if (reply == NULL) {
+		return LWM2M_EBACKEND;
+	}
+	exists = reply->type == REDIS_REPLY_NIL;
+	freeReplyObject(reply);
+	if (exists) {
+		return LWM2M_OK; /* another instance generates it */
+	}
 	if (lwm2m_random(raw, sizeof raw) != LWM2M_OK) {
 		return LWM2M_EIO;
 	}

@@ -3,10 +3,12 @@ negotiation, CORS (deviceserver-rest-api.md sections 1 and 2)."""
 
 import base64
 import json
+import re
+import threading
 import unittest
 import urllib.parse
 
-from lwdslib import ServiceTestCase, link, path_of
+from lwdslib import Redis, ServiceTestCase, Services, link, path_of
 
 ENTRY_RELS = ["authenticate", "accesskeys", "configuration", "clients",
               "identities", "objectdefinitions", "subscriptions", "metrics",
@@ -259,3 +261,45 @@ class TestRestBasics(ServiceTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestAdminBootstrap(unittest.TestCase):
+    """Without LWDS_ADMIN_KEY, rest-api generates the admin key when
+    organisation 0 has none; several instances starting at once against
+    one Redis generate exactly one key between them."""
+
+    REDIS_DB = 13
+    INSTANCES = 3
+
+    def setUp(self):
+        self.redis = Redis(self.REDIS_DB)
+        self.addCleanup(self.redis.close)
+        self.redis.flush()
+        self.svcs = []
+        for _ in range(self.INSTANCES):
+            svc = Services(self.redis, ("rest-api",))
+            for name in ("LWDS_ADMIN_KEY", "LWDS_ADMIN_SECRET"):
+                svc.env.pop(name, None)
+            self.addCleanup(svc.cleanup)
+            self.svcs.append(svc)
+
+    def test_instances_starting_together_generate_one_key(self):
+        threads = [threading.Thread(target=svc.start) for svc in self.svcs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for svc in self.svcs:
+            svc.wait_ready()
+        keys = self.redis.command("ZRANGE", "lwds:v1:org:{0}:accesskeys",
+                                  "0", "-1")
+        self.assertEqual(len(keys), 1, keys)
+        printed = [re.findall(r"LWDS_ADMIN_(KEY|SECRET)=(\S+)",
+                              svc.logs(400)) for svc in self.svcs]
+        printed = [dict(p) for p in printed if p]
+        self.assertEqual(len(printed), 1, "instances printing a key")
+        self.assertEqual(printed[0]["KEY"], keys[0].decode())
+        # the printed pair is usable on every instance
+        for svc in self.svcs:
+            token = svc.api().token(printed[0]["KEY"], printed[0]["SECRET"])
+            self.assertTrue(token)
