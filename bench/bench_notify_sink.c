@@ -1,0 +1,500 @@
+/* lwds-bench-sink: the web-hook sink of the notification benchmark
+ * (bench/README.md, scenario 4), and its baseline HTTP client.
+ *
+ * Sink mode (default): an evhttp server that answers every POST with 204
+ * and records, per delivery, the receive time and the notified value.  The
+ * value is the device's send time in microseconds since --epoch-us (see
+ * bench_notify.c), taken from the first number inside the body's "Value"
+ * object, so latency = receive time - value.  A delivery id
+ * (X-Lwds-Delivery) seen twice is a duplicate delivery; the same (request
+ * path, client link, value) under two delivery ids is a duplicate
+ * notification.  Commands on stdin: "stats" prints one JSON line, "reset"
+ * clears every counter, "quit" exits.
+ *
+ * Client mode (--post URL): POSTs --count bodies shaped like a webhook
+ * body (with the send time as value) over --conns keep-alive connections,
+ * one request in flight on each, and prints {"event":"posted",...}: the
+ * raw rate of this machine's HTTP path without lwds.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#define HIST_STEP_US 10
+#define HIST_BUCKETS 1000000 /* 10 s at 10 us */
+#define BODY_MAX 65536
+#define CONNS_MAX 1024
+
+struct set {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
+struct sink {
+	struct event_base *base;
+	int64_t epoch_us;
+	struct set deliveries, notes;
+	uint32_t *hist;
+	uint64_t posts, unique, dup_deliveries, dup_notes, no_value, late;
+	int64_t first_us, last_us, max_lat_us;
+	char line[256];
+	size_t used;
+};
+
+static int64_t
+real_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- a set of 64-bit hashes --------------------------------------------- */
+
+static uint64_t
+fnv(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static bool
+set_grow(struct set *s)
+{
+	struct set n = {.cap = s->cap ? s->cap * 2 : 1u << 16};
+
+	n.slot = calloc(n.cap, sizeof *n.slot);
+	if (n.slot == NULL) {
+		return false;
+	}
+	for (size_t i = 0; i < s->cap; i++) {
+		uint64_t h = s->slot[i];
+		size_t j = h & (n.cap - 1);
+
+		if (h == 0) {
+			continue;
+		}
+		while (n.slot[j] != 0) {
+			j = (j + 1) & (n.cap - 1);
+		}
+		n.slot[j] = h;
+		n.n++;
+	}
+	free(s->slot);
+	*s = n;
+	return true;
+}
+
+/* set_add returns false when h was there already (or memory ran out). */
+static bool
+set_add(struct set *s, uint64_t h)
+{
+	size_t j;
+
+	h = h ? h : 1;
+	if ((s->n + 1) * 2 > s->cap && !set_grow(s)) {
+		return false;
+	}
+	for (j = h & (s->cap - 1); s->slot[j] != 0;
+	     j = (j + 1) & (s->cap - 1)) {
+		if (s->slot[j] == h) {
+			return false;
+		}
+	}
+	s->slot[j] = h;
+	s->n++;
+	return true;
+}
+
+static void
+set_clear(struct set *s)
+{
+	free(s->slot);
+	*s = (struct set){0};
+}
+
+/* ---- sink --------------------------------------------------------------- */
+
+/* body_value finds the first integer after `"Value":` and the client link
+ * ("/clients/<id>"); false without a value. */
+static bool
+body_value(const char *body, size_t len, int64_t *ret_v, const char **ret_c,
+           size_t *ret_clen)
+{
+	const char *v = memmem(body, len, "\"Value\"", 7);
+	const char *c = memmem(body, len, "/clients/", 9);
+	const char *end = body + len;
+
+	*ret_c = "";
+	*ret_clen = 0;
+	if (c != NULL) {
+		const char *ce = c + 9;
+
+		while (ce < end && *ce != '/' && *ce != '"') {
+			ce++;
+		}
+		*ret_c = c;
+		*ret_clen = (size_t)(ce - c);
+	}
+	if (v == NULL) {
+		return false;
+	}
+	/* the first member of the Value object that is a number and not
+	 * the InstanceID */
+	for (v += 7; (v = memchr(v, ':', (size_t)(end - v))) != NULL; v++) {
+		bool iid =
+		    v - body >= 12 && memcmp(v - 12, "\"InstanceID\"", 12) == 0;
+
+		if (!iid && v + 1 < end &&
+		    ((v[1] >= '0' && v[1] <= '9') || v[1] == '-')) {
+			*ret_v = strtoll(v + 1, NULL, 10);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+record(struct sink *s, int64_t now, int64_t value)
+{
+	int64_t lat = now - value;
+	uint64_t b;
+
+	if (lat < 0) {
+		lat = 0;
+	}
+	b = (uint64_t)lat / HIST_STEP_US;
+	if (b >= HIST_BUCKETS) {
+		b = HIST_BUCKETS - 1;
+		s->late++;
+	}
+	s->hist[b]++;
+	if (lat > s->max_lat_us) {
+		s->max_lat_us = lat;
+	}
+}
+
+static void
+on_post(struct evhttp_request *req, void *arg)
+{
+	struct sink *s = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *id = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "X-Lwds-Delivery");
+	const char *uri = evhttp_request_get_uri(req);
+	size_t len = evbuffer_get_length(in), clen;
+	const char *body = (const char *)evbuffer_pullup(in, -1), *cl;
+	int64_t now = real_us() - s->epoch_us, value;
+	uint64_t h;
+
+	s->posts++;
+	if (s->first_us == 0) {
+		s->first_us = now;
+	}
+	s->last_us = now;
+	if (id != NULL && !set_add(&s->deliveries, fnv(14695981039346656037ULL,
+	                                               id, strlen(id)))) {
+		s->dup_deliveries++;
+	} else if (body == NULL || !body_value(body, len, &value, &cl, &clen)) {
+		s->no_value++;
+	} else {
+		h = fnv(14695981039346656037ULL, uri, strlen(uri));
+		h = fnv(h, cl, clen);
+		h = fnv(h, &value, sizeof value);
+		if (set_add(&s->notes, h)) {
+			s->unique++;
+			record(s, now, value);
+		} else {
+			s->dup_notes++;
+		}
+	}
+	evhttp_send_reply(req, 204, "No Content", NULL);
+}
+
+static double
+percentile(const struct sink *s, double q)
+{
+	uint64_t want = (uint64_t)((double)s->unique * q + 0.5), seen = 0;
+
+	if (s->unique == 0) {
+		return 0;
+	}
+	want = want ? want : 1;
+	for (uint32_t b = 0; b < HIST_BUCKETS; b++) {
+		seen += s->hist[b];
+		if (seen >= want) {
+			return (b + 0.5) * HIST_STEP_US / 1000.0;
+		}
+	}
+	return s->max_lat_us / 1000.0;
+}
+
+static void
+print_stats(const struct sink *s)
+{
+	printf("{\"event\":\"stats\",\"posts\":%" PRIu64 ",\"unique\":%" PRIu64
+	       ",\"dup_deliveries\":%" PRIu64 ",\"dup_notifications\":%" PRIu64
+	       ",\"no_value\":%" PRIu64 ",\"over_10s\":%" PRIu64
+	       ",\"first_s\":%.6f,\"last_s\":%.6f,\"p50_ms\":%.3f,"
+	       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}\n",
+	       s->posts, s->unique, s->dup_deliveries, s->dup_notes,
+	       s->no_value, s->late, s->first_us / 1e6, s->last_us / 1e6,
+	       percentile(s, 0.5), percentile(s, 0.99), percentile(s, 0.999),
+	       s->max_lat_us / 1000.0);
+	fflush(stdout);
+}
+
+static void
+reset(struct sink *s)
+{
+	set_clear(&s->deliveries);
+	set_clear(&s->notes);
+	memset(s->hist, 0, HIST_BUCKETS * sizeof *s->hist);
+	s->posts = s->unique = s->dup_deliveries = s->dup_notes = 0;
+	s->no_value = s->late = 0;
+	s->first_us = s->last_us = s->max_lat_us = 0;
+}
+
+static void
+on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct sink *s = arg;
+	ssize_t n = read(0, s->line + s->used, sizeof s->line - 1 - s->used);
+	char *nl;
+
+	if (n <= 0) {
+		event_base_loopbreak(s->base);
+		return;
+	}
+	s->used += (size_t)n;
+	s->line[s->used] = '\0';
+	while ((nl = strchr(s->line, '\n')) != NULL) {
+		*nl = '\0';
+		if (strcmp(s->line, "stats") == 0) {
+			print_stats(s);
+		} else if (strcmp(s->line, "reset") == 0) {
+			reset(s);
+		} else if (strcmp(s->line, "quit") == 0) {
+			event_base_loopbreak(s->base);
+		}
+		s->used -= (size_t)(nl + 1 - s->line);
+		memmove(s->line, nl + 1, s->used + 1);
+	}
+	if (s->used == sizeof s->line - 1) {
+		s->used = 0;
+	}
+}
+
+static int
+run_sink(struct event_base *base, const char *host, int port, int64_t epoch)
+{
+	struct sink s = {.base = base, .epoch_us = epoch};
+	struct evhttp *http = evhttp_new(base);
+	struct evhttp_bound_socket *bs;
+	struct event *in;
+	struct sockaddr_storage ss;
+	ev_socklen_t sl = sizeof ss;
+
+	s.hist = calloc(HIST_BUCKETS, sizeof *s.hist);
+	if (http == NULL || s.hist == NULL ||
+	    (bs = evhttp_bind_socket_with_handle(http, host, (uint16_t)port)) ==
+	        NULL ||
+	    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
+	                &sl) != 0) {
+		fprintf(stderr, "bench-sink: cannot listen on %s:%d\n", host,
+		        port);
+		return 1;
+	}
+	evhttp_set_max_body_size(http, BODY_MAX);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_POST);
+	evhttp_set_gencb(http, on_post, &s);
+	in = event_new(base, 0, EV_READ | EV_PERSIST, on_stdin, &s);
+	event_add(in, NULL);
+	printf("{\"event\":\"ready\",\"port\":%d}\n",
+	       ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	fflush(stdout);
+	event_base_dispatch(base);
+	event_free(in);
+	evhttp_free(http);
+	set_clear(&s.deliveries);
+	set_clear(&s.notes);
+	free(s.hist);
+	return 0;
+}
+
+/* ---- baseline client ---------------------------------------------------- */
+
+struct client {
+	struct event_base *base;
+	struct evhttp_connection *conns[CONNS_MAX];
+	const char *host, *path;
+	int64_t epoch_us, start_us;
+	uint64_t count, issued, done, errors;
+	unsigned next_id;
+};
+
+static void post_one(struct client *c, struct evhttp_connection *conn);
+
+struct post_ctx {
+	struct client *c;
+	struct evhttp_connection *conn;
+};
+
+static void
+on_done(struct evhttp_request *req, void *arg)
+{
+	struct post_ctx *p = arg;
+	struct client *c = p->c;
+
+	c->done++;
+	if (req == NULL || evhttp_request_get_response_code(req) / 100 != 2) {
+		c->errors++;
+	}
+	if (c->issued < c->count) {
+		post_one(c, p->conn);
+	} else if (c->done == c->count) {
+		event_base_loopbreak(c->base);
+	}
+	free(p);
+}
+
+static void
+post_one(struct client *c, struct evhttp_connection *conn)
+{
+	struct post_ctx *p = malloc(sizeof *p);
+	struct evhttp_request *req;
+	struct evkeyvalq *h;
+	char id[32];
+
+	if (p == NULL || (req = evhttp_request_new(on_done, p)) == NULL) {
+		free(p);
+		c->issued++;
+		c->done++;
+		c->errors++;
+		return;
+	}
+	p->c = c;
+	p->conn = conn;
+	c->issued++;
+	snprintf(id, sizeof id, "base%018u", c->next_id++);
+	h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Host", c->host);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "X-Lwds-Delivery", id);
+	evhttp_add_header(h, "X-Lwds-Attempt", "1");
+	evbuffer_add_printf(
+	    evhttp_request_get_output_buffer(req),
+	    "{\"Items\":[{\"Links\":[{\"rel\":\"subscription\",\"href\":"
+	    "\"/subscriptions/AAAAAAAAAAAAAAAAAAAAAA\"},{\"rel\":\"client\","
+	    "\"href\":\"/clients/%022u\"},{\"rel\":\"object\",\"href\":"
+	    "\"/clients/%022u/objecttypes/AAAAAAAAAAAAAAAAAAAAAA/instances/"
+	    "0\"},"
+	    "{\"rel\":\"definition\",\"href\":\"/objecttypes/definitions/"
+	    "AAAAAAAAAAAAAAAAAAAAAA\"}],\"TimeTriggered\":"
+	    "\"2026-11-25T14:00:00Z\",\"SubscriptionType\":\"Observation\","
+	    "\"Value\":{\"SensorValue\":%" PRId64 "}}]}",
+	    c->next_id, c->next_id, real_us() - c->epoch_us);
+	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, c->path) != 0) {
+		c->done++;
+		c->errors++;
+	}
+}
+
+static int
+run_client(struct event_base *base, const char *url, uint64_t count,
+           unsigned nconns, int64_t epoch)
+{
+	struct client c = {.base = base, .count = count, .epoch_us = epoch};
+	struct evhttp_uri *uri = evhttp_uri_parse(url);
+	double secs;
+
+	if (uri == NULL || evhttp_uri_get_host(uri) == NULL ||
+	    evhttp_uri_get_port(uri) <= 0 || nconns == 0 ||
+	    nconns > CONNS_MAX || count == 0) {
+		fprintf(stderr, "bench-sink: bad --post/--conns/--count\n");
+		return 2;
+	}
+	c.host = evhttp_uri_get_host(uri);
+	c.path = evhttp_uri_get_path(uri) && *evhttp_uri_get_path(uri)
+	             ? evhttp_uri_get_path(uri)
+	             : "/";
+	c.start_us = real_us();
+	for (unsigned i = 0; i < nconns && c.issued < count; i++) {
+		c.conns[i] = evhttp_connection_base_new(
+		    base, NULL, c.host, (uint16_t)evhttp_uri_get_port(uri));
+		if (c.conns[i] == NULL) {
+			return 1;
+		}
+		post_one(&c, c.conns[i]);
+	}
+	event_base_dispatch(base);
+	secs = (real_us() - c.start_us) / 1e6;
+	printf("{\"event\":\"posted\",\"n\":%" PRIu64 ",\"errors\":%" PRIu64
+	       ",\"elapsed_s\":%.3f,\"rate\":%.1f}\n",
+	       c.done, c.errors, secs, secs > 0 ? c.done / secs : 0.0);
+	for (unsigned i = 0; i < nconns && c.conns[i] != NULL; i++) {
+		evhttp_connection_free(c.conns[i]);
+	}
+	evhttp_uri_free(uri);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *listen = "127.0.0.1", *post = NULL;
+	int port = 0, rc;
+	int64_t epoch = 0;
+	uint64_t count = 100000;
+	unsigned conns = 8;
+	struct event_base *base;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--port") == 0) {
+			port = atoi(argv[i + 1]);
+		} else if (strcmp(argv[i], "--listen") == 0) {
+			listen = argv[i + 1];
+		} else if (strcmp(argv[i], "--epoch-us") == 0) {
+			epoch = atoll(argv[i + 1]);
+		} else if (strcmp(argv[i], "--post") == 0) {
+			post = argv[i + 1];
+		} else if (strcmp(argv[i], "--count") == 0) {
+			count = strtoull(argv[i + 1], NULL, 10);
+		} else if (strcmp(argv[i], "--conns") == 0) {
+			conns = (unsigned)atoi(argv[i + 1]);
+		} else {
+			fprintf(
+			    stderr,
+			    "usage: lwds-bench-sink [--listen A] [--port P] "
+			    "[--epoch-us T] | --post URL [--count N] "
+			    "[--conns C] [--epoch-us T]\n");
+			return 2;
+		}
+	}
+	base = event_base_new();
+	if (base == NULL) {
+		return 1;
+	}
+	rc = post != NULL
+	         ? run_client(base, post, count, conns, epoch)
+	         : run_sink(base, listen, port, epoch ? epoch : real_us());
+	event_base_free(base);
+	return rc;
+}
