@@ -10,7 +10,9 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "lwm2m_cbor.h"
 #include "lwm2m_value.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -91,6 +93,41 @@ fuzz_codec_root(enum lwm2m_format fmt, const uint8_t *data, size_t size)
 	free(out);
 	lwm2m_tree_fini(&second);
 	lwm2m_tree_fini(&first);
+	return 0;
+}
+
+/* fuzz_paths_one decodes the whole input as a Read-Composite path list
+ * (lwm2m_senml_decode_paths); every path that comes back must be valid,
+ * and for SenML CBOR the list must re-encode and decode to the same paths. */
+static inline int
+fuzz_paths_one(enum lwm2m_format fmt, const uint8_t *data, size_t size)
+{
+	struct lwm2m_path paths[64], again[64];
+	struct lwm2m_buf out = {0};
+	struct lwm2m_tree scratch;
+	struct lwm2m_diag diag;
+	size_t n = 0, n2 = 0;
+
+	lwm2m_tree_init(&scratch, &fuzz_limits);
+	if (lwm2m_senml_decode_paths(fmt, data, size, &scratch, paths, 64, &n,
+	                             &diag) == LWM2M_OK) {
+		for (size_t i = 0; i < n; i++) {
+			if (paths[i].len > LWM2M_PATH_MAX_LEN) {
+				abort();
+			}
+		}
+		if (fmt == LWM2M_FMT_SENML_CBOR &&
+		    lwm2m_senml_cbor_encode_paths(paths, n, &out) == LWM2M_OK &&
+		    (lwm2m_senml_decode_paths(fmt, out.data, out.len, &scratch,
+		                              again, 64, &n2,
+		                              &diag) != LWM2M_OK ||
+		     n2 != n ||
+		     memcmp(again, paths, n * sizeof paths[0]) != 0)) {
+			abort();
+		}
+	}
+	lwm2m_buf_fini(&out);
+	lwm2m_tree_fini(&scratch);
 	return 0;
 }
 

@@ -336,6 +336,67 @@ START_TEST(test_lwm2m_senml_cbor_encode_paths_fetch)
 }
 END_TEST
 
+START_TEST(test_lwm2m_senml_cbor_decode_paths_fetch)
+{
+	static const struct lwm2m_path paths[] = {
+	    {3, {3, 0, 1}}, {1, {1}}, {0, {0}}, {4, {3, 0, 7, 1}}};
+	struct lwm2m_path back[4];
+	struct lwm2m_buf out = {0};
+	struct lwm2m_tree t;
+	struct lwm2m_diag d;
+	size_t n = 0;
+
+	ck_assert_int_eq(lwm2m_senml_cbor_encode_paths(paths, 4, &out),
+	                 LWM2M_OK);
+	lwm2m_tree_init(&t, NULL);
+	ck_assert_int_eq(lwm2m_senml_decode_paths(LWM2M_FMT_SENML_CBOR,
+	                                          out.data, out.len, &t, back,
+	                                          4, &n, &d),
+	                 LWM2M_OK);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_mem_eq(back, paths, sizeof paths);
+	ck_assert_int_eq(lwm2m_senml_cbor_decode_paths(out.data, out.len, &t,
+	                                               back, 3, &n, &d),
+	                 LWM2M_ELIMIT);
+	lwm2m_buf_fini(&out);
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
+START_TEST(test_lwm2m_senml_cbor_decode_paths_rejects)
+{
+	struct lwm2m_path back[4];
+	struct lwm2m_tree t;
+	struct lwm2m_diag d;
+	uint8_t in[32];
+	size_t len, n = 99;
+
+	lwm2m_tree_init(&t, NULL);
+	/* [{0: "/3/0/1", 2: 1}]: a value in a path list */
+	len = unhex("81a200662f332f302f310201", in);
+	ck_assert_int_eq(
+	    lwm2m_senml_cbor_decode_paths(in, len, &t, back, 4, &n, &d),
+	    LWM2M_EPROTO);
+	ck_assert_uint_eq(d.offset, 1);
+	/* [{0: "3/0"}]: not absolute */
+	len = unhex("81a10063332f30", in);
+	ck_assert_int_eq(
+	    lwm2m_senml_cbor_decode_paths(in, len, &t, back, 4, &n, &d),
+	    LWM2M_EPROTO);
+	/* [{}]: no name */
+	len = unhex("81a0", in);
+	ck_assert_int_eq(
+	    lwm2m_senml_cbor_decode_paths(in, len, &t, back, 4, &n, &d),
+	    LWM2M_EPROTO);
+	ck_assert_uint_eq(n, 99);
+	/* The value decoder still refuses name-only records. */
+	len = unhex("81a100662f332f302f31", in);
+	ck_assert_int_eq(lwm2m_senml_cbor_decode(in, len, &p_root, &t, &d),
+	                 LWM2M_EPROTO);
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 static Suite *
 senml_cbor_suite(void)
 {
@@ -356,6 +417,10 @@ senml_cbor_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_senml_cbor_encode_paths");
 	tcase_add_test(tc, test_lwm2m_senml_cbor_encode_paths_fetch);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_senml_cbor_decode_paths");
+	tcase_add_test(tc, test_lwm2m_senml_cbor_decode_paths_fetch);
+	tcase_add_test(tc, test_lwm2m_senml_cbor_decode_paths_rejects);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -246,6 +246,92 @@ START_TEST(test_lwm2m_senml_json_decode_limits)
 }
 END_TEST
 
+/* decode_paths_json decodes in as a SenML JSON path list into paths. */
+static lwm2m_err
+decode_paths_json(const char *in, struct lwm2m_path *paths, size_t max,
+                  size_t *ret_n, struct lwm2m_diag *d)
+{
+	struct lwm2m_tree t;
+	lwm2m_err err;
+
+	lwm2m_tree_init(&t, NULL);
+	err =
+	    lwm2m_senml_decode_paths(LWM2M_FMT_SENML_JSON, (const uint8_t *)in,
+	                             strlen(in), &t, paths, max, ret_n, d);
+	lwm2m_tree_fini(&t);
+	return err;
+}
+
+START_TEST(test_lwm2m_senml_decode_paths_json)
+{
+	static const char in[] = "[{\"n\":\"/3/0/1\"},{\"n\":\"/\"},"
+	                         "{\"bn\":\"/3303/\",\"n\":\"0\"},"
+	                         "{\"n\":\"1/5700\"},{\"bn\":\"/3/0/7/1\"}]";
+	struct lwm2m_path paths[8];
+	struct lwm2m_diag d;
+	size_t n = 0;
+
+	ck_assert_int_eq(decode_paths_json(in, paths, 8, &n, &d), LWM2M_OK);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_uint_eq(paths[0].len, 3);
+	ck_assert_uint_eq(paths[0].ids[2], 1);
+	ck_assert_uint_eq(paths[1].len, 0);
+	ck_assert_uint_eq(paths[2].len, 2);
+	ck_assert_uint_eq(paths[2].ids[0], 3303);
+	ck_assert_uint_eq(paths[3].len, 3);
+	ck_assert_uint_eq(paths[3].ids[1], 1);
+	ck_assert_uint_eq(paths[3].ids[2], 5700);
+	ck_assert_uint_eq(paths[4].len, 4);
+	ck_assert_uint_eq(paths[4].ids[3], 1);
+	ck_assert_int_eq(decode_paths_json("[]", paths, 8, &n, &d), LWM2M_OK);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+START_TEST(test_lwm2m_senml_decode_paths_rejects)
+{
+	struct lwm2m_path paths[2];
+	struct lwm2m_tree t;
+	struct lwm2m_path base = P("/");
+	struct lwm2m_diag d;
+	size_t n = 99;
+
+	ck_assert_int_eq(
+	    decode_paths_json("[{\"n\":\"/3/0/1\",\"v\":1}]", paths, 2, &n, &d),
+	    LWM2M_EPROTO);
+	ck_assert_uint_eq(d.offset, 1);
+	ck_assert_int_eq(
+	    decode_paths_json("[{\"n\":\"3/0\"}]", paths, 2, &n, &d),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    decode_paths_json("[{\"n\":\"/3/x\"}]", paths, 2, &n, &d),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(decode_paths_json("[{}]", paths, 2, &n, &d),
+	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    decode_paths_json("[{\"n\":\"/1/0/1/2/3\"}]", paths, 2, &n, &d),
+	    LWM2M_EPROTO);
+	ck_assert_int_eq(decode_paths_json("[{\"n\":\"/1\"},{\"n\":\"/2\"},"
+	                                   "{\"n\":\"/3\"}]",
+	                                   paths, 2, &n, &d),
+	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(decode_paths_json("[{\"n\":\"/1\"}", paths, 2, &n, &d),
+	                 LWM2M_EPROTO);
+	ck_assert_uint_eq(n, 99); /* untouched on failure */
+	lwm2m_tree_init(&t, NULL);
+	ck_assert_int_eq(lwm2m_senml_decode_paths(LWM2M_FMT_TLV,
+	                                          (const uint8_t *)"", 0, &t,
+	                                          paths, 2, &n, &d),
+	                 LWM2M_EINVAL);
+	/* The value decoder still refuses name-only records. */
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_JSON,
+	                              (const uint8_t *)"[{\"n\":\"/3/0/1\"}]",
+	                              17, &base, &t, &d),
+	                 LWM2M_EPROTO);
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -253,14 +339,17 @@ main(void)
 	    "lwm2m_senml_json_encode", "lwm2m_senml_json_encode",
 	    "lwm2m_senml_json_encode", "lwm2m_senml_json_decode",
 	    "lwm2m_senml_json_decode", "lwm2m_senml_json_decode",
-	    "lwm2m_senml_json_decode"};
+	    "lwm2m_senml_json_decode", "lwm2m_senml_decode_paths",
+	    "lwm2m_senml_decode_paths"};
 	const TTest *const fns[] = {test_lwm2m_senml_json_encode_device,
 	                            test_lwm2m_senml_json_encode_types,
 	                            test_lwm2m_senml_json_encode_leaf_and_root,
 	                            test_lwm2m_senml_json_decode_device,
 	                            test_lwm2m_senml_json_decode_types,
 	                            test_lwm2m_senml_json_decode_malformed,
-	                            test_lwm2m_senml_json_decode_limits};
+	                            test_lwm2m_senml_json_decode_limits,
+	                            test_lwm2m_senml_decode_paths_json,
+	                            test_lwm2m_senml_decode_paths_rejects};
 
-	return check_run(make_suite("senml_json", names, fns, 7));
+	return check_run(make_suite("senml_json", names, fns, 9));
 }

@@ -215,6 +215,14 @@ lwm2m_err lwm2m_senml_cbor_decode(const uint8_t *buf, size_t len,
                                   struct lwm2m_tree *tree,
                                   struct lwm2m_diag *diag);
 
+/* lwm2m_senml_cbor_decode_paths: the SenML CBOR half of
+ * lwm2m_senml_decode_paths (lwm2m_value.h), same contract. */
+lwm2m_err lwm2m_senml_cbor_decode_paths(const uint8_t *buf, size_t len,
+                                        struct lwm2m_tree *scratch,
+                                        struct lwm2m_path *ret_paths,
+                                        size_t max_paths, size_t *ret_n,
+                                        struct lwm2m_diag *diag);
+
 /* lwm2m_senml_cbor_encode writes one record per value at or below base, the
  * first one carrying bn (the base path, with a trailing '/' when the base
  * node has children), appended to out.  Numbers, TIME (seconds) included,

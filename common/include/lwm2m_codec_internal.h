@@ -160,6 +160,11 @@ lwm2m_err lwm2m_senml_json_decode(const uint8_t *buf, size_t len,
 lwm2m_err lwm2m_senml_json_encode(const struct lwm2m_tree *tree,
                                   const struct lwm2m_path *base,
                                   struct lwm2m_buf *out);
+lwm2m_err lwm2m_senml_json_decode_paths(const uint8_t *buf, size_t len,
+                                        struct lwm2m_tree *scratch,
+                                        struct lwm2m_path *ret_paths,
+                                        size_t max_paths, size_t *ret_n,
+                                        struct lwm2m_diag *diag);
 lwm2m_err lwm2m_lwjson_decode(const uint8_t *buf, size_t len,
                               const struct lwm2m_path *base,
                               struct lwm2m_tree *tree, struct lwm2m_diag *diag);

@@ -230,6 +230,22 @@ lwm2m_err lwm2m_encode(enum lwm2m_format fmt, const struct lwm2m_tree *tree,
                        const struct lwm2m_path *base, uint8_t **ret_buf,
                        size_t *ret_len);
 
+/* lwm2m_senml_decode_paths decodes the body of a Read-Composite or
+ * Observe-Composite request (fmt SenML JSON 110 or SenML CBOR 112): records
+ * that name a path (bn + n, absolute: "/" to "/o/i/r/ri") and carry no
+ * value.  It fills ret_paths with at most max_paths paths in record order
+ * and sets *ret_n.  lwm2m_decode keeps rejecting records without a value;
+ * here a record WITH a value is LWM2M_EPROTO, a name that is not an
+ * absolute path is LWM2M_EPROTO, more than max_paths records LWM2M_ELIMIT,
+ * each with diag naming the byte offset; LWM2M_EINVAL for another fmt.
+ * scratch (an initialised tree, left empty of nodes) holds the unescaped
+ * strings; the caller finishes it. */
+lwm2m_err lwm2m_senml_decode_paths(enum lwm2m_format fmt, const uint8_t *buf,
+                                   size_t len, struct lwm2m_tree *scratch,
+                                   struct lwm2m_path *ret_paths,
+                                   size_t max_paths, size_t *ret_n,
+                                   struct lwm2m_diag *diag);
+
 /* lwm2m_buf_append appends len bytes to b, growing it with realloc();
  * b starts zeroed.  LWM2M_ENOMEM leaves b as it was.  lwm2m_buf_fini frees
  * the data and zeroes b; NULL-safe. */

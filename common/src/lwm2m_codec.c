@@ -115,6 +115,35 @@ lwm2m_decode(enum lwm2m_format fmt, const uint8_t *buf, size_t len,
 }
 
 lwm2m_err
+lwm2m_senml_decode_paths(enum lwm2m_format fmt, const uint8_t *buf, size_t len,
+                         struct lwm2m_tree *scratch,
+                         struct lwm2m_path *ret_paths, size_t max_paths,
+                         size_t *ret_n, struct lwm2m_diag *diag)
+{
+	if ((fmt != LWM2M_FMT_SENML_JSON && fmt != LWM2M_FMT_SENML_CBOR) ||
+	    scratch == NULL || ret_paths == NULL || (buf == NULL && len > 0)) {
+		lwm2m_diag_set(diag, 0, "content format %u cannot list paths",
+		               (unsigned)fmt);
+		return LWM2M_EINVAL;
+	}
+	if (len > scratch->limits->max_input_len) {
+		lwm2m_diag_set(diag, scratch->limits->max_input_len,
+		               "payload of %zu bytes exceeds the limit of %zu",
+		               len, scratch->limits->max_input_len);
+		return LWM2M_ELIMIT;
+	}
+	if (buf == NULL) {
+		buf = (const uint8_t *)"";
+	}
+	if (fmt == LWM2M_FMT_SENML_JSON) {
+		return lwm2m_senml_json_decode_paths(
+		    buf, len, scratch, ret_paths, max_paths, ret_n, diag);
+	}
+	return lwm2m_senml_cbor_decode_paths(buf, len, scratch, ret_paths,
+	                                     max_paths, ret_n, diag);
+}
+
+lwm2m_err
 lwm2m_encode(enum lwm2m_format fmt, const struct lwm2m_tree *tree,
              const struct lwm2m_path *base, uint8_t **ret_buf, size_t *ret_len)
 {

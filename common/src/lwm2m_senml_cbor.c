@@ -32,6 +32,8 @@ struct sdec {
 	lwm2m_senml_record_cb cb;
 	void *ctx;
 	bool cb_fills_diag;
+	struct lwm2m_path *paths; /* set: name-only records, see _paths */
+	size_t max_paths, n_paths;
 	char bn[NAME_MAX_LEN + 1];
 	size_t bn_len;
 	double bt;
@@ -263,11 +265,10 @@ read_pair(struct sdec *d, struct srec *rec)
 	return take_field(d, label, &it, rec);
 }
 
-/* resolve turns bn + n into a path at or below base. */
-static lwm2m_err
-resolve(struct sdec *d, const struct srec *rec, struct lwm2m_path *ret)
+/* join_name writes bn + n into name (2 * NAME_MAX_LEN + 1 bytes). */
+static size_t
+join_name(const struct sdec *d, const struct srec *rec, char *name)
 {
-	char name[2 * NAME_MAX_LEN + 1];
 	size_t len = d->bn_len + rec->n_len;
 
 	memcpy(name, d->bn, d->bn_len);
@@ -275,6 +276,16 @@ resolve(struct sdec *d, const struct srec *rec, struct lwm2m_path *ret)
 		memcpy(name + d->bn_len, rec->n, rec->n_len);
 	}
 	name[len] = '\0';
+	return len;
+}
+
+/* resolve turns bn + n into a path at or below base. */
+static lwm2m_err
+resolve(struct sdec *d, const struct srec *rec, struct lwm2m_path *ret)
+{
+	char name[2 * NAME_MAX_LEN + 1];
+	size_t len = join_name(d, rec, name);
+
 	if (lwm2m_path_parse(name, len, ret) != LWM2M_OK ||
 	    (ret->len != 3 && ret->len != 4)) {
 		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, rec->offset,
@@ -290,6 +301,30 @@ resolve(struct sdec *d, const struct srec *rec, struct lwm2m_path *ret)
 	return LWM2M_OK;
 }
 
+/* emit_path appends the absolute path a name-only record names. */
+static lwm2m_err
+emit_path(struct sdec *d, const struct srec *rec)
+{
+	char name[2 * NAME_MAX_LEN + 1];
+	size_t len = join_name(d, rec, name);
+
+	if (rec->n_values != 0) {
+		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, rec->offset,
+		                       "path record with a value");
+	}
+	if (d->n_paths == d->max_paths) {
+		return lwm2m_cbor_fail(&d->r, LWM2M_ELIMIT, rec->offset,
+		                       "more than %zu paths", d->max_paths);
+	}
+	if (len == 0 || name[0] != '/' ||
+	    lwm2m_path_parse(name, len, &d->paths[d->n_paths]) != LWM2M_OK) {
+		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, rec->offset,
+		                       "name \"%s\" is not a path", name);
+	}
+	d->n_paths++;
+	return LWM2M_OK;
+}
+
 static lwm2m_err
 emit(struct sdec *d, const struct srec *rec)
 {
@@ -297,6 +332,9 @@ emit(struct sdec *d, const struct srec *rec)
 	char p[32];
 	lwm2m_err err;
 
+	if (d->paths != NULL) {
+		return emit_path(d, rec);
+	}
 	if (rec->n_values != 1) {
 		return lwm2m_cbor_fail(&d->r, LWM2M_EPROTO, rec->offset,
 		                       rec->n_values == 0
@@ -399,6 +437,22 @@ lwm2m_senml_cbor_decode(const uint8_t *buf, size_t len,
 
 	d.ctx = &d;
 	return parse(&d, buf, len, diag);
+}
+
+lwm2m_err
+lwm2m_senml_cbor_decode_paths(const uint8_t *buf, size_t len,
+                              struct lwm2m_tree *scratch,
+                              struct lwm2m_path *ret_paths, size_t max_paths,
+                              size_t *ret_n, struct lwm2m_diag *diag)
+{
+	struct sdec d = {
+	    .tree = scratch, .paths = ret_paths, .max_paths = max_paths};
+	lwm2m_err err = parse(&d, buf, len, diag);
+
+	if (err == LWM2M_OK) {
+		*ret_n = d.n_paths;
+	}
+	return err;
 }
 
 /* ---- encoder --------------------------------------------------------- */

@@ -10,7 +10,9 @@
  * Numbers without fraction or exponent decode to INTEGER (UNSIGNED above
  * INT64_MAX), others to FLOAT; the encoder writes floats with a '.' or an
  * exponent so the kinds survive a round trip.  Labels ending in '_' are
- * rejected (RFC 8428 section 4.4), other unknown labels are skipped. */
+ * rejected (RFC 8428 section 4.4), other unknown labels are skipped.
+ * lwm2m_senml_json_decode_paths reads the other kind of body, the name-only
+ * records of a Read-Composite request, into a list of absolute paths. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 #include "lwm2m_codec_internal.h"
 #include "lwm2m_id.h"
 #include "lwm2m_value.h"
+
+#define SENML_NAME_MAX 64 /* bn + n; "/65535/65535/65535/65535" is 24 */
 
 struct senml_rec {
 	const char *n;
@@ -133,9 +137,49 @@ read_label(struct lwm2m__json *j, const char *key, size_t key_len,
 	return lwm2m__json_skip(j);
 }
 
+/* A path list being decoded (lwm2m_senml_json_decode_paths). */
+struct senml_paths {
+	struct lwm2m_path *paths;
+	size_t max, n;
+};
+
+/* add_path resolves bn + n of a name-only record into the next path. */
+static lwm2m_err
+add_path(struct lwm2m__json *j, size_t at, const char *bn, size_t bn_len,
+         const struct senml_rec *r, struct senml_paths *pl)
+{
+	char name[SENML_NAME_MAX + 1];
+
+	if (r->has_value) {
+		lwm2m_diag_set(j->diag, at, "SenML path record has a value");
+		return LWM2M_EPROTO;
+	}
+	if (pl->n == pl->max) {
+		lwm2m_diag_set(j->diag, at, "more than %zu paths", pl->max);
+		return LWM2M_ELIMIT;
+	}
+	if (bn_len + r->n_len > SENML_NAME_MAX) {
+		lwm2m_diag_set(j->diag, at, "SenML name too long");
+		return LWM2M_EPROTO;
+	}
+	memcpy(name, bn, bn_len);
+	memcpy(name + bn_len, r->n, r->n_len);
+	if (bn_len + r->n_len == 0 || name[0] != '/' ||
+	    lwm2m_path_parse(name, bn_len + r->n_len, &pl->paths[pl->n]) !=
+	        LWM2M_OK) {
+		lwm2m_diag_set(j->diag, at, "SenML name \"%.*s\" is not a path",
+		               (int)(bn_len + r->n_len), name);
+		return LWM2M_EPROTO;
+	}
+	pl->n++;
+	return LWM2M_OK;
+}
+
+/* read_record reads one record: a value stored into the tree, or with pl
+ * set a name-only record appended to pl. */
 static lwm2m_err
 read_record(struct lwm2m__json *j, const struct lwm2m_path *base,
-            const char **bn, size_t *bn_len)
+            const char **bn, size_t *bn_len, struct senml_paths *pl)
 {
 	struct senml_rec r = {.n = "", .n_len = 0};
 	size_t at, key_len;
@@ -164,6 +208,9 @@ read_record(struct lwm2m__json *j, const struct lwm2m_path *base,
 		return err;
 	}
 	lwm2m__json_leave(j);
+	if (pl != NULL) {
+		return add_path(j, at, *bn, *bn_len, &r, pl);
+	}
 	if (!r.has_value) {
 		lwm2m_diag_set(j->diag, at, "SenML record without a value");
 		return LWM2M_EPROTO;
@@ -171,10 +218,9 @@ read_record(struct lwm2m__json *j, const struct lwm2m_path *base,
 	return lwm2m__json_store(j, at, *bn, *bn_len, r.n, r.n_len, &r.v, base);
 }
 
-lwm2m_err
-lwm2m_senml_json_decode(const uint8_t *buf, size_t len,
-                        const struct lwm2m_path *base, struct lwm2m_tree *tree,
-                        struct lwm2m_diag *diag)
+static lwm2m_err
+decode(const uint8_t *buf, size_t len, const struct lwm2m_path *base,
+       struct lwm2m_tree *tree, struct senml_paths *pl, struct lwm2m_diag *diag)
 {
 	struct lwm2m__json j = {.buf = buf,
 	                        .len = len,
@@ -192,7 +238,7 @@ lwm2m_senml_json_decode(const uint8_t *buf, size_t len,
 	}
 	while (lwm2m__json_more(&j, ']', first, &err)) {
 		first = false;
-		err = read_record(&j, base, &bn, &bn_len);
+		err = read_record(&j, base, &bn, &bn_len, pl);
 		if (err != LWM2M_OK) {
 			return err;
 		}
@@ -200,6 +246,29 @@ lwm2m_senml_json_decode(const uint8_t *buf, size_t len,
 	if (err == LWM2M_OK && lwm2m__json_peek(&j) != LWM2M__JSON_END) {
 		lwm2m_diag_set(diag, j.pos, "JSON: data after the SenML array");
 		return LWM2M_EPROTO;
+	}
+	return err;
+}
+
+lwm2m_err
+lwm2m_senml_json_decode(const uint8_t *buf, size_t len,
+                        const struct lwm2m_path *base, struct lwm2m_tree *tree,
+                        struct lwm2m_diag *diag)
+{
+	return decode(buf, len, base, tree, NULL, diag);
+}
+
+lwm2m_err
+lwm2m_senml_json_decode_paths(const uint8_t *buf, size_t len,
+                              struct lwm2m_tree *scratch,
+                              struct lwm2m_path *ret_paths, size_t max_paths,
+                              size_t *ret_n, struct lwm2m_diag *diag)
+{
+	struct senml_paths pl = {.paths = ret_paths, .max = max_paths};
+	lwm2m_err err = decode(buf, len, NULL, scratch, &pl, diag);
+
+	if (err == LWM2M_OK) {
+		*ret_n = pl.n;
 	}
 	return err;
 }
