@@ -1,6 +1,7 @@
 /* gw_coap.c - libcoap glue: the /rd resource tree, request parsing into a
- * struct gw_request, answers (piggybacked when known at once, else a
- * separate response once Redis answered), and the loop sources.
+ * struct gw_request, answers (piggybacked when Redis answers within
+ * DEFER_ACK_MS, else a separate response after an empty ACK), and the loop
+ * sources.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -20,17 +21,28 @@
 #define IDLE_SESSION_TIMEOUT_S 60
 #define READ_ROUNDS 64  /* epoll_wait rounds per readable callback */
 #define RETRY_MAX_AGE 5 /* seconds, on 5.03 */
+/* A CON request whose answer waits for Redis gets no empty ACK at first:
+ * when Redis answers within this time the answer goes piggybacked in the
+ * ACK (one datagram instead of empty ACK, CON response and the device's
+ * ACK); later, the timer sends the empty ACK and the answer comes as a
+ * separate response.  Well below ACK_TIMEOUT (2 s), so devices do not
+ * retransmit meanwhile. */
+#define DEFER_ACK_MS 500
 
 /* A request whose answer waits for Redis.  libcoap's async support is not
- * used: it keeps every pending request on a list that each
- * coap_io_process() walks, and we answer with our own separate response. */
+ * used: it sends the empty ACK as soon as the handler returns (no
+ * piggybacked answer is possible after that) and keeps every pending
+ * request on a list that each coap_io_process() walks. */
 struct gw_exchange {
 	struct gw_ctx *gw;
 	coap_session_t *session; /* referenced while the answer is pending */
 	coap_pdu_type_t type;    /* of the request: CON or NON */
+	coap_mid_t mid;          /* of the request */
+	coap_tick_t started;
 	uint8_t token[8];
 	size_t token_len;
 	bool in_handler, done;
+	bool acked; /* CON: empty ACK sent, the answer goes separately */
 	struct gw_result res;
 	struct gw_exchange *prev, *next; /* gw->exchanges, while pending */
 };
@@ -91,15 +103,31 @@ respond_error(coap_pdu_t *response, uint8_t code, const char *diag)
 	respond(response, &res);
 }
 
-/* sends the separate response of a pending exchange and frees it */
+/* sends the empty ACK of a CON request with message id mid */
+static void
+send_empty_ack(coap_session_t *session, coap_mid_t mid)
+{
+	/* coap_send_ack() reads only the type and id of the request */
+	coap_pdu_t *req = coap_pdu_init(COAP_MESSAGE_CON, 0, mid, 0);
+
+	if (req != NULL) {
+		coap_send_ack(session, req);
+		coap_delete_pdu(req);
+	}
+}
+
+/* sends the answer of a pending exchange, piggybacked in the ACK of a CON
+ * request not acknowledged yet, else as a separate response; frees it */
 static void
 answer_later(struct gw_exchange *ex)
 {
 	coap_session_t *session = ex->session;
+	bool piggyback = ex->type == COAP_MESSAGE_CON && !ex->acked;
 	coap_pdu_t *pdu;
 
 	ex_unlink(ex);
-	pdu = coap_pdu_init(ex->type, 0, coap_new_message_id(session),
+	pdu = coap_pdu_init(piggyback ? COAP_MESSAGE_ACK : ex->type, 0,
+	                    piggyback ? ex->mid : coap_new_message_id(session),
 	                    coap_session_max_pdu_size(session));
 	if (pdu != NULL && coap_add_token(pdu, ex->token_len, ex->token)) {
 		respond(pdu, &ex->res);
@@ -332,8 +360,9 @@ dispatch(struct gw_ctx *gw, struct gw_exchange *ex, struct gw_request *req)
 }
 
 /* Runs the operation; answers in the handler when it completed at once,
- * else keeps the exchange (libcoap sends an empty ACK for a CON request
- * whose handler set no code) and answers separately later. */
+ * else keeps the exchange and answers later (answer_later).  The response
+ * of a pending exchange is made NON with no code, which libcoap drops: no
+ * empty ACK yet (see DEFER_ACK_MS). */
 static void
 start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
       struct gw_request *req, coap_pdu_t *response)
@@ -352,6 +381,8 @@ start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
 	ex->type = coap_pdu_get_type(request) == COAP_MESSAGE_CON
 	               ? COAP_MESSAGE_CON
 	               : COAP_MESSAGE_NON;
+	ex->mid = coap_pdu_get_mid(request);
+	coap_ticks(&ex->started);
 	memcpy(ex->token, token.s, token.length);
 	ex->token_len = token.length;
 	ex->session = coap_session_reference(session);
@@ -368,13 +399,17 @@ start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
 		ex_unlink(ex);
 		coap_session_release(ex->session);
 		free(ex);
+		return;
 	}
+	coap_pdu_set_type(response, COAP_MESSAGE_NON);
 }
 
 /* true for a retransmission of a request whose answer is still pending:
- * libcoap then repeats the empty ACK */
+ * libcoap then repeats the empty ACK, unless the answer will be the
+ * piggybacked ACK of that very message (response made NON: dropped) */
 static bool
-pending(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request)
+pending(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
+        coap_pdu_t *response)
 {
 	coap_bin_const_t token = coap_pdu_get_token(request);
 
@@ -382,10 +417,30 @@ pending(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request)
 	     ex = ex->next) {
 		if (ex->session == session && ex->token_len == token.length &&
 		    memcmp(ex->token, token.s, token.length) == 0) {
+			if (!ex->acked &&
+			    ex->mid == coap_pdu_get_mid(request)) {
+				coap_pdu_set_type(response, COAP_MESSAGE_NON);
+			}
 			return true;
 		}
 	}
 	return false;
+}
+
+/* sends the empty ACK of CON exchanges pending for DEFER_ACK_MS */
+static void
+ack_overdue(struct gw_ctx *gw, coap_tick_t now)
+{
+	coap_tick_t limit = DEFER_ACK_MS * COAP_TICKS_PER_SECOND / 1000;
+
+	for (struct gw_exchange *ex = gw->exchanges; ex != NULL;
+	     ex = ex->next) {
+		if (ex->type == COAP_MESSAGE_CON && !ex->acked &&
+		    now - ex->started >= limit) {
+			ex->acked = true;
+			send_empty_ack(ex->session, ex->mid);
+		}
+	}
 }
 
 static void
@@ -397,7 +452,7 @@ on_request(coap_resource_t *resource, coap_session_t *session,
 	    coap_get_app_data(coap_session_get_context(session));
 	struct gw_request req;
 
-	if (pending(gw, session, request)) {
+	if (pending(gw, session, request, response)) {
 		return;
 	}
 	memset(&req, 0, sizeof req);
@@ -451,6 +506,7 @@ on_coap_timer(evutil_socket_t fd, short what, void *arg)
 	coap_tick_t now;
 
 	coap_ticks(&now);
+	ack_overdue(gw, now);
 	coap_io_prepare_epoll(gw->coap, now);
 }
 
