@@ -1,0 +1,869 @@
+/* lwds-bench-reads: the load generator of the REST-read benchmark (bench/).
+ *
+ * Two modes, one epoll loop each, C concurrency slots with one request in
+ * flight per slot, for D seconds per phase, closed-loop (as fast as the
+ * answers come) or open-loop at --rate R requests/s.  In open-loop mode the
+ * latency of a request counts from the moment it was due, so a backlog shows
+ * in the figures (no coordinated omission).
+ *
+ *   coap: the raw CoAP baseline.  The tool is itself the LwM2M server of an
+ *         lwds-sim process (--listen ADDR:PORT): it answers Register (2.01),
+ *         Update (2.04) and De-register (2.02), remembers each client's
+ *         address, and once --devices clients have registered it sends CON
+ *         GETs for each --path to them round robin, from the address the
+ *         clients know as their server's (they accept nothing else).
+ *   http: the full path.  C keep-alive HTTP/1.1 connections to --server
+ *         send "GET <path>" with "Authorization: Bearer <token>" for the
+ *         paths of --paths-file (one a line, used round robin); one phase.
+ *
+ * One JSON line per phase on stdout:
+ *   {"phase":..,"requests":..,"ok":..,"errors":..,"timeouts":..,
+ *    "elapsed_s":..,"rate":..,"p50_ms":..,"p99_ms":..,"p999_ms":..,
+ *    "max_ms":..}
+ * ok counts 2.05 / 2xx answers; errors other answers and broken
+ * connections; timeouts requests unanswered after --timeout-ms.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SLOTS 4096
+#define MAX_DEVICES 200000u
+#define MAX_PATHS 16
+#define MAX_URLS 1000000u
+#define PKT_MAX 1500
+#define HTTP_RBUF 65536
+#define HTTP_WBUF 2048
+#define HIST_STEP_US 10
+#define HIST_BUCKETS 1000000 /* 10 s at 10 us */
+
+struct stats {
+	uint64_t requests, ok, errors, timeouts;
+	uint32_t *hist;
+	uint32_t max_us;
+	int64_t last_ok_us;
+};
+
+struct slot {
+	bool busy;
+	int64_t start_us; /* when the request was due */
+	/* coap */
+	uint16_t mid;
+	uint16_t seq;
+	/* http */
+	int fd;
+	bool connected;
+	size_t rlen;
+	char *rbuf;
+};
+
+struct bench {
+	bool coap;
+	struct sockaddr_in addr; /* coap: listen; http: server */
+	unsigned nslots;
+	double seconds, rate;
+	int64_t timeout_us;
+	int ep;
+	struct slot *slots;
+	struct stats st;
+	int64_t next_due_us; /* open loop: when the next request is due */
+	uint64_t cursor;
+	/* coap */
+	int udp;
+	uint32_t ndevices, registered;
+	struct sockaddr_in *devs;
+	uint32_t *hash; /* address -> device index + 1; 0 = empty */
+	uint32_t hash_size;
+	const char *paths[MAX_PATHS];
+	unsigned npaths, cur_path;
+	uint16_t next_mid;
+	/* http */
+	const char *token;
+	const char *paths_file;
+	char **urls;
+	uint32_t nurls;
+	const char *label;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- statistics ------------------------------------------------------- */
+
+static void
+record_ok(struct stats *st, int64_t start_us, int64_t t)
+{
+	int64_t us = t - start_us;
+	uint64_t b = us > 0 ? (uint64_t)us / HIST_STEP_US : 0;
+
+	st->hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
+	if (us > (int64_t)st->max_us) {
+		st->max_us = (uint32_t)us;
+	}
+	st->ok++;
+	st->last_ok_us = t;
+}
+
+static double
+percentile(const struct stats *st, double q)
+{
+	uint64_t want = (uint64_t)((double)st->ok * q + 0.5), seen = 0;
+
+	if (st->ok == 0) {
+		return 0;
+	}
+	if (want == 0) {
+		want = 1;
+	}
+	for (uint32_t b = 0; b < HIST_BUCKETS; b++) {
+		seen += st->hist[b];
+		if (seen >= want) {
+			return (b + 0.5) * HIST_STEP_US / 1000.0;
+		}
+	}
+	return st->max_us / 1000.0;
+}
+
+static void
+print_phase(const struct bench *b, const char *name, int64_t start)
+{
+	const struct stats *st = &b->st;
+	double busy = (st->last_ok_us - start) / 1e6;
+
+	printf("{\"phase\":\"%s\",\"requests\":%" PRIu64 ",\"ok\":%" PRIu64
+	       ",\"errors\":%" PRIu64 ",\"timeouts\":%" PRIu64
+	       ",\"elapsed_s\":%.3f,\"rate\":%.1f,\"p50_ms\":%.3f,"
+	       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}\n",
+	       name, st->requests, st->ok, st->errors, st->timeouts,
+	       (now_us() - start) / 1e6, busy > 0 ? st->ok / busy : 0.0,
+	       percentile(st, 0.50), percentile(st, 0.99),
+	       percentile(st, 0.999), st->max_us / 1000.0);
+	fflush(stdout);
+}
+
+/* ---- CoAP ------------------------------------------------------------- */
+
+struct coap_msg {
+	uint8_t type, code, tkl;
+	uint16_t mid;
+	const uint8_t *token;
+	bool rd;        /* first Uri-Path is "rd" */
+	unsigned npath; /* Uri-Path options */
+};
+
+static bool
+read_ext(const uint8_t **p, const uint8_t *end, unsigned nib, unsigned *ret)
+{
+	if (nib < 13) {
+		*ret = nib;
+		return true;
+	}
+	if (nib == 13 && *p < end) {
+		*ret = 13u + *(*p)++;
+		return true;
+	}
+	if (nib == 14 && end - *p >= 2) {
+		*ret = 269u + ((unsigned)(*p)[0] << 8 | (*p)[1]);
+		*p += 2;
+		return true;
+	}
+	return false;
+}
+
+static bool
+coap_parse(const uint8_t *buf, size_t len, struct coap_msg *m)
+{
+	const uint8_t *p = buf + 4, *end = buf + len;
+	unsigned num = 0;
+
+	memset(m, 0, sizeof *m);
+	if (len < 4 || (buf[0] >> 6) != 1 || (buf[0] & 0x0f) > 8 ||
+	    len < 4u + (buf[0] & 0x0f)) {
+		return false;
+	}
+	m->type = (buf[0] >> 4) & 3;
+	m->tkl = buf[0] & 0x0f;
+	m->code = buf[1];
+	m->mid = (uint16_t)(buf[2] << 8 | buf[3]);
+	m->token = p;
+	p += m->tkl;
+	while (p < end && *p != 0xff) {
+		unsigned d, l;
+		uint8_t h = *p++;
+		if (!read_ext(&p, end, h >> 4, &d) ||
+		    !read_ext(&p, end, h & 15, &l) || (size_t)(end - p) < l) {
+			return false;
+		}
+		num += d;
+		if (num == 11) {
+			m->rd = m->npath == 0
+			            ? l == 2 && memcmp(p, "rd", 2) == 0
+			            : m->rd;
+			m->npath++;
+		}
+		p += l;
+	}
+	return true;
+}
+
+/* Append option num (>= *last) of vlen bytes; returns the new length. */
+static size_t
+put_opt(uint8_t *pkt, size_t len, unsigned *last, unsigned num, const void *val,
+        size_t vlen)
+{
+	unsigned d = num - *last;
+
+	/* every option this tool writes has delta and length below 13 */
+	pkt[len++] = (uint8_t)(d << 4 | vlen);
+	memcpy(pkt + len, val, vlen);
+	*last = num;
+	return len + vlen;
+}
+
+static void
+coap_send(struct bench *b, const uint8_t *pkt, size_t len,
+          const struct sockaddr_in *to)
+{
+	(void)sendto(b->udp, pkt, len, 0, (const struct sockaddr *)to,
+	             sizeof *to);
+}
+
+/* ACK (piggybacked) to a CON request m from "to": code and, for 2.01, the
+ * Location-Path rd/<idx>. */
+static void
+coap_answer(struct bench *b, const struct coap_msg *m, uint8_t code,
+            uint32_t idx, const struct sockaddr_in *to)
+{
+	uint8_t pkt[64];
+	char num[12];
+	size_t len = 4;
+	unsigned last = 0;
+
+	pkt[0] = (uint8_t)(0x60 | m->tkl);
+	pkt[1] = code;
+	pkt[2] = (uint8_t)(m->mid >> 8);
+	pkt[3] = (uint8_t)m->mid;
+	memcpy(pkt + len, m->token, m->tkl);
+	len += m->tkl;
+	if (code == 0x41) {
+		int n = snprintf(num, sizeof num, "%u", (unsigned)idx);
+		len = put_opt(pkt, len, &last, 8, "rd", 2);
+		len = put_opt(pkt, len, &last, 8, num, (size_t)n);
+	}
+	coap_send(b, pkt, len, to);
+}
+
+static uint32_t
+addr_hash(const struct bench *b, const struct sockaddr_in *a)
+{
+	uint32_t h = a->sin_addr.s_addr * 2654435761u ^ a->sin_port * 40503u;
+
+	return h % b->hash_size;
+}
+
+/* The device index of address a, registering it when new (UINT32_MAX when
+ * the table is full). */
+static uint32_t
+device_of(struct bench *b, const struct sockaddr_in *a)
+{
+	uint32_t h = addr_hash(b, a);
+
+	while (b->hash[h] != 0) {
+		const struct sockaddr_in *d = &b->devs[b->hash[h] - 1];
+		if (d->sin_addr.s_addr == a->sin_addr.s_addr &&
+		    d->sin_port == a->sin_port) {
+			return b->hash[h] - 1;
+		}
+		h = (h + 1) % b->hash_size;
+	}
+	if (b->registered >= b->ndevices) {
+		return UINT32_MAX;
+	}
+	b->devs[b->registered] = *a;
+	b->hash[h] = b->registered + 1;
+	return b->registered++;
+}
+
+/* A request from a client: Register, Update or De-register. */
+static void
+coap_on_request(struct bench *b, const struct coap_msg *m,
+                const struct sockaddr_in *from)
+{
+	uint32_t idx;
+
+	if (m->type != 0) {
+		return; /* only CON requests need an answer */
+	}
+	if (!m->rd || m->npath > 2) {
+		coap_answer(b, m, 0x84, 0, from); /* 4.04 */
+		return;
+	}
+	if (m->code == 0x02 && m->npath == 1) {
+		idx = device_of(b, from);
+		coap_answer(b, m, idx == UINT32_MAX ? 0xa3 : 0x41, idx, from);
+		return;
+	}
+	coap_answer(b, m, m->code == 0x04 ? 0x42 : 0x44, 0, from);
+}
+
+static void
+coap_start(struct bench *b, unsigned i, int64_t due)
+{
+	struct slot *s = &b->slots[i];
+	const struct sockaddr_in *to = &b->devs[b->cursor++ % b->registered];
+	const char *path = b->paths[b->cur_path];
+	uint8_t pkt[128];
+	size_t len = 8;
+	unsigned last = 0;
+
+	s->busy = true;
+	s->start_us = due;
+	s->mid = b->next_mid++;
+	s->seq++;
+	pkt[0] = 0x44; /* CON, token length 4 */
+	pkt[1] = 0x01; /* GET */
+	pkt[2] = (uint8_t)(s->mid >> 8);
+	pkt[3] = (uint8_t)s->mid;
+	pkt[4] = (uint8_t)(i >> 8);
+	pkt[5] = (uint8_t)i;
+	pkt[6] = (uint8_t)(s->seq >> 8);
+	pkt[7] = (uint8_t)s->seq;
+	for (const char *p = path; *p != '\0';) {
+		const char *e;
+		while (*p == '/') {
+			p++;
+		}
+		e = strchrnul(p, '/');
+		if (e > p) {
+			len = put_opt(pkt, len, &last, 11, p, (size_t)(e - p));
+		}
+		p = e;
+	}
+	b->st.requests++;
+	coap_send(b, pkt, len, to);
+}
+
+/* A response (or empty ACK) to one of our GETs. */
+static void
+coap_on_response(struct bench *b, const struct coap_msg *m,
+                 const struct sockaddr_in *from)
+{
+	unsigned i;
+	struct slot *s;
+
+	if (m->tkl != 4 && m->code != 0) {
+		return;
+	}
+	if (m->type == 0) { /* separate CON response: ACK it */
+		struct coap_msg ack = *m;
+		ack.tkl = 0;
+		coap_answer(b, &ack, 0, 0, from);
+	}
+	if (m->code == 0 || m->tkl != 4) {
+		return; /* empty ACK: the answer comes later */
+	}
+	i = (unsigned)m->token[0] << 8 | m->token[1];
+	s = i < b->nslots ? &b->slots[i] : NULL;
+	if (s == NULL || !s->busy ||
+	    s->seq != (uint16_t)(m->token[2] << 8 | m->token[3])) {
+		return;
+	}
+	s->busy = false;
+	if (m->code == 0x45) {
+		record_ok(&b->st, s->start_us, now_us());
+	} else {
+		b->st.errors++;
+	}
+}
+
+static void
+coap_drain(struct bench *b)
+{
+	uint8_t buf[PKT_MAX];
+	struct sockaddr_in from;
+	struct coap_msg m;
+
+	for (int n = 0; n < 1024; n++) {
+		socklen_t fl = sizeof from;
+		ssize_t len = recvfrom(b->udp, buf, sizeof buf, MSG_DONTWAIT,
+		                       (struct sockaddr *)&from, &fl);
+		if (len < 0) {
+			return;
+		}
+		if (!coap_parse(buf, (size_t)len, &m)) {
+			continue;
+		}
+		if (m.code >= 1 && m.code < 32) {
+			coap_on_request(b, &m, &from);
+		} else if (m.type == 2 || m.code >= 64) {
+			coap_on_response(b, &m, &from);
+		}
+	}
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+static void
+http_close(struct bench *b, struct slot *s)
+{
+	if (s->fd >= 0) {
+		epoll_ctl(b->ep, EPOLL_CTL_DEL, s->fd, NULL);
+		close(s->fd);
+	}
+	s->fd = -1;
+	s->connected = false;
+	s->rlen = 0;
+}
+
+static bool
+http_connect(struct bench *b, unsigned i)
+{
+	struct slot *s = &b->slots[i];
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+	int one = 1;
+
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		return false;
+	}
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(s->fd, (struct sockaddr *)&b->addr, sizeof b->addr) != 0 ||
+	    epoll_ctl(b->ep, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
+		http_close(b, s);
+		return false;
+	}
+	s->connected = true;
+	return true;
+}
+
+static void
+http_start(struct bench *b, unsigned i, int64_t due)
+{
+	struct slot *s = &b->slots[i];
+	char req[HTTP_WBUF];
+	int n;
+
+	s->busy = true;
+	s->start_us = due;
+	s->rlen = 0;
+	b->st.requests++;
+	n = snprintf(req, sizeof req,
+	             "GET %s HTTP/1.1\r\nHost: lwds\r\nAccept: "
+	             "application/json\r\nAuthorization: Bearer %s\r\n\r\n",
+	             b->urls[b->cursor++ % b->nurls], b->token);
+	if ((n < 0 || (size_t)n >= sizeof req) ||
+	    (!s->connected && !http_connect(b, i)) ||
+	    send(s->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		http_close(b, s);
+		s->busy = false;
+		b->st.errors++;
+	}
+}
+
+/* Length of a complete response in s->rbuf, 0 while incomplete, -1 when
+ * it cannot be read; *ret_status gets the status code. */
+static long
+http_complete(const struct slot *s, int *ret_status, bool *ret_close)
+{
+	const char *end, *cl;
+	long body;
+
+	if (s->rlen < 12) {
+		return 0;
+	}
+	end = memmem(s->rbuf, s->rlen, "\r\n\r\n", 4);
+	if (end == NULL) {
+		return s->rlen >= HTTP_RBUF - 1 ? -1 : 0;
+	}
+	*ret_status = atoi(s->rbuf + 9);
+	*ret_close = memmem(s->rbuf, (size_t)(end - s->rbuf),
+	                    "Connection: close", 17) != NULL;
+	cl = memmem(s->rbuf, (size_t)(end - s->rbuf), "Content-Length:", 15);
+	body = cl != NULL ? strtol(cl + 15, NULL, 10) : 0;
+	if (body < 0 || end + 4 - s->rbuf + body >= HTTP_RBUF) {
+		return -1;
+	}
+	return end + 4 - s->rbuf + body <= (long)s->rlen
+	           ? end + 4 - s->rbuf + body
+	           : 0;
+}
+
+static void
+http_readable(struct bench *b, unsigned i)
+{
+	struct slot *s = &b->slots[i];
+	ssize_t n = recv(s->fd, s->rbuf + s->rlen, HTTP_RBUF - 1 - s->rlen,
+	                 MSG_DONTWAIT);
+	int status = 0;
+	bool close_it = false;
+	long done;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	}
+	if (n <= 0 || !s->busy) {
+		if (s->busy) {
+			b->st.errors++;
+		}
+		s->busy = false;
+		http_close(b, s);
+		return;
+	}
+	s->rlen += (size_t)n;
+	done = http_complete(s, &status, &close_it);
+	if (done == 0) {
+		return;
+	}
+	s->busy = false;
+	if (done > 0 && status >= 200 && status < 300) {
+		record_ok(&b->st, s->start_us, now_us());
+	} else {
+		b->st.errors++;
+	}
+	if (done < 0 || close_it || (size_t)done != s->rlen) {
+		http_close(b, s);
+	}
+	s->rlen = 0;
+}
+
+/* ---- the load loop ---------------------------------------------------- */
+
+static void
+start_request(struct bench *b, unsigned i, int64_t due)
+{
+	if (b->coap) {
+		coap_start(b, i, due);
+	} else {
+		http_start(b, i, due);
+	}
+}
+
+/* Start requests on free slots: all of them closed-loop, those due by t
+ * open-loop. */
+static void
+fill(struct bench *b, int64_t t, int64_t end)
+{
+	for (unsigned i = 0; i < b->nslots && t < end && !stop_flag; i++) {
+		if (b->slots[i].busy) {
+			continue;
+		}
+		if (b->rate <= 0) {
+			start_request(b, i, t);
+			continue;
+		}
+		if (b->next_due_us > t) {
+			return;
+		}
+		start_request(b, i, b->next_due_us);
+		b->next_due_us += (int64_t)(1e6 / b->rate);
+	}
+}
+
+static bool
+expire(struct bench *b, int64_t t)
+{
+	bool busy = false;
+
+	for (unsigned i = 0; i < b->nslots; i++) {
+		struct slot *s = &b->slots[i];
+		if (s->busy && t - s->start_us > b->timeout_us) {
+			s->busy = false;
+			b->st.timeouts++;
+			if (!b->coap) {
+				http_close(b, s);
+			}
+		}
+		busy = busy || s->busy;
+	}
+	return busy;
+}
+
+static int
+wait_ms(const struct bench *b, int64_t t)
+{
+	int64_t d;
+
+	if (b->rate <= 0) {
+		return 5;
+	}
+	d = (b->next_due_us - t + 999) / 1000;
+	return d < 0 ? 0 : d > 5 ? 5 : (int)d;
+}
+
+static void
+run_phase(struct bench *b, const char *name)
+{
+	struct epoll_event evs[256];
+	int64_t start = now_us(), end = start + (int64_t)(b->seconds * 1e6);
+	int64_t t = start, last_expire = start;
+
+	memset(b->st.hist, 0, sizeof(uint32_t) * HIST_BUCKETS);
+	b->st = (struct stats){.hist = b->st.hist};
+	b->next_due_us = start;
+	fill(b, t, end);
+	for (;;) {
+		int n = epoll_wait(b->ep, evs, 256, wait_ms(b, t));
+		for (int i = 0; i < n; i++) {
+			if (b->coap) {
+				coap_drain(b);
+			} else {
+				http_readable(b, evs[i].data.u32);
+			}
+		}
+		t = now_us();
+		fill(b, t, end);
+		if (t - last_expire >= 1000 || t >= end) {
+			last_expire = t;
+			if (!expire(b, t) && (t >= end || stop_flag)) {
+				break;
+			}
+		}
+	}
+	print_phase(b, name, start);
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+static bool
+parse_addr(const char *text, struct sockaddr_in *ret)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	long port;
+
+	if (colon == NULL || (size_t)(colon - text) >= sizeof host) {
+		return false;
+	}
+	memcpy(host, text, (size_t)(colon - text));
+	host[colon - text] = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	memset(ret, 0, sizeof *ret);
+	ret->sin_family = AF_INET;
+	ret->sin_port = htons((uint16_t)port);
+	return port > 0 && port < 65536 &&
+	       inet_pton(AF_INET, host, &ret->sin_addr) == 1;
+}
+
+static bool
+load_urls(struct bench *b)
+{
+	FILE *f = fopen(b->paths_file, "r");
+	char line[1024];
+
+	if (f == NULL) {
+		return false;
+	}
+	b->urls = calloc(MAX_URLS, sizeof *b->urls);
+	while (b->urls != NULL && b->nurls < MAX_URLS &&
+	       fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '/' && (b->urls[b->nurls] = strdup(line))) {
+			b->nurls++;
+		}
+	}
+	fclose(f);
+	return b->nurls > 0;
+}
+
+static bool
+coap_setup(struct bench *b)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int big = 4 << 20;
+
+	b->hash_size = b->ndevices * 2 + 1;
+	b->devs = calloc(b->ndevices, sizeof *b->devs);
+	b->hash = calloc(b->hash_size, sizeof *b->hash);
+	b->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (b->devs == NULL || b->hash == NULL || b->udp < 0 ||
+	    bind(b->udp, (struct sockaddr *)&b->addr, sizeof b->addr) != 0 ||
+	    epoll_ctl(b->ep, EPOLL_CTL_ADD, b->udp, &ev) != 0) {
+		return false;
+	}
+	setsockopt(b->udp, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+	printf("{\"event\":\"listening\"}\n");
+	fflush(stdout);
+	return true;
+}
+
+/* Serve registrations until every device has registered. */
+static bool
+coap_wait_devices(struct bench *b)
+{
+	struct epoll_event evs[8];
+	int64_t deadline = now_us() + 120 * 1000000LL;
+
+	while (b->registered < b->ndevices && now_us() < deadline &&
+	       !stop_flag) {
+		if (epoll_wait(b->ep, evs, 8, 100) > 0) {
+			coap_drain(b);
+		}
+	}
+	printf("{\"event\":\"registered\",\"devices\":%u}\n", b->registered);
+	fflush(stdout);
+	return b->registered == b->ndevices;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: lwds-bench-reads coap --listen ADDR:PORT --devices N "
+	        "--path P [--path P2 ...] [options]\n"
+	        "       lwds-bench-reads http --server ADDR:PORT --token T "
+	        "--paths-file F [--label L] [options]\n"
+	        "options: --concurrency C (64)  --seconds D (5)  --rate R "
+	        "(0: closed loop)  --timeout-ms MS (5000)\n");
+}
+
+static bool
+parse_opts(struct bench *b, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"listen", 1, NULL, 'l'},     {"server", 1, NULL, 's'},
+	    {"devices", 1, NULL, 'n'},    {"path", 1, NULL, 'p'},
+	    {"token", 1, NULL, 't'},      {"paths-file", 1, NULL, 'f'},
+	    {"label", 1, NULL, 'L'},      {"concurrency", 1, NULL, 'c'},
+	    {"seconds", 1, NULL, 'd'},    {"rate", 1, NULL, 'r'},
+	    {"timeout-ms", 1, NULL, 'T'}, {NULL, 0, NULL, 0}};
+	int o;
+
+	if (argc < 2 ||
+	    (strcmp(argv[1], "coap") != 0 && strcmp(argv[1], "http") != 0)) {
+		return false;
+	}
+	b->coap = strcmp(argv[1], "coap") == 0;
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l':
+		case 's':
+			if (!parse_addr(optarg, &b->addr)) {
+				return false;
+			}
+			break;
+		case 'n':
+			b->ndevices = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			if (b->npaths == MAX_PATHS || strlen(optarg) > 64) {
+				return false;
+			}
+			b->paths[b->npaths++] = optarg;
+			break;
+		case 't':
+			b->token = optarg;
+			break;
+		case 'f':
+			b->paths_file = optarg;
+			break;
+		case 'L':
+			b->label = optarg;
+			break;
+		case 'c':
+			b->nslots = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			b->seconds = strtod(optarg, NULL);
+			break;
+		case 'r':
+			b->rate = strtod(optarg, NULL);
+			break;
+		case 'T':
+			b->timeout_us = strtoll(optarg, NULL, 10) * 1000;
+			break;
+		default:
+			return false;
+		}
+	}
+	if (b->addr.sin_port == 0 || b->nslots == 0 || b->nslots > MAX_SLOTS ||
+	    b->seconds <= 0 || b->timeout_us <= 0) {
+		return false;
+	}
+	if (b->coap) {
+		return b->npaths > 0 && b->ndevices > 0 &&
+		       b->ndevices <= MAX_DEVICES;
+	}
+	return b->token != NULL && strlen(b->token) < 1024 &&
+	       b->paths_file != NULL;
+}
+
+static bool
+setup(struct bench *b)
+{
+	b->ep = epoll_create1(EPOLL_CLOEXEC);
+	b->slots = calloc(b->nslots, sizeof *b->slots);
+	b->st.hist = calloc(HIST_BUCKETS, sizeof(uint32_t));
+	if (b->ep < 0 || b->slots == NULL || b->st.hist == NULL) {
+		return false;
+	}
+	for (unsigned i = 0; i < b->nslots; i++) {
+		b->slots[i].fd = -1;
+		if (!b->coap &&
+		    (b->slots[i].rbuf = malloc(HTTP_RBUF)) == NULL) {
+			return false;
+		}
+	}
+	return b->coap ? coap_setup(b) : load_urls(b);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench b = {
+	    .nslots = 64, .seconds = 5, .timeout_us = 5000000, .label = "http"};
+
+	if (!parse_opts(&b, argc, argv)) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (!setup(&b)) {
+		fprintf(stderr, "lwds-bench-reads: set-up failed: %s\n",
+		        strerror(errno));
+		return 1;
+	}
+	if (!b.coap) {
+		run_phase(&b, b.label);
+		return 0;
+	}
+	if (!coap_wait_devices(&b)) {
+		return 1;
+	}
+	for (b.cur_path = 0; b.cur_path < b.npaths && !stop_flag;
+	     b.cur_path++) {
+		run_phase(&b, b.paths[b.cur_path]);
+	}
+	return 0;
+}

@@ -1,0 +1,250 @@
+"""Scenario 3 of bench/bench.py: REST reads through the full path against
+raw CoAP round trips to the same simulated devices (bench/README.md).
+
+  raw:  lwds-bench-reads coap is the LwM2M server of an lwds-sim with N
+        devices and sends them CON GETs of /3/0 and /3/0/0 (C in flight).
+  full: the same lwds-sim registered with lwds-coap-gw; lwds-bench-reads
+        http sends GET {inst}/0 and {inst}/0/resources/0 of object 3 over C
+        keep-alive connections to lwds-rest-api (-> nng rpc -> coap-gw ->
+        CoAP -> lwds-sim), closed loop, then the instance read again
+        open-loop at half the peak rate.  CPU per request of each process
+        from /proc/<pid>/stat deltas.
+
+Run alone: LWDS_BUILD_DIR=build-bench python3 bench/bench_reads.py [--short]
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "integration"))
+import lwdslib  # noqa: E402
+
+READS = "bench/lwds-bench-reads"
+INSTANCE, RESOURCE = "/3/0", "/3/0/0"
+
+
+def _bin(name):
+    return os.path.join(lwdslib.build_dir(), name)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_sim(port, count, prefix):
+    sim = lwdslib.Sim(["--server", "coap://127.0.0.1:%d" % port,
+                       "--count", str(count), "--prefix", prefix,
+                       "--lifetime", "86400", "--quiet",
+                       "--max-inflight", "64"])
+    sim.wait_line(lwdslib.Sim.READY, 120)
+    return sim
+
+
+def _kill(sim):
+    sim.proc.kill()
+    sim.proc.wait()
+
+
+def _phases(text):
+    return {d["phase"]: d for d in map(json.loads, text.splitlines())
+            if "phase" in d}
+
+
+def run_raw(cfg):
+    """Raw CoAP GET round trips: {path: figures}."""
+    port = lwdslib.free_port("udp")
+    p = subprocess.Popen(
+        [_bin(READS), "coap", "--listen", "127.0.0.1:%d" % port,
+         "--devices", str(cfg.reads_devices), "--path", INSTANCE,
+         "--path", RESOURCE, "--concurrency", str(cfg.reads_concurrency),
+         "--seconds", str(cfg.reads_seconds)],
+        stdout=subprocess.PIPE, text=True)
+    sim = None
+    try:
+        if "listening" not in p.stdout.readline():
+            raise RuntimeError("lwds-bench-reads coap did not start")
+        sim = _start_sim(port, cfg.reads_devices, "rr-")
+        out, _ = p.communicate(timeout=cfg.reads_seconds * 2 + 150)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if sim is not None:
+            _kill(sim)
+    if p.returncode != 0:
+        raise RuntimeError("lwds-bench-reads coap failed: %r" % out)
+    return _phases(out)
+
+
+def _client_ids(api, token):
+    ids, start = [], 0
+    while True:
+        r = api.get("/clients?startIndex=%d&pageSize=500" % start, token)
+        items = r.json().get("Items", [])
+        for item in items:
+            ids.append(lwdslib.path_of(lwdslib.link(item, "self"))
+                       .rsplit("/", 1)[1])
+        start += len(items)
+        if not items or start >= r.json()["PageInfo"]["TotalCount"]:
+            return ids
+
+
+def _device_paths(api, token, ids):
+    """The instances collection of object 3 of every client."""
+    out = []
+    for cid in ids:
+        r = api.get("/clients/%s/objecttypes" % cid, token)
+        for item in r.json().get("Items", []):
+            if str(item["ObjectTypeID"]) == "3":
+                out.append(lwdslib.path_of(lwdslib.link(item, "instances")))
+    return out
+
+
+def _write_paths(path, items):
+    with open(path, "w") as f:
+        f.write("\n".join(items) + "\n")
+
+
+class FullPath:
+    """Redis, coap-gw, rest-api and an lwds-sim with N devices."""
+
+    def __init__(self, cfg, tmpdir):
+        self.cfg = cfg
+        self.redis = lwdslib.Redis()
+        self.svc = self.sim = None
+        try:
+            self.svc = lwdslib.Services(
+                self.redis, names=("coap-gw", "rest-api"),
+                env={"LWDS_LOG_LEVEL": "warning"}).start()
+            self.sim = _start_sim(self.svc.coap_port, cfg.reads_devices,
+                                  "rd-")
+            api = self.svc.api()
+            self.token = api.token(self.svc.admin_key, self.svc.admin_secret)
+            lwdslib.wait_until(
+                lambda: len(_client_ids(api, self.token))
+                >= cfg.reads_devices, 30, 0.2, "all devices listed")
+            insts = _device_paths(api, self.token,
+                                  _client_ids(api, self.token))
+        except BaseException:
+            self.close()
+            raise
+        self.files = {INSTANCE: os.path.join(tmpdir, "reads-inst.txt"),
+                      RESOURCE: os.path.join(tmpdir, "reads-res.txt")}
+        _write_paths(self.files[INSTANCE], [i + "/0" for i in insts])
+        _write_paths(self.files[RESOURCE],
+                     [i + "/0/resources/0" for i in insts])
+        self.pids = {"rest-api": self.svc.procs["rest-api"].pid,
+                     "coap-gw": self.svc.procs["coap-gw"].pid,
+                     "redis": self.redis.proc.pid,
+                     "lwds-sim": self.sim.proc.pid}
+
+    def run(self, path, rate=0.0):
+        """One lwds-bench-reads http phase; figures plus CPU us/request."""
+        cfg = self.cfg
+        cmd = [_bin(READS), "http", "--server",
+               "127.0.0.1:%d" % self.svc.http_port, "--token", self.token,
+               "--paths-file", self.files[path], "--label", path,
+               "--concurrency", str(cfg.reads_concurrency),
+               "--seconds", str(cfg.reads_seconds)]
+        if rate > 0:
+            cmd += ["--rate", "%.0f" % rate]
+        cpu0 = {k: cpu_seconds(v) for k, v in self.pids.items()}
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        out, _ = p.communicate(timeout=cfg.reads_seconds + 60)
+        cpu1 = {k: cpu_seconds(v) for k, v in self.pids.items()}
+        if p.returncode != 0:
+            raise RuntimeError("lwds-bench-reads http failed: %r" % out)
+        d = _phases(out)[path]
+        n = max(d["ok"], 1)
+        d["cpu_us"] = {k: (cpu1[k] - cpu0[k]) * 1e6 / n for k in cpu0}
+        self.svc.check_running()
+        return d
+
+    def close(self):
+        if self.sim is not None:
+            _kill(self.sim)
+        if self.svc is not None:
+            self.svc.stop()
+        self.redis.close()
+
+
+def _row(name, unit, value, base, base_name, goal=""):
+    return {"name": name, "unit": unit, "value": value, "baseline": base,
+            "baseline_name": base_name,
+            "ratio": value / base if base else None, "goal": goal}
+
+
+def _rows(cfg, raw, full, half):
+    n, c = cfg.reads_devices, cfg.reads_concurrency
+    rows = []
+    for path, what in ((INSTANCE, "instance"), (RESOURCE, "resource")):
+        f, r = full[path], raw[path]
+        rows.append(_row("reads %s/s (%d devices, %d in flight)"
+                         % (what, n, c), "1/s", f["rate"], r["rate"],
+                         "raw CoAP GET %s" % path,
+                         ">= 50%" if path == INSTANCE else ""))
+        for p in ("p50_ms", "p99_ms", "p999_ms"):
+            rows.append(_row("reads %s %s" % (what, p), "ms", f[p], r[p],
+                             "raw CoAP GET %s" % path))
+        rows.append(_row("reads %s errors+timeouts" % what, "",
+                         f["errors"] + f["timeouts"],
+                         r["errors"] + r["timeouts"], "raw CoAP", "0"))
+        for svc, us in sorted(f["cpu_us"].items()):
+            rows.append(_row("reads %s CPU per request, %s" % (what, svc),
+                             "us", us, 0, ""))
+    rows.append(_row("reads instance p99 at half peak (%.0f/s open loop)"
+                     % half["asked"], "ms", half["p99_ms"], 10.0,
+                     "goal 10 ms", "< 10"))
+    rows.append(_row("reads instance rate at half peak", "1/s",
+                     half["rate"], half["asked"], "rate asked"))
+    return rows
+
+
+def scenario_reads(cfg, res, tmpdir):
+    """Scenario 3; fills res["reads"] and returns the table rows."""
+    raw = run_raw(cfg)
+    fp = FullPath(cfg, tmpdir)
+    try:
+        full = {path: fp.run(path) for path in (INSTANCE, RESOURCE)}
+        rate = full[INSTANCE]["rate"] / 2.0
+        half = fp.run(INSTANCE, rate)
+        half["asked"] = rate
+    finally:
+        fp.close()
+    res["reads"] = {"raw": raw, "full": full, "half_peak": half}
+    return _rows(cfg, raw, full, half)
+
+
+def add_args(ap):
+    ap.add_argument("--reads-devices", type=int, default=1000)
+    ap.add_argument("--reads-concurrency", type=int, default=64)
+    ap.add_argument("--reads-seconds", type=float, default=10)
+
+
+def shorten(cfg):
+    cfg.reads_devices, cfg.reads_seconds = 200, 1
+
+
+if __name__ == "__main__":
+    import argparse
+    import tempfile
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--short", action="store_true")
+    add_args(ap)
+    args = ap.parse_args()
+    if args.short:
+        shorten(args)
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        for r in scenario_reads(args, out, d):
+            print("%-58s %12.3f %12s %6s  %s" % (
+                r["name"] + (" [%s]" % r["unit"] if r["unit"] else ""),
+                r["value"], "%.3f" % r["baseline"] if r["baseline"] else "-",
+                "%.2f" % r["ratio"] if r["ratio"] is not None else "-",
+                r["goal"]))
+    print(json.dumps(out))
