@@ -19,6 +19,7 @@
 #include "lwm2m_event.h"
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
+#include "lwm2m_redis.h"
 
 /* ---- subscriptions (brk_subs.c) --------------------------------------- */
 
@@ -165,6 +166,13 @@ void brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
                        const char *client, const char *path,
                        struct brk_entry *entry);
 
+/* brk__observe_check reconciles, after an Update of client, each path
+ * whose observation was made through another gateway or another start of
+ * the client's gateway (the observation died with that gateway process)
+ * or that has subscriptions but no observation. */
+void brk__observe_check(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
+                        const char *client, struct brk_entry *entry);
+
 /* brk__observe_client forgets the observations of client (it registered
  * again: the device dropped them) and re-establishes every path that has
  * subscriptions. */
@@ -188,6 +196,54 @@ struct brk_defcache *brk__defcache(struct brk_ctx *ctx);
  * paths, each filtered by its own attributes (brk_notify.c). */
 void brk__notify(struct brk_ctx *ctx, const redisReply *fields,
                  struct brk_entry *entry);
+
+/* ---- Lua scripts (brk_lua.c) ------------------------------------------ */
+
+enum brk_lua {
+	BRK_LUA_NOTIFY_SUBS = 0, /* brk_notify.c: subscriptions to notify */
+	BRK_LUA_DELIVER,         /* brk_notify.c: filter + queue, atomic */
+	BRK_LUA_OBS_STATE,       /* brk_observe.c: what a reconcile needs */
+	BRK_LUA_OBS_CHECK,       /* brk_observe.c: paths to observe again */
+	BRK_LUA_N,
+};
+
+#define BRK_LUA_SHA_SIZE 41 /* 40 hex digits and a NUL */
+
+/* The script sources, defined next to the code that runs them. */
+extern const char brk__lua_notify_subs[];
+extern const char brk__lua_deliver[];
+extern const char brk__lua_obs_state[];
+extern const char brk__lua_obs_check[];
+
+/* The SHA1 of each script, as EVALSHA wants it. */
+struct brk_lua_set {
+	char sha[BRK_LUA_N][BRK_LUA_SHA_SIZE];
+};
+
+/* brk_lua_source returns the text of script which, NULL when out of
+ * range.  Any thread. */
+const char *brk_lua_source(enum brk_lua which);
+
+/* brk_lua_sha writes the lowercase hex SHA1 of src (the name Redis gives a
+ * script) into ret_sha.  Any thread. */
+void brk_lua_sha(const char *src, char ret_sha[BRK_LUA_SHA_SIZE]);
+
+/* brk__lua_init computes the SHA1 of every script into set. */
+void brk__lua_init(struct brk_lua_set *set);
+
+/* brk__lua_load queues SCRIPT LOAD of every script on redis; called first
+ * on each connect, so the EVALSHAs queued after it always find them. */
+void brk__lua_load(struct lwm2m_redis *redis);
+
+/* brk__luas returns the script set of ctx. */
+const struct brk_lua_set *brk__luas(struct brk_ctx *ctx);
+
+/* brk__lua_run sends "EVALSHA <sha of which> " followed by fmt (numkeys,
+ * keys and arguments, lwm2m_redis_cmd conversions) on the command
+ * connection of ctx.  LWM2M_EBACKEND when not connected (cb is then not
+ * called), LWM2M_EINVAL for a bad script or an oversized format. */
+lwm2m_err brk__lua_run(struct brk_ctx *ctx, enum brk_lua which,
+                       lwm2m_redis_cb cb, void *arg, const char *fmt, ...);
 
 /* brk__stream_new starts reading LWM2M_KEY_EVENTS for ctx: first this
  * consumer's pending entries (what a killed broker had taken), then new

@@ -34,6 +34,7 @@ struct brk_ctx {
 	struct evhttp *health;
 	struct brk_stream *stream; /* BRK_SRC_STREAM */
 	struct brk_defcache *defs; /* definitions for notifications */
+	struct brk_lua_set luas;   /* SHA1 of the scripts */
 	unsigned long long queued, events;
 	TAILQ_HEAD(, brk_fetch) backlog; /* steps waiting for Redis */
 	size_t n_backlog;
@@ -301,6 +302,7 @@ on_redis_ready(struct lwm2m_redis *redis, void *arg)
 	struct brk_fetch *f;
 	size_t n = ctx->n_backlog;
 
+	brk__lua_load(redis); /* before any EVALSHA on this connection */
 	if (n > 0) {
 		lwm2m_log(LWM2M_LOG_NOTICE,
 		          "redis back, resuming %zu held steps", n);
@@ -483,6 +485,7 @@ brk_ctx_new(struct event_base *base, const struct brk_config *config,
 	ctx->base = base;
 	ctx->cfg = config;
 	TAILQ_INIT(&ctx->backlog);
+	brk__lua_init(&ctx->luas);
 	err = brk__defcache_new(&ctx->defs);
 	if (err == LWM2M_OK) {
 		err = lwm2m_redis_new(base, config->redis_url, on_redis_ready,
@@ -548,4 +551,10 @@ struct brk_defcache *
 brk__defcache(struct brk_ctx *ctx)
 {
 	return ctx->defs;
+}
+
+const struct brk_lua_set *
+brk__luas(struct brk_ctx *ctx)
+{
+	return &ctx->luas;
 }

@@ -95,27 +95,67 @@ defcache_put(struct brk_defcache *c, long long org,
 	c->slot[oldest].until = lwm2m_mono_ms() + DEFCACHE_TTL_MS;
 }
 
-/* ARGV client, path.  Returns id, HGETALL, id, HGETALL... of the
- * Observation subscriptions of the path and of each ancestor path. */
-static const char subs_lua[] =
-    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}:obsubs:' "
-    "local out, seen, cur = {}, {}, ARGV[2] "
-    "while cur ~= '' and #out < 2 * tonumber(ARGV[3]) do "
-    "for _, id in ipairs(redis.call('SMEMBERS', pre .. cur)) do "
+/* ARGV client, path, limit.  Returns id, HGETALL, id, HGETALL... of the
+ * Observation subscriptions to offer the notification of path to: those of
+ * the path itself, of each ancestor path (an instance subscription gets the
+ * notifications of its resources) and of each descendant path (a resource
+ * subscription gets the notifications of its instance: spec 6.6).  A
+ * subscription on another path than the notified one is offered it only
+ * when its own path holds no observation: otherwise the device notifies
+ * that path too, and each change would reach the subscription twice. */
+const char brk__lua_notify_subs[] =
+    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
+    "local path, max = ARGV[2], 2 * tonumber(ARGV[3]) "
+    "local out, seen = {}, {} "
+    "local function add(p) "
+    "if p ~= path and "
+    "redis.call('HEXISTS', pre .. ':observed', p) == 1 then return end "
+    "for _, id in ipairs(redis.call('SMEMBERS', pre .. ':obsubs:' .. p)) do "
+    "if #out >= max then return end "
     "if not seen[id] then seen[id] = true "
     "local h = redis.call('HGETALL', 'lwds:v1:sub:{' .. id .. '}') "
-    "if #h > 0 then table.insert(out, id) table.insert(out, h) end end end "
+    "if #h > 0 then table.insert(out, id) table.insert(out, h) end "
+    "end end end "
+    "local cur = path "
+    "while cur ~= '' do add(cur) "
     "cur = string.match(cur, '^(.*)/[^/]*$') or '' end "
+    "local below = path .. '/' "
+    "for _, p in ipairs(redis.call('SMEMBERS', pre .. ':obspaths')) do "
+    "if string.sub(p, 1, #below) == below then add(p) end end "
     "return out";
+
+/* KEYS subscription record, deliveries stream; ARGV time (ms), value ("":
+ * none), job.  The filter of the subscription's attributes and the queueing
+ * of its job in one step, so brokers sharing the events (or two
+ * notifications in flight in one broker) never both pass a filter: not
+ * sooner than pmin after the last delivery, never a notification older than
+ * it; with step, lt or gt, a change of at least step since the last value
+ * delivered or a crossing of lt/gt, unless pmax has passed.  Returns 1 when
+ * queued, 0 when filtered out or the subscription is gone. */
+const char brk__lua_deliver[] =
+    "local h = redis.call('HMGET', KEYS[1], 'org', 'pmin', 'pmax', 'stp', "
+    "'lt', 'gt', 'lastt', 'lastv') "
+    "if not h[1] then return 0 end "
+    "local now, v = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "local lastt, lastv = tonumber(h[7]), tonumber(h[8]) "
+    "local pmin, pmax = tonumber(h[2]) or 0, tonumber(h[3]) or 0 "
+    "local stp, lt, gt = tonumber(h[4]), tonumber(h[5]), tonumber(h[6]) "
+    "if lastt then "
+    "if now < lastt or now - lastt < pmin * 1000 then return 0 end "
+    "if (stp or lt or gt) and v and lastv and "
+    "not (pmax > 0 and now - lastt >= pmax * 1000) then "
+    "local function crossed(l) return l and ((lastv < l) ~= (v < l)) end "
+    "if not ((stp and math.abs(v - lastv) >= stp) or crossed(lt) or "
+    "crossed(gt)) then return 0 end end end "
+    "redis.call('HSET', KEYS[1], 'lastt', ARGV[1], 'lastv', ARGV[2]) "
+    "redis.call('XADD', KEYS[2], '*', '" LWM2M_DELIVERY_FIELD "', ARGV[3]) "
+    "return 1";
 
 struct obs_sub {
 	struct brk_sub sub;
 	char def[LWM2M_ID_SIZE];
 	long inst, prop;   /* -1 when unset */
 	char attrs[5][33]; /* pmin pmax stp lt gt */
-	double lastv;
-	bool has_lastv;
-	long long lastt; /* ms, 0: never delivered */
 };
 
 struct notif {
@@ -125,6 +165,7 @@ struct notif {
 	long long org;
 	struct lwm2m_path path;
 	int ct;
+	long long ts; /* ms, when the gateway got it */
 	uint8_t *payload;
 	size_t len;
 	struct obs_sub *subs;
@@ -161,10 +202,6 @@ obs_field(struct obs_sub *o, const redisReply *k, const redisReply *v)
 		o->inst = num_field(v);
 	} else if (strcmp(k->str, "prop") == 0) {
 		o->prop = num_field(v);
-	} else if (strcmp(k->str, "lastv") == 0) {
-		o->has_lastv = sscanf(v->str, "%lf", &o->lastv) == 1;
-	} else if (strcmp(k->str, "lastt") == 0) {
-		o->lastt = strtoll(v->str, NULL, 10);
 	}
 	for (int a = 0; a < 5; a++) {
 		if (strcmp(k->str, attrs[a]) == 0 &&
@@ -226,41 +263,31 @@ watched_value(struct lwm2m_tree *tree, const struct notif *n,
 	return true;
 }
 
+/* true when the subscription has attributes: its deliveries go through the
+ * filter script (brk__lua_deliver) */
 static bool
-crossed(const char *limit, double last, double now)
+filtered(const struct obs_sub *o)
 {
-	double l;
-
-	return limit[0] != '\0' && sscanf(limit, "%lf", &l) == 1 &&
-	       ((last < l) != (now < l));
+	for (int a = 0; a < 5; a++) {
+		if (o->attrs[a][0] != '\0') {
+			return true;
+		}
+	}
+	return false;
 }
 
-/* pmin: not sooner than pmin after this subscription's last delivery;
- * step/lt/gt: only a change of at least step or a crossing of lt/gt since
- * the last value delivered, unless pmax has passed. */
+/* true when the decoded instance holds resource rid (spec 6.6: a property
+ * subscription matches the notifications that contain its property) */
 static bool
-wanted(const struct obs_sub *o, bool has_v, double v, long long now_ms)
+has_resource(const struct lwm2m_node *inst, long rid)
 {
-	double stp;
-	long long pmin = o->attrs[0][0] ? strtoll(o->attrs[0], NULL, 10) : 0;
-	long long pmax = o->attrs[1][0] ? strtoll(o->attrs[1], NULL, 10) : 0;
-	bool conditional = o->attrs[2][0] || o->attrs[3][0] || o->attrs[4][0];
-
-	if (o->lastt > 0 && now_ms - o->lastt < pmin * 1000) {
-		return false;
+	for (const struct lwm2m_node *c = inst->first_child; c != NULL;
+	     c = c->next_sibling) {
+		if (c->id == rid) {
+			return true;
+		}
 	}
-	if (!conditional || !has_v || !o->has_lastv || o->lastt == 0) {
-		return true;
-	}
-	if (pmax > 0 && now_ms - o->lastt >= pmax * 1000) {
-		return true;
-	}
-	if (o->attrs[2][0] && sscanf(o->attrs[2], "%lf", &stp) == 1 &&
-	    fabs(v - o->lastv) >= stp) {
-		return true;
-	}
-	return crossed(o->attrs[3], o->lastv, v) ||
-	       crossed(o->attrs[4], o->lastv, v);
+	return false;
 }
 
 /* ---- the body of spec 6.7 ------------------------------------------------ */
@@ -370,31 +397,41 @@ on_job(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	brk__entry_unref(entry);
 }
 
+/* Queues the job of o: a plain XADD without attributes, else the filter
+ * script, which decides and queues in one step (an entry handled again
+ * after a crash is then filtered like the first time). */
 static void
 deliver(struct notif *n, struct obs_sub *o, const char *body, size_t len,
         bool has_v, double v)
 {
-	char *job = NULL, did[LWM2M_ID_SIZE], key[96], last[48];
+	char *job = NULL, did[LWM2M_ID_SIZE], key[96], val[48], ts[24];
 	size_t job_len;
+	lwm2m_err err;
 
 	if (brk_job_new(&o->sub, body, len, &job, &job_len, did) != LWM2M_OK) {
 		return;
 	}
-	snprintf(key, sizeof key, LWM2M_KEY_SUB, o->sub.id);
-	snprintf(last, sizeof last, "%.17g", v);
-	lwm2m_redis_cmd(brk__redis(n->ctx), NULL, NULL,
-	                "HSET %s lastt %lld lastv %s", key,
-	                (long long)lwm2m_now_ms(), has_v ? last : "");
 	brk__entry_ref(n->entry);
-	if (lwm2m_redis_cmd(brk__redis(n->ctx), on_job, n->entry,
-	                    "XADD %s * %s %b", LWM2M_KEY_DELIVERIES,
-	                    LWM2M_DELIVERY_FIELD, job, job_len) != LWM2M_OK) {
+	if (filtered(o)) {
+		snprintf(key, sizeof key, LWM2M_KEY_SUB, o->sub.id);
+		snprintf(val, sizeof val, "%.17g", has_v ? v : 0.0);
+		snprintf(ts, sizeof ts, "%lld", n->ts);
+		err =
+		    brk__lua_run(n->ctx, BRK_LUA_DELIVER, on_job, n->entry,
+		                 "2 %s %s %s %s %b", key, LWM2M_KEY_DELIVERIES,
+		                 ts, has_v ? val : "", job, job_len);
+	} else {
+		err = lwm2m_redis_cmd(brk__redis(n->ctx), on_job, n->entry,
+		                      "XADD %s * %s %b", LWM2M_KEY_DELIVERIES,
+		                      LWM2M_DELIVERY_FIELD, job, job_len);
+	}
+	if (err != LWM2M_OK) {
 		brk__entry_unref(n->entry);
 	} else {
 		lwm2m_log(LWM2M_LOG_INFO,
-		          "queued Observation sub=%s id=%s "
-		          "delivery=%s",
-		          o->sub.id, n->client, did);
+		          "queued Observation sub=%s id=%s delivery=%s%s",
+		          o->sub.id, n->client, did,
+		          filtered(o) ? " (if its filter passes)" : "");
 	}
 	free(job);
 }
@@ -403,20 +440,20 @@ static void
 fan_out(struct notif *n, const struct lwm2m_objdef *def,
         struct lwm2m_tree *tree)
 {
-	long long now = lwm2m_now_ms();
-
 	for (size_t i = 0; i < n->n_subs; i++) {
 		struct obs_sub *o = &n->subs[i];
 		const struct lwm2m_node *inst = instance_node(tree, n, o);
 		double v = 0;
-		bool has_v = watched_value(tree, n, o, &v);
+		bool has_v;
 		char *body;
 		size_t len;
 
 		if (inst == NULL || (o->inst >= 0 && inst->id != o->inst) ||
-		    strcmp(o->def, def->id) != 0 || !wanted(o, has_v, v, now)) {
+		    strcmp(o->def, def->id) != 0 ||
+		    (o->prop >= 0 && !has_resource(inst, o->prop))) {
 			continue;
 		}
+		has_v = filtered(o) && watched_value(tree, n, o, &v);
 		body = render(n, o, def, tree, inst, &len);
 		if (body != NULL) {
 			deliver(n, o, body, len, has_v, v);
@@ -512,6 +549,7 @@ brk__notify(struct brk_ctx *ctx, const redisReply *fields,
 	const redisReply *path = field(fields, "path"),
 	                 *ct = field(fields, "ct");
 	const redisReply *payload = field(fields, "payload");
+	const redisReply *ts = field(fields, "ts");
 	struct notif *n;
 
 	if (id == NULL || !lwm2m_id_valid(id->str, id->len) || org == NULL ||
@@ -524,6 +562,10 @@ brk__notify(struct brk_ctx *ctx, const redisReply *fields,
 	memcpy(n->client, id->str, id->len + 1);
 	n->org = strtoll(org->str, NULL, 10);
 	n->ct = (int)strtol(ct->str, NULL, 10);
+	n->ts = ts != NULL ? strtoll(ts->str, NULL, 10) : 0;
+	if (n->ts <= 0) {
+		n->ts = lwm2m_now_ms();
+	}
 	n->payload = malloc(payload->len + 1);
 	if (n->payload == NULL ||
 	    lwm2m_path_parse(path->str, path->len, &n->path) != LWM2M_OK ||
@@ -536,9 +578,8 @@ brk__notify(struct brk_ctx *ctx, const redisReply *fields,
 	n->len = payload->len;
 	n->entry = entry;
 	brk__entry_ref(entry);
-	if (lwm2m_redis_cmd(brk__redis(ctx), on_subs, n, "EVAL %s 0 %s %s %d",
-	                    subs_lua, n->client, path->str,
-	                    NOTIFY_SUBS_MAX) != LWM2M_OK) {
+	if (brk__lua_run(ctx, BRK_LUA_NOTIFY_SUBS, on_subs, n, "0 %s %s %d",
+	                 n->client, path->str, NOTIFY_SUBS_MAX) != LWM2M_OK) {
 		notif_free(n);
 	}
 }

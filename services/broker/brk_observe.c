@@ -30,21 +30,21 @@
 
 /* Reads what a reconcile step needs in one round trip.  ARGV client, path.
  * Returns {subscriptions on the path, observed value or "", the client's
- * gateway, that gateway's rpc URL, the merged attribute query, state}.
- * Merging satisfies every subscription: the smallest pmin and step (none
- * when a subscription has none: it wants every change), the smallest pmax;
- * lt/gt cannot be merged and are not sent: the broker filters them
- * (brk_notify.c). */
-static const char read_lua[] =
+ * gateway, that gateway's rpc URL, the merged attribute query, state, the
+ * gateway's start time}.  Merging satisfies every subscription: the
+ * smallest pmin and step (none when a subscription has none: it wants every
+ * change), the smallest pmax; lt/gt cannot be merged and are not sent: the
+ * broker filters them (brk_notify.c). */
+const char brk__lua_obs_state[] =
     "local c, p = ARGV[1], ARGV[2] "
     "local pre = 'lwds:v1:client:{' .. c .. '}' "
     "local subs = redis.call('SMEMBERS', pre .. ':obsubs:' .. p) "
     "local obs = redis.call('HGET', pre .. ':observed', p) or '' "
     "local rec = redis.call('HMGET', pre, 'gw', 'state') "
     "local gw, state = rec[1] or '', rec[2] or '' "
-    "local rpc = '' "
+    "local g = {false, false} "
     "if gw ~= '' then "
-    "rpc = redis.call('HGET', 'lwds:v1:gw:' .. gw, 'rpc') or '' end "
+    "g = redis.call('HMGET', 'lwds:v1:gw:' .. gw, 'rpc', 'started') end "
     "local best, none = {}, {} "
     "for _, id in ipairs(subs) do "
     "local a = redis.call('HMGET', 'lwds:v1:sub:{' .. id .. '}', "
@@ -59,7 +59,27 @@ static const char read_lua[] =
     "local out = {'pmin', 'pmax', 'st'} "
     "for i = 1, 3 do if best[i] then "
     "table.insert(q, out[i] .. '=' .. best[i]) end end "
-    "return {#subs, obs, gw, rpc, table.concat(q, '&'), state}";
+    "return {#subs, obs, gw, g[1] or '', table.concat(q, '&'), state, "
+    "g[2] or ''}";
+
+/* After an Update: the paths of ARGV client that have subscriptions and no
+ * observation made through the client's gateway as it runs now (same
+ * gateway id and same start time, the 4th word of the observed value). */
+const char brk__lua_obs_check[] =
+    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
+    "local paths = redis.call('SMEMBERS', pre .. ':obspaths') "
+    "if #paths == 0 then return {} end "
+    "local gw = redis.call('HGET', pre, 'gw') or '' "
+    "local boot = '' "
+    "if gw ~= '' then "
+    "boot = redis.call('HGET', 'lwds:v1:gw:' .. gw, 'started') or '' end "
+    "if boot == '' then boot = '-' end "
+    "local out = {} "
+    "for _, p in ipairs(paths) do "
+    "local v = redis.call('HGET', pre .. ':observed', p) or '' "
+    "local _, g, _, b = string.match(v, '^(%S+) (%S+) (%S+) ?(%S*)') "
+    "if g ~= gw or b ~= boot then table.insert(out, p) end end "
+    "return out";
 
 enum obs_step { STEP_ATTRS, STEP_OBSERVE, STEP_CANCEL };
 
@@ -72,6 +92,7 @@ struct obs_job {
 	char gw[OBS_GW_MAX], url[OBS_URL_MAX], query[OBS_QUERY_MAX];
 	char old_token[2 * LWM2M_DEVOP_MAX_TOKEN + 1], old_gw[OBS_GW_MAX];
 	char old_query[OBS_QUERY_MAX];
+	char boot[24], old_boot[24]; /* start time of the gateway (ms) */
 	long long n_subs;
 	bool observed, observe_after;
 	enum obs_step step;
@@ -92,16 +113,20 @@ elem(const redisReply *r, size_t i)
 	           : "";
 }
 
-/* Splits "<token> <gw> <query>" of LWM2M_KEY_CLIENT_OBSERVED. */
+/* Splits "<token> <gw> <query> <gateway start>" of
+ * LWM2M_KEY_CLIENT_OBSERVED (records without the start time come from an
+ * older broker: observed again once). */
 static void
 parse_observed(struct obs_job *j, const char *v)
 {
 	char tok[40] = "", gw[OBS_GW_MAX] = "", q[OBS_QUERY_MAX] = "";
+	char boot[24] = "";
 
-	j->observed =
-	    v[0] != '\0' && sscanf(v, "%39s %128s %199s", tok, gw, q) >= 2;
+	j->observed = v[0] != '\0' &&
+	              sscanf(v, "%39s %128s %199s %23s", tok, gw, q, boot) >= 2;
 	snprintf(j->old_token, sizeof j->old_token, "%s", tok);
 	snprintf(j->old_gw, sizeof j->old_gw, "%s", gw);
+	snprintf(j->old_boot, sizeof j->old_boot, "%s", boot);
 	snprintf(j->old_query, sizeof j->old_query, "%s",
 	         strcmp(q, "-") == 0 ? "" : q);
 }
@@ -115,8 +140,8 @@ on_stored(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 static void
 store(struct obs_job *j, const char *token)
 {
-	char key[128], value[2 * LWM2M_DEVOP_MAX_TOKEN + OBS_GW_MAX +
-	                     OBS_QUERY_MAX + 4];
+	char key[128],
+	    value[2 * LWM2M_DEVOP_MAX_TOKEN + OBS_GW_MAX + OBS_QUERY_MAX + 32];
 	lwm2m_err err;
 
 	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBSERVED, j->client);
@@ -124,8 +149,9 @@ store(struct obs_job *j, const char *token)
 		err = lwm2m_redis_cmd(brk__redis(j->ctx), on_stored, j,
 		                      "HDEL %s %s", key, j->path);
 	} else {
-		snprintf(value, sizeof value, "%s %s %s", token, j->gw,
-		         j->query[0] ? j->query : "-");
+		snprintf(value, sizeof value, "%s %s %s %s", token, j->gw,
+		         j->query[0] ? j->query : "-",
+		         j->boot[0] ? j->boot : "-");
 		err = lwm2m_redis_cmd(brk__redis(j->ctx), on_stored, j,
 		                      "HSET %s %s %s", key, j->path, value);
 	}
@@ -285,11 +311,13 @@ send_op(struct obs_job *j, enum obs_step step)
 static void
 decide(struct obs_job *j)
 {
-	bool same_gw = j->observed && strcmp(j->old_gw, j->gw) == 0;
+	bool same_gw = j->observed && strcmp(j->old_gw, j->gw) == 0 &&
+	               strcmp(j->old_boot, j->boot[0] ? j->boot : "-") == 0;
 
 	if (j->n_subs > 0 && !same_gw) {
 		/* first subscription, or the device moved to another gateway
-		 * (its observations stayed with the old session); attributes
+		 * or its gateway restarted (the observations died with the old
+		 * gateway process); attributes
 		 * always go first, cleared when none are wanted, so that none
 		 * left by earlier subscriptions remain on the device */
 		j->observe_after = true;
@@ -311,7 +339,7 @@ on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	struct obs_job *j = arg;
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements < 6 ||
+	    reply->elements < 7 ||
 	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
 		lwm2m_log(LWM2M_LOG_WARNING,
 		          "observation state id=%s path=%s "
@@ -325,6 +353,7 @@ on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	snprintf(j->gw, sizeof j->gw, "%s", elem(reply, 2));
 	snprintf(j->url, sizeof j->url, "%s", elem(reply, 3));
 	snprintf(j->query, sizeof j->query, "%s", elem(reply, 4));
+	snprintf(j->boot, sizeof j->boot, "%s", elem(reply, 6));
 	if (strcmp(elem(reply, 5), "registered") != 0 || j->url[0] == '\0') {
 		/* not connected: done again at its next registration */
 		job_done(j);
@@ -353,8 +382,8 @@ brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 	brk__entry_ref(entry);
 	memcpy(j->client, client, LWM2M_ID_SIZE);
 	memcpy(j->path, path, strlen(path) + 1);
-	if (lwm2m_redis_cmd(brk__redis(ctx), on_state, j, "EVAL %s 0 %s %s",
-	                    read_lua, client, path) != LWM2M_OK) {
+	if (brk__lua_run(ctx, BRK_LUA_OBS_STATE, on_state, j, "0 %s %s", client,
+	                 path) != LWM2M_OK) {
 		job_done(j);
 	}
 }
@@ -407,6 +436,26 @@ brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 	    lwm2m_redis_cmd(brk__redis(ctx), on_paths, g,
 	                    "SMEMBERS " LWM2M_KEY_CLIENT_OBS_PATHS,
 	                    client) != LWM2M_OK) {
+		brk__entry_unref(g->entry);
+		free(g);
+	}
+}
+
+void
+brk__observe_check(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
+                   const char *client, struct brk_entry *entry)
+{
+	struct reg_job *g;
+
+	if (rpc == NULL || !lwm2m_id_valid(client, strlen(client)) ||
+	    (g = calloc(1, sizeof *g)) == NULL) {
+		return;
+	}
+	*g = (struct reg_job){ctx, rpc, entry, ""};
+	brk__entry_ref(entry);
+	memcpy(g->client, client, LWM2M_ID_SIZE);
+	if (brk__lua_run(ctx, BRK_LUA_OBS_CHECK, on_paths, g, "0 %s", client) !=
+	    LWM2M_OK) {
 		brk__entry_unref(g->entry);
 		free(g);
 	}

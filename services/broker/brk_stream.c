@@ -245,6 +245,10 @@ handle_entry(struct brk_stream *s, const redisReply *e)
 		brk__event(s->ctx, event, &ev, entry);
 		if (event == BRK_EV_CONNECTED) {
 			brk__observe_client(s->ctx, s->rpc, ev.id, entry);
+		} else if (event == BRK_EV_UPDATED) {
+			/* the Update may come through another gateway, or
+			 * through a restarted one: observations to renew */
+			brk__observe_check(s->ctx, s->rpc, ev.id, entry);
 		}
 	} else if (err == LWM2M_ENOTFOUND) {
 		subscription_entry(s, e->element[1], entry);

@@ -107,10 +107,10 @@ class TestObserve(ServiceTestCase):
         self.assertEqual(state[2], "pmin=5&st=0.5", state)
         b = self.subscribe(3303, 0, "SensorValue", "/b",
                            {"Pmin": 2, "Pmax": 60, "Step": 1.25})
-        wait_until(lambda: self.observed().get(path, "").split()[2:] ==
+        wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
                    ["pmin=2&pmax=60&st=0.5"], 10, 0.1, "merged attributes")
         c = self.subscribe(3303, 0, "5700", "/c")    # wants every change
-        wait_until(lambda: self.observed().get(path, "").split()[2:] ==
+        wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
                    ["pmax=60"], 10, 0.1, "merged with c")
         time.sleep(0.5)
         self.assertEqual(self.observes(path), before + 1,
@@ -118,14 +118,14 @@ class TestObserve(ServiceTestCase):
         cancels = self.cancels()
         self.unsubscribe(b)
         self.unsubscribe(a)
-        wait_until(lambda: self.observed().get(path, "").split()[2:] ==
+        wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
                    ["-"], 10, 0.1, "attributes of c only")
         self.assertEqual(self.cancels(), cancels, "cancelled for c too")
         self.assertIn(path, self.observed())
         r = self.api.put("/subscriptions/" + c, self.admin,
                          {"Attributes": {"Pmin": 7}})
         self.assertEqual(r.status, 204, r)
-        wait_until(lambda: self.observed().get(path, "").split()[2:] ==
+        wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
                    ["pmin=7"], 10, 0.1, "attributes after PUT")
         # the device registers again: it forgot the observation
         self.sim.send("register *")
@@ -208,6 +208,78 @@ class TestObserve(ServiceTestCase):
         self.assertEqual(n.find("Value/*/SensorValue").text, "35.25")
         for s in (a, b, c, x, g):
             self.unsubscribe(s)
+
+    def restart(self, name):
+        """SIGKILL service name and start it again with the same settings
+        (a gateway keeps its LWDS_GW_ID, as a deployed one does)."""
+        p = self.svc.procs[name]
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        log = open(os.path.join(self.svc.logdir, name + ".log"), "ab")
+        self.svc.procs[name] = subprocess.Popen(
+            [binary(name)], env=self.svc.env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.svc.wait_ready(15)
+
+    def test_observation_survives_gateway_restart(self):
+        """The observation lived in the killed gateway process: at the
+        device's next Update the broker sees that the gateway started again
+        and observes once more (one more Observe on the device, no new
+        subscription), and the notifications reach the hook again."""
+        path = "/3303/0/5700"
+        self.subscribe(3303, 0, "5700", "/n-gw")
+        wait_until(lambda: path in self.observed(), 10, 0.1, "observed")
+        before = self.observes(path)
+        self.restart("coap-gw")
+        self.sim.send("update *")
+        self.wait_observes(path, before + 1)
+        wait_until(lambda: self.observed().get(path, "").split()[3:] ==
+                   [self.redis.hgetall("lwds:v1:gw:" + self.svc.gw_id)
+                    ["started"]], 10, 0.1, "observed through the new start")
+        self.set_value("42.5")
+        wait_until(lambda: 42.5 in self.values("/n-gw"), 15, 0.1,
+                   "a notification after the gateway restart: %r"
+                   % (self.values("/n-gw"),))
+        # another Update finds the observation current: no new Observe
+        self.sim.send("update *")
+        self.set_value("43.5")
+        wait_until(lambda: 43.5 in self.values("/n-gw"), 15, 0.1,
+                   "a notification after the second Update")
+        self.assertEqual(self.observes(path), before + 1)
+
+    def test_instance_notification_reaches_resource_subscription(self):
+        """Spec 6.6: a notification of the whole instance satisfies a
+        property subscription of that instance.  The device refuses the
+        resource Observe (so only /3303/0 is observed); the property
+        subscription then gets the instance notifications, with every
+        resource the device sent."""
+        start = len(self.sim.lines)
+        self.sim.send("fail obs-0 4.05")
+        self.sim.wait_line(r"^ok", 5, start)
+        def requests():
+            return self.stats().get("paths", {}).get("/3303/0/5700", 0)
+        before = requests()
+        try:
+            self.subscribe(3303, 0, "5700", "/n-res")
+            # Write-Attributes, then the Observe, both refused
+            wait_until(lambda: requests() >= before + 2, 10, 0.1,
+                       "the refused Observe")
+        finally:
+            start = len(self.sim.lines)
+            self.sim.send("fail obs-0 off")
+            self.sim.wait_line(r"^ok", 5, start)
+        self.subscribe(3303, 0, None, "/n-whole")
+        wait_until(lambda: "/3303/0" in self.observed(), 10, 0.1,
+                   "instance observed")
+        self.assertNotIn("/3303/0/5700", self.observed())
+        self.set_value("17.25")
+        wait_until(lambda: 17.25 in self.values("/n-res"), 15, 0.1,
+                   "the instance notification at the property hook: %r"
+                   % (self.values("/n-res"),))
+        body = [json.loads(r[2]) for r in self.sink.received("/n-res")][-1]
+        value = body["Items"][0]["Value"]
+        self.assertIn("SensorUnits", value, value)    # the whole instance
 
     def test_notifications_survive_broker_sigkill(self):
         self.subscribe(3303, 0, "5700", "/n-kill")
