@@ -288,6 +288,34 @@ START_TEST(test_lwm2m_objdef_store_get_visibility)
 }
 END_TEST
 
+/* Lookups reuse the parse of unchanged stored bytes (a cache per Redis
+ * connection) and see a change written behind their back at once. */
+START_TEST(test_lwm2m_objdef_store_get_sees_changes)
+{
+	char id[LWM2M_ID_SIZE];
+	struct lwm2m_objdef *d;
+	struct result r;
+
+	create(0, 3, "First", id);
+	for (int i = 0; i < 3; i++) {
+		r = get(0, id);
+		ck_assert_int_eq(r.err, LWM2M_OK);
+		ck_assert_str_eq(r.name, "First");
+	}
+	/* another process replaces it: same id, new JSON */
+	d = mkdef(3, "Second");
+	memcpy(d->id, id, LWM2M_ID_SIZE);
+	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 0, id), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, 0, &d, 1, NULL),
+	                 LWM2M_OK);
+	lwm2m_objdef_free(d);
+	ck_assert_str_eq(get(0, id).name, "Second");
+	/* and deletes it */
+	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 0, id), LWM2M_OK);
+	ck_assert_int_eq(get(0, id).err, LWM2M_ENOTFOUND);
+}
+END_TEST
+
 START_TEST(test_lwm2m_objdef_store_find_override)
 {
 	char id[LWM2M_ID_SIZE];
@@ -451,6 +479,8 @@ store_suite(void)
 	    {"lwm2m_objdef_store_create",
 	     test_lwm2m_objdef_store_create_all_or_nothing},
 	    {"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_visibility},
+	    {"lwm2m_objdef_store_get",
+	     test_lwm2m_objdef_store_get_sees_changes},
 	    {"lwm2m_objdef_store_find", test_lwm2m_objdef_store_find_override},
 	    {"lwm2m_objdef_store_list", test_lwm2m_objdef_store_list_merged},
 	    {"lwm2m_objdef_store_replace",

@@ -62,6 +62,20 @@ lwm2m_err lwm2m_redis_new(struct event_base *base, const char *url,
  * before it returns.  NULL-safe. */
 void lwm2m_redis_free(struct lwm2m_redis *redis);
 
+/* lwm2m_redis_data returns the value another module attached to redis
+ * under key (the address of one of that module's statics), or NULL.  It
+ * lets a module keep per-connection state, such as a parse cache, without
+ * a global. */
+#define LWM2M_REDIS_DATA_MAX 4
+void *lwm2m_redis_data(const struct lwm2m_redis *redis, const void *key);
+
+/* lwm2m_redis_set_data attaches value under key, replacing (and freeing
+ * with its free_fn) an earlier value; lwm2m_redis_free frees every value
+ * with its free_fn (may be NULL).  LWM2M_ENOMEM past LWM2M_REDIS_DATA_MAX
+ * keys (value is then not attached). */
+lwm2m_err lwm2m_redis_set_data(struct lwm2m_redis *redis, const void *key,
+                               void *value, void (*free_fn)(void *));
+
 /* lwm2m_redis_connected is true while commands can be sent. */
 bool lwm2m_redis_connected(const struct lwm2m_redis *redis);
 

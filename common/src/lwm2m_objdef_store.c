@@ -73,6 +73,108 @@ parse_stored(const redisReply *r, long long org, struct lwm2m_objdef **ret)
 	return err == LWM2M_ENOMEM ? err : (err ? LWM2M_EBACKEND : LWM2M_OK);
 }
 
+/* ---- parse cache ---------------------------------------------------------
+ * Every lookup still reads the definition from Redis; what is kept is the
+ * parse of the exact bytes Redis returned (the JSON and the scope are the
+ * key, compared in full), so a cached entry can never differ from what a
+ * fresh parse would give, and a change in Redis is seen at once.  One
+ * direct-mapped table per Redis connection (lwm2m_redis_set_data). */
+
+#define CACHE_SLOTS 64
+#define CACHE_JSON_MAX 65536 /* larger definitions are parsed every time */
+
+struct cache_entry {
+	long long org;
+	char *json;
+	size_t len;
+	struct lwm2m_objdef *def;
+};
+
+struct def_cache {
+	struct cache_entry e[CACHE_SLOTS];
+};
+
+static const char cache_key; /* our lwm2m_redis_set_data key */
+
+static void
+cache_free(void *arg)
+{
+	struct def_cache *c = arg;
+
+	for (size_t i = 0; c != NULL && i < CACHE_SLOTS; i++) {
+		free(c->e[i].json);
+		lwm2m_objdef_free(c->e[i].def);
+	}
+	free(c);
+}
+
+static struct def_cache *
+cache_of(struct lwm2m_redis *redis)
+{
+	struct def_cache *c = lwm2m_redis_data(redis, &cache_key);
+
+	if (c == NULL && (c = calloc(1, sizeof *c)) != NULL &&
+	    lwm2m_redis_set_data(redis, &cache_key, c, cache_free) !=
+	        LWM2M_OK) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* FNV-1a over the scope, the length and a sample of the bytes: it only
+ * picks the slot; the entry is compared in full. */
+static size_t
+cache_slot(long long org, const char *json, size_t len)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)org ^ len;
+	size_t step = len / 64 + 1;
+
+	for (size_t i = 0; i < len; i += step) {
+		h = (h ^ (uint8_t)json[i]) * 1099511628211ull;
+	}
+	return (size_t)(h % CACHE_SLOTS);
+}
+
+/* The parsed definition stored as r (scope org), borrowed from the cache
+ * until the next lookup on redis; *ret_owned is set when the definition
+ * could not be cached and the caller must free it. */
+static lwm2m_err
+parse_cached(struct lwm2m_redis *redis, const redisReply *r, long long org,
+             struct lwm2m_objdef **ret, bool *ret_owned)
+{
+	struct def_cache *c = cache_of(redis);
+	struct cache_entry *e;
+	struct lwm2m_objdef *def;
+	char *json;
+	lwm2m_err err;
+
+	*ret_owned = true;
+	if (c == NULL || r->len > CACHE_JSON_MAX) {
+		return parse_stored(r, org, ret);
+	}
+	e = &c->e[cache_slot(org, r->str, r->len)];
+	if (e->def != NULL && e->org == org && e->len == r->len &&
+	    memcmp(e->json, r->str, r->len) == 0) {
+		*ret = e->def;
+		*ret_owned = false;
+		return LWM2M_OK;
+	}
+	err = parse_stored(r, org, &def);
+	if (err != LWM2M_OK || (json = malloc(r->len + 1)) == NULL) {
+		*ret = def;
+		return err;
+	}
+	memcpy(json, r->str, r->len);
+	free(e->json);
+	lwm2m_objdef_free(e->def);
+	*e = (struct cache_entry){
+	    .org = org, .json = json, .len = r->len, .def = def};
+	*ret = def;
+	*ret_owned = false;
+	return LWM2M_OK;
+}
+
 /* ---- the arguments of the Lua scripts ----------------------------------- */
 
 struct args {
@@ -337,6 +439,7 @@ static lwm2m_err
 lookup_reply(struct op *op, const redisReply *r)
 {
 	struct lwm2m_objdef *old;
+	bool owned;
 	lwm2m_err err;
 
 	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
@@ -349,12 +452,14 @@ lookup_reply(struct op *op, const redisReply *r)
 		op->scope = LWM2M_OBJDEF_GLOBAL;
 		return send_lookup(op);
 	}
-	err = parse_stored(r, op->scope, &old);
+	err = parse_cached(op->redis, r, op->scope, &old, &owned);
 	if (err != LWM2M_OK) {
 		return err;
 	}
 	err = op->action == A_REPLACE ? send_replace(op, old) : found(op, old);
-	lwm2m_objdef_free(old);
+	if (owned) {
+		lwm2m_objdef_free(old);
+	}
 	return err;
 }
 

@@ -39,6 +39,11 @@ struct lwm2m_redis {
 	redisAsyncContext *sac; /* sentinel query in progress, or NULL */
 	int sentinel_idx;       /* sentinel asked now */
 	bool resolved;          /* the sentinel answered with a master */
+	struct {
+		const void *key;
+		void *value;
+		void (*free_fn)(void *);
+	} data[LWM2M_REDIS_DATA_MAX]; /* lwm2m_redis_set_data */
 };
 
 static void redis_connect(struct lwm2m_redis *redis);
@@ -472,7 +477,51 @@ lwm2m_redis_free(struct lwm2m_redis *redis)
 		redisAsyncFree(ac);
 	}
 	event_free(redis->retry_ev);
+	for (int i = 0; i < LWM2M_REDIS_DATA_MAX; i++) {
+		if (redis->data[i].key != NULL &&
+		    redis->data[i].free_fn != NULL) {
+			redis->data[i].free_fn(redis->data[i].value);
+		}
+	}
 	free(redis);
+}
+
+void *
+lwm2m_redis_data(const struct lwm2m_redis *redis, const void *key)
+{
+	for (int i = 0; i < LWM2M_REDIS_DATA_MAX; i++) {
+		if (redis->data[i].key == key) {
+			return redis->data[i].value;
+		}
+	}
+	return NULL;
+}
+
+lwm2m_err
+lwm2m_redis_set_data(struct lwm2m_redis *redis, const void *key, void *value,
+                     void (*free_fn)(void *))
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < LWM2M_REDIS_DATA_MAX; i++) {
+		if (redis->data[i].key == key) {
+			if (redis->data[i].free_fn != NULL) {
+				redis->data[i].free_fn(redis->data[i].value);
+			}
+			free_slot = i;
+			break;
+		}
+		if (redis->data[i].key == NULL && free_slot < 0) {
+			free_slot = i;
+		}
+	}
+	if (free_slot < 0) {
+		return LWM2M_ENOMEM;
+	}
+	redis->data[free_slot].key = key;
+	redis->data[free_slot].value = value;
+	redis->data[free_slot].free_fn = free_fn;
+	return LWM2M_OK;
 }
 
 bool
