@@ -52,6 +52,9 @@ struct wh_ctx {
 	char claim_cursor[ENTRY_ID_MAX];
 	void (*done)(void *);
 	void *done_arg;
+	/* metric handles, looked up once (a lookup is a locked name search) */
+	struct lwm2m_metric *m_inflight, *m_latency;
+	struct lwm2m_metric *m_outcome[WH_DROP + 1];
 };
 
 static const char ACK_LUA[] = "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) "
@@ -111,9 +114,7 @@ job_free(struct wh_job *job)
 
 	TAILQ_REMOVE(&ctx->jobs, job, link);
 	ctx->inflight--;
-	lwm2m_metrics_set(lwm2m_metrics_gauge(NULL, "lwds_webhook_inflight",
-	                                      "Deliveries in progress"),
-	                  ctx->inflight);
+	lwm2m_metrics_set(ctx->m_inflight, ctx->inflight);
 	lwm2m_delivery_fini(&job->d);
 	free(job);
 	if (!ctx->closing) {
@@ -309,7 +310,7 @@ ack_later(struct wh_job *job)
 
 /* Metrics: one counter per outcome and the attempt latency. */
 static void
-count_outcome(enum wh_outcome o, int64_t ms)
+metrics_init(struct wh_ctx *ctx)
 {
 	static const double bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30};
 	static const char *const names[] = {
@@ -319,13 +320,22 @@ count_outcome(enum wh_outcome o, int64_t ms)
 	    [WH_DROP] = "lwds_webhook_attempts_total{outcome=\"dead\"}",
 	};
 
-	lwm2m_metrics_inc(lwm2m_metrics_counter(
-	    NULL, names[o], "Delivery attempts by outcome"));
-	lwm2m_metrics_observe(
-	    lwm2m_metrics_histogram(NULL, "lwds_webhook_attempt_seconds",
-	                            "Delivery attempt latency", bounds,
-	                            sizeof bounds / sizeof bounds[0]),
-	    (double)ms / 1000.0);
+	for (size_t i = 0; i <= WH_DROP; i++) {
+		ctx->m_outcome[i] = lwm2m_metrics_counter(
+		    NULL, names[i], "Delivery attempts by outcome");
+	}
+	ctx->m_latency = lwm2m_metrics_histogram(
+	    NULL, "lwds_webhook_attempt_seconds", "Delivery attempt latency",
+	    bounds, sizeof bounds / sizeof bounds[0]);
+	ctx->m_inflight = lwm2m_metrics_gauge(NULL, "lwds_webhook_inflight",
+	                                      "Deliveries in progress");
+}
+
+static void
+count_outcome(struct wh_ctx *ctx, enum wh_outcome o, int64_t ms)
+{
+	lwm2m_metrics_inc(ctx->m_outcome[o]);
+	lwm2m_metrics_observe(ctx->m_latency, (double)ms / 1000.0);
 }
 
 static void
@@ -342,7 +352,7 @@ on_http_done(int status, const char *error, void *arg)
 	}
 	job->d.attempt++;
 	o = wh_retry_decide(&ctx->cfg->retry, status, job->d.attempt);
-	count_outcome(o, lwm2m_mono_ms() - job->started);
+	count_outcome(ctx, o, lwm2m_mono_ms() - job->started);
 	switch (o) {
 	case WH_DELIVERED:
 		lwm2m_log(LWM2M_LOG_INFO,
@@ -427,9 +437,11 @@ settle_bad(struct wh_job *job, const redisReply *field, lwm2m_err err)
 }
 
 /* take_entry starts delivering the stream entry [id, [field, value, ...]]
- * unless it is already in flight here. */
+ * unless (when seen is true: a re-read of pending or claimed entries) it is
+ * already in flight here.  New entries (id ">") cannot be, and skipping the
+ * linear search for them keeps a full read O(n), not O(n * inflight). */
 static void
-take_entry(struct wh_ctx *ctx, const redisReply *e)
+take_entry(struct wh_ctx *ctx, const redisReply *e, bool seen)
 {
 	const redisReply *id, *f = NULL;
 	struct wh_job *job;
@@ -438,7 +450,7 @@ take_entry(struct wh_ctx *ctx, const redisReply *e)
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 	    (id = e->element[0])->type != REDIS_REPLY_STRING ||
-	    id->len >= ENTRY_ID_MAX || in_flight(ctx, id->str)) {
+	    id->len >= ENTRY_ID_MAX || (seen && in_flight(ctx, id->str))) {
 		return;
 	}
 	job = calloc(1, sizeof *job);
@@ -470,7 +482,7 @@ take_entry(struct wh_ctx *ctx, const redisReply *e)
 }
 
 static size_t
-take_entries(struct wh_ctx *ctx, const redisReply *entries)
+take_entries(struct wh_ctx *ctx, const redisReply *entries, bool seen)
 {
 	size_t i;
 
@@ -478,7 +490,7 @@ take_entries(struct wh_ctx *ctx, const redisReply *entries)
 		return 0;
 	}
 	for (i = 0; i < entries->elements; i++) {
-		take_entry(ctx, entries->element[i]);
+		take_entry(ctx, entries->element[i], seen);
 	}
 	return entries->elements;
 }
@@ -543,7 +555,7 @@ on_read(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	    reply->element[0]->type == REDIS_REPLY_ARRAY &&
 	    reply->element[0]->elements == 2) {
 		entries = reply->element[0]->element[1];
-		n = take_entries(ctx, entries);
+		n = take_entries(ctx, entries, ctx->pending_phase);
 		advance_cursor(ctx, entries, n);
 	}
 	ctx->reading = false;
@@ -610,7 +622,7 @@ on_claimed(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 	memcpy(ctx->claim_cursor, reply->element[0]->str,
 	       reply->element[0]->len + 1);
-	n = take_entries(ctx, reply->element[1]);
+	n = take_entries(ctx, reply->element[1], true);
 	if (n > 0) {
 		lwm2m_log(LWM2M_LOG_NOTICE,
 		          "claimed %zu jobs idle over %" PRId64
@@ -821,6 +833,7 @@ wh_ctx_new(struct event_base *base, const struct wh_config *config,
 	TAILQ_INIT(&ctx->acks);
 	strcpy(ctx->cursor, "0");
 	strcpy(ctx->claim_cursor, "0-0");
+	metrics_init(ctx);
 	err = wh_http_new(base, &config->http, &ctx->http);
 	if (err == LWM2M_OK) {
 		err = timers_start(ctx);

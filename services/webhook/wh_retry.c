@@ -1,9 +1,11 @@
 #include "wh.h"
 
+#include <pthread.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "lwm2m_id.h"
 
@@ -47,16 +49,45 @@ wh_retry_delay_ms(const struct wh_retry_policy *policy, unsigned retry,
 	return d + (int64_t)(rnd % (uint64_t)(d / 2 + 1));
 }
 
+/* The HMAC implementation is fetched from the provider once per process:
+ * OpenSSL 3's one-shot HMAC() fetches it (a locked name lookup) and builds
+ * its contexts anew on every call, which perf showed as 6% of the
+ * dispatcher at 10k deliveries/s.  EVP_MAC objects are shareable between
+ * threads once fetched. */
+static EVP_MAC *hmac_impl;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_fetch(void)
+{
+	hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 lwm2m_err
 wh_sign(const char *secret, size_t secret_len, const void *body,
         size_t body_len, char ret_sig[WH_SIGNATURE_SIZE])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	size_t mac_len = 0;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+	    OSSL_PARAM_construct_end()};
+	EVP_MAC_CTX *ctx;
+	bool ok;
 
-	if (HMAC(EVP_sha256(), secret, (int)secret_len, body, body_len, mac,
-	         &mac_len) == NULL ||
-	    mac_len != 32) {
+	pthread_once(&hmac_once, hmac_fetch);
+	if (hmac_impl == NULL || (ctx = EVP_MAC_CTX_new(hmac_impl)) == NULL) {
+		return LWM2M_EIO;
+	}
+	/* an empty key is valid HMAC; OpenSSL wants a non-NULL pointer */
+	ok =
+	    EVP_MAC_init(ctx, (const unsigned char *)(secret_len ? secret : ""),
+	                 secret_len, params) == 1 &&
+	    EVP_MAC_update(ctx, body, body_len) == 1 &&
+	    EVP_MAC_final(ctx, mac, &mac_len, sizeof mac) == 1 && mac_len == 32;
+	EVP_MAC_CTX_free(ctx);
+	if (!ok) {
 		return LWM2M_EIO;
 	}
 	memcpy(ret_sig, "sha256=", 7);
