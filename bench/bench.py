@@ -24,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.pop("LWDS_TEST_REDIS_URL", None)   # always a private Redis
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import lwdslib  # noqa: E402
+import bench_notify  # noqa: E402
 
 
 def build_bin(name):
@@ -309,11 +310,15 @@ def parse_args():
     ap.add_argument("--soak-devices", type=int, default=20000)
     ap.add_argument("--soak-rate", type=float, default=2000)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--no-notify", action="store_true",
+                    help="skip scenario 4 (notifications to web hooks)")
+    bench_notify.add_args(ap)
     cfg = ap.parse_args()
     if cfg.short:
         cfg.runs, cfg.storm, cfg.sim, cfg.scale = 1, 2000, 500, 5000
         cfg.update_seconds = 2
         cfg.soak_seconds, cfg.soak_devices = 10, 500
+        bench_notify.short(cfg)
     return cfg
 
 
@@ -348,6 +353,11 @@ def main():
             services.stop()
     finally:
         redis.close()
+    if not cfg.no_notify:
+        notify_rows, notify_res = bench_notify.scenario_notify(
+            cfg, row, lwdslib, build_bin, cpu_seconds)
+        rows += notify_rows
+        res.update(notify_res)
     res["rows"] = rows
     os.makedirs(cfg.out, exist_ok=True)
     path = os.path.join(cfg.out, time.strftime("%Y%m%dT%H%M%SZ",

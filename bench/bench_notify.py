@@ -103,6 +103,23 @@ def subscribe(api, token, cid, did, url):
         raise RuntimeError("POST %s: %r" % (path, r))
 
 
+def commandstats(redis, deliveries):
+    """{command: [calls, usec]} per delivery from INFO commandstats."""
+    info = redis.command("INFO", "commandstats")
+    if isinstance(info, bytes):
+        info = info.decode()
+    out = {}
+    n = max(deliveries, 1)
+    for line in info.splitlines():
+        if not line.startswith("cmdstat_"):
+            continue
+        name, rest = line[8:].split(":", 1)
+        f = dict(kv.split("=") for kv in rest.split(","))
+        out[name] = [round(int(f["calls"]) / n, 3),
+                     round(int(f["usec"]) / n, 2)]
+    return out
+
+
 def drain(sink, expected, idle_s=2.0, timeout=120.0):
     """Sink stats once `expected` unique deliveries arrived, or once none
     arrived for idle_s (the rest is lost), or after timeout."""
@@ -134,6 +151,7 @@ class Bench:
         """One run of the emulator; figures from emulator, sink, /proc."""
         sink.ask("stats", "stats")
         sink.send("reset")
+        perf = self.perf_start(name, pids)
         c0 = cpu_all(pids, self.cpu_seconds)
         t0 = self.now_rel()
         done = emu.ask("run %g %g %s" % (rate, secs, mode), "done",
@@ -141,11 +159,43 @@ class Bench:
         st = drain(sink, done["sent"] * per_note,
                    idle_s=max(3.0, secs / 2))
         c1 = cpu_all(pids, self.cpu_seconds)
+        self.perf_stop(perf)
         span = max(st["last_s"] - t0, 1e-6)
         return {"phase": name, "emulator": done, "sink": st,
                 "cpu_s": cpu_delta(c0, c1),
                 "delivered_per_s": st["unique"] / span,
                 "lost": done["sent"] * per_note - st["unique"]}
+
+    def perf_start(self, phase, pids):
+        """LWDS_BENCH_PERF=webhook,broker,...: perf record those processes
+        during the max phase (bench/results/notify-<name>.perf)."""
+        names = os.environ.get("LWDS_BENCH_PERF", "")
+        if phase != "max" or not names:
+            return []
+        out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "results")
+        os.makedirs(out, exist_ok=True)
+        procs = []
+        for name in names.split(","):
+            data = os.path.join(out, "notify-%s.perf" % name)
+            procs.append((data, subprocess.Popen(
+                ["perf", "record", "-e", "cpu-clock", "-F", "999", "-g",
+                 "-o", data, "-p", str(pids[name])],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+        time.sleep(0.5)
+        return procs
+
+    def perf_stop(self, procs):
+        for data, p in procs:
+            p.send_signal(2)
+            p.wait(60)
+            rep = subprocess.run(
+                ["perf", "report", "-i", data, "--no-children", "--sort",
+                 "dso,symbol", "--stdio", "-g", "none", "--percent-limit",
+                 "0.7"], capture_output=True, text=True)
+            print("== perf %s" % data)
+            print("\n".join(x for x in rep.stdout.splitlines()[:70]
+                            if x and not x.startswith("#")))
 
     def baseline(self, sink_port):
         out = subprocess.run(
@@ -192,8 +242,10 @@ class Bench:
                          "sink": sink.p.pid})
             # warm-up: connections, JIT-free but caches and pools fill
             self.phase("warm-up", emu, sink, pids, 2000, 1, "non", 1)
+            redis.command("CONFIG", "RESETSTAT")
             mx = self.phase("max", emu, sink, pids, 0, cfg.notify_seconds,
                             "con", 1)
+            mx["redis_commands"] = commandstats(redis, mx["sink"]["unique"])
             half_rate = max(mx["delivered_per_s"] / 2, 100)
             half = self.phase("half", emu, sink, pids, half_rate,
                               cfg.notify_seconds, "non", 1)
@@ -274,6 +326,59 @@ def scenario_notify(cfg, row, lwdslib, build_bin, cpu_seconds):
     return rows, res
 
 
+FILL_LUA = (
+    "for i = 1, tonumber(ARGV[1]) do redis.call('XADD', KEYS[1], '*', "
+    "'job', string.format(ARGV[2], i, i)) end return 1")
+
+
+def webhook_only(n, lwdslib, build_bin, cpu_seconds):
+    """The dispatcher alone: n jobs pre-filled in the deliveries stream
+    (same-shaped bodies, signed), lwds-webhook started, time until the sink
+    has them all; returns {rate, cpu_us per delivery of webhook/redis}."""
+    redis = lwdslib.Redis()
+    sink = Proc([build_bin(SINK)])
+    try:
+        port = sink.wait_event("ready", 10)["port"]
+        body = ('{"Items":[{"Links":[{"rel":"subscription","href":'
+                '"/subscriptions/AAAAAAAAAAAAAAAAAAAAAA"},{"rel":"client",'
+                '"href":"/clients/BBBBBBBBBBBBBBBBBBBBBB"},{"rel":"object",'
+                '"href":"/clients/BBBBBBBBBBBBBBBBBBBBBB/objecttypes/'
+                'CCCCCCCCCCCCCCCCCCCCCC/instances/0"},{"rel":"definition",'
+                '"href":"/objecttypes/definitions/CCCCCCCCCCCCCCCCCCCCCC"}],'
+                '"TimeTriggered":"2026-11-25T14:00:00Z","SubscriptionType":'
+                '"Observation","Value":{"InstanceID":0,"SensorValue":%d}}]}')
+        job = json.dumps({
+            "v": 1, "id": "%020dAA", "sub": "BBBBBBBBBBBBBBBBBBBBBA",
+            "org": 0, "url": "http://127.0.0.1:%d/hook" % port,
+            "ct": "application/json",
+            "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I",
+            "attempt": 0, "created": int(time.time() * 1000),
+            "body": body})
+        redis.command("EVAL", FILL_LUA, "1", "lwds:v1:{deliveries}",
+                      str(n), job)
+        svc = lwdslib.Services(redis, names=("webhook",),
+                               env={"LWDS_LOG_LEVEL": "warning"})
+        t0 = time.monotonic()
+        svc.start()
+        try:
+            pid = svc.procs["webhook"].pid
+            st = drain(sink, n, idle_s=5, timeout=300)
+            if st["unique"] < n:
+                print(svc.logs())
+            t1 = time.monotonic()
+            cpu = cpu_seconds(pid), cpu_seconds(redis.proc.pid)
+        finally:
+            svc.cleanup()
+        got = max(st["unique"], 1)
+        return {"n": n, "delivered": st["unique"],
+                "rate": st["unique"] / (t1 - t0),
+                "webhook_us": cpu[0] * 1e6 / got,
+                "redis_us": cpu[1] * 1e6 / got}
+    finally:
+        sink.close()
+        redis.close()
+
+
 def add_args(ap):
     ap.add_argument("--notify-devices", type=int, default=1000)
     ap.add_argument("--notify-seconds", type=float, default=10)
@@ -297,13 +402,23 @@ def main():
     import bench
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", action="store_true")
+    ap.add_argument("--webhook-only", type=int, default=0,
+                    help="only the dispatcher draining N pre-filled jobs")
     add_args(ap)
     cfg = ap.parse_args()
+    if cfg.webhook_only:
+        print(json.dumps(webhook_only(cfg.webhook_only, bench.lwdslib,
+                                      bench.build_bin, bench.cpu_seconds)))
+        return
     if cfg.short:
         short(cfg)
     rows, res = scenario_notify(cfg, bench.row, bench.lwdslib,
                                 bench.build_bin, bench.cpu_seconds)
     bench.print_table(rows)
+    print("redis commands per delivery (max phase): [calls, usec]")
+    for k, v in sorted(res["notify"]["max"]["redis_commands"].items(),
+                       key=lambda kv: -kv[1][1]):
+        print("  %-20s %8.3f %8.2f" % (k, v[0], v[1]))
     print(json.dumps(res))
 
 
