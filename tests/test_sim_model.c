@@ -139,6 +139,78 @@ START_TEST(test_sim_model_write_rejects)
 }
 END_TEST
 
+/* set_int puts an INTEGER value at path into t. */
+static void
+set_int(struct lwm2m_tree *t, const char *path, int64_t i)
+{
+	struct lwm2m_path p = P(path);
+	struct lwm2m_value v = {.type = LWM2M_TYPE_INTEGER, .v.i = i};
+
+	ck_assert_int_eq(lwm2m_tree_set(t, &p, &v), LWM2M_OK);
+}
+
+START_TEST(test_sim_model_write_composite_ok)
+{
+	struct sim_model *m = model();
+	struct lwm2m_path p = P("/3442/0/120");
+	struct lwm2m_path multi = P("/3442/0/1120");
+	struct lwm2m_tree t, back;
+	struct lwm2m_node *n;
+	double v;
+
+	lwm2m_tree_init(&t, NULL);
+	set_int(&t, "/3442/0/120", 5);
+	set_int(&t, "/3442/0/1120/3", 30);
+	set_int(&t, "/3442/0/130", 1); /* an integer into a float */
+	ck_assert_int_eq(sim_model_write_composite(m, &t), LWM2M_OK);
+	lwm2m_tree_fini(&t);
+	ck_assert(sim_model_number(m, &p, &v));
+	ck_assert(v == 5.0);
+	p = P("/3442/0/130");
+	ck_assert(sim_model_number(m, &p, &v));
+	ck_assert(v == 1.0);
+	lwm2m_tree_init(&t, NULL);
+	set_int(&t, "/3442/0/1120/4", 40); /* instance 3 stays */
+	ck_assert_int_eq(sim_model_write_composite(m, &t), LWM2M_OK);
+	lwm2m_tree_fini(&t);
+	lwm2m_tree_init(&back, NULL);
+	ck_assert_int_eq(sim_model_read(m, &multi, &back), LWM2M_OK);
+	n = lwm2m_tree_get(&back, &multi);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_uint_eq(n->n_children, 2);
+	lwm2m_tree_fini(&back);
+	sim_model_free(m);
+}
+END_TEST
+
+START_TEST(test_sim_model_write_composite_all_or_nothing)
+{
+	struct sim_model *m = model();
+	struct lwm2m_path p = P("/3442/0/120");
+	struct lwm2m_tree t;
+	double v;
+
+	lwm2m_tree_init(&t, NULL);
+	set_int(&t, "/3442/0/120", 5);
+	set_int(&t, "/3442/7/120", 5);
+	ck_assert_int_eq(sim_model_write_composite(m, &t), LWM2M_ENOTFOUND);
+	lwm2m_tree_fini(&t);
+	lwm2m_tree_init(&t, NULL);
+	set_int(&t, "/3442/0/120", 5);
+	set_int(&t, "/3/0/9", 5); /* battery level: read-only */
+	ck_assert_int_eq(sim_model_write_composite(m, &t), LWM2M_EDENIED);
+	lwm2m_tree_fini(&t);
+	lwm2m_tree_init(&t, NULL);
+	set_int(&t, "/3442/0/120", 5);
+	set_int(&t, "/4/0/0", 5);
+	ck_assert_int_eq(sim_model_write_composite(m, &t), LWM2M_ENOTFOUND);
+	lwm2m_tree_fini(&t);
+	ck_assert(sim_model_number(m, &p, &v));
+	ck_assert(v == -42.0);
+	sim_model_free(m);
+}
+END_TEST
+
 START_TEST(test_sim_model_create_and_delete)
 {
 	struct sim_model *m = model();
@@ -281,6 +353,10 @@ sim_model_suite(void)
 	tc = tcase_create("sim_model_write");
 	tcase_add_test(tc, test_sim_model_write_ok);
 	tcase_add_test(tc, test_sim_model_write_rejects);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sim_model_write_composite");
+	tcase_add_test(tc, test_sim_model_write_composite_ok);
+	tcase_add_test(tc, test_sim_model_write_composite_all_or_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sim_model_create");
 	tcase_add_test(tc, test_sim_model_create_and_delete);

@@ -647,6 +647,12 @@ op_send(struct gw_devop *op, struct gw_device *dev)
 
 	if (op->req.op == LWM2M_DEVOP_READ_COMPOSITE ||
 	    op->req.op == LWM2M_DEVOP_WRITE_COMPOSITE) {
+		if (dev->caps.major == 1 && dev->caps.minor == 0) {
+			op_fail(op, LWM2M_DEVOP_ST_BAD_REQUEST,
+			        "the client registered with LwM2M 1.0; "
+			        "composite operations need 1.1");
+			return;
+		}
 		p = &root;
 	}
 	op->has_fmt = pick_format(op, dev, p) == LWM2M_OK;

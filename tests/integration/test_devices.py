@@ -309,20 +309,8 @@ class TestDevices(DeviceCase):
             r = self.api.put(res, self.admin, body)
             self.assertEqual(r.status, 400, (body, r))
 
-    # ---- composite (lwds-sim does not implement FETCH/iPATCH: its refusal
-    # is mapped; the bodies are checked before anything is sent) ----------
-
-    def test_composite_reaches_device(self):
-        c = "/clients/%s/composite" % self.cid
-        r = self.api.post(c + "/read", self.admin,
-                          {"Paths": ["/3/0/0", "/3303/0/5700"]})
-        self.assertIn(r.status, (404, 405), r)
-        self.assertIn("read-composite", r.json()["ErrorDetails"])
-        r = self.api.put(c, self.admin, {"Items": [
-            {"Path": "/3442/0/120", "Value": 5},
-            {"Path": "/3442/0/150", "Value": "AQI=", "Type": "Opaque"}]})
-        self.assertIn(r.status, (404, 405), r)
-        self.assertIn("write-composite", r.json()["ErrorDetails"])
+    # ---- composite: the bodies are checked before anything is sent (the
+    # operations themselves are in test_composite.py) ---------------------
 
     def test_composite_bad_bodies(self):
         c = "/clients/%s/composite" % self.cid

@@ -142,6 +142,14 @@ lwm2m_err sim_model_write(struct sim_model *m, const struct lwm2m_path *path,
                           struct lwm2m_tree *tree, bool replace,
                           bool raw_is_text);
 
+/* sim_model_write_composite applies a Write-Composite: every resource or
+ * resource instance of tree (decoded at the root) is a partial update of
+ * its instance.  Everything is checked before anything changes: ENOTFOUND
+ * (object, instance or resource absent), EDENIED (not writable), EPROTO
+ * (value of the wrong type). */
+lwm2m_err sim_model_write_composite(struct sim_model *m,
+                                    struct lwm2m_tree *tree);
+
 /* sim_model_create creates an instance of object obj from the resources
  * in tree (instance id from the tree when given, else the lowest free).
  * EEXIST when the id is taken, EDENIED for a single-instance object. */

@@ -104,8 +104,9 @@ size_t
 sim_stats_json(const struct sim_ctx *ctx, char *buf, size_t size)
 {
 	static const char *ops[SIM_K_MAX] = {
-	    "read",   "discover", "write",   "write_attributes", "execute",
-	    "create", "delete",   "observe", "cancel",           "other"};
+	    "read",    "discover",       "write",           "write_attributes",
+	    "execute", "create",         "delete",          "observe",
+	    "cancel",  "read_composite", "write_composite", "other"};
 	const struct sim_stats *s = &ctx->stats;
 	size_t off = add(
 	    buf, size, 0,

@@ -13,6 +13,7 @@
 #define SIM_MAX_OBS 64   /* observations per client */
 #define SIM_MAX_ATTRS 64 /* attribute sets per client */
 #define SIM_CON_EVERY 20
+#define SIM_COMPOSITE_MAX 64 /* paths in one Read-Composite */
 
 struct req {
 	struct sim_client *c;
@@ -837,13 +838,185 @@ do_delete(struct req *q)
 	sim_client_soon(q->c, SIM_EXEC_UPDATE);
 }
 
+/* ---- composite operations (LwM2M 1.1) ------------------------------------
+ */
+
+/* composite_fmt is the SenML format of a composite request body, or 0
+ * after answering 4.15. */
+static unsigned
+composite_fmt(struct req *q)
+{
+	bool has_cf;
+	unsigned cf = opt_uint(q->pdu, COAP_OPTION_CONTENT_FORMAT, &has_cf);
+
+	if (!has_cf ||
+	    (cf != LWM2M_FMT_SENML_JSON && cf != LWM2M_FMT_SENML_CBOR) ||
+	    !format_ok(q->c, cf)) {
+		answer(q, COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT, NULL);
+		return 0;
+	}
+	return cf;
+}
+
+static void
+answer_diag(struct req *q, const struct lwm2m_diag *diag)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof msg, "offset %zu: %s", diag->offset, diag->msg);
+	answer(q, COAP_RESPONSE_CODE_BAD_REQUEST, msg);
+}
+
+/* covered is true when another path of the list reads paths[i] too: a
+ * shorter prefix of it, or the same path earlier in the list. */
+static bool
+covered(const struct lwm2m_path *paths, size_t n, size_t i)
+{
+	for (size_t j = 0; j < n; j++) {
+		if (j != i && lwm2m_path_is_prefix(&paths[j], &paths[i]) &&
+		    (paths[j].len < paths[i].len || j < i)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* read_paths reads every path of the list into tree; answers 4.04 naming
+ * the first path that does not exist (4.05 when not readable). */
+static bool
+read_paths(struct req *q, const struct lwm2m_path *paths, size_t n,
+           struct lwm2m_tree *tree)
+{
+	char msg[64], p[32];
+	lwm2m_err err;
+
+	for (size_t i = 0; i < n; i++) {
+		if (covered(paths, n, i)) {
+			continue;
+		}
+		err = sim_model_read(q->c->model, &paths[i], tree);
+		if (err != LWM2M_OK) {
+			lwm2m_path_format(&paths[i], p, sizeof p);
+			snprintf(msg, sizeof msg, "%s: %s", p,
+			         lwm2m_strerror(err));
+			answer(q, err_code(err), msg);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* do_fetch answers a Read-Composite (FETCH, a SenML list of paths) with
+ * the values in the Accept format (default: the request's format).  An
+ * Observe option is not honoured: the answer carries none, so no
+ * observation is set up (RFC 7641 section 4.1). */
+static void
+do_fetch(struct req *q)
+{
+	static const struct lwm2m_path root = {0};
+	struct lwm2m_path paths[SIM_COMPOSITE_MAX];
+	struct lwm2m_tree tree;
+	struct lwm2m_diag diag = {0};
+	const uint8_t *data = NULL;
+	size_t len = 0, off, total, n = 0, out_len;
+	unsigned cf = composite_fmt(q), accept;
+	bool has_accept;
+	uint8_t *out;
+	lwm2m_err err;
+
+	q->c->ctx->stats.ops[SIM_K_READ_COMPOSITE]++;
+	if (cf == 0) {
+		return;
+	}
+	accept = opt_uint(q->pdu, COAP_OPTION_ACCEPT, &has_accept);
+	accept = has_accept ? accept : cf;
+	coap_get_data_large(q->pdu, &len, &data, &off, &total);
+	lwm2m_tree_init(&tree, NULL);
+	if (lwm2m_senml_decode_paths((enum lwm2m_format)cf, data, len, &tree,
+	                             paths, SIM_COMPOSITE_MAX, &n,
+	                             &diag) != LWM2M_OK) {
+		answer_diag(q, &diag);
+	} else if (!format_ok(q->c, accept)) {
+		answer(q, COAP_RESPONSE_CODE_NOT_ACCEPTABLE, NULL);
+	} else if (read_paths(q, paths, n, &tree)) {
+		err = lwm2m_encode((enum lwm2m_format)accept, &tree, &root,
+		                   &out, &out_len);
+		if (err == LWM2M_OK) {
+			coap_pdu_set_code(q->resp, COAP_RESPONSE_CODE_CONTENT);
+			coap_add_data_large_response(
+			    q->r, q->s, q->pdu, q->resp, q->query,
+			    (uint16_t)accept, -1, 0, out_len, out, release_buf,
+			    out);
+		} else {
+			answer(q,
+			       err == LWM2M_EINVAL
+			           ? COAP_RESPONSE_CODE_NOT_ACCEPTABLE
+			           : err_code(err),
+			       NULL);
+		}
+	}
+	lwm2m_tree_fini(&tree);
+}
+
+/* do_ipatch applies a Write-Composite (iPATCH, SenML records with
+ * values): all or nothing. */
+static void
+do_ipatch(struct req *q)
+{
+	static const struct lwm2m_path root = {0};
+	struct lwm2m_tree tree;
+	struct lwm2m_diag diag = {0};
+	const uint8_t *data = NULL;
+	size_t len = 0, off, total;
+	unsigned cf = composite_fmt(q);
+	lwm2m_err err;
+
+	q->c->ctx->stats.ops[SIM_K_WRITE_COMPOSITE]++;
+	if (cf == 0) {
+		return;
+	}
+	coap_get_data_large(q->pdu, &len, &data, &off, &total);
+	lwm2m_tree_init(&tree, NULL);
+	if (lwm2m_decode((enum lwm2m_format)cf, data, len, &root, &tree,
+	                 &diag) != LWM2M_OK) {
+		answer_diag(q, &diag);
+	} else if ((err = sim_model_write_composite(q->c->model, &tree)) !=
+	           LWM2M_OK) {
+		answer_err(q, err);
+	} else {
+		answer(q, COAP_RESPONSE_CODE_CHANGED, NULL);
+		sim_dm_check_obs(q->c);
+	}
+	lwm2m_tree_fini(&tree);
+}
+
+/* do_composite serves FETCH and iPATCH on any path (LwM2M 1.1 puts them
+ * on "/"); a LwM2M 1.0 client answers 4.05 as 1.0 has no such methods. */
+static void
+do_composite(struct req *q, coap_pdu_code_t method)
+{
+	if (q->c->ctx->opts.lwm2m_minor == 0) {
+		q->c->ctx->stats.ops[SIM_K_OTHER]++;
+		answer(q, COAP_RESPONSE_CODE_NOT_ALLOWED,
+		       "composite operations need LwM2M 1.1");
+		return;
+	}
+	lazy_tick(q->c);
+	if (method == COAP_REQUEST_CODE_FETCH) {
+		do_fetch(q);
+	} else {
+		do_ipatch(q);
+	}
+}
+
 static bool
 parse_req_path(struct req *q)
 {
 	coap_string_t *uri = coap_get_uri_path(q->pdu);
 	lwm2m_err err;
 
-	if (uri == NULL) {
+	if (uri == NULL || uri->length == 0) {
+		coap_delete_string(uri);
 		q->path.len = 0;
 		snprintf(q->ptext, sizeof q->ptext, "/");
 		return true;
@@ -869,6 +1042,10 @@ method_name(coap_pdu_code_t method)
 		return "PUT";
 	case COAP_REQUEST_CODE_DELETE:
 		return "DELETE";
+	case COAP_REQUEST_CODE_FETCH:
+		return "FETCH";
+	case COAP_REQUEST_CODE_IPATCH:
+		return "iPATCH";
 	default:
 		return "other";
 	}
@@ -896,6 +1073,9 @@ sim_dm_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		answer(&q, q.c->fail_code, "failure set by the fail command");
 	} else if (method == COAP_REQUEST_CODE_GET) {
 		do_get(&q);
+	} else if (method == COAP_REQUEST_CODE_FETCH ||
+	           method == COAP_REQUEST_CODE_IPATCH) {
+		do_composite(&q, method);
 	} else if (q.path.len == 0) {
 		q.c->ctx->stats.ops[SIM_K_OTHER]++;
 		answer(&q, COAP_RESPONSE_CODE_NOT_ALLOWED, NULL);

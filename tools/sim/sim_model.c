@@ -822,15 +822,14 @@ apply_res(struct sim_model *m, uint16_t oid, struct sim_inst *in, size_t ridx,
 	return err;
 }
 
-/* write_inst validates then applies every resource node under inst node
- * n (two passes, so a bad value changes nothing). */
+/* check_inst validates (and coerces) every resource node under inst
+ * node n against the definition of o. */
 static lwm2m_err
-write_inst(struct sim_model *m, struct sim_obj *o, struct sim_inst *in,
-           struct lwm2m_tree *tree, struct lwm2m_node *n, bool replace,
-           bool creating, bool raw_is_text)
+check_inst(const struct sim_obj *o, struct lwm2m_tree *tree,
+           struct lwm2m_node *n, bool creating, bool raw_is_text)
 {
 	size_t ridx;
-	lwm2m_err err = LWM2M_OK;
+	lwm2m_err err;
 
 	for (struct lwm2m_node *c = n->first_child; c != NULL;
 	     c = c->next_sibling) {
@@ -844,12 +843,69 @@ write_inst(struct sim_model *m, struct sim_obj *o, struct sim_inst *in,
 			return err;
 		}
 	}
-	for (struct lwm2m_node *c = n->first_child;
+	return LWM2M_OK;
+}
+
+/* apply_inst stores every resource node under inst node n, checked by
+ * check_inst, into in. */
+static lwm2m_err
+apply_inst(struct sim_model *m, struct sim_obj *o, struct sim_inst *in,
+           const struct lwm2m_node *n, bool replace)
+{
+	size_t ridx = 0;
+	lwm2m_err err = LWM2M_OK;
+
+	for (const struct lwm2m_node *c = n->first_child;
 	     err == LWM2M_OK && c != NULL; c = c->next_sibling) {
 		res_def(o->def, c->id, &ridx);
 		err = apply_res(m, o->def->id, in, ridx, c, replace);
 	}
 	return err;
+}
+
+/* write_inst validates then applies every resource node under inst node
+ * n (two passes, so a bad value changes nothing). */
+static lwm2m_err
+write_inst(struct sim_model *m, struct sim_obj *o, struct sim_inst *in,
+           struct lwm2m_tree *tree, struct lwm2m_node *n, bool replace,
+           bool creating, bool raw_is_text)
+{
+	lwm2m_err err = check_inst(o, tree, n, creating, raw_is_text);
+
+	return err != LWM2M_OK ? err : apply_inst(m, o, in, n, replace);
+}
+
+/* composite_pass checks (apply false) or applies every instance of tree. */
+static lwm2m_err
+composite_pass(struct sim_model *m, struct lwm2m_tree *tree, bool apply)
+{
+	lwm2m_err err = LWM2M_OK;
+
+	for (struct lwm2m_node *on = tree->root.first_child;
+	     err == LWM2M_OK && on != NULL; on = on->next_sibling) {
+		struct sim_obj *o = find_obj(m, on->id);
+
+		for (struct lwm2m_node *n = on->first_child;
+		     err == LWM2M_OK && n != NULL; n = n->next_sibling) {
+			struct sim_inst *in =
+			    o != NULL ? find_inst(o, n->id) : NULL;
+
+			if (in == NULL) {
+				return LWM2M_ENOTFOUND;
+			}
+			err = apply ? apply_inst(m, o, in, n, false)
+			            : check_inst(o, tree, n, false, false);
+		}
+	}
+	return err;
+}
+
+lwm2m_err
+sim_model_write_composite(struct sim_model *m, struct lwm2m_tree *tree)
+{
+	lwm2m_err err = composite_pass(m, tree, false);
+
+	return err != LWM2M_OK ? err : composite_pass(m, tree, true);
 }
 
 lwm2m_err
