@@ -41,6 +41,7 @@
 #define GW_LT_MAX 0x7fffffffu
 #define GW_DIAG_MAX 160
 #define GW_EXPIRY_GRACE_MS 2000 /* tolerated lateness of an Update */
+#define GW_EVENT_KINDS 8        /* connectivity event kinds counted */
 
 enum gw_state {
 	GW_STATE_REGISTERED = 0,
@@ -256,6 +257,7 @@ struct gw_config {
 };
 
 struct gw_exchange;
+struct lwm2m_metric;
 
 struct gw_ctx {
 	struct gw_config cfg;
@@ -275,6 +277,9 @@ struct gw_ctx {
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
+	char reg_sha[48]; /* SHA1 of the Register script, "" until loaded */
+	/* registry event counters by LWM2M_ENV_EV_* kind, devices gauge */
+	struct lwm2m_metric *m_events[GW_EVENT_KINDS], *m_devices;
 };
 
 /* gw_config_init fills cfg from LWDS_* environment variables and defaults,
@@ -299,6 +304,11 @@ void gw_stop(void *gw);
 /* gw_publish sends a connectivity event of kind about dev-like fields. */
 void gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id,
                 const char *ep, long long org);
+
+/* gw_publish_nng is gw_publish without the XADD to LWM2M_KEY_EVENTS, for
+ * events the caller's Redis script already added. */
+void gw_publish_nng(struct gw_ctx *gw, uint16_t kind, const char *id,
+                    const char *ep, long long org);
 
 /* ---- gw_coap.c ------------------------------------------------------------
  */
@@ -344,11 +354,11 @@ struct gw_request;
 
 /* gw_dtls_start opens the DTLS endpoint (LWDS_DTLS_LISTEN, default
  * 0.0.0.0:5684; nothing when LWDS_DTLS_ENABLE=0) on gw->coap with PSK
- * identities from Redis (cached, polled every LWDS_DTLS_PSK_POLL_MS), and
- * a second context for device certificates (LWDS_DTLS_CERT_LISTEN, default
- * 0.0.0.0:5685; off with LWDS_DTLS_PKI=0) trusting the device CA
- * (LWDS_CA_CERT/LWDS_CA_KEY, else Redis: read, or created, blocking, so
- * call it before the loop runs).  Called by gw_coap_start. */
+ * identities from Redis (cached, polled every LWDS_DTLS_PSK_POLL_MS) and,
+ * on the same endpoint, device certificates (off with LWDS_DTLS_PKI=0)
+ * trusting the device CA (LWDS_CA_CERT/LWDS_CA_KEY, else Redis: read, or
+ * created, blocking, so call it before the loop runs); LWDS_DTLS_CERT_LISTEN
+ * adds a second endpoint.  Called by gw_coap_start. */
 lwm2m_err gw_dtls_start(struct gw_ctx *gw);
 
 /* gw_dtls_stop frees the DTLS state after the libcoap context; NULL-safe. */
@@ -405,6 +415,10 @@ lwm2m_err gw_registry_evict(struct gw_ctx *gw, const char *id);
 
 /* gw_registry_announce writes the gateway hash and alive key. */
 void gw_registry_announce(struct gw_ctx *gw);
+
+/* gw_registry_ready runs on every Redis (re)connect: loads the Register
+ * script (SCRIPT LOAD; EVAL is used until it answered) and announces. */
+void gw_registry_ready(struct gw_ctx *gw);
 
 /* ---- gw_devop.c: device operations (lwm2m_devop.h) -----------------------
  * Only the loop thread calls these. */

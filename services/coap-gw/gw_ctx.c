@@ -202,29 +202,41 @@ gw_config_init(struct gw_config *cfg, int argc, char **argv, bool *ret_help)
 /* ---- events and rpc -------------------------------------------------------
  */
 
-void
-gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
-           long long org)
+/* the registry event counter of kind, looked up once */
+static struct lwm2m_metric *
+event_counter(struct gw_ctx *gw, uint16_t kind)
+{
+	static const char *const names[] = {
+	    "", "registered", "updated", "deregistered", "expired", "removed"};
+	char metric[96];
+
+	if (kind >= GW_EVENT_KINDS || kind >= sizeof names / sizeof names[0]) {
+		return NULL;
+	}
+	if (gw->m_events[kind] == NULL) {
+		snprintf(metric, sizeof metric,
+		         "lwds_gw_registry_events_total{event=\"%s\"}",
+		         names[kind]);
+		gw->m_events[kind] = lwm2m_metrics_counter(
+		    NULL, metric, "Registration events by kind");
+	}
+	return gw->m_events[kind];
+}
+
+static void
+publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
+        long long org, bool stream)
 {
 	struct lwm2m_event ev;
 	nng_msg *msg;
 	lwm2m_err err;
 
-	static const char *const names[] = {"", "registered", "updated",
-	                                    "deregistered", "expired",
-	                                    "removed"};
-	char metric[96];
-
-	if (kind < sizeof names / sizeof names[0]) {
-		snprintf(metric, sizeof metric,
-		         "lwds_gw_registry_events_total{event=\"%s\"}",
-		         names[kind]);
-		lwm2m_metrics_inc(lwm2m_metrics_counter(
-		    NULL, metric, "Registration events by kind"));
+	lwm2m_metrics_inc(event_counter(gw, kind));
+	if (gw->m_devices == NULL) {
+		gw->m_devices = lwm2m_metrics_gauge(
+		    NULL, "lwds_gw_devices", "Devices owned by this gateway");
 	}
-	lwm2m_metrics_set(lwm2m_metrics_gauge(NULL, "lwds_gw_devices",
-	                                      "Devices owned by this gateway"),
-	                  (double)gw->table.count);
+	lwm2m_metrics_set(gw->m_devices, (double)gw->table.count);
 	if (!gw->pub_open) {
 		return;
 	}
@@ -234,7 +246,9 @@ gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
 	snprintf(ev.gw, sizeof ev.gw, "%s", gw->cfg.gw_id);
 	ev.org = org;
 	ev.ts = lwm2m_now_ms();
-	gw_events_add(gw, kind, id, ep, org);
+	if (stream) {
+		gw_events_add(gw, kind, id, ep, org);
+	}
 	err = lwm2m_event_msg_new(kind, &ev, &msg);
 	if (err == LWM2M_OK) {
 		err = lwm2m_env_send(gw->pub, msg);
@@ -245,6 +259,20 @@ gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
 	}
 }
 
+void
+gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
+           long long org)
+{
+	publish(gw, kind, id, ep, org, true);
+}
+
+void
+gw_publish_nng(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
+               long long org)
+{
+	publish(gw, kind, id, ep, org, false);
+}
+
 static void
 on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 {
@@ -252,12 +280,12 @@ on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 	char id[LWM2M_ID_SIZE], rid[LWM2M_ENV_RID_MAX + 8];
 	lwm2m_err err;
 
-	lwm2m_metrics_inc(lwm2m_metrics_counter(NULL, "lwds_gw_rpc_requests_total",
-	                                        "rpc requests received"));
+	lwm2m_metrics_inc(lwm2m_metrics_counter(
+	    NULL, "lwds_gw_rpc_requests_total", "rpc requests received"));
 	if (env->rid_len > 0) {
-		lwm2m_log(LWM2M_LOG_INFO, "rpc kind=%u rid=%s", env->kind,
-		          lwm2m_log_quote(rid, sizeof rid, env->rid,
-		                          env->rid_len));
+		lwm2m_log(
+		    LWM2M_LOG_INFO, "rpc kind=%u rid=%s", env->kind,
+		    lwm2m_log_quote(rid, sizeof rid, env->rid, env->rid_len));
 	}
 	switch (env->kind) {
 	case LWM2M_ENV_RPC_PING:
@@ -298,7 +326,7 @@ on_redis_ready(struct lwm2m_redis *redis, void *arg)
 	struct gw_ctx *gw = arg;
 
 	lwm2m_log(LWM2M_LOG_NOTICE, "redis connected");
-	gw_registry_announce(gw);
+	gw_registry_ready(gw);
 }
 
 static void

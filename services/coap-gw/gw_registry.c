@@ -1,14 +1,16 @@
 /* gw_registry.c - registration state in Redis.
  *
- * Every operation answers once the MULTI/EXEC that writes its result is
- * acknowledged, so whoever reads Redis after the device got its answer sees
- * the new state.  Register first learns whether the endpoint already has a
- * client id and whether that id is blacklisted; Update and De-register read
- * the record and the blacklist first (the device may have moved to another
- * gateway, or been de-registered or deleted there) and take the device over
- * when another gateway owned it.  The in-memory table caches what this
- * gateway owns (for rpc and device operations).  When Redis is down every
- * operation answers 5.03 with Max-Age.
+ * Every operation answers once Redis acknowledged the write of its result,
+ * so whoever reads Redis after the device got its answer sees the new
+ * state.  Register is one Lua script (one round trip): it learns whether
+ * the endpoint already has a client id, whether that id is blacklisted and
+ * which gateway owned it, and writes the record, the indexes and the event.
+ * Update and De-register read the record and the blacklist first (the
+ * device may have moved to another gateway, or been de-registered or
+ * deleted there), take the device over when another gateway owned it, and
+ * write with MULTI/EXEC.  The in-memory table caches what this gateway owns
+ * (for rpc and device operations).  When Redis is down every operation
+ * answers 5.03 with Max-Age.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,62 +97,6 @@ key_client(char *buf, size_t size, const char *id)
 /* fire-and-forget command inside a MULTI batch; errors show up on EXEC */
 #define BATCH(gw, ...) lwm2m_redis_cmd((gw)->redis, NULL, NULL, __VA_ARGS__)
 
-/* The record's HSET goes as an argument vector: hiredis's printf-style
- * formatter appends the format string byte by byte and took over half of
- * the gateway's instructions per registration (bench/README.md). */
-static void
-write_record(struct gw_ctx *gw, const struct gw_record *r)
-{
-	char key[128], org[24], lt[16], reg[24], upd[24], exp[24];
-	const char *argv[] = {"HSET",  key,
-	                      "ep",    r->ep,
-	                      "org",   org,
-	                      "addr",  r->addr,
-	                      "lt",    lt,
-	                      "b",     r->b,
-	                      "q",     r->queue ? "1" : "0",
-	                      "lwm2m", r->lwm2m,
-	                      "sms",   r->sms,
-	                      "root",  r->root,
-	                      "ct",    r->ct,
-	                      "objs",  r->objs ? r->objs : "",
-	                      "reg",   reg,
-	                      "upd",   upd,
-	                      "exp",   exp,
-	                      "gw",    gw->cfg.gw_id,
-	                      "state", gw_state_name(r->state),
-	                      "sec",   r->secure ? "1" : "0",
-	                      "extra", r->extra};
-
-	key_client(key, sizeof key, r->id);
-	snprintf(org, sizeof org, "%lld", r->org);
-	snprintf(lt, sizeof lt, "%u", r->lt);
-	snprintf(reg, sizeof reg, "%lld", (long long)r->reg_ms);
-	snprintf(upd, sizeof upd, "%lld", (long long)r->upd_ms);
-	snprintf(exp, sizeof exp, "%lld", (long long)r->exp_ms);
-	BATCH(gw, "DEL %s", key);
-	(void)lwm2m_redis_cmdargv(gw->redis, NULL, NULL,
-	                          (int)(sizeof argv / sizeof argv[0]), argv,
-	                          NULL);
-}
-
-static void
-write_indexes(struct gw_ctx *gw, const struct gw_record *r, const char *old_gw)
-{
-	char key[GW_EP_MAX + 128];
-
-	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, r->org);
-	BATCH(gw, "ZADD %s %lld %s", key, (long long)r->reg_ms, r->id);
-	BATCH(gw, "ZADD " LWM2M_KEY_EXPIRY " %lld %s", (long long)r->exp_ms,
-	      r->id);
-	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, gw->cfg.gw_id);
-	BATCH(gw, "SADD %s %s", key, r->id);
-	if (old_gw[0] != '\0' && strcmp(old_gw, gw->cfg.gw_id) != 0) {
-		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, old_gw);
-		BATCH(gw, "SREM %s %s", key, r->id);
-	}
-}
-
 /* removes id from the connected, expiry and gateway indexes */
 static void
 write_unindex(struct gw_ctx *gw, const char *id, long long org,
@@ -197,19 +143,193 @@ attach(struct op *op, bool registered)
 	}
 }
 
-/* ---- Register ------------------------------------------------------------ */
+/* ---- Register ------------------------------------------------------------
+ *
+ * One round trip: a Lua script reads the endpoint index, the blacklist and
+ * the previous owner, writes the record, the indexes and the "registered"
+ * event on the {events} stream, atomically.  Like the MULTI/EXEC it
+ * replaces it touches keys of several hash slots (a single Redis master,
+ * with Sentinel), and builds the client keys from the id it reads.  Sent as
+ * EVALSHA once SCRIPT LOAD answered on connect, as EVAL before that and
+ * after a NOSCRIPT (a failover to a master without the script). */
+
+/* KEYS: endpoint index, org clients, expiry, own gateway clients, events.
+ * ARGV: new id, secure, gateway id, registered-at, expiry, events MAXLEN,
+ * org, endpoint, then the record's field/value pairs.  Returns {1, id}, or
+ * {0, id} for a blacklisted id (nothing written).  An index that does not
+ * hold a client id (22 characters of base64url) is re-pointed. */
+static const char register_lua[] =
+    "local new, secure, gw = ARGV[1], ARGV[2] == '1', ARGV[3]\n"
+    "local old = redis.call('GET', KEYS[1])\n"
+    "local id, setidx = new, old ~= new\n"
+    "if not secure and old and #old == 22 and\n"
+    "    not string.find(old, '[^%w_-]') then\n"
+    "  id, setidx = old, false\n"
+    "end\n"
+    "if (secure or id == old) and redis.call('EXISTS',\n"
+    "    string.format('" LWM2M_KEY_CLIENT_BLACKLIST "', id)) == 1 then\n"
+    "  return {0, id}\n"
+    "end\n"
+    "local ck = string.format('" LWM2M_KEY_CLIENT "', id)\n"
+    "local oldgw = redis.call('HGET', ck, 'gw')\n"
+    "redis.call('DEL', ck)\n"
+    "redis.call('HSET', ck, unpack(ARGV, 9))\n"
+    "redis.call('ZADD', KEYS[2], ARGV[4], id)\n"
+    "redis.call('ZADD', KEYS[3], ARGV[5], id)\n"
+    "redis.call('SADD', KEYS[4], id)\n"
+    "if oldgw and oldgw ~= '' and oldgw ~= gw then\n"
+    "  redis.call('SREM', string.format('" LWM2M_KEY_GATEWAY_CLIENTS
+    "', oldgw), id)\n"
+    "end\n"
+    "if setidx then redis.call('SET', KEYS[1], id) end\n"
+    "redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'type',\n"
+    "  'registered', 'id', id, 'org', ARGV[7], 'gw', gw, 'ts', ARGV[4],\n"
+    "  'ep', ARGV[8])\n"
+    "return {1, id}\n";
+
+#define REG_FIELDS 36 /* field/value strings of the record (18 fields) */
+#define REG_ARGS (3 + 5 + 8 + REG_FIELDS) /* EVAL, script, 5, KEYS, ARGV */
+
+/* the strings register_send points argv at */
+struct reg_buf {
+	char idx[GW_EP_MAX + 128], org_clients[128], gw_clients[GW_EP_MAX + 64];
+	char org[24], lt[16], reg[24], upd[24], exp[24], maxlen[24];
+};
+
+/* fills argv[0..REG_FIELDS) with the record's HSET field/value pairs */
+static void
+record_fields(const struct gw_ctx *gw, const struct gw_record *r,
+              const struct reg_buf *b, const char **argv)
+{
+	const char *f[REG_FIELDS] = {"ep",    r->ep,
+	                             "org",   b->org,
+	                             "addr",  r->addr,
+	                             "lt",    b->lt,
+	                             "b",     r->b,
+	                             "q",     r->queue ? "1" : "0",
+	                             "lwm2m", r->lwm2m,
+	                             "sms",   r->sms,
+	                             "root",  r->root,
+	                             "ct",    r->ct,
+	                             "objs",  r->objs ? r->objs : "",
+	                             "reg",   b->reg,
+	                             "upd",   b->upd,
+	                             "exp",   b->exp,
+	                             "gw",    gw->cfg.gw_id,
+	                             "state", gw_state_name(r->state),
+	                             "sec",   r->secure ? "1" : "0",
+	                             "extra", r->extra};
+
+	memcpy(argv, f, sizeof f);
+}
 
 static void
-on_register_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+format_numbers(const struct gw_ctx *gw, const struct gw_record *r,
+               struct reg_buf *b)
+{
+	long long maxlen = gw->devops != NULL ? gw->devops->events_maxlen
+	                                      : GW_EVENTS_MAXLEN_DEFAULT;
+
+	snprintf(b->idx, sizeof b->idx, LWM2M_KEY_ORG_ENDPOINT, r->org, r->ep);
+	snprintf(b->org_clients, sizeof b->org_clients, LWM2M_KEY_ORG_CLIENTS,
+	         r->org);
+	snprintf(b->gw_clients, sizeof b->gw_clients, LWM2M_KEY_GATEWAY_CLIENTS,
+	         gw->cfg.gw_id);
+	snprintf(b->org, sizeof b->org, "%lld", r->org);
+	snprintf(b->lt, sizeof b->lt, "%u", r->lt);
+	snprintf(b->reg, sizeof b->reg, "%lld", (long long)r->reg_ms);
+	snprintf(b->upd, sizeof b->upd, "%lld", (long long)r->upd_ms);
+	snprintf(b->exp, sizeof b->exp, "%lld", (long long)r->exp_ms);
+	snprintf(b->maxlen, sizeof b->maxlen, "%lld", maxlen);
+}
+
+static void on_registered(struct lwm2m_redis *redis, redisReply *reply,
+                          void *arg);
+
+/* sends the Register script: EVALSHA when loaded and !by_body, else EVAL */
+static lwm2m_err
+register_send(struct op *op, bool by_body)
+{
+	struct gw_ctx *gw = op->gw;
+	const struct gw_record *r = &op->rec;
+	struct reg_buf b;
+	bool sha = !by_body && gw->reg_sha[0] != '\0';
+	const char *argv[REG_ARGS] = {sha ? "EVALSHA" : "EVAL",
+	                              sha ? gw->reg_sha : register_lua,
+	                              "5",
+	                              b.idx,
+	                              b.org_clients,
+	                              LWM2M_KEY_EXPIRY,
+	                              b.gw_clients,
+	                              LWM2M_KEY_EVENTS,
+	                              op->new_id,
+	                              r->secure ? "1" : "0",
+	                              gw->cfg.gw_id,
+	                              b.reg,
+	                              b.exp,
+	                              b.maxlen,
+	                              b.org,
+	                              r->ep};
+
+	format_numbers(gw, r, &b);
+	record_fields(gw, r, &b, argv + REG_ARGS - REG_FIELDS);
+	return lwm2m_redis_cmdargv(gw->redis, on_registered, op, REG_ARGS, argv,
+	                           NULL);
+}
+
+static bool
+is_noscript(const redisReply *reply)
+{
+	return reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+	       strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
+/* the script's answer {1|0, id}; false for anything else */
+static bool
+register_result(struct op *op, const redisReply *reply, bool *ret_ok)
+{
+	const redisReply *e0, *e1;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2) {
+		return false;
+	}
+	e0 = reply->element[0];
+	e1 = reply->element[1];
+	if (e0->type != REDIS_REPLY_INTEGER || e1->type != REDIS_REPLY_STRING ||
+	    e1->len != LWM2M_ID_LEN) {
+		return false;
+	}
+	memcpy(op->rec.id, e1->str, LWM2M_ID_LEN);
+	op->rec.id[LWM2M_ID_LEN] = '\0';
+	*ret_ok = e0->integer == 1;
+	return true;
+}
+
+static void
+on_registered(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct op *op = arg;
 	struct gw_record *r = &op->rec;
 	char q[GW_EP_MAX * 2];
+	bool ok;
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+	if (is_noscript(reply) && register_send(op, true) == LWM2M_OK) {
+		return;
+	}
+	if (!register_result(op, reply, &ok)) {
 		lwm2m_log(LWM2M_LOG_WARNING,
-		          "register id=%s: redis write failed", r->id);
+		          "register ep=\"%s\": redis "
+		          "write failed: %s",
+		          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)),
+		          reply && reply->str ? reply->str : "no reply");
 		op_unavailable(op);
+		return;
+	}
+	if (!ok) {
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "register id=%s refused: blacklisted", r->id);
+		op_finish(op, COAP_RESPONSE_CODE(403), "client is blacklisted");
 		return;
 	}
 	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
@@ -218,100 +338,32 @@ on_register_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	lwm2m_log(LWM2M_LOG_INFO, "registered ep=\"%s\" id=%s org=%lld lt=%u",
 	          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)), r->id,
 	          r->org, r->lt);
-	gw_publish(op->gw, LWM2M_ENV_EV_REGISTERED, r->id, r->ep, r->org);
+	gw_publish_nng(op->gw, LWM2M_ENV_EV_REGISTERED, r->id, r->ep, r->org);
 	op_finish(op, COAP_RESPONSE_CODE(201), NULL);
 }
 
 static void
-register_write(struct op *op)
+on_script_loaded(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
-	struct gw_ctx *gw = op->gw;
-	char key[GW_EP_MAX + 128];
+	struct gw_ctx *gw = arg;
 
-	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") != LWM2M_OK) {
-		op_unavailable(op);
-		return;
-	}
-	write_record(gw, &op->rec);
-	write_indexes(gw, &op->rec, op->old_gw);
-	if (op->overwrite_index) {
-		snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, op->rec.org,
-		         op->rec.ep);
-		BATCH(gw, "SET %s %s", key, op->rec.id);
-	}
-	if (lwm2m_redis_cmd(gw->redis, on_register_written, op, "EXEC") !=
-	    LWM2M_OK) {
-		op_unavailable(op);
+	if (reply != NULL && reply->type == REDIS_REPLY_STRING &&
+	    reply->len < sizeof gw->reg_sha) {
+		memcpy(gw->reg_sha, reply->str, reply->len);
+		gw->reg_sha[reply->len] = '\0';
 	}
 }
 
-static void
-on_register_check(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+void
+gw_registry_ready(struct gw_ctx *gw)
 {
-	struct op *op = arg;
+	const char *argv[] = {"SCRIPT", "LOAD", register_lua};
 
-	if (!reply_ok(reply)) {
-		op->failed = true;
-	} else if (reply->type == REDIS_REPLY_INTEGER) {
-		op->blacklisted = reply->integer != 0;
-	} else if (reply->type == REDIS_REPLY_STRING) {
-		snprintf(op->old_gw, sizeof op->old_gw, "%s", reply->str);
-	}
-	if (--op->waiting > 0) {
-		return;
-	}
-	if (op->failed) {
-		op_unavailable(op);
-	} else if (gw_reg_decide_register(op->blacklisted) !=
-	           COAP_RESPONSE_CODE(201)) {
-		lwm2m_log(LWM2M_LOG_NOTICE,
-		          "register id=%s refused: blacklisted", op->rec.id);
-		op_finish(op, COAP_RESPONSE_CODE(403), "client is blacklisted");
-	} else {
-		register_write(op);
-	}
-}
-
-static void
-on_register_index(struct lwm2m_redis *redis, redisReply *reply, void *arg)
-{
-	struct op *op = arg;
-	char key[128];
-
-	if (!reply_ok(reply)) {
-		op_unavailable(op);
-		return;
-	}
-	if (op->rec.secure) {
-		/* the credential names the client id; check its blacklist even
-		 * for a new endpoint, re-point an index that names another */
-		op->overwrite_index = reply->type == REDIS_REPLY_STRING &&
-		                      strcmp(reply->str, op->new_id) != 0;
-		memcpy(op->rec.id, op->new_id, sizeof op->rec.id);
-	} else if (reply->type != REDIS_REPLY_STRING ||
-	           !lwm2m_id_valid(reply->str, reply->len)) {
-		/* new endpoint (SET NX took our id) or an unusable index */
-		op->overwrite_index = reply->type == REDIS_REPLY_STRING;
-		memcpy(op->rec.id, op->new_id, sizeof op->rec.id);
-		register_write(op);
-		return;
-	} else {
-		memcpy(op->rec.id, reply->str, LWM2M_ID_LEN);
-		op->rec.id[LWM2M_ID_LEN] = '\0';
-	}
-	op->waiting = 2;
-	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_BLACKLIST, op->rec.id);
-	if (lwm2m_redis_cmd(op->gw->redis, on_register_check, op, "EXISTS %s",
-	                    key) != LWM2M_OK) {
-		op_unavailable(op);
-		return;
-	}
-	key_client(key, sizeof key, op->rec.id);
-	if (lwm2m_redis_cmd(op->gw->redis, on_register_check, op, "HGET %s gw",
-	                    key) != LWM2M_OK) {
-		op->failed = true;
-		op->waiting--; /* the EXISTS reply finishes the op */
-	}
+	/* a new connection may be a new master without the script */
+	gw->reg_sha[0] = '\0';
+	(void)lwm2m_redis_cmdargv(gw->redis, on_script_loaded, gw, 3, argv,
+	                          NULL);
+	gw_registry_announce(gw);
 }
 
 static struct op *
@@ -336,7 +388,6 @@ gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
                      struct gw_request *req)
 {
 	struct op *op = op_new(gw, ex, req);
-	char key[GW_EP_MAX + 128];
 
 	if (op == NULL) {
 		return;
@@ -353,11 +404,7 @@ gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
 		op_finish(op, COAP_RESPONSE_CODE(500), "no randomness");
 		return;
 	}
-	snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, op->rec.org,
-	         op->rec.ep);
-	/* Redis >= 7.0: sets our id only for a new endpoint, returns the old */
-	if (lwm2m_redis_cmd(gw->redis, on_register_index, op,
-	                    "SET %s %s NX GET", key, op->new_id) != LWM2M_OK) {
+	if (register_send(op, false) != LWM2M_OK) {
 		op_unavailable(op);
 	}
 }
@@ -487,9 +534,7 @@ on_update_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 }
 
 /* fields of the HMGET in update_lookup, in order */
-enum {
-	F_EP, F_ORG, F_STATE, F_EXP, F_LT, F_Q, F_GW, F_ROOT, F_VER, F_CT, F_N
-};
+enum { F_EP, F_ORG, F_STATE, F_EXP, F_LT, F_Q, F_GW, F_ROOT, F_VER, F_CT, F_N };
 
 static bool
 read_record(struct op *op, const redisReply *r)

@@ -5,8 +5,8 @@ import os
 import time
 import unittest
 
-from lwdslib import (OPT, ServiceTestCase, Sim, link, path_of, random_token,
-                     wait_until)
+from lwdslib import (ACK, CON, OPT, CoapMessage, ServiceTestCase, Sim, link,
+                     path_of, random_token, uint_opt, wait_until)
 
 PAYLOAD = (b'</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</3303/0>,'
            b'</3303/1>,</5>')
@@ -178,6 +178,61 @@ class TestRegistration(ServiceTestCase):
         self.assertEqual(names.count("reg-again-1"), 1, names)
         r = self.api.get("/clients/" + cid2, self.token)
         self.assertEqual(r.status, 200, r)
+
+    def register_msg(self, c, ep):
+        return CoapMessage(CON, 2, c.next_mid(), os.urandom(4),
+                           [(OPT["Uri-Path"], b"rd"),
+                            (OPT["Content-Format"], uint_opt(40)),
+                            (OPT["Uri-Query"], ep.encode()),
+                            (OPT["Uri-Query"], b"lt=300")], b"</1/0>")
+
+    def test_register_answer_piggybacked(self):
+        """Redis answers at once: the 2.01 comes in the ACK of the Register
+        (one datagram, no empty ACK and separate response)."""
+        c = self.svc.coap()
+        self.addCleanup(c.close)
+        msg = self.register_msg(c, "ep=reg-piggy-1")
+        c.send_raw(msg.encode())
+        r = c.recv()
+        self.assertIsNotNone(r)
+        self.assertEqual((r.type, r.mid, r.token, r.code_str),
+                         (ACK, msg.mid, msg.token, "2.01"), r)
+
+    def test_register_slow_redis_separate_answer(self):
+        """Redis paused past 500 ms: the device gets the empty ACK (a
+        retransmission before it gets nothing), then the 2.01 as a
+        separate CON response, sent only once the record is written."""
+        c = self.svc.coap()
+        self.addCleanup(c.close)
+        msg = self.register_msg(c, "ep=reg-slow-1")
+        self.redis.command("CLIENT", "PAUSE", "1500", "ALL")
+        started = time.monotonic()
+        c.send_raw(msg.encode())
+        time.sleep(0.1)
+        c.send_raw(msg.encode())  # a retransmission
+        first = c.recv(timeout=10)
+        self.assertIsNotNone(first)
+        self.assertEqual((first.type, first.code, first.mid),
+                         (ACK, 0, msg.mid), first)
+        self.assertGreaterEqual(time.monotonic() - started, 0.45)
+        r = c.recv(timeout=10)
+        self.assertIsNotNone(r)
+        self.assertEqual((r.type, r.token, r.code_str),
+                         (CON, msg.token, "2.01"), r)
+        c.send_raw(CoapMessage(ACK, 0, r.mid).encode())
+        cid = r.location_path()[1]
+        rec = self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        self.assertEqual(rec.get("state"), "registered", rec)
+
+    def test_register_after_script_flush(self):
+        """SCRIPT FLUSH (or a failover to a master without the Register
+        script): the gateway falls back from EVALSHA to EVAL."""
+        _, _, cid1 = self.register("reg-flush-1")
+        self.redis.command("SCRIPT", "FLUSH")
+        _, _, cid2 = self.register("reg-flush-1")
+        self.assertEqual(cid1, cid2)
+        _, _, cid3 = self.register("reg-flush-2")
+        self.assertNotEqual(cid1, cid3)
 
     def test_location_path_is_rd_and_id(self):
         _, resp, cid = self.register("reg-loc-1")
