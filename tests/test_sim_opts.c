@@ -110,6 +110,37 @@ START_TEST(test_sim_opts_parse_rejects)
 }
 END_TEST
 
+START_TEST(test_sim_opts_parse_cert)
+{
+	struct sim_opts o;
+	char *argv[] = {"lwds-sim", "--server", "coaps://127.0.0.1:5684",
+	                "--cert",   "d.crt",    "--key",
+	                "d.key",    "--ca",     "ca.crt",
+	                NULL};
+
+	ck_assert_int_eq(parse(&o, 9, argv), LWM2M_OK);
+	ck_assert_str_eq(o.cert_file, "d.crt");
+	ck_assert_str_eq(o.key_file, "d.key");
+	ck_assert_str_eq(o.ca_file, "ca.crt");
+}
+END_TEST
+
+START_TEST(test_sim_opts_parse_cert_rejects)
+{
+	struct sim_opts o;
+	char *no_key[] = {"lwds-sim", "--server", "coaps://h:5684",
+	                  "--cert",   "d.crt",    NULL};
+	char *ca_only[] = {"lwds-sim", "--ca", "ca.crt", NULL};
+	char *both[] = {
+	    "lwds-sim",       "--cert", "d.crt",     "--key", "d.key",
+	    "--psk-identity", "abc",    "--psk-key", "0102",  NULL};
+
+	ck_assert_int_eq(parse(&o, 5, no_key), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 3, ca_only), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 9, both), LWM2M_EINVAL);
+}
+END_TEST
+
 START_TEST(test_sim_opts_parse_help)
 {
 	struct sim_opts o;
@@ -168,6 +199,61 @@ START_TEST(test_sim_opts_local_addr_round_robin)
 }
 END_TEST
 
+/* every client of the range gets its own address before any address is
+ * reused; no two clients share address and port, no two clients of one
+ * context (idx % n) share a port */
+static void
+check_spread(unsigned n_addrs, unsigned n_contexts, unsigned clients)
+{
+	struct sim_opts o;
+	uint32_t first = 0x7f000001;
+	static uint8_t used[64][256];
+	static uint8_t ctx_port[16][256];
+
+	sim_opts_init(&o);
+	o.addrs[0].first = first;
+	o.addrs[0].last = first + n_addrs - 1;
+	o.n_addrs = 1;
+	memset(used, 0, sizeof used);
+	memset(ctx_port, 0, sizeof ctx_port);
+	for (unsigned i = 0; i < clients; i++) {
+		uint32_t a;
+		uint16_t p = sim_opts_local_port(&o, i, n_contexts);
+
+		ck_assert(sim_opts_local_addr(&o, i, &a));
+		ck_assert_uint_eq(a, first + i % n_addrs);
+		ck_assert_uint_ge(p, SIM_PORT_BASE);
+		ck_assert_uint_lt(p - SIM_PORT_BASE, 256);
+		ck_assert(!used[a - first][p - SIM_PORT_BASE]);
+		used[a - first][p - SIM_PORT_BASE] = 1;
+		ck_assert(!ctx_port[i % n_contexts][p - SIM_PORT_BASE]);
+		ctx_port[i % n_contexts][p - SIM_PORT_BASE] = 1;
+	}
+}
+
+START_TEST(test_sim_opts_local_port_spread)
+{
+	check_spread(4, 1, 40);  /* one context: the reported bug */
+	check_spread(4, 3, 100); /* fewer contexts than addresses */
+	check_spread(3, 8, 200); /* more contexts than addresses */
+	check_spread(8, 8, 200);
+	check_spread(1, 5, 200);
+}
+END_TEST
+
+START_TEST(test_sim_opts_local_port_none)
+{
+	struct sim_opts o;
+
+	sim_opts_init(&o);
+	ck_assert_uint_eq(sim_opts_local_port(&o, 7, 1), 0);
+	o.addrs[0].first = o.addrs[0].last = 0x7f000001;
+	o.n_addrs = 1;
+	ck_assert_uint_eq(sim_opts_local_port(&o, 7, 1), SIM_PORT_BASE + 7);
+	ck_assert_uint_eq(sim_opts_local_port(&o, SIM_PORT_SPAN, 1), 0);
+}
+END_TEST
+
 static Suite *
 sim_opts_suite(void)
 {
@@ -179,6 +265,8 @@ sim_opts_suite(void)
 	tcase_add_test(tc, test_sim_opts_parse_env);
 	tcase_add_test(tc, test_sim_opts_parse_rejects);
 	tcase_add_test(tc, test_sim_opts_parse_help);
+	tcase_add_test(tc, test_sim_opts_parse_cert);
+	tcase_add_test(tc, test_sim_opts_parse_cert_rejects);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sim_addr_range_parse");
 	tcase_add_test(tc, test_sim_addr_range_parse_ok);
@@ -186,6 +274,10 @@ sim_opts_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sim_opts_local_addr");
 	tcase_add_test(tc, test_sim_opts_local_addr_round_robin);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sim_opts_local_port");
+	tcase_add_test(tc, test_sim_opts_local_port_spread);
+	tcase_add_test(tc, test_sim_opts_local_port_none);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -33,9 +33,12 @@ struct sim_opts {
 	char psk_identity[128]; /* coaps only */
 	uint8_t psk_key[64];
 	size_t psk_key_len;
+	char cert_file[256]; /* coaps with a certificate: PEM files */
+	char key_file[256];
+	char ca_file[256]; /* "" = the server's certificate is not checked */
 	unsigned count;
 	unsigned first_index; /* endpoint numbers start here */
-	char prefix[SIM_EP_MAX / 2];
+	char prefix[SIM_EP_MAX - 16];
 	unsigned lifetime;        /* seconds */
 	unsigned update_interval; /* seconds; 0 = 80% of the lifetime */
 	unsigned lwm2m_minor;     /* 0 = LwM2M 1.0, 1 = LwM2M 1.1 */
@@ -80,6 +83,20 @@ uint64_t sim_opts_addr_total(const struct sim_opts *o);
  * false when no --local-addr was given. */
 bool sim_opts_local_addr(const struct sim_opts *o, uint64_t idx,
                          uint32_t *ret_addr);
+
+/* Local ports of clients bound to --local-addrs: SIM_PORT_BASE upwards. */
+#define SIM_PORT_BASE 20000
+#define SIM_PORT_SPAN 40000
+
+/* sim_opts_local_port returns the local port of client number idx when
+ * clients are bound to --local-addrs (idx takes address idx % A of the A
+ * addresses) and spread round-robin over n_contexts libcoap contexts
+ * (context idx % n_contexts).  No two clients share address and port, and
+ * no two clients of one context share a port (libcoap refuses that even on
+ * different addresses).  0 (an ephemeral port) when there are no local
+ * addresses or the ports run out. */
+uint16_t sim_opts_local_port(const struct sim_opts *o, uint64_t idx,
+                             unsigned n_contexts);
 
 /* sim_opts_parse_formats parses "11542,112" into o->formats. */
 lwm2m_err sim_opts_parse_formats(struct sim_opts *o, const char *text);

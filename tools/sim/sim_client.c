@@ -22,8 +22,6 @@
 /* Sessions per libcoap context: libcoap walks all sessions of a context
  * each time it processes I/O, so contexts stay small. */
 #define SIM_PER_CONTEXT 1000
-#define SIM_PORT_BASE 20000
-#define SIM_PORT_SPAN 40000
 #define SIM_SUMMARY_MAX 65536
 /* Clients started per loop iteration when --rate is 0, so answers are
  * read while the storm goes on. */
@@ -88,32 +86,50 @@ find_fd(coap_session_t *s, int from)
 	return -1;
 }
 
-/* local_port picks the port of client c: no two clients of one context
- * share a port (see struct sim_coap) and no two clients share an
- * address:port.  Context k = idx % n_coaps holds clients j = idx / n_coaps;
- * with A addresses and m = ceil(n_coaps / A), client (k, j) gets address
- * k % A (see sim_opts_local_addr's round robin over idx, which agrees when
- * A >= n_coaps) and port BASE + j * m + k / A.  Returns 0 (ephemeral) when
- * that does not fit, or after a failed attempt. */
+/* local_port picks the port of client c (sim_opts_local_port), or 0
+ * (ephemeral) after a failed attempt. */
 static uint16_t
-local_port(const struct sim_client *c, uint64_t *ret_addr_idx)
+local_port(const struct sim_client *c)
 {
-	const struct sim_ctx *ctx = c->ctx;
-	uint64_t a = sim_opts_addr_total(&ctx->opts);
-	uint64_t k = c->idx % ctx->n_coaps, j = c->idx / ctx->n_coaps;
-	uint64_t m, off;
+	if (c->retries > 0) {
+		return 0;
+	}
+	return sim_opts_local_port(&c->ctx->opts, c->idx, c->ctx->n_coaps);
+}
 
-	*ret_addr_idx = c->idx;
-	if (a == 0 || c->retries > 0) {
-		return 0;
+/* new_dtls_session opens the DTLS session of c with a PSK or a
+ * certificate (--cert/--key, --ca to verify the server). */
+static coap_session_t *
+new_dtls_session(struct sim_client *c, const coap_address_t *local)
+{
+	const struct sim_opts *o = &c->ctx->opts;
+	coap_dtls_cpsk_t psk;
+	coap_dtls_pki_t pki;
+
+	if (o->cert_file[0] == '\0') {
+		memset(&psk, 0, sizeof psk);
+		psk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+		psk.psk_info.identity.s = (const uint8_t *)o->psk_identity;
+		psk.psk_info.identity.length = strlen(o->psk_identity);
+		psk.psk_info.key.s = o->psk_key;
+		psk.psk_info.key.length = o->psk_key_len;
+		return coap_new_client_session_psk2(
+		    c->cc->coap, local, &c->ctx->server, COAP_PROTO_DTLS, &psk);
 	}
-	m = (ctx->n_coaps + a - 1) / a;
-	off = j * m + k / a;
-	if (off >= SIM_PORT_SPAN) {
-		return 0;
-	}
-	*ret_addr_idx = k % a;
-	return (uint16_t)(SIM_PORT_BASE + off);
+	memset(&pki, 0, sizeof pki);
+	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+	pki.verify_peer_cert = o->ca_file[0] != '\0';
+	pki.check_common_ca = o->ca_file[0] != '\0';
+	pki.cert_chain_validation = o->ca_file[0] != '\0';
+	pki.cert_chain_verify_depth = 2;
+	pki.allow_self_signed = o->ca_file[0] == '\0';
+	pki.allow_expired_certs = o->ca_file[0] == '\0';
+	pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+	pki.pki_key.key.pem.public_cert = o->cert_file;
+	pki.pki_key.key.pem.private_key = o->key_file;
+	pki.pki_key.key.pem.ca_file = o->ca_file[0] != '\0' ? o->ca_file : NULL;
+	return coap_new_client_session_pki(c->cc->coap, local, &c->ctx->server,
+	                                   COAP_PROTO_DTLS, &pki);
 }
 
 static lwm2m_err
@@ -121,10 +137,9 @@ client_session(struct sim_client *c)
 {
 	struct sim_ctx *ctx = c->ctx;
 	coap_address_t local;
-	uint32_t addr;
-	uint64_t addr_idx;
-	uint16_t port = local_port(c, &addr_idx);
-	bool bind_local = sim_opts_local_addr(&ctx->opts, addr_idx, &addr);
+	uint32_t addr = 0;
+	uint16_t port = local_port(c);
+	bool bind_local = sim_opts_local_addr(&ctx->opts, c->idx, &addr);
 	int from = probe_fd();
 
 	coap_address_init(&local);
@@ -133,18 +148,7 @@ client_session(struct sim_client *c)
 	local.addr.sin.sin_addr.s_addr = htonl(addr);
 	local.addr.sin.sin_port = htons(port);
 	if (ctx->proto == COAP_PROTO_DTLS) {
-		coap_dtls_cpsk_t psk;
-
-		memset(&psk, 0, sizeof psk);
-		psk.version = COAP_DTLS_CPSK_SETUP_VERSION;
-		psk.psk_info.identity.s =
-		    (const uint8_t *)ctx->opts.psk_identity;
-		psk.psk_info.identity.length = strlen(ctx->opts.psk_identity);
-		psk.psk_info.key.s = ctx->opts.psk_key;
-		psk.psk_info.key.length = ctx->opts.psk_key_len;
-		c->session = coap_new_client_session_psk2(
-		    c->cc->coap, bind_local ? &local : NULL, &ctx->server,
-		    COAP_PROTO_DTLS, &psk);
+		c->session = new_dtls_session(c, bind_local ? &local : NULL);
 	} else {
 		c->session = coap_new_client_session(
 		    c->cc->coap, bind_local ? &local : NULL, &ctx->server,

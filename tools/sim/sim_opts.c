@@ -31,6 +31,9 @@ enum {
 	OPT_CON_NOTIFY,
 	OPT_PSK_ID,
 	OPT_PSK_KEY,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_CA,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -59,6 +62,9 @@ static const struct option long_opts[] = {
     {"con-notify", no_argument, NULL, OPT_CON_NOTIFY},
     {"psk-identity", required_argument, NULL, OPT_PSK_ID},
     {"psk-key", required_argument, NULL, OPT_PSK_KEY},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"ca", required_argument, NULL, OPT_CA},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
@@ -88,6 +94,9 @@ static const struct {
     {"LWDS_SIM_CONTROL_PORT", OPT_CONTROL_PORT},
     {"LWDS_SIM_PSK_IDENTITY", OPT_PSK_ID},
     {"LWDS_SIM_PSK_KEY", OPT_PSK_KEY},
+    {"LWDS_SIM_CERT", OPT_CERT},
+    {"LWDS_SIM_KEY", OPT_KEY},
+    {"LWDS_SIM_CA", OPT_CA},
 };
 
 void
@@ -97,8 +106,11 @@ sim_opts_usage(void *f)
 	    "Usage: lwds-sim [options]\n"
 	    "Runs N LwM2M clients (endpoints <prefix>0 .. <prefix>N-1).\n"
 	    "  --server URI        coap://127.0.0.1:5683 (coaps:// needs "
-	    "--psk-*)\n"
+	    "--psk-* or --cert)\n"
 	    "  --psk-identity ID   --psk-key HEX   DTLS PSK credentials\n"
+	    "  --cert FILE --key FILE [--ca FILE]  DTLS with an X.509\n"
+	    "                      certificate (PEM); --ca verifies the "
+	    "server\n"
 	    "  --count N           number of clients (1)\n"
 	    "  --first I           number of the first endpoint (0)\n"
 	    "  --prefix P          endpoint prefix (sim-)\n"
@@ -111,7 +123,8 @@ sim_opts_usage(void *f)
 	    "  --formats LIST      ct list advertised by 1.1 clients\n"
 	    "  --rate R            registrations per second, 0 = no limit\n"
 	    "  --max-inflight N    initial registrations in flight (128)\n"
-	    "  --local-addrs A[-B] local IPv4 address range; repeatable\n"
+	    "  --local-addrs A[-B] local IPv4 address range; repeatable;\n"
+	    "                      clients take its addresses in turn\n"
 	    "  --sensor-period MS  temperature step and observe check (1000)\n"
 	    "  --con-notify        send notifications as CON (default NON)\n"
 	    "  --control-port P    UDP control port on 127.0.0.1\n"
@@ -215,6 +228,22 @@ sim_opts_local_addr(const struct sim_opts *o, uint64_t idx, uint32_t *ret_addr)
 		idx -= n;
 	}
 	return false;
+}
+
+uint16_t
+sim_opts_local_port(const struct sim_opts *o, uint64_t idx, unsigned n_contexts)
+{
+	uint64_t a = sim_opts_addr_total(o);
+	uint64_t row;
+
+	if (a == 0 || n_contexts == 0) {
+		return 0;
+	}
+	row = idx / (a < n_contexts ? a : n_contexts);
+	if (row >= SIM_PORT_SPAN) {
+		return 0;
+	}
+	return (uint16_t)(SIM_PORT_BASE + row);
 }
 
 /* parse_list parses a comma (or space) separated list of numbers in
@@ -438,6 +467,12 @@ apply(struct sim_opts *o, int opt, const char *text)
 	case OPT_PSK_KEY:
 		return parse_hex(text, o->psk_key, sizeof o->psk_key,
 		                 &o->psk_key_len);
+	case OPT_CERT:
+		return set_string(o->cert_file, sizeof o->cert_file, text);
+	case OPT_KEY:
+		return set_string(o->key_file, sizeof o->key_file, text);
+	case OPT_CA:
+		return set_string(o->ca_file, sizeof o->ca_file, text);
 	case OPT_QUIET:
 		o->quiet = true;
 		return LWM2M_OK;
@@ -482,11 +517,25 @@ check(const struct sim_opts *o, char *err, size_t err_size)
 		snprintf(err, err_size, "--awake needs --queue");
 		return LWM2M_EINVAL;
 	}
-	if (strncmp(o->server, "coaps://", 8) == 0 &&
-	    (o->psk_identity[0] == '\0' || o->psk_key_len == 0)) {
+	bool psk = o->psk_identity[0] != '\0' && o->psk_key_len > 0;
+	bool cert = o->cert_file[0] != '\0';
+
+	if ((o->cert_file[0] == '\0') != (o->key_file[0] == '\0') ||
+	    (o->ca_file[0] != '\0' && !cert)) {
+		snprintf(err, err_size,
+		         "--cert and --key go together "
+		         "(--ca needs them)");
+		return LWM2M_EINVAL;
+	}
+	if (psk && cert) {
+		snprintf(err, err_size,
+		         "--psk-* and --cert exclude each other");
+		return LWM2M_EINVAL;
+	}
+	if (strncmp(o->server, "coaps://", 8) == 0 && !psk && !cert) {
 		snprintf(err, err_size,
 		         "coaps:// needs --psk-identity and "
-		         "--psk-key");
+		         "--psk-key, or --cert and --key");
 		return LWM2M_EINVAL;
 	}
 	return LWM2M_OK;
