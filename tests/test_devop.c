@@ -107,6 +107,57 @@ START_TEST(test_lwm2m_devop_req_decode_composite)
 }
 END_TEST
 
+START_TEST(test_lwm2m_devop_req_encode_then_execute)
+{
+	struct lwm2m_devop_req req, out;
+	uint8_t *buf;
+	size_t len;
+
+	sample_write(&req);
+	req.op = LWM2M_DEVOP_WRITE_UPDATE;
+	req.flags = LWM2M_DEVOP_F_CT | LWM2M_DEVOP_F_THEN_EXECUTE;
+	req.n_paths = 3;
+	req.paths[0] = (struct lwm2m_path){2, {3303, 0}};
+	req.paths[1] = (struct lwm2m_path){3, {3303, 0, 5605}};
+	req.paths[2] = (struct lwm2m_path){3, {3303, 0, 5606}};
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_devop_req_decode(buf, len, &out), LWM2M_OK);
+	ck_assert_uint_eq(out.n_paths, 3);
+	ck_assert_uint_eq(out.paths[2].ids[2], 5606);
+	free(buf);
+	/* the executes must be resources of the written instance */
+	req.paths[2] = (struct lwm2m_path){3, {3303, 1, 5605}};
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
+	req.paths[2] = (struct lwm2m_path){2, {3303, 0}};
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
+	/* nothing to execute after the write */
+	req.n_paths = 1;
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
+	/* executes only: no arguments */
+	memset(&req, 0, sizeof req);
+	req.op = LWM2M_DEVOP_EXECUTE;
+	req.flags = LWM2M_DEVOP_F_THEN_EXECUTE;
+	strcpy(req.client, CLIENT);
+	req.n_paths = 2;
+	req.paths[0] = (struct lwm2m_path){3, {3303, 0, 5605}};
+	req.paths[1] = (struct lwm2m_path){3, {3303, 0, 5605}};
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len), LWM2M_OK);
+	free(buf);
+	req.payload = (const uint8_t *)"1";
+	req.payload_len = 1;
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
+	/* not for other operations */
+	req.payload_len = 0;
+	req.op = LWM2M_DEVOP_READ;
+	ck_assert_int_eq(lwm2m_devop_req_encode(&req, &buf, &len),
+	                 LWM2M_EINVAL);
+}
+END_TEST
+
 START_TEST(test_lwm2m_devop_req_decode_rejects)
 {
 	struct lwm2m_devop_req req, out;
@@ -284,6 +335,7 @@ devop_suite(void)
 	tc = tcase_create("lwm2m_devop_req_encode");
 	tcase_add_test(tc, test_lwm2m_devop_req_encode_roundtrip);
 	tcase_add_test(tc, test_lwm2m_devop_req_encode_rejects);
+	tcase_add_test(tc, test_lwm2m_devop_req_encode_then_execute);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_devop_req_decode");
 	tcase_add_test(tc, test_lwm2m_devop_req_decode_composite);

@@ -559,17 +559,32 @@ END_TEST
 
 START_TEST(test_gw_devop_handle_read_composite)
 {
+	static const struct lwm2m_path root = {0};
+	struct lwm2m_path p;
 	struct lwm2m_devop_req req;
+	struct lwm2m_tree tree;
 	struct result res;
 
-	/* lwds-sim does not implement composite operations (libcoap answers
-	 * the FETCH on "/" with 4.04 for it): the answer comes back as is */
+	/* a FETCH on "/" with a SenML CBOR path list; the values come back
+	 * as the device sent them */
 	req_init(&req, LWM2M_DEVOP_READ_COMPOSITE, "/3/0/2");
 	req.n_paths = 2;
 	lwm2m_path_parse("/3303/0/5700", 12, &req.paths[1]);
 	call(&req, &res);
 	ck_assert_int_eq(res.reply.status, LWM2M_DEVOP_ST_OK);
-	ck_assert_uint_ge(res.reply.code, COAP_RESPONSE_CODE(400));
+	ck_assert_uint_eq(res.reply.code, COAP_RESPONSE_CODE(205));
+	ck_assert_uint_eq(res.reply.ct, LWM2M_FMT_SENML_CBOR);
+	lwm2m_tree_init(&tree, NULL);
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_SENML_CBOR, res.reply.payload,
+	                              res.reply.payload_len, &root, &tree,
+	                              NULL),
+	                 LWM2M_OK);
+	ck_assert_ptr_nonnull(lwm2m_tree_get(&tree, &req.paths[0]));
+	ck_assert_ptr_nonnull(lwm2m_tree_get(&tree, &req.paths[1]));
+	p = req.paths[0];
+	p.ids[2] = 0;
+	ck_assert_ptr_null(lwm2m_tree_get(&tree, &p));
+	lwm2m_tree_fini(&tree);
 	free(res.buf);
 }
 END_TEST

@@ -92,7 +92,15 @@ enum lwm2m_devop_op {
 #define LWM2M_DEVOP_F_SINGLE 0x4u   /* a length-3 path is a single resource */
 #define LWM2M_DEVOP_F_NO_QUEUE 0x8u /* never keep it past wait_ms */
 #define LWM2M_DEVOP_F_PASSIVE 0x10u /* CANCEL_OBSERVE: forget, RST later */
-#define LWM2M_DEVOP_F_ALL 0x1fu
+/* F_THEN_EXECUTE: a sequence in one operation (a PUT that writes and
+ * executes, spec 4.11).  WRITE_UPDATE / WRITE_REPLACE of an instance
+ * (paths[0], length 2), or EXECUTE of paths[0] without arguments, then an
+ * Execute of each further path (length 3, same instance), in order, each
+ * only after the previous one succeeded (2.xx).  The reply is that of the
+ * first failure, or of the last execute; queued, the whole sequence waits
+ * for the device and its result is stored once under the operation id. */
+#define LWM2M_DEVOP_F_THEN_EXECUTE 0x20u
+#define LWM2M_DEVOP_F_ALL 0x3fu
 
 /* Reply flags. */
 #define LWM2M_DEVOP_RF_CT 0x1u

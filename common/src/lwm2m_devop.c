@@ -218,10 +218,42 @@ lwm2m_devop_query_valid(const char *query, size_t len)
 	return true;
 }
 
+/* paths_ok checks the paths of req; with F_THEN_EXECUTE paths[1..] are
+ * resources of the instance of paths[0] to execute afterwards. */
+static bool
+paths_ok(const struct lwm2m_devop_req *req)
+{
+	bool exec = req->op == LWM2M_DEVOP_EXECUTE;
+	const struct lwm2m_path *first = &req->paths[0];
+	uint16_t i;
+
+	if (!(req->flags & LWM2M_DEVOP_F_THEN_EXECUTE)) {
+		for (i = 0; i < req->n_paths; i++) {
+			if (!path_len_ok(req->op, req->paths[i].len)) {
+				return false;
+			}
+		}
+		return n_paths_ok(req->op, req->n_paths);
+	}
+	if ((!exec && req->op != LWM2M_DEVOP_WRITE_UPDATE &&
+	     req->op != LWM2M_DEVOP_WRITE_REPLACE) ||
+	    req->n_paths < 2 || req->n_paths > LWM2M_DEVOP_MAX_PATHS ||
+	    (exec && req->payload_len > 0) || first->len != (exec ? 3 : 2)) {
+		return false;
+	}
+	for (i = 1; i < req->n_paths; i++) {
+		if (req->paths[i].len != 3 ||
+		    req->paths[i].ids[0] != first->ids[0] ||
+		    req->paths[i].ids[1] != first->ids[1]) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool
 req_valid(const struct lwm2m_devop_req *req)
 {
-	uint16_t i;
 
 	if (req->op < LWM2M_DEVOP_READ || req->op >= LWM2M_DEVOP_OP_MAX ||
 	    (req->flags & ~LWM2M_DEVOP_F_ALL) != 0 ||
@@ -229,19 +261,13 @@ req_valid(const struct lwm2m_devop_req *req)
 	    !lwm2m_id_valid(req->client, strlen(req->client)) ||
 	    (req->opid[0] != '\0' &&
 	     !lwm2m_id_valid(req->opid, strlen(req->opid))) ||
-	    !n_paths_ok(req->op, req->n_paths) ||
-	    req->payload_len > LWM2M_DEVOP_MAX_PAYLOAD ||
+	    !paths_ok(req) || req->payload_len > LWM2M_DEVOP_MAX_PAYLOAD ||
 	    !lwm2m_devop_query_valid(req->query, req->query_len)) {
 		return false;
 	}
 	if (needs_payload(req->op) &&
 	    (req->payload_len == 0 || !(req->flags & LWM2M_DEVOP_F_CT))) {
 		return false;
-	}
-	for (i = 0; i < req->n_paths; i++) {
-		if (!path_len_ok(req->op, req->paths[i].len)) {
-			return false;
-		}
 	}
 	return true;
 }

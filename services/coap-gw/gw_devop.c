@@ -36,7 +36,8 @@ struct gw_devop {
 	size_t n_refused;
 	enum lwm2m_format fmt; /* Accept or Content-Format of the last try */
 	bool has_fmt, sent, queued;
-	uint8_t retries;     /* waits for a session to the device */
+	bool from_queue; /* sent from the device queue: the next waits for it */
+	uint8_t retries; /* waits for a session to the device */
 	struct event *timer; /* device timeout, or the caller's wait */
 	int64_t created_ms;
 };
@@ -191,11 +192,17 @@ store_result(struct gw_devop *op, const struct lwm2m_devop_reply *r)
 	free(buf);
 }
 
+static void queue_next(struct gw_devops *ds, const char *client);
+
 /* Answers the caller (or stores the result of a queued operation) and
- * frees op; op must be unlinked already. */
+ * frees op; op must be unlinked already.  The device's next queued
+ * request goes out once op, sent from the queue, is over. */
 static void
 op_finish(struct gw_devop *op, const struct lwm2m_devop_reply *r)
 {
+	struct gw_devops *ds = op->ds;
+	char client[LWM2M_ID_SIZE];
+	bool next = op->from_queue;
 	uint8_t *buf;
 	size_t len;
 
@@ -214,7 +221,11 @@ op_finish(struct gw_devop *op, const struct lwm2m_devop_reply *r)
 	} else if (op->queued && op->req.opid[0] != '\0') {
 		store_result(op, r);
 	}
+	memcpy(client, op->req.client, sizeof client);
 	op_free(op);
+	if (next) {
+		queue_next(ds, client);
+	}
 }
 
 static void
@@ -765,22 +776,75 @@ enqueue(struct gw_devop *op, struct gw_device *dev)
 	return true;
 }
 
+/* queue_busy is true while a request sent from dev's queue is out. */
+static bool
+queue_busy(struct gw_devops *ds, const struct gw_device *dev)
+{
+	for (struct gw_qnode *n = ds->inflight.head; n != NULL; n = n->next) {
+		const struct gw_devop *op = (const struct gw_devop *)n;
+
+		if (op->from_queue && strcmp(op->req.client, dev->id) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* queue_next sends the first queued request of client, if it is awake:
+ * queued requests go out one after the other, in the order they came,
+ * each after the previous one (and its executes) finished. */
+static void
+queue_next(struct gw_devops *ds, const char *client)
+{
+	struct gw_device *dev = gw_table_get(&ds->gw->table, client);
+	struct gw_devop *op;
+
+	if (dev == NULL || dev->q == NULL || ds->gw->devops != ds ||
+	    lwm2m_mono_ms() >= dev->awake_until_ms || queue_busy(ds, dev)) {
+		return;
+	}
+	op = (struct gw_devop *)gw_qlist_pop(&dev->q->list);
+	if (op == NULL) {
+		return;
+	}
+	if (op->timer != NULL) {
+		evtimer_del(op->timer);
+	}
+	op->from_queue = true;
+	op_send(op, dev);
+}
+
+/* enqueue_front puts op back at the head of dev's queue (it was first),
+ * so the order of the requests survives a device falling asleep. */
+static bool
+enqueue_front(struct gw_devop *op, struct gw_device *dev)
+{
+	struct gw_qlist rest = {0};
+	struct gw_qnode *n;
+
+	op->from_queue = false;
+	if (dev->q == NULL) {
+		return enqueue(op, dev);
+	}
+	while ((n = gw_qlist_pop(&dev->q->list)) != NULL) {
+		gw_qlist_push(&rest, n);
+	}
+	gw_qlist_push(&dev->q->list, &op->node);
+	while ((n = gw_qlist_pop(&rest)) != NULL) {
+		gw_qlist_push(&dev->q->list, n);
+	}
+	set_timer(op, queue_wait_over, (int)op->req.wait_ms);
+	return true;
+}
+
 void
 gw_devop_wake(struct gw_ctx *gw, struct gw_device *dev)
 {
-	struct gw_qnode *n;
-
 	if (!dev->queue || gw->devops == NULL) {
 		return;
 	}
 	dev->awake_until_ms = lwm2m_mono_ms() + gw->devops->awake_ms;
-	while (dev->q != NULL && (n = gw_qlist_pop(&dev->q->list)) != NULL) {
-		struct gw_devop *op = (struct gw_devop *)n;
-		if (op->timer != NULL) {
-			evtimer_del(op->timer);
-		}
-		op_send(op, dev);
-	}
+	queue_next(gw->devops, dev->id);
 }
 
 /* ---- rpc entry -------------------------------------------------------------
@@ -875,6 +939,32 @@ uint_opt(const coap_pdu_t *pdu, uint16_t num, uint32_t *ret_v)
 	return true;
 }
 
+/* next_execute moves an F_THEN_EXECUTE sequence on to its next Execute
+ * after a 2.xx answer; false when there is none (op is then finished with
+ * this answer). */
+static bool
+next_execute(struct gw_devop *op, struct gw_device *dev, uint8_t code)
+{
+	struct lwm2m_devop_req *req = &op->req;
+
+	if (!(req->flags & LWM2M_DEVOP_F_THEN_EXECUTE) || req->n_paths < 2 ||
+	    (code >> 5) != 2 || dev == NULL) {
+		return false;
+	}
+	memmove(&req->paths[0], &req->paths[1],
+	        (req->n_paths - 1u) * sizeof req->paths[0]);
+	req->n_paths--;
+	req->op = LWM2M_DEVOP_EXECUTE;
+	req->flags &= (uint16_t) ~(LWM2M_DEVOP_F_CT | LWM2M_DEVOP_F_SINGLE);
+	req->payload_len = 0;
+	op->n_refused = 0;
+	if (op->timer != NULL) {
+		evtimer_del(op->timer);
+	}
+	op_send(op, dev);
+	return true;
+}
+
 /* The device answered op with received. */
 static void
 op_answered(struct gw_devop *op, struct gw_device *dev,
@@ -922,7 +1012,9 @@ op_answered(struct gw_devop *op, struct gw_device *dev,
 	if (op->req.op == LWM2M_DEVOP_CANCEL_OBSERVE && dev != NULL) {
 		gw_obs_forget(op->ds->gw, op->token);
 	}
-	op_finish(op, &r);
+	if (!next_execute(op, dev, r.code)) {
+		op_finish(op, &r);
+	}
 }
 
 coap_response_t
@@ -961,7 +1053,7 @@ op_no_answer(struct gw_devop *op, const char *why)
 		if (op->timer != NULL) {
 			evtimer_del(op->timer);
 		}
-		if (enqueue(op, dev)) {
+		if (enqueue_front(op, dev)) {
 			return;
 		}
 	}

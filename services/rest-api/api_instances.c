@@ -387,6 +387,39 @@ send_write(struct api_req *r, struct lwm2m_devop_req *req, api_devop_done done)
 	free(buf);
 }
 
+/* add_execs makes req (a write of the instance, or with exec_only an
+ * Execute of the first executable resource) run the body's executes after
+ * it, in the gateway (F_THEN_EXECUTE): one operation, so a sleeping
+ * device gets the whole sequence, in order, when it wakes. */
+static bool
+add_execs(struct inst_state *s, struct lwm2m_devop_req *req, bool exec_only)
+{
+	size_t n = s->body.n_exec;
+
+	if (n == 0) {
+		return true;
+	}
+	if (n + (exec_only ? 0 : 1) > LWM2M_DEVOP_MAX_PATHS) {
+		return false;
+	}
+	if (exec_only) {
+		req->op = LWM2M_DEVOP_EXECUTE;
+		req->n_paths = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct lwm2m_path *p = &req->paths[req->n_paths++];
+
+		*p = req->paths[0];
+		p->len = 3;
+		p->ids[0] = s->def->object_id;
+		p->ids[1] = (uint16_t)s->iid;
+		p->ids[2] = s->body.exec[i];
+	}
+	req->flags |= LWM2M_DEVOP_F_THEN_EXECUTE;
+	s->next_exec = n; /* the gateway runs them */
+	return true;
+}
+
 static void
 instance_put(struct api_req *r)
 {
@@ -406,8 +439,17 @@ instance_put(struct api_req *r)
 	}
 	devop_init(s, &req, LWM2M_DEVOP_WRITE_UPDATE, 2);
 	n = lwm2m_tree_get(&s->tree, &req.paths[0]);
-	if (n == NULL || n->n_children == 0) {
+	if ((n == NULL || n->n_children == 0) && s->body.n_exec < 2) {
 		send_execs(r); /* only executes: no write (4.11) */
+		return;
+	}
+	if (!add_execs(s, &req, n == NULL || n->n_children == 0)) {
+		api_reply_error(r, 400, "more than %d executable resources",
+		                LWM2M_DEVOP_MAX_PATHS - 1);
+		return;
+	}
+	if (req.op == LWM2M_DEVOP_EXECUTE) {
+		devop(r, &req, on_done_204, NULL);
 		return;
 	}
 	send_write(r, &req, on_written);
@@ -778,8 +820,8 @@ write_attributes(struct api_req *r)
 /* ---- entry points ------------------------------------------------------- */
 
 /* A stored result of a queued write, execute, delete or create: its
- * request body is gone, so only the answer is rendered (later executes of
- * a PUT are not sent). */
+ * request body is gone, so only the answer is rendered (the executes of a
+ * PUT ran in the gateway, in the same operation). */
 static bool
 resume_write(struct api_req *r)
 {

@@ -4,6 +4,7 @@ LWDS_QUEUE_WAIT_MS) and then gets 202 with the Location of an operation
 resource, which later answers what the synchronous call would have; with
 Prefer: handling=strict the caller gets 504 instead."""
 
+import re
 import threading
 import time
 import unittest
@@ -119,6 +120,70 @@ class TestQueueMode(DeviceCase):
                    "the queued write to complete")
         self.assertEqual(self.get(self.inst(3442)).json()["Number"], 31)
         self.assertEqual(self.get(loc).status, 204)
+
+    def test_queued_sequence_in_order(self):
+        """A write, a write+execute PUT, an execute, a create and a delete
+        queued while the device sleeps all reach it in that order when it
+        wakes, and every result can be fetched."""
+        self.sleep(True)
+        async_ = {"Prefer": "respond-async"}
+        calls = [
+            ("PUT", self.inst(3442), {"Number": 5}),
+            ("PUT", self.inst(3303), {"ApplicationType": "q",
+                                      "ResetMinandMaxMeasuredValues": None}),
+            ("POST", self.inst(3303) + "/resources/5605/execute", None),
+            ("POST", self.hrefs[3303], {"InstanceID": "7",
+                                        "ApplicationType": "new"}),
+            ("DELETE", self.inst(3303, 7), None),
+        ]
+        locs = []
+        for method, path, body in calls:
+            r = self.api.request(method, path, self.admin, body,
+                                 headers=async_)
+            self.assertEqual(r.status, 202, (method, path, r))
+            locs.append(path_of(r.header("Location")))
+        start = len(self.sim.lines)
+        self.sleep(False)
+
+        # none of them answers 200 once done: 200 is "pending"
+        wait_until(lambda: all(self.get(loc).status != 200 for loc in locs),
+                   20, 0.2, "the queued operations to complete")
+        self.assertEqual([self.get(loc).status for loc in locs],
+                         [204, 204, 204, 201, 204])
+        self.assertEqual(self.get(locs[3]).json()["ID"], "7")
+        rx = re.compile(r'ep="%s" (POST|PUT|DELETE) (\S+) -> (\d\.\d\d)'
+                        % re.escape(self.EP))
+        seen = [m.groups() for m in map(rx.search, self.sim.lines[start:])
+                if m]
+        self.assertEqual(seen, [("POST", "/3442/0", "2.04"),
+                                ("POST", "/3303/0", "2.04"),
+                                ("POST", "/3303/0/5605", "2.04"),
+                                ("POST", "/3303/0/5605", "2.04"),
+                                ("POST", "/3303", "2.01"),
+                                ("DELETE", "/3303/7", "2.02")])
+        self.assertEqual(self.get(self.inst(3442)).json()["Number"], 5)
+        self.assertEqual(self.get(self.inst(3303)).json()["ApplicationType"],
+                         "q")
+
+    def test_queued_write_and_execute_stops_at_failure(self):
+        """The executes of a queued PUT are not sent when its write fails;
+        the stored result is the write's error."""
+        self.sleep(True)
+        r = self.api.put(self.inst(3303), self.admin,
+                         {"ApplicationType": "x" * 10,
+                          "ResetMinandMaxMeasuredValues": None},
+                         headers={"Prefer": "respond-async"})
+        self.assertEqual(r.status, 202, r)
+        loc = path_of(r.header("Location"))
+        start = len(self.sim.lines)
+        self.sim.send("fail %s 4.00" % self.EP)
+        self.sleep(False)
+        wait_until(lambda: self.get(loc).status != 200, 20, 0.2,
+                   "the queued PUT to complete")
+        self.assertEqual(self.get(loc).status, 400)
+        self.sim.send("fail %s off" % self.EP)
+        self.assertFalse([l for l in self.sim.lines[start:]
+                          if "/3303/0/5605" in l])
 
     def test_operation_of_other_org_or_client_404(self):
         loc = self.queued({"Prefer": "respond-async"})
