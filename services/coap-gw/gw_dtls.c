@@ -13,19 +13,25 @@
  *
  * Certificates: devices present certificates issued by the device CA
  * (LWDS_CA_CERT/LWDS_CA_KEY, else the CA in Redis, created by whichever
- * service needs it first) on a second libcoap context and port
- * (LWDS_DTLS_CERT_LISTEN, 5685): libcoap 4.3.1's OpenSSL server stops
- * completing PSK handshakes once PKI is configured on the same context.
- * The gateway's own server certificate is issued from that CA at start.  CN (a dashed GUID) gives the client id and the
- * endpoint name, O the organisation.  Expired, foreign and self-signed
- * certificates fail the handshake.
+ * service needs it first) on the same context and port as PSK.  The
+ * gateway's own server certificate is issued from that CA at start.  CN (a
+ * dashed GUID) gives the client id and the endpoint name, O the
+ * organisation.  Expired, foreign and self-signed certificates fail the
+ * handshake.
+ *
+ * Cipher suites: libcoap 4.3.1 gives its DTLS SSL_CTX the list
+ * "TLSv1.3:TLSv1.2:!NULL", which leaves out PSK-AES128-CBC-SHA256 (OpenSSL
+ * files it under TLSv1).  The only per-session hook libcoap offers is the
+ * PKI set-up's additional_tls_setup_call_back, called for every server SSL
+ * (PSK handshakes included) once PKI is configured: it sets SUITES.
+ * LWDS_DTLS_CERT_LISTEN adds a second endpoint to the same context.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -36,8 +42,8 @@
 #include "lwm2m_redis.h"
 #include "lwm2m_x509.h"
 
-#define PSK_KEY_MAX 64    /* bytes of a pre-shared key */
-#define PSK_ID_MAX 128    /* bytes of an identity */
+#define PSK_KEY_MAX 64 /* bytes of a pre-shared key */
+#define PSK_ID_MAX 128 /* bytes of an identity */
 #define PSK_POLL_MS 250
 #define PSK_BUCKETS_MIN 64
 
@@ -63,11 +69,8 @@ struct gw_dtls {
 	bool polling;      /* a GET/HGETALL is in flight */
 	coap_bin_const_t key_out; /* handed to libcoap, which copies it */
 	bool pki_wanted;
-	coap_context_t *pki_ctx; /* certificates: own context and port */
-	struct event *pki_ev, *pki_timer;
 	char *ca_cert, *server_pem; /* PEM buffers libcoap keeps pointing to */
 };
-
 
 /* ---- the identity table ---------------------------------------------------
  */
@@ -290,8 +293,7 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 
 /* The handshake asks for the key of identity: from the cache only. */
 static const coap_bin_const_t *
-on_psk_identity(coap_bin_const_t *identity, coap_session_t *session,
-                void *arg)
+on_psk_identity(coap_bin_const_t *identity, coap_session_t *session, void *arg)
 {
 	struct gw_dtls *d = arg;
 	const struct psk_entry *e;
@@ -302,7 +304,8 @@ on_psk_identity(coap_bin_const_t *identity, coap_session_t *session,
 		lwm2m_log(LWM2M_LOG_INFO,
 		          "DTLS handshake with unknown PSK identity \"%s\" "
 		          "refused",
-		          lwm2m_log_quote(q, sizeof q, (const char *)identity->s,
+		          lwm2m_log_quote(q, sizeof q,
+		                          (const char *)identity->s,
 		                          identity->length));
 		return NULL;
 	}
@@ -335,59 +338,32 @@ on_cn(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
 	return 1;
 }
 
-/* ECDHE-ECDSA suites of the LwM2M certificate profile */
-#define PKI_SUITES "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-SHA256"
+/* the LwM2M profile: PSK with AES-128-CCM_8 and AES-128-CBC-SHA256,
+ * certificates with ECDHE-ECDSA and the same two ciphers */
+#define SUITES                                                                 \
+	"PSK-AES128-CCM8:PSK-AES128-CBC-SHA256:ECDHE-ECDSA-AES128-CCM8:"       \
+	"ECDHE-ECDSA-AES128-SHA256"
 
+/* libcoap calls this for every server SSL once it loaded the PEM buffers.
+ * Loading them leaves PEM_R_NO_START_LINE on the thread's OpenSSL error
+ * queue (libcoap reads PEM objects until none is left); libcoap only
+ * drains the queue when its DTLS log level is at least LOG_WARNING, and a
+ * stale error makes SSL_get_error report SSL_ERROR_SSL instead of WANT_READ
+ * later in the handshake: PSK handshakes then stall after the client's
+ * Finished.  So the queue is cleared here. */
 static int
 on_tls_setup(void *tls, coap_dtls_pki_t *setup)
 {
-	return SSL_set_cipher_list(tls, PKI_SUITES) == 1;
-}
+	int mode = SSL_get_verify_mode(tls);
 
-static void
-on_pki_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct gw_dtls *d = arg;
-	struct epoll_event evs[32];
-
-	for (int round = 0; round < 64; round++) {
-		int n = epoll_wait(fd, evs, 32, 0);
-		if (n <= 0) {
-			return;
-		}
-		coap_io_do_epoll(d->pki_ctx, evs, (size_t)n);
+	ERR_clear_error();
+	/* a certificate suite without a client certificate fails the
+	 * handshake (libcoap only asks for one) */
+	if ((mode & SSL_VERIFY_PEER) != 0) {
+		SSL_set_verify(tls, mode | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		               SSL_get_verify_callback(tls));
 	}
-}
-
-static void
-on_pki_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct gw_dtls *d = arg;
-	coap_tick_t now;
-
-	coap_ticks(&now);
-	coap_io_prepare_epoll(d->pki_ctx, now);
-}
-
-static lwm2m_err
-pki_sources(struct gw_dtls *d)
-{
-	struct timeval tv = {0, 50 * 1000};
-	int fd = coap_context_get_coap_fd(d->pki_ctx);
-
-	if (fd < 0) {
-		return LWM2M_EIO;
-	}
-	d->pki_ev = event_new(d->gw->base, fd, EV_READ | EV_PERSIST,
-	                      on_pki_readable, d);
-	d->pki_timer =
-	    event_new(d->gw->base, -1, EV_PERSIST, on_pki_timer, d);
-	if (d->pki_ev == NULL || d->pki_timer == NULL ||
-	    event_add(d->pki_ev, NULL) != 0 ||
-	    event_add(d->pki_timer, &tv) != 0) {
-		return LWM2M_ENOMEM;
-	}
-	return LWM2M_OK;
+	return SSL_set_cipher_list(tls, SUITES) == 1;
 }
 
 static void
@@ -413,14 +389,32 @@ pki_setup_data(struct gw_dtls *d, coap_dtls_pki_t *setup)
 	pem->private_key_len = strlen(d->server_pem) + 1;
 }
 
-/* Certificates get their own libcoap context and port: libcoap 4.3.1's
- * OpenSSL server cannot do PSK once PKI is set on the same context. */
 static lwm2m_err
-setup_pki(struct gw_dtls *d, const char *ca_pem, const char *listen)
+open_endpoint(struct gw_ctx *gw, const char *listen)
 {
-	coap_dtls_pki_t setup;
 	coap_address_t addr;
 	coap_endpoint_t *ep;
+
+	if (gw_coap_resolve(listen, &addr) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "bad DTLS listen address \"%s\"",
+		          listen);
+		return LWM2M_EINVAL;
+	}
+	ep = coap_new_endpoint(gw->coap, &addr, COAP_PROTO_DTLS);
+	if (ep == NULL) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on DTLS %s", listen);
+		return LWM2M_EIO;
+	}
+	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
+	return LWM2M_OK;
+}
+
+/* Certificates on gw->coap, beside PSK; extra_listen ("" for none) is one
+ * more DTLS endpoint of that context. */
+static lwm2m_err
+setup_pki(struct gw_dtls *d, const char *ca_pem, const char *extra_listen)
+{
+	coap_dtls_pki_t setup;
 
 	d->ca_cert = lwm2m_x509_cert_only(ca_pem);
 	if (d->ca_cert == NULL ||
@@ -430,35 +424,19 @@ setup_pki(struct gw_dtls *d, const char *ca_pem, const char *listen)
 		lwm2m_log(LWM2M_LOG_ERR, "device CA unusable: no certificates");
 		return LWM2M_EINVAL;
 	}
-	if (gw_coap_resolve(listen, &addr) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "bad LWDS_DTLS_CERT_LISTEN \"%s\"",
-		          listen);
-		return LWM2M_EINVAL;
-	}
-	d->pki_ctx = coap_new_context(NULL);
-	if (d->pki_ctx == NULL) {
-		return LWM2M_ENOMEM;
-	}
-	coap_set_app_data(d->pki_ctx, d->gw);
-	coap_context_set_block_mode(d->pki_ctx, COAP_BLOCK_USE_LIBCOAP |
-	                                            COAP_BLOCK_SINGLE_BODY);
 	pki_setup_data(d, &setup);
-	if (!coap_context_set_pki(d->pki_ctx, &setup)) {
-		lwm2m_log(LWM2M_LOG_ERR, "libcoap refused the certificate set-up");
+	if (!coap_context_set_pki(d->gw->coap, &setup)) {
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "libcoap refused the certificate set-up");
 		return LWM2M_EIO;
 	}
-	ep = coap_new_endpoint(d->pki_ctx, &addr, COAP_PROTO_DTLS);
-	if (ep == NULL) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on DTLS %s", listen);
+	if (extra_listen[0] != '\0' &&
+	    open_endpoint(d->gw, extra_listen) != LWM2M_OK) {
 		return LWM2M_EIO;
 	}
-	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
-	if (gw_coap_add_handlers(d->pki_ctx) != LWM2M_OK ||
-	    pki_sources(d) != LWM2M_OK) {
-		return LWM2M_ENOMEM;
-	}
-	lwm2m_log(LWM2M_LOG_NOTICE, "DTLS with device certificates on udp %s",
-	          listen);
+	lwm2m_log(LWM2M_LOG_NOTICE, "DTLS accepts device certificates%s%s",
+	          extra_listen[0] != '\0' ? ", also on udp " : "",
+	          extra_listen);
 	return LWM2M_OK;
 }
 
@@ -491,8 +469,7 @@ session_psk_identity(coap_session_t *session, size_t *ret_len)
 }
 
 static bool
-psk_credential(struct gw_dtls *d, coap_session_t *session,
-               struct gw_cred *cred)
+psk_credential(struct gw_dtls *d, coap_session_t *session, struct gw_cred *cred)
 {
 	const struct psk_entry *e;
 	size_t len = 0;
@@ -542,8 +519,8 @@ pki_credential(coap_session_t *session, struct gw_cred *cred)
 }
 
 bool
-gw_dtls_bind(struct gw_ctx *gw, coap_session_t *session,
-             struct gw_request *req, coap_pdu_t *response)
+gw_dtls_bind(struct gw_ctx *gw, coap_session_t *session, struct gw_request *req,
+             coap_pdu_t *response)
 {
 	struct gw_cred *cred = &req->cred;
 
@@ -601,8 +578,8 @@ ca_from_redis(const char *url)
 	r = redisCommand(c, "GET " LWM2M_KEY_CA);
 	if (r != NULL && r->type == REDIS_REPLY_NIL &&
 	    lwm2m_x509_ca_new("lwds device CA", 3650, &fresh) == LWM2M_OK) {
-		freeReplyObject(redisCommand(c, "SET " LWM2M_KEY_CA " %s NX",
-		                             fresh));
+		freeReplyObject(
+		    redisCommand(c, "SET " LWM2M_KEY_CA " %s NX", fresh));
 		free(fresh);
 		freeReplyObject(r);
 		r = redisCommand(c, "GET " LWM2M_KEY_CA);
@@ -615,15 +592,14 @@ ca_from_redis(const char *url)
 	return pem;
 }
 
-/* Certificates (LWDS_DTLS_CERT_LISTEN, default 0.0.0.0:5685; off with
- * LWDS_DTLS_PKI=0): LWDS_CA_CERT + LWDS_CA_KEY, else the CA in Redis. */
+/* Certificates (off with LWDS_DTLS_PKI=0): LWDS_CA_CERT + LWDS_CA_KEY,
+ * else the CA in Redis; LWDS_DTLS_CERT_LISTEN is an optional second port. */
 static lwm2m_err
 pki_start(struct gw_dtls *d)
 {
 	const char *cert = lwm2m_getenv("LWDS_CA_CERT", NULL);
 	const char *key = lwm2m_getenv("LWDS_CA_KEY", NULL);
-	const char *listen =
-	    lwm2m_getenv("LWDS_DTLS_CERT_LISTEN", "0.0.0.0:5685");
+	const char *listen = lwm2m_getenv("LWDS_DTLS_CERT_LISTEN", "");
 	char *pem = NULL;
 	lwm2m_err err;
 
@@ -637,34 +613,15 @@ pki_start(struct gw_dtls *d)
 			return LWM2M_EINVAL;
 		}
 	} else if ((pem = ca_from_redis(d->gw->cfg.redis_url)) == NULL) {
-		lwm2m_log(LWM2M_LOG_WARNING, "no device CA (Redis unreachable): "
-		                             "DTLS with PSK only");
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "no device CA (Redis unreachable): "
+		          "DTLS with PSK only");
 		return LWM2M_OK;
 	}
 	err = setup_pki(d, pem, listen);
 	OPENSSL_cleanse(pem, strlen(pem));
 	free(pem);
 	return err;
-}
-
-static lwm2m_err
-open_endpoint(struct gw_ctx *gw, const char *listen)
-{
-	coap_address_t addr;
-	coap_endpoint_t *ep;
-
-	if (gw_coap_resolve(listen, &addr) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "bad DTLS listen address \"%s\"",
-		          listen);
-		return LWM2M_EINVAL;
-	}
-	ep = coap_new_endpoint(gw->coap, &addr, COAP_PROTO_DTLS);
-	if (ep == NULL) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on DTLS %s", listen);
-		return LWM2M_EIO;
-	}
-	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
-	return LWM2M_OK;
 }
 
 static lwm2m_err
@@ -722,8 +679,7 @@ gw_dtls_start(struct gw_ctx *gw)
 	}
 	if (err == LWM2M_OK) {
 		on_poll(-1, 0, d);
-		lwm2m_log(LWM2M_LOG_NOTICE, "DTLS listening on udp %s",
-		          listen);
+		lwm2m_log(LWM2M_LOG_NOTICE, "DTLS listening on udp %s", listen);
 	}
 	return err;
 }
@@ -738,15 +694,6 @@ gw_dtls_stop(struct gw_ctx *gw)
 	}
 	if (d->poll_timer != NULL) {
 		event_free(d->poll_timer);
-	}
-	if (d->pki_ev != NULL) {
-		event_free(d->pki_ev);
-	}
-	if (d->pki_timer != NULL) {
-		event_free(d->pki_timer);
-	}
-	if (d->pki_ctx != NULL) {
-		coap_free_context(d->pki_ctx);
 	}
 	psk_table_fini(&d->psk);
 	free(d->ca_cert);
