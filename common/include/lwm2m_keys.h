@@ -92,8 +92,12 @@
 /* SET per client: the paths that have Observation subscriptions. */
 #define LWM2M_KEY_CLIENT_OBS_PATHS LWM2M_KEY_PREFIX "client:{%s}:obspaths"
 /* HASH per client, written by the broker: path -> "<token hex> <gateway
- * id> <attribute query>" of the one observation held on the device. */
+ * id> <attribute query> <gateway start ms> <registration ms>" of the one
+ * observation held on the device. */
 #define LWM2M_KEY_CLIENT_OBSERVED LWM2M_KEY_PREFIX "client:{%s}:observed"
+/* STRING per client and path, PX 45 s: held by the broker reconciling the
+ * path's observation (one at a time, across brokers). */
+#define LWM2M_KEY_CLIENT_OBS_LOCK LWM2M_KEY_PREFIX "client:{%s}:obslock:%s"
 
 /* Webhook delivery queue (docs/webhooks.md); one hash tag, so the Lua
  * scripts of the dispatcher may touch all three atomically. */

@@ -204,6 +204,7 @@ enum brk_lua {
 	BRK_LUA_DELIVER,         /* brk_notify.c: filter + queue, atomic */
 	BRK_LUA_OBS_STATE,       /* brk_observe.c: what a reconcile needs */
 	BRK_LUA_OBS_CHECK,       /* brk_observe.c: paths to observe again */
+	BRK_LUA_OBS_UNLOCK,      /* brk_observe.c: release a path's lock */
 	BRK_LUA_N,
 };
 
@@ -214,6 +215,7 @@ extern const char brk__lua_notify_subs[];
 extern const char brk__lua_deliver[];
 extern const char brk__lua_obs_state[];
 extern const char brk__lua_obs_check[];
+extern const char brk__lua_obs_unlock[];
 
 /* The SHA1 of each script, as EVALSHA wants it. */
 struct brk_lua_set {
@@ -234,6 +236,15 @@ void brk__lua_init(struct brk_lua_set *set);
 /* brk__lua_load queues SCRIPT LOAD of every script on redis; called first
  * on each connect, so the EVALSHAs queued after it always find them. */
 void brk__lua_load(struct lwm2m_redis *redis);
+
+#define BRK_RUN_MAX 300 /* "<consumer> <random id>" */
+
+/* brk__run returns "<consumer name> <random id of this start>": it names
+ * this run of the broker in the locks it takes (brk_observe.c). */
+const char *brk__run(struct brk_ctx *ctx);
+
+/* brk__base returns the event base of ctx. */
+struct event_base *brk__base(struct brk_ctx *ctx);
 
 /* brk__luas returns the script set of ctx. */
 const struct brk_lua_set *brk__luas(struct brk_ctx *ctx);

@@ -35,6 +35,7 @@ struct brk_ctx {
 	struct brk_stream *stream; /* BRK_SRC_STREAM */
 	struct brk_defcache *defs; /* definitions for notifications */
 	struct brk_lua_set luas;   /* SHA1 of the scripts */
+	char run[BRK_RUN_MAX];     /* "<consumer> <random id>" */
 	unsigned long long queued, events;
 	TAILQ_HEAD(, brk_fetch) backlog; /* steps waiting for Redis */
 	size_t n_backlog;
@@ -472,6 +473,23 @@ health_start(struct brk_ctx *ctx)
 	return LWM2M_OK;
 }
 
+static lwm2m_err
+run_name(struct brk_ctx *ctx)
+{
+	char id[LWM2M_ID_SIZE];
+	const char *consumer = ctx->cfg->consumer;
+	int n;
+
+	if (lwm2m_id_new(id) != LWM2M_OK) {
+		return LWM2M_EIO;
+	}
+	n = snprintf(ctx->run, sizeof ctx->run, "%s %s",
+	             consumer != NULL && consumer[0] != '\0' ? consumer
+	                                                     : "lwds-broker",
+	             id);
+	return n > 0 && (size_t)n < sizeof ctx->run ? LWM2M_OK : LWM2M_EINVAL;
+}
+
 lwm2m_err
 brk_ctx_new(struct event_base *base, const struct brk_config *config,
             struct brk_ctx **ret_ctx)
@@ -486,7 +504,10 @@ brk_ctx_new(struct event_base *base, const struct brk_config *config,
 	ctx->cfg = config;
 	TAILQ_INIT(&ctx->backlog);
 	brk__lua_init(&ctx->luas);
-	err = brk__defcache_new(&ctx->defs);
+	err = run_name(ctx);
+	if (err == LWM2M_OK) {
+		err = brk__defcache_new(&ctx->defs);
+	}
 	if (err == LWM2M_OK) {
 		err = lwm2m_redis_new(base, config->redis_url, on_redis_ready,
 		                      ctx, &ctx->redis);
@@ -557,4 +578,16 @@ const struct brk_lua_set *
 brk__luas(struct brk_ctx *ctx)
 {
 	return &ctx->luas;
+}
+
+struct event_base *
+brk__base(struct brk_ctx *ctx)
+{
+	return ctx->base;
+}
+
+const char *
+brk__run(struct brk_ctx *ctx)
+{
+	return ctx->run;
 }

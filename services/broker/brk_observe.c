@@ -27,20 +27,37 @@
 #define OBS_QUERY_MAX 200
 #define OBS_GW_MAX 129
 #define OBS_URL_MAX 300
+#define OBS_LOCK_MS                                                            \
+	45000            /* > attributes + observe, each OBS_RPC_TIMEOUT_MS    \
+	                  */
+#define OBS_RETRY_MS 200 /* another reconcile of the path holds the lock */
 
-/* Reads what a reconcile step needs in one round trip.  ARGV client, path.
- * Returns {subscriptions on the path, observed value or "", the client's
- * gateway, that gateway's rpc URL, the merged attribute query, state, the
- * gateway's start time}.  Merging satisfies every subscription: the
- * smallest pmin and step (none when a subscription has none: it wants every
+/* Reads what a reconcile step needs in one round trip.  ARGV client, path,
+ * lock value ("<consumer> <start> <job>"), lock ms, "<consumer> <start>"
+ * of this broker.  First takes the path's lock (one reconcile of a path at
+ * a time, across brokers: two concurrent first subscriptions would both
+ * Observe), returning {-1} while someone else holds it; a lock of an
+ * earlier run of this consumer (killed while holding it: its entries come
+ * back to this run) is taken over at once.  Returns
+ * {subscriptions on the path, observed value or "", the client's gateway,
+ * that gateway's rpc URL, the merged attribute query, state, the gateway's
+ * start time, the registration time}.  Merging satisfies every subscription:
+ * the smallest pmin and step (none when a subscription has none: it wants every
  * change), the smallest pmax; lt/gt cannot be merged and are not sent: the
  * broker filters them (brk_notify.c). */
 const char brk__lua_obs_state[] =
     "local c, p = ARGV[1], ARGV[2] "
     "local pre = 'lwds:v1:client:{' .. c .. '}' "
+    "local lk, me = pre .. ':obslock:' .. p, ARGV[5] .. ' ' "
+    "local cur = redis.call('GET', lk) "
+    "if cur and cur ~= ARGV[3] then "
+    "if string.sub(cur, 1, #me) == me then return {-1} end "
+    "if string.match(cur, '^(.*) %S+ %S+$') ~= "
+    "string.match(ARGV[5], '^(.*) %S+$') then return {-1} end end "
+    "redis.call('SET', lk, ARGV[3], 'PX', ARGV[4]) "
     "local subs = redis.call('SMEMBERS', pre .. ':obsubs:' .. p) "
     "local obs = redis.call('HGET', pre .. ':observed', p) or '' "
-    "local rec = redis.call('HMGET', pre, 'gw', 'state') "
+    "local rec = redis.call('HMGET', pre, 'gw', 'state', 'reg') "
     "local gw, state = rec[1] or '', rec[2] or '' "
     "local g = {false, false} "
     "if gw ~= '' then "
@@ -60,16 +77,23 @@ const char brk__lua_obs_state[] =
     "for i = 1, 3 do if best[i] then "
     "table.insert(q, out[i] .. '=' .. best[i]) end end "
     "return {#subs, obs, gw, g[1] or '', table.concat(q, '&'), state, "
-    "g[2] or ''}";
+    "g[2] or '', rec[3] or ''}";
+
+/* KEYS lock, ARGV its value: releases the lock if it is still ours. */
+const char brk__lua_obs_unlock[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('DEL', KEYS[1]) end return 0";
 
 /* After an Update: the paths of ARGV client that have subscriptions and no
- * observation made through the client's gateway as it runs now (same
- * gateway id and same start time, the 4th word of the observed value). */
+ * observation made through the client's gateway as it runs now and in its
+ * current registration (same gateway id, same start time and same
+ * registration time: the 2nd, 4th and 5th words of the observed value). */
 const char brk__lua_obs_check[] =
     "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
     "local paths = redis.call('SMEMBERS', pre .. ':obspaths') "
     "if #paths == 0 then return {} end "
-    "local gw = redis.call('HGET', pre, 'gw') or '' "
+    "local rec = redis.call('HMGET', pre, 'gw', 'reg') "
+    "local gw, reg = rec[1] or '', rec[2] or '-' "
     "local boot = '' "
     "if gw ~= '' then "
     "boot = redis.call('HGET', 'lwds:v1:gw:' .. gw, 'started') or '' end "
@@ -77,8 +101,10 @@ const char brk__lua_obs_check[] =
     "local out = {} "
     "for _, p in ipairs(paths) do "
     "local v = redis.call('HGET', pre .. ':observed', p) or '' "
-    "local _, g, _, b = string.match(v, '^(%S+) (%S+) (%S+) ?(%S*)') "
-    "if g ~= gw or b ~= boot then table.insert(out, p) end end "
+    "local _, g, _, b, r = "
+    "string.match(v, '^(%S+) (%S+) (%S+) ?(%S*) ?(%S*)') "
+    "if g ~= gw or b ~= boot or r ~= reg then "
+    "table.insert(out, p) end end "
     "return out";
 
 enum obs_step { STEP_ATTRS, STEP_OBSERVE, STEP_CANCEL };
@@ -93,6 +119,8 @@ struct obs_job {
 	char old_token[2 * LWM2M_DEVOP_MAX_TOKEN + 1], old_gw[OBS_GW_MAX];
 	char old_query[OBS_QUERY_MAX];
 	char boot[24], old_boot[24]; /* start time of the gateway (ms) */
+	char reg[24], old_reg[24];   /* registration time of the client */
+	char lock[BRK_RUN_MAX + LWM2M_ID_SIZE]; /* the path's lock, "" none */
 	long long n_subs;
 	bool observed, observe_after;
 	enum obs_step step;
@@ -101,6 +129,14 @@ struct obs_job {
 static void
 job_done(struct obs_job *j)
 {
+	char key[160];
+
+	if (j->lock[0] != '\0') {
+		snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBS_LOCK, j->client,
+		         j->path);
+		brk__lua_run(j->ctx, BRK_LUA_OBS_UNLOCK, NULL, NULL, "1 %s %s",
+		             key, j->lock);
+	}
 	brk__entry_unref(j->entry);
 	free(j);
 }
@@ -113,17 +149,18 @@ elem(const redisReply *r, size_t i)
 	           : "";
 }
 
-/* Splits "<token> <gw> <query> <gateway start>" of
- * LWM2M_KEY_CLIENT_OBSERVED (records without the start time come from an
+/* Splits "<token> <gw> <query> <gateway start> <registration time>" of
+ * LWM2M_KEY_CLIENT_OBSERVED (records without the last two come from an
  * older broker: observed again once). */
 static void
 parse_observed(struct obs_job *j, const char *v)
 {
 	char tok[40] = "", gw[OBS_GW_MAX] = "", q[OBS_QUERY_MAX] = "";
-	char boot[24] = "";
+	char boot[24] = "", reg[24] = "";
 
-	j->observed = v[0] != '\0' &&
-	              sscanf(v, "%39s %128s %199s %23s", tok, gw, q, boot) >= 2;
+	j->observed = v[0] != '\0' && sscanf(v, "%39s %128s %199s %23s %23s",
+	                                     tok, gw, q, boot, reg) >= 2;
+	snprintf(j->old_reg, sizeof j->old_reg, "%s", reg);
 	snprintf(j->old_token, sizeof j->old_token, "%s", tok);
 	snprintf(j->old_gw, sizeof j->old_gw, "%s", gw);
 	snprintf(j->old_boot, sizeof j->old_boot, "%s", boot);
@@ -141,7 +178,7 @@ static void
 store(struct obs_job *j, const char *token)
 {
 	char key[128],
-	    value[2 * LWM2M_DEVOP_MAX_TOKEN + OBS_GW_MAX + OBS_QUERY_MAX + 32];
+	    value[2 * LWM2M_DEVOP_MAX_TOKEN + OBS_GW_MAX + OBS_QUERY_MAX + 64];
 	lwm2m_err err;
 
 	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBSERVED, j->client);
@@ -149,9 +186,9 @@ store(struct obs_job *j, const char *token)
 		err = lwm2m_redis_cmd(brk__redis(j->ctx), on_stored, j,
 		                      "HDEL %s %s", key, j->path);
 	} else {
-		snprintf(value, sizeof value, "%s %s %s %s", token, j->gw,
+		snprintf(value, sizeof value, "%s %s %s %s %s", token, j->gw,
 		         j->query[0] ? j->query : "-",
-		         j->boot[0] ? j->boot : "-");
+		         j->boot[0] ? j->boot : "-", j->reg[0] ? j->reg : "-");
 		err = lwm2m_redis_cmd(brk__redis(j->ctx), on_stored, j,
 		                      "HSET %s %s %s", key, j->path, value);
 	}
@@ -312,7 +349,8 @@ static void
 decide(struct obs_job *j)
 {
 	bool same_gw = j->observed && strcmp(j->old_gw, j->gw) == 0 &&
-	               strcmp(j->old_boot, j->boot[0] ? j->boot : "-") == 0;
+	               strcmp(j->old_boot, j->boot[0] ? j->boot : "-") == 0 &&
+	               strcmp(j->old_reg, j->reg[0] ? j->reg : "-") == 0;
 
 	if (j->n_subs > 0 && !same_gw) {
 		/* first subscription, or the device moved to another gateway
@@ -333,13 +371,33 @@ decide(struct obs_job *j)
 	}
 }
 
+static void read_state(struct obs_job *j);
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	read_state(arg);
+}
+
 static void
 on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct obs_job *j = arg;
+	struct timeval later = {0, OBS_RETRY_MS * 1000};
 
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == 1 &&
+	    reply->element[0]->type == REDIS_REPLY_INTEGER) {
+		/* another reconcile of this path runs: after it, this one */
+		j->lock[0] = '\0';
+		if (event_base_once(brk__base(j->ctx), -1, EV_TIMEOUT, on_retry,
+		                    j, &later) != 0) {
+			job_done(j);
+		}
+		return;
+	}
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements < 7 ||
+	    reply->elements < 8 ||
 	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
 		lwm2m_log(LWM2M_LOG_WARNING,
 		          "observation state id=%s path=%s "
@@ -354,12 +412,31 @@ on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	snprintf(j->url, sizeof j->url, "%s", elem(reply, 3));
 	snprintf(j->query, sizeof j->query, "%s", elem(reply, 4));
 	snprintf(j->boot, sizeof j->boot, "%s", elem(reply, 6));
+	snprintf(j->reg, sizeof j->reg, "%s", elem(reply, 7));
 	if (strcmp(elem(reply, 5), "registered") != 0 || j->url[0] == '\0') {
 		/* not connected: done again at its next registration */
 		job_done(j);
 		return;
 	}
 	decide(j);
+}
+
+/* Takes the path's lock and reads its state (on_state). */
+static void
+read_state(struct obs_job *j)
+{
+	char id[LWM2M_ID_SIZE];
+	const char *run = brk__run(j->ctx);
+
+	if (lwm2m_id_new(id) != LWM2M_OK ||
+	    (size_t)snprintf(j->lock, sizeof j->lock, "%s %s", run, id) >=
+	        sizeof j->lock ||
+	    brk__lua_run(j->ctx, BRK_LUA_OBS_STATE, on_state, j,
+	                 "0 %s %s %s %d %s", j->client, j->path, j->lock,
+	                 OBS_LOCK_MS, run) != LWM2M_OK) {
+		j->lock[0] = '\0';
+		job_done(j);
+	}
 }
 
 void
@@ -382,10 +459,7 @@ brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 	brk__entry_ref(entry);
 	memcpy(j->client, client, LWM2M_ID_SIZE);
 	memcpy(j->path, path, strlen(path) + 1);
-	if (brk__lua_run(ctx, BRK_LUA_OBS_STATE, on_state, j, "0 %s %s", client,
-	                 path) != LWM2M_OK) {
-		job_done(j);
-	}
+	read_state(j);
 }
 
 /* ---- a (re-)registration: the device forgot its observations ------------ */

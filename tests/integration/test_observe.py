@@ -222,19 +222,26 @@ class TestObserve(ServiceTestCase):
         log.close()
         self.svc.wait_ready(15)
 
+    def wait_clean(self):
+        """The previous tests' subscriptions are deleted (cleanups) and
+        their observations cancelled, so the counts below are ours."""
+        wait_until(lambda: not self.observed(), 15, 0.1,
+                   "earlier observations cancelled")
+
     def test_observation_survives_gateway_restart(self):
         """The observation lived in the killed gateway process: at the
         device's next Update the broker sees that the gateway started again
         and observes once more (one more Observe on the device, no new
         subscription), and the notifications reach the hook again."""
         path = "/3303/0/5700"
+        self.wait_clean()
         self.subscribe(3303, 0, "5700", "/n-gw")
         wait_until(lambda: path in self.observed(), 10, 0.1, "observed")
         before = self.observes(path)
         self.restart("coap-gw")
         self.sim.send("update *")
         self.wait_observes(path, before + 1)
-        wait_until(lambda: self.observed().get(path, "").split()[3:] ==
+        wait_until(lambda: self.observed().get(path, "").split()[3:4] ==
                    [self.redis.hgetall("lwds:v1:gw:" + self.svc.gw_id)
                     ["started"]], 10, 0.1, "observed through the new start")
         self.set_value("42.5")
@@ -254,6 +261,7 @@ class TestObserve(ServiceTestCase):
         resource Observe (so only /3303/0 is observed); the property
         subscription then gets the instance notifications, with every
         resource the device sent."""
+        self.wait_clean()
         start = len(self.sim.lines)
         self.sim.send("fail obs-0 4.05")
         self.sim.wait_line(r"^ok", 5, start)
