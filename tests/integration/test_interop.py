@@ -16,7 +16,8 @@ INTEROP = os.path.join(HERE, "interop")
 
 def npm_ci():
     """Install the pinned client from the committed lock file once."""
-    if os.path.isdir(os.path.join(INTEROP, "node_modules", "coap-node")):
+    if all(os.path.isdir(os.path.join(INTEROP, "node_modules", pkg))
+           for pkg in ("coap-node", "lwm2m-node-lib")):
         return
     npm = shutil.which("npm")
     if not npm:
