@@ -24,6 +24,7 @@ import json
 import os
 import select
 import subprocess
+import sys
 import time
 
 NOTIFY = "bench/lwds-bench-notify"
@@ -331,7 +332,11 @@ def scenario_notify(cfg, row, lwdslib, build_bin, cpu_seconds):
         try:
             b = Bench(cfg, lwdslib, build_bin, cpu_seconds)
             b.row = row
-            rows = b.run(services, redis, res)
+            try:
+                rows = b.run(services, redis, res)
+            except (RuntimeError, AssertionError):
+                print(services.logs(20), file=sys.stderr)
+                raise
         finally:
             services.stop()
     finally:
@@ -410,7 +415,6 @@ def main():
     """Scenario 4 alone: LWDS_BUILD_DIR=build-bench python3
     bench/bench_notify.py [--short] [options]."""
     import argparse
-    import sys
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench
     ap = argparse.ArgumentParser()
