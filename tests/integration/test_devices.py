@@ -245,6 +245,20 @@ class TestDevices(DeviceCase):
                          {"ResetMinandMaxMeasuredValues": None})
         self.assertEqual(r.status, 204, r)
 
+    def test_write_and_execute_in_put(self):
+        # one operation for the gateway: the write, then the execute
+        start = len(self.sim.lines)
+        r = self.api.put(self.inst(3303), self.admin,
+                         {"ApplicationType": "put+exec",
+                          "ResetMinandMaxMeasuredValues": None})
+        self.assertEqual(r.status, 204, r)
+        self.sim.wait_line(r"POST /3303/0/5605 ", 5, start)
+        seen = [l.split('" ', 1)[1].split(" ")[1]
+                for l in self.sim.lines[start:] if "POST /3303/0" in l]
+        self.assertEqual(seen, ["/3303/0", "/3303/0/5605"])
+        self.assertEqual(self.get(self.inst(3303)).json()["ApplicationType"],
+                         "put+exec")
+
     def test_execute_with_arguments(self):
         start = len(self.sim.lines)
         r = self.api.post(self.inst(1) + "/resources/8/execute", self.admin,
