@@ -33,6 +33,46 @@ START_TEST(test_lwm2m_event_encode_text)
 }
 END_TEST
 
+START_TEST(test_lwm2m_event_encode_escapes)
+{
+	struct lwm2m_event ev = sample;
+	char buf[LWM2M_EVENT_JSON_MAX];
+	struct lwm2m_event back;
+	size_t len;
+
+	strcpy(ev.ep, "a\tb\nc\x01" "d/e");
+	ev.org = -7;
+	ev.ts = 0;
+	ck_assert_int_eq(lwm2m_event_encode(&ev, buf, sizeof buf, &len),
+	                 LWM2M_OK);
+	ck_assert_str_eq(buf, "{\"id\":\"pFRn92gTAIJLwFeC0-IsFA\","
+	                      "\"ep\":\"a\\tb\\nc\\u0001d/e\","
+	                      "\"org\":-7,\"gw\":\"host-1234\",\"ts\":0}");
+	ck_assert_int_eq(lwm2m_event_decode((const uint8_t *)buf, len, &back),
+	                 LWM2M_OK);
+	ck_assert_str_eq(back.ep, ev.ep);
+}
+END_TEST
+
+START_TEST(test_lwm2m_event_encode_exact_size)
+{
+	char buf[LWM2M_EVENT_JSON_MAX], small[LWM2M_EVENT_JSON_MAX];
+	size_t len, len2;
+
+	ck_assert_int_eq(lwm2m_event_encode(&sample, buf, sizeof buf, &len),
+	                 LWM2M_OK);
+	/* the NUL needs a byte: len + 1 fits, len does not */
+	ck_assert_int_eq(lwm2m_event_encode(&sample, small, len + 1, &len2),
+	                 LWM2M_OK);
+	ck_assert_uint_eq(len2, len);
+	ck_assert_str_eq(small, buf);
+	ck_assert_int_eq(lwm2m_event_encode(&sample, small, len, &len2),
+	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(lwm2m_event_encode(&sample, small, 0, &len2),
+	                 LWM2M_ELIMIT);
+}
+END_TEST
+
 START_TEST(test_lwm2m_event_decode_roundtrip)
 {
 	char buf[LWM2M_EVENT_JSON_MAX];
@@ -112,6 +152,8 @@ event_suite(void)
 
 	tc = tcase_create("lwm2m_event_encode");
 	tcase_add_test(tc, test_lwm2m_event_encode_text);
+	tcase_add_test(tc, test_lwm2m_event_encode_escapes);
+	tcase_add_test(tc, test_lwm2m_event_encode_exact_size);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_event_decode");
 	tcase_add_test(tc, test_lwm2m_event_decode_roundtrip);
