@@ -100,6 +100,8 @@ struct api_config {
 	const char *admin_secret;  /* LWDS_ADMIN_SECRET or NULL */
 	const char *signing_key;   /* LWDS_SIGNING_KEY or NULL */
 	size_t max_body;           /* LWDS_HTTP_MAX_BODY, bytes */
+	size_t max_header;         /* LWDS_HTTP_MAX_HEADER, bytes (api_server.c) */
+	unsigned max_conns;        /* LWDS_HTTP_MAX_CONNECTIONS */
 };
 
 struct api_ctx {
@@ -115,6 +117,7 @@ struct api_ctx {
 	uint32_t devop_wait_ms;   /* LWDS_QUEUE_WAIT_MS */
 	uint32_t devop_timeout_ms; /* LWDS_DEVICE_TIMEOUT_MS */
 	struct api_limits *limits; /* api_limit.c; NULL when off */
+	unsigned n_conns;          /* open HTTP connections (api_server.c) */
 };
 
 /* api_config_from_env fills cfg with defaults overridden by LWDS_* variables.

@@ -3,6 +3,7 @@
  * the Redis wrapper that outlives clients that hang up. */
 #include "api.h"
 #include "api_limit.h"
+#include "api_server.h"
 #include "api_tls.h"
 
 #include <stdarg.h>
@@ -356,9 +357,19 @@ static evhtp_res
 on_headers(evhtp_request_t *ev, evhtp_headers_t *hdrs, void *arg)
 {
 	struct api_ctx *api = arg;
-	struct api_req *r = calloc(1, sizeof *r);
-	const char *cl;
+	const char *cl = evhtp_header_find(hdrs, "Content-Length");
+	struct api_req *r;
 
+	if (cl != NULL && strtoull(cl, NULL, 10) > api->cfg.max_body) {
+		char details[96];
+
+		/* refused before a byte of the body is read */
+		snprintf(details, sizeof details,
+		         "request body larger than %zu bytes",
+		         api->cfg.max_body);
+		return api_server_refuse(ev, 413, details);
+	}
+	r = calloc(1, sizeof *r);
 	if (r == NULL) {
 		return EVHTP_RES_FATAL;
 	}
@@ -368,10 +379,6 @@ on_headers(evhtp_request_t *ev, evhtp_headers_t *hdrs, void *arg)
 	r->org = -1;
 	r->started_ms = lwm2m_mono_ms();
 	api_req_id_set(evhtp_header_find(hdrs, "X-Request-Id"), r->req_id);
-	cl = evhtp_header_find(hdrs, "Content-Length");
-	if (cl != NULL && strtoull(cl, NULL, 10) > api->cfg.max_body) {
-		r->too_large = true;
-	}
 	evhtp_request_set_hook(ev, evhtp_hook_on_read, (evhtp_hook)on_read, r);
 	evhtp_request_set_hook(ev, evhtp_hook_on_request_fini,
 	                       (evhtp_hook)on_request_fini, r);
@@ -381,9 +388,13 @@ on_headers(evhtp_request_t *ev, evhtp_headers_t *hdrs, void *arg)
 static evhtp_res
 on_accept(evhtp_connection_t *conn, void *arg)
 {
-	evhtp_connection_set_hook(conn, evhtp_hook_on_headers,
-	                          (evhtp_hook)on_headers, arg);
-	return EVHTP_RES_OK;
+	evhtp_res res = api_server_accept(arg, conn);
+
+	if (res == EVHTP_RES_OK) {
+		evhtp_connection_set_hook(conn, evhtp_hook_on_headers,
+		                          (evhtp_hook)on_headers, arg);
+	}
+	return res;
 }
 
 /* Host header characters we accept into absolute links. */
@@ -549,7 +560,10 @@ on_request(evhtp_request_t *ev, void *arg)
 	                        : NULL;
 
 	if (r == NULL) {
-		on_headers(ev, ev->headers_in, api);
+		/* refused (answered) or out of memory: nothing to dispatch */
+		if (on_headers(ev, ev->headers_in, api) != EVHTP_RES_OK) {
+			return;
+		}
 		r = evhtp_request_get_hooks(ev)->on_request_fini_arg;
 	}
 	r->method = evhtp_request_get_method(ev);

@@ -8,22 +8,32 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "api_server.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
 static const char usage[] =
-	"Usage: lwds-rest-api [options]\n"
-	"The lwds REST API (HTTP, JSON/XML).\n\n"
-	"  -l, --listen HOST:PORT   listen address     LWDS_HTTP_LISTEN (0.0.0.0:8080)\n"
-	"  -r, --redis URL          Redis URL          LWDS_REDIS_URL (redis://127.0.0.1:6379)\n"
-	"  -b, --max-body BYTES     request body limit LWDS_HTTP_MAX_BODY (1048576)\n"
-	"  -v, --log-level LEVEL    err..debug         LWDS_LOG_LEVEL (info)\n"
-	"  -j, --log-json           JSON log lines     LWDS_LOG_JSON=1\n"
-	"  -h, --help               this text\n\n"
-	"Environment only:\n"
-	"  LWDS_ADMIN_KEY, LWDS_ADMIN_SECRET  admin access key of organisation 0;\n"
-	"      when unset and none exists, one is generated and printed once\n"
-	"  LWDS_SIGNING_KEY  token signing key; else generated and kept in Redis\n";
+    "Usage: lwds-rest-api [options]\n"
+    "The lwds REST API (HTTP, JSON/XML).\n\n"
+    "  -l, --listen HOST:PORT   listen address     LWDS_HTTP_LISTEN "
+    "(0.0.0.0:8080)\n"
+    "  -r, --redis URL          Redis URL          LWDS_REDIS_URL "
+    "(redis://127.0.0.1:6379)\n"
+    "  -b, --max-body BYTES     request body limit LWDS_HTTP_MAX_BODY "
+    "(1048576);\n"
+    "                           a larger Content-Length gets 413 at once\n"
+    "  -H, --max-header BYTES   header bytes per request LWDS_HTTP_MAX_HEADER\n"
+    "                           (16384); more gets 431 and the connection "
+    "closes\n"
+    "  -c, --max-connections N  open connections LWDS_HTTP_MAX_CONNECTIONS\n"
+    "                           (4096); more get 503 (TLS: closed) at accept\n"
+    "  -v, --log-level LEVEL    err..debug         LWDS_LOG_LEVEL (info)\n"
+    "  -j, --log-json           JSON log lines     LWDS_LOG_JSON=1\n"
+    "  -h, --help               this text\n\n"
+    "Environment only:\n"
+    "  LWDS_ADMIN_KEY, LWDS_ADMIN_SECRET  admin access key of organisation 0;\n"
+    "      when unset and none exists, one is generated and printed once\n"
+    "  LWDS_SIGNING_KEY  token signing key; else generated and kept in Redis\n";
 
 static void
 on_stop(void *arg)
@@ -38,18 +48,21 @@ static int
 parse_args(int argc, char **argv, struct api_config *cfg)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"redis", required_argument, NULL, 'r'},
-		{"max-body", required_argument, NULL, 'b'},
-		{"log-level", required_argument, NULL, 'v'},
-		{"log-json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"redis", required_argument, NULL, 'r'},
+	    {"max-body", required_argument, NULL, 'b'},
+	    {"max-header", required_argument, NULL, 'H'},
+	    {"max-connections", required_argument, NULL, 'c'},
+	    {"log-level", required_argument, NULL, 'v'},
+	    {"log-json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	long long n;
 	int c, level;
 
-	while ((c = getopt_long(argc, argv, "l:r:b:v:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:r:b:H:c:v:jh", opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'l':
 			cfg->listen = optarg;
@@ -58,11 +71,28 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 			cfg->redis_url = optarg;
 			break;
 		case 'b':
-			if (lwm2m_parse_int(optarg, 1, 1LL << 30, &n) != LWM2M_OK) {
+			if (lwm2m_parse_int(optarg, 1, 1LL << 30, &n) !=
+			    LWM2M_OK) {
 				fprintf(stderr, "bad --max-body\n");
 				return 2;
 			}
 			cfg->max_body = (size_t)n;
+			break;
+		case 'H':
+			if (lwm2m_parse_int(optarg, 256, 1 << 20, &n) !=
+			    LWM2M_OK) {
+				fprintf(stderr, "bad --max-header\n");
+				return 2;
+			}
+			cfg->max_header = (size_t)n;
+			break;
+		case 'c':
+			if (lwm2m_parse_int(optarg, 1, 1000000, &n) !=
+			    LWM2M_OK) {
+				fprintf(stderr, "bad --max-connections\n");
+				return 2;
+			}
+			cfg->max_conns = (unsigned)n;
 			break;
 		case 'v':
 			level = lwm2m_log_parse_level(optarg);
@@ -132,7 +162,8 @@ main(int argc, char **argv)
 	static struct api_ctx ctx;
 	int rc;
 
-	if (setup_log() != 0 || api_config_from_env(&ctx.cfg) != LWM2M_OK) {
+	if (setup_log() != 0 || api_config_from_env(&ctx.cfg) != LWM2M_OK ||
+	    api_server_config(&ctx.cfg) != LWM2M_OK) {
 		return 2;
 	}
 	rc = parse_args(argc, argv, &ctx.cfg);

@@ -274,5 +274,99 @@ class TestHostile(ServiceTestCase):
         self.assert_serving(before)
 
 
+class TestHttpLimits(ServiceTestCase):
+    """Header-size, connection and early body limits of the REST API
+    (api_server.c), with small limits."""
+
+    REDIS_DB = 13
+    SERVICES = ("rest-api",)
+    MAX_CONNS = 6
+    EXTRA_ENV = {"LWDS_HTTP_MAX_HEADER": "2048",
+                 "LWDS_HTTP_MAX_CONNECTIONS": str(MAX_CONNS),
+                 "LWDS_HTTP_MAX_BODY": "1000"}
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.svc.http_port), 5)
+        self.addCleanup(s.close)
+        return s
+
+    def read_all(self, s, timeout=5):
+        """Everything the server sends until it closes."""
+        s.settimeout(timeout)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
+        except ConnectionResetError:
+            return out
+
+    def status_of(self, answer):
+        return int(answer.split(b" ", 2)[1]) if answer else 0
+
+    def test_header_limit_431(self):
+        s = self.connect()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" +
+                  b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 100)
+                           for i in range(40)) + b"\r\n")
+        answer = self.read_all(s)
+        self.assertEqual(self.status_of(answer), 431, answer[:300])
+        self.assertIn(b"request headers larger than 2048 bytes", answer)
+        self.assertIn(b"RequestHeaderFieldsTooLarge", answer)
+        # just under the limit is served
+        r = self.api.request("GET", "/", headers={"X-Pad": "q" * 1500})
+        self.assertEqual(r.status, 200, r)
+
+    def test_header_limit_unbounded_stream(self):
+        """Headers that never end: refused once over the limit, the
+        connection closed, not buffered."""
+        s = self.connect()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for i in range(200):
+                s.sendall(b"X-%d: %s\r\n" % (i, b"z" * 50))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = self.read_all(s)
+        self.assertEqual(self.status_of(answer), 431, answer[:300])
+
+    def test_body_refused_before_it_is_read(self):
+        """Content-Length over LWDS_HTTP_MAX_BODY: 413 at once, although
+        not one byte of the body was sent."""
+        s = self.connect()
+        s.sendall(b"POST /accesskeys HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Content-Length: 5000000\r\n\r\n")
+        answer = self.read_all(s)
+        self.assertEqual(self.status_of(answer), 413, answer[:300])
+        self.assertIn(b"request body larger than 1000 bytes", answer)
+        self.assertEqual(self.api.get("/").status, 200)
+
+    def test_connection_limit_503(self):
+        held = [self.connect() for _ in range(self.MAX_CONNS)]
+        # the server has counted them once one request went through each
+        for s in held:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.settimeout(5)
+            self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 200"))
+        extra = self.connect()
+        answer = self.read_all(extra)
+        self.assertEqual(self.status_of(answer), 503, answer[:300])
+        self.assertIn(b"too many connections", answer)
+        self.assertIn(b"Retry-After: 1", answer)
+        for s in held:
+            s.close()
+        wait_until(lambda: self.try_get() == 200, 10, 0.1,
+                   "served again after the held connections closed")
+
+    def try_get(self):
+        try:
+            return self.api.get("/").status
+        except OSError:
+            return 0
+
+
 if __name__ == "__main__":
     unittest.main()

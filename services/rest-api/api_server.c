@@ -1,0 +1,228 @@
+/* api_server.c - connection and header limits of the HTTP server.
+ *
+ * libevhtp 1.2.18 has neither: it keeps every header a peer sends (only a
+ * single line is bounded, by its parser) and accepts every connection.
+ * Each connection gets a small struct api_conn that counts the header bytes
+ * of the current request (reset when the next request line arrives) and
+ * the open connections of the service.
+ *
+ * Refusing a request early (api_server_refuse): pause the request and
+ * answer with evhtp_send_reply while the parser hook runs, and return
+ * EVHTP_RES_PAUSE so that the parser stops: the rest of the request, a
+ * body announced too large for instance, is never read.  A paused
+ * connection ignores its write callback, so a callback on the output
+ * buffer notices when the answer is on the wire, marks the connection
+ * EVHTP_CONN_FLAG_FREE_CONN and resumes it: libevhtp's resume callback
+ * then frees it.
+ */
+#include "api_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "lwm2m_log.h"
+#include "lwm2m_loop.h"
+
+struct api_conn {
+	struct api_ctx *api;
+	size_t hdr_bytes; /* of the request being parsed */
+	bool refused;     /* the header limit answered already */
+};
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 413:
+		return "PayloadTooLarge";
+	case 431:
+		return "RequestHeaderFieldsTooLarge";
+	default:
+		return "ServiceUnavailable";
+	}
+}
+
+/* the JSON error document of api_reply_error, for details without quotes
+ * or backslashes */
+static int
+error_body(char *buf, size_t size, int status, const char *details)
+{
+	return snprintf(buf, size,
+	                "{\"ErrorCode\":\"%s\",\"ErrorMessage\":\"Exception\","
+	                "\"ErrorDetails\":\"%s\"}",
+	                status_text(status), details);
+}
+
+static lwm2m_err
+parse_env(const char *name, long long min, long long max, long long *val)
+{
+	const char *v = lwm2m_getenv(name, NULL);
+
+	if (v != NULL && lwm2m_parse_int(v, min, max, val) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "%s: not a number in %lld..%lld", name,
+		          min, max);
+		return LWM2M_EINVAL;
+	}
+	return LWM2M_OK;
+}
+
+lwm2m_err
+api_server_config(struct api_config *cfg)
+{
+	long long hdr = API_MAX_HEADER_DEFAULT, conns = API_MAX_CONNS_DEFAULT;
+
+	if (parse_env("LWDS_HTTP_MAX_HEADER", 256, 1 << 20, &hdr) != LWM2M_OK ||
+	    parse_env("LWDS_HTTP_MAX_CONNECTIONS", 1, 1000000, &conns) !=
+	        LWM2M_OK) {
+		return LWM2M_EINVAL;
+	}
+	cfg->max_header = (size_t)hdr;
+	cfg->max_conns = (unsigned)conns;
+	return LWM2M_OK;
+}
+
+/* the refusal is on the wire: let libevhtp free the connection */
+static void
+on_flushed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	evhtp_connection_t *conn = arg;
+
+	if (evbuffer_get_length(buf) > 0) {
+		return;
+	}
+	evbuffer_remove_cb(buf, on_flushed, conn);
+	conn->flags |= EVHTP_CONN_FLAG_FREE_CONN;
+	evhtp_connection_resume(conn);
+}
+
+evhtp_res
+api_server_refuse(evhtp_request_t *ev, int status, const char *details)
+{
+	evhtp_connection_t *conn = evhtp_request_get_connection(ev);
+	char body[512];
+	int n = error_body(body, sizeof body, status, details);
+
+	evhtp_request_set_keepalive(ev, 0);
+	evhtp_headers_add_header(
+	    ev->headers_out,
+	    evhtp_header_new("Content-Type",
+	                     "application/vnd.imgtec.error+json", 0, 0));
+	evhtp_headers_add_header(ev->headers_out,
+	                         evhtp_header_new("Connection", "close", 0, 0));
+	if (n > 0 && (size_t)n < sizeof body) {
+		evbuffer_add(ev->buffer_out, body, (size_t)n);
+	}
+	lwm2m_log(LWM2M_LOG_NOTICE, "HTTP request refused: %d %s", status,
+	          details);
+	evhtp_request_pause(ev);
+	evhtp_send_reply(ev, (evhtp_res)status);
+	evbuffer_add_cb(bufferevent_get_output(conn->bev), on_flushed, conn);
+	return EVHTP_RES_PAUSE;
+}
+
+/* a new request line: its headers start from zero */
+static evhtp_res
+on_path(evhtp_request_t *ev, evhtp_path_t *path, void *arg)
+{
+	struct api_conn *c = arg;
+
+	c->hdr_bytes = 0;
+	c->refused = false;
+	return EVHTP_RES_OK;
+}
+
+static evhtp_res
+on_header(evhtp_request_t *ev, evhtp_header_t *hdr, void *arg)
+{
+	struct api_conn *c = arg;
+	char details[128];
+
+	if (c->refused) {
+		return EVHTP_RES_PAUSE;
+	}
+	/* "Name: value\r\n" */
+	c->hdr_bytes += hdr->klen + hdr->vlen + 4;
+	if (c->hdr_bytes <= c->api->cfg.max_header) {
+		return EVHTP_RES_OK;
+	}
+	c->refused = true;
+	snprintf(details, sizeof details,
+	         "request headers larger than %zu bytes",
+	         c->api->cfg.max_header);
+	return api_server_refuse(ev, 431, details);
+}
+
+static evhtp_res
+on_conn_fini(evhtp_connection_t *conn, void *arg)
+{
+	struct api_conn *c = arg;
+
+	c->api->n_conns--;
+	free(c);
+	return EVHTP_RES_OK;
+}
+
+/* plain HTTP over the limit: a 503 straight into the fresh socket (a few
+ * hundred bytes fit its send buffer); TLS connections are just closed */
+static void
+send_busy(struct api_ctx *api, evhtp_connection_t *conn)
+{
+	char body[256], msg[512];
+	int n, m;
+
+	if (conn->ssl != NULL) {
+		return;
+	}
+	n = error_body(body, sizeof body, 503,
+	               "too many connections, try again");
+	m = snprintf(msg, sizeof msg,
+	             "HTTP/1.1 503 Service Unavailable\r\n"
+	             "Content-Type: application/vnd.imgtec.error+json\r\n"
+	             "Content-Length: %d\r\nRetry-After: 1\r\n"
+	             "Connection: close\r\n\r\n%s",
+	             n, body);
+	if (n > 0 && m > 0 && (size_t)m < sizeof msg &&
+	    send(conn->sock, msg, (size_t)m, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	        m) {
+		shutdown(conn->sock, SHUT_WR);
+	}
+}
+
+evhtp_res
+api_server_accept(struct api_ctx *api, evhtp_connection_t *conn)
+{
+	struct api_conn *c;
+
+	if (api->cfg.max_conns == 0) { /* api_server_config did not run */
+		api->cfg.max_conns = API_MAX_CONNS_DEFAULT;
+	}
+	if (api->cfg.max_header == 0) {
+		api->cfg.max_header = API_MAX_HEADER_DEFAULT;
+	}
+	if (api->n_conns >= api->cfg.max_conns) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "connection refused: %u open "
+		          "(LWDS_HTTP_MAX_CONNECTIONS)",
+		          api->n_conns);
+		send_busy(api, conn);
+		return EVHTP_RES_SERVUNAVAIL;
+	}
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		return EVHTP_RES_FATAL;
+	}
+	c->api = api;
+	api->n_conns++;
+	evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini,
+	                          (evhtp_hook)on_conn_fini, c);
+	evhtp_connection_set_hook(conn, evhtp_hook_on_path, (evhtp_hook)on_path,
+	                          c);
+	evhtp_connection_set_hook(conn, evhtp_hook_on_header,
+	                          (evhtp_hook)on_header, c);
+	return EVHTP_RES_OK;
+}

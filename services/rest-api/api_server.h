@@ -1,0 +1,35 @@
+/* api_server.h - connection and header limits of the HTTP server
+ * (api_server.c): how many connections are open at once, how many header
+ * bytes one request may send, and the early answers that refuse a request
+ * before its body is read. */
+#ifndef API_SERVER_H
+#define API_SERVER_H
+
+#include <evhtp/evhtp.h>
+
+#include "api.h"
+
+#define API_MAX_HEADER_DEFAULT 16384
+#define API_MAX_CONNS_DEFAULT 4096
+
+/* api_server_config reads LWDS_HTTP_MAX_HEADER (header bytes of one
+ * request: names, values and their separators, 256..1 MiB, default 16 KiB)
+ * and LWDS_HTTP_MAX_CONNECTIONS (open connections, 1..1,000,000, default
+ * 4096) into cfg.  LWM2M_EINVAL (logged) for a bad number. */
+lwm2m_err api_server_config(struct api_config *cfg);
+
+/* api_server_accept is the post-accept work for conn: over
+ * cfg.max_conns open connections it writes a 503 (plain HTTP only) and
+ * returns EVHTP_RES_SERVUNAVAIL, which makes libevhtp close conn;
+ * otherwise it counts conn until it closes and hooks the header count.
+ * EVHTP_RES_FATAL when out of memory. */
+evhtp_res api_server_accept(struct api_ctx *api, evhtp_connection_t *conn);
+
+/* api_server_refuse answers ev at once with status (413, 431...) and an
+ * error body (details: what was over which limit), pauses the request so
+ * nothing more is read, and closes the connection once the answer is
+ * sent.  Returns EVHTP_RES_PAUSE, for a parser hook to return. */
+evhtp_res api_server_refuse(evhtp_request_t *ev, int status,
+                            const char *details);
+
+#endif
