@@ -102,26 +102,24 @@ defcache_put(struct brk_defcache *c, long long org,
  * subscription gets the notifications of its instance: spec 6.6).  A
  * subscription on another path than the notified one is offered it only
  * when its own path holds no observation: otherwise the device notifies
- * that path too, and each change would reach the subscription twice. */
+ * that path too, and each change would reach the subscription twice.  The
+ * candidate paths come from the client's obspaths (one SMEMBERS), so a
+ * notification costs a few calls, not one per ancestor. */
 const char brk__lua_notify_subs[] =
     "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
     "local path, max = ARGV[2], 2 * tonumber(ARGV[3]) "
+    "local below = path .. '/' "
     "local out, seen = {}, {} "
-    "local function add(p) "
-    "if p ~= path and "
-    "redis.call('HEXISTS', pre .. ':observed', p) == 1 then return end "
+    "for _, p in ipairs(redis.call('SMEMBERS', pre .. ':obspaths')) do "
+    "if p == path or string.sub(p, 1, #below) == below or "
+    "string.sub(path, 1, #p + 1) == p .. '/' then "
+    "if p == path or "
+    "redis.call('HEXISTS', pre .. ':observed', p) == 0 then "
     "for _, id in ipairs(redis.call('SMEMBERS', pre .. ':obsubs:' .. p)) do "
-    "if #out >= max then return end "
-    "if not seen[id] then seen[id] = true "
+    "if #out < max and not seen[id] then seen[id] = true "
     "local h = redis.call('HGETALL', 'lwds:v1:sub:{' .. id .. '}') "
     "if #h > 0 then table.insert(out, id) table.insert(out, h) end "
-    "end end end "
-    "local cur = path "
-    "while cur ~= '' do add(cur) "
-    "cur = string.match(cur, '^(.*)/[^/]*$') or '' end "
-    "local below = path .. '/' "
-    "for _, p in ipairs(redis.call('SMEMBERS', pre .. ':obspaths')) do "
-    "if string.sub(p, 1, #below) == below then add(p) end end "
+    "end end end end end "
     "return out";
 
 /* KEYS subscription record, deliveries stream; ARGV time (ms), value ("":
@@ -507,7 +505,7 @@ on_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	max = reply->elements / 2;
-	n->subs = calloc(max + 1, sizeof *n->subs);
+	n->subs = malloc((max + 1) * sizeof *n->subs); /* read_sub zeroes */
 	for (size_t i = 0; n->subs != NULL && i + 1 < reply->elements; i += 2) {
 		n->n_subs +=
 		    read_sub(n, reply->element[i], reply->element[i + 1]);

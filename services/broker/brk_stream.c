@@ -26,6 +26,9 @@ struct brk_stream {
 	struct lwm2m_redis *reader;   /* XREADGROUP BLOCK has its own line */
 	struct lwm2m_rpc_client *rpc; /* to the gateways (observations) */
 	struct event *claim_timer;
+	struct event *ack_ev; /* flushes acks, once per loop iteration */
+	char acks[BRK_STREAM_READ_MAX][STREAM_ID_MAX]; /* ids to XACK */
+	size_t n_acks;
 	bool reading;     /* an XREADGROUP is in flight */
 	bool pending;     /* re-reading this consumer's pending entries */
 	bool group_ready; /* XGROUP CREATE answered */
@@ -159,6 +162,51 @@ on_acked(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 }
 
+/* Sends one XACK for every entry finished since the last flush. */
+static void
+flush_acks(struct brk_stream *s)
+{
+	const char *argv[3 + BRK_STREAM_READ_MAX];
+	int argc = 0;
+
+	if (s->n_acks == 0) {
+		return;
+	}
+	argv[argc++] = "XACK";
+	argv[argc++] = LWM2M_KEY_EVENTS;
+	argv[argc++] = BRK_EVENTS_GROUP;
+	for (size_t i = 0; i < s->n_acks; i++) {
+		argv[argc++] = s->acks[i];
+	}
+	if (lwm2m_redis_cmdargv(brk__redis(s->ctx), on_acked, NULL, argc, argv,
+	                        NULL) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "cannot XACK %zu entries, they will be handled again",
+		          s->n_acks);
+	}
+	s->n_acks = 0;
+}
+
+static void
+on_ack_ev(evutil_socket_t fd, short what, void *arg)
+{
+	flush_acks(arg);
+}
+
+/* Queues the XACK of id: one command per loop iteration carries them all
+ * (one round trip and one Redis call instead of one per entry). */
+static void
+ack_later(struct brk_stream *s, const char *id)
+{
+	if (s->n_acks == BRK_STREAM_READ_MAX) {
+		flush_acks(s);
+	}
+	memcpy(s->acks[s->n_acks++], id, STREAM_ID_MAX);
+	if (s->n_acks == 1) {
+		event_active(s->ack_ev, EV_TIMEOUT, 0);
+	}
+}
+
 void
 brk__entry_unref(struct brk_entry *entry)
 {
@@ -177,14 +225,7 @@ brk__entry_unref(struct brk_entry *entry)
 		free(entry);
 		return;
 	}
-	if (lwm2m_redis_cmd(brk__redis(s->ctx), on_acked, NULL, "XACK %s %s %s",
-	                    LWM2M_KEY_EVENTS, BRK_EVENTS_GROUP,
-	                    entry->id) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING,
-		          "cannot XACK %s, the event will "
-		          "be handled again",
-		          entry->id);
-	}
+	ack_later(s, entry->id);
 	free(entry);
 	read_next(s);
 }
@@ -445,7 +486,9 @@ brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
 	             : "lwds-broker");
 	s->claim_idle_ms = cfg->claim_idle_ms > 0 ? cfg->claim_idle_ms : 60000;
 	s->claim_timer = event_new(base, -1, EV_PERSIST, on_claim_timer, s);
-	if (s->claim_timer == NULL || event_add(s->claim_timer, &period) != 0) {
+	s->ack_ev = event_new(base, -1, 0, on_ack_ev, s);
+	if (s->claim_timer == NULL || s->ack_ev == NULL ||
+	    event_add(s->claim_timer, &period) != 0) {
 		brk__stream_free(s);
 		return LWM2M_ENOMEM;
 	}
@@ -470,9 +513,13 @@ brk__stream_free(struct brk_stream *s)
 	if (s == NULL) {
 		return;
 	}
+	flush_acks(s); /* what finished is acknowledged */
 	s->closing = true;
 	if (s->claim_timer != NULL) {
 		event_free(s->claim_timer);
+	}
+	if (s->ack_ev != NULL) {
+		event_free(s->ack_ev);
 	}
 	lwm2m_rpc_client_free(s->rpc); /* calls back with LWM2M_ECLOSED */
 	lwm2m_redis_free(s->reader);
