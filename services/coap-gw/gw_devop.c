@@ -1033,9 +1033,16 @@ gw_devop_response(struct gw_ctx *gw, coap_session_t *session,
 	op_unsent(op, dev);
 	if (dev != NULL) {
 		gw_devop_count_rx(gw->devops, dev, received, true);
+		if (dev->queue) {
+			dev->awake_until_ms =
+			    lwm2m_mono_ms() + gw->devops->awake_ms;
+		}
+	}
+	/* first: a sequence goes on before the next queued request */
+	op_answered(op, dev, received);
+	if (dev != NULL) {
 		gw_devop_wake(gw, dev);
 	}
-	op_answered(op, dev, received);
 	return COAP_RESPONSE_OK;
 }
 

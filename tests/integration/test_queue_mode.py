@@ -131,7 +131,7 @@ class TestQueueMode(DeviceCase):
             ("PUT", self.inst(3442), {"Number": 5}),
             ("PUT", self.inst(3303), {"ApplicationType": "q",
                                       "ResetMinandMaxMeasuredValues": None}),
-            ("POST", self.inst(3303) + "/resources/5605/execute", None),
+            ("POST", self.inst(3) + "/resources/12/execute", None),
             ("POST", self.hrefs[3303], {"InstanceID": "7",
                                         "ApplicationType": "new"}),
             ("DELETE", self.inst(3303, 7), None),
@@ -158,7 +158,7 @@ class TestQueueMode(DeviceCase):
         self.assertEqual(seen, [("POST", "/3442/0", "2.04"),
                                 ("POST", "/3303/0", "2.04"),
                                 ("POST", "/3303/0/5605", "2.04"),
-                                ("POST", "/3303/0/5605", "2.04"),
+                                ("POST", "/3/0/12", "2.04"),
                                 ("POST", "/3303", "2.01"),
                                 ("DELETE", "/3303/7", "2.02")])
         self.assertEqual(self.get(self.inst(3442)).json()["Number"], 5)
