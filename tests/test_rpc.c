@@ -1,9 +1,13 @@
-/* Unit tests of lwm2m_rpc over inproc:// : many concurrent calls answered
- * out of order, error replies, timeouts, a missing or vanishing server. */
+/* Unit tests of lwm2m_rpc over inproc:// (nng) and the stream transport
+ * (ipc://, tcp://): many concurrent calls answered out of order, error
+ * replies, timeouts, a missing, late or vanishing server, a hostile peer. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lwm2m_rpc.h"
@@ -49,13 +53,31 @@ on_request(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 	}
 }
 
+/* A loopback TCP port that is free right now. */
+static int
+free_tcp_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
 static void
 setup(struct fixture *f, const char *name, bool with_server)
 {
 	static int seq;
 
 	memset(f, 0, sizeof *f);
-	if (strncmp(name, "ipc", 3) == 0) {
+	if (strncmp(name, "tcp", 3) == 0) {
+		snprintf(f->url, sizeof f->url, "tcp://127.0.0.1:%d",
+		         free_tcp_port());
+	} else if (strncmp(name, "ipc", 3) == 0) {
 		snprintf(f->url, sizeof f->url,
 		         "ipc:///tmp/lwds-test-rpc-%ld-%d", (long)getpid(),
 		         ++seq);
@@ -296,6 +318,115 @@ START_TEST(test_lwm2m_rpc_call_server_gone)
 }
 END_TEST
 
+START_TEST(test_lwm2m_rpc_call_many_tcp)
+{
+	static struct callctx calls[N_CALLS];
+	struct fixture f;
+
+	setup(&f, "tcp", true);
+	f.hold_until = 0;
+	for (int i = 0; i < N_CALLS; i++) {
+		calls[i].f = &f;
+		snprintf(calls[i].text, sizeof calls[i].text, "tcp-%d", i);
+		ck_assert_int_eq(
+		    lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING,
+		                   calls[i].text, strlen(calls[i].text),
+		                   ok_ms(5000), on_echo, &calls[i]),
+		    LWM2M_OK);
+	}
+	run(&f, N_CALLS, ok_ms(10000));
+	ck_assert_int_eq(f.ok, N_CALLS);
+	/* replies in reverse order on the same connection */
+	f.hold_until = 30;
+	f.done = f.ok = 0;
+	for (int i = 0; i < 30; i++) {
+		ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url,
+		                                LWM2M_ENV_RPC_PING, NULL, 0,
+		                                ok_ms(5000), on_any, &f),
+		                 LWM2M_OK);
+	}
+	run(&f, 30, ok_ms(10000));
+	ck_assert_int_eq(f.ok, 30);
+	teardown(&f);
+}
+END_TEST
+
+/* A call made while the server is not listening yet goes out once it is
+ * (the client reconnects with a back-off). */
+START_TEST(test_lwm2m_rpc_call_server_late)
+{
+	struct fixture f;
+
+	setup(&f, "tcp-late", false);
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, ok_ms(5000), on_any, &f),
+	                 LWM2M_OK);
+	run(&f, 1, 200);
+	ck_assert_int_eq(f.done, 0);
+	ck_assert_int_eq(
+	    lwm2m_rpc_server_new(f.base, f.url, on_request, &f, &f.srv),
+	    LWM2M_OK);
+	run(&f, 1, ok_ms(5000));
+	ck_assert_int_eq(f.done, 1);
+	ck_assert_int_eq(f.last_err, LWM2M_OK);
+	teardown(&f);
+}
+END_TEST
+
+/* A server that goes away fails the calls out on it at once. */
+START_TEST(test_lwm2m_rpc_call_server_gone_tcp)
+{
+	struct fixture f;
+
+	setup(&f, "tcp-gone", true);
+	f.mode = 2;
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, 60000, on_any, &f),
+	                 LWM2M_OK);
+	for (int i = 0; i < 100 && f.n_held == 0; i++) {
+		run(&f, 1, 10);
+	}
+	ck_assert_int_eq(f.n_held, 1);
+	f.srv = lwm2m_rpc_server_free(f.srv);
+	ck_assert_int_eq(lwm2m_rpc_reply(f.held[--f.n_held], 0, NULL, 0),
+	                 LWM2M_ECLOSED);
+	run(&f, 1, 5000);
+	ck_assert_int_eq(f.done, 1);
+	ck_assert_int_eq(f.last_err, LWM2M_ECLOSED);
+	teardown(&f);
+}
+END_TEST
+
+/* A peer announcing an impossible frame length is cut off; the server
+ * keeps serving everybody else. */
+START_TEST(test_lwm2m_rpc_server_new_hostile_peer)
+{
+	static const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct fixture f;
+	char buf[16];
+	int fd;
+
+	setup(&f, "tcp-hostile", true);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)atoi(strrchr(f.url, ':') + 1));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(write(fd, huge, sizeof huge), (ssize_t)sizeof huge);
+	run(&f, 1, 100);
+	/* closed by the server */
+	ck_assert_int_eq(read(fd, buf, sizeof buf), 0);
+	close(fd);
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, ok_ms(5000), on_any, &f),
+	                 LWM2M_OK);
+	run(&f, 1, ok_ms(5000));
+	ck_assert_int_eq(f.last_err, LWM2M_OK);
+	ck_assert_int_eq(f.ok, 1);
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(test_lwm2m_rpc_client_free_pending)
 {
 	struct fixture f;
@@ -364,12 +495,16 @@ rpc_suite(void)
 	tcase_add_test(tc, test_lwm2m_rpc_call_timeout);
 	tcase_add_test(tc, test_lwm2m_rpc_call_no_server);
 	tcase_add_test(tc, test_lwm2m_rpc_call_server_gone);
+	tcase_add_test(tc, test_lwm2m_rpc_call_many_tcp);
+	tcase_add_test(tc, test_lwm2m_rpc_call_server_late);
+	tcase_add_test(tc, test_lwm2m_rpc_call_server_gone_tcp);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_rpc_client_free");
 	tcase_add_test(tc, test_lwm2m_rpc_client_free_pending);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_rpc_server_new");
 	tcase_add_test(tc, test_lwm2m_rpc_server_new_bad_url);
+	tcase_add_test(tc, test_lwm2m_rpc_server_new_hostile_peer);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_rpc_error_parse");
 	tcase_add_test(tc, test_lwm2m_rpc_error_parse_payloads);

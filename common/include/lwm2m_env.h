@@ -56,6 +56,21 @@ struct lwm2m_env {
 	size_t rid_len;         /* 0: none */
 };
 
+/* The largest header lwm2m_env_header_encode writes. */
+#define LWM2M_ENV_HEADER_MAX (LWM2M_ENV_HEADER_LEN + 1 + LWM2M_ENV_RID_MAX)
+
+/* lwm2m_env_header_encode writes the body's bytes before the payload (the
+ * header and, with rid_len > 0, the request id) into buf, which holds at
+ * least LWM2M_ENV_HEADER_MAX bytes; *ret_len gets their number.  For byte
+ * streams that carry envelopes without an nng_msg (lwm2m_rpc). */
+lwm2m_err lwm2m_env_header_encode(const struct lwm2m_env *env, uint8_t *buf,
+                                  size_t *ret_len);
+
+/* lwm2m_env_decode_buf is lwm2m_env_decode on len bytes at body, which
+ * env's pointers then borrow. */
+lwm2m_err lwm2m_env_decode_buf(const uint8_t *body, size_t len,
+                               struct lwm2m_env *ret_env);
+
 /* lwm2m_env_encode builds a new message from env (payload copied). */
 lwm2m_err lwm2m_env_encode(const struct lwm2m_env *env, nng_msg **ret_msg);
 

@@ -1,15 +1,23 @@
-/* lwm2m_rpc.h - request/reply between lwds processes over nng.
+/* lwm2m_rpc.h - request/reply between lwds processes.
  *
- * Server side: an nng rep0 socket in raw mode, polled on the libevent loop
- * through NNG_OPT_RECVFD, so many requests can be in flight and replies may
- * go out in any order.  The handler gets each decoded request envelope and a
- * reply handle; it answers now or later, exactly once, with
- * lwm2m_rpc_reply(), lwm2m_rpc_reply_error() or lwm2m_rpc_req_drop().
+ * Many requests can be in flight and replies may come in any order.  The
+ * server's handler gets each decoded request envelope and a reply handle; it
+ * answers now or later, exactly once, with lwm2m_rpc_reply(),
+ * lwm2m_rpc_reply_error() or lwm2m_rpc_req_drop().
  *
- * Client side: one req0 socket per target URL, dialled on first use (nng
- * keeps redialling in the background) and cached.  Each call uses its own
- * nng context and aio; completions are handed back to the loop thread
- * through a pipe, and the callback runs there.
+ * tcp://host:port and ipc:///path use lwds's own stream transport, run
+ * entirely on the libevent loop (no threads): each envelope travels as a
+ * u32 length (network order, at most 16 MiB, else the connection is closed)
+ * followed by its bytes; replies are matched to calls by corr_id.  A client
+ * connects to a target on first use, reconnects with a back-off (50 ms to
+ * 2 s) while calls wait to be sent, and fails the calls out on a connection
+ * at once (LWM2M_ECLOSED) when it breaks.  Host names are resolved with
+ * evdns (the client) or at start-up (the server).  Both ends must be lwds:
+ * this is not nng's wire protocol.
+ *
+ * inproc:// (and any other nng URL) uses nng: a raw rep0 socket polled
+ * through NNG_OPT_RECVFD, and one req0 socket per target with a context and
+ * aio per call, whose completions reach the loop through a pipe.
  *
  * Payload of LWM2M_ENV_RPC_PING: empty both ways.  LWM2M_ENV_RPC_EVICT:
  * the 22-char client id; empty reply, or an error reply.  Error replies carry

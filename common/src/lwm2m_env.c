@@ -56,31 +56,45 @@ lwm2m_env_nng_err(int rv)
 }
 
 lwm2m_err
-lwm2m_env_encode(const struct lwm2m_env *env, nng_msg **ret_msg)
+lwm2m_env_header_encode(const struct lwm2m_env *env, uint8_t *buf,
+                        size_t *ret_len)
 {
-	uint8_t hdr[LWM2M_ENV_HEADER_LEN];
 	uint8_t rid_len = (uint8_t)env->rid_len;
-	nng_msg *msg;
-	int rv;
 
 	if (env->rid_len > LWM2M_ENV_RID_MAX) {
 		return LWM2M_EINVAL;
 	}
-	put_u16(hdr, LWM2M_ENV_VERSION);
-	put_u16(hdr + 2, env->kind);
-	put_u32(hdr + 4, rid_len > 0 ? env->flags | LWM2M_ENV_F_RID
+	put_u16(buf, LWM2M_ENV_VERSION);
+	put_u16(buf + 2, env->kind);
+	put_u32(buf + 4, rid_len > 0 ? env->flags | LWM2M_ENV_F_RID
 	                             : env->flags & ~LWM2M_ENV_F_RID);
-	put_u32(hdr + 8, (uint32_t)(env->corr_id >> 32));
-	put_u32(hdr + 12, (uint32_t)env->corr_id);
+	put_u32(buf + 8, (uint32_t)(env->corr_id >> 32));
+	put_u32(buf + 12, (uint32_t)env->corr_id);
+	*ret_len = LWM2M_ENV_HEADER_LEN;
+	if (rid_len > 0) {
+		buf[LWM2M_ENV_HEADER_LEN] = rid_len;
+		memcpy(buf + LWM2M_ENV_HEADER_LEN + 1, env->rid, rid_len);
+		*ret_len += 1u + rid_len;
+	}
+	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m_env_encode(const struct lwm2m_env *env, nng_msg **ret_msg)
+{
+	uint8_t hdr[LWM2M_ENV_HEADER_MAX];
+	size_t hlen;
+	nng_msg *msg;
+	int rv;
+
+	if (lwm2m_env_header_encode(env, hdr, &hlen) != LWM2M_OK) {
+		return LWM2M_EINVAL;
+	}
 	rv = nng_msg_alloc(&msg, 0);
 	if (rv != 0) {
 		return lwm2m_env_nng_err(rv);
 	}
-	rv = nng_msg_append(msg, hdr, sizeof hdr);
-	if (rv == 0 && rid_len > 0) {
-		rv = nng_msg_append(msg, &rid_len, 1);
-		rv = rv ? rv : nng_msg_append(msg, env->rid, rid_len);
-	}
+	rv = nng_msg_append(msg, hdr, hlen);
 	if (rv == 0 && env->payload_len > 0) {
 		rv = nng_msg_append(msg, env->payload, env->payload_len);
 	}
@@ -93,17 +107,15 @@ lwm2m_env_encode(const struct lwm2m_env *env, nng_msg **ret_msg)
 }
 
 lwm2m_err
-lwm2m_env_decode(nng_msg *msg, struct lwm2m_env *ret_env)
+lwm2m_env_decode_buf(const uint8_t *body, size_t len, struct lwm2m_env *ret_env)
 {
-	const uint8_t *body = nng_msg_body(msg);
-	size_t len = nng_msg_len(msg);
-
 	if (len < LWM2M_ENV_HEADER_LEN || get_u16(body) != LWM2M_ENV_VERSION) {
 		return LWM2M_EPROTO;
 	}
 	ret_env->kind = get_u16(body + 2);
 	ret_env->flags = get_u32(body + 4);
-	ret_env->corr_id = (uint64_t)get_u32(body + 8) << 32 | get_u32(body + 12);
+	ret_env->corr_id =
+	    (uint64_t)get_u32(body + 8) << 32 | get_u32(body + 12);
 	ret_env->payload = body + LWM2M_ENV_HEADER_LEN;
 	ret_env->payload_len = len - LWM2M_ENV_HEADER_LEN;
 	ret_env->rid = NULL;
@@ -120,6 +132,13 @@ lwm2m_env_decode(nng_msg *msg, struct lwm2m_env *ret_env)
 		ret_env->payload_len -= n + 1;
 	}
 	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m_env_decode(nng_msg *msg, struct lwm2m_env *ret_env)
+{
+	return lwm2m_env_decode_buf(nng_msg_body(msg), nng_msg_len(msg),
+	                            ret_env);
 }
 
 lwm2m_err
