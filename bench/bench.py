@@ -25,6 +25,7 @@ os.environ.pop("LWDS_TEST_REDIS_URL", None)   # always a private Redis
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import lwdslib  # noqa: E402
 import bench_notify  # noqa: E402
+import bench_reads  # noqa: E402
 
 
 def build_bin(name):
@@ -313,12 +314,16 @@ def parse_args():
     ap.add_argument("--no-notify", action="store_true",
                     help="skip scenario 4 (notifications to web hooks)")
     bench_notify.add_args(ap)
+    ap.add_argument("--no-reads", action="store_true",
+                    help="skip scenario 3 (REST reads)")
+    bench_reads.add_args(ap)
     cfg = ap.parse_args()
     if cfg.short:
         cfg.runs, cfg.storm, cfg.sim, cfg.scale = 1, 2000, 500, 5000
         cfg.update_seconds = 2
         cfg.soak_seconds, cfg.soak_devices = 10, 500
         bench_notify.short(cfg)
+        bench_reads.shorten(cfg)
     return cfg
 
 
@@ -353,6 +358,8 @@ def main():
             services.stop()
     finally:
         redis.close()
+    if not cfg.no_reads:
+        rows += bench_reads.scenario_reads(cfg, res)
     if not cfg.no_notify:
         notify_rows, notify_res = bench_notify.scenario_notify(
             cfg, row, lwdslib, build_bin, cpu_seconds)

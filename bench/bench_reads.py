@@ -16,7 +16,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "integration"))
@@ -205,8 +205,11 @@ def _rows(cfg, raw, full, half):
     return rows
 
 
-def scenario_reads(cfg, res, tmpdir):
+def scenario_reads(cfg, res, tmpdir=None):
     """Scenario 3; fills res["reads"] and returns the table rows."""
+    if tmpdir is None:
+        with tempfile.TemporaryDirectory(prefix="lwds-reads-") as d:
+            return scenario_reads(cfg, res, d)
     raw = run_raw(cfg)
     fp = FullPath(cfg, tmpdir)
     try:
@@ -232,7 +235,6 @@ def shorten(cfg):
 
 if __name__ == "__main__":
     import argparse
-    import tempfile
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", action="store_true")
     add_args(ap)
