@@ -111,6 +111,20 @@ def settled(redis, want_jobs):
     return redis.command("XLEN", DELIVERIES) >= want_jobs
 
 
+def commandstats(redis, notifs):
+    """Redis CPU per notification by command (INFO commandstats), in us."""
+    out = {}
+    for line in redis.command("INFO", "commandstats").decode().split("\n"):
+        if not line.startswith("cmdstat_"):
+            continue
+        name, rest = line[8:].strip().split(":", 1)
+        f = dict(kv.split("=") for kv in rest.split(","))
+        us = int(f["usec"]) / notifs
+        if us >= 0.05:
+            out[name] = round(us, 2)
+    return out
+
+
 def one_run(redis, did, args, broker):
     redis.flush()
     svc = Services(redis, ("rest-api",))
@@ -122,6 +136,7 @@ def one_run(redis, did, args, broker):
     env = dict(os.environ, LWDS_REDIS_URL=redis.url,
                LWDS_BROKER_HEALTH_ADDR="off", LWDS_LOG_LEVEL="warning",
                LWDS_BROKER_CONSUMER="bench")
+    redis.command("CONFIG", "RESETSTAT")
     rcpu0 = cpu_seconds(redis.proc.pid)
     t0 = time.monotonic()
     p = subprocess.Popen([broker], env=env, stdin=subprocess.DEVNULL)
@@ -137,7 +152,8 @@ def one_run(redis, did, args, broker):
         p.wait(10)
     rcpu = cpu_seconds(redis.proc.pid) - rcpu0
     jobs = redis.command("XLEN", DELIVERIES)
-    return {"elapsed_s": round(elapsed, 3),
+    return {"redis_us_per_notif": commandstats(redis, args.notifs),
+            "elapsed_s": round(elapsed, 3),
             "notifs_per_s": round(args.notifs / elapsed),
             "jobs": jobs, "jobs_per_s": round(jobs / elapsed),
             "broker_cpu_ms_per_1k": round(bcpu * 1e6 / args.notifs, 1),
@@ -161,7 +177,9 @@ def main():
         runs = [one_run(redis, None, args, broker) for _ in range(args.runs)]
     finally:
         redis.close()
-    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]
+           if k != "redis_us_per_notif"}
+    med["redis_us_per_notif"] = runs[-1]["redis_us_per_notif"]
     print(json.dumps({"broker": broker, "notifs": args.notifs,
                       "clients": args.clients, "subs": args.subs,
                       "attrs": args.attrs, "median": med, "runs": runs}))
