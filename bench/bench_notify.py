@@ -124,6 +124,15 @@ def commandstats(redis, deliveries):
     return out
 
 
+def udp_drops():
+    """Machine-wide UDP datagrams dropped for a full receive buffer
+    (/proc/net/snmp Udp RcvbufErrors): where NON notifications get lost
+    before the gateway reads them."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
+
 def drain(sink, expected, idle_s=2.0, timeout=120.0):
     """Sink stats once `expected` unique deliveries arrived, or once none
     arrived for idle_s (the rest is lost), or after timeout."""
@@ -157,6 +166,7 @@ class Bench:
         sink.send("reset")
         perf = self.perf_start(name, pids)
         c0 = cpu_all(pids, self.cpu_seconds)
+        u0 = udp_drops()
         t0 = self.now_rel()
         done = emu.ask("run %g %g %s" % (rate, secs, mode), "done",
                        secs + 60)
@@ -168,6 +178,7 @@ class Bench:
         return {"phase": name, "emulator": done, "sink": st,
                 "cpu_s": cpu_delta(c0, c1),
                 "delivered_per_s": st["unique"] / span,
+                "udp_rcvbuf_drops": udp_drops() - u0,
                 "lost": done["sent"] * per_note - st["unique"]}
 
     def perf_start(self, phase, pids):
@@ -290,6 +301,8 @@ class Bench:
             row("notify at max rate lost + duplicates", "",
                 at_max["lost"] + at_max["sink"]["dup_notifications"], 0, "",
                 "0"),
+            row("notify at max rate UDP receive-buffer drops", "",
+                at_max["udp_rcvbuf_drops"], 0, "(machine-wide)"),
             row("notify half rate asked / delivered", "1/s",
                 half["delivered_per_s"], half["emulator"]["rate"],
                 "rate sent"),
