@@ -25,7 +25,16 @@
 #define DEFCACHE_SIZE 64
 #define DEFCACHE_TTL_MS 5000
 
+#define SUBS_POOL 256 /* spare one-subscription arrays kept for reuse */
+
+struct obs_sub;
+
+/* Per-context state of this module: the definitions, and spare arrays of
+ * one obs_sub (2.7 KiB: a malloc that size per notification made glibc
+ * consolidate its free lists every time). */
 struct brk_defcache {
+	struct obs_sub *pool[SUBS_POOL];
+	size_t n_pool;
 	struct {
 		long long org;
 		uint16_t oid;
@@ -54,6 +63,9 @@ brk__defcache_free(struct brk_defcache *c)
 	}
 	for (size_t i = 0; i < DEFCACHE_SIZE; i++) {
 		lwm2m_objdef_free(c->slot[i].def);
+	}
+	for (size_t i = 0; i < c->n_pool; i++) {
+		free(c->pool[i]);
 	}
 	free(c);
 }
@@ -167,7 +179,7 @@ struct notif {
 	uint8_t *payload;
 	size_t len;
 	struct obs_sub *subs;
-	size_t n_subs;
+	size_t n_subs, subs_cap;
 	/* the fast path (no Lua): ids of the path's subscriptions, then
 	 * their records */
 	char path_text[48];
@@ -178,12 +190,31 @@ struct notif {
 	bool failed;
 };
 
+/* An array for n subscriptions (read_sub zeroes each). */
+static struct obs_sub *
+subs_alloc(struct notif *n, size_t cap)
+{
+	struct brk_defcache *c = brk__defcache(n->ctx);
+
+	n->subs_cap = cap;
+	if (cap == 1 && c->n_pool > 0) {
+		return c->pool[--c->n_pool];
+	}
+	return malloc(cap * sizeof(struct obs_sub));
+}
+
 static void
 notif_free(struct notif *n)
 {
+	struct brk_defcache *c = brk__defcache(n->ctx);
+
 	brk__entry_unref(n->entry);
 	free(n->payload);
-	free(n->subs);
+	if (n->subs != NULL && n->subs_cap == 1 && c->n_pool < SUBS_POOL) {
+		c->pool[c->n_pool++] = n->subs;
+	} else {
+		free(n->subs);
+	}
 	free(n->ids);
 	free(n);
 }
@@ -548,7 +579,7 @@ on_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	max = reply->elements / 2;
-	n->subs = malloc((max + 1) * sizeof *n->subs); /* read_sub zeroes */
+	n->subs = subs_alloc(n, max + 1);
 	for (size_t i = 0; n->subs != NULL && i + 1 < reply->elements; i += 2) {
 		if (reply->element[i]->type == REDIS_REPLY_STRING) {
 			n->n_subs += read_sub(n, reply->element[i]->str,
@@ -605,7 +636,7 @@ read_records(struct notif *n)
 {
 	char key[96];
 
-	n->subs = malloc(n->n_ids * sizeof *n->subs); /* read_sub zeroes */
+	n->subs = subs_alloc(n, n->n_ids);
 	if (n->subs == NULL) {
 		notif_free(n);
 		return;

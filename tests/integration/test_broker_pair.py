@@ -41,7 +41,10 @@ class TestBrokerPair(ServiceTestCase):
             cls.sim = Sim(["--server",
                            "coap://127.0.0.1:%d" % cls.svc.coap_port,
                            "--prefix", "pair-", "--count", str(N_DEVICES),
-                           "--sensor-period", "3600000"])
+                           "--sensor-period", "3600000",
+                           # CON: a datagram lost on a busy machine is
+                           # sent again (the gateway drops the repeat)
+                           "--con-notify"])
             cls.sim.wait_line(Sim.READY, 15)
             r = cls.api.get("/clients?pageSize=1000", cls.admin)
             cls.cids = {i["Name"]: path_of(link(i, "self")).rsplit("/", 1)[1]
