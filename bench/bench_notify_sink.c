@@ -164,7 +164,15 @@ body_value(const char *body, size_t len, int64_t *ret_v, const char **ret_c,
 
 		if (!iid && v + 1 < end &&
 		    ((v[1] >= '0' && v[1] <= '9') || v[1] == '-')) {
-			*ret_v = strtoll(v + 1, NULL, 10);
+			/* the body is not NUL-terminated: parse a copy */
+			char num[24];
+			size_t n = (size_t)(end - v - 1) < sizeof num - 1
+			               ? (size_t)(end - v - 1)
+			               : sizeof num - 1;
+
+			memcpy(num, v + 1, n);
+			num[n] = '\0';
+			*ret_v = strtoll(num, NULL, 10);
 			return true;
 		}
 	}
@@ -414,6 +422,9 @@ post_one(struct client *c, struct evhttp_connection *conn)
 	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, c->path) != 0) {
 		c->done++;
 		c->errors++;
+		if (c->done == c->count) {
+			event_base_loopbreak(c->base);
+		}
 	}
 }
 
