@@ -1,13 +1,14 @@
 /* lwds-bench-sink: the web-hook sink of the notification benchmark
  * (bench/README.md, scenario 4), and its baseline HTTP client.
  *
- * Sink mode (default): an evhttp server that answers every POST with 204
- * and records, per delivery, the receive time and the notified value.  The
- * value is the device's send time in microseconds since --epoch-us (see
- * bench_notify.c), taken from the first number inside the body's "Value"
- * object, so latency = receive time - value.  A delivery id
- * (X-Lwds-Delivery) seen twice is a duplicate delivery; the same (request
- * path, client link, value) under two delivery ids is a duplicate
+ * Sink mode (default): a lean HTTP/1.1 server on libevent bufferevents
+ * (no per-request header objects; pipelined requests are answered in one
+ * write) that answers every request with 204 and records, per delivery, the
+ * receive time and the notified value.  The value is the device's send time in
+ * microseconds since --epoch-us (see bench_notify.c), taken from the first
+ * number inside the body's "Value" object, so latency = receive time - value.
+ * A delivery id (X-Lwds-Delivery) seen twice is a duplicate delivery; the same
+ * (request path, client link, value) under two delivery ids is a duplicate
  * notification.  Commands on stdin: "stats" prints one JSON line, "reset"
  * clears every counter, "quit" exits.
  *
@@ -24,17 +25,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #define HIST_STEP_US 10
 #define HIST_BUCKETS 1000000 /* 10 s at 10 us */
 #define BODY_MAX 65536
+#define HEAD_MAX 16384
+#define REPLY "HTTP/1.1 204 No Content\r\n\r\n"
 #define CONNS_MAX 1024
 
 struct set {
@@ -199,17 +205,15 @@ record(struct sink *s, int64_t now, int64_t value)
 	}
 }
 
+/* deliver records one POST: path, delivery id and body are the request's
+ * bytes (not NUL-terminated). */
 static void
-on_post(struct evhttp_request *req, void *arg)
+deliver(struct sink *s, const char *path, size_t plen, const char *id,
+        size_t idlen, const char *body, size_t len)
 {
-	struct sink *s = arg;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	const char *id = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "X-Lwds-Delivery");
-	const char *uri = evhttp_request_get_uri(req);
-	size_t len = evbuffer_get_length(in), clen;
-	const char *body = (const char *)evbuffer_pullup(in, -1), *cl;
 	int64_t now = real_us() - s->epoch_us, value;
+	const char *cl;
+	size_t clen;
 	uint64_t h;
 
 	s->posts++;
@@ -217,13 +221,13 @@ on_post(struct evhttp_request *req, void *arg)
 		s->first_us = now;
 	}
 	s->last_us = now;
-	if (id != NULL && !set_add(&s->deliveries, fnv(14695981039346656037ULL,
-	                                               id, strlen(id)))) {
+	if (id != NULL &&
+	    !set_add(&s->deliveries, fnv(14695981039346656037ULL, id, idlen))) {
 		s->dup_deliveries++;
-	} else if (body == NULL || !body_value(body, len, &value, &cl, &clen)) {
+	} else if (!body_value(body, len, &value, &cl, &clen)) {
 		s->no_value++;
 	} else {
-		h = fnv(14695981039346656037ULL, uri, strlen(uri));
+		h = fnv(14695981039346656037ULL, path, plen);
 		h = fnv(h, cl, clen);
 		h = fnv(h, &value, sizeof value);
 		if (set_add(&s->notes, h)) {
@@ -233,7 +237,118 @@ on_post(struct evhttp_request *req, void *arg)
 			s->dup_notes++;
 		}
 	}
-	evhttp_send_reply(req, 204, "No Content", NULL);
+}
+
+/* header finds the value of header name (lower case, with the colon) in
+ * the head (request line and headers, hlen bytes); NULL when absent. */
+static const char *
+header(const char *head, size_t hlen, const char *name, size_t *ret_len)
+{
+	size_t n = strlen(name);
+	const char *p = head, *end = head + hlen, *eol;
+
+	for (; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL) {
+			return NULL;
+		}
+		if ((size_t)(eol - p) > n && strncasecmp(p, name, n) == 0) {
+			const char *v = p + n, *ve = eol;
+
+			while (v < ve && *v == ' ') {
+				v++;
+			}
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) {
+				ve--;
+			}
+			*ret_len = (size_t)(ve - v);
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* take_request handles the first complete request in `in`: false when
+ * there is none yet; *ret_bad when the connection must close. */
+static bool
+take_request(struct sink *s, struct evbuffer *in, struct evbuffer *out,
+             bool *ret_bad)
+{
+	struct evbuffer_ptr e = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	size_t hlen, blen = 0, idlen = 0, clen = 0;
+	const char *head, *cl, *id, *sp1, *sp2;
+	char num[24];
+
+	if (e.pos < 0) {
+		*ret_bad = evbuffer_get_length(in) > HEAD_MAX;
+		return false;
+	}
+	hlen = (size_t)e.pos + 4;
+	head = (const char *)evbuffer_pullup(in, (ev_ssize_t)hlen);
+	cl = header(head, hlen, "content-length:", &clen);
+	if (cl != NULL && clen < sizeof num) {
+		memcpy(num, cl, clen);
+		num[clen] = '\0';
+		blen = strtoul(num, NULL, 10);
+	}
+	sp1 = memchr(head, ' ', hlen);
+	sp2 =
+	    sp1 ? memchr(sp1 + 1, ' ', hlen - (size_t)(sp1 + 1 - head)) : NULL;
+	if (sp2 == NULL || blen > BODY_MAX) {
+		*ret_bad = true;
+		return false;
+	}
+	if (evbuffer_get_length(in) < hlen + blen) {
+		return false;
+	}
+	head = (const char *)evbuffer_pullup(in, (ev_ssize_t)(hlen + blen));
+	sp1 = memchr(head, ' ', hlen);
+	sp2 = memchr(sp1 + 1, ' ', hlen - (size_t)(sp1 + 1 - head));
+	id = header(head, hlen, "x-lwds-delivery:", &idlen);
+	deliver(s, sp1 + 1, (size_t)(sp2 - sp1 - 1), id, idlen, head + hlen,
+	        blen);
+	evbuffer_drain(in, hlen + blen);
+	evbuffer_add(out, REPLY, sizeof REPLY - 1);
+	return true;
+}
+
+/* on_read answers every complete request in the input at once: pipelined
+ * requests get their 204s in one write. */
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
+	bool bad = false;
+
+	while (take_request(arg, in, out, &bad)) {
+	}
+	if (bad) {
+		bufferevent_free(bev);
+	}
+}
+
+static void
+on_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		bufferevent_free(bev);
+	}
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+          int salen, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(
+	    evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+
+	if (bev == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	bufferevent_setcb(bev, on_read, NULL, on_conn_event, arg);
+	bufferevent_enable(bev, EV_READ);
 }
 
 static double
@@ -314,33 +429,30 @@ static int
 run_sink(struct event_base *base, const char *host, int port, int64_t epoch)
 {
 	struct sink s = {.base = base, .epoch_us = epoch};
-	struct evhttp *http = evhttp_new(base);
-	struct evhttp_bound_socket *bs;
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+	                          .sin_port = htons((uint16_t)port)};
+	struct evconnlistener *l = NULL;
 	struct event *in;
-	struct sockaddr_storage ss;
-	ev_socklen_t sl = sizeof ss;
+	ev_socklen_t sl = sizeof sin;
 
 	s.hist = calloc(HIST_BUCKETS, sizeof *s.hist);
-	if (http == NULL || s.hist == NULL ||
-	    (bs = evhttp_bind_socket_with_handle(http, host, (uint16_t)port)) ==
-	        NULL ||
-	    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
+	if (s.hist == NULL || inet_pton(AF_INET, host, &sin.sin_addr) != 1 ||
+	    (l = evconnlistener_new_bind(
+	         base, on_accept, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+	         1024, (struct sockaddr *)&sin, sizeof sin)) == NULL ||
+	    getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin,
 	                &sl) != 0) {
 		fprintf(stderr, "bench-sink: cannot listen on %s:%d\n", host,
 		        port);
 		return 1;
 	}
-	evhttp_set_max_body_size(http, BODY_MAX);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_POST);
-	evhttp_set_gencb(http, on_post, &s);
 	in = event_new(base, 0, EV_READ | EV_PERSIST, on_stdin, &s);
 	event_add(in, NULL);
-	printf("{\"event\":\"ready\",\"port\":%d}\n",
-	       ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	printf("{\"event\":\"ready\",\"port\":%d}\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	event_base_dispatch(base);
 	event_free(in);
-	evhttp_free(http);
+	evconnlistener_free(l);
 	set_clear(&s.deliveries);
 	set_clear(&s.notes);
 	free(s.hist);
