@@ -7,6 +7,7 @@ only its devices, which re-register through the other; killing an API
 instance or a dispatcher loses no retried request and no notification."""
 
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -341,6 +342,53 @@ class TestScaleOut(unittest.TestCase):
                    "broker\n" + self.logs())
         now = self.owned(1) | self.owned(2)
         self.assertEqual(set(self.sink.clients("/hook")[before:]), now)
+
+    def test_observations_follow_devices_to_the_other_gateway(self):
+        """Observation subscriptions on every device; gw1 dies; its devices
+        move to gw2 with an Update and the broker observes them again
+        through gw2 (no new subscription): notifications reach the hook."""
+        s = self.sim("so-o-")
+        ids = self.owned(1) | self.owned(2)
+        r = retrying(self.api[1], "GET",
+                     "/objecttypes/definitions?pageSize=1000", self.token)
+        did = [d["ObjectDefinitionID"] for d in r.json()["Items"]
+               if int(d["ObjectID"]) == 3303][0]
+        for cid in ids:
+            r = retrying(self.lb, "POST", "/clients/%s/objecttypes/%s/"
+                         "instances/0/subscriptions" % (cid, did),
+                         self.token, {"SubscriptionType": "Observation",
+                                      "Url": self.sink.url("/obs"),
+                                      "Property": "5700"})
+            self.assertEqual(r.status, 201, r)
+
+        def observed_via(cid):
+            v = self.redis.hgetall("lwds:v1:client:{%s}:observed"
+                                   % cid).get("/3303/0/5700", "")
+            return v.split()[1] if v else None
+        wait_until(lambda: all(observed_via(c) for c in ids), 20, 0.1,
+                   "every device observed\n" + self.logs())
+        self.procs["coap-gw1"].kill()
+        gw2 = "scale-gw2-%d" % os.getpid()
+
+        def moved():
+            s.send("update *")
+            return all(observed_via(c) == gw2 for c in ids)
+        wait_until(moved, 40, 1.0, "every observation made through gw2\n"
+                   + self.logs())
+        s.send("set * /3303/0/5700 77.5")
+
+        def notified():
+            with self.sink.lock:
+                bodies = [r[2] for r in self.sink.requests
+                          if r[0] == "/obs" and b"77.5" in r[2]]
+            got = set()
+            for body in bodies:
+                for lk in json.loads(body)["Items"][0]["Links"]:
+                    if lk["rel"] == "client":
+                        got.add(lk["href"].rsplit("/", 1)[-1])
+            return got >= ids
+        wait_until(notified, 20, 0.2, "a notification from every device "
+                   "after the move\n" + self.logs())
 
     def test_api_and_dispatcher_killed_lose_nothing(self):
         self.subscribe(self.lb, "/hook")
