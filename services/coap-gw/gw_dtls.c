@@ -32,6 +32,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -69,7 +70,10 @@ struct gw_dtls {
 	bool polling;      /* a GET/HGETALL is in flight */
 	coap_bin_const_t key_out; /* handed to libcoap, which copies it */
 	bool pki_wanted;
-	char *ca_cert, *server_pem; /* PEM buffers libcoap keeps pointing to */
+	char *ca_cert, *server_pem; /* PEM of the CA and the server */
+	/* DER copies libcoap keeps pointing to (see pki_setup_data) */
+	uint8_t *ca_der, *cert_der, *key_der;
+	int ca_der_len, cert_der_len, key_der_len;
 };
 
 /* ---- the identity table ---------------------------------------------------
@@ -366,10 +370,42 @@ on_tls_setup(void *tls, coap_dtls_pki_t *setup)
 	return SSL_set_cipher_list(tls, SUITES) == 1;
 }
 
+/* The PEM as DER for libcoap, which loads the server key and certificates
+ * into every server SSL (PSK handshakes included): OpenSSL 3.0 decodes a
+ * PEM key through its generic decoder chain, several times slower than
+ * DER. */
+static bool
+pki_der(struct gw_dtls *d)
+{
+	BIO *ca = BIO_new_mem_buf(d->ca_cert, -1);
+	BIO *srv = BIO_new_mem_buf(d->server_pem, -1);
+	BIO *key = BIO_new_mem_buf(d->server_pem, -1);
+	X509 *ca_x =
+	    ca != NULL ? PEM_read_bio_X509(ca, NULL, NULL, NULL) : NULL;
+	X509 *srv_x =
+	    srv != NULL ? PEM_read_bio_X509(srv, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *pk =
+	    key != NULL ? PEM_read_bio_PrivateKey(key, NULL, NULL, NULL) : NULL;
+
+	if (ca_x != NULL && srv_x != NULL && pk != NULL) {
+		d->ca_der_len = i2d_X509(ca_x, &d->ca_der);
+		d->cert_der_len = i2d_X509(srv_x, &d->cert_der);
+		d->key_der_len = i2d_PrivateKey(pk, &d->key_der);
+	}
+	X509_free(ca_x);
+	X509_free(srv_x);
+	EVP_PKEY_free(pk);
+	BIO_free(ca);
+	BIO_free(srv);
+	BIO_free(key);
+	ERR_clear_error();
+	return d->ca_der_len > 0 && d->cert_der_len > 0 && d->key_der_len > 0;
+}
+
 static void
 pki_setup_data(struct gw_dtls *d, coap_dtls_pki_t *setup)
 {
-	coap_pki_key_pem_buf_t *pem = &setup->pki_key.key.pem_buf;
+	coap_pki_key_asn1_t *der = &setup->pki_key.key.asn1;
 
 	memset(setup, 0, sizeof *setup);
 	setup->version = COAP_DTLS_PKI_SETUP_VERSION;
@@ -380,13 +416,14 @@ pki_setup_data(struct gw_dtls *d, coap_dtls_pki_t *setup)
 	setup->validate_cn_call_back = on_cn;
 	setup->cn_call_back_arg = d;
 	setup->additional_tls_setup_call_back = on_tls_setup;
-	setup->pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-	pem->ca_cert = (const uint8_t *)d->ca_cert;
-	pem->ca_cert_len = strlen(d->ca_cert) + 1;
-	pem->public_cert = (const uint8_t *)d->server_pem;
-	pem->public_cert_len = strlen(d->server_pem) + 1;
-	pem->private_key = (const uint8_t *)d->server_pem;
-	pem->private_key_len = strlen(d->server_pem) + 1;
+	setup->pki_key.key_type = COAP_PKI_KEY_ASN1;
+	der->ca_cert = d->ca_der;
+	der->ca_cert_len = (size_t)d->ca_der_len;
+	der->public_cert = d->cert_der;
+	der->public_cert_len = (size_t)d->cert_der_len;
+	der->private_key = d->key_der;
+	der->private_key_len = (size_t)d->key_der_len;
+	der->private_key_type = COAP_ASN1_PKEY_EC;
 }
 
 static lwm2m_err
@@ -420,7 +457,8 @@ setup_pki(struct gw_dtls *d, const char *ca_pem, const char *extra_listen)
 	if (d->ca_cert == NULL ||
 	    lwm2m_x509_issue(ca_pem, d->gw->cfg.gw_id, -1,
 	                     lwm2m_now_ms() / 1000 - 3600, 825,
-	                     &d->server_pem) != LWM2M_OK) {
+	                     &d->server_pem) != LWM2M_OK ||
+	    !pki_der(d)) {
 		lwm2m_log(LWM2M_LOG_ERR, "device CA unusable: no certificates");
 		return LWM2M_EINVAL;
 	}
@@ -697,6 +735,12 @@ gw_dtls_stop(struct gw_ctx *gw)
 	}
 	psk_table_fini(&d->psk);
 	free(d->ca_cert);
+	OPENSSL_free(d->ca_der);
+	OPENSSL_free(d->cert_der);
+	if (d->key_der != NULL) {
+		OPENSSL_cleanse(d->key_der, (size_t)d->key_der_len);
+		OPENSSL_free(d->key_der);
+	}
 	if (d->server_pem != NULL) {
 		OPENSSL_cleanse(d->server_pem, strlen(d->server_pem));
 		free(d->server_pem);
