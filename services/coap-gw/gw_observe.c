@@ -158,6 +158,11 @@ gw_obs_add(struct gw_ctx *gw, struct gw_device *dev, const uint8_t *token,
 	ds->n_obs++;
 	dev->n_obs++;
 	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBS, dev->id);
+	if (dev->n_obs == 1) {
+		/* tokens left by an earlier process of this gateway, or by
+		 * the gateway the device came from: none is valid any more */
+		lwm2m_redis_cmd(gw->redis, NULL, NULL, "DEL %s", key);
+	}
 	token_hex(token, hex);
 	lwm2m_path_format(path, text, sizeof text - 8);
 	snprintf(text + strlen(text), 8, " %u", ct);

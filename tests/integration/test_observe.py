@@ -244,6 +244,11 @@ class TestObserve(ServiceTestCase):
         wait_until(lambda: self.observed().get(path, "").split()[3:4] ==
                    [self.redis.hgetall("lwds:v1:gw:" + self.svc.gw_id)
                     ["started"]], 10, 0.1, "observed through the new start")
+        # the gateway's own record holds the new token only (the old
+        # process's tokens are dropped with its first new observation)
+        tokens = self.redis.hgetall("lwds:v1:obs:{%s}" % self.cid)
+        self.assertEqual(list(tokens),
+                         [self.observed()[path].split()[0]], tokens)
         self.set_value("42.5")
         wait_until(lambda: 42.5 in self.values("/n-gw"), 15, 0.1,
                    "a notification after the gateway restart: %r"
