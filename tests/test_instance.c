@@ -277,6 +277,47 @@ START_TEST(test_lwm2m_instance_to_xml_device)
 }
 END_TEST
 
+/* Wakaama 1.0 names a single resource /o/i/r "bn":"/o/i/r/","n":"r" in
+ * LwM2M JSON (an observation of /3/0/9): rendered as the resource's value;
+ * other multiple values of a single resource stay an array. */
+START_TEST(test_lwm2m_instance_to_json_wakaama_single)
+{
+	static const char wakaama[] = "{\"bn\":\"/3/0/9/\",\"e\":[{\"n\":\"9\","
+	                              "\"v\":42}]}";
+	struct lwm2m_tree t;
+	struct lwm2m_instance_render r = {def_of(3), &t, false, NULL, NULL, false};
+	struct lwm2m_path base;
+	char *out;
+	size_t len;
+
+	lwm2m_tree_init(&t, NULL);
+	ck_assert_int_eq(lwm2m_path_parse("/3/0/9", 6, &base), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_decode(LWM2M_FMT_LWM2M_JSON,
+	                              (const uint8_t *)wakaama, strlen(wakaama),
+	                              &base, &t, NULL),
+	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
+	ck_assert_str_eq(out, "{\"InstanceID\":\"0\",\"BatteryLevel\":42}");
+	free(out);
+	ck_assert_int_eq(
+	    lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
+	ck_assert_ptr_nonnull(strstr(out, "<BatteryLevel>42</BatteryLevel>"));
+	free(out);
+	set(&t, "/3/0/2/0", sv("s0")); /* one instance, another id */
+	set(&t, "/3/0/9/1", iv(43));   /* two instances */
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
+	ck_assert_ptr_nonnull(strstr(out, "\"SerialNumber\":[\"s0\"]"));
+	ck_assert_ptr_nonnull(strstr(out, "\"BatteryLevel\":[4"));
+	free(out);
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 START_TEST(test_lwm2m_instance_list_to_json_paging)
 {
 	struct lwm2m_tree t;
@@ -537,6 +578,8 @@ instance_suite(void)
 	    {"lwm2m_instance_to_json",
 	     test_lwm2m_instance_to_json_objlnk_float},
 	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_op_links},
+	    {"lwm2m_instance_to_json",
+	     test_lwm2m_instance_to_json_wakaama_single},
 	    {"lwm2m_instance_to_xml", test_lwm2m_instance_to_xml_device},
 	    {"lwm2m_instance_list_to_json",
 	     test_lwm2m_instance_list_to_json_paging},
