@@ -34,6 +34,8 @@ LWDS_PKGS_TEST=(
 	libcoap3-bin
 	nodejs:node
 	npm:npm
+	# the Wakaama interop client (tests/integration/interop/wakaama.sh)
+	cmake
 	clang
 	libclang-rt-14-dev
 	valgrind
