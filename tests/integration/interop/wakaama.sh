@@ -56,7 +56,7 @@ mkdir -p "$work/build"
 log="$cache/build.log"
 : >"$log"
 
-(cd "$work" && npm pack --silent --no-audit --no-fund "$PKG@$VERSION") \
+(cd "$work" && npm pack --loglevel=error --no-audit --no-fund "$PKG@$VERSION") \
 	>>"$log" 2>&1 || die "npm pack $PKG@$VERSION failed (is the npm registry reachable?):
 $(tail -n 20 "$log")"
 tgz="$work/$PKG-$VERSION.tgz"
