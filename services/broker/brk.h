@@ -173,9 +173,9 @@ void brk__observe_path(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 void brk__observe_check(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
                         const char *client, struct brk_entry *entry);
 
-/* brk__observe_client forgets the observations of client (it registered
- * again: the device dropped them) and re-establishes every path that has
- * subscriptions. */
+/* brk__observe_client re-establishes, after a Register of client (the
+ * device dropped its observations), every path that has subscriptions:
+ * the observations recorded carry the old registration time. */
 void brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
                          const char *client, struct brk_entry *entry);
 

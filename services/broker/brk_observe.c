@@ -107,7 +107,10 @@ const char brk__lua_obs_check[] =
     "table.insert(out, p) end end "
     "return out";
 
-enum obs_step { STEP_ATTRS, STEP_OBSERVE, STEP_CANCEL };
+/* STEP_FORGET: the device did not answer the Cancel; the gateway forgets
+ * the token (F_PASSIVE), so the device's next notification gets an RST
+ * instead of reaching the hooks. */
+enum obs_step { STEP_ATTRS, STEP_OBSERVE, STEP_CANCEL, STEP_FORGET };
 
 struct obs_job {
 	struct brk_ctx *ctx;
@@ -204,7 +207,8 @@ step_name(enum obs_step step)
 {
 	return step == STEP_ATTRS     ? "write-attributes"
 	       : step == STEP_OBSERVE ? "observe"
-	                              : "cancel";
+	       : step == STEP_CANCEL  ? "cancel"
+	                              : "forget";
 }
 
 /* Reply of one rpc: true when the device answered 2.xx. */
@@ -263,6 +267,13 @@ on_reply(lwm2m_err err, const struct lwm2m_env *env, void *arg)
 		store(j, hex);
 		return;
 	case STEP_CANCEL:
+		if (!ok) {
+			send_op(j, STEP_FORGET);
+			return;
+		}
+		store(j, NULL);
+		return;
+	case STEP_FORGET:
 		store(j, NULL); /* the device may be gone: forget it anyway */
 		return;
 	}
@@ -296,11 +307,13 @@ build_req(struct obs_job *j, enum obs_step step, struct lwm2m_devop_req *req)
 	    [STEP_ATTRS] = LWM2M_DEVOP_WRITE_ATTRIBUTES,
 	    [STEP_OBSERVE] = LWM2M_DEVOP_OBSERVE,
 	    [STEP_CANCEL] = LWM2M_DEVOP_CANCEL_OBSERVE,
+	    [STEP_FORGET] = LWM2M_DEVOP_CANCEL_OBSERVE,
 	};
 
 	memset(req, 0, sizeof *req);
 	req->op = ops[step];
-	req->flags = LWM2M_DEVOP_F_NO_QUEUE;
+	req->flags = LWM2M_DEVOP_F_NO_QUEUE |
+	             (step == STEP_FORGET ? LWM2M_DEVOP_F_PASSIVE : 0);
 	req->wait_ms = OBS_DEVICE_WAIT_MS;
 	memcpy(req->client, j->client, sizeof req->client);
 	req->n_paths = 1;
@@ -312,7 +325,8 @@ build_req(struct obs_job *j, enum obs_step step, struct lwm2m_devop_req *req)
 		req->query = j->query[0] ? j->query : clear;
 		req->query_len = strlen(req->query);
 	}
-	if (step == STEP_CANCEL && !req_token(req, j->old_token)) {
+	if ((step == STEP_CANCEL || step == STEP_FORGET) &&
+	    !req_token(req, j->old_token)) {
 		return LWM2M_EINVAL;
 	}
 	return LWM2M_OK;
@@ -492,27 +506,12 @@ void
 brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
                     const char *client, struct brk_entry *entry)
 {
-	struct reg_job *g;
-	char key[128];
-
-	if (rpc == NULL || !lwm2m_id_valid(client, strlen(client)) ||
-	    (g = calloc(1, sizeof *g)) == NULL) {
-		return;
-	}
-	*g = (struct reg_job){ctx, rpc, entry, ""};
-	brk__entry_ref(entry);
-	memcpy(g->client, client, LWM2M_ID_SIZE);
-	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBSERVED, client);
-	/* queued before the SMEMBERS on the same connection: every path is
-	 * then observed afresh */
-	if (lwm2m_redis_cmd(brk__redis(ctx), NULL, NULL, "DEL %s", key) !=
-	        LWM2M_OK ||
-	    lwm2m_redis_cmd(brk__redis(ctx), on_paths, g,
-	                    "SMEMBERS " LWM2M_KEY_CLIENT_OBS_PATHS,
-	                    client) != LWM2M_OK) {
-		brk__entry_unref(g->entry);
-		free(g);
-	}
+	/* the new registration time makes every observation of the client
+	 * stale (the device forgot them); an entry handled twice finds them
+	 * current the second time and observes nothing more (deleting the
+	 * records instead made a second Observe, and the device notified
+	 * twice) */
+	brk__observe_check(ctx, rpc, client, entry);
 }
 
 void
