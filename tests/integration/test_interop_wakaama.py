@@ -374,6 +374,32 @@ class TestInteropWakaama(ServiceTestCase):
         self.assertIn("/3/0/0", paths)
         self.assertIn("/3/0/16", paths)
 
+    def test_write_attributes_then_discover(self):
+        # pmin and pmax always set: Wakaama's Discover dereferences NULL on
+        # a resource whose attributes lack them (docs/api-device-operations)
+        res = self.inst(31024, 12) + "/resources/3"
+        r = self.api.put(res + "/attributes", self.admin,
+                         {"pmin": 5, "pmax": 50, "gt": 20.5, "lt": -3.25,
+                          "st": 0.25})
+        self.assertEqual(r.status, 204, r)
+        q, a = self.relay.exchanges("/31024/12/3")[-1]
+        self.assertEqual(sorted(v.decode() for k, v in q.options if k == 15),
+                         ["gt=20.5", "lt=-3.25", "pmax=50", "pmin=5",
+                          "st=0.25"])
+        r = self.get(res + "/discover")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["Items"], [
+            {"Path": "/31024/12/3", "Attributes": {
+                "pmin": "5", "pmax": "50", "gt": "20.5", "lt": "-3.25",
+                "st": "0.25"}}])
+        r = self.get(self.inst(31024, 12) + "/discover",
+                     accept="application/xml")
+        self.assertEqual(r.status, 200, r)
+        links = {e.findtext("Path"): e for e in r.xml().iter("Link")
+                 if e.findtext("Path")}
+        self.assertEqual(links["/31024/12/3"].findtext("Attributes/gt"),
+                         "20.5")
+
     def subscribe(self, iid, url, prop=None):
         body = {"SubscriptionType": "Observation", "Url": self.sink.url(url)}
         if prop:
