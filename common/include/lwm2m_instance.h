@@ -7,8 +7,10 @@
  * ("2016-07-07T03:43:20Z"; XML with 7 fraction digits), Opaque as standard
  * base64, ObjLink as "<objectID>:<instanceID>", multi-instance resources as
  * arrays (XML: one element per value named CollectionItemSerialisationName
- * or the singular of SerialisationName).  Any thread may call these on data
- * it owns.
+ * or the singular of SerialisationName).  A single resource that arrives as
+ * one resource instance with the resource's own id (Wakaama 1.0's LwM2M JSON
+ * names /o/i/r /o/i/r/r) is rendered as its value.  Any thread may call
+ * these on data it owns.
  */
 #ifndef LWM2M_INSTANCE_H
 #define LWM2M_INSTANCE_H

@@ -18,8 +18,9 @@ write, both from npm:
   gateway's CoAP session to it (NSTART 1) until libcoap gives up, so the
   tests here never send one.
 
-Create and Delete are covered by lwds-sim only (test_devices.py,
-test_queue_mode.py): docs/api-device-operations.md."""
+Create and Delete are covered by lwds-sim (test_devices.py,
+test_queue_mode.py) and by Eclipse Wakaama's client
+(test_interop_wakaama.py): docs/api-device-operations.md."""
 
 import json
 import os
