@@ -4,7 +4,7 @@
  * the handlers built on it (instances, resources, metrics, operations).
  *
  * Routing: the client's hash (LWM2M_KEY_CLIENT) names its gateway
- * (LWM2M_CF_GATEWAY), whose hash holds the nng URL ("rpc") and whose alive
+ * (LWM2M_CF_GATEWAY), whose hash holds the rpc URL ("rpc") and whose alive
  * key must exist; the request goes out with lwm2m_rpc_call and kind
  * LWM2M_ENV_RPC_DEVICE (payload: lwm2m_devop.h).
  *
