@@ -13,7 +13,10 @@
  * connection ignores its write callback, so a callback on the output
  * buffer notices when the answer is on the wire, marks the connection
  * EVHTP_CONN_FLAG_FREE_CONN and resumes it: libevhtp's resume callback
- * then frees it.
+ * then frees it.  When the answer does not drain within
+ * API_REFUSE_GIVE_UP_S (the peer reset the connection first: a paused
+ * connection survives libevhtp's error handling and would keep its place
+ * under LWDS_HTTP_MAX_CONNECTIONS), a timer does the same.
  */
 #include "api_server.h"
 
@@ -24,14 +27,19 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
+#define API_REFUSE_GIVE_UP_S 1
+
 struct api_conn {
 	struct api_ctx *api;
-	size_t hdr_bytes; /* of the request being parsed */
-	bool refused;     /* the header limit answered already */
+	evhtp_connection_t *conn;
+	size_t hdr_bytes;      /* of the request being parsed */
+	bool refused;          /* the header limit answered already */
+	struct event *give_up; /* a refused connection is freed by then */
 };
 
 static const char *
@@ -100,10 +108,27 @@ on_flushed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 	evhtp_connection_resume(conn);
 }
 
+/* the answer did not drain (the peer reset the connection, or reads
+ * nothing): a paused connection is never freed by libevhtp's own error
+ * handling, so free it now */
+static void
+on_give_up(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_conn *c = arg;
+
+	evbuffer_remove_cb(bufferevent_get_output(c->conn->bev), on_flushed,
+	                   c->conn);
+	c->conn->flags |= EVHTP_CONN_FLAG_FREE_CONN;
+	evhtp_connection_resume(c->conn);
+}
+
 evhtp_res
 api_server_refuse(evhtp_request_t *ev, int status, const char *details)
 {
+	static const struct timeval give_up_after = {API_REFUSE_GIVE_UP_S, 0};
 	evhtp_connection_t *conn = evhtp_request_get_connection(ev);
+	struct api_conn *c;
+	struct evbuffer *out;
 	char body[512];
 	int n = error_body(body, sizeof body, status, details);
 
@@ -121,7 +146,20 @@ api_server_refuse(evhtp_request_t *ev, int status, const char *details)
 	          details);
 	evhtp_request_pause(ev);
 	evhtp_send_reply(ev, (evhtp_res)status);
-	evbuffer_add_cb(bufferevent_get_output(conn->bev), on_flushed, conn);
+	c = conn->hooks != NULL ? conn->hooks->on_connection_fini_arg : NULL;
+	if (c != NULL && c->give_up == NULL) {
+		c->give_up = evtimer_new(c->api->base, on_give_up, c);
+		if (c->give_up != NULL) {
+			evtimer_add(c->give_up, &give_up_after);
+		}
+	}
+	out = bufferevent_get_output(conn->bev);
+	if (evbuffer_get_length(out) == 0) { /* written (or failed) already */
+		conn->flags |= EVHTP_CONN_FLAG_FREE_CONN;
+		evhtp_connection_resume(conn);
+	} else {
+		evbuffer_add_cb(out, on_flushed, conn);
+	}
 	return EVHTP_RES_PAUSE;
 }
 
@@ -163,6 +201,9 @@ on_conn_fini(evhtp_connection_t *conn, void *arg)
 	struct api_conn *c = arg;
 
 	c->api->n_conns--;
+	if (c->give_up != NULL) {
+		event_free(c->give_up);
+	}
 	free(c);
 	return EVHTP_RES_OK;
 }
@@ -217,6 +258,7 @@ api_server_accept(struct api_ctx *api, evhtp_connection_t *conn)
 		return EVHTP_RES_FATAL;
 	}
 	c->api = api;
+	c->conn = conn;
 	api->n_conns++;
 	evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini,
 	                          (evhtp_hook)on_conn_fini, c);

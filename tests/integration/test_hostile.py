@@ -344,22 +344,75 @@ class TestHttpLimits(ServiceTestCase):
         self.assertIn(b"request body larger than 1000 bytes", answer)
         self.assertEqual(self.api.get("/").status, 200)
 
+    def hold(self, n):
+        """n connections that each got 200 for GET /, or None (closed)."""
+        held = []
+        try:
+            for _ in range(n):
+                s = socket.create_connection(("127.0.0.1",
+                                              self.svc.http_port), 5)
+                held.append(s)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                s.settimeout(5)
+                if not s.recv(65536).startswith(b"HTTP/1.1 200"):
+                    raise OSError("not served")
+            return held
+        except OSError:
+            for s in held:
+                s.close()
+            return None
+
+    def limit_holds(self):
+        """MAX_CONNS connections served and one more refused with 503.
+        False (and everything closed) when connections of earlier tests
+        were still counted; the caller retries."""
+        held = self.hold(self.MAX_CONNS)
+        if held is None:
+            return False
+        try:
+            extra = socket.create_connection(("127.0.0.1",
+                                              self.svc.http_port), 5)
+            try:
+                self.answer = self.read_all(extra)
+            finally:
+                extra.close()
+            return True
+        finally:
+            for s in held:
+                s.close()
+
     def test_connection_limit_503(self):
-        held = [self.connect() for _ in range(self.MAX_CONNS)]
-        # the server has counted them once one request went through each
-        for s in held:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            s.settimeout(5)
-            self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 200"))
-        extra = self.connect()
-        answer = self.read_all(extra)
-        self.assertEqual(self.status_of(answer), 503, answer[:300])
-        self.assertIn(b"too many connections", answer)
-        self.assertIn(b"Retry-After: 1", answer)
-        for s in held:
-            s.close()
+        wait_until(self.limit_holds, 20, 0.2,
+                   "%d connections served" % self.MAX_CONNS)
+        self.assertEqual(self.status_of(self.answer), 503,
+                         self.answer[:300])
+        self.assertIn(b"too many connections", self.answer)
+        self.assertIn(b"Retry-After: 1", self.answer)
         wait_until(lambda: self.try_get() == 200, 10, 0.1,
                    "served again after the held connections closed")
+
+    def test_refused_then_reset_frees_the_connection(self):
+        """Peers that announce a body over the limit and reset at once:
+        their connections are freed, so more of them than
+        LWDS_HTTP_MAX_CONNECTIONS do not lock the API out."""
+        for _ in range(3 * self.MAX_CONNS):
+            s = socket.create_connection(("127.0.0.1", self.svc.http_port),
+                                         5)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            s.sendall(b"POST /accesskeys HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 9999999\r\n\r\n")
+            s.close()
+        # all of them freed: MAX_CONNS connections are served again
+        wait_until(lambda: self.release(self.hold(self.MAX_CONNS)), 20,
+                   0.2, "%d connections served after %d reset ones"
+                   % (self.MAX_CONNS, 3 * self.MAX_CONNS))
+
+    @staticmethod
+    def release(held):
+        for s in held or ():
+            s.close()
+        return held is not None
 
     def try_get(self):
         try:
