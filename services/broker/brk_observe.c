@@ -514,6 +514,24 @@ brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 	brk__observe_check(ctx, rpc, client, entry);
 }
 
+/* Most clients have no observation subscription: a plain SMEMBERS of the
+ * obspaths tells, and only the others pay for the check script (an Update
+ * is frequent; a script per Update cost Redis several times the rest of
+ * its handling). */
+static void
+on_any_paths(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reg_job *g = arg;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements == 0 ||
+	    brk__lua_run(g->ctx, BRK_LUA_OBS_CHECK, on_paths, g, "0 %s",
+	                 g->client) != LWM2M_OK) {
+		brk__entry_unref(g->entry);
+		free(g);
+	}
+}
+
 void
 brk__observe_check(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
                    const char *client, struct brk_entry *entry)
@@ -527,8 +545,9 @@ brk__observe_check(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 	*g = (struct reg_job){ctx, rpc, entry, ""};
 	brk__entry_ref(entry);
 	memcpy(g->client, client, LWM2M_ID_SIZE);
-	if (brk__lua_run(ctx, BRK_LUA_OBS_CHECK, on_paths, g, "0 %s", client) !=
-	    LWM2M_OK) {
+	if (lwm2m_redis_cmd(brk__redis(ctx), on_any_paths, g,
+	                    "SMEMBERS " LWM2M_KEY_CLIENT_OBS_PATHS,
+	                    client) != LWM2M_OK) {
 		brk__entry_unref(g->entry);
 		free(g);
 	}
