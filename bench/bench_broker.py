@@ -14,7 +14,8 @@ jobs/s, and the CPU seconds of broker and redis-server per 1000
 notifications.  No webhook dispatcher runs: the jobs stay in the stream.
 
   LWDS_BUILD_DIR=build-bench python3 bench/bench_broker.py [--notifs N]
-      [--clients C] [--subs S] [--attrs] [--broker PATH] [--runs R]
+      [--clients C] [--subs S] [--attrs] [--updates] [--broker PATH]
+      [--runs R]
 """
 
 import argparse
@@ -89,7 +90,11 @@ def setup(redis, did, args):
         cmds.append(resp("HSET", pre + ":observed", PATH,
                          "00 gw - 1 1"))
     now = int(time.time() * 1000)
-    for k in range(args.notifs):
+    for k in range(args.notifs if args.updates else 0):
+        cmds.append(resp("XADD", EVENTS, "*", "type", "updated", "id",
+                         new_id(), "org", 0, "gw", "gw", "ts", now + k,
+                         "ep", "ep-%d" % k))
+    for k in range(0 if args.updates else args.notifs):
         cid = clients[k % len(clients)]
         value = "%d.5" % (k // len(clients) * 10)
         cmds.append(resp("XADD", EVENTS, "*", "type", "notify", "id", cid,
@@ -103,6 +108,8 @@ def settled(redis, want_jobs):
     info = redis.command("XINFO", "GROUPS", EVENTS)
     last = redis.command("XINFO", "STREAM", EVENTS)
     last = {last[i].decode(): last[i + 1] for i in range(0, len(last), 2)}
+    if not info:
+        return False  # the broker has not created its group yet
     for g in info:
         d = {g[i].decode(): g[i + 1] for i in range(0, len(g), 2)}
         if d["pending"] != 0 or \
@@ -132,7 +139,8 @@ def one_run(redis, did, args, broker):
     svc.stop()
     did = definition_id(redis)
     setup(redis, did, args)
-    want = args.notifs * args.subs  # every value differs: filters pass
+    # every value differs: filters pass; Updates queue nothing
+    want = 0 if args.updates else args.notifs * args.subs
     env = dict(os.environ, LWDS_REDIS_URL=redis.url,
                LWDS_BROKER_HEALTH_ADDR="off", LWDS_LOG_LEVEL="warning",
                LWDS_BROKER_CONSUMER="bench")
@@ -167,6 +175,9 @@ def main():
     ap.add_argument("--subs", type=int, default=1)
     ap.add_argument("--attrs", action="store_true",
                     help="subscriptions with Step 0.5 (the filter script)")
+    ap.add_argument("--updates", action="store_true",
+                    help="\"updated\" entries of clients without "
+                    "subscriptions instead of notifications")
     ap.add_argument("--broker", default=None,
                     help="lwds-broker binary (default: the build's)")
     ap.add_argument("--runs", type=int, default=3)
