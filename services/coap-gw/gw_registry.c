@@ -155,8 +155,8 @@ attach(struct op *op, bool registered)
 
 /* KEYS: endpoint index, org clients, expiry, own gateway clients, events.
  * ARGV: new id, secure, gateway id, registered-at, expiry, events MAXLEN,
- * org, endpoint, then the record's field/value pairs.  Returns {1, id}, or
- * {0, id} for a blacklisted id (nothing written but the index of a new
+ * org, endpoint, then the record's other values (record_values).  Returns {1,
+ * id}, or {0, id} for a blacklisted id (nothing written but the index of a new
  * endpoint).  A new endpoint (SET NX took our id, the storm's case) needs
  * no blacklist, owner or old record: six calls in all.  An index that does
  * not hold a client id (22 characters of base64url) is re-pointed; over
@@ -180,7 +180,11 @@ static const char register_lua[] =
     "  oldgw = redis.call('HGET', ck, 'gw')\n"
     "  redis.call('DEL', ck)\n"
     "end\n"
-    "redis.call('HSET', ck, unpack(ARGV, 9))\n"
+    "redis.call('HSET', ck, 'ep', ARGV[8], 'org', ARGV[7], 'addr',\n"
+    "  ARGV[9], 'lt', ARGV[10], 'b', ARGV[11], 'q', ARGV[12], 'lwm2m',\n"
+    "  ARGV[13], 'sms', ARGV[14], 'root', ARGV[15], 'ct', ARGV[16],\n"
+    "  'objs', ARGV[17], 'reg', ARGV[4], 'upd', ARGV[18], 'exp', ARGV[5],\n"
+    "  'gw', gw, 'state', ARGV[19], 'sec', ARGV[20], 'extra', ARGV[21])\n"
     "redis.call('ZADD', KEYS[2], ARGV[4], id)\n"
     "redis.call('ZADD', KEYS[3], ARGV[5], id)\n"
     "redis.call('SADD', KEYS[4], id)\n"
@@ -194,8 +198,8 @@ static const char register_lua[] =
     "  'ep', ARGV[8])\n"
     "return {1, id}\n";
 
-#define REG_FIELDS 36 /* field/value strings of the record (18 fields) */
-#define REG_ARGS (3 + 5 + 8 + REG_FIELDS) /* EVAL, script, 5, KEYS, ARGV */
+#define REG_VALUES 13 /* record values not already in ARGV[1..8] */
+#define REG_ARGS (3 + 5 + 8 + REG_VALUES) /* EVAL, script, 5, KEYS, ARGV */
 
 /* the strings register_send points argv at */
 struct reg_buf {
@@ -203,31 +207,28 @@ struct reg_buf {
 	char org[24], lt[24], reg[24], upd[24], exp[24], maxlen[24];
 };
 
-/* fills argv[0..REG_FIELDS) with the record's HSET field/value pairs */
+/* fills argv[0..REG_VALUES) with the record's values ARGV[9..21] (the
+ * field names are in the script: half the arguments Redis turns into Lua
+ * strings, bench/README.md) */
 static void
-record_fields(const struct gw_ctx *gw, const struct gw_record *r,
-              const struct reg_buf *b, const char **argv)
+record_values(const struct gw_record *r, const struct reg_buf *b,
+              const char **argv)
 {
-	const char *f[REG_FIELDS] = {"ep",    r->ep,
-	                             "org",   b->org,
-	                             "addr",  r->addr,
-	                             "lt",    b->lt,
-	                             "b",     r->b,
-	                             "q",     r->queue ? "1" : "0",
-	                             "lwm2m", r->lwm2m,
-	                             "sms",   r->sms,
-	                             "root",  r->root,
-	                             "ct",    r->ct,
-	                             "objs",  r->objs ? r->objs : "",
-	                             "reg",   b->reg,
-	                             "upd",   b->upd,
-	                             "exp",   b->exp,
-	                             "gw",    gw->cfg.gw_id,
-	                             "state", gw_state_name(r->state),
-	                             "sec",   r->secure ? "1" : "0",
-	                             "extra", r->extra};
+	const char *v[REG_VALUES] = {r->addr,
+	                             b->lt,
+	                             r->b,
+	                             r->queue ? "1" : "0",
+	                             r->lwm2m,
+	                             r->sms,
+	                             r->root,
+	                             r->ct,
+	                             r->objs ? r->objs : "",
+	                             b->upd,
+	                             gw_state_name(r->state),
+	                             r->secure ? "1" : "0",
+	                             r->extra};
 
-	memcpy(argv, f, sizeof f);
+	memcpy(argv, v, sizeof v);
 }
 
 /* writes v in decimal to buf (at least 21 bytes), like "%lld" but a
@@ -302,7 +303,7 @@ register_send(struct op *op, bool by_body)
 	                              r->ep};
 
 	format_numbers(gw, r, &b);
-	record_fields(gw, r, &b, argv + REG_ARGS - REG_FIELDS);
+	record_values(r, &b, argv + REG_ARGS - REG_VALUES);
 	return lwm2m_redis_cmdargv(gw->redis, on_registered, op, REG_ARGS, argv,
 	                           NULL);
 }
