@@ -4,6 +4,8 @@
 #include "check_util.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lwm2m_env.h"
 #include "lwm2m_id.h"
@@ -27,6 +29,49 @@ START_TEST(test_lwm2m_id_valid_rejects)
 	ck_assert(!lwm2m_id_valid("pFRn92gTAIJLwFeC0+IsFA", 22));
 	ck_assert(!lwm2m_id_valid("pFRn92gTAIJLwFeC0-IsF", 21));
 	ck_assert(!lwm2m_id_valid("pFRn92gTAIJLwFeC0-Is$A", 22));
+	/* the last character's low 4 bits are not part of the 16 bytes */
+	ck_assert(!lwm2m_id_valid("AAAAAAAAAAAAAAAAAAAAAP", 22));
+	ck_assert(lwm2m_id_valid("AAAAAAAAAAAAAAAAAAAAAQ", 22));
+	ck_assert(lwm2m_id_valid("BAAAAAAAAAAAAAAAAAAAAA", 22));
+	ck_assert(lwm2m_id_valid("AAAAAAAAAAAAAAAAAAAA_A", 22));
+	ck_assert(!lwm2m_id_valid("AAAAAAAAAAAAAAAAAAAAA=", 22));
+}
+END_TEST
+
+/* ids from the buffered source stay distinct across many refills, and a
+ * forked child does not repeat its parent's next ids */
+START_TEST(test_lwm2m_id_new_unique)
+{
+	enum { N = 1000 };
+	static char ids[N][LWM2M_ID_SIZE];
+	int fds[2];
+	char child[LWM2M_ID_SIZE] = "";
+	pid_t pid;
+	int status;
+
+	for (size_t i = 0; i < N; i++) {
+		ck_assert_int_eq(lwm2m_id_new(ids[i]), LWM2M_OK);
+		for (size_t j = 0; j < i; j++) {
+			ck_assert_str_ne(ids[i], ids[j]);
+		}
+	}
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char id[LWM2M_ID_SIZE];
+		bool ok = lwm2m_id_new(id) == LWM2M_OK &&
+		          write(fds[1], id, LWM2M_ID_LEN) == LWM2M_ID_LEN;
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(lwm2m_id_new(ids[0]), LWM2M_OK);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(read(fds[0], child, LWM2M_ID_LEN), LWM2M_ID_LEN);
+	ck_assert(lwm2m_id_valid(child, LWM2M_ID_LEN));
+	ck_assert_str_ne(child, ids[0]);
+	close(fds[0]);
+	close(fds[1]);
 }
 END_TEST
 
@@ -41,9 +86,9 @@ START_TEST(test_lwm2m_b64_roundtrip)
 		for (int url = 0; url < 2; url++) {
 			size_t e = lwm2m_b64_encode(in, len, enc, url);
 			ck_assert_uint_eq(e, lwm2m_b64_encoded_len(len, url));
-			ck_assert_int_eq(lwm2m_b64_decode(enc, e, dec,
-			                                  sizeof dec, &n),
-			                 LWM2M_OK);
+			ck_assert_int_eq(
+			    lwm2m_b64_decode(enc, e, dec, sizeof dec, &n),
+			    LWM2M_OK);
 			ck_assert_uint_eq(n, len);
 			ck_assert_mem_eq(dec, in, len);
 		}
@@ -62,19 +107,18 @@ START_TEST(test_lwm2m_time_parse_iso8601)
 	int64_t t;
 	char buf[32];
 
-	ck_assert_int_eq(lwm2m_time_parse_iso8601("2026-11-25T11:20:03Z", 20,
-	                                          &t),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_time_parse_iso8601("2026-11-25T11:20:03Z", 20, &t), LWM2M_OK);
 	ck_assert_str_eq(lwm2m_time_iso8601(t, buf, sizeof buf),
 	                 "2026-11-25T11:20:03Z");
-	ck_assert_int_eq(lwm2m_time_parse_iso8601(
-	                         "2026-11-25T12:20:03.5+01:00", 27, &t),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_time_parse_iso8601("2026-11-25T12:20:03.5+01:00", 27, &t),
+	    LWM2M_OK);
 	ck_assert_str_eq(lwm2m_time_iso8601(t, buf, sizeof buf),
 	                 "2026-11-25T11:20:03Z");
-	ck_assert_int_eq(lwm2m_time_parse_iso8601("2026-13-25T11:20:03Z", 20,
-	                                          &t),
-	                 LWM2M_EPROTO);
+	ck_assert_int_eq(
+	    lwm2m_time_parse_iso8601("2026-13-25T11:20:03Z", 20, &t),
+	    LWM2M_EPROTO);
 	ck_assert_int_eq(lwm2m_time_parse_iso8601("2026-11-25", 10, &t),
 	                 LWM2M_EPROTO);
 }
@@ -139,9 +183,8 @@ START_TEST(test_lwm2m_redis_url_parse)
 {
 	struct lwm2m_redis_url u;
 
-	ck_assert_int_eq(lwm2m_redis_url_parse("redis://:pw@10.0.0.1:6380/2",
-	                                       &u),
-	                 LWM2M_OK);
+	ck_assert_int_eq(
+	    lwm2m_redis_url_parse("redis://:pw@10.0.0.1:6380/2", &u), LWM2M_OK);
 	ck_assert_str_eq(u.host, "10.0.0.1");
 	ck_assert_int_eq(u.port, 6380);
 	ck_assert_str_eq(u.password, "pw");
@@ -154,8 +197,7 @@ START_TEST(test_lwm2m_redis_url_parse)
 	ck_assert_int_eq(u.db, 3);
 	ck_assert_int_eq(lwm2m_redis_url_parse("redis://h:99999", &u),
 	                 LWM2M_EINVAL);
-	ck_assert_int_eq(lwm2m_redis_url_parse("redis://:1", &u),
-	                 LWM2M_EINVAL);
+	ck_assert_int_eq(lwm2m_redis_url_parse("redis://:1", &u), LWM2M_EINVAL);
 }
 END_TEST
 
@@ -163,8 +205,7 @@ START_TEST(test_lwm2m_log_quote)
 {
 	char buf[8];
 
-	ck_assert_str_eq(lwm2m_log_quote(buf, sizeof buf, "a\"b\n", 4),
-	                 "a'b?");
+	ck_assert_str_eq(lwm2m_log_quote(buf, sizeof buf, "a\"b\n", 4), "a'b?");
 	ck_assert_str_eq(lwm2m_log_quote(buf, sizeof buf, "0123456789", 10),
 	                 "0123...");
 }
@@ -178,14 +219,15 @@ common_suite(void)
 		const char *name;
 		const TTest *test;
 	} cases[] = {
-		{"lwm2m_id_new", test_lwm2m_id_new_valid},
-		{"lwm2m_id_valid", test_lwm2m_id_valid_rejects},
-		{"lwm2m_b64", test_lwm2m_b64_roundtrip},
-		{"lwm2m_time", test_lwm2m_time_parse_iso8601},
-		{"lwm2m_env", test_lwm2m_env_roundtrip},
-		{"lwm2m_env_rid", test_lwm2m_env_request_id},
-		{"lwm2m_redis_url_parse", test_lwm2m_redis_url_parse},
-		{"lwm2m_log_quote", test_lwm2m_log_quote},
+	    {"lwm2m_id_new", test_lwm2m_id_new_valid},
+	    {"lwm2m_id_new_unique", test_lwm2m_id_new_unique},
+	    {"lwm2m_id_valid", test_lwm2m_id_valid_rejects},
+	    {"lwm2m_b64", test_lwm2m_b64_roundtrip},
+	    {"lwm2m_time", test_lwm2m_time_parse_iso8601},
+	    {"lwm2m_env", test_lwm2m_env_roundtrip},
+	    {"lwm2m_env_rid", test_lwm2m_env_request_id},
+	    {"lwm2m_redis_url_parse", test_lwm2m_redis_url_parse},
+	    {"lwm2m_log_quote", test_lwm2m_log_quote},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
