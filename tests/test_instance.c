@@ -112,11 +112,13 @@ device_tree(struct lwm2m_tree *t)
 START_TEST(test_lwm2m_instance_to_json_device)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {
-	    def_of(3), &t, false,
-	    "https://h/clients/C/objecttypes/D/"
-	    "instances/0",
-	    "https://h/objecttypes/definitions/D", false};
+	struct lwm2m_instance_render r = {def_of(3),
+	                                  &t,
+	                                  false,
+	                                  "https://h/clients/C/objecttypes/D/"
+	                                  "instances/0",
+	                                  "https://h/objecttypes/definitions/D",
+	                                  false};
 	char *out;
 	size_t len;
 
@@ -148,7 +150,8 @@ END_TEST
 START_TEST(test_lwm2m_instance_to_json_types)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(5), &t, false, NULL, NULL, false};
+	struct lwm2m_instance_render r = {def_of(5), &t,   false,
+	                                  NULL,      NULL, false};
 	struct lwm2m_value pkg = {.type = LWM2M_TYPE_OPAQUE};
 	struct lwm2m_value bad = {.type = LWM2M_TYPE_RAW};
 	static const uint8_t bytes[] = {0xde, 0xad, 0xbe, 0xef, 0};
@@ -177,7 +180,8 @@ END_TEST
 START_TEST(test_lwm2m_instance_to_json_objlnk_float)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(1), &t, false, NULL, NULL, false};
+	struct lwm2m_instance_render r = {def_of(1), &t,   false,
+	                                  NULL,      NULL, false};
 	struct lwm2m_value l = {.type = LWM2M_TYPE_OBJLNK};
 	struct lwm2m_value f = {.type = LWM2M_TYPE_FLOAT};
 	char *out;
@@ -215,7 +219,7 @@ END_TEST
 START_TEST(test_lwm2m_instance_to_json_op_links)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(3), &t, false,
+	struct lwm2m_instance_render r = {def_of(3),       &t,   false,
 	                                  "https://h/i/0", NULL, true};
 	char *out;
 	size_t len;
@@ -240,8 +244,9 @@ START_TEST(test_lwm2m_instance_to_json_op_links)
 	ck_assert_int_eq(
 	    lwm2m_instance_to_xml(&r, node_at(&t, "/3/0"), &out, &len),
 	    LWM2M_OK);
-	ck_assert_ptr_nonnull(strstr(out, "<Link rel=\"attributes\" "
-	                                  "href=\"https://h/i/0/attributes\"/>"));
+	ck_assert_ptr_nonnull(strstr(out,
+	                             "<Link rel=\"attributes\" "
+	                             "href=\"https://h/i/0/attributes\"/>"));
 	free(out);
 	lwm2m_tree_fini(&t);
 }
@@ -250,8 +255,8 @@ END_TEST
 START_TEST(test_lwm2m_instance_to_xml_device)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(3), &t, false, "https://h/i/0",
-	                                  NULL, false};
+	struct lwm2m_instance_render r = {def_of(3),       &t,   false,
+	                                  "https://h/i/0", NULL, false};
 	char *out;
 	size_t len;
 
@@ -277,6 +282,38 @@ START_TEST(test_lwm2m_instance_to_xml_device)
 }
 END_TEST
 
+/* the property's node: the resource itself, or the only instance of a
+ * single resource when it has the resource's own id */
+START_TEST(test_lwm2m_instance_prop_node_single)
+{
+	const struct lwm2m_objdef *def = def_of(3);
+	const struct lwm2m_node *inst;
+	struct lwm2m_tree t;
+
+	lwm2m_tree_init(&t, NULL);
+	set(&t, "/3/0/9/9", iv(42));
+	set(&t, "/3/0/0", sv("maker"));
+	set(&t, "/3/0/2/0", sv("s0"));
+	set(&t, "/3/0/6/6", iv(1)); /* a collection keeps its node */
+	inst = node_at(&t, "/3/0");
+	ck_assert_ptr_eq(
+	    lwm2m_instance_prop_node(inst, lwm2m_objdef_prop(def, 9)),
+	    node_at(&t, "/3/0/9/9"));
+	ck_assert_ptr_eq(
+	    lwm2m_instance_prop_node(inst, lwm2m_objdef_prop(def, 0)),
+	    node_at(&t, "/3/0/0"));
+	ck_assert_ptr_eq(
+	    lwm2m_instance_prop_node(inst, lwm2m_objdef_prop(def, 2)),
+	    node_at(&t, "/3/0/2"));
+	ck_assert_ptr_eq(
+	    lwm2m_instance_prop_node(inst, lwm2m_objdef_prop(def, 6)),
+	    node_at(&t, "/3/0/6"));
+	ck_assert_ptr_null(
+	    lwm2m_instance_prop_node(inst, lwm2m_objdef_prop(def, 1)));
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 /* Wakaama 1.0 names a single resource /o/i/r "bn":"/o/i/r/","n":"r" in
  * LwM2M JSON (an observation of /3/0/9): rendered as the resource's value;
  * other multiple values of a single resource stay an array. */
@@ -285,7 +322,8 @@ START_TEST(test_lwm2m_instance_to_json_wakaama_single)
 	static const char wakaama[] = "{\"bn\":\"/3/0/9/\",\"e\":[{\"n\":\"9\","
 	                              "\"v\":42}]}";
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(3), &t, false, NULL, NULL, false};
+	struct lwm2m_instance_render r = {def_of(3), &t,   false,
+	                                  NULL,      NULL, false};
 	struct lwm2m_path base;
 	char *out;
 	size_t len;
@@ -321,8 +359,8 @@ END_TEST
 START_TEST(test_lwm2m_instance_list_to_json_paging)
 {
 	struct lwm2m_tree t;
-	struct lwm2m_instance_render r = {def_of(3303), &t, false,
-	                                  "https://h/x/instances", NULL, false};
+	struct lwm2m_instance_render r = {
+	    def_of(3303), &t, false, "https://h/x/instances", NULL, false};
 	struct lwm2m_value f = {.type = LWM2M_TYPE_FLOAT};
 	char *out;
 	size_t len;
@@ -531,8 +569,8 @@ END_TEST
 START_TEST(test_lwm2m_instance_from_json_roundtrip)
 {
 	struct lwm2m_tree t, back;
-	struct lwm2m_instance_render r = {def_of(3), &t, false, "https://h/i/0",
-	                                  NULL, false};
+	struct lwm2m_instance_render r = {def_of(3),       &t,   false,
+	                                  "https://h/i/0", NULL, false};
 	struct lwm2m_instance_body b;
 	char *out;
 	size_t len;
@@ -573,6 +611,7 @@ instance_suite(void)
 		const char *name;
 		const TTest *fn;
 	} cases[] = {
+	    {"lwm2m_instance_prop_node", test_lwm2m_instance_prop_node_single},
 	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_device},
 	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_types},
 	    {"lwm2m_instance_to_json",

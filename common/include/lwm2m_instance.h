@@ -38,6 +38,15 @@ struct lwm2m_instance_render {
 	                         "/discover", "/attributes"), last */
 };
 
+/* lwm2m_instance_prop_node returns the node holding property p's value(s)
+ * in the instance node inst, or NULL: the child with p's resource id, except
+ * that a single (non-collection) resource whose node is a multiple resource
+ * with exactly one instance of the resource's own id (Wakaama 1.0's LwM2M
+ * JSON) is that resource instance. */
+const struct lwm2m_node *
+lwm2m_instance_prop_node(const struct lwm2m_node *inst,
+                         const struct lwm2m_propdef *p);
+
 /* lwm2m_instance_json_gen emits the instance node inst (an
  * LWM2M_NODE_INSTANCE of r->tree) as one JSON object into g: Links (rel and
  * href only), InstanceID, then the resources in definition order.  A value

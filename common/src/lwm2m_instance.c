@@ -203,13 +203,14 @@ child(const struct lwm2m_node *node, uint16_t id)
 	return NULL;
 }
 
-/* The node holding property p's value(s) in inst, or NULL.  A single
- * resource that came as a multiple resource whose only instance has the
- * resource's own id is that instance: Wakaama 1.0's LwM2M JSON names a
- * single resource /o/i/r "bn":"/o/i/r/","n":"r", which resolves to /o/i/r/r.
- * Other multiple values of a single property stay an array (below). */
-static const struct lwm2m_node *
-prop_node(const struct lwm2m_node *inst, const struct lwm2m_propdef *p)
+/* A single resource that came as a multiple resource whose only instance
+ * has the resource's own id is that instance: Wakaama 1.0's LwM2M JSON names
+ * a single resource /o/i/r "bn":"/o/i/r/","n":"r", which resolves to
+ * /o/i/r/r.  Other multiple values of a single property stay an array
+ * (below). */
+const struct lwm2m_node *
+lwm2m_instance_prop_node(const struct lwm2m_node *inst,
+                         const struct lwm2m_propdef *p)
 {
 	const struct lwm2m_node *node = child(inst, p->resource_id);
 
@@ -335,7 +336,8 @@ gen_instance(yajl_gen g, const struct lwm2m_instance_render *r,
 	jstr(g, iid);
 	for (size_t i = 0; i < r->def->n_props; i++) {
 		const struct lwm2m_propdef *p = &r->def->props[i];
-		const struct lwm2m_node *node = prop_node(inst, p);
+		const struct lwm2m_node *node =
+		    lwm2m_instance_prop_node(inst, p);
 
 		if (node != NULL) {
 			jprop(g, r, p, node);
@@ -548,7 +550,8 @@ put_instance(xmlTextWriterPtr w, const struct lwm2m_instance_render *r,
 	xmlTextWriterWriteElement(w, BAD_CAST "InstanceID", BAD_CAST iid);
 	for (size_t i = 0; i < r->def->n_props; i++) {
 		const struct lwm2m_propdef *p = &r->def->props[i];
-		const struct lwm2m_node *node = prop_node(inst, p);
+		const struct lwm2m_node *node =
+		    lwm2m_instance_prop_node(inst, p);
 
 		if (node != NULL) {
 			xprop(w, r, p, node);

@@ -19,7 +19,9 @@
 #include "lwm2m_event.h"
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
+#include "lwm2m_objdef.h"
 #include "lwm2m_redis.h"
+#include "lwm2m_value.h"
 
 /* ---- subscriptions (brk_subs.c) --------------------------------------- */
 
@@ -147,6 +149,17 @@ struct lwm2m_rpc_client;
  * events) gets one reference per step and is released by them. */
 void brk__event(struct brk_ctx *ctx, enum brk_event event,
                 const struct lwm2m_event *ev, struct brk_entry *entry);
+
+/* brk__watched_value finds the number a filtered subscription compares
+ * (Step, LessThan, GreaterThan) in a decoded notification: resource prop of
+ * the notified instance when prop >= 0, else the notified resource itself
+ * (path of length 3).  A single resource that came as one resource instance
+ * with its own id (Wakaama's LwM2M JSON /o/i/r/r) counts as that resource
+ * (lwm2m_instance_prop_node).  text: raw values came as text/plain.  False
+ * when there is no such numeric value. */
+bool brk__watched_value(struct lwm2m_tree *tree, const struct lwm2m_path *path,
+                        int prop, const struct lwm2m_objdef *def, bool text,
+                        double *ret);
 
 /* brk__redis returns the command connection of ctx. */
 struct lwm2m_redis *brk__redis(struct brk_ctx *ctx);

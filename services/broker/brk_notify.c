@@ -273,28 +273,36 @@ read_sub(struct notif *n, const char *id, const redisReply *h)
 
 /* ---- filtering (each subscription sees what its attributes ask) ---------- */
 
-/* The numeric value the subscription watches, if any. */
-static bool
-watched_value(struct lwm2m_tree *tree, const struct notif *n,
-              const struct obs_sub *o, double *ret)
+bool
+brk__watched_value(struct lwm2m_tree *tree, const struct lwm2m_path *path,
+                   int prop, const struct lwm2m_objdef *def, bool text,
+                   double *ret)
 {
-	struct lwm2m_path p = n->path;
-	struct lwm2m_node *node;
+	struct lwm2m_path p = *path;
+	const struct lwm2m_node *inst, *node;
+	const struct lwm2m_propdef *pd;
 	struct lwm2m_value v;
+	uint16_t rid;
 
-	if (o->prop >= 0 && p.len >= 2) {
+	if (prop >= 0 && p.len >= 2) {
 		p.len = 3;
-		p.ids[2] = (uint16_t)o->prop;
+		p.ids[2] = (uint16_t)prop;
 	}
-	if (p.len != 3 || (node = lwm2m_tree_get(tree, &p)) == NULL ||
-	    node->kind != LWM2M_NODE_RESOURCE) {
+	if (p.len != 3) {
+		return false;
+	}
+	rid = p.ids[2];
+	p.len = 2;
+	if ((inst = lwm2m_tree_get(tree, &p)) == NULL ||
+	    (pd = lwm2m_objdef_prop(def, rid)) == NULL ||
+	    (node = lwm2m_instance_prop_node(inst, pd)) == NULL ||
+	    (node->kind != LWM2M_NODE_RESOURCE &&
+	     node->kind != LWM2M_NODE_RESOURCE_INSTANCE)) {
 		return false;
 	}
 	v = node->value;
-	if (lwm2m_value_coerce(tree, &v, LWM2M_TYPE_FLOAT,
-	                       n->ct == LWM2M_FMT_TEXT ||
-	                           n->ct == LWM2M_FMT_LEGACY_TEXT,
-	                       NULL) != LWM2M_OK) {
+	if (lwm2m_value_coerce(tree, &v, LWM2M_TYPE_FLOAT, text, NULL) !=
+	    LWM2M_OK) {
 		return false;
 	}
 	*ret = v.v.f;
@@ -491,7 +499,11 @@ fan_out(struct notif *n, const struct lwm2m_objdef *def,
 		    (o->prop >= 0 && !has_resource(inst, o->prop))) {
 			continue;
 		}
-		has_v = filtered(o) && watched_value(tree, n, o, &v);
+		has_v = filtered(o) &&
+		        brk__watched_value(tree, &n->path, o->prop, def,
+		                           n->ct == LWM2M_FMT_TEXT ||
+		                               n->ct == LWM2M_FMT_LEGACY_TEXT,
+		                           &v);
 		body = render(n, o, def, tree, inst, &len);
 		if (body != NULL) {
 			deliver(n, o, body, len, has_v, v);
