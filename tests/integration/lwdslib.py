@@ -240,6 +240,18 @@ class Redis:
 # The services
 # --------------------------------------------------------------------------
 
+def _http_answers(host, port):
+    """True when GET /health on host:port gets any HTTP answer."""
+    try:
+        c = http.client.HTTPConnection(host, port, timeout=1)
+        c.request("GET", "/health")
+        c.getresponse().read()
+        c.close()
+        return True
+    except OSError:
+        return False
+
+
 class Services:
     """The four lwds daemons with one test's settings.
 
@@ -309,6 +321,17 @@ class Services:
                 wait_until(lambda: self._alive() and self._http_up(),
                            deadline - time.monotonic(), 0.1,
                            "GET / on port %d" % self.http_port)
+            # broker and webhook: their health port answers once the loop
+            # runs, so their signal handlers are in place (a signal sent
+            # earlier would kill them by default action)
+            for name, var in (("broker", "LWDS_BROKER_HEALTH_ADDR"),
+                              ("webhook", "LWDS_WEBHOOK_HEALTH_ADDR")):
+                if name in self.names and self.env.get(var):
+                    host, port = self.env[var].rsplit(":", 1)
+                    wait_until(lambda: self._alive() and
+                               _http_answers(host, int(port)),
+                               max(1, deadline - time.monotonic()), 0.1,
+                               "%s health on %s" % (name, self.env[var]))
             if "coap-gw" in self.names:
                 c = CoapClient("127.0.0.1", self.coap_port)
                 try:
