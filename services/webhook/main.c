@@ -26,6 +26,8 @@ static const char usage[] =
     "\n"
     "Environment only:\n"
     "  LWDS_WEBHOOK_MAX_CONN_PER_HOST  connections per scheme/host/port (8)\n"
+    "  LWDS_WEBHOOK_PIPELINE           requests in flight per HTTP/1.1\n"
+    "                                  keep-alive connection (16; 1: none)\n"
     "  LWDS_WEBHOOK_MAX_INFLIGHT       deliveries at once (256)\n"
     "  LWDS_WEBHOOK_TIMEOUT_MS         connect and response timeout (10000)\n"
     "  LWDS_WEBHOOK_MAX_RETRIES        retries after the first attempt (10)\n"

@@ -60,6 +60,8 @@ struct wh_http;
 
 struct wh_http_config {
 	unsigned max_conn_per_host; /* default 8 */
+	unsigned max_pipeline;      /* requests written ahead on one HTTP/1.1
+	                             * keep-alive connection; default 16, 1: none */
 	unsigned max_hosts;  /* hosts kept; idle ones are dropped past it */
 	int64_t timeout_ms;  /* connect + response, default 10000 */
 	const char *ca_file; /* extra CA bundle (PEM) or NULL */
@@ -90,7 +92,11 @@ void wh_http_free(struct wh_http *http);
 
 /* wh_http_post POSTs body (copied) to url, on an idle keep-alive connection
  * to the same scheme/host/port when one exists, else on a new one while the
- * host has fewer than max_conn_per_host, else after the host's queue.  cb
+ * host has fewer than max_conn_per_host, else pipelined behind the requests
+ * of the least busy connection that showed HTTP/1.1 keep-alive (up to
+ * max_pipeline on it), else after the host's queue.  Responses are matched
+ * to requests in order; when a connection breaks, its requests without a
+ * response fail with status 0.  cb
  * runs exactly once, later, on the loop (never from within this call).
  * LWM2M_EINVAL for a URL that is not absolute http/https (cb not called). */
 lwm2m_err wh_http_post(struct wh_http *http, const char *url,

@@ -29,6 +29,7 @@ wh_config_defaults(struct wh_config *config)
 	config->retry.base_ms = 1000;
 	config->retry.max_ms = 300000;
 	config->http.max_conn_per_host = 8;
+	config->http.max_pipeline = 16;
 	config->http.max_hosts = 1024;
 	config->http.timeout_ms = 10000;
 }
@@ -84,6 +85,8 @@ wh_config_from_env(struct wh_config *c)
 	}
 	err |= env_uint("LWDS_WEBHOOK_MAX_CONN_PER_HOST", 1, 1024,
 	                &c->http.max_conn_per_host);
+	err |=
+	    env_uint("LWDS_WEBHOOK_PIPELINE", 1, 1024, &c->http.max_pipeline);
 	err |=
 	    env_uint("LWDS_WEBHOOK_MAX_INFLIGHT", 1, 100000, &c->max_inflight);
 	err |=

@@ -1,20 +1,30 @@
-/* wh_http.c - a small HTTP(S) client pool on libevent's evhttp: per
- * scheme/host/port at most max_conn_per_host keep-alive connections, one
- * request at a time on each, the rest waiting in the host's queue. */
+/* wh_http.c - a lean HTTP/1.1 client pool on libevent bufferevents: per
+ * scheme/host/port at most max_conn_per_host keep-alive connections; the
+ * rest of the requests wait in the host's queue.  A connection carries one
+ * request at a time until its first response shows an HTTP/1.1 peer that
+ * keeps the connection; then up to max_pipeline requests are written ahead
+ * (pipelining), answered in order.  Each request is formatted once into one
+ * allocation and written with a single copy; responses are parsed in place
+ * and only their status is kept.  When a connection breaks, every request
+ * on it without a response fails with status 0 (the dispatcher retries it:
+ * at least once, de-duplicated by X-Lwds-Delivery). */
 #include "wh.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -23,27 +33,57 @@
 
 #define WH_RESPONSE_HEADERS_MAX 16384 /* bytes of a hook's response headers */
 #define WH_RESPONSE_BODY_MAX 65536    /* bytes of a hook's response body */
+#define WH_LINE_MAX 8192              /* one status, header or chunk line */
 
 struct wh_host;
 
 struct wh_req {
-	TAILQ_ENTRY(wh_req) link;
+	TAILQ_ENTRY(wh_req) link; /* host's waiting list, then conn's queue */
 	struct wh_host *host;
-	struct wh_conn *conn;
-	struct evhttp_request *req; /* ours until made, then evhttp's */
-	char *target;               /* path and query */
-	const char *error;          /* set by on_error */
 	wh_http_cb cb;
 	void *arg;
+	size_t len;  /* bytes of the formatted request in data */
+	char data[]; /* request line, headers and body */
 };
 TAILQ_HEAD(wh_req_list, wh_req);
+
+/* where the parser of a connection's responses is */
+enum wh_parse {
+	P_STATUS = 0, /* expecting the status line */
+	P_HEADERS,
+	P_BODY,        /* remaining bytes of a Content-Length body */
+	P_CHUNK_SIZE,  /* expecting a chunk-size line */
+	P_CHUNK_DATA,  /* remaining bytes of a chunk */
+	P_CHUNK_END,   /* the CRLF after a chunk */
+	P_TRAILERS,    /* after the last chunk */
+	P_UNTIL_CLOSE, /* a body delimited by the end of the connection */
+};
+
+struct wh_resp {
+	enum wh_parse state;
+	int status;
+	bool http11;
+	bool close;      /* Connection: close, or HTTP/1.0 without keep-alive */
+	bool keep_alive; /* Connection: keep-alive */
+	bool chunked;
+	bool has_length;
+	size_t length;    /* Content-Length */
+	size_t remaining; /* of the body or chunk being skipped */
+	size_t head_bytes;
+	size_t body_bytes;
+};
 
 struct wh_conn {
 	TAILQ_ENTRY(wh_conn) link;
 	struct wh_host *host;
-	struct evhttp_connection *evcon;
-	struct wh_req *cur; /* the request in flight, or NULL when idle */
-	bool closed;        /* the peer or an error closed it: make anew */
+	struct bufferevent *bev;
+	struct wh_req_list sent; /* written, awaiting responses, in order */
+	unsigned n_sent;
+	bool pipeline;   /* the peer showed HTTP/1.1 keep-alive */
+	bool connecting; /* inside bufferevent_socket_connect_hostname */
+	bool dead;       /* failed while connecting: fail and free it */
+	const char *dead_error;
+	struct wh_resp resp;
 };
 TAILQ_HEAD(wh_conn_list, wh_conn);
 
@@ -76,34 +116,400 @@ req_finish(struct wh_req *r, int status, const char *error)
 {
 	r->host->http->active--;
 	r->cb(status, error, r->arg);
-	free(r->target);
 	free(r);
 }
 
+/* conn_free fails every request still on c with error and frees c (also
+ * from within c's own bufferevent callbacks: libevent defers the end). */
 static void
-conn_free(struct wh_conn *c)
+conn_free(struct wh_conn *c, const char *error)
 {
 	struct wh_host *h = c->host;
+	struct wh_req *r;
 
-	if (c->cur != NULL) {
-		c->cur->conn = NULL;
-		req_finish(c->cur, 0, "shutdown");
-		c->cur = NULL;
-	}
 	TAILQ_REMOVE(&h->conns, c, link);
 	h->n_conns--;
-	if (c->evcon != NULL) {
-		evhttp_connection_free(c->evcon);
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+	}
+	while ((r = TAILQ_FIRST(&c->sent)) != NULL) {
+		TAILQ_REMOVE(&c->sent, r, link);
+		req_finish(r, 0, error);
 	}
 	free(c);
+	event_active(h->pump, EV_TIMEOUT, 0);
 }
 
 static void
-on_close(struct evhttp_connection *evcon, void *arg)
+set_timeouts(struct wh_conn *c, bool on)
+{
+	int64_t ms = c->host->http->config.timeout_ms;
+	struct timeval tv = {.tv_sec = ms / 1000,
+	                     .tv_usec = (ms % 1000) * 1000};
+
+	bufferevent_set_timeouts(c->bev, on ? &tv : NULL, on ? &tv : NULL);
+}
+
+/* next_line removes one CRLF- or LF-terminated line from in into buf (NUL
+ * terminated, without the end of line): 1 when done, 0 when the line is not
+ * complete yet, -1 when it is longer than WH_LINE_MAX. */
+static int
+next_line(struct evbuffer *in, char buf[WH_LINE_MAX + 1], size_t *ret_len)
+{
+	size_t eol = 0;
+	struct evbuffer_ptr p =
+	    evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_CRLF);
+
+	if (p.pos < 0) {
+		return evbuffer_get_length(in) > WH_LINE_MAX ? -1 : 0;
+	}
+	if ((size_t)p.pos > WH_LINE_MAX) {
+		return -1;
+	}
+	evbuffer_remove(in, buf, (size_t)p.pos);
+	evbuffer_drain(in, eol);
+	buf[p.pos] = '\0';
+	*ret_len = (size_t)p.pos;
+	return 1;
+}
+
+/* parse_status reads "HTTP/1.x NNN ..." */
+static bool
+parse_status(struct wh_resp *rs, const char *line)
+{
+	if (strncmp(line, "HTTP/1.", 7) != 0 ||
+	    (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+	    line[9] < '1' || line[9] > '5' || line[10] < '0' ||
+	    line[10] > '9' || line[11] < '0' || line[11] > '9' ||
+	    (line[12] != ' ' && line[12] != '\0')) {
+		return false;
+	}
+	rs->http11 = line[7] == '1';
+	rs->status =
+	    (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+	return true;
+}
+
+/* token_in is true when the comma-separated value holds token (any case) */
+static bool
+token_in(const char *value, const char *token)
+{
+	size_t n = strlen(token);
+
+	for (const char *p = value; *p != '\0';) {
+		while (*p == ' ' || *p == '\t' || *p == ',') {
+			p++;
+		}
+		if (strncasecmp(p, token, n) == 0 &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' ||
+		     p[n] == '\t' || p[n] == ';')) {
+			return true;
+		}
+		while (*p != '\0' && *p != ',') {
+			p++;
+		}
+	}
+	return false;
+}
+
+static bool
+parse_length(const char *v, size_t *ret)
+{
+	size_t n = 0;
+
+	if (*v < '0' || *v > '9') {
+		return false;
+	}
+	for (; *v >= '0' && *v <= '9'; v++) {
+		if (n > WH_RESPONSE_BODY_MAX) {
+			return false;
+		}
+		n = n * 10 + (size_t)(*v - '0');
+	}
+	while (*v == ' ' || *v == '\t') {
+		v++;
+	}
+	*ret = n;
+	return *v == '\0' && n <= WH_RESPONSE_BODY_MAX;
+}
+
+/* parse_header takes one "Name: value" line of the response head */
+static bool
+parse_header(struct wh_resp *rs, char *line)
+{
+	char *colon = strchr(line, ':');
+	char *v, *end;
+
+	if (colon == NULL || colon == line) {
+		return false;
+	}
+	*colon = '\0';
+	for (v = colon + 1; *v == ' ' || *v == '\t'; v++) {
+	}
+	for (end = v + strlen(v);
+	     end > v && (end[-1] == ' ' || end[-1] == '\t');) {
+		*--end = '\0';
+	}
+	if (strcasecmp(line, "Content-Length") == 0) {
+		if (!parse_length(v, &rs->length) ||
+		    (rs->has_length && rs->length != rs->remaining)) {
+			return false;
+		}
+		rs->has_length = true;
+		rs->remaining = rs->length;
+	} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+		rs->chunked = token_in(v, "chunked");
+	} else if (strcasecmp(line, "Connection") == 0) {
+		rs->close = rs->close || token_in(v, "close");
+		rs->keep_alive = rs->keep_alive || token_in(v, "keep-alive");
+	}
+	return true;
+}
+
+/* end_head decides how the body is delimited once the head is complete;
+ * false for a body too large to accept */
+static bool
+end_head(struct wh_resp *rs)
+{
+	if (!rs->http11 && !rs->keep_alive) {
+		rs->close = true;
+	}
+	if (rs->status == 204 || rs->status == 304) {
+		rs->remaining = 0;
+		rs->state = P_BODY;
+	} else if (rs->chunked) {
+		rs->state = P_CHUNK_SIZE;
+	} else if (rs->has_length) {
+		rs->remaining = rs->length;
+		rs->state = P_BODY;
+	} else {
+		rs->close = true;
+		rs->state = P_UNTIL_CLOSE;
+	}
+	return true;
+}
+
+static bool
+parse_chunk_size(struct wh_resp *rs, const char *line)
+{
+	size_t n = 0;
+	const char *p = line;
+
+	for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t'; p++) {
+		int d = *p >= '0' && *p <= '9'   ? *p - '0'
+		        : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+		        : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+		                                 : -1;
+		if (d < 0 || n > WH_RESPONSE_BODY_MAX) {
+			return false;
+		}
+		n = n * 16 + (size_t)d;
+	}
+	if (p == line) {
+		return false;
+	}
+	rs->body_bytes += n;
+	if (rs->body_bytes > WH_RESPONSE_BODY_MAX) {
+		return false;
+	}
+	rs->remaining = n;
+	rs->state = n == 0 ? P_TRAILERS : P_CHUNK_DATA;
+	return true;
+}
+
+/* skip drains up to rs->remaining body bytes; true when none remain */
+static bool
+skip(struct evbuffer *in, struct wh_resp *rs)
+{
+	size_t n = evbuffer_get_length(in);
+
+	if (n > rs->remaining) {
+		n = rs->remaining;
+	}
+	evbuffer_drain(in, n);
+	rs->remaining -= n;
+	return rs->remaining == 0;
+}
+
+/* head_line handles one line of the head (status, headers, trailers);
+ * -1 on a malformed response, 1 when the response is complete */
+static int
+head_line(struct wh_resp *rs, char *line, size_t len)
+{
+	rs->head_bytes += len + 2;
+	if (rs->head_bytes > WH_RESPONSE_HEADERS_MAX) {
+		return -1;
+	}
+	switch (rs->state) {
+	case P_STATUS:
+		if (!parse_status(rs, line)) {
+			return -1;
+		}
+		rs->state = P_HEADERS;
+		return 0;
+	case P_HEADERS:
+		if (len > 0) {
+			return parse_header(rs, line) ? 0 : -1;
+		}
+		if (rs->status < 200) { /* 1xx: an interim answer, skip it */
+			memset(rs, 0, sizeof *rs);
+			return 0;
+		}
+		return end_head(rs) ? 0 : -1;
+	case P_CHUNK_SIZE:
+		return parse_chunk_size(rs, line) ? 0 : -1;
+	case P_CHUNK_END:
+		rs->state = P_CHUNK_SIZE;
+		return len == 0 ? 0 : -1;
+	case P_TRAILERS:
+		return len == 0 ? 1 : 0;
+	case P_BODY:
+	case P_CHUNK_DATA:
+	case P_UNTIL_CLOSE:
+	default:
+		return -1;
+	}
+}
+
+/* parse_step advances the response of in by one step: -1 malformed, 0 needs
+ * more input, 1 progressed, 2 the response is complete */
+static int
+parse_step(struct evbuffer *in, struct wh_resp *rs)
+{
+	char line[WH_LINE_MAX + 1];
+	size_t len = 0;
+	int r;
+
+	switch (rs->state) {
+	case P_BODY:
+		return skip(in, rs) ? 2 : 0;
+	case P_CHUNK_DATA:
+		if (skip(in, rs)) {
+			rs->state = P_CHUNK_END;
+			return 1;
+		}
+		return 0;
+	case P_UNTIL_CLOSE:
+		rs->body_bytes += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return rs->body_bytes > WH_RESPONSE_BODY_MAX ? -1 : 0;
+	case P_STATUS:
+	case P_HEADERS:
+	case P_CHUNK_SIZE:
+	case P_CHUNK_END:
+	case P_TRAILERS:
+	default:
+		break;
+	}
+	r = next_line(in, line, &len);
+	if (r <= 0) {
+		return r;
+	}
+	r = head_line(rs, line, len);
+	return r < 0 ? -1 : r == 1 ? 2 : 1;
+}
+
+/* complete answers the oldest request of c; false when c was freed */
+static bool
+complete(struct wh_conn *c)
+{
+	struct wh_req *r = TAILQ_FIRST(&c->sent);
+	bool close = c->resp.close;
+	int status = c->resp.status;
+
+	if (!close && c->resp.http11) {
+		c->pipeline = true;
+	}
+	memset(&c->resp, 0, sizeof c->resp);
+	TAILQ_REMOVE(&c->sent, r, link);
+	c->n_sent--;
+	if (close) {
+		/* requests written behind it get no answer: they fail (and
+		 * are retried) */
+		conn_free(c, "connection closed");
+	} else {
+		if (c->n_sent == 0) {
+			set_timeouts(c, false);
+		}
+		event_active(c->host->pump, EV_TIMEOUT, 0);
+	}
+	req_finish(r, status, NULL);
+	return !close;
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
 {
 	struct wh_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	int r;
 
-	c->closed = true;
+	for (;;) {
+		if (TAILQ_EMPTY(&c->sent)) {
+			if (evbuffer_get_length(in) > 0) {
+				/* bytes nobody asked for: out of step */
+				conn_free(c, "bad response");
+			}
+			return;
+		}
+		r = parse_step(in, &c->resp);
+		if (r < 0) {
+			conn_free(c, "bad response");
+			return;
+		}
+		if (r == 0 || (r == 2 && !complete(c))) {
+			return;
+		}
+	}
+}
+
+/* tls_error names the OpenSSL reason (e.g. "certificate verify failed")
+ * when a TLS connection failed; the text is static. */
+static const char *
+tls_error(struct wh_conn *c, const char *fallback)
+{
+	unsigned long e;
+
+	if (!c->host->tls) {
+		return fallback;
+	}
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+		if (ERR_reason_error_string(e) != NULL) {
+			return ERR_reason_error_string(e);
+		}
+	}
+	return fallback;
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct wh_conn *c = arg;
+	const char *error = "connection failed";
+	int one = 1;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+		           &one, sizeof one);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		error = "timeout";
+	} else if (what & BEV_EVENT_EOF) {
+		error = "connection closed";
+		if (c->resp.state == P_UNTIL_CLOSE && !TAILQ_EMPTY(&c->sent)) {
+			complete(c); /* frees c: the response asked to close */
+			return;
+		}
+	} else {
+		error = tls_error(c, error);
+	}
+	if (c->connecting) {
+		c->dead = true;
+		c->dead_error = error;
+		return;
+	}
+	conn_free(c, error);
 }
 
 static struct bufferevent *
@@ -135,144 +541,64 @@ tls_bufferevent(struct wh_http *http, const char *name)
 	return bev;
 }
 
+/* conn_new opens a connection to h; NULL when out of memory.  A connection
+ * that failed at once comes back with dead set. */
 static struct wh_conn *
 conn_new(struct wh_host *h)
 {
 	struct wh_http *http = h->http;
 	struct wh_conn *c = calloc(1, sizeof *c);
-	struct bufferevent *bev = NULL;
-	struct timeval tv = {.tv_sec = http->config.timeout_ms / 1000,
-	                     .tv_usec =
-	                         (http->config.timeout_ms % 1000) * 1000};
 
 	if (c == NULL) {
 		return NULL;
 	}
-	if (h->tls && (bev = tls_bufferevent(http, h->name)) == NULL) {
+	c->bev = h->tls ? tls_bufferevent(http, h->name)
+	                : bufferevent_socket_new(http->base, -1,
+	                                         BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
 		free(c);
 		return NULL;
 	}
-	c->evcon = evhttp_connection_base_bufferevent_new(
-	    http->base, http->dns, bev, h->name, (unsigned short)h->port);
-	if (c->evcon == NULL) {
-		free(c);
-		return NULL;
-	}
-	evhttp_connection_set_timeout_tv(c->evcon, &tv);
-	evhttp_connection_set_retries(c->evcon, 0);
-	/* the hook's answer is only read for its status: bound what it may
-	 * make us buffer */
-	evhttp_connection_set_max_headers_size(c->evcon,
-	                                       WH_RESPONSE_HEADERS_MAX);
-	evhttp_connection_set_max_body_size(c->evcon, WH_RESPONSE_BODY_MAX);
-	evhttp_connection_set_closecb(c->evcon, on_close, c);
 	c->host = h;
+	TAILQ_INIT(&c->sent);
 	TAILQ_INSERT_TAIL(&h->conns, c, link);
 	h->n_conns++;
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->connecting = true;
+	if (bufferevent_socket_connect_hostname(c->bev, http->dns, AF_UNSPEC,
+	                                        h->name, h->port) != 0 &&
+	    !c->dead) {
+		c->dead = true;
+		c->dead_error = "connection failed";
+	}
+	c->connecting = false;
 	return c;
 }
 
-/* idle_conn returns an idle open connection of h, dropping closed idle ones
- * (an https connection cannot reconnect on its used TLS state), or a new one
- * while below the limit, or NULL. */
+/* pick_conn returns the connection for h's next request: an idle one, else
+ * a new one while below the limit, else the least loaded one that may take
+ * one more pipelined request; NULL when all are busy. */
 static struct wh_conn *
-idle_conn(struct wh_host *h)
+pick_conn(struct wh_host *h)
 {
-	struct wh_conn *c, *next;
+	const struct wh_http_config *cfg = &h->http->config;
+	struct wh_conn *c, *best = NULL;
 
-	for (c = TAILQ_FIRST(&h->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (c->cur == NULL && c->closed) {
-			conn_free(c);
-		} else if (c->cur == NULL) {
+	TAILQ_FOREACH(c, &h->conns, link)
+	{
+		if (c->n_sent == 0) {
 			return c;
 		}
+		if (c->pipeline && c->n_sent < cfg->max_pipeline &&
+		    (best == NULL || c->n_sent < best->n_sent)) {
+			best = c;
+		}
 	}
-	if (h->n_conns < h->http->config.max_conn_per_host) {
+	if (h->n_conns < cfg->max_conn_per_host) {
 		return conn_new(h);
 	}
-	return NULL;
-}
-
-static void
-on_error(enum evhttp_request_error e, void *arg)
-{
-	struct wh_req *r = arg;
-
-	switch (e) {
-	case EVREQ_HTTP_TIMEOUT:
-		r->error = "timeout";
-		break;
-	case EVREQ_HTTP_EOF:
-		r->error = "connection closed";
-		break;
-	case EVREQ_HTTP_INVALID_HEADER:
-	case EVREQ_HTTP_DATA_TOO_LONG:
-		r->error = "bad response";
-		break;
-	case EVREQ_HTTP_BUFFER_ERROR:
-	case EVREQ_HTTP_REQUEST_CANCEL:
-	default:
-		r->error = "connection failed";
-		break;
-	}
-}
-
-/* tls_error names the OpenSSL reason (e.g. "certificate verify failed")
- * when a TLS connection failed; the text is static. */
-static void
-tls_error(struct wh_conn *c, struct wh_req *r)
-{
-	struct bufferevent *bev;
-	unsigned long e;
-
-	if (!c->host->tls ||
-	    (bev = evhttp_connection_get_bufferevent(c->evcon)) == NULL) {
-		return;
-	}
-	e = bufferevent_get_openssl_error(bev);
-	if (e != 0 && ERR_reason_error_string(e) != NULL) {
-		r->error = ERR_reason_error_string(e);
-	}
-}
-
-static void
-on_response(struct evhttp_request *req, void *arg)
-{
-	struct wh_req *r = arg;
-	struct wh_conn *c = r->conn;
-	int status = req != NULL ? evhttp_request_get_response_code(req) : 0;
-
-	if (c != NULL) {
-		c->cur = NULL;
-		if (status == 0) {
-			c->closed = true;
-			tls_error(c, r);
-		}
-		event_active(c->host->pump, EV_TIMEOUT, 0);
-	}
-	if (status == 0 && r->error == NULL) {
-		r->error = "connection failed";
-	}
-	req_finish(r, status, status == 0 ? r->error : NULL);
-}
-
-static void
-dispatch(struct wh_conn *c, struct wh_req *r)
-{
-	struct evhttp_request *req = r->req;
-
-	r->req = NULL;
-	r->conn = c;
-	c->cur = r;
-	if (evhttp_make_request(c->evcon, req, EVHTTP_REQ_POST, r->target) !=
-	    0) {
-		/* evhttp keeps or frees req on this path; never touch it */
-		c->cur = NULL;
-		c->closed = true;
-		r->conn = NULL;
-		req_finish(r, 0, "connection failed");
-	}
+	return best;
 }
 
 static void
@@ -283,12 +609,25 @@ on_pump(evutil_socket_t fd, short what, void *arg)
 	struct wh_conn *c;
 
 	while ((r = TAILQ_FIRST(&h->waiting)) != NULL) {
-		c = idle_conn(h);
+		c = pick_conn(h);
 		if (c == NULL) {
+			if (h->n_conns == 0) { /* out of memory */
+				TAILQ_REMOVE(&h->waiting, r, link);
+				req_finish(r, 0, "connection failed");
+				continue;
+			}
 			return;
 		}
 		TAILQ_REMOVE(&h->waiting, r, link);
-		dispatch(c, r);
+		TAILQ_INSERT_TAIL(&c->sent, r, link);
+		if (c->n_sent++ == 0) {
+			set_timeouts(c, true);
+		}
+		if (c->dead) {
+			conn_free(c, c->dead_error);
+		} else if (bufferevent_write(c->bev, r->data, r->len) != 0) {
+			conn_free(c, "connection failed");
+		}
 	}
 }
 
@@ -299,11 +638,10 @@ host_free(struct wh_host *h)
 
 	while ((r = TAILQ_FIRST(&h->waiting)) != NULL) {
 		TAILQ_REMOVE(&h->waiting, r, link);
-		evhttp_request_free(r->req);
 		req_finish(r, 0, "shutdown");
 	}
 	while (!TAILQ_EMPTY(&h->conns)) {
-		conn_free(TAILQ_FIRST(&h->conns));
+		conn_free(TAILQ_FIRST(&h->conns), "shutdown");
 	}
 	TAILQ_REMOVE(&h->http->hosts, h, link);
 	h->http->n_hosts--;
@@ -324,7 +662,7 @@ host_idle(const struct wh_host *h)
 	}
 	TAILQ_FOREACH(c, &h->conns, link)
 	{
-		if (c->cur != NULL) {
+		if (c->n_sent != 0) {
 			return false;
 		}
 	}
@@ -332,7 +670,7 @@ host_idle(const struct wh_host *h)
 }
 
 /* on_reap bounds the number of hosts kept (web hook URLs come from users).
- * It runs as its own loop callback, never nested in an evhttp or pump
+ * It runs as its own loop callback, never nested in a connection or pump
  * callback, so freeing a host is safe. */
 static void
 on_reap(evutil_socket_t fd, short what, void *arg)
@@ -421,13 +759,17 @@ wh_http_new(struct event_base *base, const struct wh_http_config *config,
 	if (http->config.max_conn_per_host == 0) {
 		http->config.max_conn_per_host = 1;
 	}
+	if (http->config.max_pipeline == 0) {
+		http->config.max_pipeline = 1;
+	}
 	if (http->config.max_hosts == 0) {
 		http->config.max_hosts = 1024;
 	}
 	TAILQ_INIT(&http->hosts);
 	http->reap_ev = event_new(base, -1, 0, on_reap, http);
 	http->ssl = ssl_ctx_new(config);
-	/* without a resolv.conf evhttp falls back to blocking getaddrinfo */
+	/* without a resolv.conf, connecting falls back to blocking
+	 * getaddrinfo */
 	http->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (http->ssl == NULL || http->reap_ev == NULL) {
 		lwm2m_err err = http->ssl == NULL ? LWM2M_EINVAL : LWM2M_ENOMEM;
@@ -456,60 +798,6 @@ wh_http_free(struct wh_http *http)
 	}
 	SSL_CTX_free(http->ssl);
 	free(http);
-}
-
-static char *
-uri_target(const struct evhttp_uri *uri)
-{
-	const char *path = evhttp_uri_get_path(uri);
-	const char *query = evhttp_uri_get_query(uri);
-	size_t len;
-	char *out;
-
-	if (path == NULL || path[0] == '\0') {
-		path = "/";
-	}
-	len = strlen(path) + (query ? strlen(query) + 1 : 0) + 1;
-	out = malloc(len);
-	if (out != NULL) {
-		snprintf(out, len, "%s%s%s", path, query ? "?" : "",
-		         query ? query : "");
-	}
-	return out;
-}
-
-static lwm2m_err
-fill_request(struct wh_req *r, const struct evhttp_uri *uri,
-             const struct wh_http_headers *hd, const void *body, size_t len)
-{
-	struct evkeyvalq *out;
-	char host[300], attempt[16];
-	int port = evhttp_uri_get_port(uri);
-
-	r->req = evhttp_request_new(on_response, r);
-	r->target = uri_target(uri);
-	if (r->req == NULL || r->target == NULL) {
-		return LWM2M_ENOMEM;
-	}
-	evhttp_request_set_error_cb(r->req, on_error);
-	out = evhttp_request_get_output_headers(r->req);
-	snprintf(host, sizeof host, port > 0 ? "%s:%d" : "%s",
-	         evhttp_uri_get_host(uri), port);
-	snprintf(attempt, sizeof attempt, "%u", hd->attempt);
-	evhttp_add_header(out, "Host", host);
-	evhttp_add_header(out, "User-Agent", "lwds-webhook/" LWDS_VERSION);
-	evhttp_add_header(out, "Accept", "*/*");
-	evhttp_add_header(out, "Content-Type", hd->content_type);
-	evhttp_add_header(out, "X-Lwds-Delivery", hd->delivery_id);
-	evhttp_add_header(out, "X-Lwds-Attempt", attempt);
-	if (hd->signature != NULL) {
-		evhttp_add_header(out, "X-Lwds-Signature", hd->signature);
-	}
-	if (evbuffer_add(evhttp_request_get_output_buffer(r->req), body, len) !=
-	    0) {
-		return LWM2M_ENOMEM;
-	}
-	return LWM2M_OK;
 }
 
 static lwm2m_err
@@ -552,6 +840,79 @@ connect_name(const char *host, char *buf)
 	return buf;
 }
 
+/* has_ctl is true when a header value would break the request head */
+static bool
+has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* request_ok is false when a part of the request would break its head */
+static bool
+request_ok(const struct evhttp_uri *uri, const struct wh_http_headers *hd)
+{
+	const char *path = evhttp_uri_get_path(uri);
+	const char *query = evhttp_uri_get_query(uri);
+
+	return !(path != NULL && has_ctl(path)) &&
+	       !(query != NULL && has_ctl(query)) &&
+	       !has_ctl(hd->content_type) && !has_ctl(hd->delivery_id) &&
+	       !(hd->signature != NULL && has_ctl(hd->signature));
+}
+
+/* new_request formats the whole POST (head and body) into one allocation */
+static struct wh_req *
+new_request(const struct evhttp_uri *uri, const struct wh_http_headers *hd,
+            const void *body, size_t len)
+{
+	const char *path = evhttp_uri_get_path(uri);
+	const char *query = evhttp_uri_get_query(uri);
+	const char *host = evhttp_uri_get_host(uri);
+	const char *sig = hd->signature;
+	int port = evhttp_uri_get_port(uri);
+	size_t cap;
+	struct wh_req *r;
+	int n;
+
+	if (path == NULL || path[0] == '\0') {
+		path = "/";
+	}
+	cap = 256 + strlen(path) + (query ? strlen(query) : 0) + strlen(host) +
+	      strlen(hd->content_type) + strlen(hd->delivery_id) +
+	      (sig ? strlen(sig) : 0) + sizeof LWDS_VERSION + len;
+	r = malloc(sizeof *r + cap);
+	if (r == NULL) {
+		return NULL;
+	}
+	n = snprintf(r->data, cap,
+	             "POST %s%s%s HTTP/1.1\r\n"
+	             "Host: %s%s%.0d\r\n"
+	             "User-Agent: lwds-webhook/" LWDS_VERSION "\r\n"
+	             "Accept: */*\r\n"
+	             "Content-Type: %s\r\n"
+	             "X-Lwds-Delivery: %s\r\n"
+	             "X-Lwds-Attempt: %u\r\n"
+	             "%s%s%s"
+	             "Content-Length: %zu\r\n\r\n",
+	             path, query ? "?" : "", query ? query : "", host,
+	             port > 0 ? ":" : "", port > 0 ? port : 0, hd->content_type,
+	             hd->delivery_id, hd->attempt,
+	             sig ? "X-Lwds-Signature: " : "", sig ? sig : "",
+	             sig ? "\r\n" : "", len);
+	if (n < 0 || (size_t)n + len > cap) {
+		free(r);
+		return NULL;
+	}
+	memcpy(r->data + n, body, len);
+	r->len = (size_t)n + len;
+	return r;
+}
+
 lwm2m_err
 wh_http_post(struct wh_http *http, const char *url,
              const struct wh_http_headers *headers, const void *body,
@@ -559,7 +920,7 @@ wh_http_post(struct wh_http *http, const char *url,
 {
 	struct evhttp_uri *uri;
 	struct wh_host *h;
-	struct wh_req *r;
+	struct wh_req *r = NULL;
 	lwm2m_err err;
 	char name[256];
 	bool tls;
@@ -569,20 +930,18 @@ wh_http_post(struct wh_http *http, const char *url,
 	if (err != LWM2M_OK) {
 		return err;
 	}
+	if (!request_ok(uri, headers)) {
+		evhttp_uri_free(uri);
+		return LWM2M_EINVAL;
+	}
 	h = host_get(http, connect_name(evhttp_uri_get_host(uri), name), port,
 	             tls);
-	r = calloc(1, sizeof *r);
-	err = (h == NULL || r == NULL)
-	          ? LWM2M_ENOMEM
-	          : fill_request(r, uri, headers, body, body_len);
+	if (h != NULL) {
+		r = new_request(uri, headers, body, body_len);
+	}
 	evhttp_uri_free(uri);
-	if (err != LWM2M_OK) {
-		if (r != NULL && r->req != NULL) {
-			evhttp_request_free(r->req);
-		}
-		free(r ? r->target : NULL);
-		free(r);
-		return err;
+	if (r == NULL) {
+		return LWM2M_ENOMEM;
 	}
 	r->host = h;
 	r->cb = cb;
