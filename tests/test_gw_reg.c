@@ -408,6 +408,73 @@ START_TEST(test_gw_table_prune_expired)
 }
 END_TEST
 
+/* the fields of a registered record of gateway "gw-a", expiring at 10000 */
+static void
+restore_fields(const char **v)
+{
+	v[GW_RF_EP] = "dev-1";
+	v[GW_RF_ORG] = "7";
+	v[GW_RF_STATE] = "registered";
+	v[GW_RF_EXP] = "10000";
+	v[GW_RF_LT] = "60";
+	v[GW_RF_Q] = "1";
+	v[GW_RF_ADDR] = "127.0.0.1:40000";
+	v[GW_RF_ROOT] = "/lwm2m";
+	v[GW_RF_VER] = "1.1";
+	v[GW_RF_CT] = "110 112";
+	v[GW_RF_SEC] = "0";
+	v[GW_RF_GW] = "gw-a";
+}
+
+START_TEST(test_gw_restore_record_registered)
+{
+	const char *v[GW_RF_N];
+	struct gw_record rec;
+
+	restore_fields(v);
+	ck_assert(gw_restore_record(v, "gw-a", 9000, &rec));
+	ck_assert_str_eq(rec.ep, "dev-1");
+	ck_assert_int_eq(rec.org, 7);
+	ck_assert_int_eq(rec.exp_ms, 10000);
+	ck_assert_uint_eq(rec.lt, 60);
+	ck_assert(rec.queue);
+	ck_assert(!rec.secure);
+	ck_assert_str_eq(rec.addr, "127.0.0.1:40000");
+	ck_assert_str_eq(rec.root, "/lwm2m");
+	ck_assert_str_eq(rec.lwm2m, "1.1");
+	ck_assert_str_eq(rec.ct, "110 112");
+	/* within the grace period after expiry it is still loaded */
+	ck_assert(
+	    gw_restore_record(v, "gw-a", 10000 + GW_EXPIRY_GRACE_MS - 1, &rec));
+}
+END_TEST
+
+START_TEST(test_gw_restore_record_refused)
+{
+	const char *v[GW_RF_N];
+	struct gw_record rec;
+
+	restore_fields(v);
+	ck_assert(!gw_restore_record(v, "gw-b", 9000, &rec)); /* moved */
+	ck_assert(!gw_restore_record(v, "gw-a", 10000 + GW_EXPIRY_GRACE_MS,
+	                             &rec)); /* expired while down */
+	v[GW_RF_STATE] = "expired";
+	ck_assert(!gw_restore_record(v, "gw-a", 9000, &rec));
+	restore_fields(v);
+	v[GW_RF_STATE] = "";
+	ck_assert(!gw_restore_record(v, "gw-a", 9000, &rec)); /* no record */
+	restore_fields(v);
+	v[GW_RF_LT] = "0";
+	ck_assert(!gw_restore_record(v, "gw-a", 9000, &rec));
+	restore_fields(v);
+	v[GW_RF_EXP] = "12x";
+	ck_assert(!gw_restore_record(v, "gw-a", 9000, &rec));
+	restore_fields(v);
+	v[GW_RF_EP] = "";
+	ck_assert(!gw_restore_record(v, "gw-a", 9000, &rec));
+}
+END_TEST
+
 static Suite *
 gw_reg_suite(void)
 {
@@ -447,6 +514,10 @@ gw_reg_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_table_prune");
 	tcase_add_test(tc, test_gw_table_prune_expired);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_restore_record");
+	tcase_add_test(tc, test_gw_restore_record_registered);
+	tcase_add_test(tc, test_gw_restore_record_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,7 +9,8 @@
  * gw_table.c (device table), gw_registry.c (Redis flows), gw_coap.c (libcoap
  * glue), gw_ctx.c (configuration, lifecycle, timers, events, rpc),
  * gw_devop.c (device operations over rpc, queue mode), gw_observe.c
- * (observations, the events stream, metrics).
+ * (observations, the events stream, metrics), gw_restore.c (the table
+ * reloaded from Redis after a restart).
  */
 #ifndef GW_H
 #define GW_H
@@ -278,6 +279,11 @@ struct gw_ctx {
 	int64_t started_ms;
 	uint64_t sweep_runs;
 	char reg_sha[48]; /* SHA1 of the Register script, "" until loaded */
+	bool closing;     /* gw_free runs: observation tokens stay in Redis */
+	/* restore of the table after a restart (gw_restore.c): RESTORE_* */
+	int restore_state;
+	size_t restored, restored_obs; /* devices and tokens loaded */
+	long long rcvbuf;              /* LWDS_COAP_RCVBUF, bytes */
 	/* registry event counters by LWM2M_ENV_EV_* kind, devices gauge */
 	struct lwm2m_metric *m_events[GW_EVENT_KINDS], *m_devices;
 };
@@ -420,6 +426,49 @@ void gw_registry_announce(struct gw_ctx *gw);
  * script (SCRIPT LOAD; EVAL is used until it answered) and announces. */
 void gw_registry_ready(struct gw_ctx *gw);
 
+/* ---- gw_restore.c: the device table after a restart -------------------- */
+
+enum { GW_RESTORE_NONE, GW_RESTORE_RUNNING, GW_RESTORE_DONE };
+
+/* gw_restore_start loads this gateway's registrations (gw:<id>:clients ->
+ * client:{id}) and their observation tokens (obs:{id}) into the table and
+ * the observation table, SSCAN_BATCH ids per round trip so the loop keeps
+ * serving; a device already in the table (it talked meanwhile) is left as
+ * it is.  Called on every Redis (re)connect; runs once per process to the
+ * end (a connection lost midway starts it again on the next connect). */
+void gw_restore_start(struct gw_ctx *gw);
+
+/* gw_restore_record reads a client record's fields (v[GW_RF_*], "" for a
+ * missing one) into ret_rec (ep, org, state, exp, lt, q, addr, root, lwm2m,
+ * ct, sec) when the record is registered with gateway gw_id and its
+ * lifetime (plus GW_EXPIRY_GRACE_MS) is not over at now_ms; false, and
+ * ret_rec untouched, otherwise or for a malformed number. */
+enum {
+	GW_RF_EP,
+	GW_RF_ORG,
+	GW_RF_STATE,
+	GW_RF_EXP,
+	GW_RF_LT,
+	GW_RF_Q,
+	GW_RF_ADDR,
+	GW_RF_ROOT,
+	GW_RF_VER,
+	GW_RF_CT,
+	GW_RF_SEC,
+	GW_RF_GW,
+	GW_RF_N
+};
+bool gw_restore_record(const char *const *v, const char *gw_id,
+                       int64_t now_ms, struct gw_record *ret_rec);
+
+/* gw_coap_set_bufs sets SO_RCVBUF/SO_SNDBUF to bytes on every unconnected
+ * UDP socket of the process (libcoap's listening endpoints, before any
+ * client session exists): SO_RCVBUFFORCE/SO_SNDBUFFORCE when permitted
+ * (root or CAP_NET_ADMIN), else the plain options, capped by the kernel's
+ * net.core.rmem_max/wmem_max.  Returns how many sockets it set and writes
+ * the effective receive buffer of the last one to *ret_effective. */
+size_t gw_coap_set_bufs(int bytes, int *ret_effective);
+
 /* ---- gw_devop.c: device operations (lwm2m_devop.h) -----------------------
  * Only the loop thread calls these. */
 
@@ -545,6 +594,13 @@ void gw_obs_forget(struct gw_ctx *gw, const uint8_t *token);
  * goes to the device. */
 bool gw_obs_cancel(struct gw_ctx *gw, struct gw_device *dev,
                    const struct lwm2m_devop_req *req);
+
+/* gw_obs_restore records an observation of dev read back from
+ * LWM2M_KEY_CLIENT_OBS after a restart (token as 16 hex digits, text
+ * "<path> <ct>"): in memory only, with no notification seen yet.  false
+ * for a malformed or duplicate entry. */
+bool gw_obs_restore(struct gw_ctx *gw, struct gw_device *dev,
+                    const char *hex, const char *text);
 
 /* gw_obs_drop_device forgets every observation of dev. */
 void gw_obs_drop_device(struct gw_ctx *gw, struct gw_device *dev);

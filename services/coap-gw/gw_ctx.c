@@ -472,6 +472,7 @@ gw_free(struct gw_ctx *gw)
 	if (gw == NULL) {
 		return NULL;
 	}
+	gw->closing = true;
 	if (gw->alive_timer != NULL) {
 		event_free(gw->alive_timer);
 	}

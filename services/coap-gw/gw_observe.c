@@ -169,6 +169,64 @@ gw_obs_add(struct gw_ctx *gw, struct gw_device *dev, const uint8_t *token,
 	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSET %s %s %s", key, hex, text);
 }
 
+/* hex: 2 * LWM2M_DEVOP_MAX_TOKEN hex digits */
+static bool
+token_parse(const char *hex, uint8_t *token)
+{
+	if (strlen(hex) != 2 * LWM2M_DEVOP_MAX_TOKEN) {
+		return false;
+	}
+	for (size_t i = 0; i < LWM2M_DEVOP_MAX_TOKEN; i++) {
+		unsigned v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = hex[2 * i + (size_t)k];
+			int d = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			                               : -1;
+			if (d < 0) {
+				return false;
+			}
+			v = v * 16 + (unsigned)d;
+		}
+		token[i] = (uint8_t)v;
+	}
+	return true;
+}
+
+bool
+gw_obs_restore(struct gw_ctx *gw, struct gw_device *dev, const char *hex,
+               const char *text)
+{
+	struct gw_devops *ds = gw->devops;
+	const char *sp = strchr(text, ' ');
+	uint8_t token[LWM2M_DEVOP_MAX_TOKEN];
+	struct lwm2m_path path;
+	struct gw_obs **pp, *o;
+	char *end;
+	long ct;
+
+	if (ds == NULL || sp == NULL || !token_parse(hex, token) ||
+	    lwm2m_path_parse(text, (size_t)(sp - text), &path) != LWM2M_OK) {
+		return false;
+	}
+	ct = strtol(sp + 1, &end, 10);
+	pp = obs_slot(ds, token);
+	if (*end != '\0' || ct < 0 || ct > 65535 || *pp != NULL ||
+	    ds->n_obs >= OBS_MAX || (o = calloc(1, sizeof *o)) == NULL) {
+		return false;
+	}
+	memcpy(o->token, token, sizeof o->token);
+	memcpy(o->client, dev->id, sizeof o->client);
+	o->org = dev->org;
+	o->path = path;
+	o->ct = (uint16_t)ct;
+	/* ms 0: the first notification is fresh whatever its sequence */
+	*pp = o;
+	ds->n_obs++;
+	dev->n_obs++;
+	return true;
+}
+
 static void
 obs_unlink(struct gw_ctx *gw, struct gw_obs **pp, bool redis)
 {
@@ -236,6 +294,11 @@ gw_obs_drop_device(struct gw_ctx *gw, struct gw_device *dev)
 		}
 	}
 	dev->n_obs = 0;
+	if (gw->closing) {
+		/* the device keeps observing: the next process of this
+		 * gateway reloads the tokens (gw_restore.c) */
+		return;
+	}
 	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_OBS, dev->id);
 	lwm2m_redis_cmd(gw->redis, NULL, NULL, "DEL %s", key);
 }

@@ -395,6 +395,7 @@ gw_registry_ready(struct gw_ctx *gw)
 	(void)lwm2m_redis_cmdargv(gw->redis, on_script_loaded, gw, 3, argv,
 	                          NULL);
 	gw_registry_announce(gw);
+	gw_restore_start(gw);
 }
 
 static struct op *
@@ -842,6 +843,22 @@ gw_registry_evict(struct gw_ctx *gw, const char *id)
 	return LWM2M_OK;
 }
 
+static void
+on_started(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	char *end;
+	long long v;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+		return;
+	}
+	v = strtoll(reply->str, &end, 10);
+	if (*end == '\0' && v > 0) {
+		gw->started_ms = v;
+	}
+}
+
 void
 gw_registry_announce(struct gw_ctx *gw)
 {
@@ -853,10 +870,14 @@ gw_registry_announce(struct gw_ctx *gw)
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY, gw->cfg.gw_id);
 	/* LWDS_GW_RPC_ADVERTISE: the rpc URL peers dial when the listen URL
 	 * is a wildcard or a private name (containers, NAT) */
-	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSET %s rpc %s started %lld",
-	                key,
-	                lwm2m_getenv("LWDS_GW_RPC_ADVERTISE", gw->cfg.rpc_url),
+	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSET %s rpc %s", key,
+	                lwm2m_getenv("LWDS_GW_RPC_ADVERTISE", gw->cfg.rpc_url));
+	/* started dates the observation tokens: a restart under the same id
+	 * reloads them (gw_restore.c), so the first process's time stays and
+	 * the broker sees its observations as still held */
+	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSETNX %s started %lld", key,
 	                (long long)gw->started_ms);
+	lwm2m_redis_cmd(gw->redis, on_started, gw, "HGET %s started", key);
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_ALIVE, gw->cfg.gw_id);
 	lwm2m_redis_cmd(gw->redis, NULL, NULL, "SET %s 1 PX %d", key,
 	                gw->cfg.alive_ms * 3);

@@ -2,11 +2,13 @@
 de-register, expire, re-register (issue 2)."""
 
 import os
+import signal
+import subprocess
 import time
 import unittest
 
-from lwdslib import (ACK, CON, OPT, CoapMessage, ServiceTestCase, Sim, link,
-                     path_of, random_token, uint_opt, wait_until)
+from lwdslib import (ACK, CON, OPT, CoapMessage, ServiceTestCase, Sim, binary,
+                     link, path_of, random_token, uint_opt, wait_until)
 
 PAYLOAD = (b'</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</3303/0>,'
            b'</3303/1>,</5>')
@@ -170,6 +172,55 @@ class TestRegistration(ServiceTestCase):
                    timeout=10, interval=0.5, what="state expired")
         score = self.redis.command("ZSCORE", "lwds:v1:expiry", cid)
         self.assertIsNone(score, "expired client still in the expiry index")
+
+    def restart_gateway(self):
+        """SIGKILL the gateway and start it again with the same settings
+        (same LWDS_GW_ID)."""
+        p = self.svc.procs["coap-gw"]
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        log = open(os.path.join(self.svc.logdir, "coap-gw.log"), "ab")
+        self.svc.procs["coap-gw"] = subprocess.Popen(
+            [binary("coap-gw")], env=self.svc.env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.svc.wait_ready(15)
+
+    def test_expire_across_gateway_restart(self):
+        """A registration whose lifetime ends while its gateway is down is
+        expired by the restarted gateway (not brought back to life by the
+        reload of its table); one still valid is kept and its Update is
+        answered."""
+        ca, _, short = self.register("reg-rs-short", lt=2)
+        cb, _, long_ = self.register("reg-rs-long", lt=300)
+        p = self.svc.procs["coap-gw"]
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        exp = int(self.client_record(short)["exp"])
+        wait_until(lambda: time.time() * 1000 > exp + 2500, 10, 0.1,
+                   "the short lifetime over while the gateway is down")
+        self.assertEqual(self.client_record(short)["state"], "registered")
+        self.svc.procs["coap-gw"].wait(0)
+        log = open(os.path.join(self.svc.logdir, "coap-gw.log"), "ab")
+        self.svc.procs["coap-gw"] = subprocess.Popen(
+            [binary("coap-gw")], env=self.svc.env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.svc.wait_ready(15)
+        wait_until(lambda: self.client_record(short).get("state") ==
+                   "expired", 10, 0.2, "expired after the restart")
+        self.assertNotIn("reg-rs-short", self.names_listed(self.token))
+        r = ca.request("POST", "rd/" + short)
+        self.assertEqual(r.code_str, "4.04", r)
+        self.assertEqual(self.client_record(long_)["state"], "registered")
+        self.assertIn("reg-rs-long", self.names_listed(self.token))
+        r = cb.request("POST", "rd/" + long_)
+        self.assertEqual(r.code_str, "2.04", r)
+        # and once more: a restart finds it still expired
+        self.restart_gateway()
+        r = ca.request("POST", "rd/" + short)
+        self.assertEqual(r.code_str, "4.04", r)
+        self.assertEqual(self.client_record(short)["state"], "expired")
 
     def test_reregister_replaces(self):
         c, _, cid1 = self.register("reg-again-1")
