@@ -1,11 +1,14 @@
 /* Unit tests of the coap-gw registration logic (gw_reg.c, gw_table.c):
  * query and payload parsing and the registration state machine, no sockets. */
+#include <arpa/inet.h>
 #include <check.h>
 
 #include "check_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "gw.h"
 
@@ -475,6 +478,50 @@ START_TEST(test_gw_restore_record_refused)
 }
 END_TEST
 
+/* a UDP socket on 127.0.0.1, connected to itself when connect is true */
+static int
+udp_socket(bool connect_it)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	if (connect_it) {
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, len), 0);
+	}
+	return fd;
+}
+
+static int
+rcvbuf(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof v;
+
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len), 0);
+	return v;
+}
+
+START_TEST(test_gw_coap_set_bufs_listening_only)
+{
+	int lis = udp_socket(false), con = udp_socket(true);
+	int before = rcvbuf(con), eff = 0;
+	size_t n = gw_coap_set_bufs(96 * 1024, &eff);
+
+	ck_assert_uint_ge(n, 1);
+	/* Linux keeps twice the size asked for */
+	ck_assert_int_eq(rcvbuf(lis), 2 * 96 * 1024);
+	ck_assert_int_eq(eff, 2 * 96 * 1024);
+	ck_assert_int_eq(rcvbuf(con), before);
+	close(lis);
+	close(con);
+}
+END_TEST
+
 static Suite *
 gw_reg_suite(void)
 {
@@ -514,6 +561,9 @@ gw_reg_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_table_prune");
 	tcase_add_test(tc, test_gw_table_prune_expired);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_coap_set_bufs");
+	tcase_add_test(tc, test_gw_coap_set_bufs_listening_only);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_restore_record");
 	tcase_add_test(tc, test_gw_restore_record_registered);

@@ -255,7 +255,11 @@ struct gw_config {
 	bool log_json;
 	int sweep_ms; /* expiry sweep period */
 	int alive_ms; /* alive key refresh period; TTL is 3 times it */
+	long long sockbuf; /* LWDS_COAP_RCVBUF: listening sockets' buffers */
 };
+
+#define GW_SOCKBUF_DEFAULT (4 << 20) /* 4 MiB */
+#define GW_SOCKBUF_MAX (1 << 30)
 
 struct gw_exchange;
 struct lwm2m_metric;
@@ -283,7 +287,6 @@ struct gw_ctx {
 	/* restore of the table after a restart (gw_restore.c): RESTORE_* */
 	int restore_state;
 	size_t restored, restored_obs; /* devices and tokens loaded */
-	long long rcvbuf;              /* LWDS_COAP_RCVBUF, bytes */
 	/* registry event counters by LWM2M_ENV_EV_* kind, devices gauge */
 	struct lwm2m_metric *m_events[GW_EVENT_KINDS], *m_devices;
 };

@@ -3,6 +3,7 @@
  * DEFER_ACK_MS, else a separate response after an empty ACK), and the loop
  * sources.
  */
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -560,6 +561,82 @@ gw_coap_add_handlers(coap_context_t *ctx)
 	return LWM2M_OK;
 }
 
+#define SOCK_SCAN_MAX 1024 /* descriptors looked at; endpoints open early */
+
+/* opt_force first (root or CAP_NET_ADMIN: past net.core.rmem_max), else
+ * opt, which the kernel caps */
+static void
+set_buf(int fd, int opt_force, int opt, int bytes)
+{
+	if (setsockopt(fd, SOL_SOCKET, opt_force, &bytes, sizeof bytes) != 0) {
+		(void)setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
+	}
+}
+
+/* an unconnected IPv4/IPv6 UDP socket: a listening endpoint */
+static bool
+is_listening_udp(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof sa;
+	int type = 0;
+	socklen_t tlen = sizeof type;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
+	    type != SOCK_DGRAM ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
+	    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6)) {
+		return false;
+	}
+	len = sizeof sa;
+	return getpeername(fd, (struct sockaddr *)&sa, &len) != 0 &&
+	       errno == ENOTCONN;
+}
+
+size_t
+gw_coap_set_bufs(int bytes, int *ret_effective)
+{
+	size_t n = 0;
+
+	for (int fd = 0; fd < SOCK_SCAN_MAX; fd++) {
+		int eff = 0;
+		socklen_t len = sizeof eff;
+
+		if (!is_listening_udp(fd)) {
+			continue;
+		}
+		set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, bytes);
+		set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, bytes);
+		if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &eff, &len) == 0) {
+			*ret_effective = eff;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* LWDS_COAP_RCVBUF on the listening sockets (CoAP and DTLS), before any
+ * client session to a device exists: bursts of notifications queue in
+ * the kernel instead of being dropped (UDP RcvbufErrors) */
+static void
+size_buffers(struct gw_ctx *gw)
+{
+	int eff = 0;
+	size_t n;
+
+	if (gw->cfg.sockbuf == 0) {
+		return;
+	}
+	n = gw_coap_set_bufs((int)gw->cfg.sockbuf, &eff);
+	/* Linux reports twice the size asked for (bookkeeping overhead) */
+	lwm2m_log(eff / 2 < gw->cfg.sockbuf ? LWM2M_LOG_WARNING
+	                                    : LWM2M_LOG_NOTICE,
+	          "socket buffers of %zu listening sockets: %lld bytes asked, "
+	          "receive buffer %d bytes (net.core.rmem_max caps it when "
+	          "not root)",
+	          n, gw->cfg.sockbuf, eff / 2);
+}
+
 static lwm2m_err
 add_sources(struct gw_ctx *gw)
 {
@@ -620,6 +697,7 @@ gw_coap_start(struct gw_ctx *gw)
 		err = gw_dtls_start(gw);
 	}
 	if (err == LWM2M_OK) {
+		size_buffers(gw);
 		err = add_sources(gw);
 	}
 	if (err == LWM2M_OK) {

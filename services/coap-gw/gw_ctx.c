@@ -33,6 +33,9 @@ static const char usage[] =
     "                                        and /metrics (off if unset)\n"
     "  --events-url URL   LWDS_EVENTS_URL    nng pub, dialled\n"
     "                                        (tcp://127.0.0.1:7720)\n"
+    "  (env only)         LWDS_COAP_RCVBUF   receive and send buffer of the\n"
+    "                                        CoAP/DTLS listening sockets,\n"
+    "                                        bytes (4194304; 0 = kernel's)\n"
     "  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
     "  --log-json         LWDS_LOG_JSON=1    one JSON object per line\n"
     "  --help             this text\n"
@@ -92,6 +95,19 @@ set_org(struct gw_config *cfg, const char *value)
 }
 
 static bool
+set_sockbuf(struct gw_config *cfg, const char *value)
+{
+	if (lwm2m_parse_int(value, 0, GW_SOCKBUF_MAX, &cfg->sockbuf) !=
+	    LWM2M_OK) {
+		fprintf(stderr,
+		        "lwds-coap-gw: LWDS_COAP_RCVBUF must be 0..%d bytes\n",
+		        GW_SOCKBUF_MAX);
+		return false;
+	}
+	return true;
+}
+
+static bool
 config_env(struct gw_config *cfg)
 {
 	char host[64] = "localhost", id[GW_EP_MAX + 1];
@@ -109,6 +125,7 @@ config_env(struct gw_config *cfg)
 	               lwm2m_getenv("LWDS_COAP_LISTEN", "0.0.0.0:5683")) &&
 	       set_bool(&cfg->coap_enable, "LWDS_COAP_ENABLE",
 	                lwm2m_getenv("LWDS_COAP_ENABLE", "1")) &&
+	       set_sockbuf(cfg, lwm2m_getenv("LWDS_COAP_RCVBUF", "4194304")) &&
 	       set_org(cfg, lwm2m_getenv("LWDS_COAP_ORG", "0")) &&
 	       set_str(cfg->gw_id, sizeof cfg->gw_id, "LWDS_GW_ID",
 	               lwm2m_getenv("LWDS_GW_ID", id)) &&
