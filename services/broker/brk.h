@@ -116,6 +116,7 @@ struct brk_config {
 	enum brk_source source;  /* LWDS_BROKER_EVENTS: "nng" or "stream" */
 	const char *consumer;    /* LWDS_BROKER_CONSUMER, default host name */
 	long long claim_idle_ms; /* LWDS_BROKER_CLAIM_IDLE_MS (60000) */
+	long long trim_ms;       /* LWDS_EVENTS_TRIM_MS (10000), 0: off */
 	char consumer_buf[256];  /* the host name */
 };
 
@@ -218,6 +219,7 @@ enum brk_lua {
 	BRK_LUA_OBS_STATE,       /* brk_observe.c: what a reconcile needs */
 	BRK_LUA_OBS_CHECK,       /* brk_observe.c: paths to observe again */
 	BRK_LUA_OBS_UNLOCK,      /* brk_observe.c: release a path's lock */
+	BRK_LUA_EVENTS_TRIM,     /* brk_stream.c: trim what groups acked */
 	BRK_LUA_N,
 };
 
@@ -229,6 +231,7 @@ extern const char brk__lua_deliver[];
 extern const char brk__lua_obs_state[];
 extern const char brk__lua_obs_check[];
 extern const char brk__lua_obs_unlock[];
+extern const char brk__lua_events_trim[];
 
 /* The SHA1 of each script, as EVALSHA wants it. */
 struct brk_lua_set {

@@ -99,6 +99,12 @@ brk_config_defaults(struct brk_config *config)
 		          "[1000, 86400000], using 60000");
 		config->claim_idle_ms = 60000;
 	}
+	if (lwm2m_parse_int(lwm2m_getenv("LWDS_EVENTS_TRIM_MS", "10000"), 0,
+	                    86400000, &config->trim_ms) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING, "LWDS_EVENTS_TRIM_MS must be in "
+		                             "[0, 86400000], using 10000");
+		config->trim_ms = 10000;
+	}
 	if (lwm2m_parse_int(lwm2m_getenv("LWDS_BROKER_BACKLOG_MAX", "100000"),
 	                    0, 10000000, &backlog) == LWM2M_OK) {
 		config->backlog_max = (size_t)backlog;

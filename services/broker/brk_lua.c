@@ -21,6 +21,7 @@ static const char *const sources[BRK_LUA_N] = {
     [BRK_LUA_OBS_STATE] = brk__lua_obs_state,
     [BRK_LUA_OBS_CHECK] = brk__lua_obs_check,
     [BRK_LUA_OBS_UNLOCK] = brk__lua_obs_unlock,
+    [BRK_LUA_EVENTS_TRIM] = brk__lua_events_trim,
 };
 
 const char *

@@ -26,6 +26,8 @@ struct brk_stream {
 	struct lwm2m_redis *reader;   /* XREADGROUP BLOCK has its own line */
 	struct lwm2m_rpc_client *rpc; /* to the gateways (observations) */
 	struct event *claim_timer;
+	struct event *trim_timer; /* LWDS_EVENTS_TRIM_MS, NULL when off */
+	struct lwm2m_metric *m_trimmed;
 	struct event *ack_ev; /* flushes acks, once per loop iteration */
 	char acks[BRK_STREAM_READ_MAX][STREAM_ID_MAX]; /* ids to XACK */
 	size_t n_acks;
@@ -465,6 +467,87 @@ on_claim_timer(evutil_socket_t fd, short what, void *arg)
 	                s->claim_idle_ms, s->claim_cursor, (int)room);
 }
 
+/* ---- trimming what every consumer group acknowledged -------------------
+ *
+ * The gateways XADD with a large MAXLEN safety cap only; this trim keeps
+ * the stream short in normal operation without losing what a consumer
+ * still needs.  KEYS[1] the stream.  For every consumer group the oldest
+ * entry it still needs is its oldest pending (delivered, not acknowledged)
+ * entry, else the one after its last delivered id; XTRIM MINID removes
+ * what is older than the oldest of those.  No group: nothing is trimmed.
+ * Returns {entries removed, the MINID used or ""}. */
+const char brk__lua_events_trim[] =
+    "local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1]) "
+    "if not ok or #groups == 0 then return {0, ''} end "
+    "local best_ms, best_seq "
+    "for _, g in ipairs(groups) do "
+    "local f = {} "
+    "for i = 1, #g, 2 do f[g[i]] = g[i + 1] end "
+    "local id, inc = f['last-delivered-id'], 1 "
+    "if tonumber(f['pending']) > 0 then "
+    "id, inc = redis.call('XPENDING', KEYS[1], f['name'])[2], 0 end "
+    "local ms, seq = string.match(id, '^(%d+)-(%d+)$') "
+    "ms, seq = tonumber(ms), tonumber(seq) + inc "
+    "if best_ms == nil or ms < best_ms or "
+    "(ms == best_ms and seq < best_seq) then "
+    "best_ms, best_seq = ms, seq end end "
+    "local minid = string.format('%.0f-%.0f', best_ms, best_seq) "
+    "return {redis.call('XTRIM', KEYS[1], 'MINID', minid), minid}";
+
+static void
+on_trimmed(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct brk_stream *s = arg;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
+		if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+			lwm2m_log(LWM2M_LOG_WARNING, "trim of %s: %s",
+			          LWM2M_KEY_EVENTS, reply->str);
+		}
+		return;
+	}
+	if (reply->element[0]->integer > 0) {
+		lwm2m_metrics_add(s->m_trimmed,
+		                  (double)reply->element[0]->integer);
+		lwm2m_log(LWM2M_LOG_DEBUG,
+		          "trimmed %lld acknowledged entries of %s",
+		          reply->element[0]->integer, LWM2M_KEY_EVENTS);
+	}
+}
+
+static void
+on_trim_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct brk_stream *s = arg;
+
+	if (s->closing || !s->group_ready) {
+		return;
+	}
+	brk__lua_run(s->ctx, BRK_LUA_EVENTS_TRIM, on_trimmed, s, "1 %s",
+	             LWM2M_KEY_EVENTS);
+}
+
+static lwm2m_err
+trim_start(struct brk_stream *s, struct event_base *base)
+{
+	struct timeval period = {s->cfg->trim_ms / 1000,
+	                         (s->cfg->trim_ms % 1000) * 1000};
+
+	if (s->cfg->trim_ms <= 0) {
+		return LWM2M_OK;
+	}
+	s->m_trimmed = lwm2m_metrics_counter(
+	    NULL, "lwds_broker_events_trimmed_total",
+	    "Acknowledged entries trimmed from the {events} stream");
+	s->trim_timer = event_new(base, -1, EV_PERSIST, on_trim_timer, s);
+	if (s->trim_timer == NULL || event_add(s->trim_timer, &period) != 0) {
+		return LWM2M_ENOMEM;
+	}
+	return LWM2M_OK;
+}
+
 lwm2m_err
 brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
                 const struct brk_config *cfg, struct brk_stream **ret_stream)
@@ -492,7 +575,10 @@ brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
 		brk__stream_free(s);
 		return LWM2M_ENOMEM;
 	}
-	err = lwm2m_rpc_client_new(base, &s->rpc);
+	err = trim_start(s, base);
+	if (err == LWM2M_OK) {
+		err = lwm2m_rpc_client_new(base, &s->rpc);
+	}
 	if (err == LWM2M_OK) {
 		err = lwm2m_redis_new(base, cfg->redis_url, on_reader_ready, s,
 		                      &s->reader);
@@ -517,6 +603,9 @@ brk__stream_free(struct brk_stream *s)
 	s->closing = true;
 	if (s->claim_timer != NULL) {
 		event_free(s->claim_timer);
+	}
+	if (s->trim_timer != NULL) {
+		event_free(s->trim_timer);
 	}
 	if (s->ack_ev != NULL) {
 		event_free(s->ack_ev);

@@ -33,7 +33,10 @@ static const char usage[] =
     "  LWDS_BROKER_CONSUMER     consumer name in the group (host name);\n"
     "                           keep it across restarts, unique per broker\n"
     "  LWDS_BROKER_CLAIM_IDLE_MS  take over other brokers' entries idle\n"
-    "                           this long (60000)\n";
+    "                           this long (60000)\n"
+    "  LWDS_EVENTS_TRIM_MS      period of the trim of lwds:v1:{events} up to\n"
+    "                           the oldest entry a consumer group still\n"
+    "                           needs (10000; 0 = never)\n";
 
 static const struct option long_opts[] = {
     {"redis", required_argument, NULL, 'r'},

@@ -480,7 +480,9 @@ size_t gw_coap_set_bufs(int bytes, int *ret_effective);
 #define GW_QUEUE_MAX_DEFAULT 32            /* requests queued per device */
 #define GW_DEVOP_MAX_DEFAULT 100000        /* operations in the gateway */
 #define GW_DEVICE_SESSIONS_MAX_DEFAULT 256 /* idle client sessions kept */
-#define GW_EVENTS_MAXLEN_DEFAULT 1000000   /* LWM2M_KEY_EVENTS length */
+/* safety cap of LWM2M_KEY_EVENTS (XADD MAXLEN ~): the broker trims what
+ * it acknowledged; this only bounds memory when nothing consumes */
+#define GW_EVENTS_MAXLEN_DEFAULT 10000000
 
 /* gw_qlist_push appends n; gw_qlist_push_bounded does so only while the
  * list holds fewer than max nodes (false otherwise). */
@@ -515,6 +517,8 @@ struct gw_devops {
 	struct gw_obs **obs;        /* observations by token, hashed */
 	size_t obs_buckets, n_obs;
 	long long events_maxlen;
+	bool events_at_cap; /* the last XLEN found the stream at its cap */
+	struct lwm2m_metric *m_events_len, *m_events_cap;
 	/* Prometheus counters: operations by final status, notifications */
 	struct lwm2m_metric *m_status[LWM2M_DEVOP_ST_MAX], *m_notify;
 };
@@ -618,6 +622,12 @@ coap_response_t gw_obs_notify(struct gw_ctx *gw, coap_session_t *session,
  * seq received at now_ms newer than the last one (last_seq at last_ms)? */
 bool gw_obs_fresh(uint32_t last_seq, int64_t last_ms, uint32_t seq,
                   int64_t now_ms);
+
+/* gw_events_check reads the length of LWM2M_KEY_EVENTS (gauge
+ * lwds_gw_events_length); reaching events_maxlen, where XADD starts
+ * trimming entries whether consumed or not, is logged once and counted
+ * (lwds_gw_events_cap_reached_total).  Called by the alive timer. */
+void gw_events_check(struct gw_ctx *gw);
 
 /* gw_events_add appends a connectivity event (LWM2M_ENV_EV_*) to
  * LWM2M_KEY_EVENTS. */

@@ -45,7 +45,9 @@ static const char usage[] =
     "  LWDS_QUEUE_MAX           requests queued per device (32)\n"
     "  LWDS_DEVICE_SESSIONS_MAX idle client sessions kept (256)\n"
     "  LWDS_DEVOP_MAX           operations at once (100000)\n"
-    "  LWDS_EVENTS_MAXLEN       length of the {events} stream (1000000)\n";
+    "  LWDS_EVENTS_MAXLEN       safety cap of the {events} stream, entries\n"
+    "                           (10000000; the broker trims what it\n"
+    "                           acknowledged)\n";
 
 static bool
 set_str(char *dst, size_t size, const char *name, const char *value)
@@ -350,6 +352,7 @@ static void
 on_alive(evutil_socket_t fd, short what, void *arg)
 {
 	gw_registry_announce(arg);
+	gw_events_check(arg);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
+#include "lwm2m_loop.h"
 #include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 
@@ -343,6 +344,41 @@ gw_events_add(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
 }
 
 static void
+on_events_len(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	struct gw_devops *ds = gw->devops;
+
+	if (ds == NULL || reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+		return;
+	}
+	lwm2m_metrics_set(ds->m_events_len, (double)reply->integer);
+	if (reply->integer >= ds->events_maxlen && !ds->events_at_cap) {
+		ds->events_at_cap = true;
+		lwm2m_metrics_inc(ds->m_events_cap);
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "%s holds %lld entries, its cap LWDS_EVENTS_MAXLEN: "
+		          "the oldest are trimmed whether consumed or not (is "
+		          "the broker running?)",
+		          LWM2M_KEY_EVENTS, reply->integer);
+	} else if (reply->integer < ds->events_maxlen / 10 * 9 &&
+	           ds->events_at_cap) {
+		ds->events_at_cap = false;
+		lwm2m_log(LWM2M_LOG_NOTICE, "%s below its cap again (%lld)",
+		          LWM2M_KEY_EVENTS, reply->integer);
+	}
+}
+
+void
+gw_events_check(struct gw_ctx *gw)
+{
+	if (gw->devops == NULL || !lwm2m_redis_connected(gw->redis)) {
+		return;
+	}
+	lwm2m_redis_cmd(gw->redis, on_events_len, gw, "XLEN " LWM2M_KEY_EVENTS);
+}
+
+static void
 publish_notify(struct gw_ctx *gw, const struct lwm2m_devop_notify *n)
 {
 	char path[48], hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
@@ -594,10 +630,19 @@ lwm2m_err
 gw_obs_start(struct gw_ctx *gw)
 {
 	struct gw_devops *ds = gw->devops;
-	const char *v = getenv("LWDS_EVENTS_MAXLEN");
+	const char *v = lwm2m_getenv("LWDS_EVENTS_MAXLEN", NULL);
 
-	ds->events_maxlen =
-	    v != NULL && atoll(v) > 0 ? atoll(v) : GW_EVENTS_MAXLEN_DEFAULT;
+	ds->events_maxlen = GW_EVENTS_MAXLEN_DEFAULT;
+	if (v != NULL &&
+	    lwm2m_parse_int(v, 1, INT64_MAX, &ds->events_maxlen) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "bad LWDS_EVENTS_MAXLEN \"%s\"", v);
+		return LWM2M_EINVAL;
+	}
+	ds->m_events_len = lwm2m_metrics_gauge(
+	    NULL, "lwds_gw_events_length", "Entries in the {events} stream");
+	ds->m_events_cap = lwm2m_metrics_counter(
+	    NULL, "lwds_gw_events_cap_reached_total",
+	    "Times the {events} stream was found at LWDS_EVENTS_MAXLEN");
 	ds->obs = calloc(OBS_BUCKETS, sizeof *ds->obs);
 	ds->obs_buckets = OBS_BUCKETS;
 	ds->flush_ev = event_new(gw->base, -1, 0, on_flush, gw);
