@@ -262,6 +262,8 @@ class Bench:
                             "con", 1)
             mx["redis_commands"] = commandstats(redis, mx["sink"]["unique"])
             full_rate = max(mx["delivered_per_s"], 200)
+            if cfg.notify_rate:  # the same offered load for two builds
+                full_rate = cfg.notify_rate
             at_max = self.phase("at-max", emu, sink, pids, full_rate,
                                 cfg.notify_seconds, "non", 1)
             half = self.phase("half", emu, sink, pids, full_rate / 2,
@@ -416,6 +418,9 @@ def add_args(ap):
     ap.add_argument("--fanout-subs", type=int, default=1000)
     ap.add_argument("--fanout-rate", type=float, default=40)
     ap.add_argument("--notify-baseline", type=int, default=200000)
+    ap.add_argument("--notify-rate", type=float, default=0,
+                    help="NON rate of the at-max phase (half: half of it) "
+                    "instead of the max phase's delivered/s")
 
 
 def short(cfg):
