@@ -209,11 +209,12 @@ class TestObserve(ServiceTestCase):
         for s in (a, b, c, x, g):
             self.unsubscribe(s)
 
-    def restart(self, name):
-        """SIGKILL service name and start it again with the same settings
-        (a gateway keeps its LWDS_GW_ID, as a deployed one does)."""
+    def restart(self, name, sig=signal.SIGKILL):
+        """Stop service name with sig (SIGKILL by default) and start it
+        again with the same settings (a gateway keeps its LWDS_GW_ID, as a
+        deployed one does)."""
         p = self.svc.procs[name]
-        p.send_signal(signal.SIGKILL)
+        p.send_signal(sig)
         p.wait(10)
         log = open(os.path.join(self.svc.logdir, name + ".log"), "ab")
         self.svc.procs[name] = subprocess.Popen(
@@ -235,7 +236,8 @@ class TestObserve(ServiceTestCase):
         REST read reaches the device, and a notification sent with the
         token the killed process issued reaches the hook.  No new Observe
         is needed, then or at the device's next Update (the gateway keeps
-        its start time, which dates the tokens)."""
+        its start time, which dates the tokens), nor after a graceful
+        stop (SIGTERM) and start."""
         path = "/3303/0/5700"
         self.wait_clean()
         self.subscribe(3303, 0, "5700", "/n-gw")
@@ -267,6 +269,14 @@ class TestObserve(ServiceTestCase):
         self.set_value("43.5")
         wait_until(lambda: 43.5 in self.values("/n-gw"), 15, 0.1,
                    "a notification after the Update")
+        self.assertEqual(self.observes(path), before)
+        # a graceful stop leaves the tokens in Redis for the next process
+        self.restart("coap-gw", signal.SIGTERM)
+        wait_until(lambda: self.api.get(inst, self.admin).status == 200,
+                   15, 0.2, "a REST read after a graceful restart")
+        self.set_value("44.5")
+        wait_until(lambda: 44.5 in self.values("/n-gw"), 15, 0.1,
+                   "a notification after a graceful restart")
         self.assertEqual(self.observes(path), before)
 
     def test_instance_notification_reaches_resource_subscription(self):
