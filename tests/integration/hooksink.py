@@ -14,7 +14,7 @@ class Sink:
     get statuses[0], statuses[1], ... and then the last one forever, each
     after delay seconds.  Unscripted paths get 200 at once."""
 
-    def __init__(self):
+    def __init__(self, ssl_context=None):
         self.requests = []
         self.scripts = {}
         self.lock = threading.Lock()
@@ -44,6 +44,10 @@ class Sink:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                                       Handler)
         self.server.daemon_threads = True
+        if ssl_context is not None:  # an https hook
+            self.server.socket = ssl_context.wrap_socket(
+                self.server.socket, server_side=True)
+        self.scheme = "https" if ssl_context is not None else "http"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        daemon=True)
@@ -65,7 +69,7 @@ class Sink:
                                     "delay": delay}
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
 
     def received(self, path):
         """(path, headers, body, time, status) of every POST to path."""

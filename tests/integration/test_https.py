@@ -18,7 +18,8 @@ import time
 import unittest
 import urllib.parse
 
-from lwdslib import Redis, Services, random_token
+import hooksink
+from lwdslib import Redis, Services, random_token, wait_until
 
 
 def b64(data):
@@ -253,6 +254,81 @@ class TestRateLimit(HttpsBase):
             self.assertEqual(self.get(other["access_token"])[0], 200)
         time.sleep(1.2)
         self.assertEqual(self.get(admin["access_token"])[0], 200)
+
+
+class TestHttpsHooks(unittest.TestCase):
+    """lwds-webhook delivers to https hooks with the certificate verified
+    against LWDS_WEBHOOK_CA_FILE, also many at once (keep-alive, pipelined),
+    and dead-letters a hook whose certificate is not trusted."""
+
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("openssl") is None:
+            raise AssertionError("openssl missing")
+        cls.dir = tempfile.mkdtemp(prefix="lwds-https-hooks-")
+        cls.pki = make_pki(cls.dir)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+             "rogue.key", "-out", "rogue.crt", "-subj", "/CN=rogue",
+             "-days", "2", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True, cwd=cls.dir)
+        cls.sinks = []
+        for name in ("server", "rogue"):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.path.join(cls.dir, name + ".crt"),
+                                os.path.join(cls.dir, name + ".key"))
+            cls.sinks.append(hooksink.Sink(ssl_context=ctx))
+        cls.redis = Redis(10)
+        cls.redis.flush()
+        cls.svc = Services(cls.redis, ("webhook",), {
+            "LWDS_WEBHOOK_CA_FILE": cls.pki["ca.crt"],
+            "LWDS_WEBHOOK_MAX_RETRIES": "0"})
+        try:
+            cls.svc.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.svc.cleanup()
+        cls.redis.close()
+        for s in cls.sinks:
+            s.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def queue(self, url, value):
+        did = b64(os.urandom(16))
+        job = {"v": 1, "id": did, "sub": b64(os.urandom(16)), "org": 0,
+               "url": url, "ct": "application/json", "secret": "",
+               "attempt": 0,
+               "created": int(time.time() * 1000),
+               "body": json.dumps({"Value": value})}
+        self.redis.command("XADD", "lwds:v1:{deliveries}", "*", "job",
+                           json.dumps(job))
+        return did
+
+    def test_verified_hook_gets_every_job(self):
+        sink = self.sinks[0]
+        ids = {self.queue(sink.url("/ok"), i) for i in range(200)}
+        sink.wait_count("/ok", 200, timeout=60)
+        got = {r[1]["X-Lwds-Delivery"] for r in sink.received("/ok")}
+        self.assertEqual(got, ids)
+
+    def test_untrusted_hook_is_dead_lettered(self):
+        did = self.queue(self.sinks[1].url("/bad"), 1)
+
+        def dead():
+            for _, fields in self.redis.command(
+                    "XRANGE", "lwds:v1:{deliveries}:dead", "-", "+"):
+                f = dict(zip(fields[::2], fields[1::2]))
+                if did.encode() in f.get(b"job", b""):
+                    return f
+            return None
+        f = wait_until(dead, timeout=30, what="dead letter")
+        self.assertIn(b"certificate verify failed", f[b"error"])
+        self.assertEqual(self.sinks[1].received("/bad"), [])
 
 
 if __name__ == "__main__":
