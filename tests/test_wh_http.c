@@ -24,6 +24,7 @@ struct server {
 	unsigned close_after; /* close the connection after this many
 	                       * requests (0: never) */
 	bool hold;            /* answer nothing until close_after requests */
+	const char *last;     /* answer to the close_after-th request */
 	unsigned requests;    /* requests read, all connections */
 	unsigned conns;       /* connections accepted */
 	unsigned max_batch;   /* most requests seen in one read */
@@ -113,7 +114,9 @@ srv_read(struct bufferevent *bev, void *arg)
 		srv.requests++;
 		batch++;
 		(*seen)++;
-		if (!srv.hold) {
+		if (srv.last != NULL && *seen == srv.close_after) {
+			bufferevent_write(bev, srv.last, strlen(srv.last));
+		} else if (!srv.hold) {
 			bufferevent_write(bev, srv.answer, strlen(srv.answer));
 		}
 		if (srv.close_after != 0 && *seen >= srv.close_after) {
@@ -311,6 +314,22 @@ START_TEST(test_wh_http_post_broken_pipeline)
 }
 END_TEST
 
+/* a response that announces the end of the connection: the requests
+ * pipelined behind it go out again on a new connection and succeed */
+START_TEST(test_wh_http_post_close_announced)
+{
+	srv.answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	srv.last = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+	           "Connection: close\r\n\r\n";
+	srv.close_after = 3; /* each connection answers 3 requests */
+	run("http", 12, 1, 8);
+	for (unsigned i = 0; i < 12; i++) {
+		ck_assert_int_eq(res.status[i], 200);
+	}
+	ck_assert_uint_ge(srv.conns, 4);
+}
+END_TEST
+
 START_TEST(test_wh_http_post_bad_responses)
 {
 	srv.answer = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
@@ -372,6 +391,7 @@ wh_http_suite(void)
 	tcase_add_test(tc, test_wh_http_post_interim_and_length);
 	tcase_add_test(tc, test_wh_http_post_http10_close);
 	tcase_add_test(tc, test_wh_http_post_broken_pipeline);
+	tcase_add_test(tc, test_wh_http_post_close_announced);
 	tcase_add_test(tc, test_wh_http_post_bad_responses);
 	tcase_add_test(tc, test_wh_http_post_tls_handshake_fails);
 	tcase_add_test(tc, test_wh_http_post_bad_url);

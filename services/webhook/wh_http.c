@@ -409,6 +409,22 @@ parse_step(struct evbuffer *in, struct wh_resp *rs)
 	return r < 0 ? -1 : r == 1 ? 2 : 1;
 }
 
+/* requeue puts the requests written behind a response that announced the
+ * end of the connection back at the head of the host's queue, in order: the
+ * peer closes without processing them (RFC 9112 9.6), so they go out again
+ * on another connection without counting as a failed attempt. */
+static void
+requeue(struct wh_conn *c)
+{
+	struct wh_req *r;
+
+	while ((r = TAILQ_LAST(&c->sent, wh_req_list)) != NULL) {
+		TAILQ_REMOVE(&c->sent, r, link);
+		TAILQ_INSERT_HEAD(&c->host->waiting, r, link);
+	}
+	c->n_sent = 0;
+}
+
 /* complete answers the oldest request of c; false when c was freed */
 static bool
 complete(struct wh_conn *c)
@@ -424,8 +440,7 @@ complete(struct wh_conn *c)
 	TAILQ_REMOVE(&c->sent, r, link);
 	c->n_sent--;
 	if (close) {
-		/* requests written behind it get no answer: they fail (and
-		 * are retried) */
+		requeue(c);
 		conn_free(c, "connection closed");
 	} else {
 		if (c->n_sent == 0) {
