@@ -7,7 +7,10 @@
 #     a CoAP Register over every session), in batches of BATCH, with the
 #     gateway's RSS after each batch and the bytes per session.
 #   BUILD=build COUNT=5000 CONCURRENCY=128 HOLD=20000 BATCH=5000 PKI=0 \
-#   bench/dtls/run.sh
+#   SHARDS=16 bench/dtls/run.sh
+# SHARDS: LWDS_DTLS_SHARDS of the gateway that holds the sessions (1: one
+# libcoap context); LWDS_COAP_WALK_MS from the environment reaches every
+# gateway started here (0: libcoap's own walk after every event).
 set -eu
 BUILD=${BUILD:-build}
 COUNT=${COUNT:-5000}
@@ -15,6 +18,7 @@ CONC=${CONCURRENCY:-128}
 HOLD=${HOLD:-20000}
 BATCH=${BATCH:-5000}
 PKI=${PKI:-0} # certificates on the gateway that holds the sessions
+SHARDS=${SHARDS:-1}
 BENCH=$BUILD/bench/lwds-bench-dtls
 GW=$BUILD/services/coap-gw/lwds-coap-gw
 TMP=$(mktemp -d /tmp/lwds-bench-dtls.XXXXXX)
@@ -51,8 +55,8 @@ for i in range(n):
 cmd("INCR", "lwds:v1:{psk}:version")
 EOF
 
-start_gw() { # $1: LWDS_DTLS_PKI
-	LWDS_REDIS_URL=redis://127.0.0.1:$RPORT LWDS_COAP_LISTEN=127.0.0.1:$((RPORT + 5)) \
+start_gw() { # $1: LWDS_DTLS_PKI, $2: LWDS_DTLS_SHARDS (default 1)
+	LWDS_DTLS_SHARDS=${2:-1} LWDS_REDIS_URL=redis://127.0.0.1:$RPORT LWDS_COAP_LISTEN=127.0.0.1:$((RPORT + 5)) \
 	LWDS_DTLS_LISTEN=127.0.0.1:$GPORT LWDS_DTLS_PKI=$1 \
 	LWDS_GW_RPC_URL=tcp://127.0.0.1:$((RPORT + 6)) \
 	LWDS_EVENTS_URL=tcp://127.0.0.1:$((RPORT + 7)) LWDS_LOG_LEVEL=err \
@@ -86,8 +90,8 @@ echo "  coap-server-openssl (baseline)  $B"
 GR=$(echo "$G" | rate); GCR=$(echo "$GC" | rate); BR=$(echo "$B" | rate)
 echo "  ratio gateway/baseline: $(echo "$GR $GCR $BR" | awk '{ if ($3 > 0) printf "%.2f (PSK only), %.2f (PSK + certs)", $1 / $3, $2 / $3; else print "n/a" }') (goal: 2000 handshakes/s)"
 
-echo "sessions held: $HOLD registered DTLS sessions (PSK, LWDS_DTLS_PKI=$PKI), batches of $BATCH"
-start_gw "$PKI"
+echo "sessions held: $HOLD registered DTLS sessions (PSK, LWDS_DTLS_PKI=$PKI, $SHARDS shards), batches of $BATCH"
+start_gw "$PKI" "$SHARDS"
 R0=$(rss_kb "$GWPID")
 FIRST=0
 while [ "$FIRST" -lt "$HOLD" ]; do

@@ -367,7 +367,10 @@ struct gw_request;
  * on the same endpoint, device certificates (off with LWDS_DTLS_PKI=0)
  * trusting the device CA (LWDS_CA_CERT/LWDS_CA_KEY, else Redis: read, or
  * created, blocking, so call it before the loop runs); LWDS_DTLS_CERT_LISTEN
- * adds a second endpoint.  Called by gw_coap_start. */
+ * adds a second endpoint.  LWDS_DTLS_SHARDS (1-64, default 1) serves the
+ * port from that many libcoap contexts instead (gw_shards_start);
+ * LWDS_COAP_WALK_MS (default 25, 0: off) throttles libcoap's walks of all
+ * sessions (gw_walk_throttle).  Called by gw_coap_start. */
 lwm2m_err gw_dtls_start(struct gw_ctx *gw);
 
 /* gw_dtls_stop frees the DTLS state after the libcoap context; NULL-safe. */
@@ -379,6 +382,34 @@ void gw_dtls_stop(struct gw_ctx *gw);
  * response. */
 bool gw_dtls_bind(struct gw_ctx *gw, coap_session_t *session,
                   struct gw_request *req, coap_pdu_t *response);
+
+/* ---- gw_shard.c: libcoap's per-session walks kept off the datagram path -
+ */
+
+/* gw_walk_throttle makes libcoap's walk of all sessions of ctx (timer work,
+ * run after every event by coap_io_do_epoll) run at most every min_ms, or
+ * less often when one walk takes more than a tenth of that; false when
+ * nothing changed (min_ms 0, no slot).  gw_walk_forget ends it for ctx. */
+bool gw_walk_throttle(coap_context_t *ctx, unsigned int min_ms);
+void gw_walk_forget(const coap_context_t *ctx);
+
+/* gw_shard_listen opens a DTLS endpoint of ctx on listen whose socket has
+ * SO_REUSEPORT, so several contexts share the port (the kernel keeps a
+ * peer on one socket).  Call before the loop runs (it waits for a probe
+ * datagram). */
+lwm2m_err gw_shard_listen(coap_context_t *ctx, const coap_address_t *listen);
+
+/* gw_shards_start opens n libcoap contexts serving DTLS on listen (one
+ * gw_shard_listen endpoint each, handlers as gw->coap, setup(ctx, arg) for
+ * the credentials, walks throttled to walk_ms) with their loop sources on
+ * gw->base; gw_shards_free frees them (NULL-safe, returns NULL) once the
+ * devices released their sessions (gw_devop_stop). */
+struct gw_shards;
+typedef lwm2m_err (*gw_shard_setup_fn)(coap_context_t *ctx, void *arg);
+lwm2m_err gw_shards_start(struct gw_ctx *gw, const coap_address_t *listen,
+                          size_t n, gw_shard_setup_fn setup, void *arg,
+                          unsigned int walk_ms, struct gw_shards **ret_sh);
+struct gw_shards *gw_shards_free(struct gw_shards *sh);
 
 /* ---- gw_registry.c: Redis flows ---------------------------------------- */
 
@@ -527,6 +558,10 @@ struct gw_devops {
  * LWDS_QUEUE_MAX, LWDS_DEVOP_MAX and LWDS_EVENTS_MAXLEN and hooks the
  * libcoap response and NACK handlers; after gw_coap_start. */
 lwm2m_err gw_devop_start(struct gw_ctx *gw);
+
+/* gw_devop_handlers installs the response and NACK handlers of device
+ * operations on ctx (gw->coap at gw_devop_start; DTLS shard contexts). */
+void gw_devop_handlers(coap_context_t *ctx);
 
 /* gw_devop_stop fails every operation ("gateway shutting down"), empties
  * the device table (releasing the sessions) and frees the state; before

@@ -1242,10 +1242,16 @@ gw_devop_start(struct gw_ctx *gw)
 	gw->table.on_free = device_gone;
 	gw->table.on_free_arg = gw;
 	if (gw->coap != NULL) {
-		coap_register_response_handler(gw->coap, on_coap_response);
-		coap_register_nack_handler(gw->coap, on_coap_nack);
+		gw_devop_handlers(gw->coap);
 	}
 	return gw_obs_start(gw);
+}
+
+void
+gw_devop_handlers(coap_context_t *ctx)
+{
+	coap_register_response_handler(ctx, on_coap_response);
+	coap_register_nack_handler(ctx, on_coap_nack);
 }
 
 void

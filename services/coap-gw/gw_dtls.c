@@ -47,6 +47,13 @@
 #define PSK_ID_MAX 128 /* bytes of an identity */
 #define PSK_POLL_MS 250
 #define PSK_BUCKETS_MIN 64
+#define WALK_MS 25    /* least time between two walks of all sessions */
+#define SHARDS_MAX 64 /* LWDS_DTLS_SHARDS */
+/* OpenSSL sizes a session's record write buffer, kept for the session's
+ * lifetime (SSL_MODE_RELEASE_BUFFERS does not apply to DTLS), after the
+ * largest record it may send: 16 kB by default.  A CoAP datagram is at most
+ * COAP_RXBUFFER_SIZE (1472) bytes, so 2 kB records suffice. */
+#define SEND_FRAGMENT_MAX 2048
 
 struct psk_entry {
 	struct psk_entry *next;
@@ -70,7 +77,10 @@ struct gw_dtls {
 	bool polling;      /* a GET/HGETALL is in flight */
 	coap_bin_const_t key_out; /* handed to libcoap, which copies it */
 	bool pki_wanted;
-	char *ca_cert, *server_pem; /* PEM of the CA and the server */
+	struct gw_shards *shards;       /* LWDS_DTLS_SHARDS > 1 */
+	const coap_context_t *walk_ctx; /* throttled (gw_walk_throttle) */
+	bool pki_ready;                 /* certificates for setup_ctx */
+	char *ca_cert, *server_pem;     /* PEM of the CA and the server */
 	/* DER copies libcoap keeps pointing to (see pki_setup_data) */
 	uint8_t *ca_der, *cert_der, *key_der;
 	int ca_der_len, cert_der_len, key_der_len;
@@ -302,7 +312,16 @@ on_psk_identity(coap_bin_const_t *identity, coap_session_t *session, void *arg)
 	struct gw_dtls *d = arg;
 	const struct psk_entry *e;
 	char q[PSK_ID_MAX + 8];
+	coap_tls_library_t lib;
+	SSL *ssl = coap_session_get_tls(session, &lib);
 
+	/* this session's buffers exist already; the SSLs libcoap makes from
+	 * now on inherit the limit (libcoap has no hook before them without
+	 * certificates) */
+	if (ssl != NULL && lib == COAP_TLS_LIBRARY_OPENSSL) {
+		SSL_CTX_set_max_send_fragment(SSL_get_SSL_CTX(ssl),
+		                              SEND_FRAGMENT_MAX);
+	}
 	e = psk_find(&d->psk, (const char *)identity->s, identity->length);
 	if (e == NULL) {
 		lwm2m_log(LWM2M_LOG_INFO,
@@ -367,7 +386,8 @@ on_tls_setup(void *tls, coap_dtls_pki_t *setup)
 		SSL_set_verify(tls, mode | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 		               SSL_get_verify_callback(tls));
 	}
-	return SSL_set_cipher_list(tls, SUITES) == 1;
+	return SSL_set_max_send_fragment(tls, SEND_FRAGMENT_MAX) == 1 &&
+	       SSL_set_cipher_list(tls, SUITES) == 1;
 }
 
 /* The PEM as DER for libcoap, which loads the server key and certificates
@@ -446,13 +466,10 @@ open_endpoint(struct gw_ctx *gw, const char *listen)
 	return LWM2M_OK;
 }
 
-/* Certificates on gw->coap, beside PSK; extra_listen ("" for none) is one
- * more DTLS endpoint of that context. */
+/* The server certificate issued from ca_pem, as DER for setup_ctx. */
 static lwm2m_err
-setup_pki(struct gw_dtls *d, const char *ca_pem, const char *extra_listen)
+setup_pki(struct gw_dtls *d, const char *ca_pem)
 {
-	coap_dtls_pki_t setup;
-
 	d->ca_cert = lwm2m_x509_cert_only(ca_pem);
 	if (d->ca_cert == NULL ||
 	    lwm2m_x509_issue(ca_pem, d->gw->cfg.gw_id, -1,
@@ -462,19 +479,7 @@ setup_pki(struct gw_dtls *d, const char *ca_pem, const char *extra_listen)
 		lwm2m_log(LWM2M_LOG_ERR, "device CA unusable: no certificates");
 		return LWM2M_EINVAL;
 	}
-	pki_setup_data(d, &setup);
-	if (!coap_context_set_pki(d->gw->coap, &setup)) {
-		lwm2m_log(LWM2M_LOG_ERR,
-		          "libcoap refused the certificate set-up");
-		return LWM2M_EIO;
-	}
-	if (extra_listen[0] != '\0' &&
-	    open_endpoint(d->gw, extra_listen) != LWM2M_OK) {
-		return LWM2M_EIO;
-	}
-	lwm2m_log(LWM2M_LOG_NOTICE, "DTLS accepts device certificates%s%s",
-	          extra_listen[0] != '\0' ? ", also on udp " : "",
-	          extra_listen);
+	d->pki_ready = true;
 	return LWM2M_OK;
 }
 
@@ -584,18 +589,30 @@ gw_dtls_bind(struct gw_ctx *gw, coap_session_t *session, struct gw_request *req,
 /* ---- lifecycle --------------------------------------------------------------
  */
 
+/* PSK and (when ready) certificates on ctx: gw->coap or a shard */
 static lwm2m_err
-setup_psk(struct gw_dtls *d)
+setup_ctx(coap_context_t *ctx, void *arg)
 {
+	struct gw_dtls *d = arg;
 	coap_dtls_spsk_t setup;
+	coap_dtls_pki_t pki;
 
 	memset(&setup, 0, sizeof setup);
 	setup.version = COAP_DTLS_SPSK_SETUP_VERSION;
 	setup.validate_id_call_back = on_psk_identity;
 	setup.id_call_back_arg = d;
 	/* no hint: the identity alone selects the key */
-	if (!coap_context_set_psk2(d->gw->coap, &setup)) {
+	if (!coap_context_set_psk2(ctx, &setup)) {
 		lwm2m_log(LWM2M_LOG_ERR, "libcoap refused the PSK set-up");
+		return LWM2M_EIO;
+	}
+	if (!d->pki_ready) {
+		return LWM2M_OK;
+	}
+	pki_setup_data(d, &pki);
+	if (!coap_context_set_pki(ctx, &pki)) {
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "libcoap refused the certificate set-up");
 		return LWM2M_EIO;
 	}
 	return LWM2M_OK;
@@ -631,13 +648,12 @@ ca_from_redis(const char *url)
 }
 
 /* Certificates (off with LWDS_DTLS_PKI=0): LWDS_CA_CERT + LWDS_CA_KEY,
- * else the CA in Redis; LWDS_DTLS_CERT_LISTEN is an optional second port. */
+ * else the CA in Redis. */
 static lwm2m_err
 pki_start(struct gw_dtls *d)
 {
 	const char *cert = lwm2m_getenv("LWDS_CA_CERT", NULL);
 	const char *key = lwm2m_getenv("LWDS_CA_KEY", NULL);
-	const char *listen = lwm2m_getenv("LWDS_DTLS_CERT_LISTEN", "");
 	char *pem = NULL;
 	lwm2m_err err;
 
@@ -656,7 +672,7 @@ pki_start(struct gw_dtls *d)
 		          "DTLS with PSK only");
 		return LWM2M_OK;
 	}
-	err = setup_pki(d, pem, listen);
+	err = setup_pki(d, pem);
 	OPENSSL_cleanse(pem, strlen(pem));
 	free(pem);
 	return err;
@@ -679,6 +695,53 @@ start_poll(struct gw_dtls *d)
 	if (d->poll_timer == NULL || event_add(d->poll_timer, &tv) != 0) {
 		return LWM2M_ENOMEM;
 	}
+	return LWM2M_OK;
+}
+
+/* LWDS_DTLS_SHARDS contexts on listen, else an endpoint of gw->coap;
+ * LWDS_DTLS_CERT_LISTEN (certificates) is one more endpoint of gw->coap. */
+static lwm2m_err
+open_endpoints(struct gw_dtls *d, const char *listen)
+{
+	const char *extra = lwm2m_getenv("LWDS_DTLS_CERT_LISTEN", "");
+	long long shards = 1, walk_ms = WALK_MS;
+	coap_address_t addr;
+
+	if (lwm2m_parse_int(lwm2m_getenv("LWDS_DTLS_SHARDS", "1"), 1,
+	                    SHARDS_MAX, &shards) != LWM2M_OK ||
+	    lwm2m_parse_int(lwm2m_getenv("LWDS_COAP_WALK_MS", "25"), 0, 1000,
+	                    &walk_ms) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "bad LWDS_DTLS_SHARDS (1-64) or LWDS_COAP_WALK_MS "
+		          "(0-1000)");
+		return LWM2M_EINVAL;
+	}
+	if (gw_walk_throttle(d->gw->coap, (unsigned int)walk_ms)) {
+		d->walk_ctx = d->gw->coap;
+	}
+	if (shards == 1) {
+		if (open_endpoint(d->gw, listen) != LWM2M_OK) {
+			return LWM2M_EIO;
+		}
+	} else if (gw_coap_resolve(listen, &addr) != LWM2M_OK ||
+	           gw_shards_start(d->gw, &addr, (size_t)shards, setup_ctx, d,
+	                           (unsigned int)walk_ms,
+	                           &d->shards) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "cannot listen on DTLS %s in %lld "
+		          "shards",
+		          listen, shards);
+		return LWM2M_EIO;
+	}
+	if (extra[0] != '\0' && d->pki_ready &&
+	    open_endpoint(d->gw, extra) != LWM2M_OK) {
+		return LWM2M_EIO;
+	}
+	lwm2m_log(LWM2M_LOG_NOTICE, "DTLS listening on udp %s (%lld %s)%s%s%s",
+	          listen, shards, shards == 1 ? "context" : "shards",
+	          d->pki_ready ? ", device certificates" : "",
+	          d->pki_ready && extra[0] != '\0' ? ", also on udp " : "",
+	          d->pki_ready ? extra : "");
 	return LWM2M_OK;
 }
 
@@ -705,19 +768,18 @@ gw_dtls_start(struct gw_ctx *gw)
 	d->version = -1;
 	d->pki_wanted = strcmp(lwm2m_getenv("LWDS_DTLS_PKI", "1"), "0") != 0;
 	gw->dtls = d;
-	err = setup_psk(d);
+	err = pki_start(d);
 	if (err == LWM2M_OK) {
-		err = open_endpoint(gw, listen);
+		err = setup_ctx(gw->coap, d);
 	}
 	if (err == LWM2M_OK) {
-		err = pki_start(d);
+		err = open_endpoints(d, listen);
 	}
 	if (err == LWM2M_OK) {
 		err = start_poll(d);
 	}
 	if (err == LWM2M_OK) {
 		on_poll(-1, 0, d);
-		lwm2m_log(LWM2M_LOG_NOTICE, "DTLS listening on udp %s", listen);
 	}
 	return err;
 }
@@ -730,6 +792,8 @@ gw_dtls_stop(struct gw_ctx *gw)
 	if (d == NULL) {
 		return;
 	}
+	d->shards = gw_shards_free(d->shards);
+	gw_walk_forget(d->walk_ctx);
 	if (d->poll_timer != NULL) {
 		event_free(d->poll_timer);
 	}

@@ -296,6 +296,18 @@ class TestDtlsPsk(ServiceTestCase, DeviceChecks):
                    timeout=10, what="de-registration over DTLS")
 
 
+class TestDtlsShards(TestDtlsPsk):
+    """The PSK checks again with the DTLS port served by four libcoap
+    contexts (LWDS_DTLS_SHARDS, one SO_REUSEPORT socket each): handshakes,
+    the identity cache, refusals, and a device read and Observe over a
+    session held by a shard (docs/coap-gw.md, bench/dtls/README.md)."""
+    EXTRA_ENV = dict(TestDtlsPsk.EXTRA_ENV, LWDS_DTLS_SHARDS="4")
+
+    def test_shards_listening(self):
+        wait_until(lambda: "(4 shards)" in self.svc.logs(5000), timeout=10,
+                   what="the gateway's DTLS shards line")
+
+
 def pem_blocks(text):
     """{"EC PRIVATE KEY": "-----BEGIN...", ...} of a PEM bundle."""
     out = {}
