@@ -43,7 +43,7 @@ static const char usage[] =
     "  LWDS_DEVICE_TIMEOUT_MS   a device's answer (93000)\n"
     "  LWDS_QUEUE_AWAKE_MS      queue mode: awake after a message (93000)\n"
     "  LWDS_QUEUE_MAX           requests queued per device (32)\n"
-    "  LWDS_DEVICE_SESSIONS_MAX idle client sessions kept (256)\n"
+    "  LWDS_DEVICE_SESSIONS_MAX idle client sessions kept (half the fd limit)\n"
     "  LWDS_DEVOP_MAX           operations at once (100000)\n"
     "  LWDS_EVENTS_MAXLEN       safety cap of the {events} stream, entries\n"
     "                           (10000000; the broker trims what it\n"

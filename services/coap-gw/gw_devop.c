@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "gw.h"
 #include "lwm2m_devop.h"
@@ -333,7 +334,8 @@ set_timer(struct gw_devop *op, event_callback_fn fn, int ms)
  * walks every session of an endpoint each time it creates one, so holding
  * one per registered device would cost O(devices) per registration.  Idle
  * client sessions are kept for reuse, least recently used closed first past
- * LWDS_DEVICE_SESSIONS_MAX (each is a socket).  A DTLS device can only be
+ * LWDS_DEVICE_SESSIONS_MAX (each is a socket; by default half the
+ * descriptor limit, see sessions_default).  A DTLS device can only be
  * reached on the session it opened; that one is held while it is
  * registered. */
 
@@ -1214,6 +1216,39 @@ add_metrics(struct gw_devops *ds)
 	    NULL, "lwds_gw_notifications_total", "Notifications published");
 }
 
+/* The default of LWDS_DEVICE_SESSIONS_MAX: half the descriptor limit, whose
+ * soft value is first raised towards the hard one (up to what 65,536
+ * sessions need), at most 65,536.  Each kept client session is a socket;
+ * keeping one per device read avoids a socket opened and closed per read
+ * (bench/README.md, REST reads). */
+#define SESSIONS_DEFAULT_CAP 65536
+
+static size_t
+sessions_default(void)
+{
+	struct rlimit rl;
+	rlim_t want = 2 * (rlim_t)SESSIONS_DEFAULT_CAP;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		return GW_DEVICE_SESSIONS_MAX_DEFAULT;
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		want = rl.rlim_max;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		struct rlimit up = {want, rl.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+			rl.rlim_cur = want;
+		}
+	}
+	if (rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur / 2 > SESSIONS_DEFAULT_CAP) {
+		return SESSIONS_DEFAULT_CAP;
+	}
+	return (size_t)(rl.rlim_cur / 2);
+}
+
 lwm2m_err
 gw_devop_start(struct gw_ctx *gw)
 {
@@ -1229,9 +1264,10 @@ gw_devop_start(struct gw_ctx *gw)
 	                       0, 3600000);
 	ds->queue_max =
 	    env_int("LWDS_QUEUE_MAX", GW_QUEUE_MAX_DEFAULT, 1, 1024);
-	ds->client_max =
-	    (size_t)env_int("LWDS_DEVICE_SESSIONS_MAX",
-	                    GW_DEVICE_SESSIONS_MAX_DEFAULT, 0, 1000000);
+	ds->client_max = (size_t)env_int("LWDS_DEVICE_SESSIONS_MAX",
+	                                 (int)sessions_default(), 0, 1000000);
+	lwm2m_log(LWM2M_LOG_INFO, "device client sessions kept: %zu",
+	          ds->client_max);
 	ds->max_ops =
 	    env_int("LWDS_DEVOP_MAX", GW_DEVOP_MAX_DEFAULT, 1, 1000000);
 	if (gw_coap_resolve(gw->cfg.coap_listen, &ds->local) != LWM2M_OK) {
