@@ -114,6 +114,7 @@ same_argv(int argc, const char **argv, const size_t *argvlen)
 	ck_assert_int_gt(rlen, 0);
 	ck_assert_uint_eq(len, (size_t)rlen);
 	ck_assert_mem_eq(ours, ref, len);
+	ck_assert_int_eq(ours[len], '\0'); /* hiredis peeks past argument 1 */
 	free(ours);
 	redisFreeCommand(ref);
 }

@@ -570,7 +570,9 @@ prepare_call(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 }
 
 /* Commands that fit go through lwm2m__redis_vformat (hiredis's formatter
- * dominated the gateway's profile); the rest through hiredis. */
+ * dominated the gateway's profile); the rest through hiredis.  The encoding
+ * is NUL-terminated: redisAsyncFormattedCommand reads the byte after the
+ * first argument to see whether more follow. */
 static int
 send_formatted(struct lwm2m_redis *redis, struct cmd_call *call,
                const char *fmt, va_list ap)
@@ -578,8 +580,9 @@ send_formatted(struct lwm2m_redis *redis, struct cmd_call *call,
 	char scratch[2048], out[4096];
 	size_t len;
 
-	if (lwm2m__redis_vformat(out, sizeof out, scratch, sizeof scratch, fmt,
-	                         ap, &len) == LWM2M_OK) {
+	if (lwm2m__redis_vformat(out, sizeof out - 1, scratch, sizeof scratch,
+	                         fmt, ap, &len) == LWM2M_OK) {
+		out[len] = '\0';
 		return redisAsyncFormattedCommand(
 		    redis->ac, call ? on_reply : NULL, call, out, len);
 	}

@@ -209,7 +209,7 @@ lwm2m_err
 lwm2m__redis_argv_encode(int argc, const char **argv, const size_t *argvlen,
                          char **ret_buf, size_t *ret_len)
 {
-	size_t total = 24 + 2, pos = 0;
+	size_t total = 24 + 2 + 1, pos = 0; /* + 1: the NUL after the command */
 	char *buf;
 
 	if (argc <= 0) {
@@ -230,6 +230,7 @@ lwm2m__redis_argv_encode(int argc, const char **argv, const size_t *argvlen,
 		memcpy(buf + pos + alen, "\r\n", 2);
 		pos += alen + 2;
 	}
+	buf[pos] = '\0';
 	*ret_buf = buf;
 	*ret_len = pos;
 	return LWM2M_OK;
