@@ -148,6 +148,108 @@ START_TEST(test_api_jwt_verify_malformed)
 }
 END_TEST
 
+START_TEST(test_api_jwt_cache_new_bad_size)
+{
+	struct api_jwt_cache *c = NULL;
+
+	ck_assert_int_eq(api_jwt_cache_new(0, &c), LWM2M_EINVAL);
+	ck_assert_int_eq(api_jwt_cache_new(API_JWT_CACHE_MAX + 1, &c),
+	                 LWM2M_EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_null(api_jwt_cache_free(NULL));
+}
+END_TEST
+
+/* The second use of the same bytes is a hit with the same claims. */
+START_TEST(test_api_jwt_verify_access_hit)
+{
+	struct api_jwt_cache *c = NULL;
+	char *jwt = sign(7, false, NOW + 60);
+	struct api_token t1, t2;
+	uint64_t hits, misses;
+
+	ck_assert_int_eq(api_jwt_cache_new(16, &c), LWM2M_OK);
+	ck_assert_int_eq(
+	    api_jwt_verify_access(c, key, KEY_LEN, jwt, strlen(jwt), NOW, &t1),
+	    LWM2M_OK);
+	ck_assert_int_eq(
+	    api_jwt_verify_access(c, key, KEY_LEN, jwt, strlen(jwt), NOW, &t2),
+	    LWM2M_OK);
+	api_jwt_cache_stats(c, &hits, &misses);
+	ck_assert_uint_eq(hits, 1);
+	ck_assert_uint_eq(misses, 1);
+	ck_assert_int_eq(t2.org, 7);
+	ck_assert(!t2.refresh);
+	ck_assert_int_eq(t2.exp, NOW + 60);
+	ck_assert_str_eq(t2.key, "AK-key_1");
+	free(jwt);
+	c = api_jwt_cache_free(c);
+}
+END_TEST
+
+/* A cached token still expires: the hit checks exp against now. */
+START_TEST(test_api_jwt_verify_access_expired)
+{
+	struct api_jwt_cache *c = NULL;
+	char *jwt = sign(7, false, NOW + 60);
+	struct api_token t;
+
+	ck_assert_int_eq(api_jwt_cache_new(16, &c), LWM2M_OK);
+	ck_assert_int_eq(
+	    api_jwt_verify_access(c, key, KEY_LEN, jwt, strlen(jwt), NOW, &t),
+	    LWM2M_OK);
+	ck_assert_int_eq(api_jwt_verify_access(c, key, KEY_LEN, jwt,
+	                                       strlen(jwt), NOW + 60, &t),
+	                 LWM2M_ETIMEDOUT);
+	ck_assert_int_eq(api_jwt_verify_access(c, key, KEY_LEN, jwt,
+	                                       strlen(jwt), NOW + 61, &t),
+	                 LWM2M_ETIMEDOUT);
+	free(jwt);
+	c = api_jwt_cache_free(c);
+}
+END_TEST
+
+/* Refresh tokens, forged and truncated tokens are refused, cached or not;
+ * a failed verification is never cached. */
+START_TEST(test_api_jwt_verify_access_refused)
+{
+	struct api_jwt_cache *c = NULL;
+	char *jwt = sign(7, false, NOW + 60),
+	     *refresh = sign(7, true, NOW + 60);
+	char bad[2048];
+	struct api_token t;
+	uint64_t hits, misses;
+	size_t len = strlen(jwt);
+
+	ck_assert_int_eq(api_jwt_cache_new(1, &c), LWM2M_OK);
+	ck_assert_int_eq(
+	    api_jwt_verify_access(c, key, KEY_LEN, jwt, len, NOW, &t),
+	    LWM2M_OK);
+	snprintf(bad, sizeof bad, "%s", jwt);
+	bad[len - 2] = bad[len - 2] == 'A' ? 'B' : 'A';
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(api_jwt_verify_access(c, key, KEY_LEN, refresh,
+		                                       strlen(refresh), NOW,
+		                                       &t),
+		                 LWM2M_EDENIED);
+		ck_assert_int_ne(
+		    api_jwt_verify_access(c, key, KEY_LEN, bad, len, NOW, &t),
+		    LWM2M_OK);
+		ck_assert_int_ne(api_jwt_verify_access(c, key, KEY_LEN, jwt,
+		                                       len - 1, NOW, &t),
+		                 LWM2M_OK);
+	}
+	api_jwt_cache_stats(c, &hits, &misses);
+	ck_assert_uint_eq(hits, 0);
+	ck_assert_int_eq(
+	    api_jwt_verify_access(NULL, key, KEY_LEN, jwt, len, NOW, &t),
+	    LWM2M_OK);
+	free(refresh);
+	free(jwt);
+	c = api_jwt_cache_free(c);
+}
+END_TEST
+
 START_TEST(test_api_secret_hash_known)
 {
 	char hex[65];
@@ -165,6 +267,8 @@ api_jwt_suite(void)
 	TCase *sign_tc = tcase_create("api_jwt_sign");
 	TCase *verify_tc = tcase_create("api_jwt_verify");
 	TCase *hash_tc = tcase_create("api_secret_hash");
+	TCase *cache_tc = tcase_create("api_jwt_cache_new");
+	TCase *access_tc = tcase_create("api_jwt_verify_access");
 
 	tcase_add_test(sign_tc, test_api_jwt_sign_roundtrip);
 	tcase_add_test(sign_tc, test_api_jwt_sign_admin_org_written);
@@ -174,9 +278,15 @@ api_jwt_suite(void)
 	tcase_add_test(verify_tc, test_api_jwt_verify_tampered);
 	tcase_add_test(verify_tc, test_api_jwt_verify_malformed);
 	tcase_add_test(hash_tc, test_api_secret_hash_known);
+	tcase_add_test(cache_tc, test_api_jwt_cache_new_bad_size);
+	tcase_add_test(access_tc, test_api_jwt_verify_access_hit);
+	tcase_add_test(access_tc, test_api_jwt_verify_access_expired);
+	tcase_add_test(access_tc, test_api_jwt_verify_access_refused);
 	suite_add_tcase(s, sign_tc);
 	suite_add_tcase(s, verify_tc);
 	suite_add_tcase(s, hash_tc);
+	suite_add_tcase(s, cache_tc);
+	suite_add_tcase(s, access_tc);
 	return s;
 }
 

@@ -118,6 +118,7 @@ struct api_ctx {
 	uint32_t devop_timeout_ms; /* LWDS_DEVICE_TIMEOUT_MS */
 	struct api_limits *limits; /* api_limit.c; NULL when off */
 	unsigned n_conns;          /* open HTTP connections (api_server.c) */
+	struct api_jwt_cache *jwt_cache; /* verified access tokens */
 };
 
 /* api_config_from_env fills cfg with defaults overridden by LWDS_* variables.
@@ -282,6 +283,33 @@ lwm2m_err api_jwt_sign(const uint8_t *key, size_t key_len,
 lwm2m_err api_jwt_verify(const uint8_t *key, size_t key_len, const char *jwt,
                          size_t len, int64_t now, bool want_refresh,
                          struct api_token *ret_tok);
+
+/* A bounded cache of verified access tokens (api_jwt.c): a hit skips the
+ * base64, HMAC and JSON work of api_jwt_verify; expiry is still checked on
+ * every use, and revocation is not cached at all (api_auth_check asks Redis
+ * for the token's access key on every request).  The signing key must not
+ * change while the cache lives. */
+#define API_JWT_CACHE_SLOTS 4096 /* default slots (one token each) */
+#define API_JWT_CACHE_MAX (1u << 20)
+struct api_jwt_cache;
+
+/* api_jwt_cache_new allocates a cache of slots (1..API_JWT_CACHE_MAX)
+ * entries; LWM2M_EINVAL otherwise. */
+lwm2m_err api_jwt_cache_new(size_t slots, struct api_jwt_cache **ret_cache);
+
+/* api_jwt_cache_free frees c and its tokens; NULL-safe, returns NULL. */
+struct api_jwt_cache *api_jwt_cache_free(struct api_jwt_cache *c);
+
+/* api_jwt_verify_access is api_jwt_verify(..., want_refresh false, ...)
+ * answered from c when these exact bytes were verified before (c NULL:
+ * always verified); the same errors. */
+lwm2m_err api_jwt_verify_access(struct api_jwt_cache *c, const uint8_t *key,
+                                size_t key_len, const char *jwt, size_t len,
+                                int64_t now, struct api_token *ret_tok);
+
+/* api_jwt_cache_stats reads the hit and miss counters of c (0 for NULL). */
+void api_jwt_cache_stats(const struct api_jwt_cache *c, uint64_t *ret_hits,
+                         uint64_t *ret_misses);
 
 /* api_secret_hash writes the SHA-256 hex (64 chars + NUL) of secret. */
 void api_secret_hash(const char *secret, size_t len, char out[65]);

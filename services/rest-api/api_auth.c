@@ -70,9 +70,9 @@ api_auth_check(struct api_req *r, void (*done)(struct api_req *r))
 	while (*h == ' ') {
 		h++;
 	}
-	if (api_jwt_verify(api->signing_key, api->signing_key_len, h,
-	                   strlen(h), lwm2m_now_ms() / 1000, false,
-	                   &r->token) != LWM2M_OK) {
+	if (api_jwt_verify_access(
+	        api->jwt_cache, api->signing_key, api->signing_key_len, h,
+	        strlen(h), lwm2m_now_ms() / 1000, &r->token) != LWM2M_OK) {
 		auth_fail(r);
 		return;
 	}

@@ -642,6 +642,9 @@ api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 		err = api_limits_new(&ctx->limits);
 	}
 	if (err == LWM2M_OK) {
+		err = api_jwt_cache_new(API_JWT_CACHE_SLOTS, &ctx->jwt_cache);
+	}
+	if (err == LWM2M_OK) {
 		err = api_tls_setup(ctx->htp, ctx->cfg.listen);
 	}
 	if (err == LWM2M_OK) {
@@ -666,6 +669,7 @@ api_ctx_stop(struct api_ctx *ctx)
 	}
 	ctx->rpc = lwm2m_rpc_client_free(ctx->rpc);
 	ctx->limits = api_limits_free(ctx->limits);
+	ctx->jwt_cache = api_jwt_cache_free(ctx->jwt_cache);
 	lwm2m_redis_free(ctx->redis);
 	ctx->redis = NULL;
 }

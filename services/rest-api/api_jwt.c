@@ -256,6 +256,140 @@ api_jwt_verify(const uint8_t *key, size_t key_len, const char *jwt,
 	return LWM2M_OK;
 }
 
+/* ---- verified access tokens ---------------------------------------------
+ * A direct-mapped table: the slot is a seeded FNV-1a hash of the token's
+ * bytes (the seed is random per cache, so a peer cannot aim tokens at one
+ * slot), a hit needs the same length and the same bytes (compared in
+ * constant time).  A colliding token replaces the slot's. */
+
+struct jwt_slot {
+	char *jwt; /* NULL when empty */
+	size_t len;
+	struct api_token tok;
+};
+
+struct api_jwt_cache {
+	struct jwt_slot *slots;
+	size_t n;
+	uint64_t seed;
+	uint64_t hits, misses;
+};
+
+lwm2m_err
+api_jwt_cache_new(size_t slots, struct api_jwt_cache **ret_cache)
+{
+	struct api_jwt_cache *c;
+
+	if (slots == 0 || slots > API_JWT_CACHE_MAX) {
+		return LWM2M_EINVAL;
+	}
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	c->slots = calloc(slots, sizeof *c->slots);
+	if (c->slots == NULL ||
+	    lwm2m_random((uint8_t *)&c->seed, sizeof c->seed) != LWM2M_OK) {
+		free(c->slots);
+		free(c);
+		return LWM2M_ENOMEM;
+	}
+	c->n = slots;
+	*ret_cache = c;
+	return LWM2M_OK;
+}
+
+static void
+slot_clear(struct jwt_slot *s)
+{
+	free(s->jwt);
+	s->jwt = NULL;
+	s->len = 0;
+}
+
+struct api_jwt_cache *
+api_jwt_cache_free(struct api_jwt_cache *c)
+{
+	if (c == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		slot_clear(&c->slots[i]);
+	}
+	free(c->slots);
+	free(c);
+	return NULL;
+}
+
+static struct jwt_slot *
+slot_of(const struct api_jwt_cache *c, const char *jwt, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ c->seed;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)jwt[i];
+		h *= 0x100000001b3ULL;
+	}
+	return &c->slots[(h ^ (h >> 32)) % c->n];
+}
+
+static void
+slot_store(struct jwt_slot *s, const char *jwt, size_t len,
+           const struct api_token *tok)
+{
+	char *copy = malloc(len);
+
+	if (copy == NULL) {
+		return; /* not cached: the next request verifies again */
+	}
+	memcpy(copy, jwt, len);
+	slot_clear(s);
+	s->jwt = copy;
+	s->len = len;
+	s->tok = *tok;
+}
+
+lwm2m_err
+api_jwt_verify_access(struct api_jwt_cache *c, const uint8_t *key,
+                      size_t key_len, const char *jwt, size_t len, int64_t now,
+                      struct api_token *ret_tok)
+{
+	struct jwt_slot *s;
+	struct api_token tok;
+	lwm2m_err err;
+
+	if (c == NULL || len == 0 || len > JWT_MAX_LEN) {
+		return api_jwt_verify(key, key_len, jwt, len, now, false,
+		                      ret_tok);
+	}
+	s = slot_of(c, jwt, len);
+	if (s->jwt != NULL && s->len == len &&
+	    CRYPTO_memcmp(s->jwt, jwt, len) == 0) {
+		if (s->tok.exp <= now) {
+			slot_clear(s);
+			return LWM2M_ETIMEDOUT;
+		}
+		c->hits++;
+		*ret_tok = s->tok;
+		return LWM2M_OK;
+	}
+	c->misses++;
+	err = api_jwt_verify(key, key_len, jwt, len, now, false, &tok);
+	if (err == LWM2M_OK) {
+		slot_store(s, jwt, len, &tok);
+		*ret_tok = tok;
+	}
+	return err;
+}
+
+void
+api_jwt_cache_stats(const struct api_jwt_cache *c, uint64_t *ret_hits,
+                    uint64_t *ret_misses)
+{
+	*ret_hits = c != NULL ? c->hits : 0;
+	*ret_misses = c != NULL ? c->misses : 0;
+}
+
 void
 api_secret_hash(const char *secret, size_t len, char out[65])
 {
