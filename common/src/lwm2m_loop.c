@@ -111,3 +111,18 @@ lwm2m_loop_log_level_arg(const char *arg)
 	lwm2m_log_level = level;
 	return LWM2M_OK;
 }
+
+struct event_base *
+lwm2m_loop_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL) {
+		return NULL;
+	}
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}

@@ -135,19 +135,9 @@ setup_log(void)
 static int
 run(struct api_ctx *ctx)
 {
-	struct event_config *ecfg = event_config_new();
-	struct event_base *base = NULL;
+	struct event_base *base = lwm2m_loop_base_new();
 	struct lwm2m_signals *sig = NULL;
 	int rc = 1;
-
-	/* one epoll_ctl per fd and loop iteration, not one per read/write
-	 * toggle: -6% CPU per REST read (bench/README.md) */
-	if (ecfg != NULL) {
-		event_config_set_flag(ecfg,
-		                      EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-		base = event_base_new_with_config(ecfg);
-		event_config_free(ecfg);
-	}
 
 	if (base == NULL ||
 	    lwm2m_signals_new(base, on_stop, base, &sig) != LWM2M_OK) {

@@ -109,25 +109,6 @@ on_signal(void *arg)
 	wh_ctx_stop(s->ctx, 2000, on_stopped, s->base);
 }
 
-/* base_new: with epoll's change list, the EV_READ/EV_WRITE toggles evhttp
- * makes around every request and response collapse into one epoll_ctl per
- * descriptor and loop iteration (perf: epoll_ctl was 10% of the process at
- * 10k deliveries/s); nothing here dup()s a descriptor, the one caveat. */
-static struct event_base *
-base_new(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base;
-
-	if (cfg == NULL) {
-		return NULL;
-	}
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -145,7 +126,7 @@ main(int argc, char **argv)
 	if (rc >= 0) {
 		return rc;
 	}
-	stopper.base = base_new();
+	stopper.base = lwm2m_loop_base_new();
 	if (stopper.base == NULL ||
 	    wh_ctx_new(stopper.base, &config, &stopper.ctx) != LWM2M_OK ||
 	    lwm2m_signals_new(stopper.base, on_signal, &stopper, &signals) !=
