@@ -18,6 +18,12 @@
  *                      40000) port 20000 + i % 40000: no two sessions
  *                      share an address and port.
  *
+ * Without --register, against a server on 127.0.0.0/8, socket i is bound
+ * to 127.0.0.(200 + i / 40000) port 20000 + i % 40000 as well: with
+ * kernel-chosen ports a port was sometimes reused while the server still
+ * held the previous session on it, and libcoap 4.3.1 ignores a ClientHello
+ * on an existing session, so that handshake timed out (10 s).
+ *
  * Prints one JSON line: {"handshakes":N,"failed":F,"seconds":S,"rate":R}.
  */
 #include <arpa/inet.h>
@@ -95,6 +101,24 @@ reg_bind(struct conn *c)
 	       bind(c->fd, (struct sockaddr *)&local, sizeof local) == 0;
 }
 
+/* without --register: a distinct loopback address and port for handshake
+ * c->idx when the server is on 127.0.0.0/8, else the kernel's choice */
+static bool
+shake_bind(const struct bench *b, struct conn *c)
+{
+	struct sockaddr_in local = {.sin_family = AF_INET};
+	const struct sockaddr_in *srv = (const struct sockaddr_in *)&b->addr;
+
+	if (b->addr.ss_family != AF_INET ||
+	    (ntohl(srv->sin_addr.s_addr) >> 24) != 127) {
+		return true;
+	}
+	local.sin_addr.s_addr = htonl(0x7f0000c8u + (uint32_t)(c->idx / 40000));
+	local.sin_port = htons((uint16_t)(20000 + c->idx % 40000));
+	return c->fd >= 0 &&
+	       bind(c->fd, (struct sockaddr *)&local, sizeof local) == 0;
+}
+
 /* a CoAP CON POST /rd?ep=<identity>&lt=86400 with </3/0> */
 static bool
 send_register(struct conn *c)
@@ -137,7 +161,7 @@ conn_start(struct bench *b, struct conn *c)
 	snprintf(c->identity, sizeof c->identity, "%s", b->identity);
 	c->registering = false;
 	c->fd = socket(b->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	if (b->reg && !reg_bind(c)) {
+	if (b->reg ? !reg_bind(c) : !shake_bind(b, c)) {
 		perror("bind");
 		close(c->fd);
 		return false;

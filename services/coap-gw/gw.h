@@ -367,7 +367,7 @@ struct gw_request;
  * on the same endpoint, device certificates (off with LWDS_DTLS_PKI=0)
  * trusting the device CA (LWDS_CA_CERT/LWDS_CA_KEY, else Redis: read, or
  * created, blocking, so call it before the loop runs); LWDS_DTLS_CERT_LISTEN
- * adds a second endpoint.  LWDS_DTLS_SHARDS (1-64, default 1) serves the
+ * adds a second endpoint.  LWDS_DTLS_SHARDS (1-256, default 1) serves the
  * port from that many libcoap contexts instead (gw_shards_start);
  * LWDS_COAP_WALK_MS (default 25, 0: off) throttles libcoap's walks of all
  * sessions (gw_walk_throttle).  Called by gw_coap_start. */
@@ -388,7 +388,8 @@ bool gw_dtls_bind(struct gw_ctx *gw, coap_session_t *session,
 
 /* gw_walk_throttle makes libcoap's walk of all sessions of ctx (timer work,
  * run after every event by coap_io_do_epoll) run at most every min_ms, or
- * less often when one walk takes more than a tenth of that; false when
+ * less often, so that the walks of all throttled contexts take at most a
+ * tenth of the time; false when
  * nothing changed (min_ms 0, no slot).  gw_walk_forget ends it for ctx. */
 bool gw_walk_throttle(coap_context_t *ctx, unsigned int min_ms);
 void gw_walk_forget(const coap_context_t *ctx);

@@ -48,7 +48,7 @@
 #define PSK_POLL_MS 250
 #define PSK_BUCKETS_MIN 64
 #define WALK_MS 25    /* least time between two walks of all sessions */
-#define SHARDS_MAX 64 /* LWDS_DTLS_SHARDS */
+#define SHARDS_MAX 256 /* LWDS_DTLS_SHARDS */
 /* OpenSSL sizes a session's record write buffer, kept for the session's
  * lifetime (SSL_MODE_RELEASE_BUFFERS does not apply to DTLS), after the
  * largest record it may send: 16 kB by default.  A CoAP datagram is at most
@@ -712,7 +712,7 @@ open_endpoints(struct gw_dtls *d, const char *listen)
 	    lwm2m_parse_int(lwm2m_getenv("LWDS_COAP_WALK_MS", "25"), 0, 1000,
 	                    &walk_ms) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR,
-		          "bad LWDS_DTLS_SHARDS (1-64) or LWDS_COAP_WALK_MS "
+		          "bad LWDS_DTLS_SHARDS (1-256) or LWDS_COAP_WALK_MS "
 		          "(0-1000)");
 		return LWM2M_EINVAL;
 	}

@@ -10,10 +10,10 @@
  * coap_io_prepare_epoll() itself: libcoap calls it through its PLT and the
  * executable's definition comes first in the dynamic symbol lookup.  For a
  * throttled context the real function (dlsym RTLD_NEXT) runs at most every
- * min_ms, or less often when one walk takes more than 1/WALK_SHARE of that;
- * other contexts go straight through.  A skipped walk only delays timer
- * work (the gateway's poll timer calls again within 50 ms); nothing libcoap
- * does on a datagram depends on it.
+ * min_ms, or less often, so that the walks of all throttled contexts take
+ * at most 1/WALK_SHARE of the time; other contexts go straight through.  A
+ * skipped walk only delays timer work (the gateway's poll timer calls again
+ * within 50 ms); nothing libcoap does on a datagram depends on it.
  *
  * The shards: a datagram from an address without a session (every new DTLS
  * handshake) makes libcoap visit every session of the endpoint to count the
@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gw.h"
@@ -47,7 +48,7 @@
 #include "lwm2m_log.h"
 
 #define WALK_SHARE 10 /* walks take at most 1/WALK_SHARE of the time */
-#define WALK_SLOTS 65 /* contexts throttled at once */
+#define WALK_SLOTS 260 /* contexts throttled at once */
 #define SHARD_POLL_MS 50
 #define SHARD_EPOLL_BATCH 32
 #define SHARD_READ_ROUNDS 64
@@ -64,6 +65,16 @@ struct walk_slot {
 
 static prepare_fn walk_real_fn;
 static struct walk_slot walk_slots[WALK_SLOTS];
+static coap_tick_t walk_active; /* slots in use */
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static prepare_fn
 walk_real(void)
@@ -95,6 +106,7 @@ coap_io_prepare_epoll(coap_context_t *ctx, coap_tick_t now)
 	struct walk_slot *w = walk_slot(ctx);
 	coap_tick_t end, took;
 	unsigned int due;
+	int64_t t0;
 
 	if (real == NULL) {
 		return 0;
@@ -105,11 +117,15 @@ coap_io_prepare_epoll(coap_context_t *ctx, coap_tick_t now)
 	if (w->last != 0 && now < w->last + w->interval) {
 		return (unsigned int)(w->last + w->interval - now);
 	}
+	t0 = mono_us();
 	due = real(ctx, now);
+	/* all throttled contexts together walk at most 1/WALK_SHARE of the
+	 * time: a shard holds about 1/walk_active of the sessions */
+	took = (coap_tick_t)(mono_us() - t0) * WALK_SHARE * walk_active *
+	       COAP_TICKS_PER_SECOND / 1000000;
 	coap_ticks(&end);
-	took = end > now ? end - now : 0;
 	w->last = end;
-	w->interval = took * WALK_SHARE > w->min ? took * WALK_SHARE : w->min;
+	w->interval = took > w->min ? took : w->min;
 	return due;
 }
 
@@ -129,6 +145,7 @@ gw_walk_throttle(coap_context_t *ctx, unsigned int min_ms)
 	if (w == NULL || min_ms == 0 || walk_real() == NULL) {
 		return false;
 	}
+	walk_active += w->ctx == NULL;
 	w->ctx = ctx;
 	w->last = 0;
 	w->min = (coap_tick_t)min_ms * COAP_TICKS_PER_SECOND / 1000;
@@ -143,6 +160,7 @@ gw_walk_forget(const coap_context_t *ctx)
 
 	if (w != NULL) {
 		memset(w, 0, sizeof *w);
+		walk_active--;
 	}
 }
 
