@@ -93,6 +93,24 @@ START_TEST(test_lwm2m_objdef_dup_deep)
 }
 END_TEST
 
+/* Each free drops one hold; the last one frees (ASan/valgrind: no leak,
+ * no use after free). */
+START_TEST(test_lwm2m_objdef_hold_outlives_owner)
+{
+	struct lwm2m_objdef *owner = demo(), *h1, *h2;
+
+	h1 = lwm2m_objdef_hold(owner);
+	h2 = lwm2m_objdef_hold(owner);
+	ck_assert_ptr_eq(h1, owner);
+	ck_assert_ptr_null(lwm2m_objdef_free(owner));
+	ck_assert_str_eq(h1->name, "DemoObject");
+	lwm2m_objdef_free(h1);
+	ck_assert_uint_eq(h2->n_props, 4);
+	ck_assert_str_eq(h2->props[2].serialisation_name, "Blink");
+	lwm2m_objdef_free(h2);
+}
+END_TEST
+
 START_TEST(test_lwm2m_objdef_add_prop_limit)
 {
 	struct lwm2m_objdef *def;
@@ -644,6 +662,7 @@ objdef_suite(void)
 	const struct test tests[] = {
 	    {"lwm2m_objdef_new", test_lwm2m_objdef_new_defaults},
 	    {"lwm2m_objdef_dup", test_lwm2m_objdef_dup_deep},
+	    {"lwm2m_objdef_hold", test_lwm2m_objdef_hold_outlives_owner},
 	    {"lwm2m_objdef_add_prop", test_lwm2m_objdef_add_prop_limit},
 	    {"lwm2m_objdef_set_str", test_lwm2m_objdef_set_str_rules},
 	    {"lwm2m_objdef_prop", test_lwm2m_objdef_prop_lookup},

@@ -94,6 +94,7 @@ struct lwm2m_objdef {
 	struct lwm2m_propdef *props; /* in definition order */
 	size_t n_props;
 	size_t cap_props;
+	unsigned holds; /* lwm2m_objdef_hold count; one thread only */
 };
 
 /* A growable array of owned definitions. */
@@ -120,6 +121,13 @@ lwm2m_err lwm2m_objdef_new(struct lwm2m_objdef **ret_def);
 /* lwm2m_objdef_free frees def and everything it owns; NULL-safe; returns
  * NULL. */
 struct lwm2m_objdef *lwm2m_objdef_free(struct lwm2m_objdef *def);
+
+/* lwm2m_objdef_hold lets one more holder keep def, read-only, past its
+ * owner's lwm2m_objdef_free: each lwm2m_objdef_free drops one hold, and
+ * only a free with no hold left frees.  Cheaper than lwm2m_objdef_dup for
+ * a definition borrowed from a cache (lwm2m_objdef_store_get).  Owner and
+ * holders must be on one thread.  Returns def, for the holder to free. */
+struct lwm2m_objdef *lwm2m_objdef_hold(const struct lwm2m_objdef *def);
 
 /* lwm2m_objdef_dup deep-copies src into a new definition. */
 lwm2m_err lwm2m_objdef_dup(const struct lwm2m_objdef *src,

@@ -108,6 +108,10 @@ lwm2m_objdef_free(struct lwm2m_objdef *def)
 	if (def == NULL) {
 		return NULL;
 	}
+	if (def->holds > 0) {
+		def->holds--;
+		return NULL;
+	}
 	for (size_t i = 0; i < def->n_props; i++) {
 		prop_fini(&def->props[i]);
 	}
@@ -175,6 +179,15 @@ prop_copy(struct lwm2m_propdef *dst, const struct lwm2m_propdef *src)
 	      LWM2M_OK;
 	ok &= dup_str(&dst->item_name, src->item_name) == LWM2M_OK;
 	return ok ? LWM2M_OK : LWM2M_ENOMEM;
+}
+
+struct lwm2m_objdef *
+lwm2m_objdef_hold(const struct lwm2m_objdef *def)
+{
+	struct lwm2m_objdef *d = (struct lwm2m_objdef *)def;
+
+	d->holds++;
+	return d;
 }
 
 lwm2m_err

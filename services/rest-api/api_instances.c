@@ -892,10 +892,11 @@ on_definition(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 		api_reply_status(r, 404);
 		return;
 	}
-	if (err != LWM2M_OK || lwm2m_objdef_dup(def, &s->def) != LWM2M_OK) {
+	if (err != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 		return;
 	}
+	s->def = lwm2m_objdef_hold(def); /* kept past the cache's next use */
 	if (s->rid >= 0 &&
 	    lwm2m_objdef_prop(s->def, (uint16_t)s->rid) == NULL) {
 		api_reply_status(r, 404);
