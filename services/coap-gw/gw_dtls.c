@@ -47,7 +47,7 @@
 #define PSK_ID_MAX 128 /* bytes of an identity */
 #define PSK_POLL_MS 250
 #define PSK_BUCKETS_MIN 64
-#define WALK_MS 25    /* least time between two walks of all sessions */
+#define WALK_MS 25     /* least time between two walks of all sessions */
 #define SHARDS_MAX 256 /* LWDS_DTLS_SHARDS */
 /* OpenSSL sizes a session's record write buffer, kept for the session's
  * lifetime (SSL_MODE_RELEASE_BUFFERS does not apply to DTLS), after the
@@ -83,6 +83,9 @@ struct gw_dtls {
 	char *ca_cert, *server_pem;     /* PEM of the CA and the server */
 	/* DER copies libcoap keeps pointing to (see pki_setup_data) */
 	uint8_t *ca_der, *cert_der, *key_der;
+	/* the same, parsed once: shared by every server SSL (on_tls_setup) */
+	X509 *cert_x;
+	EVP_PKEY *key_x;
 	int ca_der_len, cert_der_len, key_der_len;
 };
 
@@ -377,7 +380,16 @@ on_cn(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
 static int
 on_tls_setup(void *tls, coap_dtls_pki_t *setup)
 {
+	struct gw_dtls *d = setup->cn_call_back_arg;
 	int mode = SSL_get_verify_mode(tls);
+
+	/* libcoap parsed the certificate and key into this SSL: its own
+	 * copies (about 10 kB per session) give way to the shared ones */
+	if (d->cert_x != NULL && d->key_x != NULL &&
+	    (SSL_use_certificate(tls, d->cert_x) != 1 ||
+	     SSL_use_PrivateKey(tls, d->key_x) != 1)) {
+		return 0;
+	}
 
 	ERR_clear_error();
 	/* a certificate suite without a client certificate fails the
@@ -393,7 +405,7 @@ on_tls_setup(void *tls, coap_dtls_pki_t *setup)
 /* The PEM as DER for libcoap, which loads the server key and certificates
  * into every server SSL (PSK handshakes included): OpenSSL 3.0 decodes a
  * PEM key through its generic decoder chain, several times slower than
- * DER. */
+ * DER.  The parsed certificate and key stay for on_tls_setup. */
 static bool
 pki_der(struct gw_dtls *d)
 {
@@ -413,8 +425,8 @@ pki_der(struct gw_dtls *d)
 		d->key_der_len = i2d_PrivateKey(pk, &d->key_der);
 	}
 	X509_free(ca_x);
-	X509_free(srv_x);
-	EVP_PKEY_free(pk);
+	d->cert_x = srv_x;
+	d->key_x = pk;
 	BIO_free(ca);
 	BIO_free(srv);
 	BIO_free(key);
@@ -801,6 +813,8 @@ gw_dtls_stop(struct gw_ctx *gw)
 	free(d->ca_cert);
 	OPENSSL_free(d->ca_der);
 	OPENSSL_free(d->cert_der);
+	X509_free(d->cert_x);
+	EVP_PKEY_free(d->key_x);
 	if (d->key_der != NULL) {
 		OPENSSL_cleanse(d->key_der, (size_t)d->key_der_len);
 		OPENSSL_free(d->key_der);
