@@ -47,12 +47,13 @@
 #include "lwm2m_id.h"
 #include "lwm2m_log.h"
 
-#define WALK_SHARE 10 /* walks take at most 1/WALK_SHARE of the time */
+#define WALK_SHARE 10  /* walks take at most 1/WALK_SHARE of the time */
 #define WALK_SLOTS 260 /* contexts throttled at once */
 #define SHARD_POLL_MS 50
 #define SHARD_EPOLL_BATCH 32
 #define SHARD_READ_ROUNDS 64
 #define PROBE_WAIT_MS 1000
+#define SHARD_ATTEMPTS 3 /* endpoints opened until the probe finds one */
 
 /* ---- the walk ---------------------------------------------------------- */
 
@@ -250,6 +251,9 @@ probe_ptr(int epfd, int fd, const coap_address_t *bound)
 			ptr = evs[i].data.ptr;
 		}
 	}
+	if (ptr == NULL) {
+		return NULL; /* fd is not the endpoint's: leave its datagrams */
+	}
 	memset(back, 0, sizeof back);
 	if (recv(fd, back, sizeof back - 1, MSG_DONTWAIT) !=
 	        (ssize_t)strlen(cookie) ||
@@ -259,15 +263,35 @@ probe_ptr(int epfd, int fd, const coap_address_t *bound)
 	return ptr;
 }
 
-/* Opens an endpoint of ctx on listen's host with an ephemeral port; the
- * socket is the lowest free descriptor, which socket() takes (the probe
- * then proves it); ret_bound is where it is bound. */
+/* true when fd is an unconnected UDP socket of listen's family */
+static bool
+is_our_kind(int fd, const coap_address_t *listen)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof sa;
+	int type = 0;
+	socklen_t tlen = sizeof type;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
+	    type != SOCK_DGRAM ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
+	    sa.ss_family != listen->addr.sa.sa_family) {
+		return false;
+	}
+	len = sizeof sa;
+	return getpeername(fd, (struct sockaddr *)&sa, &len) != 0 &&
+	       errno == ENOTCONN;
+}
+
+/* Opens an endpoint of ctx on listen's host with an ephemeral port; its
+ * socket is the lowest free descriptor, which socket() takes (another
+ * thread opening one at that moment fails the checks or the probe);
+ * ret_bound is where it is bound. */
 static lwm2m_err
-open_ephemeral(coap_context_t *ctx, const coap_address_t *listen, int *ret_fd,
-               coap_address_t *ret_bound)
+open_ephemeral(coap_context_t *ctx, const coap_address_t *listen,
+               coap_endpoint_t **ret_ep, int *ret_fd, coap_address_t *ret_bound)
 {
 	coap_address_t eph = *listen;
-	coap_endpoint_t *ep;
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof sa;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -277,41 +301,34 @@ open_ephemeral(coap_context_t *ctx, const coap_address_t *listen, int *ret_fd,
 	}
 	close(fd);
 	coap_address_set_port(&eph, 0);
-	ep = coap_new_endpoint(ctx, &eph, COAP_PROTO_DTLS);
-	if (ep == NULL) {
+	*ret_ep = coap_new_endpoint(ctx, &eph, COAP_PROTO_DTLS);
+	if (*ret_ep == NULL) {
 		return LWM2M_EIO;
 	}
-	coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
-	    sa.ss_family != listen->addr.sa.sa_family) {
-		return LWM2M_EIO;
+	coap_endpoint_set_default_mtu(*ret_ep, COAP_RXBUFFER_SIZE);
+	if (!is_our_kind(fd, listen) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+		return LWM2M_ENOTFOUND; /* not the guessed descriptor */
 	}
 	coap_address_init(ret_bound);
 	ret_bound->size = len;
 	memcpy(&ret_bound->addr, &sa, len);
 	if (coap_address_get_port(ret_bound) == 0 ||
 	    coap_address_get_port(ret_bound) == coap_address_get_port(listen)) {
-		return LWM2M_EIO;
+		return LWM2M_ENOTFOUND; /* not the guessed descriptor */
 	}
 	*ret_fd = fd;
 	return LWM2M_OK;
 }
 
-lwm2m_err
-gw_shard_listen(coap_context_t *ctx, const coap_address_t *listen)
+/* the endpoint socket fd (pointer ptr in epfd) replaced by one bound to
+ * listen with SO_REUSEPORT */
+static lwm2m_err
+swap_socket(int epfd, int fd, void *ptr, const coap_address_t *listen)
 {
-	coap_address_t bound;
-	int fd = -1, s, epfd = coap_context_get_coap_fd(ctx);
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
+	int s = reuseport_socket(fd, listen);
 
-	if (epfd < 0 || open_ephemeral(ctx, listen, &fd, &bound) != LWM2M_OK) {
-		return LWM2M_EIO;
-	}
-	ev.data.ptr = probe_ptr(epfd, fd, &bound);
-	if (ev.data.ptr == NULL) {
-		return LWM2M_EIO;
-	}
-	s = reuseport_socket(fd, listen);
 	if (s < 0) {
 		lwm2m_log(LWM2M_LOG_ERR, "DTLS shard: SO_REUSEPORT bind: %s",
 		          strerror(errno));
@@ -327,6 +344,34 @@ gw_shard_listen(coap_context_t *ctx, const coap_address_t *listen)
 		return LWM2M_EIO;
 	}
 	return LWM2M_OK;
+}
+
+lwm2m_err
+gw_shard_listen(coap_context_t *ctx, const coap_address_t *listen)
+{
+	coap_address_t bound;
+	coap_endpoint_t *ep = NULL;
+	int fd = -1, epfd = coap_context_get_coap_fd(ctx);
+	lwm2m_err err = LWM2M_EIO;
+	void *ptr;
+
+	for (int attempt = 0; epfd >= 0 && attempt < SHARD_ATTEMPTS;
+	     attempt++) {
+		err = open_ephemeral(ctx, listen, &ep, &fd, &bound);
+		ptr = err == LWM2M_OK ? probe_ptr(epfd, fd, &bound) : NULL;
+		if (ptr != NULL) {
+			return swap_socket(epfd, fd, ptr, listen);
+		}
+		if (ep != NULL) {
+			coap_free_endpoint(ep);
+			ep = NULL;
+		}
+		if (err == LWM2M_EIO) {
+			break;
+		}
+		err = LWM2M_EIO;
+	}
+	return err;
 }
 
 /* ---- the shard contexts ------------------------------------------------- */
