@@ -384,8 +384,15 @@ class TestDevices(DeviceCase):
                 self.sim.send("fail %s off" % self.EP)
             self.assertEqual(r.status, status, (code, r))
 
-    def test_mute_is_504(self):
+    def mute(self):
+        """Mutes the device and waits for lwds-sim's "ok" (a request sent
+        before it has read the command would be answered)."""
+        start = len(self.sim.lines)
         self.sim.send("mute %s on" % self.EP)
+        self.sim.wait_line(r"^ok", 10, start)
+
+    def test_mute_is_504(self):
+        self.mute()
         try:
             r = self.get(self.inst(3))
         finally:
@@ -417,7 +424,9 @@ class TestDevicesDeviceTimeout(DeviceCase):
     EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "2000"}
 
     def test_gateway_killed_mid_request_is_503(self):
+        start = len(self.sim.lines)
         self.sim.send("mute %s on" % self.EP)
+        self.sim.wait_line(r"^ok", 10, start)
         result = {}
 
         def call():
