@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 
 #include "gw.h"
+#include "lwm2m_id.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
@@ -87,6 +88,10 @@ struct gw_dtls {
 	X509 *cert_x;
 	EVP_PKEY *key_x;
 	int ca_der_len, cert_der_len, key_der_len;
+	/* session ticket keys shared by every shard's SSL_CTX, so a device
+	 * resumes whichever shard its new address lands on */
+	unsigned char ticket_keys[80];
+	bool ticket_keys_set;
 };
 
 /* ---- the identity table ---------------------------------------------------
@@ -392,6 +397,23 @@ on_tls_setup(void *tls, coap_dtls_pki_t *setup)
 	}
 
 	ERR_clear_error();
+	/* OpenSSL refuses to resume a session on an SSL that verifies its
+	 * peer and has no session id context (an internal_error alert): with
+	 * one, PSK and certificate devices resume with their ticket */
+	if (SSL_set_session_id_context(tls, (const unsigned char *)"lwds", 4) !=
+	    1) {
+		return 0;
+	}
+	if (!d->ticket_keys_set) {
+		d->ticket_keys_set =
+		    lwm2m_random(d->ticket_keys, sizeof d->ticket_keys) ==
+		    LWM2M_OK;
+	}
+	if (d->ticket_keys_set &&
+	    SSL_CTX_set_tlsext_ticket_keys(SSL_get_SSL_CTX(tls), d->ticket_keys,
+	                                   sizeof d->ticket_keys) != 1) {
+		return 0;
+	}
 	/* a certificate suite without a client certificate fails the
 	 * handshake (libcoap only asks for one) */
 	if ((mode & SSL_VERIFY_PEER) != 0) {
@@ -510,17 +532,28 @@ refuse(coap_pdu_t *response, const char *diag)
 	return false;
 }
 
-/* the PSK identity of the session, or NULL */
+/* the PSK identity of the session, or NULL: libcoap records it in its PSK
+ * callback, which a resumed handshake skips (libcoap then has an empty
+ * one), so OpenSSL's session, which keeps the identity, answers then */
 static const char *
 session_psk_identity(coap_session_t *session, size_t *ret_len)
 {
 	const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+	coap_tls_library_t lib;
+	SSL *ssl;
+	const char *text;
 
-	if (id == NULL) {
+	if (id != NULL && id->s != NULL && id->length > 0) {
+		*ret_len = id->length;
+		return (const char *)id->s;
+	}
+	ssl = coap_session_get_tls(session, &lib);
+	if (ssl == NULL || lib != COAP_TLS_LIBRARY_OPENSSL ||
+	    (text = SSL_get_psk_identity(ssl)) == NULL) {
 		return NULL;
 	}
-	*ret_len = id->length;
-	return (const char *)id->s;
+	*ret_len = strlen(text);
+	return text;
 }
 
 static bool
@@ -823,6 +856,7 @@ gw_dtls_stop(struct gw_ctx *gw)
 		OPENSSL_cleanse(d->server_pem, strlen(d->server_pem));
 		free(d->server_pem);
 	}
+	OPENSSL_cleanse(d->ticket_keys, sizeof d->ticket_keys);
 	free(d);
 	gw->dtls = NULL;
 }

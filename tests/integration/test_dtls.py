@@ -15,10 +15,45 @@ import unittest
 import json
 
 from hooksink import Sink
-from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
+from lwdslib import (CON, METHODS, OPT, CoapMessage, ServiceTestCase, Sim,
+                     link, path_of, uint_opt, wait_until)
 
 COAP_CLIENT = "coap-client-openssl"
 PAYLOAD = b"</1/0>,</3/0>"
+
+
+def resumed(test, port, suite, *cred):
+    """Two s_client handshakes, the second offering the first's session
+    (-sess_out, -sess_in): the second must be an abbreviated one.  Returns
+    the session file's path."""
+    path = os.path.join(tempfile.mkdtemp(prefix="lwds-sess-"), "session")
+    test.addCleanup(shutil.rmtree, os.path.dirname(path), True)
+    first = s_client(port, suite, "-sess_out", path, *cred)
+    test.assertIn("New, TLSv1.2", first, first)
+    second = s_client(port, suite, "-sess_in", path, *cred)
+    test.assertIn("Reused, TLSv1.2", second, second)
+    return path
+
+
+def s_client_send(port, suite, data, until, *cred):
+    """s_client sending data (raw bytes) as application data, kept open
+    until until() holds (or 15 s), then stopped; returns its output."""
+    p = subprocess.Popen(["openssl", "s_client", "-dtls1_2", "-quiet",
+                          "-ign_eof", "-connect", "127.0.0.1:%d" % port,
+                          "-cipher", suite] + list(cred),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        p.stdin.write(data)
+        p.stdin.flush()
+        try:
+            wait_until(until, 15, 0.1, "the effect of the data sent")
+        except AssertionError:
+            pass
+    finally:
+        p.kill()
+        out = p.communicate()[0]
+    return out.decode(errors="replace")
 
 
 def s_client(port, suite, *cred):
@@ -267,6 +302,27 @@ class TestDtlsPsk(ServiceTestCase, DeviceChecks):
             self.assertRegex(out, r"Protocol\s*: DTLSv1.2", out)
             self.assertNotIn("alert", out)
 
+    def test_session_resumed(self):
+        """A PSK device that comes back (a new address or port) resumes
+        its session with an abbreviated handshake."""
+        psk, _ = self.create_psk(usable=False)
+        cred = ("-psk_identity", psk["Identity"], "-psk", psk["Secret"])
+        session = resumed(self, self.svc.dtls_port, "PSK-AES128-CCM8",
+                          *cred)
+        # the resumed session still names its identity: a Register on it
+        # is bound to the PSK's endpoint (the PSK callback did not run)
+        ep = psk["Identity"]
+        register = CoapMessage(CON, METHODS["POST"], 7, b"\x01", [
+            (OPT["Uri-Path"], b"rd"),
+            (OPT["Content-Format"], uint_opt(40)),
+            (OPT["Uri-Query"], ("ep=%s" % ep).encode()),
+            (OPT["Uri-Query"], b"lt=300")], PAYLOAD).encode()
+        out = s_client_send(self.svc.dtls_port, "PSK-AES128-CCM8", register,
+                            lambda: self.record(ep).get("ep") == ep,
+                            "-sess_in", session, *cred)
+        self.assertEqual(self.record(ep).get("ep"), ep,
+                         "%s\n%s" % (out, self.svc.logs()))
+
     def test_sim_registers_over_dtls(self):
         psk, key = self.create_psk(body={"Endpoint": "dtls-sim-0"},
                                    usable=False)
@@ -398,6 +454,12 @@ class TestDtlsCertificates(ServiceTestCase, DeviceChecks):
             self.assertRegex(out, r"Cipher is %s" % re.escape(suite), out)
             self.assertRegex(out, r"Protocol\s*: DTLSv1.2", out)
             self.assertNotIn("alert", out)
+
+    def test_session_resumed(self):
+        """A certificate device that comes back resumes its session."""
+        crt, key = self.files(self.issue(), "resume")
+        resumed(self, self.svc.dtls_port, "ECDHE-ECDSA-AES128-CCM8",
+                "-cert", crt, "-key", key)
 
     def test_no_certificate_refused(self):
         """A certificate suite without a client certificate fails the
