@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 
 #include "gw.h"
 #include "lwm2m_devop.h"
@@ -1216,11 +1217,27 @@ add_metrics(struct gw_devops *ds)
 	    NULL, "lwds_gw_notifications_total", "Notifications published");
 }
 
+/* Connected UDP sockets sharing the listen port cost every datagram to
+ * that port a walk over all of them on Linux before 6.13 (no 4-tuple hash
+ * for UDP): true there, or when the release cannot be read. */
+static bool
+udp_lookup_walks_connected(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2) {
+		return true;
+	}
+	return major < 6 || (major == 6 && minor < 13);
+}
+
 /* The default of LWDS_DEVICE_SESSIONS_MAX: half the descriptor limit, whose
  * soft value is first raised towards the hard one (up to what 65,536
- * sessions need), at most 65,536.  Each kept client session is a socket;
- * keeping one per device read avoids a socket opened and closed per read
- * (bench/README.md, REST reads). */
+ * sessions need), at most 65,536; GW_DEVICE_SESSIONS_MAX_DEFAULT (256) on
+ * kernels where many connected sockets slow every datagram down.  Each
+ * kept client session is a socket; keeping one per device read avoids a
+ * socket opened and closed per read (bench/README.md, REST reads). */
 #define SESSIONS_DEFAULT_CAP 65536
 
 static size_t
@@ -1229,7 +1246,8 @@ sessions_default(void)
 	struct rlimit rl;
 	rlim_t want = 2 * (rlim_t)SESSIONS_DEFAULT_CAP;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+	if (udp_lookup_walks_connected() ||
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0) {
 		return GW_DEVICE_SESSIONS_MAX_DEFAULT;
 	}
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
