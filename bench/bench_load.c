@@ -28,11 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "lwm2m_id.h"
 
 #define MAX_SOCKETS 20000
@@ -40,8 +39,6 @@
 #define PKT_MAX 1500
 #define ACK_TIMEOUT_US 2000000
 #define MAX_RETRANSMIT 4
-#define HIST_STEP_US 10
-#define HIST_BUCKETS 1000000 /* 10 s at 10 us */
 #define ID_LEN 22
 
 enum op { OP_REGISTER, OP_UPDATE, OP_DEREGISTER };
@@ -58,13 +55,6 @@ struct slot {
 	int64_t due_us; /* next retransmission or give-up time */
 	size_t len;
 	uint8_t pkt[PKT_MAX];
-};
-
-struct phase_stats {
-	uint64_t requests, ok, errors, timeouts, retransmits;
-	uint32_t *hist;
-	uint32_t max_us;
-	int64_t last_ok_us;
 };
 
 struct load {
@@ -86,12 +76,12 @@ struct load {
 	uint16_t next_mid;
 	enum op op;
 	uint32_t registered; /* devices holding an id */
-	uint32_t cursor;   /* next device for this phase */
-	uint32_t issued;   /* requests started in this phase */
-	uint32_t limit;    /* requests to start in this phase (0 = by time) */
-	int64_t phase_end; /* by-time phases: stop issuing after this */
+	uint32_t cursor;     /* next device for this phase */
+	uint32_t issued;     /* requests started in this phase */
+	uint32_t limit;      /* requests to start in this phase (0 = by time) */
+	int64_t phase_end;   /* by-time phases: stop issuing after this */
 	int64_t phase_start;
-	struct phase_stats st;
+	struct bench_phase st;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -103,182 +93,85 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- CoAP encoding --------------------------------------------------- */
 
-static size_t
-put_nibble_ext(uint8_t *p, unsigned v, uint8_t *ret_nibble)
-{
-	if (v < 13) {
-		*ret_nibble = (uint8_t)v;
-		return 0;
-	}
-	if (v < 269) {
-		*ret_nibble = 13;
-		p[0] = (uint8_t)(v - 13);
-		return 1;
-	}
-	*ret_nibble = 14;
-	p[0] = (uint8_t)((v - 269) >> 8);
-	p[1] = (uint8_t)(v - 269);
-	return 2;
-}
-
-/* Append option num (>= *last) to pkt; false when it does not fit. */
-static bool
-put_opt(struct slot *s, unsigned *last, unsigned num, const void *val,
-        size_t vlen)
-{
-	uint8_t hdr[5], dn, ln;
-	size_t h = 1;
-
-	if (s->len + 5 + vlen > PKT_MAX) {
-		return false;
-	}
-	h += put_nibble_ext(hdr + h, num - *last, &dn);
-	h += put_nibble_ext(hdr + h, (unsigned)vlen, &ln);
-	hdr[0] = (uint8_t)(dn << 4 | ln);
-	memcpy(s->pkt + s->len, hdr, h);
-	memcpy(s->pkt + s->len + h, val, vlen);
-	s->len += h + vlen;
-	*last = num;
-	return true;
-}
-
+/* Starts a CON request with a fresh message id and 8-byte token in s. */
 static void
-put_header(struct load *ld, struct slot *s, uint8_t code)
+put_header(struct load *ld, struct slot *s, struct bench_coap_out *out,
+           uint8_t code)
 {
 	uint64_t tok = ++ld->next_token;
 
 	s->mid = ++ld->next_mid;
 	memcpy(s->token, &tok, sizeof s->token);
-	s->pkt[0] = 0x40 | 8; /* ver 1, CON, token length 8 */
-	s->pkt[1] = code;
-	s->pkt[2] = (uint8_t)(s->mid >> 8);
-	s->pkt[3] = (uint8_t)s->mid;
-	memcpy(s->pkt + 4, s->token, 8);
-	s->len = 12;
+	bench_coap_put_header(out, s->pkt, PKT_MAX, 0, code, s->mid, s->token,
+	                      8);
 }
 
 static bool
 build_register(struct load *ld, struct slot *s)
 {
+	struct bench_coap_out o;
 	char q[160];
-	unsigned last = 0;
 	uint8_t ct40 = 40;
-	size_t ll = strlen(ld->links);
 	bool ok;
 
-	put_header(ld, s, 0x02); /* POST */
-	ok = put_opt(s, &last, 11, "rd", 2) && put_opt(s, &last, 12, &ct40, 1);
+	put_header(ld, s, &o, 0x02); /* POST */
+	ok = bench_coap_put_opt(&o, 11, "rd", 2) &&
+	     bench_coap_put_opt(&o, 12, &ct40, 1);
 	snprintf(q, sizeof q, "ep=%s%" PRIu32, ld->prefix, ld->first + s->dev);
-	ok = ok && put_opt(s, &last, 15, q, strlen(q));
+	ok = ok && bench_coap_put_opt(&o, 15, q, strlen(q));
 	snprintf(q, sizeof q, "lt=%u", ld->lifetime);
-	ok = ok && put_opt(s, &last, 15, q, strlen(q)) &&
-	     put_opt(s, &last, 15, "lwm2m=1.1", 9) &&
-	     put_opt(s, &last, 15, "b=U", 3);
-	if (!ok || s->len + 1 + ll > PKT_MAX) {
-		return false;
-	}
-	s->pkt[s->len++] = 0xff;
-	memcpy(s->pkt + s->len, ld->links, ll);
-	s->len += ll;
-	return true;
+	ok = ok && bench_coap_put_opt(&o, 15, q, strlen(q)) &&
+	     bench_coap_put_opt(&o, 15, "lwm2m=1.1", 9) &&
+	     bench_coap_put_opt(&o, 15, "b=U", 3) &&
+	     bench_coap_put_payload(&o, ld->links, strlen(ld->links));
+	s->len = o.len;
+	return ok;
 }
 
 static bool
 build_by_id(struct load *ld, struct slot *s)
 {
-	unsigned last = 0;
+	struct bench_coap_out o;
+	bool ok;
 
-	put_header(ld, s, ld->op == OP_UPDATE ? 0x02 : 0x04);
-	return put_opt(s, &last, 11, "rd", 2) &&
-	       put_opt(s, &last, 11, ld->ids[s->dev], ID_LEN);
+	put_header(ld, s, &o, ld->op == OP_UPDATE ? 0x02 : 0x04);
+	ok = bench_coap_put_opt(&o, 11, "rd", 2) &&
+	     bench_coap_put_opt(&o, 11, ld->ids[s->dev], ID_LEN);
+	s->len = o.len;
+	return ok;
 }
 
 /* ---- CoAP decoding --------------------------------------------------- */
 
 struct reply {
-	uint8_t type, code;
-	uint16_t mid;
-	uint8_t tkl;
-	const uint8_t *token;
+	struct bench_coap h;
 	const uint8_t *loc[2]; /* first two Location-Path values */
 	size_t loc_len[2];
 };
 
 static bool
-read_ext(const uint8_t **p, const uint8_t *end, unsigned nib, unsigned *ret)
-{
-	if (nib < 13) {
-		*ret = nib;
-		return true;
-	}
-	if (nib == 13 && *p < end) {
-		*ret = 13u + *(*p)++;
-		return true;
-	}
-	if (nib == 14 && end - *p >= 2) {
-		*ret = 269u + ((unsigned)(*p)[0] << 8 | (*p)[1]);
-		*p += 2;
-		return true;
-	}
-	return false;
-}
-
-static bool
 parse_reply(const uint8_t *buf, size_t len, struct reply *r)
 {
-	const uint8_t *p = buf + 4, *end = buf + len;
-	unsigned num = 0, nloc = 0;
+	const uint8_t *v;
+	unsigned num, l, nloc = 0;
+	int got;
 
 	memset(r, 0, sizeof *r);
-	if (len < 4 || (buf[0] >> 6) != 1 || (buf[0] & 0x0f) > 8) {
+	if (!bench_coap_parse(buf, len, &r->h)) {
 		return false;
 	}
-	r->type = (buf[0] >> 4) & 3;
-	r->tkl = buf[0] & 0x0f;
-	r->code = buf[1];
-	r->mid = (uint16_t)(buf[2] << 8 | buf[3]);
-	r->token = p;
-	p += r->tkl;
-	while (p < end && *p != 0xff) {
-		unsigned d, l;
-		uint8_t b = *p++;
-		if (!read_ext(&p, end, b >> 4, &d) ||
-		    !read_ext(&p, end, b & 15, &l) || (size_t)(end - p) < l) {
-			return false;
-		}
-		num += d;
+	while ((got = bench_coap_next_opt(&r->h, &num, &v, &l)) > 0) {
 		if (num == 8 && nloc < 2) {
-			r->loc[nloc] = p;
+			r->loc[nloc] = v;
 			r->loc_len[nloc++] = l;
 		}
-		p += l;
 	}
-	return p <= end;
+	return got == 0;
 }
 
 /* ---- exchanges ------------------------------------------------------- */
-
-static void
-record(struct phase_stats *st, int64_t us)
-{
-	uint64_t b = (uint64_t)us / HIST_STEP_US;
-
-	st->hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
-	if (us > (int64_t)st->max_us) {
-		st->max_us = (uint32_t)us;
-	}
-}
 
 static void
 send_pkt(struct load *ld, struct slot *s)
@@ -301,7 +194,7 @@ phase_open(const struct load *ld, int64_t t)
 static bool
 pick_device(struct load *ld, uint32_t *ret_dev)
 {
-	int64_t t = now_us();
+	int64_t t = bench_now_us();
 
 	if (!phase_open(ld, t)) {
 		return false;
@@ -333,7 +226,8 @@ start_exchange(struct load *ld, struct slot *s)
 	s->dev = dev;
 	ok = ld->op == OP_REGISTER ? build_register(ld, s) : build_by_id(ld, s);
 	if (!ok) {
-		fprintf(stderr, "bench-load: request does not fit a datagram\n");
+		fprintf(stderr,
+		        "bench-load: request does not fit a datagram\n");
 		exit(2);
 	}
 	ld->issued++;
@@ -341,7 +235,7 @@ start_exchange(struct load *ld, struct slot *s)
 	s->busy = true;
 	s->acked = false;
 	s->tries = 0;
-	s->start_us = now_us();
+	s->start_us = bench_now_us();
 	s->due_us = s->start_us + ACK_TIMEOUT_US;
 	send_pkt(ld, s);
 }
@@ -354,27 +248,16 @@ finish(struct load *ld, struct slot *s, const struct reply *r)
 	                                     : 0x42;
 
 	s->busy = false;
-	if (r->code != want) {
+	if (r->h.code != want) {
 		ld->st.errors++;
 	} else {
-		ld->st.ok++;
-		ld->st.last_ok_us = now_us();
-		record(&ld->st, ld->st.last_ok_us - s->start_us);
+		bench_phase_record_ok(&ld->st, s->start_us, bench_now_us());
 		if (ld->op == OP_REGISTER && r->loc_len[1] == ID_LEN) {
 			ld->registered += ld->ids[s->dev][0] == '\0';
 			memcpy(ld->ids[s->dev], r->loc[1], ID_LEN);
 		}
 	}
 	start_exchange(ld, s);
-}
-
-static void
-send_ack(struct slot *s, uint16_t mid, const struct sockaddr_in *to)
-{
-	uint8_t ack[4] = {0x60, 0, (uint8_t)(mid >> 8), (uint8_t)mid};
-
-	(void)sendto(s->fd, ack, sizeof ack, 0, (const struct sockaddr *)to,
-	             sizeof *to);
 }
 
 static void
@@ -385,23 +268,23 @@ on_datagram(struct load *ld, struct slot *s, const uint8_t *buf, size_t len)
 	if (!parse_reply(buf, len, &r)) {
 		return;
 	}
-	if (r.type == 0 || r.type == 1) { /* separate response */
-		if (r.type == 0) {
-			send_ack(s, r.mid, &ld->server);
+	if (r.h.type == 0 || r.h.type == 1) { /* separate response */
+		if (r.h.type == 0) {
+			bench_coap_send_ack(s->fd, r.h.mid, &ld->server);
 		}
-		if (s->busy && r.code != 0 && r.tkl == 8 &&
-		    memcmp(r.token, s->token, 8) == 0) {
+		if (s->busy && r.h.code != 0 && r.h.tkl == 8 &&
+		    memcmp(r.h.token, s->token, 8) == 0) {
 			finish(ld, s, &r);
 		}
 		return;
 	}
-	if (!s->busy || r.mid != s->mid) {
+	if (!s->busy || r.h.mid != s->mid) {
 		return;
 	}
-	if (r.type == 3) { /* RST */
-		r.code = 0;
+	if (r.h.type == 3) { /* RST */
+		r.h.code = 0;
 		finish(ld, s, &r);
-	} else if (r.code == 0) {
+	} else if (r.h.code == 0) {
 		s->acked = true;
 		s->due_us = s->start_us + ld->timeout_us;
 	} else {
@@ -462,46 +345,6 @@ drain(struct load *ld, struct slot *s)
 
 /* ---- phases ---------------------------------------------------------- */
 
-static double
-percentile(const struct phase_stats *st, double q)
-{
-	uint64_t want = (uint64_t)((double)st->ok * q + 0.5), seen = 0;
-
-	if (st->ok == 0) {
-		return 0;
-	}
-	if (want == 0) {
-		want = 1;
-	}
-	for (uint32_t b = 0; b < HIST_BUCKETS; b++) {
-		seen += st->hist[b];
-		if (seen >= want) {
-			return (b + 0.5) * HIST_STEP_US / 1000.0;
-		}
-	}
-	return st->max_us / 1000.0;
-}
-
-/* rate: successes over the time to the last success, so the wait for
- * the last lost datagram's give-up does not count. */
-static void
-print_phase(const struct load *ld, const char *name, double secs)
-{
-	const struct phase_stats *st = &ld->st;
-	double busy = (st->last_ok_us - ld->phase_start) / 1e6;
-
-	printf("{\"phase\":\"%s\",\"requests\":%" PRIu64 ",\"ok\":%" PRIu64
-	       ",\"errors\":%" PRIu64 ",\"timeouts\":%" PRIu64
-	       ",\"retransmits\":%" PRIu64 ",\"elapsed_s\":%.3f,\"rate\":%.1f,"
-	       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
-	       "\"max_ms\":%.3f}\n",
-	       name, st->requests, st->ok, st->errors, st->timeouts,
-	       st->retransmits, secs, busy > 0 ? st->ok / busy : 0.0,
-	       percentile(st, 0.50), percentile(st, 0.99),
-	       percentile(st, 0.999), st->max_us / 1000.0);
-	fflush(stdout);
-}
-
 static void
 run_phase(struct load *ld, enum op op, const char *name)
 {
@@ -514,21 +357,20 @@ run_phase(struct load *ld, enum op op, const char *name)
 	ld->limit = op == OP_UPDATE       ? 0
 	            : op == OP_DEREGISTER ? ld->registered
 	                                  : ld->count;
-	ld->phase_start = now_us();
-	ld->phase_end =
-	    ld->phase_start + (int64_t)(ld->update_seconds * 1e6);
-	memset(ld->st.hist, 0, sizeof(uint32_t) * HIST_BUCKETS);
-	ld->st = (struct phase_stats){.hist = ld->st.hist};
+	ld->phase_start = bench_now_us();
+	ld->phase_end = ld->phase_start + (int64_t)(ld->update_seconds * 1e6);
+	memset(ld->st.hist, 0, sizeof(uint32_t) * BENCH_HIST_BUCKETS);
+	ld->st = (struct bench_phase){.hist = ld->st.hist};
 	check_timers(ld, ld->phase_start);
-	while (any_busy(ld) || phase_open(ld, now_us())) {
+	while (any_busy(ld) || phase_open(ld, bench_now_us())) {
 		int n = epoll_wait(ld->ep, evs, 256, 5);
 		for (int i = 0; i < n; i++) {
 			drain(ld, &ld->slots[evs[i].data.u32]);
 		}
-		t = now_us();
+		t = bench_now_us();
 		check_timers(ld, t);
 	}
-	print_phase(ld, name, (now_us() - ld->phase_start) / 1e6);
+	bench_phase_print(&ld->st, name, ld->phase_start, true);
 }
 
 /* ---- set-up ---------------------------------------------------------- */
@@ -567,45 +409,14 @@ parse_range(struct load *ld, const char *text)
 }
 
 static bool
-parse_server(struct load *ld, const char *text)
-{
-	const char *colon = strrchr(text, ':');
-	uint32_t a;
-	long port;
-
-	if (colon == NULL || !parse_v4(text, (size_t)(colon - text), &a)) {
-		return false;
-	}
-	port = strtol(colon + 1, NULL, 10);
-	if (port <= 0 || port > 65535) {
-		return false;
-	}
-	ld->server.sin_family = AF_INET;
-	ld->server.sin_addr.s_addr = htonl(a);
-	ld->server.sin_port = htons((uint16_t)port);
-	return true;
-}
-
-static bool
 open_sockets(struct load *ld)
 {
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < ld->nsockets + 64u) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	bench_raise_nofile(ld->nsockets + 64u);
 	for (unsigned i = 0; i < ld->nsockets; i++) {
-		struct slot *s = &ld->slots[i];
 		uint32_t span = ld->addr_hi - ld->addr_lo + 1;
-		struct sockaddr_in la = {.sin_family = AF_INET};
-		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-		la.sin_addr.s_addr = htonl(ld->addr_lo + i % span);
-		s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-		if (s->fd < 0 ||
-		    bind(s->fd, (struct sockaddr *)&la, sizeof la) != 0 ||
-		    epoll_ctl(ld->ep, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
+
+		if (!bench_udp_open(ld->addr_lo + i % span, ld->ep, i,
+		                    &ld->slots[i].fd)) {
 			perror("bench-load: socket");
 			return false;
 		}
@@ -616,61 +427,90 @@ open_sockets(struct load *ld)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: lwds-bench-load --server A.B.C.D:PORT [--count N] "
-	        "[--first I]\n"
-	        "  [--prefix P] [--sockets S] [--local-addrs A[-B]] "
-	        "[--lifetime S]\n"
-	        "  [--update-seconds D] [--rate R] [--deregister] "
-	        "[--timeout-ms T] [--links L]\n");
+	fprintf(f, "usage: lwds-bench-load --server A.B.C.D:PORT [--count N] "
+	           "[--first I]\n"
+	           "  [--prefix P] [--sockets S] [--local-addrs A[-B]] "
+	           "[--lifetime S]\n"
+	           "  [--update-seconds D] [--rate R] [--deregister] "
+	           "[--timeout-ms T] [--links L]\n");
 }
 
 static bool
 parse_opts(struct load *ld, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"server", 1, 0, 's'},       {"count", 1, 0, 'n'},
-	    {"first", 1, 0, 'f'},        {"prefix", 1, 0, 'p'},
-	    {"sockets", 1, 0, 'S'},      {"local-addrs", 1, 0, 'a'},
-	    {"lifetime", 1, 0, 'l'},     {"update-seconds", 1, 0, 'u'},
-	    {"rate", 1, 0, 'r'},         {"deregister", 0, 0, 'd'},
-	    {"timeout-ms", 1, 0, 't'},   {"links", 1, 0, 'L'},
-	    {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+	    {"server", 1, 0, 's'},     {"count", 1, 0, 'n'},
+	    {"first", 1, 0, 'f'},      {"prefix", 1, 0, 'p'},
+	    {"sockets", 1, 0, 'S'},    {"local-addrs", 1, 0, 'a'},
+	    {"lifetime", 1, 0, 'l'},   {"update-seconds", 1, 0, 'u'},
+	    {"rate", 1, 0, 'r'},       {"deregister", 0, 0, 'd'},
+	    {"timeout-ms", 1, 0, 't'}, {"links", 1, 0, 'L'},
+	    {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
 	int c;
 	bool ok = true;
 
 	while (ok && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': ok = parse_server(ld, optarg); break;
-		case 'n': ld->count = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'f': ld->first = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'p': ld->prefix = optarg; break;
-		case 'S': ld->nsockets = (unsigned)atoi(optarg); break;
-		case 'a': ok = parse_range(ld, optarg); break;
-		case 'l': ld->lifetime = (unsigned)atoi(optarg); break;
-		case 'u': ld->update_seconds = atof(optarg); break;
-		case 'r': ld->rate = atof(optarg); break;
-		case 'd': ld->deregister = true; break;
-		case 't': ld->timeout_us = atoll(optarg) * 1000; break;
-		case 'L': ld->links = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		default: ok = false;
+		case 's':
+			ok = bench_parse_addr(optarg, &ld->server);
+			break;
+		case 'n':
+			ld->count = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'f':
+			ld->first = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			ld->prefix = optarg;
+			break;
+		case 'S':
+			ld->nsockets = (unsigned)atoi(optarg);
+			break;
+		case 'a':
+			ok = parse_range(ld, optarg);
+			break;
+		case 'l':
+			ld->lifetime = (unsigned)atoi(optarg);
+			break;
+		case 'u':
+			ld->update_seconds = atof(optarg);
+			break;
+		case 'r':
+			ld->rate = atof(optarg);
+			break;
+		case 'd':
+			ld->deregister = true;
+			break;
+		case 't':
+			ld->timeout_us = atoll(optarg) * 1000;
+			break;
+		case 'L':
+			ld->links = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			ok = false;
 		}
 	}
 	return ok && ld->server.sin_port != 0 && ld->count >= 1 &&
 	       ld->count <= MAX_COUNT && ld->nsockets >= 1 &&
 	       ld->nsockets <= MAX_SOCKETS && ld->lifetime >= 1 &&
-	       strlen(ld->prefix) <= 64 && ld->timeout_us > 0 &&
-	       ld->rate >= 0;
+	       strlen(ld->prefix) <= 64 && ld->timeout_us > 0 && ld->rate >= 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct load ld = {
-	    .count = 1000, .prefix = "bench-", .nsockets = 256,
-	    .lifetime = 86400, .timeout_us = 30000000,
-	    .addr_lo = 0x7f000001, .addr_hi = 0x7f000001,
+	    .count = 1000,
+	    .prefix = "bench-",
+	    .nsockets = 256,
+	    .lifetime = 86400,
+	    .timeout_us = 30000000,
+	    .addr_lo = 0x7f000001,
+	    .addr_hi = 0x7f000001,
 	    .links = "</>;rt=\"oma.lwm2m\";ct=\"60 110 112 11542 11543\","
 	             "</1/0>,</3/0>,</5/0>,</3303/0>,</3442/0>"};
 
@@ -685,7 +525,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	ld.slots = calloc(ld.nsockets, sizeof *ld.slots);
 	ld.ids = calloc(ld.count, sizeof *ld.ids);
-	ld.st.hist = calloc(HIST_BUCKETS, sizeof(uint32_t));
+	ld.st.hist = calloc(BENCH_HIST_BUCKETS, sizeof(uint32_t));
 	ld.ep = epoll_create1(0);
 	if (ld.slots == NULL || ld.ids == NULL || ld.st.hist == NULL ||
 	    ld.ep < 0 || !open_sockets(&ld)) {

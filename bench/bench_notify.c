@@ -39,11 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "lwm2m_id.h"
 
 #define MAX_DEVICES 100000u
@@ -103,140 +102,31 @@ struct emu {
 	uint64_t requests; /* server requests answered, all time */
 };
 
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-real_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- CoAP encoding ------------------------------------------------------ */
 
 struct pkt {
 	uint8_t b[PKT_MAX];
-	size_t len;
-	unsigned last; /* last option number */
+	struct bench_coap_out o;
 };
-
-static size_t
-nibble_ext(uint8_t *p, unsigned v, uint8_t *ret_nibble)
-{
-	if (v < 13) {
-		*ret_nibble = (uint8_t)v;
-		return 0;
-	}
-	if (v < 269) {
-		*ret_nibble = 13;
-		p[0] = (uint8_t)(v - 13);
-		return 1;
-	}
-	*ret_nibble = 14;
-	p[0] = (uint8_t)((v - 269) >> 8);
-	p[1] = (uint8_t)(v - 269);
-	return 2;
-}
-
-static bool
-put_opt(struct pkt *p, unsigned num, const void *val, size_t vlen)
-{
-	uint8_t hdr[5], dn, ln;
-	size_t h = 1;
-
-	if (p->len + 5 + vlen > PKT_MAX) {
-		return false;
-	}
-	h += nibble_ext(hdr + h, num - p->last, &dn);
-	h += nibble_ext(hdr + h, (unsigned)vlen, &ln);
-	hdr[0] = (uint8_t)(dn << 4 | ln);
-	memcpy(p->b + p->len, hdr, h);
-	memcpy(p->b + p->len + h, val, vlen);
-	p->len += h + vlen;
-	p->last = num;
-	return true;
-}
-
-static bool
-put_uint_opt(struct pkt *p, unsigned num, uint32_t v)
-{
-	uint8_t b[4];
-	size_t n = 0;
-
-	for (int shift = 24; shift >= 0; shift -= 8) {
-		if (n > 0 || (v >> shift) != 0) {
-			b[n++] = (uint8_t)(v >> shift);
-		}
-	}
-	return put_opt(p, num, b, n);
-}
-
-static bool
-put_payload(struct pkt *p, const void *data, size_t len)
-{
-	if (p->len + 1 + len > PKT_MAX) {
-		return false;
-	}
-	p->b[p->len++] = 0xff;
-	memcpy(p->b + p->len, data, len);
-	p->len += len;
-	return true;
-}
 
 static void
 put_header(struct pkt *p, unsigned type, uint8_t code, uint16_t mid,
            const uint8_t *token, uint8_t tkl)
 {
-	p->b[0] = (uint8_t)(0x40 | type << 4 | tkl);
-	p->b[1] = code;
-	p->b[2] = (uint8_t)(mid >> 8);
-	p->b[3] = (uint8_t)mid;
-	memcpy(p->b + 4, token, tkl);
-	p->len = 4u + tkl;
-	p->last = 0;
+	bench_coap_put_header(&p->o, p->b, sizeof p->b, type, code, mid, token,
+	                      tkl);
 }
 
 /* ---- CoAP decoding ------------------------------------------------------ */
 
 struct msg {
-	unsigned type;
-	uint8_t code, tkl;
-	uint16_t mid;
-	const uint8_t *token;
+	struct bench_coap h;
 	char path[PATH_MAX_LEN]; /* "/a/b/c" from Uri-Path */
 	bool has_observe, has_query;
 	uint32_t observe;
 	const uint8_t *loc[2]; /* Location-Path values */
 	size_t loc_len[2];
 };
-
-static bool
-read_ext(const uint8_t **p, const uint8_t *end, unsigned nib, unsigned *ret)
-{
-	if (nib < 13) {
-		*ret = nib;
-		return true;
-	}
-	if (nib == 13 && *p < end) {
-		*ret = 13u + *(*p)++;
-		return true;
-	}
-	if (nib == 14 && end - *p >= 2) {
-		*ret = 269u + ((unsigned)(*p)[0] << 8 | (*p)[1]);
-		*p += 2;
-		return true;
-	}
-	return false;
-}
 
 static void
 take_option(struct msg *m, unsigned num, const uint8_t *v, unsigned l,
@@ -265,33 +155,18 @@ take_option(struct msg *m, unsigned num, const uint8_t *v, unsigned l,
 static bool
 parse_msg(const uint8_t *buf, size_t len, struct msg *m)
 {
-	const uint8_t *p = buf + 4, *end = buf + len;
-	unsigned num = 0, nloc = 0;
+	const uint8_t *v;
+	unsigned num, l, nloc = 0;
+	int got;
 
 	memset(m, 0, sizeof *m);
-	if (len < 4 || (buf[0] >> 6) != 1 || (buf[0] & 0x0f) > 8 ||
-	    len < 4u + (buf[0] & 0x0f)) {
+	if (!bench_coap_parse(buf, len, &m->h)) {
 		return false;
 	}
-	m->type = (buf[0] >> 4) & 3;
-	m->tkl = buf[0] & 0x0f;
-	m->code = buf[1];
-	m->mid = (uint16_t)(buf[2] << 8 | buf[3]);
-	m->token = p;
-	p += m->tkl;
-	while (p < end && *p != 0xff) {
-		unsigned d, l;
-		uint8_t b = *p++;
-
-		if (!read_ext(&p, end, b >> 4, &d) ||
-		    !read_ext(&p, end, b & 15, &l) || (size_t)(end - p) < l) {
-			return false;
-		}
-		num += d;
-		take_option(m, num, p, l, &nloc);
-		p += l;
+	while ((got = bench_coap_next_opt(&m->h, &num, &v, &l)) > 0) {
+		take_option(m, num, v, l, &nloc);
 	}
-	return true;
+	return got == 0;
 }
 
 /* ---- registration ------------------------------------------------------- */
@@ -312,18 +187,20 @@ reg_send(struct emu *e, struct dev *d, uint32_t idx)
 	bool ok;
 
 	put_header(&p, 0, 0x02, d->reg_mid, d->reg_token, 8);
-	ok = put_opt(&p, 11, "rd", 2) && put_opt(&p, 12, &ct40, 1);
+	ok = bench_coap_put_opt(&p.o, 11, "rd", 2) &&
+	     bench_coap_put_opt(&p.o, 12, &ct40, 1);
 	snprintf(q, sizeof q, "ep=%s%" PRIu32, e->prefix, idx);
-	ok = ok && put_opt(&p, 15, q, strlen(q));
+	ok = ok && bench_coap_put_opt(&p.o, 15, q, strlen(q));
 	snprintf(q, sizeof q, "lt=%u", e->lifetime);
-	ok = ok && put_opt(&p, 15, q, strlen(q)) &&
-	     put_opt(&p, 15, "lwm2m=1.1", 9) && put_opt(&p, 15, "b=U", 3) &&
-	     put_payload(&p, e->links, strlen(e->links));
+	ok = ok && bench_coap_put_opt(&p.o, 15, q, strlen(q)) &&
+	     bench_coap_put_opt(&p.o, 15, "lwm2m=1.1", 9) &&
+	     bench_coap_put_opt(&p.o, 15, "b=U", 3) &&
+	     bench_coap_put_payload(&p.o, e->links, strlen(e->links));
 	if (!ok) {
 		fprintf(stderr, "bench-notify: register does not fit\n");
 		exit(2);
 	}
-	dev_send(e, d, p.b, p.len);
+	dev_send(e, d, p.b, p.o.len);
 }
 
 static void
@@ -338,7 +215,7 @@ reg_start(struct emu *e)
 		d->reg_mid = ++e->next_mid;
 		memcpy(d->reg_token, &tok, 8);
 		d->reg_tries = 0;
-		d->reg_due = mono_us() + ACK_TIMEOUT_US;
+		d->reg_due = bench_now_us() + ACK_TIMEOUT_US;
 		reg_send(e, d, e->reg_started);
 		e->reg_started++;
 	}
@@ -349,7 +226,7 @@ reg_finish(struct emu *e, struct dev *d, const struct msg *m)
 {
 	d->reg_busy = false;
 	e->reg_done++;
-	if (m->code == 0x41 && m->loc_len[1] > 0 && m->loc_len[1] < ID_MAX) {
+	if (m->h.code == 0x41 && m->loc_len[1] > 0 && m->loc_len[1] < ID_MAX) {
 		memcpy(d->id, m->loc[1], m->loc_len[1]);
 		d->id[m->loc_len[1]] = '\0';
 		e->registered++;
@@ -370,7 +247,7 @@ reg_finish(struct emu *e, struct dev *d, const struct msg *m)
 static int64_t
 next_value(const struct emu *e, struct dev *d)
 {
-	int64_t v = real_us() - e->epoch_us;
+	int64_t v = bench_real_us() - e->epoch_us;
 
 	if (v <= d->last_value) {
 		v = d->last_value + 1;
@@ -389,10 +266,10 @@ build_value(struct emu *e, struct dev *d, struct pkt *p, unsigned type,
 
 	put_header(p, type, 0x45, mid, token, tkl);
 	if (observe) {
-		put_uint_opt(p, 6, ++d->seq & 0xffffff);
+		(void)bench_coap_put_uint_opt(&p->o, 6, ++d->seq & 0xffffff);
 	}
-	put_uint_opt(p, 12, 0); /* text/plain */
-	put_payload(p, text, (size_t)n);
+	(void)bench_coap_put_uint_opt(&p->o, 12, 0); /* text/plain */
+	(void)bench_coap_put_payload(&p->o, text, (size_t)n);
 }
 
 static void
@@ -410,11 +287,11 @@ notify(struct emu *e, struct dev *d)
 		d->con_busy = true;
 		d->con_mid = e->next_mid;
 		d->con_tries = 0;
-		d->con_due = mono_us() + ACK_TIMEOUT_US;
-		d->con_len = p.len <= sizeof d->con_pkt ? p.len : 0;
+		d->con_due = bench_now_us() + ACK_TIMEOUT_US;
+		d->con_len = p.o.len <= sizeof d->con_pkt ? p.o.len : 0;
 		memcpy(d->con_pkt, p.b, d->con_len);
 	}
-	dev_send(e, d, p.b, p.len);
+	dev_send(e, d, p.b, p.o.len);
 	e->sent++;
 }
 
@@ -436,7 +313,7 @@ next_observed(struct emu *e)
 static void
 run_report(struct emu *e)
 {
-	double secs = (mono_us() - e->run_start) / 1e6;
+	double secs = (bench_now_us() - e->run_start) / 1e6;
 
 	printf("{\"event\":\"done\",\"sent\":%" PRIu64 ",\"acked\":%" PRIu64
 	       ",\"rst\":%" PRIu64 ",\"retransmits\":%" PRIu64
@@ -494,7 +371,7 @@ con_timers(struct emu *e, int64_t t)
 
 		if (d->reg_busy && t >= d->reg_due) {
 			if (d->reg_tries >= MAX_RETRANSMIT) {
-				struct msg m = {.code = 0};
+				struct msg m = {.h.code = 0};
 				reg_finish(e, d, &m);
 				continue;
 			}
@@ -532,8 +409,8 @@ observe_start(struct emu *e, struct dev *d, const struct msg *m)
 			fflush(stdout);
 		}
 	}
-	d->tkl = m->tkl;
-	memcpy(d->token, m->token, m->tkl);
+	d->tkl = m->h.tkl;
+	memcpy(d->token, m->h.token, m->h.tkl);
 	snprintf(d->path, sizeof d->path, "%s", m->path);
 }
 
@@ -551,24 +428,24 @@ answer(struct emu *e, struct dev *d, const struct msg *m,
        const struct sockaddr_in *from)
 {
 	struct pkt p;
-	unsigned type = m->type == 0 ? 2 : 1; /* piggybacked ACK, or NON */
-	uint16_t mid = m->type == 0 ? m->mid : ++e->next_mid;
+	unsigned type = m->h.type == 0 ? 2 : 1; /* piggybacked ACK, or NON */
+	uint16_t mid = m->h.type == 0 ? m->h.mid : ++e->next_mid;
 
 	e->requests++;
-	if (m->code == 0x01 && m->has_observe && m->observe == 0) {
+	if (m->h.code == 0x01 && m->has_observe && m->observe == 0) {
 		observe_start(e, d, m);
-		build_value(e, d, &p, type, mid, m->token, m->tkl, true);
-	} else if (m->code == 0x01) {
+		build_value(e, d, &p, type, mid, m->h.token, m->h.tkl, true);
+	} else if (m->h.code == 0x01) {
 		if (m->has_observe && m->observe == 1) {
 			observe_end(e, d);
 		}
-		build_value(e, d, &p, type, mid, m->token, m->tkl, false);
-	} else if (m->code == 0x03 && m->has_query) {
-		put_header(&p, type, 0x44, mid, m->token, m->tkl);
+		build_value(e, d, &p, type, mid, m->h.token, m->h.tkl, false);
+	} else if (m->h.code == 0x03 && m->has_query) {
+		put_header(&p, type, 0x44, mid, m->h.token, m->h.tkl);
 	} else {
-		put_header(&p, type, 0x85, mid, m->token, m->tkl);
+		put_header(&p, type, 0x85, mid, m->h.token, m->h.tkl);
 	}
-	(void)sendto(d->fd, p.b, p.len, 0, (const struct sockaddr *)from,
+	(void)sendto(d->fd, p.b, p.o.len, 0, (const struct sockaddr *)from,
 	             sizeof *from);
 }
 
@@ -576,14 +453,11 @@ static void
 on_response(struct emu *e, struct dev *d, const struct msg *m,
             const struct sockaddr_in *from)
 {
-	if (m->type == 0) { /* separate CON response: ACK it */
-		uint8_t ack[4] = {0x60, 0, (uint8_t)(m->mid >> 8),
-		                  (uint8_t)m->mid};
-		(void)sendto(d->fd, ack, sizeof ack, 0,
-		             (const struct sockaddr *)from, sizeof *from);
+	if (m->h.type == 0) { /* separate CON response: ACK it */
+		bench_coap_send_ack(d->fd, m->h.mid, from);
 	}
-	if (d->reg_busy && m->code != 0 && m->tkl == 8 &&
-	    memcmp(m->token, d->reg_token, 8) == 0) {
+	if (d->reg_busy && m->h.code != 0 && m->h.tkl == 8 &&
+	    memcmp(m->h.token, d->reg_token, 8) == 0) {
 		reg_finish(e, d, m);
 	}
 }
@@ -597,17 +471,18 @@ on_datagram(struct emu *e, struct dev *d, const uint8_t *buf, size_t len,
 	if (!parse_msg(buf, len, &m)) {
 		return;
 	}
-	if (m.code >= 1 && m.code < 32 && m.type <= 1) {
+	if (m.h.code >= 1 && m.h.code < 32 && m.h.type <= 1) {
 		answer(e, d, &m, from);
-	} else if (m.code >= 64) {
+	} else if (m.h.code >= 64) {
 		on_response(e, d, &m, from);
-	} else if (m.type == 2 && d->con_busy && m.mid == d->con_mid) {
+	} else if (m.h.type == 2 && d->con_busy && m.h.mid == d->con_mid) {
 		d->con_busy = false;
 		e->acked++;
-	} else if (m.type == 2 && d->reg_busy && m.mid == d->reg_mid) {
-		d->reg_due = mono_us() + 30 * 1000000LL; /* separate answer */
-	} else if (m.type == 3) {
-		if (d->con_busy && m.mid == d->con_mid) {
+	} else if (m.h.type == 2 && d->reg_busy && m.h.mid == d->reg_mid) {
+		d->reg_due =
+		    bench_now_us() + 30 * 1000000LL; /* separate answer */
+	} else if (m.h.type == 3) {
+		if (d->con_busy && m.h.mid == d->con_mid) {
 			d->con_busy = false;
 		}
 		e->rst++;
@@ -680,7 +555,7 @@ command(struct emu *e, char *line)
 		e->rate = rate;
 		e->sent = e->acked = e->rst = e->retransmits = 0;
 		e->con_timeouts = e->deferred = 0;
-		e->run_start = mono_us();
+		e->run_start = bench_now_us();
 		e->run_end = e->run_start + (int64_t)(secs * 1e6);
 	} else {
 		printf("{\"event\":\"error\",\"line\":\"bad command\"}\n");
@@ -719,48 +594,16 @@ read_commands(struct emu *e)
 /* ---- set-up ------------------------------------------------------------- */
 
 static bool
-parse_server(struct emu *e, const char *text)
-{
-	const char *colon = strrchr(text, ':');
-	char host[64];
-	long port;
-
-	if (colon == NULL || (size_t)(colon - text) >= sizeof host) {
-		return false;
-	}
-	memcpy(host, text, (size_t)(colon - text));
-	host[colon - text] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	e->server.sin_family = AF_INET;
-	e->server.sin_port = htons((uint16_t)port);
-	return port > 0 && port <= 65535 &&
-	       inet_pton(AF_INET, host, &e->server.sin_addr) == 1;
-}
-
-static bool
 open_sockets(struct emu *e)
 {
-	struct rlimit rl;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < e->count + 64u) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	bench_raise_nofile(e->count + 64u);
 	if (epoll_ctl(e->ep, EPOLL_CTL_ADD, 0, &ev) != 0) {
 		return false;
 	}
 	for (uint32_t i = 0; i < e->count; i++) {
-		struct sockaddr_in la = {.sin_family = AF_INET,
-		                         .sin_addr.s_addr = htonl(0x7f000001)};
-		struct dev *d = &e->devs[i];
-
-		ev.data.u32 = i;
-		d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-		if (d->fd < 0 ||
-		    bind(d->fd, (struct sockaddr *)&la, sizeof la) != 0 ||
-		    epoll_ctl(e->ep, EPOLL_CTL_ADD, d->fd, &ev) != 0) {
+		if (!bench_udp_open(0x7f000001, e->ep, i, &e->devs[i].fd)) {
 			perror("bench-notify: socket");
 			return false;
 		}
@@ -797,7 +640,7 @@ parse_opts(struct emu *e, int argc, char **argv)
 	while (ok && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			ok = parse_server(e, optarg);
+			ok = bench_parse_addr(optarg, &e->server);
 			break;
 		case 'n':
 			e->count = (uint32_t)strtoul(optarg, NULL, 10);
@@ -850,7 +693,7 @@ loop(struct emu *e)
 			}
 			drain(e, &e->devs[idx]);
 		}
-		t = mono_us();
+		t = bench_now_us();
 		run_tick(e, t);
 		if (t - last_timers >= 10000) {
 			con_timers(e, t);
@@ -873,7 +716,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (e.epoch_us == 0) {
-		e.epoch_us = real_us();
+		e.epoch_us = bench_real_us();
 	}
 	e.devs = calloc(e.count, sizeof *e.devs);
 	e.ep = epoll_create1(0);

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -36,8 +35,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
-#define HIST_STEP_US 10
-#define HIST_BUCKETS 1000000 /* 10 s at 10 us */
+#include "bench_util.h"
+
 #define BODY_MAX 65536
 #define HEAD_MAX 16384
 #define REPLY "HTTP/1.1 204 No Content\r\n\r\n"
@@ -58,15 +57,6 @@ struct sink {
 	char line[256];
 	size_t used;
 };
-
-static int64_t
-real_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- a set of 64-bit hashes --------------------------------------------- */
 
@@ -189,17 +179,13 @@ static void
 record(struct sink *s, int64_t now, int64_t value)
 {
 	int64_t lat = now - value;
-	uint64_t b;
 
 	if (lat < 0) {
 		lat = 0;
 	}
-	b = (uint64_t)lat / HIST_STEP_US;
-	if (b >= HIST_BUCKETS) {
-		b = HIST_BUCKETS - 1;
+	if (!bench_hist_add(s->hist, lat)) {
 		s->late++;
 	}
-	s->hist[b]++;
 	if (lat > s->max_lat_us) {
 		s->max_lat_us = lat;
 	}
@@ -211,7 +197,7 @@ static void
 deliver(struct sink *s, const char *path, size_t plen, const char *id,
         size_t idlen, const char *body, size_t len)
 {
-	int64_t now = real_us() - s->epoch_us, value;
+	int64_t now = bench_real_us() - s->epoch_us, value;
 	const char *cl;
 	size_t clen;
 	uint64_t h;
@@ -354,19 +340,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 static double
 percentile(const struct sink *s, double q)
 {
-	uint64_t want = (uint64_t)((double)s->unique * q + 0.5), seen = 0;
-
-	if (s->unique == 0) {
-		return 0;
-	}
-	want = want ? want : 1;
-	for (uint32_t b = 0; b < HIST_BUCKETS; b++) {
-		seen += s->hist[b];
-		if (seen >= want) {
-			return (b + 0.5) * HIST_STEP_US / 1000.0;
-		}
-	}
-	return s->max_lat_us / 1000.0;
+	return bench_hist_percentile(s->hist, s->unique, s->max_lat_us, q);
 }
 
 static void
@@ -389,7 +363,7 @@ reset(struct sink *s)
 {
 	set_clear(&s->deliveries);
 	set_clear(&s->notes);
-	memset(s->hist, 0, HIST_BUCKETS * sizeof *s->hist);
+	memset(s->hist, 0, BENCH_HIST_BUCKETS * sizeof *s->hist);
 	s->posts = s->unique = s->dup_deliveries = s->dup_notes = 0;
 	s->no_value = s->late = 0;
 	s->first_us = s->last_us = s->max_lat_us = 0;
@@ -435,7 +409,7 @@ run_sink(struct event_base *base, const char *host, int port, int64_t epoch)
 	struct event *in;
 	ev_socklen_t sl = sizeof sin;
 
-	s.hist = calloc(HIST_BUCKETS, sizeof *s.hist);
+	s.hist = calloc(BENCH_HIST_BUCKETS, sizeof *s.hist);
 	if (s.hist == NULL || inet_pton(AF_INET, host, &sin.sin_addr) != 1 ||
 	    (l = evconnlistener_new_bind(
 	         base, on_accept, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
@@ -530,7 +504,7 @@ post_one(struct client *c, struct evhttp_connection *conn)
 	    "AAAAAAAAAAAAAAAAAAAAAA\"}],\"TimeTriggered\":"
 	    "\"2026-11-25T14:00:00Z\",\"SubscriptionType\":\"Observation\","
 	    "\"Value\":{\"SensorValue\":%" PRId64 "}}]}",
-	    c->next_id, c->next_id, real_us() - c->epoch_us);
+	    c->next_id, c->next_id, bench_real_us() - c->epoch_us);
 	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, c->path) != 0) {
 		c->done++;
 		c->errors++;
@@ -558,7 +532,7 @@ run_client(struct event_base *base, const char *url, uint64_t count,
 	c.path = evhttp_uri_get_path(uri) && *evhttp_uri_get_path(uri)
 	             ? evhttp_uri_get_path(uri)
 	             : "/";
-	c.start_us = real_us();
+	c.start_us = bench_real_us();
 	for (unsigned i = 0; i < nconns && c.issued < count; i++) {
 		c.conns[i] = evhttp_connection_base_new(
 		    base, NULL, c.host, (uint16_t)evhttp_uri_get_port(uri));
@@ -568,7 +542,7 @@ run_client(struct event_base *base, const char *url, uint64_t count,
 		post_one(&c, c.conns[i]);
 	}
 	event_base_dispatch(base);
-	secs = (real_us() - c.start_us) / 1e6;
+	secs = (bench_real_us() - c.start_us) / 1e6;
 	printf("{\"event\":\"posted\",\"n\":%" PRIu64 ",\"errors\":%" PRIu64
 	       ",\"elapsed_s\":%.3f,\"rate\":%.1f}\n",
 	       c.done, c.errors, secs, secs > 0 ? c.done / secs : 0.0);
@@ -615,9 +589,9 @@ main(int argc, char **argv)
 	if (base == NULL) {
 		return 1;
 	}
-	rc = post != NULL
-	         ? run_client(base, post, count, conns, epoch)
-	         : run_sink(base, listen, port, epoch ? epoch : real_us());
+	rc = post != NULL ? run_client(base, post, count, conns, epoch)
+	                  : run_sink(base, listen, port,
+	                             epoch ? epoch : bench_real_us());
 	event_base_free(base);
 	return rc;
 }

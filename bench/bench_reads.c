@@ -38,8 +38,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 #define MAX_SLOTS 4096
 #define MAX_DEVICES 200000u
@@ -48,15 +49,6 @@
 #define PKT_MAX 1500
 #define HTTP_RBUF 65536
 #define HTTP_WBUF 2048
-#define HIST_STEP_US 10
-#define HIST_BUCKETS 1000000 /* 10 s at 10 us */
-
-struct stats {
-	uint64_t requests, ok, errors, timeouts;
-	uint32_t *hist;
-	uint32_t max_us;
-	int64_t last_ok_us;
-};
 
 struct slot {
 	bool busy;
@@ -79,7 +71,7 @@ struct bench {
 	int64_t timeout_us;
 	int ep;
 	struct slot *slots;
-	struct stats st;
+	struct bench_phase st;
 	int64_t next_due_us; /* open loop: when the next request is due */
 	uint64_t cursor;
 	/* coap */
@@ -108,145 +100,34 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- statistics ------------------------------------------------------- */
-
-static void
-record_ok(struct stats *st, int64_t start_us, int64_t t)
-{
-	int64_t us = t - start_us;
-	uint64_t b = us > 0 ? (uint64_t)us / HIST_STEP_US : 0;
-
-	st->hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
-	if (us > (int64_t)st->max_us) {
-		st->max_us = (uint32_t)us;
-	}
-	st->ok++;
-	st->last_ok_us = t;
-}
-
-static double
-percentile(const struct stats *st, double q)
-{
-	uint64_t want = (uint64_t)((double)st->ok * q + 0.5), seen = 0;
-
-	if (st->ok == 0) {
-		return 0;
-	}
-	if (want == 0) {
-		want = 1;
-	}
-	for (uint32_t b = 0; b < HIST_BUCKETS; b++) {
-		seen += st->hist[b];
-		if (seen >= want) {
-			return (b + 0.5) * HIST_STEP_US / 1000.0;
-		}
-	}
-	return st->max_us / 1000.0;
-}
-
-static void
-print_phase(const struct bench *b, const char *name, int64_t start)
-{
-	const struct stats *st = &b->st;
-	double busy = (st->last_ok_us - start) / 1e6;
-
-	printf("{\"phase\":\"%s\",\"requests\":%" PRIu64 ",\"ok\":%" PRIu64
-	       ",\"errors\":%" PRIu64 ",\"timeouts\":%" PRIu64
-	       ",\"elapsed_s\":%.3f,\"rate\":%.1f,\"p50_ms\":%.3f,"
-	       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}\n",
-	       name, st->requests, st->ok, st->errors, st->timeouts,
-	       (now_us() - start) / 1e6, busy > 0 ? st->ok / busy : 0.0,
-	       percentile(st, 0.50), percentile(st, 0.99),
-	       percentile(st, 0.999), st->max_us / 1000.0);
-	fflush(stdout);
-}
-
 /* ---- CoAP ------------------------------------------------------------- */
 
 struct coap_msg {
-	uint8_t type, code, tkl;
-	uint16_t mid;
-	const uint8_t *token;
+	struct bench_coap h;
 	bool rd;        /* first Uri-Path is "rd" */
 	unsigned npath; /* Uri-Path options */
 };
 
 static bool
-read_ext(const uint8_t **p, const uint8_t *end, unsigned nib, unsigned *ret)
-{
-	if (nib < 13) {
-		*ret = nib;
-		return true;
-	}
-	if (nib == 13 && *p < end) {
-		*ret = 13u + *(*p)++;
-		return true;
-	}
-	if (nib == 14 && end - *p >= 2) {
-		*ret = 269u + ((unsigned)(*p)[0] << 8 | (*p)[1]);
-		*p += 2;
-		return true;
-	}
-	return false;
-}
-
-static bool
 coap_parse(const uint8_t *buf, size_t len, struct coap_msg *m)
 {
-	const uint8_t *p = buf + 4, *end = buf + len;
-	unsigned num = 0;
+	const uint8_t *v;
+	unsigned num, l;
+	int got;
 
 	memset(m, 0, sizeof *m);
-	if (len < 4 || (buf[0] >> 6) != 1 || (buf[0] & 0x0f) > 8 ||
-	    len < 4u + (buf[0] & 0x0f)) {
+	if (!bench_coap_parse(buf, len, &m->h)) {
 		return false;
 	}
-	m->type = (buf[0] >> 4) & 3;
-	m->tkl = buf[0] & 0x0f;
-	m->code = buf[1];
-	m->mid = (uint16_t)(buf[2] << 8 | buf[3]);
-	m->token = p;
-	p += m->tkl;
-	while (p < end && *p != 0xff) {
-		unsigned d, l;
-		uint8_t h = *p++;
-		if (!read_ext(&p, end, h >> 4, &d) ||
-		    !read_ext(&p, end, h & 15, &l) || (size_t)(end - p) < l) {
-			return false;
-		}
-		num += d;
+	while ((got = bench_coap_next_opt(&m->h, &num, &v, &l)) > 0) {
 		if (num == 11) {
 			m->rd = m->npath == 0
-			            ? l == 2 && memcmp(p, "rd", 2) == 0
+			            ? l == 2 && memcmp(v, "rd", 2) == 0
 			            : m->rd;
 			m->npath++;
 		}
-		p += l;
 	}
-	return true;
-}
-
-/* Append option num (>= *last) of vlen bytes; returns the new length. */
-static size_t
-put_opt(uint8_t *pkt, size_t len, unsigned *last, unsigned num, const void *val,
-        size_t vlen)
-{
-	unsigned d = num - *last;
-
-	/* every option this tool writes has delta and length below 13 */
-	pkt[len++] = (uint8_t)(d << 4 | vlen);
-	memcpy(pkt + len, val, vlen);
-	*last = num;
-	return len + vlen;
+	return got == 0;
 }
 
 static void
@@ -264,22 +145,17 @@ coap_answer(struct bench *b, const struct coap_msg *m, uint8_t code,
             uint32_t idx, const struct sockaddr_in *to)
 {
 	uint8_t pkt[64];
+	struct bench_coap_out o;
 	char num[12];
-	size_t len = 4;
-	unsigned last = 0;
 
-	pkt[0] = (uint8_t)(0x60 | m->tkl);
-	pkt[1] = code;
-	pkt[2] = (uint8_t)(m->mid >> 8);
-	pkt[3] = (uint8_t)m->mid;
-	memcpy(pkt + len, m->token, m->tkl);
-	len += m->tkl;
+	bench_coap_put_header(&o, pkt, sizeof pkt, 2, code, m->h.mid,
+	                      m->h.token, m->h.tkl);
 	if (code == 0x41) {
 		int n = snprintf(num, sizeof num, "%u", (unsigned)idx);
-		len = put_opt(pkt, len, &last, 8, "rd", 2);
-		len = put_opt(pkt, len, &last, 8, num, (size_t)n);
+		(void)bench_coap_put_opt(&o, 8, "rd", 2);
+		(void)bench_coap_put_opt(&o, 8, num, (size_t)n);
 	}
-	coap_send(b, pkt, len, to);
+	coap_send(b, pkt, o.len, to);
 }
 
 static uint32_t
@@ -320,19 +196,19 @@ coap_on_request(struct bench *b, const struct coap_msg *m,
 {
 	uint32_t idx;
 
-	if (m->type != 0) {
+	if (m->h.type != 0) {
 		return; /* only CON requests need an answer */
 	}
 	if (!m->rd || m->npath > 2) {
 		coap_answer(b, m, 0x84, 0, from); /* 4.04 */
 		return;
 	}
-	if (m->code == 0x02 && m->npath == 1) {
+	if (m->h.code == 0x02 && m->npath == 1) {
 		idx = device_of(b, from);
 		coap_answer(b, m, idx == UINT32_MAX ? 0xa3 : 0x41, idx, from);
 		return;
 	}
-	coap_answer(b, m, m->code == 0x04 ? 0x42 : 0x44, 0, from);
+	coap_answer(b, m, m->h.code == 0x04 ? 0x42 : 0x44, 0, from);
 }
 
 static void
@@ -342,21 +218,18 @@ coap_start(struct bench *b, unsigned i, int64_t due)
 	const struct sockaddr_in *to = &b->devs[b->cursor++ % b->registered];
 	const char *path = b->paths[b->cur_path];
 	uint8_t pkt[128];
-	size_t len = 8;
-	unsigned last = 0;
+	uint8_t token[4];
+	struct bench_coap_out o;
 
 	s->busy = true;
 	s->start_us = due;
 	s->mid = b->next_mid++;
 	s->seq++;
-	pkt[0] = 0x44; /* CON, token length 4 */
-	pkt[1] = 0x01; /* GET */
-	pkt[2] = (uint8_t)(s->mid >> 8);
-	pkt[3] = (uint8_t)s->mid;
-	pkt[4] = (uint8_t)(i >> 8);
-	pkt[5] = (uint8_t)i;
-	pkt[6] = (uint8_t)(s->seq >> 8);
-	pkt[7] = (uint8_t)s->seq;
+	token[0] = (uint8_t)(i >> 8);
+	token[1] = (uint8_t)i;
+	token[2] = (uint8_t)(s->seq >> 8);
+	token[3] = (uint8_t)s->seq;
+	bench_coap_put_header(&o, pkt, sizeof pkt, 0, 0x01, s->mid, token, 4);
 	for (const char *p = path; *p != '\0';) {
 		const char *e;
 		while (*p == '/') {
@@ -364,12 +237,12 @@ coap_start(struct bench *b, unsigned i, int64_t due)
 		}
 		e = strchrnul(p, '/');
 		if (e > p) {
-			len = put_opt(pkt, len, &last, 11, p, (size_t)(e - p));
+			(void)bench_coap_put_opt(&o, 11, p, (size_t)(e - p));
 		}
 		p = e;
 	}
 	b->st.requests++;
-	coap_send(b, pkt, len, to);
+	coap_send(b, pkt, o.len, to);
 }
 
 /* A response (or empty ACK) to one of our GETs. */
@@ -380,26 +253,24 @@ coap_on_response(struct bench *b, const struct coap_msg *m,
 	unsigned i;
 	struct slot *s;
 
-	if (m->tkl != 4 && m->code != 0) {
+	if (m->h.tkl != 4 && m->h.code != 0) {
 		return;
 	}
-	if (m->type == 0) { /* separate CON response: ACK it */
-		struct coap_msg ack = *m;
-		ack.tkl = 0;
-		coap_answer(b, &ack, 0, 0, from);
+	if (m->h.type == 0) { /* separate CON response: ACK it */
+		bench_coap_send_ack(b->udp, m->h.mid, from);
 	}
-	if (m->code == 0 || m->tkl != 4) {
+	if (m->h.code == 0 || m->h.tkl != 4) {
 		return; /* empty ACK: the answer comes later */
 	}
-	i = (unsigned)m->token[0] << 8 | m->token[1];
+	i = (unsigned)m->h.token[0] << 8 | m->h.token[1];
 	s = i < b->nslots ? &b->slots[i] : NULL;
 	if (s == NULL || !s->busy ||
-	    s->seq != (uint16_t)(m->token[2] << 8 | m->token[3])) {
+	    s->seq != (uint16_t)(m->h.token[2] << 8 | m->h.token[3])) {
 		return;
 	}
 	s->busy = false;
-	if (m->code == 0x45) {
-		record_ok(&b->st, s->start_us, now_us());
+	if (m->h.code == 0x45) {
+		bench_phase_record_ok(&b->st, s->start_us, bench_now_us());
 	} else {
 		b->st.errors++;
 	}
@@ -422,9 +293,9 @@ coap_drain(struct bench *b)
 		if (!coap_parse(buf, (size_t)len, &m)) {
 			continue;
 		}
-		if (m.code >= 1 && m.code < 32) {
+		if (m.h.code >= 1 && m.h.code < 32) {
 			coap_on_request(b, &m, &from);
-		} else if (m.type == 2 || m.code >= 64) {
+		} else if (m.h.type == 2 || m.h.code >= 64) {
 			coap_on_response(b, &m, &from);
 		}
 	}
@@ -545,7 +416,7 @@ http_readable(struct bench *b, unsigned i)
 	}
 	s->busy = false;
 	if (done > 0 && status >= 200 && status < 300) {
-		record_ok(&b->st, s->start_us, now_us());
+		bench_phase_record_ok(&b->st, s->start_us, bench_now_us());
 	} else {
 		b->st.errors++;
 	}
@@ -623,11 +494,12 @@ static void
 run_phase(struct bench *b, const char *name)
 {
 	struct epoll_event evs[256];
-	int64_t start = now_us(), end = start + (int64_t)(b->seconds * 1e6);
+	int64_t start = bench_now_us(),
+	        end = start + (int64_t)(b->seconds * 1e6);
 	int64_t t = start, last_expire = start;
 
-	memset(b->st.hist, 0, sizeof(uint32_t) * HIST_BUCKETS);
-	b->st = (struct stats){.hist = b->st.hist};
+	memset(b->st.hist, 0, sizeof(uint32_t) * BENCH_HIST_BUCKETS);
+	b->st = (struct bench_phase){.hist = b->st.hist};
 	b->next_due_us = start;
 	fill(b, t, end);
 	for (;;) {
@@ -639,7 +511,7 @@ run_phase(struct bench *b, const char *name)
 				http_readable(b, evs[i].data.u32);
 			}
 		}
-		t = now_us();
+		t = bench_now_us();
 		fill(b, t, end);
 		if (t - last_expire >= 1000 || t >= end) {
 			last_expire = t;
@@ -648,30 +520,10 @@ run_phase(struct bench *b, const char *name)
 			}
 		}
 	}
-	print_phase(b, name, start);
+	bench_phase_print(&b->st, name, start, false);
 }
 
 /* ---- set-up ----------------------------------------------------------- */
-
-static bool
-parse_addr(const char *text, struct sockaddr_in *ret)
-{
-	char host[64];
-	const char *colon = strrchr(text, ':');
-	long port;
-
-	if (colon == NULL || (size_t)(colon - text) >= sizeof host) {
-		return false;
-	}
-	memcpy(host, text, (size_t)(colon - text));
-	host[colon - text] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	memset(ret, 0, sizeof *ret);
-	ret->sin_family = AF_INET;
-	ret->sin_port = htons((uint16_t)port);
-	return port > 0 && port < 65536 &&
-	       inet_pton(AF_INET, host, &ret->sin_addr) == 1;
-}
 
 static bool
 load_urls(struct bench *b)
@@ -720,9 +572,9 @@ static bool
 coap_wait_devices(struct bench *b)
 {
 	struct epoll_event evs[8];
-	int64_t deadline = now_us() + 120 * 1000000LL;
+	int64_t deadline = bench_now_us() + 120 * 1000000LL;
 
-	while (b->registered < b->ndevices && now_us() < deadline &&
+	while (b->registered < b->ndevices && bench_now_us() < deadline &&
 	       !stop_flag) {
 		if (epoll_wait(b->ep, evs, 8, 100) > 0) {
 			coap_drain(b);
@@ -767,7 +619,7 @@ parse_opts(struct bench *b, int argc, char **argv)
 		switch (o) {
 		case 'l':
 		case 's':
-			if (!parse_addr(optarg, &b->addr)) {
+			if (!bench_parse_addr(optarg, &b->addr)) {
 				return false;
 			}
 			break;
@@ -822,7 +674,7 @@ setup(struct bench *b)
 {
 	b->ep = epoll_create1(EPOLL_CLOEXEC);
 	b->slots = calloc(b->nslots, sizeof *b->slots);
-	b->st.hist = calloc(HIST_BUCKETS, sizeof(uint32_t));
+	b->st.hist = calloc(BENCH_HIST_BUCKETS, sizeof(uint32_t));
 	if (b->ep < 0 || b->slots == NULL || b->st.hist == NULL) {
 		return false;
 	}
