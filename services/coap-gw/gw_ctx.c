@@ -26,7 +26,7 @@ static const char usage[] =
     "  --no-coap          LWDS_COAP_ENABLE=0 (plain CoAP on by default)\n"
     "  --org N            LWDS_COAP_ORG      organisation of devices\n"
     "                                        without DTLS (0 = admin)\n"
-    "  --gw-id ID         LWDS_GW_ID         (<hostname>-<pid>)\n"
+    "  --gw-id ID         LWDS_GW_ID         (<hostname>-<CoAP port>)\n"
     "  --rpc-url URL      LWDS_GW_RPC_URL    nng rep listener\n"
     "                                        (tcp://127.0.0.1:7710)\n"
     "  (env only)         LWDS_GW_HEALTH_ADDR host:port of GET /health\n"
@@ -113,10 +113,6 @@ set_sockbuf(struct gw_config *cfg, const char *value)
 static bool
 config_env(struct gw_config *cfg)
 {
-	char host[64] = "localhost", id[GW_EP_MAX + 1];
-
-	gethostname(host, sizeof host - 1);
-	snprintf(id, sizeof id, "%s-%ld", host, (long)getpid());
 	cfg->sweep_ms = 1000;
 	cfg->alive_ms = 5000;
 	cfg->log_level = LWM2M_LOG_NOTICE;
@@ -130,8 +126,9 @@ config_env(struct gw_config *cfg)
 	                lwm2m_getenv("LWDS_COAP_ENABLE", "1")) &&
 	       set_sockbuf(cfg, lwm2m_getenv("LWDS_COAP_RCVBUF", "4194304")) &&
 	       set_org(cfg, lwm2m_getenv("LWDS_COAP_ORG", "0")) &&
-	       set_str(cfg->gw_id, sizeof cfg->gw_id, "LWDS_GW_ID",
-	               lwm2m_getenv("LWDS_GW_ID", id)) &&
+	       (lwm2m_getenv("LWDS_GW_ID", NULL) == NULL ||
+	        set_str(cfg->gw_id, sizeof cfg->gw_id, "LWDS_GW_ID",
+	                lwm2m_getenv("LWDS_GW_ID", NULL))) &&
 	       set_str(
 	           cfg->rpc_url, sizeof cfg->rpc_url, "LWDS_GW_RPC_URL",
 	           lwm2m_getenv("LWDS_GW_RPC_URL", "tcp://127.0.0.1:7710")) &&
@@ -141,6 +138,24 @@ config_env(struct gw_config *cfg)
 	       set_level(cfg, lwm2m_getenv("LWDS_LOG_LEVEL", "notice")) &&
 	       set_bool(&cfg->log_json, "LWDS_LOG_JSON",
 	                lwm2m_getenv("LWDS_LOG_JSON", "0"));
+}
+
+/* Without LWDS_GW_ID or --gw-id the id is <hostname>-<CoAP port>: the same
+ * after a restart (so the gateway reloads its devices and observation
+ * tokens, docs/coap-gw.md "Restart"), and distinct for gateways sharing a
+ * host, which cannot share a listen port. */
+static void
+default_gw_id(struct gw_config *cfg)
+{
+	char host[64] = "localhost";
+	const char *colon = strrchr(cfg->coap_listen, ':');
+
+	if (cfg->gw_id[0] != '\0') {
+		return;
+	}
+	gethostname(host, sizeof host - 1);
+	snprintf(cfg->gw_id, sizeof cfg->gw_id, "%s-%s", host,
+	         colon != NULL ? colon + 1 : "5683");
 }
 
 static bool
@@ -216,6 +231,7 @@ gw_config_init(struct gw_config *cfg, int argc, char **argv, bool *ret_help)
 		        argv[optind]);
 		return LWM2M_EINVAL;
 	}
+	default_gw_id(cfg);
 	return LWM2M_OK;
 }
 
