@@ -275,6 +275,21 @@ obs_sync(struct api_req *r, const struct api_sub_rec *rec)
 
 /* ---- POST <level>/subscriptions ----------------------------------------- */
 
+/* The create and update scripts answer with the id of a subscription of
+ * the same type, target and Url when there is one: 409 naming it, true. */
+static bool
+duplicate_refused(struct api_req *r, const redisReply *reply)
+{
+	if (reply->type != REDIS_REPLY_STRING) {
+		return false;
+	}
+	api_reply_error(r, 409,
+	                "a subscription with the same type, target and Url "
+	                "exists: %.22s",
+	                reply->str);
+	return true;
+}
+
 static void
 on_created(struct api_req *r, redisReply *reply, void *arg)
 {
@@ -285,11 +300,7 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 	if (!storage_ok(r, reply)) {
 		return;
 	}
-	if (reply->type == REDIS_REPLY_STRING) {
-		api_reply_error(r, 409,
-		                "a subscription with the same type, "
-		                "target and Url exists: %.22s",
-		                reply->str);
+	if (duplicate_refused(r, reply)) {
 		return;
 	}
 	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
@@ -899,11 +910,7 @@ on_updated(struct api_req *r, redisReply *reply, void *arg)
 	if (!storage_ok(r, reply)) {
 		return;
 	}
-	if (reply->type == REDIS_REPLY_STRING) {
-		api_reply_error(r, 409,
-		                "a subscription with the same type, "
-		                "target and Url exists: %.22s",
-		                reply->str);
+	if (duplicate_refused(r, reply)) {
 		return;
 	}
 	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
