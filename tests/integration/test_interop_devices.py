@@ -31,21 +31,26 @@ from lwdslib import ServiceTestCase, link, path_of
 from test_interop import INTEROP, NodeClient, npm_ci
 
 
-class TestInteropDevices(ServiceTestCase):
-    REDIS_DB = 0
+class ExternalClientCase(ServiceTestCase):
+    """The services and one LwM2M client we did not write, registered
+    through them: CLIENT(coap_port, ENDPOINT) runs it, NAME names it in
+    failures; cls.hrefs maps object ids to instance links, cls.temp is
+    /3303/0."""
     EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "3000"}
+    CLIENT = None
+    ENDPOINT = NAME = ""
 
     @classmethod
     def setUpClass(cls):
         npm_ci()
         super().setUpClass()
         cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
-        cls.node = NodeClient(cls.svc.coap_port, "coap-node-ops")
+        cls.node = cls.CLIENT(cls.svc.coap_port, cls.ENDPOINT)
         ev = cls.node.event()
         if ev.get("event") != "registered":
             cls.node.close()
             cls.tearDownClass()
-            raise AssertionError("coap-node did not register: %r" % ev)
+            raise AssertionError("%s did not register: %r" % (cls.NAME, ev))
         cls.cid = ev["location"].rsplit("/", 1)[-1]
         r = cls.api.get("/clients/%s/objecttypes" % cls.cid, cls.admin)
         cls.hrefs = {int(i["ObjectTypeID"]): path_of(link(i, "instances"))
@@ -58,6 +63,12 @@ class TestInteropDevices(ServiceTestCase):
         if getattr(cls, "node", None) is not None:
             cls.node.close()
         super().tearDownClass()
+
+
+class TestInteropDevices(ExternalClientCase):
+    REDIS_DB = 0
+    CLIENT = NodeClient
+    ENDPOINT, NAME = "coap-node-ops", "coap-node"
 
     def test_read_resource(self):
         r = self.api.get(self.temp + "/resources/5700", self.admin)
@@ -112,33 +123,10 @@ class LnlClient:
         self.proc.stdout.close()
 
 
-class TestInteropLwm2mNodeLib(ServiceTestCase):
+class TestInteropLwm2mNodeLib(ExternalClientCase):
     REDIS_DB = 1
-    EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "3000"}
-
-    @classmethod
-    def setUpClass(cls):
-        npm_ci()
-        super().setUpClass()
-        cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
-        cls.node = LnlClient(cls.svc.coap_port, "lnl-ops")
-        ev = cls.node.event()
-        if ev.get("event") != "registered":
-            cls.node.close()
-            cls.tearDownClass()
-            raise AssertionError("lwm2m-node-lib did not register: %r" % ev)
-        cls.cid = ev["location"].rsplit("/", 1)[-1]
-        r = cls.api.get("/clients/%s/objecttypes" % cls.cid, cls.admin)
-        cls.hrefs = {int(i["ObjectTypeID"]): path_of(link(i, "instances"))
-                     for i in r.json().get("Items", [])
-                     if link(i, "instances")}
-        cls.temp = cls.hrefs[3303] + "/0"
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "node", None) is not None:
-            cls.node.close()
-        super().tearDownClass()
+    CLIENT = LnlClient
+    ENDPOINT, NAME = "lnl-ops", "lwm2m-node-lib"
 
     def test_registered_objects(self):
         self.assertEqual(sorted(self.hrefs), [3, 3303])
