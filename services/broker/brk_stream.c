@@ -28,6 +28,8 @@ struct brk_stream {
 	struct event *claim_timer;
 	struct event *trim_timer; /* LWDS_EVENTS_TRIM_MS, NULL when off */
 	struct lwm2m_metric *m_trimmed;
+	struct lwm2m_metric *m_events;
+	struct lwm2m_metric *m_unsubscribed; /* events with no lookup */
 	struct event *ack_ev; /* flushes acks, once per loop iteration */
 	char acks[BRK_STREAM_READ_MAX][STREAM_ID_MAX]; /* ids to XACK */
 	size_t n_acks;
@@ -255,10 +257,174 @@ subscription_entry(struct brk_stream *s, const redisReply *fields,
 	brk__observe_path(s->ctx, s->rpc, id->str, path->str, entry);
 }
 
-/* Starts one stream entry (id, fields): a client event fans out; anything
- * else is acknowledged at once. */
+/* Starts the subscription lookups of a client event. */
 static void
-handle_entry(struct brk_stream *s, const redisReply *e)
+start_event(struct brk_stream *s, struct brk_entry *entry, enum brk_event event,
+            const struct lwm2m_event *ev)
+{
+	brk__event(s->ctx, event, ev, entry);
+	if (event == BRK_EV_CONNECTED) {
+		brk__observe_client(s->ctx, s->rpc, ev->id, entry);
+	} else if (event == BRK_EV_UPDATED) {
+		/* the Update may come through another gateway, or through a
+		 * restarted one: observations to renew */
+		brk__observe_check(s->ctx, s->rpc, ev->id, entry);
+	}
+}
+
+/* ---- batches: no lookups for organisations without subscriptions -------
+ *
+ * A client event can only match a subscription of its own organisation,
+ * and every subscription (organisation, client or instance level, any
+ * type) is in LWM2M_KEY_ORG_SUBS, written by the same script as the index
+ * sets the lookups read.  So the client events of one read wait for one
+ * EXISTS per distinct organisation; those of an organisation with no
+ * subscription at that moment are acknowledged with no lookup (their
+ * three SMEMBERS could only find nothing; a subscription created after
+ * the EXISTS is created after the event too, and the REST API's
+ * "subscription" entry sets up its observations).  Any doubt (Redis
+ * error, lost connection, no memory) takes the full lookups. */
+
+struct held {
+	struct brk_entry *entry; /* the reference handle_entry took */
+	enum brk_event event;
+	struct lwm2m_event ev;
+};
+
+struct org_check {
+	struct brk_batch *batch;
+	long long org;
+	bool subs; /* has subscriptions, or could not tell */
+};
+
+struct brk_batch {
+	struct brk_stream *s;
+	size_t n_held, n_orgs;
+	size_t due; /* EXISTS replies still to come, plus one while sending */
+	struct held *held;      /* as many as the read's entries */
+	struct org_check *orgs; /* idem */
+};
+
+static void
+batch_free(struct brk_batch *b)
+{
+	if (b == NULL) {
+		return;
+	}
+	free(b->held);
+	free(b->orgs);
+	free(b);
+}
+
+/* A batch for up to n client events, or NULL (no memory: the events then
+ * take the full lookups one by one). */
+static struct brk_batch *
+batch_new(struct brk_stream *s, size_t n)
+{
+	struct brk_batch *b = calloc(1, sizeof *b);
+
+	if (b == NULL || n == 0) {
+		free(b);
+		return NULL;
+	}
+	b->s = s;
+	b->held = calloc(n, sizeof *b->held);
+	b->orgs = calloc(n, sizeof *b->orgs);
+	if (b->held == NULL || b->orgs == NULL) {
+		batch_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static struct org_check *
+batch_org(struct brk_batch *b, long long org)
+{
+	for (size_t i = 0; i < b->n_orgs; i++) {
+		if (b->orgs[i].org == org) {
+			return &b->orgs[i];
+		}
+	}
+	return NULL;
+}
+
+/* Keeps a client event (and its entry's reference) until its organisation
+ * is checked. */
+static void
+batch_hold(struct brk_batch *b, struct brk_entry *entry, enum brk_event event,
+           const struct lwm2m_event *ev)
+{
+	struct held *h = &b->held[b->n_held++];
+
+	h->entry = entry;
+	h->event = event;
+	h->ev = *ev;
+	if (batch_org(b, ev->org) == NULL) {
+		b->orgs[b->n_orgs++] = (struct org_check){b, ev->org, true};
+	}
+}
+
+/* One reply (or the end of sending) less; after the last, every held event
+ * of an organisation with subscriptions starts its lookups, and every
+ * entry's reference is dropped (the others are acknowledged). */
+static void
+batch_settle(struct brk_batch *b)
+{
+	bool closing = b->s->closing;
+
+	if (--b->due > 0) {
+		return;
+	}
+	for (size_t i = 0; i < b->n_held; i++) {
+		struct held *h = &b->held[i];
+
+		/* closing: no step, no acknowledgement (read again at the
+		 * next start), and the last unref may free the stream */
+		if (!closing && batch_org(b, h->ev.org)->subs) {
+			start_event(b->s, h->entry, h->event, &h->ev);
+		} else if (!closing) {
+			lwm2m_metrics_inc(b->s->m_unsubscribed);
+		}
+		brk__entry_unref(h->entry);
+	}
+	batch_free(b);
+}
+
+static void
+on_org_checked(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct org_check *c = arg;
+
+	c->subs = reply == NULL || reply->type != REDIS_REPLY_INTEGER ||
+	          reply->integer != 0;
+	batch_settle(c->batch);
+}
+
+/* Sends the EXISTS of every organisation of b (pipelined on the command
+ * connection); b settles when the last reply came.  Consumes b. */
+static void
+batch_check(struct brk_batch *b)
+{
+	if (b->n_held == 0) {
+		batch_free(b);
+		return;
+	}
+	b->due = 1;
+	for (size_t i = 0; i < b->n_orgs; i++) {
+		if (lwm2m_redis_cmd(brk__redis(b->s->ctx), on_org_checked,
+		                    &b->orgs[i], "EXISTS " LWM2M_KEY_ORG_SUBS,
+		                    b->orgs[i].org) == LWM2M_OK) {
+			b->due++;
+		}
+	}
+	batch_settle(b);
+}
+
+/* Starts one stream entry (id, fields): a client event fans out, through
+ * batch when there is one; anything else is handled or acknowledged at
+ * once. */
+static void
+handle_entry(struct brk_stream *s, const redisReply *e, struct brk_batch *batch)
 {
 	struct brk_entry *entry;
 	struct lwm2m_event ev;
@@ -280,19 +446,14 @@ handle_entry(struct brk_stream *s, const redisReply *e)
 	s->inflight++;
 	err = brk_stream_event(e->element[1], &event, &ev);
 	if (err == LWM2M_OK) {
-		lwm2m_metrics_inc(
-		    lwm2m_metrics_counter(NULL, "lwds_broker_events_total",
-		                          "Gateway events received"));
+		lwm2m_metrics_inc(s->m_events);
 		lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s org=%lld entry=%s",
 		          brk_event_name(event), ev.id, ev.org, entry->id);
-		brk__event(s->ctx, event, &ev, entry);
-		if (event == BRK_EV_CONNECTED) {
-			brk__observe_client(s->ctx, s->rpc, ev.id, entry);
-		} else if (event == BRK_EV_UPDATED) {
-			/* the Update may come through another gateway, or
-			 * through a restarted one: observations to renew */
-			brk__observe_check(s->ctx, s->rpc, ev.id, entry);
+		if (batch != NULL) {
+			batch_hold(batch, entry, event, &ev);
+			return; /* batch_settle drops the reference */
 		}
+		start_event(s, entry, event, &ev);
 	} else if (err == LWM2M_ENOTFOUND) {
 		subscription_entry(s, e->element[1], entry);
 	} else {
@@ -300,6 +461,24 @@ handle_entry(struct brk_stream *s, const redisReply *e)
 		          entry->id, lwm2m_strerror(err));
 	}
 	brk__entry_unref(entry);
+}
+
+/* Starts every entry of an XREADGROUP or XAUTOCLAIM reply. */
+static void
+handle_entries(struct brk_stream *s, const redisReply *entries)
+{
+	struct brk_batch *batch;
+
+	if (entries == NULL || entries->elements == 0) {
+		return;
+	}
+	batch = batch_new(s, entries->elements);
+	for (size_t i = 0; i < entries->elements; i++) {
+		handle_entry(s, entries->element[i], batch);
+	}
+	if (batch != NULL) {
+		batch_check(batch);
+	}
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -357,9 +536,7 @@ take_entries(struct brk_stream *s, const redisReply *entries)
 			}
 		}
 	}
-	for (size_t i = 0; entries != NULL && i < entries->elements; i++) {
-		handle_entry(s, entries->element[i]);
-	}
+	handle_entries(s, entries);
 }
 
 static void
@@ -447,9 +624,7 @@ on_claimed(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		lwm2m_log(LWM2M_LOG_NOTICE, "claimed %zu idle events",
 		          entries->elements);
 	}
-	for (size_t i = 0; i < entries->elements; i++) {
-		handle_entry(s, entries->element[i]);
-	}
+	handle_entries(s, entries);
 }
 
 static void
@@ -568,6 +743,12 @@ brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
 	             ? cfg->consumer
 	             : "lwds-broker");
 	s->claim_idle_ms = cfg->claim_idle_ms > 0 ? cfg->claim_idle_ms : 60000;
+	s->m_events = lwm2m_metrics_counter(NULL, "lwds_broker_events_total",
+	                                    "Gateway events received");
+	s->m_unsubscribed = lwm2m_metrics_counter(
+	    NULL, "lwds_broker_events_unsubscribed_total",
+	    "Gateway events of organisations without any subscription, "
+	    "acknowledged without subscription lookups");
 	s->claim_timer = event_new(base, -1, EV_PERSIST, on_claim_timer, s);
 	s->ack_ev = event_new(base, -1, 0, on_ack_ev, s);
 	if (s->claim_timer == NULL || s->ack_ev == NULL ||

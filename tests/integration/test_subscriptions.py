@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import unittest
+import urllib.request
 import xml.etree.ElementTree as ET
 
 from hooksink import Sink
@@ -329,6 +330,42 @@ class TestSubscriptions(ServiceTestCase):
                          "/subscriptions/" + j_cli["ID"])
         self.assertTrue(item["TimeTriggered"].endswith("Z"), item)
         self.assertTrue(headers.get("X-Lwds-Delivery"))
+
+    def broker_counter(self, name):
+        url = "http://%s/metrics" % self.svc.env["LWDS_BROKER_HEALTH_ADDR"]
+        with urllib.request.urlopen(url, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
+    def events_caught_up(self):
+        for g in self.redis.command("XINFO", "GROUPS",
+                                    "lwds:v1:{events}") or []:
+            f = dict(zip(g[0::2], g[1::2]))
+            if f[b"name"] == b"lwds-broker":
+                return f[b"pending"] == 0 and f[b"lag"] == 0
+        return False
+
+    def test_org_without_subscriptions_skips_lookups_until_one_exists(self):
+        # the broker acknowledges the events of an organisation that has
+        # no subscription at all without looking any up; one created
+        # afterwards fires for the next event
+        self.assertEqual(self.redis.command("ZCARD", "lwds:v1:org:{0}:subs"),
+                         0, "another test left a subscription")
+        name = "lwds_broker_events_unsubscribed_total"
+        before = self.broker_counter(name)
+        for i in range(3):
+            self.client_id("subs-none-%d" % i)
+        wait_until(lambda: self.broker_counter(name) >= before + 3, 20,
+                   what="three events acknowledged without lookups")
+        wait_until(self.events_caught_up, 20, what="every event acked")
+        self.create("/subscriptions", {"SubscriptionType": "ClientConnected",
+                                       "Url": self.sink.url("/hook-first")})
+        cid = self.client_id("subs-none-0")
+        self.sink.wait_count("/hook-first", 1)
+        item = json.loads(self.sink.received("/hook-first")[0][2])["Items"][0]
+        self.assertEqual(link(item, "client"), "/clients/" + cid)
 
     def test_dead_letter_listed(self):
         self.sink.script("/gone", [404])
