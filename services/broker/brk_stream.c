@@ -30,6 +30,7 @@ struct brk_stream {
 	struct lwm2m_metric *m_trimmed;
 	struct lwm2m_metric *m_events;
 	struct lwm2m_metric *m_unsubscribed; /* events with no lookup */
+	struct brk_batch *spare;             /* reused by the next read */
 	struct event *ack_ev; /* flushes acks, once per loop iteration */
 	char acks[BRK_STREAM_READ_MAX][STREAM_ID_MAX]; /* ids to XACK */
 	size_t n_acks;
@@ -316,25 +317,45 @@ batch_free(struct brk_batch *b)
 	free(b);
 }
 
-/* A batch for up to n client events, or NULL (no memory: the events then
- * take the full lookups one by one). */
+/* A batch for up to BRK_STREAM_READ_MAX client events (the spare one when
+ * there is one: they are 80 kB), or NULL (no memory: the events then take
+ * the full lookups one by one). */
 static struct brk_batch *
-batch_new(struct brk_stream *s, size_t n)
+batch_new(struct brk_stream *s)
 {
-	struct brk_batch *b = calloc(1, sizeof *b);
+	struct brk_batch *b = s->spare;
 
-	if (b == NULL || n == 0) {
-		free(b);
+	if (b != NULL) {
+		s->spare = NULL;
+		return b;
+	}
+	b = calloc(1, sizeof *b);
+	if (b == NULL) {
 		return NULL;
 	}
 	b->s = s;
-	b->held = calloc(n, sizeof *b->held);
-	b->orgs = calloc(n, sizeof *b->orgs);
+	b->held = calloc(BRK_STREAM_READ_MAX, sizeof *b->held);
+	b->orgs = calloc(BRK_STREAM_READ_MAX, sizeof *b->orgs);
 	if (b->held == NULL || b->orgs == NULL) {
 		batch_free(b);
 		return NULL;
 	}
 	return b;
+}
+
+/* Keeps b as the spare of its stream, or frees it; closing: the stream may
+ * be gone, so b is freed without touching it. */
+static void
+batch_release(struct brk_batch *b, bool closing)
+{
+	if (closing || b->s->spare != NULL) {
+		batch_free(b);
+		return;
+	}
+	b->n_held = 0;
+	b->n_orgs = 0;
+	b->due = 0;
+	b->s->spare = b;
 }
 
 static struct org_check *
@@ -387,7 +408,7 @@ batch_settle(struct brk_batch *b)
 		}
 		brk__entry_unref(h->entry);
 	}
-	batch_free(b);
+	batch_release(b, closing);
 }
 
 static void
@@ -406,7 +427,7 @@ static void
 batch_check(struct brk_batch *b)
 {
 	if (b->n_held == 0) {
-		batch_free(b);
+		batch_release(b, false);
 		return;
 	}
 	b->due = 1;
@@ -472,7 +493,7 @@ handle_entries(struct brk_stream *s, const redisReply *entries)
 	if (entries == NULL || entries->elements == 0) {
 		return;
 	}
-	batch = batch_new(s, entries->elements);
+	batch = batch_new(s);
 	for (size_t i = 0; i < entries->elements; i++) {
 		handle_entry(s, entries->element[i], batch);
 	}
@@ -782,6 +803,8 @@ brk__stream_free(struct brk_stream *s)
 	}
 	flush_acks(s); /* what finished is acknowledged */
 	s->closing = true;
+	batch_free(s->spare); /* a batch still waiting frees itself */
+	s->spare = NULL;
 	if (s->claim_timer != NULL) {
 		event_free(s->claim_timer);
 	}
