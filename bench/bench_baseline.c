@@ -2,8 +2,10 @@
  * the gateway against.  A libcoap 4.3.1 server with the gateway's I/O
  * approach (one unknown-resource handler, sockets read through
  * coap_io_do_epoll, libcoap's timer work on a 50 ms tick, at most 64 idle
- * sessions) that answers every POST at once and does nothing else: 2.01
- * with Location-Path rd/<22-char id> for a Register (POST /rd), 2.04 for an
+ * sessions, the listening socket's buffers sized as the gateway sizes its
+ * own: LWDS_COAP_RCVBUF, default 4 MiB, through gw_coap_set_bufs) that
+ * answers every POST at once and does nothing else: 2.01 with
+ * Location-Path rd/<22-char id> for a Register (POST /rd), 2.04 for an
  * Update (POST /rd/<id>), 2.02 for a DELETE.
  *
  * usage: lwds-bench-baseline HOST:PORT   (runs until SIGINT/SIGTERM)
@@ -17,7 +19,9 @@
 
 #include <coap3/coap.h>
 
+#include "gw.h"
 #include "lwm2m_id.h"
+#include "lwm2m_loop.h"
 
 #define EPOLL_BATCH 32
 #define TICK_MS 50
@@ -134,6 +138,28 @@ make_context(const char *listen)
 	return ctx;
 }
 
+/* The gateway's LWDS_COAP_RCVBUF (same default) on the listening socket:
+ * without it, hundreds of requests in flight overflow the default
+ * receive buffer and the baseline pays 2 s retransmissions the gateway
+ * does not.  False for a bad value. */
+static bool
+size_buffers(void)
+{
+	long long bytes;
+	int eff = 0;
+
+	if (lwm2m_parse_int(lwm2m_getenv("LWDS_COAP_RCVBUF", "4194304"), 0,
+	                    INT32_MAX / 2, &bytes) != LWM2M_OK) {
+		fprintf(stderr, "LWDS_COAP_RCVBUF must be 0..%d bytes\n",
+		        INT32_MAX / 2);
+		return false;
+	}
+	if (bytes > 0) {
+		gw_coap_set_bufs((int)bytes, &eff);
+	}
+	return true;
+}
+
 static void
 run(coap_context_t *ctx, int fd)
 {
@@ -172,7 +198,7 @@ main(int argc, char **argv)
 	coap_set_log_level(LOG_ERR);
 	ctx = make_context(argv[1]);
 	fd = ctx == NULL ? -1 : coap_context_get_coap_fd(ctx);
-	if (fd < 0) {
+	if (fd < 0 || !size_buffers()) {
 		fprintf(stderr, "cannot listen on %s\n", argv[1]);
 		coap_free_context(ctx);
 		return 1;
