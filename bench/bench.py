@@ -108,38 +108,80 @@ def row(name, unit, value, base, base_name, goal=""):
 # scenarios
 # --------------------------------------------------------------------------
 
-def scenario_storm(cfg, gw_port, res):
-    """Registration storm + Updates: gateway vs baseline, alternating."""
-    gw, base = [], []
-    extra = ["--update-seconds", str(cfg.update_seconds)]
-    for run in range(cfg.runs):
-        b = Baseline()
-        try:
-            base.append(run_load(b.port, cfg.storm, "sb%d-" % run,
-                                 cfg.sockets, extra))
-        finally:
-            b.close()
-        gw.append(run_load(gw_port, cfg.storm, "sg%d-" % run,
-                           cfg.sockets, extra))
-    res["storm_runs"] = {"gateway": gw, "baseline": base}
+def storm_pair(cfg, gw_port, run, sockets):
+    """One baseline then one gateway storm at `sockets` in flight; the
+    Updates only at the main concurrency (cfg.sockets)."""
+    secs = cfg.update_seconds if sockets == cfg.sockets else 0
+    extra = ["--update-seconds", str(secs)]
+    b = Baseline()
+    try:
+        base = run_load(b.port, cfg.storm, "sb%d-%d-" % (run, sockets),
+                        sockets, extra)
+    finally:
+        b.close()
+    gw = run_load(gw_port, cfg.storm, "sg%d-%d-" % (run, sockets), sockets,
+                  extra)
+    return gw, base
+
+
+def storm_rows(cfg, sockets, gw, base, main):
+    """Table rows of one concurrency (medians over the runs)."""
     rows = []
-    for phase, what in (("register", "registrations"), ("update", "updates")):
-        g = median([r[phase]["rate"] for r in gw])
-        bb = median([r[phase]["rate"] for r in base])
+    phases = (("register", "registrations"), ("update", "updates"))
+    for phase, what in phases if main else phases[:1]:
         rows.append(row("storm %s/s (N=%d, %d in flight)"
-                        % (what, cfg.storm, cfg.sockets), "1/s", g, bb,
-                        "libcoap 2.01 server",
-                        ">= 20000 and >= 40%" if phase == "register" else ""))
+                        % (what, cfg.storm, sockets), "1/s",
+                        median([r[phase]["rate"] for r in gw]),
+                        median([r[phase]["rate"] for r in base]),
+                        "libcoap 2.01 server"))
         for p in ("p50_ms", "p99_ms"):
-            rows.append(row("storm %s %s" % (phase, p), "ms",
+            rows.append(row("storm %s %s (%d in flight)"
+                            % (phase, p, sockets), "ms",
                             median([r[phase][p] for r in gw]),
                             median([r[phase][p] for r in base]),
                             "libcoap 2.01 server"))
-        errs = sum(r[phase]["errors"] + r[phase]["timeouts"] for r in gw)
-        rows.append(row("storm %s errors+timeouts (all runs)" % phase, "",
-                        errs, sum(r[phase]["errors"] + r[phase]["timeouts"]
-                                  for r in base), "libcoap 2.01 server",
-                        "0"))
+    return rows
+
+
+def storm_errors(runs):
+    return sum(r[p]["errors"] + r[p]["timeouts"]
+               for by_c in runs for r in by_c.values() for p in r
+               if p in ("register", "update"))
+
+
+def scenario_storm(cfg, gw_port, res):
+    """Registration storm + Updates: gateway vs baseline, alternating, at
+    each concurrency of cfg.sweep (cfg.sockets first, with the Updates).
+    The goal is judged peak against peak: each side's median rate at its
+    best concurrency ("as fast as possible")."""
+    sweep = [cfg.sockets] + [c for c in cfg.sweep if c != cfg.sockets]
+    gw, base = [], []
+    for run in range(cfg.runs):
+        gw.append({})
+        base.append({})
+        for c in sweep:
+            gw[run][c], base[run][c] = storm_pair(cfg, gw_port, run, c)
+    res["storm_runs"] = {"gateway": [r[cfg.sockets] for r in gw],
+                         "baseline": [r[cfg.sockets] for r in base]}
+    res["storm_sweep"] = {"concurrency": sweep, "gateway": gw,
+                          "baseline": base}
+    rows = []
+    peak = {"gateway": (0, 0), "baseline": (0, 0)}
+    for c in sweep:
+        rows += storm_rows(cfg, c, [r[c] for r in gw], [r[c] for r in base],
+                           c == cfg.sockets)
+        for side, runs in (("gateway", gw), ("baseline", base)):
+            rate = median([r[c]["register"]["rate"] for r in runs])
+            peak[side] = max(peak[side], (rate, c))
+    rows.append(row("storm registrations/s, peak vs peak (lwds at %d, "
+                    "baseline at %d in flight)"
+                    % (peak["gateway"][1], peak["baseline"][1]), "1/s",
+                    peak["gateway"][0], peak["baseline"][0],
+                    "libcoap 2.01 server", ">= 20000 and >= 40%"))
+    res["storm_peak"] = peak
+    rows.append(row("storm errors+timeouts (all runs, all concurrencies)",
+                    "", storm_errors(gw), storm_errors(base),
+                    "libcoap 2.01 server", "0"))
     return rows
 
 
@@ -305,7 +347,13 @@ def parse_args():
     ap.add_argument("--storm", type=int, default=50000)
     ap.add_argument("--sim", type=int, default=10000)
     ap.add_argument("--scale", type=int, default=1000000)
-    ap.add_argument("--sockets", type=int, default=64)
+    ap.add_argument("--sockets", type=int, default=64,
+                    help="storm concurrency (exchanges in flight) of the "
+                    "Updates and of the scale and soak scenarios")
+    ap.add_argument("--sweep", default="64,256,1024",
+                    help="storm concurrencies, comma-separated: each is "
+                    "measured for lwds and the baseline in every run "
+                    "(--short: --sockets only)")
     ap.add_argument("--update-seconds", type=float, default=10)
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--soak-devices", type=int, default=20000)
@@ -324,6 +372,13 @@ def parse_args():
         cfg.soak_seconds, cfg.soak_devices = 10, 500
         bench_notify.short(cfg)
         bench_reads.shorten(cfg)
+        cfg.sweep = str(cfg.sockets)
+    try:
+        cfg.sweep = [int(c) for c in cfg.sweep.split(",") if c.strip()]
+    except ValueError:
+        ap.error("--sweep wants numbers like 64,256,1024")
+    if not cfg.sweep or min(cfg.sweep) < 1 or max(cfg.sweep) > 20000:
+        ap.error("--sweep: concurrencies between 1 and 20000")
     return cfg
 
 
