@@ -387,5 +387,35 @@ class TestSubscriptions(ServiceTestCase):
         self.assertTrue(d["TimeFailed"].endswith("Z"), d)
 
 
+
+class TestNngEvents(ServiceTestCase):
+    """LWDS_BROKER_EVENTS=nng: the broker takes client events from the
+    gateways' nng pub instead of {events}; the gateway publishes there only
+    while a subscriber is connected (nng would drop the rest)."""
+
+    REDIS_DB = 14
+    EXTRA_ENV = {"LWDS_BROKER_EVENTS": "nng"}
+
+    def test_gateway_events_reach_a_broker_on_nng(self):
+        sink = Sink()
+        self.addCleanup(sink.close)
+        admin = self.admin_token()
+        r = self.api.post("/subscriptions", admin, {
+            "SubscriptionType": "ClientConnected",
+            "Url": sink.url("/nng")})
+        self.assertEqual(r.status, 201, r)
+        c = self.svc.coap()
+        self.addCleanup(c.close)
+        cid = None
+        deadline = time.monotonic() + 20
+        # nng drops what the gateway publishes before its dial completes
+        while not sink.received("/nng"):
+            self.assertLess(time.monotonic(), deadline,
+                            "no event reached the broker over nng")
+            _, _, cid = self.register("nng-dev", lt=60, client=c)
+            time.sleep(0.3)
+        item = json.loads(sink.received("/nng")[0][2])["Items"][0]
+        self.assertEqual(link(item, "client"), "/clients/" + cid)
+
 if __name__ == "__main__":
     unittest.main()
