@@ -470,7 +470,8 @@ handle_entry(struct brk_stream *s, const redisReply *e, struct brk_batch *batch)
 		lwm2m_metrics_inc(s->m_events);
 		lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s org=%lld entry=%s",
 		          brk_event_name(event), ev.id, ev.org, entry->id);
-		if (batch != NULL) {
+		/* a reply longer than the COUNT asked is not trusted further */
+		if (batch != NULL && batch->n_held < BRK_STREAM_READ_MAX) {
 			batch_hold(batch, entry, event, &ev);
 			return; /* batch_settle drops the reference */
 		}
