@@ -11,7 +11,9 @@ every process (from /proc deltas; the load generator's from
 RUSAGE_CHILDREN), plus the load average.  Give the builds alternately
 (A B A B ...) to compare trees on this shared machine; the bench tools
 (load generator, baseline) come from the first BUILD_DIR so both sides
-use the same ones.
+use the same ones.  --subscribed: the devices' organisation first gets
+one ClientDisconnected subscription (it fires on no Register, but the
+broker can no longer skip the lookups of that organisation's events).
 """
 import argparse
 import json
@@ -76,6 +78,18 @@ def baseline_storm(tools, n, prefix, sockets):
         p.wait(10)
 
 
+def subscribe(svc):
+    """One organisation-level ClientDisconnected subscription (org 0, the
+    gateway's default organisation)."""
+    api = svc.api()
+    token = api.token(svc.admin_key, svc.admin_secret)
+    r = api.post("/subscriptions", token, {
+        "SubscriptionType": "ClientDisconnected",
+        "Url": "http://127.0.0.1:9/unused"})
+    if r.status != 201:
+        raise RuntimeError("POST /subscriptions: %r" % (r,))
+
+
 def one_round(build, tools, cfg, rnd):
     os.environ["LWDS_BUILD_DIR"] = os.path.abspath(build)
     redis = lwdslib.Redis()
@@ -83,6 +97,8 @@ def one_round(build, tools, cfg, rnd):
         svc = lwdslib.Services(redis, env={"LWDS_LOG_LEVEL": "warning"})
         svc.start()
         try:
+            if cfg.subscribed:
+                subscribe(svc)
             pids = {k: p.pid for k, p in svc.procs.items()}
             pids["redis"] = redis.proc.pid
             for c in cfg.sweep:
@@ -91,6 +107,7 @@ def one_round(build, tools, cfg, rnd):
                 gw = storm(tools, svc.coap_port, cfg.storm,
                            "g%d-%d-" % (rnd, c), c, pids)
                 print(json.dumps({"build": build, "round": rnd,
+                                  "subscribed": cfg.subscribed,
                                   "sockets": c, "lwds": gw,
                                   "baseline": base,
                                   "ratio": round(gw["rate"] /
@@ -108,6 +125,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--storm", type=int, default=50000)
     ap.add_argument("--sweep", default="64,256,1024")
+    ap.add_argument("--subscribed", action="store_true",
+                    help="one subscription in the devices' organisation")
     ap.add_argument("builds", nargs="+")
     cfg = ap.parse_args()
     cfg.sweep = [int(c) for c in cfg.sweep.split(",")]
