@@ -93,6 +93,20 @@ def redis_used(redis):
     return 0
 
 
+def aof_on(redis):
+    """The deployment's persistence on redis (appendonly yes, appendfsync
+    everysec: deploy/docker/redis.Dockerfile); waits for the first
+    rewrite."""
+    redis.command("CONFIG", "SET", "appendfsync", "everysec")
+    redis.command("CONFIG", "SET", "appendonly", "yes")
+    deadline = time.monotonic() + 30
+    while b"aof_rewrite_in_progress:0" not in redis.command(
+            "INFO", "persistence"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("Redis did not finish its AOF rewrite")
+        time.sleep(0.05)
+
+
 def median(values):
     return statistics.median(values) if values else 0.0
 
@@ -358,6 +372,10 @@ def parse_args():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--soak-devices", type=int, default=20000)
     ap.add_argument("--soak-rate", type=float, default=2000)
+    ap.add_argument("--aof", action="store_true",
+                    help="Redis with the deployment's persistence "
+                    "(appendonly yes, appendfsync everysec) for the storm, "
+                    "sim, scale and soak scenarios; default: none")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--no-notify", action="store_true",
                     help="skip scenario 4 (notifications to web hooks)")
@@ -393,6 +411,8 @@ def main():
     rows = []
     redis = lwdslib.Redis()
     try:
+        if cfg.aof:
+            aof_on(redis)
         services = start(redis)
         try:
             rows += scenario_storm(cfg, services.coap_port, res)

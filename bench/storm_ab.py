@@ -14,6 +14,9 @@ RUSAGE_CHILDREN), plus the load average.  Give the builds alternately
 use the same ones.  --subscribed: the devices' organisation first gets
 one ClientDisconnected subscription (it fires on no Register, but the
 broker can no longer skip the lookups of that organisation's events).
+--aof: Redis with the deployment's persistence (appendonly yes,
+appendfsync everysec; deploy/docker/redis.Dockerfile) instead of the
+benchmarks' none.
 """
 import argparse
 import json
@@ -26,6 +29,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 os.environ.pop("LWDS_TEST_REDIS_URL", None)
 import lwdslib  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import bench  # noqa: E402
 
 LOAD = "bench/lwds-bench-load"
 BASELINE = "bench/lwds-bench-baseline"
@@ -94,6 +99,8 @@ def one_round(build, tools, cfg, rnd):
     os.environ["LWDS_BUILD_DIR"] = os.path.abspath(build)
     redis = lwdslib.Redis()
     try:
+        if cfg.aof:
+            bench.aof_on(redis)
         svc = lwdslib.Services(redis, env={"LWDS_LOG_LEVEL": "warning"})
         svc.start()
         try:
@@ -108,6 +115,7 @@ def one_round(build, tools, cfg, rnd):
                            "g%d-%d-" % (rnd, c), c, pids)
                 print(json.dumps({"build": build, "round": rnd,
                                   "subscribed": cfg.subscribed,
+                                  "aof": cfg.aof,
                                   "sockets": c, "lwds": gw,
                                   "baseline": base,
                                   "ratio": round(gw["rate"] /
@@ -125,6 +133,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--storm", type=int, default=50000)
     ap.add_argument("--sweep", default="64,256,1024")
+    ap.add_argument("--aof", action="store_true",
+                    help="Redis with appendonly yes, appendfsync everysec")
     ap.add_argument("--subscribed", action="store_true",
                     help="one subscription in the devices' organisation")
     ap.add_argument("builds", nargs="+")
