@@ -302,7 +302,7 @@ struct brk_batch {
 	struct brk_stream *s;
 	size_t n_held, n_orgs;
 	size_t due; /* EXISTS replies still to come, plus one while sending */
-	struct held *held;      /* as many as the read's entries */
+	struct held *held;      /* BRK_STREAM_READ_MAX of them */
 	struct org_check *orgs; /* idem */
 };
 
