@@ -42,6 +42,19 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_delay_seconds(pid):
+    """Time the threads of pid have spent runnable but waiting for a CPU
+    (/proc/<pid>/task/*/schedstat, second field, ns)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
 def _start_sim(port, count, prefix):
     sim = lwdslib.Sim(["--server", "coap://127.0.0.1:%d" % port,
                        "--count", str(count), "--prefix", prefix,
@@ -80,7 +93,13 @@ def run_raw(cfg, paths=(INSTANCE, RESOURCE), rate=0.0, libcoap=False):
         if "listening" not in p.stdout.readline():
             raise RuntimeError("%s did not start" % cmd[0])
         sim = _start_sim(port, cfg.reads_devices, "rr-")
+        wait0 = run_delay_seconds(sim.proc.pid) + run_delay_seconds(p.pid)
+        for line in p.stdout:
+            if "registered" in line:
+                break
         out, _ = p.communicate(timeout=cfg.reads_seconds * 2 + 150)
+        # the tool has exited: its own wait is lost, the simulator's is not
+        wait = run_delay_seconds(sim.proc.pid) - wait0
     finally:
         if p.poll() is None:
             p.kill()
@@ -89,7 +108,11 @@ def run_raw(cfg, paths=(INSTANCE, RESOURCE), rate=0.0, libcoap=False):
             _kill(sim)
     if p.returncode != 0:
         raise RuntimeError("%s failed: %r" % (cmd[0], out))
-    return _phases(out)
+    d = _phases(out)
+    n = max(sum(v["ok"] for v in d.values()), 1)
+    for v in d.values():
+        v["sim_wait_us"] = max(wait, 0) * 1e6 / n
+    return d
 
 
 def _client_ids(api, token):
@@ -165,14 +188,17 @@ class FullPath:
         if rate > 0:
             cmd += ["--rate", "%.0f" % rate]
         cpu0 = {k: cpu_seconds(v) for k, v in self.pids.items()}
+        wait0 = {k: run_delay_seconds(v) for k, v in self.pids.items()}
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         out, _ = p.communicate(timeout=cfg.reads_seconds + 60)
         cpu1 = {k: cpu_seconds(v) for k, v in self.pids.items()}
+        wait1 = {k: run_delay_seconds(v) for k, v in self.pids.items()}
         if p.returncode != 0:
             raise RuntimeError("lwds-bench-reads http failed: %r" % out)
         d = _phases(out)[path]
         n = max(d["ok"], 1)
         d["cpu_us"] = {k: (cpu1[k] - cpu0[k]) * 1e6 / n for k in cpu0}
+        d["wait_us"] = {k: (wait1[k] - wait0[k]) * 1e6 / n for k in wait0}
         self.svc.check_running()
         return d
 
@@ -220,6 +246,12 @@ def _rows(cfg, raw, lib, full, half, raw_half):
                      "raw CoAP at the same rate"))
     rows.append(_row("reads instance rate at half peak", "1/s",
                      half["rate"], half["asked"], "rate asked"))
+    for svc, us in sorted(half["wait_us"].items()):
+        rows.append(_row("reads at half peak: wait for a CPU per request, %s"
+                         % svc, "us", us,
+                         raw_half["sim_wait_us"] if svc == "lwds-sim" else 0,
+                         "lwds-sim, raw CoAP at the same rate"
+                         if svc == "lwds-sim" else ""))
     return rows
 
 
