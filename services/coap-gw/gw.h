@@ -546,7 +546,8 @@ struct gw_devops {
 	struct gw_qlist idle;       /* devices with an unused client session */
 	size_t n_client, client_max; /* client sessions open, limit */
 	struct gw_device *dirty;    /* devices with metrics to flush */
-	struct event *flush_ev;     /* flushes them once per loop iteration */
+	struct event *metrics_ev;   /* timer: writes their counters */
+	struct event *flush_ev;     /* releases idle sessions past the limit */
 	struct gw_obs **obs;        /* observations by token, hashed */
 	size_t obs_buckets, n_obs;
 	long long events_maxlen;

@@ -16,6 +16,11 @@
 #include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
 
+/* Device counters are written at most this often: a device read N times
+ * in between costs one HINCRBY per counter, not N. */
+#define GW_METRICS_FLUSH_MS 1000
+/* organisations summed per flush before their sums are written early */
+#define GW_METRICS_ORGS 32
 #define OBS_BUCKETS 4096 /* fixed; chains stay short for 10^5 observations */
 #define OBS_MAX 1000000
 #define OBS_REORDER_MS 128000 /* RFC 7641 3.4: 128 seconds */
@@ -527,16 +532,23 @@ gw_pdu_size(const coap_pdu_t *pdu, size_t body_len)
 	return n + (len > 0 ? 1 + len : 0);
 }
 
+/* dev has counters to write: on the flush list, and the metrics timer
+ * armed if it was not (the counters of all reads within GW_METRICS_FLUSH_MS
+ * go out together) */
 static void
 mark_dirty(struct gw_devops *ds, struct gw_device *dev)
 {
-	if (!dev->metrics_dirty) {
-		dev->metrics_dirty = true;
-		dev->dirty_next = ds->dirty;
-		ds->dirty = dev;
-		if (ds->flush_ev != NULL) {
-			event_active(ds->flush_ev, EV_TIMEOUT, 0);
-		}
+	static const struct timeval after = {
+	    GW_METRICS_FLUSH_MS / 1000, (GW_METRICS_FLUSH_MS % 1000) * 1000};
+
+	if (dev->metrics_dirty) {
+		return;
+	}
+	dev->metrics_dirty = true;
+	dev->dirty_next = ds->dirty;
+	ds->dirty = dev;
+	if (ds->metrics_ev != NULL && !evtimer_pending(ds->metrics_ev, NULL)) {
+		evtimer_add(ds->metrics_ev, &after);
 	}
 }
 
@@ -557,52 +569,108 @@ gw_devop_count_rx(struct gw_devops *ds, struct gw_device *dev,
 	mark_dirty(ds, dev);
 }
 
+/* Counters waiting to be added to one metrics hash. */
+struct counts {
+	long long org;
+	uint64_t tx_bytes, rx_bytes, tx_count;
+};
+
 static void
-write_counters(struct gw_ctx *gw, const char *key, const struct gw_device *d)
+write_counters(struct gw_ctx *gw, const char *key, const struct counts *c)
 {
-	if (d->tx_bytes > 0) {
+	if (c->tx_bytes > 0) {
 		lwm2m_redis_cmd(gw->redis, NULL, NULL,
 		                "HINCRBY %s " LWM2M_METRIC_BYTES_SENT " %llu",
-		                key, (unsigned long long)d->tx_bytes);
+		                key, (unsigned long long)c->tx_bytes);
 	}
-	if (d->rx_bytes > 0) {
+	if (c->rx_bytes > 0) {
 		lwm2m_redis_cmd(gw->redis, NULL, NULL,
 		                "HINCRBY %s " LWM2M_METRIC_BYTES_RECEIVED
 		                " %llu",
-		                key, (unsigned long long)d->rx_bytes);
+		                key, (unsigned long long)c->rx_bytes);
 	}
-	if (d->tx_count > 0) {
+	if (c->tx_count > 0) {
 		lwm2m_redis_cmd(gw->redis, NULL, NULL,
 		                "HINCRBY %s " LWM2M_METRIC_TRANSACTIONS " %llu",
-		                key, (unsigned long long)d->tx_count);
+		                key, (unsigned long long)c->tx_count);
 	}
 }
 
 static void
-flush_one(struct gw_ctx *gw, struct gw_device *d)
+write_org(struct gw_ctx *gw, const struct counts *c)
 {
 	char key[64];
 
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_METRICS, c->org);
+	write_counters(gw, key, c);
+}
+
+/* writes d's client counters, hands them to *ret_counts and clears them */
+static void
+take_device(struct gw_ctx *gw, struct gw_device *d, struct counts *ret_counts)
+{
+	char key[64];
+
+	*ret_counts =
+	    (struct counts){d->org, d->tx_bytes, d->rx_bytes, d->tx_count};
 	snprintf(key, sizeof key, LWM2M_KEY_CLIENT_METRICS, d->id);
-	write_counters(gw, key, d);
-	snprintf(key, sizeof key, LWM2M_KEY_ORG_METRICS, d->org);
-	write_counters(gw, key, d);
+	write_counters(gw, key, ret_counts);
 	d->tx_bytes = d->rx_bytes = d->tx_count = 0;
 	d->metrics_dirty = false;
 	d->dirty_next = NULL;
+}
+
+/* adds c to its organisation's sum in sums[*n] (GW_METRICS_ORGS long);
+ * when the table is full, the sums are written and it starts again */
+static void
+add_org(struct gw_ctx *gw, struct counts *sums, size_t *n,
+        const struct counts *c)
+{
+	size_t i = 0;
+
+	while (i < *n && sums[i].org != c->org) {
+		i++;
+	}
+	if (i == GW_METRICS_ORGS) {
+		for (i = 0; i < *n; i++) {
+			write_org(gw, &sums[i]);
+		}
+		*n = i = 0;
+	}
+	if (i == *n) {
+		sums[(*n)++] = (struct counts){.org = c->org};
+	}
+	sums[i].tx_bytes += c->tx_bytes;
+	sums[i].rx_bytes += c->rx_bytes;
+	sums[i].tx_count += c->tx_count;
+}
+
+/* The metrics timer: each dirty device's counters go to its client hash,
+ * and their sums to each organisation's hash once. */
+static void
+on_metrics(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	struct gw_device *d = gw->devops->dirty, *next;
+	struct counts sums[GW_METRICS_ORGS], c;
+	size_t n = 0;
+
+	gw->devops->dirty = NULL;
+	for (; d != NULL; d = next) {
+		next = d->dirty_next;
+		take_device(gw, d, &c);
+		add_org(gw, sums, &n, &c);
+	}
+	for (size_t i = 0; i < n; i++) {
+		write_org(gw, &sums[i]);
+	}
 }
 
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_ctx *gw = arg;
-	struct gw_device *d = gw->devops->dirty, *next;
 
-	gw->devops->dirty = NULL;
-	for (; d != NULL; d = next) {
-		next = d->dirty_next;
-		flush_one(gw, d);
-	}
 	gw_devop_release_sessions(gw->devops);
 }
 
@@ -610,6 +678,8 @@ void
 gw_devop_flush_device(struct gw_ctx *gw, struct gw_device *dev)
 {
 	struct gw_device **pp;
+
+	struct counts c;
 
 	if (gw->devops == NULL || !dev->metrics_dirty) {
 		return;
@@ -620,7 +690,8 @@ gw_devop_flush_device(struct gw_ctx *gw, struct gw_device *dev)
 			break;
 		}
 	}
-	flush_one(gw, dev);
+	take_device(gw, dev, &c);
+	write_org(gw, &c);
 }
 
 /* ---- lifecycle -------------------------------------------------------------
@@ -646,7 +717,8 @@ gw_obs_start(struct gw_ctx *gw)
 	ds->obs = calloc(OBS_BUCKETS, sizeof *ds->obs);
 	ds->obs_buckets = OBS_BUCKETS;
 	ds->flush_ev = event_new(gw->base, -1, 0, on_flush, gw);
-	if (ds->obs == NULL || ds->flush_ev == NULL) {
+	ds->metrics_ev = evtimer_new(gw->base, on_metrics, gw);
+	if (ds->obs == NULL || ds->flush_ev == NULL || ds->metrics_ev == NULL) {
 		return LWM2M_ENOMEM;
 	}
 	return LWM2M_OK;
@@ -660,6 +732,10 @@ gw_obs_stop(struct gw_ctx *gw)
 	if (ds->flush_ev != NULL) {
 		event_free(ds->flush_ev);
 		ds->flush_ev = NULL;
+	}
+	if (ds->metrics_ev != NULL) {
+		event_free(ds->metrics_ev);
+		ds->metrics_ev = NULL;
 	}
 	for (size_t i = 0; ds->obs != NULL && i < ds->obs_buckets; i++) {
 		struct gw_obs *o = ds->obs[i], *next;
