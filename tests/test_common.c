@@ -211,6 +211,28 @@ START_TEST(test_lwm2m_log_quote)
 }
 END_TEST
 
+/* small requests come from the pool, large ones from the kernel; both are
+ * filled and successive draws differ */
+START_TEST(test_lwm2m_random_pooled_fills)
+{
+	static uint8_t big[2][8192];
+	uint8_t a[16], b[16], zero[16] = {0};
+
+	ck_assert_int_eq(lwm2m_random_pooled(a, sizeof a), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_random_pooled(b, sizeof b), LWM2M_OK);
+	ck_assert(memcmp(a, b, sizeof a) != 0);
+	ck_assert(memcmp(a, zero, sizeof a) != 0);
+	for (int i = 0; i < 1000; i++) { /* several refills */
+		ck_assert_int_eq(lwm2m_random_pooled(a, sizeof a), LWM2M_OK);
+		ck_assert(memcmp(a, b, sizeof a) != 0);
+	}
+	ck_assert_int_eq(lwm2m_random_pooled(big[0], sizeof big[0]), LWM2M_OK);
+	ck_assert_int_eq(lwm2m_random_pooled(big[1], sizeof big[1]), LWM2M_OK);
+	ck_assert(memcmp(big[0], big[1], sizeof big[0]) != 0);
+	ck_assert_int_eq(lwm2m_random_pooled(a, 0), LWM2M_OK);
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -221,6 +243,7 @@ common_suite(void)
 	} cases[] = {
 	    {"lwm2m_id_new", test_lwm2m_id_new_valid},
 	    {"lwm2m_id_new_unique", test_lwm2m_id_new_unique},
+	    {"lwm2m_random_pooled", test_lwm2m_random_pooled_fills},
 	    {"lwm2m_id_valid", test_lwm2m_id_valid_rejects},
 	    {"lwm2m_b64", test_lwm2m_b64_roundtrip},
 	    {"lwm2m_time", test_lwm2m_time_parse_iso8601},

@@ -15,6 +15,14 @@
 /* lwm2m_random fills buf with len bytes from the kernel CSPRNG. */
 lwm2m_err lwm2m_random(void *buf, size_t len);
 
+/* lwm2m_random_pooled fills buf with len bytes of the same kernel CSPRNG,
+ * taken from the calling thread's buffer that lwm2m_id_new also draws from
+ * (refilled 4 KiB at a time; bytes handed out are wiped from it; a forked
+ * child starts empty): one getrandom call per few hundred small requests
+ * instead of one each.  Requests over 1 KiB go to the kernel directly.
+ * LWM2M_EIO when the kernel fails.  Any thread. */
+lwm2m_err lwm2m_random_pooled(void *buf, size_t len);
+
 /* lwm2m_id_new writes a fresh random 22-char id plus NUL into ret_id. */
 lwm2m_err lwm2m_id_new(char ret_id[LWM2M_ID_SIZE]);
 

@@ -175,6 +175,15 @@ id_pool_take(uint8_t *out, size_t len)
 }
 
 lwm2m_err
+lwm2m_random_pooled(void *buf, size_t len)
+{
+	if (len > ID_POOL_SIZE / 4) {
+		return lwm2m_random(buf, len);
+	}
+	return id_pool_take(buf, len);
+}
+
+lwm2m_err
 lwm2m_id_new(char ret_id[LWM2M_ID_SIZE])
 {
 	uint8_t raw[16];

@@ -688,7 +688,7 @@ op_send(struct gw_devop *op, struct gw_device *dev)
 		return;
 	}
 	if (op->req.op != LWM2M_DEVOP_CANCEL_OBSERVE) {
-		lwm2m_random(op->token, sizeof op->token);
+		(void)lwm2m_random_pooled(op->token, sizeof op->token);
 	}
 	if (!send_pdu(op, dev, body, body_len, msg, sizeof msg)) {
 		release_later(op->ds, dev);
@@ -1267,6 +1267,15 @@ sessions_default(void)
 	return (size_t)(rl.rlim_cur / 2);
 }
 
+/* libcoap's random numbers (message ids and tokens of new sessions, the
+ * random part of each CON's retransmission time-out) from the pooled
+ * source: its default calls getrandom once per CON request sent */
+static int
+coap_random(void *out, size_t len)
+{
+	return lwm2m_random_pooled(out, len) == LWM2M_OK;
+}
+
 lwm2m_err
 gw_devop_start(struct gw_ctx *gw)
 {
@@ -1298,6 +1307,7 @@ gw_devop_start(struct gw_ctx *gw)
 	if (gw->coap != NULL) {
 		gw_devop_handlers(gw->coap);
 	}
+	coap_set_prng(coap_random);
 	return gw_obs_start(gw);
 }
 
