@@ -546,6 +546,7 @@ struct gw_devops {
 	struct gw_qlist idle;       /* devices with an unused client session */
 	size_t n_client, client_max; /* client sessions open, limit */
 	struct gw_device *dirty;    /* devices with metrics to flush */
+	struct gw_device *flushing; /* taken from dirty, being written */
 	struct event *metrics_ev;   /* timer: writes their counters */
 	struct event *flush_ev;     /* releases idle sessions past the limit */
 	struct gw_obs **obs;        /* observations by token, hashed */

@@ -21,6 +21,8 @@
 #define GW_METRICS_FLUSH_MS 1000
 /* organisations summed per flush before their sums are written early */
 #define GW_METRICS_ORGS 32
+/* devices whose counters are written per loop iteration */
+#define GW_METRICS_BATCH 256
 #define OBS_BUCKETS 4096 /* fixed; chains stay short for 10^5 observations */
 #define OBS_MAX 1000000
 #define OBS_REORDER_MS 128000 /* RFC 7641 3.4: 128 seconds */
@@ -532,24 +534,21 @@ gw_pdu_size(const coap_pdu_t *pdu, size_t body_len)
 	return n + (len > 0 ? 1 + len : 0);
 }
 
-/* dev has counters to write: on the flush list, and the metrics timer
+static void arm_metrics(struct gw_devops *ds);
+
+/* dev has counters to write: on the dirty list, and the metrics timer
  * armed if it was not (the counters of all reads within GW_METRICS_FLUSH_MS
  * go out together) */
 static void
 mark_dirty(struct gw_devops *ds, struct gw_device *dev)
 {
-	static const struct timeval after = {
-	    GW_METRICS_FLUSH_MS / 1000, (GW_METRICS_FLUSH_MS % 1000) * 1000};
-
 	if (dev->metrics_dirty) {
 		return;
 	}
 	dev->metrics_dirty = true;
 	dev->dirty_next = ds->dirty;
 	ds->dirty = dev;
-	if (ds->metrics_ev != NULL && !evtimer_pending(ds->metrics_ev, NULL)) {
-		evtimer_add(ds->metrics_ev, &after);
-	}
+	arm_metrics(ds);
 }
 
 void
@@ -645,24 +644,46 @@ add_org(struct gw_ctx *gw, struct counts *sums, size_t *n,
 	sums[i].tx_count += c->tx_count;
 }
 
-/* The metrics timer: each dirty device's counters go to its client hash,
- * and their sums to each organisation's hash once. */
+static void
+arm_metrics(struct gw_devops *ds)
+{
+	static const struct timeval after = {
+	    GW_METRICS_FLUSH_MS / 1000, (GW_METRICS_FLUSH_MS % 1000) * 1000};
+
+	if (ds->metrics_ev != NULL && !evtimer_pending(ds->metrics_ev, NULL)) {
+		evtimer_add(ds->metrics_ev, &after);
+	}
+}
+
+/* The metrics timer: the devices dirty until now are written
+ * GW_METRICS_BATCH per loop iteration (so that Redis and this loop never
+ * take a whole table's counters in one go), each one's counters to its
+ * client hash and their sums to each organisation's hash. */
 static void
 on_metrics(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_ctx *gw = arg;
-	struct gw_device *d = gw->devops->dirty, *next;
+	struct gw_devops *ds = gw->devops;
 	struct counts sums[GW_METRICS_ORGS], c;
 	size_t n = 0;
 
-	gw->devops->dirty = NULL;
-	for (; d != NULL; d = next) {
-		next = d->dirty_next;
+	if (ds->flushing == NULL) {
+		ds->flushing = ds->dirty;
+		ds->dirty = NULL;
+	}
+	for (int i = 0; i < GW_METRICS_BATCH && ds->flushing != NULL; i++) {
+		struct gw_device *d = ds->flushing;
+		ds->flushing = d->dirty_next;
 		take_device(gw, d, &c);
 		add_org(gw, sums, &n, &c);
 	}
 	for (size_t i = 0; i < n; i++) {
 		write_org(gw, &sums[i]);
+	}
+	if (ds->flushing != NULL) {
+		event_active(ds->metrics_ev, EV_TIMEOUT, 1);
+	} else if (ds->dirty != NULL) {
+		arm_metrics(ds);
 	}
 }
 
@@ -674,21 +695,30 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	gw_devop_release_sessions(gw->devops);
 }
 
+/* removes dev from the list at *head; false when it is not on it */
+static bool
+unlink_dirty(struct gw_device **head, struct gw_device *dev)
+{
+	for (struct gw_device **pp = head; *pp != NULL;
+	     pp = &(*pp)->dirty_next) {
+		if (*pp == dev) {
+			*pp = dev->dirty_next;
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 gw_devop_flush_device(struct gw_ctx *gw, struct gw_device *dev)
 {
-	struct gw_device **pp;
-
 	struct counts c;
 
 	if (gw->devops == NULL || !dev->metrics_dirty) {
 		return;
 	}
-	for (pp = &gw->devops->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
-		if (*pp == dev) {
-			*pp = dev->dirty_next;
-			break;
-		}
+	if (!unlink_dirty(&gw->devops->dirty, dev)) {
+		(void)unlink_dirty(&gw->devops->flushing, dev);
 	}
 	take_device(gw, dev, &c);
 	write_org(gw, &c);
