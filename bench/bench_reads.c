@@ -65,10 +65,9 @@ struct slot {
 
 struct bench {
 	bool coap;
-	struct sockaddr_in addr; /* coap: listen; http: server */
-	unsigned nslots;
-	double seconds, rate;
-	int64_t timeout_us;
+	struct sockaddr_in addr;  /* coap: listen; http: server */
+	struct bench_loop_opts o; /* slots, seconds per phase, time-out */
+	double rate;
 	int ep;
 	struct slot *slots;
 	struct bench_phase st;
@@ -263,7 +262,7 @@ coap_on_response(struct bench *b, const struct coap_msg *m,
 		return; /* empty ACK: the answer comes later */
 	}
 	i = (unsigned)m->h.token[0] << 8 | m->h.token[1];
-	s = i < b->nslots ? &b->slots[i] : NULL;
+	s = i < b->o.nslots ? &b->slots[i] : NULL;
 	if (s == NULL || !s->busy ||
 	    s->seq != (uint16_t)(m->h.token[2] << 8 | m->h.token[3])) {
 		return;
@@ -443,7 +442,7 @@ start_request(struct bench *b, unsigned i, int64_t due)
 static void
 fill(struct bench *b, int64_t t, int64_t end)
 {
-	for (unsigned i = 0; i < b->nslots && t < end && !stop_flag; i++) {
+	for (unsigned i = 0; i < b->o.nslots && t < end && !stop_flag; i++) {
 		if (b->slots[i].busy) {
 			continue;
 		}
@@ -464,9 +463,9 @@ expire(struct bench *b, int64_t t)
 {
 	bool busy = false;
 
-	for (unsigned i = 0; i < b->nslots; i++) {
+	for (unsigned i = 0; i < b->o.nslots; i++) {
 		struct slot *s = &b->slots[i];
-		if (s->busy && t - s->start_us > b->timeout_us) {
+		if (s->busy && t - s->start_us > b->o.timeout_us) {
 			s->busy = false;
 			b->st.timeouts++;
 			if (!b->coap) {
@@ -495,7 +494,7 @@ run_phase(struct bench *b, const char *name)
 {
 	struct epoll_event evs[256];
 	int64_t start = bench_now_us(),
-	        end = start + (int64_t)(b->seconds * 1e6);
+	        end = start + (int64_t)(b->o.seconds * 1e6);
 	int64_t t = start, last_expire = start;
 
 	memset(b->st.hist, 0, sizeof(uint32_t) * BENCH_HIST_BUCKETS);
@@ -641,24 +640,18 @@ parse_opts(struct bench *b, int argc, char **argv)
 		case 'L':
 			b->label = optarg;
 			break;
-		case 'c':
-			b->nslots = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'd':
-			b->seconds = strtod(optarg, NULL);
-			break;
 		case 'r':
 			b->rate = strtod(optarg, NULL);
 			break;
-		case 'T':
-			b->timeout_us = strtoll(optarg, NULL, 10) * 1000;
-			break;
 		default:
-			return false;
+			if (!bench_loop_opt(o, optarg, &b->o)) {
+				return false;
+			}
 		}
 	}
-	if (b->addr.sin_port == 0 || b->nslots == 0 || b->nslots > MAX_SLOTS ||
-	    b->seconds <= 0 || b->timeout_us <= 0) {
+	if (b->addr.sin_port == 0 || b->o.nslots == 0 ||
+	    b->o.nslots > MAX_SLOTS || b->o.seconds <= 0 ||
+	    b->o.timeout_us <= 0) {
 		return false;
 	}
 	if (b->coap) {
@@ -673,12 +666,12 @@ static bool
 setup(struct bench *b)
 {
 	b->ep = epoll_create1(EPOLL_CLOEXEC);
-	b->slots = calloc(b->nslots, sizeof *b->slots);
+	b->slots = calloc(b->o.nslots, sizeof *b->slots);
 	b->st.hist = calloc(BENCH_HIST_BUCKETS, sizeof(uint32_t));
 	if (b->ep < 0 || b->slots == NULL || b->st.hist == NULL) {
 		return false;
 	}
-	for (unsigned i = 0; i < b->nslots; i++) {
+	for (unsigned i = 0; i < b->o.nslots; i++) {
 		b->slots[i].fd = -1;
 		if (!b->coap &&
 		    (b->slots[i].rbuf = malloc(HTTP_RBUF)) == NULL) {
@@ -692,7 +685,8 @@ int
 main(int argc, char **argv)
 {
 	struct bench b = {
-	    .nslots = 64, .seconds = 5, .timeout_us = 5000000, .label = "http"};
+	    .o = {.nslots = 64, .seconds = 5, .timeout_us = 5000000},
+	    .label = "http"};
 
 	if (!parse_opts(&b, argc, argv)) {
 		usage(stderr);

@@ -57,9 +57,7 @@ struct path {
 struct bench {
 	coap_context_t *ctx;
 	coap_address_t listen;
-	unsigned nslots;
-	double seconds;
-	int64_t timeout_us;
+	struct bench_loop_opts o; /* slots, seconds per phase, time-out */
 	uint32_t ndevices, registered;
 	coap_address_t *addrs;     /* what each device registered from */
 	coap_session_t **sessions; /* client session per device */
@@ -196,7 +194,7 @@ slot_of(struct bench *b, const coap_pdu_t *pdu, unsigned *ret_i)
 		return NULL;
 	}
 	i = (unsigned)t.s[0] << 8 | t.s[1];
-	if (i >= b->nslots || !b->slots[i].busy ||
+	if (i >= b->o.nslots || !b->slots[i].busy ||
 	    b->slots[i].seq != (uint16_t)(t.s[2] << 8 | t.s[3])) {
 		return NULL;
 	}
@@ -262,9 +260,9 @@ expire(struct bench *b, int64_t t)
 {
 	bool busy = false;
 
-	for (unsigned i = 0; i < b->nslots; i++) {
+	for (unsigned i = 0; i < b->o.nslots; i++) {
 		struct slot *sl = &b->slots[i];
-		if (sl->busy && t - sl->start_us > b->timeout_us) {
+		if (sl->busy && t - sl->start_us > b->o.timeout_us) {
 			sl->busy = false;
 			b->st.timeouts++;
 		}
@@ -277,12 +275,12 @@ static void
 run_phase(struct bench *b)
 {
 	int64_t start = bench_now_us(),
-	        end = start + (int64_t)(b->seconds * 1e6);
+	        end = start + (int64_t)(b->o.seconds * 1e6);
 
 	memset(b->st.hist, 0, sizeof(uint32_t) * BENCH_HIST_BUCKETS);
 	b->st = (struct bench_phase){.hist = b->st.hist};
 	b->sending = true;
-	for (unsigned i = 0; i < b->nslots; i++) {
+	for (unsigned i = 0; i < b->o.nslots; i++) {
 		start_get(b, i);
 	}
 	while (!stop_flag) {
@@ -413,22 +411,16 @@ parse_opts(struct bench *b, int argc, char **argv)
 				return false;
 			}
 			break;
-		case 'c':
-			b->nslots = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'd':
-			b->seconds = strtod(optarg, NULL);
-			break;
-		case 'T':
-			b->timeout_us = strtoll(optarg, NULL, 10) * 1000;
-			break;
 		default:
-			return false;
+			if (!bench_loop_opt(o, optarg, &b->o)) {
+				return false;
+			}
 		}
 	}
 	return b->listen.size != 0 && b->npaths > 0 && b->ndevices > 0 &&
-	       b->ndevices <= MAX_DEVICES && b->nslots > 0 &&
-	       b->nslots <= MAX_SLOTS && b->seconds > 0 && b->timeout_us > 0;
+	       b->ndevices <= MAX_DEVICES && b->o.nslots > 0 &&
+	       b->o.nslots <= MAX_SLOTS && b->o.seconds > 0 &&
+	       b->o.timeout_us > 0;
 }
 
 static bool
@@ -436,7 +428,7 @@ setup(struct bench *b)
 {
 	b->addrs = calloc(b->ndevices, sizeof *b->addrs);
 	b->sessions = calloc(b->ndevices, sizeof *b->sessions);
-	b->slots = calloc(b->nslots, sizeof *b->slots);
+	b->slots = calloc(b->o.nslots, sizeof *b->slots);
 	b->st.hist = calloc(BENCH_HIST_BUCKETS, sizeof(uint32_t));
 	if (b->addrs == NULL || b->sessions == NULL || b->slots == NULL ||
 	    b->st.hist == NULL) {
@@ -466,7 +458,8 @@ teardown(struct bench *b)
 int
 main(int argc, char **argv)
 {
-	struct bench b = {.nslots = 64, .seconds = 5, .timeout_us = 5000000};
+	struct bench b = {
+	    .o = {.nslots = 64, .seconds = 5, .timeout_us = 5000000}};
 	int rc = 1;
 
 	if (!parse_opts(&b, argc, argv)) {

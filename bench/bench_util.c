@@ -299,6 +299,24 @@ bench_udp_open(uint32_t addr, int ep, uint32_t tag, int *ret_fd)
 	return true;
 }
 
+bool
+bench_loop_opt(int o, const char *arg, struct bench_loop_opts *opts)
+{
+	switch (o) {
+	case 'c':
+		opts->nslots = (unsigned)strtoul(arg, NULL, 10);
+		return true;
+	case 'd':
+		opts->seconds = strtod(arg, NULL);
+		return true;
+	case 'T':
+		opts->timeout_us = strtoll(arg, NULL, 10) * 1000;
+		return true;
+	default:
+		return false;
+	}
+}
+
 void
 bench_raise_nofile(unsigned need)
 {

@@ -115,6 +115,19 @@ bool bench_parse_addr(const char *text, struct sockaddr_in *ret);
  * success.  False (errno set, nothing left open) on failure. */
 bool bench_udp_open(uint32_t addr, int ep, uint32_t tag, int *ret_fd);
 
+/* The closed-loop settings both read tools take: --concurrency C (slots),
+ * --seconds D (per phase) and --timeout-ms MS. */
+struct bench_loop_opts {
+	unsigned nslots;
+	double seconds;
+	int64_t timeout_us;
+};
+
+/* bench_loop_opt applies getopt_long's result o and its argument arg to
+ * *opts when o is one of those options ('c', 'd', 'T'); false, and *opts
+ * untouched, for any other o. */
+bool bench_loop_opt(int o, const char *arg, struct bench_loop_opts *opts);
+
 /* bench_raise_nofile raises the soft limit of open files to the hard
  * limit when it is below need; best effort. */
 void bench_raise_nofile(unsigned need);
