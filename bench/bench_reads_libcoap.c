@@ -253,8 +253,9 @@ on_nack(coap_session_t *session, const coap_pdu_t *sent,
 
 /* ---- phases ------------------------------------------------------------ */
 
-/* Frees slots waiting longer than the timeout (counted as timeouts);
- * true while some slot still waits. */
+/* Frees slots waiting longer than the timeout (counted as timeouts) and,
+ * while the phase sends, starts their next GET (a late answer to the old
+ * one no longer matches the slot); true while some slot still waits. */
 static bool
 expire(struct bench *b, int64_t t)
 {
@@ -265,6 +266,9 @@ expire(struct bench *b, int64_t t)
 		if (sl->busy && t - sl->start_us > b->o.timeout_us) {
 			sl->busy = false;
 			b->st.timeouts++;
+			if (b->sending) {
+				start_get(b, i);
+			}
 		}
 		busy = busy || sl->busy;
 	}
