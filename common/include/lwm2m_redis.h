@@ -58,8 +58,9 @@ lwm2m_err lwm2m_redis_new(struct event_base *base, const char *url,
                           lwm2m_redis_ready_cb ready, void *ready_arg,
                           struct lwm2m_redis **ret_redis);
 
-/* lwm2m_redis_free disconnects; pending callbacks run with reply == NULL
- * before it returns.  NULL-safe. */
+/* lwm2m_redis_free disconnects; commands still buffered are written first
+ * (waiting at most a second for the socket), then pending callbacks run with
+ * reply == NULL before it returns.  NULL-safe. */
 void lwm2m_redis_free(struct lwm2m_redis *redis);
 
 /* lwm2m_redis_data returns the value another module attached to redis

@@ -1,5 +1,6 @@
 #include "lwm2m_redis.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 
+#include "lwm2m_id.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
@@ -459,6 +461,33 @@ lwm2m_redis_new(struct event_base *base, const char *url,
 	return LWM2M_OK;
 }
 
+/* How long lwm2m_redis_free waits for the socket to take what is buffered. */
+#define FREE_WRITE_MS 1000
+
+/* Sends what hiredis still buffers for ac: commands issued since the loop
+ * last wrote (a gateway's last metrics, say), which the stopping loop will
+ * never send.  Blocks at most FREE_WRITE_MS, only on the way out; Redis runs
+ * what it has read although the connection closes right after. */
+static void
+write_buffered(redisAsyncContext *ac)
+{
+	redisContext *c = &ac->c;
+	int64_t deadline = lwm2m_now_ms() + FREE_WRITE_MS;
+	int done = 0;
+
+	if (!(c->flags & REDIS_CONNECTED)) {
+		return;
+	}
+	while (redisBufferWrite(c, &done) == REDIS_OK && !done) {
+		struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+		int64_t left = deadline - lwm2m_now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			return;
+		}
+	}
+}
+
 void
 lwm2m_redis_free(struct lwm2m_redis *redis)
 {
@@ -474,6 +503,7 @@ lwm2m_redis_free(struct lwm2m_redis *redis)
 	if (redis->ac != NULL) {
 		redisAsyncContext *ac = redis->ac;
 		redis->ac = NULL;
+		write_buffered(ac);
 		redisAsyncFree(ac);
 	}
 	event_free(redis->retry_ev);
@@ -630,8 +660,8 @@ send_argv(struct lwm2m_redis *redis, struct cmd_call *call, int argc,
 	char *buf;
 	size_t len;
 	int rc;
-	lwm2m_err err = lwm2m__redis_argv_encode(argc, argv, argvlen, &buf,
-	                                         &len);
+	lwm2m_err err =
+	    lwm2m__redis_argv_encode(argc, argv, argvlen, &buf, &len);
 
 	if (err != LWM2M_OK) {
 		return err;

@@ -6,6 +6,7 @@ a device that does not answer, a device that answers errors, and a gateway
 killed mid-request."""
 
 import base64
+import signal
 import threading
 import time
 import unittest
@@ -415,6 +416,27 @@ class TestDevices(DeviceCase):
                    "TransactionCount to grow")
         self.assertGreater(value("BytesSent"), 0)
         self.assertGreater(value("BytesReceived"), 0)
+
+
+class TestDevicesMetricsAtStop(DeviceCase):
+    """A gateway stopped with SIGTERM writes the counts it still holds (it
+    writes them once a second; same db as TestDevices, the classes of a
+    module run one after the other)."""
+    REDIS_DB = 10
+
+    def metric(self, name):
+        r = self.get("/clients/%s/metrics" % self.cid)
+        self.assertEqual(r.status, 200, r)
+        return {i["Name"]: i["Value"] for i in
+                r.json().get("Items", [])}.get(name, 0)
+
+    def test_counts_written_at_sigterm(self):
+        before = self.metric("TransactionCount")
+        self.assertEqual(self.get(self.inst(3)).status, 200)
+        gw = self.svc.procs["coap-gw"]
+        gw.send_signal(signal.SIGTERM)
+        self.assertEqual(gw.wait(10), 0)
+        self.assertGreater(self.metric("TransactionCount"), before)
 
 
 class TestDevicesDeviceTimeout(DeviceCase):
