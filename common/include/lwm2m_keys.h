@@ -1,11 +1,14 @@
-/* lwm2m_keys.h - the Redis key schema, version 1.  docs/redis-schema.md
+/* lwm2m_keys.h - the Redis key schema, version 2.  docs/redis-schema.md
  * describes every key; change both together and bump the version when a
- * stored layout changes incompatibly.  Keys that are read or written together
- * share a hash tag {...} so the layout fits Redis Cluster. */
+ * stored layout changes incompatibly.  Hash tags {...} place a key in a
+ * Redis Cluster slot: a client's data shares the client's tag, an
+ * organisation's indexes the organisation's, a gateway's keys the
+ * gateway's.  Every transaction and Lua script touches keys of one tag
+ * only (docs/redis-schema.md, "Cluster"). */
 #ifndef LWM2M_KEYS_H
 #define LWM2M_KEYS_H
 
-#define LWM2M_KEY_PREFIX "lwds:v1:"
+#define LWM2M_KEY_PREFIX "lwds:v2:"
 
 /* HASH, one per client: the connectivity record (fields below). */
 #define LWM2M_KEY_CLIENT LWM2M_KEY_PREFIX "client:{%s}"
@@ -16,14 +19,19 @@
 #define LWM2M_KEY_ORG_CLIENTS LWM2M_KEY_PREFIX "org:{%lld}:clients"
 /* STRING per organisation and endpoint name: the client id. */
 #define LWM2M_KEY_ORG_ENDPOINT LWM2M_KEY_PREFIX "org:{%lld}:ep:%s"
-/* ZSET: every registered client, score = expiry time in ms. */
-#define LWM2M_KEY_EXPIRY LWM2M_KEY_PREFIX "expiry"
 /* HASH per gateway instance: rpc (nng URL), started (ms); and a STRING
  * ".../alive" with a short TTL refreshed while the instance runs. */
-#define LWM2M_KEY_GATEWAY LWM2M_KEY_PREFIX "gw:%s"
-#define LWM2M_KEY_GATEWAY_ALIVE LWM2M_KEY_PREFIX "gw:%s:alive"
+#define LWM2M_KEY_GATEWAY LWM2M_KEY_PREFIX "gw:{%s}"
+#define LWM2M_KEY_GATEWAY_ALIVE LWM2M_KEY_PREFIX "gw:{%s}:alive"
 /* SET per gateway instance: the client ids it owns. */
-#define LWM2M_KEY_GATEWAY_CLIENTS LWM2M_KEY_PREFIX "gw:%s:clients"
+#define LWM2M_KEY_GATEWAY_CLIENTS LWM2M_KEY_PREFIX "gw:{%s}:clients"
+/* ZSET per gateway instance: the clients it registered, score = expiry
+ * time in ms (or a sweeper's lease, gw_registry.c).  Swept by the gateway
+ * itself, and by every live gateway once its alive key has lapsed. */
+#define LWM2M_KEY_GATEWAY_EXPIRY LWM2M_KEY_PREFIX "gw:{%s}:expiry"
+/* SET of every gateway id that ever announced itself (the sweepers walk
+ * it to find the expiry sets of dead gateways). */
+#define LWM2M_KEY_GATEWAYS LWM2M_KEY_PREFIX "gateways"
 
 /* Metrics (REST spec 8): HASH per client and per organisation, field =
  * metric name (LWM2M_METRIC_*), value = decimal counter.  The gateway adds

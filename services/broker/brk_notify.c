@@ -118,7 +118,7 @@ defcache_put(struct brk_defcache *c, long long org,
  * candidate paths come from the client's obspaths (one SMEMBERS), so a
  * notification costs a few calls, not one per ancestor. */
 const char brk__lua_notify_subs[] =
-    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
+    "local pre = 'lwds:v2:client:{' .. ARGV[1] .. '}' "
     "local path, max = ARGV[2], 2 * tonumber(ARGV[3]) "
     "local below = path .. '/' "
     "local out, seen = {}, {} "
@@ -129,7 +129,7 @@ const char brk__lua_notify_subs[] =
     "redis.call('HEXISTS', pre .. ':observed', p) == 0 then "
     "for _, id in ipairs(redis.call('SMEMBERS', pre .. ':obsubs:' .. p)) do "
     "if #out < max and not seen[id] then seen[id] = true "
-    "local h = redis.call('HGETALL', 'lwds:v1:sub:{' .. id .. '}') "
+    "local h = redis.call('HGETALL', 'lwds:v2:sub:{' .. id .. '}') "
     "if #h > 0 then table.insert(out, id) table.insert(out, h) end "
     "end end end end end "
     "return out";

@@ -47,7 +47,7 @@
  * broker filters them (brk_notify.c). */
 const char brk__lua_obs_state[] =
     "local c, p = ARGV[1], ARGV[2] "
-    "local pre = 'lwds:v1:client:{' .. c .. '}' "
+    "local pre = 'lwds:v2:client:{' .. c .. '}' "
     "local lk, me = pre .. ':obslock:' .. p, ARGV[5] .. ' ' "
     "local cur = redis.call('GET', lk) "
     "if cur and cur ~= ARGV[3] then "
@@ -61,10 +61,10 @@ const char brk__lua_obs_state[] =
     "local gw, state = rec[1] or '', rec[2] or '' "
     "local g = {false, false} "
     "if gw ~= '' then "
-    "g = redis.call('HMGET', 'lwds:v1:gw:' .. gw, 'rpc', 'started') end "
+    "g = redis.call('HMGET', 'lwds:v2:gw:{' .. gw .. '}', 'rpc', 'started') end "
     "local best, none = {}, {} "
     "for _, id in ipairs(subs) do "
-    "local a = redis.call('HMGET', 'lwds:v1:sub:{' .. id .. '}', "
+    "local a = redis.call('HMGET', 'lwds:v2:sub:{' .. id .. '}', "
     "'pmin', 'pmax', 'stp') "
     "for i = 1, 3 do "
     "if not a[i] or a[i] == '' then none[i] = true "
@@ -89,14 +89,14 @@ const char brk__lua_obs_unlock[] =
  * current registration (same gateway id, same start time and same
  * registration time: the 2nd, 4th and 5th words of the observed value). */
 const char brk__lua_obs_check[] =
-    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
+    "local pre = 'lwds:v2:client:{' .. ARGV[1] .. '}' "
     "local paths = redis.call('SMEMBERS', pre .. ':obspaths') "
     "if #paths == 0 then return {} end "
     "local rec = redis.call('HMGET', pre, 'gw', 'reg') "
     "local gw, reg = rec[1] or '', rec[2] or '-' "
     "local boot = '' "
     "if gw ~= '' then "
-    "boot = redis.call('HGET', 'lwds:v1:gw:' .. gw, 'started') or '' end "
+    "boot = redis.call('HGET', 'lwds:v2:gw:{' .. gw .. '}', 'started') or '' end "
     "if boot == '' then boot = '-' end "
     "local out = {} "
     "for _, p in ipairs(paths) do "

@@ -220,7 +220,7 @@ class Redis:
         return {flat[i].decode(): flat[i + 1].decode()
                 for i in range(0, len(flat), 2)}
 
-    def snapshot(self, pattern="lwds:*", ignore=(r"^lwds:v1:gw:",)):
+    def snapshot(self, pattern="lwds:*", ignore=(r"^lwds:v2:gw:",)):
         """Every matching key with its serialised value (DUMP), minus the
         keys a running gateway refreshes on its own."""
         out = {}

@@ -21,7 +21,7 @@ class TestRegistration(ServiceTestCase):
         self.token = self.admin_token()
 
     def client_record(self, cid):
-        return self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        return self.redis.hgetall("lwds:v2:client:{%s}" % cid)
 
     def test_register_raw_lists_client(self):
         _, resp, cid = self.register("reg-raw-1", lt=300, payload=PAYLOAD)
@@ -170,7 +170,8 @@ class TestRegistration(ServiceTestCase):
                    timeout=15, interval=0.5, what="expiry of reg-exp-1")
         wait_until(lambda: self.client_record(cid).get("state") == "expired",
                    timeout=10, interval=0.5, what="state expired")
-        score = self.redis.command("ZSCORE", "lwds:v1:expiry", cid)
+        score = self.redis.command(
+            "ZSCORE", "lwds:v2:gw:{%s}:expiry" % self.svc.gw_id, cid)
         self.assertIsNone(score, "expired client still in the expiry index")
 
     def restart_gateway(self):
@@ -272,7 +273,7 @@ class TestRegistration(ServiceTestCase):
                          (CON, msg.token, "2.01"), r)
         c.send_raw(CoapMessage(ACK, 0, r.mid).encode())
         cid = r.location_path()[1]
-        rec = self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        rec = self.redis.hgetall("lwds:v2:client:{%s}" % cid)
         self.assertEqual(rec.get("state"), "registered", rec)
 
     def test_register_after_script_flush(self):
