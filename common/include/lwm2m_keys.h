@@ -39,8 +39,8 @@
  * not stored (the API counts LWM2M_KEY_ORG_CLIENTS). */
 #define LWM2M_KEY_CLIENT_METRICS LWM2M_KEY_PREFIX "client:{%s}:metrics"
 #define LWM2M_KEY_ORG_METRICS LWM2M_KEY_PREFIX "org:{%lld}:metrics"
-#define LWM2M_METRIC_BYTES_SENT "BytesSent"         /* whole CoAP requests */
-#define LWM2M_METRIC_BYTES_RECEIVED "BytesReceived" /* answer payloads */
+#define LWM2M_METRIC_BYTES_SENT "BytesSent"          /* whole CoAP requests */
+#define LWM2M_METRIC_BYTES_RECEIVED "BytesReceived"  /* answer payloads */
 #define LWM2M_METRIC_TRANSACTIONS "TransactionCount" /* answered requests */
 
 /* HASH per queued device operation (lwm2m_devop.h opid), TTL one hour
@@ -57,10 +57,12 @@
 #define LWM2M_OP_TTL_S 3600
 
 /* Access keys and organisations. */
-#define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s"     /* HASH */
-#define LWM2M_KEY_ORG_ACCESSKEYS LWM2M_KEY_PREFIX "org:{%lld}:accesskeys" /* ZSET */
-#define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"     /* STRING */
-#define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING */
+#define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s" /* HASH */
+#define LWM2M_KEY_ORG_ACCESSKEYS                                               \
+	LWM2M_KEY_PREFIX "org:{%lld}:accesskeys"                    /* ZSET */
+#define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"        /* STRING */
+#define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING  \
+	                                                             */
 /* STRING with a 60 s expiry: the lock of the rest-api instance generating
  * the admin key (SET NX), so instances starting together create one admin
  * key, not one each. */
@@ -113,28 +115,32 @@
 #define LWM2M_KEY_DELIVERIES LWM2M_KEY_PREFIX "{deliveries}"
 /* ZSET of jobs waiting for a retry: member = job JSON, score = due ms. */
 #define LWM2M_KEY_DELIVERY_RETRY LWM2M_KEY_PREFIX "{deliveries}:retry"
+/* HASH per subscription with attributes: lastt, lastv (gateway time in ms
+ * and value of the last notification delivered), written by the broker's
+ * filter script in the same step as the job's XADD (one slot). */
+#define LWM2M_KEY_SUB_FILTER LWM2M_KEY_PREFIX "{deliveries}:filter:%s"
 /* STREAM of dead letters: fields org, sub, id, status, error, job. */
 #define LWM2M_KEY_DEADLETTERS LWM2M_KEY_PREFIX "{deliveries}:dead"
 
 /* Fields of LWM2M_KEY_SUB.  Absent or "" means unset. */
-#define LWM2M_SF_ORG "org"          /* organisation id, decimal */
-#define LWM2M_SF_TYPE "type"        /* "Observation", "ClientConnected", ... */
-#define LWM2M_SF_CLIENT "client"    /* target client id */
-#define LWM2M_SF_DEFINITION "def"   /* target object definition id */
-#define LWM2M_SF_OBJECT "obj"       /* LwM2M object id, decimal */
-#define LWM2M_SF_INSTANCE "inst"    /* target instance id, decimal */
-#define LWM2M_SF_PROPERTY "prop"    /* target resource id, decimal */
+#define LWM2M_SF_ORG "org"        /* organisation id, decimal */
+#define LWM2M_SF_TYPE "type"      /* "Observation", "ClientConnected", ... */
+#define LWM2M_SF_CLIENT "client"  /* target client id */
+#define LWM2M_SF_DEFINITION "def" /* target object definition id */
+#define LWM2M_SF_OBJECT "obj"     /* LwM2M object id, decimal */
+#define LWM2M_SF_INSTANCE "inst"  /* target instance id, decimal */
+#define LWM2M_SF_PROPERTY "prop"  /* target resource id, decimal */
 #define LWM2M_SF_PROPERTY_NAME "propname" /* its SerialisationName */
-#define LWM2M_SF_FINGERPRINT "fp"   /* its key in LWM2M_KEY_ORG_SUB_DEDUP */
-#define LWM2M_SF_URL "url"          /* web-hook URL */
-#define LWM2M_SF_ACCEPT "accept"    /* AcceptContentType */
-#define LWM2M_SF_PMIN "pmin"        /* attributes: exact decimal strings */
+#define LWM2M_SF_FINGERPRINT "fp" /* its key in LWM2M_KEY_ORG_SUB_DEDUP */
+#define LWM2M_SF_URL "url"        /* web-hook URL */
+#define LWM2M_SF_ACCEPT "accept"  /* AcceptContentType */
+#define LWM2M_SF_PMIN "pmin"      /* attributes: exact decimal strings */
 #define LWM2M_SF_PMAX "pmax"
 #define LWM2M_SF_STEP "stp"
 #define LWM2M_SF_LT "lt"
 #define LWM2M_SF_GT "gt"
-#define LWM2M_SF_SECRET "secret"    /* HMAC-SHA256 key of X-Lwds-Signature */
-#define LWM2M_SF_CREATED "created"  /* ms since 1970 */
+#define LWM2M_SF_SECRET "secret"   /* HMAC-SHA256 key of X-Lwds-Signature */
+#define LWM2M_SF_CREATED "created" /* ms since 1970 */
 
 /* Object definitions per scope (organisation; 0 = global, the admin's):
  * HASH definition id -> definition JSON (REST shape, with ids), and ZSET of
@@ -154,23 +160,23 @@
 #define LWM2M_KEY_EVENTS LWM2M_KEY_PREFIX "{events}"
 
 /* Fields of LWM2M_KEY_CLIENT. */
-#define LWM2M_CF_ENDPOINT "ep"      /* endpoint client name */
-#define LWM2M_CF_ORG "org"          /* organisation id, decimal */
-#define LWM2M_CF_ADDR "addr"        /* "ip:port" or "[ip6]:port" of the peer */
-#define LWM2M_CF_LIFETIME "lt"      /* seconds */
-#define LWM2M_CF_BINDING "b"        /* as sent, e.g. "U", "UQ" */
-#define LWM2M_CF_QUEUE "q"          /* "1" in queue mode, else "0" */
-#define LWM2M_CF_VERSION "lwm2m"    /* "1.0", "1.1", "1.2" */
+#define LWM2M_CF_ENDPOINT "ep"   /* endpoint client name */
+#define LWM2M_CF_ORG "org"       /* organisation id, decimal */
+#define LWM2M_CF_ADDR "addr"     /* "ip:port" or "[ip6]:port" of the peer */
+#define LWM2M_CF_LIFETIME "lt"   /* seconds */
+#define LWM2M_CF_BINDING "b"     /* as sent, e.g. "U", "UQ" */
+#define LWM2M_CF_QUEUE "q"       /* "1" in queue mode, else "0" */
+#define LWM2M_CF_VERSION "lwm2m" /* "1.0", "1.1", "1.2" */
 #define LWM2M_CF_SMS "sms"
-#define LWM2M_CF_ROOT "root"        /* alternate path, "" for "/" */
-#define LWM2M_CF_FORMATS "ct"       /* content formats, space separated */
-#define LWM2M_CF_OBJECTS "objs"     /* normalised link list: "</1/0>,</3/0>" */
+#define LWM2M_CF_ROOT "root"         /* alternate path, "" for "/" */
+#define LWM2M_CF_FORMATS "ct"        /* content formats, space separated */
+#define LWM2M_CF_OBJECTS "objs"      /* normalised link list: "</1/0>,</3/0>" */
 #define LWM2M_CF_REGISTERED_AT "reg" /* ms since 1970 */
-#define LWM2M_CF_UPDATED_AT "upd"   /* ms since 1970 */
-#define LWM2M_CF_EXPIRES_AT "exp"   /* ms since 1970 */
-#define LWM2M_CF_GATEWAY "gw"       /* owning gateway instance id */
-#define LWM2M_CF_STATE "state"      /* "registered", "deregistered", "expired" */
-#define LWM2M_CF_SECURE "sec"       /* "1" when registered over DTLS */
-#define LWM2M_CF_EXTRA "extra"      /* unknown query params, "a=b&c" */
+#define LWM2M_CF_UPDATED_AT "upd"    /* ms since 1970 */
+#define LWM2M_CF_EXPIRES_AT "exp"    /* ms since 1970 */
+#define LWM2M_CF_GATEWAY "gw"        /* owning gateway instance id */
+#define LWM2M_CF_STATE "state" /* "registered", "deregistered", "expired" */
+#define LWM2M_CF_SECURE "sec"  /* "1" when registered over DTLS */
+#define LWM2M_CF_EXTRA "extra" /* unknown query params, "a=b&c" */
 
 #endif

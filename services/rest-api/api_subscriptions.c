@@ -1043,12 +1043,15 @@ send_org_remove(struct api_req *r, struct sub_state *s)
 }
 
 /* Delete: the client's indexes (the broker stops routing to it), the
- * organisation's, then the record, whose reply answers 204 */
+ * organisation's, the broker's filter state, then the record, whose reply
+ * answers 204 */
 static void
 delete_rec(struct api_req *r, struct sub_state *s)
 {
 	if (client_index(r, &s->rec, s->rec.id, "SREM", NULL) != LWM2M_OK ||
 	    send_org_remove(r, s) != LWM2M_OK ||
+	    api_redis_cmd(r, NULL, NULL, "DEL " LWM2M_KEY_SUB_FILTER,
+	                  s->rec.id) != LWM2M_OK ||
 	    api_redis_cmd(r, on_deleted, NULL, "DEL " LWM2M_KEY_SUB,
 	                  s->rec.id) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");

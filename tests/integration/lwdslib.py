@@ -16,6 +16,8 @@ Environment:
   LWDS_TEST_REDIS_URL   redis://host:port of a running server; without it a
                         private redis-server is started (tests FAIL, never
                         skip, when none can be had)
+  LWDS_TEST_REDIS_CLUSTER  1: that server runs in cluster mode (database 0
+                        only, no SELECT; test_redis_cluster.py sets it)
 """
 
 import http.client
@@ -107,8 +109,14 @@ class Redis:
     database, so test modules running in parallel do not share keys.
     """
 
-    def __init__(self, db=0):
-        self.db = db
+    def __init__(self, db=0, cluster=None):
+        """cluster: start a cluster-mode server owning every slot (a single
+        master); None follows LWDS_TEST_REDIS_CLUSTER.  Cluster mode has
+        database 0 only."""
+        if cluster is None:
+            cluster = os.environ.get("LWDS_TEST_REDIS_CLUSTER") == "1"
+        self.cluster = cluster
+        self.db = 0 if cluster else db
         self.proc = None
         self.tmp = None
         url = os.environ.get("LWDS_TEST_REDIS_URL")
@@ -120,6 +128,14 @@ class Redis:
         self.sock = None
         self._buf = b""
         self._connect()
+        if cluster and self.proc is not None:
+            self._own_all_slots()
+
+    def _own_all_slots(self):
+        self.command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        wait_until(lambda: b"cluster_state:ok" in
+                   self.command("CLUSTER", "INFO"), 15, 0.1,
+                   "cluster_state:ok")
 
     def _start(self):
         exe = shutil.which("redis-server")
@@ -132,7 +148,9 @@ class Redis:
         self.proc = subprocess.Popen(
             [exe, "--bind", "127.0.0.1", "--port", str(self.port),
              "--dir", self.tmp, "--save", "", "--appendonly", "no",
-             "--protected-mode", "no"],
+             "--protected-mode", "no"] +
+            (["--cluster-enabled", "yes", "--cluster-config-file",
+              os.path.join(self.tmp, "nodes.conf")] if self.cluster else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _connect(self):
@@ -147,10 +165,13 @@ class Redis:
                     raise AssertionError("cannot reach redis at %s:%d"
                                          % (self.host, self.port))
                 time.sleep(0.05)
-        self.command("SELECT", self.db)
+        if not self.cluster:
+            self.command("SELECT", self.db)
 
     @property
     def url(self):
+        if self.cluster:
+            return "redis://%s:%d" % (self.host, self.port)
         return "redis://%s:%d/%d" % (self.host, self.port, self.db)
 
     def close(self):
