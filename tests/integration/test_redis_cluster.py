@@ -166,9 +166,12 @@ class KeyFinder:
                                        step)]
 
 
-def check_lines(lines, finder):
-    """The violations (strings) in a MONITOR log."""
+def check_lines(lines, finder, counts=None):
+    """The violations (strings) in a MONITOR log; counts (a dict) gets the
+    number of scripts and transactions checked."""
     bad, script, multi = [], None, {}
+    counts = {} if counts is None else counts
+    counts.update(scripts=0, transactions=0)
 
     def close_script():
         if script is None:
@@ -197,12 +200,14 @@ def check_lines(lines, finder):
         script = None
         if name in (b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"):
             n = int(args[2])
+            counts["scripts"] += 1
             script = (list(args[3:3 + n]), [], args[1][:60].decode(
                 "utf-8", "replace"))
         elif name == b"MULTI":
             multi[client] = []
         elif name in (b"EXEC", b"DISCARD"):
             keys = multi.pop(client, [])
+            counts["transactions"] += 1
             if len({key_slot(k) for k in keys}) > 1:
                 bad.append("MULTI/EXEC crosses slots: %r" % keys[:6])
         else:
@@ -300,8 +305,15 @@ class TestRedisCluster(unittest.TestCase):
                         "%d errors" % (len(res.failures), len(res.errors)))
         self.assertEqual(crossslot_errors(self.redis), 0)
         self.assertGreater(len(mon.lines), 1000)
-        bad = check_lines(mon.lines, KeyFinder(self.redis))
+        counts = {}
+        bad = check_lines(mon.lines, KeyFinder(self.redis), counts)
         self.assertEqual(bad, [], "\n".join(sorted(set(bad))[:30]))
+        # the run exercised scripts and transactions (registrations,
+        # subscriptions, notifications, webhook acks, PSK identities)
+        self.assertGreater(counts["scripts"], 100, counts)
+        self.assertGreater(counts["transactions"], 10, counts)
+        print("checked %d scripts, %d transactions, %d commands"
+              % (counts["scripts"], counts["transactions"], len(mon.lines)))
 
 
 if __name__ == "__main__":
