@@ -108,9 +108,9 @@ key_client(char *buf, size_t size, const char *id)
 /* fire-and-forget command inside a MULTI batch; errors show up on EXEC */
 #define BATCH(gw, ...) lwm2m_redis_cmd((gw)->redis, NULL, NULL, __VA_ARGS__)
 
-/* removes id from the connected, gateway and expiry indexes: three
- * single-slot commands, the owner's expiry entry last so that a crash
- * before it leaves an entry the sweep repairs from (gw_registry_sweep) */
+/* removes id from the connected index and the owner's expiry set (which
+ * is also the set of the gateway's clients), the expiry entry last so that
+ * a crash before it leaves an entry the sweep repairs from */
 static lwm2m_err
 write_unindex(struct gw_ctx *gw, const char *id, long long org,
               const char *owner, lwm2m_redis_cb cb, void *arg)
@@ -119,13 +119,11 @@ write_unindex(struct gw_ctx *gw, const char *id, long long org,
 
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, org);
 	BATCH(gw, "ZREM %s %s", key, id);
-	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, owner);
-	BATCH(gw, "SREM %s %s", key, id);
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, owner);
 	return lwm2m_redis_cmd(gw->redis, cb, arg, "ZREM %s %s", key, id);
 }
 
-/* drops id from the indexes of old_gw after another gateway took it over
+/* drops id from the expiry set of old_gw after another gateway took it over
  * (fire and forget: the sweep of old_gw repairs what a crash leaves) */
 static void
 write_disown(struct gw_ctx *gw, const char *id, const char *old_gw)
@@ -136,8 +134,6 @@ write_disown(struct gw_ctx *gw, const char *id, const char *old_gw)
 	    strcmp(old_gw, gw->cfg.gw_id) == 0) {
 		return;
 	}
-	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, old_gw);
-	BATCH(gw, "SREM %s %s", key, id);
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, old_gw);
 	BATCH(gw, "ZREM %s %s", key, id);
 }
@@ -178,13 +174,13 @@ attach(struct op *op, bool registered)
  *
  * Single-slot steps (Redis Cluster), in this order, each idempotent:
  * 1. org slot: SET org:{o}:ep:<ep> <new id> NX GET, the endpoint's id;
- * 2. gateway slot: ZADD gw:{g}:expiry, SADD gw:{g}:clients, before the
+ * 2. gateway slot: ZADD gw:{g}:expiry (the gateway's clients), before the
  *    record, so a record that says registered always has an expiry entry
  *    (an entry whose record is missing is dropped by the sweep);
  * 3. client slot: the record (a plain HSET for a new endpoint; else the
  *    takeover script: blacklist check, previous owner, record replaced);
  * 4. org slot: ZADD org:{o}:clients (and the index re-pointed if needed);
- * 5. the previous owner's slot: its clients and expiry entries removed;
+ * 5. the previous owner's slot: its expiry entry removed;
  * 6. {events}: XADD registered.
  * The device gets its 2.01 only once every step is acknowledged: a crash
  * between steps leaves it unanswered, it registers again and the steps run
@@ -217,7 +213,7 @@ static const char takeover_lua[] =
 /* the strings the register steps point argv at */
 struct reg_buf {
 	char client[LWM2M_ID_SIZE + 32], black[LWM2M_ID_SIZE + 48];
-	char expiry[GW_EP_MAX + 64], gw_clients[GW_EP_MAX + 64];
+	char expiry[GW_EP_MAX + 64];
 	char org_clients[64], org[24], lt[24], reg[24], upd[24], exp[24];
 	char maxlen[24];
 };
@@ -285,8 +281,6 @@ format_numbers(const struct gw_ctx *gw, const struct gw_record *r,
 	         r->org);
 	snprintf(b->expiry, sizeof b->expiry, LWM2M_KEY_GATEWAY_EXPIRY,
 	         gw->cfg.gw_id);
-	snprintf(b->gw_clients, sizeof b->gw_clients, LWM2M_KEY_GATEWAY_CLIENTS,
-	         gw->cfg.gw_id);
 	put_ll(b->org, r->org);
 	put_ll(b->lt, r->lt);
 	put_ll(b->reg, r->reg_ms);
@@ -315,15 +309,13 @@ step_argv(struct op *op, lwm2m_redis_cb cb, int argc, const char **argv)
 	op->waiting++;
 }
 
-/* step 2: the gateway's expiry and clients entries */
+/* step 2: the gateway's expiry entry */
 static void
 send_gw_index(struct op *op, const struct reg_buf *b)
 {
 	const char *zadd[] = {"ZADD", b->expiry, b->exp, op->rec.id};
-	const char *sadd[] = {"SADD", b->gw_clients, op->rec.id};
 
 	step_argv(op, on_reg_step, 4, zadd);
-	step_argv(op, on_reg_step, 3, sadd);
 }
 
 /* step 3 for a new endpoint: HSET of every field */
@@ -379,11 +371,7 @@ send_indexes(struct op *op, const struct reg_buf *b)
 		step_argv(op, on_reg_step, 3, set);
 	}
 	if (op->old_gw[0] != '\0' && strcmp(op->old_gw, op->gw->cfg.gw_id)) {
-		const char *srem[] = {"SREM", key, op->rec.id};
 		const char *zrem[] = {"ZREM", key, op->rec.id};
-		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS,
-		         op->old_gw);
-		step_argv(op, on_reg_step, 3, srem);
 		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, op->old_gw);
 		step_argv(op, on_reg_step, 3, zrem);
 	}
@@ -395,10 +383,8 @@ static void
 send_unindex_refused(struct op *op, const struct reg_buf *b)
 {
 	const char *zrem[] = {"ZREM", b->expiry, op->rec.id};
-	const char *srem[] = {"SREM", b->gw_clients, op->rec.id};
 
 	step_argv(op, on_reg_step, 3, zrem);
-	step_argv(op, on_reg_step, 3, srem);
 }
 
 /* sends the next step of op; false when nothing could be sent */
@@ -654,7 +640,7 @@ gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
 
 /* ---- Update and De-register ------------------------------------------------
  *
- * Single-slot steps.  Update: the gateway's expiry and clients entries
+ * Single-slot steps.  Update: the gateway's expiry entry
  * (before the record, as in Register), then the record in a MULTI/EXEC of
  * the client's slot, whose reply answers the device, then the previous
  * owner's entries.  De-register: the record's state first, then the
@@ -671,8 +657,6 @@ write_update(struct gw_ctx *gw, const char *id, const struct gw_update *u,
 
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, gw->cfg.gw_id);
 	BATCH(gw, "ZADD %s %lld %s", key, (long long)u->exp_ms, id);
-	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, gw->cfg.gw_id);
-	BATCH(gw, "SADD %s %s", key, id);
 	BATCH(gw, "MULTI");
 	key_client(key, sizeof key, id);
 	BATCH(gw, "HSET %s lt %u upd %lld exp %lld addr %s gw %s q %s", key,
@@ -913,7 +897,7 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
  * a time, and one that crashes midway leaves an entry that comes due again.
  * For each claimed id the record decides:
  * - missing, or owned by another gateway (taken over): the entry and the
- *   owner's clients entry are dropped;
+ *   entry is dropped;
  * - not registered (de-registered, removed, or expired by a sweeper that
  *   crashed: then the expired event is sent again, at least once): the
  *   indexes are cleaned, the expiry entry last;
@@ -963,8 +947,6 @@ sweep_drop(struct sweep *s)
 {
 	char key[GW_EP_MAX + 64];
 
-	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, s->owner);
-	BATCH(s->gw, "SREM %s %s", key, s->id);
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, s->owner);
 	BATCH(s->gw, "ZREM %s %s", key, s->id);
 }

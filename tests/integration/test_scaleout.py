@@ -202,8 +202,9 @@ class TestScaleOut(unittest.TestCase):
         return sims
 
     def owned(self, i):
-        key = "lwds:v2:gw:{scale-gw%d-%d}:clients" % (i, os.getpid())
-        return {c.decode() for c in self.redis.command("SMEMBERS", key)}
+        key = "lwds:v2:gw:{scale-gw%d-%d}:expiry" % (i, os.getpid())
+        return {c.decode()
+                for c in self.redis.command("ZRANGE", key, 0, -1)}
 
     def subscribe(self, api, path):
         r = retrying(api, "POST", "/subscriptions", self.token, {
