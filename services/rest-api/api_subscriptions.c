@@ -820,6 +820,13 @@ on_list_item(struct api_req *r, redisReply *reply, void *arg)
 	if (r->replied || !storage_ok(r, reply)) {
 		return;
 	}
+	/* An id whose record is gone is dropped from the index: creates
+	 * write the record before indexing it and deletes remove it last,
+	 * so only a record removed by hand leaves one behind. */
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 0) {
+		api_redis_cmd(r, NULL, NULL, "ZREM " LWM2M_KEY_ORG_SUBS " %s",
+		              r->org, s->ids[i]);
+	}
 	/* Unreadable or foreign records are skipped (org stays -1). */
 	if (api_sub_rec_parse(s->ids[i], reply, &s->recs[i]) != LWM2M_OK ||
 	    s->recs[i].org != r->org) {
