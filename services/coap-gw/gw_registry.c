@@ -2,13 +2,17 @@
  *
  * Every operation answers once Redis acknowledged the write of its result,
  * so whoever reads Redis after the device got its answer sees the new
- * state.  Register is one Lua script (one round trip): it learns whether
- * the endpoint already has a client id, whether that id is blacklisted and
- * which gateway owned it, and writes the record, the indexes and the event.
- * Update and De-register read the record and the blacklist first (the
- * device may have moved to another gateway, or been de-registered or
- * deleted there), take the device over when another gateway owned it, and
- * write with MULTI/EXEC.  The in-memory table caches what this gateway owns
+ * state.  Every write touches one Redis Cluster slot at a time (the
+ * client's, its organisation's, a gateway's, {events}), in an order that
+ * leaves nothing lost when a crash stops it between two steps
+ * (docs/redis-schema.md, "Cluster").  Register learns whether the endpoint
+ * already has a client id (SET NX GET), then writes the expiry entry, the
+ * record (for a known id: a script that checks the blacklist and reads the
+ * previous owner), the indexes and the event.  Update and De-register read
+ * the record and the blacklist first (the device may have moved to another
+ * gateway, or been de-registered or deleted there), take the device over
+ * when another gateway owned it, and write the record in a MULTI/EXEC of
+ * its slot.  The in-memory table caches what this gateway owns
  * (for rpc and device operations).  When Redis is down every operation
  * answers 5.03 with Max-Age.
  */
