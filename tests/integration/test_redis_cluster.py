@@ -34,7 +34,7 @@ import socket
 import threading
 import unittest
 
-from lwdslib import Redis, RedisError
+from lwdslib import Redis, RedisError, Services, wait_until
 
 MODULES = ["test_registration", "test_lifecycle", "test_dtls",
            "test_definitions", "test_subscriptions", "test_observe",
@@ -314,6 +314,78 @@ class TestRedisCluster(unittest.TestCase):
         self.assertGreater(counts["transactions"], 10, counts)
         print("checked %d scripts, %d transactions, %d commands"
               % (counts["scripts"], counts["transactions"], len(mon.lines)))
+
+    def commands_of(self, lines):
+        """(name, first key) of each command in lines, in order."""
+        finder, out = KeyFinder(self.redis), []
+        for line in lines:
+            p = parse_monitor(line)
+            if p is None or not p[1]:
+                continue
+            keys = finder.keys(p[1])
+            out.append((p[1][0].upper().decode(),
+                        keys[0].decode() if keys else ""))
+        return out
+
+    def first(self, cmds, name, key_part):
+        for i, (n, k) in enumerate(cmds):
+            if n == name and key_part in k:
+                return i
+        self.fail("no %s of a key with %r in %r" % (name, key_part, cmds))
+
+    def test_4_step_order(self):
+        """The orders docs/redis-schema.md promises, as Redis saw them:
+        Register writes the gateway's expiry entry before the record and
+        the event last; De-register writes the state before it removes the
+        expiry entry; a subscription delete removes the record last."""
+        env = {"LWDS_GW_ID": "order-gw"}
+        svc = Services(self.redis, env=env)
+        svc.start()
+        mon = None
+        try:
+            api = svc.api()
+            token = api.token(svc.admin_key, svc.admin_secret)
+            mon = Monitor(self.redis.host, self.redis.port)
+            mon.start()
+            c = svc.coap()
+            r = c.request("POST", "rd", query=["ep=order-1", "lt=300",
+                                               "b=U", "lwm2m=1.1"],
+                          payload=b"</1/0>,</3/0>", content_format=40)
+            self.assertEqual(r.code_str, "2.01", r)
+            cid = r.location_path()[1]
+            r = api.post("/clients/%s/subscriptions" % cid, token,
+                         {"SubscriptionType": "ClientUpdated",
+                          "Url": "http://127.0.0.1:9/h"})
+            self.assertEqual(r.status, 201, r)
+            sid = r.json()["ID"]
+            self.assertEqual(api.delete("/subscriptions/" + sid,
+                                        token).status, 204)
+            r = c.request("DELETE", "rd/" + cid)
+            self.assertEqual(r.code_str, "2.02", r)
+            c.close()
+            wait_until(lambda: any('"ZREM"' in ln and "expiry" in ln
+                                   for ln in mon.lines), 5, 0.05,
+                       "the expiry entry removed")
+        finally:
+            if mon is not None:
+                mon.stop()
+            svc.cleanup()
+        cmds = self.commands_of(mon.lines)
+        idx = self.first(cmds, "SET", ":ep:order-1")
+        exp = self.first(cmds, "ZADD", "gw:{order-gw}:expiry")
+        rec = self.first(cmds, "HSET", "client:{%s}" % cid)
+        org = self.first(cmds, "ZADD", "org:{0}:clients")
+        ev = self.first(cmds, "XADD", "{events}")
+        self.assertTrue(idx < exp < rec < org < ev, cmds[idx:ev + 1])
+        sub_rec = self.first(cmds, "HSET", "sub:{%s}" % sid)
+        sub_idx = self.first(cmds, "SADD", "client:{%s}:evsubs" % cid)
+        sub_srem = self.first(cmds, "SREM", "client:{%s}:evsubs" % cid)
+        sub_del = self.first(cmds, "DEL", "sub:{%s}" % sid)
+        self.assertTrue(sub_rec < sub_idx < sub_srem < sub_del)
+        state = max(i for i, (n, k) in enumerate(cmds)
+                    if n == "HSET" and k == "lwds:v2:client:{%s}" % cid)
+        unexp = self.first(cmds, "ZREM", "gw:{order-gw}:expiry")
+        self.assertLess(state, unexp)
 
 
 if __name__ == "__main__":
