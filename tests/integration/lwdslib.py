@@ -149,8 +149,11 @@ class Redis:
             [exe, "--bind", "127.0.0.1", "--port", str(self.port),
              "--dir", self.tmp, "--save", "", "--appendonly", "no",
              "--protected-mode", "no"] +
+            # the cluster bus port defaults to port + 10000, which may be
+            # taken or above 65535: a free one of its own
             (["--cluster-enabled", "yes", "--cluster-config-file",
-              os.path.join(self.tmp, "nodes.conf")] if self.cluster else []),
+              os.path.join(self.tmp, "nodes.conf"), "--cluster-port",
+              str(free_port())] if self.cluster else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _connect(self):
