@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_broker.py - lwds-broker alone: how fast it turns a backlog of
-"notify" entries on lwds:v1:{events} into delivery jobs on
-lwds:v1:{deliveries} (bench/README.md, "Broker").
+"notify" entries on lwds:v2:{events} into delivery jobs on
+lwds:v2:{deliveries} (bench/README.md, "Broker").
 
 A private redis-server, lwds-rest-api once (it installs the object
 definitions), then synthetic state written straight into Redis: CLIENTS
@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from lwdslib import Redis, Services, binary  # noqa: E402
 
 PATH = "/3303/0/5700"
-EVENTS = "lwds:v1:{events}"
-DELIVERIES = "lwds:v1:{deliveries}"
+EVENTS = "lwds:v2:{events}"
+DELIVERIES = "lwds:v2:{deliveries}"
 
 
 def new_id():
@@ -64,7 +64,7 @@ def cpu_seconds(pid):
 
 
 def definition_id(redis):
-    ids = redis.command("ZRANGEBYSCORE", "lwds:v1:org:{0}:objdefs:oid",
+    ids = redis.command("ZRANGEBYSCORE", "lwds:v2:org:{0}:objdefs:oid",
                         3303, 3303)
     if not ids:
         raise SystemExit("no definition of object 3303 in Redis")
@@ -75,7 +75,7 @@ def setup(redis, did, args):
     clients = [new_id() for _ in range(args.clients)]
     cmds = []
     for cid in clients:
-        pre = "lwds:v1:client:{%s}" % cid
+        pre = "lwds:v2:client:{%s}" % cid
         for _ in range(args.subs):
             sid = new_id()
             fields = ["org", 0, "type", "Observation", "client", cid,
@@ -84,7 +84,7 @@ def setup(redis, did, args):
                       "secret", "s" * 43]
             if args.attrs:
                 fields += ["stp", "0.5"]
-            cmds.append(resp("HSET", "lwds:v1:sub:{%s}" % sid, *fields))
+            cmds.append(resp("HSET", "lwds:v2:sub:{%s}" % sid, *fields))
             cmds.append(resp("SADD", pre + ":obsubs:" + PATH, sid))
         cmds.append(resp("SADD", pre + ":obspaths", PATH))
         cmds.append(resp("HSET", pre + ":observed", PATH,

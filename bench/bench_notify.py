@@ -387,7 +387,7 @@ def webhook_only(n, lwdslib, build_bin, cpu_seconds):
             "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I",
             "attempt": 0, "created": int(time.time() * 1000),
             "body": body})
-        redis.command("EVAL", FILL_LUA, "1", "lwds:v1:{deliveries}",
+        redis.command("EVAL", FILL_LUA, "1", "lwds:v2:{deliveries}",
                       str(n), job)
         svc = lwdslib.Services(redis, names=("webhook",),
                                env={"LWDS_LOG_LEVEL": "warning"})

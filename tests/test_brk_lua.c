@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "brk.h"
+#include "lwm2m_keys.h"
 #include "check_util.h"
 
 START_TEST(test_brk_lua_sha_known)
@@ -35,10 +36,25 @@ START_TEST(test_brk_lua_source_deliver_fields)
 {
 	const char *src = brk_lua_source(BRK_LUA_DELIVER);
 
-	/* the filter reads the subscription fields the REST API writes */
-	ck_assert_ptr_nonnull(strstr(src, "'pmin'"));
-	ck_assert_ptr_nonnull(strstr(src, "'stp'"));
+	/* the filter state it keeps, and the job's field */
+	ck_assert_ptr_nonnull(strstr(src, "'lastt'"));
+	ck_assert_ptr_nonnull(strstr(src, "'lastv'"));
 	ck_assert_ptr_nonnull(strstr(src, "'" LWM2M_DELIVERY_FIELD "'"));
+}
+END_TEST
+
+START_TEST(test_brk_lua_source_keys_declared)
+{
+	/* Redis Cluster: a script touches only the keys passed in KEYS; one
+	 * that builds a key name (the prefix, or a string concatenated into
+	 * a key) would reach keys Redis does not route by */
+	for (int i = 0; i < BRK_LUA_N; i++) {
+		const char *src = brk_lua_source(i);
+
+		ck_assert_ptr_null(strstr(src, LWM2M_KEY_PREFIX));
+		ck_assert_ptr_null(strstr(src, "lwds:"));
+		ck_assert_ptr_null(strstr(src, "pre .."));
+	}
 }
 END_TEST
 
@@ -49,6 +65,7 @@ main(void)
 	    {"brk_lua_sha", test_brk_lua_sha_known},
 	    {"brk_lua_source", test_brk_lua_source_every_script},
 	    {"brk_lua_source", test_brk_lua_source_deliver_fields},
+	    {"brk_lua_source", test_brk_lua_source_keys_declared},
 	};
 
 	return check_run(

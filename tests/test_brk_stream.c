@@ -1,5 +1,5 @@
 /* Unit tests of services/broker/brk_stream.c: reading the entries of the
- * gateway event stream lwds:v1:{events}. */
+ * gateway event stream lwds:v2:{events}. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

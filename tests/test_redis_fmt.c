@@ -45,10 +45,10 @@ fmt_into(char *out, size_t size, size_t *ret_len, const char *fmt, ...)
 START_TEST(test_lwm2m__redis_vformat_strings)
 {
 	SAME("PING");
-	SAME("HGET %s gw", "lwds:v1:client:abc");
+	SAME("HGET %s gw", "lwds:v2:client:abc");
 	SAME("SET %s %s", "k", "");
 	SAME("SET  %s   %s ", "k", "v");
-	SAME("GET lwds:v1:{%s}:x%sy", "a", "b");
+	SAME("GET lwds:v2:{%s}:x%sy", "a", "b");
 	SAME("SET k 100%%");
 }
 END_TEST

@@ -49,10 +49,10 @@ def cmd(*args):
     for a in args:
         a = a.encode()
         out.write(b"$%d\r\n%s\r\n" % (len(a), a))
-cmd("HSET", "lwds:v1:{psk}", ident, val)
+cmd("HSET", "lwds:v2:{psk}", ident, val)
 for i in range(n):
-    cmd("HSET", "lwds:v1:{psk}", "%s%09dA" % (ident[:-10], i), val)
-cmd("INCR", "lwds:v1:{psk}:version")
+    cmd("HSET", "lwds:v2:{psk}", "%s%09dA" % (ident[:-10], i), val)
+cmd("INCR", "lwds:v2:{psk}:version")
 EOF
 
 start_gw() { # $1: LWDS_DTLS_PKI, $2: LWDS_DTLS_SHARDS (default 1)

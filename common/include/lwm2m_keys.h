@@ -1,11 +1,14 @@
-/* lwm2m_keys.h - the Redis key schema, version 1.  docs/redis-schema.md
+/* lwm2m_keys.h - the Redis key schema, version 2.  docs/redis-schema.md
  * describes every key; change both together and bump the version when a
- * stored layout changes incompatibly.  Keys that are read or written together
- * share a hash tag {...} so the layout fits Redis Cluster. */
+ * stored layout changes incompatibly.  Hash tags {...} place a key in a
+ * Redis Cluster slot: a client's data shares the client's tag, an
+ * organisation's indexes the organisation's, a gateway's keys the
+ * gateway's.  Every transaction and Lua script touches keys of one tag
+ * only (docs/redis-schema.md, "Cluster"). */
 #ifndef LWM2M_KEYS_H
 #define LWM2M_KEYS_H
 
-#define LWM2M_KEY_PREFIX "lwds:v1:"
+#define LWM2M_KEY_PREFIX "lwds:v2:"
 
 /* HASH, one per client: the connectivity record (fields below). */
 #define LWM2M_KEY_CLIENT LWM2M_KEY_PREFIX "client:{%s}"
@@ -16,14 +19,19 @@
 #define LWM2M_KEY_ORG_CLIENTS LWM2M_KEY_PREFIX "org:{%lld}:clients"
 /* STRING per organisation and endpoint name: the client id. */
 #define LWM2M_KEY_ORG_ENDPOINT LWM2M_KEY_PREFIX "org:{%lld}:ep:%s"
-/* ZSET: every registered client, score = expiry time in ms. */
-#define LWM2M_KEY_EXPIRY LWM2M_KEY_PREFIX "expiry"
 /* HASH per gateway instance: rpc (nng URL), started (ms); and a STRING
  * ".../alive" with a short TTL refreshed while the instance runs. */
-#define LWM2M_KEY_GATEWAY LWM2M_KEY_PREFIX "gw:%s"
-#define LWM2M_KEY_GATEWAY_ALIVE LWM2M_KEY_PREFIX "gw:%s:alive"
+#define LWM2M_KEY_GATEWAY LWM2M_KEY_PREFIX "gw:{%s}"
+#define LWM2M_KEY_GATEWAY_ALIVE LWM2M_KEY_PREFIX "gw:{%s}:alive"
 /* SET per gateway instance: the client ids it owns. */
-#define LWM2M_KEY_GATEWAY_CLIENTS LWM2M_KEY_PREFIX "gw:%s:clients"
+#define LWM2M_KEY_GATEWAY_CLIENTS LWM2M_KEY_PREFIX "gw:{%s}:clients"
+/* ZSET per gateway instance: the clients it registered, score = expiry
+ * time in ms (or a sweeper's lease, gw_registry.c).  Swept by the gateway
+ * itself, and by every live gateway once its alive key has lapsed. */
+#define LWM2M_KEY_GATEWAY_EXPIRY LWM2M_KEY_PREFIX "gw:{%s}:expiry"
+/* SET of every gateway id that ever announced itself (the sweepers walk
+ * it to find the expiry sets of dead gateways). */
+#define LWM2M_KEY_GATEWAYS LWM2M_KEY_PREFIX "gateways"
 
 /* Metrics (REST spec 8): HASH per client and per organisation, field =
  * metric name (LWM2M_METRIC_*), value = decimal counter.  The gateway adds
@@ -31,8 +39,8 @@
  * not stored (the API counts LWM2M_KEY_ORG_CLIENTS). */
 #define LWM2M_KEY_CLIENT_METRICS LWM2M_KEY_PREFIX "client:{%s}:metrics"
 #define LWM2M_KEY_ORG_METRICS LWM2M_KEY_PREFIX "org:{%lld}:metrics"
-#define LWM2M_METRIC_BYTES_SENT "BytesSent"         /* whole CoAP requests */
-#define LWM2M_METRIC_BYTES_RECEIVED "BytesReceived" /* answer payloads */
+#define LWM2M_METRIC_BYTES_SENT "BytesSent"          /* whole CoAP requests */
+#define LWM2M_METRIC_BYTES_RECEIVED "BytesReceived"  /* answer payloads */
 #define LWM2M_METRIC_TRANSACTIONS "TransactionCount" /* answered requests */
 
 /* HASH per queued device operation (lwm2m_devop.h opid), TTL one hour
@@ -49,10 +57,12 @@
 #define LWM2M_OP_TTL_S 3600
 
 /* Access keys and organisations. */
-#define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s"     /* HASH */
-#define LWM2M_KEY_ORG_ACCESSKEYS LWM2M_KEY_PREFIX "org:{%lld}:accesskeys" /* ZSET */
-#define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"     /* STRING */
-#define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING */
+#define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s" /* HASH */
+#define LWM2M_KEY_ORG_ACCESSKEYS                                               \
+	LWM2M_KEY_PREFIX "org:{%lld}:accesskeys"                    /* ZSET */
+#define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"        /* STRING */
+#define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING  \
+	                                                             */
 /* STRING with a 60 s expiry: the lock of the rest-api instance generating
  * the admin key (SET NX), so instances starting together create one admin
  * key, not one each. */
@@ -105,28 +115,32 @@
 #define LWM2M_KEY_DELIVERIES LWM2M_KEY_PREFIX "{deliveries}"
 /* ZSET of jobs waiting for a retry: member = job JSON, score = due ms. */
 #define LWM2M_KEY_DELIVERY_RETRY LWM2M_KEY_PREFIX "{deliveries}:retry"
+/* HASH per subscription with attributes: lastt, lastv (gateway time in ms
+ * and value of the last notification delivered), written by the broker's
+ * filter script in the same step as the job's XADD (one slot). */
+#define LWM2M_KEY_SUB_FILTER LWM2M_KEY_PREFIX "{deliveries}:filter:%s"
 /* STREAM of dead letters: fields org, sub, id, status, error, job. */
 #define LWM2M_KEY_DEADLETTERS LWM2M_KEY_PREFIX "{deliveries}:dead"
 
 /* Fields of LWM2M_KEY_SUB.  Absent or "" means unset. */
-#define LWM2M_SF_ORG "org"          /* organisation id, decimal */
-#define LWM2M_SF_TYPE "type"        /* "Observation", "ClientConnected", ... */
-#define LWM2M_SF_CLIENT "client"    /* target client id */
-#define LWM2M_SF_DEFINITION "def"   /* target object definition id */
-#define LWM2M_SF_OBJECT "obj"       /* LwM2M object id, decimal */
-#define LWM2M_SF_INSTANCE "inst"    /* target instance id, decimal */
-#define LWM2M_SF_PROPERTY "prop"    /* target resource id, decimal */
+#define LWM2M_SF_ORG "org"        /* organisation id, decimal */
+#define LWM2M_SF_TYPE "type"      /* "Observation", "ClientConnected", ... */
+#define LWM2M_SF_CLIENT "client"  /* target client id */
+#define LWM2M_SF_DEFINITION "def" /* target object definition id */
+#define LWM2M_SF_OBJECT "obj"     /* LwM2M object id, decimal */
+#define LWM2M_SF_INSTANCE "inst"  /* target instance id, decimal */
+#define LWM2M_SF_PROPERTY "prop"  /* target resource id, decimal */
 #define LWM2M_SF_PROPERTY_NAME "propname" /* its SerialisationName */
-#define LWM2M_SF_FINGERPRINT "fp"   /* its key in LWM2M_KEY_ORG_SUB_DEDUP */
-#define LWM2M_SF_URL "url"          /* web-hook URL */
-#define LWM2M_SF_ACCEPT "accept"    /* AcceptContentType */
-#define LWM2M_SF_PMIN "pmin"        /* attributes: exact decimal strings */
+#define LWM2M_SF_FINGERPRINT "fp" /* its key in LWM2M_KEY_ORG_SUB_DEDUP */
+#define LWM2M_SF_URL "url"        /* web-hook URL */
+#define LWM2M_SF_ACCEPT "accept"  /* AcceptContentType */
+#define LWM2M_SF_PMIN "pmin"      /* attributes: exact decimal strings */
 #define LWM2M_SF_PMAX "pmax"
 #define LWM2M_SF_STEP "stp"
 #define LWM2M_SF_LT "lt"
 #define LWM2M_SF_GT "gt"
-#define LWM2M_SF_SECRET "secret"    /* HMAC-SHA256 key of X-Lwds-Signature */
-#define LWM2M_SF_CREATED "created"  /* ms since 1970 */
+#define LWM2M_SF_SECRET "secret"   /* HMAC-SHA256 key of X-Lwds-Signature */
+#define LWM2M_SF_CREATED "created" /* ms since 1970 */
 
 /* Object definitions per scope (organisation; 0 = global, the admin's):
  * HASH definition id -> definition JSON (REST shape, with ids), and ZSET of
@@ -146,23 +160,23 @@
 #define LWM2M_KEY_EVENTS LWM2M_KEY_PREFIX "{events}"
 
 /* Fields of LWM2M_KEY_CLIENT. */
-#define LWM2M_CF_ENDPOINT "ep"      /* endpoint client name */
-#define LWM2M_CF_ORG "org"          /* organisation id, decimal */
-#define LWM2M_CF_ADDR "addr"        /* "ip:port" or "[ip6]:port" of the peer */
-#define LWM2M_CF_LIFETIME "lt"      /* seconds */
-#define LWM2M_CF_BINDING "b"        /* as sent, e.g. "U", "UQ" */
-#define LWM2M_CF_QUEUE "q"          /* "1" in queue mode, else "0" */
-#define LWM2M_CF_VERSION "lwm2m"    /* "1.0", "1.1", "1.2" */
+#define LWM2M_CF_ENDPOINT "ep"   /* endpoint client name */
+#define LWM2M_CF_ORG "org"       /* organisation id, decimal */
+#define LWM2M_CF_ADDR "addr"     /* "ip:port" or "[ip6]:port" of the peer */
+#define LWM2M_CF_LIFETIME "lt"   /* seconds */
+#define LWM2M_CF_BINDING "b"     /* as sent, e.g. "U", "UQ" */
+#define LWM2M_CF_QUEUE "q"       /* "1" in queue mode, else "0" */
+#define LWM2M_CF_VERSION "lwm2m" /* "1.0", "1.1", "1.2" */
 #define LWM2M_CF_SMS "sms"
-#define LWM2M_CF_ROOT "root"        /* alternate path, "" for "/" */
-#define LWM2M_CF_FORMATS "ct"       /* content formats, space separated */
-#define LWM2M_CF_OBJECTS "objs"     /* normalised link list: "</1/0>,</3/0>" */
+#define LWM2M_CF_ROOT "root"         /* alternate path, "" for "/" */
+#define LWM2M_CF_FORMATS "ct"        /* content formats, space separated */
+#define LWM2M_CF_OBJECTS "objs"      /* normalised link list: "</1/0>,</3/0>" */
 #define LWM2M_CF_REGISTERED_AT "reg" /* ms since 1970 */
-#define LWM2M_CF_UPDATED_AT "upd"   /* ms since 1970 */
-#define LWM2M_CF_EXPIRES_AT "exp"   /* ms since 1970 */
-#define LWM2M_CF_GATEWAY "gw"       /* owning gateway instance id */
-#define LWM2M_CF_STATE "state"      /* "registered", "deregistered", "expired" */
-#define LWM2M_CF_SECURE "sec"       /* "1" when registered over DTLS */
-#define LWM2M_CF_EXTRA "extra"      /* unknown query params, "a=b&c" */
+#define LWM2M_CF_UPDATED_AT "upd"    /* ms since 1970 */
+#define LWM2M_CF_EXPIRES_AT "exp"    /* ms since 1970 */
+#define LWM2M_CF_GATEWAY "gw"        /* owning gateway instance id */
+#define LWM2M_CF_STATE "state" /* "registered", "deregistered", "expired" */
+#define LWM2M_CF_SECURE "sec"  /* "1" when registered over DTLS */
+#define LWM2M_CF_EXTRA "extra" /* unknown query params, "a=b&c" */
 
 #endif

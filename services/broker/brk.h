@@ -272,6 +272,13 @@ const struct brk_lua_set *brk__luas(struct brk_ctx *ctx);
 lwm2m_err brk__lua_run(struct brk_ctx *ctx, enum brk_lua which,
                        lwm2m_redis_cb cb, void *arg, const char *fmt, ...);
 
+/* brk__lua_runargv is brk__lua_run with an argument vector: argv[0] is
+ * numkeys, then KEYS and ARGV (lengths from argvlen, or strlen when
+ * NULL; at most 126 arguments). */
+lwm2m_err brk__lua_runargv(struct brk_ctx *ctx, enum brk_lua which,
+                           lwm2m_redis_cb cb, void *arg, int argc,
+                           const char **argv, const size_t *argvlen);
+
 /* brk__stream_new starts reading LWM2M_KEY_EVENTS for ctx: first this
  * consumer's pending entries (what a killed broker had taken), then new
  * ones; every BRK_STREAM_CLAIM_MS it claims entries idle longer than

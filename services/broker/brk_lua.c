@@ -88,3 +88,25 @@ brk__lua_run(struct brk_ctx *ctx, enum brk_lua which, lwm2m_redis_cb cb,
 	va_end(ap);
 	return err;
 }
+
+lwm2m_err
+brk__lua_runargv(struct brk_ctx *ctx, enum brk_lua which, lwm2m_redis_cb cb,
+                 void *arg, int argc, const char **argv, const size_t *argvlen)
+{
+	const char *all[128];
+	size_t lens[128];
+
+	if (which >= BRK_LUA_N || argc < 1 || argc > 126) {
+		return LWM2M_EINVAL;
+	}
+	all[0] = "EVALSHA";
+	all[1] = brk__luas(ctx)->sha[which];
+	lens[0] = 7;
+	lens[1] = strlen(all[1]);
+	for (int i = 0; i < argc; i++) {
+		all[2 + i] = argv[i];
+		lens[2 + i] = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
+	}
+	return lwm2m_redis_cmdargv(brk__redis(ctx), cb, arg, argc + 2, all,
+	                           lens);
+}

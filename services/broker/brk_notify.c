@@ -107,49 +107,46 @@ defcache_put(struct brk_defcache *c, long long org,
 	c->slot[oldest].until = lwm2m_mono_ms() + DEFCACHE_TTL_MS;
 }
 
-/* ARGV client, path, limit.  Returns id, HGETALL, id, HGETALL... of the
- * Observation subscriptions to offer the notification of path to: those of
- * the path itself, of each ancestor path (an instance subscription gets the
+/* KEYS the client's observed hash, then the obsubs set of each candidate
+ * path; ARGV the notified path, limit, then the candidate paths in the
+ * order of their KEYS.  Returns the ids (at most limit) of the Observation
+ * subscriptions to offer the notification of path to: those of the path
+ * itself, of each ancestor path (an instance subscription gets the
  * notifications of its resources) and of each descendant path (a resource
  * subscription gets the notifications of its instance: spec 6.6).  A
  * subscription on another path than the notified one is offered it only
  * when its own path holds no observation: otherwise the device notifies
  * that path too, and each change would reach the subscription twice.  The
- * candidate paths come from the client's obspaths (one SMEMBERS), so a
- * notification costs a few calls, not one per ancestor. */
+ * candidate paths come from the client's obspaths (related()); every key
+ * is of the client's slot and declared. */
 const char brk__lua_notify_subs[] =
-    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
-    "local path, max = ARGV[2], 2 * tonumber(ARGV[3]) "
-    "local below = path .. '/' "
+    "local path, max = ARGV[1], tonumber(ARGV[2]) "
     "local out, seen = {}, {} "
-    "for _, p in ipairs(redis.call('SMEMBERS', pre .. ':obspaths')) do "
-    "if p == path or string.sub(p, 1, #below) == below or "
-    "string.sub(path, 1, #p + 1) == p .. '/' then "
-    "if p == path or "
-    "redis.call('HEXISTS', pre .. ':observed', p) == 0 then "
-    "for _, id in ipairs(redis.call('SMEMBERS', pre .. ':obsubs:' .. p)) do "
+    "for i = 2, #KEYS do "
+    "local p = ARGV[i + 1] "
+    "if p == path or redis.call('HEXISTS', KEYS[1], p) == 0 then "
+    "for _, id in ipairs(redis.call('SMEMBERS', KEYS[i])) do "
     "if #out < max and not seen[id] then seen[id] = true "
-    "local h = redis.call('HGETALL', 'lwds:v1:sub:{' .. id .. '}') "
-    "if #h > 0 then table.insert(out, id) table.insert(out, h) end "
-    "end end end end end "
+    "table.insert(out, id) end end end end "
     "return out";
 
-/* KEYS subscription record, deliveries stream; ARGV time (ms), value ("":
- * none), job.  The filter of the subscription's attributes and the queueing
- * of its job in one step, so brokers sharing the events (or two
- * notifications in flight in one broker) never both pass a filter: not
- * sooner than pmin after the last delivery, never a notification older than
- * it; with step, lt or gt, a change of at least step since the last value
- * delivered or a crossing of lt/gt, unless pmax has passed.  Returns 1 when
- * queued, 0 when filtered out or the subscription is gone. */
+/* KEYS the subscription's filter state (LWM2M_KEY_SUB_FILTER), the
+ * deliveries stream: one slot, {deliveries}; ARGV time (ms), value ("":
+ * none), job, then the subscription's pmin, pmax, stp, lt, gt ("": unset).
+ * The filter of the subscription's attributes and the queueing of its job
+ * in one step, so brokers sharing the events (or two notifications in
+ * flight in one broker) never both pass a filter: not sooner than pmin
+ * after the last delivery, never a notification older than it; with step,
+ * lt or gt, a change of at least step since the last value delivered or a
+ * crossing of lt/gt, unless pmax has passed.  Returns 1 when queued, 0
+ * when filtered out. */
 const char brk__lua_deliver[] =
-    "local h = redis.call('HMGET', KEYS[1], 'org', 'pmin', 'pmax', 'stp', "
-    "'lt', 'gt', 'lastt', 'lastv') "
-    "if not h[1] then return 0 end "
+    "local h = redis.call('HMGET', KEYS[1], 'lastt', 'lastv') "
     "local now, v = tonumber(ARGV[1]), tonumber(ARGV[2]) "
-    "local lastt, lastv = tonumber(h[7]), tonumber(h[8]) "
-    "local pmin, pmax = tonumber(h[2]) or 0, tonumber(h[3]) or 0 "
-    "local stp, lt, gt = tonumber(h[4]), tonumber(h[5]), tonumber(h[6]) "
+    "local lastt, lastv = tonumber(h[1]), tonumber(h[2]) "
+    "local pmin, pmax = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0 "
+    "local stp, lt, gt = tonumber(ARGV[6]), tonumber(ARGV[7]), "
+    "tonumber(ARGV[8]) "
     "if lastt then "
     "if now < lastt or now - lastt < pmin * 1000 then return 0 end "
     "if (stp or lt or gt) and v and lastv and "
@@ -160,6 +157,8 @@ const char brk__lua_deliver[] =
     "redis.call('HSET', KEYS[1], 'lastt', ARGV[1], 'lastv', ARGV[2]) "
     "redis.call('XADD', KEYS[2], '*', '" LWM2M_DELIVERY_FIELD "', ARGV[3]) "
     "return 1";
+
+#define RELATED_MAX 64 /* candidate paths offered to the script */
 
 struct obs_sub {
 	struct brk_sub sub;
@@ -185,8 +184,10 @@ struct notif {
 	char path_text[48];
 	char (*ids)[LWM2M_ID_SIZE];
 	size_t n_ids, next_rec;
-	unsigned waiting; /* replies still to come in this stage */
-	bool other_paths; /* a subscription elsewhere may want it: Lua */
+	unsigned waiting;    /* replies still to come in this stage */
+	bool other_paths;    /* a subscription elsewhere may want it: Lua */
+	char (*related)[48]; /* those paths (other_paths) */
+	size_t n_related;
 	bool failed;
 };
 
@@ -216,6 +217,7 @@ notif_free(struct notif *n)
 		free(n->subs);
 	}
 	free(n->ids);
+	free(n->related);
 	free(n);
 }
 
@@ -443,6 +445,35 @@ on_job(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	brk__entry_unref(entry);
 }
 
+/* the filter script (brk__lua_deliver) for the job of o */
+static lwm2m_err
+deliver_filtered(struct notif *n, const struct obs_sub *o, const char *job,
+                 size_t job_len, bool has_v, double v)
+{
+	char key[96], val[48], ts[24];
+	const char *argv[] = {"2",
+	                      key,
+	                      LWM2M_KEY_DELIVERIES,
+	                      ts,
+	                      has_v ? val : "",
+	                      job,
+	                      o->attrs[0],
+	                      o->attrs[1],
+	                      o->attrs[2],
+	                      o->attrs[3],
+	                      o->attrs[4]};
+	size_t lens[11];
+
+	snprintf(key, sizeof key, LWM2M_KEY_SUB_FILTER, o->sub.id);
+	snprintf(val, sizeof val, "%.17g", has_v ? v : 0.0);
+	snprintf(ts, sizeof ts, "%lld", n->ts);
+	for (size_t i = 0; i < 11; i++) {
+		lens[i] = argv[i] == job ? job_len : strlen(argv[i]);
+	}
+	return brk__lua_runargv(n->ctx, BRK_LUA_DELIVER, on_job, n->entry, 11,
+	                        argv, lens);
+}
+
 /* Queues the job of o: a plain XADD without attributes, else the filter
  * script, which decides and queues in one step (an entry handled again
  * after a crash is then filtered like the first time). */
@@ -450,7 +481,7 @@ static void
 deliver(struct notif *n, struct obs_sub *o, const char *body, size_t len,
         bool has_v, double v)
 {
-	char *job = NULL, did[LWM2M_ID_SIZE], key[96], val[48], ts[24];
+	char *job = NULL, did[LWM2M_ID_SIZE];
 	size_t job_len;
 	lwm2m_err err;
 
@@ -459,13 +490,7 @@ deliver(struct notif *n, struct obs_sub *o, const char *body, size_t len,
 	}
 	brk__entry_ref(n->entry);
 	if (filtered(o)) {
-		snprintf(key, sizeof key, LWM2M_KEY_SUB, o->sub.id);
-		snprintf(val, sizeof val, "%.17g", has_v ? v : 0.0);
-		snprintf(ts, sizeof ts, "%lld", n->ts);
-		err =
-		    brk__lua_run(n->ctx, BRK_LUA_DELIVER, on_job, n->entry,
-		                 "2 %s %s %s %s %b", key, LWM2M_KEY_DELIVERIES,
-		                 ts, has_v ? val : "", job, job_len);
+		err = deliver_filtered(n, o, job, job_len, has_v, v);
 	} else {
 		err = lwm2m_redis_cmd(brk__redis(n->ctx), on_job, n->entry,
 		                      "XADD %s * %s %b", LWM2M_KEY_DELIVERIES,
@@ -579,28 +604,6 @@ field(const redisReply *fields, const char *name)
 	return NULL;
 }
 
-static void
-on_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
-{
-	struct notif *n = arg;
-	size_t max;
-
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements == 0) {
-		notif_free(n);
-		return;
-	}
-	max = reply->elements / 2;
-	n->subs = subs_alloc(n, max + 1);
-	for (size_t i = 0; n->subs != NULL && i + 1 < reply->elements; i += 2) {
-		if (reply->element[i]->type == REDIS_REPLY_STRING) {
-			n->n_subs += read_sub(n, reply->element[i]->str,
-			                      reply->element[i + 1]);
-		}
-	}
-	with_subs(n);
-}
-
 /* ---- the fast path: plain commands, no Lua --------------------------------
  * Most notifications concern one observed path whose subscriptions are all
  * on that path.  Then SMEMBERS of the client's obspaths and of the path's
@@ -673,6 +676,72 @@ read_records(struct notif *n)
 	}
 }
 
+/* the script's ids replace those of the path alone: read their records */
+static void
+on_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct notif *n = arg;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements == 0) {
+		notif_free(n);
+		return;
+	}
+	free(n->ids);
+	n->n_ids = 0;
+	n->ids = malloc(reply->elements * sizeof *n->ids);
+	for (size_t i = 0; n->ids != NULL && i < reply->elements; i++) {
+		const redisReply *id = reply->element[i];
+
+		if (id->type == REDIS_REPLY_STRING && id->len == LWM2M_ID_LEN) {
+			memcpy(n->ids[n->n_ids++], id->str, LWM2M_ID_SIZE);
+		}
+	}
+	if (n->n_ids == 0) {
+		notif_free(n);
+		return;
+	}
+	read_records(n);
+}
+
+/* the script over the path and its related paths (brk__lua_notify_subs) */
+static lwm2m_err
+related_subs(struct notif *n)
+{
+	size_t nk = 2 + n->n_related, argc = 0;
+	char(*keys)[160] = malloc(nk * sizeof *keys);
+	const char **argv = malloc((2 * nk + 3) * sizeof *argv);
+	char numkeys[16], limit[16];
+	lwm2m_err err = LWM2M_ENOMEM;
+
+	if (keys != NULL && argv != NULL) {
+		snprintf(numkeys, sizeof numkeys, "%zu", nk);
+		snprintf(limit, sizeof limit, "%d", NOTIFY_SUBS_MAX);
+		snprintf(keys[0], 160, LWM2M_KEY_CLIENT_OBSERVED, n->client);
+		snprintf(keys[1], 160, LWM2M_KEY_CLIENT_OBS_SUBS, n->client,
+		         n->path_text);
+		for (size_t i = 0; i < n->n_related; i++) {
+			snprintf(keys[2 + i], 160, LWM2M_KEY_CLIENT_OBS_SUBS,
+			         n->client, n->related[i]);
+		}
+		argv[argc++] = numkeys;
+		for (size_t i = 0; i < nk; i++) {
+			argv[argc++] = keys[i];
+		}
+		argv[argc++] = n->path_text;
+		argv[argc++] = limit;
+		argv[argc++] = n->path_text;
+		for (size_t i = 0; i < n->n_related; i++) {
+			argv[argc++] = n->related[i];
+		}
+		err = brk__lua_runargv(n->ctx, BRK_LUA_NOTIFY_SUBS, on_subs, n,
+		                       (int)argc, argv, NULL);
+	}
+	free(keys);
+	free(argv);
+	return err;
+}
+
 /* Both SMEMBERS answered: records, the script, or nothing to do. */
 static void
 ids_known(struct notif *n)
@@ -680,13 +749,23 @@ ids_known(struct notif *n)
 	if (n->failed || (n->n_ids == 0 && !n->other_paths)) {
 		notif_free(n);
 	} else if (n->other_paths) {
-		if (brk__lua_run(n->ctx, BRK_LUA_NOTIFY_SUBS, on_subs, n,
-		                 "0 %s %s %d", n->client, n->path_text,
-		                 NOTIFY_SUBS_MAX) != LWM2M_OK) {
+		if (related_subs(n) != LWM2M_OK) {
 			notif_free(n);
 		}
 	} else {
 		read_records(n);
+	}
+}
+
+/* remembers a related path for the script (at most RELATED_MAX) */
+static void
+keep_related(struct notif *n, const redisReply *p)
+{
+	if (n->related == NULL) {
+		n->related = malloc(RELATED_MAX * sizeof *n->related);
+	}
+	if (n->related != NULL && n->n_related < RELATED_MAX) {
+		memcpy(n->related[n->n_related++], p->str, p->len + 1);
 	}
 }
 
@@ -701,9 +780,10 @@ on_obspaths(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	for (size_t i = 0; !n->failed && i < reply->elements; i++) {
 		const redisReply *p = reply->element[i];
 
-		if (p->type == REDIS_REPLY_STRING &&
+		if (p->type == REDIS_REPLY_STRING && p->len < 48 &&
 		    related(p->str, p->len, n->path_text)) {
 			n->other_paths = true;
+			keep_related(n, p);
 		}
 	}
 	if (--n->waiting == 0) {

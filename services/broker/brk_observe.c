@@ -32,75 +32,56 @@
 	                  */
 #define OBS_RETRY_MS 200 /* another reconcile of the path holds the lock */
 
-/* Reads what a reconcile step needs in one round trip.  ARGV client, path,
+/* Takes the path's lock and reads the client's side of what a reconcile
+ * step needs, in one step of the client's slot.  KEYS the path's lock, its
+ * obsubs set, the client's observed hash, the client record; ARGV path,
  * lock value ("<consumer> <start> <job>"), lock ms, "<consumer> <start>"
- * of this broker.  First takes the path's lock (one reconcile of a path at
- * a time, across brokers: two concurrent first subscriptions would both
- * Observe), returning {-1} while someone else holds it; a lock of an
- * earlier run of this consumer (killed while holding it: its entries come
- * back to this run) is taken over at once.  Returns
- * {subscriptions on the path, observed value or "", the client's gateway,
- * that gateway's rpc URL, the merged attribute query, state, the gateway's
- * start time, the registration time}.  Merging satisfies every subscription:
- * the smallest pmin and step (none when a subscription has none: it wants every
- * change), the smallest pmax; lt/gt cannot be merged and are not sent: the
- * broker filters them (brk_notify.c). */
+ * of this broker.  One reconcile of a path at a time, across brokers (two
+ * concurrent first subscriptions would both Observe): returns {-1} while
+ * someone else holds the lock; a lock of an earlier run of this consumer
+ * (killed while holding it: its entries come back to this run) is taken
+ * over at once.  Returns {observed value or "", the client's gateway,
+ * state, registration time, then the ids of the subscriptions on the
+ * path}; the gateway's record and the subscriptions' attributes are read
+ * next, each in its own slot (read_gateway_and_attrs). */
 const char brk__lua_obs_state[] =
-    "local c, p = ARGV[1], ARGV[2] "
-    "local pre = 'lwds:v1:client:{' .. c .. '}' "
-    "local lk, me = pre .. ':obslock:' .. p, ARGV[5] .. ' ' "
-    "local cur = redis.call('GET', lk) "
-    "if cur and cur ~= ARGV[3] then "
+    "local me = ARGV[4] .. ' ' "
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if cur and cur ~= ARGV[2] then "
     "if string.sub(cur, 1, #me) == me then return {-1} end "
     "if string.match(cur, '^(.*) %S+ %S+$') ~= "
-    "string.match(ARGV[5], '^(.*) %S+$') then return {-1} end end "
-    "redis.call('SET', lk, ARGV[3], 'PX', ARGV[4]) "
-    "local subs = redis.call('SMEMBERS', pre .. ':obsubs:' .. p) "
-    "local obs = redis.call('HGET', pre .. ':observed', p) or '' "
-    "local rec = redis.call('HMGET', pre, 'gw', 'state', 'reg') "
-    "local gw, state = rec[1] or '', rec[2] or '' "
-    "local g = {false, false} "
-    "if gw ~= '' then "
-    "g = redis.call('HMGET', 'lwds:v1:gw:' .. gw, 'rpc', 'started') end "
-    "local best, none = {}, {} "
-    "for _, id in ipairs(subs) do "
-    "local a = redis.call('HMGET', 'lwds:v1:sub:{' .. id .. '}', "
-    "'pmin', 'pmax', 'stp') "
-    "for i = 1, 3 do "
-    "if not a[i] or a[i] == '' then none[i] = true "
-    "elseif best[i] == nil or tonumber(a[i]) < tonumber(best[i]) then "
-    "best[i] = a[i] end end end "
-    "if none[1] then best[1] = nil end "
-    "if none[3] then best[3] = nil end "
-    "local q = {} "
-    "local out = {'pmin', 'pmax', 'st'} "
-    "for i = 1, 3 do if best[i] then "
-    "table.insert(q, out[i] .. '=' .. best[i]) end end "
-    "return {#subs, obs, gw, g[1] or '', table.concat(q, '&'), state, "
-    "g[2] or '', rec[3] or ''}";
+    "string.match(ARGV[4], '^(.*) %S+$') then return {-1} end end "
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
+    "local rec = redis.call('HMGET', KEYS[4], 'gw', 'state', 'reg') "
+    "local out = {redis.call('HGET', KEYS[3], ARGV[1]) or '', "
+    "rec[1] or '', rec[2] or '', rec[3] or ''} "
+    "for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do "
+    "table.insert(out, id) end "
+    "return out";
 
 /* KEYS lock, ARGV its value: releases the lock if it is still ours. */
 const char brk__lua_obs_unlock[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('DEL', KEYS[1]) end return 0";
 
-/* After an Update: the paths of ARGV client that have subscriptions and no
- * observation made through the client's gateway as it runs now and in its
- * current registration (same gateway id, same start time and same
- * registration time: the 2nd, 4th and 5th words of the observed value). */
+/* After an Update: KEYS the client's obspaths, record and observed hash;
+ * ARGV the gateway and its start time read before ("" when none).  Returns
+ * the paths that have subscriptions and no observation made through the
+ * client's gateway as it runs now and in its current registration (same
+ * gateway id, same start time and same registration time: the 2nd, 4th
+ * and 5th words of the observed value); every path when the record names
+ * another gateway than ARGV[1] (moved meanwhile: each reconcile decides). */
 const char brk__lua_obs_check[] =
-    "local pre = 'lwds:v1:client:{' .. ARGV[1] .. '}' "
-    "local paths = redis.call('SMEMBERS', pre .. ':obspaths') "
+    "local paths = redis.call('SMEMBERS', KEYS[1]) "
     "if #paths == 0 then return {} end "
-    "local rec = redis.call('HMGET', pre, 'gw', 'reg') "
+    "local rec = redis.call('HMGET', KEYS[2], 'gw', 'reg') "
     "local gw, reg = rec[1] or '', rec[2] or '-' "
-    "local boot = '' "
-    "if gw ~= '' then "
-    "boot = redis.call('HGET', 'lwds:v1:gw:' .. gw, 'started') or '' end "
+    "if gw ~= ARGV[1] then return paths end "
+    "local boot = ARGV[2] "
     "if boot == '' then boot = '-' end "
     "local out = {} "
     "for _, p in ipairs(paths) do "
-    "local v = redis.call('HGET', pre .. ':observed', p) or '' "
+    "local v = redis.call('HGET', KEYS[3], p) or '' "
     "local _, g, _, b, r = "
     "string.match(v, '^(%S+) (%S+) (%S+) ?(%S*) ?(%S*)') "
     "if g ~= gw or b ~= boot or r ~= reg then "
@@ -125,6 +106,10 @@ struct obs_job {
 	char reg[24], old_reg[24];   /* registration time of the client */
 	char lock[BRK_RUN_MAX + LWM2M_ID_SIZE]; /* the path's lock, "" none */
 	long long n_subs;
+	char best[3][33];  /* merged pmin, pmax, stp */
+	bool none[3];      /* a subscription without pmin, -, stp */
+	long long waiting; /* replies still to come (gateway, attributes) */
+	bool failed;
 	bool observed, observe_after;
 	enum obs_step step;
 };
@@ -393,6 +378,101 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	read_state(arg);
 }
 
+/* The merged attribute query satisfies every subscription: the smallest
+ * pmin and step (none when a subscription has none: it wants every
+ * change), the smallest pmax; lt/gt cannot be merged and are not sent: the
+ * broker filters them (brk_notify.c). */
+static void
+merge_attrs(struct obs_job *j, const redisReply *a)
+{
+	for (size_t i = 0; i < 3; i++) {
+		const redisReply *v = i < a->elements ? a->element[i] : NULL;
+
+		if (v == NULL || v->type != REDIS_REPLY_STRING || v->len == 0 ||
+		    v->len >= sizeof j->best[i]) {
+			j->none[i] = true;
+		} else if (j->best[i][0] == '\0' ||
+		           strtod(v->str, NULL) < strtod(j->best[i], NULL)) {
+			memcpy(j->best[i], v->str, v->len + 1);
+		}
+	}
+}
+
+static void
+build_query(struct obs_job *j)
+{
+	static const char *const names[] = {"pmin", "pmax", "st"};
+	size_t at = 0;
+
+	j->query[0] = '\0';
+	for (size_t i = 0; i < 3; i++) {
+		if (j->best[i][0] == '\0' || (i != 1 && j->none[i])) {
+			continue;
+		}
+		at += (size_t)snprintf(j->query + at, sizeof j->query - at,
+		                       "%s%s=%s", at > 0 ? "&" : "", names[i],
+		                       j->best[i]);
+		if (at >= sizeof j->query) {
+			j->query[0] = '\0';
+			return;
+		}
+	}
+}
+
+static void
+on_gateway_or_attrs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct obs_job *j = arg;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		j->failed = true;
+	} else if (j->waiting == j->n_subs + 1) {
+		snprintf(j->url, sizeof j->url, "%s", elem(reply, 0));
+		snprintf(j->boot, sizeof j->boot, "%s", elem(reply, 1));
+	} else {
+		merge_attrs(j, reply);
+	}
+	if (--j->waiting > 0) {
+		return;
+	}
+	if (j->failed || j->url[0] == '\0') {
+		/* not readable, or no gateway to reach the device through:
+		 * done again at its next registration */
+		job_done(j);
+		return;
+	}
+	build_query(j);
+	decide(j);
+}
+
+/* HMGET of the gateway's record, then of each subscription's pmin, pmax
+ * and stp (replies in order: on_gateway_or_attrs tells them apart) */
+static void
+read_gateway_and_attrs(struct obs_job *j, const redisReply *reply)
+{
+	char key[160];
+
+	memset(j->best, 0, sizeof j->best);
+	memset(j->none, 0, sizeof j->none);
+	j->failed = false;
+	j->waiting = j->n_subs + 1;
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY, j->gw);
+	if (lwm2m_redis_cmd(brk__redis(j->ctx), on_gateway_or_attrs, j,
+	                    "HMGET %s rpc started", key) != LWM2M_OK) {
+		job_done(j);
+		return;
+	}
+	for (size_t i = 4; i < reply->elements; i++) {
+		snprintf(key, sizeof key, LWM2M_KEY_SUB, elem(reply, i));
+		if (lwm2m_redis_cmd(brk__redis(j->ctx), on_gateway_or_attrs, j,
+		                    "HMGET %s pmin pmax stp",
+		                    key) != LWM2M_OK) {
+			j->failed = true;
+			j->waiting--;
+		}
+	}
+}
+
 static void
 on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
@@ -411,8 +491,7 @@ on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements < 8 ||
-	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
+	    reply->elements < 4) {
 		lwm2m_log(LWM2M_LOG_WARNING,
 		          "observation state id=%s path=%s "
 		          "unreadable, left for the next registration",
@@ -420,19 +499,36 @@ on_state(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		job_done(j);
 		return;
 	}
-	j->n_subs = reply->element[0]->integer;
-	parse_observed(j, elem(reply, 1));
-	snprintf(j->gw, sizeof j->gw, "%s", elem(reply, 2));
-	snprintf(j->url, sizeof j->url, "%s", elem(reply, 3));
-	snprintf(j->query, sizeof j->query, "%s", elem(reply, 4));
-	snprintf(j->boot, sizeof j->boot, "%s", elem(reply, 6));
-	snprintf(j->reg, sizeof j->reg, "%s", elem(reply, 7));
-	if (strcmp(elem(reply, 5), "registered") != 0 || j->url[0] == '\0') {
+	j->n_subs = (long long)reply->elements - 4;
+	parse_observed(j, elem(reply, 0));
+	snprintf(j->gw, sizeof j->gw, "%s", elem(reply, 1));
+	snprintf(j->reg, sizeof j->reg, "%s", elem(reply, 3));
+	if (strcmp(elem(reply, 2), "registered") != 0 || j->gw[0] == '\0') {
 		/* not connected: done again at its next registration */
 		job_done(j);
 		return;
 	}
-	decide(j);
+	read_gateway_and_attrs(j, reply);
+}
+
+static lwm2m_err
+obs_state_send(struct obs_job *j, const char *run)
+{
+	char lock[160], subs[200], obs[128], rec[96], ms[16];
+
+	snprintf(lock, sizeof lock, LWM2M_KEY_CLIENT_OBS_LOCK, j->client,
+	         j->path);
+	snprintf(subs, sizeof subs, LWM2M_KEY_CLIENT_OBS_SUBS, j->client,
+	         j->path);
+	snprintf(obs, sizeof obs, LWM2M_KEY_CLIENT_OBSERVED, j->client);
+	snprintf(rec, sizeof rec, LWM2M_KEY_CLIENT, j->client);
+	snprintf(ms, sizeof ms, "%d", OBS_LOCK_MS);
+	{
+		const char *argv[] = {"4",     lock,    subs, obs, rec,
+		                      j->path, j->lock, ms,   run};
+		return brk__lua_runargv(j->ctx, BRK_LUA_OBS_STATE, on_state, j,
+		                        9, argv, NULL);
+	}
 }
 
 /* Takes the path's lock and reads its state (on_state). */
@@ -445,9 +541,7 @@ read_state(struct obs_job *j)
 	if (lwm2m_id_new(id) != LWM2M_OK ||
 	    (size_t)snprintf(j->lock, sizeof j->lock, "%s %s", run, id) >=
 	        sizeof j->lock ||
-	    brk__lua_run(j->ctx, BRK_LUA_OBS_STATE, on_state, j,
-	                 "0 %s %s %s %d %s", j->client, j->path, j->lock,
-	                 OBS_LOCK_MS, run) != LWM2M_OK) {
+	    obs_state_send(j, run) != LWM2M_OK) {
 		j->lock[0] = '\0';
 		job_done(j);
 	}
@@ -483,6 +577,7 @@ struct reg_job {
 	struct lwm2m_rpc_client *rpc;
 	struct brk_entry *entry;
 	char client[LWM2M_ID_SIZE];
+	char gw[OBS_GW_MAX]; /* the client's gateway, "" none */
 };
 
 static void
@@ -514,21 +609,75 @@ brk__observe_client(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 	brk__observe_check(ctx, rpc, client, entry);
 }
 
+static void
+reg_job_free(struct reg_job *g)
+{
+	brk__entry_unref(g->entry);
+	free(g);
+}
+
+/* the gateway's start time is known: the check script */
+static void
+on_check_boot(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reg_job *g = arg;
+	char paths[160], rec[96], obs[128];
+	const char *boot = reply != NULL && reply->type == REDIS_REPLY_STRING
+	                       ? reply->str
+	                       : "";
+	const char *argv[] = {"3", paths, rec, obs, g->gw, boot};
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		reg_job_free(g);
+		return;
+	}
+	snprintf(paths, sizeof paths, LWM2M_KEY_CLIENT_OBS_PATHS, g->client);
+	snprintf(rec, sizeof rec, LWM2M_KEY_CLIENT, g->client);
+	snprintf(obs, sizeof obs, LWM2M_KEY_CLIENT_OBSERVED, g->client);
+	if (brk__lua_runargv(g->ctx, BRK_LUA_OBS_CHECK, on_paths, g, 6, argv,
+	                     NULL) != LWM2M_OK) {
+		reg_job_free(g);
+	}
+}
+
+/* the client's gateway: its start time next (another slot) */
+static void
+on_check_gw(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reg_job *g = arg;
+	char key[160];
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR ||
+	    (reply->type == REDIS_REPLY_STRING && reply->len >= sizeof g->gw)) {
+		reg_job_free(g);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING) {
+		memcpy(g->gw, reply->str, reply->len + 1);
+	}
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY, g->gw);
+	if (lwm2m_redis_cmd(brk__redis(g->ctx), on_check_boot, g,
+	                    "HGET %s started", key) != LWM2M_OK) {
+		reg_job_free(g);
+	}
+}
+
 /* Most clients have no observation subscription: a plain SMEMBERS of the
- * obspaths tells, and only the others pay for the check script (an Update
- * is frequent; a script per Update cost Redis several times the rest of
- * its handling). */
+ * obspaths tells, and only the others pay for the check (an Update is
+ * frequent; a script per Update cost Redis several times the rest of its
+ * handling): the client's gateway, its start time, then the script. */
 static void
 on_any_paths(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct reg_job *g = arg;
+	char key[96];
 
+	snprintf(key, sizeof key, LWM2M_KEY_CLIENT, g->client);
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
 	    reply->elements == 0 ||
-	    brk__lua_run(g->ctx, BRK_LUA_OBS_CHECK, on_paths, g, "0 %s",
-	                 g->client) != LWM2M_OK) {
-		brk__entry_unref(g->entry);
-		free(g);
+	    lwm2m_redis_cmd(brk__redis(g->ctx), on_check_gw, g, "HGET %s gw",
+	                    key) != LWM2M_OK) {
+		reg_job_free(g);
 	}
 }
 
@@ -542,7 +691,7 @@ brk__observe_check(struct brk_ctx *ctx, struct lwm2m_rpc_client *rpc,
 	    (g = calloc(1, sizeof *g)) == NULL) {
 		return;
 	}
-	*g = (struct reg_job){ctx, rpc, entry, ""};
+	*g = (struct reg_job){ctx, rpc, entry, "", ""};
 	brk__entry_ref(entry);
 	memcpy(g->client, client, LWM2M_ID_SIZE);
 	if (lwm2m_redis_cmd(brk__redis(ctx), on_any_paths, g,

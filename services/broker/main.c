@@ -13,7 +13,7 @@
 static const char usage[] =
     "Usage: lwds-broker [options]\n"
     "Receives connectivity events of the gateways and queues one webhook\n"
-    "delivery per matching subscription on lwds:v1:{deliveries}.\n"
+    "delivery per matching subscription on lwds:v2:{deliveries}.\n"
     "\n"
     "  -r, --redis URL        Redis URL (LWDS_REDIS_URL, "
     "redis://127.0.0.1:6379)\n"
@@ -28,13 +28,13 @@ static const char usage[] =
     "Environment only:\n"
     "  LWDS_BROKER_BACKLOG_MAX  steps held while Redis is down (100000)\n"
     "  LWDS_BROKER_EVENTS       event source: \"stream\" (default: consumer\n"
-    "                           group on lwds:v1:{events}, nothing lost on\n"
+    "                           group on lwds:v2:{events}, nothing lost on\n"
     "                           a crash) or \"nng\" (the sub0 listener)\n"
     "  LWDS_BROKER_CONSUMER     consumer name in the group (host name);\n"
     "                           keep it across restarts, unique per broker\n"
     "  LWDS_BROKER_CLAIM_IDLE_MS  take over other brokers' entries idle\n"
     "                           this long (60000)\n"
-    "  LWDS_EVENTS_TRIM_MS      period of the trim of lwds:v1:{events} up to\n"
+    "  LWDS_EVENTS_TRIM_MS      period of the trim of lwds:v2:{events} up to\n"
     "                           the oldest entry a consumer group still\n"
     "                           needs (10000; 0 = never)\n";
 

@@ -2,13 +2,17 @@
  *
  * Every operation answers once Redis acknowledged the write of its result,
  * so whoever reads Redis after the device got its answer sees the new
- * state.  Register is one Lua script (one round trip): it learns whether
- * the endpoint already has a client id, whether that id is blacklisted and
- * which gateway owned it, and writes the record, the indexes and the event.
- * Update and De-register read the record and the blacklist first (the
- * device may have moved to another gateway, or been de-registered or
- * deleted there), take the device over when another gateway owned it, and
- * write with MULTI/EXEC.  The in-memory table caches what this gateway owns
+ * state.  Every write touches one Redis Cluster slot at a time (the
+ * client's, its organisation's, a gateway's, {events}), in an order that
+ * leaves nothing lost when a crash stops it between two steps
+ * (docs/redis-schema.md, "Cluster").  Register learns whether the endpoint
+ * already has a client id (SET NX GET), then writes the expiry entry, the
+ * record (for a known id: a script that checks the blacklist and reads the
+ * previous owner), the indexes and the event.  Update and De-register read
+ * the record and the blacklist first (the device may have moved to another
+ * gateway, or been de-registered or deleted there), take the device over
+ * when another gateway owned it, and write the record in a MULTI/EXEC of
+ * its slot.  The in-memory table caches what this gateway owns
  * (for rpc and device operations).  When Redis is down every operation
  * answers 5.03 with Max-Age.
  */
@@ -28,6 +32,15 @@
 #define PRUNE_AFTER_MS 60000
 #define PRUNE_BUCKETS 4096 /* table buckets looked at per sweep */
 
+/* the steps of a Register (see "Register" below) */
+enum reg_step {
+	REG_CLAIM,    /* 1: the endpoint index */
+	REG_NEW,      /* 2-4, 6 for a new endpoint */
+	REG_TAKEOVER, /* 2, 3 for an endpoint seen before */
+	REG_INDEXES,  /* 4-6 after the takeover */
+	REG_REFUSED,  /* blacklisted: 2 undone */
+};
+
 struct op {
 	struct gw_ctx *gw;
 	struct gw_exchange *ex;
@@ -35,6 +48,8 @@ struct op {
 	struct gw_record rec;
 	char new_id[LWM2M_ID_SIZE];
 	char old_gw[GW_EP_MAX + 1];
+	char idx[GW_EP_MAX + 64]; /* the endpoint index key (Register) */
+	enum reg_step step;
 	bool blacklisted, found, overwrite_index;
 	enum gw_state state;
 	int waiting; /* replies still expected in the current step */
@@ -97,18 +112,34 @@ key_client(char *buf, size_t size, const char *id)
 /* fire-and-forget command inside a MULTI batch; errors show up on EXEC */
 #define BATCH(gw, ...) lwm2m_redis_cmd((gw)->redis, NULL, NULL, __VA_ARGS__)
 
-/* removes id from the connected, expiry and gateway indexes */
-static void
+/* removes id from the connected index and the owner's expiry set (which
+ * is also the set of the gateway's clients), the expiry entry last so that
+ * a crash before it leaves an entry the sweep repairs from */
+static lwm2m_err
 write_unindex(struct gw_ctx *gw, const char *id, long long org,
-              const char *owner)
+              const char *owner, lwm2m_redis_cb cb, void *arg)
 {
 	char key[GW_EP_MAX + 128];
 
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, org);
 	BATCH(gw, "ZREM %s %s", key, id);
-	BATCH(gw, "ZREM " LWM2M_KEY_EXPIRY " %s", id);
-	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, owner);
-	BATCH(gw, "SREM %s %s", key, id);
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, owner);
+	return lwm2m_redis_cmd(gw->redis, cb, arg, "ZREM %s %s", key, id);
+}
+
+/* drops id from the expiry set of old_gw after another gateway took it over
+ * (fire and forget: the sweep of old_gw repairs what a crash leaves) */
+static void
+write_disown(struct gw_ctx *gw, const char *id, const char *old_gw)
+{
+	char key[GW_EP_MAX + 64];
+
+	if (old_gw == NULL || old_gw[0] == '\0' ||
+	    strcmp(old_gw, gw->cfg.gw_id) == 0) {
+		return;
+	}
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, old_gw);
+	BATCH(gw, "ZREM %s %s", key, id);
 }
 
 static void
@@ -145,90 +176,77 @@ attach(struct op *op, bool registered)
 
 /* ---- Register ------------------------------------------------------------
  *
- * One round trip: a Lua script reads the endpoint index, the blacklist and
- * the previous owner, writes the record, the indexes and the "registered"
- * event on the {events} stream, atomically.  Like the MULTI/EXEC it
- * replaces it touches keys of several hash slots (a single Redis master,
- * with Sentinel), and builds the client keys from the id it reads.  Sent as
- * EVALSHA once SCRIPT LOAD answered on connect, as EVAL before that and
- * after a NOSCRIPT (a failover to a master without the script). */
+ * Single-slot steps (Redis Cluster), in this order, each idempotent:
+ * 1. org slot: SET org:{o}:ep:<ep> <new id> NX GET, the endpoint's id;
+ * 2. gateway slot: ZADD gw:{g}:expiry (the gateway's clients), before the
+ *    record, so a record that says registered always has an expiry entry
+ *    (an entry whose record is missing is dropped by the sweep);
+ * 3. client slot: the record (a plain HSET for a new endpoint; else the
+ *    takeover script: blacklist check, previous owner, record replaced);
+ * 4. org slot: ZADD org:{o}:clients (and the index re-pointed if needed);
+ * 5. the previous owner's slot: its expiry entry removed;
+ * 6. {events}: XADD registered.
+ * The device gets its 2.01 only once every step is acknowledged: a crash
+ * between steps leaves it unanswered, it registers again and the steps run
+ * again under the id the index now holds.  A new endpoint (1. took our id,
+ * the storm's case) sends 2-4 and 6 in one pipelined round trip, no Lua.
+ * The takeover script is sent as EVALSHA once SCRIPT LOAD answered on
+ * connect, as EVAL before that and after a NOSCRIPT (a failover). */
 
-/* KEYS: endpoint index, org clients, expiry, own gateway clients, events.
- * ARGV: new id, secure, gateway id, registered-at, expiry, events MAXLEN,
- * org, endpoint, then the record's other values (record_values).  Returns {1,
- * id}, or {0, id} for a blacklisted id (nothing written but the index of a new
- * endpoint).  A new endpoint (SET NX took our id, the storm's case) needs
- * no blacklist, owner or old record: six calls in all.  An index that does
- * not hold a client id (22 characters of base64url) is re-pointed; over
- * DTLS the credential's id is used and the index re-pointed to it. */
-static const char register_lua[] =
-    "local new, secure, gw = ARGV[1], ARGV[2] == '1', ARGV[3]\n"
-    "local old = redis.call('SET', KEYS[1], new, 'NX', 'GET')\n"
-    "local id, setidx, oldgw = new, false, false\n"
-    "if old and not secure and #old == 22 and\n"
-    "    not string.find(old, '[^%w_-]') then\n"
-    "  id = old\n"
-    "elseif old then\n"
-    "  setidx = old ~= new\n"
-    "end\n"
-    "local ck = string.format('" LWM2M_KEY_CLIENT "', id)\n"
-    "if old or secure then\n"
-    "  if redis.call('EXISTS', string.format('" LWM2M_KEY_CLIENT_BLACKLIST
-    "', id)) == 1 then\n"
-    "    return {0, id}\n"
-    "  end\n"
-    "  oldgw = redis.call('HGET', ck, 'gw')\n"
-    "  redis.call('DEL', ck)\n"
-    "end\n"
-    "redis.call('HSET', ck, 'ep', ARGV[8], 'org', ARGV[7], 'addr',\n"
-    "  ARGV[9], 'lt', ARGV[10], 'b', ARGV[11], 'q', ARGV[12], 'lwm2m',\n"
-    "  ARGV[13], 'sms', ARGV[14], 'root', ARGV[15], 'ct', ARGV[16],\n"
-    "  'objs', ARGV[17], 'reg', ARGV[4], 'upd', ARGV[18], 'exp', ARGV[5],\n"
-    "  'gw', gw, 'state', ARGV[19], 'sec', ARGV[20], 'extra', ARGV[21])\n"
-    "redis.call('ZADD', KEYS[2], ARGV[4], id)\n"
-    "redis.call('ZADD', KEYS[3], ARGV[5], id)\n"
-    "redis.call('SADD', KEYS[4], id)\n"
-    "if oldgw and oldgw ~= '' and oldgw ~= gw then\n"
-    "  redis.call('SREM', string.format('" LWM2M_KEY_GATEWAY_CLIENTS
-    "', oldgw), id)\n"
-    "end\n"
-    "if setidx then redis.call('SET', KEYS[1], id) end\n"
-    "redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'type',\n"
-    "  'registered', 'id', id, 'org', ARGV[7], 'gw', gw, 'ts', ARGV[4],\n"
-    "  'ep', ARGV[8])\n"
-    "return {1, id}\n";
+/* the record's field names, in the order of record_values() */
+#define REG_FIELDS                                                             \
+	"ep", "org", "addr", "lt", "b", "q", "lwm2m", "sms", "root", "ct",     \
+	    "objs", "reg", "upd", "exp", "gw", "state", "sec", "extra"
+#define REG_VALUES 18
 
-#define REG_VALUES 13 /* record values not already in ARGV[1..8] */
-#define REG_ARGS (3 + 5 + 8 + REG_VALUES) /* EVAL, script, 5, KEYS, ARGV */
+/* KEYS client record, its blacklist entry; ARGV the record's values in
+ * REG_FIELDS order.  Returns {0, ""} for a blacklisted id (nothing
+ * written), else {1, previous owner or ""} once the record is replaced. */
+static const char takeover_lua[] =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return {0, ''} end\n"
+    "local f = {'ep', 'org', 'addr', 'lt', 'b', 'q', 'lwm2m', 'sms',\n"
+    "  'root', 'ct', 'objs', 'reg', 'upd', 'exp', 'gw', 'state', 'sec',\n"
+    "  'extra'}\n"
+    "local a = {}\n"
+    "for i = 1, #f do a[2 * i - 1] = f[i] a[2 * i] = ARGV[i] end\n"
+    "local old = redis.call('HGET', KEYS[1], 'gw') or ''\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], unpack(a))\n"
+    "return {1, old}\n";
 
-/* the strings register_send points argv at */
+/* the strings the register steps point argv at */
 struct reg_buf {
-	char idx[GW_EP_MAX + 128], org_clients[128], gw_clients[GW_EP_MAX + 64];
-	char org[24], lt[24], reg[24], upd[24], exp[24], maxlen[24];
+	char client[LWM2M_ID_SIZE + 32], black[LWM2M_ID_SIZE + 48];
+	char expiry[GW_EP_MAX + 64];
+	char org_clients[64], org[24], lt[24], reg[24], upd[24], exp[24];
+	char maxlen[24];
 };
 
-/* fills argv[0..REG_VALUES) with the record's values ARGV[9..21] (the
- * field names are in the script: half the arguments Redis turns into Lua
- * strings, bench/README.md) */
+/* fills v[0..REG_VALUES) with the record's values, in REG_FIELDS order */
 static void
-record_values(const struct gw_record *r, const struct reg_buf *b,
-              const char **argv)
+record_values(const struct gw_ctx *gw, const struct gw_record *r,
+              const struct reg_buf *b, const char **v)
 {
-	const char *v[REG_VALUES] = {r->addr,
-	                             b->lt,
-	                             r->b,
-	                             r->queue ? "1" : "0",
-	                             r->lwm2m,
-	                             r->sms,
-	                             r->root,
-	                             r->ct,
-	                             r->objs ? r->objs : "",
-	                             b->upd,
-	                             gw_state_name(r->state),
-	                             r->secure ? "1" : "0",
-	                             r->extra};
+	const char *vals[REG_VALUES] = {r->ep,
+	                                b->org,
+	                                r->addr,
+	                                b->lt,
+	                                r->b,
+	                                r->queue ? "1" : "0",
+	                                r->lwm2m,
+	                                r->sms,
+	                                r->root,
+	                                r->ct,
+	                                r->objs ? r->objs : "",
+	                                b->reg,
+	                                b->upd,
+	                                b->exp,
+	                                gw->cfg.gw_id,
+	                                gw_state_name(r->state),
+	                                r->secure ? "1" : "0",
+	                                r->extra};
 
-	memcpy(argv, v, sizeof v);
+	memcpy(v, vals, sizeof vals);
 }
 
 /* writes v in decimal to buf (at least 21 bytes), like "%lld" but a
@@ -261,10 +279,11 @@ format_numbers(const struct gw_ctx *gw, const struct gw_record *r,
 	long long maxlen = gw->devops != NULL ? gw->devops->events_maxlen
 	                                      : GW_EVENTS_MAXLEN_DEFAULT;
 
-	snprintf(b->idx, sizeof b->idx, LWM2M_KEY_ORG_ENDPOINT, r->org, r->ep);
+	snprintf(b->client, sizeof b->client, LWM2M_KEY_CLIENT, r->id);
+	snprintf(b->black, sizeof b->black, LWM2M_KEY_CLIENT_BLACKLIST, r->id);
 	snprintf(b->org_clients, sizeof b->org_clients, LWM2M_KEY_ORG_CLIENTS,
 	         r->org);
-	snprintf(b->gw_clients, sizeof b->gw_clients, LWM2M_KEY_GATEWAY_CLIENTS,
+	snprintf(b->expiry, sizeof b->expiry, LWM2M_KEY_GATEWAY_EXPIRY,
 	         gw->cfg.gw_id);
 	put_ll(b->org, r->org);
 	put_ll(b->lt, r->lt);
@@ -274,38 +293,238 @@ format_numbers(const struct gw_ctx *gw, const struct gw_record *r,
 	put_ll(b->maxlen, maxlen);
 }
 
-static void on_registered(struct lwm2m_redis *redis, redisReply *reply,
-                          void *arg);
+static void on_reg_step(struct lwm2m_redis *redis, redisReply *reply,
+                        void *arg);
+static void on_takeover(struct lwm2m_redis *redis, redisReply *reply,
+                        void *arg);
 
-/* sends the Register script: EVALSHA when loaded and !by_body, else EVAL */
-static lwm2m_err
-register_send(struct op *op, bool by_body)
+/* sends one command of the current step; its reply counts down waiting */
+static void
+step_argv(struct op *op, lwm2m_redis_cb cb, int argc, const char **argv)
+{
+	if (op->failed) {
+		return;
+	}
+	if (lwm2m_redis_cmdargv(op->gw->redis, cb, op, argc, argv, NULL) !=
+	    LWM2M_OK) {
+		op->failed = true;
+		return;
+	}
+	op->waiting++;
+}
+
+/* step 2: the gateway's expiry entry */
+static void
+send_gw_index(struct op *op, const struct reg_buf *b)
+{
+	const char *zadd[] = {"ZADD", b->expiry, b->exp, op->rec.id};
+
+	step_argv(op, on_reg_step, 4, zadd);
+}
+
+/* step 3 for a new endpoint: HSET of every field */
+static void
+send_record(struct op *op, const struct reg_buf *b)
+{
+	static const char *const names[REG_VALUES] = {REG_FIELDS};
+	const char *vals[REG_VALUES], *argv[2 + 2 * REG_VALUES];
+
+	record_values(op->gw, &op->rec, b, vals);
+	argv[0] = "HSET";
+	argv[1] = b->client;
+	for (int i = 0; i < REG_VALUES; i++) {
+		argv[2 + 2 * i] = names[i];
+		argv[3 + 2 * i] = vals[i];
+	}
+	step_argv(op, on_reg_step, 2 + 2 * REG_VALUES, argv);
+}
+
+/* step 3 for an endpoint seen before: the takeover script */
+static void
+send_takeover(struct op *op, const struct reg_buf *b, bool by_body)
 {
 	struct gw_ctx *gw = op->gw;
-	const struct gw_record *r = &op->rec;
-	struct reg_buf b;
 	bool sha = !by_body && gw->reg_sha[0] != '\0';
-	const char *argv[REG_ARGS] = {sha ? "EVALSHA" : "EVAL",
-	                              sha ? gw->reg_sha : register_lua,
-	                              "5",
-	                              b.idx,
-	                              b.org_clients,
-	                              LWM2M_KEY_EXPIRY,
-	                              b.gw_clients,
-	                              LWM2M_KEY_EVENTS,
-	                              op->new_id,
-	                              r->secure ? "1" : "0",
-	                              gw->cfg.gw_id,
-	                              b.reg,
-	                              b.exp,
-	                              b.maxlen,
-	                              b.org,
-	                              r->ep};
+	const char *argv[5 + REG_VALUES] = {sha ? "EVALSHA" : "EVAL",
+	                                    sha ? gw->reg_sha : takeover_lua,
+	                                    "2", b->client, b->black};
 
-	format_numbers(gw, r, &b);
-	record_values(r, &b, argv + REG_ARGS - REG_VALUES);
-	return lwm2m_redis_cmdargv(gw->redis, on_registered, op, REG_ARGS, argv,
-	                           NULL);
+	record_values(gw, &op->rec, b, argv + 5);
+	step_argv(op, on_takeover, 5 + REG_VALUES, argv);
+}
+
+/* steps 4 to 6 (5 only when another gateway owned the client) */
+static void
+send_indexes(struct op *op, const struct reg_buf *b)
+{
+	const char *zadd[] = {"ZADD", b->org_clients, b->reg, op->rec.id};
+	const char *xadd[] = {"XADD",    LWM2M_KEY_EVENTS,
+	                      "MAXLEN",  "~",
+	                      b->maxlen, "*",
+	                      "type",    "registered",
+	                      "id",      op->rec.id,
+	                      "org",     b->org,
+	                      "gw",      op->gw->cfg.gw_id,
+	                      "ts",      b->reg,
+	                      "ep",      op->rec.ep};
+	char key[GW_EP_MAX + 64];
+
+	step_argv(op, on_reg_step, 4, zadd);
+	if (op->overwrite_index) {
+		const char *set[] = {"SET", op->idx, op->rec.id};
+		step_argv(op, on_reg_step, 3, set);
+	}
+	if (op->old_gw[0] != '\0' && strcmp(op->old_gw, op->gw->cfg.gw_id)) {
+		const char *zrem[] = {"ZREM", key, op->rec.id};
+		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, op->old_gw);
+		step_argv(op, on_reg_step, 3, zrem);
+	}
+	step_argv(op, on_reg_step, 18, xadd);
+}
+
+/* the entries of step 2 of a refused (blacklisted) id */
+static void
+send_unindex_refused(struct op *op, const struct reg_buf *b)
+{
+	const char *zrem[] = {"ZREM", b->expiry, op->rec.id};
+
+	step_argv(op, on_reg_step, 3, zrem);
+}
+
+/* sends the next step of op; false when nothing could be sent */
+static bool
+register_next(struct op *op, bool by_body)
+{
+	struct reg_buf b;
+
+	format_numbers(op->gw, &op->rec, &b);
+	op->failed = false;
+	op->waiting = 0;
+	switch (op->step) {
+	case REG_NEW:
+		send_gw_index(op, &b);
+		send_record(op, &b);
+		send_indexes(op, &b);
+		break;
+	case REG_TAKEOVER:
+		send_gw_index(op, &b);
+		send_takeover(op, &b, by_body);
+		break;
+	case REG_INDEXES:
+		send_indexes(op, &b);
+		break;
+	case REG_REFUSED:
+		send_unindex_refused(op, &b);
+		break;
+	case REG_CLAIM:
+		break;
+	}
+	return !op->failed || op->waiting > 0;
+}
+
+/* decides the client id from the endpoint index's previous value: an index
+ * that does not hold a client id (22 characters of base64url) is
+ * re-pointed; over DTLS the credential's id is used and the index
+ * re-pointed to it */
+static void
+register_claimed(struct op *op, const redisReply *reply)
+{
+	const char *old = reply->type == REDIS_REPLY_STRING ? reply->str : NULL;
+
+	memcpy(op->rec.id, op->new_id, sizeof op->rec.id);
+	op->step = old == NULL && !op->rec.secure ? REG_NEW : REG_TAKEOVER;
+	if (old == NULL) {
+		return;
+	}
+	if (!op->rec.secure && lwm2m_id_valid(old, reply->len)) {
+		memcpy(op->rec.id, old, LWM2M_ID_LEN);
+		op->rec.id[LWM2M_ID_LEN] = '\0';
+	} else {
+		op->overwrite_index = strcmp(old, op->new_id) != 0;
+	}
+}
+
+static void
+on_claim(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+	char q[GW_EP_MAX * 2];
+
+	if (!reply_ok(reply) || (reply->type != REDIS_REPLY_NIL &&
+	                         reply->type != REDIS_REPLY_STRING)) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "register ep=\"%s\": redis write failed: %s",
+		          lwm2m_log_quote(q, sizeof q, op->rec.ep,
+		                          strlen(op->rec.ep)),
+		          reply && reply->str ? reply->str : "no reply");
+		op_unavailable(op);
+		return;
+	}
+	register_claimed(op, reply);
+	if (!register_next(op, false)) {
+		op_unavailable(op);
+	}
+}
+
+static void
+registered(struct op *op)
+{
+	struct gw_record *r = &op->rec;
+	char q[GW_EP_MAX * 2];
+
+	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
+	         &op->req.addr);
+	attach(op, true);
+	lwm2m_log(LWM2M_LOG_INFO, "registered ep=\"%s\" id=%s org=%lld lt=%u",
+	          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)), r->id,
+	          r->org, r->lt);
+	gw_publish_nng(op->gw, LWM2M_ENV_EV_REGISTERED, r->id, r->ep, r->org);
+	op_finish(op, COAP_RESPONSE_CODE(201), NULL);
+}
+
+/* the step's replies are all in: the next step, or the answer */
+static void
+step_done(struct op *op)
+{
+	if (op->failed) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "register id=%s: redis write "
+		          "failed",
+		          op->rec.id);
+		op_unavailable(op);
+		return;
+	}
+	switch (op->step) {
+	case REG_TAKEOVER:
+		op->step = op->blacklisted ? REG_REFUSED : REG_INDEXES;
+		if (!register_next(op, false)) {
+			op_unavailable(op);
+		}
+		return;
+	case REG_REFUSED:
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "register id=%s refused: blacklisted", op->rec.id);
+		op_finish(op, COAP_RESPONSE_CODE(403), "client is blacklisted");
+		return;
+	case REG_CLAIM:
+	case REG_NEW:
+	case REG_INDEXES:
+		registered(op);
+		return;
+	}
+}
+
+static void
+on_reg_step(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+
+	if (!reply_ok(reply)) {
+		op->failed = true;
+	}
+	if (--op->waiting == 0) {
+		step_done(op);
+	}
 }
 
 static bool
@@ -315,62 +534,44 @@ is_noscript(const redisReply *reply)
 	       strncmp(reply->str, "NOSCRIPT", 8) == 0;
 }
 
-/* the script's answer {1|0, id}; false for anything else */
-static bool
-register_result(struct op *op, const redisReply *reply, bool *ret_ok)
-{
-	const redisReply *e0, *e1;
-
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 2) {
-		return false;
-	}
-	e0 = reply->element[0];
-	e1 = reply->element[1];
-	if (e0->type != REDIS_REPLY_INTEGER || e1->type != REDIS_REPLY_STRING ||
-	    e1->len != LWM2M_ID_LEN) {
-		return false;
-	}
-	memcpy(op->rec.id, e1->str, LWM2M_ID_LEN);
-	op->rec.id[LWM2M_ID_LEN] = '\0';
-	*ret_ok = e0->integer == 1;
-	return true;
-}
-
+/* the takeover script's answer {1|0, previous owner} */
 static void
-on_registered(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+on_takeover(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct op *op = arg;
-	struct gw_record *r = &op->rec;
-	char q[GW_EP_MAX * 2];
-	bool ok;
+	struct reg_buf b;
 
-	if (is_noscript(reply) && register_send(op, true) == LWM2M_OK) {
+	if (is_noscript(reply)) {
+		format_numbers(op->gw, &op->rec, &b);
+		op->waiting--;
+		send_takeover(op, &b, true);
 		return;
 	}
-	if (!register_result(op, reply, &ok)) {
-		lwm2m_log(LWM2M_LOG_WARNING,
-		          "register ep=\"%s\": redis "
-		          "write failed: %s",
-		          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)),
-		          reply && reply->str ? reply->str : "no reply");
-		op_unavailable(op);
-		return;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[1]->type != REDIS_REPLY_STRING) {
+		op->failed = true;
+	} else {
+		op->blacklisted = reply->element[0]->integer != 1;
+		snprintf(op->old_gw, sizeof op->old_gw, "%s",
+		         reply->element[1]->str);
 	}
-	if (!ok) {
-		lwm2m_log(LWM2M_LOG_NOTICE,
-		          "register id=%s refused: blacklisted", r->id);
-		op_finish(op, COAP_RESPONSE_CODE(403), "client is blacklisted");
-		return;
+	if (--op->waiting == 0) {
+		step_done(op);
 	}
-	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
-	         &op->req.addr);
-	attach(op, true);
-	lwm2m_log(LWM2M_LOG_INFO, "registered ep=\"%s\" id=%s org=%lld lt=%u",
-	          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)), r->id,
-	          r->org, r->lt);
-	gw_publish_nng(op->gw, LWM2M_ENV_EV_REGISTERED, r->id, r->ep, r->org);
-	op_finish(op, COAP_RESPONSE_CODE(201), NULL);
+}
+
+/* step 1: the endpoint index */
+static lwm2m_err
+register_send(struct op *op)
+{
+	const char *argv[] = {"SET", op->idx, op->new_id, "NX", "GET"};
+
+	snprintf(op->idx, sizeof op->idx, LWM2M_KEY_ORG_ENDPOINT, op->rec.org,
+	         op->rec.ep);
+	op->step = REG_CLAIM;
+	return lwm2m_redis_cmdargv(op->gw->redis, on_claim, op, 5, argv, NULL);
 }
 
 static void
@@ -388,7 +589,7 @@ on_script_loaded(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 void
 gw_registry_ready(struct gw_ctx *gw)
 {
-	const char *argv[] = {"SCRIPT", "LOAD", register_lua};
+	const char *argv[] = {"SCRIPT", "LOAD", takeover_lua};
 
 	/* a new connection may be a new master without the script */
 	gw->reg_sha[0] = '\0';
@@ -436,20 +637,31 @@ gw_registry_register(struct gw_ctx *gw, struct gw_exchange *ex,
 		op_finish(op, COAP_RESPONSE_CODE(500), "no randomness");
 		return;
 	}
-	if (register_send(op, false) != LWM2M_OK) {
+	if (register_send(op) != LWM2M_OK) {
 		op_unavailable(op);
 	}
 }
 
 /* ---- Update and De-register ------------------------------------------------
- */
+ *
+ * Single-slot steps.  Update: the gateway's expiry entry
+ * (before the record, as in Register), then the record in a MULTI/EXEC of
+ * the client's slot, whose reply answers the device, then the previous
+ * owner's entries.  De-register: the record's state first, then the
+ * connected and gateway indexes, the expiry entry last.  A crash between
+ * steps leaves either an unanswered device (it retries the same request)
+ * or an expiry entry whose record is not registered by that gateway, which
+ * the sweep removes with the indexes it still finds (gw_registry_sweep). */
 
 static void
 write_update(struct gw_ctx *gw, const char *id, const struct gw_update *u,
              const char *addr)
 {
-	char key[128];
+	char key[GW_EP_MAX + 64];
 
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, gw->cfg.gw_id);
+	BATCH(gw, "ZADD %s %lld %s", key, (long long)u->exp_ms, id);
+	BATCH(gw, "MULTI");
 	key_client(key, sizeof key, id);
 	BATCH(gw, "HSET %s lt %u upd %lld exp %lld addr %s gw %s q %s", key,
 	      u->lt, (long long)u->upd_ms, (long long)u->exp_ms, addr,
@@ -466,73 +678,55 @@ write_update(struct gw_ctx *gw, const char *id, const struct gw_update *u,
 	if (u->set_extra) {
 		BATCH(gw, "HSET %s extra %s", key, u->extra);
 	}
-	BATCH(gw, "ZADD " LWM2M_KEY_EXPIRY " %lld %s", (long long)u->exp_ms,
-	      id);
-}
-
-static void
-write_deregister(struct gw_ctx *gw, const char *id, long long org,
-                 const char *owner)
-{
-	char key[128];
-
-	key_client(key, sizeof key, id);
-	BATCH(gw, "HSET %s state %s upd %lld", key,
-	      gw_state_name(GW_STATE_DEREGISTERED), (long long)lwm2m_now_ms());
-	write_unindex(gw, id, org, owner);
 }
 
 static void
 on_exec_logged(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-		lwm2m_log(LWM2M_LOG_WARNING, "redis batch failed: %s",
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_WARNING, "redis write failed: %s",
 		          reply && reply->str ? reply->str : "connection lost");
 	}
 }
 
-/* Applies an accepted Update/De-register of dev; the writes go out as one
- * MULTI/EXEC whose completion is cb(arg) (or only logged when cb is NULL). */
+/* Applies an accepted Update/De-register of dev in single-slot steps
+ * (above); cb(arg) gets the reply of the step that answers the device. */
 static lwm2m_err
 apply_update(struct gw_ctx *gw, struct gw_device *dev, struct gw_request *req,
              const char *old_gw, lwm2m_redis_cb cb, void *arg)
 {
 	struct gw_update u;
-	char key[GW_EP_MAX + 128];
+	char key[128];
+	lwm2m_err err;
 
-	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") != LWM2M_OK) {
+	if (!lwm2m_redis_connected(gw->redis)) {
 		return LWM2M_EBACKEND;
 	}
 	if (req->deregister) {
-		write_deregister(gw, dev->id, dev->org, gw->cfg.gw_id);
-	} else {
-		gw_reg_build_update(&req->q,
-		                    req->has_links ? &req->links : NULL,
-		                    dev->lt, dev->queue, lwm2m_now_ms(), &u);
-		if ((dev->caps.major > 1 || dev->caps.minor > 0) && !req->q.q) {
-			/* 1.1+: queue mode is the Q flag of the Register; a
-			 * binding without Q in an Update does not end it */
-			u.queue = dev->queue;
-		}
-		write_update(gw, dev->id, &u, req->addr_text);
-		free(u.objs);
-		dev->lt = u.lt;
-		dev->queue = u.queue;
-		dev->exp_ms = u.exp_ms;
-		dev->addr = req->addr;
+		key_client(key, sizeof key, dev->id);
+		BATCH(gw, "HSET %s state %s upd %lld", key,
+		      gw_state_name(GW_STATE_DEREGISTERED),
+		      (long long)lwm2m_now_ms());
+		write_disown(gw, dev->id, old_gw);
+		return write_unindex(gw, dev->id, dev->org, gw->cfg.gw_id, cb,
+		                     arg);
 	}
-	if (old_gw != NULL && old_gw[0] != '\0' &&
-	    strcmp(old_gw, gw->cfg.gw_id) != 0) {
-		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, old_gw);
-		BATCH(gw, "SREM %s %s", key, dev->id);
+	gw_reg_build_update(&req->q, req->has_links ? &req->links : NULL,
+	                    dev->lt, dev->queue, lwm2m_now_ms(), &u);
+	if ((dev->caps.major > 1 || dev->caps.minor > 0) && !req->q.q) {
+		/* 1.1+: queue mode is the Q flag of the Register; a binding
+		 * without Q in an Update does not end it */
+		u.queue = dev->queue;
 	}
-	if (!req->deregister) {
-		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS,
-		         gw->cfg.gw_id);
-		BATCH(gw, "SADD %s %s", key, dev->id);
-	}
-	return lwm2m_redis_cmd(gw->redis, cb ? cb : on_exec_logged, arg,
-	                       "EXEC");
+	write_update(gw, dev->id, &u, req->addr_text);
+	free(u.objs);
+	dev->lt = u.lt;
+	dev->queue = u.queue;
+	dev->exp_ms = u.exp_ms;
+	dev->addr = req->addr;
+	err = lwm2m_redis_cmd(gw->redis, cb, arg, "EXEC");
+	write_disown(gw, dev->id, old_gw);
+	return err;
 }
 
 static void
@@ -554,7 +748,8 @@ on_update_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	struct op *op = arg;
 	struct gw_device *dev = gw_table_get(&op->gw->table, op->req.id);
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || dev == NULL) {
+	if (!reply_ok(reply) || dev == NULL ||
+	    (!op->req.deregister && reply->type != REDIS_REPLY_ARRAY)) {
 		op_unavailable(op);
 		return;
 	}
@@ -694,31 +889,96 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
 	update_lookup(gw, ex, req);
 }
 
-/* ---- expiry ------------------------------------------------------------- */
+/* ---- expiry -------------------------------------------------------------
+ *
+ * Each gateway has its own expiry set gw:{g}:expiry (one global set was a
+ * hot key, written by every registration of every gateway, and of another
+ * slot than the records).  A gateway sweeps its own set, and the set of
+ * every gateway of LWM2M_KEY_GATEWAYS whose alive key has lapsed (a dead
+ * gateway's devices still expire; several live gateways may sweep it at
+ * once).  A sweep claims the due entries with a lease (claim_lua: their
+ * score moves SWEEP_LEASE_MS ahead), so only one sweeper handles an entry at
+ * a time, and one that crashes midway leaves an entry that comes due again.
+ * For each claimed id the record decides:
+ * - missing, or owned by another gateway (taken over): the entry and the
+ *   entry is dropped;
+ * - not registered (de-registered, removed, or expired by a sweeper that
+ *   crashed: then the expired event is sent again, at least once): the
+ *   indexes are cleaned, the expiry entry last;
+ * - registered and not yet due (updated meanwhile): its score is restored;
+ * - registered and due: state expired, the event, then the indexes. */
+
+#define SWEEP_LEASE_MS 60000
+
+/* KEYS expiry set; ARGV max score, lease score, limit.  Returns the ids
+ * due (score <= max), each rescored to the lease. */
+static const char claim_lua[] =
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],\n"
+    "  'LIMIT', 0, ARGV[3])\n"
+    "for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end\n"
+    "return ids\n";
 
 struct sweep {
 	struct gw_ctx *gw;
 	char id[LWM2M_ID_SIZE];
+	char owner[GW_EP_MAX + 1]; /* the gateway of the expiry set */
 };
 
 enum { S_EP, S_ORG, S_STATE, S_EXP, S_GW, S_N };
 
 static void
-expire(struct gw_ctx *gw, const char *id, const redisReply *const *e)
+expire(struct sweep *s, long long org, const char *ep, bool set_state)
 {
-	long long org = strtoll(e[S_ORG]->str, NULL, 10);
+	struct gw_ctx *gw = s->gw;
 	char key[128];
 
-	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") != LWM2M_OK) {
-		return;
+	if (set_state) {
+		key_client(key, sizeof key, s->id);
+		BATCH(gw, "HSET %s state %s", key,
+		      gw_state_name(GW_STATE_EXPIRED));
+		lwm2m_log(LWM2M_LOG_INFO, "expired id=%s org=%lld", s->id, org);
 	}
-	key_client(key, sizeof key, id);
-	BATCH(gw, "HSET %s state %s", key, gw_state_name(GW_STATE_EXPIRED));
-	write_unindex(gw, id, org, e[S_GW]->str);
-	lwm2m_redis_cmd(gw->redis, on_exec_logged, NULL, "EXEC");
-	gw_table_del(&gw->table, id);
-	lwm2m_log(LWM2M_LOG_INFO, "expired id=%s org=%lld", id, org);
-	gw_publish(gw, LWM2M_ENV_EV_EXPIRED, id, e[S_EP]->str, org);
+	if (strcmp(s->owner, gw->cfg.gw_id) == 0) {
+		gw_table_del(&gw->table, s->id);
+	}
+	gw_publish(gw, LWM2M_ENV_EV_EXPIRED, s->id, ep, org);
+	write_unindex(gw, s->id, org, s->owner, on_exec_logged, NULL);
+}
+
+/* drops the entry of an id whose record is gone or another's */
+static void
+sweep_drop(struct sweep *s)
+{
+	char key[GW_EP_MAX + 64];
+
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, s->owner);
+	BATCH(s->gw, "ZREM %s %s", key, s->id);
+}
+
+static void
+sweep_decide(struct sweep *s, const redisReply *const *e)
+{
+	long long org = strtoll(e[S_ORG]->str, NULL, 10);
+	long long exp = strtoll(e[S_EXP]->str, NULL, 10);
+	enum gw_state state = GW_STATE_DEREGISTERED;
+	char key[GW_EP_MAX + 64];
+
+	if (strcmp(e[S_GW]->str, s->owner) != 0) {
+		sweep_drop(s);
+	} else if (!gw_state_parse(e[S_STATE]->str, &state) ||
+	           state != GW_STATE_REGISTERED) {
+		if (state == GW_STATE_EXPIRED) {
+			expire(s, org, e[S_EP]->str, false);
+		} else {
+			write_unindex(s->gw, s->id, org, s->owner,
+			              on_exec_logged, NULL);
+		}
+	} else if (exp + GW_EXPIRY_GRACE_MS > lwm2m_now_ms()) {
+		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, s->owner);
+		BATCH(s->gw, "ZADD %s %lld %s", key, exp, s->id);
+	} else {
+		expire(s, org, e[S_EP]->str, true);
+	}
 }
 
 static void
@@ -726,67 +986,42 @@ on_sweep_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct sweep *s = arg;
 	const redisReply *const *e;
-	enum gw_state state;
-	long long exp;
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
 	    reply->elements != S_N) {
-		free(s);
+		free(s); /* the lease runs out: swept again later */
 		return;
 	}
 	e = (const redisReply *const *)reply->element;
 	for (int i = 0; i < S_N; i++) {
 		if (e[i]->type != REDIS_REPLY_STRING) {
-			free(s); /* record gone: nothing to expire */
+			sweep_drop(s); /* record gone */
+			free(s);
 			return;
 		}
 	}
-	exp = strtoll(e[S_EXP]->str, NULL, 10);
-	if (!gw_state_parse(e[S_STATE]->str, &state) ||
-	    state != GW_STATE_REGISTERED) {
-		free(s);
-		return;
-	}
-	if (exp + GW_EXPIRY_GRACE_MS > lwm2m_now_ms()) {
-		/* updated between our ZRANGEBYSCORE and ZREM: keep it */
-		lwm2m_redis_cmd(s->gw->redis, NULL, NULL,
-		                "ZADD " LWM2M_KEY_EXPIRY " %lld %s", exp,
-		                s->id);
-	} else {
-		expire(s->gw, s->id, e);
-	}
+	sweep_decide(s, e);
 	free(s);
 }
+
+struct sweep_set {
+	struct gw_ctx *gw;
+	char owner[GW_EP_MAX + 1];
+};
 
 static void
 on_sweep_claim(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
-	struct sweep *s = arg;
+	struct sweep_set *set = arg;
+	struct gw_ctx *gw = set->gw;
 	char key[128];
 
-	/* only the gateway whose ZREM removed the id expires it */
-	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER ||
-	    reply->integer != 1) {
-		free(s);
-		return;
-	}
-	key_client(key, sizeof key, s->id);
-	if (lwm2m_redis_cmd(s->gw->redis, on_sweep_record, s,
-	                    "HMGET %s ep org state exp gw", key) != LWM2M_OK) {
-		free(s);
-	}
-}
-
-static void
-on_sweep_range(struct lwm2m_redis *redis, redisReply *reply, void *arg)
-{
-	struct gw_ctx *gw = arg;
-
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		free(set);
 		return;
 	}
 	if (reply->elements == SWEEP_BATCH) {
-		/* more are due: sweep again right after these claims */
+		/* more are due: sweep again right after these */
 		event_active(gw->sweep_timer, EV_TIMEOUT, 0);
 	}
 	for (size_t i = 0; i < reply->elements; i++) {
@@ -798,10 +1033,75 @@ on_sweep_range(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		}
 		s->gw = gw;
 		memcpy(s->id, e->str, LWM2M_ID_LEN);
-		if (lwm2m_redis_cmd(gw->redis, on_sweep_claim, s,
-		                    "ZREM " LWM2M_KEY_EXPIRY " %s",
-		                    s->id) != LWM2M_OK) {
+		memcpy(s->owner, set->owner, sizeof s->owner);
+		key_client(key, sizeof key, s->id);
+		if (lwm2m_redis_cmd(gw->redis, on_sweep_record, s,
+		                    "HMGET %s ep org state exp gw",
+		                    key) != LWM2M_OK) {
 			free(s);
+		}
+	}
+	free(set);
+}
+
+/* claims and handles the due entries of owner's expiry set */
+static void
+sweep_set(struct gw_ctx *gw, const char *owner, size_t len)
+{
+	long long now = (long long)lwm2m_now_ms();
+	struct sweep_set *set;
+	char key[GW_EP_MAX + 64];
+
+	if (len > GW_EP_MAX || (set = calloc(1, sizeof *set)) == NULL) {
+		return;
+	}
+	set->gw = gw;
+	memcpy(set->owner, owner, len);
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, set->owner);
+	if (lwm2m_redis_cmd(gw->redis, on_sweep_claim, set,
+	                    "EVAL %s 1 %s %lld %lld %d", claim_lua, key,
+	                    now - GW_EXPIRY_GRACE_MS, now + SWEEP_LEASE_MS,
+	                    SWEEP_BATCH) != LWM2M_OK) {
+		free(set);
+	}
+}
+
+static void
+on_peer_alive(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct sweep_set *set = arg;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer == 0) {
+		sweep_set(set->gw, set->owner, strlen(set->owner));
+	}
+	free(set);
+}
+
+/* sweeps the sets of the gateways whose alive key has lapsed */
+static void
+on_gateways(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct gw_ctx *gw = arg;
+	char key[GW_EP_MAX + 64];
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		return;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		const redisReply *e = reply->element[i];
+		struct sweep_set *set;
+		if (e->type != REDIS_REPLY_STRING || e->len > GW_EP_MAX ||
+		    strcmp(e->str, gw->cfg.gw_id) == 0 ||
+		    (set = calloc(1, sizeof *set)) == NULL) {
+			continue;
+		}
+		set->gw = gw;
+		memcpy(set->owner, e->str, e->len);
+		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_ALIVE, set->owner);
+		if (lwm2m_redis_cmd(gw->redis, on_peer_alive, set, "EXISTS %s",
+		                    key) != LWM2M_OK) {
+			free(set);
 		}
 	}
 }
@@ -817,10 +1117,9 @@ gw_registry_sweep(struct gw_ctx *gw)
 		return;
 	}
 	gw->sweep_runs++;
-	lwm2m_redis_cmd(gw->redis, on_sweep_range, gw,
-	                "ZRANGEBYSCORE " LWM2M_KEY_EXPIRY
-	                " -inf %lld LIMIT 0 %d",
-	                max, SWEEP_BATCH);
+	sweep_set(gw, gw->cfg.gw_id, strlen(gw->cfg.gw_id));
+	lwm2m_redis_cmd(gw->redis, on_gateways, gw,
+	                "SMEMBERS " LWM2M_KEY_GATEWAYS);
 }
 
 /* ---- eviction and announcement ------------------------------------------- */
@@ -833,10 +1132,7 @@ gw_registry_evict(struct gw_ctx *gw, const char *id)
 	if (dev == NULL) {
 		return LWM2M_ENOTFOUND;
 	}
-	if (lwm2m_redis_cmd(gw->redis, NULL, NULL, "MULTI") == LWM2M_OK) {
-		write_unindex(gw, id, dev->org, gw->cfg.gw_id);
-		lwm2m_redis_cmd(gw->redis, on_exec_logged, NULL, "EXEC");
-	}
+	write_unindex(gw, id, dev->org, gw->cfg.gw_id, on_exec_logged, NULL);
 	lwm2m_log(LWM2M_LOG_INFO, "evicted id=%s org=%lld", id, dev->org);
 	gw_publish(gw, LWM2M_ENV_EV_REMOVED, dev->id, dev->ep, dev->org);
 	gw_table_del(&gw->table, id);
@@ -881,4 +1177,6 @@ gw_registry_announce(struct gw_ctx *gw)
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_ALIVE, gw->cfg.gw_id);
 	lwm2m_redis_cmd(gw->redis, NULL, NULL, "SET %s 1 PX %d", key,
 	                gw->cfg.alive_ms * 3);
+	lwm2m_redis_cmd(gw->redis, NULL, NULL, "SADD " LWM2M_KEY_GATEWAYS " %s",
+	                gw->cfg.gw_id);
 }

@@ -2,9 +2,9 @@
  *
  * A gateway keeps its devices (address, lifetime, queue mode, formats) and
  * its observation tokens in memory; Redis holds the same state
- * (client:{id}, gw:<id>:clients, obs:{id}).  When a gateway process starts
+ * (client:{id}, gw:{id}:expiry, obs:{id}).  When a gateway process starts
  * again under the same LWDS_GW_ID, this module reads that state back in
- * batches: SSCAN of gw:<id>:clients, then for each id one HMGET of the
+ * batches: ZSCAN of gw:{id}:expiry, then for each id one HMGET of the
  * record and one HGETALL of its tokens, the next SSCAN once the batch is
  * in.  So REST reads reach the devices and notifications carrying the
  * previous process's tokens are accepted without waiting for each device's
@@ -20,7 +20,7 @@
 #include "lwm2m_log.h"
 #include "lwm2m_redis.h"
 
-#define SSCAN_BATCH 256
+#define SCAN_BATCH 256
 
 /* one restore run; freed when it ends (done or connection lost) */
 struct restore {
@@ -261,6 +261,9 @@ on_scan(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	r->pending = 1; /* held while the batch is sent */
 	for (size_t i = 0; i < ids->elements && !r->failed; i++) {
 		const redisReply *e = ids->element[i];
+		if (i % 2 == 1) {
+			continue; /* ZSCAN: member, score, member, ... */
+		}
 		if (e->type == REDIS_REPLY_STRING &&
 		    ask_device(r, e->str, e->len)) {
 			r->pending++;
@@ -274,9 +277,9 @@ next_batch(struct restore *r)
 {
 	char key[GW_EP_MAX + 64];
 
-	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_CLIENTS, r->gw->cfg.gw_id);
-	if (lwm2m_redis_cmd(r->gw->redis, on_scan, r, "SSCAN %s %s COUNT %d",
-	                    key, r->cursor, SSCAN_BATCH) != LWM2M_OK) {
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, r->gw->cfg.gw_id);
+	if (lwm2m_redis_cmd(r->gw->redis, on_scan, r, "ZSCAN %s %s COUNT %d",
+	                    key, r->cursor, SCAN_BATCH) != LWM2M_OK) {
 		r->failed = true;
 		restore_end(r);
 	}

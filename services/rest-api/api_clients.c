@@ -153,8 +153,8 @@ reply_ok(struct api_req *r, redisReply *reply)
 static const char *
 element_str(redisReply *reply, size_t i)
 {
-	if (i >= reply->elements || reply->element[i]->type !=
-	                                REDIS_REPLY_STRING) {
+	if (i >= reply->elements ||
+	    reply->element[i]->type != REDIS_REPLY_STRING) {
 		return NULL;
 	}
 	return reply->element[i]->str;
@@ -204,9 +204,10 @@ on_evicted(lwm2m_err err, const struct lwm2m_env *reply, void *arg)
 	char *id = arg;
 
 	if (err != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING, "evict id=%s: gateway: %s; the "
-		          "registration is removed in Redis only", id,
-		          lwm2m_strerror(err));
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "evict id=%s: gateway: %s; the "
+		          "registration is removed in Redis only",
+		          id, lwm2m_strerror(err));
 	}
 	free(id);
 }
@@ -225,8 +226,8 @@ on_gateway(struct api_req *r, redisReply *reply, void *arg)
 	if (lwm2m_rpc_call(r->api->rpc, reply->str, LWM2M_ENV_RPC_EVICT, id,
 	                   strlen(id), EVICT_TIMEOUT_MS, on_evicted,
 	                   id) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING, "evict id=%s: cannot reach gateway",
-		          id);
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "evict id=%s: cannot reach gateway", id);
 		free(id);
 	}
 }
@@ -246,32 +247,39 @@ on_removed(struct api_req *r, redisReply *reply, void *arg)
 	"redis.call('DEL', KEYS[1]) end return 1"
 
 static lwm2m_err
-remove_client(struct api_req *r, const char *id, const char *ep,
-              const char *gw)
+remove_client(struct api_req *r, const char *id, const char *ep, const char *gw)
 {
 	char key[600];
 	lwm2m_err err;
 
-	err = api_redis_cmd(r, NULL, NULL, "SET " LWM2M_KEY_CLIENT_BLACKLIST
-	                    " %lld", id, r->org);
+	err = api_redis_cmd(r, NULL, NULL,
+	                    "SET " LWM2M_KEY_CLIENT_BLACKLIST " %lld", id,
+	                    r->org);
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, r->org);
 	err = err ? err : api_redis_cmd(r, NULL, NULL, "ZREM %s %s", key, id);
-	err = err ? err : api_redis_cmd(r, NULL, NULL, "ZREM %s %s",
-	                                LWM2M_KEY_EXPIRY, id);
-	err = err ? err : api_redis_cmd(r, NULL, NULL, "HSET " LWM2M_KEY_CLIENT
-	                                " %s %s", id, LWM2M_CF_STATE,
-	                                STATE_REMOVED);
+	err = err ? err
+	          : api_redis_cmd(r, NULL, NULL,
+	                          "HSET " LWM2M_KEY_CLIENT " %s %s", id,
+	                          LWM2M_CF_STATE, STATE_REMOVED);
 	if (ep != NULL && strlen(ep) < 256) {
 		snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, r->org, ep);
-		err = err ? err : api_redis_cmd(r, NULL, NULL, "EVAL %s 1 %s %s",
-		                                DEL_IF_SAME, key, id);
+		err = err ? err
+		          : api_redis_cmd(r, NULL, NULL, "EVAL %s 1 %s %s",
+		                          DEL_IF_SAME, key, id);
 	}
 	if (gw != NULL && strlen(gw) < 256) {
-		err = err ? err : api_redis_cmd(r, NULL, NULL, "SREM "
-		                                LWM2M_KEY_GATEWAY_CLIENTS " %s",
-		                                gw, id);
-		err = err ? err : api_redis_cmd(r, on_gateway, NULL, "HGET "
-		                                LWM2M_KEY_GATEWAY " rpc", gw);
+		err =
+		    err ? err
+		        : api_redis_cmd(r, NULL, NULL,
+		                        "SREM " LWM2M_KEY_GATEWAY_CLIENTS " %s",
+		                        gw, id);
+		err = err ? err
+		          : api_redis_cmd(
+		                r, NULL, NULL,
+		                "ZREM " LWM2M_KEY_GATEWAY_EXPIRY " %s", gw, id);
+		err = err ? err
+		          : api_redis_cmd(r, on_gateway, NULL,
+		                          "HGET " LWM2M_KEY_GATEWAY " rpc", gw);
 	}
 	return err ? err : api_redis_cmd(r, on_removed, NULL, "PING");
 }
@@ -289,8 +297,10 @@ on_delete_owner(struct api_req *r, redisReply *reply, void *arg)
 		api_reply_error(r, 503, "storage unavailable");
 		return;
 	}
-	lwm2m_log(LWM2M_LOG_NOTICE, "req=%llu: client id=%s removed and "
-	          "blacklisted", (unsigned long long)r->id, s->id);
+	lwm2m_log(LWM2M_LOG_NOTICE,
+	          "req=%llu: client id=%s removed and "
+	          "blacklisted",
+	          (unsigned long long)r->id, s->id);
 }
 
 void
@@ -340,8 +350,8 @@ static lwm2m_err
 parse_objects(struct client_state *s, const char *objs, size_t len)
 {
 	struct lwm2m_link_list *list;
-	lwm2m_err err = lwm2m_link_parse(objs, len, MAX_OBJTYPES, &list, NULL,
-	                                 0);
+	lwm2m_err err =
+	    lwm2m_link_parse(objs, len, MAX_OBJTYPES, &list, NULL, 0);
 
 	if (err != LWM2M_OK) {
 		return err;
@@ -412,7 +422,8 @@ render_objtypes(struct api_req *r)
 		                  (long long)s->n_types);
 		if (n > 0) {
 			api_doc_array_begin(doc, "Items", "ObjectType");
-			for (long long i = page.start; i < page.start + n; i++) {
+			for (long long i = page.start; i < page.start + n;
+			     i++) {
 				api_doc_object_begin(doc, NULL);
 				objtype_item(r, doc, &s->types[i]);
 				api_doc_end(doc);
@@ -449,8 +460,8 @@ static void
 on_objects(struct api_req *r, redisReply *reply, void *arg)
 {
 	struct client_state *s = r->data;
-	void (*done)(struct api_req *) = s->def_id[0] ? render_objtype
-	                                              : render_objtypes;
+	void (*done)(struct api_req *) =
+	    s->def_id[0] ? render_objtype : render_objtypes;
 	redisReply *objs;
 
 	if (!reply_ok(r, reply)) {
@@ -463,9 +474,10 @@ on_objects(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (parse_objects(s, objs->str, objs->len) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING, "req=%llu: client id=%s has an "
-		          "unreadable object list", (unsigned long long)r->id,
-		          s->id);
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "req=%llu: client id=%s has an "
+		          "unreadable object list",
+		          (unsigned long long)r->id, s->id);
 		s->no_objects = true;
 		done(r);
 		return;
@@ -476,8 +488,9 @@ on_objects(struct api_req *r, redisReply *reply, void *arg)
 static void
 fetch_objects(struct api_req *r, struct client_state *s)
 {
-	if (api_redis_cmd(r, on_objects, NULL, "HMGET " LWM2M_KEY_CLIENT
-	                  " %s %s %s", s->id, LWM2M_CF_ORG, LWM2M_CF_STATE,
+	if (api_redis_cmd(r, on_objects, NULL,
+	                  "HMGET " LWM2M_KEY_CLIENT " %s %s %s", s->id,
+	                  LWM2M_CF_ORG, LWM2M_CF_STATE,
 	                  LWM2M_CF_OBJECTS) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
@@ -527,7 +540,7 @@ static void
 resolve_step(struct resolve *res)
 {
 	struct api_req *r = res->r;
-	void (*done)(struct api_req *r) = res->done;
+	void (*done)(struct api_req * r) = res->done;
 
 	if (--res->remaining > 0) {
 		return;
@@ -549,9 +562,10 @@ on_definition(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 		snprintf(t->def_id, sizeof t->def_id, "%s", def->id);
 		snprintf(t->mime, sizeof t->mime, "%s", def->mime_type);
 	} else if (err != LWM2M_OK && err != LWM2M_ENOTFOUND) {
-		lwm2m_log(LWM2M_LOG_WARNING, "object %u: definition lookup: "
-		          "%s, rendering without links", t->oid,
-		          lwm2m_strerror(err));
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "object %u: definition lookup: "
+		          "%s, rendering without links",
+		          t->oid, lwm2m_strerror(err));
 	}
 	resolve_step(c->res);
 	free(c);

@@ -22,43 +22,58 @@
 #define SECRET_BYTES 32
 #define DEADLETTER_SCAN 10000 /* newest dead letters searched per request */
 
-/* Atomic create: KEYS sub, org zset, dedup hash, then the index sets;
- * ARGV fp, id, created, limit, then field/value pairs ("" values skipped).
- * Returns 1, the id of the duplicate, or -1 at the limit. */
-static const char create_lua[] =
-    "local d = redis.call('HGET', KEYS[3], ARGV[1]) "
-    "if d then return d end "
-    "if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then "
-    "return -1 end "
-    "for i = 5, #ARGV, 2 do if ARGV[i + 1] ~= '' then "
-    "redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end end "
-    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) "
-    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2]) "
-    "for i = 4, #KEYS do redis.call('SADD', KEYS[i], ARGV[2]) end "
+/* Writes go in single-slot steps (Redis Cluster; docs/redis-schema.md):
+ * the record (sub:{s}), the organisation's indexes and duplicate claim
+ * (org:{o}:...), the client's indexes (client:{c}:...), the event.  A
+ * create writes the record first and answers 201 once the client's indexes
+ * are written; a delete removes the indexes first and the record last.  A
+ * crash (or a caller gone) between steps leaves either a record no index
+ * names (never returned to anyone, invisible), or a subscription whose
+ * retry completes it: a create retried meets its own duplicate claim, gets
+ * 409 naming it, and the claim's client indexes are written again; a
+ * delete retried finds the record and runs again.  A duplicate claim is
+ * honoured only while the record it names exists with that fingerprint;
+ * otherwise (left by an interrupted update or delete) it is reclaimed. */
+
+/* KEYS org zset, dedup hash, then the organisation's index sets; ARGV fp,
+ * id, created, limit, the id of a claim found stale ("" none).  Returns 1,
+ * the id holding the claim, or -1 at the limit. */
+static const char claim_lua[] =
+    "local d = redis.call('HGET', KEYS[2], ARGV[1]) "
+    "if d and d ~= ARGV[2] and d ~= ARGV[5] then return d end "
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) and "
+    "not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return -1 end "
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) "
+    "redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2]) "
+    "for i = 3, #KEYS do redis.call('SADD', KEYS[i], ARGV[2]) end "
     "return 1";
 
-/* Atomic delete: KEYS sub, org zset, dedup hash, index sets; ARGV id, fp.
- * Returns 0 when the record changed meanwhile. */
-static const char delete_lua[] =
-    "if redis.call('HGET', KEYS[1], 'fp') ~= ARGV[2] then return 0 end "
-    "redis.call('DEL', KEYS[1]) "
-    "redis.call('ZREM', KEYS[2], ARGV[1]) "
-    "if redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then "
-    "redis.call('HDEL', KEYS[3], ARGV[2]) end "
-    "for i = 4, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end "
+/* KEYS dedup hash; ARGV new fp, id, stale claim id.  Returns 1 or the id
+ * holding the claim. */
+static const char fp_claim_lua[] =
+    "local d = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if d and d ~= ARGV[2] and d ~= ARGV[3] then return d end "
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1";
+
+/* KEYS org zset, dedup hash, then the organisation's index sets; ARGV id,
+ * fp: the id leaves them (its claim only if still its own). */
+static const char org_remove_lua[] =
+    "redis.call('ZREM', KEYS[1], ARGV[1]) "
+    "if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then "
+    "redis.call('HDEL', KEYS[2], ARGV[2]) end "
+    "for i = 3, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end "
     "return 1";
 
-/* Atomic update: KEYS sub, dedup hash; ARGV id, old fp, new fp, then
- * field/value pairs.  Returns 1, 0 (record changed meanwhile) or the id
- * of a duplicate. */
-static const char update_lua[] =
-    "if redis.call('HGET', KEYS[1], 'fp') ~= ARGV[2] then return 0 end "
-    "if ARGV[3] ~= ARGV[2] then "
-    "local d = redis.call('HGET', KEYS[2], ARGV[3]) "
-    "if d then return d end "
-    "redis.call('HDEL', KEYS[2], ARGV[2]) "
-    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[1]) end "
-    "for i = 4, #ARGV, 2 do if ARGV[i + 1] ~= '' then "
+/* KEYS dedup hash; ARGV fp, id: drops the claim if it is still id's. */
+static const char fp_release_lua[] =
+    "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+    "redis.call('HDEL', KEYS[1], ARGV[1]) end return 1";
+
+/* KEYS sub; ARGV old fp, then field/value pairs ("" values skipped).
+ * Returns 1, or 0 when the record changed meanwhile (or is gone). */
+static const char rec_update_lua[] =
+    "if redis.call('HGET', KEYS[1], 'fp') ~= ARGV[1] then return 0 end "
+    "for i = 2, #ARGV, 2 do if ARGV[i + 1] ~= '' then "
     "redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end end "
     "return 1";
 
@@ -66,6 +81,11 @@ struct sub_state {
 	struct api_sub_body in;
 	struct api_sub_rec rec;
 	char fp_old[LWM2M_DELIVERY_URL_MAX + 256];
+	char fp_new[LWM2M_DELIVERY_URL_MAX + 256];
+	char stale[LWM2M_ID_SIZE]; /* a duplicate claim found stale */
+	char dup[LWM2M_ID_SIZE];   /* the id holding the claim */
+	int claims;                /* stale claims taken over */
+	bool failed;               /* a pipelined write failed */
 	char secret[LWM2M_DELIVERY_SECRET_MAX + 1];
 	bool def_from_url;
 	/* lists */
@@ -203,16 +223,14 @@ sub_item(struct api_doc *doc, const struct api_sub_rec *rec)
 /* ---- observation collation hand-off (spec 7) ---------------------------- */
 
 /* After an Observation subscription was added or removed: keeps the path in
- * LWM2M_KEY_CLIENT_OBS_PATHS while it has subscriptions and tells the
+ * LWM2M_KEY_CLIENT_OBS_PATHS while it has subscriptions (this script, the
+ * client's slot: KEYS paths set, obsubs set; ARGV path), then tells the
  * broker (an event on LWM2M_KEY_EVENTS) to reconcile the device's
- * observation of that path.  KEYS paths set, obsubs set, events stream;
- * ARGV path, client, org. */
+ * observation of that path. */
 static const char obs_sync_lua[] =
     "if redis.call('SCARD', KEYS[2]) > 0 then "
     "redis.call('SADD', KEYS[1], ARGV[1]) else "
-    "redis.call('SREM', KEYS[1], ARGV[1]) end "
-    "redis.call('XADD', KEYS[3], '*', 'type', 'subscription', 'id', "
-    "ARGV[2], 'org', ARGV[3], 'path', ARGV[1]) return 1";
+    "redis.call('SREM', KEYS[1], ARGV[1]) end return 1";
 
 /* The LwM2M path an Observation subscription observes ("/3303/0/5700"),
  * or false when it targets no client and object (stored, never acts). */
@@ -249,7 +267,11 @@ static void
 obs_sync(struct api_req *r, const struct api_sub_rec *rec)
 {
 	char path[32], paths[160], subs[200], org[24];
-	const char *argv[10];
+	const char *sync[] = {"EVAL", obs_sync_lua, "2", paths, subs, path};
+	const char *xadd[] = {
+	    "XADD", LWM2M_KEY_EVENTS, "*",   "type", "subscription",
+	    "id",   rec->client,      "org", org,    "path",
+	    path};
 
 	if (!obs_path(rec, path, sizeof path)) {
 		return;
@@ -258,74 +280,15 @@ obs_sync(struct api_req *r, const struct api_sub_rec *rec)
 	snprintf(subs, sizeof subs, LWM2M_KEY_CLIENT_OBS_SUBS, rec->client,
 	         path);
 	snprintf(org, sizeof org, "%lld", rec->org);
-	argv[0] = "EVAL";
-	argv[1] = obs_sync_lua;
-	argv[2] = "3";
-	argv[3] = paths;
-	argv[4] = subs;
-	argv[5] = LWM2M_KEY_EVENTS;
-	argv[6] = path;
-	argv[7] = rec->client;
-	argv[8] = org;
-	if (api_redis_cmdargv(r, on_obs_synced, NULL, 9, argv, NULL) !=
-	    LWM2M_OK) {
+	if (api_redis_cmdargv(r, on_obs_synced, NULL, 6, sync, NULL) !=
+	        LWM2M_OK ||
+	    api_redis_cmdargv(r, on_obs_synced, NULL, 11, xadd, NULL) !=
+	        LWM2M_OK) {
 		on_obs_synced(r, NULL, NULL);
 	}
 }
 
 /* ---- POST <level>/subscriptions ----------------------------------------- */
-
-/* The create and update scripts answer with the id of a subscription of
- * the same type, target and Url when there is one: 409 naming it, true. */
-static bool
-duplicate_refused(struct api_req *r, const redisReply *reply)
-{
-	if (reply->type != REDIS_REPLY_STRING) {
-		return false;
-	}
-	api_reply_error(r, 409,
-	                "a subscription with the same type, target and Url "
-	                "exists: %.22s",
-	                reply->str);
-	return true;
-}
-
-static void
-on_created(struct api_req *r, redisReply *reply, void *arg)
-{
-	struct sub_state *s = r->data;
-	struct api_doc *doc;
-	char path[64];
-
-	if (!storage_ok(r, reply)) {
-		return;
-	}
-	if (duplicate_refused(r, reply)) {
-		return;
-	}
-	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
-		api_reply_error(r, 403,
-		                "the organisation has %d "
-		                "subscriptions, the limit",
-		                API_SUB_ORG_MAX);
-		return;
-	}
-	doc = api_req_doc(r, "ResourceCreated");
-	if (doc == NULL) {
-		api_reply_error(r, 503, "out of memory");
-		return;
-	}
-	snprintf(path, sizeof path, "/subscriptions/%s", s->rec.id);
-	api_doc_string(doc, "ID", s->rec.id);
-	api_doc_string(doc, "Secret", s->secret);
-	api_doc_links_begin(doc);
-	api_doc_link(doc, "self", path, MT_SUBSCRIPTION);
-	api_doc_end(doc);
-	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s %s created",
-	          (unsigned long long)r->id, s->rec.id, s->rec.type);
-	obs_sync(r, &s->rec);
-	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
-}
 
 /* The index sets a record belongs to (spec 6.6 routing of the broker). */
 static size_t
@@ -386,48 +349,238 @@ rec_fields(const struct api_sub_rec *rec, const char **argv, int at,
 	return at;
 }
 
+/* HSET of the record's fields that have a value (id, fingerprint and
+ * secret from s) */
+static lwm2m_err
+send_record(struct api_req *r, struct sub_state *s,
+            void (*cb)(struct api_req *, redisReply *, void *))
+{
+	const char *pairs[64], *argv[66];
+	char key[160], num[2][24];
+	int n = rec_fields(&s->rec, pairs, 0, num, s->secret, s->fp_new);
+	int argc = 0;
+
+	snprintf(key, sizeof key, LWM2M_KEY_SUB, s->rec.id);
+	argv[argc++] = "HSET";
+	argv[argc++] = key;
+	for (int i = 0; i < n; i += 2) {
+		if (pairs[i + 1][0] != '\0') {
+			argv[argc++] = pairs[i];
+			argv[argc++] = pairs[i + 1];
+		}
+	}
+	return api_redis_cmdargv(r, cb, NULL, argc, argv, NULL);
+}
+
+static void
+on_record_written(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+
+	s->failed =
+	    s->failed || reply == NULL || reply->type == REDIS_REPLY_ERROR;
+}
+
+/* adds (or removes, with "SREM") id to the client's index sets of rec; the
+ * reply of the last command goes to cb (at once with NULL arg when rec
+ * has none: an organisation-level subscription) */
+static lwm2m_err
+client_index(struct api_req *r, const struct api_sub_rec *rec, const char *id,
+             const char *op, void (*cb)(struct api_req *, redisReply *, void *))
+{
+	char keys[5][160];
+	size_t n = rec->client[0] != '\0' ? index_keys(rec, keys) : 0;
+	lwm2m_err err = LWM2M_OK;
+
+	for (size_t i = 0; i < n && err == LWM2M_OK; i++) {
+		err = api_redis_cmd(r, i + 1 == n ? cb : NULL, NULL, "%s %s %s",
+		                    op, keys[i], id);
+	}
+	if (n == 0 && cb != NULL) {
+		cb(r, NULL, (void *)1);
+	}
+	return err;
+}
+
+static void
+on_created(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	struct api_doc *doc;
+	char path[64];
+
+	if (arg == NULL && !storage_ok(r, reply)) {
+		return;
+	}
+	doc = api_req_doc(r, "ResourceCreated");
+	if (doc == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	snprintf(path, sizeof path, "/subscriptions/%s", s->rec.id);
+	api_doc_string(doc, "ID", s->rec.id);
+	api_doc_string(doc, "Secret", s->secret);
+	api_doc_links_begin(doc);
+	api_doc_link(doc, "self", path, MT_SUBSCRIPTION);
+	api_doc_end(doc);
+	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s %s created",
+	          (unsigned long long)r->id, s->rec.id, s->rec.type);
+	obs_sync(r, &s->rec);
+	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
+}
+
+static void on_claimed(struct api_req *r, redisReply *reply, void *arg);
+static lwm2m_err send_fp_claim(struct api_req *r, struct sub_state *s);
+
+/* the organisation's step: duplicate claim, limit, org indexes */
+static lwm2m_err
+send_claim(struct api_req *r, struct sub_state *s)
+{
+	char keys[3][160], nkeys[8], created[24], limit[16];
+	const char *argv[16];
+	size_t n = 2;
+	int argc = 0;
+
+	snprintf(keys[0], 160, LWM2M_KEY_ORG_SUBS, r->org);
+	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	if (s->rec.client[0] == '\0') {
+		n += index_keys(&s->rec, &keys[2]);
+	}
+	snprintf(nkeys, sizeof nkeys, "%zu", n);
+	snprintf(created, sizeof created, "%lld", s->rec.created);
+	snprintf(limit, sizeof limit, "%d", API_SUB_ORG_MAX);
+	argv[argc++] = "EVAL";
+	argv[argc++] = claim_lua;
+	argv[argc++] = nkeys;
+	for (size_t i = 0; i < n; i++) {
+		argv[argc++] = keys[i];
+	}
+	argv[argc++] = s->fp_new;
+	argv[argc++] = s->rec.id;
+	argv[argc++] = created;
+	argv[argc++] = limit;
+	argv[argc++] = s->stale;
+	return api_redis_cmdargv(r, on_claimed, NULL, argc, argv, NULL);
+}
+
+/* the fingerprint of the record holding a claim: a live duplicate, or a
+ * stale claim to take over (then cont(r, s) claims again) */
+static void
+on_dup_fp(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	lwm2m_err (*cont)(struct api_req *, struct sub_state *) = arg;
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING &&
+	    strcmp(reply->str, s->fp_new) == 0) {
+		if (cont == send_claim) {
+			/* our record is not needed; the duplicate's client
+			 * indexes are written again, completing a create
+			 * that was interrupted after its claim */
+			api_redis_cmd(r, NULL, NULL, "DEL " LWM2M_KEY_SUB,
+			              s->rec.id);
+			client_index(r, &s->rec, s->dup, "SADD", NULL);
+			obs_sync(r, &s->rec);
+		}
+		api_reply_error(r, 409,
+		                "a subscription with the same type, target "
+		                "and Url exists: %.22s",
+		                s->dup);
+		return;
+	}
+	if (++s->claims > 3 || strcmp(s->stale, s->dup) == 0) {
+		api_reply_error(r, 503, "storage busy, try again");
+		return;
+	}
+	memcpy(s->stale, s->dup, sizeof s->stale);
+	if (cont(r, s) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+/* a claim answered with the id holding it: checks that record */
+static void
+check_duplicate(struct api_req *r, struct sub_state *s, const redisReply *reply,
+                lwm2m_err (*cont)(struct api_req *, struct sub_state *))
+{
+	snprintf(s->dup, sizeof s->dup, "%.*s", (int)reply->len, reply->str);
+	if (api_redis_cmd(r, on_dup_fp, (void *)cont,
+	                  "HGET " LWM2M_KEY_SUB " " LWM2M_SF_FINGERPRINT,
+	                  s->dup) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+static void
+on_claimed(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (s->failed) {
+		api_reply_error(r, 503, "storage unavailable");
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING) {
+		check_duplicate(r, s, reply, send_claim);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
+		api_redis_cmd(r, NULL, NULL, "DEL " LWM2M_KEY_SUB, s->rec.id);
+		api_reply_error(r, 403,
+		                "the organisation has %d "
+		                "subscriptions, the limit",
+		                API_SUB_ORG_MAX);
+		return;
+	}
+	if (client_index(r, &s->rec, s->rec.id, "SADD", on_created) !=
+	    LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+/* the fingerprint of s->rec into s->fp_new; false (answered) on failure */
+static bool
+take_fingerprint(struct api_req *r, struct sub_state *s)
+{
+	char *fp = api_sub_fingerprint(&s->rec);
+	size_t len = fp != NULL ? strlen(fp) : 0;
+
+	if (fp == NULL || len >= sizeof s->fp_new) {
+		free(fp);
+		api_reply_error(r, 503, "out of memory");
+		return false;
+	}
+	memcpy(s->fp_new, fp, len + 1);
+	free(fp);
+	return true;
+}
+
 static void
 store(struct api_req *r, struct sub_state *s)
 {
-	char keys[5][160], nkeys[8], created[24], limit[16], num[2][24];
-	const char *argv[64];
 	uint8_t raw[SECRET_BYTES];
-	size_t n_idx;
-	int argc = 0;
-	char *fp;
 
 	s->rec.org = r->org;
 	s->rec.created = lwm2m_now_ms();
 	if (lwm2m_id_new(s->rec.id) != LWM2M_OK ||
-	    lwm2m_random(raw, sizeof raw) != LWM2M_OK ||
-	    (fp = api_sub_fingerprint(&s->rec)) == NULL) {
+	    lwm2m_random(raw, sizeof raw) != LWM2M_OK) {
 		api_reply_error(r, 503, "out of memory or entropy");
 		return;
 	}
-	lwm2m_b64_encode(raw, sizeof raw, s->secret, true);
-	snprintf(keys[0], 160, LWM2M_KEY_SUB, s->rec.id);
-	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUBS, r->org);
-	snprintf(keys[2], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
-	n_idx = index_keys(&s->rec, &keys[3]);
-	snprintf(nkeys, sizeof nkeys, "%zu", 3 + n_idx);
-	snprintf(created, sizeof created, "%lld", s->rec.created);
-	snprintf(limit, sizeof limit, "%d", API_SUB_ORG_MAX);
-	argv[argc++] = "EVAL";
-	argv[argc++] = create_lua;
-	argv[argc++] = nkeys;
-	for (size_t i = 0; i < 3 + n_idx; i++) {
-		argv[argc++] = keys[i];
+	if (!take_fingerprint(r, s)) {
+		return;
 	}
-	argv[argc++] = fp;
-	argv[argc++] = s->rec.id;
-	argv[argc++] = created;
-	argv[argc++] = limit;
-	argc = rec_fields(&s->rec, argv, argc, num, s->secret, fp);
-	if (api_redis_cmdargv(r, on_created, NULL, argc, argv, NULL) !=
-	    LWM2M_OK) {
+	lwm2m_b64_encode(raw, sizeof raw, s->secret, true);
+	if (send_record(r, s, on_record_written) != LWM2M_OK ||
+	    send_claim(r, s) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
-	free(fp);
 }
 
 /* Finds Property (PropertyID or SerialisationName) in def. */
@@ -667,6 +820,13 @@ on_list_item(struct api_req *r, redisReply *reply, void *arg)
 	if (r->replied || !storage_ok(r, reply)) {
 		return;
 	}
+	/* An id whose record is gone is dropped from the index: creates
+	 * write the record before indexing it and deletes remove it last,
+	 * so only a record removed by hand leaves one behind. */
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 0) {
+		api_redis_cmd(r, NULL, NULL, "ZREM " LWM2M_KEY_ORG_SUBS " %s",
+		              r->org, s->ids[i]);
+	}
 	/* Unreadable or foreign records are skipped (org stays -1). */
 	if (api_sub_rec_parse(s->ids[i], reply, &s->recs[i]) != LWM2M_OK ||
 	    s->recs[i].org != r->org) {
@@ -857,41 +1017,50 @@ on_deleted(struct api_req *r, redisReply *reply, void *arg)
 	if (!storage_ok(r, reply)) {
 		return;
 	}
-	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
-		api_reply_error(r, 409,
-		                "the subscription changed meanwhile; "
-		                "try again");
-		return;
-	}
 	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s deleted",
 	          (unsigned long long)r->id, s->rec.id);
 	obs_sync(r, &s->rec);
 	api_reply_status(r, 204);
 }
 
-static void
-delete_rec(struct api_req *r, struct sub_state *s)
+/* the organisation's step of a delete: its indexes and the claim */
+static lwm2m_err
+send_org_remove(struct api_req *r, struct sub_state *s)
 {
-	char keys[5][160], nkeys[8];
-	const char *argv[16];
-	size_t n_idx;
+	char keys[3][160], nkeys[8];
+	const char *argv[12];
+	size_t n = 2;
 	int argc = 0;
 
-	snprintf(keys[0], 160, LWM2M_KEY_SUB, s->rec.id);
-	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUBS, r->org);
-	snprintf(keys[2], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
-	n_idx = index_keys(&s->rec, &keys[3]);
-	snprintf(nkeys, sizeof nkeys, "%zu", 3 + n_idx);
+	snprintf(keys[0], 160, LWM2M_KEY_ORG_SUBS, r->org);
+	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	if (s->rec.client[0] == '\0') {
+		n += index_keys(&s->rec, &keys[2]);
+	}
+	snprintf(nkeys, sizeof nkeys, "%zu", n);
 	argv[argc++] = "EVAL";
-	argv[argc++] = delete_lua;
+	argv[argc++] = org_remove_lua;
 	argv[argc++] = nkeys;
-	for (size_t i = 0; i < 3 + n_idx; i++) {
+	for (size_t i = 0; i < n; i++) {
 		argv[argc++] = keys[i];
 	}
 	argv[argc++] = s->rec.id;
 	argv[argc++] = s->fp_old;
-	if (api_redis_cmdargv(r, on_deleted, NULL, argc, argv, NULL) !=
-	    LWM2M_OK) {
+	return api_redis_cmdargv(r, NULL, NULL, argc, argv, NULL);
+}
+
+/* Delete: the client's indexes (the broker stops routing to it), the
+ * organisation's, the broker's filter state, then the record, whose reply
+ * answers 204 */
+static void
+delete_rec(struct api_req *r, struct sub_state *s)
+{
+	if (client_index(r, &s->rec, s->rec.id, "SREM", NULL) != LWM2M_OK ||
+	    send_org_remove(r, s) != LWM2M_OK ||
+	    api_redis_cmd(r, NULL, NULL, "DEL " LWM2M_KEY_SUB_FILTER,
+	                  s->rec.id) != LWM2M_OK ||
+	    api_redis_cmd(r, on_deleted, NULL, "DEL " LWM2M_KEY_SUB,
+	                  s->rec.id) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
 }
@@ -902,6 +1071,7 @@ api_subscription_delete(struct api_req *r)
 	fetch_one(r, delete_rec);
 }
 
+/* the old fingerprint's claim released after a changed one: 204 */
 static void
 on_updated(struct api_req *r, redisReply *reply, void *arg)
 {
@@ -910,17 +1080,102 @@ on_updated(struct api_req *r, redisReply *reply, void *arg)
 	if (!storage_ok(r, reply)) {
 		return;
 	}
-	if (duplicate_refused(r, reply)) {
+	obs_sync(r, &s->rec); /* the merged attributes may change */
+	api_reply_status(r, 204);
+}
+
+static lwm2m_err
+send_fp_release(struct api_req *r, const char *fp, const char *id,
+                void (*cb)(struct api_req *, redisReply *, void *))
+{
+	char key[160];
+	const char *argv[] = {"EVAL", fp_release_lua, "1", key, fp, id};
+
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	return api_redis_cmdargv(r, cb, NULL, 6, argv, NULL);
+}
+
+static void
+on_rec_updated(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+	bool moved = strcmp(s->fp_old, s->fp_new) != 0;
+	lwm2m_err err;
+
+	if (!storage_ok(r, reply)) {
 		return;
 	}
 	if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
+		if (moved) {
+			send_fp_release(r, s->fp_new, s->rec.id, NULL);
+		}
 		api_reply_error(r, 409,
 		                "the subscription changed meanwhile; "
 		                "try again");
 		return;
 	}
-	obs_sync(r, &s->rec); /* the merged attributes may change */
-	api_reply_status(r, 204);
+	if (!moved) {
+		on_updated(r, reply, NULL);
+		return;
+	}
+	err = send_fp_release(r, s->fp_old, s->rec.id, on_updated);
+	if (err != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+/* the record's step of an update, if its fingerprint is still fp_old */
+static lwm2m_err
+send_rec_update(struct api_req *r, struct sub_state *s)
+{
+	char key[160];
+	const char *argv[32];
+	int argc = 0;
+
+	snprintf(key, sizeof key, LWM2M_KEY_SUB, s->rec.id);
+	argv[argc++] = "EVAL";
+	argv[argc++] = rec_update_lua;
+	argv[argc++] = "1";
+	argv[argc++] = key;
+	argv[argc++] = s->fp_old;
+	argv[argc++] = LWM2M_SF_URL;
+	argv[argc++] = s->rec.url;
+	argv[argc++] = LWM2M_SF_FINGERPRINT;
+	argv[argc++] = s->fp_new;
+	for (int a = 0; a < API_SUB_N_ATTRS; a++) {
+		argv[argc++] = api_sub_attr_field(a);
+		argv[argc++] = s->rec.attrs[a];
+	}
+	return api_redis_cmdargv(r, on_rec_updated, NULL, argc, argv, NULL);
+}
+
+static void
+on_fp_claimed(struct api_req *r, redisReply *reply, void *arg)
+{
+	struct sub_state *s = r->data;
+
+	if (!storage_ok(r, reply)) {
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING) {
+		check_duplicate(r, s, reply, send_fp_claim);
+		return;
+	}
+	if (send_rec_update(r, s) != LWM2M_OK) {
+		api_reply_error(r, 503, "storage unavailable");
+	}
+}
+
+/* the organisation's step of an update: the new fingerprint's claim */
+static lwm2m_err
+send_fp_claim(struct api_req *r, struct sub_state *s)
+{
+	char key[160];
+	const char *argv[] = {"EVAL",    fp_claim_lua, "1",     key,
+	                      s->fp_new, s->rec.id,    s->stale};
+
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	return api_redis_cmdargv(r, on_fp_claimed, NULL, 7, argv, NULL);
 }
 
 /* Applies a PUT body (Url and/or Attributes; spec 6.4) to s->rec;
@@ -965,45 +1220,24 @@ take_update(struct api_req *r, struct sub_state *s)
 	return any;
 }
 
+/* Update: the new fingerprint claimed (when it changes), the record
+ * (if unchanged meanwhile), the old claim released; 204. */
 static void
 update_rec(struct api_req *r, struct sub_state *s)
 {
-	char keys[2][160];
-	const char *argv[32];
-	int argc = 0;
-	char *fp;
+	lwm2m_err err;
 
-	if (!take_update(r, s)) {
+	if (!take_update(r, s) || !take_fingerprint(r, s)) {
 		return;
 	}
-	fp = api_sub_fingerprint(&s->rec);
-	if (fp == NULL) {
-		api_reply_error(r, 503, "out of memory");
-		return;
+	if (strcmp(s->fp_old, s->fp_new) == 0) {
+		err = send_rec_update(r, s);
+	} else {
+		err = send_fp_claim(r, s);
 	}
-	snprintf(keys[0], 160, LWM2M_KEY_SUB, s->rec.id);
-	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
-	argv[argc++] = "EVAL";
-	argv[argc++] = update_lua;
-	argv[argc++] = "2";
-	argv[argc++] = keys[0];
-	argv[argc++] = keys[1];
-	argv[argc++] = s->rec.id;
-	argv[argc++] = s->fp_old;
-	argv[argc++] = fp;
-	argv[argc++] = LWM2M_SF_URL;
-	argv[argc++] = s->rec.url;
-	argv[argc++] = LWM2M_SF_FINGERPRINT;
-	argv[argc++] = fp;
-	for (int a = 0; a < API_SUB_N_ATTRS; a++) {
-		argv[argc++] = api_sub_attr_field(a);
-		argv[argc++] = s->rec.attrs[a];
-	}
-	if (api_redis_cmdargv(r, on_updated, NULL, argc, argv, NULL) !=
-	    LWM2M_OK) {
+	if (err != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
-	free(fp);
 }
 
 void

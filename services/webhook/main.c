@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "Usage: lwds-webhook [options]\n"
-    "Delivers the jobs of the Redis stream lwds:v1:{deliveries} to web hooks.\n"
+    "Delivers the jobs of the Redis stream lwds:v2:{deliveries} to web hooks.\n"
     "\n"
     "  -r, --redis URL        Redis URL (LWDS_REDIS_URL, "
     "redis://127.0.0.1:6379)\n"

@@ -16,6 +16,8 @@ Environment:
   LWDS_TEST_REDIS_URL   redis://host:port of a running server; without it a
                         private redis-server is started (tests FAIL, never
                         skip, when none can be had)
+  LWDS_TEST_REDIS_CLUSTER  1: that server runs in cluster mode (database 0
+                        only, no SELECT; test_redis_cluster.py sets it)
 """
 
 import http.client
@@ -107,8 +109,14 @@ class Redis:
     database, so test modules running in parallel do not share keys.
     """
 
-    def __init__(self, db=0):
-        self.db = db
+    def __init__(self, db=0, cluster=None):
+        """cluster: start a cluster-mode server owning every slot (a single
+        master); None follows LWDS_TEST_REDIS_CLUSTER.  Cluster mode has
+        database 0 only."""
+        if cluster is None:
+            cluster = os.environ.get("LWDS_TEST_REDIS_CLUSTER") == "1"
+        self.cluster = cluster
+        self.db = 0 if cluster else db
         self.proc = None
         self.tmp = None
         url = os.environ.get("LWDS_TEST_REDIS_URL")
@@ -120,6 +128,14 @@ class Redis:
         self.sock = None
         self._buf = b""
         self._connect()
+        if cluster and self.proc is not None:
+            self._own_all_slots()
+
+    def _own_all_slots(self):
+        self.command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        wait_until(lambda: b"cluster_state:ok" in
+                   self.command("CLUSTER", "INFO"), 15, 0.1,
+                   "cluster_state:ok")
 
     def _start(self):
         exe = shutil.which("redis-server")
@@ -132,7 +148,12 @@ class Redis:
         self.proc = subprocess.Popen(
             [exe, "--bind", "127.0.0.1", "--port", str(self.port),
              "--dir", self.tmp, "--save", "", "--appendonly", "no",
-             "--protected-mode", "no"],
+             "--protected-mode", "no"] +
+            # the cluster bus port defaults to port + 10000, which may be
+            # taken or above 65535: a free one of its own
+            (["--cluster-enabled", "yes", "--cluster-config-file",
+              os.path.join(self.tmp, "nodes.conf"), "--cluster-port",
+              str(free_port())] if self.cluster else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _connect(self):
@@ -147,10 +168,13 @@ class Redis:
                     raise AssertionError("cannot reach redis at %s:%d"
                                          % (self.host, self.port))
                 time.sleep(0.05)
-        self.command("SELECT", self.db)
+        if not self.cluster:
+            self.command("SELECT", self.db)
 
     @property
     def url(self):
+        if self.cluster:
+            return "redis://%s:%d" % (self.host, self.port)
         return "redis://%s:%d/%d" % (self.host, self.port, self.db)
 
     def close(self):
@@ -220,7 +244,7 @@ class Redis:
         return {flat[i].decode(): flat[i + 1].decode()
                 for i in range(0, len(flat), 2)}
 
-    def snapshot(self, pattern="lwds:*", ignore=(r"^lwds:v1:gw:",)):
+    def snapshot(self, pattern="lwds:*", ignore=(r"^lwds:v2:gw:",)):
         """Every matching key with its serialised value (DUMP), minus the
         keys a running gateway refreshes on its own."""
         out = {}

@@ -99,7 +99,7 @@ class TestBrokerPair(ServiceTestCase):
 
     def observed_all(self):
         return all("/3303/0/5700" in self.redis.hgetall(
-            "lwds:v1:client:{%s}:observed" % cid)
+            "lwds:v2:client:{%s}:observed" % cid)
             for cid in self.cids.values())
 
     def wait_unobserved(self):
@@ -107,7 +107,7 @@ class TestBrokerPair(ServiceTestCase):
         observation cancelled (else the first check of observed_all could
         see an observation about to be cancelled)."""
         wait_until(lambda: not any(self.redis.hgetall(
-            "lwds:v1:client:{%s}:observed" % cid)
+            "lwds:v2:client:{%s}:observed" % cid)
             for cid in self.cids.values()), 20, 0.1,
             "the previous observations cancelled")
 
@@ -127,7 +127,7 @@ class TestBrokerPair(ServiceTestCase):
         def pairs(flat):
             return {flat[i].decode(): flat[i + 1]
                     for i in range(0, len(flat), 2)}
-        key = "lwds:v1:{events}"
+        key = "lwds:v2:{events}"
         last = pairs(self.redis.command("XINFO", "STREAM", key))
         for g in self.redis.command("XINFO", "GROUPS", key):
             info = pairs(g)
@@ -135,7 +135,7 @@ class TestBrokerPair(ServiceTestCase):
                     info["pending"] != 0 or info["last-delivered-id"] !=
                     last["last-generated-id"]):
                 return False
-        return self.redis.command("XLEN", "lwds:v1:{deliveries}") == 0
+        return self.redis.command("XLEN", "lwds:v2:{deliveries}") == 0
 
     # tests
 

@@ -1,6 +1,6 @@
 """Durable delivery end to end (issue 5, spec 6.6-6.8): gateway events on
-the stream lwds:v1:{events} (written here as a gateway would) -> lwds-broker
-(consumer group) -> lwds:v1:{deliveries} -> lwds-webhook -> a real HTTP
+the stream lwds:v2:{events} (written here as a gateway would) -> lwds-broker
+(consumer group) -> lwds:v2:{deliveries} -> lwds-webhook -> a real HTTP
 sink.  SIGKILL of the broker and of the dispatcher mid-stream loses
 nothing; a failing hook is retried and recovers; a hook that never recovers
 becomes a dead letter shown by the REST API; a slow hook delays no other."""
@@ -15,7 +15,7 @@ import unittest
 from hooksink import Sink
 from lwdslib import ServiceTestCase, binary, path_of, wait_until
 
-EVENTS = "lwds:v1:{events}"
+EVENTS = "lwds:v2:{events}"
 
 
 def client_id(n):
@@ -117,7 +117,7 @@ class TestDelivery(ServiceTestCase):
     def test_client_level_fires_only_for_its_client(self):
         a, b = self.fresh_ids(2)
         # a client of the organisation (a gateway would have written it)
-        self.redis.command("HSET", "lwds:v1:client:{%s}" % a, "org", "0",
+        self.redis.command("HSET", "lwds:v2:client:{%s}" % a, "org", "0",
                            "state", "registered")
         self.subscribe("/only-a", "ClientUpdated",
                        "/clients/%s/subscriptions" % a)

@@ -86,7 +86,7 @@ class DeviceChecks:
                            "Property": "5700", "Url": sink.url("/dtls")})
         self.assertEqual(r.status, 201, r)
         wait_until(lambda: "/3303/0/5700" in self.redis.hgetall(
-            "lwds:v1:client:{%s}:observed" % cid), 15, 0.1, "observed")
+            "lwds:v2:client:{%s}:observed" % cid), 15, 0.1, "observed")
         start = len(sim.lines)
         sim.send("set * /3303/0/5700 31.5")
         sim.wait_line(r"^ok", 5, start)
@@ -118,7 +118,7 @@ class TestDtlsPsk(ServiceTestCase, DeviceChecks):
                 cls.tearDownClass()
                 raise AssertionError("POST /accesskeys: %r" % r)
             k = r.json()
-            org = int(cls.redis.hgetall("lwds:v1:accesskey:" + k["Key"])
+            org = int(cls.redis.hgetall("lwds:v2:accesskey:" + k["Key"])
                       ["org"])
             cls.orgs.append((cls.api.token(k["Key"], k["Secret"]), org))
         cls.tok, cls.org = cls.orgs[0]
@@ -132,7 +132,7 @@ class TestDtlsPsk(ServiceTestCase, DeviceChecks):
 
     def gateway_synced(self):
         """Wait until the gateway loaded the current identity table."""
-        v = self.redis.command("GET", "lwds:v1:{psk}:version")
+        v = self.redis.command("GET", "lwds:v2:{psk}:version")
         v = int(v) if v else 0
         wait_until(lambda: "(version %d)" % v in self.svc.logs(5000),
                    timeout=10, what="gateway PSK reload to version %d" % v)
@@ -165,7 +165,7 @@ class TestDtlsPsk(ServiceTestCase, DeviceChecks):
         return (r.stdout + r.stderr).decode(errors="replace")
 
     def record(self, cid):
-        return self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        return self.redis.hgetall("lwds:v2:client:{%s}" % cid)
 
     # ---- REST ------------------------------------------------------------
 
@@ -238,7 +238,7 @@ class TestDtlsPsk(ServiceTestCase, DeviceChecks):
         self.assertIn("4.03", out)
         self.assertNotIn("2.01", out)
         self.assertEqual(self.record(cid), {})
-        self.assertEqual(self.redis.keys("lwds:v1:org:{*}:ep:someone-else"),
+        self.assertEqual(self.redis.keys("lwds:v2:org:{*}:ep:someone-else"),
                          [])
 
     def test_bound_endpoint(self):
@@ -275,7 +275,7 @@ class TestDtlsPsk(ServiceTestCase, DeviceChecks):
                                       self.tok).status, 404)
         self.gateway_synced()
         # re-registration needs a new handshake, which fails
-        self.redis.command("DEL", "lwds:v1:client:{%s}" % cid)
+        self.redis.command("DEL", "lwds:v2:client:{%s}" % cid)
         self.coap(cid, key, cid, wait=2)
         self.assertEqual(self.record(cid), {})
 
@@ -386,7 +386,7 @@ class TestDtlsCertificates(ServiceTestCase, DeviceChecks):
         cls.admin = admin
         r = cls.api.post("/accesskeys", admin, {"Name": "certs"})
         k = r.json()
-        cls.org = int(cls.redis.hgetall("lwds:v1:accesskey:" + k["Key"])
+        cls.org = int(cls.redis.hgetall("lwds:v2:accesskey:" + k["Key"])
                       ["org"])
         cls.tok = cls.api.token(k["Key"], k["Secret"])
         cls.dir = tempfile.mkdtemp(prefix="lwds-certs-")
@@ -434,11 +434,11 @@ class TestDtlsCertificates(ServiceTestCase, DeviceChecks):
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def record(self, cid):
-        return self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        return self.redis.hgetall("lwds:v2:client:{%s}" % cid)
 
     def ca_file(self):
         """The device CA certificate (no key) as a file."""
-        ca = self.redis.command("GET", "lwds:v1:config:ca").decode()
+        ca = self.redis.command("GET", "lwds:v2:config:ca").decode()
         path = os.path.join(self.dir, "ca-only.crt")
         with open(path, "w") as f:
             f.write(pem_blocks(ca)["CERTIFICATE"])
@@ -582,7 +582,7 @@ class TestDtlsCertificates(ServiceTestCase, DeviceChecks):
     def test_expired_refused(self):
         """A certificate from the right CA whose validity ended."""
         crt, key = self.files(self.issue(), "exp")
-        ca = self.redis.command("GET", "lwds:v1:config:ca").decode()
+        ca = self.redis.command("GET", "lwds:v2:config:ca").decode()
         blocks = pem_blocks(ca)
         cafile = os.path.join(self.dir, "ca.crt")
         cakey = os.path.join(self.dir, "ca.key")

@@ -12,7 +12,7 @@ import urllib.request
 
 from lwdslib import ServiceTestCase, binary, free_port, wait_until
 
-EVENTS = "lwds:v1:{events}"
+EVENTS = "lwds:v2:{events}"
 GROUP = "lwds-broker"
 
 

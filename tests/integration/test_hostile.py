@@ -107,7 +107,7 @@ class TestHostile(ServiceTestCase):
             p = r.json()
             key = bytes.fromhex(p["Secret"])
             if b"\0" not in key:
-                v = int(self.redis.command("GET", "lwds:v1:{psk}:version"))
+                v = int(self.redis.command("GET", "lwds:v2:{psk}:version"))
                 wait_until(lambda: "(version %d)" % v in
                            self.svc.logs(5000), what="PSK reload")
                 return p["Identity"], key
@@ -134,7 +134,7 @@ class TestHostile(ServiceTestCase):
         self.assertEqual(self.api.get("/").status, 200)
         ident, key = self.psk()
         self.assertNotIn("4.", self.dtls_register(ident, key))
-        rec = self.redis.hgetall("lwds:v1:client:{%s}" % ident)
+        rec = self.redis.hgetall("lwds:v2:client:{%s}" % ident)
         self.assertEqual(rec.get("sec"), "1", rec)
 
     def blast(self, addr, datagrams):
@@ -170,7 +170,7 @@ class TestHostile(ServiceTestCase):
         out = self.dtls_register(ident, key, port=proxy.port)
         self.assertNotIn("4.", out)
         wait_until(lambda: self.redis.hgetall(
-            "lwds:v1:client:{%s}" % ident).get("state") == "registered",
+            "lwds:v2:client:{%s}" % ident).get("state") == "registered",
             what="registration through the proxy")
         time.sleep(0.3)
         before = self.redis.snapshot()
@@ -202,12 +202,12 @@ class TestHostile(ServiceTestCase):
         time.sleep(0.2)
         before = self.redis.snapshot()
         cid = r.location_path()[1]
-        rec = self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        rec = self.redis.hgetall("lwds:v2:client:{%s}" % cid)
         for _ in range(5):
             c.send_raw(msg.encode())
         time.sleep(0.5)
         self.assertEqual(sorted(self.redis.snapshot()), sorted(before))
-        after = self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        after = self.redis.hgetall("lwds:v2:client:{%s}" % cid)
         for k in ("reg", "upd", "exp"):
             rec.pop(k, None)
             after.pop(k, None)

@@ -305,7 +305,7 @@ class TestHttpsHooks(unittest.TestCase):
                "attempt": 0,
                "created": int(time.time() * 1000),
                "body": json.dumps({"Value": value})}
-        self.redis.command("XADD", "lwds:v1:{deliveries}", "*", "job",
+        self.redis.command("XADD", "lwds:v2:{deliveries}", "*", "job",
                            json.dumps(job))
         return did
 
@@ -321,7 +321,7 @@ class TestHttpsHooks(unittest.TestCase):
 
         def dead():
             for _, fields in self.redis.command(
-                    "XRANGE", "lwds:v1:{deliveries}:dead", "-", "+"):
+                    "XRANGE", "lwds:v2:{deliveries}:dead", "-", "+"):
                 f = dict(zip(fields[::2], fields[1::2]))
                 if did.encode() in f.get(b"job", b""):
                     return f

@@ -415,7 +415,7 @@ class TestInteropWakaama(ServiceTestCase):
                 for item in json.loads(body)["Items"]]
 
     def observed(self):
-        return self.redis.hgetall("lwds:v1:client:{%s}:observed" % self.cid)
+        return self.redis.hgetall("lwds:v2:client:{%s}:observed" % self.cid)
 
     def test_observe_to_hook(self):
         self.subscribe(11, "/prop", "Test")

@@ -94,7 +94,7 @@ class TestMalformedCoap(MalformedBase):
         self.assertIsNotNone(r, "no answer to a 3000-byte registration")
         if r.code_str == "2.01":
             cid = r.location_path()[1]
-            objs = self.redis.hgetall("lwds:v1:client:{%s}" % cid)["objs"]
+            objs = self.redis.hgetall("lwds:v2:client:{%s}" % cid)["objs"]
             self.assertEqual(objs.count("<"), payload.count(b"<"), objs)
         else:
             self.assert_error(r, ("4.13",))

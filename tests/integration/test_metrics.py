@@ -49,7 +49,7 @@ class TestMetrics(ServiceTestCase):
                          0)
 
     def test_counters_from_redis(self):
-        key = "lwds:v1:org:{0}:metrics"
+        key = "lwds:v2:org:{0}:metrics"
         self.redis.command("HINCRBY", key, "BytesSent", 7820)
         self.redis.command("HINCRBY", key, "TransactionCount", 3)
         v = self.values("/metrics")
@@ -94,7 +94,7 @@ class TestMetrics(ServiceTestCase):
     def test_client_metrics(self):
         _, _, cid = self.register("metrics-client")
         self.assertEqual(self.values("/clients/%s/metrics" % cid), {})
-        self.redis.command("HINCRBY", "lwds:v1:client:{%s}:metrics" % cid,
+        self.redis.command("HINCRBY", "lwds:v2:client:{%s}:metrics" % cid,
                            "BytesReceived", 42)
         v = self.values("/clients/%s/metrics" % cid)
         self.assertEqual(v, {"BytesReceived": 42})

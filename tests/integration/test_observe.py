@@ -89,7 +89,7 @@ class TestObserve(ServiceTestCase):
         self.assertEqual(r.status, 204, r)
 
     def observed(self):
-        return self.redis.hgetall("lwds:v1:client:{%s}:observed" % self.cid)
+        return self.redis.hgetall("lwds:v2:client:{%s}:observed" % self.cid)
 
     def wait_observes(self, path, n, timeout=15):
         wait_until(lambda: self.observes(path) >= n, timeout, 0.2,
@@ -244,7 +244,7 @@ class TestObserve(ServiceTestCase):
         wait_until(lambda: path in self.observed(), 10, 0.1, "observed")
         before = self.observes(path)
         stats = self.stats()
-        gw_key = "lwds:v1:gw:" + self.svc.gw_id
+        gw_key = "lwds:v2:gw:{%s}" % self.svc.gw_id
         started = self.redis.hgetall(gw_key)["started"]
         token = self.observed()[path].split()[0]
         self.restart("coap-gw")

@@ -183,7 +183,7 @@ class TestSentinelFailover(unittest.TestCase):
         self.assertTrue(first, "registration through the first master")
         # make sure the replica has it before the master dies
         wait_until(lambda: self.replica.command("EXISTS",
-                                                "lwds:v1:client:{%s}" % first),
+                                                "lwds:v2:client:{%s}" % first),
                    10, 0.1, "replication of the first client")
         self.master.kill()
         wait_until(lambda: self.sentinel.master(self.MASTER)

@@ -21,7 +21,7 @@ class TestRegistration(ServiceTestCase):
         self.token = self.admin_token()
 
     def client_record(self, cid):
-        return self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        return self.redis.hgetall("lwds:v2:client:{%s}" % cid)
 
     def test_register_raw_lists_client(self):
         _, resp, cid = self.register("reg-raw-1", lt=300, payload=PAYLOAD)
@@ -170,8 +170,69 @@ class TestRegistration(ServiceTestCase):
                    timeout=15, interval=0.5, what="expiry of reg-exp-1")
         wait_until(lambda: self.client_record(cid).get("state") == "expired",
                    timeout=10, interval=0.5, what="state expired")
-        score = self.redis.command("ZSCORE", "lwds:v1:expiry", cid)
+        score = self.redis.command(
+            "ZSCORE", "lwds:v2:gw:{%s}:expiry" % self.svc.gw_id, cid)
         self.assertIsNone(score, "expired client still in the expiry index")
+
+    def ghost_device(self, cid, ep, state, exp_ms):
+        """A device of gateway "ghost", which never refreshes its alive key
+        (a gateway that died for good), as its Register left it."""
+        now = int(time.time() * 1000)
+        self.redis.command("HSET", "lwds:v2:client:{%s}" % cid, "ep", ep,
+                           "org", "0", "state", state, "gw", "ghost",
+                           "exp", exp_ms, "reg", now - 10000, "lt", "2")
+        self.redis.command("ZADD", "lwds:v2:org:{0}:clients", now - 10000,
+                           cid)
+        self.redis.command("ZADD", "lwds:v2:gw:{ghost}:expiry", exp_ms, cid)
+        self.redis.command("SADD", "lwds:v2:gateways", "ghost")
+
+    def expired_events(self, cid):
+        out = []
+        for _, fields in self.redis.command("XRANGE", "lwds:v2:{events}",
+                                            "-", "+"):
+            f = dict(zip(fields[::2], fields[1::2]))
+            if f.get(b"type") == b"expired" and f.get(b"id") == cid.encode():
+                out.append(f)
+        return out
+
+    def test_dead_gateway_devices_expire(self):
+        """The live gateway sweeps the expiry set of a gateway whose alive
+        key has lapsed: a registered device past its lifetime expires (also
+        an entry whose score is the lease of a sweeper that crashed), one
+        already expired by a sweeper that crashed before cleaning gets its
+        event again and leaves the indexes."""
+        past = int(time.time() * 1000) - 10000
+        due, half = "ghostDeviceDue00000000", "ghostDeviceHalfDone000"
+        self.ghost_device(due, "ghost-due", "registered", past)
+        self.ghost_device(half, "ghost-half", "expired", past)
+        key = "lwds:v2:gw:{ghost}:expiry"
+        for cid in (due, half):
+            wait_until(lambda: self.redis.command("ZSCORE", key, cid) is None,
+                       timeout=15, interval=0.2, what="sweep of " + cid)
+            self.assertEqual(self.client_record(cid)["state"], "expired")
+            self.assertIsNone(self.redis.command(
+                "ZSCORE", "lwds:v2:org:{0}:clients", cid))
+            wait_until(lambda: len(self.expired_events(cid)) == 1,
+                       timeout=5, interval=0.1, what="expired event")
+
+    def test_expiry_entry_of_moved_device_dropped(self):
+        """An entry left in a dead gateway's set by a takeover that crashed
+        before removing it: the record names another gateway, so the sweep
+        drops the entry and leaves the record alone."""
+        cid = "ghostDeviceMoved000000"
+        past = int(time.time() * 1000) - 10000
+        self.ghost_device(cid, "ghost-moved", "registered", past)
+        self.addCleanup(self.redis.command, "ZREM",
+                        "lwds:v2:org:{0}:clients", cid)
+        self.addCleanup(self.redis.command, "DEL",
+                        "lwds:v2:client:{%s}" % cid)
+        self.redis.command("HSET", "lwds:v2:client:{%s}" % cid, "gw",
+                           self.svc.gw_id)
+        key = "lwds:v2:gw:{ghost}:expiry"
+        wait_until(lambda: self.redis.command("ZSCORE", key, cid) is None,
+                   timeout=15, interval=0.2, what="sweep of the entry")
+        self.assertEqual(self.client_record(cid)["state"], "registered")
+        self.assertEqual(self.expired_events(cid), [])
 
     def restart_gateway(self):
         """SIGKILL the gateway and start it again with the same settings
@@ -272,7 +333,7 @@ class TestRegistration(ServiceTestCase):
                          (CON, msg.token, "2.01"), r)
         c.send_raw(CoapMessage(ACK, 0, r.mid).encode())
         cid = r.location_path()[1]
-        rec = self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+        rec = self.redis.hgetall("lwds:v2:client:{%s}" % cid)
         self.assertEqual(rec.get("state"), "registered", rec)
 
     def test_register_after_script_flush(self):

@@ -291,7 +291,7 @@ class TestAdminBootstrap(unittest.TestCase):
             t.join()
         for svc in self.svcs:
             svc.wait_ready()
-        keys = self.redis.command("ZRANGE", "lwds:v1:org:{0}:accesskeys",
+        keys = self.redis.command("ZRANGE", "lwds:v2:org:{0}:accesskeys",
                                   "0", "-1")
         self.assertEqual(len(keys), 1, keys)
         printed = [re.findall(r"LWDS_ADMIN_(KEY|SECRET)=(\S+)",

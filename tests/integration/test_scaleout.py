@@ -202,8 +202,9 @@ class TestScaleOut(unittest.TestCase):
         return sims
 
     def owned(self, i):
-        key = "lwds:v1:gw:scale-gw%d-%d:clients" % (i, os.getpid())
-        return {c.decode() for c in self.redis.command("SMEMBERS", key)}
+        key = "lwds:v2:gw:{scale-gw%d-%d}:expiry" % (i, os.getpid())
+        return {c.decode()
+                for c in self.redis.command("ZRANGE", key, 0, -1)}
 
     def subscribe(self, api, path):
         r = retrying(api, "POST", "/subscriptions", self.token, {
@@ -313,7 +314,7 @@ class TestScaleOut(unittest.TestCase):
         self.assertEqual(len(listed), N_DEVICES)
         self.assertLessEqual(gw2, listed, "gw2's devices kept their ids")
         for cid in listed:
-            rec = self.redis.hgetall("lwds:v1:client:{%s}" % cid)
+            rec = self.redis.hgetall("lwds:v2:client:{%s}" % cid)
             self.assertEqual(rec.get("gw"), "scale-gw2-%d" % os.getpid())
         self.assertTrue(self.procs["coap-gw2"].alive(), self.logs())
 
@@ -362,7 +363,7 @@ class TestScaleOut(unittest.TestCase):
             self.assertEqual(r.status, 201, r)
 
         def observed_via(cid):
-            v = self.redis.hgetall("lwds:v1:client:{%s}:observed"
+            v = self.redis.hgetall("lwds:v2:client:{%s}:observed"
                                    % cid).get("/3303/0/5700", "")
             return v.split()[1] if v else None
         wait_until(lambda: all(observed_via(c) for c in ids), 20, 0.1,

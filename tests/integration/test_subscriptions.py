@@ -123,7 +123,7 @@ class TestSubscriptions(ServiceTestCase):
                                            "Step": 0.25,
                                            "LessThan": -10.125,
                                            "GreaterThan": 30.05})
-        rec = self.redis.hgetall("lwds:v1:sub:{%s}" % j["ID"])
+        rec = self.redis.hgetall("lwds:v2:sub:{%s}" % j["ID"])
         self.assertEqual(rec["obj"], "3303")
         self.assertEqual(rec["inst"], "0")
         self.assertEqual(rec["prop"], "5700")
@@ -155,7 +155,7 @@ class TestSubscriptions(ServiceTestCase):
         j = self.create("/subscriptions", {
             "SubscriptionType": "Observation", "Url": self.sink.url("/o"),
             "Links": [{"rel": "object", "href": href}]})
-        rec = self.redis.hgetall("lwds:v1:sub:{%s}" % j["ID"])
+        rec = self.redis.hgetall("lwds:v2:sub:{%s}" % j["ID"])
         self.assertEqual((rec["client"], rec["def"], rec["obj"], rec["inst"]),
                          (cid, did, "3", "0"))
         j2 = self.create("/clients/%s/subscriptions" % cid, {
@@ -166,7 +166,7 @@ class TestSubscriptions(ServiceTestCase):
                for i in r.json()["Items"]]
         self.assertEqual(sorted(ids), sorted([j["ID"], j2["ID"]]))
         self.assertIn(j2["ID"].encode(), self.redis.command(
-            "SMEMBERS", "lwds:v1:client:{%s}:evsubs:ClientUpdated" % cid))
+            "SMEMBERS", "lwds:v2:client:{%s}:evsubs:ClientUpdated" % cid))
 
     def test_xml_create_and_read(self):
         body = ("<Subscription><SubscriptionType>ClientDisconnected"
@@ -288,9 +288,9 @@ class TestSubscriptions(ServiceTestCase):
         self.assertEqual(self.api.delete(p, self.admin).status, 204)
         self.assertEqual(self.api.get(p, self.admin).status, 404)
         self.assertEqual(self.api.delete(p, self.admin).status, 404)
-        self.assertEqual(self.redis.hgetall("lwds:v1:sub:{%s}" % sid), {})
+        self.assertEqual(self.redis.hgetall("lwds:v2:sub:{%s}" % sid), {})
         self.assertNotIn(sid.encode(), self.redis.command(
-            "SMEMBERS", "lwds:v1:org:{0}:evsubs:ClientConnectionExpired"))
+            "SMEMBERS", "lwds:v2:org:{0}:evsubs:ClientConnectionExpired"))
         # the same subscription can be created again
         self.create("/subscriptions", {"SubscriptionType":
                                        "ClientConnectionExpired",

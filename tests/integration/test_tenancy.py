@@ -35,7 +35,7 @@ class TestTenancy(ServiceTestCase):
         self.assertNotIn("Secret", r.json(), r)
 
     def test_secret_not_stored_in_clear(self):
-        rec = self.redis.hgetall("lwds:v1:accesskey:" + self.org_key["Key"])
+        rec = self.redis.hgetall("lwds:v2:accesskey:" + self.org_key["Key"])
         self.assertTrue(rec, "no accesskey record in Redis")
         self.assertNotIn(self.org_key["Secret"], rec.values())
 
@@ -117,7 +117,7 @@ class TestTenancy(ServiceTestCase):
         self.assertEqual(r.status, 201, r)
         key = r.json()
         tok_d = self.api.token(key["Key"], key["Secret"])
-        org = self.redis.hgetall("lwds:v1:accesskey:" + key["Key"]).get("org")
+        org = self.redis.hgetall("lwds:v2:accesskey:" + key["Key"]).get("org")
         self.assertTrue(org and org != "0", "org of the new key: %r" % org)
         gw2 = Services(self.redis, ("coap-gw",), env={
             "LWDS_COAP_ORG": org,
@@ -129,7 +129,7 @@ class TestTenancy(ServiceTestCase):
         self.addCleanup(c.close)
         _, _, cid = self.register("tenant-d-dev", client=c)
         self.assertEqual(self.redis.hgetall(
-            "lwds:v1:client:{%s}" % cid).get("org"), org)
+            "lwds:v2:client:{%s}" % cid).get("org"), org)
         self.assertIn("tenant-d-dev", self.names_listed(tok_d))
         self.assertEqual(self.api.get("/clients/" + cid, tok_d).status, 200)
         self.assertEqual(self.api.get("/clients/" + cid, self.org).status,

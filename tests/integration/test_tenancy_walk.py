@@ -61,7 +61,7 @@ class TestTenancyWalk(ServiceTestCase):
         cls.a, ka = cls.org_token(admin, "org-a")
         cls.b, _ = cls.org_token(admin, "org-b")
         cls.a_key = ka["Key"]
-        cls.a_org = cls.redis.hgetall("lwds:v1:accesskey:" + cls.a_key)["org"]
+        cls.a_org = cls.redis.hgetall("lwds:v2:accesskey:" + cls.a_key)["org"]
         r = api.post("/objecttypes/definitions", cls.a, {
             "ObjectID": "20555", "Name": "SecretThingOfA", "Properties": [
                 {"PropertyID": "0", "Name": "Level", "DataType": "Integer",
@@ -87,7 +87,7 @@ class TestTenancyWalk(ServiceTestCase):
                 break
             cls.api.delete("/identities/psk/" + psk["Identity"], cls.a)
         cls.a_psk = psk["Identity"]
-        v = int(cls.redis.command("GET", "lwds:v1:{psk}:version"))
+        v = int(cls.redis.command("GET", "lwds:v2:{psk}:version"))
         wait_until(lambda: "(version %d)" % v in cls.svc.logs(5000),
                    what="PSK reload")
         subprocess.run(
@@ -96,7 +96,7 @@ class TestTenancyWalk(ServiceTestCase):
              b"</1/0>,</3/0>",
              b"coaps://127.0.0.1:%d/rd?ep=secret-device-of-a&lt=3600"
              % cls.svc.dtls_port], capture_output=True, timeout=30)
-        rec = cls.redis.hgetall("lwds:v1:client:{%s}" % psk["Identity"])
+        rec = cls.redis.hgetall("lwds:v2:client:{%s}" % psk["Identity"])
         assert rec.get("state") == "registered", rec
         return psk["Identity"]
 
@@ -112,7 +112,7 @@ class TestTenancyWalk(ServiceTestCase):
         keep = {k: v for k, v in snap.items()
                 if "{%s}" % self.a_org in k or self.a_client in k
                 or self.a_sub in k or self.a_key in k}
-        keep["psk-of-a"] = self.redis.command("HGET", "lwds:v1:{psk}",
+        keep["psk-of-a"] = self.redis.command("HGET", "lwds:v2:{psk}",
                                               self.a_psk)
         return keep
 
