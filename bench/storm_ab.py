@@ -16,12 +16,14 @@ one ClientDisconnected subscription (it fires on no Register, but the
 broker can no longer skip the lookups of that organisation's events).
 --aof: Redis with the deployment's persistence (appendonly yes,
 appendfsync everysec; deploy/docker/redis.Dockerfile) instead of the
-benchmarks' none.
+benchmarks' none.  Last, one line per build and concurrency with the
+medians of its rounds.
 """
 import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 
@@ -95,14 +97,30 @@ def subscribe(svc):
         raise RuntimeError("POST /subscriptions: %r" % (r,))
 
 
+def start(redis):
+    """The services; again (new ports) when a port chosen free was taken
+    meanwhile by another process of this shared machine."""
+    for attempt in range(3):
+        svc = lwdslib.Services(redis, env={"LWDS_LOG_LEVEL": "warning"})
+        try:
+            svc.start()
+            return svc
+        except AssertionError:
+            svc.cleanup()
+            if attempt == 2:
+                raise
+    return None
+
+
 def one_round(build, tools, cfg, rnd):
+    """The storms of one build at each concurrency: a list of results."""
     os.environ["LWDS_BUILD_DIR"] = os.path.abspath(build)
     redis = lwdslib.Redis()
+    out = []
     try:
         if cfg.aof:
             bench.aof_on(redis)
-        svc = lwdslib.Services(redis, env={"LWDS_LOG_LEVEL": "warning"})
-        svc.start()
+        svc = start(redis)
         try:
             if cfg.subscribed:
                 subscribe(svc)
@@ -113,20 +131,37 @@ def one_round(build, tools, cfg, rnd):
                                       "b%d-%d-" % (rnd, c), c)
                 gw = storm(tools, svc.coap_port, cfg.storm,
                            "g%d-%d-" % (rnd, c), c, pids)
-                print(json.dumps({"build": build, "round": rnd,
-                                  "subscribed": cfg.subscribed,
-                                  "aof": cfg.aof,
-                                  "sockets": c, "lwds": gw,
-                                  "baseline": base,
-                                  "ratio": round(gw["rate"] /
-                                                 base["rate"], 3),
-                                  "loadavg": os.getloadavg()[0]}),
-                      flush=True)
+                res = {"build": build, "round": rnd,
+                       "subscribed": cfg.subscribed, "aof": cfg.aof,
+                       "sockets": c, "lwds": gw, "baseline": base,
+                       "ratio": round(gw["rate"] / base["rate"], 3),
+                       "loadavg": os.getloadavg()[0]}
+                print(json.dumps(res), flush=True)
+                out.append(res)
             svc.check_running()
         finally:
             svc.stop()
     finally:
         redis.close()
+    return out
+
+
+def print_medians(results):
+    """One JSON line per (build, concurrency): the medians of its rounds."""
+    groups = {}
+    for r in results:
+        groups.setdefault((r["build"], r["sockets"]), []).append(r)
+    for (build, c), rs in groups.items():
+        cpu = {k: round(statistics.median(r["lwds"]["cpu_us"][k]
+                                          for r in rs), 1)
+               for k in rs[0]["lwds"]["cpu_us"]}
+        print(json.dumps({"build": build, "sockets": c, "rounds": len(rs),
+                          "median": {
+                              "rate": round(statistics.median(
+                                  r["lwds"]["rate"] for r in rs)),
+                              "ratio": round(statistics.median(
+                                  r["ratio"] for r in rs), 3),
+                              "cpu_us": cpu}}))
 
 
 def main():
@@ -141,8 +176,10 @@ def main():
     cfg = ap.parse_args()
     cfg.sweep = [int(c) for c in cfg.sweep.split(",")]
     tools = os.path.abspath(cfg.builds[0])
+    results = []
     for rnd, build in enumerate(cfg.builds):
-        one_round(build, tools, cfg, rnd)
+        results += one_round(build, tools, cfg, rnd)
+    print_medians(results)
 
 
 if __name__ == "__main__":

@@ -341,7 +341,7 @@ class TestSubscriptions(ServiceTestCase):
 
     def events_caught_up(self):
         for g in self.redis.command("XINFO", "GROUPS",
-                                    "lwds:v1:{events}") or []:
+                                    "lwds:v2:{events}") or []:
             f = dict(zip(g[0::2], g[1::2]))
             if f[b"name"] == b"lwds-broker":
                 return f[b"pending"] == 0 and f[b"lag"] == 0
@@ -351,7 +351,7 @@ class TestSubscriptions(ServiceTestCase):
         # the broker acknowledges the events of an organisation that has
         # no subscription at all without looking any up; one created
         # afterwards fires for the next event
-        self.assertEqual(self.redis.command("ZCARD", "lwds:v1:org:{0}:subs"),
+        self.assertEqual(self.redis.command("ZCARD", "lwds:v2:org:{0}:subs"),
                          0, "another test left a subscription")
         name = "lwds_broker_events_unsubscribed_total"
         before = self.broker_counter(name)
