@@ -429,6 +429,24 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
 }
 
+/* The keys of a subscription's organisation step (claim on create, removal
+ * on delete), all of the organisation's slot: its subscription index, its
+ * duplicate claims and, for an organisation-level subscription, the event
+ * set of its type.  Returns how many of keys it filled. */
+static size_t
+org_step_keys(const struct api_req *r, const struct api_sub_rec *rec,
+              char keys[3][160])
+{
+	size_t n = 2;
+
+	snprintf(keys[0], 160, LWM2M_KEY_ORG_SUBS, r->org);
+	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
+	if (rec->client[0] == '\0') {
+		n += index_keys(rec, &keys[2]);
+	}
+	return n;
+}
+
 static void on_claimed(struct api_req *r, redisReply *reply, void *arg);
 static lwm2m_err send_fp_claim(struct api_req *r, struct sub_state *s);
 
@@ -438,14 +456,9 @@ send_claim(struct api_req *r, struct sub_state *s)
 {
 	char keys[3][160], nkeys[8], created[24], limit[16];
 	const char *argv[16];
-	size_t n = 2;
+	size_t n = org_step_keys(r, &s->rec, keys);
 	int argc = 0;
 
-	snprintf(keys[0], 160, LWM2M_KEY_ORG_SUBS, r->org);
-	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
-	if (s->rec.client[0] == '\0') {
-		n += index_keys(&s->rec, &keys[2]);
-	}
 	snprintf(nkeys, sizeof nkeys, "%zu", n);
 	snprintf(created, sizeof created, "%lld", s->rec.created);
 	snprintf(limit, sizeof limit, "%d", API_SUB_ORG_MAX);
@@ -1029,14 +1042,9 @@ send_org_remove(struct api_req *r, struct sub_state *s)
 {
 	char keys[3][160], nkeys[8];
 	const char *argv[12];
-	size_t n = 2;
+	size_t n = org_step_keys(r, &s->rec, keys);
 	int argc = 0;
 
-	snprintf(keys[0], 160, LWM2M_KEY_ORG_SUBS, r->org);
-	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
-	if (s->rec.client[0] == '\0') {
-		n += index_keys(&s->rec, &keys[2]);
-	}
 	snprintf(nkeys, sizeof nkeys, "%zu", n);
 	argv[argc++] = "EVAL";
 	argv[argc++] = org_remove_lua;
