@@ -497,6 +497,10 @@ enum {
 bool gw_restore_record(const char *const *v, const char *gw_id,
                        int64_t now_ms, struct gw_record *ret_rec);
 
+/* gw_unconnected_udp_family returns the address family of fd when it is an
+ * unconnected (listening) UDP socket, else AF_UNSPEC. */
+int gw_unconnected_udp_family(int fd);
+
 /* gw_coap_set_bufs sets SO_RCVBUF/SO_SNDBUF to bytes on every unconnected
  * UDP socket of the process (libcoap's listening endpoints, before any
  * client session exists): SO_RCVBUFFORCE/SO_SNDBUFFORCE when permitted

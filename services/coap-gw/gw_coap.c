@@ -573,24 +573,34 @@ set_buf(int fd, int opt_force, int opt, int bytes)
 	}
 }
 
-/* an unconnected IPv4/IPv6 UDP socket: a listening endpoint */
-static bool
-is_listening_udp(int fd)
+int
+gw_unconnected_udp_family(int fd)
 {
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof sa;
+	struct sockaddr_storage local, peer;
+	socklen_t len = sizeof local;
 	int type = 0;
 	socklen_t tlen = sizeof type;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
 	    type != SOCK_DGRAM ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
-	    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6)) {
-		return false;
+	    getsockname(fd, (struct sockaddr *)&local, &len) != 0) {
+		return AF_UNSPEC;
 	}
-	len = sizeof sa;
-	return getpeername(fd, (struct sockaddr *)&sa, &len) != 0 &&
-	       errno == ENOTCONN;
+	len = sizeof peer;
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 ||
+	    errno != ENOTCONN) {
+		return AF_UNSPEC;
+	}
+	return local.ss_family;
+}
+
+/* an unconnected IPv4/IPv6 UDP socket: a listening endpoint */
+static bool
+is_listening_udp(int fd)
+{
+	int family = gw_unconnected_udp_family(fd);
+
+	return family == AF_INET || family == AF_INET6;
 }
 
 size_t

@@ -267,20 +267,7 @@ probe_ptr(int epfd, int fd, const coap_address_t *bound)
 static bool
 is_our_kind(int fd, const coap_address_t *listen)
 {
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof sa;
-	int type = 0;
-	socklen_t tlen = sizeof type;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
-	    type != SOCK_DGRAM ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
-	    sa.ss_family != listen->addr.sa.sa_family) {
-		return false;
-	}
-	len = sizeof sa;
-	return getpeername(fd, (struct sockaddr *)&sa, &len) != 0 &&
-	       errno == ENOTCONN;
+	return gw_unconnected_udp_family(fd) == listen->addr.sa.sa_family;
 }
 
 /* Opens an endpoint of ctx on listen's host with an ephemeral port; its
