@@ -326,17 +326,23 @@ class Services:
     def start(self, timeout=15):
         """Start every service, then wait for GET / and a CoAP ping."""
         for name in self.names:
-            log = open(os.path.join(self.logdir, name + ".log"), "wb")
-            self.procs[name] = subprocess.Popen(
-                [binary(name)], env=self.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT)
-            log.close()
+            self.spawn(name, "wb")
         try:
             self.wait_ready(timeout)
         except AssertionError:
             self.stop()
             raise
         return self
+
+    def spawn(self, name, mode="ab"):
+        """Start service name with these settings, without waiting; its
+        output goes to its log, appended ("ab": a restart) or new ("wb")."""
+        log = open(os.path.join(self.logdir, name + ".log"), mode)
+        self.procs[name] = subprocess.Popen(
+            [binary(name)], env=self.env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return self.procs[name]
 
     def wait_ready(self, timeout=15):
         deadline = time.monotonic() + timeout

@@ -185,12 +185,7 @@ class TestBrokerPair(ServiceTestCase):
                            "every value at /kill/%s with one broker left"
                            % ep)
         finally:
-            log = open(os.path.join(self.svc.logdir, "broker.log"), "ab")
-            self.svc.procs["broker"] = subprocess.Popen(
-                [binary("broker")], env=self.svc.env,
-                stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT)
-            log.close()
+            self.svc.spawn("broker")
 
 
 if __name__ == "__main__":

@@ -6,14 +6,12 @@ nothing; a failing hook is retried and recovers; a hook that never recovers
 becomes a dead letter shown by the REST API; a slow hook delays no other."""
 
 import json
-import os
 import signal
-import subprocess
 import time
 import unittest
 
 from hooksink import Sink
-from lwdslib import ServiceTestCase, binary, path_of, wait_until
+from lwdslib import ServiceTestCase, wait_until
 
 EVENTS = "lwds:v2:{events}"
 
@@ -84,11 +82,7 @@ class TestDelivery(ServiceTestCase):
         p.wait(10)
 
     def start(self, name):
-        log = open(os.path.join(self.svc.logdir, name + ".log"), "ab")
-        self.svc.procs[name] = subprocess.Popen(
-            [binary(name)], env=self.svc.env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.svc.spawn(name)
 
     def wait_clients(self, path, ids, timeout=30):
         wait_until(lambda: self.clients_seen(path) >= set(ids), timeout,

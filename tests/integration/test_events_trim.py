@@ -6,11 +6,10 @@ and entries another group still has pending are kept."""
 import os
 import re
 import signal
-import subprocess
 import unittest
 import urllib.request
 
-from lwdslib import ServiceTestCase, binary, free_port, wait_until
+from lwdslib import ServiceTestCase, free_port, wait_until
 
 EVENTS = "lwds:v2:{events}"
 GROUP = "lwds-broker"
@@ -33,11 +32,7 @@ class EventsCase(ServiceTestCase):
         p.wait(10)
 
     def start_broker(self):
-        log = open(os.path.join(self.svc.logdir, "broker.log"), "ab")
-        self.svc.procs["broker"] = subprocess.Popen(
-            [binary("broker")], env=self.svc.env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.svc.spawn("broker")
         self.svc.wait_ready(15)
 
     def xlen(self):

@@ -6,16 +6,13 @@ for the others, the last one cancels it, and a re-registration of the
 device re-establishes it."""
 
 import json
-import os
 import signal
-import subprocess
 import time
 import unittest
 import xml.etree.ElementTree as ET
 
 from hooksink import Sink
-from lwdslib import (ServiceTestCase, Sim, binary, link, path_of,
-                     wait_until)
+from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
 
 
 class TestObserve(ServiceTestCase):
@@ -216,11 +213,7 @@ class TestObserve(ServiceTestCase):
         p = self.svc.procs[name]
         p.send_signal(sig)
         p.wait(10)
-        log = open(os.path.join(self.svc.logdir, name + ".log"), "ab")
-        self.svc.procs[name] = subprocess.Popen(
-            [binary(name)], env=self.svc.env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.svc.spawn(name)
         self.svc.wait_ready(15)
 
     def wait_clean(self):
@@ -323,11 +316,7 @@ class TestObserve(ServiceTestCase):
         for v in ("1.5", "2.5", "3.5"):
             self.set_value(v)
             time.sleep(0.3)
-        log = open(os.path.join(self.svc.logdir, "broker.log"), "ab")
-        self.svc.procs["broker"] = subprocess.Popen(
-            [binary("broker")], env=self.svc.env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.svc.spawn("broker")
         wait_until(lambda: set(self.values("/n-kill")) >= {1.5, 2.5, 3.5},
                    20, 0.2, "values after the broker restart: %r"
                    % (self.values("/n-kill"),))

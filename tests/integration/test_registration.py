@@ -3,12 +3,11 @@ de-register, expire, re-register (issue 2)."""
 
 import os
 import signal
-import subprocess
 import time
 import unittest
 
-from lwdslib import (ACK, CON, OPT, CoapMessage, ServiceTestCase, Sim, binary,
-                     link, path_of, random_token, uint_opt, wait_until)
+from lwdslib import (ACK, CON, OPT, CoapMessage, ServiceTestCase, Sim, link,
+                     path_of, random_token, uint_opt, wait_until)
 
 PAYLOAD = (b'</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</3303/0>,'
            b'</3303/1>,</5>')
@@ -240,11 +239,7 @@ class TestRegistration(ServiceTestCase):
         p = self.svc.procs["coap-gw"]
         p.send_signal(signal.SIGKILL)
         p.wait(10)
-        log = open(os.path.join(self.svc.logdir, "coap-gw.log"), "ab")
-        self.svc.procs["coap-gw"] = subprocess.Popen(
-            [binary("coap-gw")], env=self.svc.env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.svc.spawn("coap-gw")
         self.svc.wait_ready(15)
 
     def test_expire_across_gateway_restart(self):
@@ -262,11 +257,7 @@ class TestRegistration(ServiceTestCase):
                    "the short lifetime over while the gateway is down")
         self.assertEqual(self.client_record(short)["state"], "registered")
         self.svc.procs["coap-gw"].wait(0)
-        log = open(os.path.join(self.svc.logdir, "coap-gw.log"), "ab")
-        self.svc.procs["coap-gw"] = subprocess.Popen(
-            [binary("coap-gw")], env=self.svc.env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.svc.spawn("coap-gw")
         self.svc.wait_ready(15)
         wait_until(lambda: self.client_record(short).get("state") ==
                    "expired", 10, 0.2, "expired after the restart")
