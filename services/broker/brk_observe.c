@@ -354,8 +354,8 @@ decide(struct obs_job *j)
 	if (j->n_subs > 0 && !same_gw) {
 		/* first subscription, or the device moved to another gateway
 		 * or its gateway restarted (the observations died with the old
-		 * gateway process); attributes
-		 * always go first, cleared when none are wanted, so that none
+		 * gateway process); attributes always go first, and the
+		 * merged query clears those no subscription wants, so that none
 		 * left by earlier subscriptions remain on the device */
 		j->observe_after = true;
 		send_op(j, STEP_ATTRS);
@@ -381,7 +381,10 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 /* The merged attribute query satisfies every subscription: the smallest
  * pmin and step (none when a subscription has none: it wants every
  * change), the smallest pmax; lt/gt cannot be merged and are not sent: the
- * broker filters them (brk_notify.c). */
+ * broker filters them (brk_notify.c).  The query names all three: an
+ * attribute no subscription wants is cleared ("pmin" without a value), so
+ * none left on the device by earlier subscriptions delays or thins out
+ * the notifications of the ones now there. */
 static void
 merge_attrs(struct obs_job *j, const redisReply *a)
 {
@@ -404,14 +407,13 @@ build_query(struct obs_job *j)
 	static const char *const names[] = {"pmin", "pmax", "st"};
 	size_t at = 0;
 
-	j->query[0] = '\0';
 	for (size_t i = 0; i < 3; i++) {
-		if (j->best[i][0] == '\0' || (i != 1 && j->none[i])) {
-			continue;
-		}
+		bool wanted = j->best[i][0] != '\0' && (i == 1 || !j->none[i]);
+
 		at += (size_t)snprintf(j->query + at, sizeof j->query - at,
-		                       "%s%s=%s", at > 0 ? "&" : "", names[i],
-		                       j->best[i]);
+		                       "%s%s%s%s", at > 0 ? "&" : "", names[i],
+		                       wanted ? "=" : "",
+		                       wanted ? j->best[i] : "");
 		if (at >= sizeof j->query) {
 			j->query[0] = '\0';
 			return;

@@ -101,14 +101,14 @@ class TestObserve(ServiceTestCase):
         self.wait_observes(path, before + 1)
         wait_until(lambda: path in self.observed(), 10, 0.1, "stored")
         state = self.observed()[path].split()
-        self.assertEqual(state[2], "pmin=5&st=0.5", state)
+        self.assertEqual(state[2], "pmin=5&pmax&st=0.5", state)
         b = self.subscribe(3303, 0, "SensorValue", "/b",
                            {"Pmin": 2, "Pmax": 60, "Step": 1.25})
         wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
                    ["pmin=2&pmax=60&st=0.5"], 10, 0.1, "merged attributes")
         c = self.subscribe(3303, 0, "5700", "/c")    # wants every change
         wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
-                   ["pmax=60"], 10, 0.1, "merged with c")
+                   ["pmin&pmax=60&st"], 10, 0.1, "merged with c")
         time.sleep(0.5)
         self.assertEqual(self.observes(path), before + 1,
                          "a second Observe for the same path")
@@ -116,14 +116,14 @@ class TestObserve(ServiceTestCase):
         self.unsubscribe(b)
         self.unsubscribe(a)
         wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
-                   ["-"], 10, 0.1, "attributes of c only")
+                   ["pmin&pmax&st"], 10, 0.1, "attributes of c only")
         self.assertEqual(self.cancels(), cancels, "cancelled for c too")
         self.assertIn(path, self.observed())
         r = self.api.put("/subscriptions/" + c, self.admin,
                          {"Attributes": {"Pmin": 7}})
         self.assertEqual(r.status, 204, r)
         wait_until(lambda: self.observed().get(path, "").split()[2:3] ==
-                   ["pmin=7"], 10, 0.1, "attributes after PUT")
+                   ["pmin=7&pmax&st"], 10, 0.1, "attributes after PUT")
         # the device registers again: it forgot the observation
         self.sim.send("register *")
         self.wait_observes(path, before + 2)
