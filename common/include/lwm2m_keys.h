@@ -117,8 +117,11 @@
 #define LWM2M_KEY_DELIVERY_RETRY LWM2M_KEY_PREFIX "{deliveries}:retry"
 /* HASH per subscription with attributes: lastt, lastv (gateway time in ms
  * and value of the last notification delivered), written by the broker's
- * filter script in the same step as the job's XADD (one slot). */
+ * filter script in the same step as the job's XADD (one slot).  Deleting
+ * the subscription replaces it with the STRING "deleted", which expires
+ * after LWM2M_SUB_FILTER_GONE_MS; the filter script queues nothing then. */
 #define LWM2M_KEY_SUB_FILTER LWM2M_KEY_PREFIX "{deliveries}:filter:%s"
+#define LWM2M_SUB_FILTER_GONE_MS 600000
 /* STREAM of dead letters: fields org, sub, id, status, error, job. */
 #define LWM2M_KEY_DEADLETTERS LWM2M_KEY_PREFIX "{deliveries}:dead"
 

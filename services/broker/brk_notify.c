@@ -139,9 +139,12 @@ const char brk__lua_notify_subs[] =
  * after the last delivery, never a notification older than it; with step,
  * lt or gt, a change of at least step since the last value delivered or a
  * crossing of lt/gt, unless pmax has passed.  Returns 1 when queued, 0
- * when filtered out. */
+ * when filtered out or when the filter state is the string a subscription
+ * DELETE leaves (the subscription was deleted after this broker read it:
+ * nothing is queued and no filter hash is created again). */
 const char brk__lua_deliver[] =
-    "local h = redis.call('HMGET', KEYS[1], 'lastt', 'lastv') "
+    "local h = redis.pcall('HMGET', KEYS[1], 'lastt', 'lastv') "
+    "if h.err then return 0 end "
     "local now, v = tonumber(ARGV[1]), tonumber(ARGV[2]) "
     "local lastt, lastv = tonumber(h[1]), tonumber(h[2]) "
     "local pmin, pmax = tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0 "

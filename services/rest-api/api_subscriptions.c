@@ -1059,14 +1059,18 @@ send_org_remove(struct api_req *r, struct sub_state *s)
 
 /* Delete: the client's indexes (the broker stops routing to it), the
  * organisation's, the broker's filter state, then the record, whose reply
- * answers 204 */
+ * answers 204.  The filter state is replaced by a string that expires
+ * (LWM2M_SUB_FILTER_GONE_MS), not deleted: a broker that read the record
+ * just before finds it in its filter script and queues nothing, where a
+ * plain DEL would let that script create the hash again, for good. */
 static void
 delete_rec(struct api_req *r, struct sub_state *s)
 {
 	if (client_index(r, &s->rec, s->rec.id, "SREM", NULL) != LWM2M_OK ||
 	    send_org_remove(r, s) != LWM2M_OK ||
-	    api_redis_cmd(r, NULL, NULL, "DEL " LWM2M_KEY_SUB_FILTER,
-	                  s->rec.id) != LWM2M_OK ||
+	    api_redis_cmd(r, NULL, NULL,
+	                  "SET " LWM2M_KEY_SUB_FILTER " deleted PX %d",
+	                  s->rec.id, LWM2M_SUB_FILTER_GONE_MS) != LWM2M_OK ||
 	    api_redis_cmd(r, on_deleted, NULL, "DEL " LWM2M_KEY_SUB,
 	                  s->rec.id) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");

@@ -12,7 +12,8 @@ import unittest
 import xml.etree.ElementTree as ET
 
 from hooksink import Sink
-from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
+from lwdslib import Monitor, ServiceTestCase, Sim, link, parse_monitor, \
+    path_of, wait_until
 
 
 class TestObserve(ServiceTestCase):
@@ -205,6 +206,37 @@ class TestObserve(ServiceTestCase):
         self.assertEqual(n.find("Value/*/SensorValue").text, "35.25")
         for s in (a, b, c, x, g):
             self.unsubscribe(s)
+
+    def test_deleted_subscription_leaves_no_filter_state(self):
+        """A notification the broker is filtering when its subscription is
+        deleted queues nothing and creates no filter state again: the
+        DELETE leaves an expiring "deleted" string in place of the filter
+        hash.  The race is replayed: the broker's own filter-script call
+        for the subscription, recorded with MONITOR, is sent again after
+        the DELETE (without the string it would pass, as the first
+        notification of a new filter, and write the hash back for good)."""
+        self.wait_clean()
+        seen = self.observes("/3303/0/5700")
+        mon = Monitor(self.redis.host, self.redis.port)
+        mon.start()
+        try:
+            sid = self.subscribe(3303, 0, "5700", "/late", {"Step": 1})
+            self.wait_observes("/3303/0/5700", seen + 1)
+            self.set_value("40.5")
+            wait_until(lambda: 40.5 in self.values("/late"), 10, 0.1,
+                       "40.5 at /late")
+        finally:
+            mon.stop()
+        key = ("lwds:v2:{deliveries}:filter:%s" % sid).encode()
+        calls = [p[1] for p in map(parse_monitor, mon.lines)
+                 if p and len(p[1]) > 3 and p[1][0].upper() == b"EVALSHA"
+                 and p[1][3] == key]
+        self.assertTrue(calls, "no filter script call for " + sid)
+        self.unsubscribe(sid)
+        self.assertEqual(self.redis.command("GET", key), b"deleted")
+        self.assertTrue(0 < self.redis.command("PTTL", key) <= 600000)
+        self.assertEqual(self.redis.command(*calls[-1]), 0)
+        self.assertEqual(self.redis.command("TYPE", key), "string")
 
     def restart(self, name, sig=signal.SIGKILL):
         """Stop service name with sig (SIGKILL by default) and start it

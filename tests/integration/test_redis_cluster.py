@@ -30,11 +30,10 @@ reply during the run (INFO errorstats) fails the test too.
 
 import os
 import re
-import socket
-import threading
 import unittest
 
-from lwdslib import Redis, RedisError, Services, wait_until
+from lwdslib import Monitor, Redis, RedisError, Services, parse_monitor, \
+    wait_until
 
 MODULES = ["test_registration", "test_lifecycle", "test_dtls",
            "test_definitions", "test_subscriptions", "test_observe",
@@ -61,69 +60,6 @@ def key_slot(key):
         if e > s + 1:
             key = key[s + 1:e]
     return crc16(key) % 16384
-
-
-_ESC = {"n": b"\n", "r": b"\r", "t": b"\t", "a": b"\a", "b": b"\b",
-        '"': b'"', "\\": b"\\"}
-
-
-def parse_monitor(line):
-    """(client, [args as bytes]) of one MONITOR line, or None."""
-    m = re.match(r'^\+?[\d.]+ \[\d+ ([^\]]+)\] (.*)$', line)
-    if not m:
-        return None
-    client, rest, args, i = m.group(1), m.group(2), [], 0
-    while i < len(rest):
-        if rest[i] != '"':
-            i += 1
-            continue
-        i, cur = i + 1, bytearray()
-        while rest[i] != '"':
-            if rest[i] == "\\":
-                c = rest[i + 1]
-                if c == "x":
-                    cur += bytes([int(rest[i + 2:i + 4], 16)])
-                    i += 4
-                    continue
-                cur += _ESC.get(c, c.encode())
-                i += 2
-                continue
-            cur += rest[i].encode("latin-1", "replace")
-            i += 1
-        args.append(bytes(cur))
-        i += 1
-    return client, args
-
-
-class Monitor(threading.Thread):
-    """MONITOR on its own connection, every line appended to a list."""
-
-    def __init__(self, host, port):
-        super().__init__(daemon=True)
-        self.sock = socket.create_connection((host, port))
-        self.sock.sendall(b"*1\r\n$7\r\nMONITOR\r\n")
-        self.lines = []
-
-    def run(self):
-        buf = b""
-        while True:
-            try:
-                data = self.sock.recv(1 << 20)
-            except OSError:
-                return
-            if not data:
-                return
-            buf += data
-            *done, buf = buf.split(b"\r\n")
-            self.lines.extend(d.decode("utf-8", "replace") for d in done)
-
-    def stop(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.join(10)
-        self.sock.close()
 
 
 class KeyFinder:
