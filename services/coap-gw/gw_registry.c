@@ -1066,14 +1066,90 @@ sweep_set(struct gw_ctx *gw, const char *owner, size_t len)
 	}
 }
 
+/* KEYS a gateway's alive key and expiry set (one slot): 1 when the
+ * gateway is dead and has no device left to expire, else 0 */
+static const char idle_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 and "
+    "redis.call('ZCARD', KEYS[2]) == 0 then return 1 end return 0";
+
+/* Retiring the id of a gateway gone for good from LWM2M_KEY_GATEWAYS, so
+ * that live gateways stop checking it every sweep: once idle_lua finds it
+ * dead and empty, SREM, then idle_lua again, and SADD back when it no
+ * longer holds (the gateway came back between the check and the SREM: it
+ * sets its alive key before its first registration).  Each step's
+ * callback takes set over and frees it at the end. */
+static void retire_send(struct sweep_set *set, lwm2m_redis_cb cb);
+
+static bool
+reply_int(const redisReply *r, long long v)
+{
+	return r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == v;
+}
+
+static void
+on_retire_recheck(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct sweep_set *set = arg;
+
+	if (reply_int(reply, 0)) {
+		lwm2m_redis_cmd(redis, NULL, NULL,
+		                "SADD " LWM2M_KEY_GATEWAYS " %s", set->owner);
+	} else if (reply_int(reply, 1)) {
+		lwm2m_log(LWM2M_LOG_INFO,
+		          "gateway %s retired: dead, no devices", set->owner);
+	}
+	free(set);
+}
+
+static void
+on_retire_srem(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct sweep_set *set = arg;
+
+	if (reply_int(reply, 1)) {
+		retire_send(set, on_retire_recheck);
+		return;
+	}
+	free(set);
+}
+
+static void
+on_retire_idle(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct sweep_set *set = arg;
+
+	if (reply_int(reply, 1) &&
+	    lwm2m_redis_cmd(redis, on_retire_srem, set,
+	                    "SREM " LWM2M_KEY_GATEWAYS " %s",
+	                    set->owner) == LWM2M_OK) {
+		return;
+	}
+	free(set);
+}
+
+static void
+retire_send(struct sweep_set *set, lwm2m_redis_cb cb)
+{
+	char alive[GW_EP_MAX + 64], expiry[GW_EP_MAX + 64];
+
+	snprintf(alive, sizeof alive, LWM2M_KEY_GATEWAY_ALIVE, set->owner);
+	snprintf(expiry, sizeof expiry, LWM2M_KEY_GATEWAY_EXPIRY, set->owner);
+	if (lwm2m_redis_cmd(set->gw->redis, cb, set, "EVAL %s 2 %s %s",
+	                    idle_lua, alive, expiry) != LWM2M_OK) {
+		free(set);
+	}
+}
+
+/* a dead peer: its due entries swept, its id retired when nothing is left */
 static void
 on_peer_alive(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct sweep_set *set = arg;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
-	    reply->integer == 0) {
+	if (reply_int(reply, 0)) {
 		sweep_set(set->gw, set->owner, strlen(set->owner));
+		retire_send(set, on_retire_idle);
+		return;
 	}
 	free(set);
 }

@@ -6,8 +6,8 @@ import signal
 import time
 import unittest
 
-from lwdslib import (ACK, CON, OPT, CoapMessage, ServiceTestCase, Sim, link,
-                     path_of, random_token, uint_opt, wait_until)
+from lwdslib import (ACK, CON, OPT, CoapMessage, Monitor, ServiceTestCase,
+                     Sim, link, path_of, random_token, uint_opt, wait_until)
 
 PAYLOAD = (b'</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</3303/0>,'
            b'</3303/1>,</5>')
@@ -213,6 +213,35 @@ class TestRegistration(ServiceTestCase):
                 "ZSCORE", "lwds:v2:org:{0}:clients", cid))
             wait_until(lambda: len(self.expired_events(cid)) == 1,
                        timeout=5, interval=0.1, what="expired event")
+
+    def test_dead_gateway_id_retired_when_empty(self):
+        """The id of a dead gateway stays in `gateways` while its expiry
+        set holds a device not yet due, and is removed once the set is
+        empty, so live gateways stop checking it."""
+        cid = "ghostDeviceLater000000"
+        later = int(time.time() * 1000) + 3600 * 1000
+        self.ghost_device(cid, "ghost-later", "registered", later)
+        self.addCleanup(self.redis.command, "ZREM",
+                        "lwds:v2:org:{0}:clients", cid)
+        self.addCleanup(self.redis.command, "DEL",
+                        "lwds:v2:client:{%s}" % cid)
+        mon = Monitor(self.redis.host, self.redis.port)
+        mon.start()
+        try:
+            wait_until(lambda: sum('"lwds:v2:gw:{ghost}:alive"' in line
+                                   and '"EVAL"' in line
+                                   for line in mon.lines) >= 2,
+                       timeout=10, interval=0.2, what="two checks of ghost")
+        finally:
+            mon.stop()
+        self.assertIn(b"ghost", self.redis.command(
+            "SMEMBERS", "lwds:v2:gateways"))
+        self.redis.command("ZREM", "lwds:v2:gw:{ghost}:expiry", cid)
+        wait_until(lambda: b"ghost" not in self.redis.command(
+            "SMEMBERS", "lwds:v2:gateways"), timeout=10, interval=0.2,
+            what="ghost retired")
+        self.assertIn(self.svc.gw_id.encode(), self.redis.command(
+            "SMEMBERS", "lwds:v2:gateways"))
 
     def test_expiry_entry_of_moved_device_dropped(self):
         """An entry left in a dead gateway's set by a takeover that crashed
