@@ -389,6 +389,8 @@ setup(void)
 	lwm2m_log_init("test", LWM2M_LOG_WARNING);
 	evthread_use_pthreads();
 	redis_do("FLUSHALL");
+	/* the jobs' subscription exists: a retry of a deleted one is dropped */
+	redis_do("HSET " LWM2M_KEY_SUB " type ClientConnected", SUB_A);
 	sink_start();
 }
 

@@ -417,6 +417,45 @@ job_start(struct wh_ctx *ctx, struct wh_job *job)
 	}
 }
 
+/* The reply to EXISTS of a retried job's subscription: 0 drops the job
+ * (acknowledged and removed; no dead letter, since the subscription and
+ * its dead letters are gone); anything else, Redis unreachable included,
+ * delivers it, as a first attempt would be. */
+static void
+on_sub_checked(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct wh_job *job = arg;
+
+	if (job->ctx->closing) {
+		job_free(job);
+		return;
+	}
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer == 0) {
+		lwm2m_log(LWM2M_LOG_INFO,
+		          "dropped sub=%s delivery=%s attempt=%u: "
+		          "subscription deleted",
+		          job->d.sub, job->d.id, job->d.attempt + 1);
+		settle_argv(job, ACK_LUA, 1, NULL, 0);
+		return;
+	}
+	job_start(job->ctx, job);
+}
+
+/* A first attempt goes out at once.  A retry waited in the retry set, up
+ * to LWDS_WEBHOOK_BACKOFF_MAX_MS per attempt, so it first checks that its
+ * subscription still exists: a deleted subscription's hook gets nothing
+ * more. */
+static void
+job_begin(struct wh_ctx *ctx, struct wh_job *job)
+{
+	if (job->d.attempt == 0 ||
+	    lwm2m_redis_cmd(ctx->cmd, on_sub_checked, job,
+	                    "EXISTS " LWM2M_KEY_SUB, job->d.sub) != LWM2M_OK) {
+		job_start(ctx, job);
+	}
+}
+
 /* settle_bad removes an entry without a usable job: a deleted one is only
  * acknowledged, an undecodable one is kept as a dead letter. */
 static void
@@ -490,7 +529,7 @@ take_entry(struct wh_ctx *ctx, const redisReply *e, bool seen)
 		settle_bad(job, f, err);
 		return;
 	}
-	job_start(ctx, job);
+	job_begin(ctx, job);
 }
 
 static size_t

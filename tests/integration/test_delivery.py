@@ -177,6 +177,32 @@ class TestDelivery(ServiceTestCase):
                          ["1", "2", "3"])
         self.assertGreaterEqual(got[1][3] - got[0][3], 0.15)
 
+    def test_retry_of_deleted_subscription_dropped(self):
+        """A job waiting in the retry set when its subscription is deleted
+        is dropped when due: the hook gets nothing more and no dead letter
+        is kept.  A due retry of a live subscription is delivered."""
+        gone = self.subscribe("/gone", "ClientConnected")
+        kept = self.subscribe("/kept", "ClientConnected")
+        r = self.api.delete("/subscriptions/" + gone, self.admin)
+        self.assertEqual(r.status, 204, r)
+        now = int(time.time() * 1000)
+        for sid, path in ((gone, "/gone"), (kept, "/kept")):
+            job = {"v": 1, "id": "D" + sid[1:], "sub": sid, "org": 0,
+                   "url": self.sink.url(path), "ct": "application/json",
+                   "secret": "", "attempt": 1, "created": now,
+                   "body": "{}"}
+            self.redis.command("ZADD", "lwds:v2:{deliveries}:retry", now,
+                               json.dumps(job))
+        self.sink.wait_count("/kept", 1, 20)
+        line = "dropped sub=%s " % gone
+        wait_until(lambda: line in self.svc.logs(200), 20, 0.1,
+                   "the retry dropped")
+        self.assertEqual(self.sink.received("/gone"), [])
+        dead = self.redis.command("XRANGE", "lwds:v2:{deliveries}:dead",
+                                  "-", "+")
+        self.assertNotIn(gone.encode(), [f[1][f[1].index(b"sub") + 1]
+                                         for f in dead])
+
     def test_hook_never_recovers_is_dead_letter(self):
         self.sink.script("/down", [500])
         sid = self.subscribe("/down", "ClientConnected")
