@@ -371,7 +371,9 @@ struct api_req {
 	uint8_t *body;             /* NUL-terminated copy, or NULL */
 	size_t body_len;
 	bool too_large;
-	bool replied, paused;
+	bool replied;
+	bool held;                 /* answered later: api_server_hold */
+	bool paused;               /* answered later: evhtp_request_pause */
 	int64_t started_ms;        /* lwm2m_mono_ms() at the headers */
 	char req_id[65];           /* X-Request-Id (api_health.h) */
 	unsigned pending;          /* Redis commands in flight */

@@ -108,7 +108,9 @@ send_reply(struct api_req *r, int status, const char *content_type,
 	lwm2m_log(LWM2M_LOG_DEBUG, "req=%llu rid=%s: %d",
 	          (unsigned long long)r->id, r->req_id, status);
 	evhtp_send_reply(r->ev, (evhtp_res)status);
-	if (r->paused && r->ev != NULL) {
+	if (r->held) {
+		api_server_release(r->ev);
+	} else if (r->paused) {
 		evhtp_request_resume(r->ev);
 	}
 }
@@ -579,7 +581,12 @@ on_request(evhtp_request_t *ev, void *arg)
 		}
 		return;
 	}
-	if (!r->replied) {
+	if (r->replied) {
+		return;
+	}
+	if (api_server_hold(ev)) {
+		r->held = true;
+	} else {
 		r->paused = true;
 		evhtp_request_pause(ev);
 	}

@@ -17,6 +17,20 @@
  * API_REFUSE_GIVE_UP_S (the peer reset the connection first: a paused
  * connection survives libevhtp's error handling and would keep its place
  * under LWDS_HTTP_MAX_CONNECTIONS), a timer does the same.
+ *
+ * Holding a request that is answered later (api_server_hold): libevhtp's
+ * own way, evhtp_request_pause, turns the connection's read interest off
+ * and its resumption turns it back on and waits for the socket to be
+ * writable: three epoll_ctl and one more loop iteration per request.
+ * Instead, api_server_accept wraps the connection's bufferevent callbacks:
+ * while a request is held the read callback leaves the input where it is
+ * (a pipelining client's next request is not parsed over the unanswered
+ * one; a read high watermark bounds what waits), and api_server_release
+ * writes the answer in the loop iteration that produced it, by running the
+ * bufferevent's pending write event at once, then parses whatever input
+ * waited.  Where that is not possible (a request parsed outside the
+ * wrapped callback, or the peer's end of input or a read time-out while
+ * held) libevhtp's pause is used as before.
  */
 #include "api_server.h"
 
@@ -27,12 +41,15 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
 #define API_REFUSE_GIVE_UP_S 1
+/* input a held connection buffers beyond one request's header limit */
+#define API_HELD_INPUT_MAX 65536
 
 struct api_conn {
 	struct api_ctx *api;
@@ -40,7 +57,23 @@ struct api_conn {
 	size_t hdr_bytes;      /* of the request being parsed */
 	bool refused;          /* the header limit answered already */
 	struct event *give_up; /* a refused connection is freed by then */
+	bufferevent_data_cb htp_readcb; /* libevhtp's, wrapped */
+	bufferevent_data_cb htp_writecb;
+	bufferevent_event_cb htp_eventcb;
+	bool *alive;  /* set false when the connection is freed */
+	bool parsing; /* conn_readcb runs libevhtp's parser */
+	bool held;    /* a request waits for its answer; input waits too */
+	bool paused;  /* the held request fell back to evhtp_request_pause */
 };
+
+static struct api_conn *
+conn_of(evhtp_connection_t *conn)
+{
+	if (conn == NULL || conn->hooks == NULL) {
+		return NULL;
+	}
+	return conn->hooks->on_connection_fini_arg;
+}
 
 static const char *
 status_text(int status)
@@ -146,7 +179,7 @@ api_server_refuse(evhtp_request_t *ev, int status, const char *details)
 	          details);
 	evhtp_request_pause(ev);
 	evhtp_send_reply(ev, (evhtp_res)status);
-	c = conn->hooks != NULL ? conn->hooks->on_connection_fini_arg : NULL;
+	c = conn_of(conn);
 	if (c != NULL && c->give_up == NULL) {
 		c->give_up = evtimer_new(c->api->base, on_give_up, c);
 		if (c->give_up != NULL) {
@@ -201,11 +234,145 @@ on_conn_fini(evhtp_connection_t *conn, void *arg)
 	struct api_conn *c = arg;
 
 	c->api->n_conns--;
+	if (c->alive != NULL) {
+		*c->alive = false;
+	}
 	if (c->give_up != NULL) {
 		event_free(c->give_up);
 	}
 	free(c);
 	return EVHTP_RES_OK;
+}
+
+/* Parses the input of c one request at a time with libevhtp's read
+ * callback, until a request is held (its answer comes later: the rest of
+ * the input waits for api_server_release), libevhtp pauses, the input is
+ * used up or a call makes no progress.  libevhtp 1.2.18 does not go on by
+ * itself after a request answered at once (its evhtp_connection_resume
+ * does nothing on a connection that is not paused), hence the loop.
+ * False when the connection was freed meanwhile. */
+static bool
+parse_input(struct api_conn *c, struct bufferevent *bev)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	bool alive = true;
+	size_t left;
+
+	c->alive = &alive;
+	while ((left = evbuffer_get_length(in)) > 0 && !c->held &&
+	       !(c->conn->flags & EVHTP_CONN_FLAG_PAUSED)) {
+		c->parsing = true;
+		c->htp_readcb(bev, c->conn);
+		if (!alive) {
+			return false;
+		}
+		c->parsing = false;
+		if (evbuffer_get_length(in) >= left) {
+			break;
+		}
+	}
+	c->alive = NULL;
+	return true;
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	parse_input(arg, bev);
+}
+
+/* libevhtp's write callback (it finishes the answered request), then the
+ * input that waited behind it */
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct api_conn *c = arg;
+	evhtp_request_t *req;
+	bool alive = true;
+
+	c->alive = &alive;
+	c->htp_writecb(bev, c->conn);
+	if (!alive) {
+		return;
+	}
+	c->alive = NULL;
+	req = c->conn->request;
+	if (req == NULL || (req->flags & EVHTP_REQ_FLAG_FINISHED)) {
+		parse_input(c, bev);
+	}
+}
+
+/* The peer's end of input or a read time-out while a request is held: the
+ * request still gets its answer, so stop reading the way libevhtp's pause
+ * does; its resumption after the answer reads again and then sees the end
+ * of input, or restarts the read time-out.  Anything else is libevhtp's. */
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct api_conn *c = arg;
+
+	if (c->held && !c->paused && (what & BEV_EVENT_READING) &&
+	    (what & (BEV_EVENT_EOF | BEV_EVENT_TIMEOUT))) {
+		c->paused = true;
+		evhtp_request_pause(c->conn->request);
+		return;
+	}
+	c->htp_eventcb(bev, what, c->conn);
+}
+
+bool
+api_server_hold(evhtp_request_t *ev)
+{
+	struct api_conn *c = conn_of(evhtp_request_get_connection(ev));
+
+	if (c == NULL || !c->parsing || c->held) {
+		return false;
+	}
+	c->held = true;
+	c->paused = false;
+	return true;
+}
+
+void
+api_server_release(evhtp_request_t *ev)
+{
+	evhtp_connection_t *conn = evhtp_request_get_connection(ev);
+	struct api_conn *c = conn_of(conn);
+	struct bufferevent *bev = conn->bev;
+
+	if (c == NULL || !c->held) {
+		return;
+	}
+	c->held = false;
+	if (c->paused) {
+		c->paused = false;
+		evhtp_request_resume(ev);
+		return;
+	}
+	/* the answer made the write event pending for the next iteration:
+	 * run it in this one (TLS bufferevents write on their own terms) */
+	if (conn->ssl == NULL &&
+	    event_pending(&bev->ev_write, EV_WRITE, NULL)) {
+		event_active(&bev->ev_write, EV_WRITE, 1);
+	}
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		bufferevent_trigger(bev, EV_READ,
+		                    BEV_TRIG_IGNORE_WATERMARKS |
+		                        BEV_TRIG_DEFER_CALLBACKS);
+	}
+}
+
+/* wraps libevhtp's bufferevent callbacks of conn (see the top) */
+static void
+wrap_callbacks(struct api_conn *c)
+{
+	struct bufferevent *bev = c->conn->bev;
+
+	bufferevent_getcb(bev, &c->htp_readcb, &c->htp_writecb, &c->htp_eventcb,
+	                  NULL);
+	bufferevent_setcb(bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	bufferevent_setwatermark(bev, EV_READ, 0,
+	                         c->api->cfg.max_header + API_HELD_INPUT_MAX);
 }
 
 /* plain HTTP over the limit: a 503 straight into the fresh socket (a few
@@ -266,5 +433,6 @@ api_server_accept(struct api_ctx *api, evhtp_connection_t *conn)
 	                          c);
 	evhtp_connection_set_hook(conn, evhtp_hook_on_header,
 	                          (evhtp_hook)on_header, c);
+	wrap_callbacks(c);
 	return EVHTP_RES_OK;
 }

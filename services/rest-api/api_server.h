@@ -32,4 +32,17 @@ evhtp_res api_server_accept(struct api_ctx *api, evhtp_connection_t *conn);
 evhtp_res api_server_refuse(evhtp_request_t *ev, int status,
                             const char *details);
 
+/* api_server_hold is called by the request callback for ev when its
+ * answer comes later: true when the connection now holds its further input
+ * until api_server_release (no read interest is changed); false when ev was
+ * not parsed from the connection's own read callback, and the caller
+ * pauses it with evhtp_request_pause as libevhtp expects. */
+bool api_server_hold(evhtp_request_t *ev);
+
+/* api_server_release ends the hold of api_server_hold once ev's answer is
+ * in the output (after evhtp_send_reply): writes it in this loop iteration
+ * on plain TCP, then lets the input that waited be parsed; resumes the
+ * request instead if the hold had to become a pause.  Loop thread only. */
+void api_server_release(evhtp_request_t *ev);
+
 #endif

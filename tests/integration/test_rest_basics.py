@@ -4,6 +4,7 @@ negotiation, CORS (deviceserver-rest-api.md sections 1 and 2)."""
 import base64
 import json
 import re
+import socket
 import threading
 import unittest
 import urllib.parse
@@ -77,6 +78,90 @@ class TestRestBasics(ServiceTestCase):
     def test_cors_on_get(self):
         r = self.api.get("/versions")
         self.assertEqual(r.header("Access-Control-Allow-Origin"), "*", r)
+
+    # keep-alive connections: pipelining and a half-closed request
+
+    def raw_requests(self, chunks, expect, shut_wr=False):
+        """Sends each of chunks on one connection (then, with shut_wr,
+        ends the client's side) and returns the answers as (status,
+        X-Request-Id, body) in the order they came, once expect answers
+        are complete, the server closes or 10 s pass without a byte."""
+        s = socket.create_connection(("127.0.0.1", self.svc.http_port), 5)
+        self.addCleanup(s.close)
+        for c in chunks:
+            s.sendall(c)
+        if shut_wr:
+            s.shutdown(socket.SHUT_WR)
+        s.settimeout(10)
+        data = b""
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+                done = self.parse_answers(data, complete=True)
+                if done is not None and len(done) >= expect:
+                    break
+        except socket.timeout:
+            pass
+        return self.parse_answers(data)
+
+    @staticmethod
+    def parse_answers(data, complete=False):
+        out = []
+        while data:
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if not sep:
+                return None if complete else out
+            lines = head.decode("latin-1").split("\r\n")
+            hdrs = {k.strip().lower(): v.strip() for k, _, v in
+                    (l.partition(":") for l in lines[1:])}
+            n = int(hdrs.get("content-length", "0"))
+            if len(rest) < n:
+                return None if complete else out
+            out.append((int(lines[0].split()[1]), hdrs.get("x-request-id"),
+                        rest[:n]))
+            data = rest[n:]
+        return out
+
+    def get_req(self, path, rid, token=True):
+        auth = ("Authorization: Bearer %s\r\n" % self.token) if token else ""
+        return ("GET %s HTTP/1.1\r\nHost: x\r\n%sX-Request-Id: %s\r\n\r\n"
+                % (path, auth, rid)).encode()
+
+    def test_pipelined_requests_answered_in_order(self):
+        """Requests answered later (Redis) and at once, sent in one write:
+        each is parsed only after the one before it was answered, and the
+        answers come back in order on the same connection."""
+        reqs = [self.get_req("/clients", "pipe-1"),
+                self.get_req("/versions", "pipe-2", token=False),
+                self.get_req("/clients/nosuchclient", "pipe-3"),
+                b"OPTIONS /clients HTTP/1.1\r\nHost: x\r\n"
+                b"X-Request-Id: pipe-4\r\n\r\n",
+                self.get_req("/clients", "pipe-5"),
+                self.get_req("/accesskeys", "pipe-6")]
+        answers = self.raw_requests([b"".join(reqs)], len(reqs))
+        self.assertEqual([(st, rid) for st, rid, _ in answers],
+                         [(200, "pipe-1"), (200, "pipe-2"), (404, "pipe-3"),
+                          (200, "pipe-4"), (200, "pipe-5"), (200, "pipe-6")],
+                         answers)
+        self.assertIn(b"Items", answers[0][2])
+        # the same, one request per write, sent without waiting
+        answers = self.raw_requests(reqs, len(reqs))
+        self.assertEqual([rid for _, rid, _ in answers],
+                         ["pipe-%d" % i for i in range(1, 7)], answers)
+
+    def test_half_closed_request_still_answered(self):
+        """A client that ends its side right after its requests still gets
+        every answer (one answered later, one at once), then the server
+        closes."""
+        answers = self.raw_requests(
+            [self.get_req("/clients", "half-1") +
+             self.get_req("/versions", "half-2", token=False)], 2,
+            shut_wr=True)
+        self.assertEqual([(st, rid) for st, rid, _ in answers],
+                         [(200, "half-1"), (200, "half-2")], answers)
 
     # tokens
 

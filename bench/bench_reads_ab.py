@@ -1,0 +1,100 @@
+"""A/B of the full REST read path between release builds, alternated.
+
+  python3 bench/bench_reads_ab.py [--rounds N] [--reads-seconds S] BUILD...
+
+Each round starts, for every BUILD in turn (A B A B ... when --rounds
+alternates them), a private Redis, that build's coap-gw and rest-api and an
+lwds-sim with --reads-devices devices (bench_reads.FullPath), then runs the
+closed-loop instance read and resource read phases of lwds-bench-reads http
+(64 connections by default).  Per phase it prints one JSON line: the rate,
+p50/p99 and the CPU per read of each process from /proc/<pid>/stat deltas,
+plus rest-api's system calls per read (/proc/<pid>/io syscr and syscw).
+Each build's own load generator and simulator drive it: build the
+sides from trees that differ only in the services measured.  At the end: the median of each figure
+per build and path.  On this shared machine the rates move with the other
+jobs; the CPU per read is the figure to compare.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_reads  # noqa: E402
+
+
+def syscalls(pid):
+    """(read, write) system calls of pid so far, from /proc/<pid>/io."""
+    vals = {}
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            k, v = line.split(":")
+            vals[k] = int(v)
+    return vals["syscr"], vals["syscw"]
+
+
+def one_round(build, cfg, rnd):
+    """Both closed-loop phases on one fresh set of services of build."""
+    os.environ["LWDS_BUILD_DIR"] = os.path.abspath(build)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="lwds-ab-") as d:
+        fp = bench_reads.FullPath(cfg, d)
+        try:
+            api = fp.pids["rest-api"]
+            for path in (bench_reads.INSTANCE, bench_reads.RESOURCE):
+                s0 = syscalls(api)
+                r = fp.run(path)
+                s1 = syscalls(api)
+                n = max(r["ok"], 1)
+                res = {"build": build, "round": rnd, "path": path,
+                       "rate": r["rate"], "p50_ms": r["p50_ms"],
+                       "p99_ms": r["p99_ms"],
+                       "errors": r["errors"] + r["timeouts"],
+                       "cpu_us": {k: round(v, 1)
+                                  for k, v in r["cpu_us"].items()},
+                       "api_reads_per_req": round((s1[0] - s0[0]) / n, 2),
+                       "api_writes_per_req": round((s1[1] - s0[1]) / n, 2),
+                       "loadavg": os.getloadavg()[0]}
+                print(json.dumps(res), flush=True)
+                out.append(res)
+        finally:
+            fp.close()
+    return out
+
+
+def medians(results, builds):
+    for b in builds:
+        for path in (bench_reads.INSTANCE, bench_reads.RESOURCE):
+            rs = [r for r in results if r["build"] == b and r["path"] == path]
+            if not rs:
+                continue
+            cpu = {k: round(statistics.median(r["cpu_us"][k] for r in rs), 1)
+                   for k in rs[0]["cpu_us"]}
+            print(json.dumps({
+                "median": b, "path": path, "runs": len(rs),
+                "rate": round(statistics.median(r["rate"] for r in rs)),
+                "cpu_us": cpu,
+                "api_syscalls_per_req": round(statistics.median(
+                    r["api_reads_per_req"] + r["api_writes_per_req"]
+                    for r in rs), 2)}), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("builds", nargs="+")
+    ap.add_argument("--rounds", type=int, default=2)
+    bench_reads.add_args(ap)
+    cfg = ap.parse_args()
+    results = []
+    for rnd in range(cfg.rounds):
+        order = cfg.builds if rnd % 2 == 0 else cfg.builds[::-1]
+        for b in order:
+            results += one_round(b, cfg, rnd)
+    medians(results, cfg.builds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
