@@ -75,6 +75,15 @@ add_header(struct api_req *r, const char *k, const char *v)
 	                         evhtp_header_new(k, v, 0, 1));
 }
 
+/* a header whose value outlives evhtp_send_reply, which writes the
+ * headers into the output buffer: not copied */
+static void
+add_header_ref(struct api_req *r, const char *k, const char *v)
+{
+	evhtp_headers_add_header(r->ev->headers_out,
+	                         evhtp_header_new(k, v, 0, 0));
+}
+
 static void
 send_reply(struct api_req *r, int status, const char *content_type,
            const char *body, size_t len)
@@ -88,14 +97,14 @@ send_reply(struct api_req *r, int status, const char *content_type,
 	if (r->ev == NULL) {
 		return;
 	}
-	add_header(r, "Access-Control-Allow-Origin", "*");
-	add_header(r, "Access-Control-Allow-Methods", CORS_METHODS);
-	add_header(r, "Access-Control-Allow-Headers", CORS_HEADERS);
+	add_header_ref(r, "Access-Control-Allow-Origin", "*");
+	add_header_ref(r, "Access-Control-Allow-Methods", CORS_METHODS);
+	add_header_ref(r, "Access-Control-Allow-Headers", CORS_HEADERS);
 	if (content_type != NULL) {
-		add_header(r, "Content-Type", content_type);
+		add_header_ref(r, "Content-Type", content_type);
 	}
 	if (status == 401) {
-		add_header(r, "WWW-Authenticate", "Bearer");
+		add_header_ref(r, "WWW-Authenticate", "Bearer");
 	}
 	if (r->too_large) {
 		evhtp_request_set_keepalive(r->ev, 0);
@@ -103,7 +112,7 @@ send_reply(struct api_req *r, int status, const char *content_type,
 	if (len > 0) {
 		evbuffer_add(r->ev->buffer_out, body, len);
 	}
-	add_header(r, "X-Request-Id", r->req_id);
+	add_header_ref(r, "X-Request-Id", r->req_id);
 	api_req_observe(status, r->started_ms);
 	lwm2m_log(LWM2M_LOG_DEBUG, "req=%llu rid=%s: %d",
 	          (unsigned long long)r->id, r->req_id, status);
