@@ -316,6 +316,80 @@ START_TEST(test_lwm2m_objdef_store_get_sees_changes)
 }
 END_TEST
 
+static char *
+version_of(long long org)
+{
+	redisReply *r = redisCommand(sync_c, "GET lwds:v2:org:{%lld}:objdefs:ver",
+	                             org);
+	char *v = NULL;
+
+	ck_assert_ptr_nonnull(r);
+	if (r->type == REDIS_REPLY_STRING) {
+		v = strdup(r->str);
+	}
+	freeReplyObject(r);
+	return v;
+}
+
+/* Every change of a scope gives its version a new value, a refused one
+ * does not; a lookup that kept a parse at the versions it read sees each
+ * change, a flushed and rewritten scope too, and a viewer's own scope
+ * counts as well as the global one. */
+START_TEST(test_lwm2m_objdef_store_get_versions)
+{
+	char id[LWM2M_ID_SIZE], mine[LWM2M_ID_SIZE], *v1, *v2, *v3;
+	struct lwm2m_objdef *d;
+	redisReply *r;
+
+	ck_assert_ptr_null(version_of(0));
+	create(0, 3, "First", id);
+	v1 = version_of(0);
+	ck_assert_ptr_nonnull(v1);
+	ck_assert_str_eq(get(0, id).name, "First");
+	ck_assert_str_eq(get(0, id).name, "First");
+	ck_assert_str_eq(get(7, id).name, "First");
+	/* refused: ObjectID 3 exists */
+	d = mkdef(3, "Again");
+	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, 0, &d, 1, NULL),
+	                 LWM2M_EEXIST);
+	lwm2m_objdef_free(d);
+	v2 = version_of(0);
+	ck_assert_str_eq(v1, v2);
+	free(v2);
+	/* deleted and written again with the same id */
+	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 0, id), LWM2M_OK);
+	v2 = version_of(0);
+	ck_assert_str_ne(v1, v2);
+	ck_assert_int_eq(get(0, id).err, LWM2M_ENOTFOUND);
+	d = mkdef(3, "Second");
+	memcpy(d->id, id, LWM2M_ID_SIZE);
+	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, 0, &d, 1, NULL),
+	                 LWM2M_OK);
+	lwm2m_objdef_free(d);
+	v3 = version_of(0);
+	ck_assert_str_ne(v2, v3);
+	ck_assert_str_eq(get(0, id).name, "Second");
+	ck_assert_str_eq(get(7, id).name, "Second");
+	/* the viewer's own scope moves: still the global definition */
+	create(7, 20000, "Mine", mine);
+	ck_assert_str_eq(get(7, id).name, "Second");
+	ck_assert_str_eq(get(7, mine).name, "Mine");
+	/* everything flushed, then the same id written again */
+	r = redisCommand(sync_c, "FLUSHALL");
+	freeReplyObject(r);
+	ck_assert_int_eq(get(0, id).err, LWM2M_ENOTFOUND);
+	d = mkdef(3, "Third");
+	memcpy(d->id, id, LWM2M_ID_SIZE);
+	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, 0, &d, 1, NULL),
+	                 LWM2M_OK);
+	lwm2m_objdef_free(d);
+	ck_assert_str_eq(get(0, id).name, "Third");
+	free(v1);
+	free(v2);
+	free(v3);
+}
+END_TEST
+
 START_TEST(test_lwm2m_objdef_store_find_override)
 {
 	char id[LWM2M_ID_SIZE];
@@ -446,7 +520,7 @@ END_TEST
 START_TEST(test_lwm2m_objdef_sync_install_if_absent)
 {
 	struct lwm2m_objdef_list l, have;
-	char id[LWM2M_ID_SIZE];
+	char id[LWM2M_ID_SIZE], *v;
 	size_t n = 99;
 
 	lwm2m_objdef_list_init(&l);
@@ -465,6 +539,15 @@ START_TEST(test_lwm2m_objdef_sync_install_if_absent)
 	ck_assert_uint_eq(have.n, 2);
 	ck_assert_str_eq(have.defs[1]->name, "Shipped 4");
 	lwm2m_objdef_list_fini(&have);
+	/* a scope written before versions existed gets one */
+	freeReplyObject(
+	    redisCommand(sync_c, "DEL lwds:v2:org:{0}:objdefs:ver"));
+	ck_assert_ptr_null(version_of(0));
+	ck_assert_int_eq(lwm2m_objdef_sync_install(sync_c, 0, &l, &n),
+	                 LWM2M_OK);
+	v = version_of(0);
+	ck_assert_ptr_nonnull(v);
+	free(v);
 	lwm2m_objdef_list_fini(&l);
 }
 END_TEST
@@ -481,6 +564,7 @@ store_suite(void)
 	    {"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_visibility},
 	    {"lwm2m_objdef_store_get",
 	     test_lwm2m_objdef_store_get_sees_changes},
+	    {"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_versions},
 	    {"lwm2m_objdef_store_find", test_lwm2m_objdef_store_find_override},
 	    {"lwm2m_objdef_store_list", test_lwm2m_objdef_store_list_merged},
 	    {"lwm2m_objdef_store_replace",

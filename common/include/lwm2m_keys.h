@@ -150,6 +150,10 @@
  * the definition ids scored by ObjectID. */
 #define LWM2M_KEY_ORG_OBJDEFS LWM2M_KEY_PREFIX "org:{%lld}:objdefs"
 #define LWM2M_KEY_ORG_OBJDEF_OIDS LWM2M_KEY_PREFIX "org:{%lld}:objdefs:oid"
+/* STRING: a new value ("<n>.<seconds>.<microseconds>") with every change
+ * of the scope's definitions, written by the same script; readers that kept
+ * a parse compare it instead of fetching the JSON (lwm2m_objdef_store.c). */
+#define LWM2M_KEY_ORG_OBJDEFS_VER LWM2M_KEY_PREFIX "org:{%lld}:objdefs:ver"
 
 /* Observations and events of the gateways (docs/coap-gw.md). */
 /* HASH per client: observation token (16 hex digits) -> "<path> <ct>"

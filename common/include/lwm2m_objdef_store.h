@@ -10,6 +10,14 @@
  * ones; its own definition for an ObjectID overrides the global one.  Only the
  * admin organisation may change global definitions.
  *
+ * Each scope also has a version (LWM2M_KEY_ORG_OBJDEFS_VER) that every change
+ * made here sets to a value it never had, in the same script.  A lookup by
+ * id reads the versions of the scopes it depends on and, when they are
+ * those it saw with a parse it kept (per Redis connection), answers with
+ * that parse without fetching the JSON; otherwise it fetches the JSON as
+ * before.  So every change of definitions must go through this module (or
+ * set the version the same way), as every writer in this tree does.
+ *
  * The asynchronous functions run on the loop thread with the process's
  * struct lwm2m_redis; each calls cb exactly once (also on failure), except
  * when it returns an error itself.  The _sync functions are for tools and
@@ -101,7 +109,9 @@ lwm2m_err lwm2m_objdef_sync_delete(redisContext *c, long long org,
 
 /* lwm2m_objdef_sync_install stores in scope org each definition of list
  * whose ObjectID the scope does not define yet (the shipped definitions at
- * start-up); ret_installed (may be NULL) gets how many were added. */
+ * start-up), and gives the scope a version if it has none (written before
+ * versions existed); ret_installed (may be NULL) gets how many were
+ * added. */
 lwm2m_err lwm2m_objdef_sync_install(redisContext *c, long long org,
                                     const struct lwm2m_objdef_list *list,
                                     size_t *ret_installed);

@@ -8,6 +8,16 @@
 #include "lwm2m_keys.h"
 #include "lwm2m_objdef_int.h"
 
+/* Every script that changes a scope gives its KEYS[3] (the scope's version,
+ * LWM2M_KEY_ORG_OBJDEFS_VER) a value it never had: a count one above the
+ * last, with the server's time, so a scope flushed and written again does
+ * not repeat an old value either. */
+#define SCRIPT_BUMP_VERSION                                                    \
+	"local t = redis.call('TIME')\n"                                       \
+	"local n = tonumber(string.match(redis.call('GET', KEYS[3]) or '0',"   \
+	" '^%d+') or '0') + 1\n"                                               \
+	"redis.call('SET', KEYS[3], n .. '.' .. t[1] .. '.' .. t[2])\n"
+
 /* ARGV: id1 oid1 json1 id2 ...; returns 0, or the 1-based index of the
  * first definition whose id or ObjectID exists already. */
 static const char script_create[] =
@@ -21,8 +31,7 @@ static const char script_create[] =
 	"for i = 0, n - 1 do\n"
 	"  redis.call('HSET', KEYS[1], ARGV[i * 3 + 1], ARGV[i * 3 + 3])\n"
 	"  redis.call('ZADD', KEYS[2], ARGV[i * 3 + 2], ARGV[i * 3 + 1])\n"
-	"end\n"
-	"return 0\n";
+	"end\n" SCRIPT_BUMP_VERSION "return 0\n";
 
 /* ARGV: id oid json; -1 gone, -2 ObjectID taken by another id, 0 done. */
 static const char script_replace[] =
@@ -33,14 +42,21 @@ static const char script_replace[] =
 	"end\n"
 	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])\n"
 	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
+	"redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n" SCRIPT_BUMP_VERSION
 	"return 0\n";
 
 /* ARGV: id; returns 1 when deleted. */
 static const char script_delete[] =
 	"local r = redis.call('HDEL', KEYS[1], ARGV[1])\n"
 	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
+	"if r == 1 then\n" SCRIPT_BUMP_VERSION "end\n"
 	"return r\n";
+
+/* A version for a scope written before versions existed. */
+static const char script_ensure_version[] =
+	"if redis.call('EXISTS', KEYS[3]) == 0 then\n" SCRIPT_BUMP_VERSION
+	"end\n"
+	"return 0\n";
 
 /* ARGV: oid; returns the JSON of the scope's definition for it, or nil. */
 static const char script_find[] =
@@ -52,6 +68,7 @@ static const char script_find[] =
 struct keys {
 	char hash[64];
 	char zset[64];
+	char ver[64];
 };
 
 static void
@@ -59,6 +76,7 @@ keys_init(struct keys *k, long long org)
 {
 	snprintf(k->hash, sizeof(k->hash), LWM2M_KEY_ORG_OBJDEFS, org);
 	snprintf(k->zset, sizeof(k->zset), LWM2M_KEY_ORG_OBJDEF_OIDS, org);
+	snprintf(k->ver, sizeof(k->ver), LWM2M_KEY_ORG_OBJDEFS_VER, org);
 }
 
 static lwm2m_err
@@ -74,11 +92,13 @@ parse_stored(const redisReply *r, long long org, struct lwm2m_objdef **ret)
 }
 
 /* ---- parse cache ---------------------------------------------------------
- * Every lookup still reads the definition from Redis; what is kept is the
- * parse of the exact bytes Redis returned (the JSON and the scope are the
- * key, compared in full), so a cached entry can never differ from what a
- * fresh parse would give, and a change in Redis is seen at once.  One
- * direct-mapped table per Redis connection (lwm2m_redis_set_data). */
+ * A lookup that reads a definition from Redis keeps the parse of the exact
+ * bytes Redis returned (the JSON and the scope are the key, compared in
+ * full), so a cached entry can never differ from what a fresh parse would
+ * give.  A lookup by id first reads the scopes' versions (see the header)
+ * and skips the JSON when they did not move since it kept a parse for that
+ * viewer and id (struct ver_entry).  One direct-mapped table of each per
+ * Redis connection (lwm2m_redis_set_data). */
 
 #define CACHE_SLOTS 64
 #define CACHE_JSON_MAX 65536 /* larger definitions are parsed every time */
@@ -90,8 +110,22 @@ struct cache_entry {
 	struct lwm2m_objdef *def;
 };
 
+/* A parse found for (viewer, id) while the scopes it depends on had the
+ * version values in ver ("<viewer's>|<global>"): as long as Redis still
+ * has those values, nothing it could return differs, and the lookup reads
+ * the versions instead of the JSON.  def is held (lwm2m_objdef_hold). */
+#define VER_MAX 128
+
+struct ver_entry {
+	long long viewer;
+	char id[LWM2M_ID_SIZE];
+	char ver[VER_MAX];
+	struct lwm2m_objdef *def;
+};
+
 struct def_cache {
 	struct cache_entry e[CACHE_SLOTS];
+	struct ver_entry v[CACHE_SLOTS];
 };
 
 static const char cache_key; /* our lwm2m_redis_set_data key */
@@ -104,6 +138,7 @@ cache_free(void *arg)
 	for (size_t i = 0; c != NULL && i < CACHE_SLOTS; i++) {
 		free(c->e[i].json);
 		lwm2m_objdef_free(c->e[i].def);
+		lwm2m_objdef_free(c->v[i].def);
 	}
 	free(c);
 }
@@ -175,6 +210,55 @@ parse_cached(struct lwm2m_redis *redis, const redisReply *r, long long org,
 	return LWM2M_OK;
 }
 
+static size_t
+ver_slot(long long viewer, const char *id)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)viewer;
+
+	for (const char *p = id; *p != '\0'; p++) {
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	}
+	return (size_t)(h % CACHE_SLOTS);
+}
+
+/* The parse kept for (viewer, id) at versions ver, or NULL. */
+static const struct lwm2m_objdef *
+ver_find(struct lwm2m_redis *redis, long long viewer, const char *id,
+         const char *ver)
+{
+	struct def_cache *c = cache_of(redis);
+	struct ver_entry *e;
+
+	if (c == NULL) {
+		return NULL;
+	}
+	e = &c->v[ver_slot(viewer, id)];
+	if (e->def == NULL || e->viewer != viewer || strcmp(e->id, id) != 0 ||
+	    strcmp(e->ver, ver) != 0) {
+		return NULL;
+	}
+	return e->def;
+}
+
+/* Keeps def (held) as what (viewer, id) gives at versions ver. */
+static void
+ver_keep(struct lwm2m_redis *redis, long long viewer, const char *id,
+         const char *ver, const struct lwm2m_objdef *def)
+{
+	struct def_cache *c = cache_of(redis);
+	struct ver_entry *e;
+
+	if (c == NULL) {
+		return;
+	}
+	e = &c->v[ver_slot(viewer, id)];
+	lwm2m_objdef_free(e->def);
+	e->viewer = viewer;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->ver, sizeof(e->ver), "%s", ver);
+	e->def = lwm2m_objdef_hold(def);
+}
+
 /* ---- the arguments of the Lua scripts ----------------------------------- */
 
 struct args {
@@ -201,7 +285,7 @@ static lwm2m_err
 args_init(struct args *a, size_t n_defs, const char *script,
           const struct keys *k)
 {
-	size_t max = 5 + 3 * n_defs;
+	size_t max = 6 + 3 * n_defs;
 
 	memset(a, 0, sizeof(*a));
 	a->argv = calloc(max, sizeof(*a->argv));
@@ -213,9 +297,10 @@ args_init(struct args *a, size_t n_defs, const char *script,
 	}
 	a->argv[a->argc++] = "EVAL";
 	a->argv[a->argc++] = script;
-	a->argv[a->argc++] = "2";
+	a->argv[a->argc++] = "3";
 	a->argv[a->argc++] = k->hash;
 	a->argv[a->argc++] = k->zset;
+	a->argv[a->argc++] = k->ver;
 	return LWM2M_OK;
 }
 
@@ -254,7 +339,7 @@ args_push_def(struct args *a, const struct lwm2m_objdef *def)
 static void
 args_fix_lens(struct args *a)
 {
-	for (int i = 0; i < 5 && i < a->argc; i++) {
+	for (int i = 0; i < 6 && i < a->argc; i++) {
 		a->lens[i] = strlen(a->argv[i]);
 	}
 }
@@ -323,6 +408,14 @@ struct op {
 	lwm2m_objdef_list_cb list_cb;
 	lwm2m_objdef_done_cb done_cb;
 	void *arg;
+	/* A_GET: the scopes' versions (ver_entry), read before the JSON */
+	char ver[VER_MAX];
+	char ver_viewer[VER_MAX / 2];
+	char ver_global[VER_MAX / 2];
+	int ver_pending;   /* GET replies still to come */
+	bool ver_ok;       /* both versions exist: ver can be kept */
+	bool ver_failed;   /* a GET failed */
+	bool ver_abandon;  /* the second GET could not be sent */
 };
 
 static void
@@ -386,6 +479,9 @@ found(struct op *op, const struct lwm2m_objdef *old)
 	struct keys k;
 
 	if (op->action == A_GET || op->action == A_FIND) {
+		if (op->action == A_GET && op->ver_ok) {
+			ver_keep(op->redis, op->viewer, op->id, op->ver, old);
+		}
 		op->get_cb(LWM2M_OK, old, op->arg);
 		op_free(op);
 		return LWM2M_OK;
@@ -397,8 +493,8 @@ found(struct op *op, const struct lwm2m_objdef *old)
 	keys_init(&k, old->org);
 	if (op->action == A_DELETE) {
 		return lwm2m_redis_cmd(op->redis, on_changed, op,
-		                       "EVAL %s 2 %s %s %s", script_delete,
-		                       k.hash, k.zset, op->id);
+		                       "EVAL %s 3 %s %s %s %s", script_delete,
+		                       k.hash, k.zset, k.ver, op->id);
 	}
 	return LWM2M_EINVAL; /* A_REPLACE goes through send_replace */
 }
@@ -519,6 +615,112 @@ start_lookup(struct op *op)
 	return err;
 }
 
+/* one scope's version into buf; false when the reply is no version */
+static bool
+ver_part(const redisReply *r, char *buf, size_t size)
+{
+	if (r->type != REDIS_REPLY_STRING || r->len == 0 ||
+	    (size_t)r->len >= size) {
+		return false;
+	}
+	memcpy(buf, r->str, (size_t)r->len);
+	buf[r->len] = '\0';
+	return true;
+}
+
+/* Both versions are in: the kept parse when they did not move, else the
+ * JSON as always (keeping its parse if both versions exist). */
+static void
+versions_done(struct op *op)
+{
+	const struct lwm2m_objdef *def;
+	lwm2m_err err;
+
+	if (op->ver_abandon) {
+		op_free(op);
+		return;
+	}
+	if (op->ver_failed) {
+		fail(op, LWM2M_EBACKEND);
+		return;
+	}
+	if (op->ver_ok) {
+		snprintf(op->ver, sizeof(op->ver), "%s|%s", op->ver_viewer,
+		         op->ver_global);
+		def = ver_find(op->redis, op->viewer, op->id, op->ver);
+		if (def != NULL) {
+			op->get_cb(LWM2M_OK, def, op->arg);
+			op_free(op);
+			return;
+		}
+	}
+	err = send_lookup(op);
+	if (err != LWM2M_OK) {
+		fail(op, err);
+	}
+}
+
+static void
+on_version(struct lwm2m_redis *redis, redisReply *r, void *arg, bool global)
+{
+	struct op *op = arg;
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		op->ver_failed = true;
+	} else if (!ver_part(r, global ? op->ver_global : op->ver_viewer,
+	                     sizeof(op->ver_global))) {
+		op->ver_ok = false;
+	}
+	if (--op->ver_pending == 0) {
+		versions_done(op);
+	}
+}
+
+static void
+on_viewer_version(struct lwm2m_redis *redis, redisReply *r, void *arg)
+{
+	on_version(redis, r, arg, false);
+}
+
+static void
+on_global_version(struct lwm2m_redis *redis, redisReply *r, void *arg)
+{
+	on_version(redis, r, arg, true);
+}
+
+/* A_GET starts with the versions of the global scope and, for another
+ * viewer, of the viewer's scope (two GETs: the keys are on different
+ * cluster slots, so their replies may come in either order). */
+static lwm2m_err
+start_versions(struct op *op)
+{
+	struct keys k;
+	lwm2m_err err;
+
+	op->ver_ok = true;
+	op->ver_pending = 1;
+	keys_init(&k, LWM2M_OBJDEF_GLOBAL);
+	err = lwm2m_redis_cmd(op->redis, on_global_version, op, "GET %s",
+	                      k.ver);
+	if (err != LWM2M_OK) {
+		op_free(op);
+		return err;
+	}
+	if (op->viewer == LWM2M_OBJDEF_GLOBAL) {
+		return LWM2M_OK;
+	}
+	keys_init(&k, op->viewer);
+	op->ver_pending++;
+	if (lwm2m_redis_cmd(op->redis, on_viewer_version, op, "GET %s",
+	                    k.ver) != LWM2M_OK) {
+		/* the first GET's reply ends op without a callback */
+		op->ver_pending--;
+		op->ver_abandon = true;
+		return LWM2M_EBACKEND;
+	}
+	return LWM2M_OK;
+}
+
 lwm2m_err
 lwm2m_objdef_store_get(struct lwm2m_redis *redis, long long viewer_org,
                        const char *id, lwm2m_objdef_get_cb cb, void *arg)
@@ -533,7 +735,7 @@ lwm2m_objdef_store_get(struct lwm2m_redis *redis, long long viewer_org,
 	}
 	snprintf(op->id, sizeof(op->id), "%s", id);
 	op->get_cb = cb;
-	return start_lookup(op);
+	return start_versions(op);
 }
 
 lwm2m_err
@@ -763,8 +965,8 @@ lwm2m_objdef_sync_delete(redisContext *c, long long org, const char *id)
 	lwm2m_err err = LWM2M_EBACKEND;
 
 	keys_init(&k, org);
-	r = redisCommand(c, "EVAL %s 2 %s %s %s", script_delete, k.hash, k.zset,
-	                 id);
+	r = redisCommand(c, "EVAL %s 3 %s %s %s %s", script_delete, k.hash,
+	                 k.zset, k.ver, id);
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
 		err = r->integer == 1 ? LWM2M_OK : LWM2M_ENOTFOUND;
 	}
@@ -799,6 +1001,18 @@ lwm2m_objdef_sync_install(redisContext *c, long long org,
 		lwm2m_objdef_free(def);
 	}
 	lwm2m_objdef_list_fini(&have);
+	if (err == LWM2M_OK) {
+		struct keys k;
+		redisReply *r;
+
+		keys_init(&k, org);
+		r = redisCommand(c, "EVAL %s 3 %s %s %s", script_ensure_version,
+		                 k.hash, k.zset, k.ver);
+		err = r != NULL && r->type == REDIS_REPLY_INTEGER
+		          ? LWM2M_OK
+		          : LWM2M_EBACKEND;
+		freeReplyObject(r);
+	}
 	if (err == LWM2M_OK && ret_installed != NULL) {
 		*ret_installed = installed;
 	}
