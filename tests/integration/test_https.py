@@ -9,6 +9,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -145,6 +146,38 @@ class TestHttps(HttpsBase):
         finally:
             sock.close()
         self.assertFalse(data.startswith(b"HTTP/1.1 200"), data)
+
+    def test_pipelined_over_tls_answered_in_order(self):
+        """Requests answered later (Redis) and at once, pipelined in one
+        TLS write: every answer comes back, in order."""
+        admin = self.token_pair(self.svc.admin_key, self.svc.admin_secret)
+        auth = "Authorization: Bearer %s\r\n" % admin["access_token"]
+        reqs = "".join(
+            "GET %s HTTP/1.1\r\nHost: x\r\n%sX-Request-Id: tls-%d\r\n\r\n"
+            % (path, a, i) for i, (path, a) in enumerate(
+                [("/clients", auth), ("/versions", ""),
+                 ("/accesskeys", auth), ("/clients/nosuchclient", auth)]))
+        with socket.create_connection(("127.0.0.1", self.svc.http_port),
+                                      5) as raw:
+            with self.context().wrap_socket(
+                    raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(reqs.encode())
+                data = b""
+                deadline = time.monotonic() + 10
+                while data.count(b"X-Request-Id: tls-") < 4 \
+                        and time.monotonic() < deadline:
+                    tls.settimeout(max(0.1, deadline - time.monotonic()))
+                    try:
+                        got = tls.recv(65536)
+                    except socket.timeout:
+                        break
+                    if not got:
+                        break
+                    data += got
+        ids = re.findall(rb"X-Request-Id: (tls-\d)", data)
+        status = re.findall(rb"HTTP/1.1 (\d+)", data)
+        self.assertEqual(ids, [b"tls-0", b"tls-1", b"tls-2", b"tls-3"], data)
+        self.assertEqual(status, [b"200", b"200", b"200", b"404"], data)
 
     def test_old_tls_refused(self):
         ctx = self.context()
