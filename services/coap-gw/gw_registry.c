@@ -201,14 +201,20 @@ attach(struct op *op, bool registered)
 
 /* KEYS client record, its blacklist entry; ARGV the record's values in
  * REG_FIELDS order.  Returns {0, ""} for a blacklisted id (nothing
- * written), else {1, previous owner or ""} once the record is replaced. */
+ * written), else {1, previous owner or ""} once the record is replaced;
+ * like send_record, it leaves out the fields at their default (d, as
+ * reg_defaults), so a record is the same whichever path wrote it. */
 static const char takeover_lua[] =
     "if redis.call('EXISTS', KEYS[2]) == 1 then return {0, ''} end\n"
     "local f = {'ep', 'org', 'addr', 'lt', 'b', 'q', 'lwm2m', 'sms',\n"
     "  'root', 'ct', 'objs', 'reg', 'upd', 'exp', 'gw', 'state', 'sec',\n"
     "  'extra'}\n"
+    "local d = {q = '0', sms = '', root = '', ct = '', sec = '0',\n"
+    "  extra = ''}\n"
     "local a = {}\n"
-    "for i = 1, #f do a[2 * i - 1] = f[i] a[2 * i] = ARGV[i] end\n"
+    "for i = 1, #f do\n"
+    "  if d[f[i]] ~= ARGV[i] then a[#a + 1] = f[i] a[#a + 1] = ARGV[i] end\n"
+    "end\n"
     "local old = redis.call('HGET', KEYS[1], 'gw') or ''\n"
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('HSET', KEYS[1], unpack(a))\n"
@@ -322,21 +328,35 @@ send_gw_index(struct op *op, const struct reg_buf *b)
 	step_argv(op, on_reg_step, 4, zadd);
 }
 
-/* step 3 for a new endpoint: HSET of every field */
+/* The default of each field of REG_FIELDS that every reader takes when
+ * the field is missing (docs/redis-schema.md): q (index 5), sms (7), root
+ * (8), ct (9), sec (16), extra (17); NULL for the fields always written. */
+static const char *const reg_defaults[REG_VALUES] = {
+    [5] = "0", [7] = "", [8] = "", [9] = "", [16] = "0", [17] = ""};
+
+/* step 3 for a new endpoint: HSET of the fields that differ from their
+ * default (the key is new: the id was drawn for this registration).  Each
+ * field costs Redis a search of the record's listpack, so the storm's
+ * 12-field records cost less than 18. */
 static void
 send_record(struct op *op, const struct reg_buf *b)
 {
 	static const char *const names[REG_VALUES] = {REG_FIELDS};
 	const char *vals[REG_VALUES], *argv[2 + 2 * REG_VALUES];
+	int argc = 2;
 
 	record_values(op->gw, &op->rec, b, vals);
 	argv[0] = "HSET";
 	argv[1] = b->client;
 	for (int i = 0; i < REG_VALUES; i++) {
-		argv[2 + 2 * i] = names[i];
-		argv[3 + 2 * i] = vals[i];
+		if (reg_defaults[i] != NULL &&
+		    strcmp(vals[i], reg_defaults[i]) == 0) {
+			continue;
+		}
+		argv[argc++] = names[i];
+		argv[argc++] = vals[i];
 	}
-	step_argv(op, on_reg_step, 2 + 2 * REG_VALUES, argv);
+	step_argv(op, on_reg_step, argc, argv);
 }
 
 /* step 3 for an endpoint seen before: the takeover script */
@@ -763,18 +783,27 @@ on_update_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 /* fields of the HMGET in update_lookup, in order */
 enum { F_EP, F_ORG, F_STATE, F_EXP, F_LT, F_Q, F_GW, F_ROOT, F_VER, F_CT, F_N };
 
+/* an HMGET element: its text, "" for a missing field */
+static const char *
+field_or_empty(const redisReply *e)
+{
+	return e->type == REDIS_REPLY_STRING ? e->str : "";
+}
+
 static bool
 read_record(struct op *op, const redisReply *r)
 {
 	const redisReply *const *e = (const redisReply *const *)r->element;
 	long long org = 0, lt = 0;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_N ||
-	    e[F_EP]->type != REDIS_REPLY_STRING) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != F_N) {
 		return false;
 	}
+	/* q, root and ct are left out of a new record at their default */
 	for (int i = 0; i < F_N; i++) {
-		if (e[i]->type != REDIS_REPLY_STRING) {
+		if (e[i]->type != REDIS_REPLY_STRING &&
+		    (e[i]->type != REDIS_REPLY_NIL ||
+		     (i != F_Q && i != F_ROOT && i != F_CT))) {
 			return false;
 		}
 	}
@@ -785,10 +814,11 @@ read_record(struct op *op, const redisReply *r)
 	op->rec.org = org;
 	op->rec.lt = lt > 0 && lt <= GW_LT_MAX ? (uint32_t)lt : GW_LT_DEFAULT;
 	op->rec.exp_ms = strtoll(e[F_EXP]->str, NULL, 10);
-	op->rec.queue = strcmp(e[F_Q]->str, "1") == 0;
-	snprintf(op->rec.root, sizeof op->rec.root, "%s", e[F_ROOT]->str);
+	op->rec.queue = strcmp(field_or_empty(e[F_Q]), "1") == 0;
+	snprintf(op->rec.root, sizeof op->rec.root, "%s",
+	         field_or_empty(e[F_ROOT]));
 	snprintf(op->rec.lwm2m, sizeof op->rec.lwm2m, "%s", e[F_VER]->str);
-	snprintf(op->rec.ct, sizeof op->rec.ct, "%s", e[F_CT]->str);
+	snprintf(op->rec.ct, sizeof op->rec.ct, "%s", field_or_empty(e[F_CT]));
 	return gw_state_parse(e[F_STATE]->str, &op->state);
 }
 
