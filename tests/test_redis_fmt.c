@@ -100,23 +100,36 @@ START_TEST(test_lwm2m__redis_vformat_fallback)
 }
 END_TEST
 
-/* ours and hiredis's encodings of the same vector must be byte-identical */
+/* ours and hiredis's encodings of the same vector must be byte-identical,
+ * into the caller's buffer (size bytes) when it fits, else malloc'd */
 static void
-same_argv(int argc, const char **argv, const size_t *argvlen)
+same_argv_in(int argc, const char **argv, const size_t *argvlen, size_t size)
 {
-	char *ours = NULL, *ref = NULL;
+	char stack[256], *ours = NULL, *ref = NULL;
 	size_t len = 0;
 	int rlen = redisFormatCommandArgv(&ref, argc, argv, argvlen);
 
-	ck_assert_int_eq(
-	    lwm2m__redis_argv_encode(argc, argv, argvlen, &ours, &len),
-	    LWM2M_OK);
+	ck_assert_uint_le(size, sizeof stack);
+	ck_assert_int_eq(lwm2m__redis_argv_encode(argc, argv, argvlen,
+	                                          size ? stack : NULL, size,
+	                                          &ours, &len),
+	                 LWM2M_OK);
 	ck_assert_int_gt(rlen, 0);
 	ck_assert_uint_eq(len, (size_t)rlen);
 	ck_assert_mem_eq(ours, ref, len);
 	ck_assert_int_eq(ours[len], '\0'); /* hiredis peeks past argument 1 */
-	free(ours);
+	if (ours != stack) {
+		free(ours);
+	}
 	redisFreeCommand(ref);
+}
+
+static void
+same_argv(int argc, const char **argv, const size_t *argvlen)
+{
+	same_argv_in(argc, argv, argvlen, 0);
+	same_argv_in(argc, argv, argvlen, 16);  /* too small: malloc'd */
+	same_argv_in(argc, argv, argvlen, 256); /* fits */
 }
 
 START_TEST(test_lwm2m__redis_argv_encode_vectors)
@@ -131,8 +144,9 @@ START_TEST(test_lwm2m__redis_argv_encode_vectors)
 	same_argv(1, one, NULL);
 	same_argv(6, hset, NULL);
 	same_argv(3, bin, binlen);
-	ck_assert_int_eq(lwm2m__redis_argv_encode(0, one, NULL, &out, &len),
-	                 LWM2M_EINVAL);
+	ck_assert_int_eq(
+	    lwm2m__redis_argv_encode(0, one, NULL, NULL, 0, &out, &len),
+	    LWM2M_EINVAL);
 	ck_assert_ptr_null(out);
 }
 END_TEST

@@ -103,12 +103,14 @@ lwm2m_err lwm2m__redis_vformat(char *out, size_t size, char *scratch,
 
 /* lwm2m__redis_argv_encode (internal; lwm2m_redis_cmdargv's encoder,
  * exposed for tests) writes the RESP encoding of argv (lengths from argvlen,
- * or strlen when argvlen is NULL) into a malloc'd *ret_buf of *ret_len
- * bytes followed by a NUL (hiredis's redisAsyncFormattedCommand reads the
- * byte after the first argument), which the caller frees.  LWM2M_EINVAL
- * when argc < 1, LWM2M_ENOMEM. */
+ * or strlen when argvlen is NULL), *ret_len bytes followed by a NUL
+ * (hiredis's redisAsyncFormattedCommand reads the byte after the first
+ * argument), into buf (size bytes; NULL, 0 for none) when it fits, else
+ * into a malloc'd buffer; *ret_buf says which, and the caller frees it when
+ * it is not buf.  LWM2M_EINVAL when argc < 1, LWM2M_ENOMEM. */
 lwm2m_err lwm2m__redis_argv_encode(int argc, const char **argv,
-                                   const size_t *argvlen, char **ret_buf,
+                                   const size_t *argvlen, char *buf,
+                                   size_t size, char **ret_buf,
                                    size_t *ret_len);
 
 /* lwm2m_redis_cmdargv is lwm2m_redis_cmd with an argument vector. */

@@ -652,23 +652,27 @@ lwm2m_redis_cmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 
 /* RESP encoded by lwm2m__redis_argv_encode: hiredis's argv formatter
  * (sdscatfmt) cost about 10,000 instructions for coap-gw's 39-argument
- * HSET (bench/README.md). */
+ * HSET (bench/README.md).  Into a stack buffer when it fits: the gateway's
+ * record HSET needs over 1 KiB, and a malloc that size bypasses glibc's
+ * per-thread cache and consolidates its fast bins on every Register. */
 static lwm2m_err
 send_argv(struct lwm2m_redis *redis, struct cmd_call *call, int argc,
           const char **argv, const size_t *argvlen)
 {
-	char *buf;
+	char stack[4096], *buf;
 	size_t len;
 	int rc;
-	lwm2m_err err =
-	    lwm2m__redis_argv_encode(argc, argv, argvlen, &buf, &len);
+	lwm2m_err err = lwm2m__redis_argv_encode(argc, argv, argvlen, stack,
+	                                         sizeof stack, &buf, &len);
 
 	if (err != LWM2M_OK) {
 		return err;
 	}
 	rc = redisAsyncFormattedCommand(redis->ac, call ? on_reply : NULL, call,
 	                                buf, len);
-	free(buf);
+	if (buf != stack) {
+		free(buf);
+	}
 	return rc == REDIS_OK ? LWM2M_OK : LWM2M_EBACKEND;
 }
 

@@ -207,10 +207,10 @@ lwm2m__redis_vformat(char *out, size_t size, char *scratch, size_t scratch_size,
 
 lwm2m_err
 lwm2m__redis_argv_encode(int argc, const char **argv, const size_t *argvlen,
-                         char **ret_buf, size_t *ret_len)
+                         char *buf, size_t size, char **ret_buf,
+                         size_t *ret_len)
 {
 	size_t total = 24 + 2 + 1, pos = 0; /* + 1: the NUL after the command */
-	char *buf;
 
 	if (argc <= 0) {
 		return LWM2M_EINVAL;
@@ -218,9 +218,11 @@ lwm2m__redis_argv_encode(int argc, const char **argv, const size_t *argvlen,
 	for (int i = 0; i < argc; i++) {
 		total += 24 + 2 + 2 + (argvlen ? argvlen[i] : strlen(argv[i]));
 	}
-	buf = malloc(total);
-	if (buf == NULL) {
-		return LWM2M_ENOMEM;
+	if (buf == NULL || total > size) {
+		buf = malloc(total);
+		if (buf == NULL) {
+			return LWM2M_ENOMEM;
+		}
 	}
 	put_len(buf, total, &pos, '*', (size_t)argc);
 	for (int i = 0; i < argc; i++) {
