@@ -284,6 +284,8 @@ struct gw_ctx {
 	int64_t started_ms;
 	uint64_t sweep_runs;
 	char reg_sha[48]; /* SHA1 of the Register script, "" until loaded */
+	struct op *spare_ops; /* gw_registry.c's finished operations, reused */
+	size_t n_spare_ops;
 	bool closing;     /* gw_free runs: observation tokens stay in Redis */
 	/* restore of the table after a restart (gw_restore.c): RESTORE_* */
 	int restore_state;
@@ -454,6 +456,10 @@ void gw_registry_sweep(struct gw_ctx *gw);
  * from this gateway's table and the connected/expiry indexes and emits
  * LWM2M_ENV_EV_REMOVED.  LWM2M_ENOTFOUND when this gateway does not own it. */
 lwm2m_err gw_registry_evict(struct gw_ctx *gw, const char *id);
+
+/* gw_registry_free_spares frees the operations kept for reuse; gw_free
+ * calls it once no operation can finish any more. */
+void gw_registry_free_spares(struct gw_ctx *gw);
 
 /* gw_registry_announce writes the gateway hash and alive key. */
 void gw_registry_announce(struct gw_ctx *gw);

@@ -547,6 +547,7 @@ gw_free(struct gw_ctx *gw)
 	/* completes Redis operations still in flight, which answer CoAP */
 	lwm2m_redis_free(gw->redis);
 	gw_coap_stop(gw);
+	gw_registry_free_spares(gw);
 	if (gw->pub_open) {
 		nng_close(gw->pub);
 	}

@@ -54,14 +54,41 @@ struct op {
 	enum gw_state state;
 	int waiting; /* replies still expected in the current step */
 	bool failed;
+	struct op *next_spare; /* in gw->spare_ops */
 };
+
+/* Finished operations kept for reuse (gw->spare_ops): a struct op is about
+ * 2 KB, over glibc's per-thread cache limit (1 KiB), so each calloc went
+ * through the general allocator and consolidated its fast bins. */
+#define SPARE_OPS_MAX 256
 
 static void
 op_free(struct op *op)
 {
+	struct gw_ctx *gw = op->gw;
+
 	gw_reg_links_fini(&op->req.links);
 	gw_record_fini(&op->rec);
-	free(op);
+	if (gw->closing || gw->n_spare_ops >= SPARE_OPS_MAX) {
+		free(op);
+		return;
+	}
+	op->next_spare = gw->spare_ops;
+	gw->spare_ops = op;
+	gw->n_spare_ops++;
+}
+
+void
+gw_registry_free_spares(struct gw_ctx *gw)
+{
+	struct op *op = gw->spare_ops, *next;
+
+	for (; op != NULL; op = next) {
+		next = op->next_spare;
+		free(op);
+	}
+	gw->spare_ops = NULL;
+	gw->n_spare_ops = 0;
 }
 
 static void
@@ -622,8 +649,15 @@ gw_registry_ready(struct gw_ctx *gw)
 static struct op *
 op_new(struct gw_ctx *gw, struct gw_exchange *ex, struct gw_request *req)
 {
-	struct op *op = calloc(1, sizeof *op);
+	struct op *op = gw->spare_ops;
 
+	if (op != NULL) {
+		gw->spare_ops = op->next_spare;
+		gw->n_spare_ops--;
+		memset(op, 0, sizeof *op);
+	} else {
+		op = calloc(1, sizeof *op);
+	}
 	if (op == NULL) {
 		gw_reg_links_fini(&req->links);
 		finish(ex, COAP_RESPONSE_CODE(500), NULL, "out of memory");
