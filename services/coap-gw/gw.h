@@ -258,6 +258,19 @@ struct gw_config {
 	long long sockbuf; /* LWDS_COAP_RCVBUF: listening sockets' buffers */
 };
 
+/* libcoap's cap on idle server sessions, sized by gw_idle_event */
+#define GW_IDLE_MIN 64
+#define GW_IDLE_MAX 2048
+#define GW_IDLE_WINDOW 256  /* sessions created per decision */
+#define GW_IDLE_DROPPED 4096 /* fingerprints of dropped sessions' peers */
+
+/* The idle-session cap of one libcoap context (gw_idle_event). */
+struct gw_idle {
+	coap_context_t *ctx;
+	uint32_t dropped[GW_IDLE_DROPPED];
+	unsigned cap, created, returned;
+};
+
 #define GW_SOCKBUF_DEFAULT (4 << 20) /* 4 MiB */
 #define GW_SOCKBUF_MAX (1 << 30)
 
@@ -284,6 +297,7 @@ struct gw_ctx {
 	int64_t started_ms;
 	uint64_t sweep_runs;
 	char reg_sha[48]; /* SHA1 of the Register script, "" until loaded */
+	struct gw_idle idle; /* gw->coap's idle-session cap */
 	struct op *spare_ops; /* gw_registry.c's finished operations, reused */
 	size_t n_spare_ops;
 	bool closing;     /* gw_free runs: observation tokens stay in Redis */
@@ -506,6 +520,23 @@ bool gw_restore_record(const char *const *v, const char *gw_id,
 /* gw_unconnected_udp_family returns the address family of fd when it is an
  * unconnected (listening) UDP socket, else AF_UNSPEC. */
 int gw_unconnected_udp_family(int fd);
+
+/* gw_idle_init sets ctx's idle-session cap to GW_IDLE_MIN; gw_idle_event,
+ * given every event of ctx (coap_register_event_handler), then sizes it
+ * for the peers actually seen.  libcoap 4.3.1 keeps at most that many
+ * server sessions without a reference, and a datagram from a peer without
+ * a session makes it create one after visiting every session of the
+ * endpoint, those of the requests in flight (held by the gateway)
+ * included.  Peers that come back (a fleet behind NAT, the benchmark's
+ * sockets) with more of them in flight than the cap paid that walk on
+ * every request.  Of every GW_IDLE_WINDOW plain-UDP sessions created it
+ * counts those whose peer's session had been dropped (fingerprints of the
+ * last GW_IDLE_DROPPED drops): the cap doubles, up to GW_IDLE_MAX, when
+ * half came back, and halves, down to GW_IDLE_MIN, when fewer than 1/16
+ * did (new peers: a larger cap would only lengthen each walk). */
+void gw_idle_init(struct gw_idle *idle, coap_context_t *ctx);
+void gw_idle_event(struct gw_idle *idle, coap_session_t *session,
+                   coap_event_t event);
 
 /* gw_coap_set_bufs sets SO_RCVBUF/SO_SNDBUF to bytes on every unconnected
  * UDP socket of the process (libcoap's listening endpoints, before any

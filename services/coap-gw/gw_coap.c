@@ -18,7 +18,6 @@
 #define MAX_QUERY_OPTS 32
 #define COAP_POLL_MS 50 /* libcoap's timer work (retransmissions...) */
 #define EPOLL_BATCH 32
-#define MAX_IDLE_SESSIONS 64
 #define IDLE_SESSION_TIMEOUT_S 60
 #define READ_ROUNDS 64  /* epoll_wait rounds per readable callback */
 #define RETRY_MAX_AGE 5 /* seconds, on 5.03 */
@@ -499,6 +498,87 @@ on_coap_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* a fingerprint of the session's peer address (FNV-1a), never 0 */
+static uint32_t
+peer_print(const coap_session_t *session)
+{
+	const coap_address_t *a = coap_session_get_addr_remote(session);
+	const uint8_t *p = (const uint8_t *)&a->addr;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < a->size && i < sizeof a->addr; i++) {
+		h = (h ^ p[i]) * 16777619u;
+	}
+	return h | 1u;
+}
+
+void
+gw_idle_init(struct gw_idle *idle, coap_context_t *ctx)
+{
+	memset(idle, 0, sizeof *idle);
+	idle->ctx = ctx;
+	idle->cap = GW_IDLE_MIN;
+	coap_context_set_max_idle_sessions(ctx, idle->cap);
+}
+
+/* the decision of one window of created sessions */
+static void
+idle_decide(struct gw_idle *idle)
+{
+	unsigned cap = idle->cap;
+
+	if (idle->returned * 2 >= idle->created && cap < GW_IDLE_MAX) {
+		cap *= 2;
+	} else if (idle->returned * 16 < idle->created && cap > GW_IDLE_MIN) {
+		cap /= 2;
+	}
+	if (cap != idle->cap) {
+		lwm2m_log(LWM2M_LOG_INFO,
+		          "idle CoAP sessions kept: %u (%u of the last %u new "
+		          "sessions were peers whose session had been dropped)",
+		          cap, idle->returned, idle->created);
+		idle->cap = cap;
+		coap_context_set_max_idle_sessions(idle->ctx, cap);
+	}
+	idle->created = idle->returned = 0;
+}
+
+void
+gw_idle_event(struct gw_idle *idle, coap_session_t *session, coap_event_t event)
+{
+	uint32_t h;
+	uint32_t *slot;
+
+	if ((event != COAP_EVENT_SERVER_SESSION_NEW &&
+	     event != COAP_EVENT_SERVER_SESSION_DEL) ||
+	    coap_session_get_proto(session) != COAP_PROTO_UDP) {
+		return;
+	}
+	h = peer_print(session);
+	slot = &idle->dropped[h & (GW_IDLE_DROPPED - 1)];
+	if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+		*slot = h;
+		return;
+	}
+	idle->returned += *slot == h;
+	*slot = 0;
+	if (++idle->created >= GW_IDLE_WINDOW) {
+		idle_decide(idle);
+	}
+}
+
+static int
+on_coap_event(coap_session_t *session, coap_event_t event)
+{
+	struct gw_ctx *gw =
+	    coap_get_app_data(coap_session_get_context(session));
+
+	if (gw != NULL) {
+		gw_idle_event(&gw->idle, session, event);
+	}
+	return 0;
+}
+
 /* Timer: retransmissions, session time-outs, block-wise clean-up. */
 static void
 on_coap_timer(evutil_socket_t fd, short what, void *arg)
@@ -689,9 +769,10 @@ gw_coap_start(struct gw_ctx *gw)
 	coap_context_set_block_mode(gw->coap, COAP_BLOCK_USE_LIBCOAP |
 	                                          COAP_BLOCK_SINGLE_BODY);
 	/* Registration needs a session only while an exchange is pending (it
-	 * holds a reference); libcoap walks all sessions when it creates one
-	 * and on every timer run, so keep few idle ones around. */
-	coap_context_set_max_idle_sessions(gw->coap, MAX_IDLE_SESSIONS);
+	 * holds a reference); libcoap walks all sessions when it creates one,
+	 * so idle ones are kept only as many as returning peers need. */
+	gw_idle_init(&gw->idle, gw->coap);
+	coap_register_event_handler(gw->coap, on_coap_event);
 	coap_context_set_session_timeout(gw->coap, IDLE_SESSION_TIMEOUT_S);
 	ep = coap_new_endpoint(gw->coap, &addr, COAP_PROTO_UDP);
 	if (ep == NULL) {
