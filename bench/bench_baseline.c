@@ -1,9 +1,12 @@
 /* lwds-bench-baseline: the "raw limit" the registration benchmarks compare
  * the gateway against.  A libcoap 4.3.1 server with the gateway's I/O
  * approach (one unknown-resource handler, sockets read through
- * coap_io_do_epoll, libcoap's timer work on a 50 ms tick, at most 64 idle
- * sessions, the listening socket's buffers sized as the gateway sizes its
- * own: LWDS_COAP_RCVBUF, default 4 MiB, through gw_coap_set_bufs) that
+ * coap_io_do_epoll, libcoap's timer work on a 50 ms tick, libcoap's walk of
+ * all sessions paced as the gateway paces its own (gw_walk_throttle, 25 ms,
+ * LWDS_COAP_WALK_MS's default), the idle sessions kept sized as the
+ * gateway sizes them (gw_idle_event), the listening socket's buffers sized
+ * as the gateway sizes its own: LWDS_COAP_RCVBUF, default 4 MiB, through
+ * gw_coap_set_bufs) that
  * answers every POST at once and does nothing else: 2.01 with
  * Location-Path rd/<22-char id> for a Register (POST /rd), 2.04 for an
  * Update (POST /rd/<id>), 2.02 for a DELETE.
@@ -25,9 +28,10 @@
 
 #define EPOLL_BATCH 32
 #define TICK_MS 50
-#define MAX_IDLE_SESSIONS 64
+#define WALK_MS 25 /* the gateway's LWDS_COAP_WALK_MS default */
 
 static volatile sig_atomic_t stop_flag;
+static struct gw_idle idle;
 
 static void
 on_signal(int sig)
@@ -85,6 +89,13 @@ on_request(coap_resource_t *resource, coap_session_t *session,
 	coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
 }
 
+static int
+on_event(coap_session_t *session, coap_event_t event)
+{
+	gw_idle_event(&idle, session, event);
+	return 0;
+}
+
 /* "host:port" (IPv4 or a name) -> address; 0 on success. */
 static int
 resolve(const char *text, coap_address_t *ret_addr)
@@ -125,7 +136,9 @@ make_context(const char *listen)
 	if (ctx == NULL) {
 		return NULL;
 	}
-	coap_context_set_max_idle_sessions(ctx, MAX_IDLE_SESSIONS);
+	gw_idle_init(&idle, ctx);
+	coap_register_event_handler(ctx, on_event);
+	gw_walk_throttle(ctx, WALK_MS);
 	coap_context_set_session_timeout(ctx, 60);
 	if (coap_new_endpoint(ctx, &addr, COAP_PROTO_UDP) == NULL) {
 		coap_free_context(ctx);
