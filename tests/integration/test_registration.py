@@ -107,6 +107,28 @@ class TestRegistration(ServiceTestCase):
         self.assertGreater(int(rec["upd"]), int(before["upd"]), rec)
         self.assertEqual(int(rec["exp"]) - int(rec["upd"]), 300000, rec)
 
+    def test_idle_sessions_sized_for_returning_peers(self):
+        """200 peers that keep coming back, more than the 64 idle sessions
+        libcoap keeps at first: the gateway raises its cap (each step
+        logged) until their sessions stay (docs/coap-gw.md)."""
+        peers = []
+        for i in range(200):
+            c, r, cid = self.register("reg-idle-%d" % i, lt=300)
+            # de-registered after: the other tests list the first page
+            self.addCleanup(c.request, "DELETE", "rd/" + cid)
+            peers.append((c, r, cid))
+        for _ in range(5):
+            for c, _, cid in peers:
+                r = c.request("POST", "rd/" + cid)
+                self.assertEqual(r.code_str, "2.04", r)
+        path = os.path.join(self.svc.logdir, "coap-gw.log")
+
+        def kept(n):
+            with open(path, "rb") as f:
+                return b"idle CoAP sessions kept: %d " % n in f.read()
+        wait_until(lambda: kept(128) and kept(256),
+                   what="idle-session cap raised to 128, then 256")
+
     def test_update_from_new_address(self):
         _, _, cid = self.register("reg-nat-1", lt=300)
         other = self.svc.coap()
