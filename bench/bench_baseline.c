@@ -24,6 +24,7 @@
 
 #include "gw.h"
 #include "lwm2m_id.h"
+#include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
 #define EPOLL_BATCH 32
@@ -207,6 +208,8 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* warnings only: gw_idle_event logs each change of the cap at info */
+	lwm2m_log_init("lwds-bench-baseline", LWM2M_LOG_WARNING);
 	coap_startup();
 	coap_set_log_level(LOG_ERR);
 	ctx = make_context(argv[1]);
