@@ -1073,10 +1073,35 @@ op_no_answer(struct gw_devop *op, const char *why)
 	op_fail(op, LWM2M_DEVOP_ST_TIMEOUT, msg);
 }
 
+/* A request that timed out may still be out on dev's session: libcoap
+ * retransmits a CON until MAX_TRANSMIT_WAIT (93 s), and with NSTART 1
+ * every later request to the device waits behind it, so with
+ * LWDS_DEVICE_TIMEOUT_MS below that a device that missed one request
+ * stayed unreachable for the rest.  Once none of our requests is out on
+ * the session, what libcoap still holds for it is dropped:
+ * coap_session_disconnected leaves a plain-UDP session established and
+ * only cancels its queued messages (their NACKs find no request of ours).
+ * A DTLS session is the device's own and is left alone. */
+static void
+cancel_stale(struct gw_device *dev)
+{
+	if (dev != NULL && !dev->dtls && dev->session != NULL &&
+	    dev->n_sent == 0) {
+		coap_session_disconnected(dev->session,
+		                          COAP_NACK_TOO_MANY_RETRIES);
+	}
+}
+
 static void
 on_device_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	op_no_answer(arg, "timeout");
+	struct gw_devop *op = arg;
+	struct gw_devops *ds = op->ds;
+	char client[LWM2M_ID_SIZE];
+
+	memcpy(client, op->req.client, sizeof client);
+	op_no_answer(op, "timeout");
+	cancel_stale(gw_table_get(&ds->gw->table, client));
 }
 
 void

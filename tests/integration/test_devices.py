@@ -403,6 +403,25 @@ class TestDevices(DeviceCase):
         self.assertIn(self.cid, d["ErrorDetails"])
         self.assertIn("read /3/0", d["ErrorDetails"])
 
+    def test_device_back_after_timeouts_answers_at_once(self):
+        """Requests that timed out (LWDS_DEVICE_TIMEOUT_MS 2 s here) are not
+        left retransmitting on the device's session (libcoap would go on
+        for 93 s, and with NSTART 1 every later request would wait behind
+        them): once the device answers again, the next read gets 200.
+        Without the cancel, the read after the two 504s waits behind the
+        first request's retransmission, due 6-9 s after it, and times
+        out."""
+        self.mute()
+        try:
+            for _ in range(2):
+                self.assertEqual(self.get(self.inst(3)).status, 504)
+        finally:
+            start = len(self.sim.lines)
+            self.sim.send("mute %s off" % self.EP)
+            self.sim.wait_line(r"^ok", 10, start)
+        r = self.get(self.inst(3))
+        self.assertEqual(r.status, 200, r)
+
     def test_metrics_count_operations(self):
         path = "/clients/%s/metrics" % self.cid
 
