@@ -319,8 +319,8 @@ END_TEST
 static char *
 version_of(long long org)
 {
-	redisReply *r = redisCommand(sync_c, "GET lwds:v2:org:{%lld}:objdefs:ver",
-	                             org);
+	redisReply *r =
+	    redisCommand(sync_c, "GET lwds:v2:org:{%lld}:objdefs:ver", org);
 	char *v = NULL;
 
 	ck_assert_ptr_nonnull(r);
@@ -411,6 +411,63 @@ START_TEST(test_lwm2m_objdef_store_find_override)
 	                 LWM2M_OK);
 	run_until(&r.done);
 	ck_assert_int_eq(r.err, LWM2M_ENOTFOUND);
+}
+END_TEST
+
+static struct result
+find(long long viewer, uint16_t oid)
+{
+	struct result r = {0};
+
+	ck_assert_int_eq(
+	    lwm2m_objdef_store_find(redis, viewer, oid, on_get, &r), LWM2M_OK);
+	run_until(&r.done);
+	return r;
+}
+
+/* calls of EVAL so far (INFO commandstats): the lookup by ObjectID's
+ * script */
+static long long
+eval_calls(void)
+{
+	redisReply *r = redisCommand(sync_c, "INFO commandstats");
+	const char *p;
+	long long n = 0;
+
+	ck_assert_ptr_nonnull(r);
+	p = r->type == REDIS_REPLY_STRING
+	        ? strstr(r->str, "cmdstat_eval:calls=")
+	        : NULL;
+	if (p != NULL) {
+		n = strtoll(p + strlen("cmdstat_eval:calls="), NULL, 10);
+	}
+	freeReplyObject(r);
+	return n;
+}
+
+/* A lookup by ObjectID keeps its parse at the versions it read, like one
+ * by id: repeated, it answers the same without the lookup script; a
+ * definition of that ObjectID added to the viewer's scope, or deleted
+ * from it, is seen at once. */
+START_TEST(test_lwm2m_objdef_store_find_sees_changes)
+{
+	char global[LWM2M_ID_SIZE], own[LWM2M_ID_SIZE];
+	long long evals;
+
+	create(0, 3, "Global", global);
+	ck_assert_str_eq(find(6, 3).name, "Global");
+	evals = eval_calls();
+	for (int i = 0; i < 3; i++) {
+		ck_assert_str_eq(find(6, 3).name, "Global");
+	}
+	ck_assert_int_eq(eval_calls(), evals);
+	create(6, 3, "Own", own);
+	ck_assert_str_eq(find(6, 3).name, "Own");
+	ck_assert_str_eq(find(7, 3).name, "Global");
+	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 6, own), LWM2M_OK);
+	ck_assert_str_eq(find(6, 3).name, "Global");
+	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 0, global), LWM2M_OK);
+	ck_assert_int_eq(find(6, 3).err, LWM2M_ENOTFOUND);
 }
 END_TEST
 
@@ -566,6 +623,8 @@ store_suite(void)
 	     test_lwm2m_objdef_store_get_sees_changes},
 	    {"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_versions},
 	    {"lwm2m_objdef_store_find", test_lwm2m_objdef_store_find_override},
+	    {"lwm2m_objdef_store_find",
+	     test_lwm2m_objdef_store_find_sees_changes},
 	    {"lwm2m_objdef_store_list", test_lwm2m_objdef_store_list_merged},
 	    {"lwm2m_objdef_store_replace",
 	     test_lwm2m_objdef_store_replace_url_id},

@@ -21,49 +21,48 @@
 /* ARGV: id1 oid1 json1 id2 ...; returns 0, or the 1-based index of the
  * first definition whose id or ObjectID exists already. */
 static const char script_create[] =
-	"local n = #ARGV / 3\n"
-	"for i = 0, n - 1 do\n"
-	"  local id, oid = ARGV[i * 3 + 1], ARGV[i * 3 + 2]\n"
-	"  if redis.call('HEXISTS', KEYS[1], id) == 1 then return i + 1 end\n"
-	"  if #redis.call('ZRANGEBYSCORE', KEYS[2], oid, oid, 'LIMIT', 0, 1)"
-	" > 0 then return i + 1 end\n"
-	"end\n"
-	"for i = 0, n - 1 do\n"
-	"  redis.call('HSET', KEYS[1], ARGV[i * 3 + 1], ARGV[i * 3 + 3])\n"
-	"  redis.call('ZADD', KEYS[2], ARGV[i * 3 + 2], ARGV[i * 3 + 1])\n"
-	"end\n" SCRIPT_BUMP_VERSION "return 0\n";
+    "local n = #ARGV / 3\n"
+    "for i = 0, n - 1 do\n"
+    "  local id, oid = ARGV[i * 3 + 1], ARGV[i * 3 + 2]\n"
+    "  if redis.call('HEXISTS', KEYS[1], id) == 1 then return i + 1 end\n"
+    "  if #redis.call('ZRANGEBYSCORE', KEYS[2], oid, oid, 'LIMIT', 0, 1)"
+    " > 0 then return i + 1 end\n"
+    "end\n"
+    "for i = 0, n - 1 do\n"
+    "  redis.call('HSET', KEYS[1], ARGV[i * 3 + 1], ARGV[i * 3 + 3])\n"
+    "  redis.call('ZADD', KEYS[2], ARGV[i * 3 + 2], ARGV[i * 3 + 1])\n"
+    "end\n" SCRIPT_BUMP_VERSION "return 0\n";
 
 /* ARGV: id oid json; -1 gone, -2 ObjectID taken by another id, 0 done. */
 static const char script_replace[] =
-	"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end\n"
-	"for _, o in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[2],"
-	" ARGV[2])) do\n"
-	"  if o ~= ARGV[1] then return -2 end\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])\n"
-	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n" SCRIPT_BUMP_VERSION
-	"return 0\n";
+    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end\n"
+    "for _, o in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[2],"
+    " ARGV[2])) do\n"
+    "  if o ~= ARGV[1] then return -2 end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n" SCRIPT_BUMP_VERSION
+    "return 0\n";
 
 /* ARGV: id; returns 1 when deleted. */
 static const char script_delete[] =
-	"local r = redis.call('HDEL', KEYS[1], ARGV[1])\n"
-	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"if r == 1 then\n" SCRIPT_BUMP_VERSION "end\n"
-	"return r\n";
+    "local r = redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "if r == 1 then\n" SCRIPT_BUMP_VERSION "end\n"
+    "return r\n";
 
 /* A version for a scope written before versions existed. */
 static const char script_ensure_version[] =
-	"if redis.call('EXISTS', KEYS[3]) == 0 then\n" SCRIPT_BUMP_VERSION
-	"end\n"
-	"return 0\n";
+    "if redis.call('EXISTS', KEYS[3]) == 0 then\n" SCRIPT_BUMP_VERSION "end\n"
+    "return 0\n";
 
 /* ARGV: oid; returns the JSON of the scope's definition for it, or nil. */
 static const char script_find[] =
-	"local ids = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1],"
-	" 'LIMIT', 0, 1)\n"
-	"if #ids == 0 then return false end\n"
-	"return redis.call('HGET', KEYS[1], ids[1])\n";
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1],"
+    " 'LIMIT', 0, 1)\n"
+    "if #ids == 0 then return false end\n"
+    "return redis.call('HGET', KEYS[1], ids[1])\n";
 
 struct keys {
 	char hash[64];
@@ -110,7 +109,8 @@ struct cache_entry {
 	struct lwm2m_objdef *def;
 };
 
-/* A parse found for (viewer, id) while the scopes it depends on had the
+/* A parse found for (viewer, id), or for (viewer, ObjectID) under the key
+ * "#<ObjectID>", while the scopes it depends on had the
  * version values in ver ("<viewer's>|<global>"): as long as Redis still
  * has those values, nothing it could return differs, and the lookup reads
  * the versions instead of the JSON.  def is held (lwm2m_objdef_hold). */
@@ -408,14 +408,16 @@ struct op {
 	lwm2m_objdef_list_cb list_cb;
 	lwm2m_objdef_done_cb done_cb;
 	void *arg;
-	/* A_GET: the scopes' versions (ver_entry), read before the JSON */
+	/* A_GET, A_FIND: the scopes' versions (ver_entry), read before the
+	 * JSON, and what the kept parse is for: the id, or "#<ObjectID>" */
 	char ver[VER_MAX];
+	char ver_key[LWM2M_ID_SIZE];
 	char ver_viewer[VER_MAX / 2];
 	char ver_global[VER_MAX / 2];
-	int ver_pending;   /* GET replies still to come */
-	bool ver_ok;       /* both versions exist: ver can be kept */
-	bool ver_failed;   /* a GET failed */
-	bool ver_abandon;  /* the second GET could not be sent */
+	int ver_pending;  /* GET replies still to come */
+	bool ver_ok;      /* both versions exist: ver can be kept */
+	bool ver_failed;  /* a GET failed */
+	bool ver_abandon; /* the second GET could not be sent */
 };
 
 static void
@@ -479,8 +481,9 @@ found(struct op *op, const struct lwm2m_objdef *old)
 	struct keys k;
 
 	if (op->action == A_GET || op->action == A_FIND) {
-		if (op->action == A_GET && op->ver_ok) {
-			ver_keep(op->redis, op->viewer, op->id, op->ver, old);
+		if (op->ver_ok) {
+			ver_keep(op->redis, op->viewer, op->ver_key, op->ver,
+			         old);
 		}
 		op->get_cb(LWM2M_OK, old, op->arg);
 		op_free(op);
@@ -615,10 +618,17 @@ start_lookup(struct op *op)
 	return err;
 }
 
-/* one scope's version into buf; false when the reply is no version */
+/* One scope's version into buf; false when the reply is no version.  A
+ * scope without one ("-") has never been written through this module: it
+ * gets one with its first definition (a tenant without definitions of its
+ * own stays so, and its lookups still reuse their parses). */
 static bool
 ver_part(const redisReply *r, char *buf, size_t size)
 {
+	if (r->type == REDIS_REPLY_NIL && size > 1) {
+		memcpy(buf, "-", 2);
+		return true;
+	}
 	if (r->type != REDIS_REPLY_STRING || r->len == 0 ||
 	    (size_t)r->len >= size) {
 		return false;
@@ -647,7 +657,7 @@ versions_done(struct op *op)
 	if (op->ver_ok) {
 		snprintf(op->ver, sizeof(op->ver), "%s|%s", op->ver_viewer,
 		         op->ver_global);
-		def = ver_find(op->redis, op->viewer, op->id, op->ver);
+		def = ver_find(op->redis, op->viewer, op->ver_key, op->ver);
 		if (def != NULL) {
 			op->get_cb(LWM2M_OK, def, op->arg);
 			op_free(op);
@@ -688,7 +698,7 @@ on_global_version(struct lwm2m_redis *redis, redisReply *r, void *arg)
 	on_version(redis, r, arg, true);
 }
 
-/* A_GET starts with the versions of the global scope and, for another
+/* A_GET and A_FIND start with the versions of the global scope and, for another
  * viewer, of the viewer's scope (two GETs: the keys are on different
  * cluster slots, so their replies may come in either order). */
 static lwm2m_err
@@ -700,8 +710,8 @@ start_versions(struct op *op)
 	op->ver_ok = true;
 	op->ver_pending = 1;
 	keys_init(&k, LWM2M_OBJDEF_GLOBAL);
-	err = lwm2m_redis_cmd(op->redis, on_global_version, op, "GET %s",
-	                      k.ver);
+	err =
+	    lwm2m_redis_cmd(op->redis, on_global_version, op, "GET %s", k.ver);
 	if (err != LWM2M_OK) {
 		op_free(op);
 		return err;
@@ -734,6 +744,7 @@ lwm2m_objdef_store_get(struct lwm2m_redis *redis, long long viewer_org,
 		return LWM2M_ENOMEM;
 	}
 	snprintf(op->id, sizeof(op->id), "%s", id);
+	memcpy(op->ver_key, op->id, sizeof(op->ver_key));
 	op->get_cb = cb;
 	return start_versions(op);
 }
@@ -748,8 +759,10 @@ lwm2m_objdef_store_find(struct lwm2m_redis *redis, long long viewer_org,
 		return LWM2M_ENOMEM;
 	}
 	op->oid = object_id;
+	/* ids are base64url: "#" keeps the two kinds of key apart */
+	snprintf(op->ver_key, sizeof(op->ver_key), "#%u", (unsigned)object_id);
 	op->get_cb = cb;
-	return start_lookup(op);
+	return start_versions(op);
 }
 
 lwm2m_err
