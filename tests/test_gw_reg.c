@@ -522,6 +522,75 @@ START_TEST(test_gw_coap_set_bufs_listening_only)
 }
 END_TEST
 
+/* Sessions to PEERS distinct peers (127.0.0.1, ports from 40000): real
+ * client sessions, one UDP socket each, only their addresses matter. */
+#define PEERS 256
+
+static void
+peer_sessions(coap_context_t *ctx, coap_session_t **s, int n, int port0)
+{
+	for (int i = 0; i < n; i++) {
+		coap_address_t a;
+
+		coap_address_init(&a);
+		a.addr.sin.sin_family = AF_INET;
+		a.addr.sin.sin_port = htons((uint16_t)(port0 + i));
+		a.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.size = sizeof a.addr.sin;
+		s[i] = coap_new_client_session(ctx, NULL, &a, COAP_PROTO_UDP);
+		ck_assert_ptr_nonnull(s[i]);
+	}
+}
+
+/* one window of sessions created; those in back[] were dropped before */
+static void
+idle_window(struct gw_idle *idle, coap_session_t **s, bool back)
+{
+	for (int i = 0; i < PEERS; i++) {
+		if (back) {
+			gw_idle_event(idle, s[i],
+			              COAP_EVENT_SERVER_SESSION_DEL);
+		}
+		gw_idle_event(idle, s[i], COAP_EVENT_SERVER_SESSION_NEW);
+	}
+}
+
+/* The cap doubles, up to GW_IDLE_MAX, for each window in which at least
+ * half of the new sessions are peers whose session had been dropped, and
+ * halves, down to GW_IDLE_MIN, for each window of new peers. */
+START_TEST(test_gw_idle_event_sizes_cap)
+{
+	coap_context_t *ctx = coap_new_context(NULL);
+	coap_session_t *fresh[PEERS], *back[PEERS];
+	struct gw_idle idle;
+	unsigned cap = GW_IDLE_MIN;
+
+	ck_assert_ptr_nonnull(ctx);
+	peer_sessions(ctx, back, PEERS, 40000);
+	peer_sessions(ctx, fresh, PEERS, 41000);
+	gw_idle_init(&idle, ctx);
+	ck_assert_uint_eq(coap_context_get_max_idle_sessions(ctx), GW_IDLE_MIN);
+	idle_window(&idle, fresh, false);
+	ck_assert_uint_eq(coap_context_get_max_idle_sessions(ctx), GW_IDLE_MIN);
+	while (cap < GW_IDLE_MAX) {
+		idle_window(&idle, back, true);
+		cap *= 2;
+		ck_assert_uint_eq(coap_context_get_max_idle_sessions(ctx), cap);
+	}
+	idle_window(&idle, back, true);
+	ck_assert_uint_eq(coap_context_get_max_idle_sessions(ctx), GW_IDLE_MAX);
+	/* sessions of new peers: no fingerprint matches any more */
+	idle_window(&idle, fresh, false);
+	ck_assert_uint_eq(coap_context_get_max_idle_sessions(ctx),
+	                  GW_IDLE_MAX / 2);
+	for (int i = 0; i < PEERS; i++) {
+		coap_session_release(fresh[i]);
+		coap_session_release(back[i]);
+	}
+	coap_free_context(ctx);
+}
+END_TEST
+
 static Suite *
 gw_reg_suite(void)
 {
@@ -564,6 +633,9 @@ gw_reg_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_coap_set_bufs");
 	tcase_add_test(tc, test_gw_coap_set_bufs_listening_only);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_idle_event");
+	tcase_add_test(tc, test_gw_idle_event_sizes_cap);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_restore_record");
 	tcase_add_test(tc, test_gw_restore_record_registered);
