@@ -273,6 +273,16 @@ START_TEST(test_lwm2m_rpc_call_timeout)
 	ck_assert_int_eq(f.last_err, LWM2M_ETIMEDOUT);
 	/* answering after the caller gave up is harmless */
 	lwm2m_rpc_reply(f.held[--f.n_held], 0, NULL, 0);
+	/* and later calls still work; their answer also shows that the late
+	 * one went through the pipe before it (nng 1.5 loses a message still
+	 * between the sockets when they close: valgrind and ASan saw it) */
+	f.mode = 0;
+	ck_assert_int_eq(lwm2m_rpc_call(f.cli, f.url, LWM2M_ENV_RPC_PING, NULL,
+	                                0, ok_ms(5000), on_any, &f),
+	                 LWM2M_OK);
+	run(&f, 2, ok_ms(5000));
+	ck_assert_int_eq(f.done, 2);
+	ck_assert_int_eq(f.last_err, LWM2M_OK);
 	teardown(&f);
 }
 END_TEST
