@@ -155,6 +155,20 @@ create(long long org, uint16_t oid, const char *name, char id[LWM2M_ID_SIZE])
 	lwm2m_objdef_free(d);
 }
 
+/* create_as stores one definition synchronously under the given id (a
+ * definition written again with the id it had). */
+static void
+create_as(long long org, uint16_t oid, const char *name,
+          const char id[LWM2M_ID_SIZE])
+{
+	struct lwm2m_objdef *d = mkdef(oid, name);
+
+	memcpy(d->id, id, LWM2M_ID_SIZE);
+	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, org, &d, 1, NULL),
+	                 LWM2M_OK);
+	lwm2m_objdef_free(d);
+}
+
 struct result {
 	bool done;
 	lwm2m_err err;
@@ -293,7 +307,6 @@ END_TEST
 START_TEST(test_lwm2m_objdef_store_get_sees_changes)
 {
 	char id[LWM2M_ID_SIZE];
-	struct lwm2m_objdef *d;
 	struct result r;
 
 	create(0, 3, "First", id);
@@ -303,12 +316,8 @@ START_TEST(test_lwm2m_objdef_store_get_sees_changes)
 		ck_assert_str_eq(r.name, "First");
 	}
 	/* another process replaces it: same id, new JSON */
-	d = mkdef(3, "Second");
-	memcpy(d->id, id, LWM2M_ID_SIZE);
 	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 0, id), LWM2M_OK);
-	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, 0, &d, 1, NULL),
-	                 LWM2M_OK);
-	lwm2m_objdef_free(d);
+	create_as(0, 3, "Second", id);
 	ck_assert_str_eq(get(0, id).name, "Second");
 	/* and deletes it */
 	ck_assert_int_eq(lwm2m_objdef_sync_delete(sync_c, 0, id), LWM2M_OK);
@@ -361,11 +370,7 @@ START_TEST(test_lwm2m_objdef_store_get_versions)
 	v2 = version_of(0);
 	ck_assert_str_ne(v1, v2);
 	ck_assert_int_eq(get(0, id).err, LWM2M_ENOTFOUND);
-	d = mkdef(3, "Second");
-	memcpy(d->id, id, LWM2M_ID_SIZE);
-	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, 0, &d, 1, NULL),
-	                 LWM2M_OK);
-	lwm2m_objdef_free(d);
+	create_as(0, 3, "Second", id);
 	v3 = version_of(0);
 	ck_assert_str_ne(v2, v3);
 	ck_assert_str_eq(get(0, id).name, "Second");
@@ -378,11 +383,7 @@ START_TEST(test_lwm2m_objdef_store_get_versions)
 	r = redisCommand(sync_c, "FLUSHALL");
 	freeReplyObject(r);
 	ck_assert_int_eq(get(0, id).err, LWM2M_ENOTFOUND);
-	d = mkdef(3, "Third");
-	memcpy(d->id, id, LWM2M_ID_SIZE);
-	ck_assert_int_eq(lwm2m_objdef_sync_create(sync_c, 0, &d, 1, NULL),
-	                 LWM2M_OK);
-	lwm2m_objdef_free(d);
+	create_as(0, 3, "Third", id);
 	ck_assert_str_eq(get(0, id).name, "Third");
 	free(v1);
 	free(v2);
