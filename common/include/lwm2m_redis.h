@@ -80,6 +80,10 @@ lwm2m_err lwm2m_redis_set_data(struct lwm2m_redis *redis, const void *key,
 /* lwm2m_redis_connected is true while commands can be sent. */
 bool lwm2m_redis_connected(const struct lwm2m_redis *redis);
 
+/* lwm2m_redis_reply_int is true when reply is the integer v (false for
+ * NULL: the connection was lost). */
+bool lwm2m_redis_reply_int(const redisReply *reply, long long v);
+
 /* lwm2m_redis_cmd sends a printf-style command (hiredis format: %s, %b with
  * pointer + size_t, %d...).  cb may be NULL when the reply does not matter.
  * LWM2M_EBACKEND when not connected: cb is then NOT called. */

@@ -560,6 +560,13 @@ lwm2m_redis_connected(const struct lwm2m_redis *redis)
 	return redis->ready && redis->ac != NULL;
 }
 
+bool
+lwm2m_redis_reply_int(const redisReply *reply, long long v)
+{
+	return reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	       reply->integer == v;
+}
+
 struct cmd_call {
 	struct lwm2m_redis *redis;
 	lwm2m_redis_cb cb;

@@ -1144,21 +1144,15 @@ static const char idle_lua[] =
  * callback takes set over and frees it at the end. */
 static void retire_send(struct sweep_set *set, lwm2m_redis_cb cb);
 
-static bool
-reply_int(const redisReply *r, long long v)
-{
-	return r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == v;
-}
-
 static void
 on_retire_recheck(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct sweep_set *set = arg;
 
-	if (reply_int(reply, 0)) {
+	if (lwm2m_redis_reply_int(reply, 0)) {
 		lwm2m_redis_cmd(redis, NULL, NULL,
 		                "SADD " LWM2M_KEY_GATEWAYS " %s", set->owner);
-	} else if (reply_int(reply, 1)) {
+	} else if (lwm2m_redis_reply_int(reply, 1)) {
 		lwm2m_log(LWM2M_LOG_INFO,
 		          "gateway %s retired: dead, no devices", set->owner);
 	}
@@ -1170,7 +1164,7 @@ on_retire_srem(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct sweep_set *set = arg;
 
-	if (reply_int(reply, 1)) {
+	if (lwm2m_redis_reply_int(reply, 1)) {
 		retire_send(set, on_retire_recheck);
 		return;
 	}
@@ -1182,7 +1176,7 @@ on_retire_idle(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct sweep_set *set = arg;
 
-	if (reply_int(reply, 1) &&
+	if (lwm2m_redis_reply_int(reply, 1) &&
 	    lwm2m_redis_cmd(redis, on_retire_srem, set,
 	                    "SREM " LWM2M_KEY_GATEWAYS " %s",
 	                    set->owner) == LWM2M_OK) {
@@ -1210,7 +1204,7 @@ on_peer_alive(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct sweep_set *set = arg;
 
-	if (reply_int(reply, 0)) {
+	if (lwm2m_redis_reply_int(reply, 0)) {
 		sweep_set(set->gw, set->owner, strlen(set->owner));
 		retire_send(set, on_retire_idle);
 		return;

@@ -430,8 +430,7 @@ on_sub_checked(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		job_free(job);
 		return;
 	}
-	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
-	    reply->integer == 0) {
+	if (lwm2m_redis_reply_int(reply, 0)) {
 		lwm2m_log(LWM2M_LOG_INFO,
 		          "dropped sub=%s delivery=%s attempt=%u: "
 		          "subscription deleted",
