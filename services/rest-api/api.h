@@ -89,7 +89,7 @@
 #define API_BASE_URL_MAX 300       /* "https://" + Host (<= 255) */
 #define API_DEFAULT_PAGE_SIZE 20
 #define API_MAX_PAGE_SIZE 1000
-#define API_IO_TIMEOUT_S 60         /* read/write timeout of a connection */
+#define API_IO_TIMEOUT_DEFAULT_S 60 /* read/write timeout of a connection */
 
 /* ---- configuration and service context -------------------------------- */
 
@@ -102,6 +102,7 @@ struct api_config {
 	size_t max_body;           /* LWDS_HTTP_MAX_BODY, bytes */
 	size_t max_header;         /* LWDS_HTTP_MAX_HEADER, bytes (api_server.c) */
 	unsigned max_conns;        /* LWDS_HTTP_MAX_CONNECTIONS */
+	unsigned io_timeout_s;     /* LWDS_HTTP_IO_TIMEOUT_S (api_server.c) */
 };
 
 struct api_ctx {

@@ -637,7 +637,7 @@ bind_listen(struct api_ctx *ctx)
 lwm2m_err
 api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 {
-	static const struct timeval io_timeout = {API_IO_TIMEOUT_S, 0};
+	const struct timeval io_timeout = {(time_t)ctx->cfg.io_timeout_s, 0};
 	lwm2m_err err;
 
 	ctx->base = base;

@@ -33,7 +33,10 @@ static const char usage[] =
     "Environment only:\n"
     "  LWDS_ADMIN_KEY, LWDS_ADMIN_SECRET  admin access key of organisation 0;\n"
     "      when unset and none exists, one is generated and printed once\n"
-    "  LWDS_SIGNING_KEY  token signing key; else generated and kept in Redis\n";
+    "  LWDS_SIGNING_KEY  token signing key; else generated and kept in Redis\n"
+    "  LWDS_HTTP_IO_TIMEOUT_S  a connection that reads or writes nothing for\n"
+    "      this long is closed (1..3600, default 60); a request waiting for\n"
+    "      its device is still answered\n";
 
 static void
 on_stop(void *arg)

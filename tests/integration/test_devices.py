@@ -6,7 +6,9 @@ a device that does not answer, a device that answers errors, and a gateway
 killed mid-request."""
 
 import base64
+import http.client
 import signal
+import socket
 import threading
 import time
 import unittest
@@ -456,6 +458,60 @@ class TestDevicesMetricsAtStop(DeviceCase):
         gw.send_signal(signal.SIGTERM)
         self.assertEqual(gw.wait(10), 0)
         self.assertGreater(self.metric("TransactionCount"), before)
+
+
+class TestDevicesHeldPastIoTimeout(DeviceCase):
+    """LWDS_HTTP_IO_TIMEOUT_S (1 s here): a connection that sends nothing,
+    or stops inside its headers, is closed; a request that waits for its
+    device longer than that (LWDS_DEVICE_TIMEOUT_MS 3 s) is still answered,
+    and its connection serves the next request."""
+    REDIS_DB = 10
+    EXTRA_ENV = {"LWDS_DEVICE_TIMEOUT_MS": "3000",
+                 "LWDS_HTTP_IO_TIMEOUT_S": "1"}
+
+    def closed_by_server(self, sent):
+        """Sends sent on a new connection; True once the server closed it
+        (within 15 s), with nothing answered."""
+        s = socket.create_connection(("127.0.0.1", self.svc.http_port), 5)
+        self.addCleanup(s.close)
+        s.sendall(sent)
+        s.settimeout(15)
+        try:
+            return s.recv(65536) == b""
+        except ConnectionResetError:
+            return True
+
+    def test_idle_connection_closed(self):
+        self.assertTrue(self.closed_by_server(b""))
+
+    def test_stalled_headers_closed(self):
+        self.assertTrue(self.closed_by_server(
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "))
+
+    def test_request_held_past_timeout_answered(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.svc.http_port,
+                                          timeout=15)
+        self.addCleanup(conn.close)
+        auth = {"Authorization": "Bearer " + self.admin}
+        start = len(self.sim.lines)
+        self.sim.send("mute %s on" % self.EP)
+        self.sim.wait_line(r"^ok", 10, start)
+        try:
+            began = time.monotonic()
+            conn.request("GET", self.inst(3), headers=auth)
+            r = conn.getresponse()
+            body = r.read()
+            held = time.monotonic() - began
+        finally:
+            start = len(self.sim.lines)
+            self.sim.send("mute %s off" % self.EP)
+            self.sim.wait_line(r"^ok", 10, start)
+        self.assertEqual(r.status, 504, body)
+        self.assertGreater(held, 1.0)  # it outlived the connection timeout
+        # the same connection goes on
+        conn.request("GET", self.inst(3), headers=auth)
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200, r.read())
 
 
 class TestDevicesDeviceTimeout(DeviceCase):
