@@ -23,13 +23,14 @@
 #include <event2/event.h>
 #include <nng/nng.h>
 
-#include "lwm2m_err.h"
 #include "lwm2m_devop.h"
 #include "lwm2m_env.h"
+#include "lwm2m_err.h"
 #include "lwm2m_event.h"
 #include "lwm2m_format.h"
-#include "lwm2m_rpc.h"
 #include "lwm2m_id.h"
+#include "lwm2m_redis.h"
+#include "lwm2m_rpc.h"
 
 #define GW_EP_MAX LWM2M_EVENT_EP_MAX /* endpoint name, bytes */
 #define GW_SMS_MAX 32                /* MSISDN */
@@ -199,15 +200,15 @@ struct gw_device {
 	 * registered, else our own client session while requests are out */
 	coap_session_t *session;
 	bool dtls;
-	uint16_t n_sent;          /* requests in flight on session */
-	struct gw_qnode idle;     /* in gw_devops' idle sessions while unused */
-	char *root;              /* alternate path, malloc; NULL for "/" */
+	uint16_t n_sent;      /* requests in flight on session */
+	struct gw_qnode idle; /* in gw_devops' idle sessions while unused */
+	char *root;           /* alternate path, malloc; NULL for "/" */
 	struct lwm2m_format_caps caps;
-	int64_t awake_until_ms;  /* queue mode: last message + awake window */
-	struct gw_devq *q;       /* queue-mode requests waiting; NULL if none */
+	int64_t awake_until_ms; /* queue mode: last message + awake window */
+	struct gw_devq *q;      /* queue-mode requests waiting; NULL if none */
 	struct gw_device *dirty_next;
 	uint64_t tx_bytes, rx_bytes, tx_count; /* metrics not yet flushed */
-	char ep[]; /* NUL-terminated */
+	char ep[];                             /* NUL-terminated */
 };
 
 struct gw_table {
@@ -253,15 +254,15 @@ struct gw_config {
 	char events_url[256];
 	int log_level;
 	bool log_json;
-	int sweep_ms; /* expiry sweep period */
-	int alive_ms; /* alive key refresh period; TTL is 3 times it */
+	int sweep_ms;      /* expiry sweep period */
+	int alive_ms;      /* alive key refresh period; TTL is 3 times it */
 	long long sockbuf; /* LWDS_COAP_RCVBUF: listening sockets' buffers */
 };
 
 /* libcoap's cap on idle server sessions, sized by gw_idle_event */
 #define GW_IDLE_MIN 64
 #define GW_IDLE_MAX 2048
-#define GW_IDLE_WINDOW 256  /* sessions created per decision */
+#define GW_IDLE_WINDOW 256   /* sessions created per decision */
 #define GW_IDLE_DROPPED 4096 /* fingerprints of dropped sessions' peers */
 
 /* The idle-session cap of one libcoap context (gw_idle_event). */
@@ -277,6 +278,17 @@ struct gw_idle {
 struct gw_exchange;
 struct lwm2m_metric;
 
+/* What the last check of each organisation's LWM2M_KEY_ORG_SUBS found
+ * (gw_subs_*), direct-mapped by organisation: a hint only, to send a
+ * Register's XADD in the same round trip as its check; whether an event is
+ * written is decided by the check each event sends. */
+#define GW_SUBS_CACHE 64
+struct gw_subs_cache {
+	long long org[GW_SUBS_CACHE];
+	uint8_t state[GW_SUBS_CACHE]; /* GW_SUBS_UNKNOWN, _NONE, _SOME */
+};
+enum { GW_SUBS_UNKNOWN, GW_SUBS_NONE, GW_SUBS_SOME };
+
 struct gw_ctx {
 	struct gw_config cfg;
 	struct event_base *base;
@@ -287,7 +299,8 @@ struct gw_ctx {
 	struct lwm2m_rpc_server *rpc;
 	nng_socket pub;
 	bool pub_open;
-	int pub_pipes; /* connected subscribers; nng threads write it (atomic) */
+	int pub_pipes; /* connected subscribers; nng threads write it (atomic)
+	                */
 	struct event *alive_timer, *sweep_timer;
 	struct gw_table table;
 	struct gw_exchange *exchanges; /* CoAP requests waiting on Redis */
@@ -296,16 +309,18 @@ struct gw_ctx {
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
-	char reg_sha[48]; /* SHA1 of the Register script, "" until loaded */
-	struct gw_idle idle; /* gw->coap's idle-session cap */
+	char reg_sha[48];     /* SHA1 of the Register script, "" until loaded */
+	struct gw_idle idle;  /* gw->coap's idle-session cap */
 	struct op *spare_ops; /* gw_registry.c's finished operations, reused */
 	size_t n_spare_ops;
-	bool closing;     /* gw_free runs: observation tokens stay in Redis */
+	bool closing; /* gw_free runs: observation tokens stay in Redis */
 	/* restore of the table after a restart (gw_restore.c): RESTORE_* */
 	int restore_state;
 	size_t restored, restored_obs; /* devices and tokens loaded */
 	/* registry event counters by LWM2M_ENV_EV_* kind, devices gauge */
 	struct lwm2m_metric *m_events[GW_EVENT_KINDS], *m_devices;
+	struct gw_subs_cache subs; /* organisations' last subscription check */
+	struct lwm2m_metric *m_skipped; /* events not added to {events} */
 };
 
 /* gw_config_init fills cfg from LWDS_* environment variables and defaults,
@@ -335,6 +350,36 @@ void gw_publish(struct gw_ctx *gw, uint16_t kind, const char *id,
  * events the caller's Redis script already added. */
 void gw_publish_nng(struct gw_ctx *gw, uint16_t kind, const char *id,
                     const char *ep, long long org);
+
+/* Client events nobody can consume are not written (docs/redis-schema.md,
+ * "Events"): the broker, the only reader of LWM2M_KEY_EVENTS, matches a
+ * client event only against the subscriptions of its organisation, all of
+ * them in LWM2M_KEY_ORG_SUBS.  The gateway sends EXISTS of that key after
+ * the event's record write, on the same connection, and adds the event
+ * only when the reply says subscriptions exist (or cannot tell).  A
+ * subscription whose SADD runs after that EXISTS is created after the
+ * event's state was written: the REST API's "subscription" stream entry
+ * makes the broker set up its observations from the record.
+ *
+ * gw_subs_check sends that EXISTS of org; cb gets its reply, to be given
+ * to gw_subs_learn. */
+lwm2m_err gw_subs_check(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb,
+                        void *arg);
+
+/* gw_subs_learn records what the reply of gw_subs_check for org says and
+ * returns true when org has subscriptions or the reply cannot tell (an
+ * error, no reply): the event must then be written. */
+bool gw_subs_learn(struct gw_ctx *gw, long long org, const redisReply *reply);
+
+/* gw_subs_maybe is false only when the last check of org found no
+ * subscription: a hint for sending the event before the check answers. */
+bool gw_subs_maybe(const struct gw_ctx *gw, long long org);
+
+/* gw_publish_skipped is gw_publish for an event whose check found no
+ * subscription: counted in lwds_gw_events_skipped_total, published on nng
+ * only. */
+void gw_publish_skipped(struct gw_ctx *gw, uint16_t kind, const char *id,
+                        const char *ep, long long org);
 
 /* ---- gw_coap.c ------------------------------------------------------------
  */
@@ -436,8 +481,8 @@ struct gw_shards *gw_shards_free(struct gw_shards *sh);
 struct gw_cred {
 	bool present;
 	long long org;
-	char id[LWM2M_ID_SIZE];   /* client id the credential names */
-	char ep[GW_EP_MAX + 1];   /* the only endpoint it may register */
+	char id[LWM2M_ID_SIZE]; /* client id the credential names */
+	char ep[GW_EP_MAX + 1]; /* the only endpoint it may register */
 };
 
 /* The parsed request an operation works on; owned by the operation. */
@@ -514,8 +559,8 @@ enum {
 	GW_RF_GW,
 	GW_RF_N
 };
-bool gw_restore_record(const char *const *v, const char *gw_id,
-                       int64_t now_ms, struct gw_record *ret_rec);
+bool gw_restore_record(const char *const *v, const char *gw_id, int64_t now_ms,
+                       struct gw_record *ret_rec);
 
 /* gw_unconnected_udp_family returns the address family of fd when it is an
  * unconnected (listening) UDP socket, else AF_UNSPEC. */
@@ -581,16 +626,16 @@ struct lwm2m_metric;
 struct gw_devops {
 	struct gw_ctx *gw;
 	int timeout_ms, awake_ms, queue_max, max_ops;
-	size_t n_ops;               /* operations alive (queued or sent) */
-	struct gw_qlist inflight;   /* sent, waiting for the device */
-	coap_address_t local;       /* the CoAP listen address */
-	struct gw_qlist idle;       /* devices with an unused client session */
+	size_t n_ops;                /* operations alive (queued or sent) */
+	struct gw_qlist inflight;    /* sent, waiting for the device */
+	coap_address_t local;        /* the CoAP listen address */
+	struct gw_qlist idle;        /* devices with an unused client session */
 	size_t n_client, client_max; /* client sessions open, limit */
-	struct gw_device *dirty;    /* devices with metrics to flush */
-	struct gw_device *flushing; /* taken from dirty, being written */
-	struct event *metrics_ev;   /* timer: writes their counters */
-	struct event *flush_ev;     /* releases idle sessions past the limit */
-	struct gw_obs **obs;        /* observations by token, hashed */
+	struct gw_device *dirty;     /* devices with metrics to flush */
+	struct gw_device *flushing;  /* taken from dirty, being written */
+	struct event *metrics_ev;    /* timer: writes their counters */
+	struct event *flush_ev;      /* releases idle sessions past the limit */
+	struct gw_obs **obs;         /* observations by token, hashed */
 	size_t obs_buckets, n_obs;
 	long long events_maxlen;
 	bool events_at_cap; /* the last XLEN found the stream at its cap */
@@ -669,9 +714,8 @@ void gw_obs_stop(struct gw_ctx *gw);
 
 /* gw_obs_add records an established observation of dev (token of
  * LWM2M_DEVOP_MAX_TOKEN bytes) in memory and in LWM2M_KEY_CLIENT_OBS. */
-void gw_obs_add(struct gw_ctx *gw, struct gw_device *dev,
-                const uint8_t *token, const struct lwm2m_path *path,
-                uint16_t ct, uint32_t seq);
+void gw_obs_add(struct gw_ctx *gw, struct gw_device *dev, const uint8_t *token,
+                const struct lwm2m_path *path, uint16_t ct, uint32_t seq);
 
 /* gw_obs_forget drops the observation with token (memory and Redis). */
 void gw_obs_forget(struct gw_ctx *gw, const uint8_t *token);
@@ -686,8 +730,8 @@ bool gw_obs_cancel(struct gw_ctx *gw, struct gw_device *dev,
  * LWM2M_KEY_CLIENT_OBS after a restart (token as 16 hex digits, text
  * "<path> <ct>"): in memory only, with no notification seen yet.  false
  * for a malformed or duplicate entry. */
-bool gw_obs_restore(struct gw_ctx *gw, struct gw_device *dev,
-                    const char *hex, const char *text);
+bool gw_obs_restore(struct gw_ctx *gw, struct gw_device *dev, const char *hex,
+                    const char *text);
 
 /* gw_obs_drop_device forgets every observation of dev. */
 void gw_obs_drop_device(struct gw_ctx *gw, struct gw_device *dev);

@@ -12,6 +12,7 @@
 #include "gw.h"
 #include "lwm2m_env.h"
 #include "lwm2m_event.h"
+#include "lwm2m_keys.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_metrics.h"
@@ -313,6 +314,58 @@ gw_publish_nng(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
                long long org)
 {
 	publish(gw, kind, id, ep, org, false);
+}
+
+void
+gw_publish_skipped(struct gw_ctx *gw, uint16_t kind, const char *id,
+                   const char *ep, long long org)
+{
+	if (gw->m_skipped == NULL) {
+		gw->m_skipped = lwm2m_metrics_counter(
+		    NULL, "lwds_gw_events_skipped_total",
+		    "Client events not added to {events}: their organisation "
+		    "had no subscription");
+	}
+	lwm2m_metrics_inc(gw->m_skipped);
+	publish(gw, kind, id, ep, org, false);
+}
+
+static size_t
+subs_slot(long long org)
+{
+	unsigned long long h = (unsigned long long)org * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 58) % GW_SUBS_CACHE;
+}
+
+lwm2m_err
+gw_subs_check(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb, void *arg)
+{
+	char key[64];
+	const char *argv[] = {"EXISTS", key};
+
+	snprintf(key, sizeof key, LWM2M_KEY_ORG_SUBS, org);
+	return lwm2m_redis_cmdargv(gw->redis, cb, arg, 2, argv, NULL);
+}
+
+bool
+gw_subs_learn(struct gw_ctx *gw, long long org, const redisReply *reply)
+{
+	size_t i = subs_slot(org);
+	bool none = reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	            reply->integer == 0;
+
+	gw->subs.org[i] = org;
+	gw->subs.state[i] = none ? GW_SUBS_NONE : GW_SUBS_SOME;
+	return !none;
+}
+
+bool
+gw_subs_maybe(const struct gw_ctx *gw, long long org)
+{
+	size_t i = subs_slot(org);
+
+	return gw->subs.org[i] != org || gw->subs.state[i] != GW_SUBS_NONE;
 }
 
 static void

@@ -39,6 +39,7 @@ enum reg_step {
 	REG_TAKEOVER, /* 2, 3 for an endpoint seen before */
 	REG_INDEXES,  /* 4-6 after the takeover */
 	REG_REFUSED,  /* blacklisted: 2 undone */
+	REG_EVENT,    /* 6 alone: the check found subscriptions */
 };
 
 struct op {
@@ -51,6 +52,8 @@ struct op {
 	char idx[GW_EP_MAX + 64]; /* the endpoint index key (Register) */
 	enum reg_step step;
 	bool blacklisted, found, overwrite_index;
+	bool subs;      /* the organisation has subscriptions (or unknown) */
+	bool xadd_sent; /* the event is on its way to {events} */
 	enum gw_state state;
 	int waiting; /* replies still expected in the current step */
 	bool failed;
@@ -212,7 +215,12 @@ attach(struct op *op, bool registered)
  *    takeover script: blacklist check, previous owner, record replaced);
  * 4. org slot: ZADD org:{o}:clients (and the index re-pointed if needed);
  * 5. the previous owner's slot: its expiry entry removed;
- * 6. {events}: XADD registered.
+ * 6. org slot: EXISTS org:{o}:subs, after the record on the same
+ *    connection; {events}: XADD registered, only when that organisation
+ *    has subscriptions (gw_subs_check).  The XADD goes in the same round
+ *    trip as 4 and the check unless the last check of the organisation
+ *    found none; when this check finds some and no XADD went, the XADD is
+ *    sent alone and the device answered once it is acknowledged.
  * The device gets its 2.01 only once every step is acknowledged: a crash
  * between steps leaves it unanswered, it registers again and the steps run
  * again under the id the index now holds.  A new endpoint (1. took our id,
@@ -400,11 +408,13 @@ send_takeover(struct op *op, const struct reg_buf *b, bool by_body)
 	step_argv(op, on_takeover, 5 + REG_VALUES, argv);
 }
 
-/* steps 4 to 6 (5 only when another gateway owned the client) */
+static void on_reg_subs(struct lwm2m_redis *redis, redisReply *reply,
+                        void *arg);
+
+/* step 6's event */
 static void
-send_indexes(struct op *op, const struct reg_buf *b)
+send_event(struct op *op, const struct reg_buf *b)
 {
-	const char *zadd[] = {"ZADD", b->org_clients, b->reg, op->rec.id};
 	const char *xadd[] = {"XADD",    LWM2M_KEY_EVENTS,
 	                      "MAXLEN",  "~",
 	                      b->maxlen, "*",
@@ -414,6 +424,18 @@ send_indexes(struct op *op, const struct reg_buf *b)
 	                      "gw",      op->gw->cfg.gw_id,
 	                      "ts",      b->reg,
 	                      "ep",      op->rec.ep};
+
+	step_argv(op, on_reg_step, 18, xadd);
+	op->xadd_sent = !op->failed;
+}
+
+/* steps 4 to 6 (5 only when another gateway owned the client; the event
+ * with them unless its organisation had no subscription when last
+ * checked) */
+static void
+send_indexes(struct op *op, const struct reg_buf *b)
+{
+	const char *zadd[] = {"ZADD", b->org_clients, b->reg, op->rec.id};
 	char key[GW_EP_MAX + 64];
 
 	step_argv(op, on_reg_step, 4, zadd);
@@ -426,7 +448,18 @@ send_indexes(struct op *op, const struct reg_buf *b)
 		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, op->old_gw);
 		step_argv(op, on_reg_step, 3, zrem);
 	}
-	step_argv(op, on_reg_step, 18, xadd);
+	op->subs = true;
+	if (!op->failed) {
+		if (gw_subs_check(op->gw, op->rec.org, on_reg_subs, op) ==
+		    LWM2M_OK) {
+			op->waiting++;
+		} else {
+			op->failed = true;
+		}
+	}
+	if (gw_subs_maybe(op->gw, op->rec.org)) {
+		send_event(op, b);
+	}
 }
 
 /* the entries of step 2 of a refused (blacklisted) id */
@@ -462,6 +495,9 @@ register_next(struct op *op, bool by_body)
 		break;
 	case REG_REFUSED:
 		send_unindex_refused(op, &b);
+		break;
+	case REG_EVENT:
+		send_event(op, &b);
 		break;
 	case REG_CLAIM:
 		break;
@@ -525,7 +561,13 @@ registered(struct op *op)
 	lwm2m_log(LWM2M_LOG_INFO, "registered ep=\"%s\" id=%s org=%lld lt=%u",
 	          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)), r->id,
 	          r->org, r->lt);
-	gw_publish_nng(op->gw, LWM2M_ENV_EV_REGISTERED, r->id, r->ep, r->org);
+	if (op->xadd_sent) {
+		gw_publish_nng(op->gw, LWM2M_ENV_EV_REGISTERED, r->id, r->ep,
+		               r->org);
+	} else {
+		gw_publish_skipped(op->gw, LWM2M_ENV_EV_REGISTERED, r->id,
+		                   r->ep, r->org);
+	}
 	op_finish(op, COAP_RESPONSE_CODE(201), NULL);
 }
 
@@ -553,9 +595,20 @@ step_done(struct op *op)
 		          "register id=%s refused: blacklisted", op->rec.id);
 		op_finish(op, COAP_RESPONSE_CODE(403), "client is blacklisted");
 		return;
-	case REG_CLAIM:
 	case REG_NEW:
 	case REG_INDEXES:
+		if (op->subs && !op->xadd_sent) {
+			/* subscriptions appeared since the last check */
+			op->step = REG_EVENT;
+			if (!register_next(op, false)) {
+				op_unavailable(op);
+			}
+			return;
+		}
+		registered(op);
+		return;
+	case REG_CLAIM:
+	case REG_EVENT:
 		registered(op);
 		return;
 	}
@@ -567,6 +620,21 @@ on_reg_step(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	struct op *op = arg;
 
 	if (!reply_ok(reply)) {
+		op->failed = true;
+	}
+	if (--op->waiting == 0) {
+		step_done(op);
+	}
+}
+
+/* step 6's check: whether the event is needed */
+static void
+on_reg_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+
+	op->subs = gw_subs_learn(op->gw, op->rec.org, reply);
+	if (reply == NULL) {
 		op->failed = true;
 	}
 	if (--op->waiting == 0) {
@@ -783,35 +851,90 @@ apply_update(struct gw_ctx *gw, struct gw_device *dev, struct gw_request *req,
 	return err;
 }
 
+/* the event of an Update or De-register, added to {events} only when the
+ * check sent after the write found subscriptions (gw_subs_check) */
 static void
-announce_done(struct gw_ctx *gw, struct gw_device *dev, bool deregister)
+announce_done(struct gw_ctx *gw, struct gw_device *dev, bool deregister,
+              bool subs)
 {
+	uint16_t kind =
+	    deregister ? LWM2M_ENV_EV_DEREGISTERED : LWM2M_ENV_EV_UPDATED;
+
 	lwm2m_log(LWM2M_LOG_INFO, "%s id=%s org=%lld",
 	          deregister ? "deregistered" : "updated", dev->id, dev->org);
-	gw_publish(
-	    gw, deregister ? LWM2M_ENV_EV_DEREGISTERED : LWM2M_ENV_EV_UPDATED,
-	    dev->id, dev->ep, dev->org);
+	if (subs) {
+		gw_publish(gw, kind, dev->id, dev->ep, dev->org);
+	} else {
+		gw_publish_skipped(gw, kind, dev->id, dev->ep, dev->org);
+	}
 	if (deregister) {
 		gw_table_del(&gw->table, dev->id);
 	}
 }
 
+/* both replies of update_write are in: the event, then the answer */
 static void
-on_update_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+update_written(struct op *op)
 {
-	struct op *op = arg;
 	struct gw_device *dev = gw_table_get(&op->gw->table, op->req.id);
 
-	if (!reply_ok(reply) || dev == NULL ||
-	    (!op->req.deregister && reply->type != REDIS_REPLY_ARRAY)) {
+	if (op->failed || dev == NULL) {
 		op_unavailable(op);
 		return;
 	}
-	announce_done(op->gw, dev, op->req.deregister);
+	announce_done(op->gw, dev, op->req.deregister, op->subs);
 	op_finish(op,
 	          op->req.deregister ? COAP_RESPONSE_CODE(202)
 	                             : COAP_RESPONSE_CODE(204),
 	          NULL);
+}
+
+/* the reply of the write that answers the device */
+static void
+on_update_written(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+
+	if (!reply_ok(reply) ||
+	    (!op->req.deregister && reply->type != REDIS_REPLY_ARRAY)) {
+		op->failed = true;
+	}
+	if (--op->waiting == 0) {
+		update_written(op);
+	}
+}
+
+/* the reply of the check sent after that write */
+static void
+on_update_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct op *op = arg;
+
+	op->subs = gw_subs_learn(op->gw, op->rec.org, reply);
+	if (--op->waiting == 0) {
+		update_written(op);
+	}
+}
+
+/* writes the accepted Update or De-register of dev, then the check of its
+ * organisation's subscriptions on the same connection (after the record:
+ * see gw_subs_check); the device is answered once both replies are in */
+static lwm2m_err
+update_write(struct op *op, struct gw_device *dev)
+{
+	lwm2m_err err = apply_update(op->gw, dev, &op->req, op->old_gw,
+	                             on_update_written, op);
+
+	if (err != LWM2M_OK) {
+		return err;
+	}
+	op->failed = false;
+	op->subs = true;
+	op->waiting = 1;
+	if (gw_subs_check(op->gw, dev->org, on_update_subs, op) == LWM2M_OK) {
+		op->waiting++;
+	}
+	return LWM2M_OK;
 }
 
 /* fields of the HMGET in update_lookup, in order */
@@ -879,8 +1002,7 @@ update_adopt(struct op *op)
 	         &op->req.addr);
 	attach(op, false);
 	dev = gw_table_get(&op->gw->table, r->id);
-	if (dev == NULL || apply_update(op->gw, dev, &op->req, op->old_gw,
-	                                on_update_written, op) != LWM2M_OK) {
+	if (dev == NULL || update_write(op, dev) != LWM2M_OK) {
 		op_unavailable(op);
 	}
 }
@@ -990,6 +1112,60 @@ struct sweep {
 
 enum { S_EP, S_ORG, S_STATE, S_EXP, S_GW, S_N };
 
+/* an expiry waiting for the check of its organisation's subscriptions */
+struct expired {
+	struct gw_ctx *gw;
+	long long org;
+	char id[LWM2M_ID_SIZE];
+	char ep[GW_EP_MAX + 1];
+	char owner[GW_EP_MAX + 1];
+};
+
+/* the event (when the check found subscriptions or cannot tell), then the
+ * indexes, the expiry entry last: a crash before it leaves an entry whose
+ * sweep sends the event again */
+static void
+on_expired_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct expired *x = arg;
+
+	if (reply == NULL) {
+		free(x); /* connection lost: the entry is swept again */
+		return;
+	}
+	if (gw_subs_learn(x->gw, x->org, reply)) {
+		gw_publish(x->gw, LWM2M_ENV_EV_EXPIRED, x->id, x->ep, x->org);
+	} else {
+		gw_publish_skipped(x->gw, LWM2M_ENV_EV_EXPIRED, x->id, x->ep,
+		                   x->org);
+	}
+	write_unindex(x->gw, x->id, x->org, x->owner, on_exec_logged, NULL);
+	free(x);
+}
+
+/* the expired event and the indexes of s, after the check of the
+ * organisation's subscriptions sent after the record's state (both at
+ * once when the check cannot be sent) */
+static void
+expired_event(struct sweep *s, const char *ep, long long org)
+{
+	struct expired *x = calloc(1, sizeof *x);
+
+	if (x != NULL) {
+		x->gw = s->gw;
+		x->org = org;
+		memcpy(x->id, s->id, sizeof x->id);
+		snprintf(x->ep, sizeof x->ep, "%s", ep);
+		memcpy(x->owner, s->owner, sizeof x->owner);
+		if (gw_subs_check(s->gw, org, on_expired_subs, x) == LWM2M_OK) {
+			return;
+		}
+		free(x);
+	}
+	gw_publish(s->gw, LWM2M_ENV_EV_EXPIRED, s->id, ep, org);
+	write_unindex(s->gw, s->id, org, s->owner, on_exec_logged, NULL);
+}
+
 static void
 expire(struct sweep *s, long long org, const char *ep, bool set_state)
 {
@@ -1005,8 +1181,7 @@ expire(struct sweep *s, long long org, const char *ep, bool set_state)
 	if (strcmp(s->owner, gw->cfg.gw_id) == 0) {
 		gw_table_del(&gw->table, s->id);
 	}
-	gw_publish(gw, LWM2M_ENV_EV_EXPIRED, s->id, ep, org);
-	write_unindex(gw, s->id, org, s->owner, on_exec_logged, NULL);
+	expired_event(s, ep, org);
 }
 
 /* drops the entry of an id whose record is gone or another's */

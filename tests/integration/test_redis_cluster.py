@@ -272,7 +272,8 @@ class TestRedisCluster(unittest.TestCase):
     def test_4_step_order(self):
         """The orders docs/redis-schema.md promises, as Redis saw them:
         Register writes the gateway's expiry entry before the record and
-        the event last; De-register writes the state before it removes the
+        the event last, and checks the organisation's subscriptions after
+        the record; De-register writes the state before it removes the
         expiry entry; a subscription delete removes the record last."""
         env = {"LWDS_GW_ID": "order-gw"}
         svc = Services(self.redis, env=env)
@@ -281,6 +282,12 @@ class TestRedisCluster(unittest.TestCase):
         try:
             api = svc.api()
             token = api.token(svc.admin_key, svc.admin_secret)
+            # an organisation with a subscription: its events are written
+            r = api.post("/subscriptions", token,
+                         {"SubscriptionType": "ClientDisconnected",
+                          "Url": "http://127.0.0.1:9/o"})
+            self.assertEqual(r.status, 201, r)
+            org_sid = r.json()["ID"]
             mon = Monitor(self.redis.host, self.redis.port)
             mon.start()
             c = svc.coap()
@@ -299,6 +306,8 @@ class TestRedisCluster(unittest.TestCase):
             r = c.request("DELETE", "rd/" + cid)
             self.assertEqual(r.code_str, "2.02", r)
             c.close()
+            self.assertEqual(api.delete("/subscriptions/" + org_sid,
+                                        token).status, 204)
             wait_until(lambda: any('"ZREM"' in ln and "expiry" in ln
                                    for ln in mon.lines), 5, 0.05,
                        "the expiry entry removed")
@@ -312,7 +321,9 @@ class TestRedisCluster(unittest.TestCase):
         rec = self.first(cmds, "HSET", "client:{%s}" % cid)
         org = self.first(cmds, "ZADD", "org:{0}:clients")
         ev = self.first(cmds, "XADD", "{events}")
+        check = self.first(cmds, "EXISTS", "org:{0}:subs")
         self.assertTrue(idx < exp < rec < org < ev, cmds[idx:ev + 1])
+        self.assertLess(rec, check, cmds[rec:check + 1])
         sub_rec = self.first(cmds, "HSET", "sub:{%s}" % sid)
         sub_idx = self.first(cmds, "SADD", "client:{%s}:evsubs" % cid)
         sub_srem = self.first(cmds, "SREM", "client:{%s}:evsubs" % cid)

@@ -223,6 +223,12 @@ class TestRegistration(ServiceTestCase):
         already expired by a sweeper that crashed before cleaning gets its
         event again and leaves the indexes."""
         past = int(time.time() * 1000) - 10000
+        # expired events are written for an organisation with
+        # subscriptions only (docs/redis-schema.md, "Events")
+        subs = "lwds:v2:org:{0}:subs"
+        self.redis.command("ZADD", subs, "1", "reg-dead-gw-marker")
+        self.addCleanup(self.redis.command, "ZREM", subs,
+                        "reg-dead-gw-marker")
         due, half = "ghostDeviceDue00000000", "ghostDeviceHalfDone000"
         self.ghost_device(due, "ghost-due", "registered", past)
         self.ghost_device(half, "ghost-half", "expired", past)

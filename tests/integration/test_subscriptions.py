@@ -12,11 +12,15 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 from hooksink import Sink
-from lwdslib import ServiceTestCase, link, path_of, wait_until
+from lwdslib import ServiceTestCase, free_port, link, path_of, wait_until
 
 
 class TestSubscriptions(ServiceTestCase):
     REDIS_DB = 13
+    GW_HEALTH = free_port()
+    # nothing trimmed from {events} while the class runs (client_events)
+    EXTRA_ENV = {"LWDS_GW_HEALTH_ADDR": "127.0.0.1:%d" % GW_HEALTH,
+                 "LWDS_EVENTS_TRIM_MS": "0"}
 
     @classmethod
     def setUpClass(cls):
@@ -331,13 +335,21 @@ class TestSubscriptions(ServiceTestCase):
         self.assertTrue(item["TimeTriggered"].endswith("Z"), item)
         self.assertTrue(headers.get("X-Lwds-Delivery"))
 
-    def broker_counter(self, name):
-        url = "http://%s/metrics" % self.svc.env["LWDS_BROKER_HEALTH_ADDR"]
+    @staticmethod
+    def counter(url, name):
         with urllib.request.urlopen(url, timeout=5) as r:
             for line in r.read().decode().splitlines():
                 if line.startswith(name + " "):
                     return float(line.split()[1])
         return 0.0
+
+    def broker_counter(self, name):
+        return self.counter("http://%s/metrics"
+                            % self.svc.env["LWDS_BROKER_HEALTH_ADDR"], name)
+
+    def gw_counter(self, name):
+        return self.counter("http://127.0.0.1:%d/metrics" % self.GW_HEALTH,
+                            name)
 
     def events_caught_up(self):
         for g in self.redis.command("XINFO", "GROUPS",
@@ -347,25 +359,98 @@ class TestSubscriptions(ServiceTestCase):
                 return f[b"pending"] == 0 and f[b"lag"] == 0
         return False
 
-    def test_org_without_subscriptions_skips_lookups_until_one_exists(self):
-        # the broker acknowledges the events of an organisation that has
-        # no subscription at all without looking any up; one created
-        # afterwards fires for the next event
+    def events_last(self):
+        """The id of the last entry added to {events}."""
+        info = self.redis.command("XINFO", "STREAM", "lwds:v2:{events}")
+        return dict(zip(info[0::2], info[1::2]))[b"last-generated-id"]
+
+    def client_events(self, after):
+        """(type, id) of the client events added to {events} after the
+        entry id after (other entries, such as the REST API's
+        "subscription" ones of earlier tests' clean-ups, left out)."""
+        out = []
+        for _, fields in self.redis.command(
+                "XRANGE", "lwds:v2:{events}", b"(" + after, "+"):
+            f = dict(zip(fields[0::2], fields[1::2]))
+            if f.get(b"type") in (b"registered", b"updated",
+                                  b"deregistered", b"expired"):
+                out.append((f[b"type"].decode(), f[b"id"].decode()))
+        return out
+
+    def no_subscription(self):
+        """Checks that organisation 0 has no subscription, and registers a
+        client so that the gateway's hint says so too: until a check
+        found none, a Register sends its XADD with the check (the broker
+        then acknowledges it without lookups)."""
         self.assertEqual(self.redis.command("ZCARD", "lwds:v2:org:{0}:subs"),
                          0, "another test left a subscription")
-        name = "lwds_broker_events_unsubscribed_total"
-        before = self.broker_counter(name)
+        self.client_id("subs-primer")
+
+    def test_org_without_subscriptions_writes_no_events(self):
+        # the gateway adds no client event of an organisation that has no
+        # subscription at all to {events}: Register (new and known
+        # endpoint), Update and De-register; one created afterwards fires
+        # for the next event (the gateway's hint that the organisation had
+        # none is corrected by the check every event sends)
+        self.no_subscription()
+        name = "lwds_gw_events_skipped_total"
+        wait_until(self.events_caught_up, 20, what="every event acked")
+        before, last = self.gw_counter(name), self.events_last()
         for i in range(3):
             self.client_id("subs-none-%d" % i)
-        wait_until(lambda: self.broker_counter(name) >= before + 3, 20,
-                   what="three events acknowledged without lookups")
-        wait_until(self.events_caught_up, 20, what="every event acked")
+        c, _, cid = self.register("subs-none-1", lt=300)     # known
+        self.assertEqual(c.request("POST", "rd/" + cid).code_str, "2.04")
+        self.assertEqual(c.request("DELETE", "rd/" + cid).code_str, "2.02")
+        # (devices of other tests may expire meanwhile: at least six)
+        self.assertGreaterEqual(self.gw_counter(name), before + 6)
+        self.assertEqual(self.client_events(last), [])
         self.create("/subscriptions", {"SubscriptionType": "ClientConnected",
                                        "Url": self.sink.url("/hook-first")})
         cid = self.client_id("subs-none-0")
         self.sink.wait_count("/hook-first", 1)
         item = json.loads(self.sink.received("/hook-first")[0][2])["Items"][0]
         self.assertEqual(link(item, "client"), "/clients/" + cid)
+        self.assertEqual(self.client_events(last), [("registered", cid)])
+
+    def test_broker_still_skips_lookups_of_other_writers(self):
+        # an event of an organisation without subscriptions that reaches
+        # the stream anyway (another writer, a gateway of an older
+        # version) is acknowledged by the broker without lookups
+        self.assertEqual(self.redis.command("ZCARD", "lwds:v2:org:{0}:subs"),
+                         0, "another test left a subscription")
+        name = "lwds_broker_events_unsubscribed_total"
+        before = self.broker_counter(name)
+        self.redis.command("XADD", "lwds:v2:{events}", "*", "type",
+                           "registered", "id", "subsOtherWriter0000000",
+                           "org", "0", "gw", "old-gw", "ts",
+                           str(int(time.time() * 1000)), "ep", "other-1")
+        wait_until(lambda: self.broker_counter(name) >= before + 1, 20,
+                   what="the event acknowledged without lookups")
+        wait_until(self.events_caught_up, 20, what="every event acked")
+
+    def test_hooks_created_right_after_a_registration(self):
+        # ClientConnected and ClientUpdated hooks created right after a
+        # client of an organisation without subscriptions registered: that
+        # Register happened before them (its event was not written), the
+        # client's Update and the next client's Register reach them
+        self.no_subscription()
+        last = self.events_last()
+        c, _, cid_a = self.register("subs-right-a", lt=300)
+        self.create("/subscriptions", {"SubscriptionType": "ClientConnected",
+                                       "Url": self.sink.url("/right-conn")})
+        self.create("/subscriptions", {"SubscriptionType": "ClientUpdated",
+                                       "Url": self.sink.url("/right-upd")})
+        self.assertEqual(self.client_events(last), [])
+        self.assertEqual(c.request("POST", "rd/" + cid_a).code_str, "2.04")
+        self.sink.wait_count("/right-upd", 1)
+        item = json.loads(self.sink.received("/right-upd")[0][2])["Items"][0]
+        self.assertEqual(link(item, "client"), "/clients/" + cid_a)
+        cid_b = self.client_id("subs-right-b")
+        self.sink.wait_count("/right-conn", 1)
+        got = [json.loads(b[2])["Items"][0]
+               for b in self.sink.received("/right-conn")]
+        self.assertEqual([link(i, "client") for i in got],
+                         ["/clients/" + cid_b])
 
     def test_dead_letter_listed(self):
         self.sink.script("/gone", [404])
