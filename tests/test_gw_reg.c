@@ -591,6 +591,50 @@ START_TEST(test_gw_idle_event_sizes_cap)
 }
 END_TEST
 
+/* every slot of the hint as if its check ran delta_ms ago */
+static void
+subs_age(struct gw_ctx *gw, int64_t delta_ms)
+{
+	for (int i = 0; i < GW_SUBS_CACHE; i++) {
+		gw->subs.checked_ms[i] = lwm2m_mono_ms() - delta_ms;
+	}
+}
+
+/* The hint of gw_subs_*: unknown organisations may have subscriptions;
+ * "none" only from an integer 0 reply; an error or no reply counts as
+ * subscriptions; fresh only for "some" younger than GW_SUBS_FRESH_MS. */
+START_TEST(test_gw_subs_hint)
+{
+	struct gw_ctx *gw = calloc(1, sizeof *gw);
+	redisReply zero = {.type = REDIS_REPLY_INTEGER, .integer = 0};
+	redisReply one = {.type = REDIS_REPLY_INTEGER, .integer = 1};
+	redisReply err = {.type = REDIS_REPLY_ERROR};
+
+	ck_assert_ptr_nonnull(gw);
+	ck_assert(gw_subs_maybe(gw, 7));
+	ck_assert(!gw_subs_fresh(gw, 7));
+	ck_assert(!gw_subs_learn(gw, 7, &zero));
+	ck_assert(!gw_subs_maybe(gw, 7));
+	ck_assert(!gw_subs_fresh(gw, 7));
+	ck_assert(gw_subs_maybe(gw, 8));
+	ck_assert(gw_subs_learn(gw, 7, &one));
+	ck_assert(gw_subs_maybe(gw, 7));
+	subs_age(gw, -GW_SUBS_FRESH_MS); /* checked now, with a margin */
+	ck_assert(gw_subs_fresh(gw, 7));
+	ck_assert(!gw_subs_fresh(gw, 8));
+	subs_age(gw, GW_SUBS_FRESH_MS);
+	ck_assert(!gw_subs_fresh(gw, 7));
+	ck_assert(gw_subs_maybe(gw, 7));
+	ck_assert(!gw_subs_learn(gw, 7, &zero));
+	ck_assert(gw_subs_learn(gw, 7, &err));
+	ck_assert(gw_subs_maybe(gw, 7));
+	ck_assert(!gw_subs_learn(gw, 7, &zero));
+	ck_assert(gw_subs_learn(gw, 7, NULL));
+	ck_assert(gw_subs_maybe(gw, 7));
+	free(gw);
+}
+END_TEST
+
 static Suite *
 gw_reg_suite(void)
 {
@@ -636,6 +680,9 @@ gw_reg_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_idle_event");
 	tcase_add_test(tc, test_gw_idle_event_sizes_cap);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gw_subs");
+	tcase_add_test(tc, test_gw_subs_hint);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_restore_record");
 	tcase_add_test(tc, test_gw_restore_record_registered);

@@ -279,13 +279,17 @@ struct gw_exchange;
 struct lwm2m_metric;
 
 /* What the last check of each organisation's LWM2M_KEY_ORG_SUBS found
- * (gw_subs_*), direct-mapped by organisation: a hint only, to send a
- * Register's XADD in the same round trip as its check; whether an event is
- * written is decided by the check each event sends. */
+ * (gw_subs_*), direct-mapped by organisation: a hint, to send a Register's
+ * XADD in the same round trip as its check, and to write the events of an
+ * organisation found with subscriptions less than GW_SUBS_FRESH_MS ago
+ * without a check (writing an event is always safe; leaving one out needs
+ * a check sent after the event's write). */
 #define GW_SUBS_CACHE 64
+#define GW_SUBS_FRESH_MS 1000
 struct gw_subs_cache {
 	long long org[GW_SUBS_CACHE];
-	uint8_t state[GW_SUBS_CACHE]; /* GW_SUBS_UNKNOWN, _NONE, _SOME */
+	int64_t checked_ms[GW_SUBS_CACHE]; /* lwm2m_mono_ms of the check */
+	uint8_t state[GW_SUBS_CACHE];      /* GW_SUBS_UNKNOWN, _NONE, _SOME */
 };
 enum { GW_SUBS_UNKNOWN, GW_SUBS_NONE, GW_SUBS_SOME };
 
@@ -374,6 +378,13 @@ bool gw_subs_learn(struct gw_ctx *gw, long long org, const redisReply *reply);
 /* gw_subs_maybe is false only when the last check of org found no
  * subscription: a hint for sending the event before the check answers. */
 bool gw_subs_maybe(const struct gw_ctx *gw, long long org);
+
+/* gw_subs_fresh is true when a check of org found subscriptions less than
+ * GW_SUBS_FRESH_MS ago: its event is then written without a check (it
+ * would be written whatever the check says but "none", and an organisation
+ * that lost its subscriptions has its events skipped again within that
+ * time). */
+bool gw_subs_fresh(const struct gw_ctx *gw, long long org);
 
 /* gw_publish_skipped is gw_publish for an event whose check found no
  * subscription: counted in lwds_gw_events_skipped_total, published on nng

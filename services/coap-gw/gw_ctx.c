@@ -357,6 +357,7 @@ gw_subs_learn(struct gw_ctx *gw, long long org, const redisReply *reply)
 
 	gw->subs.org[i] = org;
 	gw->subs.state[i] = none ? GW_SUBS_NONE : GW_SUBS_SOME;
+	gw->subs.checked_ms[i] = lwm2m_mono_ms();
 	return !none;
 }
 
@@ -366,6 +367,15 @@ gw_subs_maybe(const struct gw_ctx *gw, long long org)
 	size_t i = subs_slot(org);
 
 	return gw->subs.org[i] != org || gw->subs.state[i] != GW_SUBS_NONE;
+}
+
+bool
+gw_subs_fresh(const struct gw_ctx *gw, long long org)
+{
+	size_t i = subs_slot(org);
+
+	return gw->subs.org[i] == org && gw->subs.state[i] == GW_SUBS_SOME &&
+	       lwm2m_mono_ms() - gw->subs.checked_ms[i] < GW_SUBS_FRESH_MS;
 }
 
 static void

@@ -220,7 +220,9 @@ attach(struct op *op, bool registered)
  *    has subscriptions (gw_subs_check).  The XADD goes in the same round
  *    trip as 4 and the check unless the last check of the organisation
  *    found none; when this check finds some and no XADD went, the XADD is
- *    sent alone and the device answered once it is acknowledged.
+ *    sent alone and the device answered once it is acknowledged.  No
+ *    check when one found subscriptions less than GW_SUBS_FRESH_MS ago
+ *    (gw_subs_fresh): the XADD alone.
  * The device gets its 2.01 only once every step is acknowledged: a crash
  * between steps leaves it unanswered, it registers again and the steps run
  * again under the id the index now holds.  A new endpoint (1. took our id,
@@ -449,6 +451,10 @@ send_indexes(struct op *op, const struct reg_buf *b)
 		step_argv(op, on_reg_step, 3, zrem);
 	}
 	op->subs = true;
+	if (gw_subs_fresh(op->gw, op->rec.org)) {
+		send_event(op, b);
+		return;
+	}
 	if (!op->failed) {
 		if (gw_subs_check(op->gw, op->rec.org, on_reg_subs, op) ==
 		    LWM2M_OK) {
@@ -931,7 +937,8 @@ update_write(struct op *op, struct gw_device *dev)
 	op->failed = false;
 	op->subs = true;
 	op->waiting = 1;
-	if (gw_subs_check(op->gw, dev->org, on_update_subs, op) == LWM2M_OK) {
+	if (!gw_subs_fresh(op->gw, dev->org) &&
+	    gw_subs_check(op->gw, dev->org, on_update_subs, op) == LWM2M_OK) {
 		op->waiting++;
 	}
 	return LWM2M_OK;
@@ -1145,11 +1152,13 @@ on_expired_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 
 /* the expired event and the indexes of s, after the check of the
  * organisation's subscriptions sent after the record's state (both at
- * once when the check cannot be sent) */
+ * once when its subscriptions were seen just before, or the check cannot
+ * be sent) */
 static void
 expired_event(struct sweep *s, const char *ep, long long org)
 {
-	struct expired *x = calloc(1, sizeof *x);
+	struct expired *x =
+	    gw_subs_fresh(s->gw, org) ? NULL : calloc(1, sizeof *x);
 
 	if (x != NULL) {
 		x->gw = s->gw;

@@ -379,12 +379,20 @@ class TestSubscriptions(ServiceTestCase):
 
     def no_subscription(self):
         """Checks that organisation 0 has no subscription, and registers a
-        client so that the gateway's hint says so too: until a check
-        found none, a Register sends its XADD with the check (the broker
-        then acknowledges it without lookups)."""
+        client until the gateway's hint says so too (an event skipped):
+        until a check found none, a Register sends its XADD with the check,
+        and none is sent within GW_SUBS_FRESH_MS of a check that found
+        subscriptions (the broker acknowledges those events without
+        lookups)."""
         self.assertEqual(self.redis.command("ZCARD", "lwds:v2:org:{0}:subs"),
                          0, "another test left a subscription")
-        self.client_id("subs-primer")
+        name = "lwds_gw_events_skipped_total"
+
+        def primed():
+            before = self.gw_counter(name)
+            self.client_id("subs-primer")
+            return self.gw_counter(name) > before
+        wait_until(primed, 10, 0.2, "an event skipped")
 
     def test_org_without_subscriptions_writes_no_events(self):
         # the gateway adds no client event of an organisation that has no
