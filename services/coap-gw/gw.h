@@ -288,6 +288,9 @@ struct lwm2m_metric;
 #define GW_SUBS_FRESH_MS 1000
 struct gw_subs_cache {
 	long long org[GW_SUBS_CACHE];
+	/* the LWM2M_KEY_ORG_SUBS of key_org[i], formatted once */
+	long long key_org[GW_SUBS_CACHE];
+	char key[GW_SUBS_CACHE][48];
 	int64_t checked_ms[GW_SUBS_CACHE]; /* lwm2m_mono_ms of the check */
 	uint8_t state[GW_SUBS_CACHE];      /* GW_SUBS_UNKNOWN, _NONE, _SOME */
 };
@@ -313,8 +316,9 @@ struct gw_ctx {
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
-	char reg_sha[48];     /* SHA1 of the Register script, "" until loaded */
-	struct gw_idle idle;  /* gw->coap's idle-session cap */
+	char reg_sha[48]; /* SHA1 of the Register script, "" until loaded */
+	char reg_expiry_key[GW_EP_MAX + 64]; /* our gw:{g}:expiry, or "" */
+	struct gw_idle idle;                 /* gw->coap's idle-session cap */
 	struct op *spare_ops; /* gw_registry.c's finished operations, reused */
 	size_t n_spare_ops;
 	bool closing; /* gw_free runs: observation tokens stay in Redis */

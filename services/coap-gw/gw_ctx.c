@@ -341,10 +341,14 @@ subs_slot(long long org)
 lwm2m_err
 gw_subs_check(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb, void *arg)
 {
-	char key[64];
-	const char *argv[] = {"EXISTS", key};
+	size_t i = subs_slot(org);
+	const char *argv[] = {"EXISTS", gw->subs.key[i]};
 
-	snprintf(key, sizeof key, LWM2M_KEY_ORG_SUBS, org);
+	if (gw->subs.key_org[i] != org || gw->subs.key[i][0] == '\0') {
+		snprintf(gw->subs.key[i], sizeof gw->subs.key[i],
+		         LWM2M_KEY_ORG_SUBS, org);
+		gw->subs.key_org[i] = org;
+	}
 	return lwm2m_redis_cmdargv(gw->redis, cb, arg, 2, argv, NULL);
 }
 

@@ -259,8 +259,8 @@ static const char takeover_lua[] =
 
 /* the strings the register steps point argv at */
 struct reg_buf {
-	char client[LWM2M_ID_SIZE + 32], black[LWM2M_ID_SIZE + 48];
-	char expiry[GW_EP_MAX + 64];
+	char client[LWM2M_ID_SIZE + 32];
+	const char *expiry; /* gw->reg_expiry_key */
 	char org_clients[64], org[24], lt[24], reg[24], upd[24], exp[24];
 	char maxlen[24];
 };
@@ -315,19 +315,22 @@ put_ll(char *buf, long long v)
 	*buf = '\0';
 }
 
+/* the numbers and keys of a Register's steps; the gateway's expiry key
+ * is formatted once */
 static void
-format_numbers(const struct gw_ctx *gw, const struct gw_record *r,
-               struct reg_buf *b)
+format_numbers(struct gw_ctx *gw, const struct gw_record *r, struct reg_buf *b)
 {
 	long long maxlen = gw->devops != NULL ? gw->devops->events_maxlen
 	                                      : GW_EVENTS_MAXLEN_DEFAULT;
 
+	if (gw->reg_expiry_key[0] == '\0') {
+		snprintf(gw->reg_expiry_key, sizeof gw->reg_expiry_key,
+		         LWM2M_KEY_GATEWAY_EXPIRY, gw->cfg.gw_id);
+	}
 	snprintf(b->client, sizeof b->client, LWM2M_KEY_CLIENT, r->id);
-	snprintf(b->black, sizeof b->black, LWM2M_KEY_CLIENT_BLACKLIST, r->id);
 	snprintf(b->org_clients, sizeof b->org_clients, LWM2M_KEY_ORG_CLIENTS,
 	         r->org);
-	snprintf(b->expiry, sizeof b->expiry, LWM2M_KEY_GATEWAY_EXPIRY,
-	         gw->cfg.gw_id);
+	b->expiry = gw->reg_expiry_key;
 	put_ll(b->org, r->org);
 	put_ll(b->lt, r->lt);
 	put_ll(b->reg, r->reg_ms);
@@ -402,10 +405,12 @@ send_takeover(struct op *op, const struct reg_buf *b, bool by_body)
 {
 	struct gw_ctx *gw = op->gw;
 	bool sha = !by_body && gw->reg_sha[0] != '\0';
+	char black[LWM2M_ID_SIZE + 48];
 	const char *argv[5 + REG_VALUES] = {sha ? "EVALSHA" : "EVAL",
 	                                    sha ? gw->reg_sha : takeover_lua,
-	                                    "2", b->client, b->black};
+	                                    "2", b->client, black};
 
+	snprintf(black, sizeof black, LWM2M_KEY_CLIENT_BLACKLIST, op->rec.id);
 	record_values(gw, &op->rec, b, argv + 5);
 	step_argv(op, on_takeover, 5 + REG_VALUES, argv);
 }
