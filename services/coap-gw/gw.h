@@ -306,8 +306,8 @@ struct gw_ctx {
 	struct lwm2m_rpc_server *rpc;
 	nng_socket pub;
 	bool pub_open;
-	int pub_pipes; /* connected subscribers; nng threads write it (atomic)
-	                */
+	/* connected subscribers; nng threads write it (atomic) */
+	int pub_pipes;
 	struct event *alive_timer, *sweep_timer;
 	struct gw_table table;
 	struct gw_exchange *exchanges; /* CoAP requests waiting on Redis */
