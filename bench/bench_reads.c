@@ -11,7 +11,8 @@
  *         Update (2.04) and De-register (2.02), remembers each client's
  *         address, and once --devices clients have registered it sends CON
  *         GETs for each --path to them round robin, from the address the
- *         clients know as their server's (they accept nothing else).
+ *         clients know as their server's (they accept nothing else);
+ *         --accept FMT after a --path adds an Accept option to its GETs.
  *   http: the full path.  C keep-alive HTTP/1.1 connections to --server
  *         send "GET <path>" with "Authorization: Bearer <token>" for the
  *         paths of --paths-file (one a line, used round robin); one phase.
@@ -80,6 +81,7 @@ struct bench {
 	uint32_t *hash; /* address -> device index + 1; 0 = empty */
 	uint32_t hash_size;
 	const char *paths[MAX_PATHS];
+	int accepts[MAX_PATHS]; /* Accept option of each path, -1 for none */
 	unsigned npaths, cur_path;
 	uint16_t next_mid;
 	/* http */
@@ -239,6 +241,10 @@ coap_start(struct bench *b, unsigned i, int64_t due)
 			(void)bench_coap_put_opt(&o, 11, p, (size_t)(e - p));
 		}
 		p = e;
+	}
+	if (b->accepts[b->cur_path] >= 0) {
+		(void)bench_coap_put_uint_opt(
+		    &o, 17, (uint32_t)b->accepts[b->cur_path]);
 	}
 	b->st.requests++;
 	coap_send(b, pkt, o.len, to);
@@ -589,7 +595,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: lwds-bench-reads coap --listen ADDR:PORT --devices N "
-	        "--path P [--path P2 ...] [options]\n"
+	        "--path P [--accept FMT] [--path P2 ...] [options]\n"
 	        "       lwds-bench-reads http --server ADDR:PORT --token T "
 	        "--paths-file F [--label L] [options]\n"
 	        "options: --concurrency C (64)  --seconds D (5)  --rate R "
@@ -599,13 +605,19 @@ usage(FILE *f)
 static bool
 parse_opts(struct bench *b, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"listen", 1, NULL, 'l'},     {"server", 1, NULL, 's'},
-	    {"devices", 1, NULL, 'n'},    {"path", 1, NULL, 'p'},
-	    {"token", 1, NULL, 't'},      {"paths-file", 1, NULL, 'f'},
-	    {"label", 1, NULL, 'L'},      {"concurrency", 1, NULL, 'c'},
-	    {"seconds", 1, NULL, 'd'},    {"rate", 1, NULL, 'r'},
-	    {"timeout-ms", 1, NULL, 'T'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"listen", 1, NULL, 'l'},
+	                                     {"server", 1, NULL, 's'},
+	                                     {"devices", 1, NULL, 'n'},
+	                                     {"path", 1, NULL, 'p'},
+	                                     {"token", 1, NULL, 't'},
+	                                     {"paths-file", 1, NULL, 'f'},
+	                                     {"label", 1, NULL, 'L'},
+	                                     {"concurrency", 1, NULL, 'c'},
+	                                     {"seconds", 1, NULL, 'd'},
+	                                     {"rate", 1, NULL, 'r'},
+	                                     {"timeout-ms", 1, NULL, 'T'},
+	                                     {"accept", 1, NULL, 'a'},
+	                                     {NULL, 0, NULL, 0}};
 	int o;
 
 	if (argc < 2 ||
@@ -629,7 +641,15 @@ parse_opts(struct bench *b, int argc, char **argv)
 			if (b->npaths == MAX_PATHS || strlen(optarg) > 64) {
 				return false;
 			}
+			b->accepts[b->npaths] = -1;
 			b->paths[b->npaths++] = optarg;
+			break;
+		case 'a':
+			if (b->npaths == 0 ||
+			    !bench_parse_accept(optarg,
+			                        &b->accepts[b->npaths - 1])) {
+				return false;
+			}
 			break;
 		case 't':
 			b->token = optarg;

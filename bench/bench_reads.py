@@ -8,6 +8,9 @@ raw CoAP round trips to the same simulated devices (bench/README.md).
   raw:  lwds-bench-reads coap, our own lean raw-UDP tool in the same role
         (CON GETs of /3/0 and /3/0/0, C in flight): faster than a libcoap
         client, kept as a stricter reference.
+        Both send each GET with the Accept option coap-gw sends for the
+        same REST read (ACCEPT below), so the device does the same work
+        on both sides.
   full: the same lwds-sim registered with lwds-coap-gw; lwds-bench-reads
         http sends GET {inst}/0 and {inst}/0/resources/0 of object 3 over C
         keep-alive connections to lwds-rest-api (-> nng rpc -> coap-gw ->
@@ -30,6 +33,10 @@ import lwdslib  # noqa: E402
 READS = "bench/lwds-bench-reads"
 READS_LIBCOAP = "bench/lwds-bench-reads-libcoap"
 INSTANCE, RESOURCE = "/3/0", "/3/0/0"
+# The Accept coap-gw sends lwds-sim for the REST reads of these paths
+# (SenML-CBOR for an instance, CBOR for one resource; bench/README.md, sixth
+# round): the raw baselines send the same.
+ACCEPT = {INSTANCE: 112, RESOURCE: 60}
 
 
 def _bin(name):
@@ -84,7 +91,7 @@ def run_raw(cfg, paths=(INSTANCE, RESOURCE), rate=0.0, libcoap=False):
            "--concurrency", str(cfg.reads_concurrency),
            "--seconds", str(cfg.reads_seconds)]
     for path in paths:
-        cmd += ["--path", path]
+        cmd += ["--path", path, "--accept", str(ACCEPT[path])]
     if rate > 0:
         cmd += ["--rate", "%.0f" % rate]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

@@ -11,7 +11,9 @@
  * connected to the device, and keeps --concurrency CON GETs of each --path
  * in flight for --seconds per path: each response's handler sends the next
  * GET, to the next device round robin.  I/O through coap_io_process (epoll
- * in Debian's libcoap).
+ * in Debian's libcoap).  --accept FMT after a --path gives that path's GETs
+ * an Accept option (bench_reads.py passes the one coap-gw sends for the
+ * same read, so both ask the device for the same work).
  *
  * One JSON line per phase on stdout, as lwds-bench-reads prints them:
  *   {"phase":..,"requests":..,"ok":..,"errors":..,"timeouts":..,
@@ -49,6 +51,7 @@ struct slot {
 /* One path as its Uri-Path segments. */
 struct path {
 	const char *text;
+	int accept; /* Accept option value, -1 for none */
 	unsigned nseg;
 	const char *seg[MAX_SEGMENTS];
 	size_t seglen[MAX_SEGMENTS];
@@ -176,6 +179,13 @@ start_get(struct bench *b, unsigned i)
 	for (unsigned k = 0; k < p->nseg; k++) {
 		coap_add_option(pdu, COAP_OPTION_URI_PATH, p->seglen[k],
 		                (const uint8_t *)p->seg[k]);
+	}
+	if (p->accept >= 0) {
+		uint8_t v[4];
+
+		coap_add_option(
+		    pdu, COAP_OPTION_ACCEPT,
+		    coap_encode_var_safe(v, sizeof v, (unsigned)p->accept), v);
 	}
 	if (coap_send(s, pdu) == COAP_INVALID_MID) {
 		sl->busy = false;
@@ -368,6 +378,7 @@ add_path(struct bench *b, const char *text)
 	}
 	p = &b->paths[b->npaths++];
 	p->text = text;
+	p->accept = -1;
 	for (const char *c = text; *c != '\0';) {
 		const char *e;
 		while (*c == '/') {
@@ -393,7 +404,7 @@ parse_opts(struct bench *b, int argc, char **argv)
 	    {"listen", 1, NULL, 'l'},  {"devices", 1, NULL, 'n'},
 	    {"path", 1, NULL, 'p'},    {"concurrency", 1, NULL, 'c'},
 	    {"seconds", 1, NULL, 'd'}, {"timeout-ms", 1, NULL, 'T'},
-	    {NULL, 0, NULL, 0}};
+	    {"accept", 1, NULL, 'a'},  {NULL, 0, NULL, 0}};
 	struct sockaddr_in sin;
 	int o;
 
@@ -412,6 +423,13 @@ parse_opts(struct bench *b, int argc, char **argv)
 			break;
 		case 'p':
 			if (!add_path(b, optarg)) {
+				return false;
+			}
+			break;
+		case 'a':
+			if (b->npaths == 0 ||
+			    !bench_parse_accept(
+			        optarg, &b->paths[b->npaths - 1].accept)) {
 				return false;
 			}
 			break;
@@ -469,7 +487,7 @@ main(int argc, char **argv)
 	if (!parse_opts(&b, argc, argv)) {
 		fprintf(stderr,
 		        "usage: lwds-bench-reads-libcoap --listen ADDR:PORT "
-		        "--devices N --path P [--path P2 ...]\n"
+		        "--devices N --path P [--accept FMT] [--path P2 ...]\n"
 		        "  [--concurrency C (64)] [--seconds D (5)] "
 		        "[--timeout-ms MS (5000)]\n");
 		return 2;

@@ -257,6 +257,21 @@ bench_phase_print(const struct bench_phase *st, const char *name,
 }
 
 bool
+bench_parse_accept(const char *text, int *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < 0 || v > 65535) {
+		return false;
+	}
+	*ret = (int)v;
+	return true;
+}
+
+bool
 bench_parse_addr(const char *text, struct sockaddr_in *ret)
 {
 	char host[64];

@@ -109,6 +109,10 @@ void bench_phase_print(const struct bench_phase *st, const char *name,
  * undefined) when it is not an IPv4 address and a port 1..65535. */
 bool bench_parse_addr(const char *text, struct sockaddr_in *ret);
 
+/* bench_parse_accept parses a CoAP Content-Format number (0..65535, the
+ * value of an Accept option) into *ret; false, *ret untouched, otherwise. */
+bool bench_parse_accept(const char *text, int *ret);
+
 /* bench_udp_open opens a non-blocking UDP socket bound to IPv4 address
  * addr (host order, port chosen by the kernel) and adds it to epoll set ep
  * for EPOLLIN with data.u32 = tag; the descriptor goes to *ret_fd on
