@@ -216,6 +216,37 @@ START_TEST(test_lwm2m_instance_to_json_objlnk_float)
 }
 END_TEST
 
+/* Hrefs and values that need escapes are escaped as yajl_gen escaped them. */
+START_TEST(test_lwm2m_instance_to_json_escapes)
+{
+	struct lwm2m_tree t;
+	struct lwm2m_instance_render r = {
+	    def_of(3), &t, false, "https://h/\"q\\/0", "https://h/d\t", false};
+	char *out;
+	size_t len;
+
+	lwm2m_tree_init(&t, NULL);
+	set(&t, "/3/0/0",
+	    sv("A\"c\\m\x01"
+	       "e/"));
+	ck_assert_int_eq(
+	    lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out, &len),
+	    LWM2M_OK);
+	ck_assert_str_eq(
+	    out,
+	    "{\"Links\":[{\"rel\":\"self\",\"href\":\"https://h/\\\"q\\\\/0\"},"
+	    "{\"rel\":\"update\",\"href\":\"https://h/\\\"q\\\\/0\"},"
+	    "{\"rel\":\"remove\",\"href\":\"https://h/\\\"q\\\\/0\"},"
+	    "{\"rel\":\"subscriptions\",\"href\":"
+	    "\"https://h/\\\"q\\\\/0/subscriptions\"},"
+	    "{\"rel\":\"definition\",\"href\":\"https://h/d\\t\"}],"
+	    "\"InstanceID\":\"0\",\"Manufacturer\":\"A\\\"c\\\\m\\u0001e/\"}");
+	ck_assert_uint_eq(len, strlen(out));
+	free(out);
+	lwm2m_tree_fini(&t);
+}
+END_TEST
+
 START_TEST(test_lwm2m_instance_to_json_op_links)
 {
 	struct lwm2m_tree t;
@@ -617,6 +648,7 @@ instance_suite(void)
 	    {"lwm2m_instance_to_json",
 	     test_lwm2m_instance_to_json_objlnk_float},
 	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_op_links},
+	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_escapes},
 	    {"lwm2m_instance_to_json",
 	     test_lwm2m_instance_to_json_wakaama_single},
 	    {"lwm2m_instance_to_xml", test_lwm2m_instance_to_xml_device},

@@ -19,8 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "lwm2m_objdef.h"
 #include "lwm2m_value.h"
 
@@ -46,14 +44,6 @@ struct lwm2m_instance_render {
 const struct lwm2m_node *
 lwm2m_instance_prop_node(const struct lwm2m_node *inst,
                          const struct lwm2m_propdef *p);
-
-/* lwm2m_instance_json_gen emits the instance node inst (an
- * LWM2M_NODE_INSTANCE of r->tree) as one JSON object into g: Links (rel and
- * href only), InstanceID, then the resources in definition order.  A value
- * that does not convert to its property's type is left out. */
-lwm2m_err lwm2m_instance_json_gen(yajl_gen g,
-                                  const struct lwm2m_instance_render *r,
-                                  const struct lwm2m_node *inst);
 
 /* lwm2m_instance_to_json / _to_xml render one instance into a malloc()ed
  * NUL-terminated string (XML root: the definition's SerialisationName). */

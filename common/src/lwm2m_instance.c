@@ -10,10 +10,10 @@
 
 #include <libxml/tree.h>
 #include <libxml/xmlwriter.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "lwm2m_id.h"
+#include "lwm2m_jsonw.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_objdef_int.h"
 
@@ -23,10 +23,29 @@ enum scalar_kind { S_STRING, S_NUMBER, S_BOOL };
 
 struct scalar {
 	enum scalar_kind kind;
-	char *text; /* malloc()ed */
+	char *text; /* small, or malloc()ed when longer */
 	size_t len;
 	bool b;
+	char small[64];
 };
+
+/* Frees what a scalar holds; safe on a zeroed one. */
+static void
+scalar_fini(struct scalar *s)
+{
+	if (s->text != s->small) {
+		free(s->text);
+	}
+	s->text = NULL;
+}
+
+/* Room for len bytes and a NUL in s->text; false when out of memory. */
+static bool
+scalar_room(struct scalar *s, size_t len)
+{
+	s->text = len < sizeof s->small ? s->small : malloc(len + 1);
+	return s->text != NULL;
+}
 
 static bool
 utf8_ok(const uint8_t *s, size_t len)
@@ -68,8 +87,7 @@ scalar_set(struct scalar *s, enum scalar_kind kind, const char *text,
            size_t len)
 {
 	s->kind = kind;
-	s->text = malloc(len + 1);
-	if (s->text == NULL) {
+	if (!scalar_room(s, len)) {
 		return false;
 	}
 	memcpy(s->text, text, len);
@@ -87,8 +105,7 @@ scalar_bytes(struct scalar *s, const struct lwm2m_value *v, bool opaque)
 
 	if (opaque) {
 		s->kind = S_STRING;
-		s->text = malloc(lwm2m_b64_encoded_len(len, false) + 1);
-		if (s->text == NULL) {
+		if (!scalar_room(s, lwm2m_b64_encoded_len(len, false))) {
 			return false;
 		}
 		s->len = lwm2m_b64_encode(p, len, s->text, false);
@@ -224,159 +241,207 @@ lwm2m_instance_prop_node(const struct lwm2m_node *inst,
 	return node;
 }
 
-/* ---- rendering JSON ----------------------------------------------------- */
+/* ---- rendering JSON -----------------------------------------------------
+ * Written by hand (lwm2m_jsonw), byte for byte what yajl_gen wrote before
+ * (no spaces, strings escaped alike): building the instance JSON through
+ * yajl_gen was about 13% of rest-api's CPU per instance read
+ * (bench/README.md, sixth round). */
 
+#define JSON_MAX (64u << 20) /* largest rendering, NUL included */
+
+struct jout {
+	struct lwm2m_jsonw w;
+	bool first; /* nothing yet in the innermost object or array */
+};
+
+/* The comma before a member or element, unless it is the first. */
 static void
-jstr(yajl_gen g, const char *s)
+jsep(struct jout *o)
 {
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+	if (!o->first) {
+		lwm2m_jsonw_raw(&o->w, ",", 1);
+	}
+	o->first = false;
 }
 
 static void
-jscalar(yajl_gen g, const struct scalar *s)
+jopen(struct jout *o, const char *bracket)
+{
+	lwm2m_jsonw_raw(&o->w, bracket, 1);
+	o->first = true;
+}
+
+static void
+jclose(struct jout *o, const char *bracket)
+{
+	lwm2m_jsonw_raw(&o->w, bracket, 1);
+	o->first = false;
+}
+
+/* A member's name and colon; its value follows. */
+static void
+jkey(struct jout *o, const char *name)
+{
+	jsep(o);
+	lwm2m_jsonw_str(&o->w, name, strlen(name));
+	lwm2m_jsonw_raw(&o->w, ":", 1);
+}
+
+static void
+jscalar(struct jout *o, const struct scalar *s)
 {
 	if (s->kind == S_BOOL) {
-		yajl_gen_bool(g, s->b);
+		lwm2m_jsonw_raw(&o->w, s->b ? "true" : "false", s->b ? 4 : 5);
 	} else if (s->kind == S_NUMBER) {
-		yajl_gen_number(g, s->text, s->len);
+		lwm2m_jsonw_raw(&o->w, s->text, s->len);
 	} else {
-		yajl_gen_string(g, (const unsigned char *)s->text, s->len);
+		lwm2m_jsonw_str(&o->w, s->text, s->len);
 	}
 }
 
-static void
-jlink(yajl_gen g, const char *rel, const char *href, const char *suffix)
-{
-	yajl_gen_map_open(g);
-	jstr(g, "rel");
-	jstr(g, rel);
-	jstr(g, "href");
-	if (suffix == NULL) {
-		jstr(g, href);
-	} else {
-		char buf[1200];
+/* Text of a link's href: its bytes, and whether they need no escape. */
+struct jhref {
+	const char *s;
+	size_t len;
+	bool plain;
+};
 
-		snprintf(buf, sizeof(buf), "%s%s", href, suffix);
-		jstr(g, buf);
-	}
-	yajl_gen_map_close(g);
+static struct jhref
+jhref_of(const char *s)
+{
+	size_t len = strlen(s);
+
+	return (struct jhref){s, len, lwm2m_jsonw_plain(s, len)};
 }
 
+/* One element {"rel":rel,"href":href+suffix}; rel and suffix (may be NULL)
+ * are constants that need no escape. */
 static void
-jlinks(yajl_gen g, const struct lwm2m_instance_render *r, const char *href)
+jlink(struct jout *o, const char *rel, const struct jhref *href,
+      const char *suffix)
 {
-	jstr(g, "Links");
-	yajl_gen_array_open(g);
-	jlink(g, "self", href, NULL);
-	jlink(g, "update", href, NULL);
-	jlink(g, "remove", href, NULL);
-	jlink(g, "subscriptions", href, "/subscriptions");
+	jsep(o);
+	lwm2m_jsonw_raw(&o->w, "{\"rel\":\"", 8);
+	lwm2m_jsonw_raw(&o->w, rel, strlen(rel));
+	lwm2m_jsonw_raw(&o->w, "\",\"href\":\"", 10);
+	if (href->plain) {
+		lwm2m_jsonw_raw(&o->w, href->s, href->len);
+	} else {
+		lwm2m_jsonw_esc(&o->w, href->s, href->len);
+	}
+	if (suffix != NULL) {
+		lwm2m_jsonw_raw(&o->w, suffix, strlen(suffix));
+	}
+	lwm2m_jsonw_raw(&o->w, "\"}", 2);
+}
+
+/* The Links of an instance: its href checked for escapes once. */
+static void
+jlinks(struct jout *o, const struct lwm2m_instance_render *r, const char *href)
+{
+	struct jhref h = jhref_of(href);
+
+	jkey(o, "Links");
+	jopen(o, "[");
+	jlink(o, "self", &h, NULL);
+	jlink(o, "update", &h, NULL);
+	jlink(o, "remove", &h, NULL);
+	jlink(o, "subscriptions", &h, "/subscriptions");
 	if (r->def_href != NULL) {
-		jlink(g, "definition", r->def_href, NULL);
+		struct jhref d = jhref_of(r->def_href);
+
+		jlink(o, "definition", &d, NULL);
 	}
 	if (r->op_links) {
-		jlink(g, "discover", href, "/discover");
-		jlink(g, "attributes", href, "/attributes");
+		jlink(o, "discover", &h, "/discover");
+		jlink(o, "attributes", &h, "/attributes");
 	}
-	yajl_gen_array_close(g);
+	jclose(o, "]");
 }
 
 static void
-jitem(yajl_gen g, const struct lwm2m_instance_render *r,
+jitem(struct jout *o, const struct lwm2m_instance_render *r,
       const struct lwm2m_propdef *p, const struct lwm2m_node *node)
 {
 	struct scalar s;
 
 	if (typed(r, p, node, false, &s)) {
-		jscalar(g, &s);
+		jsep(o);
+		jscalar(o, &s);
 	}
-	free(s.text);
+	scalar_fini(&s);
 }
 
 static void
-jprop(yajl_gen g, const struct lwm2m_instance_render *r,
+jprop(struct jout *o, const struct lwm2m_instance_render *r,
       const struct lwm2m_propdef *p, const struct lwm2m_node *node)
 {
 	struct scalar s;
 
 	if (!p->is_collection && node->kind != LWM2M_NODE_MULTI_RESOURCE) {
 		if (typed(r, p, node, false, &s)) {
-			jstr(g, p->serialisation_name);
-			jscalar(g, &s);
+			jkey(o, p->serialisation_name);
+			jscalar(o, &s);
 		}
-		free(s.text);
+		scalar_fini(&s);
 		return;
 	}
 	/* a collection, or values the device sent as one: always an array */
-	jstr(g, p->serialisation_name);
-	yajl_gen_array_open(g);
+	jkey(o, p->serialisation_name);
+	jopen(o, "[");
 	if (node->kind != LWM2M_NODE_MULTI_RESOURCE) {
-		jitem(g, r, p, node);
+		jitem(o, r, p, node);
 	}
 	for (const struct lwm2m_node *c = node->first_child;
 	     node->kind == LWM2M_NODE_MULTI_RESOURCE && c != NULL;
 	     c = c->next_sibling) {
-		jitem(g, r, p, c);
+		jitem(o, r, p, c);
 	}
-	yajl_gen_array_close(g);
+	jclose(o, "]");
 }
 
+/* The instance as one object: a value (first in the output) or an element
+ * of the array being written. */
 static void
-gen_instance(yajl_gen g, const struct lwm2m_instance_render *r,
+gen_instance(struct jout *o, const struct lwm2m_instance_render *r,
              const struct lwm2m_node *inst, const char *href)
 {
-	char iid[8];
-
-	yajl_gen_map_open(g);
+	jsep(o);
+	jopen(o, "{");
 	if (href != NULL) {
-		jlinks(g, r, href);
+		jlinks(o, r, href);
 	}
-	snprintf(iid, sizeof(iid), "%u", (unsigned)inst->id);
-	jstr(g, "InstanceID");
-	jstr(g, iid);
+	jkey(o, "InstanceID");
+	lwm2m_jsonw_raw(&o->w, "\"", 1);
+	lwm2m_jsonw_int(&o->w, (long long)inst->id);
+	lwm2m_jsonw_raw(&o->w, "\"", 1);
 	for (size_t i = 0; i < r->def->n_props; i++) {
 		const struct lwm2m_propdef *p = &r->def->props[i];
 		const struct lwm2m_node *node =
 		    lwm2m_instance_prop_node(inst, p);
 
 		if (node != NULL) {
-			jprop(g, r, p, node);
+			jprop(o, r, p, node);
 		}
 	}
-	yajl_gen_map_close(g);
+	jclose(o, "}");
 }
 
-lwm2m_err
-lwm2m_instance_json_gen(yajl_gen g, const struct lwm2m_instance_render *r,
-                        const struct lwm2m_node *inst)
+static void
+json_start(struct jout *o)
 {
-	if (inst == NULL || inst->kind != LWM2M_NODE_INSTANCE) {
-		return LWM2M_EINVAL;
-	}
-	gen_instance(g, r, inst, r->href);
-	return LWM2M_OK;
+	lwm2m_jsonw_init(&o->w, JSON_MAX);
+	o->first = true;
 }
 
 static lwm2m_err
-json_finish(yajl_gen g, char **ret_buf, size_t *ret_len)
+json_finish(struct jout *o, char **ret_buf, size_t *ret_len)
 {
-	const unsigned char *out;
-	size_t len;
-	lwm2m_err err = LWM2M_EINVAL;
+	lwm2m_err err = lwm2m_jsonw_finish(&o->w, ret_len);
 
-	if (yajl_gen_get_buf(g, &out, &len) == yajl_gen_status_ok) {
-		char *copy = malloc(len + 1);
-
-		err = LWM2M_ENOMEM;
-		if (copy != NULL) {
-			memcpy(copy, out, len);
-			copy[len] = '\0';
-			*ret_buf = copy;
-			*ret_len = len;
-			err = LWM2M_OK;
-		}
+	if (err == LWM2M_OK) {
+		*ret_buf = o->w.buf;
 	}
-	yajl_gen_free(g);
 	return err;
 }
 
@@ -385,17 +450,14 @@ lwm2m_instance_to_json(const struct lwm2m_instance_render *r,
                        const struct lwm2m_node *inst, char **ret_buf,
                        size_t *ret_len)
 {
-	yajl_gen g;
+	struct jout o;
 
 	if (inst == NULL || inst->kind != LWM2M_NODE_INSTANCE) {
 		return LWM2M_EINVAL;
 	}
-	g = yajl_gen_alloc(NULL);
-	if (g == NULL) {
-		return LWM2M_ENOMEM;
-	}
-	gen_instance(g, r, inst, r->href);
-	return json_finish(g, ret_buf, ret_len);
+	json_start(&o);
+	gen_instance(&o, r, inst, r->href);
+	return json_finish(&o, ret_buf, ret_len);
 }
 
 /* page_of returns the first instance to show and how many. */
@@ -419,17 +481,17 @@ page_of(const struct lwm2m_node *obj, size_t start, size_t size,
 }
 
 static void
-jpageinfo(yajl_gen g, size_t total, size_t count, size_t start)
+jpageinfo(struct jout *o, size_t total, size_t count, size_t start)
 {
-	jstr(g, "PageInfo");
-	yajl_gen_map_open(g);
-	jstr(g, "TotalCount");
-	yajl_gen_integer(g, (long long)total);
-	jstr(g, "ItemsCount");
-	yajl_gen_integer(g, (long long)count);
-	jstr(g, "StartIndex");
-	yajl_gen_integer(g, (long long)start);
-	yajl_gen_map_close(g);
+	jkey(o, "PageInfo");
+	jopen(o, "{");
+	jkey(o, "TotalCount");
+	lwm2m_jsonw_int(&o->w, (long long)total);
+	jkey(o, "ItemsCount");
+	lwm2m_jsonw_int(&o->w, (long long)count);
+	jkey(o, "StartIndex");
+	lwm2m_jsonw_int(&o->w, (long long)start);
+	jclose(o, "}");
 }
 
 lwm2m_err
@@ -437,33 +499,33 @@ lwm2m_instance_list_to_json(const struct lwm2m_instance_render *r,
                             const struct lwm2m_node *obj, size_t start_index,
                             size_t page_size, char **ret_buf, size_t *ret_len)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	struct jout o;
 	const struct lwm2m_node *c;
 	size_t total, count;
 	char href[1200];
 
-	if (g == NULL) {
-		return LWM2M_ENOMEM;
-	}
+	json_start(&o);
 	c = page_of(obj, start_index, page_size, &total, &count);
-	yajl_gen_map_open(g);
+	jopen(&o, "{");
 	if (r->href != NULL) {
-		jstr(g, "Links");
-		yajl_gen_array_open(g);
-		jlink(g, "add", r->href, NULL);
-		yajl_gen_array_close(g);
+		jkey(&o, "Links");
+		jopen(&o, "[");
+		struct jhref h = jhref_of(r->href);
+
+		jlink(&o, "add", &h, NULL);
+		jclose(&o, "]");
 	}
-	jpageinfo(g, total, count, start_index);
-	jstr(g, "Items");
-	yajl_gen_array_open(g);
+	jpageinfo(&o, total, count, start_index);
+	jkey(&o, "Items");
+	jopen(&o, "[");
 	for (size_t i = 0; i < count; i++, c = c->next_sibling) {
 		snprintf(href, sizeof(href), "%s/%u", r->href ? r->href : "",
 		         (unsigned)c->id);
-		gen_instance(g, r, c, r->href != NULL ? href : NULL);
+		gen_instance(&o, r, c, r->href != NULL ? href : NULL);
 	}
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
-	return json_finish(g, ret_buf, ret_len);
+	jclose(&o, "]");
+	jclose(&o, "}");
+	return json_finish(&o, ret_buf, ret_len);
 }
 
 /* ---- rendering XML ------------------------------------------------------ */
@@ -502,7 +564,7 @@ xvalue(xmlTextWriterPtr w, const char *name,
 	if (typed(r, p, node, true, &s) && s.len > 0) {
 		xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST s.text);
 	}
-	free(s.text);
+	scalar_fini(&s);
 }
 
 static void
