@@ -35,6 +35,16 @@ START_TEST(test_lwm2m_id_valid_rejects)
 	ck_assert(lwm2m_id_valid("BAAAAAAAAAAAAAAAAAAAAA", 22));
 	ck_assert(lwm2m_id_valid("AAAAAAAAAAAAAAAAAAAA_A", 22));
 	ck_assert(!lwm2m_id_valid("AAAAAAAAAAAAAAAAAAAAA=", 22));
+	/* the bytes just outside each class of the alphabet */
+	for (const char *c = "@[`{/:,.\x7f\xc1\xe1"; *c != '\0'; c++) {
+		char id[] = "pFRn92gTAIJLwFeC0-IsFA";
+
+		id[5] = *c;
+		ck_assert(!lwm2m_id_valid(id, 22));
+		id[5] = '9';
+		id[21] = *c;
+		ck_assert(!lwm2m_id_valid(id, 22));
+	}
 }
 END_TEST
 
