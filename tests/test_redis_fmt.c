@@ -138,12 +138,17 @@ START_TEST(test_lwm2m__redis_argv_encode_vectors)
 	const char *hset[] = {"HSET", "k", "ep", "", "objs", "</1/0>,</3/0>"};
 	const char *bin[] = {"SET", "k", "a\0b\r\n"};
 	const size_t binlen[] = {3, 1, 5};
+	const char *many[70];
 	char *out = NULL;
 	size_t len;
 
 	same_argv(1, one, NULL);
 	same_argv(6, hset, NULL);
 	same_argv(3, bin, binlen);
+	for (int i = 0; i < 70; i++) { /* lengths beyond the 64 kept */
+		many[i] = i % 2 ? "v" : "field";
+	}
+	same_argv(70, many, NULL);
 	ck_assert_int_eq(
 	    lwm2m__redis_argv_encode(0, one, NULL, NULL, 0, &out, &len),
 	    LWM2M_EINVAL);
