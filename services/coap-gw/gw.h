@@ -311,8 +311,13 @@ struct gw_ctx {
 	struct event *alive_timer, *sweep_timer;
 	struct gw_table table;
 	struct gw_exchange *exchanges; /* CoAP requests waiting on Redis */
-	struct gw_dtls *dtls;          /* NULL when DTLS is off */
-	struct gw_devops *devops;      /* device operations (gw_devop.c) */
+	/* the same exchanges by (session, token), chained through hnext; NULL
+	 * until the first or when it could not be allocated (pending() then
+	 * walks the list) */
+	struct gw_exchange **ex_index;
+	size_t ex_buckets, ex_count; /* buckets: a power of two */
+	struct gw_dtls *dtls;        /* NULL when DTLS is off */
+	struct gw_devops *devops;    /* device operations (gw_devop.c) */
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
