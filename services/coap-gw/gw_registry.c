@@ -62,8 +62,11 @@ struct op {
 
 /* Finished operations kept for reuse (gw->spare_ops): a struct op is about
  * 2 KB, over glibc's per-thread cache limit (1 KiB), so each calloc went
- * through the general allocator and consolidated its fast bins. */
-#define SPARE_OPS_MAX 256
+ * through the general allocator and consolidated its fast bins.  1,024
+ * (2 MB at most): with 256 a storm at 1,024 in flight still sent three
+ * operations in four through the general allocator (bench/README.md,
+ * seventh storm round). */
+#define SPARE_OPS_MAX 1024
 
 static void
 op_free(struct op *op)
