@@ -113,7 +113,7 @@ gw_table_put(struct gw_table *t, const char *id, const char *ep)
 	if (d == NULL) {
 		return NULL;
 	}
-	snprintf(d->id, sizeof d->id, "%s", id);
+	memcpy(d->id, id, strnlen(id, sizeof d->id - 1)); /* calloc'd: NUL */
 	memcpy(d->ep, ep, eplen + 1);
 	k = hash_id(id) & (t->n_buckets - 1);
 	d->next = t->buckets[k];
