@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lwm2m_loop.h"
+
 #define JSONW_FIRST_CAP 1024
 
 void
@@ -147,19 +149,14 @@ lwm2m_jsonw_str(struct lwm2m_jsonw *w, const char *s, size_t n)
 void
 lwm2m_jsonw_int(struct lwm2m_jsonw *w, long long v)
 {
-	unsigned long long u =
-	    v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-	char tmp[21];
-	size_t n = sizeof tmp;
+	char tmp[LWM2M_DEC_MAX + 1], *end = tmp + sizeof tmp;
+	char *p = lwm2m_dec_digits(end, v < 0 ? 0ull - (unsigned long long)v
+	                                      : (unsigned long long)v);
 
-	do {
-		tmp[--n] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
 	if (v < 0) {
-		tmp[--n] = '-';
+		*--p = '-';
 	}
-	lwm2m_jsonw_raw(w, tmp + n, sizeof tmp - n);
+	lwm2m_jsonw_raw(w, p, (size_t)(end - p));
 }
 
 lwm2m_err

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
 
 #define MAX_ARGS 64
@@ -24,20 +25,6 @@ struct fmt_state {
 	size_t argc;
 	bool touched;
 };
-
-/* Decimal digits of v at the end of buf[24]; returns the first digit.
- * (snprintf cost about 700 instructions a call here.) */
-static char *
-utoa(unsigned long long v, char *end)
-{
-	char *p = end;
-
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	return p;
-}
 
 static bool
 put(struct fmt_state *st, const void *p, size_t n)
@@ -80,9 +67,9 @@ put_int(struct fmt_state *st, const char **pfmt, va_list *ap)
 		long long v = lmod == 2   ? va_arg(*ap, long long)
 		              : lmod == 1 ? va_arg(*ap, long)
 		                          : va_arg(*ap, int);
-		p = utoa(v < 0 ? 0 - (unsigned long long)v
-		               : (unsigned long long)v,
-		         num + sizeof num);
+		p = lwm2m_dec_digits(num + sizeof num,
+		                     v < 0 ? 0 - (unsigned long long)v
+		                           : (unsigned long long)v);
 		if (v < 0) {
 			*--p = '-';
 		}
@@ -91,7 +78,7 @@ put_int(struct fmt_state *st, const char **pfmt, va_list *ap)
 		                           ? va_arg(*ap, unsigned long long)
 		                       : lmod == 1 ? va_arg(*ap, unsigned long)
 		                                   : va_arg(*ap, unsigned);
-		p = utoa(v, num + sizeof num);
+		p = lwm2m_dec_digits(num + sizeof num, v);
 	} else {
 		return false;
 	}
@@ -162,11 +149,8 @@ put_len(char *out, size_t size, size_t *pos, char c, size_t n)
 		return false;
 	}
 	out[(*pos)++] = c;
-	for (size_t i = dl; i > 0; i--) {
-		out[*pos + i - 1] = (char)('0' + n % 10);
-		n /= 10;
-	}
 	*pos += dl;
+	(void)lwm2m_dec_digits(out + *pos, n);
 	out[(*pos)++] = '\r';
 	out[(*pos)++] = '\n';
 	return true;

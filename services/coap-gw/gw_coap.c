@@ -14,6 +14,7 @@
 
 #include "gw.h"
 #include "lwm2m_log.h"
+#include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
 
 #define MAX_QUERY_OPTS 32
@@ -431,18 +432,15 @@ gw_coap_parse(const coap_pdu_t *request, struct gw_request *ret_req,
 	       parse_request(request, &o, ret_req, response);
 }
 
-/* Decimal digits of v (below 2^16) at out; returns the end. */
+/* Decimal digits of v at out; returns the end. */
 static char *
 put_dec(char *out, unsigned int v)
 {
-	char num[8], *p = num + sizeof num;
+	char num[LWM2M_DEC_MAX], *end = num + sizeof num;
+	char *p = lwm2m_dec_digits(end, v);
 
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	memcpy(out, p, (size_t)(num + sizeof num - p));
-	return out + (num + sizeof num - p);
+	memcpy(out, p, (size_t)(end - p));
+	return out + (end - p);
 }
 
 /* "a.b.c.d:port", the text coap_print_addr gives an IPv4 address, without

@@ -7,6 +7,7 @@
 #include "gw.h"
 #include "lwm2m_link.h"
 #include "lwm2m_log.h"
+#include "lwm2m_loop.h"
 
 static lwm2m_err diagf(char *diag, size_t size, lwm2m_err err, const char *fmt,
                        ...) __attribute__((format(printf, 4, 5)));
@@ -464,17 +465,11 @@ merge_duplicates(struct obj_link *objs, size_t *n)
 static char *
 put_uint(char *p, uint32_t v)
 {
-	char tmp[10];
-	size_t n = 0;
+	char tmp[LWM2M_DEC_MAX], *end = tmp + sizeof tmp;
+	char *d = lwm2m_dec_digits(end, v);
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0) {
-		*p++ = tmp[--n];
-	}
-	return p;
+	memcpy(p, d, (size_t)(end - d));
+	return p + (end - d);
 }
 
 /* writes the list in the device's order; NULL on ENOMEM.  By hand, not

@@ -302,22 +302,15 @@ record_values(const struct gw_ctx *gw, const struct gw_record *r,
 static void
 put_ll(char *buf, long long v)
 {
-	unsigned long long u =
-	    v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-	char tmp[20];
-	size_t n = 0;
+	char tmp[LWM2M_DEC_MAX], *end = tmp + sizeof tmp;
+	char *d = lwm2m_dec_digits(end, v < 0 ? 0ull - (unsigned long long)v
+	                                      : (unsigned long long)v);
 
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
 	if (v < 0) {
 		*buf++ = '-';
 	}
-	while (n > 0) {
-		*buf++ = tmp[--n];
-	}
-	*buf = '\0';
+	memcpy(buf, d, (size_t)(end - d));
+	buf[end - d] = '\0';
 }
 
 /* Formats a key of lwm2m_keys.h into buf like snprintf, for formats made
