@@ -48,6 +48,20 @@ lwm2m_dec_digits(char *end, unsigned long long v)
 	return end;
 }
 
+/* lwm2m_dec_put writes the decimal digits of v at out (no NUL) and returns
+ * the end of what it wrote. */
+static inline char *
+lwm2m_dec_put(char *out, unsigned long long v)
+{
+	char tmp[LWM2M_DEC_MAX], *end = tmp + sizeof tmp;
+	char *d = lwm2m_dec_digits(end, v);
+
+	while (d < end) {
+		*out++ = *d++;
+	}
+	return out;
+}
+
 /* lwm2m_loop_log_init starts the log of service from the environment:
  * LWDS_LOG_LEVEL (info when unset or unknown) and JSON lines unless
  * LWDS_LOG_JSON is unset, empty or "0". Main thread, before the loop. */

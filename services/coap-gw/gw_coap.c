@@ -432,17 +432,6 @@ gw_coap_parse(const coap_pdu_t *request, struct gw_request *ret_req,
 	       parse_request(request, &o, ret_req, response);
 }
 
-/* Decimal digits of v at out; returns the end. */
-static char *
-put_dec(char *out, unsigned int v)
-{
-	char num[LWM2M_DEC_MAX], *end = num + sizeof num;
-	char *p = lwm2m_dec_digits(end, v);
-
-	memcpy(out, p, (size_t)(end - p));
-	return out + (end - p);
-}
-
 /* "a.b.c.d:port", the text coap_print_addr gives an IPv4 address, without
  * its inet_ntop and snprintf (1.7% of the gateway's time in a storm,
  * bench/README.md, seventh storm round); out has room for 22 bytes. */
@@ -453,10 +442,10 @@ print_ipv4(const struct sockaddr_in *sin, char *out)
 	char *p = out;
 
 	for (int i = 0; i < 4; i++) {
-		p = put_dec(p, b[i]);
+		p = lwm2m_dec_put(p, b[i]);
 		*p++ = i < 3 ? '.' : ':';
 	}
-	p = put_dec(p, ntohs(sin->sin_port));
+	p = lwm2m_dec_put(p, ntohs(sin->sin_port));
 	*p = '\0';
 	return (size_t)(p - out);
 }

@@ -461,17 +461,6 @@ merge_duplicates(struct obj_link *objs, size_t *n)
 	return LWM2M_OK;
 }
 
-/* writes v in decimal at p; returns the end */
-static char *
-put_uint(char *p, uint32_t v)
-{
-	char tmp[LWM2M_DEC_MAX], *end = tmp + sizeof tmp;
-	char *d = lwm2m_dec_digits(end, v);
-
-	memcpy(p, d, (size_t)(end - d));
-	return p + (end - d);
-}
-
 /* writes the list in the device's order; NULL on ENOMEM.  By hand, not
  * sprintf: four calls per link were a tenth of a registration's
  * instructions (bench/README.md). */
@@ -490,10 +479,10 @@ format_objs(const struct obj_link *objs, size_t n)
 		}
 		*p++ = '<';
 		*p++ = '/';
-		p = put_uint(p, objs[i].obj);
+		p = lwm2m_dec_put(p, objs[i].obj);
 		if (objs[i].inst >= 0) {
 			*p++ = '/';
-			p = put_uint(p, (uint32_t)objs[i].inst);
+			p = lwm2m_dec_put(p, (uint32_t)objs[i].inst);
 		}
 		*p++ = '>';
 		vlen = strlen(objs[i].ver);

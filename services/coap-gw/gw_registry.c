@@ -302,15 +302,11 @@ record_values(const struct gw_ctx *gw, const struct gw_record *r,
 static void
 put_ll(char *buf, long long v)
 {
-	char tmp[LWM2M_DEC_MAX], *end = tmp + sizeof tmp;
-	char *d = lwm2m_dec_digits(end, v < 0 ? 0ull - (unsigned long long)v
-	                                      : (unsigned long long)v);
-
 	if (v < 0) {
 		*buf++ = '-';
 	}
-	memcpy(buf, d, (size_t)(end - d));
-	buf[end - d] = '\0';
+	*lwm2m_dec_put(buf, v < 0 ? 0ull - (unsigned long long)v
+	                          : (unsigned long long)v) = '\0';
 }
 
 /* Formats a key of lwm2m_keys.h into buf like snprintf, for formats made
