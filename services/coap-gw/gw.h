@@ -296,6 +296,18 @@ struct gw_subs_cache {
 };
 enum { GW_SUBS_UNKNOWN, GW_SUBS_NONE, GW_SUBS_SOME };
 
+/* Notifications whose XADD to LWM2M_KEY_EVENTS Redis has not acknowledged
+ * and that wait to be sent again (gw_observe.c): a CON notification is
+ * ACKed when it arrives, so this copy is the only one.  Arrival order;
+ * bytes counts each copy with its payload, up to max_bytes
+ * (LWDS_GW_NOTIFY_BACKLOG_BYTES). */
+struct gw_notify_backlog {
+	struct gw_qlist list; /* of struct gw_notify_copy */
+	size_t bytes, max_bytes;
+	bool warned; /* a loss was logged since the backlog was last empty */
+	struct lwm2m_metric *m_len, *m_dropped;
+};
+
 struct gw_ctx {
 	struct gw_config cfg;
 	struct event_base *base;
@@ -334,6 +346,7 @@ struct gw_ctx {
 	struct lwm2m_metric *m_events[GW_EVENT_KINDS], *m_devices;
 	struct gw_subs_cache subs; /* organisations' last subscription check */
 	struct lwm2m_metric *m_skipped; /* events not added to {events} */
+	struct gw_notify_backlog notify_backlog;
 };
 
 /* gw_config_init fills cfg from LWDS_* environment variables and defaults,
@@ -728,7 +741,8 @@ lwm2m_err gw_devop_composite_body(enum lwm2m_format fmt,
 /* ---- gw_observe.c: observations, the events stream, metrics ------------- */
 
 /* gw_obs_start allocates the observation table and the flush event (called
- * by gw_devop_start; reads LWDS_EVENTS_MAXLEN); gw_obs_stop frees them. */
+ * by gw_devop_start; reads LWDS_EVENTS_MAXLEN and
+ * LWDS_GW_NOTIFY_BACKLOG_BYTES); gw_obs_stop frees them. */
 lwm2m_err gw_obs_start(struct gw_ctx *gw);
 void gw_obs_stop(struct gw_ctx *gw);
 
@@ -766,6 +780,15 @@ coap_response_t gw_obs_notify(struct gw_ctx *gw, coap_session_t *session,
  * seq received at now_ms newer than the last one (last_seq at last_ms)? */
 bool gw_obs_fresh(uint32_t last_seq, int64_t last_ms, uint32_t seq,
                   int64_t now_ms);
+
+/* gw_notify_flush sends the notifications of gw->notify_backlog again,
+ * oldest first, while Redis is connected (on every connect and from the
+ * alive timer). */
+void gw_notify_flush(struct gw_ctx *gw);
+
+/* gw_notify_backlog_free frees what is still in the backlog, logging how
+ * many notifications were never written; after lwm2m_redis_free. */
+void gw_notify_backlog_free(struct gw_ctx *gw);
 
 /* gw_events_check reads the length of LWM2M_KEY_EVENTS (gauge
  * lwds_gw_events_length); reaching events_maxlen, where XADD starts

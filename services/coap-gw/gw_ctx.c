@@ -49,7 +49,10 @@ static const char usage[] =
     "  LWDS_DEVOP_MAX           operations at once (100000)\n"
     "  LWDS_EVENTS_MAXLEN       safety cap of the {events} stream, entries\n"
     "                           (10000000; the broker trims what it\n"
-    "                           acknowledged)\n";
+    "                           acknowledged)\n"
+    "  LWDS_GW_NOTIFY_BACKLOG_BYTES\n"
+    "                           notifications held while Redis cannot take\n"
+    "                           them, bytes with payloads (67108864)\n";
 
 static bool
 set_str(char *dst, size_t size, const char *name, const char *value)
@@ -436,6 +439,7 @@ on_redis_ready(struct lwm2m_redis *redis, void *arg)
 
 	lwm2m_log(LWM2M_LOG_NOTICE, "redis connected");
 	gw_registry_ready(gw);
+	gw_notify_flush(gw);
 }
 
 static void
@@ -443,6 +447,7 @@ on_alive(evutil_socket_t fd, short what, void *arg)
 {
 	gw_registry_announce(arg);
 	gw_events_check(arg);
+	gw_notify_flush(arg);
 }
 
 static void
@@ -613,6 +618,7 @@ gw_free(struct gw_ctx *gw)
 	gw_devop_stop(gw);
 	/* completes Redis operations still in flight, which answer CoAP */
 	lwm2m_redis_free(gw->redis);
+	gw_notify_backlog_free(gw);
 	gw_coap_stop(gw);
 	gw_registry_free_spares(gw);
 	if (gw->pub_open) {

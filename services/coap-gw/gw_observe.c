@@ -385,28 +385,204 @@ gw_events_check(struct gw_ctx *gw)
 	lwm2m_redis_cmd(gw->redis, on_events_len, gw, "XLEN " LWM2M_KEY_EVENTS);
 }
 
+/* ---- notifications into the events stream --------------------------------
+ */
+
+#define GW_NOTIFY_BACKLOG_DEFAULT (64u << 20)
+
+/* One notification on its way to LWM2M_KEY_EVENTS: owned by the XADD's
+ * callback while Redis has it, else by gw->notify_backlog. */
+struct gw_notify_copy {
+	struct gw_qnode node; /* first: the node is the copy */
+	struct gw_ctx *gw;
+	size_t size;                 /* counted against the backlog's limit */
+	struct lwm2m_devop_notify n; /* n.payload points at data */
+	uint8_t data[];
+};
+
+static lwm2m_err notify_xadd(struct gw_notify_copy *c);
+
+/* An error Redis gives while it cannot take writes for a while (loading,
+ * a replica after a failover, out of memory, a failed save): the XADD is
+ * sent again later.  Any other error would come back every time. */
+static bool
+redis_busy(const char *err)
+{
+	static const char *const kinds[] = {
+	    "LOADING", "READONLY", "MASTERDOWN", "BUSY",
+	    "OOM",     "MISCONF",  "TRYAGAIN",   "CLUSTERDOWN"};
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		size_t len = strlen(kinds[i]);
+		if (strncmp(err, kinds[i], len) == 0 &&
+		    (err[len] == ' ' || err[len] == '\0')) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+backlog_lost(struct gw_ctx *gw, const struct gw_notify_copy *c, const char *why)
+{
+	struct gw_notify_backlog *b = &gw->notify_backlog;
+
+	lwm2m_metrics_inc(b->m_dropped);
+	if (!b->warned) {
+		b->warned = true;
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "notification of client %s not written to %s: %s "
+		          "(further losses are counted in "
+		          "lwds_gw_notify_dropped_total)",
+		          c->n.client, LWM2M_KEY_EVENTS, why);
+	}
+}
+
+/* backlog_push takes c: at the tail of the backlog, or freed when it is
+ * full. */
+static void
+backlog_push(struct gw_ctx *gw, struct gw_notify_copy *c)
+{
+	struct gw_notify_backlog *b = &gw->notify_backlog;
+
+	if (b->bytes + c->size > b->max_bytes) {
+		backlog_lost(gw, c,
+		             "Redis is unavailable and "
+		             "LWDS_GW_NOTIFY_BACKLOG_BYTES is reached");
+		free(c);
+		return;
+	}
+	gw_qlist_push(&b->list, &c->node);
+	b->bytes += c->size;
+	lwm2m_metrics_set(b->m_len, (double)b->list.n);
+}
+
+static void
+on_notify_stored(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct gw_notify_copy *c = arg;
+
+	/* lwm2m_redis_free wrote it out before failing what is in flight */
+	if (c->gw->closing ||
+	    (reply != NULL && reply->type != REDIS_REPLY_ERROR)) {
+		free(c);
+	} else if (reply == NULL || redis_busy(reply->str)) {
+		backlog_push(c->gw, c);
+	} else {
+		backlog_lost(c->gw, c, reply->str);
+		free(c);
+	}
+}
+
+static lwm2m_err
+notify_xadd(struct gw_notify_copy *c)
+{
+	const struct lwm2m_devop_notify *n = &c->n;
+	struct gw_ctx *gw = c->gw;
+	char path[48], hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
+
+	if (gw->devops == NULL) {
+		return LWM2M_EBACKEND;
+	}
+	lwm2m_path_format(&n->path, path, sizeof path);
+	token_hex(n->token, hex);
+	return lwm2m_redis_cmd(
+	    gw->redis, on_notify_stored, c,
+	    "XADD " LWM2M_KEY_EVENTS " MAXLEN ~ %lld * type notify "
+	    "id %s org %lld gw %s ts %lld path %s ct %d code %d "
+	    "seq %u token %s payload %b",
+	    gw->devops->events_maxlen, n->client, (long long)n->org,
+	    gw->cfg.gw_id, (long long)n->ts, path,
+	    (n->flags & LWM2M_DEVOP_RF_CT) ? n->ct : -1, n->code, n->observe,
+	    hex, c->data, n->payload_len);
+}
+
+/* store_notify appends n to LWM2M_KEY_EVENTS from a copy that lives until
+ * Redis acknowledged it; behind the backlog when one is waiting, so the
+ * stream keeps the order of arrival. */
+static void
+store_notify(struct gw_ctx *gw, const struct lwm2m_devop_notify *n)
+{
+	struct gw_notify_copy *c = malloc(sizeof *c + n->payload_len);
+
+	if (c == NULL) {
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "notification of client %s dropped: "
+		          "out of memory",
+		          n->client);
+		lwm2m_metrics_inc(gw->notify_backlog.m_dropped);
+		return;
+	}
+	c->gw = gw;
+	c->size = sizeof *c + n->payload_len;
+	c->n = *n;
+	if (n->payload_len > 0) {
+		memcpy(c->data, n->payload, n->payload_len);
+	}
+	c->n.payload = c->data;
+	if (gw->notify_backlog.list.n > 0 || notify_xadd(c) != LWM2M_OK) {
+		backlog_push(gw, c);
+	}
+}
+
+void
+gw_notify_flush(struct gw_ctx *gw)
+{
+	struct gw_notify_backlog *b = &gw->notify_backlog;
+	size_t sent = 0;
+
+	while (b->list.head != NULL && lwm2m_redis_connected(gw->redis)) {
+		struct gw_notify_copy *c =
+		    (struct gw_notify_copy *)b->list.head;
+
+		/* its callback runs later, never inside notify_xadd */
+		if (notify_xadd(c) != LWM2M_OK) {
+			break;
+		}
+		gw_qlist_remove(&b->list, &c->node);
+		b->bytes -= c->size;
+		sent++;
+	}
+	if (sent > 0) {
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "%zu notifications held while Redis was unavailable "
+		          "sent to %s",
+		          sent, LWM2M_KEY_EVENTS);
+	}
+	if (b->list.n == 0) {
+		b->warned = false;
+	}
+	lwm2m_metrics_set(b->m_len, (double)b->list.n);
+}
+
+void
+gw_notify_backlog_free(struct gw_ctx *gw)
+{
+	struct gw_notify_backlog *b = &gw->notify_backlog;
+	struct gw_qnode *n;
+
+	if (b->list.n > 0) {
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "%zu notifications never written to %s: Redis was "
+		          "unavailable until the gateway stopped",
+		          b->list.n, LWM2M_KEY_EVENTS);
+	}
+	while ((n = gw_qlist_pop(&b->list)) != NULL) {
+		free(n);
+	}
+	memset(b, 0, sizeof *b);
+}
+
 static void
 publish_notify(struct gw_ctx *gw, const struct lwm2m_devop_notify *n)
 {
-	char path[48], hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
 	struct lwm2m_env env = {.kind = LWM2M_ENV_EV_NOTIFY};
 	uint8_t *buf;
 	size_t len;
 	nng_msg *msg;
 
 	lwm2m_metrics_inc(gw->devops->m_notify);
-	lwm2m_path_format(&n->path, path, sizeof path);
-	token_hex(n->token, hex);
-	lwm2m_redis_cmd(gw->redis, NULL, NULL,
-	                "XADD " LWM2M_KEY_EVENTS " MAXLEN ~ %lld * type notify "
-	                "id %s org %lld gw %s ts %lld path %s ct %d code %d "
-	                "seq %u token %s payload %b",
-	                gw->devops->events_maxlen, n->client, (long long)n->org,
-	                gw->cfg.gw_id, (long long)n->ts, path,
-	                (n->flags & LWM2M_DEVOP_RF_CT) ? n->ct : -1, n->code,
-	                n->observe, hex,
-	                n->payload != NULL ? (const void *)n->payload : "",
-	                n->payload_len);
+	store_notify(gw, n);
 	if (!gw->pub_open ||
 	    lwm2m_devop_notify_encode(n, &buf, &len) != LWM2M_OK) {
 		return;
@@ -744,6 +920,24 @@ gw_obs_start(struct gw_ctx *gw)
 	ds->m_events_cap = lwm2m_metrics_counter(
 	    NULL, "lwds_gw_events_cap_reached_total",
 	    "Times the {events} stream was found at LWDS_EVENTS_MAXLEN");
+	v = lwm2m_getenv("LWDS_GW_NOTIFY_BACKLOG_BYTES", NULL);
+	gw->notify_backlog.max_bytes = GW_NOTIFY_BACKLOG_DEFAULT;
+	if (v != NULL) {
+		long long max;
+		if (lwm2m_parse_int(v, 0, INT64_MAX, &max) != LWM2M_OK ||
+		    (unsigned long long)max > SIZE_MAX) {
+			lwm2m_log(LWM2M_LOG_ERR,
+			          "bad LWDS_GW_NOTIFY_BACKLOG_BYTES \"%s\"", v);
+			return LWM2M_EINVAL;
+		}
+		gw->notify_backlog.max_bytes = (size_t)max;
+	}
+	gw->notify_backlog.m_len = lwm2m_metrics_gauge(
+	    NULL, "lwds_gw_notify_backlog",
+	    "Notifications held while Redis cannot take them");
+	gw->notify_backlog.m_dropped = lwm2m_metrics_counter(
+	    NULL, "lwds_gw_notify_dropped_total",
+	    "Notifications never written to the {events} stream");
 	ds->obs = calloc(OBS_BUCKETS, sizeof *ds->obs);
 	ds->obs_buckets = OBS_BUCKETS;
 	ds->flush_ev = event_new(gw->base, -1, 0, on_flush, gw);

@@ -1,19 +1,23 @@
 """Redis going away under the services (issue 8): a redis-server with an
 append-only file is killed and started again during registration traffic,
 and a Sentinel-managed master fails over to its replica.  The services
-recover by themselves: nothing acknowledged is lost, the subscription still
-delivers, /health follows Redis."""
+recover by themselves: nothing acknowledged is lost (registrations, and
+notifications the gateway ACKed while Redis was down), the subscription
+still delivers, /health follows Redis."""
 
+import json
 import os
 import shutil
 import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 from deploylib import (AofRedis, Api, Proc, Sentinel, Sink, base_env,
                        free_port, http_status, listed_ids, register,
                        retrying, wait_until)
+from lwdslib import Sim
 
 
 class Traffic(threading.Thread):
@@ -102,16 +106,95 @@ class Stack:
         shutil.rmtree(self.logdir, ignore_errors=True)
 
 
-class TestRedisRestart(unittest.TestCase):
+class RestartCase(unittest.TestCase):
+    """A private AofRedis under the four services, a hook sink."""
+    EXTRA_ENV = None
+
     def setUp(self):
         self.redis = AofRedis()
         self.addCleanup(self.redis.close)
         self.sink = Sink()
         self.addCleanup(self.sink.close)
-        self.stack = Stack(self.redis.url)
+        self.stack = Stack(self.redis.url, self.EXTRA_ENV)
         self.addCleanup(self.stack.close)
         self.stack.wait_healthy()
 
+    def gw_metric(self, name):
+        url = "http://127.0.0.1:%d/metrics" % self.stack.gw_health
+        with urllib.request.urlopen(url, timeout=2) as f:
+            for line in f.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return None
+
+    def hook_values(self, path):
+        with self.sink.lock:
+            bodies = [r[2] for r in self.sink.requests if r[0] == path]
+        return [json.loads(b)["Items"][0]["Value"].get("SensorValue")
+                for b in bodies]
+
+    def observed_device(self):
+        """lwds-sim with one device sending CON notifications, observed
+        by one subscription whose hook is /obs, a change already
+        delivered; returns set_value(v) and delivered(v)."""
+        st = self.stack
+        token = st.token()
+        sim = Sim(["--server", "coap://127.0.0.1:%d" % st.coap,
+                   "--prefix", "rr-obs-", "--count", "1", "--con-notify",
+                   "--sensor-period", "3600000"])
+        self.addCleanup(sim.stop)
+        sim.wait_line(Sim.READY, 15)
+        r = retrying(st.api, "GET", "/clients?pageSize=1000", token)
+        cid = [i["Links"][0]["href"].rsplit("/", 1)[1]
+               for i in r.json()["Items"] if i["Name"] == "rr-obs-0"][0]
+        r = retrying(st.api, "GET", "/objecttypes/definitions?pageSize=1000",
+                     token)
+        defid = [d["ObjectDefinitionID"] for d in r.json()["Items"]
+                 if int(d["ObjectID"]) == 3303][0]
+        r = st.api.post("/clients/%s/objecttypes/%s/instances/0/"
+                        "subscriptions" % (cid, defid), token, {
+                            "SubscriptionType": "Observation",
+                            "Property": "5700",
+                            "Url": self.sink.url("/obs")})
+        self.assertEqual(r.status, 201, r)
+
+        def set_value(v):
+            start = len(sim.lines)
+            sim.send("set rr-obs-0 /3303/0/5700 %s" % v)
+            sim.wait_line(r"^ok", 5, start)
+
+        def delivered(v):
+            return v in self.hook_values("/obs")
+
+        # the observation is up once a change reaches the hook
+        deadline = time.monotonic() + 20
+        for v in range(21, 100):
+            set_value(v)
+            end = time.monotonic() + 1
+            while not delivered(v) and time.monotonic() < end:
+                time.sleep(0.05)
+            if delivered(v) or time.monotonic() > deadline:
+                break
+        self.assertTrue(delivered(v), "no notification before the outage")
+        return set_value, delivered
+
+    def notify_during_outage(self, set_value, v):
+        """Redis killed, the device notifies v (CON, ACKed by the
+        gateway), Redis started again."""
+        st = self.stack
+        self.redis.kill()
+        wait_until(lambda: http_status(st.gw_health) == 503, 10, 0.1,
+                   "coap-gw /health 503 while Redis is down")
+        set_value(v)
+        # the gateway took it: held, or counted as dropped
+        wait_until(lambda: (self.gw_metric("lwds_gw_notify_backlog") or 0)
+                   + (self.gw_metric("lwds_gw_notify_dropped_total") or 0)
+                   == 1, 10, 0.1, "the notification taken by the gateway")
+        self.redis.start_again()
+        st.wait_healthy()
+
+
+class TestRedisRestart(RestartCase):
     def test_restart_during_traffic_loses_nothing(self):
         st = self.stack
         token = st.token()
@@ -150,6 +233,33 @@ class TestRedisRestart(unittest.TestCase):
         last = traffic.acked[-3:]
         wait_until(lambda: set(last) <= set(self.sink.clients("/hook")), 20,
                    0.1, "deliveries for registrations after the restart")
+
+
+    def test_notification_acked_while_redis_down_is_delivered(self):
+        set_value, delivered = self.observed_device()
+        self.notify_during_outage(set_value, 77.5)
+        wait_until(lambda: delivered(77.5), 20, 0.1,
+                   "the held notification delivered: %r"
+                   % self.hook_values("/obs"))
+        self.assertEqual(self.gw_metric("lwds_gw_notify_backlog"), 0)
+        self.assertEqual(self.gw_metric("lwds_gw_notify_dropped_total"), 0)
+        self.stack.check()
+
+
+class TestRedisRestartNoBacklog(RestartCase):
+    """LWDS_GW_NOTIFY_BACKLOG_BYTES bounds what the gateway holds: past it
+    a notification is counted as dropped and the gateway keeps serving."""
+    EXTRA_ENV = {"LWDS_GW_NOTIFY_BACKLOG_BYTES": "0"}
+
+    def test_notification_past_the_backlog_limit_is_counted(self):
+        set_value, delivered = self.observed_device()
+        self.notify_during_outage(set_value, 66.5)
+        self.assertEqual(self.gw_metric("lwds_gw_notify_dropped_total"), 1)
+        set_value(67.5)
+        wait_until(lambda: delivered(67.5), 20, 0.1,
+                   "the next notification delivered")
+        self.assertFalse(delivered(66.5))
+        self.stack.check()
 
 
 class TestSentinelFailover(unittest.TestCase):
