@@ -46,9 +46,12 @@ struct lwm2m_redis {
 		void *value;
 		void (*free_fn)(void *);
 	} data[LWM2M_REDIS_DATA_MAX]; /* lwm2m_redis_set_data */
+	struct cmd_call *spare_calls; /* answered commands' calls, reused */
+	size_t n_spare_calls;
 };
 
 static void redis_connect(struct lwm2m_redis *redis);
+static void free_spare_calls(struct lwm2m_redis *redis);
 
 static bool
 copy_field(char *dst, size_t size, const char *src, size_t len)
@@ -507,6 +510,7 @@ lwm2m_redis_free(struct lwm2m_redis *redis)
 		redisAsyncFree(ac);
 	}
 	event_free(redis->retry_ev);
+	free_spare_calls(redis);
 	for (int i = 0; i < LWM2M_REDIS_DATA_MAX; i++) {
 		if (redis->data[i].key != NULL &&
 		    redis->data[i].free_fn != NULL) {
@@ -571,7 +575,47 @@ struct cmd_call {
 	struct lwm2m_redis *redis;
 	lwm2m_redis_cb cb;
 	void *arg;
+	struct cmd_call *next; /* in redis->spare_calls */
 };
+
+/* Answered commands' calls kept for reuse: with more commands in flight
+ * than glibc's per-thread cache holds (7 a size), each malloc and free of
+ * one went through its fast bins, ~220 instructions a command in coap-gw
+ * (bench/README.md, eighth storm round).  4,096 at most (128 KB). */
+#define SPARE_CALLS_MAX 4096
+
+static void
+free_spare_calls(struct lwm2m_redis *redis)
+{
+	struct cmd_call *call = redis->spare_calls, *next;
+
+	for (; call != NULL; call = next) {
+		next = call->next;
+		free(call);
+	}
+	redis->spare_calls = NULL;
+	redis->n_spare_calls = 0;
+}
+
+/* frees call, or keeps it for reuse while redis is not being freed;
+ * NULL-safe */
+static void
+call_release(struct cmd_call *call)
+{
+	struct lwm2m_redis *redis;
+
+	if (call == NULL) {
+		return;
+	}
+	redis = call->redis;
+	if (redis->closing || redis->n_spare_calls >= SPARE_CALLS_MAX) {
+		free(call);
+		return;
+	}
+	call->next = redis->spare_calls;
+	redis->spare_calls = call;
+	redis->n_spare_calls++;
+}
 
 static void
 on_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -579,7 +623,7 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	struct cmd_call *call = privdata;
 
 	call->cb(call->redis, r, call->arg);
-	free(call);
+	call_release(call);
 }
 
 static lwm2m_err
@@ -595,8 +639,11 @@ prepare_call(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 	if (cb == NULL) {
 		return LWM2M_OK;
 	}
-	call = malloc(sizeof *call);
-	if (call == NULL) {
+	call = redis->spare_calls;
+	if (call != NULL) {
+		redis->spare_calls = call->next;
+		redis->n_spare_calls--;
+	} else if ((call = malloc(sizeof *call)) == NULL) {
 		return LWM2M_ENOMEM;
 	}
 	call->redis = redis;
@@ -638,7 +685,7 @@ lwm2m_redis_vcmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 		return err;
 	}
 	if (send_formatted(redis, call, fmt, ap) != REDIS_OK) {
-		free(call);
+		call_release(call);
 		return LWM2M_EBACKEND;
 	}
 	return LWM2M_OK;
@@ -695,7 +742,7 @@ lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 	}
 	err = send_argv(redis, call, argc, argv, argvlen);
 	if (err != LWM2M_OK) {
-		free(call);
+		call_release(call);
 	}
 	return err;
 }
