@@ -327,9 +327,11 @@ struct gw_ctx {
 	 * until the first or when it could not be allocated (pending() then
 	 * walks the list) */
 	struct gw_exchange **ex_index;
-	size_t ex_buckets, ex_count; /* buckets: a power of two */
-	struct gw_dtls *dtls;        /* NULL when DTLS is off */
-	struct gw_devops *devops;    /* device operations (gw_devop.c) */
+	size_t ex_buckets, ex_count;  /* buckets: a power of two */
+	struct gw_exchange *spare_ex; /* finished exchanges, reused */
+	size_t n_spare_ex;
+	struct gw_dtls *dtls;     /* NULL when DTLS is off */
+	struct gw_devops *devops; /* device operations (gw_devop.c) */
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;

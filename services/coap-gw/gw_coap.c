@@ -52,6 +52,41 @@ struct gw_exchange {
 
 #define EX_INDEX_MIN 256
 
+/* Finished exchanges kept for reuse (gw->spare_ex, chained through next):
+ * about 300 bytes, past glibc's fast bins, so with more requests in flight
+ * than its per-thread cache holds (7 a size) each calloc and free went
+ * through the general allocator (bench/README.md, eighth storm round).
+ * 1,024 at most (300 KB), the operations' bound (gw_registry.c). */
+#define SPARE_EX_MAX 1024
+
+/* a zeroed exchange, a spare one when there is one; NULL on ENOMEM */
+static struct gw_exchange *
+ex_alloc(struct gw_ctx *gw)
+{
+	struct gw_exchange *ex = gw->spare_ex;
+
+	if (ex == NULL) {
+		return calloc(1, sizeof *ex);
+	}
+	gw->spare_ex = ex->next;
+	gw->n_spare_ex--;
+	memset(ex, 0, sizeof *ex);
+	return ex;
+}
+
+/* frees ex (unlinked, its session released), or keeps it for reuse */
+static void
+ex_release(struct gw_ctx *gw, struct gw_exchange *ex)
+{
+	if (gw->n_spare_ex >= SPARE_EX_MAX) {
+		free(ex);
+		return;
+	}
+	ex->next = gw->spare_ex;
+	gw->spare_ex = ex;
+	gw->n_spare_ex++;
+}
+
 /* bucket of (session, token) in an index of nbuckets (a power of two):
  * FNV-1a over the session pointer and the token bytes */
 static size_t
@@ -234,7 +269,7 @@ answer_later(struct gw_exchange *ex)
 		coap_delete_pdu(pdu);
 	}
 	coap_session_release(session);
-	free(ex);
+	ex_release(ex->gw, ex);
 }
 
 void
@@ -258,6 +293,7 @@ struct req_opts {
 	struct gw_str query[MAX_QUERY_OPTS];
 	size_t n_query; /* MAX_QUERY_OPTS + 1: there were more */
 	bool has_cf, cf_link, has_block1;
+	size_t opts_len; /* bytes of all options, from the same pass */
 };
 
 static void
@@ -300,22 +336,41 @@ static void
 scan_options(const coap_pdu_t *pdu, struct req_opts *ret_o)
 {
 	coap_opt_iterator_t it;
-	coap_opt_t *opt;
+	coap_opt_t *opt, *first;
 
 	ret_o->n_seg = ret_o->n_query = 0;
 	ret_o->has_cf = ret_o->cf_link = ret_o->has_block1 = false;
-	coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+	ret_o->opts_len = 0;
+	if (coap_option_iterator_init(pdu, &it, COAP_OPT_ALL) == NULL) {
+		return; /* no options */
+	}
+	first = it.next_option;
 	while ((opt = coap_option_next(&it)) != NULL) {
 		add_option(ret_o, it.number, opt);
 	}
+	/* the iterator stops on the payload marker or the end */
+	ret_o->opts_len = (size_t)(it.next_option - first);
 }
 
 /* true when a request without Block1 filled libcoap's whole receive buffer
- * (COAP_RXBUFFER_SIZE): the datagram may have been longer and cut */
+ * (COAP_RXBUFFER_SIZE): the datagram may have been longer and cut.  Its
+ * size as gw_pdu_size counts it, with the options' bytes of the one pass
+ * (a second walk of the options was ~2% of coap-gw's instructions per
+ * Register; bench/README.md, eighth storm round). */
 static bool
 datagram_full(const coap_pdu_t *request, const struct req_opts *o)
 {
-	return !o->has_block1 && gw_pdu_size(request, 0) >= COAP_RXBUFFER_SIZE;
+	coap_bin_const_t token = coap_pdu_get_token(request);
+	size_t len = 0;
+	const uint8_t *data;
+	size_t n;
+
+	if (o->has_block1) {
+		return false;
+	}
+	(void)coap_get_data(request, &len, &data);
+	n = 4 + token.length + o->opts_len + (len > 0 ? 1 + len : 0);
+	return n >= COAP_RXBUFFER_SIZE;
 }
 
 /* fills req from the query and payload; on failure writes the response */
@@ -485,11 +540,13 @@ static void
 start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
       struct gw_request *req, coap_pdu_t *response)
 {
-	struct gw_exchange *ex = calloc(1, sizeof *ex);
+	struct gw_exchange *ex = ex_alloc(gw);
 	coap_bin_const_t token = coap_pdu_get_token(request);
 
 	if (ex == NULL || token.length > sizeof ex->token) {
-		free(ex);
+		if (ex != NULL) {
+			ex_release(gw, ex);
+		}
 		gw_reg_links_fini(&req->links);
 		respond_error(response, COAP_RESPONSE_CODE(500),
 		              "out of memory");
@@ -512,7 +569,7 @@ start(struct gw_ctx *gw, coap_session_t *session, const coap_pdu_t *request,
 		respond(response, &ex->res);
 		ex_unlink(ex);
 		coap_session_release(ex->session);
-		free(ex);
+		ex_release(gw, ex);
 		return;
 	}
 	coap_pdu_set_type(response, COAP_MESSAGE_NON);
@@ -937,6 +994,12 @@ gw_coap_stop(struct gw_ctx *gw)
 		free(ex);
 	}
 	gw->exchanges = NULL;
+	for (ex = gw->spare_ex; ex != NULL; ex = next) {
+		next = ex->next;
+		free(ex);
+	}
+	gw->spare_ex = NULL;
+	gw->n_spare_ex = 0;
 	free(gw->ex_index);
 	gw->ex_index = NULL;
 	gw->ex_buckets = gw->ex_count = 0;
