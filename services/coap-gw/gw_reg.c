@@ -427,20 +427,32 @@ cmp_ref(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* Links a registration's scratch arrays hold on the stack; longer lists
+ * take them from the heap.  Five allocations per Register were a tenth of
+ * coap-gw's allocator work (bench/README.md, eighth storm round). */
+#define LINKS_ON_STACK 64
+
 /* Drops repeated links, keeping the first of each in the device's order
  * (clients do send "</3/0>,</3/0>"; Leshan merges them too). */
 static lwm2m_err
 merge_duplicates(struct obj_link *objs, size_t *n)
 {
-	struct obj_ref *refs = malloc((*n + 1) * sizeof *refs);
-	bool *drop = calloc(*n + 1, sizeof *drop);
+	struct obj_ref stack_refs[LINKS_ON_STACK];
+	bool stack_drop[LINKS_ON_STACK];
+	bool small = *n <= LINKS_ON_STACK;
+	struct obj_ref *refs =
+	    small ? stack_refs : malloc((*n + 1) * sizeof *refs);
+	bool *drop = small ? stack_drop : malloc((*n + 1) * sizeof *drop);
 	size_t k = 0;
 
 	if (refs == NULL || drop == NULL) {
-		free(refs);
-		free(drop);
+		if (!small) {
+			free(refs);
+			free(drop);
+		}
 		return LWM2M_ENOMEM;
 	}
+	memset(drop, 0, *n * sizeof *drop);
 	for (size_t i = 0; i < *n; i++) {
 		refs[i].link = objs[i];
 		refs[i].idx = i;
@@ -456,8 +468,10 @@ merge_duplicates(struct obj_link *objs, size_t *n)
 		}
 	}
 	*n = k;
-	free(refs);
-	free(drop);
+	if (!small) {
+		free(refs);
+		free(drop);
+	}
 	return LWM2M_OK;
 }
 
@@ -529,7 +543,7 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 {
 	struct gw_reg_links out;
 	struct lwm2m_link_list *l;
-	struct obj_link *objs;
+	struct obj_link stack_objs[LINKS_ON_STACK], *objs = stack_objs;
 	lwm2m_err err;
 
 	if (len > GW_PAYLOAD_MAX) {
@@ -542,12 +556,16 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 		return err == LWM2M_ELIMIT ? LWM2M_EPROTO : err;
 	}
 	memset(&out, 0, sizeof out);
-	objs = calloc(l->n_links + 1, sizeof *objs);
+	if (l->n_links > LINKS_ON_STACK) {
+		objs = calloc(l->n_links, sizeof *objs);
+	}
 	err = objs ? find_root(l, &out, diag, diag_size) : LWM2M_ENOMEM;
 	if (err == LWM2M_OK) {
 		err = collect_objects(l, &out, objs, diag, diag_size);
 	}
-	free(objs);
+	if (objs != stack_objs) {
+		free(objs);
+	}
 	lwm2m_link_list_free(l);
 	if (err != LWM2M_OK) {
 		gw_reg_links_fini(&out);
