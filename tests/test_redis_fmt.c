@@ -1,5 +1,6 @@
 /* Unit tests of lwm2m__redis_vformat, lwm2m_redis_cmd's fast formatter:
- * every supported format must encode exactly as hiredis's own formatter. */
+ * every supported format must encode exactly as hiredis's own formatter;
+ * and of the spare reply objects of lwm2m_redis's readers. */
 #include <check.h>
 
 #include "check_util.h"
@@ -156,6 +157,73 @@ START_TEST(test_lwm2m__redis_argv_encode_vectors)
 }
 END_TEST
 
+/* replies of an attached reader: top-level integers and nils come from
+ * the spares and go back to them; everything else is hiredis's */
+START_TEST(test_lwm2m__redis_replies)
+{
+	static const char wire[] =
+	    ":42\r\n$-1\r\n*3\r\n:7\r\n$-1\r\n$3\r\nabc\r\n"
+	    "+OK\r\n-ERR no\r\n:-1\r\n";
+	struct lwm2m__redis_replies pool = {0};
+	redisReader *reader = redisReaderCreate();
+	redisReply *r, *first;
+	void *obj;
+
+	ck_assert_ptr_nonnull(reader);
+	lwm2m__redis_replies_attach(&pool, reader);
+	ck_assert_int_eq(redisReaderFeed(reader, wire, sizeof wire - 1),
+	                 REDIS_OK);
+	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
+	first = r = obj;
+	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(r->integer, 42);
+	reader->fn->freeObject(r);
+	ck_assert_uint_eq(pool.n_spares, 1);
+	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
+	r = obj;
+	ck_assert_ptr_eq(r, first); /* the spare again */
+	ck_assert_int_eq(r->type, REDIS_REPLY_NIL);
+	ck_assert_uint_eq(pool.n_spares, 0);
+	reader->fn->freeObject(r);
+	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
+	r = obj;
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(r->elements, 3);
+	ck_assert_int_eq(r->element[0]->type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(r->element[0]->integer, 7);
+	ck_assert_int_eq(r->element[1]->type, REDIS_REPLY_NIL);
+	ck_assert_str_eq(r->element[2]->str, "abc");
+	ck_assert_uint_eq(pool.n_spares, 1); /* elements are hiredis's */
+	reader->fn->freeObject(r);
+	ck_assert_uint_eq(pool.n_spares, 1);
+	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
+	r = obj;
+	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
+	ck_assert_str_eq(r->str, "OK");
+	reader->fn->freeObject(r);
+	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
+	r = obj;
+	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+	ck_assert_str_eq(r->str, "ERR no");
+	reader->fn->freeObject(r);
+	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
+	r = obj;
+	ck_assert_int_eq(r->integer, -1);
+	ck_assert_uint_eq(pool.n_spares, 0);
+	/* a partial array the reader still holds goes with it */
+	ck_assert_int_eq(redisReaderFeed(reader, "*2\r\n:1\r\n", 8), REDIS_OK);
+	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
+	ck_assert_ptr_null(obj);
+	reader->fn->freeObject(r);
+	redisReaderFree(reader);
+	ck_assert_uint_eq(pool.n_spares, 1);
+	lwm2m__redis_replies_fini(&pool);
+	ck_assert_uint_eq(pool.n_spares, 0);
+	ck_assert_ptr_null(pool.spares);
+	lwm2m__redis_replies_fini(NULL);
+}
+END_TEST
+
 static Suite *
 redis_fmt_suite(void)
 {
@@ -169,6 +237,7 @@ redis_fmt_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m__redis_argv_encode");
 	tcase_add_test(tc, test_lwm2m__redis_argv_encode_vectors);
+	tcase_add_test(tc, test_lwm2m__redis_replies);
 	suite_add_tcase(s, tc);
 	return s;
 }

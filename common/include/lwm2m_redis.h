@@ -40,9 +40,9 @@ typedef void (*lwm2m_redis_cb)(struct lwm2m_redis *redis, redisReply *reply,
 typedef void (*lwm2m_redis_ready_cb)(struct lwm2m_redis *redis, void *arg);
 
 struct lwm2m_redis_url {
-	char host[256];   /* empty for unix sockets */
-	int port;         /* default 6379 */
-	char path[256];   /* unix socket path, or empty */
+	char host[256]; /* empty for unix sockets */
+	int port;       /* default 6379 */
+	char path[256]; /* unix socket path, or empty */
 	char password[256];
 	int db;
 };
@@ -102,8 +102,8 @@ lwm2m_err lwm2m_redis_vcmd(struct lwm2m_redis *redis, lwm2m_redis_cb cb,
  * conversion, more than 64 arguments or a command that does not fit: the
  * caller then uses hiredis's own formatter.  ap is not consumed. */
 lwm2m_err lwm2m__redis_vformat(char *out, size_t size, char *scratch,
-                               size_t scratch_size, const char *fmt,
-                               va_list ap, size_t *ret_len);
+                               size_t scratch_size, const char *fmt, va_list ap,
+                               size_t *ret_len);
 
 /* lwm2m__redis_argv_encode (internal; lwm2m_redis_cmdargv's encoder,
  * exposed for tests) writes the RESP encoding of argv (lengths from argvlen,
@@ -116,6 +116,30 @@ lwm2m_err lwm2m__redis_argv_encode(int argc, const char **argv,
                                    const size_t *argvlen, char *buf,
                                    size_t size, char **ret_buf,
                                    size_t *ret_len);
+
+/* Spare reply objects of one connection (internal, exposed for tests).
+ * hiredis callocs every reply and frees it after its callback; attached
+ * to a reader, integer and nil replies that are not inside an array (the
+ * replies of most writes) come from and go back to this list instead.
+ * Strings, statuses, errors and arrays (with all their elements) stay
+ * hiredis's own. */
+struct lwm2m__redis_spare;
+struct lwm2m__redis_replies {
+	redisReplyObjectFunctions fns;      /* the reader's */
+	redisReplyObjectFunctions defaults; /* hiredis's */
+	struct lwm2m__redis_spare *spares;
+	size_t n_spares;
+};
+
+/* lwm2m__redis_replies_attach makes reader (created with hiredis's default
+ * reply functions) build its replies through replies, which must outlive
+ * the reader and every reply it made. */
+void lwm2m__redis_replies_attach(struct lwm2m__redis_replies *replies,
+                                 redisReader *reader);
+
+/* lwm2m__redis_replies_fini frees the spare replies; NULL-safe.  Every
+ * reader attached must have been freed. */
+void lwm2m__redis_replies_fini(struct lwm2m__redis_replies *replies);
 
 /* lwm2m_redis_cmdargv is lwm2m_redis_cmd with an argument vector. */
 lwm2m_err lwm2m_redis_cmdargv(struct lwm2m_redis *redis, lwm2m_redis_cb cb,

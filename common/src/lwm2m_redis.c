@@ -48,6 +48,9 @@ struct lwm2m_redis {
 	} data[LWM2M_REDIS_DATA_MAX]; /* lwm2m_redis_set_data */
 	struct cmd_call *spare_calls; /* answered commands' calls, reused */
 	size_t n_spare_calls;
+	/* the spare reply objects of ac's reader, and of those before it
+	 * (each freed with its context, before this is) */
+	struct lwm2m__redis_replies replies;
 };
 
 static void redis_connect(struct lwm2m_redis *redis);
@@ -275,6 +278,7 @@ connect_master(struct lwm2m_redis *redis)
 		return;
 	}
 	ac->data = redis;
+	lwm2m__redis_replies_attach(&redis->replies, ac->c.reader);
 	redisLibeventAttach(ac, redis->base);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -511,6 +515,7 @@ lwm2m_redis_free(struct lwm2m_redis *redis)
 	}
 	event_free(redis->retry_ev);
 	free_spare_calls(redis);
+	lwm2m__redis_replies_fini(&redis->replies);
 	for (int i = 0; i < LWM2M_REDIS_DATA_MAX; i++) {
 		if (redis->data[i].key != NULL &&
 		    redis->data[i].free_fn != NULL) {
@@ -570,6 +575,127 @@ lwm2m_redis_reply_int(const redisReply *reply, long long v)
 	return reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
 	       reply->integer == v;
 }
+
+/* ---- reply objects -------------------------------------------------------
+ *
+ * hiredis callocs each reply and frees it after its callback: ~280
+ * instructions a reply in coap-gw's storm, five replies per Register
+ * (callgrind, bench/README.md, eighth storm round).  Every top-level
+ * integer or nil reply of an attached reader is a struct
+ * lwm2m__redis_spare, so free_reply tells ours from hiredis's by the type
+ * alone: a top-level reply of another type, and every element of an array,
+ * is hiredis's, freed by freeReplyObject (its default freeObject, which
+ * frees an array's elements itself, without the reader's functions). */
+
+/* Spare replies kept per connection at most. */
+#define SPARE_REPLIES_MAX 4096
+
+struct lwm2m__redis_spare {
+	redisReply r;                      /* first: hiredis sees a reply */
+	struct lwm2m__redis_replies *pool; /* the reader's */
+	struct lwm2m__redis_spare *next;   /* in pool->spares */
+};
+
+/* a zeroed top-level reply of type from the reader's pool (task->privdata) */
+static redisReply *
+spare_take(const redisReadTask *task, int type)
+{
+	struct lwm2m__redis_replies *pool = task->privdata;
+	struct lwm2m__redis_spare *sp = pool->spares;
+
+	if (sp != NULL) {
+		pool->spares = sp->next;
+		pool->n_spares--;
+	} else if ((sp = malloc(sizeof *sp)) == NULL) {
+		return NULL;
+	}
+	memset(&sp->r, 0, sizeof sp->r);
+	sp->r.type = type;
+	sp->pool = pool;
+	sp->next = NULL;
+	return &sp->r;
+}
+
+static void *
+create_integer(const redisReadTask *task, long long value)
+{
+	const struct lwm2m__redis_replies *pool = task->privdata;
+	redisReply *r;
+
+	if (task->parent != NULL) {
+		return pool->defaults.createInteger(task, value);
+	}
+	r = spare_take(task, REDIS_REPLY_INTEGER);
+	if (r != NULL) {
+		r->integer = value;
+	}
+	return r;
+}
+
+static void *
+create_nil(const redisReadTask *task)
+{
+	const struct lwm2m__redis_replies *pool = task->privdata;
+
+	if (task->parent != NULL) {
+		return pool->defaults.createNil(task);
+	}
+	return spare_take(task, REDIS_REPLY_NIL);
+}
+
+static void
+free_reply(void *obj)
+{
+	redisReply *r = obj;
+	struct lwm2m__redis_spare *sp;
+
+	if (r == NULL) {
+		return;
+	}
+	if (r->type != REDIS_REPLY_INTEGER && r->type != REDIS_REPLY_NIL) {
+		freeReplyObject(r);
+		return;
+	}
+	sp = (struct lwm2m__redis_spare *)r;
+	if (sp->pool->n_spares >= SPARE_REPLIES_MAX) {
+		free(sp);
+		return;
+	}
+	sp->next = sp->pool->spares;
+	sp->pool->spares = sp;
+	sp->pool->n_spares++;
+}
+
+void
+lwm2m__redis_replies_attach(struct lwm2m__redis_replies *replies,
+                            redisReader *reader)
+{
+	replies->defaults = *reader->fn;
+	replies->fns = *reader->fn;
+	replies->fns.createInteger = create_integer;
+	replies->fns.createNil = create_nil;
+	replies->fns.freeObject = free_reply;
+	reader->fn = &replies->fns;
+	reader->privdata = replies;
+}
+
+void
+lwm2m__redis_replies_fini(struct lwm2m__redis_replies *replies)
+{
+	struct lwm2m__redis_spare *sp, *next;
+
+	if (replies == NULL) {
+		return;
+	}
+	for (sp = replies->spares; sp != NULL; sp = next) {
+		next = sp->next;
+		free(sp);
+	}
+	replies->spares = NULL;
+	replies->n_spares = 0;
+}
+
+/* ---- commands ------------------------------------------------------------ */
 
 struct cmd_call {
 	struct lwm2m_redis *redis;
