@@ -51,6 +51,7 @@ struct lwm2m_redis {
 	/* the spare reply objects of ac's reader, and of those before it
 	 * (each freed with its context, before this is) */
 	struct lwm2m__redis_replies replies;
+	size_t obuf_last; /* bytes of ac's last write, so far (reserve_obuf) */
 };
 
 static void redis_connect(struct lwm2m_redis *redis);
@@ -779,6 +780,40 @@ prepare_call(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 	return LWM2M_OK;
 }
 
+/* hiredis frees its output buffer after each complete write, and
+ * sdscatlen grew the next one from empty by doubling, a realloc and a copy
+ * each time (~1,000 instructions per Register in coap-gw's storm;
+ * bench/README.md, eighth storm round).  The first command of a write
+ * makes room for as many bytes as the last write had (sdsMakeRoomFor
+ * doubles that), so a write of about the same size grows no more. */
+#define OBUF_RESERVE_MAX (512 * 1024)
+
+static void
+reserve_obuf(struct lwm2m_redis *redis, size_t cmd_len)
+{
+	sds obuf = redis->ac->c.obuf, grown;
+	size_t want = redis->obuf_last + cmd_len;
+
+	if (obuf == NULL) {
+		return;
+	}
+	if (sdslen(obuf) > 0) {
+		redis->obuf_last = sdslen(obuf) + cmd_len;
+		return;
+	}
+	if (want > OBUF_RESERVE_MAX) {
+		want = OBUF_RESERVE_MAX;
+	}
+	redis->obuf_last = cmd_len;
+	if (sdsavail(obuf) >= want) {
+		return;
+	}
+	grown = sdsMakeRoomFor(obuf, want);
+	if (grown != NULL) {
+		redis->ac->c.obuf = grown; /* else hiredis grows it as before */
+	}
+}
+
 /* Commands that fit go through lwm2m__redis_vformat (hiredis's formatter
  * dominated the gateway's profile); the rest through hiredis.  The encoding
  * is NUL-terminated: redisAsyncFormattedCommand reads the byte after the
@@ -793,6 +828,7 @@ send_formatted(struct lwm2m_redis *redis, struct cmd_call *call,
 	if (lwm2m__redis_vformat(out, sizeof out - 1, scratch, sizeof scratch,
 	                         fmt, ap, &len) == LWM2M_OK) {
 		out[len] = '\0';
+		reserve_obuf(redis, len);
 		return redisAsyncFormattedCommand(
 		    redis->ac, call ? on_reply : NULL, call, out, len);
 	}
@@ -848,6 +884,7 @@ send_argv(struct lwm2m_redis *redis, struct cmd_call *call, int argc,
 	if (err != LWM2M_OK) {
 		return err;
 	}
+	reserve_obuf(redis, len);
 	rc = redisAsyncFormattedCommand(redis->ac, call ? on_reply : NULL, call,
 	                                buf, len);
 	if (buf != stack) {
