@@ -196,6 +196,44 @@ START_TEST(test_gw_reg_links_parse_alternate_path)
 }
 END_TEST
 
+/* the same merge of repeated links at every list length: by scan (up to
+ * 16 links), by sort on the stack (up to 64) and on the heap */
+START_TEST(test_gw_reg_links_parse_duplicates)
+{
+	static const size_t lens[] = {1, 6, 16, 17, 40, 64, 65, 100};
+	char text[2048], want[2048];
+
+	for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+		size_t n = 0, w = 0, kept = 0;
+		struct gw_reg_links l;
+
+		for (size_t i = 0; i < lens[t]; i++) {
+			unsigned obj = (unsigned)(i % 7) + 1;
+			unsigned inst = (unsigned)(i * 3 % 5);
+			char link[32];
+			bool seen = false;
+
+			snprintf(link, sizeof link, "</%u/%u>", obj, inst);
+			n += (size_t)snprintf(text + n, sizeof text - n, "%s%s",
+			                      i ? "," : "", link);
+			for (size_t j = 0; j < i && !seen; j++) {
+				seen = (j % 7) + 1 == obj && j * 3 % 5 == inst;
+			}
+			if (!seen) {
+				w += (size_t)snprintf(want + w, sizeof want - w,
+				                      "%s%s", kept ? "," : "",
+				                      link);
+				kept++;
+			}
+		}
+		links_ok(text, &l);
+		ck_assert_str_eq(l.objs, want);
+		ck_assert_uint_eq(l.n_objs, kept);
+		gw_reg_links_fini(&l);
+	}
+}
+END_TEST
+
 START_TEST(test_gw_reg_links_parse_errors)
 {
 	static const char *const bad[] = {
@@ -649,6 +687,7 @@ gw_reg_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gw_reg_links_parse");
 	tcase_add_test(tc, test_gw_reg_links_parse_root);
+	tcase_add_test(tc, test_gw_reg_links_parse_duplicates);
 	tcase_add_test(tc, test_gw_reg_links_parse_alternate_path);
 	tcase_add_test(tc, test_gw_reg_links_parse_errors);
 	tcase_add_test(tc, test_gw_reg_links_parse_limits);

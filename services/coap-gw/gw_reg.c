@@ -293,9 +293,11 @@ take_root(const struct lwm2m_link_list *l, const struct lwm2m_link *k,
 	return LWM2M_OK;
 }
 
+/* takes the root link, the only one is_root_link finds, into out;
+ * *ret_root is it, or NULL */
 static lwm2m_err
-find_root(const struct lwm2m_link_list *l, struct gw_reg_links *out, char *diag,
-          size_t dsize)
+find_root(const struct lwm2m_link_list *l, struct gw_reg_links *out,
+          const struct lwm2m_link **ret_root, char *diag, size_t dsize)
 {
 	const struct lwm2m_link *root = NULL;
 
@@ -309,6 +311,7 @@ find_root(const struct lwm2m_link_list *l, struct gw_reg_links *out, char *diag,
 		}
 		root = &l->links[i];
 	}
+	*ret_root = root;
 	return root ? take_root(l, root, out, diag, dsize) : LWM2M_OK;
 }
 
@@ -432,6 +435,31 @@ cmp_ref(const void *a, const void *b)
  * coap-gw's allocator work (bench/README.md, eighth storm round). */
 #define LINKS_ON_STACK 64
 
+/* Up to this many links, duplicates are found by comparing each link with
+ * the ones kept before it: n^2/2 comparisons cost less than the sort below
+ * (qsort was ~500 instructions per Register of six links; bench/README.md,
+ * eighth storm round). */
+#define MERGE_BY_SCAN 16
+
+/* merge_duplicates for short lists; returns the links kept */
+static size_t
+merge_scan(struct obj_link *objs, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < k && !seen; j++) {
+			seen = cmp_obj(&objs[j], &objs[i]) == 0;
+		}
+		if (!seen) {
+			objs[k++] = objs[i];
+		}
+	}
+	return k;
+}
+
 /* Drops repeated links, keeping the first of each in the device's order
  * (clients do send "</3/0>,</3/0>"; Leshan merges them too). */
 static lwm2m_err
@@ -445,6 +473,10 @@ merge_duplicates(struct obj_link *objs, size_t *n)
 	bool *drop = small ? stack_drop : malloc((*n + 1) * sizeof *drop);
 	size_t k = 0;
 
+	if (*n <= MERGE_BY_SCAN) {
+		*n = merge_scan(objs, *n);
+		return LWM2M_OK;
+	}
 	if (refs == NULL || drop == NULL) {
 		if (!small) {
 			free(refs);
@@ -510,15 +542,17 @@ format_objs(const struct obj_link *objs, size_t n)
 	return out;
 }
 
+/* the object links of l, all but root (find_root's) */
 static lwm2m_err
-collect_objects(const struct lwm2m_link_list *l, struct gw_reg_links *out,
-                struct obj_link *objs, char *diag, size_t dsize)
+collect_objects(const struct lwm2m_link_list *l, const struct lwm2m_link *root,
+                struct gw_reg_links *out, struct obj_link *objs, char *diag,
+                size_t dsize)
 {
 	size_t n = 0;
 	lwm2m_err err;
 
 	for (size_t i = 0; i < l->n_links; i++) {
-		if (is_root_link(l, &l->links[i])) {
+		if (&l->links[i] == root) {
 			continue;
 		}
 		err = take_object(l, &l->links[i], out->root, &objs[n], diag,
@@ -544,6 +578,7 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 	struct gw_reg_links out;
 	struct lwm2m_link_list *l;
 	struct obj_link stack_objs[LINKS_ON_STACK], *objs = stack_objs;
+	const struct lwm2m_link *root = NULL;
 	lwm2m_err err;
 
 	if (len > GW_PAYLOAD_MAX) {
@@ -559,9 +594,9 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 	if (l->n_links > LINKS_ON_STACK) {
 		objs = calloc(l->n_links, sizeof *objs);
 	}
-	err = objs ? find_root(l, &out, diag, diag_size) : LWM2M_ENOMEM;
+	err = objs ? find_root(l, &out, &root, diag, diag_size) : LWM2M_ENOMEM;
 	if (err == LWM2M_OK) {
-		err = collect_objects(l, &out, objs, diag, diag_size);
+		err = collect_objects(l, root, &out, objs, diag, diag_size);
 	}
 	if (objs != stack_objs) {
 		free(objs);
