@@ -157,6 +157,24 @@ START_TEST(test_lwm2m__redis_argv_encode_vectors)
 }
 END_TEST
 
+/* an argument length of every width of digits, with the bytes it names */
+START_TEST(test_lwm2m__redis_argv_encode_lengths)
+{
+	static const size_t sizes[] = {0, 9, 10, 99, 100, 999, 1000, 12345};
+	char *big = malloc(12346);
+	const char *arg[3] = {"SET", "k", big};
+	size_t alen[3] = {3, 1, 0};
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', 12346);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		alen[2] = sizes[i];
+		same_argv(3, arg, alen);
+	}
+	free(big);
+}
+END_TEST
+
 /* replies of an attached reader: top-level integers and nils come from
  * the spares and go back to them; everything else is hiredis's */
 START_TEST(test_lwm2m__redis_replies)
@@ -237,6 +255,7 @@ redis_fmt_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m__redis_argv_encode");
 	tcase_add_test(tc, test_lwm2m__redis_argv_encode_vectors);
+	tcase_add_test(tc, test_lwm2m__redis_argv_encode_lengths);
 	tcase_add_test(tc, test_lwm2m__redis_replies);
 	suite_add_tcase(s, tc);
 	return s;
