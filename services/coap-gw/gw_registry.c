@@ -177,7 +177,8 @@ write_disown(struct gw_ctx *gw, const char *id, const char *old_gw)
 	BATCH(gw, "ZREM %s %s", key, id);
 }
 
-static void
+/* caches the device in the table; returns its entry, NULL on ENOMEM */
+static struct gw_device *
 remember(struct gw_ctx *gw, const char *id, const char *ep, long long org,
          uint32_t lt, bool queue, int64_t exp_ms, const coap_address_t *addr)
 {
@@ -187,7 +188,7 @@ remember(struct gw_ctx *gw, const char *id, const char *ep, long long org,
 		lwm2m_log(LWM2M_LOG_WARNING,
 		          "out of memory for device table, id=%s not cached",
 		          id);
-		return;
+		return NULL;
 	}
 	d->state = GW_STATE_REGISTERED;
 	d->org = org;
@@ -195,14 +196,16 @@ remember(struct gw_ctx *gw, const char *id, const char *ep, long long org,
 	d->queue = queue;
 	d->exp_ms = exp_ms;
 	d->addr = *addr;
+	return d;
 }
 
-/* hands the device's session and formats to gw_devop.c */
+/* hands the device's session and formats to gw_devop.c; d is the table's
+ * entry (remember's; a second lookup of the table cost a cache miss per
+ * Register with many devices, bench/README.md, eighth storm round), or
+ * NULL when it could not be cached */
 static void
-attach(struct op *op, bool registered)
+attach(struct op *op, struct gw_device *d, bool registered)
 {
-	struct gw_device *d = gw_table_get(&op->gw->table, op->rec.id);
-
 	if (d != NULL) {
 		gw_devop_attach(op->gw, d, op->req.session, &op->rec,
 		                registered);
@@ -611,10 +614,11 @@ registered(struct op *op)
 {
 	struct gw_record *r = &op->rec;
 	char q[GW_EP_MAX * 2];
+	struct gw_device *d;
 
-	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
-	         &op->req.addr);
-	attach(op, true);
+	d = remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
+	             &op->req.addr);
+	attach(op, d, true);
 	lwm2m_log(LWM2M_LOG_INFO, "registered ep=\"%s\" id=%s org=%lld lt=%u",
 	          lwm2m_log_quote(q, sizeof q, r->ep, strlen(r->ep)), r->id,
 	          r->org, r->lt);
@@ -1058,9 +1062,10 @@ update_adopt(struct op *op)
 		return;
 	}
 	memcpy(r->id, op->req.id, sizeof r->id);
-	remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue, r->exp_ms,
-	         &op->req.addr);
-	attach(op, false);
+	attach(op,
+	       remember(op->gw, r->id, r->ep, r->org, r->lt, r->queue,
+	                r->exp_ms, &op->req.addr),
+	       false);
 	dev = gw_table_get(&op->gw->table, r->id);
 	if (dev == NULL || update_write(op, dev) != LWM2M_OK) {
 		op_unavailable(op);
