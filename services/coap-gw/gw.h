@@ -296,6 +296,19 @@ struct gw_subs_cache {
 };
 enum { GW_SUBS_UNKNOWN, GW_SUBS_NONE, GW_SUBS_SOME };
 
+/* Checks of one organisation asked for since the last flush (gw_ctx.c):
+ * they share one EXISTS, sent after every write of theirs. */
+#define GW_SUBS_PENDING 8
+struct gw_subs_waiter {
+	lwm2m_redis_cb cb;
+	void *arg;
+};
+struct gw_subs_pending {
+	long long org;
+	size_t n, cap;
+	struct gw_subs_waiter *w; /* malloc'd; the flush takes it */
+};
+
 /* Notifications whose XADD to LWM2M_KEY_EVENTS Redis has not acknowledged
  * and that wait to be sent again (gw_observe.c): a CON notification is
  * ACKed when it arrives, so this copy is the only one.  Arrival order;
@@ -347,6 +360,9 @@ struct gw_ctx {
 	/* registry event counters by LWM2M_ENV_EV_* kind, devices gauge */
 	struct lwm2m_metric *m_events[GW_EVENT_KINDS], *m_devices;
 	struct gw_subs_cache subs; /* organisations' last subscription check */
+	struct gw_subs_pending subs_pending[GW_SUBS_PENDING];
+	size_t n_subs_pending;          /* organisations with checks to send */
+	struct event *subs_flush;       /* sends them, once the loop is idle */
 	struct lwm2m_metric *m_skipped; /* events not added to {events} */
 	struct gw_notify_backlog notify_backlog;
 };
@@ -390,7 +406,12 @@ void gw_publish_nng(struct gw_ctx *gw, uint16_t kind, const char *id,
  * makes the broker set up its observations from the record.
  *
  * gw_subs_check sends that EXISTS of org; cb gets its reply, to be given
- * to gw_subs_learn. */
+ * to gw_subs_learn.  The checks of one organisation asked for while the
+ * loop runs its current callbacks share one EXISTS, sent when they have
+ * run: after every write of the callers, which sent them before asking
+ * (a Register storm's batch of replies then costs one EXISTS, not one a
+ * device; bench/README.md, eighth storm round).  cb may run (with NULL)
+ * from that flush when the command cannot be sent. */
 lwm2m_err gw_subs_check(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb,
                         void *arg);
 

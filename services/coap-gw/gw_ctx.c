@@ -341,8 +341,9 @@ subs_slot(long long org)
 	return (size_t)(h >> 58) % GW_SUBS_CACHE;
 }
 
-lwm2m_err
-gw_subs_check(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb, void *arg)
+/* sends EXISTS of org's LWM2M_KEY_ORG_SUBS now; cb gets the reply */
+static lwm2m_err
+subs_send(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb, void *arg)
 {
 	size_t i = subs_slot(org);
 	const char *argv[] = {"EXISTS", gw->subs.key[i]};
@@ -353,6 +354,126 @@ gw_subs_check(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb, void *arg)
 		gw->subs.key_org[i] = org;
 	}
 	return lwm2m_redis_cmdargv(gw->redis, cb, arg, 2, argv, NULL);
+}
+
+/* the waiters of one flushed EXISTS */
+struct subs_batch {
+	size_t n;
+	struct gw_subs_waiter w[];
+};
+
+static void
+on_subs_batch(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct subs_batch *b = arg;
+
+	for (size_t i = 0; i < b->n; i++) {
+		b->w[i].cb(redis, reply, b->w[i].arg);
+	}
+	free(b);
+}
+
+/* one EXISTS for the waiters of p (emptied); they get NULL when it cannot
+ * be sent */
+static void
+subs_flush_one(struct gw_ctx *gw, struct gw_subs_pending *p)
+{
+	size_t n = p->n;
+	struct subs_batch *b = malloc(sizeof *b + n * sizeof b->w[0]);
+
+	p->n = 0;
+	if (b == NULL) {
+		for (size_t i = 0; i < n;
+		     i++) { /* one EXISTS each, as before */
+			if (subs_send(gw, p->org, p->w[i].cb, p->w[i].arg) !=
+			    LWM2M_OK) {
+				p->w[i].cb(gw->redis, NULL, p->w[i].arg);
+			}
+		}
+		return;
+	}
+	b->n = n;
+	memcpy(b->w, p->w, n * sizeof b->w[0]);
+	if (subs_send(gw, p->org, on_subs_batch, b) != LWM2M_OK) {
+		on_subs_batch(gw->redis, NULL, b);
+	}
+}
+
+/* Sends the pending checks.  The slots are emptied before any waiter
+ * runs, so a waiter may ask for a check again (the next flush's). */
+static void
+subs_flush(struct gw_ctx *gw)
+{
+	struct gw_subs_pending todo[GW_SUBS_PENDING];
+	size_t n = gw->n_subs_pending;
+
+	memcpy(todo, gw->subs_pending, n * sizeof todo[0]);
+	for (size_t i = 0; i < n; i++) {
+		/* the copy keeps the waiters; the slot gets a new array */
+		gw->subs_pending[i].w = NULL;
+		gw->subs_pending[i].n = gw->subs_pending[i].cap = 0;
+	}
+	gw->n_subs_pending = 0;
+	for (size_t i = 0; i < n; i++) {
+		subs_flush_one(gw, &todo[i]);
+		free(todo[i].w);
+	}
+}
+
+static void
+on_subs_flush(evutil_socket_t fd, short what, void *arg)
+{
+	subs_flush(arg);
+}
+
+/* org's pending slot, a new one when there is room; NULL when none */
+static struct gw_subs_pending *
+subs_pending_slot(struct gw_ctx *gw, long long org)
+{
+	struct gw_subs_pending *p;
+
+	for (size_t i = 0; i < gw->n_subs_pending; i++) {
+		if (gw->subs_pending[i].org == org) {
+			return &gw->subs_pending[i];
+		}
+	}
+	if (gw->n_subs_pending == GW_SUBS_PENDING) {
+		return NULL;
+	}
+	p = &gw->subs_pending[gw->n_subs_pending++];
+	p->org = org;
+	p->n = 0;
+	return p;
+}
+
+lwm2m_err
+gw_subs_check(struct gw_ctx *gw, long long org, lwm2m_redis_cb cb, void *arg)
+{
+	struct gw_subs_pending *p;
+
+	if (gw->subs_flush == NULL || gw->closing ||
+	    !lwm2m_redis_connected(gw->redis) ||
+	    (p = subs_pending_slot(gw, org)) == NULL) {
+		return subs_send(gw, org, cb, arg);
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 32;
+		struct gw_subs_waiter *w = realloc(p->w, cap * sizeof *w);
+
+		if (w == NULL) {
+			if (p->n == 0) { /* the slot just taken: give it back */
+				gw->n_subs_pending--;
+			}
+			return subs_send(gw, org, cb, arg);
+		}
+		p->w = w;
+		p->cap = cap;
+	}
+	p->w[p->n++] = (struct gw_subs_waiter){cb, arg};
+	if (gw->n_subs_pending == 1 && p->n == 1) {
+		event_active(gw->subs_flush, EV_TIMEOUT, 0);
+	}
+	return LWM2M_OK;
 }
 
 bool
@@ -572,7 +693,10 @@ start_all(struct gw_ctx *gw)
 	}
 	gw->alive_timer = add_timer(gw, gw->cfg.alive_ms, on_alive);
 	gw->sweep_timer = add_timer(gw, gw->cfg.sweep_ms, on_sweep);
-	return gw->alive_timer && gw->sweep_timer ? LWM2M_OK : LWM2M_ENOMEM;
+	gw->subs_flush = event_new(gw->base, -1, 0, on_subs_flush, gw);
+	return gw->alive_timer && gw->sweep_timer && gw->subs_flush
+	           ? LWM2M_OK
+	           : LWM2M_ENOMEM;
 }
 
 lwm2m_err
@@ -616,6 +740,11 @@ gw_free(struct gw_ctx *gw)
 	lwm2m_metrics_http_free(gw->metrics_http);
 	lwm2m_rpc_server_free(gw->rpc);
 	gw_devop_stop(gw);
+	/* checks asked for are sent, and completed below with the rest */
+	subs_flush(gw);
+	if (gw->subs_flush != NULL) {
+		event_free(gw->subs_flush);
+	}
 	/* completes Redis operations still in flight, which answer CoAP */
 	lwm2m_redis_free(gw->redis);
 	gw_notify_backlog_free(gw);

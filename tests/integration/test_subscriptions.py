@@ -12,7 +12,8 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 from hooksink import Sink
-from lwdslib import ServiceTestCase, free_port, link, path_of, wait_until
+from lwdslib import (ACK, CON, OPT, CoapMessage, ServiceTestCase, code,
+                     free_port, link, path_of, uint_opt, wait_until)
 
 
 class TestSubscriptions(ServiceTestCase):
@@ -419,6 +420,53 @@ class TestSubscriptions(ServiceTestCase):
         item = json.loads(self.sink.received("/hook-first")[0][2])["Items"][0]
         self.assertEqual(link(item, "client"), "/clients/" + cid)
         self.assertEqual(self.client_events(last), [("registered", cid)])
+
+    def register_batch(self, prefix, n):
+        """Registers n new endpoints at once from one socket, so that the
+        gateway reads them together and gets their claims' replies in one
+        batch; returns their ids."""
+        c = self.svc.coap()
+        self.addCleanup(c.close)
+        pending = {}
+        for i in range(n):
+            token = i.to_bytes(4, "big")
+            query = ["ep=%s%d" % (prefix, i), "lt=300", "lwm2m=1.1", "b=U"]
+            opts = [(OPT["Uri-Path"], b"rd")]
+            opts += [(OPT["Uri-Query"], q.encode()) for q in query]
+            opts += [(OPT["Content-Format"], uint_opt(40))]
+            pending[token] = CoapMessage(CON, code(0, 2), c.next_mid(),
+                                         token, opts, b"</1/0>,</3/0>")
+            c.send_raw(pending[token].encode())
+        ids, deadline = [], time.monotonic() + 20
+        while pending and time.monotonic() < deadline:
+            r = c.recv(1.0)
+            if r is None or (r.type == ACK and r.code == 0):
+                continue  # (an empty ACK: the answer follows separately)
+            if r.type == CON:
+                c.send_raw(CoapMessage(ACK, 0, r.mid).encode())
+            if pending.pop(r.token, None) is not None:
+                self.assertEqual(r.code_str, "2.01", r)
+                ids.append(r.location_path()[1])
+        self.assertEqual(pending, {}, "Registers left unanswered")
+        return ids
+
+    def test_batched_registers_each_checked(self):
+        # Registers answered in one batch of Redis replies share their
+        # organisation's check (one EXISTS after all their writes): with
+        # no subscription every event is left out, with one every event
+        # is written
+        self.no_subscription()
+        name = "lwds_gw_events_skipped_total"
+        wait_until(self.events_caught_up, 20, what="every event acked")
+        before, last = self.gw_counter(name), self.events_last()
+        self.register_batch("subs-batch-a", 40)
+        self.assertGreaterEqual(self.gw_counter(name), before + 40)
+        self.assertEqual(self.client_events(last), [])
+        self.create("/subscriptions", {"SubscriptionType": "ClientConnected",
+                                       "Url": self.sink.url("/hook-batch")})
+        ids = self.register_batch("subs-batch-b", 40)
+        written = {i for t, i in self.client_events(last) if t == "registered"}
+        self.assertEqual(set(ids) - written, set(), "events left out")
 
     def test_broker_still_skips_lookups_of_other_writers(self):
         # an event of an organisation without subscriptions that reaches
