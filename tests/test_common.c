@@ -11,6 +11,7 @@
 #include "lwm2m_id.h"
 #include "lwm2m_log.h"
 #include "lwm2m_redis.h"
+#include "lwm2m_spares.h"
 
 START_TEST(test_lwm2m_id_new_valid)
 {
@@ -243,6 +244,34 @@ START_TEST(test_lwm2m_random_pooled_fills)
 }
 END_TEST
 
+/* kept objects come back last put first, at most max are kept (the rest
+ * freed), and fini frees them all (valgrind: no leak) */
+START_TEST(test_lwm2m_spares_bounded)
+{
+	struct lwm2m_spares s = {0};
+	void *obj[4];
+
+	ck_assert_ptr_null(lwm2m_spares_take(&s));
+	for (int i = 0; i < 4; i++) {
+		obj[i] = malloc(32);
+		ck_assert_ptr_nonnull(obj[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		lwm2m_spares_put(&s, obj[i], 3); /* the fourth is freed */
+	}
+	lwm2m_spares_put(&s, NULL, 3);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_ptr_eq(lwm2m_spares_take(&s), obj[2]);
+	ck_assert_ptr_eq(lwm2m_spares_take(&s), obj[1]);
+	ck_assert_uint_eq(s.n, 1);
+	lwm2m_spares_put(&s, obj[1], 3);
+	free(obj[2]);
+	lwm2m_spares_fini(&s);
+	ck_assert_uint_eq(s.n, 0);
+	ck_assert_ptr_null(lwm2m_spares_take(&s));
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -261,6 +290,7 @@ common_suite(void)
 	    {"lwm2m_env_rid", test_lwm2m_env_request_id},
 	    {"lwm2m_redis_url_parse", test_lwm2m_redis_url_parse},
 	    {"lwm2m_log_quote", test_lwm2m_log_quote},
+	    {"lwm2m_spares", test_lwm2m_spares_bounded},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

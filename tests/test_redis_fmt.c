@@ -196,12 +196,12 @@ START_TEST(test_lwm2m__redis_replies)
 	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
 	ck_assert_int_eq(r->integer, 42);
 	reader->fn->freeObject(r);
-	ck_assert_uint_eq(pool.n_spares, 1);
+	ck_assert_uint_eq(pool.spares.n, 1);
 	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
 	r = obj;
 	ck_assert_ptr_eq(r, first); /* the spare again */
 	ck_assert_int_eq(r->type, REDIS_REPLY_NIL);
-	ck_assert_uint_eq(pool.n_spares, 0);
+	ck_assert_uint_eq(pool.spares.n, 0);
 	reader->fn->freeObject(r);
 	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
 	r = obj;
@@ -211,9 +211,9 @@ START_TEST(test_lwm2m__redis_replies)
 	ck_assert_int_eq(r->element[0]->integer, 7);
 	ck_assert_int_eq(r->element[1]->type, REDIS_REPLY_NIL);
 	ck_assert_str_eq(r->element[2]->str, "abc");
-	ck_assert_uint_eq(pool.n_spares, 1); /* elements are hiredis's */
+	ck_assert_uint_eq(pool.spares.n, 1); /* elements are hiredis's */
 	reader->fn->freeObject(r);
-	ck_assert_uint_eq(pool.n_spares, 1);
+	ck_assert_uint_eq(pool.spares.n, 1);
 	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
 	r = obj;
 	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
@@ -227,17 +227,17 @@ START_TEST(test_lwm2m__redis_replies)
 	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
 	r = obj;
 	ck_assert_int_eq(r->integer, -1);
-	ck_assert_uint_eq(pool.n_spares, 0);
+	ck_assert_uint_eq(pool.spares.n, 0);
 	/* a partial array the reader still holds goes with it */
 	ck_assert_int_eq(redisReaderFeed(reader, "*2\r\n:1\r\n", 8), REDIS_OK);
 	ck_assert_int_eq(redisReaderGetReply(reader, &obj), REDIS_OK);
 	ck_assert_ptr_null(obj);
 	reader->fn->freeObject(r);
 	redisReaderFree(reader);
-	ck_assert_uint_eq(pool.n_spares, 1);
+	ck_assert_uint_eq(pool.spares.n, 1);
 	lwm2m__redis_replies_fini(&pool);
-	ck_assert_uint_eq(pool.n_spares, 0);
-	ck_assert_ptr_null(pool.spares);
+	ck_assert_uint_eq(pool.spares.n, 0);
+	ck_assert_ptr_null(pool.spares.head);
 	lwm2m__redis_replies_fini(NULL);
 }
 END_TEST

@@ -26,6 +26,7 @@
 #include <hiredis/hiredis.h>
 
 #include "lwm2m_err.h"
+#include "lwm2m_spares.h"
 
 struct lwm2m_redis;
 
@@ -123,12 +124,10 @@ lwm2m_err lwm2m__redis_argv_encode(int argc, const char **argv,
  * replies of most writes) come from and go back to this list instead.
  * Strings, statuses, errors and arrays (with all their elements) stay
  * hiredis's own. */
-struct lwm2m__redis_spare;
 struct lwm2m__redis_replies {
 	redisReplyObjectFunctions fns;      /* the reader's */
 	redisReplyObjectFunctions defaults; /* hiredis's */
-	struct lwm2m__redis_spare *spares;
-	size_t n_spares;
+	struct lwm2m_spares spares;         /* of struct lwm2m__redis_spare */
 };
 
 /* lwm2m__redis_replies_attach makes reader (created with hiredis's default

@@ -45,9 +45,8 @@ struct lwm2m_redis {
 		const void *key;
 		void *value;
 		void (*free_fn)(void *);
-	} data[LWM2M_REDIS_DATA_MAX]; /* lwm2m_redis_set_data */
-	struct cmd_call *spare_calls; /* answered commands' calls, reused */
-	size_t n_spare_calls;
+	} data[LWM2M_REDIS_DATA_MAX];    /* lwm2m_redis_set_data */
+	struct lwm2m_spares spare_calls; /* answered commands' calls */
 	/* the spare reply objects of ac's reader, and of those before it
 	 * (each freed with its context, before this is) */
 	struct lwm2m__redis_replies replies;
@@ -55,7 +54,6 @@ struct lwm2m_redis {
 };
 
 static void redis_connect(struct lwm2m_redis *redis);
-static void free_spare_calls(struct lwm2m_redis *redis);
 
 static bool
 copy_field(char *dst, size_t size, const char *src, size_t len)
@@ -515,7 +513,7 @@ lwm2m_redis_free(struct lwm2m_redis *redis)
 		redisAsyncFree(ac);
 	}
 	event_free(redis->retry_ev);
-	free_spare_calls(redis);
+	lwm2m_spares_fini(&redis->spare_calls);
 	lwm2m__redis_replies_fini(&redis->replies);
 	for (int i = 0; i < LWM2M_REDIS_DATA_MAX; i++) {
 		if (redis->data[i].key != NULL &&
@@ -594,7 +592,6 @@ lwm2m_redis_reply_int(const redisReply *reply, long long v)
 struct lwm2m__redis_spare {
 	redisReply r;                      /* first: hiredis sees a reply */
 	struct lwm2m__redis_replies *pool; /* the reader's */
-	struct lwm2m__redis_spare *next;   /* in pool->spares */
 };
 
 /* a zeroed top-level reply of type from the reader's pool (task->privdata) */
@@ -602,18 +599,14 @@ static redisReply *
 spare_take(const redisReadTask *task, int type)
 {
 	struct lwm2m__redis_replies *pool = task->privdata;
-	struct lwm2m__redis_spare *sp = pool->spares;
+	struct lwm2m__redis_spare *sp = lwm2m_spares_take(&pool->spares);
 
-	if (sp != NULL) {
-		pool->spares = sp->next;
-		pool->n_spares--;
-	} else if ((sp = malloc(sizeof *sp)) == NULL) {
+	if (sp == NULL && (sp = malloc(sizeof *sp)) == NULL) {
 		return NULL;
 	}
 	memset(&sp->r, 0, sizeof sp->r);
 	sp->r.type = type;
 	sp->pool = pool;
-	sp->next = NULL;
 	return &sp->r;
 }
 
@@ -658,13 +651,7 @@ free_reply(void *obj)
 		return;
 	}
 	sp = (struct lwm2m__redis_spare *)r;
-	if (sp->pool->n_spares >= SPARE_REPLIES_MAX) {
-		free(sp);
-		return;
-	}
-	sp->next = sp->pool->spares;
-	sp->pool->spares = sp;
-	sp->pool->n_spares++;
+	lwm2m_spares_put(&sp->pool->spares, sp, SPARE_REPLIES_MAX);
 }
 
 void
@@ -683,17 +670,9 @@ lwm2m__redis_replies_attach(struct lwm2m__redis_replies *replies,
 void
 lwm2m__redis_replies_fini(struct lwm2m__redis_replies *replies)
 {
-	struct lwm2m__redis_spare *sp, *next;
-
-	if (replies == NULL) {
-		return;
+	if (replies != NULL) {
+		lwm2m_spares_fini(&replies->spares);
 	}
-	for (sp = replies->spares; sp != NULL; sp = next) {
-		next = sp->next;
-		free(sp);
-	}
-	replies->spares = NULL;
-	replies->n_spares = 0;
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -702,7 +681,6 @@ struct cmd_call {
 	struct lwm2m_redis *redis;
 	lwm2m_redis_cb cb;
 	void *arg;
-	struct cmd_call *next; /* in redis->spare_calls */
 };
 
 /* Answered commands' calls kept for reuse: with more commands in flight
@@ -711,37 +689,14 @@ struct cmd_call {
  * (bench/README.md, eighth storm round).  4,096 at most (128 KB). */
 #define SPARE_CALLS_MAX 4096
 
-static void
-free_spare_calls(struct lwm2m_redis *redis)
-{
-	struct cmd_call *call = redis->spare_calls, *next;
-
-	for (; call != NULL; call = next) {
-		next = call->next;
-		free(call);
-	}
-	redis->spare_calls = NULL;
-	redis->n_spare_calls = 0;
-}
-
-/* frees call, or keeps it for reuse while redis is not being freed;
- * NULL-safe */
+/* keeps call for reuse (lwm2m_redis_free frees them); NULL-safe */
 static void
 call_release(struct cmd_call *call)
 {
-	struct lwm2m_redis *redis;
-
-	if (call == NULL) {
-		return;
+	if (call != NULL) {
+		lwm2m_spares_put(&call->redis->spare_calls, call,
+		                 SPARE_CALLS_MAX);
 	}
-	redis = call->redis;
-	if (redis->closing || redis->n_spare_calls >= SPARE_CALLS_MAX) {
-		free(call);
-		return;
-	}
-	call->next = redis->spare_calls;
-	redis->spare_calls = call;
-	redis->n_spare_calls++;
 }
 
 static void
@@ -766,11 +721,8 @@ prepare_call(struct lwm2m_redis *redis, lwm2m_redis_cb cb, void *arg,
 	if (cb == NULL) {
 		return LWM2M_OK;
 	}
-	call = redis->spare_calls;
-	if (call != NULL) {
-		redis->spare_calls = call->next;
-		redis->n_spare_calls--;
-	} else if ((call = malloc(sizeof *call)) == NULL) {
+	call = lwm2m_spares_take(&redis->spare_calls);
+	if (call == NULL && (call = malloc(sizeof *call)) == NULL) {
 		return LWM2M_ENOMEM;
 	}
 	call->redis = redis;

@@ -31,6 +31,7 @@
 #include "lwm2m_id.h"
 #include "lwm2m_redis.h"
 #include "lwm2m_rpc.h"
+#include "lwm2m_spares.h"
 
 #define GW_EP_MAX LWM2M_EVENT_EP_MAX /* endpoint name, bytes */
 #define GW_SMS_MAX 32                /* MSISDN */
@@ -341,18 +342,16 @@ struct gw_ctx {
 	 * walks the list) */
 	struct gw_exchange **ex_index;
 	size_t ex_buckets, ex_count;  /* buckets: a power of two */
-	struct gw_exchange *spare_ex; /* finished exchanges, reused */
-	size_t n_spare_ex;
-	struct gw_dtls *dtls;     /* NULL when DTLS is off */
-	struct gw_devops *devops; /* device operations (gw_devop.c) */
+	struct lwm2m_spares spare_ex; /* finished exchanges, reused */
+	struct gw_dtls *dtls;         /* NULL when DTLS is off */
+	struct gw_devops *devops;     /* device operations (gw_devop.c) */
 	struct lwm2m_metrics_http *metrics_http; /* LWDS_GW_HEALTH_ADDR */
 	int64_t started_ms;
 	uint64_t sweep_runs;
 	char reg_sha[48]; /* SHA1 of the Register script, "" until loaded */
 	char reg_expiry_key[GW_EP_MAX + 64]; /* our gw:{g}:expiry, or "" */
 	struct gw_idle idle;                 /* gw->coap's idle-session cap */
-	struct op *spare_ops; /* gw_registry.c's finished operations, reused */
-	size_t n_spare_ops;
+	struct lwm2m_spares spare_ops; /* gw_registry.c's finished operations */
 	bool closing; /* gw_free runs: observation tokens stay in Redis */
 	/* restore of the table after a restart (gw_restore.c): RESTORE_* */
 	int restore_state;

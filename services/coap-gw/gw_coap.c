@@ -52,24 +52,20 @@ struct gw_exchange {
 
 #define EX_INDEX_MIN 256
 
-/* Finished exchanges kept for reuse (gw->spare_ex, chained through next):
- * about 300 bytes, past glibc's fast bins, so with more requests in flight
- * than its per-thread cache holds (7 a size) each calloc and free went
- * through the general allocator (bench/README.md, eighth storm round).
- * 1,024 at most (300 KB), the operations' bound (gw_registry.c). */
+/* Finished exchanges kept for reuse (gw->spare_ex): about 300 bytes, past
+ * glibc's fast bins (bench/README.md, eighth storm round).  1,024 at most
+ * (300 KB), the operations' bound (gw_registry.c). */
 #define SPARE_EX_MAX 1024
 
 /* a zeroed exchange, a spare one when there is one; NULL on ENOMEM */
 static struct gw_exchange *
 ex_alloc(struct gw_ctx *gw)
 {
-	struct gw_exchange *ex = gw->spare_ex;
+	struct gw_exchange *ex = lwm2m_spares_take(&gw->spare_ex);
 
 	if (ex == NULL) {
 		return calloc(1, sizeof *ex);
 	}
-	gw->spare_ex = ex->next;
-	gw->n_spare_ex--;
 	memset(ex, 0, sizeof *ex);
 	return ex;
 }
@@ -78,13 +74,7 @@ ex_alloc(struct gw_ctx *gw)
 static void
 ex_release(struct gw_ctx *gw, struct gw_exchange *ex)
 {
-	if (gw->n_spare_ex >= SPARE_EX_MAX) {
-		free(ex);
-		return;
-	}
-	ex->next = gw->spare_ex;
-	gw->spare_ex = ex;
-	gw->n_spare_ex++;
+	lwm2m_spares_put(&gw->spare_ex, ex, SPARE_EX_MAX);
 }
 
 /* bucket of (session, token) in an index of nbuckets (a power of two):
@@ -994,12 +984,7 @@ gw_coap_stop(struct gw_ctx *gw)
 		free(ex);
 	}
 	gw->exchanges = NULL;
-	for (ex = gw->spare_ex; ex != NULL; ex = next) {
-		next = ex->next;
-		free(ex);
-	}
-	gw->spare_ex = NULL;
-	gw->n_spare_ex = 0;
+	lwm2m_spares_fini(&gw->spare_ex);
 	free(gw->ex_index);
 	gw->ex_index = NULL;
 	gw->ex_buckets = gw->ex_count = 0;

@@ -59,7 +59,6 @@ struct op {
 	enum gw_state state;
 	int waiting; /* replies still expected in the current step */
 	bool failed;
-	struct op *next_spare; /* in gw->spare_ops */
 };
 
 /* Finished operations kept for reuse (gw->spare_ops): a struct op is about
@@ -77,26 +76,17 @@ op_free(struct op *op)
 
 	gw_reg_links_fini(&op->req.links);
 	gw_record_fini(&op->rec);
-	if (gw->closing || gw->n_spare_ops >= SPARE_OPS_MAX) {
+	if (gw->closing) {
 		free(op);
 		return;
 	}
-	op->next_spare = gw->spare_ops;
-	gw->spare_ops = op;
-	gw->n_spare_ops++;
+	lwm2m_spares_put(&gw->spare_ops, op, SPARE_OPS_MAX);
 }
 
 void
 gw_registry_free_spares(struct gw_ctx *gw)
 {
-	struct op *op = gw->spare_ops, *next;
-
-	for (; op != NULL; op = next) {
-		next = op->next_spare;
-		free(op);
-	}
-	gw->spare_ops = NULL;
-	gw->n_spare_ops = 0;
+	lwm2m_spares_fini(&gw->spare_ops);
 }
 
 static void
@@ -778,11 +768,9 @@ gw_registry_ready(struct gw_ctx *gw)
 static struct op *
 op_new(struct gw_ctx *gw, struct gw_exchange *ex, struct gw_request *req)
 {
-	struct op *op = gw->spare_ops;
+	struct op *op = lwm2m_spares_take(&gw->spare_ops);
 
 	if (op != NULL) {
-		gw->spare_ops = op->next_spare;
-		gw->n_spare_ops--;
 		memset(op, 0, sizeof *op);
 	} else {
 		op = calloc(1, sizeof *op);
