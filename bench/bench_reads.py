@@ -16,7 +16,8 @@ raw CoAP round trips to the same simulated devices (bench/README.md).
         keep-alive connections to lwds-rest-api (-> nng rpc -> coap-gw ->
         CoAP -> lwds-sim), closed loop, then the instance read again
         open-loop at half the peak rate.  CPU per request of each process
-        from /proc/<pid>/stat deltas.
+        from /proc/<pid>/stat deltas (also for the half-peak phase), and
+        Redis's commands and read events per request (INFO stats deltas).
 
 Run alone: LWDS_BUILD_DIR=build-bench python3 bench/bench_reads.py [--short]
 """
@@ -194,20 +195,32 @@ class FullPath:
                "--seconds", str(cfg.reads_seconds)]
         if rate > 0:
             cmd += ["--rate", "%.0f" % rate]
+        red0 = self.redis_stats()
         cpu0 = {k: cpu_seconds(v) for k, v in self.pids.items()}
         wait0 = {k: run_delay_seconds(v) for k, v in self.pids.items()}
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         out, _ = p.communicate(timeout=cfg.reads_seconds + 60)
         cpu1 = {k: cpu_seconds(v) for k, v in self.pids.items()}
         wait1 = {k: run_delay_seconds(v) for k, v in self.pids.items()}
+        red1 = self.redis_stats()
         if p.returncode != 0:
             raise RuntimeError("lwds-bench-reads http failed: %r" % out)
         d = _phases(out)[path]
         n = max(d["ok"], 1)
         d["cpu_us"] = {k: (cpu1[k] - cpu0[k]) * 1e6 / n for k in cpu0}
         d["wait_us"] = {k: (wait1[k] - wait0[k]) * 1e6 / n for k in wait0}
+        d["redis_per_req"] = {k: (red1[k] - red0[k]) / n for k in red0}
         self.svc.check_running()
         return d
+
+    def redis_stats(self):
+        """Redis's commands and read events (one per wake-up that read a
+        client's input) so far, from INFO stats."""
+        info = self.redis.command("INFO", "stats").decode()
+        vals = dict(line.split(":", 1) for line in info.splitlines()
+                    if ":" in line)
+        return {"commands": int(vals["total_commands_processed"]),
+                "read_events": int(vals["total_reads_processed"])}
 
     def close(self):
         if self.sim is not None:
@@ -244,6 +257,9 @@ def _rows(cfg, raw, lib, full, half, raw_half):
         for svc, us in sorted(f["cpu_us"].items()):
             rows.append(_row("reads %s CPU per request, %s" % (what, svc),
                              "us", us, 0, ""))
+        for k, v in sorted(f["redis_per_req"].items()):
+            rows.append(_row("reads %s: Redis %s per request" % (what, k),
+                             "", v, 0, ""))
     rows.append(_row("reads instance p99 at half peak (%.0f/s open loop)"
                      % half["asked"], "ms", half["p99_ms"],
                      raw_half["p99_ms"], "raw CoAP at the same rate",
@@ -253,6 +269,12 @@ def _rows(cfg, raw, lib, full, half, raw_half):
                      "raw CoAP at the same rate"))
     rows.append(_row("reads instance rate at half peak", "1/s",
                      half["rate"], half["asked"], "rate asked"))
+    for svc, us in sorted(half["cpu_us"].items()):
+        rows.append(_row("reads at half peak: CPU per request, %s" % svc,
+                         "us", us, 0, ""))
+    for k, v in sorted(half["redis_per_req"].items()):
+        rows.append(_row("reads at half peak: Redis %s per request" % k, "",
+                         v, 0, ""))
     for svc, us in sorted(half["wait_us"].items()):
         rows.append(_row("reads at half peak: wait for a CPU per request, %s"
                          % svc, "us", us,

@@ -9,6 +9,10 @@ closed-loop instance read and resource read phases of lwds-bench-reads http
 (64 connections by default).  Per phase it prints one JSON line: the rate,
 p50/p99 and the CPU per read of each process from /proc/<pid>/stat deltas,
 plus rest-api's system calls per read (/proc/<pid>/io syscr and syscw).
+With --open-rates R1,R2,... each round also runs the instance read open
+loop at those fixed rates (reads/s, --reads-seconds each; --no-closed skips
+the closed-loop phases): p50/p99/p999 and the same per-read figures, plus
+Redis's commands and read events (wake-ups that read input) per read.
 Each build's own load generator and simulator drive it: build the
 sides from trees that differ only in the services measured.  At the end: the median of each figure
 per build and path.  On this shared machine the rates move with the other
@@ -43,17 +47,24 @@ def one_round(build, cfg, rnd):
         fp = bench_reads.FullPath(cfg, d)
         try:
             api = fp.pids["rest-api"]
-            for path in (bench_reads.INSTANCE, bench_reads.RESOURCE):
+            phases = [] if cfg.no_closed else [
+                (bench_reads.INSTANCE, 0.0), (bench_reads.RESOURCE, 0.0)]
+            phases += [(bench_reads.INSTANCE, rate)
+                       for rate in cfg.open_rates]
+            for path, rate in phases:
                 s0 = syscalls(api)
-                r = fp.run(path)
+                r = fp.run(path, rate)
                 s1 = syscalls(api)
                 n = max(r["ok"], 1)
                 res = {"build": build, "round": rnd, "path": path,
+                       "asked": rate,
                        "rate": r["rate"], "p50_ms": r["p50_ms"],
-                       "p99_ms": r["p99_ms"],
+                       "p99_ms": r["p99_ms"], "p999_ms": r["p999_ms"],
                        "errors": r["errors"] + r["timeouts"],
                        "cpu_us": {k: round(v, 1)
                                   for k, v in r["cpu_us"].items()},
+                       "redis_per_req": {k: round(v, 2) for k, v in
+                                         r["redis_per_req"].items()},
                        "api_reads_per_req": round((s1[0] - s0[0]) / n, 2),
                        "api_writes_per_req": round((s1[1] - s0[1]) / n, 2),
                        "loadavg": os.getloadavg()[0]}
@@ -65,17 +76,25 @@ def one_round(build, cfg, rnd):
 
 
 def medians(results, builds):
+    kinds = sorted({(r["path"], r["asked"]) for r in results})
     for b in builds:
-        for path in (bench_reads.INSTANCE, bench_reads.RESOURCE):
-            rs = [r for r in results if r["build"] == b and r["path"] == path]
+        for path, asked in kinds:
+            rs = [r for r in results if r["build"] == b and
+                  r["path"] == path and r["asked"] == asked]
             if not rs:
                 continue
             cpu = {k: round(statistics.median(r["cpu_us"][k] for r in rs), 1)
                    for k in rs[0]["cpu_us"]}
+            red = {k: round(statistics.median(r["redis_per_req"][k]
+                                              for r in rs), 2)
+                   for k in rs[0]["redis_per_req"]}
             print(json.dumps({
-                "median": b, "path": path, "runs": len(rs),
+                "median": b, "path": path, "asked": asked, "runs": len(rs),
                 "rate": round(statistics.median(r["rate"] for r in rs)),
-                "cpu_us": cpu,
+                "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+                "p999_ms": statistics.median(r["p999_ms"] for r in rs),
+                "cpu_us": cpu, "redis_per_req": red,
                 "api_syscalls_per_req": round(statistics.median(
                     r["api_reads_per_req"] + r["api_writes_per_req"]
                     for r in rs), 2)}), flush=True)
@@ -85,8 +104,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("builds", nargs="+")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--open-rates", default="",
+                    help="comma-separated fixed rates (reads/s) for open-"
+                    "loop instance read phases in every round")
+    ap.add_argument("--no-closed", action="store_true",
+                    help="skip the closed-loop phases")
     bench_reads.add_args(ap)
     cfg = ap.parse_args()
+    cfg.open_rates = [float(x) for x in cfg.open_rates.split(",") if x]
     results = []
     for rnd in range(cfg.rounds):
         order = cfg.builds if rnd % 2 == 0 else cfg.builds[::-1]
