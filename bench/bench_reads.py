@@ -15,7 +15,9 @@ raw CoAP round trips to the same simulated devices (bench/README.md).
         http sends GET {inst}/0 and {inst}/0/resources/0 of object 3 over C
         keep-alive connections to lwds-rest-api (-> nng rpc -> coap-gw ->
         CoAP -> lwds-sim), closed loop, then the instance read again
-        open-loop at half the peak rate.  CPU per request of each process
+        open-loop at half the peak rate (--half-peak-runs phases, 3 by
+        default: the run with the median p99 gives the half-peak rows, the
+        p99 of every run is printed too).  CPU per request of each process
         from /proc/<pid>/stat deltas (also for the half-peak phase), and
         Redis's commands and read events per request (INFO stats deltas).
 
@@ -264,6 +266,10 @@ def _rows(cfg, raw, lib, full, half, raw_half):
                      % half["asked"], "ms", half["p99_ms"],
                      raw_half["p99_ms"], "raw CoAP at the same rate",
                      "< 10"))
+    for i, p99 in enumerate(half["p99_each_ms"]):
+        rows.append(_row("reads instance p99 at half peak, run %d of %d "
+                         "(sorted)" % (i + 1, len(half["p99_each_ms"])),
+                         "ms", p99, 0, ""))
     rows.append(_row("reads instance p50 at half peak", "ms",
                      half["p50_ms"], raw_half["p50_ms"],
                      "raw CoAP at the same rate"))
@@ -295,8 +301,12 @@ def scenario_reads(cfg, res, tmpdir=None):
     try:
         full = {path: fp.run(path) for path in (INSTANCE, RESOURCE)}
         rate = full[INSTANCE]["rate"] / 2.0
-        half = fp.run(INSTANCE, rate)
+        halves = sorted((fp.run(INSTANCE, rate)
+                         for _ in range(max(cfg.half_peak_runs, 1))),
+                        key=lambda h: h["p99_ms"])
+        half = halves[len(halves) // 2]
         half["asked"] = rate
+        half["p99_each_ms"] = [h["p99_ms"] for h in halves]
     finally:
         fp.close()
     raw_half = run_raw(cfg, (INSTANCE,), rate)[INSTANCE]
@@ -315,10 +325,13 @@ def add_args(ap):
     ap.add_argument("--reads-devices", type=int, default=1000)
     ap.add_argument("--reads-concurrency", type=int, default=64)
     ap.add_argument("--reads-seconds", type=float, default=10)
+    ap.add_argument("--half-peak-runs", type=int, default=3,
+                    help="open-loop phases at half the peak rate; the one "
+                    "with the median p99 is reported")
 
 
 def shorten(cfg):
-    cfg.reads_devices, cfg.reads_seconds = 200, 1
+    cfg.reads_devices, cfg.reads_seconds, cfg.half_peak_runs = 200, 1, 1
 
 
 if __name__ == "__main__":
