@@ -12,7 +12,8 @@ plus rest-api's system calls per read (/proc/<pid>/io syscr and syscw).
 With --open-rates R1,R2,... each round also runs the instance read open
 loop at those fixed rates (reads/s, --reads-seconds each; --no-closed skips
 the closed-loop phases): p50/p99/p999 and the same per-read figures, plus
-Redis's commands and read events (wake-ups that read input) per read.
+Redis's commands and read events (wake-ups that read input) per read and
+each process's wait for a CPU per read (schedstat run delay).
 Each build's own load generator and simulator drive it: build the
 sides from trees that differ only in the services measured.  At the end: the median of each figure
 per build and path.  On this shared machine the rates move with the other
@@ -53,8 +54,10 @@ def one_round(build, cfg, rnd):
                        for rate in cfg.open_rates]
             for path, rate in phases:
                 s0 = syscalls(api)
+                all0 = {k: sum(syscalls(v)) for k, v in fp.pids.items()}
                 r = fp.run(path, rate)
                 s1 = syscalls(api)
+                all1 = {k: sum(syscalls(v)) for k, v in fp.pids.items()}
                 n = max(r["ok"], 1)
                 res = {"build": build, "round": rnd, "path": path,
                        "asked": rate,
@@ -63,8 +66,12 @@ def one_round(build, cfg, rnd):
                        "errors": r["errors"] + r["timeouts"],
                        "cpu_us": {k: round(v, 1)
                                   for k, v in r["cpu_us"].items()},
+                       "wait_us": {k: round(v, 1)
+                                   for k, v in r["wait_us"].items()},
                        "redis_per_req": {k: round(v, 2) for k, v in
                                          r["redis_per_req"].items()},
+                       "syscalls_per_req": {k: round((all1[k] - all0[k]) / n,
+                                                     2) for k in all0},
                        "api_reads_per_req": round((s1[0] - s0[0]) / n, 2),
                        "api_writes_per_req": round((s1[1] - s0[1]) / n, 2),
                        "loadavg": os.getloadavg()[0]}
@@ -85,6 +92,9 @@ def medians(results, builds):
                 continue
             cpu = {k: round(statistics.median(r["cpu_us"][k] for r in rs), 1)
                    for k in rs[0]["cpu_us"]}
+            wait = {k: round(statistics.median(r["wait_us"][k]
+                                               for r in rs), 1)
+                    for k in rs[0]["wait_us"]}
             red = {k: round(statistics.median(r["redis_per_req"][k]
                                               for r in rs), 2)
                    for k in rs[0]["redis_per_req"]}
@@ -94,7 +104,7 @@ def medians(results, builds):
                 "p50_ms": statistics.median(r["p50_ms"] for r in rs),
                 "p99_ms": statistics.median(r["p99_ms"] for r in rs),
                 "p999_ms": statistics.median(r["p999_ms"] for r in rs),
-                "cpu_us": cpu, "redis_per_req": red,
+                "cpu_us": cpu, "wait_us": wait, "redis_per_req": red,
                 "api_syscalls_per_req": round(statistics.median(
                     r["api_reads_per_req"] + r["api_writes_per_req"]
                     for r in rs), 2)}), flush=True)
