@@ -914,6 +914,14 @@ class Sim:
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
 
+    def stats(self, timeout=10.0):
+        """The answer of the stats command (docs/simulator.md) as a dict:
+        counters of clients, requests, ops (per operation), paths..."""
+        start = len(self.lines)
+        self.send("stats")
+        line = self.wait_line(r'"observe_paths"', timeout, start)
+        return json.loads(line[line.index("{"):])
+
     def stop(self, timeout=10):
         """Send "quit" (the clients de-register), then SIGTERM if it does
         not exit; return the exit status."""

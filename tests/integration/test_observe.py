@@ -53,10 +53,7 @@ class TestObserve(ServiceTestCase):
     # helpers
 
     def stats(self):
-        start = len(self.sim.lines)
-        self.sim.send("stats")
-        line = self.sim.wait_line(r'"observe_paths"', 5, start)
-        return json.loads(line[line.index("{"):])
+        return self.sim.stats(5)
 
     def observes(self, path):
         return self.stats().get("observe_paths", {}).get(path, 0)
