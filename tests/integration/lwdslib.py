@@ -527,6 +527,18 @@ class ServiceTestCase(unittest.TestCase):
     def admin_token(self):
         return self.api.token(self.svc.admin_key, self.svc.admin_secret)
 
+    @classmethod
+    def new_org(cls, name, admin):
+        """An access key the admin makes (a new organisation): its JSON
+        (Key, Secret, ...) and a token of it.  Tears the class down and
+        fails when the key cannot be made (for setUpClass)."""
+        r = cls.api.post("/accesskeys", admin, {"Name": name})
+        if r.status != 201:
+            cls.tearDownClass()
+            raise AssertionError("POST /accesskeys %s: %r" % (name, r))
+        key = r.json()
+        return key, cls.api.token(key["Key"], key["Secret"])
+
     def register(self, ep, lt=None, payload=b"</1/0>,</3/0>", extra=(),
                  client=None):
         """Register ep over raw CoAP; return (client, response, id)."""

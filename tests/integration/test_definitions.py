@@ -34,12 +34,7 @@ class TestDefinitions(ServiceTestCase):
         cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
         cls.tenants = []
         for name in ("org-a", "org-b"):
-            r = cls.api.post("/accesskeys", cls.admin, {"Name": name})
-            if r.status != 201:
-                cls.tearDownClass()
-                raise AssertionError("POST /accesskeys: %r" % r)
-            k = r.json()
-            cls.tenants.append(cls.api.token(k["Key"], k["Secret"]))
+            cls.tenants.append(cls.new_org(name, cls.admin)[1])
 
     def all_defs(self, token):
         r = self.api.get(DEFS + "?pageSize=1000", token)

@@ -39,28 +39,18 @@ class TestDevopLookups(ServiceTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
-        r = cls.api.post("/accesskeys", cls.admin, {"Name": "org-b"})
-        if r.status != 201:
-            cls.tearDownClass()
-            raise AssertionError("POST /accesskeys: %r" % r)
-        cls.key_b = r.json()
-        cls.tok_b = cls.api.token(cls.key_b["Key"], cls.key_b["Secret"])
+        cls.key_b, cls.tok_b = cls.new_org("org-b", cls.admin)
         cls.sim = Sim(["--server", "coap://127.0.0.1:%d" % cls.svc.coap_port,
                        "--prefix", "pf-", "--count", str(len(EPS)),
                        "--verbose"])
+        # after tearDownClass, and after a setUpClass that failed
+        cls.addClassCleanup(cls.sim.stop)
         try:
             cls.sim.wait_line(Sim.READY, 15)
             cls.cids = cls.client_ids()
         except BaseException:
-            cls.sim.stop()
             cls.tearDownClass()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "sim", None) is not None:
-            cls.sim.stop()
-        super().tearDownClass()
 
     @classmethod
     def client_ids(cls):

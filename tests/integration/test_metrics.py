@@ -13,12 +13,7 @@ class TestMetrics(ServiceTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
-        r = cls.api.post("/accesskeys", cls.admin, {"Name": "metrics-org"})
-        if r.status != 201:
-            cls.tearDownClass()
-            raise AssertionError("POST /accesskeys: %r" % r)
-        k = r.json()
-        cls.org = cls.api.token(k["Key"], k["Secret"])
+        cls.org = cls.new_org("metrics-org", cls.admin)[1]
 
     def metrics(self, path, token=None, accept=None):
         r = self.api.get(path, token or self.admin, accept=accept)

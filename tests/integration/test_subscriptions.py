@@ -28,11 +28,7 @@ class TestSubscriptions(ServiceTestCase):
         super().setUpClass()
         cls.sink = Sink()
         cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
-        r = cls.api.post("/accesskeys", cls.admin, {"Name": "subs-b"})
-        if r.status != 201:
-            cls.tearDownClass()
-            raise AssertionError("POST /accesskeys: %r" % r)
-        cls.other = cls.api.token(r.json()["Key"], r.json()["Secret"])
+        cls.other = cls.new_org("subs-b", cls.admin)[1]
         cls.warm_up()
 
     @classmethod

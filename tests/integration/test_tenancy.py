@@ -14,12 +14,7 @@ class TestTenancy(ServiceTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.admin = cls.api.token(cls.svc.admin_key, cls.svc.admin_secret)
-        r = cls.api.post("/accesskeys", cls.admin, {"Name": "org-b"})
-        if r.status != 201:
-            cls.tearDownClass()
-            raise AssertionError("POST /accesskeys as admin: %r" % r)
-        cls.org_key = r.json()
-        cls.org = cls.api.token(cls.org_key["Key"], cls.org_key["Secret"])
+        cls.org_key, cls.org = cls.new_org("org-b", cls.admin)
 
     def test_new_key_shape(self):
         k = self.org_key
