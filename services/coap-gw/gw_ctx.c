@@ -404,10 +404,10 @@ subs_flush_one(struct gw_ctx *gw, struct gw_subs_pending *p)
 static void
 subs_flush(struct gw_ctx *gw)
 {
-	struct gw_subs_pending todo[GW_SUBS_PENDING];
+	struct gw_subs_pending taken[GW_SUBS_PENDING];
 	size_t n = gw->n_subs_pending;
 
-	memcpy(todo, gw->subs_pending, n * sizeof todo[0]);
+	memcpy(taken, gw->subs_pending, n * sizeof taken[0]);
 	for (size_t i = 0; i < n; i++) {
 		/* the copy keeps the waiters; the slot gets a new array */
 		gw->subs_pending[i].w = NULL;
@@ -415,8 +415,8 @@ subs_flush(struct gw_ctx *gw)
 	}
 	gw->n_subs_pending = 0;
 	for (size_t i = 0; i < n; i++) {
-		subs_flush_one(gw, &todo[i]);
-		free(todo[i].w);
+		subs_flush_one(gw, &taken[i]);
+		free(taken[i].w);
 	}
 }
 
