@@ -84,13 +84,7 @@ def cpu_seconds(pid):
 
 
 def redis_used(redis):
-    info = redis.command("INFO", "memory")
-    if isinstance(info, bytes):
-        info = info.decode()
-    for line in info.splitlines():
-        if line.startswith("used_memory:"):
-            return int(line.split(":")[1])
-    return 0
+    return int(redis.info("memory").get("used_memory", 0))
 
 
 def aof_on(redis):

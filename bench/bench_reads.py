@@ -218,9 +218,7 @@ class FullPath:
     def redis_stats(self):
         """Redis's commands and read events (one per wake-up that read a
         client's input) so far, from INFO stats."""
-        info = self.redis.command("INFO", "stats").decode()
-        vals = dict(line.split(":", 1) for line in info.splitlines()
-                    if ":" in line)
+        vals = self.redis.info("stats")
         return {"commands": int(vals["total_commands_processed"]),
                 "read_events": int(vals["total_reads_processed"])}
 

@@ -64,15 +64,8 @@ def proc(pid):
 
 
 def redis_stats(redis):
-    text = redis.command("INFO", "stats")
-    if isinstance(text, bytes):
-        text = text.decode()
-    out = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key in REDIS_STATS:
-            out[key] = int(value)
-    return out
+    info = redis.info("stats")
+    return {key: int(info[key]) for key in REDIS_STATS}
 
 
 def pin(pid, cpu):

@@ -302,6 +302,12 @@ class Redis:
     def keys(self, pattern="lwds:*"):
         return sorted(k.decode() for k in self.command("KEYS", pattern))
 
+    def info(self, section):
+        """INFO section as a dict of field -> text value."""
+        text = self.command("INFO", section).decode()
+        return dict(line.split(":", 1) for line in text.splitlines()
+                    if ":" in line and not line.startswith("#"))
+
     def hgetall(self, key):
         flat = self.command("HGETALL", key) or []
         return {flat[i].decode(): flat[i + 1].decode()
