@@ -3,9 +3,11 @@
 
   python3 bench/storm_ab.py [--storm N] [--sweep 64,256,1024] BUILD_DIR...
 
-For each round it starts a private redis-server and the four services of
-BUILD_DIR (a release build), then at each concurrency runs one storm
-against lwds-bench-baseline and one against the gateway, and prints one
+For each round it starts a private redis-server, then at each concurrency
+runs one storm against a fresh lwds-bench-baseline and one against the
+four services of BUILD_DIR (a release build), started anew on the emptied
+Redis for each storm (both sides start every storm from the same state,
+as in bench.py), and prints one
 JSON line per storm: rates, p50/p99, and the CPU per registration of
 every process (from /proc deltas; the load generator's from
 RUSAGE_CHILDREN), plus the load average.  Give the builds alternately
@@ -97,50 +99,38 @@ def subscribe(svc):
         raise RuntimeError("POST /subscriptions: %r" % (r,))
 
 
-def start(redis):
-    """The services; again (new ports) when a port chosen free was taken
-    meanwhile by another process of this shared machine."""
-    for attempt in range(3):
-        svc = lwdslib.Services(redis, env={"LWDS_LOG_LEVEL": "warning"})
-        try:
-            svc.start()
-            return svc
-        except AssertionError:
-            svc.cleanup()
-            if attempt == 2:
-                raise
-    return None
-
-
 def one_round(build, tools, cfg, rnd):
-    """The storms of one build at each concurrency: a list of results."""
+    """The storms of one build at each concurrency: a list of results.
+    Each gateway storm starts from the same state, as each baseline storm
+    does with its fresh server: Redis emptied, the services started
+    anew."""
     os.environ["LWDS_BUILD_DIR"] = os.path.abspath(build)
     redis = lwdslib.Redis()
     out = []
     try:
         if cfg.aof:
             bench.aof_on(redis)
-        svc = start(redis)
-        try:
-            if cfg.subscribed:
-                subscribe(svc)
-            pids = {k: p.pid for k, p in svc.procs.items()}
-            pids["redis"] = redis.proc.pid
-            for c in cfg.sweep:
-                base = baseline_storm(tools, cfg.storm,
-                                      "b%d-%d-" % (rnd, c), c)
+        for c in cfg.sweep:
+            base = baseline_storm(tools, cfg.storm, "b%d-%d-" % (rnd, c), c)
+            redis.command("FLUSHALL")
+            svc = bench.start(redis)
+            try:
+                if cfg.subscribed:
+                    subscribe(svc)
+                pids = {k: p.pid for k, p in svc.procs.items()}
+                pids["redis"] = redis.proc.pid
                 gw = storm(tools, svc.coap_port, cfg.storm,
                            "g%d-%d-" % (rnd, c), c, pids)
-                res = {"build": build, "round": rnd,
-                       "subscribed": cfg.subscribed, "aof": cfg.aof,
-                       "sockets": c, "lwds": gw, "baseline": base,
-                       "ratio": round(gw["rate"] / base["rate"], 3),
-                       "loadavg": os.getloadavg()[0]}
-                print(json.dumps(res), flush=True)
-                out.append(res)
-            svc.check_running()
-        finally:
-            svc.stop()
+                svc.check_running()
+            finally:
+                svc.stop()
+            res = {"build": build, "round": rnd,
+                   "subscribed": cfg.subscribed, "aof": cfg.aof,
+                   "sockets": c, "lwds": gw, "baseline": base,
+                   "ratio": round(gw["rate"] / base["rate"], 3),
+                   "loadavg": os.getloadavg()[0]}
+            print(json.dumps(res), flush=True)
+            out.append(res)
     finally:
         redis.close()
     return out

@@ -155,7 +155,7 @@ def main():
     os.environ["LWDS_BUILD_DIR"] = os.path.abspath(cfg.build)
     redis = lwdslib.Redis()
     try:
-        svc = storm_ab.start(redis)
+        svc = storm_ab.bench.start(redis)
         try:
             pids = {"coap-gw": svc.procs["coap-gw"].pid,
                     "redis": redis.proc.pid}

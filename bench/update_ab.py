@@ -30,7 +30,7 @@ def one_round(build, tools, cfg, rnd):
     os.environ["LWDS_BUILD_DIR"] = os.path.abspath(build)
     redis = storm_ab.lwdslib.Redis()
     try:
-        svc = storm_ab.start(redis)
+        svc = storm_ab.bench.start(redis)
         try:
             pids = {k: svc.procs[k].pid for k in PROCS if k != "redis"}
             pids["redis"] = redis.proc.pid
