@@ -274,6 +274,8 @@ def scenario_scale(cfg, redis, services, res):
             "goal 1.5 KiB", "<= 1536"),
         row("scale time to register all", "s",
             r["register"]["elapsed_s"], 0, ""),
+        row("scale registrations/s (into 0 to N devices, %d in flight)"
+            % cfg.sockets, "1/s", r["register"]["rate"], 0, ""),
         row("scale sustained updates/s", "1/s", r["update"]["rate"],
             res["storm_update_baseline"], "libcoap 2.01 server"),
         row("scale coap-gw CPU per operation", "us",
