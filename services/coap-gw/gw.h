@@ -310,13 +310,14 @@ struct gw_subs_pending {
 	struct gw_subs_waiter *w; /* malloc'd; the flush takes it */
 };
 
-/* Notifications whose XADD to LWM2M_KEY_EVENTS Redis has not acknowledged
- * and that wait to be sent again (gw_observe.c): a CON notification is
- * ACKed when it arrives, so this copy is the only one.  Arrival order;
- * bytes counts each copy with its payload, up to max_bytes
+/* Entries of LWM2M_KEY_EVENTS (notifications and connectivity events)
+ * whose XADD Redis has not acknowledged and that wait to be sent again
+ * (gw_observe.c): a CON notification is ACKed when it arrives and a
+ * client's event follows its answer, so this copy is the only one.
+ * Arrival order; bytes counts each copy with its payload, up to max_bytes
  * (LWDS_GW_NOTIFY_BACKLOG_BYTES). */
-struct gw_notify_backlog {
-	struct gw_qlist list; /* of struct gw_notify_copy */
+struct gw_events_backlog {
+	struct gw_qlist list; /* of struct gw_events_copy */
 	size_t bytes, max_bytes;
 	bool warned; /* a loss was logged since the backlog was last empty */
 	struct lwm2m_metric *m_len, *m_dropped;
@@ -363,7 +364,7 @@ struct gw_ctx {
 	size_t n_subs_pending;          /* organisations with checks to send */
 	struct event *subs_flush;       /* sends them, once the loop is idle */
 	struct lwm2m_metric *m_skipped; /* events not added to {events} */
-	struct gw_notify_backlog notify_backlog;
+	struct gw_events_backlog events_backlog;
 };
 
 /* gw_config_init fills cfg from LWDS_* environment variables and defaults,
@@ -803,14 +804,14 @@ coap_response_t gw_obs_notify(struct gw_ctx *gw, coap_session_t *session,
 bool gw_obs_fresh(uint32_t last_seq, int64_t last_ms, uint32_t seq,
                   int64_t now_ms);
 
-/* gw_notify_flush sends the notifications of gw->notify_backlog again,
- * oldest first, while Redis is connected (on every connect and from the
- * alive timer). */
-void gw_notify_flush(struct gw_ctx *gw);
+/* gw_events_flush sends the entries of gw->events_backlog again, oldest
+ * first, while Redis is connected (on every connect and from the alive
+ * timer). */
+void gw_events_flush(struct gw_ctx *gw);
 
-/* gw_notify_backlog_free frees what is still in the backlog, logging how
- * many notifications were never written; after lwm2m_redis_free. */
-void gw_notify_backlog_free(struct gw_ctx *gw);
+/* gw_events_backlog_free frees what is still in the backlog, logging how
+ * many entries were never written; after lwm2m_redis_free. */
+void gw_events_backlog_free(struct gw_ctx *gw);
 
 /* gw_events_check reads the length of LWM2M_KEY_EVENTS (gauge
  * lwds_gw_events_length); reaching events_maxlen, where XADD starts
@@ -819,7 +820,8 @@ void gw_notify_backlog_free(struct gw_ctx *gw);
 void gw_events_check(struct gw_ctx *gw);
 
 /* gw_events_add appends a connectivity event (LWM2M_ENV_EV_*) to
- * LWM2M_KEY_EVENTS. */
+ * LWM2M_KEY_EVENTS, through the backlog while Redis cannot take it (like a
+ * notification); its ts is now. */
 void gw_events_add(struct gw_ctx *gw, uint16_t kind, const char *id,
                    const char *ep, long long org);
 

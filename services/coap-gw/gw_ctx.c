@@ -51,8 +51,9 @@ static const char usage[] =
     "                           (10000000; the broker trims what it\n"
     "                           acknowledged)\n"
     "  LWDS_GW_NOTIFY_BACKLOG_BYTES\n"
-    "                           notifications held while Redis cannot take\n"
-    "                           them, bytes with payloads (67108864)\n";
+    "                           notifications and client events held while\n"
+    "                           Redis cannot take them, bytes with payloads\n"
+    "                           (67108864)\n";
 
 static bool
 set_str(char *dst, size_t size, const char *name, const char *value)
@@ -560,7 +561,7 @@ on_redis_ready(struct lwm2m_redis *redis, void *arg)
 
 	lwm2m_log(LWM2M_LOG_NOTICE, "redis connected");
 	gw_registry_ready(gw);
-	gw_notify_flush(gw);
+	gw_events_flush(gw);
 }
 
 static void
@@ -568,7 +569,7 @@ on_alive(evutil_socket_t fd, short what, void *arg)
 {
 	gw_registry_announce(arg);
 	gw_events_check(arg);
-	gw_notify_flush(arg);
+	gw_events_flush(arg);
 }
 
 static void
@@ -747,7 +748,7 @@ gw_free(struct gw_ctx *gw)
 	}
 	/* completes Redis operations still in flight, which answer CoAP */
 	lwm2m_redis_free(gw->redis);
-	gw_notify_backlog_free(gw);
+	gw_events_backlog_free(gw);
 	gw_coap_stop(gw);
 	gw_registry_free_spares(gw);
 	if (gw->pub_open) {

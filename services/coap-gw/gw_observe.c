@@ -332,24 +332,6 @@ event_type(uint16_t kind)
 	}
 }
 
-void
-gw_events_add(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
-              long long org)
-{
-	long long maxlen = gw->devops != NULL ? gw->devops->events_maxlen
-	                                      : GW_EVENTS_MAXLEN_DEFAULT;
-
-	if (gw->redis == NULL) {
-		return;
-	}
-	lwm2m_redis_cmd(gw->redis, NULL, NULL,
-	                "XADD " LWM2M_KEY_EVENTS
-	                " MAXLEN ~ %lld * type %s id %s "
-	                "org %lld gw %s ts %lld ep %s",
-	                maxlen, event_type(kind), id, org, gw->cfg.gw_id,
-	                (long long)lwm2m_now_ms(), ep);
-}
-
 static void
 on_events_len(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
@@ -385,22 +367,27 @@ gw_events_check(struct gw_ctx *gw)
 	lwm2m_redis_cmd(gw->redis, on_events_len, gw, "XLEN " LWM2M_KEY_EVENTS);
 }
 
-/* ---- notifications into the events stream --------------------------------
+/* ---- entries of the events stream ----------------------------------------
  */
 
-#define GW_NOTIFY_BACKLOG_DEFAULT (64u << 20)
+#define GW_EVENTS_BACKLOG_DEFAULT (64u << 20)
 
-/* One notification on its way to LWM2M_KEY_EVENTS: owned by the XADD's
- * callback while Redis has it, else by gw->notify_backlog. */
-struct gw_notify_copy {
+/* One entry on its way to LWM2M_KEY_EVENTS, a notification or a
+ * connectivity event: owned by the XADD's callback while Redis has it,
+ * else by gw->events_backlog. */
+struct gw_events_copy {
 	struct gw_qnode node; /* first: the node is the copy */
 	struct gw_ctx *gw;
-	size_t size;                 /* counted against the backlog's limit */
-	struct lwm2m_devop_notify n; /* n.payload points at data */
+	size_t size;   /* counted against the backlog's limit */
+	uint16_t kind; /* LWM2M_ENV_EV_NOTIFY or the connectivity event's */
+	char ep[LWM2M_EVENT_EP_MAX + 1]; /* a connectivity event's */
+	/* n.client, n.org and n.ts for every kind; the rest for a
+	 * notification, whose n.payload points at data */
+	struct lwm2m_devop_notify n;
 	uint8_t data[];
 };
 
-static lwm2m_err notify_xadd(struct gw_notify_copy *c);
+static lwm2m_err events_xadd(struct gw_events_copy *c);
 
 /* An error Redis gives while it cannot take writes for a while (loading,
  * a replica after a failover, out of memory, a failed save): the XADD is
@@ -423,27 +410,28 @@ redis_busy(const char *err)
 }
 
 static void
-backlog_lost(struct gw_ctx *gw, const struct gw_notify_copy *c, const char *why)
+backlog_lost(struct gw_ctx *gw, const struct gw_events_copy *c, const char *why)
 {
-	struct gw_notify_backlog *b = &gw->notify_backlog;
+	struct gw_events_backlog *b = &gw->events_backlog;
 
 	lwm2m_metrics_inc(b->m_dropped);
 	if (!b->warned) {
 		b->warned = true;
 		lwm2m_log(LWM2M_LOG_WARNING,
-		          "notification of client %s not written to %s: %s "
+		          "%s entry of client %s not written to %s: %s "
 		          "(further losses are counted in "
 		          "lwds_gw_notify_dropped_total)",
-		          c->n.client, LWM2M_KEY_EVENTS, why);
+		          event_type(c->kind), c->n.client, LWM2M_KEY_EVENTS,
+		          why);
 	}
 }
 
 /* backlog_push takes c: at the tail of the backlog, or freed when it is
  * full. */
 static void
-backlog_push(struct gw_ctx *gw, struct gw_notify_copy *c)
+backlog_push(struct gw_ctx *gw, struct gw_events_copy *c)
 {
-	struct gw_notify_backlog *b = &gw->notify_backlog;
+	struct gw_events_backlog *b = &gw->events_backlog;
 
 	if (b->bytes + c->size > b->max_bytes) {
 		backlog_lost(gw, c,
@@ -458,9 +446,9 @@ backlog_push(struct gw_ctx *gw, struct gw_notify_copy *c)
 }
 
 static void
-on_notify_stored(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+on_events_stored(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
-	struct gw_notify_copy *c = arg;
+	struct gw_events_copy *c = arg;
 
 	/* lwm2m_redis_free wrote it out before failing what is in flight */
 	if (c->gw->closing ||
@@ -474,69 +462,121 @@ on_notify_stored(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 }
 
+static long long
+events_maxlen(const struct gw_ctx *gw)
+{
+	return gw->devops != NULL ? gw->devops->events_maxlen
+	                          : GW_EVENTS_MAXLEN_DEFAULT;
+}
+
 static lwm2m_err
-notify_xadd(struct gw_notify_copy *c)
+events_xadd(struct gw_events_copy *c)
 {
 	const struct lwm2m_devop_notify *n = &c->n;
 	struct gw_ctx *gw = c->gw;
 	char path[48], hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
 
-	if (gw->devops == NULL) {
-		return LWM2M_EBACKEND;
+	if (c->kind != LWM2M_ENV_EV_NOTIFY) {
+		return lwm2m_redis_cmd(
+		    gw->redis, on_events_stored, c,
+		    "XADD " LWM2M_KEY_EVENTS " MAXLEN ~ %lld * type %s id %s "
+		    "org %lld gw %s ts %lld ep %s",
+		    events_maxlen(gw), event_type(c->kind), n->client,
+		    (long long)n->org, gw->cfg.gw_id, (long long)n->ts, c->ep);
 	}
 	lwm2m_path_format(&n->path, path, sizeof path);
 	token_hex(n->token, hex);
 	return lwm2m_redis_cmd(
-	    gw->redis, on_notify_stored, c,
+	    gw->redis, on_events_stored, c,
 	    "XADD " LWM2M_KEY_EVENTS " MAXLEN ~ %lld * type notify "
 	    "id %s org %lld gw %s ts %lld path %s ct %d code %d "
 	    "seq %u token %s payload %b",
-	    gw->devops->events_maxlen, n->client, (long long)n->org,
-	    gw->cfg.gw_id, (long long)n->ts, path,
-	    (n->flags & LWM2M_DEVOP_RF_CT) ? n->ct : -1, n->code, n->observe,
-	    hex, c->data, n->payload_len);
+	    events_maxlen(gw), n->client, (long long)n->org, gw->cfg.gw_id,
+	    (long long)n->ts, path, (n->flags & LWM2M_DEVOP_RF_CT) ? n->ct : -1,
+	    n->code, n->observe, hex, c->data, n->payload_len);
 }
 
-/* store_notify appends n to LWM2M_KEY_EVENTS from a copy that lives until
- * Redis acknowledged it; behind the backlog when one is waiting, so the
- * stream keeps the order of arrival. */
+/* events_store takes c (filled but for gw and size, of payload_len bytes
+ * of data) and appends it to LWM2M_KEY_EVENTS, keeping it until Redis
+ * acknowledged it; behind the backlog when one is waiting, so the stream
+ * keeps the order of arrival. */
 static void
-store_notify(struct gw_ctx *gw, const struct lwm2m_devop_notify *n)
+events_store(struct gw_ctx *gw, struct gw_events_copy *c, size_t payload_len)
 {
-	struct gw_notify_copy *c = malloc(sizeof *c + n->payload_len);
+	c->gw = gw;
+	c->size = sizeof *c + payload_len;
+	if (gw->events_backlog.list.n > 0 || events_xadd(c) != LWM2M_OK) {
+		backlog_push(gw, c);
+	}
+}
+
+/* a fresh copy with room for payload_len bytes of data; NULL (counted and
+ * logged as a loss) when out of memory */
+static struct gw_events_copy *
+events_copy_new(struct gw_ctx *gw, uint16_t kind, const char *client,
+                size_t payload_len)
+{
+	struct gw_events_copy *c = malloc(sizeof *c + payload_len);
 
 	if (c == NULL) {
 		lwm2m_log(LWM2M_LOG_ERR,
-		          "notification of client %s dropped: "
-		          "out of memory",
-		          n->client);
-		lwm2m_metrics_inc(gw->notify_backlog.m_dropped);
+		          "%s entry of client %s dropped: out of memory",
+		          event_type(kind), client);
+		lwm2m_metrics_inc(gw->events_backlog.m_dropped);
+		return NULL;
+	}
+	memset(c, 0, sizeof *c);
+	c->kind = kind;
+	return c;
+}
+
+void
+gw_events_add(struct gw_ctx *gw, uint16_t kind, const char *id, const char *ep,
+              long long org)
+{
+	struct gw_events_copy *c;
+
+	if (gw->redis == NULL ||
+	    (c = events_copy_new(gw, kind, id, 0)) == NULL) {
 		return;
 	}
-	c->gw = gw;
-	c->size = sizeof *c + n->payload_len;
+	snprintf(c->n.client, sizeof c->n.client, "%s", id);
+	snprintf(c->ep, sizeof c->ep, "%s", ep);
+	c->n.org = org;
+	c->n.ts = lwm2m_now_ms();
+	events_store(gw, c, 0);
+}
+
+/* store_notify appends n to LWM2M_KEY_EVENTS through a copy */
+static void
+store_notify(struct gw_ctx *gw, const struct lwm2m_devop_notify *n)
+{
+	struct gw_events_copy *c =
+	    events_copy_new(gw, LWM2M_ENV_EV_NOTIFY, n->client, n->payload_len);
+
+	if (c == NULL) {
+		return;
+	}
 	c->n = *n;
 	if (n->payload_len > 0) {
 		memcpy(c->data, n->payload, n->payload_len);
 	}
 	c->n.payload = c->data;
-	if (gw->notify_backlog.list.n > 0 || notify_xadd(c) != LWM2M_OK) {
-		backlog_push(gw, c);
-	}
+	events_store(gw, c, n->payload_len);
 }
 
 void
-gw_notify_flush(struct gw_ctx *gw)
+gw_events_flush(struct gw_ctx *gw)
 {
-	struct gw_notify_backlog *b = &gw->notify_backlog;
+	struct gw_events_backlog *b = &gw->events_backlog;
 	size_t sent = 0;
 
 	while (b->list.head != NULL && lwm2m_redis_connected(gw->redis)) {
-		struct gw_notify_copy *c =
-		    (struct gw_notify_copy *)b->list.head;
+		struct gw_events_copy *c =
+		    (struct gw_events_copy *)b->list.head;
 
-		/* its callback runs later, never inside notify_xadd */
-		if (notify_xadd(c) != LWM2M_OK) {
+		/* its callback runs later, never inside events_xadd */
+		if (events_xadd(c) != LWM2M_OK) {
 			break;
 		}
 		gw_qlist_remove(&b->list, &c->node);
@@ -545,7 +585,7 @@ gw_notify_flush(struct gw_ctx *gw)
 	}
 	if (sent > 0) {
 		lwm2m_log(LWM2M_LOG_NOTICE,
-		          "%zu notifications held while Redis was unavailable "
+		          "%zu entries held while Redis was unavailable "
 		          "sent to %s",
 		          sent, LWM2M_KEY_EVENTS);
 	}
@@ -556,14 +596,14 @@ gw_notify_flush(struct gw_ctx *gw)
 }
 
 void
-gw_notify_backlog_free(struct gw_ctx *gw)
+gw_events_backlog_free(struct gw_ctx *gw)
 {
-	struct gw_notify_backlog *b = &gw->notify_backlog;
+	struct gw_events_backlog *b = &gw->events_backlog;
 	struct gw_qnode *n;
 
 	if (b->list.n > 0) {
 		lwm2m_log(LWM2M_LOG_WARNING,
-		          "%zu notifications never written to %s: Redis was "
+		          "%zu entries never written to %s: Redis was "
 		          "unavailable until the gateway stopped",
 		          b->list.n, LWM2M_KEY_EVENTS);
 	}
@@ -921,7 +961,7 @@ gw_obs_start(struct gw_ctx *gw)
 	    NULL, "lwds_gw_events_cap_reached_total",
 	    "Times the {events} stream was found at LWDS_EVENTS_MAXLEN");
 	v = lwm2m_getenv("LWDS_GW_NOTIFY_BACKLOG_BYTES", NULL);
-	gw->notify_backlog.max_bytes = GW_NOTIFY_BACKLOG_DEFAULT;
+	gw->events_backlog.max_bytes = GW_EVENTS_BACKLOG_DEFAULT;
 	if (v != NULL) {
 		long long max;
 		if (lwm2m_parse_int(v, 0, INT64_MAX, &max) != LWM2M_OK ||
@@ -930,14 +970,16 @@ gw_obs_start(struct gw_ctx *gw)
 			          "bad LWDS_GW_NOTIFY_BACKLOG_BYTES \"%s\"", v);
 			return LWM2M_EINVAL;
 		}
-		gw->notify_backlog.max_bytes = (size_t)max;
+		gw->events_backlog.max_bytes = (size_t)max;
 	}
-	gw->notify_backlog.m_len = lwm2m_metrics_gauge(
+	gw->events_backlog.m_len = lwm2m_metrics_gauge(
 	    NULL, "lwds_gw_notify_backlog",
-	    "Notifications held while Redis cannot take them");
-	gw->notify_backlog.m_dropped = lwm2m_metrics_counter(
+	    "Entries of the {events} stream (notifications, client "
+	    "events) held while Redis cannot take them");
+	gw->events_backlog.m_dropped = lwm2m_metrics_counter(
 	    NULL, "lwds_gw_notify_dropped_total",
-	    "Notifications never written to the {events} stream");
+	    "Entries (notifications, client events) never written to the "
+	    "{events} stream");
 	ds->obs = calloc(OBS_BUCKETS, sizeof *ds->obs);
 	ds->obs_buckets = OBS_BUCKETS;
 	ds->flush_ev = event_new(gw->base, -1, 0, on_flush, gw);

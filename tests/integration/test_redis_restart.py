@@ -8,6 +8,7 @@ still delivers, /health follows Redis."""
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -17,7 +18,7 @@ import urllib.request
 from deploylib import (AofRedis, Api, Proc, Sentinel, Sink, base_env,
                        free_port, http_status, listed_ids, register,
                        retrying, wait_until)
-from lwdslib import Sim
+from lwdslib import Redis, Sim
 
 
 class Traffic(threading.Thread):
@@ -106,6 +107,83 @@ class Stack:
         shutil.rmtree(self.logdir, ignore_errors=True)
 
 
+def gw_metric(stack, name):
+    """A value of coap-gw's /metrics, or None."""
+    url = "http://127.0.0.1:%d/metrics" % stack.gw_health
+    with urllib.request.urlopen(url, timeout=2) as f:
+        for line in f.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+class CutProxy:
+    """A TCP proxy in front of Redis that, once armed with a marker, closes
+    the connection carrying the first chunk that holds it, without passing
+    that chunk on: Redis never gets those commands, and their sender finds
+    its connection lost with them in flight.  Later connections pass."""
+
+    def __init__(self, host, port):
+        self.upstream = (host, port)
+        self.marker = None
+        self.cut = threading.Event()
+        self.lock = threading.Lock()
+        self.socks = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self, marker):
+        with self.lock:
+            self.marker = marker
+
+    def _accept(self):
+        while True:
+            try:
+                down, _ = self.listener.accept()
+                up = socket.create_connection(self.upstream)
+            except OSError:
+                return
+            with self.lock:
+                self.socks += [down, up]
+            threading.Thread(target=self._pump, args=(down, up, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, to_redis):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            with self.lock:
+                hit = to_redis and self.marker and self.marker in data
+                if hit:
+                    self.marker = None
+            if not data or hit:
+                for sk in (src, dst):
+                    try:
+                        sk.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                if hit:
+                    self.cut.set()
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        self.listener.close()
+        with self.lock:
+            for sk in self.socks:
+                sk.close()
+
+
 class RestartCase(unittest.TestCase):
     """A private AofRedis under the four services, a hook sink."""
     EXTRA_ENV = None
@@ -118,14 +196,6 @@ class RestartCase(unittest.TestCase):
         self.stack = Stack(self.redis.url, self.EXTRA_ENV)
         self.addCleanup(self.stack.close)
         self.stack.wait_healthy()
-
-    def gw_metric(self, name):
-        url = "http://127.0.0.1:%d/metrics" % self.stack.gw_health
-        with urllib.request.urlopen(url, timeout=2) as f:
-            for line in f.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-        return None
 
     def hook_values(self, path):
         with self.sink.lock:
@@ -187,8 +257,8 @@ class RestartCase(unittest.TestCase):
                    "coap-gw /health 503 while Redis is down")
         set_value(v)
         # the gateway took it: held, or counted as dropped
-        wait_until(lambda: (self.gw_metric("lwds_gw_notify_backlog") or 0)
-                   + (self.gw_metric("lwds_gw_notify_dropped_total") or 0)
+        wait_until(lambda: (gw_metric(self.stack, "lwds_gw_notify_backlog") or 0)
+                   + (gw_metric(self.stack, "lwds_gw_notify_dropped_total") or 0)
                    == 1, 10, 0.1, "the notification taken by the gateway")
         self.redis.start_again()
         st.wait_healthy()
@@ -241,8 +311,8 @@ class TestRedisRestart(RestartCase):
         wait_until(lambda: delivered(77.5), 20, 0.1,
                    "the held notification delivered: %r"
                    % self.hook_values("/obs"))
-        self.assertEqual(self.gw_metric("lwds_gw_notify_backlog"), 0)
-        self.assertEqual(self.gw_metric("lwds_gw_notify_dropped_total"), 0)
+        self.assertEqual(gw_metric(self.stack, "lwds_gw_notify_backlog"), 0)
+        self.assertEqual(gw_metric(self.stack, "lwds_gw_notify_dropped_total"), 0)
         self.stack.check()
 
 
@@ -254,12 +324,53 @@ class TestRedisRestartNoBacklog(RestartCase):
     def test_notification_past_the_backlog_limit_is_counted(self):
         set_value, delivered = self.observed_device()
         self.notify_during_outage(set_value, 66.5)
-        self.assertEqual(self.gw_metric("lwds_gw_notify_dropped_total"), 1)
+        self.assertEqual(gw_metric(self.stack, "lwds_gw_notify_dropped_total"), 1)
         set_value(67.5)
         wait_until(lambda: delivered(67.5), 20, 0.1,
                    "the next notification delivered")
         self.assertFalse(delivered(66.5))
         self.stack.check()
+
+
+class TestEventConnectionLost(unittest.TestCase):
+    """A client's connectivity event goes to {events} after the device got
+    its answer; when the gateway's connection to Redis is lost with that
+    XADD in flight, the event is held and written on reconnect, not lost."""
+
+    def setUp(self):
+        self.redis = Redis()
+        self.addCleanup(self.redis.close)
+        self.proxy = CutProxy(self.redis.host, self.redis.port)
+        self.addCleanup(self.proxy.close)
+        self.sink = Sink()
+        self.addCleanup(self.sink.close)
+        self.stack = Stack(self.redis.url,
+                           names=("broker", "rest-api", "webhook"))
+        self.addCleanup(self.stack.close)
+        env = dict(self.stack.env, LWDS_REDIS_URL="redis://127.0.0.1:%d/%d"
+                   % (self.proxy.port, self.redis.db))
+        self.stack.procs.append(Proc("coap-gw", env, self.stack.logdir))
+        self.stack.wait_healthy()
+
+    def test_update_event_in_flight_when_the_connection_drops(self):
+        st = self.stack
+        r = st.api.post("/subscriptions", st.token(), {
+            "SubscriptionType": "ClientUpdated",
+            "Url": self.sink.url("/upd")})
+        self.assertEqual(r.status, 201, r)
+        c, cid = register("127.0.0.1", st.coap, "cut-0")
+        self.addCleanup(c.close)
+        self.assertIsNotNone(cid, "registered")
+        # the event's XADD, and nothing after it, never reaches Redis
+        self.proxy.arm(b"$7\r\nupdated\r\n")
+        resp = c.request("POST", "rd/" + cid, query=["lt=300"])
+        self.assertEqual(resp.code_str, "2.04")
+        self.assertTrue(self.proxy.cut.wait(10), "the XADD was sent")
+        wait_until(lambda: cid in self.sink.clients("/upd"), 20, 0.1,
+                   "the ClientUpdated event delivered after the "
+                   "reconnect\n%s" % st.logs())
+        self.assertEqual(gw_metric(st, "lwds_gw_notify_dropped_total"), 0)
+        st.check()
 
 
 class TestSentinelFailover(unittest.TestCase):
