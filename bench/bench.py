@@ -8,7 +8,9 @@ printed next to the baseline measured in the same run, and their ratio.
 
   --short   CI smoke mode (well under 2 minutes): small counts, one run,
             proves the pipeline works; its figures are not judged.
-  --soak    also run the 10-minute soak (not in CI).
+  --soak    also run the 10-minute soak: updates, registrations and
+            de-registrations, REST reads and notifications at once
+            (bench/bench_soak.py; not in CI, whose --short runs 10 s of it).
 """
 import argparse
 import datetime
@@ -26,6 +28,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import lwdslib  # noqa: E402
 import bench_notify  # noqa: E402
 import bench_reads  # noqa: E402
+import bench_soak  # noqa: E402
 
 
 def build_bin(name):
@@ -285,43 +288,6 @@ def scenario_scale(cfg, redis, services, res):
     ]
 
 
-def scenario_soak(cfg, redis, services, res):
-    """Updates at a steady rate for cfg.soak_seconds seconds; memory sampled."""
-    gw_pid = services.procs["coap-gw"].pid
-    p = subprocess.Popen(
-        [build_bin(LOAD), "--server", "127.0.0.1:%d" % services.coap_port,
-         "--count", str(cfg.soak_devices), "--prefix", "soak-",
-         "--sockets", "64", "--update-seconds", str(cfg.soak_seconds),
-         "--rate", str(cfg.soak_rate)],
-        stdout=subprocess.PIPE, text=True)
-    samples = []
-    step = min(10.0, cfg.soak_seconds / 10.0)
-    while p.poll() is None:
-        samples.append((time.monotonic(), rss_kib(gw_pid),
-                        redis_used(redis)))
-        time.sleep(step)
-    phases = [json.loads(x) for x in p.stdout.read().splitlines()]
-    services.check_running()
-    res["soak"] = {"phases": phases, "samples": samples}
-    upd = [x for x in phases if x["phase"] == "update"]
-    if not upd:
-        raise RuntimeError("soak load generator stopped early (exit %s): %s"
-                           % (p.returncode, phases))
-    upd = upd[0]
-    third = max(len(samples) // 3, 1)
-    early = median([s[1] for s in samples[third:2 * third]] or [0])
-    late = median([s[1] for s in samples[2 * third:]] or [0])
-    return [
-        row("soak updates/s (%d s, %d devices)"
-            % (cfg.soak_seconds, cfg.soak_devices), "1/s", upd["rate"],
-            cfg.soak_rate, "rate asked"),
-        row("soak errors+timeouts", "", upd["errors"] + upd["timeouts"], 0,
-            "", "0"),
-        row("soak coap-gw RSS last third vs middle third", "KiB", late,
-            early, "middle third", "ratio ~1.0"),
-    ]
-
-
 # --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
@@ -375,9 +341,6 @@ def parse_args():
                     "measured for lwds and the baseline in every run "
                     "(--short: --sockets only)")
     ap.add_argument("--update-seconds", type=float, default=10)
-    ap.add_argument("--soak-seconds", type=int, default=600)
-    ap.add_argument("--soak-devices", type=int, default=20000)
-    ap.add_argument("--soak-rate", type=float, default=2000)
     ap.add_argument("--aof", action="store_true",
                     help="Redis with the deployment's persistence "
                     "(appendonly yes, appendfsync everysec) for the storm, "
@@ -389,11 +352,12 @@ def parse_args():
     ap.add_argument("--no-reads", action="store_true",
                     help="skip scenario 3 (REST reads)")
     bench_reads.add_args(ap)
+    bench_soak.add_args(ap)
     cfg = ap.parse_args()
     if cfg.short:
         cfg.runs, cfg.storm, cfg.sim, cfg.scale = 1, 2000, 500, 5000
         cfg.update_seconds = 2
-        cfg.soak_seconds, cfg.soak_devices = 10, 500
+        bench_soak.short(cfg)
         bench_notify.short(cfg)
         bench_reads.shorten(cfg)
         cfg.sweep = str(cfg.sockets)
@@ -443,11 +407,20 @@ def main():
         services = start(redis)
         try:
             rows += scenario_scale(cfg, redis, services, res)
-            if cfg.soak or cfg.short:
-                rows += scenario_soak(cfg, redis, services, res)
             services.check_running()
         finally:
             services.stop()
+        if cfg.soak or cfg.short:
+            redis.command("FLUSHALL")
+            services = start(redis)
+            try:
+                rows += bench_soak.scenario_soak(cfg, redis, services, res,
+                                                 sys.modules[__name__])
+            except (RuntimeError, AssertionError):
+                print(services.logs(20), file=sys.stderr)
+                raise
+            finally:
+                services.stop()
     finally:
         redis.close()
     if not cfg.no_reads:
