@@ -1,6 +1,7 @@
 /* libFuzzer target for the CoRE link-format parser (lwm2m_link) and the
  * registration payload interpretation of coap-gw (gw_reg_links_parse):
- * parse, write back, parse the result again and check it is stable. */
+ * parse, write back, parse the result again (into a caller's space, as
+ * coap-gw does) and check it is stable. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,14 @@ roundtrip(const struct lwm2m_link_list *l)
 {
 	size_t len = lwm2m_link_format_len(l), len2;
 	char *buf = malloc(len + 1), *buf2;
-	struct lwm2m_link_list *again = NULL;
+	struct lwm2m_link_space space;
+	struct lwm2m_link_list again_list, *again = &again_list;
 
 	if (buf == NULL) {
 		return;
 	}
 	if (lwm2m_link_format(l, buf, len + 1, NULL) != LWM2M_OK ||
-	    lwm2m_link_parse(buf, len, l->n_links, &again, NULL, 0) !=
+	    lwm2m_link_parse_in(buf, len, l->n_links, &space, again, NULL, 0) !=
 	        LWM2M_OK ||
 	    again->n_links != l->n_links) {
 		abort();
@@ -36,7 +38,7 @@ roundtrip(const struct lwm2m_link_list *l)
 		}
 		free(buf2);
 	}
-	lwm2m_link_list_free(again);
+	lwm2m_link_list_fini(again, &space);
 	free(buf);
 }
 

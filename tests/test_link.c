@@ -158,6 +158,113 @@ START_TEST(test_lwm2m_link_list_free_null)
 }
 END_TEST
 
+/* the same links and attributes as lwm2m_link_parse's list */
+static void
+assert_same_list(const struct lwm2m_link_list *a,
+                 const struct lwm2m_link_list *b)
+{
+	ck_assert_uint_eq(a->n_links, b->n_links);
+	ck_assert_uint_eq(a->n_attrs, b->n_attrs);
+	for (size_t i = 0; i < a->n_links; i++) {
+		ck_assert_ptr_eq(a->links[i].uri, b->links[i].uri);
+		ck_assert_uint_eq(a->links[i].uri_len, b->links[i].uri_len);
+		ck_assert_uint_eq(a->links[i].first_attr,
+		                  b->links[i].first_attr);
+		ck_assert_uint_eq(a->links[i].n_attrs, b->links[i].n_attrs);
+	}
+	for (size_t i = 0; i < a->n_attrs; i++) {
+		ck_assert_ptr_eq(a->attrs[i].name, b->attrs[i].name);
+		ck_assert_uint_eq(a->attrs[i].name_len, b->attrs[i].name_len);
+		ck_assert_ptr_eq(a->attrs[i].value, b->attrs[i].value);
+		ck_assert_uint_eq(a->attrs[i].value_len, b->attrs[i].value_len);
+		ck_assert_int_eq(a->attrs[i].quoted, b->attrs[i].quoted);
+	}
+}
+
+/* parses text both ways, checks the lists are equal and whether the
+ * space held the links and the attributes */
+static void
+check_parse_in(const char *text, bool links_in_space, bool attrs_in_space)
+{
+	struct lwm2m_link_space space;
+	struct lwm2m_link_list list, *heap = parse_ok(text);
+
+	ck_assert_int_eq(lwm2m_link_parse_in(text, strlen(text), 100, &space,
+	                                     &list, NULL, 0),
+	                 LWM2M_OK);
+	assert_same_list(&list, heap);
+	ck_assert_int_eq(list.links == space.links, links_in_space);
+	ck_assert_int_eq(list.attrs == space.attrs, attrs_in_space);
+	lwm2m_link_list_fini(&list, &space);
+	ck_assert_ptr_null(list.links);
+	lwm2m_link_list_free(heap);
+}
+
+START_TEST(test_lwm2m_link_parse_in_space)
+{
+	check_parse_in("</>;rt=\"oma.lwm2m\";ct=\"60 110 112 11542 11543\","
+	               "</1/0>,</3/0>,</5/0>,</3303/0>,</3442/0>",
+	               true, true);
+	check_parse_in("", true, true);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_parse_in_beyond_space)
+{
+	char buf[2048];
+	size_t n = 0;
+
+	/* one link past the space's links, then one attribute past its
+	 * attributes: both arrays move to the heap mid-parse */
+	for (int i = 0; i <= LWM2M_LINK_SPACE_LINKS; i++) {
+		n += (size_t)sprintf(buf + n, "%s</%d/0>;a;b=\"x\"",
+		                     i ? "," : "", i);
+	}
+	check_parse_in(buf, false, false);
+	n = (size_t)sprintf(buf, "</a>");
+	for (int i = 0; i < LWM2M_LINK_SPACE_ATTRS; i++) {
+		n += (size_t)sprintf(buf + n, ";a%d", i);
+	}
+	sprintf(buf + n, ",</b>;c");
+	check_parse_in(buf, true, false);
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_parse_in_errors)
+{
+	struct lwm2m_link_space space;
+	struct lwm2m_link_list list = {.n_links = 7};
+	char buf[2048], diag[128], diag_heap[128];
+	size_t n = 0;
+
+	/* the same errors and texts as lwm2m_link_parse, after the arrays
+	 * moved to the heap (nothing leaks: valgrind) and before */
+	for (int i = 0; i < 2 * LWM2M_LINK_SPACE_LINKS; i++) {
+		n += (size_t)sprintf(buf + n, "</%d>;a;b,", i);
+	}
+	sprintf(buf + n, "</x");
+	ck_assert_int_eq(lwm2m_link_parse_in(buf, strlen(buf), 100, &space,
+	                                     &list, diag, sizeof diag),
+	                 LWM2M_EPROTO);
+	ck_assert_int_eq(parse_err(buf, 100, diag_heap, sizeof diag_heap),
+	                 LWM2M_EPROTO);
+	ck_assert_str_eq(diag, diag_heap);
+	ck_assert_int_eq(lwm2m_link_parse_in(buf, strlen(buf), 20, &space,
+	                                     &list, diag, sizeof diag),
+	                 LWM2M_ELIMIT);
+	ck_assert_int_eq(lwm2m_link_parse_in("</a>,</b>,</c>", 14, 2, &space,
+	                                     &list, NULL, 0),
+	                 LWM2M_ELIMIT);
+	ck_assert_uint_eq(list.n_links, 7); /* not written on failure */
+}
+END_TEST
+
+START_TEST(test_lwm2m_link_list_fini_null)
+{
+	lwm2m_link_list_fini(NULL, NULL);
+}
+END_TEST
+
 static Suite *
 link_suite(void)
 {
@@ -172,6 +279,11 @@ link_suite(void)
 	tcase_add_test(tc, test_lwm2m_link_parse_malformed);
 	tcase_add_test(tc, test_lwm2m_link_parse_limits);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_link_parse_in");
+	tcase_add_test(tc, test_lwm2m_link_parse_in_space);
+	tcase_add_test(tc, test_lwm2m_link_parse_in_beyond_space);
+	tcase_add_test(tc, test_lwm2m_link_parse_in_errors);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_link_attr_find");
 	tcase_add_test(tc, test_lwm2m_link_attr_find_present_absent);
 	suite_add_tcase(s, tc);
@@ -180,6 +292,9 @@ link_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_link_list_free");
 	tcase_add_test(tc, test_lwm2m_link_list_free_null);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lwm2m_link_list_fini");
+	tcase_add_test(tc, test_lwm2m_link_list_fini_null);
 	suite_add_tcase(s, tc);
 	return s;
 }

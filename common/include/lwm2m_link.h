@@ -52,6 +52,34 @@ lwm2m_err lwm2m_link_parse(const char *buf, size_t len, size_t max_links,
  * returns NULL. */
 struct lwm2m_link_list *lwm2m_link_list_free(struct lwm2m_link_list *list);
 
+/* The links and attributes lwm2m_link_parse_in fills before it allocates:
+ * a device's registration payload fits, so parsing it allocates nothing
+ * (the list and its two growing arrays were six calls into the allocator
+ * per Register; bench/README.md, ninth storm round).  About 1.8 KiB. */
+#define LWM2M_LINK_SPACE_LINKS 16
+#define LWM2M_LINK_SPACE_ATTRS 32
+
+struct lwm2m_link_space {
+	struct lwm2m_link links[LWM2M_LINK_SPACE_LINKS];
+	struct lwm2m_link_attr attrs[LWM2M_LINK_SPACE_ATTRS];
+};
+
+/* lwm2m_link_parse_in is lwm2m_link_parse into *ret_list (written only on
+ * success), whose arrays start in the caller's space (on the stack, say)
+ * and move to the heap only past its size.  space must outlive the list;
+ * release with lwm2m_link_list_fini(list, space).  On failure nothing is
+ * left to release.  Same limits and errors as lwm2m_link_parse. */
+lwm2m_err lwm2m_link_parse_in(const char *buf, size_t len, size_t max_links,
+                              struct lwm2m_link_space *space,
+                              struct lwm2m_link_list *ret_list, char *diag,
+                              size_t diag_size);
+
+/* lwm2m_link_list_fini frees what a list holds beyond space (space NULL:
+ * both arrays) and zeroes it; NULL-safe.  The list itself is the
+ * caller's. */
+void lwm2m_link_list_fini(struct lwm2m_link_list *list,
+                          const struct lwm2m_link_space *space);
+
 /* lwm2m_link_attr_find returns the first attribute of link named name, or
  * NULL. */
 const struct lwm2m_link_attr *

@@ -10,6 +10,7 @@ struct parser {
 	size_t len, pos, max_links;
 	struct lwm2m_link_list *list;
 	size_t links_cap, attrs_cap;
+	struct lwm2m_link_space *space; /* the list's first arrays, or NULL */
 	char *diag;
 	size_t diag_size;
 };
@@ -77,8 +78,10 @@ peek(struct parser *p, char c)
 	return p->pos < p->len && p->buf[p->pos] == c;
 }
 
+/* makes room for need elements in *arr; an array in the caller's space
+ * (fixed) moves to the heap, a heap array is reallocated */
 static lwm2m_err
-grow(void **arr, size_t *cap, size_t need, size_t elem)
+grow(void **arr, size_t *cap, size_t need, size_t elem, const void *fixed)
 {
 	size_t ncap = *cap ? *cap * 2 : 8;
 	void *n;
@@ -86,7 +89,14 @@ grow(void **arr, size_t *cap, size_t need, size_t elem)
 	if (need <= *cap) {
 		return LWM2M_OK;
 	}
-	n = realloc(*arr, ncap * elem);
+	if (fixed != NULL && *arr == fixed) {
+		n = malloc(ncap * elem);
+		if (n != NULL) {
+			memcpy(n, fixed, *cap * elem);
+		}
+	} else {
+		n = realloc(*arr, ncap * elem);
+	}
 	if (n == NULL) {
 		return LWM2M_ENOMEM;
 	}
@@ -157,7 +167,8 @@ parse_attr(struct parser *p, struct lwm2m_link *link)
 		            LWM2M_LINK_MAX_ATTRS);
 	}
 	if (grow((void **)&l->attrs, &p->attrs_cap, l->n_attrs + 1,
-	         sizeof *l->attrs) != LWM2M_OK) {
+	         sizeof *l->attrs,
+	         p->space ? p->space->attrs : NULL) != LWM2M_OK) {
 		return LWM2M_ENOMEM;
 	}
 	a = &l->attrs[l->n_attrs];
@@ -230,7 +241,8 @@ parse_link(struct parser *p)
 		return err;
 	}
 	if (grow((void **)&l->links, &p->links_cap, l->n_links + 1,
-	         sizeof *l->links) != LWM2M_OK) {
+	         sizeof *l->links,
+	         p->space ? p->space->links : NULL) != LWM2M_OK) {
 		return LWM2M_ENOMEM;
 	}
 	l->links[l->n_links++] = link;
@@ -263,39 +275,92 @@ parse_all(struct parser *p)
 	}
 }
 
+/* parses into list (zeroed by the caller), starting in space when not
+ * NULL; on failure frees what it allocated */
+static lwm2m_err
+parse_into(const char *buf, size_t len, size_t max_links,
+           struct lwm2m_link_space *space, struct lwm2m_link_list *list,
+           char *diag, size_t diag_size)
+{
+	struct parser p = {.buf = buf,
+	                   .len = len,
+	                   .max_links = max_links,
+	                   .list = list,
+	                   .space = space,
+	                   .diag = diag,
+	                   .diag_size = diag_size};
+	lwm2m_err err;
+
+	if (space != NULL) {
+		list->links = space->links;
+		list->attrs = space->attrs;
+		p.links_cap = LWM2M_LINK_SPACE_LINKS;
+		p.attrs_cap = LWM2M_LINK_SPACE_ATTRS;
+	}
+	err = parse_all(&p);
+	if (err != LWM2M_OK) {
+		lwm2m_link_list_fini(list, space);
+	}
+	return err;
+}
+
 lwm2m_err
 lwm2m_link_parse(const char *buf, size_t len, size_t max_links,
                  struct lwm2m_link_list **ret_list, char *diag,
                  size_t diag_size)
 {
-	struct parser p = {.buf = buf,
-	                   .len = len,
-	                   .max_links = max_links,
-	                   .diag = diag,
-	                   .diag_size = diag_size};
+	struct lwm2m_link_list *list = calloc(1, sizeof *list);
 	lwm2m_err err;
 
-	p.list = calloc(1, sizeof *p.list);
-	if (p.list == NULL) {
+	if (list == NULL) {
 		return LWM2M_ENOMEM;
 	}
-	err = parse_all(&p);
+	err = parse_into(buf, len, max_links, NULL, list, diag, diag_size);
 	if (err != LWM2M_OK) {
-		lwm2m_link_list_free(p.list);
+		free(list);
 		return err;
 	}
-	*ret_list = p.list;
+	*ret_list = list;
 	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m_link_parse_in(const char *buf, size_t len, size_t max_links,
+                    struct lwm2m_link_space *space,
+                    struct lwm2m_link_list *ret_list, char *diag,
+                    size_t diag_size)
+{
+	struct lwm2m_link_list list = {0};
+	lwm2m_err err =
+	    parse_into(buf, len, max_links, space, &list, diag, diag_size);
+
+	if (err == LWM2M_OK) {
+		*ret_list = list;
+	}
+	return err;
+}
+
+void
+lwm2m_link_list_fini(struct lwm2m_link_list *list,
+                     const struct lwm2m_link_space *space)
+{
+	if (list == NULL) {
+		return;
+	}
+	if (space == NULL || list->links != space->links) {
+		free(list->links);
+	}
+	if (space == NULL || list->attrs != space->attrs) {
+		free(list->attrs);
+	}
+	memset(list, 0, sizeof *list);
 }
 
 struct lwm2m_link_list *
 lwm2m_link_list_free(struct lwm2m_link_list *list)
 {
-	if (list != NULL) {
-		free(list->links);
-		free(list->attrs);
-		free(list);
-	}
+	lwm2m_link_list_fini(list, NULL);
+	free(list);
 	return NULL;
 }
 

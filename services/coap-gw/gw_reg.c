@@ -576,7 +576,8 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
                    char *diag, size_t diag_size)
 {
 	struct gw_reg_links out;
-	struct lwm2m_link_list *l;
+	struct lwm2m_link_space space;
+	struct lwm2m_link_list list, *l = &list;
 	struct obj_link stack_objs[LINKS_ON_STACK], *objs = stack_objs;
 	const struct lwm2m_link *root = NULL;
 	lwm2m_err err;
@@ -586,7 +587,8 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 		             "link-format payload over %d bytes",
 		             GW_PAYLOAD_MAX);
 	}
-	err = lwm2m_link_parse(buf, len, GW_LINKS_MAX, &l, diag, diag_size);
+	err = lwm2m_link_parse_in(buf, len, GW_LINKS_MAX, &space, l, diag,
+	                          diag_size);
 	if (err != LWM2M_OK) {
 		return err == LWM2M_ELIMIT ? LWM2M_EPROTO : err;
 	}
@@ -601,7 +603,7 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 	if (objs != stack_objs) {
 		free(objs);
 	}
-	lwm2m_link_list_free(l);
+	lwm2m_link_list_fini(l, &space);
 	if (err != LWM2M_OK) {
 		gw_reg_links_fini(&out);
 		return err;
