@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libevent.h>
+#include <event2/event.h>
 #include <hiredis/async.h>
 
 #include "lwm2m_id.h"
@@ -257,6 +257,114 @@ on_disconnect(const redisAsyncContext *ac, int status)
 	}
 }
 
+/* A hiredis context's events on the loop, as hiredis's libevent adapter
+ * makes them, but a command adds the write event only when it is not
+ * pending already: hiredis asks for it after every command, and
+ * event_add of a pending event cost ~90 instructions a command (coap-gw
+ * sends four per Register; bench/README.md, ninth storm round). */
+struct ev_glue {
+	redisAsyncContext *ac;
+	struct event *rev, *wev;
+	bool writing; /* wev is pending */
+};
+
+static void
+glue_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_glue *g = arg;
+
+	redisAsyncHandleRead(g->ac);
+}
+
+static void
+glue_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_glue *g = arg;
+
+	g->writing = false; /* libevent removed it: not EV_PERSIST */
+	redisAsyncHandleWrite(g->ac);
+}
+
+static void
+glue_add_read(void *arg)
+{
+	struct ev_glue *g = arg;
+
+	event_add(g->rev, NULL);
+}
+
+static void
+glue_del_read(void *arg)
+{
+	struct ev_glue *g = arg;
+
+	event_del(g->rev);
+}
+
+static void
+glue_add_write(void *arg)
+{
+	struct ev_glue *g = arg;
+
+	if (!g->writing) {
+		g->writing = event_add(g->wev, NULL) == 0;
+	}
+}
+
+static void
+glue_del_write(void *arg)
+{
+	struct ev_glue *g = arg;
+
+	g->writing = false;
+	event_del(g->wev);
+}
+
+static void
+glue_cleanup(void *arg)
+{
+	struct ev_glue *g = arg;
+
+	event_free(g->rev);
+	event_free(g->wev);
+	free(g);
+}
+
+/* puts ac's socket on base (both events added, as hiredis's adapter does:
+ * the write event tells when a connect completes); redisAsyncFree undoes
+ * it.  LWM2M_ENOMEM leaves ac as it was. */
+static lwm2m_err
+attach(redisAsyncContext *ac, struct event_base *base)
+{
+	struct ev_glue *g = calloc(1, sizeof *g);
+
+	if (g == NULL) {
+		return LWM2M_ENOMEM;
+	}
+	g->ac = ac;
+	g->rev = event_new(base, ac->c.fd, EV_READ, glue_on_read, g);
+	g->wev = event_new(base, ac->c.fd, EV_WRITE, glue_on_write, g);
+	if (g->rev == NULL || g->wev == NULL) {
+		if (g->rev != NULL) {
+			event_free(g->rev);
+		}
+		if (g->wev != NULL) {
+			event_free(g->wev);
+		}
+		free(g);
+		return LWM2M_ENOMEM;
+	}
+	ac->ev.data = g;
+	ac->ev.addRead = glue_add_read;
+	ac->ev.delRead = glue_del_read;
+	ac->ev.addWrite = glue_add_write;
+	ac->ev.delWrite = glue_del_write;
+	ac->ev.cleanup = glue_cleanup;
+	event_add(g->rev, NULL);
+	g->writing = event_add(g->wev, NULL) == 0;
+	return LWM2M_OK;
+}
+
 static void
 connect_master(struct lwm2m_redis *redis)
 {
@@ -276,9 +384,15 @@ connect_master(struct lwm2m_redis *redis)
 		schedule_retry(redis);
 		return;
 	}
+	if (attach(ac, redis->base) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_WARNING, "redis: connect failed: %s",
+		          "out of memory");
+		redisAsyncFree(ac);
+		schedule_retry(redis);
+		return;
+	}
 	ac->data = redis;
 	lwm2m__redis_replies_attach(&redis->replies, ac->c.reader);
-	redisLibeventAttach(ac, redis->base);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	redis->ac = ac;
@@ -378,8 +492,12 @@ sentinel_ask(struct lwm2m_redis *redis)
 		sentinel_next(redis);
 		return;
 	}
+	if (attach(ac, redis->base) != LWM2M_OK) {
+		redisAsyncFree(ac);
+		sentinel_next(redis);
+		return;
+	}
 	ac->data = redis;
-	redisLibeventAttach(ac, redis->base);
 	redisAsyncSetConnectCallback(ac, on_sentinel_connect);
 	redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
 	redis->sac = ac;
