@@ -369,11 +369,12 @@ valid_ver(const struct lwm2m_link_attr *a)
 	return true;
 }
 
+/* the object link k under root (rlen bytes) into ret */
 static lwm2m_err
 take_object(const struct lwm2m_link_list *l, const struct lwm2m_link *k,
-            const char *root, struct obj_link *ret, char *diag, size_t dsize)
+            const char *root, size_t rlen, struct obj_link *ret, char *diag,
+            size_t dsize)
 {
-	size_t rlen = strlen(root);
 	const struct lwm2m_link_attr *ver;
 
 	memset(ret, 0, sizeof *ret);
@@ -531,7 +532,7 @@ format_objs(const struct obj_link *objs, size_t n)
 			p = lwm2m_dec_put(p, (uint32_t)objs[i].inst);
 		}
 		*p++ = '>';
-		vlen = strlen(objs[i].ver);
+		vlen = objs[i].ver[0] != '\0' ? strlen(objs[i].ver) : 0;
 		if (vlen > 0) {
 			memcpy(p, ";ver=", 5);
 			memcpy(p + 5, objs[i].ver, vlen);
@@ -548,15 +549,15 @@ collect_objects(const struct lwm2m_link_list *l, const struct lwm2m_link *root,
                 struct gw_reg_links *out, struct obj_link *objs, char *diag,
                 size_t dsize)
 {
-	size_t n = 0;
+	size_t n = 0, rlen = strlen(out->root);
 	lwm2m_err err;
 
 	for (size_t i = 0; i < l->n_links; i++) {
 		if (&l->links[i] == root) {
 			continue;
 		}
-		err = take_object(l, &l->links[i], out->root, &objs[n], diag,
-		                  dsize);
+		err = take_object(l, &l->links[i], out->root, rlen, &objs[n],
+		                  diag, dsize);
 		if (err != LWM2M_OK) {
 			return err;
 		}
