@@ -52,21 +52,28 @@ gw_table_fini(struct gw_table *t)
 	memset(t, 0, sizeof *t);
 }
 
-struct gw_device *
-gw_table_get(const struct gw_table *t, const char *id)
+/* the entry of id, whose hash_id is h, or NULL */
+static struct gw_device *
+find(const struct gw_table *t, const char *id, size_t h)
 {
 	struct gw_device *d;
 
 	if (t->n_buckets == 0) {
 		return NULL;
 	}
-	d = t->buckets[hash_id(id) & (t->n_buckets - 1)];
+	d = t->buckets[h & (t->n_buckets - 1)];
 	for (; d != NULL; d = d->next) {
 		if (strcmp(d->id, id) == 0) {
 			return d;
 		}
 	}
 	return NULL;
+}
+
+struct gw_device *
+gw_table_get(const struct gw_table *t, const char *id)
+{
+	return find(t, id, hash_id(id));
 }
 
 static bool
@@ -97,8 +104,8 @@ struct gw_device *
 gw_table_put(struct gw_table *t, const char *id, const char *ep)
 {
 	size_t eplen = strlen(ep);
-	struct gw_device *d = gw_table_get(t, id);
-	size_t k;
+	size_t h = hash_id(id); /* once: ~200 instructions a Register */
+	struct gw_device *d = find(t, id, h);
 
 	if (d != NULL && strcmp(d->ep, ep) == 0) {
 		return d;
@@ -115,9 +122,8 @@ gw_table_put(struct gw_table *t, const char *id, const char *ep)
 	}
 	memcpy(d->id, id, strnlen(id, sizeof d->id - 1)); /* calloc'd: NUL */
 	memcpy(d->ep, ep, eplen + 1);
-	k = hash_id(id) & (t->n_buckets - 1);
-	d->next = t->buckets[k];
-	t->buckets[k] = d;
+	d->next = t->buckets[h & (t->n_buckets - 1)];
+	t->buckets[h & (t->n_buckets - 1)] = d;
 	t->count++;
 	return d;
 }
