@@ -373,7 +373,11 @@ format_numbers(struct gw_ctx *gw, const struct gw_record *r, struct reg_buf *b)
 	put_ll(b->org, r->org);
 	put_ll(b->lt, r->lt);
 	put_ll(b->reg, r->reg_ms);
-	put_ll(b->upd, r->upd_ms);
+	if (r->upd_ms == r->reg_ms) { /* a Register: the same number */
+		memcpy(b->upd, b->reg, sizeof b->upd);
+	} else {
+		put_ll(b->upd, r->upd_ms);
+	}
 	put_ll(b->exp, r->exp_ms);
 	put_ll(b->maxlen, maxlen);
 }
@@ -413,6 +417,14 @@ send_gw_index(struct op *op, const struct reg_buf *b)
 static const char *const reg_defaults[REG_VALUES] = {
     [5] = "0", [7] = "", [8] = "", [9] = "", [16] = "0", [17] = ""};
 
+/* whether v is d, a default of reg_defaults ("" or "0"): a strcmp call
+ * per field was ~120 instructions a Register */
+static bool
+is_default(const char *v, const char *d)
+{
+	return v[0] == d[0] && (d[0] == '\0' || strcmp(v + 1, d + 1) == 0);
+}
+
 /* step 3 for a new endpoint: HSET of the fields that differ from their
  * default (the key is new: the id was drawn for this registration).  Each
  * field costs Redis a search of the record's listpack, so the storm's
@@ -429,7 +441,7 @@ send_record(struct op *op, const struct reg_buf *b)
 	argv[1] = b->client;
 	for (int i = 0; i < REG_VALUES; i++) {
 		if (reg_defaults[i] != NULL &&
-		    strcmp(vals[i], reg_defaults[i]) == 0) {
+		    is_default(vals[i], reg_defaults[i])) {
 			continue;
 		}
 		argv[argc++] = names[i];
