@@ -118,6 +118,59 @@ START_TEST(test_lwm2m_link_parse_limits)
 }
 END_TEST
 
+/* the classes of RFC 6690 / RFC 5988 as the parser's table must give
+ * them, written out the long way */
+static bool
+ref_alnum(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+static bool
+parses(const char *prefix, int b, const char *suffix)
+{
+	char text[32];
+	size_t n = strlen(prefix);
+	struct lwm2m_link_list *l = NULL;
+	lwm2m_err err;
+
+	memcpy(text, prefix, n);
+	text[n++] = (char)b;
+	strcpy(text + n, suffix);
+	n += strlen(suffix);
+	err = lwm2m_link_parse(text, n, 10, &l, NULL, 0);
+	lwm2m_link_list_free(l);
+	return err == LWM2M_OK;
+}
+
+START_TEST(test_lwm2m_link_parse_every_byte)
+{
+	for (int b = 0; b < 256; b++) {
+		bool ws = b == ' ' || b == '\t' || b == '\r' || b == '\n';
+		bool parmname =
+		    ref_alnum(b) || (b != 0 && strchr("!#$&+-.^_`|~", b));
+		bool ptoken =
+		    ref_alnum(b) ||
+		    (b != 0 && strchr("!#$%&'()*+-./:<=>?@[]^_`{|}~", b));
+		bool uri = !(b <= 0x20 || b == 0x7f || b == '<' || b == '>');
+		bool quoted = (b >= 0x20 || b == '\t') && b != '"' && b != '\\';
+
+		ck_assert_msg(parses("</a>", b, "") == ws, "ws %d", b);
+		ck_assert_msg(parses("</a>;", b, "") == parmname, "name %d", b);
+		ck_assert_msg(parses("</a>;x=", b, "") == ptoken, "token %d",
+		              b);
+		ck_assert_msg(parses("<a", b, "b>") == uri, "uri %d", b);
+		ck_assert_msg(parses("</a>;x=\"", b, "\"") == quoted,
+		              "quoted %d", b);
+	}
+	/* an escaped quote or backslash stays in the value */
+	ck_assert(parses("</a>;x=\"\\", '"', "\""));
+	ck_assert(parses("</a>;x=\"\\", '\\', "\""));
+	ck_assert(!parses("</a>;x=\"", '\\', ""));
+}
+END_TEST
+
 START_TEST(test_lwm2m_link_attr_find_present_absent)
 {
 	struct lwm2m_link_list *l =
@@ -278,6 +331,7 @@ link_suite(void)
 	tcase_add_test(tc, test_lwm2m_link_parse_escaped_quote);
 	tcase_add_test(tc, test_lwm2m_link_parse_malformed);
 	tcase_add_test(tc, test_lwm2m_link_parse_limits);
+	tcase_add_test(tc, test_lwm2m_link_parse_every_byte);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lwm2m_link_parse_in");
 	tcase_add_test(tc, test_lwm2m_link_parse_in_space);

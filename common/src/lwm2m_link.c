@@ -36,38 +36,52 @@ fail(struct parser *p, lwm2m_err err, const char *fmt, ...)
 	return err;
 }
 
-static bool
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
+/* The parser's classes of bytes, one bit each in link_class[]: a lookup
+ * per byte instead of up to eight compares or a strchr call per byte
+ * (bench/README.md, ninth storm round).  The table is built at compile
+ * time from the definitions in LC_OF. */
+#define LC_WS 1u       /* optional whitespace */
+#define LC_PARMNAME 2u /* parmname character of RFC 5988 */
+#define LC_PTOKEN 4u   /* ptoken character of RFC 6690 */
+#define LC_URI 8u      /* may stand between '<' and '>' */
+#define LC_QPLAIN 16u  /* stands for itself in a quoted value */
+
+#define LC_ALNUM(c)                                                            \
+	(((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') ||           \
+	 ((c) >= '0' && (c) <= '9'))
+#define LC_IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+#define LC_IS_PARMNAME(c)                                                      \
+	(LC_ALNUM(c) || (c) == '!' || (c) == '#' || (c) == '$' ||              \
+	 (c) == '&' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || \
+	 (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+/* every visible ASCII character but '"', ',', ';' and '\\' */
+#define LC_IS_PTOKEN(c)                                                        \
+	((c) > 0x20 && (c) < 0x7f && (c) != '"' && (c) != ',' && (c) != ';' && \
+	 (c) != '\\')
+#define LC_IS_URI(c) ((c) > 0x20 && (c) != 0x7f && (c) != '<' && (c) != '>')
+#define LC_IS_QPLAIN(c)                                                        \
+	(((c) >= 0x20 || (c) == '\t') && (c) != '"' && (c) != '\\')
+#define LC_OF(c)                                                               \
+	((LC_IS_WS(c) ? LC_WS : 0) | (LC_IS_PARMNAME(c) ? LC_PARMNAME : 0) |   \
+	 (LC_IS_PTOKEN(c) ? LC_PTOKEN : 0) | (LC_IS_URI(c) ? LC_URI : 0) |     \
+	 (LC_IS_QPLAIN(c) ? LC_QPLAIN : 0))
+#define LC_4(c) LC_OF(c), LC_OF((c) + 1), LC_OF((c) + 2), LC_OF((c) + 3)
+#define LC_16(c) LC_4(c), LC_4((c) + 4), LC_4((c) + 8), LC_4((c) + 12)
+#define LC_64(c) LC_16(c), LC_16((c) + 16), LC_16((c) + 32), LC_16((c) + 48)
+
+static const unsigned char link_class[256] = {LC_64(0), LC_64(64), LC_64(128),
+                                              LC_64(192)};
 
 static bool
-is_alnum(char c)
+is_class(char c, unsigned cls)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
-/* parmname characters of RFC 5988 */
-static bool
-is_parmname(char c)
-{
-	return is_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
-}
-
-/* ptoken characters of RFC 6690 */
-static bool
-is_ptoken(char c)
-{
-	return is_alnum(c) ||
-	       (c != '\0' && strchr("!#$%&'()*+-./:<=>?@[]^_`{|}~", c) != NULL);
+	return (link_class[(unsigned char)c] & cls) != 0;
 }
 
 static void
 skip_ws(struct parser *p)
 {
-	while (p->pos < p->len && is_ws(p->buf[p->pos])) {
+	while (p->pos < p->len && is_class(p->buf[p->pos], LC_WS)) {
 		p->pos++;
 	}
 }
@@ -114,17 +128,22 @@ parse_quoted(struct parser *p, struct lwm2m_link_attr *a)
 	const char *s = p->buf;
 	size_t start = p->pos + 1, i = start, len = p->len;
 
-	for (; i < len && s[i] != '"'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 && c != '\t') {
+	for (;;) {
+		while (i < len && is_class(s[i], LC_QPLAIN)) {
+			i++;
+		}
+		if (i >= len || s[i] == '"') {
+			break;
+		}
+		if (s[i] != '\\') {
 			p->pos = i;
 			return fail(p, LWM2M_EPROTO,
 			            "control character in quoted value");
 		}
-		if (c == '\\' && ++i >= len) {
+		if (++i >= len) { /* the byte after a backslash is kept as is */
 			break;
 		}
+		i++;
 	}
 	p->pos = i;
 	if (i >= len) {
@@ -147,7 +166,7 @@ parse_value(struct parser *p, struct lwm2m_link_attr *a)
 		return parse_quoted(p, a);
 	}
 	start = p->pos;
-	while (p->pos < p->len && is_ptoken(p->buf[p->pos])) {
+	while (p->pos < p->len && is_class(p->buf[p->pos], LC_PTOKEN)) {
 		p->pos++;
 	}
 	if (p->pos == start) {
@@ -177,7 +196,7 @@ parse_attr(struct parser *p, struct lwm2m_link *link)
 	a = &l->attrs[l->n_attrs];
 	memset(a, 0, sizeof *a);
 	start = p->pos;
-	while (p->pos < p->len && is_parmname(p->buf[p->pos])) {
+	while (p->pos < p->len && is_class(p->buf[p->pos], LC_PARMNAME)) {
 		p->pos++;
 	}
 	if (p->pos == start) {
@@ -196,13 +215,6 @@ parse_attr(struct parser *p, struct lwm2m_link *link)
 	return LWM2M_OK;
 }
 
-/* a byte that may stand in a URI between '<' and '>' */
-static bool
-is_uri_char(unsigned char c)
-{
-	return c > 0x20 && c != 0x7f && c != '<' && c != '>';
-}
-
 static lwm2m_err
 parse_uri(struct parser *p, struct lwm2m_link *link)
 {
@@ -213,7 +225,7 @@ parse_uri(struct parser *p, struct lwm2m_link *link)
 		return fail(p, LWM2M_EPROTO, "'<' expected");
 	}
 	start = i = p->pos + 1;
-	while (i < len && is_uri_char((unsigned char)s[i])) {
+	while (i < len && is_class(s[i], LC_URI)) {
 		i++;
 	}
 	p->pos = i;
