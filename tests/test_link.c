@@ -183,6 +183,15 @@ START_TEST(test_lwm2m_link_attr_find_present_absent)
 	ck_assert(!a->quoted);
 	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[0], "ver"));
 	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[1], "rt"));
+	/* a name is all of it: no prefix either way */
+	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[0], "r"));
+	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[0], "rtt"));
+	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[0], ""));
+	a = lwm2m_link_attr_find(l, &l->links[0], "rt");
+	ck_assert_ptr_eq(a, &l->attrs[0]);
+	lwm2m_link_list_free(l);
+	l = parse_ok("</3>"); /* no attribute at all */
+	ck_assert_ptr_null(lwm2m_link_attr_find(l, &l->links[0], "rt"));
 	lwm2m_link_list_free(l);
 }
 END_TEST

@@ -387,21 +387,35 @@ lwm2m_link_list_free(struct lwm2m_link_list *list)
 	return NULL;
 }
 
+/* whether the n bytes at s are name's, all of it */
+static bool
+is_name(const char *s, size_t n, const char *name)
+{
+	size_t i = 0;
+
+	while (i < n && name[i] != '\0' && name[i] == s[i]) {
+		i++;
+	}
+	return i == n && name[i] == '\0';
+}
+
+/* Names are a few bytes, compared in place: without strlen and memcmp
+ * calls the function calls nothing and saves no registers, which was most
+ * of its cost on a Register's twelve lookups (bench/README.md, ninth storm
+ * round). */
 const struct lwm2m_link_attr *
 lwm2m_link_attr_find(const struct lwm2m_link_list *list,
                      const struct lwm2m_link *link, const char *name)
 {
-	size_t nlen;
+	const struct lwm2m_link_attr *a;
 
 	if (link->n_attrs == 0) {
-		return NULL; /* most links: no strlen (bench/README.md) */
+		return NULL; /* and attrs may be NULL */
 	}
-	nlen = strlen(name);
+	a = &list->attrs[link->first_attr];
 	for (size_t i = 0; i < link->n_attrs; i++) {
-		const struct lwm2m_link_attr *a =
-		    &list->attrs[link->first_attr + i];
-		if (a->name_len == nlen && memcmp(a->name, name, nlen) == 0) {
-			return a;
+		if (is_name(a[i].name, a[i].name_len, name)) {
+			return &a[i];
 		}
 	}
 	return NULL;
