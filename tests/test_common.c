@@ -2,6 +2,8 @@
 #include <check.h>
 
 #include "check_util.h"
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -10,6 +12,7 @@
 #include "lwm2m_env.h"
 #include "lwm2m_id.h"
 #include "lwm2m_log.h"
+#include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
 #include "lwm2m_spares.h"
 
@@ -272,6 +275,35 @@ START_TEST(test_lwm2m_spares_bounded)
 }
 END_TEST
 
+/* v as lwm2m_dec_put writes it, against "%llu" */
+static void
+check_dec(unsigned long long v)
+{
+	char ours[LWM2M_DEC_MAX + 1], ref[32];
+
+	*lwm2m_dec_put(ours, v) = '\0';
+	snprintf(ref, sizeof ref, "%llu", v);
+	ck_assert_str_eq(ours, ref);
+}
+
+START_TEST(test_lwm2m_dec_put_like_printf)
+{
+	unsigned long long p = 1;
+
+	for (unsigned long long v = 0; v < 200000; v++) {
+		check_dec(v);
+	}
+	for (int i = 0; i < 19; i++, p *= 10) {
+		check_dec(p - 1);
+		check_dec(p);
+		check_dec(p + 1);
+		check_dec(p * 10 - 1);
+	}
+	check_dec(1764115200123ull); /* a time in ms: 13 digits */
+	check_dec(ULLONG_MAX);
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -291,6 +323,7 @@ common_suite(void)
 	    {"lwm2m_redis_url_parse", test_lwm2m_redis_url_parse},
 	    {"lwm2m_log_quote", test_lwm2m_log_quote},
 	    {"lwm2m_spares", test_lwm2m_spares_bounded},
+	    {"lwm2m_dec_put", test_lwm2m_dec_put_like_printf},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
