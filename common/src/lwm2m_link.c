@@ -119,9 +119,9 @@ grow(void **arr, size_t *cap, size_t need, size_t elem, const void *fixed)
 	return LWM2M_OK;
 }
 
-/* The scanning loops below run on locals, not on p->pos: through the
- * parser struct they cost ~11 instructions a byte, most of a Register's
- * link-format parse (bench/README.md, ninth storm round). */
+/* The URI and quoted-value loops below run on locals, not on p->pos:
+ * through the parser struct each byte cost a load and a store more
+ * (bench/README.md, ninth storm round). */
 static lwm2m_err
 parse_quoted(struct parser *p, struct lwm2m_link_attr *a)
 {
