@@ -59,8 +59,9 @@ def short(cfg):
 
 
 class Churn(threading.Thread):
-    """Batches of new endpoints registered and de-registered until
-    stopped; totals of both phases."""
+    """Batches of endpoints (names from CHURN_POOLS pools in turn)
+    registered and de-registered until stopped; totals of both phases; a
+    load generator that fails or prints no phase ends it (failure)."""
 
     def __init__(self, cfg, port, run_load):
         super().__init__(daemon=True)
@@ -77,12 +78,14 @@ class Churn(threading.Thread):
                                   "soak-churn-%d-" %
                                   (self.batches % CHURN_POOLS), 16,
                                   ["--update-seconds", "0", "--deregister"])
-            except (subprocess.CalledProcessError, OSError) as e:
+                for phase in ("register", "deregister"):
+                    self.ok += r[phase]["ok"]
+                    self.errors += (r[phase]["errors"] +
+                                    r[phase]["timeouts"])
+            except (subprocess.CalledProcessError, OSError, KeyError,
+                    ValueError) as e:
                 self.failure = e
                 return
-            for phase in ("register", "deregister"):
-                self.ok += r[phase]["ok"]
-                self.errors += r[phase]["errors"] + r[phase]["timeouts"]
             self.batches += 1
             self.stop_flag.wait(max(0.0, CHURN_EVERY_S -
                                     (time.monotonic() - start)))
