@@ -125,14 +125,16 @@ def run_raw(cfg, paths=(INSTANCE, RESOURCE), rate=0.0, libcoap=False):
     return d
 
 
-def _client_ids(api, token):
+def _client_ids(api, token, prefix=""):
+    """Ids of the clients whose endpoint name starts with prefix."""
     ids, start = [], 0
     while True:
         r = api.get("/clients?startIndex=%d&pageSize=500" % start, token)
         items = r.json().get("Items", [])
         for item in items:
-            ids.append(lwdslib.path_of(lwdslib.link(item, "self"))
-                       .rsplit("/", 1)[1])
+            if item.get("Name", "").startswith(prefix):
+                ids.append(lwdslib.path_of(lwdslib.link(item, "self"))
+                           .rsplit("/", 1)[1])
         start += len(items)
         if not items or start >= r.json()["PageInfo"]["TotalCount"]:
             return ids

@@ -27,6 +27,7 @@ middle third (the first third holds the start-up and the first
 registrations).
 """
 import os
+import statistics
 import subprocess
 import threading
 import time
@@ -95,31 +96,16 @@ class Churn(threading.Thread):
         self.join(120)
 
 
-def _named_ids(api, token, prefix):
-    """Ids of the clients whose endpoint name starts with prefix."""
-    ids, start = [], 0
-    while True:
-        r = api.get("/clients?startIndex=%d&pageSize=500" % start, token)
-        items = r.json().get("Items", [])
-        for item in items:
-            if item.get("Name", "").startswith(prefix):
-                ids.append(bench_reads.lwdslib.path_of(
-                    bench_reads.lwdslib.link(item, "self")).rsplit("/", 1)[1])
-        start += len(items)
-        if not items or start >= r.json()["PageInfo"]["TotalCount"]:
-            return ids
-
-
 def _reads_setup(cfg, services, api, token, tmpdir):
     """The reads' lwds-sim and the file of paths lwds-bench-reads reads."""
     sim = bench_reads._start_sim(services.coap_port, cfg.soak_read_devices,
                                  "soak-r-")
     try:
         bench_reads.lwdslib.wait_until(
-            lambda: len(_named_ids(api, token, "soak-r-"))
+            lambda: len(bench_reads._client_ids(api, token, "soak-r-"))
             >= cfg.soak_read_devices, 30, 0.2, "the reads' devices listed")
         insts = bench_reads._device_paths(
-            api, token, _named_ids(api, token, "soak-r-"))
+            api, token, bench_reads._client_ids(api, token, "soak-r-"))
     except BaseException:
         bench_reads._kill(sim)
         raise
@@ -128,12 +114,12 @@ def _reads_setup(cfg, services, api, token, tmpdir):
     return sim, paths
 
 
-def _third_ratio(samples, i):
-    """Median of the last third of samples[*][i] over the middle third's."""
+def _thirds(samples, i):
+    """The medians of samples[*][i] in the middle and in the last third."""
     third = max(len(samples) // 3, 1)
-    mid = sorted(s[i] for s in samples[third:2 * third]) or [0]
-    late = sorted(s[i] for s in samples[2 * third:]) or [0]
-    return mid[len(mid) // 2], late[len(late) // 2]
+    return (statistics.median([s[i] for s in samples[third:2 * third]] or
+                              [0]),
+            statistics.median([s[i] for s in samples[2 * third:]] or [0]))
 
 
 def scenario_soak(cfg, redis, services, res, b):
@@ -241,10 +227,10 @@ def _rows(cfg, row, upd, rd, done, st, churn, samples):
             "0"),
     ]
     for i, name in enumerate(SERVICES):
-        mid, late = _third_ratio(samples, i + 1)
+        mid, late = _thirds(samples, i + 1)
         out.append(row("soak %s RSS last third vs middle third" % name,
                        "KiB", late, mid, "middle third", "ratio ~1.0"))
-    mid, late = _third_ratio(samples, len(SERVICES) + 1)
+    mid, late = _thirds(samples, len(SERVICES) + 1)
     out.append(row("soak Redis used_memory last third vs middle third", "B",
                    late, mid, "middle third", "ratio ~1.0"))
     return out
