@@ -304,6 +304,31 @@ START_TEST(test_lwm2m_dec_put_like_printf)
 }
 END_TEST
 
+START_TEST(test_lwm2m_hex_roundtrip)
+{
+	uint8_t in[256], out[256];
+	char hex[2 * sizeof in + 1];
+
+	for (int c = 0; c < 256; c++) {
+		const char *digits = "0123456789abcdef0123456789ABCDEF";
+		const char *at = c == 0 ? NULL : strchr(digits, c);
+		int want = at == NULL ? -1 : (int)((at - digits) % 16);
+
+		ck_assert_int_eq(lwm2m_hex_digit((char)c), want);
+		in[c] = (uint8_t)(255 - c);
+	}
+	lwm2m_hex_encode(in, sizeof in, hex);
+	ck_assert(lwm2m_hex_decode(hex, sizeof in, out));
+	ck_assert_mem_eq(in, out, sizeof in);
+	ck_assert(lwm2m_hex_decode("A0fF", 2, out));
+	ck_assert_uint_eq(out[0], 0xa0);
+	ck_assert_uint_eq(out[1], 0xff);
+	ck_assert(!lwm2m_hex_decode("0g", 1, out));
+	ck_assert(!lwm2m_hex_decode("g", 1, out)); /* stops at the bad digit */
+	ck_assert(!lwm2m_hex_decode("1", 1, out)); /* reads the NUL, no further */
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -317,6 +342,7 @@ common_suite(void)
 	    {"lwm2m_random_pooled", test_lwm2m_random_pooled_fills},
 	    {"lwm2m_id_valid", test_lwm2m_id_valid_rejects},
 	    {"lwm2m_b64", test_lwm2m_b64_roundtrip},
+	    {"lwm2m_hex", test_lwm2m_hex_roundtrip},
 	    {"lwm2m_time", test_lwm2m_time_parse_iso8601},
 	    {"lwm2m_env", test_lwm2m_env_roundtrip},
 	    {"lwm2m_env_rid", test_lwm2m_env_request_id},

@@ -46,6 +46,15 @@ lwm2m_err lwm2m_b64_decode(const char *in, size_t len, uint8_t *out,
 /* lwm2m_hex_encode writes 2*len lowercase hex digits plus NUL into out. */
 void lwm2m_hex_encode(const uint8_t *in, size_t len, char *out);
 
+/* lwm2m_hex_digit returns the value of one hex digit (either case), or -1
+ * for any other character. */
+int lwm2m_hex_digit(char c);
+
+/* lwm2m_hex_decode decodes the 2*len hex digits at text (either case) into
+ * len bytes at out; false, with out partly written, when one of them is not
+ * a hex digit (it reads no further than the first non-digit). */
+bool lwm2m_hex_decode(const char *text, size_t len, uint8_t *out);
+
 /* lwm2m_now_ms returns wall-clock milliseconds since 1970 (CLOCK_REALTIME). */
 int64_t lwm2m_now_ms(void);
 

@@ -242,6 +242,31 @@ lwm2m_hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+int
+lwm2m_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool
+lwm2m_hex_decode(const char *text, size_t len, uint8_t *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		int hi = lwm2m_hex_digit(text[2 * i]);
+		int lo = hi < 0 ? -1 : lwm2m_hex_digit(text[2 * i + 1]);
+
+		if (lo < 0) {
+			return false;
+		}
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
 int64_t
 lwm2m_now_ms(void)
 {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lwm2m_codec_internal.h"
+#include "lwm2m_id.h"
 #include "lwm2m_value.h"
 
 static lwm2m_err
@@ -119,13 +120,9 @@ hex4(const uint8_t *p)
 	int v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int c = p[i], d;
+		int d = lwm2m_hex_digit((char)p[i]);
 
-		if (c >= '0' && c <= '9') {
-			d = c - '0';
-		} else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
-			d = (c | 0x20) - 'a' + 10;
-		} else {
+		if (d < 0) {
 			return -1;
 		}
 		v = v << 4 | d;

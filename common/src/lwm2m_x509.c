@@ -358,16 +358,6 @@ lwm2m_x509_subject_der(const uint8_t *der, size_t len,
 static const uint8_t guid_pos[16] = {6,  4,  2,  0,  11, 9,  16, 14,
                                      19, 21, 24, 26, 28, 30, 32, 34};
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 lwm2m_err
 lwm2m_x509_guid_to_id(const char *guid, size_t len,
                       char ret_id[LWM2M_ID_SIZE])
@@ -379,12 +369,9 @@ lwm2m_x509_guid_to_id(const char *guid, size_t len,
 		return LWM2M_EPROTO;
 	}
 	for (int i = 0; i < 16; i++) {
-		int hi = hexval(guid[guid_pos[i]]);
-		int lo = hexval(guid[guid_pos[i] + 1]);
-		if (hi < 0 || lo < 0) {
+		if (!lwm2m_hex_decode(guid + guid_pos[i], 1, &raw[i])) {
 			return LWM2M_EPROTO;
 		}
-		raw[i] = (uint8_t)(hi << 4 | lo);
 	}
 	lwm2m_b64_encode(raw, sizeof raw, ret_id, true);
 	return LWM2M_OK;

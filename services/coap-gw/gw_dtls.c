@@ -139,21 +139,6 @@ psk_find(const struct psk_table *t, const char *id, size_t len)
 	return NULL;
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
 /* "org:HEX[:ep]" -> e; false for anything malformed */
 static bool
 parse_value(const char *v, struct psk_entry *e)
@@ -168,11 +153,11 @@ parse_value(const char *v, struct psk_entry *e)
 	}
 	hex = end + 1;
 	while (hex[2 * n] != '\0' && hex[2 * n] != ':') {
-		int hi = hex_digit(hex[2 * n]), lo = hex_digit(hex[2 * n + 1]);
-		if (hi < 0 || lo < 0 || n == PSK_KEY_MAX) {
+		if (n == PSK_KEY_MAX ||
+		    !lwm2m_hex_decode(hex + 2 * n, 1, &e->key[n])) {
 			return false;
 		}
-		e->key[n++] = (uint8_t)(hi << 4 | lo);
+		n++;
 	}
 	e->key_len = n;
 	if (n == 0) {

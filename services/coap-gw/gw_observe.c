@@ -181,24 +181,8 @@ gw_obs_add(struct gw_ctx *gw, struct gw_device *dev, const uint8_t *token,
 static bool
 token_parse(const char *hex, uint8_t *token)
 {
-	if (strlen(hex) != 2 * LWM2M_DEVOP_MAX_TOKEN) {
-		return false;
-	}
-	for (size_t i = 0; i < LWM2M_DEVOP_MAX_TOKEN; i++) {
-		unsigned v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = hex[2 * i + (size_t)k];
-			int d = c >= '0' && c <= '9'   ? c - '0'
-			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-			                               : -1;
-			if (d < 0) {
-				return false;
-			}
-			v = v * 16 + (unsigned)d;
-		}
-		token[i] = (uint8_t)v;
-	}
-	return true;
+	return strlen(hex) == 2 * LWM2M_DEVOP_MAX_TOKEN &&
+	       lwm2m_hex_decode(hex, LWM2M_DEVOP_MAX_TOKEN, token);
 }
 
 bool

@@ -11,6 +11,8 @@
 
 #include <libxml/parser.h>
 
+#include "lwm2m_id.h"
+
 const struct api_body_limits api_body_limits_default = {
 	.max_len = 1024 * 1024,
 	.max_depth = 32,
@@ -267,21 +269,6 @@ api_body_fini(struct api_body *body)
 	body->xml = NULL;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
 /* Decodes a form component (%XX and '+') into buf. */
 static lwm2m_err
 form_decode(const char *s, size_t len, char *buf, size_t size)
@@ -294,13 +281,13 @@ form_decode(const char *s, size_t len, char *buf, size_t size)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			if (i + 2 >= len) {
+			uint8_t byte;
+
+			if (i + 2 >= len ||
+			    !lwm2m_hex_decode(s + i + 1, 1, &byte)) {
 				return LWM2M_EPROTO;
 			}
-			if (hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
-				return LWM2M_EPROTO;
-			}
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			c = byte;
 			i += 2;
 		}
 		if (c == 0) {

@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "lwm2m_id.h"
 #include "lwm2m_log.h"
 
 #define WH_RESPONSE_HEADERS_MAX 16384 /* bytes of a hook's response headers */
@@ -296,10 +297,8 @@ parse_chunk_size(struct wh_resp *rs, const char *line)
 	const char *p = line;
 
 	for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t'; p++) {
-		int d = *p >= '0' && *p <= '9'   ? *p - '0'
-		        : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
-		        : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
-		                                 : -1;
+		int d = lwm2m_hex_digit(*p);
+
 		if (d < 0 || n > WH_RESPONSE_BODY_MAX) {
 			return false;
 		}
