@@ -85,6 +85,11 @@ bool lwm2m_redis_connected(const struct lwm2m_redis *redis);
  * NULL: the connection was lost). */
 bool lwm2m_redis_reply_int(const redisReply *reply, long long v);
 
+/* lwm2m_redis_field returns the value of field name in fields, a flat
+ * name/value array (HGETALL, a stream entry's fields), when it is a string;
+ * NULL when fields is not an array or holds no such string field. */
+const redisReply *lwm2m_redis_field(const redisReply *fields, const char *name);
+
 /* lwm2m_redis_cmd sends a printf-style command (hiredis format: %s, %b with
  * pointer + size_t, %d...).  cb may be NULL when the reply does not matter.
  * LWM2M_EBACKEND when not connected: cb is then NOT called. */

@@ -693,6 +693,25 @@ lwm2m_redis_reply_int(const redisReply *reply, long long v)
 	       reply->integer == v;
 }
 
+const redisReply *
+lwm2m_redis_field(const redisReply *fields, const char *name)
+{
+	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY) {
+		return NULL;
+	}
+	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+		const redisReply *k = fields->element[i];
+		const redisReply *v = fields->element[i + 1];
+
+		if (k->type == REDIS_REPLY_STRING &&
+		    v->type == REDIS_REPLY_STRING &&
+		    strcmp(k->str, name) == 0) {
+			return v;
+		}
+	}
+	return NULL;
+}
+
 /* ---- reply objects -------------------------------------------------------
  *
  * hiredis callocs each reply and frees it after its callback: ~280

@@ -592,21 +592,6 @@ with_subs(struct notif *n)
 	}
 }
 
-static const redisReply *
-field(const redisReply *fields, const char *name)
-{
-	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-		const redisReply *k = fields->element[i];
-
-		if (k->type == REDIS_REPLY_STRING &&
-		    strcmp(k->str, name) == 0 &&
-		    fields->element[i + 1]->type == REDIS_REPLY_STRING) {
-			return fields->element[i + 1];
-		}
-	}
-	return NULL;
-}
-
 /* ---- the fast path: plain commands, no Lua --------------------------------
  * Most notifications concern one observed path whose subscriptions are all
  * on that path.  Then SMEMBERS of the client's obspaths and of the path's
@@ -847,11 +832,12 @@ void
 brk__notify(struct brk_ctx *ctx, const redisReply *fields,
             struct brk_entry *entry)
 {
-	const redisReply *id = field(fields, "id"), *org = field(fields, "org");
-	const redisReply *path = field(fields, "path"),
-	                 *ct = field(fields, "ct");
-	const redisReply *payload = field(fields, "payload");
-	const redisReply *ts = field(fields, "ts");
+	const redisReply *id = lwm2m_redis_field(fields, "id"),
+	                 *org = lwm2m_redis_field(fields, "org");
+	const redisReply *path = lwm2m_redis_field(fields, "path"),
+	                 *ct = lwm2m_redis_field(fields, "ct");
+	const redisReply *payload = lwm2m_redis_field(fields, "payload");
+	const redisReply *ts = lwm2m_redis_field(fields, "ts");
 	struct notif *n;
 
 	if (id == NULL || !lwm2m_id_valid(id->str, id->len) || org == NULL ||

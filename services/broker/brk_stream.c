@@ -57,21 +57,6 @@ static void read_next(struct brk_stream *s);
 
 /* ---- parsing ------------------------------------------------------------ */
 
-static const redisReply *
-field(const redisReply *fields, const char *name)
-{
-	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-		const redisReply *k = fields->element[i];
-
-		if (k->type == REDIS_REPLY_STRING &&
-		    strcmp(k->str, name) == 0 &&
-		    fields->element[i + 1]->type == REDIS_REPLY_STRING) {
-			return fields->element[i + 1];
-		}
-	}
-	return NULL;
-}
-
 static bool
 type_event(const redisReply *type, enum brk_event *ret)
 {
@@ -122,22 +107,24 @@ brk_stream_event(const redisReply *fields, enum brk_event *ret_event,
 	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY) {
 		return LWM2M_EPROTO;
 	}
-	if (!type_event(field(fields, "type"), &event)) {
+	if (!type_event(lwm2m_redis_field(fields, "type"), &event)) {
 		return LWM2M_ENOTFOUND;
 	}
-	id = field(fields, "id");
-	org = field(fields, "org");
+	id = lwm2m_redis_field(fields, "id");
+	org = lwm2m_redis_field(fields, "org");
 	if (id == NULL || !lwm2m_id_valid(id->str, id->len) || org == NULL ||
 	    text(org, num, sizeof num) != LWM2M_OK ||
 	    lwm2m_parse_int(num, 0, INT64_MAX, &ev.org) != LWM2M_OK) {
 		return LWM2M_EPROTO;
 	}
 	memcpy(ev.id, id->str, id->len + 1);
-	if (text(field(fields, "ep"), ev.ep, sizeof ev.ep) != LWM2M_OK ||
-	    text(field(fields, "gw"), ev.gw, sizeof ev.gw) != LWM2M_OK) {
+	if (text(lwm2m_redis_field(fields, "ep"), ev.ep, sizeof ev.ep) !=
+	        LWM2M_OK ||
+	    text(lwm2m_redis_field(fields, "gw"), ev.gw, sizeof ev.gw) !=
+	        LWM2M_OK) {
 		return LWM2M_ELIMIT;
 	}
-	ts = field(fields, "ts");
+	ts = lwm2m_redis_field(fields, "ts");
 	if (ts != NULL && text(ts, num, sizeof num) == LWM2M_OK &&
 	    lwm2m_parse_int(num, 0, INT64_MAX, &n) == LWM2M_OK) {
 		ev.ts = n;
@@ -242,9 +229,9 @@ static void
 subscription_entry(struct brk_stream *s, const redisReply *fields,
                    struct brk_entry *entry)
 {
-	const redisReply *type = field(fields, "type");
-	const redisReply *id = field(fields, "id");
-	const redisReply *path = field(fields, "path");
+	const redisReply *type = lwm2m_redis_field(fields, "type");
+	const redisReply *id = lwm2m_redis_field(fields, "id");
+	const redisReply *path = lwm2m_redis_field(fields, "path");
 
 	if (type != NULL && strcmp(type->str, "notify") == 0) {
 		brk__notify(s->ctx, fields, entry);

@@ -1264,17 +1264,9 @@ api_subscription_put(struct api_req *r)
 static const char *
 entry_field(const redisReply *fields, const char *name)
 {
-	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-		const redisReply *k = fields->element[i];
-		const redisReply *v = fields->element[i + 1];
+	const redisReply *v = lwm2m_redis_field(fields, name);
 
-		if (k->type == REDIS_REPLY_STRING &&
-		    v->type == REDIS_REPLY_STRING &&
-		    strcmp(k->str, name) == 0) {
-			return v->str;
-		}
-	}
-	return NULL;
+	return v != NULL ? v->str : NULL;
 }
 
 /* The fields of entry e when it is a dead letter of subscription id. */

@@ -496,7 +496,6 @@ take_entry(struct wh_ctx *ctx, const redisReply *e, bool seen)
 	const redisReply *id, *f = NULL;
 	struct wh_job *job;
 	lwm2m_err err = LWM2M_EPROTO;
-	size_t i;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 	    (id = e->element[0])->type != REDIS_REPLY_STRING ||
@@ -511,17 +510,8 @@ take_entry(struct wh_ctx *ctx, const redisReply *e, bool seen)
 	memcpy(job->entry, id->str, id->len + 1);
 	TAILQ_INSERT_TAIL(&ctx->jobs, job, link);
 	ctx->inflight++;
-	for (i = 0; e->element[1]->type == REDIS_REPLY_ARRAY &&
-	            i + 1 < e->element[1]->elements;
-	     i += 2) {
-		const redisReply *k = e->element[1]->element[i];
-
-		if (k->type == REDIS_REPLY_STRING &&
-		    strcmp(k->str, LWM2M_DELIVERY_FIELD) == 0) {
-			f = e->element[1]->element[i + 1];
-		}
-	}
-	if (f != NULL && f->type == REDIS_REPLY_STRING) {
+	f = lwm2m_redis_field(e->element[1], LWM2M_DELIVERY_FIELD);
+	if (f != NULL) {
 		err = lwm2m_delivery_decode(f->str, f->len, &job->d);
 	}
 	if (err != LWM2M_OK) {
