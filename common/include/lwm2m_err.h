@@ -2,6 +2,7 @@
 #ifndef LWM2M_ERR_H
 #define LWM2M_ERR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum lwm2m_err {
@@ -29,5 +30,11 @@ uint8_t lwm2m_err_to_coap(lwm2m_err err);
 
 /* lwm2m_err_to_http maps err onto an HTTP status, e.g. LWM2M_ENOTFOUND -> 404. */
 int lwm2m_err_to_http(lwm2m_err err);
+
+/* lwm2m_errf writes the printf-style message into diag (size bytes, may be
+ * NULL or 0: nothing is written) and returns err, so that a parser can say
+ * what is wrong and fail in one statement. */
+lwm2m_err lwm2m_errf(lwm2m_err err, char *diag, size_t size, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -1,5 +1,8 @@
 #include "lwm2m_err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #define COAP_CODE(c, d) ((uint8_t)(((c) << 5) | (d)))
 
 const char *
@@ -94,4 +97,17 @@ lwm2m_err_to_http(lwm2m_err err)
 		break;
 	}
 	return 500;
+}
+
+lwm2m_err
+lwm2m_errf(lwm2m_err err, char *diag, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (diag != NULL && size > 0) {
+		va_start(ap, fmt);
+		vsnprintf(diag, size, fmt, ap);
+		va_end(ap);
+	}
+	return err;
 }

@@ -1,5 +1,4 @@
 /* gw_reg.c - registration parsing and decisions: pure functions. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,22 +7,6 @@
 #include "lwm2m_link.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
-
-static lwm2m_err diagf(char *diag, size_t size, lwm2m_err err, const char *fmt,
-                       ...) __attribute__((format(printf, 4, 5)));
-
-static lwm2m_err
-diagf(char *diag, size_t size, lwm2m_err err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (diag != NULL && size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(diag, size, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 static bool
 printable(const char *s, size_t len)
@@ -54,20 +37,22 @@ parse_lt(const char *v, size_t len, struct gw_reg_query *q, char *diag,
 	uint64_t lt = 0;
 
 	if (len == 0 || len > 10) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "lt must be a number of seconds 1..%u", GW_LT_MAX);
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+		                  "lt must be a number of seconds 1..%u",
+		                  GW_LT_MAX);
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (v[i] < '0' || v[i] > '9') {
-			return diagf(diag, dsize, LWM2M_EPROTO,
-			             "lt must be a number of seconds 1..%u",
-			             GW_LT_MAX);
+			return lwm2m_errf(
+			    LWM2M_EPROTO, diag, dsize,
+			    "lt must be a number of seconds 1..%u", GW_LT_MAX);
 		}
 		lt = lt * 10 + (uint64_t)(v[i] - '0');
 	}
 	if (lt < 1 || lt > GW_LT_MAX) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "lt must be a number of seconds 1..%u", GW_LT_MAX);
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+		                  "lt must be a number of seconds 1..%u",
+		                  GW_LT_MAX);
 	}
 	q->lt = (uint32_t)lt;
 	q->has_lt = true;
@@ -83,13 +68,13 @@ parse_version(const char *v, size_t len, struct gw_reg_query *q, char *diag,
 	bool patch = len == 5 && v[3] == '.' && v[4] >= '0' && v[4] <= '9';
 	if ((len != 3 && !patch) || v[0] < '0' || v[0] > '9' || v[1] != '.' ||
 	    v[2] < '0' || v[2] > '9') {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "lwm2m must be a version like 1.1");
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+		                  "lwm2m must be a version like 1.1");
 	}
 	if (v[0] != '1' || v[2] > '2') {
-		return diagf(diag, dsize, LWM2M_ENOTFOUND,
-		             "lwm2m version %.3s not supported (1.0, 1.1, 1.2)",
-		             v);
+		return lwm2m_errf(
+		    LWM2M_ENOTFOUND, diag, dsize,
+		    "lwm2m version %.3s not supported (1.0, 1.1, 1.2)", v);
 	}
 	memcpy(q->lwm2m, v, 3);
 	q->lwm2m[3] = '\0';
@@ -102,14 +87,15 @@ parse_binding(const char *v, size_t len, struct gw_reg_query *q, char *diag,
               size_t dsize)
 {
 	if (len == 0 || len >= sizeof q->b) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "b must be 1..7 letters");
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+		                  "b must be 1..7 letters");
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (strchr("UTSNQMH", v[i]) == NULL || v[i] == '\0' ||
 		    memchr(v, v[i], i) != NULL) {
-			return diagf(diag, dsize, LWM2M_EPROTO,
-			             "b must use each of U T S N Q M H once");
+			return lwm2m_errf(
+			    LWM2M_EPROTO, diag, dsize,
+			    "b must use each of U T S N Q M H once");
 		}
 	}
 	copy_str(q->b, sizeof q->b, v, len);
@@ -125,9 +111,9 @@ add_extra(struct gw_reg_query *q, const char *s, size_t len, char *diag,
 	size_t need = cur + (cur > 0) + len;
 
 	if (need > GW_EXTRA_MAX) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "unknown parameters longer than %d bytes",
-		             GW_EXTRA_MAX);
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+		                  "unknown parameters longer than %d bytes",
+		                  GW_EXTRA_MAX);
 	}
 	if (cur > 0) {
 		q->extra[cur++] = '&';
@@ -151,8 +137,8 @@ parse_param(const struct gw_str *o, enum gw_op op, struct gw_reg_query *q,
 	size_t k;
 
 	if (o->len == 0 || !printable(o->ptr, o->len)) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "query parameter empty or not printable");
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+		                  "query parameter empty or not printable");
 	}
 	for (k = 0; k < 6; k++) {
 		if (strlen(names[k]) == nlen &&
@@ -164,31 +150,31 @@ parse_param(const struct gw_str *o, enum gw_op op, struct gw_reg_query *q,
 		return add_extra(q, o->ptr, o->len, diag, dsize);
 	}
 	if ((*seen & (1u << k)) != 0) {
-		return diagf(diag, dsize, LWM2M_EPROTO, "%s given twice",
-		             names[k]);
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize, "%s given twice",
+		                  names[k]);
 	}
 	*seen |= 1u << k;
 	if (k == 5) {
 		if (v != NULL) {
-			return diagf(diag, dsize, LWM2M_EPROTO,
-			             "Q is a flag and takes no value");
+			return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+			                  "Q is a flag and takes no value");
 		}
 		q->q = true;
 		return LWM2M_OK;
 	}
 	if (v == NULL) {
-		return diagf(diag, dsize, LWM2M_EPROTO, "%s needs a value",
-		             names[k]);
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize, "%s needs a value",
+		                  names[k]);
 	}
 	if (op == GW_OP_UPDATE && (k == 0 || k == 2)) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "%s is not allowed in an Update", names[k]);
+		return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+		                  "%s is not allowed in an Update", names[k]);
 	}
 	switch (k) {
 	case 0:
 		if (vlen == 0 || !copy_str(q->ep, sizeof q->ep, v, vlen)) {
-			return diagf(diag, dsize, LWM2M_EPROTO,
-			             "ep must be 1..%d bytes", GW_EP_MAX);
+			return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+			                  "ep must be 1..%d bytes", GW_EP_MAX);
 		}
 		q->has_ep = true;
 		return LWM2M_OK;
@@ -200,8 +186,9 @@ parse_param(const struct gw_str *o, enum gw_op op, struct gw_reg_query *q,
 		return parse_binding(v, vlen, q, diag, dsize);
 	default:
 		if (vlen == 0 || !copy_str(q->sms, sizeof q->sms, v, vlen)) {
-			return diagf(diag, dsize, LWM2M_EPROTO,
-			             "sms must be 1..%d bytes", GW_SMS_MAX);
+			return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+			                  "sms must be 1..%d bytes",
+			                  GW_SMS_MAX);
 		}
 		q->has_sms = true;
 		return LWM2M_OK;
@@ -224,8 +211,8 @@ gw_reg_query_parse(const struct gw_str *opts, size_t n, enum gw_op op,
 		}
 	}
 	if (op == GW_OP_REGISTER && !q.has_ep) {
-		return diagf(diag, diag_size, LWM2M_EPROTO,
-		             "ep (endpoint client name) is missing");
+		return lwm2m_errf(LWM2M_EPROTO, diag, diag_size,
+		                  "ep (endpoint client name) is missing");
 	}
 	*ret_q = q;
 	return LWM2M_OK;
@@ -279,15 +266,16 @@ take_root(const struct lwm2m_link_list *l, const struct lwm2m_link *k,
 	    (ulen > 1 && k->uri[ulen - 1] == '/') ||
 	    !copy_str(out->root, sizeof out->root, k->uri,
 	              ulen == 1 ? 0 : ulen)) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "root link must be </> or </path> (<= %d bytes)",
-		             GW_ROOT_MAX);
+		return lwm2m_errf(
+		    LWM2M_EPROTO, diag, dsize,
+		    "root link must be </> or </path> (<= %d bytes)",
+		    GW_ROOT_MAX);
 	}
 	if (ct != NULL &&
 	    (ct->value == NULL || !valid_ct(ct->value, ct->value_len) ||
 	     !copy_str(out->ct, sizeof out->ct, ct->value, ct->value_len))) {
-		return diagf(
-		    diag, dsize, LWM2M_EPROTO,
+		return lwm2m_errf(
+		    LWM2M_EPROTO, diag, dsize,
 		    "ct of the root link must be numbers separated by spaces");
 	}
 	return LWM2M_OK;
@@ -306,8 +294,8 @@ find_root(const struct lwm2m_link_list *l, struct gw_reg_links *out,
 			continue;
 		}
 		if (root != NULL) {
-			return diagf(diag, dsize, LWM2M_EPROTO,
-			             "more than one root link");
+			return lwm2m_errf(LWM2M_EPROTO, diag, dsize,
+			                  "more than one root link");
 		}
 		root = &l->links[i];
 	}
@@ -380,22 +368,23 @@ take_object(const struct lwm2m_link_list *l, const struct lwm2m_link *k,
 	memset(ret, 0, sizeof *ret);
 	if (k->uri_len <= rlen + 1 || memcmp(k->uri, root, rlen) != 0 ||
 	    k->uri[rlen] != '/') {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "link <%.*s> is not under the root path \"%s/\"",
-		             (int)(k->uri_len > 40 ? 40 : k->uri_len), k->uri,
-		             root);
+		return lwm2m_errf(
+		    LWM2M_EPROTO, diag, dsize,
+		    "link <%.*s> is not under the root path \"%s/\"",
+		    (int)(k->uri_len > 40 ? 40 : k->uri_len), k->uri, root);
 	}
 	if (!parse_ids(k->uri + rlen + 1, k->uri_len - rlen - 1, &ret->obj,
 	               &ret->inst)) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "link <%.*s> is not an object or object instance",
-		             (int)(k->uri_len > 40 ? 40 : k->uri_len), k->uri);
+		return lwm2m_errf(
+		    LWM2M_EPROTO, diag, dsize,
+		    "link <%.*s> is not an object or object instance",
+		    (int)(k->uri_len > 40 ? 40 : k->uri_len), k->uri);
 	}
 	ver = lwm2m_link_attr_find(l, k, "ver");
 	if (ver != NULL && !valid_ver(ver)) {
-		return diagf(diag, dsize, LWM2M_EPROTO,
-		             "ver of <%.*s> must be like 1.1",
-		             (int)(k->uri_len > 40 ? 40 : k->uri_len), k->uri);
+		return lwm2m_errf(
+		    LWM2M_EPROTO, diag, dsize, "ver of <%.*s> must be like 1.1",
+		    (int)(k->uri_len > 40 ? 40 : k->uri_len), k->uri);
 	}
 	if (ver != NULL && ret->inst < 0) {
 		copy_str(ret->ver, sizeof ret->ver, ver->value, ver->value_len);
@@ -584,9 +573,9 @@ gw_reg_links_parse(const char *buf, size_t len, struct gw_reg_links *ret_links,
 	lwm2m_err err;
 
 	if (len > GW_PAYLOAD_MAX) {
-		return diagf(diag, diag_size, LWM2M_ELIMIT,
-		             "link-format payload over %d bytes",
-		             GW_PAYLOAD_MAX);
+		return lwm2m_errf(LWM2M_ELIMIT, diag, diag_size,
+		                  "link-format payload over %d bytes",
+		                  GW_PAYLOAD_MAX);
 	}
 	err = lwm2m_link_parse_in(buf, len, GW_LINKS_MAX, &space, l, diag,
 	                          diag_size);

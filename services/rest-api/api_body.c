@@ -3,7 +3,6 @@
  * within limits. */
 #include "api.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,20 +17,6 @@ const struct api_body_limits api_body_limits_default = {
 	.max_depth = 32,
 	.max_nodes = 100000,
 };
-
-static lwm2m_err
-__attribute__((format(printf, 4, 5)))
-fail(lwm2m_err err, char *diag, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (diag != NULL && size > 0) {
-		va_start(ap, fmt);
-		vsnprintf(diag, size, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 /* The media type without parameters, trimmed; its length. */
 static size_t
@@ -103,12 +88,14 @@ parse_json(const uint8_t *buf, size_t len, const struct api_body_limits *lim,
 	char *text;
 
 	if (json_depth(buf, len, &nodes) > lim->max_depth) {
-		return fail(LWM2M_ELIMIT, diag, size,
-		            "JSON nested deeper than %u levels", lim->max_depth);
+		return lwm2m_errf(LWM2M_ELIMIT, diag, size,
+		                  "JSON nested deeper than %u levels",
+		                  lim->max_depth);
 	}
 	if (nodes > lim->max_nodes) {
-		return fail(LWM2M_ELIMIT, diag, size,
-		            "JSON has more than %u values", lim->max_nodes);
+		return lwm2m_errf(LWM2M_ELIMIT, diag, size,
+		                  "JSON has more than %u values",
+		                  lim->max_nodes);
 	}
 	text = malloc(len + 1);
 	if (text == NULL) {
@@ -120,7 +107,8 @@ parse_json(const uint8_t *buf, size_t len, const struct api_body_limits *lim,
 	free(text);
 	if (body->json == NULL) {
 		err[strcspn(err, "\n")] = '\0';
-		return fail(LWM2M_EPROTO, diag, size, "invalid JSON: %s", err);
+		return lwm2m_errf(LWM2M_EPROTO, diag, size, "invalid JSON: %s",
+		                  err);
 	}
 	body->fmt = API_FMT_JSON;
 	return LWM2M_OK;
@@ -153,23 +141,26 @@ parse_xml(const uint8_t *buf, size_t len, const struct api_body_limits *lim,
 	xmlDocPtr doc;
 
 	if (len > (size_t)INT32_MAX) {
-		return fail(LWM2M_ELIMIT, diag, size, "XML body too large");
+		return lwm2m_errf(LWM2M_ELIMIT, diag, size,
+		                  "XML body too large");
 	}
 	doc = xmlReadMemory((const char *)buf, (int)len, NULL, NULL, opts);
 	if (doc == NULL || xmlDocGetRootElement(doc) == NULL) {
 		xmlFreeDoc(doc);
-		return fail(LWM2M_EPROTO, diag, size, "invalid XML");
+		return lwm2m_errf(LWM2M_EPROTO, diag, size, "invalid XML");
 	}
 	if (doc->intSubset != NULL || doc->extSubset != NULL) {
 		xmlFreeDoc(doc);
-		return fail(LWM2M_EPROTO, diag, size,
-		            "XML document type declarations are not accepted");
+		return lwm2m_errf(
+		    LWM2M_EPROTO, diag, size,
+		    "XML document type declarations are not accepted");
 	}
 	if (!xml_within(xmlDocGetRootElement(doc), 1, &nodes, lim)) {
 		xmlFreeDoc(doc);
-		return fail(LWM2M_ELIMIT, diag, size,
-		            "XML deeper than %u levels or more than %u nodes",
-		            lim->max_depth, lim->max_nodes);
+		return lwm2m_errf(
+		    LWM2M_ELIMIT, diag, size,
+		    "XML deeper than %u levels or more than %u nodes",
+		    lim->max_depth, lim->max_nodes);
 	}
 	body->xml = doc;
 	body->fmt = API_FMT_XML;
@@ -187,23 +178,24 @@ api_body_parse(const char *content_type, const uint8_t *buf, size_t len,
 
 	lim = lim ? lim : &api_body_limits_default;
 	if (content_type == NULL) {
-		return fail(LWM2M_EDENIED, diag, size, "missing Content-Type");
+		return lwm2m_errf(LWM2M_EDENIED, diag, size,
+		                  "missing Content-Type");
 	}
 	n = media_len(content_type);
 	if (len > lim->max_len) {
-		return fail(LWM2M_ELIMIT, diag, size,
-		            "body larger than %zu bytes", lim->max_len);
+		return lwm2m_errf(LWM2M_ELIMIT, diag, size,
+		                  "body larger than %zu bytes", lim->max_len);
 	}
 	if (buf == NULL || len == 0) {
-		return fail(LWM2M_EPROTO, diag, size, "missing body");
+		return lwm2m_errf(LWM2M_EPROTO, diag, size, "missing body");
 	}
 	if (media_is(content_type, n, "json")) {
 		err = parse_json(buf, len, lim, &body, diag, size);
 	} else if (media_is(content_type, n, "xml")) {
 		err = parse_xml(buf, len, lim, &body, diag, size);
 	} else {
-		return fail(LWM2M_EDENIED, diag, size,
-		            "unsupported Content-Type, use JSON or XML");
+		return lwm2m_errf(LWM2M_EDENIED, diag, size,
+		                  "unsupported Content-Type, use JSON or XML");
 	}
 	if (err == LWM2M_OK) {
 		*ret_body = body;

@@ -4,7 +4,6 @@
 #include "api_sub.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,18 +73,6 @@ api_sub_decimal_ok(const char *text, bool integer, bool negative)
 		}
 	}
 	return digits > 0 && *p == '\0';
-}
-
-static lwm2m_err
-__attribute__((format(printf, 3, 4)))
-fail(char *diag, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(diag, size, fmt, ap);
-	va_end(ap);
-	return LWM2M_EPROTO;
 }
 
 /* ---- a member of the body, JSON or XML ---------------------------------- */
@@ -167,11 +154,12 @@ text_member(const struct member *root, const char *name, size_t max, char **ret,
 	}
 	*ret = member_text(&m);
 	if (*ret == NULL) {
-		return fail(diag, size, "%s must be a string", name);
+		return lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                  "%s must be a string", name);
 	}
 	if (strlen(*ret) > max) {
-		return fail(diag, size, "%s is longer than %zu bytes", name,
-		            max);
+		return lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                  "%s is longer than %zu bytes", name, max);
 	}
 	return LWM2M_OK;
 }
@@ -196,9 +184,9 @@ check_url(const char *url, char *diag, size_t size)
 	if ((strncasecmp(url, "http://", 7) != 0 &&
 	     strncasecmp(url, "https://", 8) != 0) ||
 	    !printable(url) || strlen(url) < 9) {
-		return fail(diag, size,
-		            "Url must be an http:// or https:// "
-		            "URL without blanks");
+		return lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                  "Url must be an http:// or https:// "
+		                  "URL without blanks");
 	}
 	return LWM2M_OK;
 }
@@ -221,11 +209,12 @@ read_attr(const struct member *attrs, enum api_sub_attr a,
 	if (text == NULL || !api_sub_decimal_ok(text, integer, negative) ||
 	    (integer && strlen(text) > 9)) {
 		free(text);
-		return fail(diag, size, "Attributes.%s must be %s",
-		            attr_names[a],
-		            integer    ? "an integer of 0..999999999 seconds"
-		            : negative ? "a plain decimal number"
-		                       : "a plain non-negative decimal number");
+		return lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                  "Attributes.%s must be %s", attr_names[a],
+		                  integer ? "an integer of 0..999999999 seconds"
+		                  : negative
+		                      ? "a plain decimal number"
+		                      : "a plain non-negative decimal number");
 	}
 	snprintf(b->attrs[a], sizeof b->attrs[a], "%s", text);
 	free(text);
@@ -244,7 +233,8 @@ read_attrs(const struct member *root, struct api_sub_body *b, char *diag,
 	}
 	if (attrs.json != NULL && !YAJL_IS_OBJECT(attrs.json) &&
 	    !YAJL_IS_NULL(attrs.json)) {
-		return fail(diag, size, "Attributes must be an object");
+		return lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                  "Attributes must be an object");
 	}
 	for (int a = 0; err == LWM2M_OK && a < API_SUB_N_ATTRS; a++) {
 		err = read_attr(&attrs, (enum api_sub_attr)a, b, diag, size);
@@ -288,26 +278,26 @@ api_sub_href_target(const char *href, struct api_sub_body *b, char *diag,
 	if (b->client[0] == '\0' &&
 	    href_segment(href, "clients", seg, sizeof seg)) {
 		if (!lwm2m_id_valid(seg, strlen(seg))) {
-			return fail(diag, size,
-			            "invalid client id in the "
-			            "object link");
+			return lwm2m_errf(LWM2M_EPROTO, diag, size,
+			                  "invalid client id in the "
+			                  "object link");
 		}
 		memcpy(b->client, seg, LWM2M_ID_SIZE);
 	}
 	if (b->def[0] == '\0' &&
 	    href_segment(href, "objecttypes", seg, sizeof seg)) {
 		if (!lwm2m_id_valid(seg, strlen(seg))) {
-			return fail(diag, size,
-			            "invalid definition id in the "
-			            "object link");
+			return lwm2m_errf(LWM2M_EPROTO, diag, size,
+			                  "invalid definition id in the "
+			                  "object link");
 		}
 		memcpy(b->def, seg, LWM2M_ID_SIZE);
 	}
 	if (b->inst < 0 && href_segment(href, "instances", seg, sizeof seg)) {
 		if (lwm2m_parse_int(seg, 0, 65534, &inst) != LWM2M_OK) {
-			return fail(diag, size,
-			            "invalid instance id in the "
-			            "object link");
+			return lwm2m_errf(LWM2M_EPROTO, diag, size,
+			                  "invalid instance id in the "
+			                  "object link");
 		}
 		b->inst = (long)inst;
 	}
@@ -340,7 +330,8 @@ read_link(const struct member *link, struct api_sub_body *b, char *diag,
 
 	if (rel != NULL && strcasecmp(rel, "object") == 0) {
 		err = href == NULL || strlen(href) > 2048
-		          ? fail(diag, size, "the object link needs an href")
+		          ? lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                       "the object link needs an href")
 		          : api_sub_href_target(href, b, diag, size);
 	}
 	free(rel);
@@ -360,7 +351,8 @@ read_links(const struct member *root, struct api_sub_body *b, char *diag,
 	}
 	if (links.json != NULL) {
 		if (!YAJL_IS_ARRAY(links.json)) {
-			return fail(diag, size, "Links must be an array");
+			return lwm2m_errf(LWM2M_EPROTO, diag, size,
+			                  "Links must be an array");
 		}
 		for (size_t i = 0;
 		     err == LWM2M_OK && i < links.json->u.array.len; i++) {
@@ -398,11 +390,11 @@ read_type(const struct member *root, struct api_sub_body *b, char *diag,
 	canon = api_sub_type_canonical(text);
 	free(text);
 	if (canon == NULL) {
-		return fail(diag, size,
-		            "SubscriptionType must be one of "
-		            "Observation, ClientConnected, "
-		            "ClientDisconnected, ClientUpdated, "
-		            "ClientConnectionExpired");
+		return lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                  "SubscriptionType must be one of "
+		                  "Observation, ClientConnected, "
+		                  "ClientDisconnected, ClientUpdated, "
+		                  "ClientConnectionExpired");
 	}
 	snprintf(b->type, sizeof b->type, "%s", canon);
 	return LWM2M_OK;
@@ -419,7 +411,8 @@ api_sub_body_parse(const struct api_body *body, struct api_sub_body *ret,
 	if (body->fmt == API_FMT_JSON) {
 		root.json = body->json;
 		if (!YAJL_IS_OBJECT(body->json)) {
-			return fail(diag, size, "the body must be an object");
+			return lwm2m_errf(LWM2M_EPROTO, diag, size,
+			                  "the body must be an object");
 		}
 	} else {
 		root.xml = xmlDocGetRootElement(body->xml);
@@ -436,8 +429,8 @@ api_sub_body_parse(const struct api_body *body, struct api_sub_body *ret,
 	if (err == LWM2M_OK && ret->accept != NULL &&
 	    (ret->accept[0] == '\0' || strchr(ret->accept, '\n') != NULL ||
 	     strchr(ret->accept, '\r') != NULL)) {
-		err =
-		    fail(diag, size, "AcceptContentType must be a media type");
+		err = lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                 "AcceptContentType must be a media type");
 	}
 	err = err ? err
 	          : text_member(&root, "Property", API_SUB_PROPERTY_MAX,
