@@ -30,6 +30,13 @@ bool lwm2m__parse_objlnk(const char *s, size_t len, struct lwm2m_value *ret);
  * Non-finite values are not representable: returns -1. */
 int lwm2m__format_double(double f, char *buf, size_t size, bool force_point);
 
+/* lwm2m__put_number appends the digits of an INTEGER, TIME, UNSIGNED or
+ * FLOAT value (floats as lwm2m__format_double writes them, with a decimal
+ * point when force_point); LWM2M_EINVAL, nothing appended, for any other
+ * type or a float that is not finite. */
+lwm2m_err lwm2m__put_number(struct lwm2m_buf *out, const struct lwm2m_value *v,
+                            bool force_point);
+
 /* lwm2m__format_scalar writes the text/plain form of v into out (numbers in
  * decimal, booleans 0/1, objlnk "o:i", opaque in standard base64, strings
  * as they are).  LWM2M_EINVAL for NONE or a non-finite float. */

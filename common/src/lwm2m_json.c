@@ -512,28 +512,14 @@ lwm2m__json_store(struct lwm2m__json *j, size_t at, const char *bn,
 lwm2m_err
 lwm2m__json_put_number(struct lwm2m_buf *out, const struct lwm2m_value *v)
 {
-	char tmp[48];
-	int n;
+	size_t mark = out->len;
+	lwm2m_err err = lwm2m_buf_append(out, "\"v\":", 4);
 
-	switch (v->type) {
-	case LWM2M_TYPE_INTEGER:
-	case LWM2M_TYPE_TIME:
-		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRId64, v->v.i);
-		break;
-	case LWM2M_TYPE_UNSIGNED:
-		n = snprintf(tmp, sizeof(tmp), "\"v\":%" PRIu64, v->v.u);
-		break;
-	case LWM2M_TYPE_FLOAT:
-		memcpy(tmp, "\"v\":", 4);
-		n = lwm2m__format_double(v->v.f, tmp + 4, sizeof(tmp) - 4,
-		                         true);
-		n = n < 0 ? -1 : n + 4;
-		break;
-	default:
-		return LWM2M_EINVAL;
+	if (err == LWM2M_OK) {
+		err = lwm2m__put_number(out, v, true);
 	}
-	if (n < 0) {
-		return LWM2M_EINVAL;
+	if (err != LWM2M_OK) {
+		out->len = mark;
 	}
-	return lwm2m_buf_append(out, tmp, (size_t)n);
+	return err;
 }

@@ -50,8 +50,9 @@ lwm2m__format_double(double f, char *buf, size_t size, bool force_point)
 	return n;
 }
 
-static lwm2m_err
-format_number(const struct lwm2m_value *v, struct lwm2m_buf *out)
+lwm2m_err
+lwm2m__put_number(struct lwm2m_buf *out, const struct lwm2m_value *v,
+                  bool force_point)
 {
 	char tmp[40];
 	int n;
@@ -65,8 +66,24 @@ format_number(const struct lwm2m_value *v, struct lwm2m_buf *out)
 		n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v->v.u);
 		break;
 	case LWM2M_TYPE_FLOAT:
-		n = lwm2m__format_double(v->v.f, tmp, sizeof(tmp), false);
+		n = lwm2m__format_double(v->v.f, tmp, sizeof(tmp), force_point);
 		break;
+	default:
+		return LWM2M_EINVAL;
+	}
+	if (n < 0) {
+		return LWM2M_EINVAL;
+	}
+	return lwm2m_buf_append(out, tmp, (size_t)n);
+}
+
+static lwm2m_err
+format_number(const struct lwm2m_value *v, struct lwm2m_buf *out)
+{
+	char tmp[40];
+	int n;
+
+	switch (v->type) {
 	case LWM2M_TYPE_BOOLEAN:
 		n = snprintf(tmp, sizeof(tmp), "%d", v->v.b ? 1 : 0);
 		break;
@@ -75,7 +92,7 @@ format_number(const struct lwm2m_value *v, struct lwm2m_buf *out)
 		             (unsigned)v->v.lnk.inst);
 		break;
 	default:
-		return LWM2M_EINVAL;
+		return lwm2m__put_number(out, v, false);
 	}
 	if (n < 0) {
 		return LWM2M_EINVAL;
