@@ -247,6 +247,40 @@ START_TEST(test_lwm2m_instance_to_json_escapes)
 }
 END_TEST
 
+/* A string that is not UTF-8 fares the same whichever way it is not:
+ * a byte that never occurs, an overlong form, an encoded surrogate. */
+START_TEST(test_lwm2m_instance_to_json_not_utf8)
+{
+	static const char *bad[] = {"\xed\xa0\x80", "\xc0\xaf",
+	                            "\xf4\x90\x80\x80"};
+	struct lwm2m_instance_render r = {def_of(3),     NULL,          false,
+	                                  "https://h/0", "https://h/d", false};
+	struct lwm2m_tree t;
+	char *first = NULL, *out = NULL;
+	size_t len;
+	lwm2m_err want, err;
+
+	lwm2m_tree_init(&t, NULL);
+	r.tree = &t;
+	set(&t, "/3/0/0", sv("\xff"));
+	want = lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &first, &len);
+	lwm2m_tree_fini(&t);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		lwm2m_tree_init(&t, NULL);
+		set(&t, "/3/0/0", sv(bad[i]));
+		err =
+		    lwm2m_instance_to_json(&r, node_at(&t, "/3/0"), &out, &len);
+		ck_assert_int_eq(err, want);
+		if (want == LWM2M_OK) {
+			ck_assert_str_eq(out, first);
+			free(out);
+		}
+		lwm2m_tree_fini(&t);
+	}
+	free(first);
+}
+END_TEST
+
 START_TEST(test_lwm2m_instance_to_json_op_links)
 {
 	struct lwm2m_tree t;
@@ -649,6 +683,7 @@ instance_suite(void)
 	     test_lwm2m_instance_to_json_objlnk_float},
 	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_op_links},
 	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_escapes},
+	    {"lwm2m_instance_to_json", test_lwm2m_instance_to_json_not_utf8},
 	    {"lwm2m_instance_to_json",
 	     test_lwm2m_instance_to_json_wakaama_single},
 	    {"lwm2m_instance_to_xml", test_lwm2m_instance_to_xml_device},

@@ -30,6 +30,11 @@ bool lwm2m__parse_objlnk(const char *s, size_t len, struct lwm2m_value *ret);
  * Non-finite values are not representable: returns -1. */
 int lwm2m__format_double(double f, char *buf, size_t size, bool force_point);
 
+/* lwm2m__utf8_bad returns the index of the first byte of p that is not
+ * part of valid UTF-8 (no overlong forms, no surrogates, nothing above
+ * U+10FFFF), or len when all of it is. */
+size_t lwm2m__utf8_bad(const uint8_t *p, size_t len);
+
 /* lwm2m__put_number appends the digits of an INTEGER, TIME, UNSIGNED or
  * FLOAT value (floats as lwm2m__format_double writes them, with a decimal
  * point when force_point); LWM2M_EINVAL, nothing appended, for any other

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lwm2m_cbor.h"
+#include "lwm2m_codec_internal.h"
 
 #define TAG_EPOCH_TIME 1
 #define TAG_SELF_DESCRIBE 55799
@@ -99,10 +100,8 @@ read_head(struct lwm2m_cbor_reader *r, struct head *h)
 	return LWM2M_OK;
 }
 
-/* utf8_bad returns the index of the first invalid byte, or len when valid
- * (no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t
-utf8_bad(const uint8_t *p, size_t len)
+size_t
+lwm2m__utf8_bad(const uint8_t *p, size_t len)
 {
 	size_t i = 0;
 
@@ -160,7 +159,7 @@ take_string(struct lwm2m_cbor_reader *r, const struct head *h, size_t total)
 		                       r->limits->max_value_len);
 	}
 	if (h->major == 3) {
-		bad = utf8_bad(r->buf + r->pos, (size_t)h->arg);
+		bad = lwm2m__utf8_bad(r->buf + r->pos, (size_t)h->arg);
 		if (bad != h->arg) {
 			return lwm2m_cbor_fail(r, LWM2M_EPROTO, r->pos + bad,
 			                       "invalid UTF-8 in text string");

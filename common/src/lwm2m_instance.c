@@ -12,6 +12,8 @@
 #include <libxml/xmlwriter.h>
 #include <yajl/yajl_tree.h>
 
+#include "lwm2m_codec_internal.h"
+
 #include "lwm2m_id.h"
 #include "lwm2m_jsonw.h"
 #include "lwm2m_loop.h"
@@ -48,41 +50,6 @@ scalar_room(struct scalar *s, size_t len)
 }
 
 static bool
-utf8_ok(const uint8_t *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		uint8_t c = s[i];
-		size_t n;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-		} else {
-			return false;
-		}
-		if (len - i <= n) {
-			return false;
-		}
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80) {
-				return false;
-			}
-		}
-		i += n + 1;
-	}
-	return true;
-}
-
-static bool
 scalar_set(struct scalar *s, enum scalar_kind kind, const char *text,
            size_t len)
 {
@@ -115,7 +82,7 @@ scalar_bytes(struct scalar *s, const struct lwm2m_value *v, bool opaque)
 	if (nul != NULL) {
 		len = (size_t)(nul - p); /* text after a NUL is dropped (4.7) */
 	}
-	if (!utf8_ok(p, len)) {
+	if (lwm2m__utf8_bad(p, len) != len) {
 		return false;
 	}
 	return scalar_set(s, S_STRING, (const char *)p, len);
