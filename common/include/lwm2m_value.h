@@ -250,6 +250,8 @@ lwm2m_err lwm2m_senml_decode_paths(enum lwm2m_format fmt, const uint8_t *buf,
  * b starts zeroed.  LWM2M_ENOMEM leaves b as it was.  lwm2m_buf_fini frees
  * the data and zeroes b; NULL-safe. */
 lwm2m_err lwm2m_buf_append(struct lwm2m_buf *b, const void *data, size_t len);
+/* lwm2m_buf_puts appends the string s without its NUL. */
+lwm2m_err lwm2m_buf_puts(struct lwm2m_buf *b, const char *s);
 void lwm2m_buf_fini(struct lwm2m_buf *b);
 
 /* lwm2m_format_supported is true for every number lwm2m_decode accepts. */

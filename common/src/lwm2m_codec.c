@@ -201,6 +201,12 @@ lwm2m_buf_append(struct lwm2m_buf *b, const void *data, size_t len)
 	return LWM2M_OK;
 }
 
+lwm2m_err
+lwm2m_buf_puts(struct lwm2m_buf *b, const char *s)
+{
+	return lwm2m_buf_append(b, s, strlen(s));
+}
+
 void
 lwm2m_buf_fini(struct lwm2m_buf *b)
 {

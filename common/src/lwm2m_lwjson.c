@@ -203,18 +203,12 @@ struct lwjson_enc {
 };
 
 static lwm2m_err
-put(struct lwm2m_buf *out, const char *s)
-{
-	return lwm2m_buf_append(out, s, strlen(s));
-}
-
-static lwm2m_err
 put_text(struct lwm2m_buf *out, const char *key, const struct lwm2m_value *v)
 {
 	struct lwm2m_buf tmp = {0};
 	lwm2m_err err = lwm2m__format_scalar(v, &tmp);
 
-	err = err ? err : put(out, key);
+	err = err ? err : lwm2m_buf_puts(out, key);
 	err = err ? err : lwm2m__json_put_string(out, tmp.data, tmp.len);
 	lwm2m_buf_fini(&tmp);
 	return err;
@@ -232,7 +226,8 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 	case LWM2M_TYPE_OBJLNK:
 		return put_text(out, "\"ov\":", v);
 	case LWM2M_TYPE_BOOLEAN:
-		return put(out, v->v.b ? "\"bv\":true" : "\"bv\":false");
+		return lwm2m_buf_puts(out,
+		                      v->v.b ? "\"bv\":true" : "\"bv\":false");
 	case LWM2M_TYPE_INTEGER:
 	case LWM2M_TYPE_TIME:
 	case LWM2M_TYPE_UNSIGNED:
@@ -250,18 +245,18 @@ put_record(void *ctx, const struct lwm2m_node *leaf)
 	struct lwjson_enc *e = ctx;
 	char name[32];
 	size_t n = lwm2m__relative_name(leaf, e->base_len, name);
-	lwm2m_err err = put(e->out, e->first ? "{" : ",{");
+	lwm2m_err err = lwm2m_buf_puts(e->out, e->first ? "{" : ",{");
 
 	e->first = false;
 	if (err == LWM2M_OK && n > 0) {
-		err = put(e->out, "\"n\":");
+		err = lwm2m_buf_puts(e->out, "\"n\":");
 		err = err ? err
 		          : lwm2m__json_put_string(e->out,
 		                                   (const uint8_t *)name, n);
-		err = err ? err : put(e->out, ",");
+		err = err ? err : lwm2m_buf_puts(e->out, ",");
 	}
 	err = err ? err : put_value(e->out, &leaf->value);
-	return err ? err : put(e->out, "}");
+	return err ? err : lwm2m_buf_puts(e->out, "}");
 }
 
 lwm2m_err
@@ -279,10 +274,10 @@ lwm2m_lwjson_encode(const struct lwm2m_tree *tree,
 		return LWM2M_ENOTFOUND;
 	}
 	bn_len = lwm2m__base_name(tree, base, bn);
-	err = put(out, "{\"bn\":");
+	err = lwm2m_buf_puts(out, "{\"bn\":");
 	err = err ? err
 	          : lwm2m__json_put_string(out, (const uint8_t *)bn, bn_len);
-	err = err ? err : put(out, ",\"e\":[");
+	err = err ? err : lwm2m_buf_puts(out, ",\"e\":[");
 	err = err ? err : lwm2m__tree_leaves(node, put_record, &e);
-	return err ? err : put(out, "]}");
+	return err ? err : lwm2m_buf_puts(out, "]}");
 }

@@ -284,12 +284,6 @@ struct senml_enc {
 };
 
 static lwm2m_err
-put(struct lwm2m_buf *out, const char *s)
-{
-	return lwm2m_buf_append(out, s, strlen(s));
-}
-
-static lwm2m_err
 put_vd(struct lwm2m_buf *out, const struct lwm2m_value *v)
 {
 	size_t n = lwm2m_b64_encoded_len(v->v.bytes.len, true);
@@ -300,7 +294,7 @@ put_vd(struct lwm2m_buf *out, const struct lwm2m_value *v)
 		return LWM2M_ENOMEM;
 	}
 	lwm2m_b64_encode(v->v.bytes.ptr, v->v.bytes.len, tmp, true);
-	err = put(out, "\"vd\":");
+	err = lwm2m_buf_puts(out, "\"vd\":");
 	if (err == LWM2M_OK) {
 		err = lwm2m__json_put_string(out, (const uint8_t *)tmp, n);
 	}
@@ -318,7 +312,7 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 	case LWM2M_TYPE_RAW:
 	case LWM2M_TYPE_STRING:
 	case LWM2M_TYPE_CORELNK:
-		if (put(out, "\"vs\":") != LWM2M_OK) {
+		if (lwm2m_buf_puts(out, "\"vs\":") != LWM2M_OK) {
 			return LWM2M_ENOMEM;
 		}
 		return lwm2m__json_put_string(out, v->v.bytes.ptr,
@@ -326,7 +320,8 @@ put_value(struct lwm2m_buf *out, const struct lwm2m_value *v)
 	case LWM2M_TYPE_OPAQUE:
 		return put_vd(out, v);
 	case LWM2M_TYPE_BOOLEAN:
-		return put(out, v->v.b ? "\"vb\":true" : "\"vb\":false");
+		return lwm2m_buf_puts(out,
+		                      v->v.b ? "\"vb\":true" : "\"vb\":false");
 	case LWM2M_TYPE_OBJLNK:
 		n = snprintf(tmp, sizeof(tmp), "\"vlo\":\"%u:%u\"",
 		             (unsigned)v->v.lnk.obj, (unsigned)v->v.lnk.inst);
@@ -352,25 +347,25 @@ put_record(void *ctx, const struct lwm2m_node *leaf)
 	struct senml_enc *e = ctx;
 	char name[32];
 	size_t n = lwm2m__relative_name(leaf, e->base_len, name);
-	lwm2m_err err = put(e->out, e->first ? "{" : ",{");
+	lwm2m_err err = lwm2m_buf_puts(e->out, e->first ? "{" : ",{");
 
 	if (err == LWM2M_OK && e->first) {
-		err = put(e->out, "\"bn\":");
+		err = lwm2m_buf_puts(e->out, "\"bn\":");
 		err = err ? err
 		          : lwm2m__json_put_string(
 		                e->out, (const uint8_t *)e->bn, e->bn_len);
-		err = err ? err : put(e->out, ",");
+		err = err ? err : lwm2m_buf_puts(e->out, ",");
 	}
 	if (err == LWM2M_OK && n > 0) {
-		err = put(e->out, "\"n\":");
+		err = lwm2m_buf_puts(e->out, "\"n\":");
 		err = err ? err
 		          : lwm2m__json_put_string(e->out,
 		                                   (const uint8_t *)name, n);
-		err = err ? err : put(e->out, ",");
+		err = err ? err : lwm2m_buf_puts(e->out, ",");
 	}
 	e->first = false;
 	err = err ? err : put_value(e->out, &leaf->value);
-	return err ? err : put(e->out, "}");
+	return err ? err : lwm2m_buf_puts(e->out, "}");
 }
 
 lwm2m_err
@@ -387,7 +382,7 @@ lwm2m_senml_json_encode(const struct lwm2m_tree *tree,
 		return LWM2M_ENOTFOUND;
 	}
 	e.bn_len = lwm2m__base_name(tree, base, bn);
-	err = put(out, "[");
+	err = lwm2m_buf_puts(out, "[");
 	err = err ? err : lwm2m__tree_leaves(node, put_record, &e);
-	return err ? err : put(out, "]");
+	return err ? err : lwm2m_buf_puts(out, "]");
 }
