@@ -254,6 +254,83 @@ START_TEST(test_sim_opts_local_port_none)
 }
 END_TEST
 
+START_TEST(test_sim_opts_parse_shared)
+{
+	struct sim_opts o;
+	char *ok[] = {"lwds-sim", "--shared-sockets", "--count",
+	              "5000",     "--local-addrs",    "127.3.0.0-127.3.3.255",
+	              NULL};
+
+	ck_assert_int_eq(parse(&o, 6, ok), LWM2M_OK);
+	ck_assert(o.shared_sockets);
+	setenv("LWDS_SIM_SHARED_SOCKETS", "yes", 1);
+	ck_assert_int_eq(parse(&o, 5,
+	                       (char *[]){"lwds-sim", "--local-addrs",
+	                                  "127.3.0.1", "--count", "9", NULL}),
+	                 LWM2M_OK);
+	ck_assert(o.shared_sockets);
+	setenv("LWDS_SIM_SHARED_SOCKETS", "maybe", 1);
+	ck_assert_int_eq(parse(&o, 1, (char *[]){"lwds-sim", NULL}),
+	                 LWM2M_EINVAL);
+	unsetenv("LWDS_SIM_SHARED_SOCKETS");
+}
+END_TEST
+
+START_TEST(test_sim_opts_parse_shared_rejects)
+{
+	struct sim_opts o;
+	/* no addresses; DTLS; overlapping ranges; more than 1024 ports */
+	char *no_addrs[] = {"lwds-sim", "--shared-sockets", NULL};
+	char *dtls[] = {"lwds-sim",
+	                "--shared-sockets",
+	                "--server",
+	                "coaps://127.0.0.1:5684",
+	                "--psk-identity",
+	                "a",
+	                "--psk-key",
+	                "01",
+	                "--local-addrs",
+	                "127.3.0.1",
+	                NULL};
+	char *overlap[] = {"lwds-sim",
+	                   "--shared-sockets",
+	                   "--local-addrs",
+	                   "127.3.0.0-127.3.0.9",
+	                   "--local-addrs",
+	                   "127.3.0.9",
+	                   NULL};
+	char *ports[] = {"lwds-sim",      "--shared-sockets", "--count", "1025",
+	                 "--local-addrs", "127.3.0.1",        NULL};
+
+	ck_assert_int_eq(parse(&o, 2, no_addrs), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 10, dtls), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 6, overlap), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 6, ports), LWM2M_EINVAL);
+	ports[3] = "1024";
+	ck_assert_int_eq(parse(&o, 6, ports), LWM2M_OK);
+}
+END_TEST
+
+START_TEST(test_sim_opts_addr_index_inverse)
+{
+	struct sim_opts o;
+	uint64_t idx;
+	uint32_t a;
+
+	sim_opts_init(&o);
+	sim_addr_range_parse("127.0.0.1-127.0.0.2", &o.addrs[0]);
+	sim_addr_range_parse("127.0.1.5-127.0.1.9", &o.addrs[1]);
+	o.n_addrs = 2;
+	for (uint64_t i = 0; i < 7; i++) {
+		ck_assert(sim_opts_local_addr(&o, i, &a));
+		ck_assert(sim_opts_addr_index(&o, a, &idx));
+		ck_assert_uint_eq(idx, i);
+	}
+	ck_assert(!sim_opts_addr_index(&o, 0x7f000003, &idx));
+	ck_assert(!sim_opts_addr_index(&o, 0x7f000104, &idx));
+}
+END_TEST
+
 static Suite *
 sim_opts_suite(void)
 {
@@ -267,6 +344,11 @@ sim_opts_suite(void)
 	tcase_add_test(tc, test_sim_opts_parse_help);
 	tcase_add_test(tc, test_sim_opts_parse_cert);
 	tcase_add_test(tc, test_sim_opts_parse_cert_rejects);
+	tcase_add_test(tc, test_sim_opts_parse_shared);
+	tcase_add_test(tc, test_sim_opts_parse_shared_rejects);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sim_opts_addr_index");
+	tcase_add_test(tc, test_sim_opts_addr_index_inverse);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sim_addr_range_parse");
 	tcase_add_test(tc, test_sim_addr_range_parse_ok);

@@ -893,11 +893,12 @@ class Sim:
     READY = r'"event"\s*:\s*"ready"'
 
 
-    def __init__(self, args, env=None):
+    def __init__(self, args, env=None, preexec_fn=None):
         self.proc = subprocess.Popen(
             [binary("sim")] + list(args), env=env or dict(os.environ),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, bufsize=1)
+            stderr=subprocess.STDOUT, text=True, bufsize=1,
+            preexec_fn=preexec_fn)
         self.lines = []
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -56,7 +56,8 @@ struct sim_opts {
 	unsigned sensor_period_ms; /* temperature changes and observe checks */
 	unsigned control_port;     /* UDP on 127.0.0.1, 0 = none */
 	bool control_stdin;
-	bool con_notify; /* confirmable notifications */
+	bool con_notify;     /* confirmable notifications */
+	bool shared_sockets; /* a few sockets for all clients (sim_udp.c) */
 	bool quiet, verbose;
 };
 
@@ -83,6 +84,16 @@ uint64_t sim_opts_addr_total(const struct sim_opts *o);
  * false when no --local-addr was given. */
 bool sim_opts_local_addr(const struct sim_opts *o, uint64_t idx,
                          uint32_t *ret_addr);
+
+/* sim_opts_addr_index is the inverse of sim_opts_local_addr: the position
+ * of addr (host order) among the addresses of the ranges (the first range
+ * holding it wins).  False when no range holds it. */
+bool sim_opts_addr_index(const struct sim_opts *o, uint32_t addr,
+                         uint64_t *ret_idx);
+
+/* --shared-sockets: at most this many sockets (ports); client i sends from
+ * address i % A of the A local addresses and the port of socket i / A. */
+#define SIM_SHARED_SOCKETS_MAX 1024
 
 /* Local ports of clients bound to --local-addrs: SIM_PORT_BASE upwards. */
 #define SIM_PORT_BASE 20000

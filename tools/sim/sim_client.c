@@ -169,6 +169,47 @@ client_session(struct sim_client *c)
 	return LWM2M_OK;
 }
 
+/* ---- transport: a libcoap session, or the shared sockets ---------------- */
+
+coap_pdu_t *
+sim_client_new_pdu(struct sim_client *c, coap_pdu_type_t type,
+                   coap_pdu_code_t code)
+{
+	if (c->ctx->udp != NULL) {
+		return sim_udp_new_pdu(c, type, code);
+	}
+	return c->session != NULL ? coap_new_pdu(type, code, c->session) : NULL;
+}
+
+bool
+sim_client_send(struct sim_client *c, coap_pdu_t *pdu)
+{
+	if (c->ctx->udp != NULL) {
+		return sim_udp_send(c, pdu);
+	}
+	if (c->session == NULL) {
+		coap_delete_pdu(pdu);
+		return false;
+	}
+	return coap_send(c->session, pdu) != COAP_INVALID_MID;
+}
+
+bool
+sim_client_online(const struct sim_client *c)
+{
+	return c->ctx->udp != NULL || c->session != NULL;
+}
+
+static void
+new_token(struct sim_client *c)
+{
+	if (c->ctx->udp != NULL) {
+		sim_udp_new_token(c, c->token, &c->tkl);
+	} else {
+		coap_session_new_token(c->session, &c->tkl, c->token);
+	}
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 static void
@@ -230,6 +271,7 @@ add_links(struct sim_client *c, coap_pdu_t *pdu)
 {
 	const struct sim_opts *o = &c->ctx->opts;
 	char *buf = malloc(SIM_LINKS_MAX);
+	bool ok;
 
 	if (buf == NULL ||
 	    sim_model_links(c->model, o->formats,
@@ -237,6 +279,19 @@ add_links(struct sim_client *c, coap_pdu_t *pdu)
 	                    SIM_LINKS_MAX) != LWM2M_OK) {
 		free(buf);
 		return false;
+	}
+	if (c->ctx->udp != NULL) {
+		/* the shared sockets send no block-wise requests */
+		ok = strlen(buf) <= SIM_WIRE_BLOCK &&
+		     coap_add_data(pdu, strlen(buf), (uint8_t *)buf) == 1;
+		if (!ok) {
+			lwm2m_log(LWM2M_LOG_ERR,
+			          "ep=\"%s\" links of %zu bytes do not fit "
+			          "in one datagram (--shared-sockets)",
+			          c->ep, strlen(buf));
+		}
+		free(buf);
+		return ok;
 	}
 	return coap_add_data_large_request(c->session, pdu, strlen(buf),
 	                                   (uint8_t *)buf, release_payload,
@@ -248,7 +303,7 @@ add_links(struct sim_client *c, coap_pdu_t *pdu)
 static bool
 send_reg(struct sim_client *c, coap_pdu_code_t code, bool first, bool links)
 {
-	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, code, c->session);
+	coap_pdu_t *pdu = sim_client_new_pdu(c, COAP_MESSAGE_CON, code);
 	coap_optlist_t *opts = NULL;
 	uint8_t cf[4];
 	bool ok;
@@ -256,7 +311,7 @@ send_reg(struct sim_client *c, coap_pdu_code_t code, bool first, bool links)
 	if (pdu == NULL) {
 		return false;
 	}
-	coap_session_new_token(c->session, &c->tkl, c->token);
+	new_token(c);
 	coap_add_token(pdu, c->tkl, c->token);
 	add_location(&opts, first ? "rd" : c->location);
 	if (links) {
@@ -276,7 +331,7 @@ send_reg(struct sim_client *c, coap_pdu_code_t code, bool first, bool links)
 		return false;
 	}
 	c->reg_sent_ms = lwm2m_mono_ms();
-	return coap_send(c->session, pdu) != COAP_INVALID_MID;
+	return sim_client_send(c, pdu);
 }
 
 static void
@@ -317,7 +372,7 @@ retry_later(struct sim_client *c)
 static void
 client_register(struct sim_client *c)
 {
-	if (c->session != NULL &&
+	if (c->ctx->udp == NULL && c->session != NULL &&
 	    coap_session_get_state(c->session) == COAP_SESSION_STATE_NONE) {
 		/* libcoap gave up on it (ICMP error, DTLS failure): a new
 		 * socket, as a rebooted device would have. */
@@ -325,7 +380,8 @@ client_register(struct sim_client *c)
 		c->session = NULL;
 		c->fd = -1;
 	}
-	if (c->session == NULL && client_session(c) != LWM2M_OK) {
+	if (c->ctx->udp == NULL && c->session == NULL &&
+	    client_session(c) != LWM2M_OK) {
 		retry_later(c);
 		return;
 	}
@@ -456,6 +512,30 @@ read_location(struct sim_client *c, const coap_pdu_t *pdu)
 }
 
 static void
+log_registered(const struct sim_client *c)
+{
+	struct in_addr in;
+	char ip[INET_ADDRSTRLEN] = "?";
+	uint32_t addr;
+	uint16_t port;
+
+	if (c->ctx->udp != NULL) {
+		sim_udp_local(c, &addr, &port);
+		in.s_addr = htonl(addr);
+	} else {
+		const coap_address_t *a =
+		    coap_session_get_addr_local(c->session);
+
+		in = a->addr.sin.sin_addr;
+		port = ntohs(a->addr.sin.sin_port);
+	}
+	inet_ntop(AF_INET, &in, ip, sizeof ip);
+	lwm2m_log(LWM2M_LOG_INFO,
+	          "ep=\"%s\" registered location=/%s addr=%s:%u", c->ep,
+	          c->location, ip, (unsigned)port);
+}
+
+static void
 registered(struct sim_client *c, const coap_pdu_t *pdu)
 {
 	struct sim_ctx *ctx = c->ctx;
@@ -471,16 +551,7 @@ registered(struct sim_client *c, const coap_pdu_t *pdu)
 		ctx->stats.reg_lat_max_ms = lat;
 	}
 	if (lwm2m_log_level >= LWM2M_LOG_INFO) {
-		const coap_address_t *a =
-		    coap_session_get_addr_local(c->session);
-		char ip[INET_ADDRSTRLEN] = "?";
-
-		inet_ntop(AF_INET, &a->addr.sin.sin_addr, ip, sizeof ip);
-		lwm2m_log(LWM2M_LOG_INFO,
-		          "ep=\"%s\" registered location=/%s "
-		          "addr=%s:%u",
-		          c->ep, c->location, ip,
-		          (unsigned)ntohs(a->addr.sin.sin_port));
+		log_registered(c);
 	}
 	if (!c->ever_registered) {
 		c->ever_registered = true;
@@ -528,17 +599,15 @@ deregistered(struct sim_client *c)
 	}
 }
 
-static coap_response_t
-on_response(coap_session_t *s, const coap_pdu_t *sent,
-            const coap_pdu_t *received, const coap_mid_t mid)
+void
+sim_client_response(struct sim_client *c, const coap_pdu_t *received)
 {
-	struct sim_client *c = coap_session_get_app_data(s);
 	coap_bin_const_t tok = coap_pdu_get_token(received);
 	coap_pdu_code_t code = coap_pdu_get_code(received);
 
-	if (c == NULL || tok.length != c->tkl ||
+	if (c->tkl == 0 || tok.length != c->tkl ||
 	    memcmp(tok.s, c->token, c->tkl) != 0) {
-		return COAP_RESPONSE_OK;
+		return;
 	}
 	c->tkl = 0;
 	switch (c->state) {
@@ -563,23 +632,26 @@ on_response(coap_session_t *s, const coap_pdu_t *sent,
 	default:
 		break;
 	}
+}
+
+static coap_response_t
+on_response(coap_session_t *s, const coap_pdu_t *sent,
+            const coap_pdu_t *received, const coap_mid_t mid)
+{
+	struct sim_client *c = coap_session_get_app_data(s);
+
+	if (c != NULL) {
+		sim_client_response(c, received);
+	}
 	return COAP_RESPONSE_OK;
 }
 
-static void
-on_nack(coap_session_t *s, const coap_pdu_t *sent, coap_nack_reason_t reason,
-        const coap_mid_t mid)
+void
+sim_client_nack(struct sim_client *c, const uint8_t *tok, size_t tkl, bool rst)
 {
-	struct sim_client *c = coap_session_get_app_data(s);
-	coap_bin_const_t tok;
-
-	if (c == NULL || sent == NULL) {
-		return;
-	}
-	tok = coap_pdu_get_token(sent);
-	if (tok.length != c->tkl || memcmp(tok.s, c->token, c->tkl) != 0) {
-		if (reason == COAP_NACK_RST) {
-			sim_dm_drop_obs_token(c, tok.s, tok.length);
+	if (c->tkl == 0 || tkl != c->tkl || memcmp(tok, c->token, tkl) != 0) {
+		if (rst) {
+			sim_dm_drop_obs_token(c, tok, tkl);
 		}
 		return;
 	}
@@ -594,10 +666,23 @@ on_nack(coap_session_t *s, const coap_pdu_t *sent, coap_nack_reason_t reason,
 		c->ctx->stats.update_failures++;
 	}
 	lwm2m_log(LWM2M_LOG_WARNING,
-	          "ep=\"%s\" no answer from the server "
-	          "(%d), retrying",
-	          c->ep, (int)reason);
+	          "ep=\"%s\" no answer from the server (%s), retrying", c->ep,
+	          rst ? "reset" : "timeout");
 	retry_later(c);
+}
+
+static void
+on_nack(coap_session_t *s, const coap_pdu_t *sent, coap_nack_reason_t reason,
+        const coap_mid_t mid)
+{
+	struct sim_client *c = coap_session_get_app_data(s);
+	coap_bin_const_t tok;
+
+	if (c == NULL || sent == NULL) {
+		return;
+	}
+	tok = coap_pdu_get_token(sent);
+	sim_client_nack(c, tok.s, tok.length, reason == COAP_NACK_RST);
 }
 
 /* ---- start and stop ----------------------------------------------------- */
@@ -765,31 +850,44 @@ resolve_server(struct sim_ctx *ctx)
 	return LWM2M_OK;
 }
 
-/* raise_nofile lifts RLIMIT_NOFILE so each client can have its socket. */
-static void
-raise_nofile(unsigned clients)
+/* raise_nofile lifts RLIMIT_NOFILE so each socket (one per client, or
+ * the shared ones) can be opened.  ELIMIT, with the way out in the log,
+ * when the hard limit does not allow one socket per client. */
+static lwm2m_err
+raise_nofile(const struct sim_opts *o)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)clients + 256;
+	rlim_t sockets = o->shared_sockets
+	                     ? sim_udp_sockets(o->count, sim_opts_addr_total(o))
+	                     : o->count;
+	rlim_t want = sockets + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
-		return;
+		return LWM2M_OK;
 	}
 	if (rl.rlim_max < want) {
 		struct rlimit hard = {want, want};
 
 		if (setrlimit(RLIMIT_NOFILE, &hard) == 0) {
-			return;
+			return LWM2M_OK;
 		}
 		want = rl.rlim_max;
 	}
 	rl.rlim_cur = want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || want < (rlim_t)clients + 16) {
-		lwm2m_log(LWM2M_LOG_WARNING,
-		          "only %llu file descriptors for "
-		          "%u clients",
-		          (unsigned long long)want, clients);
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && want >= sockets + 16) {
+		return LWM2M_OK;
 	}
+	lwm2m_log(LWM2M_LOG_ERR,
+	          "%u clients need %llu sockets, RLIMIT_NOFILE allows %llu "
+	          "descriptors (hard limit %llu)%s",
+	          o->count, (unsigned long long)sockets,
+	          (unsigned long long)want, (unsigned long long)rl.rlim_max,
+	          o->shared_sockets
+	              ? ": give more --local-addrs"
+	              : ": use --shared-sockets with --local-addrs "
+	                "(a few sockets for all clients), or "
+	                "raise the limit");
+	return LWM2M_ELIMIT;
 }
 
 static lwm2m_err
@@ -880,7 +978,7 @@ clients_setup(struct sim_ctx *ctx)
 		struct sim_client *c = &ctx->clients[i];
 
 		c->ctx = ctx;
-		c->cc = &ctx->coaps[i % ctx->n_coaps];
+		c->cc = ctx->n_coaps > 0 ? &ctx->coaps[i % ctx->n_coaps] : NULL;
 		c->idx = i;
 		c->fd = -1;
 		c->seed = 2654435761u * (i + 1);
@@ -927,13 +1025,16 @@ sim_ctx_new(const struct sim_opts *o, struct sim_ctx **ret_ctx)
 	}
 	ctx->opts = *o;
 	default_formats(&ctx->opts);
-	raise_nofile(o->count);
 	coap_startup();
 	coap_set_log_level(o->verbose ? LOG_WARNING : LOG_EMERG);
 	ctx->base = event_base_new();
-	err = ctx->base == NULL ? LWM2M_EIO : resolve_server(ctx);
+	err = ctx->base == NULL ? LWM2M_EIO : raise_nofile(o);
 	if (err == LWM2M_OK) {
-		err = coap_setup(ctx);
+		err = resolve_server(ctx);
+	}
+	if (err == LWM2M_OK) {
+		err = o->shared_sockets ? sim_udp_new(ctx, &ctx->udp)
+		                        : coap_setup(ctx);
 	}
 	if (err == LWM2M_OK) {
 		err = events_setup(ctx);
@@ -964,6 +1065,7 @@ sim_ctx_free(struct sim_ctx *ctx)
 		return;
 	}
 	sim_ctl_stop(ctx->ctl);
+	sim_udp_free(ctx->udp);
 	for (unsigned i = 0; ctx->clients != NULL && i < ctx->n_clients; i++) {
 		struct sim_client *c = &ctx->clients[i];
 
@@ -1023,7 +1125,8 @@ sim_client_mute(struct sim_client *c, bool on)
 	struct sock_fprog prog = {1, drop_all};
 	int rc, unused = 0;
 
-	if (c->session == NULL) {
+	if (c->ctx->udp != NULL || c->session == NULL) {
+		/* shared sockets: sim_udp.c drops what a muted client gets */
 		c->muted = on;
 		return LWM2M_OK;
 	}

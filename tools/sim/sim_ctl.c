@@ -100,6 +100,23 @@ count_registered(const struct sim_ctx *ctx)
 	return n;
 }
 
+/* shared_json adds the counters of the shared sockets (sim_udp.c). */
+static size_t
+shared_json(const struct sim_stats *s, char *buf, size_t size, size_t off)
+{
+	return add(buf, size, off,
+	           ",\"shared\":{\"malformed\":%llu,\"foreign\":%llu,"
+	           "\"muted\":%llu,\"retransmits\":%llu,\"duplicates\":%llu,"
+	           "\"timeouts\":%llu,\"send_errors\":%llu}",
+	           (unsigned long long)s->udp_malformed,
+	           (unsigned long long)s->udp_foreign,
+	           (unsigned long long)s->udp_muted,
+	           (unsigned long long)s->udp_retransmits,
+	           (unsigned long long)s->udp_duplicates,
+	           (unsigned long long)s->udp_timeouts,
+	           (unsigned long long)s->udp_send_errors);
+}
+
 size_t
 sim_stats_json(const struct sim_ctx *ctx, char *buf, size_t size)
 {
@@ -137,6 +154,9 @@ sim_stats_json(const struct sim_ctx *ctx, char *buf, size_t size)
 	off = paths_json(s->paths, buf, size, off);
 	off = add(buf, size, off, ",\"observe_paths\":");
 	off = paths_json(s->obs_paths, buf, size, off);
+	if (ctx->udp != NULL) {
+		off = shared_json(s, buf, size, off);
+	}
 	off = add(buf, size, off, "}");
 	if (off >= size) {
 		snprintf(buf, size, "{\"error\":\"stats too large\"}");

@@ -17,7 +17,7 @@
 
 struct req {
 	struct sim_client *c;
-	coap_resource_t *r;
+	coap_resource_t *r; /* r and s: NULL with the shared sockets */
 	coap_session_t *s;
 	const coap_pdu_t *pdu;
 	const coap_string_t *query;
@@ -122,6 +122,28 @@ static void
 release_buf(coap_session_t *s, void *p)
 {
 	free(p);
+}
+
+/* answer_body answers 2.05 with body buf (malloc()ed, consumed) in format
+ * fmt: libcoap does block-wise transfers for its sessions; the shared
+ * sockets get the Block2 slice the request asks for. */
+static void
+answer_body(struct req *q, uint16_t fmt, uint8_t *buf, size_t len)
+{
+	coap_pdu_code_t code;
+
+	coap_pdu_set_code(q->resp, COAP_RESPONSE_CODE_CONTENT);
+	if (q->s != NULL) {
+		coap_add_data_large_response(q->r, q->s, q->pdu, q->resp,
+		                             q->query, fmt, -1, 0, len, buf,
+		                             release_buf, buf);
+		return;
+	}
+	code = sim_wire_add_body(q->pdu, q->resp, fmt, buf, len);
+	free(buf);
+	if (code != 0) {
+		coap_pdu_set_code(q->resp, code);
+	}
 }
 
 /* encode_path reads path of c and encodes it as fmt into a malloc()ed
@@ -431,15 +453,13 @@ static void
 send_notify(struct sim_client *c, struct sim_obs *o, const uint8_t *buf,
             size_t len)
 {
-	coap_session_t *s = c->session;
 	/* Every SIM_CON_EVERY-th notification is confirmable even without
 	 * --con-notify, so a server that forgot the token gets to answer
 	 * with RST (libcoap does not report RSTs to NON messages). */
 	bool con = c->ctx->opts.con_notify || (o->seq + 1) % SIM_CON_EVERY == 0;
 	coap_pdu_t *pdu =
-	    coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-	                  COAP_RESPONSE_CODE_CONTENT, coap_new_message_id(s),
-	                  coap_session_max_pdu_size(s));
+	    sim_client_new_pdu(c, con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+	                       COAP_RESPONSE_CODE_CONTENT);
 	uint8_t b[4];
 
 	if (pdu == NULL) {
@@ -461,7 +481,7 @@ send_notify(struct sim_client *c, struct sim_obs *o, const uint8_t *buf,
 		coap_delete_pdu(pdu);
 		return;
 	}
-	coap_send(s, pdu);
+	sim_client_send(c, pdu);
 	c->ctx->stats.notifications++;
 }
 
@@ -523,7 +543,7 @@ sim_dm_check_obs(struct sim_client *c)
 {
 	int64_t now = lwm2m_mono_ms();
 
-	if (c->muted || c->sleeping || c->session == NULL) {
+	if (c->muted || c->sleeping || !sim_client_online(c)) {
 		return;
 	}
 	for (struct sim_obs *o = c->obs; o != NULL; o = o->next) {
@@ -586,10 +606,7 @@ do_discover(struct req *q)
 		answer_err(q, err);
 		return;
 	}
-	coap_pdu_set_code(q->resp, COAP_RESPONSE_CODE_CONTENT);
-	coap_add_data_large_response(q->r, q->s, q->pdu, q->resp, q->query,
-	                             LWM2M_FMT_LINK, -1, 0, strlen(buf),
-	                             (uint8_t *)buf, release_buf, buf);
+	answer_body(q, LWM2M_FMT_LINK, (uint8_t *)buf, strlen(buf));
 }
 
 static void
@@ -618,14 +635,12 @@ do_read(struct req *q, uint16_t fmt, bool has_observe, unsigned observe)
 		ctx->stats.ops[SIM_K_CANCEL]++;
 		sim_dm_drop_obs_token(c, tok.s, tok.length);
 	}
-	coap_pdu_set_code(q->resp, COAP_RESPONSE_CODE_CONTENT);
 	if (o != NULL) {
 		o->last_hash = fnv1a(buf, len);
 		coap_add_option(q->resp, COAP_OPTION_OBSERVE,
 		                coap_encode_var_safe(b, sizeof b, o->seq), b);
 	}
-	coap_add_data_large_response(q->r, q->s, q->pdu, q->resp, q->query, fmt,
-	                             -1, 0, len, buf, release_buf, buf);
+	answer_body(q, fmt, buf, len);
 }
 
 static void
@@ -942,11 +957,7 @@ do_fetch(struct req *q)
 		err = lwm2m_encode((enum lwm2m_format)accept, &tree, &root,
 		                   &out, &out_len);
 		if (err == LWM2M_OK) {
-			coap_pdu_set_code(q->resp, COAP_RESPONSE_CODE_CONTENT);
-			coap_add_data_large_response(
-			    q->r, q->s, q->pdu, q->resp, q->query,
-			    (uint16_t)accept, -1, 0, out_len, out, release_buf,
-			    out);
+			answer_body(q, (uint16_t)accept, out, out_len);
 		} else {
 			answer(q,
 			       err == LWM2M_EINVAL
@@ -1055,15 +1066,25 @@ void
 sim_dm_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
                const coap_string_t *query, coap_pdu_t *resp)
 {
-	struct req q = {.c = coap_session_get_app_data(s),
-	                .r = r,
-	                .s = s,
-	                .pdu = req,
-	                .query = query,
-	                .resp = resp};
+	struct sim_client *c = coap_session_get_app_data(s);
+
+	if (c == NULL) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_NOT_FOUND);
+		return;
+	}
+	sim_dm_request(c, r, s, req, query, resp);
+}
+
+void
+sim_dm_request(struct sim_client *c, coap_resource_t *r, coap_session_t *s,
+               const coap_pdu_t *req, const coap_string_t *query,
+               coap_pdu_t *resp)
+{
+	struct req q = {
+	    .c = c, .r = r, .s = s, .pdu = req, .query = query, .resp = resp};
 	coap_pdu_code_t method = coap_pdu_get_code(req);
 
-	if (q.c == NULL || !parse_req_path(&q)) {
+	if (!parse_req_path(&q)) {
 		answer(&q, COAP_RESPONSE_CODE_NOT_FOUND, NULL);
 		return;
 	}

@@ -56,9 +56,12 @@ struct sim_coap {
 	struct event *ev;
 };
 
+struct sim_udp_pend;
+struct sim_udp_blk1;
+
 struct sim_client {
 	struct sim_ctx *ctx;
-	struct sim_coap *cc;
+	struct sim_coap *cc; /* NULL with --shared-sockets */
 	unsigned idx;
 	char ep[SIM_EP_MAX];
 	coap_session_t *session;
@@ -80,6 +83,10 @@ struct sim_client {
 	uint32_t seed;
 	int64_t last_tick_ms;
 	int64_t reg_sent_ms;
+	/* --shared-sockets only (sim_udp.c) */
+	uint16_t mid;              /* last message id sent */
+	struct sim_udp_pend *pend; /* CON messages awaiting an ACK */
+	struct sim_udp_blk1 *blk1; /* Block1 request body being received */
 };
 
 #define SIM_STATS_PATHS 1024
@@ -112,6 +119,12 @@ struct sim_stats {
 	struct sim_path_count paths[SIM_STATS_PATHS];
 	struct sim_path_count obs_paths[SIM_STATS_PATHS];
 	uint64_t reg_lat_sum_ms, reg_lat_max_ms;
+	/* --shared-sockets: datagrams dropped (malformed, not from the
+	 * server or for no client, for a muted client), sent again
+	 * (retransmissions, answers to duplicates), CON messages given up */
+	uint64_t udp_malformed, udp_foreign, udp_muted;
+	uint64_t udp_retransmits, udp_duplicates, udp_timeouts;
+	uint64_t udp_send_errors;
 };
 
 struct sim_ctx {
@@ -119,6 +132,7 @@ struct sim_ctx {
 	struct event_base *base;
 	struct sim_coap *coaps;
 	unsigned n_coaps;
+	struct sim_udp *udp; /* --shared-sockets: the shared transport */
 	coap_address_t server;
 	coap_proto_t proto;
 	struct event *coap_ev, *coap_timer, *start_timer, *tick, *stop_timer;
@@ -141,6 +155,15 @@ void sim_dm_handler(coap_resource_t *r, coap_session_t *s,
                     const coap_pdu_t *req, const coap_string_t *query,
                     coap_pdu_t *resp);
 
+/* sim_dm_request serves one device-management request req of client c
+ * (query: its Uri-Query options joined by '&', may be NULL) and writes
+ * the answer into resp (type, message id and token already set).  r and
+ * s are the libcoap resource and session, or NULL for the shared-socket
+ * transport, which then gets large bodies as Block2 slices. */
+void sim_dm_request(struct sim_client *c, coap_resource_t *r, coap_session_t *s,
+                    const coap_pdu_t *req, const coap_string_t *query,
+                    coap_pdu_t *resp);
+
 /* sim_dm_check_obs evaluates the observations of c and sends what is due. */
 void sim_dm_check_obs(struct sim_client *c);
 
@@ -156,6 +179,27 @@ void sim_dm_drop_obs_token(struct sim_client *c, const uint8_t *token,
 /* sim_dm_tick is the periodic sensor step over observed clients. */
 void sim_dm_tick(struct sim_ctx *ctx);
 
+/* sim_client_new_pdu returns a new PDU of c (type, code, a fresh message
+ * id) for sim_client_send, or NULL. */
+coap_pdu_t *sim_client_new_pdu(struct sim_client *c, coap_pdu_type_t type,
+                               coap_pdu_code_t code);
+
+/* sim_client_send sends pdu from c over its transport; always consumes
+ * pdu.  CON messages are retransmitted until acknowledged. */
+bool sim_client_send(struct sim_client *c, coap_pdu_t *pdu);
+
+/* sim_client_online is true when c has a transport to send on. */
+bool sim_client_online(const struct sim_client *c);
+
+/* sim_client_response handles an answer to a request of c (Register,
+ * Update, De-register; others are ignored by their token). */
+void sim_client_response(struct sim_client *c, const coap_pdu_t *pdu);
+
+/* sim_client_nack handles a CON message of c (token tok) that got an RST
+ * (rst) or no answer. */
+void sim_client_nack(struct sim_client *c, const uint8_t *tok, size_t tkl,
+                     bool rst);
+
 /* sim_client_update sends a registration Update now (re-registers when
  * not registered). */
 void sim_client_update(struct sim_client *c);
@@ -169,7 +213,8 @@ void sim_client_soon(struct sim_client *c, enum sim_exec_effect effect);
 void sim_client_deregister(struct sim_client *c);
 
 /* sim_client_mute stops (on) or resumes answering: a socket filter makes
- * the kernel drop what the server sends, silently (no ICMP). */
+ * the kernel drop what the server sends, silently (no ICMP); on the shared
+ * sockets sim_udp.c drops it. */
 lwm2m_err sim_client_mute(struct sim_client *c, bool on);
 
 /* sim_ctx_stop de-registers everybody and ends the loop (bounded wait). */
@@ -183,5 +228,63 @@ void sim_stats_count_path(struct sim_path_count *table, const char *path);
 
 /* sim_stats_json writes the stats of ctx as one JSON object into buf. */
 size_t sim_stats_json(const struct sim_ctx *ctx, char *buf, size_t size);
+
+/* ---- wire format (sim_wire.c) ------------------------------------------ */
+
+#define SIM_WIRE_PDU_MAX 1152 /* datagrams sent (libcoap's default MTU) */
+#define SIM_WIRE_RX_MAX 2048  /* longer datagrams are dropped */
+#define SIM_WIRE_SZX 6        /* Block2 slices of 1024 bytes at most */
+#define SIM_WIRE_BLOCK 1024   /* larger bodies go block-wise */
+
+/* sim_wire_parse parses one datagram into a new PDU (coap_delete_pdu it),
+ * or returns NULL when it is not a valid CoAP message. */
+coap_pdu_t *sim_wire_parse(const uint8_t *data, size_t len);
+
+/* sim_wire_encode writes pdu as a datagram into buf: header, token, the
+ * options, 0xFF and the payload.  ELIMIT when size is too small. */
+lwm2m_err sim_wire_encode(const coap_pdu_t *pdu, uint8_t *buf, size_t size,
+                          size_t *ret_len);
+
+/* sim_wire_add_body adds Content-Format fmt and body to resp, the answer to
+ * req: whole when it fits in one block and req asks for no Block2, else the
+ * block req asks for (default block 0) with Block2 and Size2.  Returns 0,
+ * or the code to answer instead (4.02 for a block past the end). */
+coap_pdu_code_t sim_wire_add_body(const coap_pdu_t *req, coap_pdu_t *resp,
+                                  uint16_t fmt, const uint8_t *body,
+                                  size_t len);
+
+/* sim_wire_add_block1 adds a Block1 option (num, more, szx) to resp. */
+bool sim_wire_add_block1(coap_pdu_t *resp, unsigned num, bool more,
+                         unsigned szx);
+
+/* ---- shared-socket transport (sim_udp.c) -------------------------------- */
+
+struct sim_udp;
+
+/* sim_udp_new opens the shared sockets of ctx (count clients over the
+ * --local-addrs of its options) on its loop.  sim_udp_free is NULL-safe and
+ * frees what the clients hold of it (pending messages, Block1 bodies). */
+lwm2m_err sim_udp_new(struct sim_ctx *ctx, struct sim_udp **ret_udp);
+void sim_udp_free(struct sim_udp *u);
+
+/* sim_udp_sockets returns how many sockets count clients on n_addrs
+ * addresses need (one per port); 0 when n_addrs is 0. */
+unsigned sim_udp_sockets(unsigned count, uint64_t n_addrs);
+
+/* sim_udp_new_pdu returns a PDU of c with the next message id of c. */
+coap_pdu_t *sim_udp_new_pdu(struct sim_client *c, coap_pdu_type_t type,
+                            coap_pdu_code_t code);
+
+/* sim_udp_new_token writes a fresh 8-byte token into tok. */
+void sim_udp_new_token(struct sim_client *c, uint8_t *tok, size_t *ret_len);
+
+/* sim_udp_send encodes pdu (consumed) and sends it from c's address and
+ * port; a CON message is kept and retransmitted per RFC 7252 until ACK,
+ * RST or MAX_RETRANSMIT, which sim_client_nack hears of. */
+bool sim_udp_send(struct sim_client *c, coap_pdu_t *pdu);
+
+/* sim_udp_local returns the local address (host order) and port of c. */
+void sim_udp_local(const struct sim_client *c, uint32_t *ret_addr,
+                   uint16_t *ret_port);
 
 #endif

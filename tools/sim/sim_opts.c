@@ -29,6 +29,7 @@ enum {
 	OPT_CONTROL_PORT,
 	OPT_NO_STDIN,
 	OPT_CON_NOTIFY,
+	OPT_SHARED,
 	OPT_PSK_ID,
 	OPT_PSK_KEY,
 	OPT_CERT,
@@ -60,6 +61,7 @@ static const struct option long_opts[] = {
     {"control-port", required_argument, NULL, OPT_CONTROL_PORT},
     {"no-stdin", no_argument, NULL, OPT_NO_STDIN},
     {"con-notify", no_argument, NULL, OPT_CON_NOTIFY},
+    {"shared-sockets", no_argument, NULL, OPT_SHARED},
     {"psk-identity", required_argument, NULL, OPT_PSK_ID},
     {"psk-key", required_argument, NULL, OPT_PSK_KEY},
     {"cert", required_argument, NULL, OPT_CERT},
@@ -97,6 +99,7 @@ static const struct {
     {"LWDS_SIM_CERT", OPT_CERT},
     {"LWDS_SIM_KEY", OPT_KEY},
     {"LWDS_SIM_CA", OPT_CA},
+    {"LWDS_SIM_SHARED_SOCKETS", OPT_SHARED},
 };
 
 void
@@ -125,6 +128,11 @@ sim_opts_usage(void *f)
 	    "  --max-inflight N    initial registrations in flight (128)\n"
 	    "  --local-addrs A[-B] local IPv4 address range; repeatable;\n"
 	    "                      clients take its addresses in turn\n"
+	    "  --shared-sockets    a few UDP sockets for all clients (coap://\n"
+	    "                      only; needs --local-addrs): 100,000 and "
+	    "more\n"
+	    "                      clients in one process; env\n"
+	    "                      LWDS_SIM_SHARED_SOCKETS=1\n"
 	    "  --sensor-period MS  temperature step and observe check (1000)\n"
 	    "  --con-notify        send notifications as CON (default NON)\n"
 	    "  --control-port P    UDP control port on 127.0.0.1\n"
@@ -207,6 +215,21 @@ sim_opts_addr_total(const struct sim_opts *o)
 		total += (uint64_t)o->addrs[i].last - o->addrs[i].first + 1;
 	}
 	return total;
+}
+
+bool
+sim_opts_addr_index(const struct sim_opts *o, uint32_t addr, uint64_t *ret_idx)
+{
+	uint64_t base = 0;
+
+	for (size_t i = 0; i < o->n_addrs; i++) {
+		if (addr >= o->addrs[i].first && addr <= o->addrs[i].last) {
+			*ret_idx = base + (addr - o->addrs[i].first);
+			return true;
+		}
+		base += (uint64_t)o->addrs[i].last - o->addrs[i].first + 1;
+	}
+	return false;
 }
 
 bool
@@ -411,6 +434,22 @@ set_binding(struct sim_opts *o, const char *text)
 	return set_string(o->binding, sizeof o->binding, text);
 }
 
+/* set_bool sets a flag: NULL (the flag given) or an environment value. */
+static lwm2m_err
+set_bool(bool *flag, const char *text)
+{
+	if (text == NULL || strcmp(text, "1") == 0 ||
+	    strcmp(text, "yes") == 0 || strcmp(text, "true") == 0) {
+		*flag = true;
+	} else if (strcmp(text, "0") == 0 || strcmp(text, "no") == 0 ||
+	           strcmp(text, "false") == 0) {
+		*flag = false;
+	} else {
+		return LWM2M_EINVAL;
+	}
+	return LWM2M_OK;
+}
+
 /* apply sets the option opt from text (NULL for flags). */
 static lwm2m_err
 apply(struct sim_opts *o, int opt, const char *text)
@@ -461,6 +500,8 @@ apply(struct sim_opts *o, int opt, const char *text)
 	case OPT_CON_NOTIFY:
 		o->con_notify = true;
 		return LWM2M_OK;
+	case OPT_SHARED:
+		return set_bool(&o->shared_sockets, text);
 	case OPT_PSK_ID:
 		return set_string(o->psk_identity, sizeof o->psk_identity,
 		                  text);
@@ -510,9 +551,57 @@ parse_env(struct sim_opts *o, char *err, size_t err_size)
 	return LWM2M_OK;
 }
 
+static bool
+ranges_overlap(const struct sim_opts *o)
+{
+	for (size_t i = 0; i < o->n_addrs; i++) {
+		for (size_t j = i + 1; j < o->n_addrs; j++) {
+			if (o->addrs[i].first <= o->addrs[j].last &&
+			    o->addrs[j].first <= o->addrs[i].last) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* check_shared checks what --shared-sockets needs: plain coap://, local
+ * addresses that do not overlap and are enough for the clients. */
+static lwm2m_err
+check_shared(const struct sim_opts *o, char *err, size_t err_size)
+{
+	uint64_t a = sim_opts_addr_total(o);
+
+	if (strncmp(o->server, "coaps://", 8) == 0) {
+		snprintf(err, err_size,
+		         "--shared-sockets serves coap:// only: DTLS needs a "
+		         "libcoap session, and a socket, per client");
+	} else if (a == 0) {
+		snprintf(err, err_size,
+		         "--shared-sockets needs --local-addrs: the clients "
+		         "send from their own addresses");
+	} else if (ranges_overlap(o)) {
+		snprintf(err, err_size,
+		         "--shared-sockets needs --local-addrs ranges that "
+		         "do not overlap");
+	} else if (((uint64_t)o->count + a - 1) / a > SIM_SHARED_SOCKETS_MAX) {
+		snprintf(err, err_size,
+		         "--shared-sockets: %u clients on %llu addresses "
+		         "need more than %d ports; give more --local-addrs",
+		         o->count, (unsigned long long)a,
+		         SIM_SHARED_SOCKETS_MAX);
+	} else {
+		return LWM2M_OK;
+	}
+	return LWM2M_EINVAL;
+}
+
 static lwm2m_err
 check(const struct sim_opts *o, char *err, size_t err_size)
 {
+	if (o->shared_sockets && check_shared(o, err, err_size) != LWM2M_OK) {
+		return LWM2M_EINVAL;
+	}
 	if (o->awake > 0 && !o->queue) {
 		snprintf(err, err_size, "--awake needs --queue");
 		return LWM2M_EINVAL;
