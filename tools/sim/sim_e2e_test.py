@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end test of lwds-sim over real UDP, with this script as the LwM2M
 server: registration, reads, writes, create/delete, execute, observe with
-`set`, mute, stats and de-registration on quit.
+`set`, mute, stats and de-registration on quit; CoAP ping, a separate
+answer to an Update and a lost Update (retransmitted).  Runs twice: with
+libcoap sessions (the default) and with --shared-sockets, which also
+answers a retransmitted request from its cache.
 
 Usage: sim_e2e_test.py PATH/TO/lwds-sim
 """
@@ -16,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_rd import parse  # noqa: E402
 
-CON, ACK = 0, 2
+CON, ACK, RST = 0, 2, 3
 GET, POST, PUT, DELETE = 1, 2, 3, 4
 
 
@@ -54,13 +57,23 @@ class Server:
         self.events = []    # (code, path, query) of client requests
         self.notes = []     # notifications (token, payload)
         self.forget = False # answer the next Update with 4.04
+        self.update_mode = None  # "separate", "drop_first" for the next one
+        self.seen = []      # (mid, code, path) of every request
+        self.empties = []   # (type, mid) of empty messages
 
     def handle(self, msg, peer):
         typ, code, mid, token, opts, payload = parse(msg)
         if code >= 64:  # a response: returned to request()
             return typ, code, mid, token, opts, payload
+        if code == 0:
+            self.empties.append((typ, mid))
+            return None
         path = "/".join(v.decode() for k, v in opts if k == 11)
         query = [v.decode() for k, v in opts if k == 15]
+        self.seen.append((mid, code, path))
+        if code == POST and path.startswith("rd/") and self.update_mode:
+            if self.special_update(mid, token, peer):
+                return None
         self.events.append((code, path, query))
         reply = [(8, b"rd"), (8, str(len(self.clients) + 1))]
         if code == POST and path == "rd":
@@ -74,6 +87,38 @@ class Server:
             rc, ro = (66 if code == DELETE else 68), []
         self.sock.sendto(encode(ACK, rc, mid, token, ro), peer)
         return None
+
+    def special_update(self, mid, token, peer):
+        """Drop the first copy of an Update, or answer it separately (an
+        empty ACK, then a CON 2.04).  True when handled here."""
+        if self.update_mode == "drop_first":
+            if [m for m, _, _ in self.seen].count(mid) == 1:
+                return True
+            self.update_mode = None
+            return False
+        self.update_mode = None
+        self.sock.sendto(encode(ACK, 0, mid, b"", []), peer)
+        self.mid = (self.mid + 1) & 0xFFFF
+        self.sep_mid = self.mid
+        self.sock.sendto(encode(CON, 68, self.mid, token, []), peer)
+        self.events.append((POST, "separate", []))
+        return True
+
+    def raw(self, ep, msg, timeout=2.0):
+        """Send msg to ep; the first datagram back, raw."""
+        self.sock.sendto(msg, self.clients[ep][0])
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recvfrom(65536)[0]
+        except socket.timeout:
+            return None
+
+    def pump_until(self, cond, seconds=10.0):
+        """Serve until cond() holds or the deadline passes."""
+        end = time.time() + seconds
+        while not cond() and time.time() < end:
+            self.pump(0.1)
+        return cond()
 
     def pump(self, seconds):
         end = time.time() + seconds
@@ -118,17 +163,51 @@ def check(cond, what):
     print("ok -", what, flush=True)
 
 
-def main():
-    binary = sys.argv[1]
+def transport_checks(srv, command, shared):
+    """Ping, a separate answer, a lost Update, and (shared sockets) a
+    retransmitted request answered from the cache."""
+    ping = srv.raw("sim-0", encode(CON, 0, 4242, b"", []))
+    check(ping is not None and ping[0] >> 4 & 3 == RST and
+          ping[2:4] == (4242).to_bytes(2, "big"), "CoAP ping gets RST")
+    srv.update_mode = "separate"
+    command("update sim-0")
+    check(srv.pump_until(lambda: srv.update_mode is None and
+                         (ACK, srv.sep_mid) in srv.empties),
+          "a separate CON answer to an Update is acknowledged")
+    srv.update_mode = "drop_first"
+    command("update sim-0")
+
+    def updates():
+        return [m for m, c, p in srv.seen if p.startswith("rd/")]
+    # retransmitted after ACK_TIMEOUT (2 to 3 s); answered this time
+    check(srv.pump_until(lambda: srv.update_mode is None) and
+          updates()[-1] == updates()[-2], "a lost Update is retransmitted")
+    if not shared:
+        return
+    msg = encode(CON, GET, 777, b"\x07", [(11, "3"), (11, "0"), (11, "1"),
+                                          (17, 0)])
+    first, again = srv.raw("sim-0", msg), srv.raw("sim-0", msg)
+    check(first is not None and first == again,
+          "a retransmitted request gets the same answer")
+    stats = json.loads(command("stats"))
+    check(stats["shared"]["duplicates"] == 1 and
+          stats["shared"]["retransmits"] >= 1, "shared socket counters")
+
+
+def run(binary, shared):
     srv = Server()
     ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     ctl.bind(("127.0.0.1", 0))
     ctl_port = ctl.getsockname()[1]
     ctl.close()
+    extra = ["--shared-sockets", "--local-addrs", "127.79.0.1-127.79.0.2"]
     sim = subprocess.Popen([binary, "--server", "coap://127.0.0.1:%d" % srv.port,
                             "--count", "2", "--lwm2m", "1.0", "--no-stdin",
-                            "--control-port", str(ctl_port), "--quiet"],
+                            "--control-port", str(ctl_port), "--quiet"] +
+                           (extra if shared else []),
                            stdout=subprocess.PIPE, text=True)
+    print("# %s" % ("shared sockets" if shared else "libcoap sessions"),
+          flush=True)
     cs = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     cs.settimeout(2)
 
@@ -139,11 +218,15 @@ def main():
     try:
         srv.pump(2)
         check(set(srv.clients) == {"sim-0", "sim-1"}, "both clients registered")
+        if shared:
+            check({a for (a, _), _ in srv.clients.values()} ==
+                  {"127.79.0.1", "127.79.0.2"}, "each from its own address")
         reg = [e for e in srv.events if e[0] == POST and e[1] == "rd"][0]
         check("lwm2m=1.0" in reg[2] and "lt=300" in reg[2], "register query")
 
         c, o, p = srv.request("sim-0", GET, "/3/0/2", [(17, 0)])
         check(code(c) == "2.05" and p == b"sim-0", "read serial number as text")
+        transport_checks(srv, command, shared)
         c, o, p = srv.request("sim-0", GET, "/3/0")
         check(code(c) == "2.05" and o.get(12) == (11542).to_bytes(2, "big"),
               "1.0 client answers TLV by default")
@@ -217,6 +300,11 @@ def main():
     finally:
         if sim.poll() is None:
             sim.kill()
+
+
+def main():
+    run(sys.argv[1], False)
+    run(sys.argv[1], True)
     return 0
 
 
