@@ -198,16 +198,23 @@ sim_udp_new_pdu(struct sim_client *c, coap_pdu_type_t type,
 	return coap_pdu_init(type, code, c->mid, SIM_WIRE_PDU_MAX);
 }
 
-void
-sim_udp_new_token(struct sim_client *c, uint8_t *tok, size_t *ret_len)
+/* next_random steps xorshift64: tokens and retransmission jitter need to
+ * be unlikely to repeat, not secret. */
+static uint64_t
+next_random(struct sim_udp *u)
 {
-	struct sim_udp *u = c->ctx->udp;
-
-	/* xorshift64: tokens need to be unlikely to repeat, not secret */
 	u->rng ^= u->rng << 13;
 	u->rng ^= u->rng >> 7;
 	u->rng ^= u->rng << 17;
-	memcpy(tok, &u->rng, 8);
+	return u->rng;
+}
+
+void
+sim_udp_new_token(struct sim_client *c, uint8_t *tok, size_t *ret_len)
+{
+	uint64_t r = next_random(c->ctx->udp);
+
+	memcpy(tok, &r, 8);
 	*ret_len = 8;
 }
 
@@ -328,8 +335,9 @@ pend_add(struct sim_client *c, const coap_pdu_t *pdu, const uint8_t *buf,
 	p->request = is_request(pdu);
 	p->sent = 1;
 	/* ACK_TIMEOUT * random [1, ACK_RANDOM_FACTOR] */
-	p->timeout_ms = SIM_UDP_ACK_TIMEOUT_MS +
-	                (unsigned)(u->rng % (SIM_UDP_ACK_TIMEOUT_MS / 2));
+	p->timeout_ms =
+	    SIM_UDP_ACK_TIMEOUT_MS +
+	    (unsigned)(next_random(u) % (SIM_UDP_ACK_TIMEOUT_MS / 2));
 	p->len = len;
 	memcpy(p->bytes, buf, len);
 	p->next = c->pend;
