@@ -34,7 +34,9 @@
 #define SIM_UDP_MAX_RETRANSMIT 4
 #define SIM_UDP_SEPARATE_WAIT_MS 93000
 #define SIM_UDP_EXCHANGE_MS 247000
-#define SIM_UDP_PEND_MAX 8 /* CON messages of one client awaiting an ACK */
+/* NSTART 1 (RFC 7252 4.7), as libcoap: one CON message of a client awaits
+ * its ACK, the next ones wait in order behind it, at most this many. */
+#define SIM_UDP_QUEUE_MAX 32
 /* Answers kept for retransmitted requests: one slot per hash of (client,
  * message id), so memory stays bounded whatever the number of clients. */
 #define SIM_UDP_DEDUP_SLOTS 4096
@@ -48,9 +50,9 @@ struct sim_udp_pend {
 	uint16_t mid;
 	uint8_t tkl;
 	uint8_t token[8];
-	bool request; /* a request of ours: its answer may come separately */
-	bool acked;   /* empty ACK received: waiting for that answer */
-	unsigned sent;
+	bool request;  /* a request of ours: its answer may come separately */
+	bool acked;    /* empty ACK received: waiting for that answer */
+	unsigned sent; /* transmissions; 0 while queued */
 	unsigned timeout_ms;
 	size_t len;
 	uint8_t bytes[];
@@ -248,7 +250,7 @@ static struct sim_udp_pend *
 pend_by_mid(struct sim_client *c, uint16_t mid)
 {
 	for (struct sim_udp_pend *p = c->pend; p != NULL; p = p->next) {
-		if (p->mid == mid) {
+		if (p->sent > 0 && p->mid == mid) {
 			return p;
 		}
 	}
@@ -259,7 +261,7 @@ static struct sim_udp_pend *
 pend_by_token(struct sim_client *c, coap_bin_const_t tok)
 {
 	for (struct sim_udp_pend *p = c->pend; p != NULL; p = p->next) {
-		if (p->request && p->tkl == tok.length &&
+		if (p->sent > 0 && p->request && p->tkl == tok.length &&
 		    memcmp(p->token, tok.s, tok.length) == 0) {
 			return p;
 		}
@@ -273,6 +275,46 @@ pend_arm(struct sim_udp_pend *p, unsigned ms)
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	evtimer_add(p->ev, &tv);
+}
+
+/* pend_next sends the first queued CON message of c when none of its
+ * messages awaits an ACK. */
+static void
+pend_next(struct sim_client *c)
+{
+	struct sim_udp *u = c->ctx->udp;
+	struct sim_udp_pend *p;
+
+	for (p = c->pend; p != NULL; p = p->next) {
+		if (p->sent > 0 && !p->acked) {
+			return;
+		}
+		if (p->sent == 0) {
+			break;
+		}
+	}
+	if (p == NULL) {
+		return;
+	}
+	p->sent = 1;
+	/* ACK_TIMEOUT * random [1, ACK_RANDOM_FACTOR] */
+	p->timeout_ms =
+	    SIM_UDP_ACK_TIMEOUT_MS +
+	    (unsigned)(next_random(u) % (SIM_UDP_ACK_TIMEOUT_MS / 2));
+	send_bytes(c, p->bytes, p->len); /* lost: retransmitted */
+	pend_arm(p, p->timeout_ms);
+}
+
+/* pend_done forgets p (acknowledged, reset or given up) and sends the next
+ * queued message of its client. */
+static void
+pend_done(struct sim_udp_pend *p)
+{
+	struct sim_client *c = p->c;
+
+	pend_unlink(p);
+	pend_free(p);
+	pend_next(c);
 }
 
 /* on_pend_timer retransmits (timeout doubling) or, after MAX_RETRANSMIT
@@ -294,32 +336,36 @@ on_pend_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	c->ctx->stats.udp_timeouts++;
 	memcpy(tok, p->token, tkl);
-	pend_unlink(p);
-	pend_free(p);
+	pend_done(p);
 	sim_client_nack(c, tok, tkl, false);
 }
 
+/* pend_count counts the CON messages of c, queued or awaiting an ACK, and
+ * points *ret_tail at the end of their list. */
 static unsigned
-pend_count(const struct sim_client *c)
+pend_count(struct sim_client *c, struct sim_udp_pend ***ret_tail)
 {
+	struct sim_udp_pend **pp = &c->pend;
 	unsigned n = 0;
 
-	for (const struct sim_udp_pend *p = c->pend; p != NULL; p = p->next) {
+	while (*pp != NULL) {
 		n++;
+		pp = &(*pp)->next;
 	}
+	*ret_tail = pp;
 	return n;
 }
 
-/* pend_add keeps the CON message buf of c for retransmission. */
+/* pend_add queues the CON message buf of c, sends it when it is first in
+ * line and keeps it for retransmission.  False when the queue is full. */
 static bool
 pend_add(struct sim_client *c, const coap_pdu_t *pdu, const uint8_t *buf,
          size_t len)
 {
-	struct sim_udp *u = c->ctx->udp;
 	coap_bin_const_t tok = coap_pdu_get_token(pdu);
-	struct sim_udp_pend *p;
+	struct sim_udp_pend *p, **tail;
 
-	if (pend_count(c) >= SIM_UDP_PEND_MAX ||
+	if (pend_count(c, &tail) >= SIM_UDP_QUEUE_MAX ||
 	    (p = calloc(1, sizeof *p + len)) == NULL) {
 		return false;
 	}
@@ -333,16 +379,10 @@ pend_add(struct sim_client *c, const coap_pdu_t *pdu, const uint8_t *buf,
 	p->tkl = (uint8_t)tok.length;
 	memcpy(p->token, tok.s, tok.length);
 	p->request = is_request(pdu);
-	p->sent = 1;
-	/* ACK_TIMEOUT * random [1, ACK_RANDOM_FACTOR] */
-	p->timeout_ms =
-	    SIM_UDP_ACK_TIMEOUT_MS +
-	    (unsigned)(next_random(u) % (SIM_UDP_ACK_TIMEOUT_MS / 2));
 	p->len = len;
 	memcpy(p->bytes, buf, len);
-	p->next = c->pend;
-	c->pend = p;
-	pend_arm(p, p->timeout_ms);
+	*tail = p;
+	pend_next(c);
 	return true;
 }
 
@@ -355,8 +395,8 @@ sim_udp_send(struct sim_client *c, coap_pdu_t *pdu)
 
 	if (ok && coap_pdu_get_type(pdu) == COAP_MESSAGE_CON) {
 		ok = pend_add(c, pdu, buf, len);
-		if (ok) {
-			send_bytes(c, buf, len); /* lost: retransmitted */
+		if (!ok) {
+			c->ctx->stats.udp_send_errors++;
 		}
 	} else if (ok) {
 		ok = send_bytes(c, buf, len);
@@ -652,8 +692,7 @@ on_answer(struct sim_client *c, const coap_pdu_t *pdu)
 		p = pend_by_token(c, coap_pdu_get_token(pdu));
 	}
 	if (p != NULL) {
-		pend_unlink(p);
-		pend_free(p);
+		pend_done(p);
 	}
 	sim_client_response(c, pdu);
 }
@@ -673,9 +712,9 @@ on_empty(struct sim_client *c, const coap_pdu_t *pdu)
 		if (p != NULL && p->request) {
 			p->acked = true; /* the answer comes separately */
 			pend_arm(p, SIM_UDP_SEPARATE_WAIT_MS);
+			pend_next(c);
 		} else if (p != NULL) {
-			pend_unlink(p);
-			pend_free(p);
+			pend_done(p);
 		}
 		return;
 	case COAP_MESSAGE_RST:
@@ -684,8 +723,7 @@ on_empty(struct sim_client *c, const coap_pdu_t *pdu)
 		}
 		tkl = p->tkl;
 		memcpy(tok, p->token, tkl);
-		pend_unlink(p);
-		pend_free(p);
+		pend_done(p);
 		sim_client_nack(c, tok, tkl, true);
 		return;
 	default:
