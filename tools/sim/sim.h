@@ -3,6 +3,9 @@
  * sim_opts.c   options from flags and LWDS_SIM_* environment variables
  * sim_model.c  the object model of one client (objects 1, 3, 5, 3303, 3442)
  * sim_client.c registration lifecycle and device-management requests (CoAP)
+ * sim_dm.c     device management and observations, for both transports
+ * sim_udp.c    --shared-sockets: a few UDP sockets for all clients
+ * sim_wire.c   datagrams to and from libcoap PDUs for sim_udp.c
  * sim_ctl.c    the control interface (stdin and a UDP port on 127.0.0.1)
  *
  * Everything runs on one libevent loop; nothing here is thread-safe.
