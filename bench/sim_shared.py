@@ -25,20 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.pop("LWDS_TEST_REDIS_URL", None)   # always a private Redis
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import lwdslib  # noqa: E402
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from bench import cpu_seconds, rss_kib  # noqa: E402
 
 
 def read_spread(api, token, total, n):
@@ -87,7 +74,7 @@ def main():
                "ready_s": ready["elapsed_ms"] / 1000.0,
                "sim_rss_kib": rss_kib(pid),
                "sim_fds": len(os.listdir("/proc/%d/fd" % pid)),
-               "sim_cpu_s": cpu_s(pid),
+               "sim_cpu_s": cpu_seconds(pid),
                "gw_rss_kib": rss_kib(svc.procs["coap-gw"].pid),
                "loadavg": os.getloadavg()[0]}
         res["sim_rss_per_device_b"] = round(
