@@ -141,6 +141,24 @@ START_TEST(test_sim_opts_parse_cert_rejects)
 }
 END_TEST
 
+START_TEST(test_sim_opts_parse_psk_key)
+{
+	struct sim_opts o;
+	char *ok[] = {"lwds-sim", "--psk-key", "0aFf", NULL};
+	char *odd[] = {"lwds-sim", "--psk-key", "0aF", NULL};
+	char *space[] = {"lwds-sim", "--psk-key", " 1", NULL};
+	char *prefix[] = {"lwds-sim", "--psk-key", "0x", NULL};
+
+	ck_assert_int_eq(parse(&o, 3, ok), LWM2M_OK);
+	ck_assert_uint_eq(o.psk_key_len, 2);
+	ck_assert_uint_eq(o.psk_key[0], 0x0a);
+	ck_assert_uint_eq(o.psk_key[1], 0xff);
+	ck_assert_int_eq(parse(&o, 3, odd), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 3, space), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 3, prefix), LWM2M_EINVAL);
+}
+END_TEST
+
 START_TEST(test_sim_opts_parse_help)
 {
 	struct sim_opts o;
@@ -341,6 +359,7 @@ sim_opts_suite(void)
 	tcase_add_test(tc, test_sim_opts_parse_flags);
 	tcase_add_test(tc, test_sim_opts_parse_env);
 	tcase_add_test(tc, test_sim_opts_parse_rejects);
+	tcase_add_test(tc, test_sim_opts_parse_psk_key);
 	tcase_add_test(tc, test_sim_opts_parse_help);
 	tcase_add_test(tc, test_sim_opts_parse_cert);
 	tcase_add_test(tc, test_sim_opts_parse_cert_rejects);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lwm2m_id.h"
 #include "lwm2m_loop.h"
 
 enum {
@@ -357,16 +358,9 @@ parse_hex(const char *text, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	size_t len = strlen(text);
 
-	if (len == 0 || len % 2 != 0 || len / 2 > cap) {
+	if (len == 0 || len % 2 != 0 || len / 2 > cap ||
+	    !lwm2m_hex_decode(text, len / 2, out)) {
 		return LWM2M_EINVAL;
-	}
-	for (size_t i = 0; i < len / 2; i++) {
-		unsigned b;
-
-		if (sscanf(text + 2 * i, "%2x", &b) != 1) {
-			return LWM2M_EINVAL;
-		}
-		out[i] = (uint8_t)b;
 	}
 	*ret_len = len / 2;
 	return LWM2M_OK;
