@@ -206,12 +206,18 @@ def scenario_storm(cfg, redis, res):
     return rows
 
 
-def sim_rate(port, count, prefix):
-    """lwds-sim: registrations/s from its ready line (then quit)."""
+# lwds-sim --shared-sockets: the devices' addresses (65,536 of them)
+SIM_SHARED_ADDRS = "127.1.0.0-127.1.255.255"
+
+
+def sim_run(port, count, prefix, extra=()):
+    """lwds-sim registering count devices: registrations/s from its ready
+    line, and its open descriptors and RSS at that moment (then quit)."""
     p = subprocess.Popen(
         [build_bin(lwdslib.BINARIES["sim"]), "--server",
          "coap://127.0.0.1:%d" % port, "--count", str(count), "--prefix",
-         prefix, "--lifetime", "86400", "--quiet", "--max-inflight", "64"],
+         prefix, "--lifetime", "86400", "--quiet", "--max-inflight", "64"] +
+        list(extra),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -221,7 +227,9 @@ def sim_rate(port, count, prefix):
                 break
             d = json.loads(line)
             if d.get("event") == "ready":
-                return count / max(d["elapsed_ms"], 1) * 1000.0
+                return {"rate": count / max(d["elapsed_ms"], 1) * 1000.0,
+                        "fds": len(os.listdir("/proc/%d/fd" % p.pid)),
+                        "rss_kib": rss_kib(p.pid)}
         raise RuntimeError("lwds-sim did not get ready")
     finally:
         try:
@@ -237,16 +245,35 @@ def sim_rate(port, count, prefix):
 
 
 def scenario_sim(cfg, gw_port, res):
-    """The same storm driven by lwds-sim (one libcoap session per device)."""
+    """The storm driven by lwds-sim: cfg.sim devices with a libcoap session
+    and socket each, then cfg.sim_shared devices from the same one process
+    on a few shared sockets (--shared-sockets), each against the baseline
+    server and the gateway."""
+    shared = ["--shared-sockets", "--local-addrs", SIM_SHARED_ADDRS]
     b = Baseline()
     try:
-        base = sim_rate(b.port, cfg.sim, "simb-")
+        base = sim_run(b.port, cfg.sim, "simb-")
+        base_shared = sim_run(b.port, cfg.sim_shared, "simsb-", shared)
     finally:
         b.close()
-    gw = sim_rate(gw_port, cfg.sim, "simg-")
-    res["sim"] = {"gateway": gw, "baseline": base}
-    return [row("lwds-sim registrations/s (N=%d, 64 in flight)" % cfg.sim,
-                "1/s", gw, base, "libcoap 2.01 server")]
+    gw = sim_run(gw_port, cfg.sim, "simg-")
+    gw_shared = sim_run(gw_port, cfg.sim_shared, "simsg-", shared)
+    res["sim"] = {"gateway": gw, "baseline": base,
+                  "shared": {"gateway": gw_shared, "baseline": base_shared}}
+    n = cfg.sim_shared
+    return [
+        row("lwds-sim registrations/s (N=%d, 64 in flight)" % cfg.sim,
+            "1/s", gw["rate"], base["rate"], "libcoap 2.01 server"),
+        row("lwds-sim devices registered from one process (shared sockets)",
+            "", n, n, "devices asked", ">= 100000"),
+        row("lwds-sim registrations/s, one process, shared sockets (N=%d, "
+            "64 in flight)" % n, "1/s", gw_shared["rate"],
+            base_shared["rate"], "libcoap 2.01 server"),
+        row("lwds-sim descriptors for the %d devices" % n, "",
+            gw_shared["fds"], 0, ""),
+        row("lwds-sim RSS per device (shared sockets)", "B",
+            gw_shared["rss_kib"] * 1024.0 / n, 0, ""),
+    ]
 
 
 def scenario_scale(cfg, redis, services, res):
@@ -332,6 +359,9 @@ def parse_args():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--storm", type=int, default=50000)
     ap.add_argument("--sim", type=int, default=10000)
+    ap.add_argument("--sim-shared", type=int, default=100000,
+                    help="devices of the lwds-sim --shared-sockets storm "
+                    "(one process)")
     ap.add_argument("--scale", type=int, default=1000000)
     ap.add_argument("--sockets", type=int, default=64,
                     help="storm concurrency (exchanges in flight) of the "
@@ -356,6 +386,7 @@ def parse_args():
     cfg = ap.parse_args()
     if cfg.short:
         cfg.runs, cfg.storm, cfg.sim, cfg.scale = 1, 2000, 500, 5000
+        cfg.sim_shared = 2000
         cfg.update_seconds = 2
         bench_soak.short(cfg)
         bench_notify.short(cfg)
