@@ -65,12 +65,32 @@ def binary(name):
     return path
 
 
+# The ports free_port hands out lie below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768-60999 by default), so that no
+# outgoing connection (a service's Redis client, nginx's upstreams, another
+# test's) can take one between the choice and the service's bind, as the
+# kernel's own choice of a free port (bind to 0) allowed; and below
+# lwds-sim's fixed ports (20000 up, with --local-addrs).  A process never
+# gets the same port twice.
+FREE_PORTS = (10000, 19999)
+_ports_given = set()
+
+
 def free_port(kind="tcp"):
     """A loopback port that is free right now (TCP, or UDP with 'udp')."""
     t = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, t) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        port = random.randint(*FREE_PORTS)
+        if port in _ports_given:
+            continue
+        with socket.socket(socket.AF_INET, t) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError("no free port in %d-%d" % FREE_PORTS)
 
 
 def random_token(nbytes=64):
