@@ -296,8 +296,9 @@ class TestRetentionCrash(RetentionCase):
         the expiry entry still there: the sweep finds the record gone and
         deletes the subscriptions, then the entry."""
         cid, sids = self.left_client("ret-crash-2", 2)
-        self.redis.command("DEL", "lwds:v2:org:{0}:ep:ret-crash-2",
-                           self.rec_key(cid),
+        # one slot per command (test_redis_cluster runs this module)
+        self.redis.command("DEL", "lwds:v2:org:{0}:ep:ret-crash-2")
+        self.redis.command("DEL", self.rec_key(cid),
                            "lwds:v2:client:{%s}:metrics" % cid)
         self.assertEqual(self.api.get("/subscriptions/" + sids[0],
                                       self.token).status, 200)
@@ -308,8 +309,8 @@ class TestRetentionCrash(RetentionCase):
 
     def test_after_step_3_one_subscription_left(self):
         cid, sids = self.left_client("ret-crash-3", 2)
-        self.redis.command("DEL", "lwds:v2:org:{0}:ep:ret-crash-3",
-                           self.rec_key(cid))
+        self.redis.command("DEL", "lwds:v2:org:{0}:ep:ret-crash-3")
+        self.redis.command("DEL", self.rec_key(cid))
         self.assertEqual(self.api.delete("/subscriptions/" + sids[0],
                                          self.token).status, 204)
         self.make_due(cid, record=False)
