@@ -424,6 +424,18 @@ class TestRetentionOff(CommandsCase):
                                       self.token).status, 200)
         self.assertEqual(self.api.get("/subscriptions/" + sid,
                                       self.token).status, 200)
+        # an entry of it due (a De-register that stopped before its last
+        # step): the sweep removes the entry, as before, and keeps the rest
+        self.redis.command("ZADD", "lwds:v2:gw:{%s}:expiry" % self.svc.gw_id,
+                           int(time.time() * 1000) - 10000, cid)
+        wait_until(lambda: self.expiry_score(cid) is None, 15, 0.1,
+                   "the sweep of the entry")
+        rec = self.record(cid)
+        self.assertEqual(rec["state"], "deregistered")
+        self.assertNotIn("left", rec)
+        self.assertEqual(self.index("ret-off"), cid)
+        self.assertEqual(self.api.get("/subscriptions/" + sid,
+                                      self.token).status, 200)
 
     def test_commands_unchanged(self):
         _, cmds = self.register_deregister_commands("ret-cmds-off")
