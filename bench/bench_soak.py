@@ -10,9 +10,10 @@ asks: "memory stays flat, zero errors, zero lost notifications".
                  after the first round every Register is of an endpoint
                  seen before (the takeover path), as devices that come and
                  go do.  (A de-registered endpoint keeps its record and id,
-                 ~450 B in Redis, so that it gets its id and subscriptions
-                 back: memory grows with distinct endpoints, not with
-                 registrations.)
+                 ~450 B in Redis, for LWDS_CLIENT_RETENTION_S, 30 days by
+                 default, so that it gets its id and subscriptions back;
+                 then the gateway reaps it: memory grows with the distinct
+                 endpoints of the last 30 days, not with registrations.)
   reads          lwds-sim with --soak-read-devices (100) devices, read
                  through rest-api by lwds-bench-reads http, open loop at
                  --soak-read-rate (200/s), GET {inst}/0 of object 3.

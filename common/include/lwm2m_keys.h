@@ -182,8 +182,14 @@
 #define LWM2M_CF_UPDATED_AT "upd"    /* ms since 1970 */
 #define LWM2M_CF_EXPIRES_AT "exp"    /* ms since 1970 */
 #define LWM2M_CF_GATEWAY "gw"        /* owning gateway instance id */
-#define LWM2M_CF_STATE "state" /* "registered", "deregistered", "expired" */
+/* "registered", "deregistered", "expired", "removed" (DELETE /clients) */
+#define LWM2M_CF_STATE "state"
 #define LWM2M_CF_SECURE "sec"  /* "1" when registered over DTLS */
 #define LWM2M_CF_EXTRA "extra" /* unknown query params, "a=b&c" */
+/* ms since 1970 the client left (de-registered, expired, removed), written
+ * with that state when LWDS_CLIENT_RETENTION_S is not 0: the record is
+ * reaped once left + retention has passed (lwm2m_retention.h); gone again
+ * when the client registers (the record is replaced) */
+#define LWM2M_CF_LEFT "left"
 
 #endif

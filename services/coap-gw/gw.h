@@ -6,7 +6,9 @@
  * gateway instance owns.  Only the loop thread touches it.
  *
  * Files: gw_reg.c (pure parsing and decisions, testable without sockets),
- * gw_table.c (device table), gw_registry.c (Redis flows), gw_coap.c (libcoap
+ * gw_table.c (device table), gw_registry.c (Redis flows), gw_reap.c (the
+ * records of clients that left, deleted once LWDS_CLIENT_RETENTION_S has
+ * passed), gw_coap.c (libcoap
  * glue), gw_ctx.c (configuration, lifecycle, timers, events, rpc),
  * gw_devop.c (device operations over rpc, queue mode), gw_observe.c
  * (observations, the events stream, metrics), gw_restore.c (the table
@@ -258,6 +260,7 @@ struct gw_config {
 	int sweep_ms;      /* expiry sweep period */
 	int alive_ms;      /* alive key refresh period; TTL is 3 times it */
 	long long sockbuf; /* LWDS_COAP_RCVBUF: listening sockets' buffers */
+	long long retention_ms; /* LWDS_CLIENT_RETENTION_S in ms; 0 forever */
 };
 
 /* libcoap's cap on idle server sessions, sized by gw_idle_event */
@@ -364,6 +367,8 @@ struct gw_ctx {
 	size_t n_subs_pending;          /* organisations with checks to send */
 	struct event *subs_flush;       /* sends them, once the loop is idle */
 	struct lwm2m_metric *m_skipped; /* events not added to {events} */
+	struct lwm2m_metric *m_reaped;  /* records reaped (gw_reap.c) */
+	size_t reaped_unlogged; /* reaped since the last sweep's log line */
 	struct gw_events_backlog events_backlog;
 };
 
@@ -568,9 +573,56 @@ void gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
 void gw_registry_sweep(struct gw_ctx *gw);
 
 /* gw_registry_evict drops client id like DELETE /clients/{id}: removes it
- * from this gateway's table and the connected/expiry indexes and emits
+ * from this gateway's table and the connected index, its expiry entry
+ * removed (or moved to its reap with a retention), and emits
  * LWM2M_ENV_EV_REMOVED.  LWM2M_ENOTFOUND when this gateway does not own it. */
 lwm2m_err gw_registry_evict(struct gw_ctx *gw, const char *id);
+
+/* A client whose record the sweep found not registered, in the expiry set
+ * of gateway owner, which its record names (docs/redis-schema.md,
+ * "Retention"). */
+struct gw_left {
+	char id[LWM2M_ID_SIZE];
+	char owner[GW_EP_MAX + 1];
+	char ep[GW_EP_MAX + 1];
+	long long org;
+	enum gw_state state; /* GW_STATE_DEREGISTERED for "removed" too */
+	long long left;      /* LWM2M_CF_LEFT, ms */
+	long long lease;     /* the entry's score while the sweep holds it */
+};
+
+/* gw_registry_leave finishes the leave of l, as when its sweep stopped
+ * midway: an expired client's event again, the connected index, then the
+ * expiry entry (removed, or moved to l->left + retention). */
+void gw_registry_leave(struct gw_ctx *gw, const struct gw_left *l);
+
+/* ---- gw_reap.c: records past their retention -------------------------- */
+
+/* gw_reap_start reaps l, whose l->left + retention has passed, in
+ * single-slot idempotent steps: (1) organisation: the endpoint index
+ * deleted if it still names l->id and l->id is not in the connected index
+ * (if it is: gw_registry_leave instead, and the reap comes next sweep);
+ * (2) client: one script deletes the record and the client's keys (not
+ * its blacklist entry) if the record is still not registered with the same
+ * left, and returns up to GW_REAP_SUBS of its subscription ids (if it was
+ * registered again: the endpoint index is put back, SET NX, and nothing
+ * else happens); (3) each subscription deleted as DELETE /subscriptions
+ * does (lwm2m_sub_delete); (4) gateway: the expiry entry removed, if its
+ * score is still l->lease (moved to now, for the next sweep, when the
+ * client may have more subscriptions).  A crash between steps leaves the
+ * entry, which comes due again when its lease ends. */
+#define GW_REAP_SUBS 32
+void gw_reap_start(struct gw_ctx *gw, const struct gw_left *l);
+
+/* gw_reap_gone finishes the reap of client id, whose record the sweep
+ * found gone: steps (2) to (4) of gw_reap_start, the record required to be
+ * absent. */
+void gw_reap_gone(struct gw_ctx *gw, const char *id, const char *owner,
+                  long long lease);
+
+/* gw_reap_report logs how many records were reaped since it last did, if
+ * any (one line per sweep; called by the sweep). */
+void gw_reap_report(struct gw_ctx *gw);
 
 /* gw_registry_free_spares frees the operations kept for reuse; gw_free
  * calls it once no operation can finish any more. */

@@ -17,6 +17,7 @@
 #include "lwm2m_loop.h"
 #include "lwm2m_metrics.h"
 #include "lwm2m_redis.h"
+#include "lwm2m_retention.h"
 #include "lwm2m_rpc.h"
 
 static const char usage[] =
@@ -37,6 +38,13 @@ static const char usage[] =
     "  (env only)         LWDS_COAP_RCVBUF   receive and send buffer of the\n"
     "                                        CoAP/DTLS listening sockets,\n"
     "                                        bytes (4194304; 0 = kernel's)\n"
+    "  (env only)         LWDS_CLIENT_RETENTION_S  seconds the record of a\n"
+    "                                        client that left (de-registered,\n"
+    "                                        expired, removed) is kept, then\n"
+    "                                        reaped with its subscriptions\n"
+    "                                        (2592000 = 30 days; 0 = forever;\n"
+    "                                        the same on every gateway and\n"
+    "                                        rest-api)\n"
     "  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
     "  --log-json         LWDS_LOG_JSON=1    one JSON object per line\n"
     "  --help             this text\n"
@@ -116,6 +124,19 @@ set_sockbuf(struct gw_config *cfg, const char *value)
 }
 
 static bool
+set_retention(struct gw_config *cfg)
+{
+	if (lwm2m_retention_env(&cfg->retention_ms) != LWM2M_OK) {
+		fprintf(stderr,
+		        "lwds-coap-gw: LWDS_CLIENT_RETENTION_S must be "
+		        "0..%lld seconds\n",
+		        LWM2M_RETENTION_MAX_S);
+		return false;
+	}
+	return true;
+}
+
+static bool
 config_env(struct gw_config *cfg)
 {
 	cfg->sweep_ms = 1000;
@@ -131,6 +152,7 @@ config_env(struct gw_config *cfg)
 	                lwm2m_getenv("LWDS_COAP_ENABLE", "1")) &&
 	       set_sockbuf(cfg, lwm2m_getenv("LWDS_COAP_RCVBUF", "4194304")) &&
 	       set_org(cfg, lwm2m_getenv("LWDS_COAP_ORG", "0")) &&
+	       set_retention(cfg) &&
 	       (lwm2m_getenv("LWDS_GW_ID", NULL) == NULL ||
 	        set_str(cfg->gw_id, sizeof cfg->gw_id, "LWDS_GW_ID",
 	                lwm2m_getenv("LWDS_GW_ID", NULL))) &&

@@ -137,18 +137,33 @@ key_client(char *buf, size_t size, const char *id)
 /* fire-and-forget command inside a MULTI batch; errors show up on EXEC */
 #define BATCH(gw, ...) lwm2m_redis_cmd((gw)->redis, NULL, NULL, __VA_ARGS__)
 
-/* removes id from the connected index and the owner's expiry set (which
- * is also the set of the gateway's clients), the expiry entry last so that
- * a crash before it leaves an entry the sweep repairs from */
+/* the score the expiry entry of a client that left at left_ms moves to:
+ * when the sweep reaps its record (left + LWDS_CLIENT_RETENTION_S), or 0
+ * when records are kept forever (the entry is removed) */
+static long long
+leave_until(const struct gw_ctx *gw, long long left_ms)
+{
+	return gw->cfg.retention_ms == 0 ? 0 : left_ms + gw->cfg.retention_ms;
+}
+
+/* removes id from the connected index, then its entry in the owner's
+ * expiry set (which is also the set of the gateway's clients): removed
+ * when until is 0, else moved to until (the reap of the record), in the
+ * same one command; the entry last so that a crash before it leaves an
+ * entry the sweep repairs from */
 static lwm2m_err
 write_unindex(struct gw_ctx *gw, const char *id, long long org,
-              const char *owner, lwm2m_redis_cb cb, void *arg)
+              const char *owner, long long until, lwm2m_redis_cb cb, void *arg)
 {
 	char key[GW_EP_MAX + 128];
 
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, org);
 	BATCH(gw, "ZREM %s %s", key, id);
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, owner);
+	if (until != 0) {
+		return lwm2m_redis_cmd(gw->redis, cb, arg, "ZADD %s %lld %s",
+		                       key, until, id);
+	}
 	return lwm2m_redis_cmd(gw->redis, cb, arg, "ZREM %s %s", key, id);
 }
 
@@ -875,6 +890,28 @@ on_exec_logged(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 }
 
+/* De-register: the record's state (and with a retention the time it left,
+ * in the same HSET), the previous owner's entry, the indexes */
+static lwm2m_err
+write_deregister(struct gw_ctx *gw, struct gw_device *dev, const char *old_gw,
+                 lwm2m_redis_cb cb, void *arg)
+{
+	long long now = (long long)lwm2m_now_ms();
+	const char *state = gw_state_name(GW_STATE_DEREGISTERED);
+	char key[128];
+
+	key_client(key, sizeof key, dev->id);
+	if (gw->cfg.retention_ms == 0) {
+		BATCH(gw, "HSET %s state %s upd %lld", key, state, now);
+	} else {
+		BATCH(gw, "HSET %s state %s upd %lld " LWM2M_CF_LEFT " %lld",
+		      key, state, now, now);
+	}
+	write_disown(gw, dev->id, old_gw);
+	return write_unindex(gw, dev->id, dev->org, gw->cfg.gw_id,
+	                     leave_until(gw, now), cb, arg);
+}
+
 /* Applies an accepted Update/De-register of dev in single-slot steps
  * (above); cb(arg) gets the reply of the step that answers the device. */
 static lwm2m_err
@@ -882,20 +919,13 @@ apply_update(struct gw_ctx *gw, struct gw_device *dev, struct gw_request *req,
              const char *old_gw, lwm2m_redis_cb cb, void *arg)
 {
 	struct gw_update u;
-	char key[128];
 	lwm2m_err err;
 
 	if (!lwm2m_redis_connected(gw->redis)) {
 		return LWM2M_EBACKEND;
 	}
 	if (req->deregister) {
-		key_client(key, sizeof key, dev->id);
-		BATCH(gw, "HSET %s state %s upd %lld", key,
-		      gw_state_name(GW_STATE_DEREGISTERED),
-		      (long long)lwm2m_now_ms());
-		write_disown(gw, dev->id, old_gw);
-		return write_unindex(gw, dev->id, dev->org, gw->cfg.gw_id, cb,
-		                     arg);
+		return write_deregister(gw, dev, old_gw, cb, arg);
 	}
 	gw_reg_build_update(&req->q, req->has_links ? &req->links : NULL,
 	                    dev->lt, dev->queue, lwm2m_now_ms(), &u);
@@ -1152,13 +1182,18 @@ gw_registry_update(struct gw_ctx *gw, struct gw_exchange *ex,
  * score moves SWEEP_LEASE_MS ahead), so only one sweeper handles an entry at
  * a time, and one that crashes midway leaves an entry that comes due again.
  * For each claimed id the record decides:
- * - missing, or owned by another gateway (taken over): the entry and the
- *   entry is dropped;
+ * - owned by another gateway (taken over): the entry is dropped;
+ * - missing: the entry is dropped; with a retention (LWDS_CLIENT_RETENTION_S
+ *   not 0) the reap that deleted it is finished first (gw_reap_gone);
  * - not registered (de-registered, removed, or expired by a sweeper that
  *   crashed: then the expired event is sent again, at least once): the
- *   indexes are cleaned, the expiry entry last;
+ *   indexes are cleaned, the expiry entry last: removed, or with a
+ *   retention moved to left + retention (a record without LWM2M_CF_LEFT,
+ *   left before retention existed, gets it now); with a retention and
+ *   left + retention passed, the client is reaped instead (gw_reap.c);
  * - registered and not yet due (updated meanwhile): its score is restored;
- * - registered and due: state expired, the event, then the indexes. */
+ * - registered and due: state expired (and with a retention, left), the
+ *   event, then the indexes as above. */
 
 #define SWEEP_LEASE_MS 60000
 
@@ -1174,14 +1209,18 @@ struct sweep {
 	struct gw_ctx *gw;
 	char id[LWM2M_ID_SIZE];
 	char owner[GW_EP_MAX + 1]; /* the gateway of the expiry set */
+	long long lease;           /* the entry's score since the claim */
 };
 
-enum { S_EP, S_ORG, S_STATE, S_EXP, S_GW, S_N };
+/* the fields of the record the sweep reads, in its HMGET's order; every
+ * one but left must be there */
+enum { S_EP, S_ORG, S_STATE, S_EXP, S_GW, S_LEFT, S_N };
 
 /* an expiry waiting for the check of its organisation's subscriptions */
 struct expired {
 	struct gw_ctx *gw;
 	long long org;
+	long long until; /* write_unindex's */
 	char id[LWM2M_ID_SIZE];
 	char ep[GW_EP_MAX + 1];
 	char owner[GW_EP_MAX + 1];
@@ -1205,51 +1244,72 @@ on_expired_subs(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		gw_publish_skipped(x->gw, LWM2M_ENV_EV_EXPIRED, x->id, x->ep,
 		                   x->org);
 	}
-	write_unindex(x->gw, x->id, x->org, x->owner, on_exec_logged, NULL);
+	write_unindex(x->gw, x->id, x->org, x->owner, x->until, on_exec_logged,
+	              NULL);
 	free(x);
 }
 
-/* the expired event and the indexes of s, after the check of the
+/* the expired event and the indexes of l, after the check of the
  * organisation's subscriptions sent after the record's state (both at
  * once when its subscriptions were seen just before, or the check cannot
  * be sent) */
 static void
-expired_event(struct sweep *s, const char *ep, long long org)
+expired_event(struct gw_ctx *gw, const struct gw_left *l)
 {
 	struct expired *x =
-	    gw_subs_fresh(s->gw, org) ? NULL : calloc(1, sizeof *x);
+	    gw_subs_fresh(gw, l->org) ? NULL : calloc(1, sizeof *x);
+	long long until = leave_until(gw, l->left);
 
 	if (x != NULL) {
-		x->gw = s->gw;
-		x->org = org;
-		memcpy(x->id, s->id, sizeof x->id);
-		snprintf(x->ep, sizeof x->ep, "%s", ep);
-		memcpy(x->owner, s->owner, sizeof x->owner);
-		if (gw_subs_check(s->gw, org, on_expired_subs, x) == LWM2M_OK) {
+		x->gw = gw;
+		x->org = l->org;
+		x->until = until;
+		memcpy(x->id, l->id, sizeof x->id);
+		memcpy(x->ep, l->ep, sizeof x->ep);
+		memcpy(x->owner, l->owner, sizeof x->owner);
+		if (gw_subs_check(gw, l->org, on_expired_subs, x) == LWM2M_OK) {
 			return;
 		}
 		free(x);
 	}
-	gw_publish(s->gw, LWM2M_ENV_EV_EXPIRED, s->id, ep, org);
-	write_unindex(s->gw, s->id, org, s->owner, on_exec_logged, NULL);
+	gw_publish(gw, LWM2M_ENV_EV_EXPIRED, l->id, l->ep, l->org);
+	write_unindex(gw, l->id, l->org, l->owner, until, on_exec_logged, NULL);
 }
 
+/* the expiry of l; set_state: the record's state first (with a retention
+ * and the time it left, l->left, in the same HSET) */
 static void
-expire(struct sweep *s, long long org, const char *ep, bool set_state)
+expire(struct gw_ctx *gw, const struct gw_left *l, bool set_state)
 {
-	struct gw_ctx *gw = s->gw;
+	const char *state = gw_state_name(GW_STATE_EXPIRED);
 	char key[128];
 
 	if (set_state) {
-		key_client(key, sizeof key, s->id);
-		BATCH(gw, "HSET %s state %s", key,
-		      gw_state_name(GW_STATE_EXPIRED));
-		lwm2m_log(LWM2M_LOG_INFO, "expired id=%s org=%lld", s->id, org);
+		key_client(key, sizeof key, l->id);
+		if (gw->cfg.retention_ms == 0) {
+			BATCH(gw, "HSET %s state %s", key, state);
+		} else {
+			BATCH(gw, "HSET %s state %s " LWM2M_CF_LEFT " %lld",
+			      key, state, l->left);
+		}
+		lwm2m_log(LWM2M_LOG_INFO, "expired id=%s org=%lld", l->id,
+		          l->org);
 	}
-	if (strcmp(s->owner, gw->cfg.gw_id) == 0) {
-		gw_table_del(&gw->table, s->id);
+	if (strcmp(l->owner, gw->cfg.gw_id) == 0) {
+		gw_table_del(&gw->table, l->id);
 	}
-	expired_event(s, ep, org);
+	expired_event(gw, l);
+}
+
+void
+gw_registry_leave(struct gw_ctx *gw, const struct gw_left *l)
+{
+	if (l->state == GW_STATE_EXPIRED) {
+		expire(gw, l, false);
+		return;
+	}
+	write_unindex(gw, l->id, l->org, l->owner, leave_until(gw, l->left),
+	              on_exec_logged, NULL);
 }
 
 /* drops the entry of an id whose record is gone or another's */
@@ -1262,29 +1322,73 @@ sweep_drop(struct sweep *s)
 	BATCH(s->gw, "ZREM %s %s", key, s->id);
 }
 
+/* l for the record e of s (state as parsed; left 0 when the record has
+ * none or a malformed one) */
+static void
+left_init(struct gw_left *l, const struct sweep *s, const redisReply *const *e,
+          enum gw_state state)
+{
+	const redisReply *left = e[S_LEFT];
+
+	memset(l, 0, sizeof *l);
+	memcpy(l->id, s->id, sizeof l->id);
+	memcpy(l->owner, s->owner, sizeof l->owner);
+	snprintf(l->ep, sizeof l->ep, "%s", e[S_EP]->str);
+	l->org = strtoll(e[S_ORG]->str, NULL, 10);
+	l->state = state;
+	l->lease = s->lease;
+	if (left->type != REDIS_REPLY_STRING ||
+	    lwm2m_parse_int(left->str, 1, INT64_MAX, &l->left) != LWM2M_OK) {
+		l->left = 0;
+	}
+}
+
+/* a record of this owner that is not registered: the rest of its leave,
+ * or with a retention past left + retention its reap */
+static void
+sweep_left(struct sweep *s, const redisReply *const *e, enum gw_state state)
+{
+	struct gw_ctx *gw = s->gw;
+	long long now = (long long)lwm2m_now_ms();
+	struct gw_left l;
+	char key[128];
+
+	left_init(&l, s, e, state);
+	if (gw->cfg.retention_ms != 0 && l.left == 0) {
+		/* it left before LWDS_CLIENT_RETENTION_S was set: the
+		 * retention starts now */
+		l.left = now;
+		key_client(key, sizeof key, l.id);
+		BATCH(gw, "HSET %s " LWM2M_CF_LEFT " %lld", key, l.left);
+	} else if (gw->cfg.retention_ms != 0 &&
+	           l.left + gw->cfg.retention_ms <= now) {
+		gw_reap_start(gw, &l);
+		return;
+	}
+	gw_registry_leave(gw, &l);
+}
+
 static void
 sweep_decide(struct sweep *s, const redisReply *const *e)
 {
-	long long org = strtoll(e[S_ORG]->str, NULL, 10);
 	long long exp = strtoll(e[S_EXP]->str, NULL, 10);
+	long long now = (long long)lwm2m_now_ms();
 	enum gw_state state = GW_STATE_DEREGISTERED;
 	char key[GW_EP_MAX + 64];
+	struct gw_left l;
 
 	if (strcmp(e[S_GW]->str, s->owner) != 0) {
 		sweep_drop(s);
 	} else if (!gw_state_parse(e[S_STATE]->str, &state) ||
 	           state != GW_STATE_REGISTERED) {
-		if (state == GW_STATE_EXPIRED) {
-			expire(s, org, e[S_EP]->str, false);
-		} else {
-			write_unindex(s->gw, s->id, org, s->owner,
-			              on_exec_logged, NULL);
-		}
-	} else if (exp + GW_EXPIRY_GRACE_MS > lwm2m_now_ms()) {
+		sweep_left(s, e, state);
+	} else if (exp + GW_EXPIRY_GRACE_MS > now) {
 		snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, s->owner);
 		BATCH(s->gw, "ZADD %s %lld %s", key, exp, s->id);
 	} else {
-		expire(s, org, e[S_EP]->str, true);
+		left_init(&l, s, e, GW_STATE_EXPIRED);
+		l.left = now;
+		expire(s->gw, &l, true);
 	}
 }
 
@@ -1300,9 +1404,15 @@ on_sweep_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	e = (const redisReply *const *)reply->element;
-	for (int i = 0; i < S_N; i++) {
+	for (int i = 0; i < S_LEFT; i++) {
 		if (e[i]->type != REDIS_REPLY_STRING) {
-			sweep_drop(s); /* record gone */
+			/* record gone: with a retention, reaped (maybe
+			 * partly, the rest is done now) */
+			if (s->gw->cfg.retention_ms != 0) {
+				gw_reap_gone(s->gw, s->id, s->owner, s->lease);
+			} else {
+				sweep_drop(s);
+			}
 			free(s);
 			return;
 		}
@@ -1314,6 +1424,7 @@ on_sweep_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 struct sweep_set {
 	struct gw_ctx *gw;
 	char owner[GW_EP_MAX + 1];
+	long long lease; /* the score claim_lua gives the entries it claims */
 };
 
 static void
@@ -1341,10 +1452,12 @@ on_sweep_claim(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		s->gw = gw;
 		memcpy(s->id, e->str, LWM2M_ID_LEN);
 		memcpy(s->owner, set->owner, sizeof s->owner);
+		s->lease = set->lease;
 		key_client(key, sizeof key, s->id);
-		if (lwm2m_redis_cmd(gw->redis, on_sweep_record, s,
-		                    "HMGET %s ep org state exp gw",
-		                    key) != LWM2M_OK) {
+		if (lwm2m_redis_cmd(
+		        gw->redis, on_sweep_record, s,
+		        "HMGET %s ep org state exp gw " LWM2M_CF_LEFT,
+		        key) != LWM2M_OK) {
 			free(s);
 		}
 	}
@@ -1364,10 +1477,11 @@ sweep_set(struct gw_ctx *gw, const char *owner, size_t len)
 	}
 	set->gw = gw;
 	memcpy(set->owner, owner, len);
+	set->lease = now + SWEEP_LEASE_MS;
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, set->owner);
 	if (lwm2m_redis_cmd(gw->redis, on_sweep_claim, set,
 	                    "EVAL %s 1 %s %lld %lld %d", claim_lua, key,
-	                    now - GW_EXPIRY_GRACE_MS, now + SWEEP_LEASE_MS,
+	                    now - GW_EXPIRY_GRACE_MS, set->lease,
 	                    SWEEP_BATCH) != LWM2M_OK) {
 		free(set);
 	}
@@ -1494,6 +1608,7 @@ gw_registry_sweep(struct gw_ctx *gw)
 		return;
 	}
 	gw->sweep_runs++;
+	gw_reap_report(gw);
 	sweep_set(gw, gw->cfg.gw_id, strlen(gw->cfg.gw_id));
 	lwm2m_redis_cmd(gw->redis, on_gateways, gw,
 	                "SMEMBERS " LWM2M_KEY_GATEWAYS);
@@ -1509,7 +1624,9 @@ gw_registry_evict(struct gw_ctx *gw, const char *id)
 	if (dev == NULL) {
 		return LWM2M_ENOTFOUND;
 	}
-	write_unindex(gw, id, dev->org, gw->cfg.gw_id, on_exec_logged, NULL);
+	write_unindex(gw, id, dev->org, gw->cfg.gw_id,
+	              leave_until(gw, (long long)lwm2m_now_ms()),
+	              on_exec_logged, NULL);
 	lwm2m_log(LWM2M_LOG_INFO, "evicted id=%s org=%lld", id, dev->org);
 	gw_publish(gw, LWM2M_ENV_EV_REMOVED, dev->id, dev->ep, dev->org);
 	gw_table_del(&gw->table, id);

@@ -103,6 +103,7 @@ struct api_config {
 	size_t max_header;         /* LWDS_HTTP_MAX_HEADER, bytes (api_server.c) */
 	unsigned max_conns;        /* LWDS_HTTP_MAX_CONNECTIONS */
 	unsigned io_timeout_s;     /* LWDS_HTTP_IO_TIMEOUT_S (api_server.c) */
+	long long retention_ms;    /* LWDS_CLIENT_RETENTION_S, ms; 0 forever */
 };
 
 struct api_ctx {

@@ -14,6 +14,7 @@
 #include "lwm2m_keys.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_retention.h"
 
 #define FORM_FIELD_MAX 2100
 
@@ -286,6 +287,13 @@ api_config_from_env(struct api_config *cfg)
 		return LWM2M_EINVAL;
 	}
 	cfg->max_body = (size_t)n;
+	if (lwm2m_retention_env(&cfg->retention_ms) != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR,
+		          "LWDS_CLIENT_RETENTION_S: not a number of seconds in "
+		          "0..%lld",
+		          LWM2M_RETENTION_MAX_S);
+		return LWM2M_EINVAL;
+	}
 	return LWM2M_OK;
 }
 

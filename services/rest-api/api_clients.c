@@ -246,9 +246,40 @@ on_removed(struct api_req *r, redisReply *reply, void *arg)
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then "                       \
 	"redis.call('DEL', KEYS[1]) end return 1"
 
+/* the record's state "removed" and, with a retention, the time it left
+ * (LWM2M_CF_LEFT), in one HSET */
+static lwm2m_err
+mark_removed(struct api_req *r, const char *id, long long now)
+{
+	if (r->api->cfg.retention_ms == 0) {
+		return api_redis_cmd(r, NULL, NULL,
+		                     "HSET " LWM2M_KEY_CLIENT " %s %s", id,
+		                     LWM2M_CF_STATE, STATE_REMOVED);
+	}
+	return api_redis_cmd(r, NULL, NULL,
+	                     "HSET " LWM2M_KEY_CLIENT " %s %s %s %lld", id,
+	                     LWM2M_CF_STATE, STATE_REMOVED, LWM2M_CF_LEFT, now);
+}
+
+/* the gateway's expiry entry: removed, or with a retention moved to when
+ * the gateway's sweep reaps the record (docs/redis-schema.md) */
+static lwm2m_err
+unschedule(struct api_req *r, const char *id, const char *gw, long long now)
+{
+	if (r->api->cfg.retention_ms == 0) {
+		return api_redis_cmd(r, NULL, NULL,
+		                     "ZREM " LWM2M_KEY_GATEWAY_EXPIRY " %s", gw,
+		                     id);
+	}
+	return api_redis_cmd(r, NULL, NULL,
+	                     "ZADD " LWM2M_KEY_GATEWAY_EXPIRY " %lld %s", gw,
+	                     now + r->api->cfg.retention_ms, id);
+}
+
 static lwm2m_err
 remove_client(struct api_req *r, const char *id, const char *ep, const char *gw)
 {
+	long long now = (long long)lwm2m_now_ms();
 	char key[600];
 	lwm2m_err err;
 
@@ -257,10 +288,7 @@ remove_client(struct api_req *r, const char *id, const char *ep, const char *gw)
 	                    r->org);
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, r->org);
 	err = err ? err : api_redis_cmd(r, NULL, NULL, "ZREM %s %s", key, id);
-	err = err ? err
-	          : api_redis_cmd(r, NULL, NULL,
-	                          "HSET " LWM2M_KEY_CLIENT " %s %s", id,
-	                          LWM2M_CF_STATE, STATE_REMOVED);
+	err = err ? err : mark_removed(r, id, now);
 	if (ep != NULL && strlen(ep) < 256) {
 		snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT, r->org, ep);
 		err = err ? err
@@ -273,10 +301,7 @@ remove_client(struct api_req *r, const char *id, const char *ep, const char *gw)
 		        : api_redis_cmd(r, NULL, NULL,
 		                        "SREM " LWM2M_KEY_GATEWAY_CLIENTS " %s",
 		                        gw, id);
-		err = err ? err
-		          : api_redis_cmd(
-		                r, NULL, NULL,
-		                "ZREM " LWM2M_KEY_GATEWAY_EXPIRY " %s", gw, id);
+		err = err ? err : unschedule(r, id, gw, now);
 		err = err ? err
 		          : api_redis_cmd(r, on_gateway, NULL,
 		                          "HGET " LWM2M_KEY_GATEWAY " rpc", gw);

@@ -15,6 +15,7 @@
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_objdef_store.h"
+#include "lwm2m_sub.h"
 
 #define MT_SUBSCRIPTION "application/vnd.imgtec.subscription"
 #define MT_RESOURCECREATED "application/vnd.imgtec.resourcecreated"
@@ -54,15 +55,6 @@ static const char fp_claim_lua[] =
     "local d = redis.call('HGET', KEYS[1], ARGV[1]) "
     "if d and d ~= ARGV[2] and d ~= ARGV[3] then return d end "
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1";
-
-/* KEYS org zset, dedup hash, then the organisation's index sets; ARGV id,
- * fp: the id leaves them (its claim only if still its own). */
-static const char org_remove_lua[] =
-    "redis.call('ZREM', KEYS[1], ARGV[1]) "
-    "if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then "
-    "redis.call('HDEL', KEYS[2], ARGV[2]) end "
-    "for i = 3, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end "
-    "return 1";
 
 /* KEYS dedup hash; ARGV fp, id: drops the claim if it is still id's. */
 static const char fp_release_lua[] =
@@ -232,24 +224,29 @@ static const char obs_sync_lua[] =
     "redis.call('SADD', KEYS[1], ARGV[1]) else "
     "redis.call('SREM', KEYS[1], ARGV[1]) end return 1";
 
+/* rec as the lwm2m_sub.h reference that names its index sets (fp as
+ * given; "" when the caller needs none) */
+static struct lwm2m_sub_ref
+sub_ref(const struct api_sub_rec *rec, const char *fp)
+{
+	return (struct lwm2m_sub_ref){.id = rec->id,
+	                              .org = rec->org,
+	                              .type = rec->type,
+	                              .client = rec->client,
+	                              .obj = rec->obj,
+	                              .inst = rec->inst,
+	                              .prop = rec->prop,
+	                              .fp = fp};
+}
+
 /* The LwM2M path an Observation subscription observes ("/3303/0/5700"),
  * or false when it targets no client and object (stored, never acts). */
 static bool
 obs_path(const struct api_sub_rec *rec, char *buf, size_t size)
 {
-	if (strcmp(rec->type, "Observation") != 0 || rec->client[0] == '\0' ||
-	    rec->obj[0] == '\0') {
-		return false;
-	}
-	if (rec->inst[0] == '\0') {
-		snprintf(buf, size, "/%s", rec->obj);
-	} else if (rec->prop[0] == '\0') {
-		snprintf(buf, size, "/%s/%s", rec->obj, rec->inst);
-	} else {
-		snprintf(buf, size, "/%s/%s/%s", rec->obj, rec->inst,
-		         rec->prop);
-	}
-	return true;
+	struct lwm2m_sub_ref ref = sub_ref(rec, "");
+
+	return lwm2m_sub_obs_path(&ref, buf, size);
 }
 
 static void
@@ -289,31 +286,6 @@ obs_sync(struct api_req *r, const struct api_sub_rec *rec)
 }
 
 /* ---- POST <level>/subscriptions ----------------------------------------- */
-
-/* The index sets a record belongs to (spec 6.6 routing of the broker). */
-static size_t
-index_keys(const struct api_sub_rec *rec, char (*keys)[160])
-{
-	size_t n = 0;
-	bool event = strcmp(rec->type, "Observation") != 0;
-	char path[32];
-
-	if (rec->client[0] != '\0') {
-		snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_SUBS, rec->client);
-		if (obs_path(rec, path, sizeof path)) {
-			snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_OBS_SUBS,
-			         rec->client, path);
-		}
-		if (event) {
-			snprintf(keys[n++], 160, LWM2M_KEY_CLIENT_EVENT_SUBS,
-			         rec->client, rec->type);
-		}
-	} else if (event) {
-		snprintf(keys[n++], 160, LWM2M_KEY_ORG_EVENT_SUBS, rec->org,
-		         rec->type);
-	}
-	return n;
-}
 
 /* Field/value pairs of rec (+ secret, fp) into argv from position at. */
 static int
@@ -381,20 +353,21 @@ on_record_written(struct api_req *r, redisReply *reply, void *arg)
 	    s->failed || reply == NULL || reply->type == REDIS_REPLY_ERROR;
 }
 
-/* adds (or removes, with "SREM") id to the client's index sets of rec; the
- * reply of the last command goes to cb (at once with NULL arg when rec
- * has none: an organisation-level subscription) */
+/* adds id to the client's index sets of rec; the reply of the last
+ * command goes to cb (at once with NULL arg when rec has none: an
+ * organisation-level subscription) */
 static lwm2m_err
 client_index(struct api_req *r, const struct api_sub_rec *rec, const char *id,
-             const char *op, void (*cb)(struct api_req *, redisReply *, void *))
+             void (*cb)(struct api_req *, redisReply *, void *))
 {
-	char keys[5][160];
-	size_t n = rec->client[0] != '\0' ? index_keys(rec, keys) : 0;
+	char keys[LWM2M_SUB_INDEX_MAX][LWM2M_SUB_KEY_MAX];
+	struct lwm2m_sub_ref ref = sub_ref(rec, "");
+	size_t n = lwm2m_sub_client_keys(&ref, keys);
 	lwm2m_err err = LWM2M_OK;
 
 	for (size_t i = 0; i < n && err == LWM2M_OK; i++) {
-		err = api_redis_cmd(r, i + 1 == n ? cb : NULL, NULL, "%s %s %s",
-		                    op, keys[i], id);
+		err = api_redis_cmd(r, i + 1 == n ? cb : NULL, NULL,
+		                    "SADD %s %s", keys[i], id);
 	}
 	if (n == 0 && cb != NULL) {
 		cb(r, NULL, (void *)1);
@@ -429,24 +402,6 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
 }
 
-/* The keys of a subscription's organisation step (claim on create, removal
- * on delete), all of the organisation's slot: its subscription index, its
- * duplicate claims and, for an organisation-level subscription, the event
- * set of its type.  Returns how many of keys it filled. */
-static size_t
-org_step_keys(const struct api_req *r, const struct api_sub_rec *rec,
-              char keys[3][160])
-{
-	size_t n = 2;
-
-	snprintf(keys[0], 160, LWM2M_KEY_ORG_SUBS, r->org);
-	snprintf(keys[1], 160, LWM2M_KEY_ORG_SUB_DEDUP, r->org);
-	if (rec->client[0] == '\0') {
-		n += index_keys(rec, &keys[2]);
-	}
-	return n;
-}
-
 static void on_claimed(struct api_req *r, redisReply *reply, void *arg);
 static lwm2m_err send_fp_claim(struct api_req *r, struct sub_state *s);
 
@@ -454,9 +409,11 @@ static lwm2m_err send_fp_claim(struct api_req *r, struct sub_state *s);
 static lwm2m_err
 send_claim(struct api_req *r, struct sub_state *s)
 {
-	char keys[3][160], nkeys[8], created[24], limit[16];
+	char keys[LWM2M_SUB_INDEX_MAX][LWM2M_SUB_KEY_MAX];
+	char nkeys[8], created[24], limit[16];
 	const char *argv[16];
-	size_t n = org_step_keys(r, &s->rec, keys);
+	struct lwm2m_sub_ref ref = sub_ref(&s->rec, "");
+	size_t n = lwm2m_sub_org_keys(&ref, keys);
 	int argc = 0;
 
 	snprintf(nkeys, sizeof nkeys, "%zu", n);
@@ -495,7 +452,7 @@ on_dup_fp(struct api_req *r, redisReply *reply, void *arg)
 			 * that was interrupted after its claim */
 			api_redis_cmd(r, NULL, NULL, "DEL " LWM2M_KEY_SUB,
 			              s->rec.id);
-			client_index(r, &s->rec, s->dup, "SADD", NULL);
+			client_index(r, &s->rec, s->dup, NULL);
 			obs_sync(r, &s->rec);
 		}
 		api_reply_error(r, 409,
@@ -551,8 +508,7 @@ on_claimed(struct api_req *r, redisReply *reply, void *arg)
 		                API_SUB_ORG_MAX);
 		return;
 	}
-	if (client_index(r, &s->rec, s->rec.id, "SADD", on_created) !=
-	    LWM2M_OK) {
+	if (client_index(r, &s->rec, s->rec.id, on_created) != LWM2M_OK) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
 }
@@ -1022,57 +978,33 @@ api_subscription_get(struct api_req *r)
 	fetch_one(r, render_one);
 }
 
+/* the reply of the record's DEL (lwm2m_sub_delete): 204 */
 static void
-on_deleted(struct api_req *r, redisReply *reply, void *arg)
+on_deleted(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
-	struct sub_state *s = r->data;
+	struct api_req *r = arg;
+	struct sub_state *s;
 
-	if (!storage_ok(r, reply)) {
+	if (!api_req_release(r) || !storage_ok(r, reply)) {
 		return;
 	}
+	s = r->data;
 	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s deleted",
 	          (unsigned long long)r->id, s->rec.id);
 	obs_sync(r, &s->rec);
 	api_reply_status(r, 204);
 }
 
-/* the organisation's step of a delete: its indexes and the claim */
-static lwm2m_err
-send_org_remove(struct api_req *r, struct sub_state *s)
-{
-	char keys[3][160], nkeys[8];
-	const char *argv[12];
-	size_t n = org_step_keys(r, &s->rec, keys);
-	int argc = 0;
-
-	snprintf(nkeys, sizeof nkeys, "%zu", n);
-	argv[argc++] = "EVAL";
-	argv[argc++] = org_remove_lua;
-	argv[argc++] = nkeys;
-	for (size_t i = 0; i < n; i++) {
-		argv[argc++] = keys[i];
-	}
-	argv[argc++] = s->rec.id;
-	argv[argc++] = s->fp_old;
-	return api_redis_cmdargv(r, NULL, NULL, argc, argv, NULL);
-}
-
-/* Delete: the client's indexes (the broker stops routing to it), the
- * organisation's, the broker's filter state, then the record, whose reply
- * answers 204.  The filter state is replaced by a string that expires
- * (LWM2M_SUB_FILTER_GONE_MS), not deleted: a broker that read the record
- * just before finds it in its filter script and queues nothing, where a
- * plain DEL would let that script create the hash again, for good. */
+/* Delete (lwm2m_sub_delete: the indexes, the broker's filter state, the
+ * record last), then the observation hand-off of obs_sync. */
 static void
 delete_rec(struct api_req *r, struct sub_state *s)
 {
-	if (client_index(r, &s->rec, s->rec.id, "SREM", NULL) != LWM2M_OK ||
-	    send_org_remove(r, s) != LWM2M_OK ||
-	    api_redis_cmd(r, NULL, NULL,
-	                  "SET " LWM2M_KEY_SUB_FILTER " deleted PX %d",
-	                  s->rec.id, LWM2M_SUB_FILTER_GONE_MS) != LWM2M_OK ||
-	    api_redis_cmd(r, on_deleted, NULL, "DEL " LWM2M_KEY_SUB,
-	                  s->rec.id) != LWM2M_OK) {
+	struct lwm2m_sub_ref ref = sub_ref(&s->rec, s->fp_old);
+
+	api_req_hold(r);
+	if (lwm2m_sub_delete(r->api->redis, &ref, on_deleted, r) != LWM2M_OK &&
+	    api_req_release(r)) {
 		api_reply_error(r, 503, "storage unavailable");
 	}
 }

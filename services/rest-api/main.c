@@ -36,7 +36,11 @@ static const char usage[] =
     "  LWDS_SIGNING_KEY  token signing key; else generated and kept in Redis\n"
     "  LWDS_HTTP_IO_TIMEOUT_S  a connection that reads or writes nothing for\n"
     "      this long is closed (1..3600, default 60); a request waiting for\n"
-    "      its device is still answered\n";
+    "      its device is still answered\n"
+    "  LWDS_CLIENT_RETENTION_S  seconds a client that left keeps its record\n"
+    "      (GET /clients/{id} finds it): DELETE /clients/{id} schedules the\n"
+    "      gateway's reap of the record then (2592000 = 30 days; 0 = kept\n"
+    "      forever; the same value as the gateways')\n";
 
 static void
 on_stop(void *arg)

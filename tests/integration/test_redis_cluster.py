@@ -7,6 +7,8 @@ drive every path writing Redis with all four services pointed at it:
 
   register/update/de-register/expiry, DELETE of a client,
   gateway restart (gw_restore)        test_registration, test_lifecycle
+  reap of records past their
+  retention, its crash states         test_retention
   PSK identities, DTLS registers      test_dtls
   object definitions                  test_definitions
   subscriptions of every type and
@@ -38,7 +40,8 @@ from lwdslib import Monitor, Redis, RedisError, Services, parse_monitor, \
 MODULES = ["test_registration", "test_lifecycle", "test_dtls",
            "test_definitions", "test_subscriptions", "test_observe",
            "test_broker_pair", "test_delivery", "test_queue_mode",
-           "test_tenancy", "test_rest_basics", "test_devices"]
+           "test_tenancy", "test_rest_basics", "test_devices",
+           "test_retention"]
 
 
 def crc16(data):
@@ -308,9 +311,12 @@ class TestRedisCluster(unittest.TestCase):
             c.close()
             self.assertEqual(api.delete("/subscriptions/" + org_sid,
                                         token).status, 204)
-            wait_until(lambda: any('"ZREM"' in ln and "expiry" in ln
-                                   for ln in mon.lines), 5, 0.05,
-                       "the expiry entry removed")
+            # the De-register moves the expiry entry to the reap of the
+            # record (LWDS_CLIENT_RETENTION_S): the entry's second ZADD
+            wait_until(lambda: sum('"ZADD"' in ln and
+                                   "gw:{order-gw}:expiry" in ln and
+                                   cid in ln for ln in mon.lines) >= 2,
+                       5, 0.05, "the expiry entry moved")
         finally:
             if mon is not None:
                 mon.stop()
@@ -331,7 +337,8 @@ class TestRedisCluster(unittest.TestCase):
         self.assertTrue(sub_rec < sub_idx < sub_srem < sub_del)
         state = max(i for i, (n, k) in enumerate(cmds)
                     if n == "HSET" and k == "lwds:v2:client:{%s}" % cid)
-        unexp = self.first(cmds, "ZREM", "gw:{order-gw}:expiry")
+        unexp = max(i for i, (n, k) in enumerate(cmds)
+                    if n == "ZADD" and "gw:{order-gw}:expiry" in k)
         self.assertLess(state, unexp)
 
 

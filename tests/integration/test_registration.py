@@ -191,9 +191,13 @@ class TestRegistration(ServiceTestCase):
                    timeout=15, interval=0.5, what="expiry of reg-exp-1")
         wait_until(lambda: self.client_record(cid).get("state") == "expired",
                    timeout=10, interval=0.5, what="state expired")
-        score = self.redis.command(
-            "ZSCORE", "lwds:v2:gw:{%s}:expiry" % self.svc.gw_id, cid)
-        self.assertIsNone(score, "expired client still in the expiry index")
+        # the expiry entry now schedules the reap of the record, when the
+        # retention (LWDS_CLIENT_RETENTION_S, 30 days) has passed
+        left = int(self.client_record(cid)["left"])
+        key = "lwds:v2:gw:{%s}:expiry" % self.svc.gw_id
+        wait_until(lambda: float(self.redis.command("ZSCORE", key, cid) or 0)
+                   == left + 2592000 * 1000, timeout=10, interval=0.2,
+                   what="the entry moved to left + retention")
 
     def ghost_device(self, cid, ep, state, exp_ms):
         """A device of gateway "ghost", which never refreshes its alive key
@@ -234,8 +238,18 @@ class TestRegistration(ServiceTestCase):
         self.ghost_device(half, "ghost-half", "expired", past)
         key = "lwds:v2:gw:{ghost}:expiry"
         for cid in (due, half):
-            wait_until(lambda: self.redis.command("ZSCORE", key, cid) is None,
-                       timeout=15, interval=0.2, what="sweep of " + cid)
+            # the entry stays until the reap of the record, at left +
+            # LWDS_CLIENT_RETENTION_S (30 days; a record expired before
+            # retention existed gets left = the sweep's now)
+            self.addCleanup(self.redis.command, "ZREM", key, cid)
+
+            def moved():
+                left = self.client_record(cid).get("left")
+                score = self.redis.command("ZSCORE", key, cid)
+                return left is not None and score is not None and \
+                    float(score) == int(left) + 2592000 * 1000
+            wait_until(moved, timeout=15, interval=0.2,
+                       what="sweep of " + cid)
             self.assertEqual(self.client_record(cid)["state"], "expired")
             self.assertIsNone(self.redis.command(
                 "ZSCORE", "lwds:v2:org:{0}:clients", cid))

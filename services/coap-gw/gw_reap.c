@@ -1,0 +1,359 @@
+/* gw_reap.c - the records of clients that left (de-registered, expired,
+ * removed) deleted once LWDS_CLIENT_RETENTION_S has passed, with the
+ * client's keys, its endpoint index and its subscriptions, so that Redis
+ * does not grow with every endpoint ever seen.  The sweep (gw_registry.c)
+ * finds them through the expiry entry their leave moved to left +
+ * retention.  The steps, each single-slot and idempotent, are in gw.h
+ * (gw_reap_start) and docs/redis-schema.md ("Retention"); a crash between
+ * two leaves the expiry entry, whose lease runs out, and the next sweep
+ * takes the reap up again from what it finds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "lwm2m_keys.h"
+#include "lwm2m_log.h"
+#include "lwm2m_loop.h"
+#include "lwm2m_metrics.h"
+#include "lwm2m_redis.h"
+#include "lwm2m_sub.h"
+
+/* (1) KEYS endpoint index, connected index; ARGV id.  0 when the id is
+ * connected (registered again, or its leave unfinished), else 1 once the
+ * index no longer names it. */
+static const char org_lua[] =
+    "if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end\n"
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 1\n";
+
+/* (2) KEYS record, metrics, subscription ids, observed paths, observed
+ * (broker), observation tokens; ARGV left ("": the record must be gone),
+ * count.  0 when the record is registered, or left again since (or, with
+ * "", exists); else the client's keys are deleted and the reply is {1 if
+ * the record was there, up to count subscription ids}.  The sets of
+ * subscription ids empty themselves as (3) deletes each subscription;
+ * the path locks expire by themselves (PX). */
+static const char client_lua[] =
+    "local s = redis.call('HMGET', KEYS[1], 'state', 'left')\n"
+    "if s[1] and (ARGV[1] == '' or s[1] == 'registered' or\n"
+    "    s[2] ~= ARGV[1]) then\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5], KEYS[6])\n"
+    "local ids = redis.call('SRANDMEMBER', KEYS[3], ARGV[2])\n"
+    "table.insert(ids, 1, s[1] and 1 or 0)\n"
+    "return ids\n";
+
+/* (4) KEYS expiry set; ARGV id, lease, new score ("": removed).  Only
+ * while the entry's score is still the lease: a Register since moved it. */
+static const char entry_lua[] =
+    "local sc = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+    "if not sc or tonumber(sc) ~= tonumber(ARGV[2]) then return 0 end\n"
+    "if ARGV[3] == '' then\n"
+    "  redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "else\n"
+    "  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])\n"
+    "end\n"
+    "return 1\n";
+
+/* one reap; freed after its last step, or when a step fails (the lease
+ * then runs out and the next sweep starts over) */
+struct reap {
+	struct gw_ctx *gw;
+	struct gw_left l;
+	char left[24];  /* l.left in decimal, "" when the record is gone */
+	size_t pending; /* subscriptions of (3) not done */
+	bool more;      /* (2) returned GW_REAP_SUBS ids: maybe more left */
+};
+
+/* one subscription of (3) */
+struct reap_sub {
+	struct reap *rp;
+	char id[LWM2M_ID_SIZE];
+};
+
+/* logs a step that failed (reply NULL: connection lost), "ignoring": the
+ * entry's lease runs out and the next sweep starts over */
+static void
+warn_failed(const redisReply *reply, const char *what)
+{
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		lwm2m_log(LWM2M_LOG_WARNING, "reap: %s failed: %s, ignoring",
+		          what,
+		          reply && reply->str ? reply->str : "connection lost");
+	}
+}
+
+static void
+on_entry(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	warn_failed(reply, "the expiry entry");
+}
+
+/* (4), then the reap is over */
+static void
+reap_entry(struct reap *rp)
+{
+	char key[GW_EP_MAX + 64], lease[24], score[24] = "";
+	const char *argv[] = {"EVAL",   entry_lua, "1",  key,
+	                      rp->l.id, lease,     score};
+
+	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, rp->l.owner);
+	snprintf(lease, sizeof lease, "%lld", rp->l.lease);
+	if (rp->more) {
+		snprintf(score, sizeof score, "%lld",
+		         (long long)lwm2m_now_ms());
+	}
+	lwm2m_redis_cmdargv(rp->gw->redis, on_entry, NULL, 7, argv, NULL);
+	free(rp);
+}
+
+static void
+on_sub_done(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reap_sub *rs = arg;
+	struct reap *rp = rs->rp;
+
+	free(rs);
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		rp->more = true; /* not known to be gone: come back */
+	}
+	if (--rp->pending == 0) {
+		reap_entry(rp);
+	}
+}
+
+/* the fields of a subscription record (3) reads, in its HMGET's order */
+enum {
+	SUB_ORG,
+	SUB_TYPE,
+	SUB_CLIENT,
+	SUB_OBJ,
+	SUB_INST,
+	SUB_PROP,
+	SUB_FP,
+	SUB_N
+};
+
+static const char *
+str_or_empty(const redisReply *e)
+{
+	return e->type == REDIS_REPLY_STRING ? e->str : "";
+}
+
+/* (3) for one subscription, whose record reply holds: deleted as DELETE
+ * /subscriptions does; a record gone, or of another client, only leaves
+ * the client's set */
+static void
+on_sub_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reap_sub *rs = arg;
+	const redisReply *const *e;
+	struct lwm2m_sub_ref ref;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != SUB_N) {
+		on_sub_done(redis, NULL, rs);
+		return;
+	}
+	e = (const redisReply *const *)reply->element;
+	ref = (struct lwm2m_sub_ref){
+	    .id = rs->id,
+	    .org = strtoll(str_or_empty(e[SUB_ORG]), NULL, 10),
+	    .type = str_or_empty(e[SUB_TYPE]),
+	    .client = str_or_empty(e[SUB_CLIENT]),
+	    .obj = str_or_empty(e[SUB_OBJ]),
+	    .inst = str_or_empty(e[SUB_INST]),
+	    .prop = str_or_empty(e[SUB_PROP]),
+	    .fp = str_or_empty(e[SUB_FP])};
+	if (ref.type[0] != '\0' && strcmp(ref.client, rs->rp->l.id) == 0) {
+		if (lwm2m_sub_delete(redis, &ref, on_sub_done, rs) !=
+		    LWM2M_OK) {
+			on_sub_done(redis, NULL, rs);
+		}
+		return;
+	}
+	if (lwm2m_redis_cmd(redis, on_sub_done, rs,
+	                    "SREM " LWM2M_KEY_CLIENT_SUBS " %s", rs->rp->l.id,
+	                    rs->id) != LWM2M_OK) {
+		on_sub_done(redis, NULL, rs);
+	}
+}
+
+/* (3): reads each subscription of ids[0..n), then deletes it */
+static void
+reap_subs(struct reap *rp, redisReply *const *ids, size_t n)
+{
+	rp->pending = 1; /* held until every read is sent */
+	for (size_t i = 0; i < n; i++) {
+		struct reap_sub *rs;
+
+		if (ids[i]->type != REDIS_REPLY_STRING ||
+		    ids[i]->len >= sizeof rs->id ||
+		    (rs = calloc(1, sizeof *rs)) == NULL) {
+			rp->more = true;
+			continue;
+		}
+		rs->rp = rp;
+		memcpy(rs->id, ids[i]->str, ids[i]->len);
+		rp->pending++;
+		if (lwm2m_redis_cmd(rp->gw->redis, on_sub_record, rs,
+		                    "HMGET " LWM2M_KEY_SUB
+		                    " org type client obj inst prop fp",
+		                    rs->id) != LWM2M_OK) {
+			rp->pending--;
+			rp->more = true;
+			free(rs);
+		}
+	}
+	if (--rp->pending == 0) {
+		reap_entry(rp);
+	}
+}
+
+/* (2) answered: the client's keys are gone (or it came back) */
+static void
+on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reap *rp = arg;
+	char key[GW_EP_MAX + 64];
+
+	if (reply == NULL ||
+	    (reply->type != REDIS_REPLY_INTEGER &&
+	     (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0))) {
+		warn_failed(reply, "the client's keys");
+		free(rp);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_INTEGER) {
+		/* registered again: (1) may have removed its index */
+		if (rp->left[0] != '\0') {
+			snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT,
+			         rp->l.org, rp->l.ep);
+			lwm2m_redis_cmd(redis, NULL, NULL, "SET %s %s NX", key,
+			                rp->l.id);
+		}
+		reap_entry(rp); /* a Register since moved it: left alone */
+		return;
+	}
+	if (reply->element[0]->type == REDIS_REPLY_INTEGER &&
+	    reply->element[0]->integer == 1) {
+		lwm2m_metrics_inc(rp->gw->m_reaped);
+		rp->gw->reaped_unlogged++;
+		lwm2m_log(LWM2M_LOG_DEBUG, "reaped id=%s org=%lld", rp->l.id,
+		          rp->l.org);
+	}
+	rp->more = reply->elements - 1 >= GW_REAP_SUBS;
+	reap_subs(rp, reply->element + 1, reply->elements - 1);
+}
+
+/* sends (2) */
+static void
+reap_client(struct reap *rp)
+{
+	char keys[6][LWM2M_ID_SIZE + 48], count[8];
+	const char *argv[] = {"EVAL",  client_lua, "6",     keys[0],
+	                      keys[1], keys[2],    keys[3], keys[4],
+	                      keys[5], rp->left,   count};
+	const char *id = rp->l.id;
+
+	snprintf(keys[0], sizeof keys[0], LWM2M_KEY_CLIENT, id);
+	snprintf(keys[1], sizeof keys[1], LWM2M_KEY_CLIENT_METRICS, id);
+	snprintf(keys[2], sizeof keys[2], LWM2M_KEY_CLIENT_SUBS, id);
+	snprintf(keys[3], sizeof keys[3], LWM2M_KEY_CLIENT_OBS_PATHS, id);
+	snprintf(keys[4], sizeof keys[4], LWM2M_KEY_CLIENT_OBSERVED, id);
+	snprintf(keys[5], sizeof keys[5], LWM2M_KEY_CLIENT_OBS, id);
+	snprintf(count, sizeof count, "%d", GW_REAP_SUBS);
+	if (lwm2m_redis_cmdargv(rp->gw->redis, on_client, rp, 11, argv, NULL) !=
+	    LWM2M_OK) {
+		free(rp);
+	}
+}
+
+/* (1) answered */
+static void
+on_org(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct reap *rp = arg;
+
+	if (lwm2m_redis_reply_int(reply, 1)) {
+		reap_client(rp);
+		return;
+	}
+	if (lwm2m_redis_reply_int(reply, 0)) {
+		gw_registry_leave(rp->gw, &rp->l);
+	} else {
+		warn_failed(reply, "the endpoint index");
+	}
+	free(rp);
+}
+
+static struct reap *
+reap_new(struct gw_ctx *gw)
+{
+	struct reap *rp = calloc(1, sizeof *rp);
+
+	if (rp == NULL) {
+		lwm2m_log(LWM2M_LOG_WARNING, "reap: out of memory, later");
+		return NULL;
+	}
+	rp->gw = gw;
+	if (gw->m_reaped == NULL) {
+		gw->m_reaped = lwm2m_metrics_counter(
+		    NULL, "lwds_gw_clients_reaped_total",
+		    "Records of clients deleted LWDS_CLIENT_RETENTION_S after "
+		    "they left");
+	}
+	return rp;
+}
+
+void
+gw_reap_start(struct gw_ctx *gw, const struct gw_left *l)
+{
+	struct reap *rp = reap_new(gw);
+	char idx[GW_EP_MAX + 64], clients[64];
+
+	if (rp == NULL) {
+		return;
+	}
+	rp->l = *l;
+	snprintf(rp->left, sizeof rp->left, "%lld", l->left);
+	snprintf(idx, sizeof idx, LWM2M_KEY_ORG_ENDPOINT, l->org, l->ep);
+	snprintf(clients, sizeof clients, LWM2M_KEY_ORG_CLIENTS, l->org);
+	if (lwm2m_redis_cmd(gw->redis, on_org, rp, "EVAL %s 2 %s %s %s",
+	                    org_lua, idx, clients, l->id) != LWM2M_OK) {
+		free(rp);
+	}
+}
+
+void
+gw_reap_gone(struct gw_ctx *gw, const char *id, const char *owner,
+             long long lease)
+{
+	struct reap *rp = reap_new(gw);
+
+	if (rp == NULL) {
+		return;
+	}
+	snprintf(rp->l.id, sizeof rp->l.id, "%s", id);
+	snprintf(rp->l.owner, sizeof rp->l.owner, "%s", owner);
+	rp->l.lease = lease;
+	reap_client(rp);
+}
+
+void
+gw_reap_report(struct gw_ctx *gw)
+{
+	if (gw->reaped_unlogged == 0) {
+		return;
+	}
+	lwm2m_log(LWM2M_LOG_NOTICE,
+	          "reaped %zu clients gone for more than %lld s "
+	          "(LWDS_CLIENT_RETENTION_S)",
+	          gw->reaped_unlogged, gw->cfg.retention_ms / 1000);
+	gw->reaped_unlogged = 0;
+}
