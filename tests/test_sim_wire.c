@@ -6,18 +6,6 @@
 
 #include "sim_int.h"
 
-static unsigned
-opt_value(const coap_pdu_t *pdu, coap_option_num_t num, bool *ret_present)
-{
-	coap_opt_iterator_t it;
-	coap_opt_t *opt = coap_check_option(pdu, num, &it);
-
-	*ret_present = opt != NULL;
-	return opt != NULL ? coap_decode_var_bytes(coap_opt_value(opt),
-	                                           coap_opt_length(opt))
-	                   : 0;
-}
-
 /* A GET /3/0?a=b, Accept 11542, Observe 0, token 01020304, mid 0x1234,
  * with a payload "hi", written out by hand from RFC 7252 section 3. */
 static const uint8_t get_bytes[] = {0x44, 0x01, 0x12, 0x34,
@@ -40,7 +28,8 @@ START_TEST(test_sim_wire_encode_round_trip)
 	ck_assert_int_eq(coap_pdu_get_type(pdu), COAP_MESSAGE_CON);
 	ck_assert_int_eq(coap_pdu_get_code(pdu), COAP_REQUEST_CODE_GET);
 	ck_assert_int_eq(coap_pdu_get_mid(pdu), 0x1234);
-	ck_assert_uint_eq(opt_value(pdu, COAP_OPTION_ACCEPT, &present), 11542);
+	ck_assert_uint_eq(sim_opt_uint(pdu, COAP_OPTION_ACCEPT, &present),
+	                  11542);
 	ck_assert_int_eq(sim_wire_encode(pdu, buf, sizeof buf, &len), LWM2M_OK);
 	ck_assert_uint_eq(len, sizeof get_bytes);
 	ck_assert_mem_eq(buf, get_bytes, len);
@@ -69,10 +58,10 @@ START_TEST(test_sim_wire_encode_built_out_of_order)
 	ck_assert_int_eq(sim_wire_encode(pdu, buf, sizeof buf, &len), LWM2M_OK);
 	back = sim_wire_parse(buf, len);
 	ck_assert_ptr_nonnull(back);
-	ck_assert_uint_eq(opt_value(back, COAP_OPTION_BLOCK1, &present),
+	ck_assert_uint_eq(sim_opt_uint(back, COAP_OPTION_BLOCK1, &present),
 	                  3 << 4 | 6);
 	ck_assert(present);
-	opt_value(back, COAP_OPTION_LOCATION_PATH, &present);
+	sim_opt_uint(back, COAP_OPTION_LOCATION_PATH, &present);
 	ck_assert(present);
 	ck_assert(coap_get_data(back, &dlen, &data));
 	ck_assert_uint_eq(dlen, 2);
@@ -151,25 +140,26 @@ START_TEST(test_sim_wire_add_body_blocks)
 
 	back = body_of(plain, 300, &code); /* fits: no Block2 */
 	ck_assert_ptr_nonnull(back);
-	opt_value(back, COAP_OPTION_BLOCK2, &present);
+	sim_opt_uint(back, COAP_OPTION_BLOCK2, &present);
 	ck_assert(!present);
-	ck_assert_uint_eq(opt_value(back, COAP_OPTION_CONTENT_FORMAT, &present),
-	                  11542);
+	ck_assert_uint_eq(
+	    sim_opt_uint(back, COAP_OPTION_CONTENT_FORMAT, &present), 11542);
 	ck_assert(coap_get_data(back, &dlen, &data));
 	ck_assert_uint_eq(dlen, 300);
 	coap_delete_pdu(back);
 
 	back = body_of(plain, 2500, &code); /* block 0 of 1024, more */
-	ck_assert_uint_eq(opt_value(back, COAP_OPTION_BLOCK2, &present),
+	ck_assert_uint_eq(sim_opt_uint(back, COAP_OPTION_BLOCK2, &present),
 	                  0 << 4 | 8 | 6);
-	ck_assert_uint_eq(opt_value(back, COAP_OPTION_SIZE2, &present), 2500);
+	ck_assert_uint_eq(sim_opt_uint(back, COAP_OPTION_SIZE2, &present),
+	                  2500);
 	ck_assert(coap_get_data(back, &dlen, &data));
 	ck_assert_uint_eq(dlen, 1024);
 	coap_delete_pdu(back);
 
 	req = get_with_block2(2 << 4 | 6); /* the last block: 452 bytes */
 	back = body_of(req, 2500, &code);
-	ck_assert_uint_eq(opt_value(back, COAP_OPTION_BLOCK2, &present),
+	ck_assert_uint_eq(sim_opt_uint(back, COAP_OPTION_BLOCK2, &present),
 	                  2 << 4 | 6);
 	ck_assert(coap_get_data(back, &dlen, &data));
 	ck_assert_uint_eq(dlen, 452);

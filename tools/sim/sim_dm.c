@@ -29,8 +29,8 @@ struct req {
 /* ---- small helpers --------------------------------------------------------
  */
 
-static unsigned
-opt_uint(const coap_pdu_t *pdu, coap_option_num_t num, bool *present)
+unsigned
+sim_opt_uint(const coap_pdu_t *pdu, coap_option_num_t num, bool *present)
 {
 	coap_opt_iterator_t it;
 	coap_opt_t *opt = coap_check_option(pdu, num, &it);
@@ -647,8 +647,9 @@ static void
 do_get(struct req *q)
 {
 	bool has_accept, has_observe;
-	unsigned accept = opt_uint(q->pdu, COAP_OPTION_ACCEPT, &has_accept);
-	unsigned observe = opt_uint(q->pdu, COAP_OPTION_OBSERVE, &has_observe);
+	unsigned accept = sim_opt_uint(q->pdu, COAP_OPTION_ACCEPT, &has_accept);
+	unsigned observe =
+	    sim_opt_uint(q->pdu, COAP_OPTION_OBSERVE, &has_observe);
 
 	if (has_accept && accept == LWM2M_FMT_LINK) {
 		q->c->ctx->stats.ops[SIM_K_DISCOVER]++;
@@ -667,7 +668,7 @@ decode_body(struct req *q, const struct lwm2m_path *base,
             struct lwm2m_tree *tree, bool *ret_text)
 {
 	bool has_cf;
-	unsigned cf = opt_uint(q->pdu, COAP_OPTION_CONTENT_FORMAT, &has_cf);
+	unsigned cf = sim_opt_uint(q->pdu, COAP_OPTION_CONTENT_FORMAT, &has_cf);
 	const uint8_t *data = NULL;
 	size_t len = 0, off, total;
 	struct lwm2m_diag diag = {0};
@@ -862,7 +863,7 @@ static unsigned
 composite_fmt(struct req *q)
 {
 	bool has_cf;
-	unsigned cf = opt_uint(q->pdu, COAP_OPTION_CONTENT_FORMAT, &has_cf);
+	unsigned cf = sim_opt_uint(q->pdu, COAP_OPTION_CONTENT_FORMAT, &has_cf);
 
 	if (!has_cf ||
 	    (cf != LWM2M_FMT_SENML_JSON && cf != LWM2M_FMT_SENML_CBOR) ||
@@ -943,7 +944,7 @@ do_fetch(struct req *q)
 	if (cf == 0) {
 		return;
 	}
-	accept = opt_uint(q->pdu, COAP_OPTION_ACCEPT, &has_accept);
+	accept = sim_opt_uint(q->pdu, COAP_OPTION_ACCEPT, &has_accept);
 	accept = has_accept ? accept : cf;
 	coap_get_data_large(q->pdu, &len, &data, &off, &total);
 	lwm2m_tree_init(&tree, NULL);

@@ -229,6 +229,11 @@ void sim_stats_count_path(struct sim_path_count *table, const char *path);
 /* sim_stats_json writes the stats of ctx as one JSON object into buf. */
 size_t sim_stats_json(const struct sim_ctx *ctx, char *buf, size_t size);
 
+/* sim_opt_uint returns the value of the first option num of pdu as an
+ * unsigned integer (0 when absent); *present says whether it is there. */
+unsigned sim_opt_uint(const coap_pdu_t *pdu, coap_option_num_t num,
+                      bool *present);
+
 /* ---- wire format (sim_wire.c) ------------------------------------------ */
 
 #define SIM_WIRE_PDU_MAX 1152 /* datagrams sent (libcoap's default MTU) */
