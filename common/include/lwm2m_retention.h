@@ -18,4 +18,9 @@
  * and refuses to start. */
 lwm2m_err lwm2m_retention_env(long long *ret_ms);
 
+/* lwm2m_retention_until returns when the record of a client that left at
+ * left_ms is reaped (ms; the score of its gateway expiry entry), or 0 when
+ * retention_ms is 0: records are kept forever and the entry is removed. */
+long long lwm2m_retention_until(long long retention_ms, long long left_ms);
+
 #endif

@@ -16,3 +16,9 @@ lwm2m_retention_env(long long *ret_ms)
 	*ret_ms = s * 1000;
 	return LWM2M_OK;
 }
+
+long long
+lwm2m_retention_until(long long retention_ms, long long left_ms)
+{
+	return retention_ms == 0 ? 0 : left_ms + retention_ms;
+}

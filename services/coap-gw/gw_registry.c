@@ -28,6 +28,7 @@
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_redis.h"
+#include "lwm2m_retention.h"
 
 #define SWEEP_BATCH 1000
 /* past expiry, before a table entry is dropped */
@@ -136,15 +137,6 @@ key_client(char *buf, size_t size, const char *id)
 
 /* fire-and-forget command inside a MULTI batch; errors show up on EXEC */
 #define BATCH(gw, ...) lwm2m_redis_cmd((gw)->redis, NULL, NULL, __VA_ARGS__)
-
-/* the score the expiry entry of a client that left at left_ms moves to:
- * when the sweep reaps its record (left + LWDS_CLIENT_RETENTION_S), or 0
- * when records are kept forever (the entry is removed) */
-static long long
-leave_until(const struct gw_ctx *gw, long long left_ms)
-{
-	return gw->cfg.retention_ms == 0 ? 0 : left_ms + gw->cfg.retention_ms;
-}
 
 /* removes id from the connected index, then its entry in the owner's
  * expiry set (which is also the set of the gateway's clients): removed
@@ -909,7 +901,8 @@ write_deregister(struct gw_ctx *gw, struct gw_device *dev, const char *old_gw,
 	}
 	write_disown(gw, dev->id, old_gw);
 	return write_unindex(gw, dev->id, dev->org, gw->cfg.gw_id,
-	                     leave_until(gw, now), cb, arg);
+	                     lwm2m_retention_until(gw->cfg.retention_ms, now),
+	                     cb, arg);
 }
 
 /* Applies an accepted Update/De-register of dev in single-slot steps
@@ -1258,7 +1251,7 @@ expired_event(struct gw_ctx *gw, const struct gw_left *l)
 {
 	struct expired *x =
 	    gw_subs_fresh(gw, l->org) ? NULL : calloc(1, sizeof *x);
-	long long until = leave_until(gw, l->left);
+	long long until = lwm2m_retention_until(gw->cfg.retention_ms, l->left);
 
 	if (x != NULL) {
 		x->gw = gw;
@@ -1308,7 +1301,8 @@ gw_registry_leave(struct gw_ctx *gw, const struct gw_left *l)
 		expire(gw, l, false);
 		return;
 	}
-	write_unindex(gw, l->id, l->org, l->owner, leave_until(gw, l->left),
+	write_unindex(gw, l->id, l->org, l->owner,
+	              lwm2m_retention_until(gw->cfg.retention_ms, l->left),
 	              on_exec_logged, NULL);
 }
 
@@ -1361,7 +1355,7 @@ sweep_left(struct sweep *s, const redisReply *const *e, enum gw_state state)
 		key_client(key, sizeof key, l.id);
 		BATCH(gw, "HSET %s " LWM2M_CF_LEFT " %lld", key, l.left);
 	} else if (gw->cfg.retention_ms != 0 &&
-	           l.left + gw->cfg.retention_ms <= now) {
+	           lwm2m_retention_until(gw->cfg.retention_ms, l.left) <= now) {
 		gw_reap_start(gw, &l);
 		return;
 	}
@@ -1625,7 +1619,8 @@ gw_registry_evict(struct gw_ctx *gw, const char *id)
 		return LWM2M_ENOTFOUND;
 	}
 	write_unindex(gw, id, dev->org, gw->cfg.gw_id,
-	              leave_until(gw, (long long)lwm2m_now_ms()),
+	              lwm2m_retention_until(gw->cfg.retention_ms,
+	                                    (long long)lwm2m_now_ms()),
 	              on_exec_logged, NULL);
 	lwm2m_log(LWM2M_LOG_INFO, "evicted id=%s org=%lld", id, dev->org);
 	gw_publish(gw, LWM2M_ENV_EV_REMOVED, dev->id, dev->ep, dev->org);

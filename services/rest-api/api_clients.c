@@ -13,6 +13,7 @@
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "lwm2m_objdef_store.h"
+#include "lwm2m_retention.h"
 
 #define MAX_OBJTYPES 1024
 #define EVICT_TIMEOUT_MS 2000
@@ -266,14 +267,16 @@ mark_removed(struct api_req *r, const char *id, long long now)
 static lwm2m_err
 unschedule(struct api_req *r, const char *id, const char *gw, long long now)
 {
-	if (r->api->cfg.retention_ms == 0) {
+	long long until = lwm2m_retention_until(r->api->cfg.retention_ms, now);
+
+	if (until == 0) {
 		return api_redis_cmd(r, NULL, NULL,
 		                     "ZREM " LWM2M_KEY_GATEWAY_EXPIRY " %s", gw,
 		                     id);
 	}
 	return api_redis_cmd(r, NULL, NULL,
 	                     "ZADD " LWM2M_KEY_GATEWAY_EXPIRY " %lld %s", gw,
-	                     now + r->api->cfg.retention_ms, id);
+	                     until, id);
 }
 
 static lwm2m_err
