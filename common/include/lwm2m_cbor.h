@@ -160,7 +160,6 @@ void lwm2m_cbor_put_array(struct lwm2m_cbor_writer *w, uint64_t n);
 void lwm2m_cbor_put_map(struct lwm2m_cbor_writer *w, uint64_t n);
 void lwm2m_cbor_put_tag(struct lwm2m_cbor_writer *w, uint64_t tag);
 void lwm2m_cbor_put_bool(struct lwm2m_cbor_writer *w, bool v);
-void lwm2m_cbor_put_null(struct lwm2m_cbor_writer *w);
 void lwm2m_cbor_put_float(struct lwm2m_cbor_writer *w, double v);
 
 /* lwm2m_cbor_put_value writes an LwM2M value the way

@@ -24,13 +24,6 @@ typedef enum lwm2m_err {
 /* lwm2m_strerror returns a static, human readable text for err. */
 const char *lwm2m_strerror(lwm2m_err err);
 
-/* lwm2m_err_to_coap maps err onto a CoAP response code (class << 5 | detail),
- * e.g. LWM2M_ENOTFOUND -> 4.04 (0x84). */
-uint8_t lwm2m_err_to_coap(lwm2m_err err);
-
-/* lwm2m_err_to_http maps err onto an HTTP status, e.g. LWM2M_ENOTFOUND -> 404. */
-int lwm2m_err_to_http(lwm2m_err err);
-
 /* lwm2m_errf writes the printf-style message into diag (size bytes, may be
  * NULL or 0: nothing is written) and returns err, so that a parser can say
  * what is wrong and fail in one statement. */

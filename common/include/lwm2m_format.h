@@ -81,7 +81,7 @@ lwm2m_err lwm2m_format_next(const struct lwm2m_format_caps *caps,
 /* lwm2m_format_refused is true for the CoAP response codes that mean "not
  * this format": 4.06 Not Acceptable (0x86, to an Accept) and 4.15
  * Unsupported Content-Format (0x8f, to a payload); code is class << 5 |
- * detail as in lwm2m_err_to_coap(). */
+ * detail. */
 bool lwm2m_format_refused(uint8_t coap_code);
 
 #endif

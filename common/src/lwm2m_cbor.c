@@ -751,14 +751,6 @@ lwm2m_cbor_put_bool(struct lwm2m_cbor_writer *w, bool v)
 	put_raw(w, &b, 1);
 }
 
-void
-lwm2m_cbor_put_null(struct lwm2m_cbor_writer *w)
-{
-	uint8_t b = 0xf6;
-
-	put_raw(w, &b, 1);
-}
-
 /* double_to_half stores the half-precision bits of v in *ret_bits and
  * returns true when v is exactly representable (v finite or infinite). */
 static bool

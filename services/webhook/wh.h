@@ -147,7 +147,5 @@ void wh_ctx_stop(struct wh_ctx *ctx, int64_t grace_ms, void (*done)(void *),
 /* wh_ctx_free frees the dispatcher; NULL-safe. */
 void wh_ctx_free(struct wh_ctx *ctx);
 
-/* wh_ctx_inflight returns the number of jobs being delivered. */
-unsigned wh_ctx_inflight(const struct wh_ctx *ctx);
 
 #endif

@@ -966,9 +966,3 @@ wh_ctx_free(struct wh_ctx *ctx)
 	event_free_safe(ctx->ack_ev);
 	free(ctx);
 }
-
-unsigned
-wh_ctx_inflight(const struct wh_ctx *ctx)
-{
-	return ctx->inflight;
-}

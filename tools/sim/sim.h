@@ -226,9 +226,6 @@ sim_model_discover(const struct sim_model *m, const struct lwm2m_path *path,
                                    char *out, size_t size),
                    void *arg, char *buf, size_t size);
 
-/* sim_model_fw_package_len returns the size of the last firmware package
- * written to /5/0/0. */
-size_t sim_model_fw_package_len(const struct sim_model *m);
 
 /* ---- simulator ----------------------------------------------------------- */
 

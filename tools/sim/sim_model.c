@@ -124,7 +124,6 @@ struct sim_model {
 	struct sim_obj objs[SIM_MAX_OBJECTS];
 	size_t n_objs;
 	int64_t time_offset; /* written Current Time minus the clock */
-	size_t fw_len;
 	char ep[SIM_EP_MAX];
 };
 
@@ -775,11 +774,10 @@ check_res(struct lwm2m_tree *tree, struct lwm2m_node *n,
 }
 
 static void
-fw_package(struct sim_model *m, struct sim_inst *in, size_t len)
+fw_package(struct sim_inst *in, size_t len)
 {
 	const struct sim_obj_def *d = sim_obj_def_find(5);
 
-	m->fw_len = len;
 	set_int(d, in, 3, len > 0 ? 2 : 0);
 	set_int(d, in, 5, 0);
 }
@@ -812,12 +810,12 @@ apply_res(struct sim_model *m, uint16_t oid, struct sim_inst *in, size_t ridx,
 		return LWM2M_OK;
 	}
 	if (oid == 5 && d->res[ridx].id == 0) {
-		fw_package(m, in, n->value.v.bytes.len);
+		fw_package(in, n->value.v.bytes.len);
 		return LWM2M_OK;
 	}
 	err = value_copy(&r->val, &n->value);
 	if (err == LWM2M_OK && oid == 5 && d->res[ridx].id == 1) {
-		fw_package(m, in, n->value.v.bytes.len);
+		fw_package(in, n->value.v.bytes.len);
 	}
 	return err;
 }
@@ -1158,12 +1156,6 @@ sim_model_tick(struct sim_model *m, uint32_t *seed)
 		}
 	}
 	return changed;
-}
-
-size_t
-sim_model_fw_package_len(const struct sim_model *m)
-{
-	return m->fw_len;
 }
 
 /* ---- link-format ----------------------------------------------------------
