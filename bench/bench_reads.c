@@ -75,11 +75,8 @@ struct bench {
 	int64_t next_due_us; /* open loop: when the next request is due */
 	uint64_t cursor;
 	/* coap */
-	int udp;
-	uint32_t ndevices, registered;
-	struct sockaddr_in *devs;
-	uint32_t *hash; /* address -> device index + 1; 0 = empty */
-	uint32_t hash_size;
+	uint32_t ndevices;
+	struct bench_rd rd; /* the devices, registered with us */
 	const char *paths[MAX_PATHS];
 	int accepts[MAX_PATHS]; /* Accept option of each path, -1 for none */
 	unsigned npaths, cur_path;
@@ -103,120 +100,19 @@ on_signal(int sig)
 
 /* ---- CoAP ------------------------------------------------------------- */
 
-struct coap_msg {
-	struct bench_coap h;
-	bool rd;        /* first Uri-Path is "rd" */
-	unsigned npath; /* Uri-Path options */
-};
-
-static bool
-coap_parse(const uint8_t *buf, size_t len, struct coap_msg *m)
-{
-	const uint8_t *v;
-	unsigned num, l;
-	int got;
-
-	memset(m, 0, sizeof *m);
-	if (!bench_coap_parse(buf, len, &m->h)) {
-		return false;
-	}
-	while ((got = bench_coap_next_opt(&m->h, &num, &v, &l)) > 0) {
-		if (num == 11) {
-			m->rd = m->npath == 0
-			            ? l == 2 && memcmp(v, "rd", 2) == 0
-			            : m->rd;
-			m->npath++;
-		}
-	}
-	return got == 0;
-}
-
 static void
 coap_send(struct bench *b, const uint8_t *pkt, size_t len,
           const struct sockaddr_in *to)
 {
-	(void)sendto(b->udp, pkt, len, 0, (const struct sockaddr *)to,
+	(void)sendto(b->rd.fd, pkt, len, 0, (const struct sockaddr *)to,
 	             sizeof *to);
-}
-
-/* ACK (piggybacked) to a CON request m from "to": code and, for 2.01, the
- * Location-Path rd/<idx>. */
-static void
-coap_answer(struct bench *b, const struct coap_msg *m, uint8_t code,
-            uint32_t idx, const struct sockaddr_in *to)
-{
-	uint8_t pkt[64];
-	struct bench_coap_out o;
-	char num[12];
-
-	bench_coap_put_header(&o, pkt, sizeof pkt, 2, code, m->h.mid,
-	                      m->h.token, m->h.tkl);
-	if (code == 0x41) {
-		int n = snprintf(num, sizeof num, "%u", (unsigned)idx);
-		(void)bench_coap_put_opt(&o, 8, "rd", 2);
-		(void)bench_coap_put_opt(&o, 8, num, (size_t)n);
-	}
-	coap_send(b, pkt, o.len, to);
-}
-
-static uint32_t
-addr_hash(const struct bench *b, const struct sockaddr_in *a)
-{
-	uint32_t h = a->sin_addr.s_addr * 2654435761u ^ a->sin_port * 40503u;
-
-	return h % b->hash_size;
-}
-
-/* The device index of address a, registering it when new (UINT32_MAX when
- * the table is full). */
-static uint32_t
-device_of(struct bench *b, const struct sockaddr_in *a)
-{
-	uint32_t h = addr_hash(b, a);
-
-	while (b->hash[h] != 0) {
-		const struct sockaddr_in *d = &b->devs[b->hash[h] - 1];
-		if (d->sin_addr.s_addr == a->sin_addr.s_addr &&
-		    d->sin_port == a->sin_port) {
-			return b->hash[h] - 1;
-		}
-		h = (h + 1) % b->hash_size;
-	}
-	if (b->registered >= b->ndevices) {
-		return UINT32_MAX;
-	}
-	b->devs[b->registered] = *a;
-	b->hash[h] = b->registered + 1;
-	return b->registered++;
-}
-
-/* A request from a client: Register, Update or De-register. */
-static void
-coap_on_request(struct bench *b, const struct coap_msg *m,
-                const struct sockaddr_in *from)
-{
-	uint32_t idx;
-
-	if (m->h.type != 0) {
-		return; /* only CON requests need an answer */
-	}
-	if (!m->rd || m->npath > 2) {
-		coap_answer(b, m, 0x84, 0, from); /* 4.04 */
-		return;
-	}
-	if (m->h.code == 0x02 && m->npath == 1) {
-		idx = device_of(b, from);
-		coap_answer(b, m, idx == UINT32_MAX ? 0xa3 : 0x41, idx, from);
-		return;
-	}
-	coap_answer(b, m, m->h.code == 0x04 ? 0x42 : 0x44, 0, from);
 }
 
 static void
 coap_start(struct bench *b, unsigned i, int64_t due)
 {
 	struct slot *s = &b->slots[i];
-	const struct sockaddr_in *to = &b->devs[b->cursor++ % b->registered];
+	const struct sockaddr_in *to = &b->rd.devs[b->cursor++ % b->rd.n];
 	const char *path = b->paths[b->cur_path];
 	uint8_t pkt[128];
 	uint8_t token[4];
@@ -252,29 +148,29 @@ coap_start(struct bench *b, unsigned i, int64_t due)
 
 /* A response (or empty ACK) to one of our GETs. */
 static void
-coap_on_response(struct bench *b, const struct coap_msg *m,
+coap_on_response(struct bench *b, const struct bench_coap *m,
                  const struct sockaddr_in *from)
 {
 	unsigned i;
 	struct slot *s;
 
-	if (m->h.tkl != 4 && m->h.code != 0) {
+	if (m->tkl != 4 && m->code != 0) {
 		return;
 	}
-	if (m->h.type == 0) { /* separate CON response: ACK it */
-		bench_coap_send_ack(b->udp, m->h.mid, from);
+	if (m->type == 0) { /* separate CON response: ACK it */
+		bench_coap_send_ack(b->rd.fd, m->mid, from);
 	}
-	if (m->h.code == 0 || m->h.tkl != 4) {
+	if (m->code == 0 || m->tkl != 4) {
 		return; /* empty ACK: the answer comes later */
 	}
-	i = (unsigned)m->h.token[0] << 8 | m->h.token[1];
+	i = (unsigned)m->token[0] << 8 | m->token[1];
 	s = i < b->o.nslots ? &b->slots[i] : NULL;
 	if (s == NULL || !s->busy ||
-	    s->seq != (uint16_t)(m->h.token[2] << 8 | m->h.token[3])) {
+	    s->seq != (uint16_t)(m->token[2] << 8 | m->token[3])) {
 		return;
 	}
 	s->busy = false;
-	if (m->h.code == 0x45) {
+	if (m->code == 0x45) {
 		bench_phase_record_ok(&b->st, s->start_us, bench_now_us());
 	} else {
 		b->st.errors++;
@@ -286,21 +182,21 @@ coap_drain(struct bench *b)
 {
 	uint8_t buf[PKT_MAX];
 	struct sockaddr_in from;
-	struct coap_msg m;
+	struct bench_coap m;
 
 	for (int n = 0; n < 1024; n++) {
 		socklen_t fl = sizeof from;
-		ssize_t len = recvfrom(b->udp, buf, sizeof buf, MSG_DONTWAIT,
+		ssize_t len = recvfrom(b->rd.fd, buf, sizeof buf, MSG_DONTWAIT,
 		                       (struct sockaddr *)&from, &fl);
 		if (len < 0) {
 			return;
 		}
-		if (!coap_parse(buf, (size_t)len, &m)) {
+		if (!bench_coap_parse(buf, (size_t)len, &m)) {
 			continue;
 		}
-		if (m.h.code >= 1 && m.h.code < 32) {
-			coap_on_request(b, &m, &from);
-		} else if (m.h.type == 2 || m.h.code >= 64) {
+		if (m.code >= 1 && m.code < 32) {
+			bench_rd_serve(&b->rd, &m, &from);
+		} else if (m.type == 2 || m.code >= 64) {
 			coap_on_response(b, &m, &from);
 		}
 	}
@@ -556,17 +452,14 @@ coap_setup(struct bench *b)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	int big = 4 << 20;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	b->hash_size = b->ndevices * 2 + 1;
-	b->devs = calloc(b->ndevices, sizeof *b->devs);
-	b->hash = calloc(b->hash_size, sizeof *b->hash);
-	b->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (b->devs == NULL || b->hash == NULL || b->udp < 0 ||
-	    bind(b->udp, (struct sockaddr *)&b->addr, sizeof b->addr) != 0 ||
-	    epoll_ctl(b->ep, EPOLL_CTL_ADD, b->udp, &ev) != 0) {
+	if (fd < 0 || !bench_rd_init(&b->rd, fd, b->ndevices) ||
+	    bind(fd, (struct sockaddr *)&b->addr, sizeof b->addr) != 0 ||
+	    epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		return false;
 	}
-	setsockopt(b->udp, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 	printf("{\"event\":\"listening\"}\n");
 	fflush(stdout);
 	return true;
@@ -579,15 +472,15 @@ coap_wait_devices(struct bench *b)
 	struct epoll_event evs[8];
 	int64_t deadline = bench_now_us() + 120 * 1000000LL;
 
-	while (b->registered < b->ndevices && bench_now_us() < deadline &&
+	while (b->rd.n < b->ndevices && bench_now_us() < deadline &&
 	       !stop_flag) {
 		if (epoll_wait(b->ep, evs, 8, 100) > 0) {
 			coap_drain(b);
 		}
 	}
-	printf("{\"event\":\"registered\",\"devices\":%u}\n", b->registered);
+	printf("{\"event\":\"registered\",\"devices\":%u}\n", b->rd.n);
 	fflush(stdout);
-	return b->registered == b->ndevices;
+	return b->rd.n == b->ndevices;
 }
 
 static void

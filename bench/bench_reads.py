@@ -25,6 +25,7 @@ Run alone: LWDS_BUILD_DIR=build-bench python3 bench/bench_reads.py [--short]
 """
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,12 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    """CPU time of this process's children that have been waited for."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def run_delay_seconds(pid):
@@ -86,7 +93,8 @@ def _phases(text):
 
 def run_raw(cfg, paths=(INSTANCE, RESOURCE), rate=0.0, libcoap=False):
     """Raw CoAP GET round trips, from the lean tool or (libcoap) the
-    libcoap client: {path: figures}."""
+    libcoap client: {path: figures}; each path's cpu_us holds the CPU µs
+    per read of the tool and the simulator over all the paths' phases."""
     port = lwdslib.free_port("udp")
     cmd = [_bin(READS_LIBCOAP)] if libcoap else [_bin(READS), "coap"]
     cmd += ["--listen", "127.0.0.1:%d" % port,
@@ -107,9 +115,14 @@ def run_raw(cfg, paths=(INSTANCE, RESOURCE), rate=0.0, libcoap=False):
         for line in p.stdout:
             if "registered" in line:
                 break
+        cpu0 = {"client": cpu_seconds(p.pid),
+                "lwds-sim": cpu_seconds(sim.proc.pid)}
+        gen0 = children_cpu_seconds()
         out, _ = p.communicate(timeout=cfg.reads_seconds * 2 + 150)
         # the tool has exited: its own wait is lost, the simulator's is not
         wait = run_delay_seconds(sim.proc.pid) - wait0
+        cpu = {"client": children_cpu_seconds() - gen0 - cpu0["client"],
+               "lwds-sim": cpu_seconds(sim.proc.pid) - cpu0["lwds-sim"]}
     finally:
         if p.poll() is None:
             p.kill()
@@ -122,6 +135,7 @@ def run_raw(cfg, paths=(INSTANCE, RESOURCE), rate=0.0, libcoap=False):
     n = max(sum(v["ok"] for v in d.values()), 1)
     for v in d.values():
         v["sim_wait_us"] = max(wait, 0) * 1e6 / n
+        v["cpu_us"] = {k: t * 1e6 / n for k, t in cpu.items()}
     return d
 
 
@@ -202,9 +216,12 @@ class FullPath:
         red0 = self.redis_stats()
         cpu0 = {k: cpu_seconds(v) for k, v in self.pids.items()}
         wait0 = {k: run_delay_seconds(v) for k, v in self.pids.items()}
+        gen0 = children_cpu_seconds()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         out, _ = p.communicate(timeout=cfg.reads_seconds + 60)
         cpu1 = {k: cpu_seconds(v) for k, v in self.pids.items()}
+        cpu1["load generator"] = children_cpu_seconds() - gen0
+        cpu0["load generator"] = 0.0
         wait1 = {k: run_delay_seconds(v) for k, v in self.pids.items()}
         red1 = self.redis_stats()
         if p.returncode != 0:

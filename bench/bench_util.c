@@ -187,6 +187,100 @@ bench_coap_send_ack(int fd, uint16_t mid, const struct sockaddr_in *to)
 }
 
 bool
+bench_rd_init(struct bench_rd *rd, int fd, uint32_t max)
+{
+	*rd = (struct bench_rd){.fd = fd, .max = max, .hash_size = max * 2 + 1};
+	rd->devs = calloc(max, sizeof *rd->devs);
+	rd->hash = calloc(rd->hash_size, sizeof *rd->hash);
+	return rd->devs != NULL && rd->hash != NULL;
+}
+
+static uint32_t
+rd_hash(const struct bench_rd *rd, const struct sockaddr_in *a)
+{
+	uint32_t h = a->sin_addr.s_addr * 2654435761u ^ a->sin_port * 40503u;
+
+	return h % rd->hash_size;
+}
+
+/* The device index of address a, registering it when new (UINT32_MAX when
+ * the table is full). */
+static uint32_t
+rd_device_of(struct bench_rd *rd, const struct sockaddr_in *a)
+{
+	uint32_t h = rd_hash(rd, a);
+
+	while (rd->hash[h] != 0) {
+		const struct sockaddr_in *d = &rd->devs[rd->hash[h] - 1];
+		if (d->sin_addr.s_addr == a->sin_addr.s_addr &&
+		    d->sin_port == a->sin_port) {
+			return rd->hash[h] - 1;
+		}
+		h = (h + 1) % rd->hash_size;
+	}
+	if (rd->n >= rd->max) {
+		return UINT32_MAX;
+	}
+	rd->devs[rd->n] = *a;
+	rd->hash[h] = rd->n + 1;
+	return rd->n++;
+}
+
+/* ACK (piggybacked) to the CON request m from "to": code and, for 2.01,
+ * the Location-Path rd/<idx>. */
+static void
+rd_answer(const struct bench_rd *rd, const struct bench_coap *m, uint8_t code,
+          uint32_t idx, const struct sockaddr_in *to)
+{
+	uint8_t pkt[64];
+	struct bench_coap_out o;
+	char num[12];
+
+	bench_coap_put_header(&o, pkt, sizeof pkt, 2, code, m->mid, m->token,
+	                      m->tkl);
+	if (code == 0x41) {
+		int n = snprintf(num, sizeof num, "%u", (unsigned)idx);
+		(void)bench_coap_put_opt(&o, 8, "rd", 2);
+		(void)bench_coap_put_opt(&o, 8, num, (size_t)n);
+	}
+	(void)sendto(rd->fd, pkt, o.len, 0, (const struct sockaddr *)to,
+	             sizeof *to);
+}
+
+void
+bench_rd_serve(struct bench_rd *rd, struct bench_coap *m,
+               const struct sockaddr_in *from)
+{
+	const uint8_t *v;
+	unsigned num, len, npath = 0;
+	bool rd_path = false;
+	uint32_t idx;
+	int got;
+
+	if (m->type != 0) {
+		return; /* only CON requests need an answer */
+	}
+	while ((got = bench_coap_next_opt(m, &num, &v, &len)) > 0) {
+		if (num == 11) {
+			rd_path = npath == 0
+			              ? len == 2 && memcmp(v, "rd", 2) == 0
+			              : rd_path;
+			npath++;
+		}
+	}
+	if (got < 0 || !rd_path || npath > 2) {
+		rd_answer(rd, m, 0x84, 0, from); /* 4.04 */
+		return;
+	}
+	if (m->code == 0x02 && npath == 1) {
+		idx = rd_device_of(rd, from);
+		rd_answer(rd, m, idx == UINT32_MAX ? 0xa3 : 0x41, idx, from);
+		return;
+	}
+	rd_answer(rd, m, m->code == 0x04 ? 0x42 : 0x44, 0, from);
+}
+
+bool
 bench_hist_add(uint32_t *hist, int64_t us)
 {
 	uint64_t b = us > 0 ? (uint64_t)us / BENCH_HIST_STEP_US : 0;

@@ -75,6 +75,28 @@ bool bench_coap_put_payload(struct bench_coap_out *out, const void *data,
  * a lost ACK is the peer's to retransmit for, so errors are ignored. */
 void bench_coap_send_ack(int fd, uint16_t mid, const struct sockaddr_in *to);
 
+/* The registrations a benchmark tool acting as its devices' LwM2M server
+ * keeps: each client's address, in order of first Register (index = the
+ * device), found again by address through an open-addressing table. */
+struct bench_rd {
+	int fd; /* the UDP socket the devices talk to */
+	uint32_t max, n, hash_size;
+	struct sockaddr_in *devs;
+	uint32_t *hash; /* address -> device index + 1; 0 = empty */
+};
+
+/* bench_rd_init prepares rd for up to max devices answering on socket fd
+ * (not owned); false when out of memory. */
+bool bench_rd_init(struct bench_rd *rd, int fd, uint32_t max);
+
+/* bench_rd_serve answers the request m (parsed by bench_coap_parse, no
+ * option read yet) from "from" when it is a CON: Register (POST /rd)
+ * 2.01 with Location-Path rd/<index> (a new address gets the next index;
+ * 5.03 once max devices have registered), Update 2.04, De-register 2.02,
+ * any other path 4.04. */
+void bench_rd_serve(struct bench_rd *rd, struct bench_coap *m,
+                    const struct sockaddr_in *from);
+
 /* bench_hist_add counts a latency of us microseconds (negative counts as
  * 0) in hist, BENCH_HIST_BUCKETS buckets of BENCH_HIST_STEP_US; false when
  * it was beyond the last bucket (then counted in the last). */
