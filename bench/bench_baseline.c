@@ -15,13 +15,13 @@
  */
 #include <errno.h>
 #include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 
 #include <coap3/coap.h>
 
+#include "bench_util.h"
 #include "gw.h"
 #include "lwm2m_id.h"
 #include "lwm2m_log.h"
@@ -31,15 +31,7 @@
 #define TICK_MS 50
 #define WALK_MS 25 /* the gateway's LWDS_COAP_WALK_MS default */
 
-static volatile sig_atomic_t stop_flag;
 static struct gw_idle idle;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 /* Counter-based ids: the gateway draws random ones, which costs a little
  * more, but the baseline is meant to do nothing. */
@@ -180,7 +172,7 @@ run(coap_context_t *ctx, int fd)
 	struct epoll_event evs[EPOLL_BATCH];
 	coap_tick_t now, last = 0;
 
-	while (!stop_flag) {
+	while (!bench_stop) {
 		int n = epoll_wait(fd, evs, EPOLL_BATCH, TICK_MS);
 		if (n > 0) {
 			coap_io_do_epoll(ctx, evs, (size_t)n);
@@ -206,8 +198,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: %s HOST:PORT\n", argv[0]);
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 	/* warnings only: gw_idle_event logs each change of the cap at info */
 	lwm2m_log_init("lwds-bench-baseline", LWM2M_LOG_WARNING);
 	coap_startup();

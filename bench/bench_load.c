@@ -21,7 +21,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,15 +82,6 @@ struct load {
 	int64_t phase_start;
 	struct bench_phase st;
 };
-
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 /* ---- CoAP encoding --------------------------------------------------- */
 
@@ -184,7 +174,7 @@ send_pkt(struct load *ld, struct slot *s)
 static bool
 phase_open(const struct load *ld, int64_t t)
 {
-	if (stop_flag || (ld->op != OP_REGISTER && ld->registered == 0)) {
+	if (bench_stop || (ld->op != OP_REGISTER && ld->registered == 0)) {
 		return false;
 	}
 	return ld->limit != 0 ? ld->issued < ld->limit : t < ld->phase_end;
@@ -521,8 +511,7 @@ main(int argc, char **argv)
 	if (ld.nsockets > ld.count) {
 		ld.nsockets = ld.count;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 	ld.slots = calloc(ld.nsockets, sizeof *ld.slots);
 	ld.ids = calloc(ld.count, sizeof *ld.ids);
 	ld.st.hist = calloc(BENCH_HIST_BUCKETS, sizeof(uint32_t));
@@ -534,11 +523,11 @@ main(int argc, char **argv)
 	}
 	(void)lwm2m_random(&ld.next_mid, sizeof ld.next_mid);
 	run_phase(&ld, OP_REGISTER, "register");
-	if (ld.update_seconds > 0 && !stop_flag) {
+	if (ld.update_seconds > 0 && !bench_stop) {
 		run_phase(&ld, OP_UPDATE, "update");
 	}
 	if (ld.deregister) {
-		stop_flag = 0;
+		bench_stop = 0;
 		run_phase(&ld, OP_DEREGISTER, "deregister");
 	}
 	return 0;

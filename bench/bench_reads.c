@@ -31,7 +31,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,7 +46,6 @@
 #define MAX_DEVICES 200000u
 #define MAX_PATHS 16
 #define MAX_URLS 1000000u
-#define PKT_MAX 1500
 #define HTTP_RBUF 65536
 #define HTTP_WBUF 2048
 
@@ -88,15 +86,6 @@ struct bench {
 	uint32_t nurls;
 	const char *label;
 };
-
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 /* ---- CoAP ------------------------------------------------------------- */
 
@@ -148,9 +137,10 @@ coap_start(struct bench *b, unsigned i, int64_t due)
 
 /* A response (or empty ACK) to one of our GETs. */
 static void
-coap_on_response(struct bench *b, const struct bench_coap *m,
+coap_on_response(void *arg, struct bench_coap *m,
                  const struct sockaddr_in *from)
 {
+	struct bench *b = arg;
 	unsigned i;
 	struct slot *s;
 
@@ -174,31 +164,6 @@ coap_on_response(struct bench *b, const struct bench_coap *m,
 		bench_phase_record_ok(&b->st, s->start_us, bench_now_us());
 	} else {
 		b->st.errors++;
-	}
-}
-
-static void
-coap_drain(struct bench *b)
-{
-	uint8_t buf[PKT_MAX];
-	struct sockaddr_in from;
-	struct bench_coap m;
-
-	for (int n = 0; n < 1024; n++) {
-		socklen_t fl = sizeof from;
-		ssize_t len = recvfrom(b->rd.fd, buf, sizeof buf, MSG_DONTWAIT,
-		                       (struct sockaddr *)&from, &fl);
-		if (len < 0) {
-			return;
-		}
-		if (!bench_coap_parse(buf, (size_t)len, &m)) {
-			continue;
-		}
-		if (m.code >= 1 && m.code < 32) {
-			bench_rd_serve(&b->rd, &m, &from);
-		} else if (m.type == 2 || m.code >= 64) {
-			coap_on_response(b, &m, &from);
-		}
 	}
 }
 
@@ -344,7 +309,7 @@ start_request(struct bench *b, unsigned i, int64_t due)
 static void
 fill(struct bench *b, int64_t t, int64_t end)
 {
-	for (unsigned i = 0; i < b->o.nslots && t < end && !stop_flag; i++) {
+	for (unsigned i = 0; i < b->o.nslots && t < end && !bench_stop; i++) {
 		if (b->slots[i].busy) {
 			continue;
 		}
@@ -407,7 +372,7 @@ run_phase(struct bench *b, const char *name)
 		int n = epoll_wait(b->ep, evs, 256, wait_ms(b, t));
 		for (int i = 0; i < n; i++) {
 			if (b->coap) {
-				coap_drain(b);
+				bench_rd_drain(&b->rd, coap_on_response, b);
 			} else {
 				http_readable(b, evs[i].data.u32);
 			}
@@ -416,7 +381,7 @@ run_phase(struct bench *b, const char *name)
 		fill(b, t, end);
 		if (t - last_expire >= 1000 || t >= end) {
 			last_expire = t;
-			if (!expire(b, t) && (t >= end || stop_flag)) {
+			if (!expire(b, t) && (t >= end || bench_stop)) {
 				break;
 			}
 		}
@@ -473,9 +438,9 @@ coap_wait_devices(struct bench *b)
 	int64_t deadline = bench_now_us() + 120 * 1000000LL;
 
 	while (b->rd.n < b->ndevices && bench_now_us() < deadline &&
-	       !stop_flag) {
+	       !bench_stop) {
 		if (epoll_wait(b->ep, evs, 8, 100) > 0) {
-			coap_drain(b);
+			bench_rd_drain(&b->rd, coap_on_response, b);
 		}
 	}
 	printf("{\"event\":\"registered\",\"devices\":%u}\n", b->rd.n);
@@ -605,9 +570,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	bench_catch_signals();
 	if (!setup(&b)) {
 		fprintf(stderr, "lwds-bench-reads: set-up failed: %s\n",
 		        strerror(errno));
@@ -620,7 +583,7 @@ main(int argc, char **argv)
 	if (!coap_wait_devices(&b)) {
 		return 1;
 	}
-	for (b.cur_path = 0; b.cur_path < b.npaths && !stop_flag;
+	for (b.cur_path = 0; b.cur_path < b.npaths && !bench_stop;
 	     b.cur_path++) {
 		run_phase(&b, b.paths[b.cur_path]);
 	}

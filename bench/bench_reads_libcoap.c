@@ -24,7 +24,6 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,15 +72,6 @@ struct bench {
 };
 
 static struct bench *the_bench; /* libcoap's handlers get no user pointer */
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 /* ---- the devices' LwM2M server ----------------------------------------- */
 
 static unsigned
@@ -297,7 +287,7 @@ run_phase(struct bench *b)
 	for (unsigned i = 0; i < b->o.nslots; i++) {
 		start_get(b, i);
 	}
-	while (!stop_flag) {
+	while (!bench_stop) {
 		int64_t t;
 		if (coap_io_process(b->ctx, POLL_MS) < 0) {
 			break;
@@ -342,7 +332,7 @@ wait_devices(struct bench *b)
 	int64_t deadline = bench_now_us() + 120 * 1000000LL;
 
 	while (b->registered < b->ndevices && bench_now_us() < deadline &&
-	       !stop_flag) {
+	       !bench_stop) {
 		if (coap_io_process(b->ctx, 100) < 0) {
 			break;
 		}
@@ -492,13 +482,12 @@ main(int argc, char **argv)
 		        "[--timeout-ms MS (5000)]\n");
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 	coap_startup();
 	coap_set_log_level(LOG_ERR);
 	the_bench = &b;
 	if (setup(&b) && wait_devices(&b) && open_sessions(&b)) {
-		for (b.cur_path = 0; b.cur_path < b.npaths && !stop_flag;
+		for (b.cur_path = 0; b.cur_path < b.npaths && !bench_stop;
 		     b.cur_path++) {
 			run_phase(&b);
 		}

@@ -28,7 +28,6 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,15 +80,6 @@ struct relay {
 	struct pending *pending; /* 65536 */
 	uint16_t next_slot, next_mid;
 };
-
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static void
 put_u16(uint8_t *p, unsigned v)
@@ -321,9 +311,9 @@ gw_request(struct relay *r, uint16_t ci, const uint8_t *f, size_t len)
 
 /* The device's answer to a GET: a response frame to the api that sent it. */
 static void
-gw_response(struct relay *r, struct bench_coap *m,
-            const struct sockaddr_in *from)
+gw_response(void *arg, struct bench_coap *m, const struct sockaddr_in *from)
 {
+	struct relay *r = arg;
 	const uint8_t *v, *payload;
 	unsigned num, len;
 	struct pending *p;
@@ -350,31 +340,6 @@ gw_response(struct relay *r, struct bench_coap *m,
 	parts[1] = (struct iovec){(void *)payload, (size_t)(m->end - payload)};
 	if (c->fd >= 0 && !conn_frame(c, p->corr, parts, 2)) {
 		conn_close(r, c);
-	}
-}
-
-static void
-gw_udp_drain(struct relay *r)
-{
-	uint8_t buf[PKT_MAX];
-	struct sockaddr_in from;
-	struct bench_coap m;
-
-	for (int n = 0; n < 1024; n++) {
-		socklen_t fl = sizeof from;
-		ssize_t len = recvfrom(r->rd.fd, buf, sizeof buf, MSG_DONTWAIT,
-		                       (struct sockaddr *)&from, &fl);
-		if (len < 0) {
-			return;
-		}
-		if (!bench_coap_parse(buf, (size_t)len, &m)) {
-			continue;
-		}
-		if (m.code >= 1 && m.code < 32) {
-			bench_rd_serve(&r->rd, &m, &from);
-		} else if (m.type == 2 || m.code >= 64) {
-			gw_response(r, &m, &from);
-		}
 	}
 }
 
@@ -550,14 +515,14 @@ run(struct relay *r)
 	struct epoll_event evs[256];
 	bool announced = false;
 
-	while (!stop_flag) {
+	while (!bench_stop) {
 		int n = epoll_wait(r->ep, evs, 256, 100);
 		for (int i = 0; i < n; i++) {
 			uint32_t tag = evs[i].data.u32;
 			if (tag == TAG_LISTEN) {
 				accept_all(r);
 			} else if (tag == TAG_MAIN && r->gw) {
-				gw_udp_drain(r);
+				bench_rd_drain(&r->rd, gw_response, r);
 			} else if (tag == TAG_MAIN) {
 				if (!api_stream_readable(r)) {
 					return 1;
@@ -653,9 +618,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	bench_catch_signals();
 	for (unsigned i = 0; i < MAX_CONNS; i++) {
 		r.conns[i].fd = -1;
 	}

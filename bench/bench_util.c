@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,23 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+volatile sig_atomic_t bench_stop;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	bench_stop = 1;
+}
+
+void
+bench_catch_signals(void)
+{
+	signal(SIGINT, on_stop_signal);
+	signal(SIGTERM, on_stop_signal);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 static int64_t
 clock_us(clockid_t id)
@@ -278,6 +296,34 @@ bench_rd_serve(struct bench_rd *rd, struct bench_coap *m,
 		return;
 	}
 	rd_answer(rd, m, m->code == 0x04 ? 0x42 : 0x44, 0, from);
+}
+
+void
+bench_rd_drain(struct bench_rd *rd,
+               void (*on_response)(void *arg, struct bench_coap *m,
+                                   const struct sockaddr_in *from),
+               void *arg)
+{
+	uint8_t buf[1500];
+	struct sockaddr_in from;
+	struct bench_coap m;
+
+	for (int n = 0; n < 1024; n++) {
+		socklen_t fl = sizeof from;
+		ssize_t len = recvfrom(rd->fd, buf, sizeof buf, MSG_DONTWAIT,
+		                       (struct sockaddr *)&from, &fl);
+		if (len < 0) {
+			return;
+		}
+		if (!bench_coap_parse(buf, (size_t)len, &m)) {
+			continue;
+		}
+		if (m.code >= 1 && m.code < 32) {
+			bench_rd_serve(rd, &m, &from);
+		} else if (m.type == 2 || m.code >= 64) {
+			on_response(arg, &m, &from);
+		}
+	}
 }
 
 bool

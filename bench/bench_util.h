@@ -6,12 +6,21 @@
 #define BENCH_UTIL_H
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define BENCH_HIST_STEP_US 10
 #define BENCH_HIST_BUCKETS 1000000 /* 10 s at 10 us */
+
+/* bench_stop is set by SIGINT and SIGTERM once bench_catch_signals has
+ * run; the tools' loops end when it is. */
+extern volatile sig_atomic_t bench_stop;
+
+/* bench_catch_signals sets bench_stop on SIGINT and SIGTERM and ignores
+ * SIGPIPE (a peer that hung up shows as a failed write instead). */
+void bench_catch_signals(void);
 
 /* bench_now_us returns CLOCK_MONOTONIC in microseconds. */
 int64_t bench_now_us(void);
@@ -96,6 +105,14 @@ bool bench_rd_init(struct bench_rd *rd, int fd, uint32_t max);
  * any other path 4.04. */
 void bench_rd_serve(struct bench_rd *rd, struct bench_coap *m,
                     const struct sockaddr_in *from);
+
+/* bench_rd_drain reads what waits on rd->fd (up to 1,024 datagrams):
+ * requests go to bench_rd_serve, responses and empty ACKs to
+ * on_response(arg, message, sender); malformed datagrams are dropped. */
+void bench_rd_drain(struct bench_rd *rd,
+                    void (*on_response)(void *arg, struct bench_coap *m,
+                                        const struct sockaddr_in *from),
+                    void *arg);
 
 /* bench_hist_add counts a latency of us microseconds (negative counts as
  * 0) in hist, BENCH_HIST_BUCKETS buckets of BENCH_HIST_STEP_US; false when
