@@ -90,14 +90,4 @@ lwm2m_dec_put(char *out, unsigned long long v)
 	return out;
 }
 
-/* lwm2m_loop_log_init starts the log of service from the environment:
- * LWDS_LOG_LEVEL (info when unset or unknown) and JSON lines unless
- * LWDS_LOG_JSON is unset, empty or "0". Main thread, before the loop. */
-void lwm2m_loop_log_init(const char *service);
-
-/* lwm2m_loop_log_level_arg applies a --log-level argument. On an unknown
- * level it prints 'bad log level "<arg>"' on stderr, leaves the level as it
- * was and returns LWM2M_EINVAL. Main thread, before the loop. */
-lwm2m_err lwm2m_loop_log_level_arg(const char *arg);
-
 #endif

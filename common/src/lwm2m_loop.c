@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lwm2m_log.h"
-
 struct lwm2m_signals {
 	struct event *sigint, *sigterm;
 	void (*on_stop)(void *);
@@ -85,30 +83,6 @@ lwm2m_parse_int(const char *text, long long min, long long max,
 		return LWM2M_EINVAL;
 	}
 	*ret_value = v;
-	return LWM2M_OK;
-}
-
-void
-lwm2m_loop_log_init(const char *service)
-{
-	int level =
-	    lwm2m_log_parse_level(lwm2m_getenv("LWDS_LOG_LEVEL", "info"));
-
-	lwm2m_log_init(service, level < 0 ? LWM2M_LOG_INFO : level);
-	lwm2m_log_set_json(strcmp(lwm2m_getenv("LWDS_LOG_JSON", "0"), "0") !=
-	                   0);
-}
-
-lwm2m_err
-lwm2m_loop_log_level_arg(const char *arg)
-{
-	int level = lwm2m_log_parse_level(arg);
-
-	if (level < 0) {
-		fprintf(stderr, "bad log level \"%s\"\n", arg);
-		return LWM2M_EINVAL;
-	}
-	lwm2m_log_level = level;
 	return LWM2M_OK;
 }
 

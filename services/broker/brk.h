@@ -109,9 +109,9 @@ enum brk_source {
 };
 
 struct brk_config {
-	const char *redis_url;   /* LWDS_REDIS_URL */
-	const char *events_url;  /* LWDS_EVENTS_URL, nng sub0 listener */
-	const char *health_addr; /* LWDS_BROKER_HEALTH_ADDR, NULL: none */
+	const char *redis_url;   /* --redis-url, LWDS_REDIS_URL */
+	const char *events_url;  /* --events-url, nng sub0 listener */
+	const char *health_addr; /* --health-addr, NULL: none */
 	size_t backlog_max;      /* steps held while Redis is down */
 	enum brk_source source;  /* LWDS_BROKER_EVENTS: "nng" or "stream" */
 	const char *consumer;    /* LWDS_BROKER_CONSUMER, default host name */
@@ -123,7 +123,9 @@ struct brk_config {
 struct brk_ctx;
 
 /* brk_config_defaults fills config with the defaults, then applies the
- * LWDS_* environment.  While Redis is unavailable the broker holds up to
+ * environment-only LWDS_* variables; redis_url, events_url and health_addr
+ * are left NULL for the caller (main.c sets them from its command line,
+ * lwm2m_cli.h).  While Redis is unavailable the broker holds up to
  * backlog_max pending steps (index reads, subscription reads, job adds) and
  * resumes them, oldest first, once it reconnects. */
 void brk_config_defaults(struct brk_config *config);

@@ -69,15 +69,11 @@ static void issue(struct brk_fetch *f);
 void
 brk_config_defaults(struct brk_config *config)
 {
-	const char *health =
-	    lwm2m_getenv("LWDS_BROKER_HEALTH_ADDR", "127.0.0.1:7721");
 	long long backlog;
 
-	config->redis_url =
-	    lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379");
-	config->events_url =
-	    lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720");
-	config->health_addr = strcmp(health, "off") == 0 ? NULL : health;
+	config->redis_url = NULL;
+	config->events_url = NULL;
+	config->health_addr = NULL;
 	config->backlog_max = 100000;
 	config->source =
 	    strcmp(lwm2m_getenv("LWDS_BROKER_EVENTS", "stream"), "nng") == 0

@@ -1,5 +1,4 @@
 /* lwds-broker: turns gateway events into webhook delivery jobs. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,83 +6,65 @@
 #include <event2/event.h>
 
 #include "brk.h"
+#include "lwm2m_cli.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
-static const char usage[] =
-    "Usage: lwds-broker [options]\n"
-    "Receives connectivity events of the gateways and queues one webhook\n"
-    "delivery per matching subscription on lwds:v2:{deliveries}.\n"
-    "\n"
-    "  -r, --redis URL        Redis URL (LWDS_REDIS_URL, "
-    "redis://127.0.0.1:6379)\n"
-    "  -e, --events URL       nng sub0 listen URL the gateways dial\n"
-    "                         (LWDS_EVENTS_URL, tcp://127.0.0.1:7720)\n"
-    "  -H, --health ADDR      host:port of GET /health, or \"off\"\n"
-    "                         (LWDS_BROKER_HEALTH_ADDR, 127.0.0.1:7721)\n"
-    "  -l, --log-level LEVEL  err|warning|notice|info|debug (LWDS_LOG_LEVEL)\n"
-    "  -j, --log-json         one JSON object per log line (LWDS_LOG_JSON=1)\n"
-    "  -h, --help             this text\n"
-    "\n"
-    "Environment only:\n"
-    "  LWDS_BROKER_BACKLOG_MAX  steps held while Redis is down (100000)\n"
-    "  LWDS_BROKER_EVENTS       event source: \"stream\" (default: consumer\n"
-    "                           group on lwds:v2:{events}, nothing lost on\n"
-    "                           a crash) or \"nng\" (the sub0 listener)\n"
-    "  LWDS_BROKER_CONSUMER     consumer name in the group (host name);\n"
-    "                           keep it across restarts, unique per broker\n"
-    "  LWDS_BROKER_CLAIM_IDLE_MS  take over other brokers' entries idle\n"
-    "                           this long (60000)\n"
-    "  LWDS_EVENTS_TRIM_MS      period of the trim of lwds:v2:{events} up to\n"
-    "                           the oldest entry a consumer group still\n"
-    "                           needs (10000; 0 = never)\n";
-
-static const struct option long_opts[] = {
-    {"redis", required_argument, NULL, 'r'},
-    {"events", required_argument, NULL, 'e'},
-    {"health", required_argument, NULL, 'H'},
-    {"log-level", required_argument, NULL, 'l'},
-    {"log-json", no_argument, NULL, 'j'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+enum {
+	OPT_REDIS_URL,
+	OPT_EVENTS_URL,
+	OPT_HEALTH_ADDR,
+	OPT_LOG_LEVEL,
+	OPT_LOG_JSON,
+	OPT_BACKLOG_MAX,
+	OPT_EVENTS,
+	OPT_CONSUMER,
+	OPT_CLAIM_IDLE_MS,
+	OPT_TRIM_MS,
+	OPT_COUNT
 };
 
-static int
-parse_args(int argc, char **argv, struct brk_config *config)
-{
-	int c;
+static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
+    [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
+    [OPT_EVENTS_URL] = {"events-url", "LWDS_EVENTS_URL", "URL",
+                        "tcp://127.0.0.1:7720",
+                        "nng sub0 listen URL the gateways dial\n"
+                        "(with LWDS_BROKER_EVENTS=nng)",
+                        LWM2M_CLI_TEXT, 0, 0},
+    [OPT_HEALTH_ADDR] =
+        LWM2M_CLI_OPT_HEALTH_ADDR("LWDS_BROKER_HEALTH_ADDR", "127.0.0.1:7721"),
+    [OPT_LOG_LEVEL] = LWM2M_CLI_OPT_LOG_LEVEL("info"),
+    [OPT_LOG_JSON] = LWM2M_CLI_OPT_LOG_JSON,
+    [OPT_BACKLOG_MAX] = {NULL, "LWDS_BROKER_BACKLOG_MAX", NULL, "100000",
+                         "steps held while Redis is down", LWM2M_CLI_DOC, 0, 0},
+    [OPT_EVENTS] = {NULL, "LWDS_BROKER_EVENTS", NULL, "stream",
+                    "event source: \"stream\" (consumer group on\n"
+                    "lwds:v2:{events}, nothing lost on a crash)\n"
+                    "or \"nng\" (the sub0 listener)",
+                    LWM2M_CLI_DOC, 0, 0},
+    [OPT_CONSUMER] = {NULL, "LWDS_BROKER_CONSUMER", NULL, NULL,
+                      "consumer name in the group (the host name);\n"
+                      "keep it across restarts, unique per broker",
+                      LWM2M_CLI_DOC, 0, 0},
+    [OPT_CLAIM_IDLE_MS] = {NULL, "LWDS_BROKER_CLAIM_IDLE_MS", NULL, "60000",
+                           "take over other brokers' entries idle\n"
+                           "this long",
+                           LWM2M_CLI_DOC, 0, 0},
+    [OPT_TRIM_MS] = {NULL, "LWDS_EVENTS_TRIM_MS", NULL, "10000",
+                     "period of the trim of lwds:v2:{events} up to\n"
+                     "the oldest entry a consumer group still\n"
+                     "needs (0 = never)",
+                     LWM2M_CLI_DOC, 0, 0},
+};
 
-	while ((c = getopt_long(argc, argv, "r:e:H:l:jh", long_opts, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'r':
-			config->redis_url = optarg;
-			break;
-		case 'e':
-			config->events_url = optarg;
-			break;
-		case 'H':
-			config->health_addr =
-			    strcmp(optarg, "off") == 0 ? NULL : optarg;
-			break;
-		case 'l':
-			if (lwm2m_loop_log_level_arg(optarg) != LWM2M_OK) {
-				return 2;
-			}
-			break;
-		case 'j':
-			lwm2m_log_set_json(true);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
-		}
-	}
-	return -1;
-}
+static const struct lwm2m_cli cli = {
+    .prog = "lwds-broker",
+    .about = "Receives connectivity events of the gateways and queues one "
+             "webhook\ndelivery per matching subscription on "
+             "lwds:v2:{deliveries}.\n",
+    .opts = opts,
+    .n_opts = OPT_COUNT,
+};
 
 static void
 on_signal(void *arg)
@@ -99,14 +80,21 @@ main(int argc, char **argv)
 	struct brk_ctx *ctx = NULL;
 	struct lwm2m_signals *signals = NULL;
 	struct event_base *base;
-	int rc;
+	struct lwm2m_cli_val v[OPT_COUNT];
+	bool help;
 
-	lwm2m_loop_log_init("broker");
-	brk_config_defaults(&config);
-	rc = parse_args(argc, argv, &config);
-	if (rc >= 0) {
-		return rc;
+	if (lwm2m_cli_parse(&cli, argc, argv, v, &help) != LWM2M_OK) {
+		return 2;
 	}
+	if (help) {
+		return 0;
+	}
+	lwm2m_log_init("broker", (int)v[OPT_LOG_LEVEL].num);
+	lwm2m_log_set_json(v[OPT_LOG_JSON].num != 0);
+	brk_config_defaults(&config);
+	config.redis_url = v[OPT_REDIS_URL].text;
+	config.events_url = v[OPT_EVENTS_URL].text;
+	config.health_addr = v[OPT_HEALTH_ADDR].text;
 	base = event_base_new();
 	if (base == NULL || brk_ctx_new(base, &config, &ctx) != LWM2M_OK ||
 	    lwm2m_signals_new(base, on_signal, base, &signals) != LWM2M_OK) {

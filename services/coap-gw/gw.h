@@ -255,6 +255,7 @@ struct gw_config {
 	char gw_id[GW_EP_MAX + 1];
 	char rpc_url[256];
 	char events_url[256];
+	char health_addr[128]; /* GET /health and /metrics; "": none */
 	int log_level;
 	bool log_json;
 	int sweep_ms;      /* expiry sweep period */
@@ -372,11 +373,11 @@ struct gw_ctx {
 	struct gw_events_backlog events_backlog;
 };
 
-/* gw_config_init fills cfg from LWDS_* environment variables and defaults,
- * then argv flags (--redis-url, --coap-listen, --no-coap, --org, --gw-id,
- * --rpc-url, --events-url, --log-level, --log-json).  LWM2M_EINVAL with a
- * message on stderr for a bad value; *ret_help set for --help (usage is
- * printed). */
+/* gw_config_init fills cfg from its command line (lwm2m_cli.h): argv flags
+ * (--redis-url, --coap-listen, --no-coap, --org, --gw-id, --rpc-url,
+ * --events-url, --health-addr, --log-level, --log-json) over their LWDS_*
+ * variables over the defaults.  LWM2M_EINVAL with one line on stderr for a
+ * bad flag or value; *ret_help set for --help (usage is printed). */
 lwm2m_err gw_config_init(struct gw_config *cfg, int argc, char **argv,
                          bool *ret_help);
 

@@ -1,5 +1,4 @@
 /* gw_ctx.c - configuration, lifecycle, timers, events and rpc handlers. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 
 #include "gw.h"
+#include "lwm2m_cli.h"
 #include "lwm2m_env.h"
 #include "lwm2m_event.h"
 #include "lwm2m_keys.h"
@@ -20,107 +20,100 @@
 #include "lwm2m_retention.h"
 #include "lwm2m_rpc.h"
 
-static const char usage[] =
-    "Usage: lwds-coap-gw [options]\n"
-    "LwM2M registration and device management over CoAP (UDP).\n\n"
-    "  --redis-url URL    LWDS_REDIS_URL     (redis://127.0.0.1:6379)\n"
-    "  --coap-listen A:P  LWDS_COAP_LISTEN   (0.0.0.0:5683)\n"
-    "  --no-coap          LWDS_COAP_ENABLE=0 (plain CoAP on by default)\n"
-    "  --org N            LWDS_COAP_ORG      organisation of devices\n"
-    "                                        without DTLS (0 = admin)\n"
-    "  --gw-id ID         LWDS_GW_ID         (<hostname>-<CoAP port>)\n"
-    "  --rpc-url URL      LWDS_GW_RPC_URL    nng rep listener\n"
-    "                                        (tcp://127.0.0.1:7710)\n"
-    "  (env only)         LWDS_GW_HEALTH_ADDR host:port of GET /health\n"
-    "                                        and /metrics (off if unset)\n"
-    "  --events-url URL   LWDS_EVENTS_URL    nng pub, dialled\n"
-    "                                        (tcp://127.0.0.1:7720)\n"
-    "  (env only)         LWDS_COAP_RCVBUF   receive and send buffer of the\n"
-    "                                        CoAP/DTLS listening sockets,\n"
-    "                                        bytes (4194304; 0 = kernel's)\n"
-    "  (env only)         LWDS_CLIENT_RETENTION_S  seconds the record of a\n"
-    "                                        client that left (de-registered,\n"
-    "                                        expired, removed) is kept, then\n"
-    "                                        reaped with its subscriptions\n"
-    "                                        (2592000 = 30 days; 0 = forever;\n"
-    "                                        the same on every gateway and\n"
-    "                                        rest-api)\n"
-    "  --log-level L      LWDS_LOG_LEVEL     err|warning|notice|info|debug\n"
-    "  --log-json         LWDS_LOG_JSON=1    one JSON object per line\n"
-    "  --help             this text\n"
-    "Device operations (environment only, docs/coap-gw.md):\n"
-    "  LWDS_DEVICE_TIMEOUT_MS   a device's answer (93000)\n"
-    "  LWDS_QUEUE_AWAKE_MS      queue mode: awake after a message (93000)\n"
-    "  LWDS_QUEUE_MAX           requests queued per device (32)\n"
-    "  LWDS_DEVICE_SESSIONS_MAX idle client sessions kept (half the fd limit;\n"
-    "                           256 on Linux before 6.13)\n"
-    "  LWDS_DEVOP_MAX           operations at once (100000)\n"
-    "  LWDS_EVENTS_MAXLEN       safety cap of the {events} stream, entries\n"
-    "                           (10000000; the broker trims what it\n"
-    "                           acknowledged)\n"
-    "  LWDS_GW_NOTIFY_BACKLOG_BYTES\n"
-    "                           notifications and client events held while\n"
-    "                           Redis cannot take them, bytes with payloads\n"
-    "                           (67108864)\n";
+enum {
+	OPT_REDIS_URL,
+	OPT_COAP_LISTEN,
+	OPT_NO_COAP,
+	OPT_ORG,
+	OPT_GW_ID,
+	OPT_RPC_URL,
+	OPT_EVENTS_URL,
+	OPT_HEALTH_ADDR,
+	OPT_LOG_LEVEL,
+	OPT_LOG_JSON,
+	OPT_RCVBUF,
+	OPT_RETENTION_S,
+	OPT_DEVICE_TIMEOUT_MS,
+	OPT_QUEUE_AWAKE_MS,
+	OPT_QUEUE_MAX,
+	OPT_SESSIONS_MAX,
+	OPT_DEVOP_MAX,
+	OPT_EVENTS_MAXLEN,
+	OPT_NOTIFY_BACKLOG,
+	OPT_COUNT
+};
 
-static bool
-set_str(char *dst, size_t size, const char *name, const char *value)
-{
-	if (value == NULL || *value == '\0' || strlen(value) >= size) {
-		fprintf(stderr, "lwds-coap-gw: bad %s\n", name);
-		return false;
-	}
-	memcpy(dst, value, strlen(value) + 1);
-	return true;
-}
+static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
+    [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
+    [OPT_COAP_LISTEN] = {"coap-listen", "LWDS_COAP_LISTEN", "HOST:PORT",
+                         "0.0.0.0:5683", "plain CoAP listen address",
+                         LWM2M_CLI_TEXT, 0, 127},
+    [OPT_NO_COAP] = {"no-coap", "LWDS_COAP_ENABLE", NULL, "1",
+                     "no plain CoAP (LWDS_COAP_ENABLE=0)", LWM2M_CLI_SWITCH, 0,
+                     0},
+    [OPT_ORG] = {"org", "LWDS_COAP_ORG", "N", "0",
+                 "organisation of devices without DTLS\n(0 = admin)",
+                 LWM2M_CLI_INT, 0, 1LL << 53},
+    [OPT_GW_ID] = {"gw-id", "LWDS_GW_ID", "ID", NULL,
+                   "gateway id (<hostname>-<CoAP port>)", LWM2M_CLI_TEXT, 0,
+                   GW_EP_MAX},
+    [OPT_RPC_URL] = {"rpc-url", "LWDS_GW_RPC_URL", "URL",
+                     "tcp://127.0.0.1:7710", "nng rep listener", LWM2M_CLI_TEXT,
+                     0, 255},
+    [OPT_EVENTS_URL] = {"events-url", "LWDS_EVENTS_URL", "URL",
+                        "tcp://127.0.0.1:7720", "nng pub, dialled",
+                        LWM2M_CLI_TEXT, 0, 255},
+    [OPT_HEALTH_ADDR] = LWM2M_CLI_OPT_HEALTH_ADDR("LWDS_GW_HEALTH_ADDR", "off"),
+    [OPT_LOG_LEVEL] = LWM2M_CLI_OPT_LOG_LEVEL("notice"),
+    [OPT_LOG_JSON] = LWM2M_CLI_OPT_LOG_JSON,
+    [OPT_RCVBUF] = {NULL, "LWDS_COAP_RCVBUF", NULL, "4194304",
+                    "receive and send buffer of the CoAP/DTLS\n"
+                    "listening sockets, bytes (0 = kernel's)",
+                    LWM2M_CLI_INT, 0, GW_SOCKBUF_MAX},
+    [OPT_RETENTION_S] = {NULL, "LWDS_CLIENT_RETENTION_S", NULL, "2592000",
+                         "seconds the record of a client that left\n"
+                         "(de-registered, expired, removed) is kept,\n"
+                         "then reaped with its subscriptions (30 days;\n"
+                         "0 = forever; the same on every gateway and\n"
+                         "rest-api)",
+                         LWM2M_CLI_DOC, 0, 0},
+    [OPT_DEVICE_TIMEOUT_MS] = {NULL, "LWDS_DEVICE_TIMEOUT_MS", NULL, "93000",
+                               "a device's answer", LWM2M_CLI_DOC, 0, 0},
+    [OPT_QUEUE_AWAKE_MS] = {NULL, "LWDS_QUEUE_AWAKE_MS", NULL, "93000",
+                            "queue mode: awake after a message", LWM2M_CLI_DOC,
+                            0, 0},
+    [OPT_QUEUE_MAX] = {NULL, "LWDS_QUEUE_MAX", NULL, "32",
+                       "requests queued per device", LWM2M_CLI_DOC, 0, 0},
+    [OPT_SESSIONS_MAX] = {NULL, "LWDS_DEVICE_SESSIONS_MAX", NULL, NULL,
+                          "idle client sessions kept (half the fd\n"
+                          "limit; 256 on Linux before 6.13)",
+                          LWM2M_CLI_DOC, 0, 0},
+    [OPT_DEVOP_MAX] = {NULL, "LWDS_DEVOP_MAX", NULL, "100000",
+                       "device operations at once", LWM2M_CLI_DOC, 0, 0},
+    [OPT_EVENTS_MAXLEN] = {NULL, "LWDS_EVENTS_MAXLEN", NULL, "10000000",
+                           "safety cap of the {events} stream, entries\n"
+                           "(the broker trims what it acknowledged)",
+                           LWM2M_CLI_DOC, 0, 0},
+    [OPT_NOTIFY_BACKLOG] = {NULL, "LWDS_GW_NOTIFY_BACKLOG_BYTES", NULL,
+                            "67108864",
+                            "notifications and client events held while\n"
+                            "Redis cannot take them, bytes with payloads",
+                            LWM2M_CLI_DOC, 0, 0},
+};
 
-static bool
-set_bool(bool *dst, const char *name, const char *value)
-{
-	if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0) {
-		*dst = true;
-	} else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0) {
-		*dst = false;
-	} else {
-		fprintf(stderr, "lwds-coap-gw: %s must be 0 or 1\n", name);
-		return false;
-	}
-	return true;
-}
+static const struct lwm2m_cli cli = {
+    .prog = "lwds-coap-gw",
+    .about = "LwM2M registration and device management over CoAP (UDP);\n"
+             "DTLS and the other variables: docs/coap-gw.md.\n",
+    .opts = opts,
+    .n_opts = OPT_COUNT,
+};
 
-static bool
-set_level(struct gw_config *cfg, const char *value)
+/* copies text, which the table's length limit lets fit, into dst */
+static void
+copy_text(char *dst, size_t size, const char *text)
 {
-	cfg->log_level = lwm2m_log_parse_level(value);
-	if (cfg->log_level < 0) {
-		fprintf(stderr, "lwds-coap-gw: bad log level \"%s\"\n", value);
-		return false;
-	}
-	return true;
-}
-
-static bool
-set_org(struct gw_config *cfg, const char *value)
-{
-	if (lwm2m_parse_int(value, 0, 1LL << 53, &cfg->org) != LWM2M_OK) {
-		fprintf(stderr, "lwds-coap-gw: bad organisation \"%s\"\n",
-		        value);
-		return false;
-	}
-	return true;
-}
-
-static bool
-set_sockbuf(struct gw_config *cfg, const char *value)
-{
-	if (lwm2m_parse_int(value, 0, GW_SOCKBUF_MAX, &cfg->sockbuf) !=
-	    LWM2M_OK) {
-		fprintf(stderr,
-		        "lwds-coap-gw: LWDS_COAP_RCVBUF must be 0..%d bytes\n",
-		        GW_SOCKBUF_MAX);
-		return false;
-	}
-	return true;
+	snprintf(dst, size, "%s", text != NULL ? text : "");
 }
 
 static bool
@@ -134,37 +127,6 @@ set_retention(struct gw_config *cfg)
 		return false;
 	}
 	return true;
-}
-
-static bool
-config_env(struct gw_config *cfg)
-{
-	cfg->sweep_ms = 1000;
-	cfg->alive_ms = 5000;
-	cfg->log_level = LWM2M_LOG_NOTICE;
-	return set_str(
-	           cfg->redis_url, sizeof cfg->redis_url, "LWDS_REDIS_URL",
-	           lwm2m_getenv("LWDS_REDIS_URL", "redis://127.0.0.1:6379")) &&
-	       set_str(cfg->coap_listen, sizeof cfg->coap_listen,
-	               "LWDS_COAP_LISTEN",
-	               lwm2m_getenv("LWDS_COAP_LISTEN", "0.0.0.0:5683")) &&
-	       set_bool(&cfg->coap_enable, "LWDS_COAP_ENABLE",
-	                lwm2m_getenv("LWDS_COAP_ENABLE", "1")) &&
-	       set_sockbuf(cfg, lwm2m_getenv("LWDS_COAP_RCVBUF", "4194304")) &&
-	       set_org(cfg, lwm2m_getenv("LWDS_COAP_ORG", "0")) &&
-	       set_retention(cfg) &&
-	       (lwm2m_getenv("LWDS_GW_ID", NULL) == NULL ||
-	        set_str(cfg->gw_id, sizeof cfg->gw_id, "LWDS_GW_ID",
-	                lwm2m_getenv("LWDS_GW_ID", NULL))) &&
-	       set_str(
-	           cfg->rpc_url, sizeof cfg->rpc_url, "LWDS_GW_RPC_URL",
-	           lwm2m_getenv("LWDS_GW_RPC_URL", "tcp://127.0.0.1:7710")) &&
-	       set_str(
-	           cfg->events_url, sizeof cfg->events_url, "LWDS_EVENTS_URL",
-	           lwm2m_getenv("LWDS_EVENTS_URL", "tcp://127.0.0.1:7720")) &&
-	       set_level(cfg, lwm2m_getenv("LWDS_LOG_LEVEL", "notice")) &&
-	       set_bool(&cfg->log_json, "LWDS_LOG_JSON",
-	                lwm2m_getenv("LWDS_LOG_JSON", "0"));
 }
 
 /* Without LWDS_GW_ID or --gw-id the id is <hostname>-<CoAP port>: the same
@@ -185,77 +147,42 @@ default_gw_id(struct gw_config *cfg)
 	         colon != NULL ? colon + 1 : "5683");
 }
 
-static bool
-config_flag(struct gw_config *cfg, int opt, const char *arg)
+/* cfg from the resolved options v */
+static void
+config_apply(struct gw_config *cfg, const struct lwm2m_cli_val *v)
 {
-	switch (opt) {
-	case 'r':
-		return set_str(cfg->redis_url, sizeof cfg->redis_url,
-		               "--redis-url", arg);
-	case 'c':
-		return set_str(cfg->coap_listen, sizeof cfg->coap_listen,
-		               "--coap-listen", arg);
-	case 'n':
-		cfg->coap_enable = false;
-		return true;
-	case 'o':
-		return set_org(cfg, arg);
-	case 'g':
-		return set_str(cfg->gw_id, sizeof cfg->gw_id, "--gw-id", arg);
-	case 'p':
-		return set_str(cfg->rpc_url, sizeof cfg->rpc_url, "--rpc-url",
-		               arg);
-	case 'e':
-		return set_str(cfg->events_url, sizeof cfg->events_url,
-		               "--events-url", arg);
-	case 'l':
-		return set_level(cfg, arg);
-	case 'j':
-		cfg->log_json = true;
-		return true;
-	default:
-		fputs(usage, stderr);
-		return false;
-	}
+	copy_text(cfg->redis_url, sizeof cfg->redis_url, v[OPT_REDIS_URL].text);
+	copy_text(cfg->coap_listen, sizeof cfg->coap_listen,
+	          v[OPT_COAP_LISTEN].text);
+	cfg->coap_enable = v[OPT_NO_COAP].num != 0;
+	cfg->org = v[OPT_ORG].num;
+	copy_text(cfg->gw_id, sizeof cfg->gw_id, v[OPT_GW_ID].text);
+	copy_text(cfg->rpc_url, sizeof cfg->rpc_url, v[OPT_RPC_URL].text);
+	copy_text(cfg->events_url, sizeof cfg->events_url,
+	          v[OPT_EVENTS_URL].text);
+	copy_text(cfg->health_addr, sizeof cfg->health_addr,
+	          v[OPT_HEALTH_ADDR].text);
+	cfg->log_level = (int)v[OPT_LOG_LEVEL].num;
+	cfg->log_json = v[OPT_LOG_JSON].num != 0;
+	cfg->sockbuf = v[OPT_RCVBUF].num;
 }
 
 lwm2m_err
 gw_config_init(struct gw_config *cfg, int argc, char **argv, bool *ret_help)
 {
-	static const struct option opts[] = {
-	    {"redis-url", required_argument, NULL, 'r'},
-	    {"coap-listen", required_argument, NULL, 'c'},
-	    {"no-coap", no_argument, NULL, 'n'},
-	    {"org", required_argument, NULL, 'o'},
-	    {"gw-id", required_argument, NULL, 'g'},
-	    {"rpc-url", required_argument, NULL, 'p'},
-	    {"events-url", required_argument, NULL, 'e'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"log-json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int opt;
+	struct lwm2m_cli_val v[OPT_COUNT];
 
 	memset(cfg, 0, sizeof *cfg);
-	*ret_help = false;
-	if (!config_env(cfg)) {
+	if (lwm2m_cli_parse(&cli, argc, argv, v, ret_help) != LWM2M_OK) {
 		return LWM2M_EINVAL;
 	}
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			*ret_help = true;
-			return LWM2M_OK;
-		}
-		if (!config_flag(cfg, opt, optarg)) {
-			return LWM2M_EINVAL;
-		}
+	if (*ret_help) {
+		return LWM2M_OK;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "lwds-coap-gw: unexpected argument \"%s\"\n",
-		        argv[optind]);
+	cfg->sweep_ms = 1000;
+	cfg->alive_ms = 5000;
+	config_apply(cfg, v);
+	if (!set_retention(cfg)) {
 		return LWM2M_EINVAL;
 	}
 	default_gw_id(cfg);
@@ -662,14 +589,14 @@ on_health(struct evbuffer *out, void *arg)
 	return ok;
 }
 
-/* LWDS_GW_HEALTH_ADDR=host:port: GET /health and /metrics; none if unset */
+/* --health-addr host:port: GET /health and /metrics; none if unset */
 static lwm2m_err
 health_start(struct gw_ctx *gw)
 {
-	const char *addr = lwm2m_getenv("LWDS_GW_HEALTH_ADDR", NULL);
+	const char *addr = gw->cfg.health_addr;
 	lwm2m_err err;
 
-	if (addr == NULL) {
+	if (addr[0] == '\0') {
 		return LWM2M_OK;
 	}
 	err = lwm2m_metrics_http_new(gw->base, addr, on_health, gw,

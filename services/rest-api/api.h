@@ -90,6 +90,7 @@
 #define API_DEFAULT_PAGE_SIZE 20
 #define API_MAX_PAGE_SIZE 1000
 #define API_IO_TIMEOUT_DEFAULT_S 60 /* read/write timeout of a connection */
+#define API_MAX_BODY_DEFAULT 1048576 /* request body bytes */
 
 /* ---- configuration and service context -------------------------------- */
 
@@ -123,9 +124,10 @@ struct api_ctx {
 	struct api_jwt_cache *jwt_cache; /* verified access tokens */
 };
 
-/* api_config_from_env fills cfg with defaults overridden by LWDS_* variables.
- * The strings are borrowed from the environment.  LWM2M_EINVAL (logged) for
- * an unparsable number. */
+/* api_config_from_env fills the environment-only settings of cfg (admin
+ * key, signing key, retention) from LWDS_* variables; main.c sets the others
+ * from its command line (lwm2m_cli.h).  The strings are borrowed from the
+ * environment.  LWM2M_EINVAL (logged) for an unparsable number. */
 lwm2m_err api_config_from_env(struct api_config *cfg);
 
 /* api_bootstrap does the blocking start-up work before the loop runs: makes

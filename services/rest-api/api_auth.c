@@ -271,22 +271,9 @@ api_token_post(struct api_req *r)
 lwm2m_err
 api_config_from_env(struct api_config *cfg)
 {
-	const char *max = lwm2m_getenv("LWDS_HTTP_MAX_BODY", NULL);
-	long long n = 1024 * 1024;
-
-	cfg->listen = lwm2m_getenv("LWDS_HTTP_LISTEN", "0.0.0.0:8080");
-	cfg->redis_url = lwm2m_getenv("LWDS_REDIS_URL",
-	                              "redis://127.0.0.1:6379");
 	cfg->admin_key = lwm2m_getenv("LWDS_ADMIN_KEY", NULL);
 	cfg->admin_secret = lwm2m_getenv("LWDS_ADMIN_SECRET", NULL);
 	cfg->signing_key = lwm2m_getenv("LWDS_SIGNING_KEY", NULL);
-	if (max != NULL &&
-	    lwm2m_parse_int(max, 1, 1LL << 30, &n) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "LWDS_HTTP_MAX_BODY: not a number of "
-		                         "bytes in 1..2^30");
-		return LWM2M_EINVAL;
-	}
-	cfg->max_body = (size_t)n;
 	if (lwm2m_retention_env(&cfg->retention_ms) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR,
 		          "LWDS_CLIENT_RETENTION_S: not a number of seconds in "

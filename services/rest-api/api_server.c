@@ -115,17 +115,11 @@ parse_env(const char *name, long long min, long long max, long long *val)
 lwm2m_err
 api_server_config(struct api_config *cfg)
 {
-	long long hdr = API_MAX_HEADER_DEFAULT, conns = API_MAX_CONNS_DEFAULT;
 	long long io = API_IO_TIMEOUT_DEFAULT_S;
 
-	if (parse_env("LWDS_HTTP_MAX_HEADER", 256, 1 << 20, &hdr) != LWM2M_OK ||
-	    parse_env("LWDS_HTTP_MAX_CONNECTIONS", 1, 1000000, &conns) !=
-	        LWM2M_OK ||
-	    parse_env("LWDS_HTTP_IO_TIMEOUT_S", 1, 3600, &io) != LWM2M_OK) {
+	if (parse_env("LWDS_HTTP_IO_TIMEOUT_S", 1, 3600, &io) != LWM2M_OK) {
 		return LWM2M_EINVAL;
 	}
-	cfg->max_header = (size_t)hdr;
-	cfg->max_conns = (unsigned)conns;
 	cfg->io_timeout_s = (unsigned)io;
 	return LWM2M_OK;
 }

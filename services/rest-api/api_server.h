@@ -12,12 +12,11 @@
 #define API_MAX_HEADER_DEFAULT 16384
 #define API_MAX_CONNS_DEFAULT 4096
 
-/* api_server_config reads LWDS_HTTP_MAX_HEADER (header bytes of one
- * request: names, values and their separators, 256..1 MiB, default 16 KiB),
- * LWDS_HTTP_MAX_CONNECTIONS (open connections, 1..1,000,000, default
- * 4096) and LWDS_HTTP_IO_TIMEOUT_S (seconds a connection may go without
- * reading or writing a byte, 1..3600, default 60) into cfg.  LWM2M_EINVAL
- * (logged) for a bad number. */
+/* api_server_config reads LWDS_HTTP_IO_TIMEOUT_S (seconds a connection
+ * may go without reading or writing a byte, 1..3600, default 60) into cfg;
+ * max_header (header bytes of one request: names, values and their
+ * separators) and max_conns come from main.c's command line (--max-header,
+ * --max-connections).  LWM2M_EINVAL (logged) for a bad number. */
 lwm2m_err api_server_config(struct api_config *cfg);
 
 /* api_server_accept is the post-accept work for conn: over

@@ -1,6 +1,5 @@
 /* main.c - lwds-rest-api: flags and environment, one event loop, the REST
  * service of api.h, clean stop on SIGINT/SIGTERM. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,38 +8,80 @@
 
 #include "api.h"
 #include "api_server.h"
+#include "lwm2m_cli.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
-static const char usage[] =
-    "Usage: lwds-rest-api [options]\n"
-    "The lwds REST API (HTTP, JSON/XML).\n\n"
-    "  -l, --listen HOST:PORT   listen address     LWDS_HTTP_LISTEN "
-    "(0.0.0.0:8080)\n"
-    "  -r, --redis URL          Redis URL          LWDS_REDIS_URL "
-    "(redis://127.0.0.1:6379)\n"
-    "  -b, --max-body BYTES     request body limit LWDS_HTTP_MAX_BODY "
-    "(1048576);\n"
-    "                           a larger Content-Length gets 413 at once\n"
-    "  -H, --max-header BYTES   header bytes per request LWDS_HTTP_MAX_HEADER\n"
-    "                           (16384); more gets 431 and the connection "
-    "closes\n"
-    "  -c, --max-connections N  open connections LWDS_HTTP_MAX_CONNECTIONS\n"
-    "                           (4096); more get 503 (TLS: closed) at accept\n"
-    "  -v, --log-level LEVEL    err..debug         LWDS_LOG_LEVEL (info)\n"
-    "  -j, --log-json           JSON log lines     LWDS_LOG_JSON=1\n"
-    "  -h, --help               this text\n\n"
-    "Environment only:\n"
-    "  LWDS_ADMIN_KEY, LWDS_ADMIN_SECRET  admin access key of organisation 0;\n"
-    "      when unset and none exists, one is generated and printed once\n"
-    "  LWDS_SIGNING_KEY  token signing key; else generated and kept in Redis\n"
-    "  LWDS_HTTP_IO_TIMEOUT_S  a connection that reads or writes nothing for\n"
-    "      this long is closed (1..3600, default 60); a request waiting for\n"
-    "      its device is still answered\n"
-    "  LWDS_CLIENT_RETENTION_S  seconds a client that left keeps its record\n"
-    "      (GET /clients/{id} finds it): DELETE /clients/{id} schedules the\n"
-    "      gateway's reap of the record then (2592000 = 30 days; 0 = kept\n"
-    "      forever; the same value as the gateways')\n";
+enum {
+	OPT_HTTP_LISTEN,
+	OPT_REDIS_URL,
+	OPT_MAX_BODY,
+	OPT_MAX_HEADER,
+	OPT_MAX_CONNECTIONS,
+	OPT_LOG_LEVEL,
+	OPT_LOG_JSON,
+	OPT_ADMIN_KEY,
+	OPT_ADMIN_SECRET,
+	OPT_SIGNING_KEY,
+	OPT_IO_TIMEOUT_S,
+	OPT_RETENTION_S,
+	OPT_COUNT
+};
+
+static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
+    [OPT_HTTP_LISTEN] = {"http-listen", "LWDS_HTTP_LISTEN", "HOST:PORT",
+                         "0.0.0.0:8080", "listen address", LWM2M_CLI_TEXT, 0,
+                         0},
+    [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
+    [OPT_MAX_BODY] = {"max-body", "LWDS_HTTP_MAX_BODY", "BYTES",
+                      LWM2M_CLI_STR(API_MAX_BODY_DEFAULT),
+                      "request body limit; a larger Content-Length\n"
+                      "gets 413 at once",
+                      LWM2M_CLI_INT, 1, 1LL << 30},
+    [OPT_MAX_HEADER] = {"max-header", "LWDS_HTTP_MAX_HEADER", "BYTES",
+                        LWM2M_CLI_STR(API_MAX_HEADER_DEFAULT),
+                        "header bytes per request; more gets 431 and\n"
+                        "the connection closes",
+                        LWM2M_CLI_INT, 256, 1 << 20},
+    [OPT_MAX_CONNECTIONS] = {"max-connections", "LWDS_HTTP_MAX_CONNECTIONS",
+                             "N", LWM2M_CLI_STR(API_MAX_CONNS_DEFAULT),
+                             "open connections; more get 503 (TLS:\n"
+                             "closed) at accept",
+                             LWM2M_CLI_INT, 1, 1000000},
+    [OPT_LOG_LEVEL] = LWM2M_CLI_OPT_LOG_LEVEL("info"),
+    [OPT_LOG_JSON] = LWM2M_CLI_OPT_LOG_JSON,
+    [OPT_ADMIN_KEY] = {NULL, "LWDS_ADMIN_KEY", NULL, NULL,
+                       "admin access key of organisation 0; when it\n"
+                       "and its secret are unset and none exists, one\n"
+                       "is generated and printed once",
+                       LWM2M_CLI_DOC, 0, 0},
+    [OPT_ADMIN_SECRET] = {NULL, "LWDS_ADMIN_SECRET", NULL, NULL,
+                          "secret of LWDS_ADMIN_KEY", LWM2M_CLI_DOC, 0, 0},
+    [OPT_SIGNING_KEY] = {NULL, "LWDS_SIGNING_KEY", NULL, NULL,
+                         "token signing key; else generated and kept in\n"
+                         "Redis",
+                         LWM2M_CLI_DOC, 0, 0},
+    [OPT_IO_TIMEOUT_S] = {NULL, "LWDS_HTTP_IO_TIMEOUT_S", NULL,
+                          LWM2M_CLI_STR(API_IO_TIMEOUT_DEFAULT_S),
+                          "a connection that reads or writes nothing for\n"
+                          "this long is closed (1..3600); a request\n"
+                          "waiting for its device is still answered",
+                          LWM2M_CLI_DOC, 0, 0},
+    [OPT_RETENTION_S] = {NULL, "LWDS_CLIENT_RETENTION_S", NULL, "2592000",
+                         "seconds a client that left keeps its record\n"
+                         "(GET /clients/{id} finds it): DELETE\n"
+                         "/clients/{id} schedules the gateway's reap of\n"
+                         "the record then (30 days; 0 = kept forever;\n"
+                         "the same value as the gateways')",
+                         LWM2M_CLI_DOC, 0, 0},
+};
+
+static const struct lwm2m_cli cli = {
+    .prog = "lwds-rest-api",
+    .about = "The lwds REST API (HTTP, JSON/XML).\n",
+    .opts = opts,
+    .n_opts = OPT_COUNT,
+};
 
 static void
 on_stop(void *arg)
@@ -51,92 +92,17 @@ on_stop(void *arg)
 	event_base_loopexit(base, NULL);
 }
 
-static int
-parse_args(int argc, char **argv, struct api_config *cfg)
+/* cfg's command-line settings from v, then log settings */
+static void
+apply_options(struct api_config *cfg, const struct lwm2m_cli_val *v)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"redis", required_argument, NULL, 'r'},
-	    {"max-body", required_argument, NULL, 'b'},
-	    {"max-header", required_argument, NULL, 'H'},
-	    {"max-connections", required_argument, NULL, 'c'},
-	    {"log-level", required_argument, NULL, 'v'},
-	    {"log-json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	long long n;
-	int c, level;
-
-	while ((c = getopt_long(argc, argv, "l:r:b:H:c:v:jh", opts, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'l':
-			cfg->listen = optarg;
-			break;
-		case 'r':
-			cfg->redis_url = optarg;
-			break;
-		case 'b':
-			if (lwm2m_parse_int(optarg, 1, 1LL << 30, &n) !=
-			    LWM2M_OK) {
-				fprintf(stderr, "bad --max-body\n");
-				return 2;
-			}
-			cfg->max_body = (size_t)n;
-			break;
-		case 'H':
-			if (lwm2m_parse_int(optarg, 256, 1 << 20, &n) !=
-			    LWM2M_OK) {
-				fprintf(stderr, "bad --max-header\n");
-				return 2;
-			}
-			cfg->max_header = (size_t)n;
-			break;
-		case 'c':
-			if (lwm2m_parse_int(optarg, 1, 1000000, &n) !=
-			    LWM2M_OK) {
-				fprintf(stderr, "bad --max-connections\n");
-				return 2;
-			}
-			cfg->max_conns = (unsigned)n;
-			break;
-		case 'v':
-			level = lwm2m_log_parse_level(optarg);
-			if (level < 0) {
-				fprintf(stderr, "bad --log-level\n");
-				return 2;
-			}
-			lwm2m_log_level = level;
-			break;
-		case 'j':
-			lwm2m_log_set_json(true);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
-		default:
-			fputs(usage, stderr);
-			return 2;
-		}
-	}
-	return 0;
-}
-
-static int
-setup_log(void)
-{
-	const char *lvl = lwm2m_getenv("LWDS_LOG_LEVEL", "info");
-	const char *json = lwm2m_getenv("LWDS_LOG_JSON", "0");
-	int level = lwm2m_log_parse_level(lvl);
-
-	if (level < 0) {
-		fprintf(stderr, "bad LWDS_LOG_LEVEL \"%s\"\n", lvl);
-		return -1;
-	}
-	lwm2m_log_init("rest-api", level);
-	lwm2m_log_set_json(strcmp(json, "1") == 0 || strcmp(json, "true") == 0);
-	return 0;
+	lwm2m_log_init("rest-api", (int)v[OPT_LOG_LEVEL].num);
+	lwm2m_log_set_json(v[OPT_LOG_JSON].num != 0);
+	cfg->listen = v[OPT_HTTP_LISTEN].text;
+	cfg->redis_url = v[OPT_REDIS_URL].text;
+	cfg->max_body = (size_t)v[OPT_MAX_BODY].num;
+	cfg->max_header = (size_t)v[OPT_MAX_HEADER].num;
+	cfg->max_conns = (unsigned)v[OPT_MAX_CONNECTIONS].num;
 }
 
 static int
@@ -167,15 +133,19 @@ int
 main(int argc, char **argv)
 {
 	static struct api_ctx ctx;
-	int rc;
+	struct lwm2m_cli_val v[OPT_COUNT];
+	bool help;
 
-	if (setup_log() != 0 || api_config_from_env(&ctx.cfg) != LWM2M_OK ||
-	    api_server_config(&ctx.cfg) != LWM2M_OK) {
+	if (lwm2m_cli_parse(&cli, argc, argv, v, &help) != LWM2M_OK) {
 		return 2;
 	}
-	rc = parse_args(argc, argv, &ctx.cfg);
-	if (rc != 0) {
-		return rc == 1 ? 0 : rc;
+	if (help) {
+		return 0;
+	}
+	apply_options(&ctx.cfg, v);
+	if (api_config_from_env(&ctx.cfg) != LWM2M_OK ||
+	    api_server_config(&ctx.cfg) != LWM2M_OK) {
+		return 2;
 	}
 	if (api_bootstrap(&ctx) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR, "start-up failed");

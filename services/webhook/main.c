@@ -1,93 +1,86 @@
 /* lwds-webhook: delivers subscription notifications to web hooks. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "lwm2m_cli.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 #include "wh.h"
 
-static const char usage[] =
-    "Usage: lwds-webhook [options]\n"
-    "Delivers the jobs of the Redis stream lwds:v2:{deliveries} to web hooks.\n"
-    "\n"
-    "  -r, --redis URL        Redis URL (LWDS_REDIS_URL, "
-    "redis://127.0.0.1:6379)\n"
-    "  -c, --consumer NAME    consumer name, stable across restarts\n"
-    "                         (LWDS_WEBHOOK_CONSUMER, the host name)\n"
-    "  -H, --health ADDR      host:port of GET /health, or \"off\"\n"
-    "                         (LWDS_WEBHOOK_HEALTH_ADDR, 127.0.0.1:7722)\n"
-    "  -l, --log-level LEVEL  err|warning|notice|info|debug (LWDS_LOG_LEVEL)\n"
-    "  -j, --log-json         one JSON object per log line (LWDS_LOG_JSON=1)\n"
-    "  -h, --help             this text\n"
-    "\n"
-    "Environment only:\n"
-    "  LWDS_WEBHOOK_MAX_CONN_PER_HOST  connections per scheme/host/port (8)\n"
-    "  LWDS_WEBHOOK_PIPELINE           requests in flight per HTTP/1.1\n"
-    "                                  keep-alive connection (16; 1: none)\n"
-    "  LWDS_WEBHOOK_MAX_INFLIGHT       deliveries at once (256)\n"
-    "  LWDS_WEBHOOK_TIMEOUT_MS         connect and response timeout (10000)\n"
-    "  LWDS_WEBHOOK_MAX_RETRIES        retries after the first attempt (10)\n"
-    "  LWDS_WEBHOOK_BACKOFF_BASE_MS    first retry delay (1000), doubling\n"
-    "  LWDS_WEBHOOK_BACKOFF_MAX_MS     cap of the delay (300000), +0..50% "
-    "jitter\n"
-    "  LWDS_WEBHOOK_CLAIM_IDLE_MS      take over jobs of consumers idle this "
-    "long (60000)\n"
-    "  LWDS_WEBHOOK_RETRY_POLL_MS      how often due retries are re-queued "
-    "(250)\n"
-    "  LWDS_WEBHOOK_DEADLETTER_MAX     approximate length cap of dead letters "
-    "(100000)\n"
-    "  LWDS_WEBHOOK_CA_FILE            extra PEM CA bundle for https hooks\n";
-
-static const struct option long_opts[] = {
-    {"redis", required_argument, NULL, 'r'},
-    {"consumer", required_argument, NULL, 'c'},
-    {"health", required_argument, NULL, 'H'},
-    {"log-level", required_argument, NULL, 'l'},
-    {"log-json", no_argument, NULL, 'j'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+enum {
+	OPT_REDIS_URL,
+	OPT_CONSUMER,
+	OPT_HEALTH_ADDR,
+	OPT_LOG_LEVEL,
+	OPT_LOG_JSON,
+	OPT_MAX_CONN_PER_HOST,
+	OPT_PIPELINE,
+	OPT_MAX_INFLIGHT,
+	OPT_TIMEOUT_MS,
+	OPT_MAX_RETRIES,
+	OPT_BACKOFF_BASE_MS,
+	OPT_BACKOFF_MAX_MS,
+	OPT_CLAIM_IDLE_MS,
+	OPT_RETRY_POLL_MS,
+	OPT_DEADLETTER_MAX,
+	OPT_CA_FILE,
+	OPT_COUNT
 };
 
-static int
-parse_args(int argc, char **argv, struct wh_config *config)
-{
-	int c;
+static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
+    [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
+    [OPT_CONSUMER] = {"consumer", "LWDS_WEBHOOK_CONSUMER", "NAME", NULL,
+                      "consumer name, stable across restarts\n"
+                      "(the host name)",
+                      LWM2M_CLI_TEXT, 0, 0},
+    [OPT_HEALTH_ADDR] =
+        LWM2M_CLI_OPT_HEALTH_ADDR("LWDS_WEBHOOK_HEALTH_ADDR", "127.0.0.1:7722"),
+    [OPT_LOG_LEVEL] = LWM2M_CLI_OPT_LOG_LEVEL("info"),
+    [OPT_LOG_JSON] = LWM2M_CLI_OPT_LOG_JSON,
+    [OPT_MAX_CONN_PER_HOST] = {NULL, "LWDS_WEBHOOK_MAX_CONN_PER_HOST", NULL,
+                               "8", "connections per scheme/host/port",
+                               LWM2M_CLI_DOC, 0, 0},
+    [OPT_PIPELINE] =
+        {NULL, "LWDS_WEBHOOK_PIPELINE", NULL, "16",
+         "requests in flight per HTTP/1.1 keep-alive\nconnection (1: none)",
+         LWM2M_CLI_DOC, 0, 0},
+    [OPT_MAX_INFLIGHT] = {NULL, "LWDS_WEBHOOK_MAX_INFLIGHT", NULL, "256",
+                          "deliveries at once", LWM2M_CLI_DOC, 0, 0},
+    [OPT_TIMEOUT_MS] = {NULL, "LWDS_WEBHOOK_TIMEOUT_MS", NULL, "10000",
+                        "connect and response timeout", LWM2M_CLI_DOC, 0, 0},
+    [OPT_MAX_RETRIES] = {NULL, "LWDS_WEBHOOK_MAX_RETRIES", NULL, "10",
+                         "retries after the first attempt", LWM2M_CLI_DOC, 0,
+                         0},
+    [OPT_BACKOFF_BASE_MS] = {NULL, "LWDS_WEBHOOK_BACKOFF_BASE_MS", NULL, "1000",
+                             "first retry delay, doubling", LWM2M_CLI_DOC, 0,
+                             0},
+    [OPT_BACKOFF_MAX_MS] = {NULL, "LWDS_WEBHOOK_BACKOFF_MAX_MS", NULL, "300000",
+                            "cap of the delay, +0..50% jitter", LWM2M_CLI_DOC,
+                            0, 0},
+    [OPT_CLAIM_IDLE_MS] = {NULL, "LWDS_WEBHOOK_CLAIM_IDLE_MS", NULL, "60000",
+                           "take over jobs of consumers idle this long",
+                           LWM2M_CLI_DOC, 0, 0},
+    [OPT_RETRY_POLL_MS] = {NULL, "LWDS_WEBHOOK_RETRY_POLL_MS", NULL, "250",
+                           "how often due retries are re-queued", LWM2M_CLI_DOC,
+                           0, 0},
+    [OPT_DEADLETTER_MAX] = {NULL, "LWDS_WEBHOOK_DEADLETTER_MAX", NULL, "100000",
+                            "approximate length cap of dead letters",
+                            LWM2M_CLI_DOC, 0, 0},
+    [OPT_CA_FILE] = {NULL, "LWDS_WEBHOOK_CA_FILE", NULL, NULL,
+                     "extra PEM CA bundle for https hooks", LWM2M_CLI_DOC, 0,
+                     0},
+};
 
-	while ((c = getopt_long(argc, argv, "r:c:H:l:jh", long_opts, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'r':
-			config->redis_url = optarg;
-			break;
-		case 'c':
-			config->consumer = optarg;
-			break;
-		case 'H':
-			config->health_addr =
-			    strcmp(optarg, "off") == 0 ? NULL : optarg;
-			break;
-		case 'l':
-			if (lwm2m_loop_log_level_arg(optarg) != LWM2M_OK) {
-				return 2;
-			}
-			break;
-		case 'j':
-			lwm2m_log_set_json(true);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
-		}
-	}
-	return -1;
-}
+static const struct lwm2m_cli cli = {
+    .prog = "lwds-webhook",
+    .about = "Delivers the jobs of the Redis stream lwds:v2:{deliveries} to "
+             "web hooks.\n",
+    .opts = opts,
+    .n_opts = OPT_COUNT,
+};
 
 static void
 on_stopped(void *arg)
@@ -115,16 +108,25 @@ main(int argc, char **argv)
 	struct wh_config config;
 	struct stopper stopper = {0};
 	struct lwm2m_signals *signals = NULL;
-	int rc;
+	struct lwm2m_cli_val v[OPT_COUNT];
+	bool help;
 
-	lwm2m_loop_log_init("webhook");
+	if (lwm2m_cli_parse(&cli, argc, argv, v, &help) != LWM2M_OK) {
+		return 2;
+	}
+	if (help) {
+		return 0;
+	}
+	lwm2m_log_init("webhook", (int)v[OPT_LOG_LEVEL].num);
+	lwm2m_log_set_json(v[OPT_LOG_JSON].num != 0);
 	wh_config_defaults(&config);
 	if (wh_config_from_env(&config) != LWM2M_OK) {
 		return 2;
 	}
-	rc = parse_args(argc, argv, &config);
-	if (rc >= 0) {
-		return rc;
+	config.redis_url = v[OPT_REDIS_URL].text;
+	config.health_addr = v[OPT_HEALTH_ADDR].text;
+	if (v[OPT_CONSUMER].text != NULL) {
+		config.consumer = v[OPT_CONSUMER].text;
 	}
 	stopper.base = lwm2m_loop_base_new();
 	if (stopper.base == NULL ||

@@ -129,8 +129,10 @@ struct wh_ctx;
 /* wh_config_defaults fills config with the defaults above. */
 void wh_config_defaults(struct wh_config *config);
 
-/* wh_config_from_env overrides config from LWDS_* variables (see --help);
- * LWM2M_EINVAL naming the variable in the log when one is malformed. */
+/* wh_config_from_env overrides config from the environment-only LWDS_*
+ * variables (see --help; the redis URL, consumer and health address come
+ * from main.c's command line, lwm2m_cli.h); LWM2M_EINVAL naming the
+ * variable in the log when one is malformed. */
 lwm2m_err wh_config_from_env(struct wh_config *config);
 
 /* wh_ctx_new creates the dispatcher on base and starts connecting to Redis;

@@ -11,7 +11,6 @@ void
 wh_config_defaults(struct wh_config *config)
 {
 	memset(config, 0, sizeof *config);
-	config->redis_url = "redis://127.0.0.1:6379";
 	if (gethostname(config->consumer_buf,
 	                sizeof config->consumer_buf - 1) != 0 ||
 	    config->consumer_buf[0] == '\0') {
@@ -24,7 +23,6 @@ wh_config_defaults(struct wh_config *config)
 	config->claim_interval_ms = 5000;
 	config->claim_idle_ms = 60000;
 	config->deadletter_max = 100000;
-	config->health_addr = "127.0.0.1:7722";
 	config->retry.max_retries = 10;
 	config->retry.base_ms = 1000;
 	config->retry.max_ms = 300000;
@@ -75,14 +73,8 @@ lwm2m_err
 wh_config_from_env(struct wh_config *c)
 {
 	lwm2m_err err = LWM2M_OK;
-	const char *health = lwm2m_getenv("LWDS_WEBHOOK_HEALTH_ADDR", NULL);
 
-	c->redis_url = lwm2m_getenv("LWDS_REDIS_URL", c->redis_url);
-	c->consumer = lwm2m_getenv("LWDS_WEBHOOK_CONSUMER", c->consumer);
 	c->http.ca_file = lwm2m_getenv("LWDS_WEBHOOK_CA_FILE", c->http.ca_file);
-	if (health != NULL) {
-		c->health_addr = strcmp(health, "off") == 0 ? NULL : health;
-	}
 	err |= env_uint("LWDS_WEBHOOK_MAX_CONN_PER_HOST", 1, 1024,
 	                &c->http.max_conn_per_host);
 	err |=

@@ -1,0 +1,109 @@
+/* lwm2m_cli.h - the command line of the services.
+ *
+ * Each service describes its settings in one table: long flag, LWDS_*
+ * environment variable, default, help text and kind of value.  A flag in
+ * argv overrides the variable, which overrides the default.  --help is
+ * printed from the table, so every service shows a shared option (the
+ * LWM2M_CLI_OPT_* entries below) with the same flag, variable and line.  An
+ * unknown flag, a missing value or a bad value gives one line on stderr
+ * naming the flag or variable; the service then exits with status 2.
+ */
+#ifndef LWM2M_CLI_H
+#define LWM2M_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "lwm2m_err.h"
+
+/* the most entries a table may have */
+#define LWM2M_CLI_MAX_OPTS 64
+
+enum lwm2m_cli_kind {
+	LWM2M_CLI_TEXT,   /* non-empty text, at most max bytes when max > 0 */
+	LWM2M_CLI_INT,    /* a decimal integer in [min, max] */
+	LWM2M_CLI_SWITCH, /* a flag without value, which sets the opposite of
+	                   * the default; the variable is 0|1|false|true */
+	LWM2M_CLI_LEVEL,  /* a log level: err|warning|notice|info|debug */
+	LWM2M_CLI_ADDR,   /* host:port as LWM2M_CLI_TEXT; "off" or no value:
+	                   * text is NULL */
+	LWM2M_CLI_DOC,    /* a variable its module reads itself: listed under
+	                   * "Environment only" in --help, never resolved */
+};
+
+struct lwm2m_cli_opt {
+	const char *flag; /* long flag without "--"; NULL: environment only */
+	const char *env;  /* LWDS_* variable; NULL: flag only */
+	const char *arg;  /* name of the value in --help ("URL") */
+	const char *dflt; /* value when neither is given; NULL: none */
+	const char *help; /* text of --help; '\n' starts a continuation line */
+	enum lwm2m_cli_kind kind;
+	long long min, max; /* LWM2M_CLI_INT range; max length of TEXT/ADDR */
+};
+
+/* One program's command line. */
+struct lwm2m_cli {
+	const char *prog;  /* "lwds-broker", first word of every error line */
+	const char *about; /* what the program does, lines ending in '\n' */
+	const struct lwm2m_cli_opt *opts;
+	size_t n_opts; /* at most LWM2M_CLI_MAX_OPTS */
+};
+
+/* The resolved value of one option. */
+struct lwm2m_cli_val {
+	const char *text; /* borrowed from argv, environ or the table; NULL
+	                   * when unset (and for LWM2M_CLI_DOC) */
+	long long num;    /* INT: the number; SWITCH: 0 or 1; LEVEL: level */
+};
+
+/* LWM2M_CLI_STR(x): the text of macro x, for a default in a table */
+#define LWM2M__CLI_STR(x) #x
+#define LWM2M_CLI_STR(x) LWM2M__CLI_STR(x)
+
+/* The options every service has: the same flag, variable and help line. */
+#define LWM2M_CLI_OPT_REDIS_URL                                                \
+	{                                                                      \
+		"redis-url", "LWDS_REDIS_URL", "URL",                          \
+		    "redis://127.0.0.1:6379",                                  \
+		    "Redis server (with LWDS_REDIS_SENTINELS: password\n"      \
+		    "and database of the master they name)",                   \
+		    LWM2M_CLI_TEXT, 0, 255                                     \
+	}
+#define LWM2M_CLI_OPT_LOG_LEVEL(dflt)                                          \
+	{                                                                      \
+		"log-level", "LWDS_LOG_LEVEL", "LEVEL", dflt,                  \
+		    "err|warning|notice|info|debug", LWM2M_CLI_LEVEL, 0, 0     \
+	}
+#define LWM2M_CLI_OPT_LOG_JSON                                                 \
+	{                                                                      \
+		"log-json", "LWDS_LOG_JSON", NULL, "0",                        \
+		    "one JSON object per log line", LWM2M_CLI_SWITCH, 0, 0     \
+	}
+/* GET /health and /metrics; the variable names the service, as services
+ * sharing one host and one environment need distinct ports */
+#define LWM2M_CLI_OPT_HEALTH_ADDR(env, dflt)                                   \
+	{                                                                      \
+		"health-addr", env, "HOST:PORT", dflt,                         \
+		    "GET /health and /metrics; \"off\": none", LWM2M_CLI_ADDR, \
+		    0, 127                                                     \
+	}
+
+/* lwm2m_cli_parse resolves every option of cli into ret_vals (cli->n_opts
+ * entries, in table order): its flag in argv ("--flag VALUE",
+ * "--flag=VALUE"), else its variable (set and non-empty), else its default,
+ * checked against its kind.  -h or --help prints lwm2m_cli_help on stdout
+ * and sets *ret_help.  LWM2M_EINVAL after one line on stderr for an unknown
+ * flag, a flag without its value, an argument that is not a flag, or a bad
+ * value (the line names the flag or variable and quotes the value).  The
+ * texts borrow argv and the environment.  Main thread, at start. */
+lwm2m_err lwm2m_cli_parse(const struct lwm2m_cli *cli, int argc,
+                          char *const *argv, struct lwm2m_cli_val *ret_vals,
+                          bool *ret_help);
+
+/* lwm2m_cli_help writes the usage of cli to out: the options with a flag
+ * (flag, help, variable and default), -h/--help, then the variables without
+ * a flag. */
+void lwm2m_cli_help(const struct lwm2m_cli *cli, FILE *out);
+
+#endif
