@@ -182,6 +182,21 @@ START_TEST(test_lwm2m_cli_parse_help)
 }
 END_TEST
 
+START_TEST(test_lwm2m_cli_start_logs)
+{
+	char *ok[] = {"test-cli", "--log-level", "debug", NULL};
+	char *bad[] = {"test-cli", "--log-level", "loud", NULL};
+	char *help[] = {"test-cli", "-h", NULL};
+	struct lwm2m_cli_val v[O_N];
+
+	clear_env();
+	ck_assert_int_eq(lwm2m_cli_start(&cli, "test", 3, ok, v), -1);
+	ck_assert_int_eq(lwm2m_log_level, LWM2M_LOG_DEBUG);
+	ck_assert_int_eq(lwm2m_cli_start(&cli, "test", 3, bad, v), 2);
+	ck_assert_int_eq(lwm2m_cli_start(&cli, "test", 2, help, v), 0);
+}
+END_TEST
+
 START_TEST(test_lwm2m_cli_help_lists)
 {
 	char *text = NULL, *line, *save = NULL;
@@ -219,6 +234,7 @@ main(void)
 	    {"lwm2m_cli_parse", test_lwm2m_cli_parse_refuses},
 	    {"lwm2m_cli_parse", test_lwm2m_cli_parse_refuses_env},
 	    {"lwm2m_cli_parse", test_lwm2m_cli_parse_help},
+	    {"lwm2m_cli_start", test_lwm2m_cli_start_logs},
 	    {"lwm2m_cli_help", test_lwm2m_cli_help_lists},
 	};
 

@@ -101,6 +101,13 @@ lwm2m_err lwm2m_cli_parse(const struct lwm2m_cli *cli, int argc,
                           char *const *argv, struct lwm2m_cli_val *ret_vals,
                           bool *ret_help);
 
+/* lwm2m_cli_start is a service main's first step: lwm2m_cli_parse, then
+ * lwm2m_log_init(service, ...) with the value of the table's LWM2M_CLI_LEVEL
+ * entry and JSON lines when its "log-json" switch is on.  Returns -1 to go
+ * on, or the status to exit with: 0 after --help, 2 after an error. */
+int lwm2m_cli_start(const struct lwm2m_cli *cli, const char *service, int argc,
+                    char *const *argv, struct lwm2m_cli_val *ret_vals);
+
 /* lwm2m_cli_help writes the usage of cli to out: the options with a flag
  * (flag, help, variable and default), -h/--help, then the variables without
  * a flag. */

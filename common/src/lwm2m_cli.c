@@ -261,6 +261,34 @@ lwm2m_cli_parse(const struct lwm2m_cli *cli, int argc, char *const *argv,
 	return LWM2M_OK;
 }
 
+int
+lwm2m_cli_start(const struct lwm2m_cli *cli, const char *service, int argc,
+                char *const *argv, struct lwm2m_cli_val *ret_vals)
+{
+	int level = LWM2M_LOG_INFO;
+	bool help, json = false;
+
+	if (lwm2m_cli_parse(cli, argc, argv, ret_vals, &help) != LWM2M_OK) {
+		return 2;
+	}
+	if (help) {
+		return 0;
+	}
+	for (size_t i = 0; i < cli->n_opts; i++) {
+		const struct lwm2m_cli_opt *o = &cli->opts[i];
+
+		if (o->kind == LWM2M_CLI_LEVEL) {
+			level = (int)ret_vals[i].num;
+		} else if (o->flag != NULL &&
+		           strcmp(o->flag, "log-json") == 0) {
+			json = ret_vals[i].num != 0;
+		}
+	}
+	lwm2m_log_init(service, level);
+	lwm2m_log_set_json(json);
+	return -1;
+}
+
 /* writes text (lines split at '\n') at HELP_COL, the first line after the
  * col characters already written (on a line of its own when they leave
  * less than two spaces) */

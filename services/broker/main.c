@@ -81,16 +81,12 @@ main(int argc, char **argv)
 	struct lwm2m_signals *signals = NULL;
 	struct event_base *base;
 	struct lwm2m_cli_val v[OPT_COUNT];
-	bool help;
+	int rc;
 
-	if (lwm2m_cli_parse(&cli, argc, argv, v, &help) != LWM2M_OK) {
-		return 2;
+	rc = lwm2m_cli_start(&cli, "broker", argc, argv, v);
+	if (rc >= 0) {
+		return rc;
 	}
-	if (help) {
-		return 0;
-	}
-	lwm2m_log_init("broker", (int)v[OPT_LOG_LEVEL].num);
-	lwm2m_log_set_json(v[OPT_LOG_JSON].num != 0);
 	brk_config_defaults(&config);
 	config.redis_url = v[OPT_REDIS_URL].text;
 	config.events_url = v[OPT_EVENTS_URL].text;

@@ -92,12 +92,10 @@ on_stop(void *arg)
 	event_base_loopexit(base, NULL);
 }
 
-/* cfg's command-line settings from v, then log settings */
+/* cfg's command-line settings from v */
 static void
 apply_options(struct api_config *cfg, const struct lwm2m_cli_val *v)
 {
-	lwm2m_log_init("rest-api", (int)v[OPT_LOG_LEVEL].num);
-	lwm2m_log_set_json(v[OPT_LOG_JSON].num != 0);
 	cfg->listen = v[OPT_HTTP_LISTEN].text;
 	cfg->redis_url = v[OPT_REDIS_URL].text;
 	cfg->max_body = (size_t)v[OPT_MAX_BODY].num;
@@ -134,13 +132,11 @@ main(int argc, char **argv)
 {
 	static struct api_ctx ctx;
 	struct lwm2m_cli_val v[OPT_COUNT];
-	bool help;
+	int rc;
 
-	if (lwm2m_cli_parse(&cli, argc, argv, v, &help) != LWM2M_OK) {
-		return 2;
-	}
-	if (help) {
-		return 0;
+	rc = lwm2m_cli_start(&cli, "rest-api", argc, argv, v);
+	if (rc >= 0) {
+		return rc;
 	}
 	apply_options(&ctx.cfg, v);
 	if (api_config_from_env(&ctx.cfg) != LWM2M_OK ||

@@ -109,16 +109,12 @@ main(int argc, char **argv)
 	struct stopper stopper = {0};
 	struct lwm2m_signals *signals = NULL;
 	struct lwm2m_cli_val v[OPT_COUNT];
-	bool help;
+	int rc;
 
-	if (lwm2m_cli_parse(&cli, argc, argv, v, &help) != LWM2M_OK) {
-		return 2;
+	rc = lwm2m_cli_start(&cli, "webhook", argc, argv, v);
+	if (rc >= 0) {
+		return rc;
 	}
-	if (help) {
-		return 0;
-	}
-	lwm2m_log_init("webhook", (int)v[OPT_LOG_LEVEL].num);
-	lwm2m_log_set_json(v[OPT_LOG_JSON].num != 0);
 	wh_config_defaults(&config);
 	if (wh_config_from_env(&config) != LWM2M_OK) {
 		return 2;
