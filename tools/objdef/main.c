@@ -9,7 +9,7 @@
  *
  * FILE is an OMA DDF file (root <LWM2M>), a REST JSON document (one
  * definition or {"Items":[...]}) or the REST XML form.  Redis comes from
- * --redis URL or LWDS_REDIS_URL (default redis://127.0.0.1:6379).  --org 0,
+ * --redis-url URL or LWDS_REDIS_URL (default redis://127.0.0.1:6379).  --org 0,
  * the default, is the global scope.
  */
 #include <getopt.h>
@@ -36,7 +36,7 @@ usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: lwds-objdef [--redis URL] [--org N] [--xml] COMMAND "
+	    "usage: lwds-objdef [--redis-url URL] [--org N] [--xml] COMMAND "
 	    "[ARG...]\n"
 	    "  convert FILE...   print DDF/JSON/XML files as one document\n"
 	    "  import FILE...    store them in the scope (all or nothing)\n"
@@ -50,7 +50,7 @@ static bool
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-	    {"redis", required_argument, NULL, 'r'},
+	    {"redis-url", required_argument, NULL, 'r'},
 	    {"org", required_argument, NULL, 'o'},
 	    {"xml", no_argument, NULL, 'x'},
 	    {"help", no_argument, NULL, 'h'},
