@@ -17,13 +17,18 @@ struct source {
 	char buf[64 + 3]; /* "--" and the flag */
 };
 
+/* one line on stderr: "<prog>: <what> "<value>": <why>"; value (operator
+ * text) quoted, its control bytes replaced and cut at 64 bytes */
 static void
 fail(const struct lwm2m_cli *cli, const char *what, const char *value,
      const char *why)
 {
+	char quoted[72];
+
 	if (value != NULL) {
-		fprintf(stderr, "%s: %s \"%.64s%s\": %s\n", cli->prog, what,
-		        value, strlen(value) > 64 ? "..." : "", why);
+		lwm2m_log_quote(quoted, sizeof quoted, value, strlen(value));
+		fprintf(stderr, "%s: %s \"%s\": %s\n", cli->prog, what, quoted,
+		        why);
 	} else {
 		fprintf(stderr, "%s: %s: %s\n", cli->prog, what, why);
 	}
@@ -158,7 +163,8 @@ take_flag(const struct lwm2m_cli *cli, int argc, char *const *argv, int *i,
 	}
 	if (o->kind == LWM2M_CLI_SWITCH) {
 		if (eq != NULL) {
-			fail(cli, argv[*i], NULL, "the flag takes no value");
+			fail(cli, "option", argv[*i],
+			     "the flag takes no value");
 			return LWM2M_EINVAL;
 		}
 		given[o - cli->opts] = switch_flag_value(o);
