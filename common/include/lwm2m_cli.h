@@ -91,12 +91,13 @@ struct lwm2m_cli_val {
 
 /* lwm2m_cli_parse resolves every option of cli into ret_vals (cli->n_opts
  * entries, in table order): its flag in argv ("--flag VALUE",
- * "--flag=VALUE"), else its variable (set and non-empty), else its default,
- * checked against its kind.  -h or --help prints lwm2m_cli_help on stdout
- * and sets *ret_help.  LWM2M_EINVAL after one line on stderr for an unknown
- * flag, a flag without its value, an argument that is not a flag, or a bad
- * value (the line names the flag or variable and quotes the value).  The
- * texts borrow argv and the environment.  Main thread, at start. */
+ * "--flag=VALUE"; the last one when given twice), else its variable (set
+ * and non-empty), else its default, checked against its kind.  -h or --help
+ * prints lwm2m_cli_help on stdout and sets *ret_help.  LWM2M_EINVAL after one
+ * line on stderr for an unknown flag, a flag without its value, an argument
+ * that is not a flag, or a bad value (the line names the flag or variable and
+ * quotes the value).  The texts borrow argv and the environment.  Main thread,
+ * at start. */
 lwm2m_err lwm2m_cli_parse(const struct lwm2m_cli *cli, int argc,
                           char *const *argv, struct lwm2m_cli_val *ret_vals,
                           bool *ret_help);
