@@ -3,13 +3,9 @@
  * missing). */
 #include <check.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -17,64 +13,7 @@
 #include "lwm2m_objdef.h"
 #include "lwm2m_objdef_store.h"
 #include "lwm2m_redis.h"
-
-static char redis_url[64];
-static pid_t redis_pid = -1;
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-		return -1;
-	}
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool
-start_redis(void)
-{
-	char port[16];
-	int p = free_port();
-	redisContext *c = NULL;
-
-	snprintf(port, sizeof(port), "%d", p);
-	snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d", p);
-	redis_pid = fork();
-	if (redis_pid == 0) {
-		if (freopen("/dev/null", "w", stdout) == NULL) {
-			_exit(127);
-		}
-		execlp("redis-server", "redis-server", "--port", port, "--bind",
-		       "127.0.0.1", "--save", "", "--appendonly", "no",
-		       "--loglevel", "warning", NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100 && redis_pid > 0; i++) {
-		if (lwm2m_redis_sync_connect(redis_url, &c) == LWM2M_OK) {
-			redisFree(c);
-			return true;
-		}
-		usleep(50 * 1000);
-	}
-	return false;
-}
-
-static void
-stop_redis(void)
-{
-	if (redis_pid > 0) {
-		kill(redis_pid, SIGTERM);
-		waitpid(redis_pid, NULL, 0);
-	}
-}
+#include "redis_util.h"
 
 /* ---- per-test loop and connection --------------------------------------- */
 
@@ -83,19 +22,9 @@ static struct lwm2m_redis *redis;
 static redisContext *sync_c;
 
 static void
-on_ready(struct lwm2m_redis *r, void *arg)
-{
-	*(bool *)arg = true;
-}
-
-static void
 run_until(const bool *done)
 {
-	for (int i = 0; i < 2000 && !*done; i++) {
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		usleep(1000);
-	}
-	ck_assert_msg(*done, "timed out");
+	redis_util_loop_until(base, done);
 }
 
 static void
@@ -109,9 +38,9 @@ setup(void)
 	                 LWM2M_OK);
 	r = redisCommand(sync_c, "FLUSHALL");
 	freeReplyObject(r);
-	ck_assert_int_eq(
-	    lwm2m_redis_new(base, redis_url, on_ready, &ready, &redis),
-	    LWM2M_OK);
+	ck_assert_int_eq(lwm2m_redis_new(base, redis_url, redis_util_on_ready,
+	                                 &ready, &redis),
+	                 LWM2M_OK);
 	run_until(&ready);
 }
 
@@ -610,13 +539,10 @@ START_TEST(test_lwm2m_objdef_sync_install_if_absent)
 }
 END_TEST
 
-static Suite *
-store_suite(void)
+int
+main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *fn;
-	} cases[] = {
+	const struct check_case cases[] = {
 	    {"lwm2m_objdef_store_create",
 	     test_lwm2m_objdef_store_create_all_or_nothing},
 	    {"lwm2m_objdef_store_get", test_lwm2m_objdef_store_get_visibility},
@@ -633,39 +559,9 @@ store_suite(void)
 	    {"lwm2m_objdef_sync_install",
 	     test_lwm2m_objdef_sync_install_if_absent},
 	};
-	Suite *s = suite_create("objdef_store");
-	TCase *tc = NULL;
-	const char *prev = "";
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(prev, cases[i].name) != 0) {
-			tc = tcase_create(cases[i].name);
-			tcase_add_checked_fixture(tc, setup, teardown);
-			tcase_set_timeout(tc, 30);
-			suite_add_tcase(s, tc);
-			prev = cases[i].name;
-		}
-		tcase_add_test(tc, cases[i].fn);
-	}
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	if (!start_redis()) {
-		fprintf(stderr,
-		        "test_objdef_store: cannot start redis-server\n");
-		stop_redis();
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	stop_redis();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return redis_util_run(check_suite_fixture("objdef_store", cases,
+	                                          sizeof cases / sizeof *cases,
+	                                          setup, teardown, 30),
+	                      "test_objdef_store");
 }
