@@ -15,6 +15,13 @@
 /* STRING, set while the client id is blacklisted (DELETE /clients/{id});
  * value: organisation id. */
 #define LWM2M_KEY_CLIENT_BLACKLIST LWM2M_KEY_PREFIX "client:{%s}:blacklisted"
+/* STRING, the reap's tombstone of a client whose record it deleted
+ * (docs/redis-schema.md, "Retention"): "reaping <org> <endpoint>" until
+ * its last client step, then "reaped" for LWM2M_REAPED_MS.  A Register's
+ * takeover never recreates the record under it (a fresh id instead; a
+ * DTLS client, whose id is its credential's, once it says "reaped"). */
+#define LWM2M_KEY_CLIENT_REAPED LWM2M_KEY_PREFIX "client:{%s}:reaped"
+#define LWM2M_REAPED_MS 600000
 /* ZSET per organisation: connected clients, score = registered-at ms. */
 #define LWM2M_KEY_ORG_CLIENTS LWM2M_KEY_PREFIX "org:{%lld}:clients"
 /* STRING per organisation and endpoint name: the client id. */
@@ -59,10 +66,11 @@
 /* Access keys and organisations. */
 #define LWM2M_KEY_ACCESSKEY LWM2M_KEY_PREFIX "accesskey:%s" /* HASH */
 #define LWM2M_KEY_ORG_ACCESSKEYS                                               \
-	LWM2M_KEY_PREFIX "org:{%lld}:accesskeys"                    /* ZSET */
-#define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter"        /* STRING */
-#define LWM2M_KEY_SIGNING_KEY LWM2M_KEY_PREFIX "config:signing-key" /* STRING  \
-	                                                             */
+	LWM2M_KEY_PREFIX "org:{%lld}:accesskeys"             /* ZSET */
+#define LWM2M_KEY_ORG_COUNTER LWM2M_KEY_PREFIX "org:counter" /* STRING */
+#define LWM2M_KEY_SIGNING_KEY                                                  \
+	LWM2M_KEY_PREFIX "config:signing-key" /* STRING                        \
+	                                       */
 /* STRING with a 60 s expiry: the lock of the rest-api instance generating
  * the admin key (SET NX), so instances starting together create one admin
  * key, not one each. */

@@ -600,26 +600,41 @@ void gw_registry_leave(struct gw_ctx *gw, const struct gw_left *l);
 /* ---- gw_reap.c: records past their retention -------------------------- */
 
 /* gw_reap_start reaps l, whose l->left + retention has passed, in
- * single-slot idempotent steps: (1) organisation: the endpoint index
- * deleted if it still names l->id and l->id is not in the connected index
- * (if it is: gw_registry_leave instead, and the reap comes next sweep);
- * (2) client: one script deletes the record and the client's keys (not
- * its blacklist entry) if the record is still not registered with the same
- * left, and returns up to GW_REAP_SUBS of its subscription ids (if it was
- * registered again: the endpoint index is put back, SET NX, and nothing
- * else happens); (3) each subscription deleted as DELETE /subscriptions
- * does (lwm2m_sub_delete); (4) gateway: the expiry entry removed, if its
- * score is still l->lease (moved to now, for the next sweep, when the
- * client may have more subscriptions).  A crash between steps leaves the
+ * single-slot idempotent steps (docs/redis-schema.md, "Retention"):
+ * (1) client: gw_reap_client_lua, if the record is still not registered
+ * with the same left: the record and the client's keys (not its blacklist
+ * entry) deleted and the tombstone LWM2M_KEY_CLIENT_REAPED written
+ * ("reaping <org> <endpoint>"), which no Register's takeover recreates the
+ * record under, and up to GW_REAP_SUBS of its subscription ids returned
+ * (registered again: nothing else happens); (2) organisation:
+ * gw_reap_org_lua, the id out of the connected index and the endpoint
+ * index if that names it; (3) each subscription deleted as DELETE
+ * /subscriptions does (lwm2m_sub_delete); (4) client: the tombstone set to
+ * "reaped" for LWM2M_REAPED_MS, once (2) and (3) are done; (5) gateway:
+ * gw_reap_entry_lua, the expiry entry removed if its score is still
+ * l->lease (moved to now, for the next sweep, when the client may have
+ * more subscriptions or a step failed).  A crash between steps leaves the
  * entry, which comes due again when its lease ends. */
 #define GW_REAP_SUBS 32
 void gw_reap_start(struct gw_ctx *gw, const struct gw_left *l);
 
 /* gw_reap_gone finishes the reap of client id, whose record the sweep
- * found gone: steps (2) to (4) of gw_reap_start, the record required to be
- * absent. */
+ * found gone: the steps of gw_reap_start, (1) requiring the record absent
+ * and returning its tombstone, from which (2) takes the organisation and
+ * endpoint (no tombstone, or "reaped": (2) and (4) are skipped). */
 void gw_reap_gone(struct gw_ctx *gw, const char *id, const char *owner,
                   long long lease);
+
+/* The scripts of the reap's steps (1), (2), (5) and of a Register (the
+ * takeover of a known id; the reclaim of the endpoint index after the
+ * takeover found the id reaped), exposed for tests/test_reap.c, which runs
+ * them in every order a Register and a reap can interleave.  Their KEYS
+ * and ARGV are in the comment above each definition. */
+extern const char gw_reap_client_lua[];
+extern const char gw_reap_org_lua[];
+extern const char gw_reap_entry_lua[];
+extern const char gw_takeover_lua[];
+extern const char gw_reclaim_lua[];
 
 /* gw_reap_report logs how many records were reaped since it last did, if
  * any (one line per sweep; called by the sweep). */

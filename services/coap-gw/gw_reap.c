@@ -6,7 +6,11 @@
  * retention.  The steps, each single-slot and idempotent, are in gw.h
  * (gw_reap_start) and docs/redis-schema.md ("Retention"); a crash between
  * two leaves the expiry entry, whose lease runs out, and the next sweep
- * takes the reap up again from what it finds.
+ * takes the reap up again from what it finds.  The client step comes
+ * first and decides: a Register that wrote the record before it keeps the
+ * client (the reap changes nothing), one after it finds the tombstone and
+ * takes a new id (gw_registry.c); the organisation's indexes are changed
+ * only after that decision.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,37 +24,48 @@
 #include "lwm2m_redis.h"
 #include "lwm2m_sub.h"
 
-/* (1) KEYS endpoint index, connected index; ARGV id.  0 when the id is
- * connected (registered again, or its leave unfinished), else 1 once the
- * index no longer names it. */
-static const char org_lua[] =
-    "if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end\n"
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "end\n"
-    "return 1\n";
-
-/* (2) KEYS record, metrics, subscription ids, observed paths, observed
- * (broker), observation tokens; ARGV left ("": the record must be gone),
- * count.  0 when the record is registered, or left again since (or, with
- * "", exists); else the client's keys are deleted and the reply is {1 if
- * the record was there, up to count subscription ids}.  The sets of
- * subscription ids empty themselves as (3) deletes each subscription;
- * the path locks expire by themselves (PX). */
-static const char client_lua[] =
+/* (1) KEYS record, metrics, subscription ids, observed paths, observed
+ * (broker), observation tokens, tombstone; ARGV left ("": the record must
+ * be gone), count, org, endpoint.  0 when the record is registered, or
+ * left again since (or, with "", exists): nothing is done.  Else the
+ * record (if there, with the same left) becomes the tombstone "reaping
+ * <org> <endpoint>", which a Register's takeover never recreates a record
+ * under, and the client's keys are deleted; the reply is {1 if the record
+ * was there else 0, the tombstone ("" if none), up to count subscription
+ * ids}.  The sets of subscription ids empty themselves as (3) deletes each
+ * subscription; the path locks expire by themselves (PX). */
+const char gw_reap_client_lua[] =
     "local s = redis.call('HMGET', KEYS[1], 'state', 'left')\n"
-    "if s[1] and (ARGV[1] == '' or s[1] == 'registered' or\n"
-    "    s[2] ~= ARGV[1]) then\n"
-    "  return 0\n"
+    "local t, was = '', 0\n"
+    "if s[1] then\n"
+    "  if ARGV[1] == '' or s[1] == 'registered' or s[2] ~= ARGV[1] then\n"
+    "    return 0\n"
+    "  end\n"
+    "  t, was = 'reaping ' .. ARGV[3] .. ' ' .. ARGV[4], 1\n"
+    "  redis.call('SET', KEYS[7], t)\n"
+    "else\n"
+    "  t = redis.call('GET', KEYS[7]) or ''\n"
     "end\n"
     "redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5], KEYS[6])\n"
     "local ids = redis.call('SRANDMEMBER', KEYS[3], ARGV[2])\n"
-    "table.insert(ids, 1, s[1] and 1 or 0)\n"
+    "table.insert(ids, 1, t)\n"
+    "table.insert(ids, 1, was)\n"
     "return ids\n";
 
-/* (4) KEYS expiry set; ARGV id, lease, new score ("": removed).  Only
- * while the entry's score is still the lease: a Register since moved it. */
-static const char entry_lua[] =
+/* (2) KEYS endpoint index, connected index; ARGV id.  The id leaves the
+ * connected index (a leave that stopped before it) and the endpoint index
+ * if that still names it.  After (1) no Register can bring the id back
+ * (the tombstone), so neither write can undo one. */
+const char gw_reap_org_lua[] = "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+                               "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                               "  redis.call('DEL', KEYS[1])\n"
+                               "end\n"
+                               "return 1\n";
+
+/* (5) KEYS expiry set; ARGV id, lease, new score ("": removed).  Only
+ * while the entry's score is still the lease: a Register since moved it
+ * (a DTLS client registered again once its tombstone said "reaped"). */
+const char gw_reap_entry_lua[] =
     "local sc = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
     "if not sc or tonumber(sc) ~= tonumber(ARGV[2]) then return 0 end\n"
     "if ARGV[3] == '' then\n"
@@ -66,8 +81,9 @@ struct reap {
 	struct gw_ctx *gw;
 	struct gw_left l;
 	char left[24];  /* l.left in decimal, "" when the record is gone */
-	size_t pending; /* subscriptions of (3) not done */
-	bool more;      /* (2) returned GW_REAP_SUBS ids: maybe more left */
+	size_t pending; /* replies of (2) and (3) not in */
+	bool more; /* not done: subscriptions may be left, or a step failed */
+	bool tomb; /* the tombstone says "reaping": (4) flips it */
 };
 
 /* one subscription of (3) */
@@ -94,14 +110,20 @@ on_entry(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	warn_failed(reply, "the expiry entry");
 }
 
-/* (4), then the reap is over */
+/* (4) when every step before it is done, then (5), and the reap is over:
+ * both are sent at once, (4) first in Redis's order */
 static void
-reap_entry(struct reap *rp)
+reap_finish(struct reap *rp)
 {
 	char key[GW_EP_MAX + 64], lease[24], score[24] = "";
-	const char *argv[] = {"EVAL",   entry_lua, "1",  key,
-	                      rp->l.id, lease,     score};
+	const char *argv[] = {
+	    "EVAL", gw_reap_entry_lua, "1", key, rp->l.id, lease, score};
 
+	if (rp->tomb && !rp->more) {
+		snprintf(key, sizeof key, LWM2M_KEY_CLIENT_REAPED, rp->l.id);
+		lwm2m_redis_cmd(rp->gw->redis, NULL, NULL,
+		                "SET %s reaped PX %d XX", key, LWM2M_REAPED_MS);
+	}
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, rp->l.owner);
 	snprintf(lease, sizeof lease, "%lld", rp->l.lease);
 	if (rp->more) {
@@ -112,6 +134,18 @@ reap_entry(struct reap *rp)
 	free(rp);
 }
 
+/* one reply of (2) or (3) in (NULL or an error: not known to be done) */
+static void
+reap_step_done(struct reap *rp, const redisReply *reply)
+{
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		rp->more = true; /* come back */
+	}
+	if (--rp->pending == 0) {
+		reap_finish(rp);
+	}
+}
+
 static void
 on_sub_done(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
@@ -119,12 +153,7 @@ on_sub_done(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	struct reap *rp = rs->rp;
 
 	free(rs);
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-		rp->more = true; /* not known to be gone: come back */
-	}
-	if (--rp->pending == 0) {
-		reap_entry(rp);
-	}
+	reap_step_done(rp, reply);
 }
 
 /* the fields of a subscription record (3) reads, in its HMGET's order */
@@ -188,7 +217,6 @@ on_sub_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 static void
 reap_subs(struct reap *rp, redisReply *const *ids, size_t n)
 {
-	rp->pending = 1; /* held until every read is sent */
 	for (size_t i = 0; i < n; i++) {
 		struct reap_sub *rs;
 
@@ -210,55 +238,97 @@ reap_subs(struct reap *rp, redisReply *const *ids, size_t n)
 			free(rs);
 		}
 	}
-	if (--rp->pending == 0) {
-		reap_entry(rp);
-	}
 }
 
-/* (2) answered: the client's keys are gone (or it came back) */
+static void
+on_org(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	warn_failed(reply, "the endpoint index");
+	reap_step_done(arg, reply);
+}
+
+/* (2), for the organisation and endpoint of the tombstone t ("reaping
+ * <org> <endpoint>"); false when t is not one (nothing to do: no
+ * tombstone, or one that says "reaped") */
+static bool
+reap_org(struct reap *rp, const char *t)
+{
+	static const char prefix[] = "reaping ";
+	char idx[GW_EP_MAX + 64], clients[64], *end;
+	const char *ep;
+	long long org;
+
+	if (strncmp(t, prefix, sizeof prefix - 1) != 0) {
+		return false;
+	}
+	org = strtoll(t + sizeof prefix - 1, &end, 10);
+	ep = end + 1;
+	if (*end != ' ' || strlen(ep) > GW_EP_MAX) {
+		rp->more = true; /* not ours: left for a closer look */
+		return false;
+	}
+	rp->tomb = true;
+	snprintf(idx, sizeof idx, LWM2M_KEY_ORG_ENDPOINT, org, ep);
+	snprintf(clients, sizeof clients, LWM2M_KEY_ORG_CLIENTS, org);
+	rp->pending++;
+	if (lwm2m_redis_cmd(rp->gw->redis, on_org, rp, "EVAL %s 2 %s %s %s",
+	                    gw_reap_org_lua, idx, clients,
+	                    rp->l.id) != LWM2M_OK) {
+		rp->pending--;
+		rp->more = true;
+	}
+	return true;
+}
+
+/* (1) answered: the client's keys are gone and the tombstone set (or it
+ * came back: nothing more to do, its Register moved the entry) */
 static void
 on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct reap *rp = arg;
-	char key[GW_EP_MAX + 64];
+	redisReply *const *e;
 
 	if (reply == NULL ||
 	    (reply->type != REDIS_REPLY_INTEGER &&
-	     (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0))) {
+	     (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2))) {
 		warn_failed(reply, "the client's keys");
 		free(rp);
 		return;
 	}
 	if (reply->type == REDIS_REPLY_INTEGER) {
-		/* registered again: (1) may have removed its index */
-		if (rp->left[0] != '\0') {
-			snprintf(key, sizeof key, LWM2M_KEY_ORG_ENDPOINT,
-			         rp->l.org, rp->l.ep);
-			lwm2m_redis_cmd(redis, NULL, NULL, "SET %s %s NX", key,
-			                rp->l.id);
-		}
-		reap_entry(rp); /* a Register since moved it: left alone */
+		lwm2m_log(LWM2M_LOG_DEBUG, "reap id=%s: registered again",
+		          rp->l.id);
+		free(rp);
 		return;
 	}
-	if (reply->element[0]->type == REDIS_REPLY_INTEGER &&
-	    reply->element[0]->integer == 1) {
+	e = reply->element;
+	if (e[0]->type == REDIS_REPLY_INTEGER && e[0]->integer == 1) {
 		lwm2m_metrics_inc(rp->gw->m_reaped);
 		rp->gw->reaped_unlogged++;
 		lwm2m_log(LWM2M_LOG_DEBUG, "reaped id=%s org=%lld", rp->l.id,
 		          rp->l.org);
 	}
-	rp->more = reply->elements - 1 >= GW_REAP_SUBS;
-	reap_subs(rp, reply->element + 1, reply->elements - 1);
+	rp->pending = 1; /* held until every step is sent */
+	rp->more = reply->elements - 2 >= GW_REAP_SUBS;
+	if (e[1]->type == REDIS_REPLY_STRING) {
+		reap_org(rp, e[1]->str);
+	}
+	reap_subs(rp, e + 2, reply->elements - 2);
+	reap_step_done(rp, reply);
 }
 
-/* sends (2) */
+/* sends (1) */
 static void
 reap_client(struct reap *rp)
 {
-	char keys[6][LWM2M_ID_SIZE + 48], count[8];
-	const char *argv[] = {"EVAL",  client_lua, "6",     keys[0],
-	                      keys[1], keys[2],    keys[3], keys[4],
-	                      keys[5], rp->left,   count};
+	char keys[7][LWM2M_ID_SIZE + 48], count[8], org[24];
+	const char *argv[] = {"EVAL",   gw_reap_client_lua,
+	                      "7",      keys[0],
+	                      keys[1],  keys[2],
+	                      keys[3],  keys[4],
+	                      keys[5],  keys[6],
+	                      rp->left, count,
+	                      org,      rp->l.ep};
 	const char *id = rp->l.id;
 
 	snprintf(keys[0], sizeof keys[0], LWM2M_KEY_CLIENT, id);
@@ -267,29 +337,13 @@ reap_client(struct reap *rp)
 	snprintf(keys[3], sizeof keys[3], LWM2M_KEY_CLIENT_OBS_PATHS, id);
 	snprintf(keys[4], sizeof keys[4], LWM2M_KEY_CLIENT_OBSERVED, id);
 	snprintf(keys[5], sizeof keys[5], LWM2M_KEY_CLIENT_OBS, id);
+	snprintf(keys[6], sizeof keys[6], LWM2M_KEY_CLIENT_REAPED, id);
 	snprintf(count, sizeof count, "%d", GW_REAP_SUBS);
-	if (lwm2m_redis_cmdargv(rp->gw->redis, on_client, rp, 11, argv, NULL) !=
+	snprintf(org, sizeof org, "%lld", rp->l.org);
+	if (lwm2m_redis_cmdargv(rp->gw->redis, on_client, rp, 14, argv, NULL) !=
 	    LWM2M_OK) {
 		free(rp);
 	}
-}
-
-/* (1) answered */
-static void
-on_org(struct lwm2m_redis *redis, redisReply *reply, void *arg)
-{
-	struct reap *rp = arg;
-
-	if (lwm2m_redis_reply_int(reply, 1)) {
-		reap_client(rp);
-		return;
-	}
-	if (lwm2m_redis_reply_int(reply, 0)) {
-		gw_registry_leave(rp->gw, &rp->l);
-	} else {
-		warn_failed(reply, "the endpoint index");
-	}
-	free(rp);
 }
 
 static struct reap *
@@ -315,19 +369,13 @@ void
 gw_reap_start(struct gw_ctx *gw, const struct gw_left *l)
 {
 	struct reap *rp = reap_new(gw);
-	char idx[GW_EP_MAX + 64], clients[64];
 
 	if (rp == NULL) {
 		return;
 	}
 	rp->l = *l;
 	snprintf(rp->left, sizeof rp->left, "%lld", l->left);
-	snprintf(idx, sizeof idx, LWM2M_KEY_ORG_ENDPOINT, l->org, l->ep);
-	snprintf(clients, sizeof clients, LWM2M_KEY_ORG_CLIENTS, l->org);
-	if (lwm2m_redis_cmd(gw->redis, on_org, rp, "EVAL %s 2 %s %s %s",
-	                    org_lua, idx, clients, l->id) != LWM2M_OK) {
-		free(rp);
-	}
+	reap_client(rp);
 }
 
 void

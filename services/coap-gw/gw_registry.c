@@ -45,6 +45,11 @@ enum reg_step {
 	REG_EVENT,    /* 6 alone: the check found subscriptions */
 };
 
+/* times a Register points the endpoint index away from ids the reap
+ * deleted (gw_reclaim_lua) before it answers 5.03: once is enough unless
+ * other Registers of the endpoint race it */
+#define RECLAIMS_MAX 3
+
 struct op {
 	struct gw_ctx *gw;
 	struct gw_exchange *ex;
@@ -54,6 +59,9 @@ struct op {
 	char idx[GW_EP_MAX + 64]; /* the endpoint index key (Register) */
 	enum reg_step step;
 	bool blacklisted, found, overwrite_index;
+	bool reaped;    /* the takeover found the id reaped: a new id */
+	bool reaping;   /* ... a DTLS client's id, its reap not finished */
+	int reclaims;   /* gw_reclaim_lua sent */
 	bool subs;      /* the organisation has subscriptions (or unknown) */
 	bool xadd_sent; /* the event is on its way to {events} */
 	enum gw_state state;
@@ -217,7 +225,10 @@ attach(struct op *op, struct gw_device *d, bool registered)
  *    record, so a record that says registered always has an expiry entry
  *    (an entry whose record is missing is dropped by the sweep);
  * 3. client slot: the record (a plain HSET for a new endpoint; else the
- *    takeover script: blacklist check, previous owner, record replaced);
+ *    takeover script: blacklist check, previous owner, record replaced;
+ *    an id whose record the reap deleted, its tombstone, is never written
+ *    again: register_reaped points the index at a new id, gw_reclaim_lua,
+ *    and the Register starts again from its answer);
  * 4. org slot: ZADD org:{o}:clients (and the index re-pointed if needed);
  * 5. the previous owner's slot: its expiry entry removed;
  * 6. org slot: EXISTS org:{o}:subs, after the record on the same
@@ -241,13 +252,22 @@ attach(struct op *op, struct gw_device *d, bool registered)
 	    "objs", "reg", "upd", "exp", "gw", "state", "sec", "extra"
 #define REG_VALUES 18
 
-/* KEYS client record, its blacklist entry; ARGV the record's values in
- * REG_FIELDS order.  Returns {0, ""} for a blacklisted id (nothing
- * written), else {1, previous owner or ""} once the record is replaced;
- * like send_record, it leaves out the fields at their default (d, as
- * reg_defaults), so a record is the same whichever path wrote it. */
-static const char takeover_lua[] =
-    "if redis.call('EXISTS', KEYS[2]) == 1 then return {0, ''} end\n"
+/* KEYS client record, its blacklist entry, its reap's tombstone; ARGV the
+ * record's values in REG_FIELDS order.  Returns {0, ""} for a blacklisted
+ * id, {2, ""} for an id the reap has deleted (or is deleting: the
+ * tombstone), {3, ""} for that of a DTLS client (sec 1, whose id is its
+ * credential's) while the tombstone still says "reaping" (nothing written
+ * in these three), else {1, previous owner or ""} once the record is
+ * replaced (a DTLS client's "reaped" tombstone deleted); like send_record,
+ * it leaves out the fields at their default (d, as reg_defaults), so a
+ * record is the same whichever path wrote it. */
+const char gw_takeover_lua[] =
+    "if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then\n"
+    "  if redis.call('EXISTS', KEYS[2]) == 1 then return {0, ''} end\n"
+    "  if ARGV[17] ~= '1' then return {2, ''} end\n"
+    "  if redis.call('GET', KEYS[3]) ~= 'reaped' then return {3, ''} end\n"
+    "  redis.call('DEL', KEYS[3])\n"
+    "end\n"
     "local f = {'ep', 'org', 'addr', 'lt', 'b', 'q', 'lwm2m', 'sms',\n"
     "  'root', 'ct', 'objs', 'reg', 'upd', 'exp', 'gw', 'state', 'sec',\n"
     "  'extra'}\n"
@@ -261,6 +281,15 @@ static const char takeover_lua[] =
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('HSET', KEYS[1], unpack(a))\n"
     "return {1, old}\n";
+
+/* KEYS endpoint index; ARGV the id the takeover found reaped, a new id.
+ * The index is pointed at the new id if it is missing or still names the
+ * reaped one (nil returned, as SET NX GET does when it set it), else its
+ * value is returned (another Register pointed it at its own new id). */
+const char gw_reclaim_lua[] = "local v = redis.call('GET', KEYS[1])\n"
+                              "if v and v ~= ARGV[1] then return v end\n"
+                              "redis.call('SET', KEYS[1], ARGV[2])\n"
+                              "return false\n";
 
 /* the strings the register steps point argv at */
 struct reg_buf {
@@ -463,14 +492,18 @@ send_takeover(struct op *op, const struct reg_buf *b, bool by_body)
 {
 	struct gw_ctx *gw = op->gw;
 	bool sha = !by_body && gw->reg_sha[0] != '\0';
-	char black[LWM2M_ID_SIZE + 48];
-	const char *argv[5 + REG_VALUES] = {sha ? "EVALSHA" : "EVAL",
-	                                    sha ? gw->reg_sha : takeover_lua,
-	                                    "2", b->client, black};
+	char black[LWM2M_ID_SIZE + 48], tomb[LWM2M_ID_SIZE + 48];
+	const char *argv[6 + REG_VALUES] = {sha ? "EVALSHA" : "EVAL",
+	                                    sha ? gw->reg_sha : gw_takeover_lua,
+	                                    "3",
+	                                    b->client,
+	                                    black,
+	                                    tomb};
 
 	snprintf(black, sizeof black, LWM2M_KEY_CLIENT_BLACKLIST, op->rec.id);
-	record_values(gw, &op->rec, b, argv + 5);
-	step_argv(op, on_takeover, 5 + REG_VALUES, argv);
+	snprintf(tomb, sizeof tomb, LWM2M_KEY_CLIENT_REAPED, op->rec.id);
+	record_values(gw, &op->rec, b, argv + 6);
+	step_argv(op, on_takeover, 6 + REG_VALUES, argv);
 }
 
 static void on_reg_subs(struct lwm2m_redis *redis, redisReply *reply,
@@ -618,6 +651,41 @@ on_claim(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 }
 
+/* The takeover found op->rec.id reaped (its tombstone): the record is
+ * not recreated under it.  A DTLS client, whose id is its credential's,
+ * waits for the end of the reap (5.03 with Max-Age); any other Register
+ * points the endpoint index away from the reaped id and starts again from
+ * the lookup, as on_claim: under a new id, or the one another Register
+ * just set.  The expiry entry of step 2 stays: the sweep finds the record
+ * gone and drops it (docs/redis-schema.md, "Retention"). */
+static void
+register_reaped(struct op *op)
+{
+	const char *argv[] = {"EVAL",  gw_reclaim_lua, "1",
+	                      op->idx, op->rec.id,     op->new_id};
+
+	if (op->reaping) {
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "register id=%s: its record is being reaped, "
+		          "answered 5.03",
+		          op->rec.id);
+		op_finish(op, COAP_RESPONSE_CODE(503),
+		          "client record being reaped, retry later");
+		return;
+	}
+	lwm2m_log(LWM2M_LOG_INFO, "register id=%s: reaped, a new id",
+	          op->rec.id);
+	op->reaped = false;
+	op->overwrite_index = false;
+	op->old_gw[0] = '\0';
+	op->step = REG_CLAIM;
+	if (++op->reclaims > RECLAIMS_MAX ||
+	    lwm2m_redis_cmdargv(op->gw->redis, on_claim, op, 6, argv, NULL) !=
+	        LWM2M_OK) {
+		op_unavailable(op);
+	}
+}
+
 static void
 registered(struct op *op)
 {
@@ -655,6 +723,10 @@ step_done(struct op *op)
 	}
 	switch (op->step) {
 	case REG_TAKEOVER:
+		if (op->reaped || op->reaping) {
+			register_reaped(op);
+			return;
+		}
 		op->step = op->blacklisted ? REG_REFUSED : REG_INDEXES;
 		if (!register_next(op, false)) {
 			op_unavailable(op);
@@ -738,7 +810,9 @@ on_takeover(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	    reply->element[1]->type != REDIS_REPLY_STRING) {
 		op->failed = true;
 	} else {
-		op->blacklisted = reply->element[0]->integer != 1;
+		op->blacklisted = reply->element[0]->integer == 0;
+		op->reaped = reply->element[0]->integer == 2;
+		op->reaping = reply->element[0]->integer == 3;
 		snprintf(op->old_gw, sizeof op->old_gw, "%s",
 		         reply->element[1]->str);
 	}
@@ -774,7 +848,7 @@ on_script_loaded(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 void
 gw_registry_ready(struct gw_ctx *gw)
 {
-	const char *argv[] = {"SCRIPT", "LOAD", takeover_lua};
+	const char *argv[] = {"SCRIPT", "LOAD", gw_takeover_lua};
 
 	/* a new connection may be a new master without the script */
 	gw->reg_sha[0] = '\0';
