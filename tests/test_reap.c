@@ -246,7 +246,9 @@ reap_subs(void)
 	                            .fp = FP};
 	bool done = false;
 
-	ck_assert_int_eq(lwm2m_sub_delete(aredis, &ref, on_deleted, &done),
+	ck_assert_int_eq(lwm2m_sub_delete(aredis, &ref,
+	                                  LWM2M_SUB_CLIENT_SET_LAST, on_deleted,
+	                                  &done),
 	                 LWM2M_OK);
 	run_until(&done);
 }

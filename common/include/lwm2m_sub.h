@@ -47,6 +47,14 @@ size_t lwm2m_sub_client_keys(const struct lwm2m_sub_ref *s,
 size_t lwm2m_sub_org_keys(const struct lwm2m_sub_ref *s,
                           char (*keys)[LWM2M_SUB_KEY_MAX]);
 
+/* Flags of lwm2m_sub_delete. */
+/* The client's set of subscription ids (LWM2M_KEY_CLIENT_SUBS) is left
+ * last, after the record's DEL, instead of first: for a caller that finds
+ * the ids to delete in that set (the reap, whose client is gone, so no
+ * broker routes through it), a crash before the DEL then leaves the id in
+ * the set, where the caller's next run finds it again. */
+#define LWM2M_SUB_CLIENT_SET_LAST 1u
+
 /* lwm2m_sub_delete sends the delete of s, in single-slot steps in this
  * order: the client's index sets (the broker stops routing to it), the
  * organisation's script (index, its own duplicate claim, event set), the
@@ -54,11 +62,13 @@ size_t lwm2m_sub_org_keys(const struct lwm2m_sub_ref *s,
  * LWM2M_SUB_FILTER_GONE_MS (a broker that read the record just before
  * finds it and queues nothing, where a DEL would let its script create the
  * hash again for good), then DEL of the record, whose reply goes to cb
- * (NULL reply: connection lost).  A crash between steps leaves the record:
- * running this again finishes the job.  LWM2M_EBACKEND when a command
- * could not be sent; cb is then not called. */
+ * (NULL reply: connection lost); with LWM2M_SUB_CLIENT_SET_LAST in flags,
+ * the client's LWM2M_KEY_CLIENT_SUBS after the DEL, and its SREM's reply
+ * goes to cb.  A crash between steps leaves the record (or the id in that
+ * set): running this again finishes the job.  LWM2M_EBACKEND when a
+ * command could not be sent; cb is then not called. */
 lwm2m_err lwm2m_sub_delete(struct lwm2m_redis *redis,
-                           const struct lwm2m_sub_ref *s, lwm2m_redis_cb cb,
-                           void *arg);
+                           const struct lwm2m_sub_ref *s, unsigned flags,
+                           lwm2m_redis_cb cb, void *arg);
 
 #endif

@@ -99,13 +99,15 @@ send_org_remove(struct lwm2m_redis *redis, const struct lwm2m_sub_ref *s)
 
 lwm2m_err
 lwm2m_sub_delete(struct lwm2m_redis *redis, const struct lwm2m_sub_ref *s,
-                 lwm2m_redis_cb cb, void *arg)
+                 unsigned flags, lwm2m_redis_cb cb, void *arg)
 {
 	char keys[LWM2M_SUB_INDEX_MAX][LWM2M_SUB_KEY_MAX];
 	size_t n = lwm2m_sub_client_keys(s, keys);
+	/* keys[0] is the client's LWM2M_KEY_CLIENT_SUBS when n > 0 */
+	bool last = (flags & LWM2M_SUB_CLIENT_SET_LAST) != 0 && n > 0;
 	lwm2m_err err = LWM2M_OK;
 
-	for (size_t i = 0; i < n && err == LWM2M_OK; i++) {
+	for (size_t i = last ? 1 : 0; i < n && err == LWM2M_OK; i++) {
 		err = lwm2m_redis_cmd(redis, NULL, NULL, "SREM %s %s", keys[i],
 		                      s->id);
 	}
@@ -115,6 +117,14 @@ lwm2m_sub_delete(struct lwm2m_redis *redis, const struct lwm2m_sub_ref *s,
 	        : lwm2m_redis_cmd(redis, NULL, NULL,
 	                          "SET " LWM2M_KEY_SUB_FILTER " deleted PX %d",
 	                          s->id, LWM2M_SUB_FILTER_GONE_MS);
+	if (last) {
+		err = err ? err
+		          : lwm2m_redis_cmd(redis, NULL, NULL,
+		                            "DEL " LWM2M_KEY_SUB, s->id);
+		return err ? err
+		           : lwm2m_redis_cmd(redis, cb, arg, "SREM %s %s",
+		                             keys[0], s->id);
+	}
 	return err ? err
 	           : lwm2m_redis_cmd(redis, cb, arg, "DEL " LWM2M_KEY_SUB,
 	                             s->id);

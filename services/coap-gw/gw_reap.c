@@ -200,8 +200,8 @@ on_sub_record(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	    .prop = str_or_empty(e[SUB_PROP]),
 	    .fp = str_or_empty(e[SUB_FP])};
 	if (ref.type[0] != '\0' && strcmp(ref.client, rs->rp->l.id) == 0) {
-		if (lwm2m_sub_delete(redis, &ref, on_sub_done, rs) !=
-		    LWM2M_OK) {
+		if (lwm2m_sub_delete(redis, &ref, LWM2M_SUB_CLIENT_SET_LAST,
+		                     on_sub_done, rs) != LWM2M_OK) {
 			on_sub_done(redis, NULL, rs);
 		}
 		return;

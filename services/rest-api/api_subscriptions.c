@@ -1003,7 +1003,8 @@ delete_rec(struct api_req *r, struct sub_state *s)
 	struct lwm2m_sub_ref ref = sub_ref(&s->rec, s->fp_old);
 
 	api_req_hold(r);
-	if (lwm2m_sub_delete(r->api->redis, &ref, on_deleted, r) != LWM2M_OK &&
+	if (lwm2m_sub_delete(r->api->redis, &ref, 0, on_deleted, r) !=
+	        LWM2M_OK &&
 	    api_req_release(r)) {
 		api_reply_error(r, 503, "storage unavailable");
 	}

@@ -259,6 +259,33 @@ class TestRetentionShort(RetentionCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["SerialNumber"], "ret-sim-0")
 
+    def test_subscription_leaves_the_client_set_last(self):
+        """The reap deletes a subscription with the client's set of ids
+        last (LWM2M_SUB_CLIENT_SET_LAST): a crash before the record's DEL
+        leaves the id where the next sweep finds it again (MONITOR)."""
+        c, _, cid = self.register("ret-order", lt=300, payload=PAYLOAD)
+        sid = self.subscribe(cid)
+        mon = Monitor(self.redis.host, self.redis.port)
+        mon.start()
+        try:
+            self.assertEqual(c.request("DELETE", "rd/" + cid).code_str,
+                             "2.02")
+            self.wait_reaped(cid)
+        finally:
+            mon.stop()
+        subs = ("lwds:v2:client:{%s}:subs" % cid).encode()
+        sub = ("lwds:v2:sub:{%s}" % sid).encode()
+        order = []
+        for line in mon.lines:
+            p = parse_monitor(line)
+            if p is None or not p[1] or p[0] == "lua":
+                continue
+            name = p[1][0].upper()
+            if (name, p[1][1:3]) in ((b"SREM", [subs, sid.encode()]),
+                                     (b"DEL", [sub])):
+                order.append(name)
+        self.assertEqual(order, [b"DEL", b"SREM"])
+
     def reaped_total(self):
         url = "http://%s/metrics" % self.health
         with urllib.request.urlopen(url, timeout=5) as r:
