@@ -8,8 +8,9 @@
  * and nothing of the old one left (no record, subscription, index entry
  * or expiry entry).
  *
- * The reap's steps: (1) client script, (2) organisation script, (3) the
- * subscription delete, (4) the tombstone "reaped", (5) the expiry entry.
+ * The reap's steps: (1) client script (the record marked), (2)
+ * organisation script, (3) the subscription delete, (4) the record's DEL,
+ * (5) the expiry entry.
  * The Register's: R1 the endpoint index (SET NX GET), R3 the expiry entry
  * and the record (the takeover script for a known id), R4 the connected
  * index; a takeover that finds the id reaped reclaims the index and starts
@@ -170,13 +171,26 @@ teardown(void)
 	event_base_free(base);
 }
 
+static bool
+exists_key(const char *key)
+{
+	return int_of("EXISTS %s", key, NULL) == 1;
+}
+
+/* whether the key fmt of id exists */
+#define exists(fmt, id)                                                        \
+	({                                                                     \
+		char key_[128];                                                \
+		k(key_, fmt, id);                                              \
+		exists_key(key_);                                              \
+	})
+
 /* ---- the reap's steps --------------------------------------------------- */
 
-/* what (1) answered: -1 nothing done (kept), else the tombstone and the
- * number of subscription ids */
+/* what (1) answered: kept (nothing done), else whether the record was
+ * there (marked) and the number of subscription ids */
 struct step1 {
-	int kept;
-	char tomb[128];
+	bool kept, record;
 	size_t n_ids;
 };
 
@@ -184,31 +198,29 @@ struct step1 {
 static struct step1
 reap_client(const char *left)
 {
-	char keys[7][128];
+	char keys[6][128];
 	const char *argv[] = {"EVAL",  gw_reap_client_lua,
-	                      "7",     keys[0],
+	                      "6",     keys[0],
 	                      keys[1], keys[2],
 	                      keys[3], keys[4],
-	                      keys[5], keys[6],
-	                      left,    "32",
-	                      "0",     EP};
+	                      keys[5], left,
+	                      "32"};
 	struct step1 s = {0};
 	redisReply *r;
 
 	k(keys[0], LWM2M_KEY_CLIENT, OLD);
-	k(keys[1], LWM2M_KEY_CLIENT_METRICS, OLD);
-	k(keys[2], LWM2M_KEY_CLIENT_SUBS, OLD);
+	k(keys[1], LWM2M_KEY_CLIENT_SUBS, OLD);
+	k(keys[2], LWM2M_KEY_CLIENT_METRICS, OLD);
 	k(keys[3], LWM2M_KEY_CLIENT_OBS_PATHS, OLD);
 	k(keys[4], LWM2M_KEY_CLIENT_OBSERVED, OLD);
 	k(keys[5], LWM2M_KEY_CLIENT_OBS, OLD);
-	k(keys[6], LWM2M_KEY_CLIENT_REAPED, OLD);
-	r = cmd_argv(14, argv);
+	r = cmd_argv(11, argv);
 	if (r->type == REDIS_REPLY_INTEGER) {
-		s.kept = 1;
+		s.kept = true;
 	} else {
-		ck_assert_uint_ge(r->elements, 2);
-		snprintf(s.tomb, sizeof s.tomb, "%s", r->element[1]->str);
-		s.n_ids = r->elements - 2;
+		ck_assert_uint_ge(r->elements, 1);
+		s.record = r->element[0]->integer == 1;
+		s.n_ids = r->elements - 1;
 	}
 	freeReplyObject(r);
 	return s;
@@ -255,12 +267,17 @@ reap_subs(void)
 
 /* (4) */
 static void
-reap_tomb(void)
+reap_delete(void)
 {
-	char key[128];
+	char keys[5][128];
 
-	k(key, LWM2M_KEY_CLIENT_REAPED, OLD);
-	cmd_ok("SET %s reaped PX %d XX", key, LWM2M_REAPED_MS);
+	k(keys[0], LWM2M_KEY_CLIENT, OLD);
+	k(keys[1], LWM2M_KEY_CLIENT_METRICS, OLD);
+	k(keys[2], LWM2M_KEY_CLIENT_OBS_PATHS, OLD);
+	k(keys[3], LWM2M_KEY_CLIENT_OBSERVED, OLD);
+	k(keys[4], LWM2M_KEY_CLIENT_OBS, OLD);
+	cmd_ok("DEL %s %s %s %s %s", keys[0], keys[1], keys[2], keys[3],
+	       keys[4]);
 }
 
 /* (5) on the entry of OLD in owner's set, held with score lease */
@@ -279,25 +296,23 @@ reap_entry(const char *owner, const char *lease)
 static void
 reap_rest(struct step1 s, const char *owner, const char *lease)
 {
-	bool reaping = strncmp(s.tomb, "reaping ", 8) == 0;
-
-	ck_assert_int_eq(s.kept, 0);
-	if (reaping) {
+	ck_assert(!s.kept);
+	if (s.record) {
 		reap_org();
 	}
 	if (s.n_ids > 0) {
 		reap_subs();
 	}
-	if (reaping) {
-		reap_tomb();
+	if (s.record) {
+		reap_delete();
 	}
 	reap_entry(owner, lease);
 }
 
-/* a later sweep of OLD's entry in owner's set, whose record is gone
- * (gw_reap_gone), the entry's score taken as its lease */
+/* a later sweep of OLD's entry in owner's set, the entry's score taken as
+ * its lease: the reap again (a marked record) or gw_reap_gone (none) */
 static void
-sweep_gone(const char *owner)
+sweep(const char *owner)
 {
 	char key[128], lease[32];
 
@@ -305,7 +320,8 @@ sweep_gone(const char *owner)
 	if (!cmd_str(lease, sizeof lease, "ZSCORE %s %s", key, OLD)) {
 		return;
 	}
-	reap_rest(reap_client(""), owner, lease);
+	reap_rest(reap_client(exists(LWM2M_KEY_CLIENT, OLD) ? LEFT : ""), owner,
+	          lease);
 }
 
 /* ---- the Register ------------------------------------------------------- */
@@ -315,7 +331,7 @@ struct reg {
 	char id[LWM2M_ID_SIZE];    /* the id it writes */
 	bool secure, is_new;
 	int code; /* the takeover's: 0 blacklisted, 1 written, 2 reaped,
-	             3 reaping (DTLS) */
+	             3 being reaped (DTLS) */
 	int reclaims;
 };
 
@@ -352,35 +368,18 @@ reg_lookup(struct reg *r)
 	freeReplyObject(old);
 }
 
-/* R3 through gateway gw: the expiry entry, then the record */
+/* R3 through gateway gw: the expiry entry, then the record (the values
+ * of the takeover in REG_FIELDS order) */
 static void
 reg_record(struct reg *r, const char *gw)
 {
-	char key[128], black[128], tomb[128];
-	const char *argv[] = {"EVAL",
-	                      gw_takeover_lua,
-	                      "3",
-	                      key,
-	                      black,
-	                      tomb,
-	                      EP,
-	                      "0",
-	                      "addr",
-	                      "60",
-	                      "U",
-	                      "0",
-	                      "1.1",
-	                      "",
-	                      "",
-	                      "",
-	                      "",
-	                      "2000",
-	                      "2000",
-	                      EXP,
-	                      gw,
-	                      "registered",
-	                      r->secure ? "1" : "0",
-	                      ""};
+	char key[128], black[128];
+	const char *argv[] = {
+	    "EVAL", gw_takeover_lua, "2", key, black,
+	    /* ep, org, addr, lt, b, q, lwm2m, sms, root, ct, objs */
+	    EP, "0", "addr", "60", "U", "0", "1.1", "", "", "", "",
+	    /* reg, upd, exp, gw, state, sec, extra */
+	    "2000", "2000", EXP, gw, "registered", r->secure ? "1" : "0", ""};
 	redisReply *rep;
 
 	k(key, LWM2M_KEY_GATEWAY_EXPIRY, gw);
@@ -394,11 +393,21 @@ reg_record(struct reg *r, const char *gw)
 		return;
 	}
 	k(black, LWM2M_KEY_CLIENT_BLACKLIST, r->id);
-	k(tomb, LWM2M_KEY_CLIENT_REAPED, r->id);
-	rep = cmd_argv(24, argv);
+	rep = cmd_argv(23, argv);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	r->code = (int)rep->element[0]->integer;
 	freeReplyObject(rep);
+}
+
+/* what register_reaped does first for a takeover that found the id
+ * reaped: gw's entry for it made due ("now") */
+static void
+reg_refused(const struct reg *r, const char *gw)
+{
+	char key[128];
+
+	k(key, LWM2M_KEY_GATEWAY_EXPIRY, gw);
+	cmd_ok("ZADD %s 1 %s", key, r->id);
 }
 
 /* a takeover that found the id reaped: gw_reclaim_lua, then the record
@@ -413,6 +422,7 @@ reg_reclaim(struct reg *r, const char *gw)
 
 	ck_assert_int_eq(r->code, 2);
 	ck_assert_int_le(++r->reclaims, 3);
+	reg_refused(r, gw);
 	snprintf(idx, sizeof idx, LWM2M_KEY_ORG_ENDPOINT, 0LL, EP);
 	old = cmd_argv(6, argv);
 	reg_claimed(r, old);
@@ -443,20 +453,6 @@ reg_finish(struct reg *r, const char *gw)
 }
 
 /* ---- the two end states ------------------------------------------------- */
-
-static bool
-exists_key(const char *key)
-{
-	return int_of("EXISTS %s", key, NULL) == 1;
-}
-
-/* whether the key fmt of id exists */
-#define exists(fmt, id)                                                        \
-	({                                                                     \
-		char key_[128];                                                \
-		k(key_, fmt, id);                                              \
-		exists_key(key_);                                              \
-	})
 
 static bool
 in_zset(const char *key, const char *member)
@@ -502,14 +498,15 @@ assert_kept(void)
 	ck_assert_int_eq(int_of("SISMEMBER %s %s", key, SUB), 1);
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_SUBS, 0LL);
 	ck_assert(in_zset(key, SUB));
-	ck_assert(!exists(LWM2M_KEY_CLIENT_REAPED, OLD));
+	k(key, LWM2M_KEY_CLIENT, OLD);
+	ck_assert_int_eq(int_of("HEXISTS %s %s", key, LWM2M_CF_REAP), 0);
 }
 
-/* nothing of OLD but its tombstone ("reaped", expiring) */
+/* nothing of OLD left (its blacklist entry aside) */
 static void
 assert_gone(void)
 {
-	char key[128], v[32];
+	char key[128];
 
 	ck_assert(!exists(LWM2M_KEY_CLIENT, OLD));
 	ck_assert(!exists(LWM2M_KEY_CLIENT_METRICS, OLD));
@@ -524,14 +521,10 @@ assert_gone(void)
 	ck_assert_int_eq(int_of("HEXISTS %s %s", key, FP), 0);
 	snprintf(key, sizeof key, LWM2M_KEY_ORG_CLIENTS, 0LL);
 	ck_assert(!in_zset(key, OLD));
-	k(key, LWM2M_KEY_CLIENT_REAPED, OLD);
-	cmd_str(v, sizeof v, "GET %s", key);
-	ck_assert_str_eq(v, "reaped");
-	ck_assert_int_gt(int_of("PTTL %s", key, NULL), 0);
 }
 
 /* OLD reaped, the Register's id fresh; then the later sweeps of every
- * expiry entry of OLD the Register's step 2 wrote drop them */
+ * expiry entry of OLD (the Register's step 2 wrote one) drop them */
 static void
 assert_reaped_fresh(const struct reg *r)
 {
@@ -540,8 +533,8 @@ assert_reaped_fresh(const struct reg *r)
 	ck_assert_str_ne(r->id, OLD);
 	assert_gone();
 	assert_registered(r->id);
-	sweep_gone(OWNER);
-	sweep_gone(OTHER);
+	sweep(OWNER);
+	sweep(OTHER);
 	assert_gone();
 	k(key, LWM2M_KEY_GATEWAY_EXPIRY, OWNER);
 	ck_assert(!in_zset(key, OLD));
@@ -578,7 +571,7 @@ START_TEST(test_reap_step_1_between_record_and_indexes)
 }
 END_TEST
 
-/* R1 read OLD before (1); R3 after step `after` (1, 2 or 4) */
+/* R1 read OLD before (1); R3 after step `after` (1, 2, 3 or 4) */
 static void
 lookup_before_record_after(int after)
 {
@@ -588,7 +581,7 @@ lookup_before_record_after(int after)
 	reg_lookup(&r);
 	ck_assert_str_eq(r.id, OLD);
 	s = reap_client(LEFT);
-	ck_assert_str_eq(s.tomb, "reaping 0 " EP);
+	ck_assert(s.record);
 	ck_assert_uint_eq(s.n_ids, 1);
 	if (after == 1) {
 		reg_finish(&r, OTHER);
@@ -598,7 +591,10 @@ lookup_before_record_after(int after)
 		reg_finish(&r, OTHER);
 	}
 	reap_subs();
-	reap_tomb();
+	if (after == 3) {
+		reg_finish(&r, OTHER);
+	}
+	reap_delete();
 	if (after == 4) {
 		reg_finish(&r, OTHER);
 	}
@@ -616,6 +612,12 @@ END_TEST
 START_TEST(test_reap_lookup_before_record_after_step_2)
 {
 	lookup_before_record_after(2);
+}
+END_TEST
+
+START_TEST(test_reap_lookup_before_record_after_step_3)
+{
+	lookup_before_record_after(3);
 }
 END_TEST
 
@@ -649,9 +651,9 @@ START_TEST(test_reap_lookup_after_step_2)
 	ck_assert(r.is_new);
 	reg_finish(&r, OTHER);
 	reap_subs();
-	reap_tomb();
+	reap_delete();
 	reap_entry(OWNER, LEASE);
-	ck_assert_str_eq(s.tomb, "reaping 0 " EP);
+	ck_assert(s.record);
 	ck_assert_int_eq(r.reclaims, 0);
 	assert_reaped_fresh(&r);
 }
@@ -682,28 +684,29 @@ START_TEST(test_reap_two_registers)
 }
 END_TEST
 
-/* a crash after (1): the index still names OLD; a Register then takes a
- * fresh id, and the next sweep (record gone) finishes from the tombstone */
+/* a crash after (1): the index still names OLD, its record is marked; a
+ * Register then takes a fresh id, and the next sweep of the entry reaps
+ * the marked record */
 START_TEST(test_reap_crash_after_step_1)
 {
 	struct reg r = reg_new(FRESH, false);
 
-	ck_assert_str_eq(reap_client(LEFT).tomb, "reaping 0 " EP);
+	ck_assert(reap_client(LEFT).record);
 	reg_lookup(&r);
 	reg_finish(&r, OTHER);
 	ck_assert_int_eq(r.reclaims, 1);
-	sweep_gone(OWNER);
+	sweep(OWNER);
 	assert_reaped_fresh(&r);
 }
 END_TEST
 
-/* the same crash, no Register: the sweep deletes the index too */
+/* the same crash, no Register: the sweep reaps, the index deleted too */
 START_TEST(test_reap_crash_after_step_1_then_sweep)
 {
 	struct reg r = reg_new(FRESH, false);
 
 	reap_client(LEFT);
-	sweep_gone(OWNER);
+	sweep(OWNER);
 	assert_gone();
 	reg_lookup(&r);
 	ck_assert(r.is_new);
@@ -712,9 +715,26 @@ START_TEST(test_reap_crash_after_step_1_then_sweep)
 }
 END_TEST
 
+/* a Register that stopped between its steps 1 and 3 left an index naming
+ * an id without a record: the next one takes a new id */
+START_TEST(test_reap_index_without_record)
+{
+	struct reg r = reg_new(FRESH, false);
+	char idx[128];
+
+	snprintf(idx, sizeof idx, LWM2M_KEY_ORG_ENDPOINT, 0LL, EP);
+	cmd_ok("SET %s AAAAAAAAAAAAAAAAAAAAAA", idx);
+	reg_lookup(&r);
+	ck_assert_str_eq(r.id, "AAAAAAAAAAAAAAAAAAAAAA");
+	reg_finish(&r, OTHER);
+	ck_assert_str_eq(r.id, FRESH);
+	assert_registered(FRESH);
+}
+END_TEST
+
 /* A DTLS client keeps its credential's id: refused (5.03) while the
- * tombstone says reaping, registered afresh under it once it says reaped,
- * its old subscription gone; the reap's (5) leaves its new entry. */
+ * record is marked, registered afresh under it once (4) deleted it, its
+ * old subscription gone; the reap's (5) leaves its new entry. */
 START_TEST(test_reap_dtls_waits_for_the_end)
 {
 	struct reg r = reg_new(OLD, true);
@@ -725,16 +745,17 @@ START_TEST(test_reap_dtls_waits_for_the_end)
 	reap_client(LEFT);
 	reg_record(&r, OWNER);
 	ck_assert_int_eq(r.code, 3);
+	reg_refused(&r, OWNER);
 	reap_org();
 	reg_record(&r, OWNER);
 	ck_assert_int_eq(r.code, 3);
+	reg_refused(&r, OWNER);
 	reap_subs();
-	reap_tomb();
+	reap_delete();
 	reg_lookup(&r);
 	reg_finish(&r, OWNER);
 	reap_entry(OWNER, LEASE);
 	assert_registered(OLD);
-	ck_assert(!exists(LWM2M_KEY_CLIENT_REAPED, OLD));
 	ck_assert(!exists(LWM2M_KEY_SUB, SUB));
 	ck_assert(!exists(LWM2M_KEY_CLIENT_SUBS, OLD));
 	k(key, LWM2M_KEY_GATEWAY_EXPIRY, OWNER);
@@ -756,19 +777,18 @@ START_TEST(test_reap_blacklist_first)
 }
 END_TEST
 
-/* a sweep that finds the record gone and no tombstone (a reap of the
- * previous version stopped after its record step) still deletes the
- * subscription, and leaves the endpoint index alone */
-START_TEST(test_reap_gone_without_tombstone)
+/* a sweep that finds the record gone (a reap of the previous version
+ * stopped after its record step) still deletes the subscription */
+START_TEST(test_reap_gone_record)
 {
 	char key[128];
 
 	k(key, LWM2M_KEY_CLIENT, OLD);
 	cmd_ok("DEL %s", key);
-	sweep_gone(OWNER);
+	sweep(OWNER);
 	ck_assert(!exists(LWM2M_KEY_SUB, SUB));
 	ck_assert(!exists(LWM2M_KEY_CLIENT_SUBS, OLD));
-	ck_assert(!exists(LWM2M_KEY_CLIENT_REAPED, OLD));
+	ck_assert(!exists(LWM2M_KEY_CLIENT_METRICS, OLD));
 	k(key, LWM2M_KEY_GATEWAY_EXPIRY, OWNER);
 	ck_assert(!in_zset(key, OLD));
 }
@@ -782,13 +802,15 @@ main(void)
 	    {"kept", test_reap_step_1_between_record_and_indexes},
 	    {"fresh", test_reap_lookup_before_record_after_step_1},
 	    {"fresh", test_reap_lookup_before_record_after_step_2},
+	    {"fresh", test_reap_lookup_before_record_after_step_3},
 	    {"fresh", test_reap_lookup_before_record_after_step_4},
 	    {"fresh", test_reap_lookup_between_step_1_and_2},
 	    {"fresh", test_reap_lookup_after_step_2},
 	    {"fresh", test_reap_two_registers},
+	    {"fresh", test_reap_index_without_record},
 	    {"crash", test_reap_crash_after_step_1},
 	    {"crash", test_reap_crash_after_step_1_then_sweep},
-	    {"crash", test_reap_gone_without_tombstone},
+	    {"crash", test_reap_gone_record},
 	    {"dtls", test_reap_dtls_waits_for_the_end},
 	    {"dtls", test_reap_blacklist_first},
 	};

@@ -15,13 +15,6 @@
 /* STRING, set while the client id is blacklisted (DELETE /clients/{id});
  * value: organisation id. */
 #define LWM2M_KEY_CLIENT_BLACKLIST LWM2M_KEY_PREFIX "client:{%s}:blacklisted"
-/* STRING, the reap's tombstone of a client whose record it deleted
- * (docs/redis-schema.md, "Retention"): "reaping <org> <endpoint>" until
- * its last client step, then "reaped" for LWM2M_REAPED_MS.  A Register's
- * takeover never recreates the record under it (a fresh id instead; a
- * DTLS client, whose id is its credential's, once it says "reaped"). */
-#define LWM2M_KEY_CLIENT_REAPED LWM2M_KEY_PREFIX "client:{%s}:reaped"
-#define LWM2M_REAPED_MS 600000
 /* ZSET per organisation: connected clients, score = registered-at ms. */
 #define LWM2M_KEY_ORG_CLIENTS LWM2M_KEY_PREFIX "org:{%lld}:clients"
 /* STRING per organisation and endpoint name: the client id. */
@@ -199,5 +192,10 @@
  * reaped once left + retention has passed (lwm2m_retention.h); gone again
  * when the client registers (the record is replaced) */
 #define LWM2M_CF_LEFT "left"
+/* "1" once the reap of the record has started (docs/redis-schema.md,
+ * "Retention"): the record is deleted when the reap's other steps are done,
+ * and until then a Register's takeover never writes it again (a new id; a
+ * DTLS client, whose id is its credential's, 5.03) */
+#define LWM2M_CF_REAP "reap"
 
 #endif

@@ -8,9 +8,9 @@
  * two leaves the expiry entry, whose lease runs out, and the next sweep
  * takes the reap up again from what it finds.  The client step comes
  * first and decides: a Register that wrote the record before it keeps the
- * client (the reap changes nothing), one after it finds the tombstone and
- * takes a new id (gw_registry.c); the organisation's indexes are changed
- * only after that decision.
+ * client (the reap changes nothing), one after it finds the record marked
+ * (then gone) and takes a new id (gw_registry.c); the organisation's
+ * indexes are changed only after that decision.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,38 +24,38 @@
 #include "lwm2m_redis.h"
 #include "lwm2m_sub.h"
 
-/* (1) KEYS record, metrics, subscription ids, observed paths, observed
- * (broker), observation tokens, tombstone; ARGV left ("": the record must
- * be gone), count, org, endpoint.  0 when the record is registered, or
- * left again since (or, with "", exists): nothing is done.  Else the
- * record (if there, with the same left) becomes the tombstone "reaping
- * <org> <endpoint>", which a Register's takeover never recreates a record
- * under, and the client's keys are deleted; the reply is {1 if the record
- * was there else 0, the tombstone ("" if none), up to count subscription
- * ids}.  The sets of subscription ids empty themselves as (3) deletes each
- * subscription; the path locks expire by themselves (PX). */
+/* (1) KEYS record, subscription ids, metrics, observed paths, observed
+ * (broker), observation tokens; ARGV left ("": the record must be gone),
+ * count.  0 when the record is registered, or left again since (or, with
+ * "", exists): nothing is done.  A record still there (not registered,
+ * the same left, or already marked by a reap that stopped) gets the field
+ * reap = 1, under which a Register's takeover never writes it again; the
+ * reply is {1, up to count subscription ids}.  A record gone: the client's
+ * other keys are deleted (a reap that stopped after (4)) and the reply is
+ * {0, up to count ids}.  The sets of subscription ids empty themselves as
+ * (3) deletes each subscription; the path locks expire by themselves. */
 const char gw_reap_client_lua[] =
-    "local s = redis.call('HMGET', KEYS[1], 'state', 'left')\n"
-    "local t, was = '', 0\n"
-    "if s[1] then\n"
+    "local s = redis.call('HMGET', KEYS[1], 'state', 'left', 'reap')\n"
+    "local ids = redis.call('SRANDMEMBER', KEYS[2], ARGV[2])\n"
+    "if not s[1] then\n"
+    "  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])\n"
+    "  table.insert(ids, 1, 0)\n"
+    "  return ids\n"
+    "end\n"
+    "if s[3] ~= '1' then\n"
     "  if ARGV[1] == '' or s[1] == 'registered' or s[2] ~= ARGV[1] then\n"
     "    return 0\n"
     "  end\n"
-    "  t, was = 'reaping ' .. ARGV[3] .. ' ' .. ARGV[4], 1\n"
-    "  redis.call('SET', KEYS[7], t)\n"
-    "else\n"
-    "  t = redis.call('GET', KEYS[7]) or ''\n"
+    "  redis.call('HSET', KEYS[1], 'reap', '1')\n"
     "end\n"
-    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5], KEYS[6])\n"
-    "local ids = redis.call('SRANDMEMBER', KEYS[3], ARGV[2])\n"
-    "table.insert(ids, 1, t)\n"
-    "table.insert(ids, 1, was)\n"
+    "table.insert(ids, 1, 1)\n"
     "return ids\n";
 
 /* (2) KEYS endpoint index, connected index; ARGV id.  The id leaves the
  * connected index (a leave that stopped before it) and the endpoint index
- * if that still names it.  After (1) no Register can bring the id back
- * (the tombstone), so neither write can undo one. */
+ * if that still names it.  After (1) no Register writes the record again
+ * (the reap field, then no record: gw_takeover_lua), so neither write can
+ * undo one. */
 const char gw_reap_org_lua[] = "redis.call('ZREM', KEYS[2], ARGV[1])\n"
                                "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
                                "  redis.call('DEL', KEYS[1])\n"
@@ -64,7 +64,7 @@ const char gw_reap_org_lua[] = "redis.call('ZREM', KEYS[2], ARGV[1])\n"
 
 /* (5) KEYS expiry set; ARGV id, lease, new score ("": removed).  Only
  * while the entry's score is still the lease: a Register since moved it
- * (a DTLS client registered again once its tombstone said "reaped"). */
+ * (a DTLS client registered again once (4) deleted the record). */
 const char gw_reap_entry_lua[] =
     "local sc = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
     "if not sc or tonumber(sc) ~= tonumber(ARGV[2]) then return 0 end\n"
@@ -82,8 +82,8 @@ struct reap {
 	struct gw_left l;
 	char left[24];  /* l.left in decimal, "" when the record is gone */
 	size_t pending; /* replies of (2) and (3) not in */
-	bool more; /* not done: subscriptions may be left, or a step failed */
-	bool tomb; /* the tombstone says "reaping": (4) flips it */
+	bool more;   /* not done: subscriptions may be left, or a step failed */
+	bool record; /* (1) marked the record: (4) deletes it */
 };
 
 /* one subscription of (3) */
@@ -110,8 +110,38 @@ on_entry(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	warn_failed(reply, "the expiry entry");
 }
 
-/* (4) when every step before it is done, then (5), and the reap is over:
- * both are sent at once, (4) first in Redis's order */
+static void
+on_deleted(struct lwm2m_redis *redis, redisReply *reply, void *arg)
+{
+	struct gw_ctx *gw = arg;
+
+	warn_failed(reply, "the record");
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer > 0) {
+		lwm2m_metrics_inc(gw->m_reaped);
+		gw->reaped_unlogged++;
+	}
+}
+
+/* (4): the record and the client's keys */
+static void
+reap_delete(const struct reap *rp)
+{
+	char keys[5][LWM2M_ID_SIZE + 48];
+	const char *id = rp->l.id;
+
+	snprintf(keys[0], sizeof keys[0], LWM2M_KEY_CLIENT, id);
+	snprintf(keys[1], sizeof keys[1], LWM2M_KEY_CLIENT_METRICS, id);
+	snprintf(keys[2], sizeof keys[2], LWM2M_KEY_CLIENT_OBS_PATHS, id);
+	snprintf(keys[3], sizeof keys[3], LWM2M_KEY_CLIENT_OBSERVED, id);
+	snprintf(keys[4], sizeof keys[4], LWM2M_KEY_CLIENT_OBS, id);
+	lwm2m_redis_cmd(rp->gw->redis, on_deleted, rp->gw, "DEL %s %s %s %s %s",
+	                keys[0], keys[1], keys[2], keys[3], keys[4]);
+	lwm2m_log(LWM2M_LOG_DEBUG, "reaped id=%s org=%lld", id, rp->l.org);
+}
+
+/* (4) once (2) and (3) are done, then (5), and the reap is over: both are
+ * sent at once, (4) first in Redis's order */
 static void
 reap_finish(struct reap *rp)
 {
@@ -119,10 +149,8 @@ reap_finish(struct reap *rp)
 	const char *argv[] = {
 	    "EVAL", gw_reap_entry_lua, "1", key, rp->l.id, lease, score};
 
-	if (rp->tomb && !rp->more) {
-		snprintf(key, sizeof key, LWM2M_KEY_CLIENT_REAPED, rp->l.id);
-		lwm2m_redis_cmd(rp->gw->redis, NULL, NULL,
-		                "SET %s reaped PX %d XX", key, LWM2M_REAPED_MS);
+	if (rp->record && !rp->more) {
+		reap_delete(rp);
 	}
 	snprintf(key, sizeof key, LWM2M_KEY_GATEWAY_EXPIRY, rp->l.owner);
 	snprintf(lease, sizeof lease, "%lld", rp->l.lease);
@@ -247,29 +275,14 @@ on_org(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	reap_step_done(arg, reply);
 }
 
-/* (2), for the organisation and endpoint of the tombstone t ("reaping
- * <org> <endpoint>"); false when t is not one (nothing to do: no
- * tombstone, or one that says "reaped") */
-static bool
-reap_org(struct reap *rp, const char *t)
+/* sends (2) */
+static void
+reap_org(struct reap *rp)
 {
-	static const char prefix[] = "reaping ";
-	char idx[GW_EP_MAX + 64], clients[64], *end;
-	const char *ep;
-	long long org;
+	char idx[GW_EP_MAX + 64], clients[64];
 
-	if (strncmp(t, prefix, sizeof prefix - 1) != 0) {
-		return false;
-	}
-	org = strtoll(t + sizeof prefix - 1, &end, 10);
-	ep = end + 1;
-	if (*end != ' ' || strlen(ep) > GW_EP_MAX) {
-		rp->more = true; /* not ours: left for a closer look */
-		return false;
-	}
-	rp->tomb = true;
-	snprintf(idx, sizeof idx, LWM2M_KEY_ORG_ENDPOINT, org, ep);
-	snprintf(clients, sizeof clients, LWM2M_KEY_ORG_CLIENTS, org);
+	snprintf(idx, sizeof idx, LWM2M_KEY_ORG_ENDPOINT, rp->l.org, rp->l.ep);
+	snprintf(clients, sizeof clients, LWM2M_KEY_ORG_CLIENTS, rp->l.org);
 	rp->pending++;
 	if (lwm2m_redis_cmd(rp->gw->redis, on_org, rp, "EVAL %s 2 %s %s %s",
 	                    gw_reap_org_lua, idx, clients,
@@ -277,21 +290,19 @@ reap_org(struct reap *rp, const char *t)
 		rp->pending--;
 		rp->more = true;
 	}
-	return true;
 }
 
-/* (1) answered: the client's keys are gone and the tombstone set (or it
- * came back: nothing more to do, its Register moved the entry) */
+/* (1) answered: the record marked (or gone, or registered again: nothing
+ * more to do, its Register moved the entry) */
 static void
 on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 {
 	struct reap *rp = arg;
-	redisReply *const *e;
 
 	if (reply == NULL ||
 	    (reply->type != REDIS_REPLY_INTEGER &&
-	     (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2))) {
-		warn_failed(reply, "the client's keys");
+	     (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0))) {
+		warn_failed(reply, "the client's record");
 		free(rp);
 		return;
 	}
@@ -301,19 +312,14 @@ on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		free(rp);
 		return;
 	}
-	e = reply->element;
-	if (e[0]->type == REDIS_REPLY_INTEGER && e[0]->integer == 1) {
-		lwm2m_metrics_inc(rp->gw->m_reaped);
-		rp->gw->reaped_unlogged++;
-		lwm2m_log(LWM2M_LOG_DEBUG, "reaped id=%s org=%lld", rp->l.id,
-		          rp->l.org);
-	}
+	rp->record = reply->element[0]->type == REDIS_REPLY_INTEGER &&
+	             reply->element[0]->integer == 1;
 	rp->pending = 1; /* held until every step is sent */
-	rp->more = reply->elements - 2 >= GW_REAP_SUBS;
-	if (e[1]->type == REDIS_REPLY_STRING) {
-		reap_org(rp, e[1]->str);
+	rp->more = reply->elements - 1 >= GW_REAP_SUBS;
+	if (rp->record) {
+		reap_org(rp);
 	}
-	reap_subs(rp, e + 2, reply->elements - 2);
+	reap_subs(rp, reply->element + 1, reply->elements - 1);
 	reap_step_done(rp, reply);
 }
 
@@ -321,26 +327,23 @@ on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 static void
 reap_client(struct reap *rp)
 {
-	char keys[7][LWM2M_ID_SIZE + 48], count[8], org[24];
-	const char *argv[] = {"EVAL",   gw_reap_client_lua,
-	                      "7",      keys[0],
-	                      keys[1],  keys[2],
-	                      keys[3],  keys[4],
-	                      keys[5],  keys[6],
-	                      rp->left, count,
-	                      org,      rp->l.ep};
+	char keys[6][LWM2M_ID_SIZE + 48], count[8];
+	const char *argv[] = {"EVAL",  gw_reap_client_lua,
+	                      "6",     keys[0],
+	                      keys[1], keys[2],
+	                      keys[3], keys[4],
+	                      keys[5], rp->left,
+	                      count};
 	const char *id = rp->l.id;
 
 	snprintf(keys[0], sizeof keys[0], LWM2M_KEY_CLIENT, id);
-	snprintf(keys[1], sizeof keys[1], LWM2M_KEY_CLIENT_METRICS, id);
-	snprintf(keys[2], sizeof keys[2], LWM2M_KEY_CLIENT_SUBS, id);
+	snprintf(keys[1], sizeof keys[1], LWM2M_KEY_CLIENT_SUBS, id);
+	snprintf(keys[2], sizeof keys[2], LWM2M_KEY_CLIENT_METRICS, id);
 	snprintf(keys[3], sizeof keys[3], LWM2M_KEY_CLIENT_OBS_PATHS, id);
 	snprintf(keys[4], sizeof keys[4], LWM2M_KEY_CLIENT_OBSERVED, id);
 	snprintf(keys[5], sizeof keys[5], LWM2M_KEY_CLIENT_OBS, id);
-	snprintf(keys[6], sizeof keys[6], LWM2M_KEY_CLIENT_REAPED, id);
 	snprintf(count, sizeof count, "%d", GW_REAP_SUBS);
-	snprintf(org, sizeof org, "%lld", rp->l.org);
-	if (lwm2m_redis_cmdargv(rp->gw->redis, on_client, rp, 14, argv, NULL) !=
+	if (lwm2m_redis_cmdargv(rp->gw->redis, on_client, rp, 11, argv, NULL) !=
 	    LWM2M_OK) {
 		free(rp);
 	}

@@ -226,9 +226,9 @@ attach(struct op *op, struct gw_device *d, bool registered)
  *    (an entry whose record is missing is dropped by the sweep);
  * 3. client slot: the record (a plain HSET for a new endpoint; else the
  *    takeover script: blacklist check, previous owner, record replaced;
- *    an id whose record the reap deleted, its tombstone, is never written
- *    again: register_reaped points the index at a new id, gw_reclaim_lua,
- *    and the Register starts again from its answer);
+ *    a record the reap has marked, or without DTLS one that is missing,
+ *    is never written again: register_reaped points the index at a new
+ *    id, gw_reclaim_lua, and the Register starts again from its answer);
  * 4. org slot: ZADD org:{o}:clients (and the index re-pointed if needed);
  * 5. the previous owner's slot: its expiry entry removed;
  * 6. org slot: EXISTS org:{o}:subs, after the record on the same
@@ -252,22 +252,20 @@ attach(struct op *op, struct gw_device *d, bool registered)
 	    "objs", "reg", "upd", "exp", "gw", "state", "sec", "extra"
 #define REG_VALUES 18
 
-/* KEYS client record, its blacklist entry, its reap's tombstone; ARGV the
- * record's values in REG_FIELDS order.  Returns {0, ""} for a blacklisted
- * id, {2, ""} for an id the reap has deleted (or is deleting: the
- * tombstone), {3, ""} for that of a DTLS client (sec 1, whose id is its
- * credential's) while the tombstone still says "reaping" (nothing written
- * in these three), else {1, previous owner or ""} once the record is
- * replaced (a DTLS client's "reaped" tombstone deleted); like send_record,
- * it leaves out the fields at their default (d, as reg_defaults), so a
- * record is the same whichever path wrote it. */
+/* KEYS client record, its blacklist entry; ARGV the record's values in
+ * REG_FIELDS order.  Returns {0, ""} for a blacklisted id; {2, ""} for an
+ * id whose record the reap has marked (LWM2M_CF_REAP) or, for a client
+ * without DTLS, whose record is missing (reaped: the endpoint index named
+ * it, see register_reaped); {3, ""} for a DTLS client's (sec 1: its id is
+ * its credential's) marked record; nothing is written in these three.
+ * Else {1, previous owner or ""} once the record is replaced; like
+ * send_record, it leaves out the fields at their default (d, as
+ * reg_defaults), so a record is the same whichever path wrote it. */
 const char gw_takeover_lua[] =
-    "if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then\n"
-    "  if redis.call('EXISTS', KEYS[2]) == 1 then return {0, ''} end\n"
-    "  if ARGV[17] ~= '1' then return {2, ''} end\n"
-    "  if redis.call('GET', KEYS[3]) ~= 'reaped' then return {3, ''} end\n"
-    "  redis.call('DEL', KEYS[3])\n"
-    "end\n"
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return {0, ''} end\n"
+    "local r = redis.call('HMGET', KEYS[1], 'gw', 'reap')\n"
+    "if r[2] then return {ARGV[17] == '1' and 3 or 2, ''} end\n"
+    "if not r[1] and ARGV[17] ~= '1' then return {2, ''} end\n"
     "local f = {'ep', 'org', 'addr', 'lt', 'b', 'q', 'lwm2m', 'sms',\n"
     "  'root', 'ct', 'objs', 'reg', 'upd', 'exp', 'gw', 'state', 'sec',\n"
     "  'extra'}\n"
@@ -277,7 +275,7 @@ const char gw_takeover_lua[] =
     "for i = 1, #f do\n"
     "  if d[f[i]] ~= ARGV[i] then a[#a + 1] = f[i] a[#a + 1] = ARGV[i] end\n"
     "end\n"
-    "local old = redis.call('HGET', KEYS[1], 'gw') or ''\n"
+    "local old = r[1] or ''\n"
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('HSET', KEYS[1], unpack(a))\n"
     "return {1, old}\n";
@@ -492,18 +490,14 @@ send_takeover(struct op *op, const struct reg_buf *b, bool by_body)
 {
 	struct gw_ctx *gw = op->gw;
 	bool sha = !by_body && gw->reg_sha[0] != '\0';
-	char black[LWM2M_ID_SIZE + 48], tomb[LWM2M_ID_SIZE + 48];
-	const char *argv[6 + REG_VALUES] = {sha ? "EVALSHA" : "EVAL",
+	char black[LWM2M_ID_SIZE + 48];
+	const char *argv[5 + REG_VALUES] = {sha ? "EVALSHA" : "EVAL",
 	                                    sha ? gw->reg_sha : gw_takeover_lua,
-	                                    "3",
-	                                    b->client,
-	                                    black,
-	                                    tomb};
+	                                    "2", b->client, black};
 
 	snprintf(black, sizeof black, LWM2M_KEY_CLIENT_BLACKLIST, op->rec.id);
-	snprintf(tomb, sizeof tomb, LWM2M_KEY_CLIENT_REAPED, op->rec.id);
-	record_values(gw, &op->rec, b, argv + 6);
-	step_argv(op, on_takeover, 6 + REG_VALUES, argv);
+	record_values(gw, &op->rec, b, argv + 5);
+	step_argv(op, on_takeover, 5 + REG_VALUES, argv);
 }
 
 static void on_reg_subs(struct lwm2m_redis *redis, redisReply *reply,
@@ -651,19 +645,29 @@ on_claim(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 }
 
-/* The takeover found op->rec.id reaped (its tombstone): the record is
- * not recreated under it.  A DTLS client, whose id is its credential's,
- * waits for the end of the reap (5.03 with Max-Age); any other Register
- * points the endpoint index away from the reaped id and starts again from
- * the lookup, as on_claim: under a new id, or the one another Register
- * just set.  The expiry entry of step 2 stays: the sweep finds the record
- * gone and drops it (docs/redis-schema.md, "Retention"). */
+/* The takeover found op->rec.id reaped (its record marked by the reap, or
+ * without DTLS missing): the record is not written under it.  A DTLS
+ * client, whose id is its credential's, waits for the end of the reap
+ * (5.03 with Max-Age; the record is then gone and written afresh); any
+ * other Register points the endpoint index away from the reaped id and
+ * starts again from the lookup, as on_claim: under a new id, or the one
+ * another Register just set.  A record missing under an id the index named
+ * is also what a Register that stopped between its steps 1 and 3 leaves:
+ * that id was never answered, so a new one costs nothing.  The expiry
+ * entry of step 2 is made due now: the sweep finds the record marked (a
+ * reap that stopped: it finishes it) or gone (it drops the entry);
+ * docs/redis-schema.md, "Retention". */
 static void
 register_reaped(struct op *op)
 {
 	const char *argv[] = {"EVAL",  gw_reclaim_lua, "1",
 	                      op->idx, op->rec.id,     op->new_id};
+	char now[24];
 
+	/* due at once: the sweep finishes a reap that stopped (or drops the
+	 * entry), rather than when this Register's step 2 said */
+	put_ll(now, (long long)lwm2m_now_ms());
+	BATCH(op->gw, "ZADD %s %s %s", op->gw->reg_expiry_key, now, op->rec.id);
 	if (op->reaping) {
 		lwm2m_log(LWM2M_LOG_NOTICE,
 		          "register id=%s: its record is being reaped, "

@@ -10,7 +10,7 @@ same endpoint registers again under a new id and is read through REST.
 TestRetentionCrash (an hour, so nothing is due by itself): the states a
 crash between the reap's steps leaves, made by hand (entries moved into
 the past), and the next sweep finishing the job; a Register of the
-endpoint in such a state (the record deleted, the tombstone written, the
+endpoint in such a state (the record marked by the reap's first step, the
 endpoint index still naming the id) gets a new id and the old one is
 reaped whole; a client that registered again before its retention ended
 is never reaped; a record that left before retention existed (no `left`)
@@ -54,16 +54,10 @@ class RetentionCase(ServiceTestCase):
         return self.redis.hgetall(self.rec_key(cid))
 
     def client_keys(self, cid):
-        """Every key of the client's slot but its blacklist entry and the
-        reap's tombstone."""
+        """Every key of the client's slot but its blacklist entry."""
         keys = self.redis.keys("lwds:v2:client:{%s}*" % cid)
         keys += self.redis.keys("lwds:v2:obs:{%s}" % cid)
-        return sorted(k for k in keys if not k.endswith(":blacklisted")
-                      and not k.endswith(":reaped"))
-
-    @staticmethod
-    def tomb_key(cid):
-        return "lwds:v2:client:{%s}:reaped" % cid
+        return sorted(k for k in keys if not k.endswith(":blacklisted"))
 
     def expiry_score(self, cid):
         s = self.redis.command("ZSCORE", "lwds:v2:gw:{%s}:expiry"
@@ -104,17 +98,8 @@ class RetentionCase(ServiceTestCase):
         self.assertEqual(self.redis.command(
             "GET", "lwds:v2:{deliveries}:filter:" + sid), b"deleted")
 
-    def assert_reaped(self, cid, ep, sids, tomb=True):
-        """Everything of cid is gone but its tombstone, which says
-        "reaped" and expires (none after a reap of the previous version:
-        tomb False); sids were its subscriptions."""
-        if tomb:
-            self.assertEqual(self.redis.command("GET", self.tomb_key(cid)),
-                             b"reaped")
-            ttl = self.redis.command("PTTL", self.tomb_key(cid))
-            self.assertTrue(0 < ttl <= 600000, ttl)
-        else:
-            self.assertEqual(self.redis.keys(self.tomb_key(cid)), [])
+    def assert_reaped(self, cid, ep, sids):
+        """Everything of cid is gone; sids were its subscriptions."""
         self.assertEqual(self.api.get("/clients/" + cid,
                                       self.token).status, 404)
         self.assertEqual(self.client_keys(cid), [])
@@ -330,21 +315,17 @@ class TestRetentionCrash(RetentionCase):
         self.redis.command("ZADD", "lwds:v2:gw:{%s}:expiry" % self.svc.gw_id,
                            now - 10000, cid)
 
-    def after_step_1(self, cid, ep):
-        """The state the reap's step 1 leaves: the record and the client's
-        keys deleted, the tombstone written (one slot per command:
-        test_redis_cluster runs this module)."""
-        self.redis.command("DEL", self.rec_key(cid))
-        self.redis.command("DEL", "lwds:v2:client:{%s}:metrics" % cid)
-        self.redis.command("SET", self.tomb_key(cid), "reaping 0 " + ep)
+    def after_step_1(self, cid):
+        """The state the reap's step 1 leaves: the record marked."""
+        self.redis.command("HSET", self.rec_key(cid), "reap", "1")
 
     def test_after_step_1(self):
-        """Endpoint index and subscriptions still there: the sweep finds
-        the record gone and finishes from the tombstone."""
+        """Record (marked), endpoint index and subscriptions still there:
+        the sweep reaps the marked record."""
         cid, sids = self.left_client("ret-crash-1", 2)
-        self.after_step_1(cid, "ret-crash-1")
+        self.after_step_1(cid)
         self.assertEqual(self.index("ret-crash-1"), cid)
-        self.make_due(cid, record=False)
+        self.make_due(cid)
         wait_until(lambda: self.expiry_score(cid) is None, 30, 0.1,
                    "the reap of %s finished" % cid)
         self.assert_reaped(cid, "ret-crash-1", sids)
@@ -352,47 +333,52 @@ class TestRetentionCrash(RetentionCase):
 
     def test_after_step_2(self):
         cid, sids = self.left_client("ret-crash-2", 2)
-        self.after_step_1(cid, "ret-crash-2")
+        self.after_step_1(cid)
         self.redis.command("DEL", "lwds:v2:org:{0}:ep:ret-crash-2")
         self.assertEqual(self.api.get("/subscriptions/" + sids[0],
                                       self.token).status, 200)
-        self.make_due(cid, record=False)
+        self.make_due(cid)
         wait_until(lambda: self.expiry_score(cid) is None, 30, 0.1,
                    "the reap of %s finished" % cid)
         self.assert_reaped(cid, "ret-crash-2", sids)
 
     def test_after_step_3_one_subscription_left(self):
         cid, sids = self.left_client("ret-crash-3", 2)
-        self.after_step_1(cid, "ret-crash-3")
+        self.after_step_1(cid)
         self.redis.command("DEL", "lwds:v2:org:{0}:ep:ret-crash-3")
         self.assertEqual(self.api.delete("/subscriptions/" + sids[0],
                                          self.token).status, 204)
-        self.make_due(cid, record=False)
+        self.make_due(cid)
         wait_until(lambda: self.expiry_score(cid) is None, 30, 0.1,
                    "the reap of %s finished" % cid)
         self.assert_reaped(cid, "ret-crash-3", sids)
 
-    def test_record_gone_without_tombstone(self):
-        """A reap of the previous version stopped after its record step
-        (index and record deleted, no tombstone): the sweep still deletes
-        the subscriptions, then the entry."""
+    def test_after_step_4_or_a_previous_version(self):
+        """Record and index deleted, subscriptions left (a reap of the
+        previous version stopped after its record step): the sweep finds
+        the record gone and still deletes the subscriptions, then the
+        entry."""
         cid, sids = self.left_client("ret-crash-5", 2)
         self.redis.command("DEL", "lwds:v2:org:{0}:ep:ret-crash-5")
         self.redis.command("DEL", self.rec_key(cid))
         self.make_due(cid, record=False)
         wait_until(lambda: self.expiry_score(cid) is None, 30, 0.1,
                    "the reap of %s finished" % cid)
-        self.assert_reaped(cid, "ret-crash-5", sids, tomb=False)
+        self.assert_reaped(cid, "ret-crash-5", sids)
 
     def test_register_after_step_1_gets_a_new_id(self):
         """The race of a Register with its own client's reap: the index
         still names the id the reap has started on; the takeover finds the
-        tombstone, the Register points the index at a new id and answers
-        with it; the sweep then reaps the old id whole."""
+        record marked, the Register points the index at a new id and
+        answers with it, and makes the old id's entry due: the sweep then
+        reaps the old id whole."""
         c, _, cid = self.register("ret-race", lt=300, payload=PAYLOAD)
         sids = [self.subscribe(cid)]
         self.assertEqual(c.request("DELETE", "rd/" + cid).code_str, "2.02")
-        self.after_step_1(cid, "ret-race")
+        self.make_due(cid)
+        self.redis.command("ZADD", "lwds:v2:gw:{%s}:expiry" % self.svc.gw_id,
+                           int(time.time() * 1000) + 3600 * 1000, cid)
+        self.after_step_1(cid)
         _, _, again = self.register("ret-race", lt=300, payload=PAYLOAD,
                                     client=c)
         self.assertNotEqual(again, cid)
@@ -400,7 +386,6 @@ class TestRetentionCrash(RetentionCase):
         self.assertEqual(self.record(again)["state"], "registered")
         self.assertEqual(self.api.get("/clients/" + again,
                                       self.token).status, 200)
-        self.make_due(cid, record=False)
         wait_until(lambda: self.expiry_score(cid) is None, 30, 0.1,
                    "the reap of %s finished" % cid)
         self.assert_reaped(cid, "ret-race", sids)
