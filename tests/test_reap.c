@@ -8,8 +8,7 @@
  * and nothing of the old one left (no record, subscription, index entry
  * or expiry entry).
  *
- * The reap's steps: (1) client script (the record marked, the client's
- * other keys deleted), (2)
+ * The reap's steps: (1) client script (the record marked), (2)
  * organisation script, (3) the subscription delete, (4) the record's DEL,
  * (5) the expiry entry.
  * The Register's: R1 the endpoint index (SET NX GET), R3 the expiry entry
@@ -270,10 +269,15 @@ reap_subs(void)
 static void
 reap_delete(void)
 {
-	char key[128];
+	char keys[5][128];
 
-	k(key, LWM2M_KEY_CLIENT, OLD);
-	cmd_ok("DEL %s", key);
+	k(keys[0], LWM2M_KEY_CLIENT, OLD);
+	k(keys[1], LWM2M_KEY_CLIENT_METRICS, OLD);
+	k(keys[2], LWM2M_KEY_CLIENT_OBS_PATHS, OLD);
+	k(keys[3], LWM2M_KEY_CLIENT_OBSERVED, OLD);
+	k(keys[4], LWM2M_KEY_CLIENT_OBS, OLD);
+	cmd_ok("DEL %s %s %s %s %s", keys[0], keys[1], keys[2], keys[3],
+	       keys[4]);
 }
 
 /* (5) on the entry of OLD in owner's set, held with score lease */

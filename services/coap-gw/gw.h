@@ -603,18 +603,17 @@ void gw_registry_leave(struct gw_ctx *gw, const struct gw_left *l);
  * single-slot idempotent steps (docs/redis-schema.md, "Retention"):
  * (1) client: gw_reap_client_lua, if the record is still not registered
  * with the same left: the record marked (LWM2M_CF_REAP), under which no
- * Register's takeover writes it again, the client's other keys (not its
- * blacklist entry) deleted, and up to GW_REAP_SUBS of its subscription
- * ids returned (registered again: nothing else happens);
+ * Register's takeover writes it again, and up to GW_REAP_SUBS of its
+ * subscription ids returned (registered again: nothing else happens);
  * (2) organisation: gw_reap_org_lua, the id out of the connected index and
  * the endpoint index if that names it; (3) each subscription deleted as
  * DELETE /subscriptions does (lwm2m_sub_delete); (4) client: DEL of the
- * record, once (2) and (3) are done; (5) gateway: gw_reap_entry_lua, the expiry
- * entry removed if its score is still l->lease (moved to now, for the next
- * sweep, when the client may have more subscriptions or a step failed: (4)
- * waits for that sweep).  A crash between steps leaves the entry, which comes
- * due again when its lease ends, and the marked record, which the sweep reaps.
- */
+ * record and the client's keys (not its blacklist entry), once (2) and (3)
+ * are done; (5) gateway: gw_reap_entry_lua, the expiry entry removed if
+ * its score is still l->lease (moved to now, for the next sweep, when the
+ * client may have more subscriptions or a step failed: (4) waits for that
+ * sweep).  A crash between steps leaves the entry, which comes due again
+ * when its lease ends, and the marked record, which the sweep reaps. */
 #define GW_REAP_SUBS 32
 void gw_reap_start(struct gw_ctx *gw, const struct gw_left *l);
 

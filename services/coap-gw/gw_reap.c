@@ -27,23 +27,28 @@
 /* (1) KEYS record, subscription ids, metrics, observed paths, observed
  * (broker), observation tokens; ARGV left ("": the record must be gone),
  * count.  0 when the record is registered, or left again since (or, with
- * "", exists): nothing is done.  Else the client's keys but the record are
- * deleted, and a record still there (not registered, the same left, or
- * already marked by a reap that stopped) gets the field reap = 1, under
- * which a Register's takeover never writes it again (gw_takeover_lua);
- * the reply is {1 if the record is there else 0, up to count subscription
- * ids}.  The sets of subscription ids empty themselves as (3) deletes each
- * subscription; the path locks expire by themselves. */
+ * "", exists): nothing is done.  A record still there (not registered,
+ * the same left, or already marked by a reap that stopped) gets the field
+ * reap = 1, under which a Register's takeover never writes it again; the
+ * reply is {1, up to count subscription ids}.  A record gone: the client's
+ * other keys are deleted (a reap that stopped after (4)) and the reply is
+ * {0, up to count ids}.  The sets of subscription ids empty themselves as
+ * (3) deletes each subscription; the path locks expire by themselves. */
 const char gw_reap_client_lua[] =
     "local s = redis.call('HMGET', KEYS[1], 'state', 'left', 'reap')\n"
-    "if s[1] and ARGV[1] == '' then return 0 end\n"
-    "if s[1] and s[3] ~= '1' then\n"
-    "  if s[1] == 'registered' or s[2] ~= ARGV[1] then return 0 end\n"
+    "local ids = redis.call('SRANDMEMBER', KEYS[2], ARGV[2])\n"
+    "if not s[1] then\n"
+    "  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])\n"
+    "  table.insert(ids, 1, 0)\n"
+    "  return ids\n"
+    "end\n"
+    "if s[3] ~= '1' then\n"
+    "  if ARGV[1] == '' or s[1] == 'registered' or s[2] ~= ARGV[1] then\n"
+    "    return 0\n"
+    "  end\n"
     "  redis.call('HSET', KEYS[1], 'reap', '1')\n"
     "end\n"
-    "redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])\n"
-    "local ids = redis.call('SRANDMEMBER', KEYS[2], ARGV[2])\n"
-    "table.insert(ids, 1, s[1] and 1 or 0)\n"
+    "table.insert(ids, 1, 1)\n"
     "return ids\n";
 
 /* (2) KEYS endpoint index, connected index; ARGV id.  The id leaves the
@@ -118,14 +123,21 @@ on_deleted(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 	}
 }
 
-/* (4): the record */
+/* (4): the record and the client's keys */
 static void
 reap_delete(const struct reap *rp)
 {
-	lwm2m_redis_cmd(rp->gw->redis, on_deleted, rp->gw,
-	                "DEL " LWM2M_KEY_CLIENT, rp->l.id);
-	lwm2m_log(LWM2M_LOG_DEBUG, "reaped id=%s org=%lld", rp->l.id,
-	          rp->l.org);
+	char keys[5][LWM2M_ID_SIZE + 48];
+	const char *id = rp->l.id;
+
+	snprintf(keys[0], sizeof keys[0], LWM2M_KEY_CLIENT, id);
+	snprintf(keys[1], sizeof keys[1], LWM2M_KEY_CLIENT_METRICS, id);
+	snprintf(keys[2], sizeof keys[2], LWM2M_KEY_CLIENT_OBS_PATHS, id);
+	snprintf(keys[3], sizeof keys[3], LWM2M_KEY_CLIENT_OBSERVED, id);
+	snprintf(keys[4], sizeof keys[4], LWM2M_KEY_CLIENT_OBS, id);
+	lwm2m_redis_cmd(rp->gw->redis, on_deleted, rp->gw, "DEL %s %s %s %s %s",
+	                keys[0], keys[1], keys[2], keys[3], keys[4]);
+	lwm2m_log(LWM2M_LOG_DEBUG, "reaped id=%s org=%lld", id, rp->l.org);
 }
 
 /* (4) once (2) and (3) are done, then (5), and the reap is over: both are
