@@ -31,24 +31,22 @@
  * the same left, or already marked by a reap that stopped) gets the field
  * reap = 1, under which a Register's takeover never writes it again; the
  * reply is {1, up to count subscription ids}.  A record gone: the client's
- * other keys are deleted (a reap that stopped after (4)) and the reply is
- * {0, up to count ids}.  The sets of subscription ids empty themselves as
- * (3) deletes each subscription; the path locks expire by themselves. */
+ * other keys are deleted (written again since by a late writer) and the
+ * reply is {0, up to count ids}.  The sets of subscription ids empty
+ * themselves as (3) deletes each subscription; the path locks expire by
+ * themselves. */
 const char gw_reap_client_lua[] =
     "local s = redis.call('HMGET', KEYS[1], 'state', 'left', 'reap')\n"
-    "local ids = redis.call('SRANDMEMBER', KEYS[2], ARGV[2])\n"
     "if not s[1] then\n"
     "  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])\n"
-    "  table.insert(ids, 1, 0)\n"
-    "  return ids\n"
-    "end\n"
-    "if s[3] ~= '1' then\n"
-    "  if ARGV[1] == '' or s[1] == 'registered' or s[2] ~= ARGV[1] then\n"
-    "    return 0\n"
-    "  end\n"
+    "elseif ARGV[1] == '' then\n"
+    "  return 0\n"
+    "elseif s[3] ~= '1' then\n"
+    "  if s[1] == 'registered' or s[2] ~= ARGV[1] then return 0 end\n"
     "  redis.call('HSET', KEYS[1], 'reap', '1')\n"
     "end\n"
-    "table.insert(ids, 1, 1)\n"
+    "local ids = redis.call('SRANDMEMBER', KEYS[2], ARGV[2])\n"
+    "table.insert(ids, 1, s[1] and 1 or 0)\n"
     "return ids\n";
 
 /* (2) KEYS endpoint index, connected index; ARGV id.  The id leaves the
