@@ -654,9 +654,11 @@ on_claim(struct lwm2m_redis *redis, redisReply *reply, void *arg)
  * another Register just set.  A record missing under an id the index named
  * is also what a Register that stopped between its steps 1 and 3 leaves:
  * that id was never answered, so a new one costs nothing.  The expiry
- * entry of step 2 is made due now: the sweep finds the record marked (a
- * reap that stopped: it finishes it) or gone (it drops the entry);
- * docs/redis-schema.md, "Retention". */
+ * entry of step 2 is made due now: the sweep finds the record gone (it
+ * drops the entry) or marked: in the set of the gateway the record names
+ * it finishes a reap that stopped; in another's it drops the entry, and
+ * the owner's own entry comes due when its lease ends (docs/redis-schema.md,
+ * "Register against the reap"). */
 static void
 register_reaped(struct op *op)
 {
