@@ -71,6 +71,7 @@
 #define API_MT_ACCESSKEYS "application/vnd.imgtec.accesskeys"
 #define API_MT_ACCESSKEY "application/vnd.imgtec.accesskey"
 #define API_MT_CONFIGURATION "application/vnd.imgtec.configuration"
+#define API_MT_BOOTSTRAP "application/vnd.imgtec.bootstrap"
 #define API_MT_CLIENTS "application/vnd.imgtec.clients"
 #define API_MT_CLIENT "application/vnd.imgtec.client"
 #define API_MT_IDENTITIES "application/vnd.imgtec.identities"
@@ -152,6 +153,7 @@ struct api_neg {
 	enum api_fmt fmt;
 	bool star;      /* some Accept value contained "*" "/" "*" */
 	bool suffixed;  /* the deciding piece ended in "+json"/"+xml" */
+	bool named;     /* an Accept piece ended in json/xml (no star) */
 };
 
 /* api_negotiate applies the spec 1.4 algorithm to the n Accept header
@@ -333,6 +335,10 @@ struct api_body {
 	xmlDocPtr xml;         /* XML: the document */
 };
 
+/* api_body_type: whether content_type is one of the JSON or XML types
+ * api_body_parse accepts, and which (ret_fmt). */
+bool api_body_type(const char *content_type, enum api_fmt *ret_fmt);
+
 /* api_body_parse parses buf as JSON or XML according to content_type
  * (application/json, text/json, application/x+json, and the xml forms).
  * LWM2M_EDENIED: unsupported media type (415); LWM2M_ELIMIT: a limit;
@@ -371,6 +377,7 @@ struct api_req {
 	size_t n_params;
 	bool authed;
 	struct api_token token;    /* valid when authed */
+	const char *auth_error;    /* static: why a token was refused (401) */
 	long long org;             /* token org when authed, else -1 */
 	uint8_t *body;             /* NUL-terminated copy, or NULL */
 	size_t body_len;
@@ -418,6 +425,10 @@ void api_reply_body(struct api_req *r, int status, const char *content_type,
 /* api_reply_header adds a response header (e.g. Location, Retry-After) to
  * the reply r will send; call it before the reply. */
 void api_reply_header(struct api_req *r, const char *name, const char *value);
+
+/* api_reply_location adds "Location: <base URL><path>" (201 and 202
+ * answers name what they created). */
+void api_reply_location(struct api_req *r, const char *path);
 
 /* api_reply_error sends an error body (spec 1.8) naming the problem. */
 void api_reply_error(struct api_req *r, int status, const char *fmt, ...)
@@ -471,6 +482,8 @@ void api_list_fetch(struct api_req *r, const char *zset_key,
 /* ---- handlers (api_routes.c lists them) --------------------------------- */
 void api_root_get(struct api_req *r);
 void api_versions_get(struct api_req *r);
+void api_configuration_get(struct api_req *r);
+void api_bootstrap_get(struct api_req *r);
 void api_token_post(struct api_req *r);
 void api_accesskeys_list(struct api_req *r);
 void api_accesskeys_create(struct api_req *r);

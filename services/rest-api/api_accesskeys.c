@@ -137,6 +137,7 @@ on_stored(struct api_req *r, redisReply *reply, void *arg)
 {
 	struct ak_state *s = r->data;
 	struct api_doc *doc;
+	char path[128];
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
 		api_reply_error(r, 503, "storage unavailable");
@@ -151,6 +152,8 @@ on_stored(struct api_req *r, redisReply *reply, void *arg)
 	api_doc_string(doc, "Key", s->key);
 	api_doc_string(doc, "Secret", s->secret);
 	key_links(doc, s->key);
+	snprintf(path, sizeof path, "/accesskeys/%s", s->key);
+	api_reply_location(r, path);
 	api_reply_doc(r, 201, doc, API_MT_ACCESSKEY);
 }
 
@@ -267,7 +270,9 @@ param_key(struct api_req *r, struct ak_state *s)
 	    (n = strlen(s->key)) == 0 ||
 	    strspn(s->key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	                   "0123456789-_") != n) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404,
+		                "no such access key: an access key is "
+		                "URL-safe base64");
 		return false;
 	}
 	return true;
@@ -299,7 +304,8 @@ on_get(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, reply)) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "no access key %s in this organisation",
+		                s->key);
 		return;
 	}
 	doc = api_req_doc(r, "AccessKey");
@@ -350,7 +356,8 @@ on_put_owner(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, reply)) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "no access key %s in this organisation",
+		                s->key);
 		return;
 	}
 	if (api_redis_cmd(r, on_done, NULL,
@@ -390,7 +397,8 @@ on_delete_owner(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, reply)) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "no access key %s in this organisation",
+		                s->key);
 		return;
 	}
 	/* Tokens carry the key: once it is gone they stop working. */

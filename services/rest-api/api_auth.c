@@ -20,11 +20,14 @@
 
 /* ---- per-request token check -------------------------------------------- */
 
+/* auth_fail refuses r's token (why: a static text for the 401's
+ * WWW-Authenticate, NULL when no bearer token was presented). */
 static void
-auth_fail(struct api_req *r)
+auth_fail(struct api_req *r, const char *why)
 {
 	r->authed = false;
 	r->org = -1;
+	r->auth_error = why;
 	if (r->route->auth == API_AUTH_OPTIONAL) {
 		r->auth_done(r);
 	} else {
@@ -47,12 +50,35 @@ on_key_org(struct api_req *r, redisReply *reply, void *arg)
 	if (reply == NULL || reply->type != REDIS_REPLY_STRING ||
 	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
 	    org != r->token.org) {
-		auth_fail(r);
+		auth_fail(r, "the access key of this token was deleted");
 		return;
 	}
 	r->authed = true;
 	r->org = org;
 	r->auth_done(r);
+}
+
+/* Why jwt was refused with err (api_jwt_verify_access's result). */
+static const char *
+token_error(const struct api_req *r, const char *jwt, lwm2m_err err)
+{
+	struct api_token tok;
+
+	switch (err) {
+	case LWM2M_ETIMEDOUT:
+		return "the access token has expired; get a new one from "
+		       "POST /oauth/token";
+	case LWM2M_EDENIED:
+		err = api_jwt_verify(r->api->signing_key,
+		                     r->api->signing_key_len, jwt, strlen(jwt),
+		                     lwm2m_now_ms() / 1000, true, &tok);
+		if (err == LWM2M_OK || err == LWM2M_ETIMEDOUT) {
+			return "this is a refresh token; send the access_token";
+		}
+		return "the token's signature does not verify";
+	default:
+		return "the bearer token is not a valid JWT";
+	}
 }
 
 void
@@ -64,17 +90,20 @@ api_auth_check(struct api_req *r, void (*done)(struct api_req *r))
 
 	r->auth_done = done;
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
-		auth_fail(r);
+		auth_fail(r, h == NULL ? NULL
+		                       : "expected Authorization: Bearer "
+		                         "<access_token>");
 		return;
 	}
 	h += 7;
 	while (*h == ' ') {
 		h++;
 	}
-	if (api_jwt_verify_access(
-	        api->jwt_cache, api->signing_key, api->signing_key_len, h,
-	        strlen(h), lwm2m_now_ms() / 1000, &r->token) != LWM2M_OK) {
-		auth_fail(r);
+	err = api_jwt_verify_access(api->jwt_cache, api->signing_key,
+	                            api->signing_key_len, h, strlen(h),
+	                            lwm2m_now_ms() / 1000, &r->token);
+	if (err != LWM2M_OK) {
+		auth_fail(r, token_error(r, h, err));
 		return;
 	}
 	err = api_redis_cmd(r, on_key_org, NULL, "HGET " LWM2M_KEY_ACCESSKEY
@@ -155,7 +184,7 @@ on_password_key(struct api_req *r, redisReply *reply, void *arg)
 	    CRYPTO_memcmp(reply->element[1]->str, t->secret_hash, 64) != 0) {
 		lwm2m_log(LWM2M_LOG_INFO, "req=%llu: login refused",
 		          (unsigned long long)r->id);
-		api_reply_status(r, 401);
+		api_reply_error(r, 401, "unknown access key or wrong secret");
 		return;
 	}
 	reply_tokens(r, org, t->key);
@@ -172,7 +201,10 @@ grant_password(struct api_req *r, struct token_req *t)
 	    t->key[0] == '\0' ||
 	    api_form_get(form, r->body_len, "password", secret,
 	                 sizeof secret) != LWM2M_OK) {
-		api_reply_status(r, 401);
+		api_reply_error(r, 401,
+		                "grant_type=password needs username "
+		                "(the access key) and password (its "
+		                "secret)");
 		return;
 	}
 	api_secret_hash(secret, strlen(secret), t->secret_hash);

@@ -167,13 +167,33 @@ parse_xml(const uint8_t *buf, size_t len, const struct api_body_limits *lim,
 	return LWM2M_OK;
 }
 
+bool
+api_body_type(const char *content_type, enum api_fmt *ret_fmt)
+{
+	size_t n;
+
+	if (content_type == NULL) {
+		return false;
+	}
+	n = media_len(content_type);
+	if (media_is(content_type, n, "json")) {
+		*ret_fmt = API_FMT_JSON;
+		return true;
+	}
+	if (media_is(content_type, n, "xml")) {
+		*ret_fmt = API_FMT_XML;
+		return true;
+	}
+	return false;
+}
+
 lwm2m_err
 api_body_parse(const char *content_type, const uint8_t *buf, size_t len,
                const struct api_body_limits *lim, struct api_body *ret_body,
                char *diag, size_t size)
 {
 	struct api_body body = {0};
-	size_t n;
+	enum api_fmt fmt;
 	lwm2m_err err;
 
 	lim = lim ? lim : &api_body_limits_default;
@@ -181,7 +201,6 @@ api_body_parse(const char *content_type, const uint8_t *buf, size_t len,
 		return lwm2m_errf(LWM2M_EDENIED, diag, size,
 		                  "missing Content-Type");
 	}
-	n = media_len(content_type);
 	if (len > lim->max_len) {
 		return lwm2m_errf(LWM2M_ELIMIT, diag, size,
 		                  "body larger than %zu bytes", lim->max_len);
@@ -189,14 +208,12 @@ api_body_parse(const char *content_type, const uint8_t *buf, size_t len,
 	if (buf == NULL || len == 0) {
 		return lwm2m_errf(LWM2M_EPROTO, diag, size, "missing body");
 	}
-	if (media_is(content_type, n, "json")) {
-		err = parse_json(buf, len, lim, &body, diag, size);
-	} else if (media_is(content_type, n, "xml")) {
-		err = parse_xml(buf, len, lim, &body, diag, size);
-	} else {
+	if (!api_body_type(content_type, &fmt)) {
 		return lwm2m_errf(LWM2M_EDENIED, diag, size,
 		                  "unsupported Content-Type, use JSON or XML");
 	}
+	err = fmt == API_FMT_XML ? parse_xml(buf, len, lim, &body, diag, size)
+	                         : parse_json(buf, len, lim, &body, diag, size);
 	if (err == LWM2M_OK) {
 		*ret_body = body;
 	}

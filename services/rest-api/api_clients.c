@@ -52,11 +52,9 @@ client_state(struct api_req *r, int bad_status)
 	r->data_free = client_free;
 	if (api_req_param(r, "clientID", s->id, sizeof s->id) == NULL ||
 	    !lwm2m_id_valid(s->id, strlen(s->id))) {
-		if (bad_status == 400) {
-			api_reply_error(r, 400, "invalid client id");
-		} else {
-			api_reply_status(r, bad_status);
-		}
+		api_reply_error(r, bad_status,
+		                "invalid client id: 22 characters of URL-safe "
+		                "base64 expected");
 		return NULL;
 	}
 	return s;
@@ -145,7 +143,8 @@ reply_ok(struct api_req *r, redisReply *reply)
 		return false;
 	}
 	if (!client_owned(r, reply)) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "no client %s in this organisation",
+		                ((struct client_state *)r->data)->id);
 		return false;
 	}
 	return true;
@@ -481,7 +480,10 @@ render_objtype(struct api_req *r)
 			return;
 		}
 	}
-	api_reply_status(r, 404);
+	api_reply_error(r, 404,
+	                "client %s did not register an object with the "
+	                "definition %s (or it is not visible)",
+	                s->id, s->def_id);
 }
 
 static void

@@ -451,7 +451,7 @@ start(struct api_req *r, struct lwm2m_devop_req *req, enum lwm2m_devop_op op)
 	lwm2m_tree_init(&s->tree, NULL);
 	if (api_req_param(r, "clientID", s->client, sizeof s->client) == NULL ||
 	    !lwm2m_id_valid(s->client, strlen(s->client))) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "invalid client id");
 		return NULL;
 	}
 	if (!parse_body(r, s)) {

@@ -87,13 +87,20 @@ reply_err(struct api_req *r, lwm2m_err err)
 {
 	switch (err) {
 	case LWM2M_ENOTFOUND:
-		api_reply_status(r, 404);
+		api_reply_error(r, 404,
+		                "no object definition at this URL is "
+		                "visible to this organisation");
 		break;
 	case LWM2M_EDENIED:
-		api_reply_status(r, 403);
+		api_reply_error(r, 403,
+		                "the definition is global: only the "
+		                "administrator organisation may change "
+		                "or delete it");
 		break;
 	case LWM2M_EEXIST:
-		api_reply_status(r, 409);
+		api_reply_error(r, 409,
+		                "this organisation already has a "
+		                "definition with that ObjectID");
 		break;
 	case LWM2M_EINVAL:
 		api_reply_error(r, 400, "invalid definition id");
@@ -327,7 +334,11 @@ on_created(lwm2m_err err, size_t index, void *arg)
 		return;
 	}
 	if (!bulk) {
+		char path[64];
+
 		created_item(d, list->defs[0]);
+		snprintf(path, sizeof path, DEFS_PATH "/%s", list->defs[0]->id);
+		api_reply_location(r, path);
 		api_reply_doc(r, 201, d, MT_RESOURCECREATED);
 		return;
 	}
@@ -388,11 +399,19 @@ api_definition_put(struct api_req *r)
 {
 	char id[LWM2M_ID_SIZE];
 	struct defs_state *s;
+	enum api_fmt fmt;
 
-	if (!url_id(r, id) || (s = new_state(r)) == NULL) {
+	if (!url_id(r, id)) {
 		return;
 	}
-	if (!read_body(r, false, &s->list)) {
+	/* a typed body (spec 1.4), unlike POST's */
+	if (!api_body_type(api_req_header(r, "Content-Type"), &fmt)) {
+		api_reply_error(r, 415,
+		                "unsupported or missing Content-Type, "
+		                "use JSON or XML");
+		return;
+	}
+	if ((s = new_state(r)) == NULL || !read_body(r, false, &s->list)) {
 		return;
 	}
 	api_req_hold(r);

@@ -175,7 +175,7 @@ reply_unavailable(struct api_req *r, const char *why)
 static void
 reply_queued(struct api_req *r, struct devop_call *c)
 {
-	char path[128], href[API_BASE_URL_MAX + 128], key[64];
+	char path[128], key[64];
 
 	snprintf(key, sizeof key, LWM2M_KEY_OP, c->opid);
 	if (r->api->redis != NULL) {
@@ -189,8 +189,7 @@ reply_queued(struct api_req *r, struct devop_call *c)
 	}
 	snprintf(path, sizeof path, "/clients/%s/operations/%s", c->client,
 	         c->opid);
-	snprintf(href, sizeof href, "%s%s", r->base_url, path);
-	api_reply_header(r, "Location", href);
+	api_reply_location(r, path);
 	api_operation_reply_pending(r, 202, path);
 }
 
@@ -217,7 +216,7 @@ dispatch_reply(struct api_req *r, struct devop_call *c,
 		}
 		break;
 	case LWM2M_DEVOP_ST_NOT_REGISTERED:
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, API_MSG_NOT_REGISTERED, c->client);
 		break;
 	case LWM2M_DEVOP_ST_TIMEOUT:
 		api_reply_error(r, 504, "client %s did not answer %s",
@@ -387,8 +386,8 @@ on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	if (!client_registered(r, reply)) {
+		api_reply_error(r, 404, API_MSG_NOT_REGISTERED, c->client);
 		call_free(c);
-		api_reply_status(r, 404);
 		return;
 	}
 	gw = reply->element[2]->str;

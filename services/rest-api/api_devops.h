@@ -36,6 +36,12 @@
 #define API_DEVOP_MAX_WAIT_MS 300000       /* longest Prefer: wait */
 #define API_DEVOP_RETRY_AFTER "5"          /* seconds, with 503 */
 
+/* The 404 of a device operation on a client that is unknown, of another
+ * organisation or not registered: one text for all, so that it tells
+ * another organisation nothing. */
+#define API_MSG_NOT_REGISTERED                                                 \
+	"client %s is not a registered client of this organisation"
+
 /* Called with a reply whose status is OK and whose CoAP code is 2.xx; the
  * reply (and its payload) is valid only during the call.  The callback
  * answers r. */

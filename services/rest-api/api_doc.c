@@ -43,6 +43,7 @@ negotiate_value(const char *v, struct api_neg *neg)
 			                                     : API_FMT_JSON;
 			neg->suffixed = ends_with_ci(s, n, "+json") ||
 			                ends_with_ci(s, n, "+xml");
+			neg->named = true;
 			return true;
 		}
 		p += len;

@@ -84,6 +84,23 @@ add_header_ref(struct api_req *r, const char *k, const char *v)
 	                         evhtp_header_new(k, v, 0, 0));
 }
 
+/* The 401 challenge: RFC 6750 error and description when a token was
+ * presented and refused, a bare "Bearer" when there was none. */
+static void
+www_authenticate(struct api_req *r)
+{
+	char v[256];
+
+	if (r->auth_error == NULL) {
+		add_header_ref(r, "WWW-Authenticate", "Bearer");
+		return;
+	}
+	snprintf(v, sizeof v,
+	         "Bearer error=\"invalid_token\", error_description=\"%s\"",
+	         r->auth_error);
+	add_header(r, "WWW-Authenticate", v);
+}
+
 static void
 send_reply(struct api_req *r, int status, const char *content_type,
            const char *body, size_t len)
@@ -104,7 +121,7 @@ send_reply(struct api_req *r, int status, const char *content_type,
 		add_header_ref(r, "Content-Type", content_type);
 	}
 	if (status == 401) {
-		add_header_ref(r, "WWW-Authenticate", "Bearer");
+		www_authenticate(r);
 	}
 	if (r->too_large) {
 		evhtp_request_set_keepalive(r->ev, 0);
@@ -174,6 +191,15 @@ api_reply_header(struct api_req *r, const char *name, const char *value)
 	}
 }
 
+void
+api_reply_location(struct api_req *r, const char *path)
+{
+	char href[API_BASE_URL_MAX + 256];
+
+	snprintf(href, sizeof href, "%s%s", r->base_url, path);
+	api_reply_header(r, "Location", href);
+}
+
 static const char *
 status_name(int status)
 {
@@ -192,8 +218,14 @@ status_name(int status)
 		return "Conflict";
 	case 413:
 		return "PayloadTooLarge";
+	case 406:
+		return "NotAcceptable";
 	case 415:
 		return "UnsupportedMediaType";
+	case 429:
+		return "TooManyRequests";
+	case 502:
+		return "BadGateway";
 	case 504:
 		return "GatewayTimeout";
 	case 503:
@@ -217,7 +249,9 @@ api_reply_error(struct api_req *r, int status, const char *fmt, ...)
 	if (doc != NULL) {
 		api_doc_string(doc, "ErrorCode", status_name(status));
 		api_doc_string(doc, "ErrorMessage",
-		               status == 400 ? "ArgumentException" : "Exception");
+		               status == 400   ? "ArgumentException"
+		               : status == 409 ? "ConflictException"
+		                               : "Exception");
 		api_doc_string(doc, "ErrorDetails", details);
 	}
 	api_reply_doc(r, status, doc, API_MT_ERROR);
@@ -550,7 +584,9 @@ dispatch(struct api_req *r)
 	m = api_route_match(api_routes, api_n_routes, r->method, r->path,
 	                    &r->route, r->params, &r->n_params, &allowed);
 	if (m == API_MATCH_NONE) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404,
+		                "no resource at this path; start at GET / and "
+		                "follow the links");
 	} else if (m == API_MATCH_METHOD) {
 		reply_not_allowed(r, allowed);
 	} else if (!copy_body(r)) {

@@ -156,6 +156,7 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 {
 	struct psk_state *s = r->data;
 	struct api_doc *doc;
+	char path[64];
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
 	    reply->elements != 3 ||
@@ -173,6 +174,8 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 	api_doc_string(doc, "Secret", s->secret);
 	api_doc_string(doc, "Endpoint", s->ep[0] != '\0' ? s->ep : NULL);
 	psk_links(doc, s->id);
+	snprintf(path, sizeof path, "/identities/psk/%s", s->id);
+	api_reply_location(r, path);
 	api_reply_doc(r, 201, doc, API_MT_PSKIDENTITY);
 }
 
@@ -339,7 +342,8 @@ on_get(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, s, reply)) {
-		api_reply_status(r, 404);
+		api_reply_error(
+		    r, 404, "no PSK identity %s in this organisation", s->id);
 		return;
 	}
 	doc = api_req_doc(r, "PSKIdentity");
@@ -365,7 +369,9 @@ lookup(struct api_req *r,
 	}
 	if (api_req_param(r, "identity", s->id, sizeof s->id) == NULL ||
 	    !lwm2m_id_valid(s->id, strlen(s->id))) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404,
+		                "invalid PSK identity: 22 characters "
+		                "of URL-safe base64 expected");
 		return;
 	}
 	if (api_redis_cmd(r, cb, NULL, "HGET " LWM2M_KEY_PSK " %s", s->id) !=
@@ -401,7 +407,8 @@ on_delete_owner(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, s, reply)) {
-		api_reply_status(r, 404);
+		api_reply_error(
+		    r, 404, "no PSK identity %s in this organisation", s->id);
 		return;
 	}
 	snprintf(zset, sizeof zset, LWM2M_KEY_ORG_PSK, r->org);

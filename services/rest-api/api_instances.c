@@ -171,10 +171,13 @@ reply_rendered(struct api_req *r, struct lwm2m_tree *tree,
                const struct lwm2m_node *n, bool text)
 {
 	struct inst_state *s = r->data;
+	struct api_neg neg = r->neg;
 	char base[160], type[200];
 	char *buf;
 	size_t len;
 
+	neg.star =
+	    false; /* instances: "*" "/" "*" gives <MIMEType>+json (1.4) */
 	if (s->kind == K_LIST) {
 		if (lwm2m_objdef_mime_plural(s->def, base, sizeof base) < 0) {
 			base[0] = '\0';
@@ -189,8 +192,8 @@ reply_rendered(struct api_req *r, struct lwm2m_tree *tree,
 	}
 	api_reply_body(
 	    r, 200,
-	    api_media_type(&r->neg, base[0] ? base : NULL, type, sizeof type),
-	    buf, len);
+	    api_media_type(&neg, base[0] ? base : NULL, type, sizeof type), buf,
+	    len);
 	free(buf);
 }
 
@@ -439,6 +442,17 @@ instance_put(struct api_req *r)
 	}
 	devop_init(s, &req, LWM2M_DEVOP_WRITE_UPDATE, 2);
 	n = lwm2m_tree_get(&s->tree, &req.paths[0]);
+	if ((n == NULL || n->n_children == 0) && s->body.n_exec == 0) {
+		/* a misspelt name must not look like a successful write */
+		api_reply_error(r, 400,
+		                "the body names no resource of %s (object %u): "
+		                "nothing to write or execute",
+		                s->def->serialisation_name
+		                    ? s->def->serialisation_name
+		                    : "the definition",
+		                (unsigned)s->def->object_id);
+		return;
+	}
 	if ((n == NULL || n->n_children == 0) && s->body.n_exec < 2) {
 		send_execs(r); /* only executes: no write (4.11) */
 		return;
@@ -530,9 +544,7 @@ on_created(struct api_req *r, const struct lwm2m_devop_reply *rep, void *arg)
 	api_doc_link(doc, "update", path, NULL);
 	api_doc_link(doc, "remove", path, NULL);
 	api_doc_end(doc);
-	snprintf(path, sizeof path, "%s/clients/%s/objecttypes/%s/instances/%s",
-	         r->base_url, s->client, s->def_id, id);
-	api_reply_header(r, "Location", path);
+	api_reply_location(r, path);
 	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
 }
 
@@ -889,7 +901,10 @@ on_definition(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 		return;
 	}
 	if (err == LWM2M_ENOTFOUND || err == LWM2M_EINVAL) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404,
+		                "no object definition %s visible to this "
+		                "organisation",
+		                s->def_id);
 		return;
 	}
 	if (err != LWM2M_OK) {
@@ -899,7 +914,9 @@ on_definition(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 	s->def = lwm2m_objdef_hold(def); /* kept past the cache's next use */
 	if (s->rid >= 0 &&
 	    lwm2m_objdef_prop(s->def, (uint16_t)s->rid) == NULL) {
-		api_reply_status(r, 404);
+		api_reply_error(
+		    r, 404, "the definition of object %u has no resource %ld",
+		    (unsigned)s->def->object_id, s->rid);
 		return;
 	}
 	run(r);
@@ -918,11 +935,34 @@ lookup(struct api_req *r)
 	}
 }
 
+/* Copies the URL's ids into s; what is wrong with them, or NULL. */
+static const char *
+bad_ids(struct api_req *r, struct inst_state *s, bool has_iid, bool has_rid)
+{
+	if (api_req_param(r, "clientID", s->client, sizeof s->client) == NULL ||
+	    !lwm2m_id_valid(s->client, strlen(s->client))) {
+		return "invalid client id";
+	}
+	if (api_req_param(r, "definitionID", s->def_id, sizeof s->def_id) ==
+	        NULL ||
+	    !lwm2m_id_valid(s->def_id, strlen(s->def_id))) {
+		return "invalid definition id";
+	}
+	if (has_iid && s->iid < 0) {
+		return "the instance id must be a number 0..65534";
+	}
+	if (has_rid && s->rid < 0) {
+		return "the resource id must be a number 0..65534";
+	}
+	return NULL;
+}
+
 /* Reads the URL's ids (404 when malformed) and looks the definition up. */
 static void
 start(struct api_req *r, enum inst_kind kind, bool has_iid, bool has_rid)
 {
 	struct inst_state *s = calloc(1, sizeof *s);
+	const char *bad;
 
 	if (s == NULL) {
 		api_reply_error(r, 503, "out of memory");
@@ -934,13 +974,9 @@ start(struct api_req *r, enum inst_kind kind, bool has_iid, bool has_rid)
 	lwm2m_tree_init(&s->tree, NULL);
 	s->iid = has_iid ? param_id(r, "instanceID") : -1;
 	s->rid = has_rid ? param_id(r, "resourceID") : -1;
-	if (api_req_param(r, "clientID", s->client, sizeof s->client) == NULL ||
-	    !lwm2m_id_valid(s->client, strlen(s->client)) ||
-	    api_req_param(r, "definitionID", s->def_id, sizeof s->def_id) ==
-	        NULL ||
-	    !lwm2m_id_valid(s->def_id, strlen(s->def_id)) ||
-	    (has_iid && s->iid < 0) || (has_rid && s->rid < 0)) {
-		api_reply_status(r, 404);
+	bad = bad_ids(r, s, has_iid, has_rid);
+	if (bad != NULL) {
+		api_reply_error(r, 404, "%s", bad);
 		return;
 	}
 	lookup(r);

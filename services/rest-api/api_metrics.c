@@ -66,7 +66,8 @@ render_one(struct api_req *r)
 	struct api_doc *doc;
 
 	if (i < 0 || !s->has[i]) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "metric %s has not been counted yet",
+		                s->name);
 		return;
 	}
 	doc = api_req_doc(r, "Metric");
@@ -195,7 +196,8 @@ on_owner(struct api_req *r, redisReply *reply, void *arg)
 	    org != r->org ||
 	    (reply->element[1]->type == REDIS_REPLY_STRING &&
 	     strcmp(reply->element[1]->str, STATE_REMOVED) == 0)) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "no client %s in this organisation",
+		                ((struct metrics_state *)r->data)->client);
 		return;
 	}
 	fetch_client(r);
@@ -218,7 +220,12 @@ start(struct api_req *r, bool client, bool one)
 	    (one &&
 	     (api_req_param(r, "metricID", s->name, sizeof s->name) == NULL ||
 	      metric_index(s->name) < 0))) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404,
+		                "%s: the metrics are BytesSent, BytesReceived, "
+		                "TransactionCount%s",
+		                client ? "invalid client id or metric name"
+		                       : "no such metric",
+		                client ? "" : ", NumberClients");
 		return NULL;
 	}
 	return s;
@@ -228,7 +235,10 @@ void
 api_metrics_list(struct api_req *r)
 {
 	if (!r->authed) {
-		if (api_req_header(r, "Authorization") != NULL) {
+		/* a scraper sends no token and asks for text (or anything);
+		 * a request naming JSON or XML wants the spec's list */
+		if (api_req_header(r, "Authorization") != NULL ||
+		    r->neg.named) {
 			api_reply_status(r, 401);
 		} else {
 			api_metrics_get(r); /* Prometheus text */

@@ -61,7 +61,11 @@ on_operation(struct api_req *r, redisReply *reply, void *arg)
 	    org == NULL ||
 	    lwm2m_parse_int(org, 0, INT64_MAX, &org_id) != LWM2M_OK ||
 	    org_id != r->org || ctx == NULL) {
-		api_reply_status(r, 404);
+		api_reply_error(
+		    r, 404,
+		    "no operation of client %s at this URL (results "
+		    "are kept for an hour)",
+		    client);
 		return;
 	}
 	if (field(reply, 3) == NULL) {
@@ -91,7 +95,7 @@ api_operation_get(struct api_req *r)
 	    !lwm2m_id_valid(client, strlen(client)) ||
 	    api_req_param(r, "operationID", opid, sizeof opid) == NULL ||
 	    !lwm2m_id_valid(opid, strlen(opid))) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "invalid client or operation id");
 		return;
 	}
 	snprintf(key, sizeof key, LWM2M_KEY_OP, opid);

@@ -1,4 +1,5 @@
-/* api_root.c - GET / (spec 1.10) and GET /versions (1.11). */
+/* api_root.c - GET / (spec 1.10), GET /versions (1.11) and
+ * GET /configuration (9.6). */
 #include "api.h"
 
 #include <evhtp/evhtp.h>
@@ -85,4 +86,32 @@ api_versions_get(struct api_req *r)
 	component(doc, "yajl", yajl);
 	api_doc_end(doc);
 	api_reply_doc(r, 200, doc, API_MT_VERSIONS);
+}
+
+/* GET /configuration (9.6): the link to the bootstrap server's address. */
+void
+api_configuration_get(struct api_req *r)
+{
+	struct api_doc *doc = api_req_doc(r, "Configuration");
+
+	if (doc == NULL) {
+		api_reply_error(r, 503, "out of memory");
+		return;
+	}
+	api_doc_links_begin(doc);
+	api_doc_link(doc, "bootstrap", "/configuration/bootstrap",
+	             API_MT_BOOTSTRAP);
+	api_doc_end(doc);
+	api_reply_doc(r, 200, doc, API_MT_CONFIGURATION);
+}
+
+/* GET /configuration/bootstrap: lwds has no LwM2M bootstrap server, which
+ * the spec answers with 404 ("no bootstrap server has announced itself"). */
+void
+api_bootstrap_get(struct api_req *r)
+{
+	api_reply_error(r, 404,
+	                "lwds has no LwM2M bootstrap server: configure devices "
+	                "with the LwM2M server address directly (CoAP port of "
+	                "lwds-coap-gw)");
 }

@@ -7,6 +7,10 @@
 const struct api_route api_routes[] = {
 	{htp_method_GET, "/", api_root_get, API_AUTH_OPTIONAL},
 	{htp_method_GET, "/versions", api_versions_get, API_AUTH_NONE},
+	{htp_method_GET, "/configuration", api_configuration_get,
+	 API_AUTH_TOKEN},
+	{htp_method_GET, "/configuration/bootstrap", api_bootstrap_get,
+	 API_AUTH_TOKEN},
 	{htp_method_GET, "/health", api_health_get, API_AUTH_NONE},
 	{htp_method_GET, "/metrics", api_metrics_list, API_AUTH_OPTIONAL},
 	{htp_method_GET, "/metrics/{metricID}", api_metric_get, API_AUTH_TOKEN},

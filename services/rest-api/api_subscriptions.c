@@ -144,14 +144,17 @@ state_new(struct api_req *r)
 	return s;
 }
 
-/* The {subscriptionID} of r in s->rec.id; answers 404 itself. */
+/* The {subscriptionID} of r in s->rec.id; answers 400 itself (spec
+ * 6.4: undecodable id). */
 static bool
 state_sub_id(struct api_req *r, struct sub_state *s)
 {
 	if (api_req_param(r, "subscriptionID", s->rec.id, sizeof s->rec.id) ==
 	        NULL ||
 	    !lwm2m_id_valid(s->rec.id, strlen(s->rec.id))) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 400,
+		                "invalid subscription id: 22 characters "
+		                "of URL-safe base64 expected");
 		return false;
 	}
 	return true;
@@ -399,6 +402,7 @@ on_created(struct api_req *r, redisReply *reply, void *arg)
 	lwm2m_log(LWM2M_LOG_INFO, "req=%llu: sub=%s %s created",
 	          (unsigned long long)r->id, s->rec.id, s->rec.type);
 	obs_sync(r, &s->rec);
+	api_reply_location(r, path);
 	api_reply_doc(r, 201, doc, MT_RESOURCECREATED);
 }
 
@@ -592,7 +596,11 @@ on_target_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 	s = r->data;
 	if (err == LWM2M_ENOTFOUND) {
 		if (s->def_from_url) {
-			api_reply_status(r, 404);
+			api_reply_error(
+			    r, 404,
+			    "no object definition %s visible to this "
+			    "organisation",
+			    s->rec.def);
 		} else {
 			api_reply_error(r, 400,
 			                "the object link names an "
@@ -676,7 +684,8 @@ on_create_client(struct api_req *r, redisReply *reply, void *arg)
 	if (reply->type != REDIS_REPLY_STRING ||
 	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
 	    org != r->org) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "no client %s in this organisation",
+		                ((struct sub_state *)r->data)->rec.client);
 		return;
 	}
 	create_target(r, r->data);
@@ -858,7 +867,11 @@ on_list_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 	}
 	if (err != LWM2M_OK) {
 		if (err == LWM2M_ENOTFOUND) {
-			api_reply_status(r, 404);
+			api_reply_error(
+			    r, 404,
+			    "no object definition %s visible to this "
+			    "organisation",
+			    ((struct sub_state *)r->data)->rec.def);
 		} else {
 			api_reply_error(r, 503, "storage unavailable");
 		}
@@ -879,7 +892,8 @@ on_list_client(struct api_req *r, redisReply *reply, void *arg)
 	if (reply->type != REDIS_REPLY_STRING ||
 	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
 	    org != r->org) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404, "no client %s in this organisation",
+		                s->rec.client);
 		return;
 	}
 	if (s->rec.def[0] == '\0') {
@@ -931,7 +945,8 @@ on_one(struct api_req *r, redisReply *reply, void *arg)
 	memcpy(id, s->rec.id, sizeof id);
 	if (api_sub_rec_parse(id, reply, &s->rec) != LWM2M_OK ||
 	    s->rec.org != r->org) {
-		api_reply_status(r, 404);
+		api_reply_error(r, 404,
+		                "no subscription %s in this organisation", id);
 		return;
 	}
 	fp = api_sub_fingerprint(&s->rec);

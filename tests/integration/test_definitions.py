@@ -130,6 +130,37 @@ class TestDefinitions(ServiceTestCase):
         r = self.api.get(DEFS + "/AAAAAAAAAAAAAAAAAAAAAQ", self.admin)
         self.assertEqual(r.status, 404, r)
 
+    def test_walk_statuses_say_why(self):
+        """A new user's mistakes: the 201 names the new definition in
+        Location; a duplicate (409), a global definition changed by a
+        tenant (403) and an unknown id (404) answer with an Error body
+        saying why; a PUT whose body is not JSON or XML is 415 (a typed
+        body, spec 1.4), as is one without Content-Type."""
+        r = self.api.post(DEFS, self.admin, demo(20060))
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(path_of(r.header("Location")),
+                         path_of(link(r.json(), "self")))
+        did = r.json()["ID"]
+        r = self.api.post(DEFS, self.admin, demo(20060, "Again"))
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.json()["ErrorMessage"], "ConflictException")
+        self.assertIn("ObjectID", r.json()["ErrorDetails"])
+        gid = self.by_oid(self.tenants[0], 3)[0]["ObjectDefinitionID"]
+        r = self.api.delete(DEFS + "/" + gid, self.tenants[0])
+        self.assertEqual(r.status, 403, r)
+        self.assertIn("global", r.json()["ErrorDetails"])
+        r = self.api.get(DEFS + "/AAAAAAAAAAAAAAAAAAAAAQ", self.admin)
+        self.assertEqual(r.status, 404, r)
+        self.assertIn("no object definition", r.json()["ErrorDetails"])
+        for ct in ("text/plain", None):
+            r = self.api.put(DEFS + "/" + did, self.admin,
+                             '{"ObjectID": "20060", "Name": "X"}',
+                             content_type=ct)
+            self.assertEqual(r.status, 415, (ct, r))
+        self.assertEqual(self.api.get(DEFS + "/" + did,
+                                      self.admin).json()["Name"],
+                         "DemoObject")
+
     def test_put_replaces_by_url_id(self):
         did = self.create(self.admin, demo(20050))
         other = self.create(self.admin, demo(20051))

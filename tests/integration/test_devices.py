@@ -186,18 +186,62 @@ class TestDevices(DeviceCase):
         self.assertEqual(d["SerialNumber"], self.EP)
         self.assertNotIn("Manufacturer", d)
 
+    def test_read_star_accept_gives_definition_type(self):
+        """Spec 1.4: for object instances Accept */* (curl's default)
+        gives <MIMEType>+json, not the generic application/json."""
+        for path, mt in ((self.inst(3), "application/vnd.oma.lwm2m.device"),
+                         (self.hrefs[3], "application/vnd.oma.lwm2m.devices"),
+                         (self.inst(3) + "/resources/0",
+                          "application/vnd.oma.lwm2m.device")):
+            r = self.get(path, accept="*/*")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("Content-Type"), mt + "+json", path)
+        # the rest of the API keeps the star rule
+        r = self.get("/clients/%s" % self.cid, accept="*/*")
+        self.assertEqual(r.header("Content-Type"), "application/json", r)
+
     def test_read_unknown_instance_404(self):
         self.assertEqual(self.get(self.inst(3, 7)).status, 404)
-        self.assertEqual(self.get(self.inst(3) + "/resources/999").status,
-                         404)
+        r = self.get(self.inst(3) + "/resources/999")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json()["ErrorDetails"],
+                         "the definition of object 3 has no resource 999")
 
     def test_bad_ids(self):
         base = self.hrefs[3]
         for p in (base + "/x", base + "/65535", base + "/-1"):
-            self.assertEqual(self.get(p).status, 404, p)
+            r = self.get(p)
+            self.assertEqual(r.status, 404, p)
+            self.assertEqual(r.json()["ErrorDetails"],
+                             "the instance id must be a number 0..65534", p)
         r = self.get("/clients/AAAAAAAAAAAAAAAAAAAAAA/objecttypes/"
                      + base.split("/")[4] + "/instances")
         self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json()["ErrorDetails"], "invalid client id")
+        r = self.get("/clients/%s/objecttypes/AQAAAAAAAAAAAAAAAAAAAA/"
+                     "instances" % self.cid)
+        self.assertEqual(r.status, 404, r)
+        self.assertIn("no object definition AQAAAAAAAAAAAAAAAAAAAA",
+                      r.json()["ErrorDetails"])
+        unknown = "AQAAAAAAAAAAAAAAAAAAAA"
+        r = self.get(base.replace(self.cid, unknown) + "/0")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json()["ErrorDetails"],
+                         "client %s is not a registered client of this "
+                         "organisation" % unknown)
+
+    def test_put_naming_no_resource_is_400(self):
+        """A misspelt resource name must not look like a successful write:
+        nothing is sent to the device and the answer says why."""
+        before = self.sim.stats()["ops"]
+        for body in ({"Nmber": 5}, {}):
+            r = self.api.put(self.inst(3442), self.admin, body)
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("names no resource of SimTest",
+                          r.json()["ErrorDetails"])
+        after = self.sim.stats()["ops"]
+        self.assertEqual(after["write"], before["write"])
+        self.assertEqual(after["execute"], before["execute"])
 
     # ---- writes and executes ---------------------------------------------
 

@@ -117,12 +117,19 @@ class TestDevopLookups(ServiceTestCase):
             self.assertEqual(status, 401, (method, path, body))
             self.assertEqual(body, b"", (method, path))
 
-    def test_other_org_gets_bare_404_and_device_untouched(self):
+    def test_other_org_gets_404_and_device_untouched(self):
+        """Another organisation's token gets the 404 of a client that does
+        not exist (the same text): nothing tells it the client is there."""
         before = self.sim_ops()
+        cid = self.cids["pf-0"]
+        unknown = json.dumps({
+            "ErrorCode": "NotFound", "ErrorMessage": "Exception",
+            "ErrorDetails": "client %s is not a registered client of this "
+                            "organisation" % cid}, separators=(",", ":"))
         for method, path, status, body in self.all_device_requests(
                 "pf-0", self.tok_b):
             self.assertEqual(status, 404, (method, path, body))
-            self.assertEqual(body, b"", (method, path))
+            self.assertEqual(body.decode(), unknown, (method, path))
         # the admin organisation's own reads still work, and the device
         # saw none of org B's requests
         self.assertEqual(self.api.get(self.device_inst("pf-0"),
@@ -173,7 +180,9 @@ class TestDevopLookups(ServiceTestCase):
             10, 0.05, "pf-2 deregistered")
         r = self.api.get(inst, self.admin)
         self.assertEqual(r.status, 404, r)
-        self.assertEqual(r.body, b"")
+        self.assertEqual(r.json()["ErrorDetails"],
+                         "client %s is not a registered client of this "
+                         "organisation" % cid)
         r = self.api.post("/clients/%s/composite/read" % cid, self.admin,
                           {"Paths": ["/3/0/0"]})
         self.assertEqual(r.status, 404, r)

@@ -29,6 +29,23 @@ class TestMetrics(ServiceTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertIn("text/plain", r.header("Content-Type"))
 
+    def test_anonymous_asking_for_json_or_xml_is_401(self):
+        """A user who forgot the token and asks for the spec's list gets
+        401 like on every other endpoint, not the Prometheus text; a
+        scraper (Accept with */* or text) still gets the text."""
+        for accept in ("application/json", "application/xml",
+                       "application/vnd.imgtec.metrics+json"):
+            r = self.api.get("/metrics", accept=accept)
+            self.assertEqual(r.status, 401, (accept, r))
+            self.assertIn("bearer",
+                          (r.header("WWW-Authenticate") or "").lower())
+        prometheus = ("application/openmetrics-text;version=1.0.0,"
+                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+        for accept in (prometheus, "text/plain", "*/*"):
+            r = self.api.get("/metrics", accept=accept)
+            self.assertEqual(r.status, 200, (accept, r))
+            self.assertIn("text/plain", r.header("Content-Type"))
+
     def test_bad_token_is_401(self):
         r = self.api.get("/metrics", "not-a-token")
         self.assertEqual(r.status, 401, r)

@@ -2,6 +2,8 @@
 negotiation, CORS (deviceserver-rest-api.md sections 1 and 2)."""
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 import socket
@@ -57,6 +59,44 @@ class TestRestBasics(ServiceTestCase):
         r = self.api.get("/", "not.a.token")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(len(r.json()["Links"]), 2, r)
+
+    def test_configuration_link_leads_somewhere(self):
+        """Every link of GET / answers: configuration (spec 9.6) has the
+        bootstrap link, and bootstrap is a 404 saying lwds has no
+        bootstrap server (the spec's answer when none announced itself)."""
+        r = self.api.get(path_of(link(self.api.get("/", self.token).json(),
+                                      "configuration")), self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Content-Type"),
+                         "application/vnd.imgtec.configuration+json")
+        boot = link(r.json(), "bootstrap")
+        self.assertEqual(path_of(boot), "/configuration/bootstrap")
+        r = self.api.get(path_of(boot), self.token)
+        self.assertEqual(r.status, 404, r)
+        self.assertIn("no LwM2M bootstrap server", r.json()["ErrorDetails"])
+        r = self.api.get("/configuration", self.token,
+                         accept="application/xml")
+        self.assertEqual(r.xml().tag, "Configuration")
+        self.assertEqual(self.api.get("/configuration").status, 401)
+
+    def test_unknown_path_404_says_why(self):
+        r = self.api.get("/clientz", self.token)
+        self.assertEqual(r.status, 404, r)
+        self.assertIn("follow the links", r.json()["ErrorDetails"])
+
+    def test_created_answers_have_location(self):
+        """201 answers name the new resource in Location (the self link):
+        access keys and PSK identities."""
+        r = self.api.post("/accesskeys", self.token, {"Name": "loc"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), link(r.json(), "self"))
+        k = r.json()
+        tok = self.api.token(k["Key"], k["Secret"])
+        r = self.api.post("/identities/psk", tok)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), link(r.json(), "self"))
+        self.assertEqual(self.api.get(path_of(r.header("Location")),
+                                      tok).status, 200)
 
     def test_versions(self):
         r = self.api.get("/versions")
@@ -183,6 +223,8 @@ class TestRestBasics(ServiceTestCase):
                                      "username": self.svc.admin_key,
                                      "password": "wrong"})
         self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.json()["ErrorDetails"],
+                         "unknown access key or wrong secret")
 
     def test_token_unknown_key(self):
         r = self.api.token_response({"grant_type": "password",
@@ -215,6 +257,39 @@ class TestRestBasics(ServiceTestCase):
         t = self.token[:-2] + ("A" if self.token[-2] != "A" else "B") + \
             self.token[-1]
         self.assertEqual(self.api.get("/clients", t).status, 401)
+
+    def test_401_says_why(self):
+        """A refused token is 401 with an empty body, as in the spec; the
+        WWW-Authenticate challenge says why (RFC 6750 error and
+        error_description); without a token it is a bare Bearer."""
+        def why(token):
+            r = self.api.get("/clients", token)
+            self.assertEqual(r.status, 401, r)
+            self.assertEqual(r.body, b"", r)
+            h = r.header("WWW-Authenticate") or ""
+            if token is None:
+                self.assertEqual(h, "Bearer", r)
+                return None
+            self.assertIn('error="invalid_token"', h, r)
+            return re.search(r'error_description="([^"]*)"', h).group(1)
+
+        self.assertIsNone(why(None))
+        self.assertIn("not a valid JWT", why("garbage"))
+        self.assertIn("refresh token", why(self.org_pair()["refresh_token"]))
+        t = self.token[:-2] + ("A" if self.token[-2] != "A" else "B") + \
+            self.token[-1]
+        self.assertIn("signature", why(t))
+        # the admin token re-signed with an expiry in the past
+        head, payload, _ = self.token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims["exp"] = 1000000000
+        body = head + "." + b64url(json.dumps(claims).encode())
+        sig = hmac.new(self.svc.env["LWDS_SIGNING_KEY"].encode(),
+                       body.encode(), hashlib.sha256).digest()
+        self.assertIn("expired", why(body + "." + b64url(sig)))
+        r = self.api.get("/clients", headers={"Authorization": "Basic eA=="})
+        self.assertIn("Bearer <access_token>",
+                      r.header("WWW-Authenticate"), r)
 
     def test_alg_none_401(self):
         head = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())

@@ -65,6 +65,7 @@ class TestSubscriptions(ServiceTestCase):
     def create(self, path, body, token=None, status=201, **kw):
         r = self.api.post(path, token or self.admin, body, **kw)
         self.assertEqual(r.status, status, r)
+        self.last_created = r
         if status != 201:
             return r
         sid = r.json()["ID"]
@@ -93,6 +94,8 @@ class TestSubscriptions(ServiceTestCase):
                                            "clientconnected", "Url": url})
         self.assertEqual(len(j["ID"]), 22, j)
         self.assertGreaterEqual(len(j["Secret"]), 40, j)
+        self.assertEqual(path_of(self.last_created.header("Location")),
+                         "/subscriptions/" + j["ID"])
         self.assertEqual(path_of(link(j, "self")), "/subscriptions/" + j["ID"])
         r = self.api.get("/subscriptions/" + j["ID"], self.admin)
         self.assertEqual(r.status, 200, r)
@@ -230,6 +233,7 @@ class TestSubscriptions(ServiceTestCase):
         body["Url"] = body["Url"].upper().replace("HTTP", "http")
         r = self.create("/subscriptions", body, status=409)
         self.assertIn(j["ID"], r.body.decode())
+        self.assertEqual(r.json()["ErrorMessage"], "ConflictException")
         # a different type on the same URL is not a duplicate
         self.create("/subscriptions", {"SubscriptionType": "ClientUpdated",
                                        "Url": self.sink.url("/dup")})
@@ -251,10 +255,18 @@ class TestSubscriptions(ServiceTestCase):
         self.assertEqual(self.api.get(p, self.admin).status, 200)
 
     def test_unknown_ids(self):
-        self.assertEqual(self.api.get("/subscriptions/nope",
-                                      self.admin).status, 404)
-        self.assertEqual(self.api.get("/subscriptions/" + "A" * 22,
-                                      self.admin).status, 404)
+        # spec 6.4: an undecodable id (too short, or all zero bytes) is a
+        # 400, an unknown one a 404; both say why
+        for bad in ("nope", "A" * 22):
+            r = self.api.get("/subscriptions/" + bad, self.admin)
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("invalid subscription id",
+                          r.json()["ErrorDetails"])
+        r = self.api.get("/subscriptions/" + "B" * 22, self.admin)
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json()["ErrorDetails"],
+                         "no subscription %s in this organisation" %
+                         ("B" * 22))
         self.assertEqual(self.api.get("/clients/bad/subscriptions",
                                       self.admin).status, 400)
         self.assertEqual(self.api.get("/clients/%s/subscriptions" % ("B" * 22),
