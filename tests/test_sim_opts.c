@@ -32,6 +32,25 @@ START_TEST(test_sim_opts_parse_defaults)
 }
 END_TEST
 
+/* --endpoint names the one client exactly (a certificate CN ending in a
+ * letter cannot be --prefix + --first); more than one client is refused */
+START_TEST(test_sim_opts_parse_endpoint)
+{
+	struct sim_opts o;
+	char *one[] = {"lwds-sim", "--endpoint",
+	               "703f83b8-df39-ddd8-a4b0-a1928c32855c", NULL};
+	char *many[] = {"lwds-sim", "--endpoint", "x", "--count", "2", NULL};
+	char *empty[] = {"lwds-sim", "--endpoint", "", NULL};
+
+	ck_assert_int_eq(parse(&o, 3, one), LWM2M_OK);
+	ck_assert_str_eq(o.endpoint, "703f83b8-df39-ddd8-a4b0-a1928c32855c");
+	ck_assert_int_eq(parse(&o, 5, many), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 3, empty), LWM2M_EINVAL);
+	ck_assert_int_eq(parse(&o, 1, (char *[]){"lwds-sim", NULL}), LWM2M_OK);
+	ck_assert_str_eq(o.endpoint, "");
+}
+END_TEST
+
 START_TEST(test_sim_opts_parse_flags)
 {
 	struct sim_opts o;
@@ -357,6 +376,7 @@ sim_opts_suite(void)
 
 	tcase_add_test(tc, test_sim_opts_parse_defaults);
 	tcase_add_test(tc, test_sim_opts_parse_flags);
+	tcase_add_test(tc, test_sim_opts_parse_endpoint);
 	tcase_add_test(tc, test_sim_opts_parse_env);
 	tcase_add_test(tc, test_sim_opts_parse_rejects);
 	tcase_add_test(tc, test_sim_opts_parse_psk_key);

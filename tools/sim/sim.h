@@ -42,6 +42,8 @@ struct sim_opts {
 	unsigned count;
 	unsigned first_index; /* endpoint numbers start here */
 	char prefix[SIM_EP_MAX - 16];
+	/* --endpoint: the one client's exact name; "" = prefix + number */
+	char endpoint[SIM_EP_MAX];
 	unsigned lifetime;        /* seconds */
 	unsigned update_interval; /* seconds; 0 = 80% of the lifetime */
 	unsigned lwm2m_minor;     /* 0 = LwM2M 1.0, 1 = LwM2M 1.1 */

@@ -982,8 +982,12 @@ clients_setup(struct sim_ctx *ctx)
 		c->idx = i;
 		c->fd = -1;
 		c->seed = 2654435761u * (i + 1);
-		snprintf(c->ep, sizeof c->ep, "%s%u", o->prefix,
-		         o->first_index + i);
+		if (o->endpoint[0] != '\0') {
+			snprintf(c->ep, sizeof c->ep, "%s", o->endpoint);
+		} else {
+			snprintf(c->ep, sizeof c->ep, "%s%u", o->prefix,
+			         o->first_index + i);
+		}
 		c->timer = evtimer_new(ctx->base, on_client_timer, c);
 		if (c->timer == NULL ||
 		    sim_model_new(o->objects, o->n_objects, c->ep, &c->model) !=

@@ -31,6 +31,7 @@ enum {
 	OPT_NO_STDIN,
 	OPT_CON_NOTIFY,
 	OPT_SHARED,
+	OPT_ENDPOINT,
 	OPT_PSK_ID,
 	OPT_PSK_KEY,
 	OPT_CERT,
@@ -46,6 +47,7 @@ static const struct option long_opts[] = {
     {"count", required_argument, NULL, OPT_COUNT},
     {"first", required_argument, NULL, OPT_FIRST},
     {"prefix", required_argument, NULL, OPT_PREFIX},
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
     {"lifetime", required_argument, NULL, OPT_LIFETIME},
     {"update-interval", required_argument, NULL, OPT_UPDATE},
     {"lwm2m", required_argument, NULL, OPT_LWM2M},
@@ -83,6 +85,7 @@ static const struct {
     {"LWDS_SIM_COUNT", OPT_COUNT},
     {"LWDS_SIM_FIRST", OPT_FIRST},
     {"LWDS_SIM_PREFIX", OPT_PREFIX},
+    {"LWDS_SIM_ENDPOINT", OPT_ENDPOINT},
     {"LWDS_SIM_LIFETIME", OPT_LIFETIME},
     {"LWDS_SIM_UPDATE_INTERVAL", OPT_UPDATE},
     {"LWDS_SIM_LWM2M", OPT_LWM2M},
@@ -118,6 +121,8 @@ sim_opts_usage(void *f)
 	    "  --count N           number of clients (1)\n"
 	    "  --first I           number of the first endpoint (0)\n"
 	    "  --prefix P          endpoint prefix (sim-)\n"
+	    "  --endpoint EP       the exact endpoint name of the one client\n"
+	    "                      (--count 1), e.g. a certificate's CN\n"
 	    "  --lifetime S        registration lifetime (300)\n"
 	    "  --update-interval S seconds between updates (80% of lifetime)\n"
 	    "  --lwm2m 1.0|1.1     enabler version (1.1)\n"
@@ -461,6 +466,8 @@ apply(struct sim_opts *o, int opt, const char *text)
 		return parse_uint(text, 0, 1000000000, &o->first_index);
 	case OPT_PREFIX:
 		return set_string(o->prefix, sizeof o->prefix, text);
+	case OPT_ENDPOINT:
+		return set_string(o->endpoint, sizeof o->endpoint, text);
 	case OPT_LIFETIME:
 		return parse_uint(text, 1, 100000000, &o->lifetime);
 	case OPT_UPDATE:
@@ -598,6 +605,11 @@ check(const struct sim_opts *o, char *err, size_t err_size)
 	}
 	if (o->awake > 0 && !o->queue) {
 		snprintf(err, err_size, "--awake needs --queue");
+		return LWM2M_EINVAL;
+	}
+	if (o->endpoint[0] != '\0' && o->count != 1) {
+		snprintf(err, err_size,
+		         "--endpoint names one client: --count 1");
 		return LWM2M_EINVAL;
 	}
 	bool psk = o->psk_identity[0] != '\0' && o->psk_key_len > 0;
