@@ -48,17 +48,24 @@ media_is(const char *ct, size_t n, const char *fmt)
 	       strncasecmp(ct + n - sl, suffix, sl) == 0;
 }
 
-/* Nesting depth of a JSON text, counting only brackets outside strings. */
+/* Nesting depth of a JSON text, counting only brackets outside strings;
+ * ret_nul: a string holds the escape \u0000, which the parsed (C) string
+ * would silently end at. */
 static unsigned
-json_depth(const uint8_t *buf, size_t len, unsigned *ret_nodes)
+json_depth(const uint8_t *buf, size_t len, unsigned *ret_nodes, bool *ret_nul)
 {
 	unsigned depth = 0, max = 0, nodes = 0;
 	bool in_str = false, esc = false;
 
+	*ret_nul = false;
 	for (size_t i = 0; i < len; i++) {
 		uint8_t c = buf[i];
 
 		if (in_str) {
+			if (esc && c == 'u' && len - i > 4 &&
+			    memcmp(buf + i + 1, "0000", 4) == 0) {
+				*ret_nul = true;
+			}
 			esc = !esc && c == '\\';
 			in_str = esc || c != '"';
 			continue;
@@ -85,9 +92,10 @@ parse_json(const uint8_t *buf, size_t len, const struct api_body_limits *lim,
 {
 	char err[128] = "";
 	unsigned nodes;
+	bool nul;
 	char *text;
 
-	if (json_depth(buf, len, &nodes) > lim->max_depth) {
+	if (json_depth(buf, len, &nodes, &nul) > lim->max_depth) {
 		return lwm2m_errf(LWM2M_ELIMIT, diag, size,
 		                  "JSON nested deeper than %u levels",
 		                  lim->max_depth);
@@ -96,6 +104,10 @@ parse_json(const uint8_t *buf, size_t len, const struct api_body_limits *lim,
 		return lwm2m_errf(LWM2M_ELIMIT, diag, size,
 		                  "JSON has more than %u values",
 		                  lim->max_nodes);
+	}
+	if (nul) {
+		return lwm2m_errf(LWM2M_EPROTO, diag, size,
+		                  "a JSON string holds \\u0000 (NUL)");
 	}
 	text = malloc(len + 1);
 	if (text == NULL) {

@@ -222,6 +222,21 @@ class TestMalformedHttp(MalformedBase):
         self.assertTrue(r.body, "400 without a body")
         self.assertIn("ErrorCode", r.json(), r)
 
+    def test_nul_escape_refused(self):
+        """{"Name": "\\u0000x"} used to store an empty name (the C string
+        ended at the NUL): refused with the reason; a backslash followed
+        by the text u0000 is an ordinary string."""
+        r = self.api.post("/accesskeys", self.token, '{"Name": "\\u0000x"}',
+                          content_type="application/json")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("NUL", r.json()["ErrorDetails"])
+        self.assert_untouched_and_serving()
+        r = self.api.post("/accesskeys", self.token,
+                          '{"Name": "\\\\u0000"}',
+                          content_type="application/json")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json()["Name"], "\\u0000")
+
     def test_wrong_content_type(self):
         r = self.api.post("/accesskeys", self.token, '{"Name": "x"}',
                           content_type="text/plain")
