@@ -430,6 +430,13 @@ void api_reply_header(struct api_req *r, const char *name, const char *value);
  * answers name what they created). */
 void api_reply_location(struct api_req *r, const char *path);
 
+/* 404 texts shared by several handlers.  Error texts never repeat an id
+ * of the URL: the caller has it, and an answer holding another
+ * organisation's id would read like a leak (test_tenancy_walk). */
+#define API_MSG_NO_CLIENT "no such client in this organisation"
+#define API_MSG_NO_DEFINITION                                                  \
+	"no object definition with this id is visible to this organisation"
+
 /* api_reply_error sends an error body (spec 1.8) naming the problem. */
 void api_reply_error(struct api_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

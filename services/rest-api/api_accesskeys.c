@@ -304,8 +304,8 @@ on_get(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, reply)) {
-		api_reply_error(r, 404, "no access key %s in this organisation",
-		                s->key);
+		api_reply_error(r, 404,
+		                "no such access key in this organisation");
 		return;
 	}
 	doc = api_req_doc(r, "AccessKey");
@@ -356,8 +356,8 @@ on_put_owner(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, reply)) {
-		api_reply_error(r, 404, "no access key %s in this organisation",
-		                s->key);
+		api_reply_error(r, 404,
+		                "no such access key in this organisation");
 		return;
 	}
 	if (api_redis_cmd(r, on_done, NULL,
@@ -397,8 +397,8 @@ on_delete_owner(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, reply)) {
-		api_reply_error(r, 404, "no access key %s in this organisation",
-		                s->key);
+		api_reply_error(r, 404,
+		                "no such access key in this organisation");
 		return;
 	}
 	/* Tokens carry the key: once it is gone they stop working. */

@@ -143,8 +143,7 @@ reply_ok(struct api_req *r, redisReply *reply)
 		return false;
 	}
 	if (!client_owned(r, reply)) {
-		api_reply_error(r, 404, "no client %s in this organisation",
-		                ((struct client_state *)r->data)->id);
+		api_reply_error(r, 404, API_MSG_NO_CLIENT);
 		return false;
 	}
 	return true;
@@ -481,9 +480,8 @@ render_objtype(struct api_req *r)
 		}
 	}
 	api_reply_error(r, 404,
-	                "client %s did not register an object with the "
-	                "definition %s (or it is not visible)",
-	                s->id, s->def_id);
+	                "the client did not register an object of this "
+	                "definition (or the definition is not visible)");
 }
 
 static void

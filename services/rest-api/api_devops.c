@@ -216,7 +216,7 @@ dispatch_reply(struct api_req *r, struct devop_call *c,
 		}
 		break;
 	case LWM2M_DEVOP_ST_NOT_REGISTERED:
-		api_reply_error(r, 404, API_MSG_NOT_REGISTERED, c->client);
+		api_reply_error(r, 404, API_MSG_NOT_REGISTERED);
 		break;
 	case LWM2M_DEVOP_ST_TIMEOUT:
 		api_reply_error(r, 504, "client %s did not answer %s",
@@ -386,7 +386,7 @@ on_client(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		return;
 	}
 	if (!client_registered(r, reply)) {
-		api_reply_error(r, 404, API_MSG_NOT_REGISTERED, c->client);
+		api_reply_error(r, 404, API_MSG_NOT_REGISTERED);
 		call_free(c);
 		return;
 	}

@@ -40,7 +40,7 @@
  * organisation or not registered: one text for all, so that it tells
  * another organisation nothing. */
 #define API_MSG_NOT_REGISTERED                                                 \
-	"client %s is not a registered client of this organisation"
+	"the client is not a registered client of this organisation"
 
 /* Called with a reply whose status is OK and whose CoAP code is 2.xx; the
  * reply (and its payload) is valid only during the call.  The callback

@@ -342,8 +342,8 @@ on_get(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, s, reply)) {
-		api_reply_error(
-		    r, 404, "no PSK identity %s in this organisation", s->id);
+		api_reply_error(r, 404,
+		                "no such PSK identity in this organisation");
 		return;
 	}
 	doc = api_req_doc(r, "PSKIdentity");
@@ -407,8 +407,8 @@ on_delete_owner(struct api_req *r, redisReply *reply, void *arg)
 		return;
 	}
 	if (!owned(r, s, reply)) {
-		api_reply_error(
-		    r, 404, "no PSK identity %s in this organisation", s->id);
+		api_reply_error(r, 404,
+		                "no such PSK identity in this organisation");
 		return;
 	}
 	snprintf(zset, sizeof zset, LWM2M_KEY_ORG_PSK, r->org);

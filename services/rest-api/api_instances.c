@@ -901,10 +901,7 @@ on_definition(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 		return;
 	}
 	if (err == LWM2M_ENOTFOUND || err == LWM2M_EINVAL) {
-		api_reply_error(r, 404,
-		                "no object definition %s visible to this "
-		                "organisation",
-		                s->def_id);
+		api_reply_error(r, 404, API_MSG_NO_DEFINITION);
 		return;
 	}
 	if (err != LWM2M_OK) {

@@ -196,8 +196,7 @@ on_owner(struct api_req *r, redisReply *reply, void *arg)
 	    org != r->org ||
 	    (reply->element[1]->type == REDIS_REPLY_STRING &&
 	     strcmp(reply->element[1]->str, STATE_REMOVED) == 0)) {
-		api_reply_error(r, 404, "no client %s in this organisation",
-		                ((struct metrics_state *)r->data)->client);
+		api_reply_error(r, 404, API_MSG_NO_CLIENT);
 		return;
 	}
 	fetch_client(r);

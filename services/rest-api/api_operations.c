@@ -61,11 +61,9 @@ on_operation(struct api_req *r, redisReply *reply, void *arg)
 	    org == NULL ||
 	    lwm2m_parse_int(org, 0, INT64_MAX, &org_id) != LWM2M_OK ||
 	    org_id != r->org || ctx == NULL) {
-		api_reply_error(
-		    r, 404,
-		    "no operation of client %s at this URL (results "
-		    "are kept for an hour)",
-		    client);
+		api_reply_error(r, 404,
+		                "no operation of this client at this URL "
+		                "(results are kept for an hour)");
 		return;
 	}
 	if (field(reply, 3) == NULL) {

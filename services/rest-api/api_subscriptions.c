@@ -596,11 +596,7 @@ on_target_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 	s = r->data;
 	if (err == LWM2M_ENOTFOUND) {
 		if (s->def_from_url) {
-			api_reply_error(
-			    r, 404,
-			    "no object definition %s visible to this "
-			    "organisation",
-			    s->rec.def);
+			api_reply_error(r, 404, API_MSG_NO_DEFINITION);
 		} else {
 			api_reply_error(r, 400,
 			                "the object link names an "
@@ -684,8 +680,7 @@ on_create_client(struct api_req *r, redisReply *reply, void *arg)
 	if (reply->type != REDIS_REPLY_STRING ||
 	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
 	    org != r->org) {
-		api_reply_error(r, 404, "no client %s in this organisation",
-		                ((struct sub_state *)r->data)->rec.client);
+		api_reply_error(r, 404, API_MSG_NO_CLIENT);
 		return;
 	}
 	create_target(r, r->data);
@@ -867,11 +862,7 @@ on_list_def(lwm2m_err err, const struct lwm2m_objdef *def, void *arg)
 	}
 	if (err != LWM2M_OK) {
 		if (err == LWM2M_ENOTFOUND) {
-			api_reply_error(
-			    r, 404,
-			    "no object definition %s visible to this "
-			    "organisation",
-			    ((struct sub_state *)r->data)->rec.def);
+			api_reply_error(r, 404, API_MSG_NO_DEFINITION);
 		} else {
 			api_reply_error(r, 503, "storage unavailable");
 		}
@@ -892,8 +883,7 @@ on_list_client(struct api_req *r, redisReply *reply, void *arg)
 	if (reply->type != REDIS_REPLY_STRING ||
 	    lwm2m_parse_int(reply->str, 0, INT64_MAX, &org) != LWM2M_OK ||
 	    org != r->org) {
-		api_reply_error(r, 404, "no client %s in this organisation",
-		                s->rec.client);
+		api_reply_error(r, 404, API_MSG_NO_CLIENT);
 		return;
 	}
 	if (s->rec.def[0] == '\0') {
@@ -946,7 +936,7 @@ on_one(struct api_req *r, redisReply *reply, void *arg)
 	if (api_sub_rec_parse(id, reply, &s->rec) != LWM2M_OK ||
 	    s->rec.org != r->org) {
 		api_reply_error(r, 404,
-		                "no subscription %s in this organisation", id);
+		                "no such subscription in this organisation");
 		return;
 	}
 	fp = api_sub_fingerprint(&s->rec);

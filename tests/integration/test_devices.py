@@ -221,14 +221,15 @@ class TestDevices(DeviceCase):
         r = self.get("/clients/%s/objecttypes/AQAAAAAAAAAAAAAAAAAAAA/"
                      "instances" % self.cid)
         self.assertEqual(r.status, 404, r)
-        self.assertIn("no object definition AQAAAAAAAAAAAAAAAAAAAA",
-                      r.json()["ErrorDetails"])
+        self.assertEqual(r.json()["ErrorDetails"],
+                         "no object definition with this id is visible to "
+                         "this organisation")
         unknown = "AQAAAAAAAAAAAAAAAAAAAA"
         r = self.get(base.replace(self.cid, unknown) + "/0")
         self.assertEqual(r.status, 404, r)
         self.assertEqual(r.json()["ErrorDetails"],
-                         "client %s is not a registered client of this "
-                         "organisation" % unknown)
+                         "the client is not a registered client of this "
+                         "organisation")
 
     def test_put_naming_no_resource_is_400(self):
         """A misspelt resource name must not look like a successful write:
