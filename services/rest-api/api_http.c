@@ -627,6 +627,7 @@ on_request(evhtp_request_t *ev, void *arg)
 		return;
 	}
 	if (r->replied) {
+		api_server_answered(ev);
 		return;
 	}
 	if (api_server_hold(ev)) {

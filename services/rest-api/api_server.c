@@ -31,6 +31,16 @@
  * waited.  Where that is not possible (a request parsed outside the
  * wrapped callback, or the peer's end of input or a read time-out while
  * held) libevhtp's pause is used as before.
+ *
+ * One request per call (stop_parser): libevhtp's read callback parses one
+ * request and, when input is left after it, calls evhtp_connection_resume
+ * to go on, which on a connection that is not paused does nothing but
+ * print "ODDITY, resuming when not paused?!?" on stderr.  So once a request
+ * parsed from the wrapped callback is answered or held, the request is
+ * marked paused the way evhtp_request_pause marks it, without turning read
+ * interest off: libevhtp's callback then stops without resuming, and the
+ * wrapper clears the mark as soon as the callback returns and parses the
+ * rest itself.
  */
 #include "api_server.h"
 
@@ -64,6 +74,8 @@ struct api_conn {
 	bool parsing; /* conn_readcb runs libevhtp's parser */
 	bool held;    /* a request waits for its answer; input waits too */
 	bool paused;  /* the held request fell back to evhtp_request_pause */
+	bool stopped; /* stop_parser marked the connection paused */
+	evhtp_res stopped_status; /* the request's status before that */
 };
 
 static struct api_conn *
@@ -241,12 +253,39 @@ on_conn_fini(evhtp_connection_t *conn, void *arg)
 	return EVHTP_RES_OK;
 }
 
+/* The request callback is done with ev, parsed by parse_input: stop
+ * libevhtp's read callback after it (see the top); parse_input undoes
+ * this when the callback returns. */
+static void
+stop_parser(struct api_conn *c, evhtp_request_t *ev)
+{
+	if (c->stopped || (c->conn->flags & EVHTP_CONN_FLAG_PAUSED)) {
+		return;
+	}
+	c->stopped = true;
+	c->stopped_status = ev->status;
+	ev->status = EVHTP_RES_PAUSE;
+	c->conn->flags |= EVHTP_CONN_FLAG_PAUSED;
+}
+
+static void
+unstop_parser(struct api_conn *c)
+{
+	if (!c->stopped) {
+		return;
+	}
+	c->stopped = false;
+	c->conn->flags &= ~EVHTP_CONN_FLAG_PAUSED;
+	if (c->conn->request != NULL) {
+		c->conn->request->status = c->stopped_status;
+	}
+}
+
 /* Parses the input of c one request at a time with libevhtp's read
  * callback, until a request is held (its answer comes later: the rest of
  * the input waits for api_server_release), libevhtp pauses, the input is
- * used up or a call makes no progress.  libevhtp 1.2.18 does not go on by
- * itself after a request answered at once (its evhtp_connection_resume
- * does nothing on a connection that is not paused), hence the loop.
+ * used up or a call makes no progress.  libevhtp's callback parses one
+ * request per call (stop_parser), hence the loop.
  * False when the connection was freed meanwhile. */
 static bool
 parse_input(struct api_conn *c, struct bufferevent *bev)
@@ -264,6 +303,7 @@ parse_input(struct api_conn *c, struct bufferevent *bev)
 			return false;
 		}
 		c->parsing = false;
+		unstop_parser(c);
 		if (evbuffer_get_length(in) >= left) {
 			break;
 		}
@@ -327,7 +367,18 @@ api_server_hold(evhtp_request_t *ev)
 	}
 	c->held = true;
 	c->paused = false;
+	stop_parser(c, ev);
 	return true;
+}
+
+void
+api_server_answered(evhtp_request_t *ev)
+{
+	struct api_conn *c = conn_of(evhtp_request_get_connection(ev));
+
+	if (c != NULL && c->parsing) {
+		stop_parser(c, ev);
+	}
 }
 
 void

@@ -40,6 +40,12 @@ evhtp_res api_server_refuse(evhtp_request_t *ev, int status,
  * pauses it with evhtp_request_pause as libevhtp expects. */
 bool api_server_hold(evhtp_request_t *ev);
 
+/* api_server_answered is called by the request callback for ev when it
+ * answered ev at once: when ev was parsed from the connection's own read
+ * callback, libevhtp's parser stops after ev and the rest of the input is
+ * parsed by that callback, one request at a time.  Loop thread only. */
+void api_server_answered(evhtp_request_t *ev);
+
 /* api_server_release ends the hold of api_server_hold once ev's answer is
  * in the output (after evhtp_send_reply): writes it in this loop iteration
  * on plain TCP, then lets the input that waited be parsed; resumes the
