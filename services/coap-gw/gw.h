@@ -466,6 +466,24 @@ struct gw_request;
 bool gw_coap_parse(const coap_pdu_t *request, struct gw_request *ret_req,
                    coap_pdu_t *response);
 
+/* gw_coap_log_init sends libcoap's log through lwm2m_log (gw_coap_log)
+ * and sets libcoap's level so that only lines our level shows are
+ * formatted.  Call once, after coap_startup, before any context exists. */
+void gw_coap_log_init(int level);
+
+/* gw_coap_log_level maps a libcoap line to our level: libcoap's EMERG to
+ * ERR become warning (libcoap reports there what a peer did as well as its
+ * own failures, and the gateway logs its own decisions), WARNING and
+ * NOTICE (malformed datagrams, DTLS alerts and certificate problems, ICMP
+ * errors) info, INFO and DEBUG debug; lines that report a peer's ordinary
+ * behaviour (a RST) are debug whatever libcoap's level. */
+int gw_coap_log_level(coap_log_t level, const char *message);
+
+/* gw_coap_log is libcoap's log handler: one line "libcoap: message" at
+ * gw_coap_log_level, the message without its newline, quoted with
+ * lwm2m_log_quote (it may hold a peer's strings) and cut at 511 bytes. */
+void gw_coap_log(coap_log_t level, const char *message);
+
 /* gw_coap_resolve parses "0.0.0.0:5683", "[::]:5683" or "host:port". */
 lwm2m_err gw_coap_resolve(const char *text, coap_address_t *ret_addr);
 

@@ -964,6 +964,60 @@ gw_coap_start(struct gw_ctx *gw)
 	return err;
 }
 
+/* libcoap lines that report a peer's ordinary behaviour (a device
+ * cancelling an observation with RST, or rebooted and rejecting our
+ * request) at a level libcoap gives to its own failures */
+static const char *const coap_ordinary[] = {
+    "got RST for mid=",
+};
+
+int
+gw_coap_log_level(coap_log_t level, const char *message)
+{
+	for (size_t i = 0; i < sizeof coap_ordinary / sizeof *coap_ordinary;
+	     i++) {
+		if (strncmp(message, coap_ordinary[i],
+		            strlen(coap_ordinary[i])) == 0) {
+			return LWM2M_LOG_DEBUG;
+		}
+	}
+	if (level <= LOG_ERR) {
+		return LWM2M_LOG_WARNING;
+	}
+	return level <= LOG_NOTICE ? LWM2M_LOG_INFO : LWM2M_LOG_DEBUG;
+}
+
+void
+gw_coap_log(coap_log_t level, const char *message)
+{
+	char quoted[512];
+	size_t len = strlen(message);
+	int ours = gw_coap_log_level(level, message);
+
+	while (len > 0 &&
+	       (message[len - 1] == '\n' || message[len - 1] == ' ')) {
+		len--;
+	}
+	lwm2m_log(ours, "libcoap: %s",
+	          lwm2m_log_quote(quoted, sizeof quoted, message, len));
+}
+
+void
+gw_coap_log_init(int level)
+{
+	coap_log_t coap_level = LOG_ERR;
+
+	/* the most detailed libcoap level that can reach the log: libcoap's
+	 * LOG_DEBUG (every datagram) stays off */
+	if (level >= LWM2M_LOG_DEBUG) {
+		coap_level = LOG_INFO;
+	} else if (level >= LWM2M_LOG_INFO) {
+		coap_level = LOG_NOTICE;
+	}
+	coap_set_log_handler(gw_coap_log);
+	coap_set_log_level(coap_level);
+}
+
 void
 gw_coap_stop(struct gw_ctx *gw)
 {

@@ -25,8 +25,7 @@ main(int argc, char **argv)
 	lwm2m_log_init("coap-gw", cfg.log_level);
 	lwm2m_log_set_json(cfg.log_json);
 	coap_startup();
-	coap_set_log_level(cfg.log_level >= LWM2M_LOG_DEBUG ? LOG_INFO
-	                                                    : LOG_ERR);
+	gw_coap_log_init(cfg.log_level);
 	base = event_base_new();
 	if (base == NULL) {
 		return 1;
