@@ -196,10 +196,14 @@ step_name(enum obs_step step)
 	                              : "forget";
 }
 
-/* Reply of one rpc: true when the device answered 2.xx. */
+/* Reply of one rpc: true when the device answered 2.xx; otherwise why not,
+ * in words, into why, and the level at which a failure that ends the job
+ * is logged: the device's own answer is notice, a device away (not
+ * registered, asleep, silent) info as its next registration observes
+ * again, a gateway or rpc failure warning. */
 static bool
-reply_ok(struct obs_job *j, lwm2m_err err, const struct lwm2m_env *env,
-         struct lwm2m_devop_reply *ret)
+reply_ok(lwm2m_err err, const struct lwm2m_env *env,
+         struct lwm2m_devop_reply *ret, char *why, size_t size, int *ret_level)
 {
 	if (err == LWM2M_OK && (env->flags & LWM2M_ENV_F_ERROR)) {
 		lwm2m_rpc_error_parse(env, &err);
@@ -208,18 +212,54 @@ reply_ok(struct obs_job *j, lwm2m_err err, const struct lwm2m_env *env,
 		err = lwm2m_devop_reply_decode(env->payload, env->payload_len,
 		                               ret);
 	}
-	if (err == LWM2M_OK && ret->status == LWM2M_DEVOP_ST_OK &&
-	    (ret->code >> 5) == 2) {
-		return true;
+	if (err != LWM2M_OK) {
+		snprintf(why, size, "gateway: %s", lwm2m_strerror(err));
+		*ret_level = LWM2M_LOG_WARNING;
+		return false;
 	}
-	lwm2m_log(LWM2M_LOG_WARNING,
-	          "%s id=%s path=%s: %s status %d code "
-	          "%d.%02d",
-	          step_name(j->step), j->client, j->path, lwm2m_strerror(err),
-	          err == LWM2M_OK ? (int)ret->status : -1,
-	          err == LWM2M_OK ? ret->code >> 5 : 0,
-	          err == LWM2M_OK ? ret->code & 31 : 0);
+	switch (ret->status) {
+	case LWM2M_DEVOP_ST_OK:
+		if ((ret->code >> 5) == 2) {
+			return true;
+		}
+		snprintf(why, size, "device answered %d.%02d", ret->code >> 5,
+		         ret->code & 31);
+		*ret_level = LWM2M_LOG_NOTICE;
+		return false;
+	case LWM2M_DEVOP_ST_NOT_REGISTERED:
+	case LWM2M_DEVOP_ST_TIMEOUT:
+	case LWM2M_DEVOP_ST_QUEUED:
+		*ret_level = LWM2M_LOG_INFO;
+		break;
+	default:
+		*ret_level = LWM2M_LOG_WARNING;
+		break;
+	}
+	snprintf(why, size, "%s", lwm2m_devop_status_name(ret->status));
 	return false;
+}
+
+/* Logs, once, that step failed and what happens next: steps that the
+ * job carries on from are info. */
+static void
+log_failed(const struct obs_job *j, const char *why, int level)
+{
+	const char *next = "not observed";
+
+	if (j->step == STEP_ATTRS && j->observe_after) {
+		level = LWM2M_LOG_INFO;
+		next = "observing without them";
+	} else if (j->step == STEP_ATTRS) {
+		next = "attributes unchanged";
+	} else if (j->step == STEP_CANCEL) {
+		level = LWM2M_LOG_INFO;
+		next = "forgetting the observation";
+	} else if (j->step == STEP_FORGET) {
+		level = LWM2M_LOG_INFO;
+		next = "forgotten anyway";
+	}
+	lwm2m_log(level, "%s id=%s path=%s: %s, %s", step_name(j->step),
+	          j->client, j->path, why, next);
 }
 
 static void
@@ -227,8 +267,13 @@ on_reply(lwm2m_err err, const struct lwm2m_env *env, void *arg)
 {
 	struct obs_job *j = arg;
 	struct lwm2m_devop_reply rep;
-	char hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1];
-	bool ok = reply_ok(j, err, env, &rep);
+	char hex[2 * LWM2M_DEVOP_MAX_TOKEN + 1], why[64];
+	int level = LWM2M_LOG_WARNING;
+	bool ok = reply_ok(err, env, &rep, why, sizeof why, &level);
+
+	if (!ok) {
+		log_failed(j, why, level);
+	}
 
 	switch (j->step) {
 	case STEP_ATTRS:
