@@ -162,7 +162,7 @@ on_queued(struct lwm2m_redis *redis, redisReply *reply, void *arg)
 		lwm2m_metrics_inc(lwm2m_metrics_counter(
 		    NULL, "lwds_broker_deliveries_queued_total",
 		    "Delivery jobs added to the deliveries stream"));
-		lwm2m_log(LWM2M_LOG_INFO, "queued %s sub=%s id=%s delivery=%s",
+		lwm2m_log(LWM2M_LOG_DEBUG, "queued %s sub=%s id=%s delivery=%s",
 		          brk_event_name(f->event), f->id, f->ev.id, f->did);
 	}
 	fetch_free(f);
@@ -369,7 +369,8 @@ handle_msg(struct brk_ctx *ctx, nng_msg *msg)
 	ctx->events++;
 	lwm2m_metrics_inc(lwm2m_metrics_counter(
 	    NULL, "lwds_broker_events_total", "Gateway events received"));
-	lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s ep=\"%s\" org=%lld gw=\"%s\"",
+	lwm2m_log(LWM2M_LOG_DEBUG,
+	          "event %s id=%s ep=\"%s\" org=%lld gw=\"%s\"",
 	          brk_event_name(event), ev.id,
 	          lwm2m_log_quote(ep, sizeof ep, ev.ep, strlen(ev.ep)), ev.org,
 	          lwm2m_log_quote(gw, sizeof gw, ev.gw, strlen(ev.gw)));

@@ -502,7 +502,7 @@ deliver(struct notif *n, struct obs_sub *o, const char *body, size_t len,
 	if (err != LWM2M_OK) {
 		brk__entry_unref(n->entry);
 	} else {
-		lwm2m_log(LWM2M_LOG_INFO,
+		lwm2m_log(LWM2M_LOG_DEBUG,
 		          "queued Observation sub=%s id=%s delivery=%s%s",
 		          o->sub.id, n->client, did,
 		          filtered(o) ? " (if its filter passes)" : "");

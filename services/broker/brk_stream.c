@@ -241,7 +241,7 @@ subscription_entry(struct brk_stream *s, const redisReply *fields,
 	    id == NULL || path == NULL) {
 		return;
 	}
-	lwm2m_log(LWM2M_LOG_INFO, "observation id=%s path=%s changed entry=%s",
+	lwm2m_log(LWM2M_LOG_DEBUG, "observation id=%s path=%s changed entry=%s",
 	          id->str, path->str, entry->id);
 	brk__observe_path(s->ctx, s->rpc, id->str, path->str, entry);
 }
@@ -467,7 +467,7 @@ handle_entry(struct brk_stream *s, const redisReply *e, struct brk_batch *batch)
 	err = brk_stream_event(e->element[1], &event, &ev);
 	if (err == LWM2M_OK) {
 		lwm2m_metrics_inc(s->m_events);
-		lwm2m_log(LWM2M_LOG_INFO, "event %s id=%s org=%lld entry=%s",
+		lwm2m_log(LWM2M_LOG_DEBUG, "event %s id=%s org=%lld entry=%s",
 		          brk_event_name(event), ev.id, ev.org, entry->id);
 		/* a reply longer than the COUNT asked is not trusted further */
 		if (batch != NULL && batch->n_held < BRK_STREAM_READ_MAX) {

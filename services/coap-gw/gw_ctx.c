@@ -467,7 +467,7 @@ on_rpc(struct lwm2m_rpc_req *req, const struct lwm2m_env *env, void *arg)
 	    NULL, "lwds_gw_rpc_requests_total", "rpc requests received"));
 	if (env->rid_len > 0) {
 		lwm2m_log(
-		    LWM2M_LOG_INFO, "rpc kind=%u rid=%s", env->kind,
+		    LWM2M_LOG_DEBUG, "rpc kind=%u rid=%s", env->kind,
 		    lwm2m_log_quote(rid, sizeof rid, env->rid, env->rid_len));
 	}
 	switch (env->kind) {

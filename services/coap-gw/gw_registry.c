@@ -1027,8 +1027,10 @@ announce_done(struct gw_ctx *gw, struct gw_device *dev, bool deregister,
 	uint16_t kind =
 	    deregister ? LWM2M_ENV_EV_DEREGISTERED : LWM2M_ENV_EV_UPDATED;
 
-	lwm2m_log(LWM2M_LOG_INFO, "%s id=%s org=%lld",
-	          deregister ? "deregistered" : "updated", dev->id, dev->org);
+	/* an update is the device's heartbeat: debug, like each request */
+	lwm2m_log(deregister ? LWM2M_LOG_INFO : LWM2M_LOG_DEBUG,
+	          "%s id=%s org=%lld", deregister ? "deregistered" : "updated",
+	          dev->id, dev->org);
 	if (subs) {
 		gw_publish(gw, kind, dev->id, dev->ep, dev->org);
 	} else {

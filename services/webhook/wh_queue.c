@@ -367,7 +367,7 @@ on_http_done(int status, const char *error, void *arg)
 	count_outcome(ctx, o, lwm2m_mono_ms() - job->started);
 	switch (o) {
 	case WH_DELIVERED:
-		lwm2m_log(LWM2M_LOG_INFO,
+		lwm2m_log(LWM2M_LOG_DEBUG,
 		          "delivered sub=%s delivery=%s status=%d "
 		          "attempt=%u ms=%" PRId64 " age_ms=%" PRId64,
 		          job->d.sub, job->d.id, status, job->d.attempt,
