@@ -508,8 +508,7 @@ on_redis_ready(struct lwm2m_redis *redis, void *arg)
 {
 	struct gw_ctx *gw = arg;
 
-	lwm2m_log(LWM2M_LOG_NOTICE, "redis connected");
-	gw_registry_ready(gw);
+	gw_registry_ready(gw); /* lwm2m_redis logged "redis: connected" */
 	gw_events_flush(gw);
 }
 

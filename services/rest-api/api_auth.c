@@ -471,9 +471,12 @@ generated_admin(redisContext *c)
 	lwm2m_b64_encode(raw, sizeof raw, secret, true);
 	err = store_key(c, key, secret, 0, "admin");
 	if (err == LWM2M_OK) {
-		fprintf(stderr, "lwds-rest-api: generated admin access key\n"
-		                "  LWDS_ADMIN_KEY=%s\n  LWDS_ADMIN_SECRET=%s\n",
-		        key, secret);
+		/* the only copy of the secret (Redis keeps its hash): one log
+		 * line whatever LWDS_LOG_LEVEL says */
+		lwm2m__log(LWM2M_LOG_NOTICE,
+		           "generated the admin access key (no LWDS_ADMIN_KEY "
+		           "given): LWDS_ADMIN_KEY=%s LWDS_ADMIN_SECRET=%s",
+		           key, secret);
 	}
 	OPENSSL_cleanse(secret, sizeof secret);
 	return err;
