@@ -202,8 +202,11 @@ on_evicted(lwm2m_err err, const struct lwm2m_env *reply, void *arg)
 {
 	char *id = arg;
 
+	/* not found: the gateway has no session of it (it left, or never
+	 * registered), which is what the eviction wanted */
 	if (err != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING,
+		lwm2m_log(err == LWM2M_ENOTFOUND ? LWM2M_LOG_DEBUG
+		                                 : LWM2M_LOG_WARNING,
 		          "evict id=%s: gateway: %s; the "
 		          "registration is removed in Redis only",
 		          id, lwm2m_strerror(err));
