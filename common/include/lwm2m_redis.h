@@ -59,6 +59,12 @@ lwm2m_err lwm2m_redis_new(struct event_base *base, const char *url,
                           lwm2m_redis_ready_cb ready, void *ready_arg,
                           struct lwm2m_redis **ret_redis);
 
+/* lwm2m_redis_set_name names redis in its log lines, "redis (<name>): ...",
+ * for a process with more than one connection; unnamed ones say "redis: ".
+ * Call right after lwm2m_redis_new (its connection is made later, on the
+ * loop).  name is copied, cut at 38 bytes. */
+void lwm2m_redis_set_name(struct lwm2m_redis *redis, const char *name);
+
 /* lwm2m_redis_free disconnects; commands still buffered are written first
  * (waiting at most a second for the socket), then pending callbacks run with
  * reply == NULL before it returns.  NULL-safe. */

@@ -51,6 +51,7 @@ struct lwm2m_redis {
 	 * (each freed with its context, before this is) */
 	struct lwm2m__redis_replies replies;
 	size_t obuf_last; /* bytes of ac's last write, so far (reserve_obuf) */
+	char label[48];   /* "redis" or "redis (<name>)", for the log */
 };
 
 static void redis_connect(struct lwm2m_redis *redis);
@@ -174,14 +175,14 @@ on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 	redisReply *reply = r;
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-		lwm2m_log(LWM2M_LOG_ERR, "redis: AUTH/SELECT failed: %s",
-		          reply ? reply->str : "connection lost");
+		lwm2m_log(LWM2M_LOG_ERR, "%s: AUTH/SELECT failed: %s",
+		          redis->label, reply ? reply->str : "connection lost");
 		return;
 	}
 	if (!redis->ready && redis->ac == ac) {
 		redis->ready = true;
 		redis->backoff_ms = RECONNECT_MIN_MS;
-		lwm2m_log(LWM2M_LOG_NOTICE, "redis: connected");
+		lwm2m_log(LWM2M_LOG_NOTICE, "%s: connected", redis->label);
 		if (redis->ready_cb != NULL) {
 			redis->ready_cb(redis, redis->ready_arg);
 		}
@@ -202,11 +203,10 @@ on_role_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(reply->element[0]->str, "master") != 0) {
-		lwm2m_log(
-		    LWM2M_LOG_WARNING,
-		    "redis: %s:%d is not the master, asking the sentinels "
-		    "again",
-		    redis->url.host, redis->url.port);
+		lwm2m_log(LWM2M_LOG_WARNING,
+		          "%s: %s:%d is not the master, asking the sentinels "
+		          "again",
+		          redis->label, redis->url.host, redis->url.port);
 		redisAsyncDisconnect(ac);
 		return;
 	}
@@ -220,8 +220,8 @@ on_connect(const redisAsyncContext *ac, int status)
 	struct lwm2m_redis *redis = ac->data;
 
 	if (status != REDIS_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING, "redis: connect failed: %s",
-		          ac->errstr);
+		lwm2m_log(LWM2M_LOG_WARNING, "%s: connect failed: %s",
+		          redis->label, ac->errstr);
 		redis->ac = NULL; /* hiredis frees ac after this callback */
 		schedule_retry(redis);
 		return;
@@ -250,9 +250,9 @@ on_disconnect(const redisAsyncContext *ac, int status)
 		redis->ready = false;
 	}
 	if (!redis->closing) {
-		lwm2m_log(LWM2M_LOG_WARNING,
-		          "redis: connection lost (%s), reconnecting",
-		          status == REDIS_OK ? "closed" : ac->errstr);
+		lwm2m_log(
+		    LWM2M_LOG_WARNING, "%s: connection lost (%s), reconnecting",
+		    redis->label, status == REDIS_OK ? "closed" : ac->errstr);
 		schedule_retry(redis);
 	}
 }
@@ -376,8 +376,8 @@ connect_master(struct lwm2m_redis *redis)
 		ac = redisAsyncConnect(redis->url.host, redis->url.port);
 	}
 	if (ac == NULL || ac->err) {
-		lwm2m_log(LWM2M_LOG_WARNING, "redis: connect failed: %s",
-		          ac ? ac->errstr : "out of memory");
+		lwm2m_log(LWM2M_LOG_WARNING, "%s: connect failed: %s",
+		          redis->label, ac ? ac->errstr : "out of memory");
 		if (ac != NULL) {
 			redisAsyncFree(ac);
 		}
@@ -385,8 +385,8 @@ connect_master(struct lwm2m_redis *redis)
 		return;
 	}
 	if (attach(ac, redis->base) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING, "redis: connect failed: %s",
-		          "out of memory");
+		lwm2m_log(LWM2M_LOG_WARNING, "%s: connect failed: %s",
+		          redis->label, "out of memory");
 		redisAsyncFree(ac);
 		schedule_retry(redis);
 		return;
@@ -408,8 +408,8 @@ sentinel_next(struct lwm2m_redis *redis)
 		sentinel_ask(redis);
 		return;
 	}
-	lwm2m_log(LWM2M_LOG_WARNING, "redis: no sentinel named master \"%s\"",
-	          redis->sentinel.master);
+	lwm2m_log(LWM2M_LOG_WARNING, "%s: no sentinel named master \"%s\"",
+	          redis->label, redis->sentinel.master);
 	schedule_retry(redis);
 }
 
@@ -473,8 +473,8 @@ on_sentinel_disconnect(const redisAsyncContext *ac, int status)
 		sentinel_next(redis);
 		return;
 	}
-	lwm2m_log(LWM2M_LOG_INFO, "redis: sentinel names %s:%d as master",
-	          redis->url.host, redis->url.port);
+	lwm2m_log(LWM2M_LOG_INFO, "%s: sentinel names %s:%d as master",
+	          redis->label, redis->url.host, redis->url.port);
 	connect_master(redis);
 }
 
@@ -564,10 +564,12 @@ lwm2m_redis_new(struct event_base *base, const char *url,
 	if (redis == NULL) {
 		return LWM2M_ENOMEM;
 	}
+	snprintf(redis->label, sizeof redis->label, "redis");
 	if (lwm2m_redis_url_parse(url, &redis->url) != LWM2M_OK ||
 	    sentinel_config(&redis->sentinel) != LWM2M_OK ||
 	    (redis->sentinel.n > 0 && redis->url.path[0] != '\0')) {
-		lwm2m_log(LWM2M_LOG_ERR, "redis: bad URL or sentinel list");
+		lwm2m_log(LWM2M_LOG_ERR, "%s: bad URL or sentinel list",
+		          redis->label);
 		free(redis);
 		return LWM2M_EINVAL;
 	}
@@ -583,6 +585,12 @@ lwm2m_redis_new(struct event_base *base, const char *url,
 	redis_connect(redis);
 	*ret_redis = redis;
 	return LWM2M_OK;
+}
+
+void
+lwm2m_redis_set_name(struct lwm2m_redis *redis, const char *name)
+{
+	snprintf(redis->label, sizeof redis->label, "redis (%s)", name);
 }
 
 /* How long lwm2m_redis_free waits for the socket to take what is buffered. */

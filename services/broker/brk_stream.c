@@ -785,6 +785,9 @@ brk__stream_new(struct brk_ctx *ctx, struct event_base *base,
 		err = lwm2m_redis_new(base, cfg->redis_url, on_reader_ready, s,
 		                      &s->reader);
 	}
+	if (err == LWM2M_OK) {
+		lwm2m_redis_set_name(s->reader, "events reader");
+	}
 	if (err != LWM2M_OK) {
 		brk__stream_free(s);
 		return err;

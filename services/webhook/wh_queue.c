@@ -889,6 +889,9 @@ wh_ctx_new(struct event_base *base, const struct wh_config *config,
 		err = lwm2m_redis_new(base, config->redis_url, on_blk_ready,
 		                      ctx, &ctx->blk);
 	}
+	if (err == LWM2M_OK) {
+		lwm2m_redis_set_name(ctx->blk, "blocking reads");
+	}
 	if (err != LWM2M_OK) {
 		wh_ctx_free(ctx);
 		return err;
