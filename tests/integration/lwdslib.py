@@ -5,7 +5,9 @@ Pieces:
   Redis                   a private redis-server (or the one in
                           LWDS_TEST_REDIS_URL) and a tiny RESP client
   Services                the four daemons, started from the build
-                          directory with per-test settings, stopped cleanly
+                          directory with per-test settings, stopped cleanly;
+                          cleanup() fails when a service wrote a line that
+                          is not in its log format (close_log_dir)
   Api                     an HTTP client for the REST API (tokens, JSON, XML)
   CoapMessage, CoapClient hand-made CoAP encoding and a UDP client, so tests
                           can send exactly the bytes they want
@@ -18,6 +20,10 @@ Environment:
                         skip, when none can be had)
   LWDS_TEST_REDIS_CLUSTER  1: that server runs in cluster mode (database 0
                         only, no SELECT; test_redis_cluster.py sets it)
+  LWDS_TEST_LOG_DIR     keep every service log of the run: each set of
+                        services logs in its own directory under this one,
+                        which is not removed afterwards (default: temporary
+                        directories, removed)
 """
 
 import http.client
@@ -63,6 +69,59 @@ def binary(name):
     if not os.access(path, os.X_OK):
         raise AssertionError("%s not built (looked for %s)" % (name, path))
     return path
+
+
+def log_dir(prefix):
+    """A new directory for the logs of one set of services: under
+    LWDS_TEST_LOG_DIR when it is set (kept), else a temporary one."""
+    keep = os.environ.get("LWDS_TEST_LOG_DIR")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+    return tempfile.mkdtemp(prefix=prefix, dir=keep or None)
+
+
+def drop_log_dir(path):
+    """Remove a directory of log_dir, unless LWDS_TEST_LOG_DIR keeps it."""
+    if not os.environ.get("LWDS_TEST_LOG_DIR"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# A line of lwm2m_log: "2026-11-25T11:20:03.123Z coap-gw notice ..." or,
+# with LWDS_LOG_JSON=1, {"ts":"...","svc":...}.  A service writes nothing
+# else: any other line is a library printing on its own (libevhtp's
+# "ODDITY", libcoap's own handler), a message with a raw newline in it, or
+# a crash report, and an operator reading the log cannot place it.
+LOG_LINE = re.compile(
+    rb'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [a-z0-9-]+ '
+    rb'(err|warning|notice|info|debug) |\{"ts":"[^"]*","svc":")')
+
+
+def foreign_lines(logdir):
+    """The lines of the *.log files in logdir that are not lwm2m_log's, as
+    'file: line'."""
+    out = []
+    for name in sorted(os.listdir(logdir)):
+        if not name.endswith(".log"):
+            continue
+        with open(os.path.join(logdir, name), "rb") as f:
+            for line in f.read().splitlines():
+                if not LOG_LINE.match(line):
+                    out.append("%s: %s" % (name, line.decode(
+                        errors="replace")))
+    return out
+
+
+def close_log_dir(path):
+    """Drop the log directory path (drop_log_dir) of services that have
+    stopped, after failing if they wrote a line that is not lwm2m_log's
+    (foreign_lines)."""
+    try:
+        bad = foreign_lines(path) if os.path.isdir(path) else []
+    finally:
+        drop_log_dir(path)
+    if bad:
+        raise AssertionError("services wrote %d lines outside their log "
+                             "format:\n%s" % (len(bad), "\n".join(bad[:10])))
 
 
 # The ports free_port hands out lie below the kernel's ephemeral range
@@ -387,7 +446,7 @@ class Services:
         self.admin_key = random_token()
         self.admin_secret = random_token()
         self.gw_id = "test-gw-%d" % os.getpid()
-        self.logdir = tempfile.mkdtemp(prefix="lwds-logs-")
+        self.logdir = log_dir("lwds-logs-")
         self.env = dict(os.environ)
         self.env.update({
             "LWDS_REDIS_URL": redis.url,
@@ -514,8 +573,10 @@ class Services:
         return codes
 
     def cleanup(self):
+        """Stop the services and drop their logs; fail when a service
+        wrote a line outside its log format (close_log_dir)."""
         self.stop()
-        shutil.rmtree(self.logdir, ignore_errors=True)
+        close_log_dir(self.logdir)
 
     def api(self):
         return Api(self.base_url)
@@ -540,15 +601,18 @@ class ServiceTestCase(unittest.TestCase):
         try:
             cls.svc.start()
         except BaseException:
-            cls.svc.cleanup()
+            cls.svc.stop()
+            drop_log_dir(cls.svc.logdir)
             cls.redis.close()
             raise
         cls.api = cls.svc.api()
 
     @classmethod
     def tearDownClass(cls):
-        cls.svc.cleanup()
-        cls.redis.close()
+        try:
+            cls.svc.cleanup()
+        finally:
+            cls.redis.close()
 
     def admin_token(self):
         return self.api.token(self.svc.admin_key, self.svc.admin_secret)

@@ -7,9 +7,7 @@ still delivers, /health follows Redis."""
 
 import json
 import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 import unittest
@@ -18,7 +16,7 @@ import urllib.request
 from deploylib import (AofRedis, Api, Proc, Sentinel, Sink, base_env,
                        free_port, http_status, listed_ids, register,
                        retrying, wait_until)
-from lwdslib import Redis, Sim
+from lwdslib import Redis, Sim, close_log_dir, log_dir
 
 
 class Traffic(threading.Thread):
@@ -54,7 +52,7 @@ class Stack:
     sentinels in env)."""
 
     def __init__(self, redis_url, extra_env=None, names=None):
-        self.logdir = tempfile.mkdtemp(prefix="lwds-deploy-")
+        self.logdir = log_dir("lwds-deploy-")
         self.env = base_env(redis_url)
         self.http = free_port()
         self.coap = free_port("udp")
@@ -104,7 +102,7 @@ class Stack:
     def close(self):
         for p in self.procs:
             p.stop()
-        shutil.rmtree(self.logdir, ignore_errors=True)
+        close_log_dir(self.logdir)
 
 
 def gw_metric(stack, name):

@@ -18,7 +18,7 @@ import unittest
 
 from deploylib import (AofRedis, Api, Proc, Sink, base_env, free_port,
                        http_status, listed_ids, retrying, wait_until)
-from lwdslib import Sim
+from lwdslib import Sim, close_log_dir, log_dir
 
 # One lwds-sim per loopback address (one client each): the balancer keys
 # on the source address, so every device looks like its own host.  The
@@ -123,8 +123,8 @@ class TestScaleOut(unittest.TestCase):
         self.addCleanup(self.redis.close)
         self.sink = Sink()
         self.addCleanup(self.sink.close)
-        self.logdir = tempfile.mkdtemp(prefix="lwds-scale-")
-        self.addCleanup(shutil.rmtree, self.logdir, True)
+        self.logdir = log_dir("lwds-scale-")
+        self.addCleanup(close_log_dir, self.logdir)
         self.env = base_env(self.redis.url)
         self.env["LWDS_WEBHOOK_CLAIM_IDLE_MS"] = "1000"
         self.env["LWDS_BROKER_CLAIM_IDLE_MS"] = "1000"
