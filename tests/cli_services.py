@@ -16,10 +16,8 @@ import unittest
 BINARIES = sys.argv[1:]
 del sys.argv[1:]
 
-# the flags every service has, and those all but rest-api have (rest-api
-# answers /health on its API port)
-SHARED = ("--redis-url", "--log-level", "--log-json")
-HEALTH = "--health-addr"
+# the flags every service has
+SHARED = ("--redis-url", "--log-level", "--log-json", "--health-addr")
 
 
 def clean_env(**extra):
@@ -66,9 +64,7 @@ class ServiceCli(unittest.TestCase):
                 self.assertTrue(out.startswith("Usage: %s [options]\n"
                                                % name), out[:80])
                 self.assertIn("\n  -h, --help ", out)
-                flags = SHARED + ((HEALTH,) if "rest-api" not in name
-                                  else ())
-                for flag in flags:
+                for flag in SHARED:
                     block = option_block(out, flag)
                     self.assertIsNotNone(block, "%s lacks %s" % (name, flag))
                     blocks.setdefault(flag, {})[name] = block

@@ -95,6 +95,8 @@
 
 /* ---- configuration and service context -------------------------------- */
 
+struct lwm2m_metrics_http;
+
 struct api_config {
 	const char *listen;        /* "host:port", LWDS_HTTP_LISTEN */
 	const char *redis_url;     /* LWDS_REDIS_URL */
@@ -106,6 +108,8 @@ struct api_config {
 	unsigned max_conns;        /* LWDS_HTTP_MAX_CONNECTIONS */
 	unsigned io_timeout_s;     /* LWDS_HTTP_IO_TIMEOUT_S (api_server.c) */
 	long long retention_ms;    /* LWDS_CLIENT_RETENTION_S, ms; 0 forever */
+	const char *health_addr;   /* LWDS_API_HEALTH_ADDR, "host:port"; NULL:
+	                            * no /health and /metrics listener */
 };
 
 struct api_ctx {
@@ -123,6 +127,7 @@ struct api_ctx {
 	struct api_limits *limits; /* api_limit.c; NULL when off */
 	unsigned n_conns;          /* open HTTP connections (api_server.c) */
 	struct api_jwt_cache *jwt_cache; /* verified access tokens */
+	struct lwm2m_metrics_http *health; /* cfg.health_addr's listener */
 };
 
 /* api_config_from_env fills the environment-only settings of cfg (admin
@@ -136,9 +141,11 @@ lwm2m_err api_config_from_env(struct api_config *cfg);
  * stderr) and loads or creates the token signing key into ctx. */
 lwm2m_err api_bootstrap(struct api_ctx *ctx);
 
-/* api_ctx_start creates the HTTP server and the Redis connection on base and
- * binds cfg->listen.  ctx must be zeroed with cfg set; api_bootstrap must
- * have run.  On failure everything created is freed. */
+/* api_ctx_start creates the HTTP server and the Redis connection on base,
+ * binds cfg->listen and, when cfg->health_addr is set, the internal
+ * GET /health and /metrics listener (api_health_listen).  ctx must be zeroed
+ * with cfg set; api_bootstrap must have run.  On failure everything created is
+ * freed. */
 lwm2m_err api_ctx_start(struct api_ctx *ctx, struct event_base *base);
 
 /* api_ctx_stop unbinds and frees what api_ctx_start created; NULL-safe,

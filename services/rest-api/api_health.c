@@ -1,4 +1,5 @@
-/* api_health.c - GET /health, GET /metrics, request metrics and ids. */
+/* api_health.c - GET /health on the API port, the internal /health and
+ * /metrics listener, request metrics and ids. */
 #include "api_health.h"
 
 #include <stdio.h>
@@ -7,34 +8,53 @@
 #include <event2/buffer.h>
 
 #include "lwm2m_id.h"
+#include "lwm2m_log.h"
 #include "lwm2m_metrics.h"
+
+/* health_body is the /health answer of both listeners for ctx; sets *ok. */
+static const char *
+health_body(const struct api_ctx *ctx, bool *ok)
+{
+	*ok = ctx->redis != NULL && lwm2m_redis_connected(ctx->redis);
+	return *ok ? "{\"status\":\"ok\"}\n"
+	           : "{\"status\":\"redis unavailable\"}\n";
+}
 
 void
 api_health_get(struct api_req *r)
 {
-	bool ok = r->api->redis != NULL && lwm2m_redis_connected(r->api->redis);
-	const char *body = ok ? "{\"status\":\"ok\"}\n"
-	                      : "{\"status\":\"redis unavailable\"}\n";
+	bool ok;
+	const char *body = health_body(r->api, &ok);
 
 	api_reply_body(r, ok ? 200 : 503, "application/json", body,
 	               strlen(body));
 }
 
-void
-api_metrics_get(struct api_req *r)
+/* lwm2m_metrics_http's health callback: the same answer as api_health_get */
+static int
+on_health(struct evbuffer *out, void *arg)
 {
-	struct evbuffer *out = evbuffer_new();
-	size_t len;
+	bool ok;
 
-	if (out == NULL || lwm2m_metrics_render(NULL, out) != LWM2M_OK) {
-		evbuffer_free(out);
-		api_reply_error(r, 503, "out of memory");
-		return;
+	evbuffer_add_printf(out, "%s", health_body(arg, &ok));
+	return ok;
+}
+
+lwm2m_err
+api_health_listen(struct api_ctx *ctx)
+{
+	lwm2m_err err;
+
+	if (ctx->cfg.health_addr == NULL) {
+		return LWM2M_OK;
 	}
-	len = evbuffer_get_length(out);
-	api_reply_body(r, 200, "text/plain; version=0.0.4",
-	               evbuffer_pullup(out, (ev_ssize_t)len), len);
-	evbuffer_free(out);
+	err = lwm2m_metrics_http_new(ctx->base, ctx->cfg.health_addr, on_health,
+	                             ctx, &ctx->health);
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
+		          ctx->cfg.health_addr, lwm2m_strerror(err));
+	}
+	return err;
 }
 
 void

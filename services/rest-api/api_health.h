@@ -1,5 +1,7 @@
-/* api_health.h - GET /health and GET /metrics of lwds-rest-api (anonymous),
- * and the request hooks that feed the metrics and the request id. */
+/* api_health.h - GET /health of lwds-rest-api (anonymous, on the API port),
+ * the internal listener of GET /health and the Prometheus GET /metrics
+ * (--health-addr), and the request hooks that feed the metrics and the
+ * request id. */
 #ifndef API_HEALTH_H
 #define API_HEALTH_H
 
@@ -9,9 +11,12 @@
  * 503 {"status":"redis unavailable"}: what a load balancer polls. */
 void api_health_get(struct api_req *r);
 
-/* api_metrics_get answers the process metrics in the Prometheus text
- * format. */
-void api_metrics_get(struct api_req *r);
+/* api_health_listen opens ctx->health on ctx->cfg.health_addr (nothing when
+ * NULL) on ctx->base: GET /health with api_health_get's answer and GET
+ * /metrics with the process's Prometheus text (lwm2m_metrics_http_new).
+ * api_ctx_stop frees it.  LWM2M_EINVAL for a bad address, LWM2M_EIO when
+ * the port cannot be bound (both logged).  Loop thread, at start. */
+lwm2m_err api_health_listen(struct api_ctx *ctx);
 
 /* api_req_observe counts a finished request and its latency (from started_ms)
  * under its HTTP status.  Loop thread. */

@@ -16,6 +16,7 @@
 #include "lwm2m_id.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_metrics.h"
 
 #define CORS_METHODS "GET,POST,PUT,DELETE,OPTIONS"
 #define CORS_HEADERS "Authorization,Content-Type,Accept"
@@ -703,6 +704,9 @@ api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 	if (err == LWM2M_OK) {
 		err = bind_listen(ctx);
 	}
+	if (err == LWM2M_OK) {
+		err = api_health_listen(ctx);
+	}
 	if (err != LWM2M_OK) {
 		api_ctx_stop(ctx);
 	}
@@ -720,6 +724,7 @@ api_ctx_stop(struct api_ctx *ctx)
 		evhtp_free(ctx->htp);
 		ctx->htp = NULL;
 	}
+	ctx->health = lwm2m_metrics_http_free(ctx->health);
 	ctx->rpc = lwm2m_rpc_client_free(ctx->rpc);
 	ctx->limits = api_limits_free(ctx->limits);
 	ctx->jwt_cache = api_jwt_cache_free(ctx->jwt_cache);

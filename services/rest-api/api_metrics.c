@@ -1,15 +1,15 @@
 /* api_metrics.c - metrics of spec 8: BytesSent, BytesReceived and
  * TransactionCount counted by the gateways in Redis (LWM2M_KEY_CLIENT_
  * METRICS, LWM2M_KEY_ORG_METRICS) and NumberClients, the size of the
- * organisation's connected set.  GET /metrics without a token is the
- * process's Prometheus text (api_health.c); with one, the spec's list. */
+ * organisation's connected set.  All need a token; the process's
+ * Prometheus text is on the internal listener (--health-addr,
+ * api_health.c). */
 #include "api_devops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_health.h"
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
 #include "lwm2m_loop.h"
@@ -233,17 +233,6 @@ start(struct api_req *r, bool client, bool one)
 void
 api_metrics_list(struct api_req *r)
 {
-	if (!r->authed) {
-		/* a scraper sends no token and asks for text (or anything);
-		 * a request naming JSON or XML wants the spec's list */
-		if (api_req_header(r, "Authorization") != NULL ||
-		    r->neg.named) {
-			api_reply_status(r, 401);
-		} else {
-			api_metrics_get(r); /* Prometheus text */
-		}
-		return;
-	}
 	if (start(r, false, false) != NULL) {
 		fetch_org(r);
 	}

@@ -12,7 +12,7 @@ const struct api_route api_routes[] = {
 	{htp_method_GET, "/configuration/bootstrap", api_bootstrap_get,
 	 API_AUTH_TOKEN},
 	{htp_method_GET, "/health", api_health_get, API_AUTH_NONE},
-	{htp_method_GET, "/metrics", api_metrics_list, API_AUTH_OPTIONAL},
+	{htp_method_GET, "/metrics", api_metrics_list, API_AUTH_TOKEN},
 	{htp_method_GET, "/metrics/{metricID}", api_metric_get, API_AUTH_TOKEN},
 	{htp_method_POST, "/oauth/token", api_token_post, API_AUTH_NONE},
 	{htp_method_GET, "/accesskeys", api_accesskeys_list, API_AUTH_TOKEN},

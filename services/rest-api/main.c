@@ -15,6 +15,7 @@
 enum {
 	OPT_HTTP_LISTEN,
 	OPT_REDIS_URL,
+	OPT_HEALTH_ADDR,
 	OPT_MAX_BODY,
 	OPT_MAX_HEADER,
 	OPT_MAX_CONNECTIONS,
@@ -33,6 +34,11 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
                          "0.0.0.0:8080", "listen address", LWM2M_CLI_TEXT, 0,
                          0},
     [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
+    /* off by default, like coap-gw's: several instances behind one load
+     * balancer often share a host, and one fixed port would stop the
+     * second from starting */
+    [OPT_HEALTH_ADDR] =
+        LWM2M_CLI_OPT_HEALTH_ADDR("LWDS_API_HEALTH_ADDR", "off"),
     [OPT_MAX_BODY] = {"max-body", "LWDS_HTTP_MAX_BODY", "BYTES",
                       LWM2M_CLI_STR(API_MAX_BODY_DEFAULT),
                       "request body limit; a larger Content-Length\n"
@@ -98,6 +104,7 @@ apply_options(struct api_config *cfg, const struct lwm2m_cli_val *v)
 {
 	cfg->listen = v[OPT_HTTP_LISTEN].text;
 	cfg->redis_url = v[OPT_REDIS_URL].text;
+	cfg->health_addr = v[OPT_HEALTH_ADDR].text;
 	cfg->max_body = (size_t)v[OPT_MAX_BODY].num;
 	cfg->max_header = (size_t)v[OPT_MAX_HEADER].num;
 	cfg->max_conns = (unsigned)v[OPT_MAX_CONNECTIONS].num;
@@ -114,8 +121,10 @@ run(struct api_ctx *ctx)
 	    lwm2m_signals_new(base, on_stop, base, &sig) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR, "cannot set up the event loop");
 	} else if (api_ctx_start(ctx, base) == LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_NOTICE, "listening on http://%s",
-		          ctx->cfg.listen);
+		lwm2m_log(LWM2M_LOG_NOTICE,
+		          "listening on http://%s, health on %s",
+		          ctx->cfg.listen,
+		          ctx->cfg.health_addr ? ctx->cfg.health_addr : "off");
 		event_base_dispatch(base);
 		api_ctx_stop(ctx);
 		rc = 0;

@@ -152,6 +152,33 @@ def free_port(kind="tcp"):
     raise RuntimeError("no free port in %d-%d" % FREE_PORTS)
 
 
+def listening_ports(pid):
+    """The TCP ports process pid listens on (IPv4 and IPv6), from its
+    descriptors and /proc/net/tcp{,6}."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            # st 0A is LISTEN; cols[9] is the socket's inode
+            if cols[3] == "0A" and cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def random_token(nbytes=64):
     """URL-safe base64 without padding of nbytes random bytes."""
     import base64
@@ -430,8 +457,8 @@ class Services:
     Settings that tests pass: LWDS_REDIS_URL, LWDS_ADMIN_KEY,
     LWDS_ADMIN_SECRET, LWDS_HTTP_LISTEN, LWDS_COAP_LISTEN, LWDS_GW_ID,
     LWDS_GW_RPC_URL, LWDS_EVENTS_URL, LWDS_SIGNING_KEY,
-    LWDS_WEBHOOK_HEALTH_ADDR, LWDS_BROKER_HEALTH_ADDR and whatever a test
-    adds in env.
+    LWDS_WEBHOOK_HEALTH_ADDR, LWDS_BROKER_HEALTH_ADDR, LWDS_API_HEALTH_ADDR
+    and whatever a test adds in env.
     """
 
     ALL = ("coap-gw", "rest-api", "broker", "webhook")
@@ -461,6 +488,7 @@ class Services:
             "LWDS_EVENTS_URL": "tcp://127.0.0.1:%d" % free_port(),
             "LWDS_WEBHOOK_HEALTH_ADDR": "127.0.0.1:%d" % free_port(),
             "LWDS_BROKER_HEALTH_ADDR": "127.0.0.1:%d" % free_port(),
+            "LWDS_API_HEALTH_ADDR": "127.0.0.1:%d" % free_port(),
             "LWDS_SIGNING_KEY": random_token(32),
             "LWDS_LOG_LEVEL": "debug",
         })
@@ -470,6 +498,11 @@ class Services:
     @property
     def base_url(self):
         return "http://127.0.0.1:%d" % self.http_port
+
+    def api_health(self):
+        """An Api on rest-api's internal /health and /metrics listener
+        (LWDS_API_HEALTH_ADDR)."""
+        return Api("http://" + self.env["LWDS_API_HEALTH_ADDR"])
 
     def start(self, timeout=15):
         """Start every service, then wait for GET / and a CoAP ping."""

@@ -1,9 +1,13 @@
-"""Metrics of spec section 8: organisation and client level, JSON and XML;
-the anonymous GET /metrics stays the process's Prometheus text (issue 4)."""
+"""Metrics of spec section 8: organisation and client level, JSON and XML,
+with a token like every resource; the process's Prometheus text (issue 4)
+and /health on rest-api's internal listener (LWDS_API_HEALTH_ADDR,
+--health-addr), which "off" does not open."""
 
+import subprocess
 import unittest
 
-from lwdslib import ServiceTestCase, Sim, link, path_of, wait_until
+from lwdslib import (Api, ServiceTestCase, Sim, binary, free_port, link,
+                     listening_ports, path_of, wait_until)
 
 
 class TestMetrics(ServiceTestCase):
@@ -24,27 +28,56 @@ class TestMetrics(ServiceTestCase):
         items = self.metrics(path, token).json().get("Items", [])
         return {i["Name"]: i["Value"] for i in items}
 
-    def test_anonymous_is_prometheus_text(self):
-        r = self.api.get("/metrics")
-        self.assertEqual(r.status, 200, r)
-        self.assertIn("text/plain", r.header("Content-Type"))
-
-    def test_anonymous_asking_for_json_or_xml_is_401(self):
-        """A user who forgot the token and asks for the spec's list gets
-        401 like on every other endpoint, not the Prometheus text; a
-        scraper (Accept with */* or text) still gets the text."""
-        for accept in ("application/json", "application/xml",
-                       "application/vnd.imgtec.metrics+json"):
+    def test_anonymous_is_401_whatever_the_accept(self):
+        """Every resource of the API port needs a token, /metrics too: the
+        Prometheus text is only on the internal listener."""
+        prometheus = ("application/openmetrics-text;version=1.0.0,"
+                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+        for accept in (None, "application/json", "application/xml",
+                       "application/vnd.imgtec.metrics+json", "text/plain",
+                       "*/*", prometheus):
             r = self.api.get("/metrics", accept=accept)
             self.assertEqual(r.status, 401, (accept, r))
             self.assertIn("bearer",
                           (r.header("WWW-Authenticate") or "").lower())
-        prometheus = ("application/openmetrics-text;version=1.0.0,"
-                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
-        for accept in (prometheus, "text/plain", "*/*"):
-            r = self.api.get("/metrics", accept=accept)
-            self.assertEqual(r.status, 200, (accept, r))
-            self.assertIn("text/plain", r.header("Content-Type"))
+            self.assertNotIn(b"lwds_api_", r.body)
+
+    def prometheus(self):
+        """rest-api's Prometheus text from its health port."""
+        r = self.svc.api_health().get("/metrics")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("version=0.0.4", r.header("Content-Type"))
+        return r.body.decode()
+
+    def sample(self, name):
+        """The value of series name (exact, labels included) on the health
+        port, 0 when absent."""
+        for line in self.prometheus().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0
+
+    def test_health_port_counts_the_api_requests(self):
+        series = 'lwds_api_requests_total{code="401"}'
+        before = self.sample(series)
+        self.assertEqual(self.api.get("/metrics").status, 401)
+        wait_until(lambda: self.sample(series) >= before + 1, 10, 0.05,
+                   "%s above %s" % (series, before))
+        self.assertIn("lwds_api_request_seconds_bucket{le=",
+                      self.prometheus())
+
+    def test_health_port_health_is_the_public_one(self):
+        public = self.api.get("/health")
+        internal = self.svc.api_health().get("/health")
+        self.assertEqual(public.status, 200, public)
+        self.assertEqual(internal.status, 200, internal)
+        self.assertEqual(internal.json(), public.json())
+        self.assertEqual(internal.json(), {"status": "ok"})
+
+    def test_health_port_serves_no_api_resource(self):
+        health = self.svc.api_health()
+        for path in ("/", "/clients", "/oauth/token"):
+            self.assertEqual(health.get(path, self.admin).status, 404, path)
 
     def test_bad_token_is_401(self):
         r = self.api.get("/metrics", "not-a-token")
@@ -130,6 +163,53 @@ class TestMetrics(ServiceTestCase):
         r = self.api.get("/clients/" + cid, self.admin)
         self.assertEqual(path_of(link(r.json(), "metrics")),
                          "/clients/%s/metrics" % cid)
+
+
+class TestHealthAddrOff(ServiceTestCase):
+    """rest-api opens the health listener only when given an address."""
+    REDIS_DB = 12
+    SERVICES = ("rest-api",)
+
+    def ports_of(self, proc):
+        return wait_until(lambda: proc.poll() is None and
+                          listening_ports(proc.pid), 10, 0.05,
+                          "pid %d listening" % proc.pid)
+
+    def start_api(self, args, **env):
+        """Another rest-api on a port of its own, with args and env over
+        the class's settings; waits for its GET /health."""
+        port = free_port()
+        e = dict(self.svc.env, LWDS_HTTP_LISTEN="127.0.0.1:%d" % port)
+        e.update(env)
+        proc = subprocess.Popen([binary("rest-api")] + args, env=e,
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.terminate)
+        api = Api("http://127.0.0.1:%d" % port)
+
+        def up():
+            self.assertIsNone(proc.poll(), "rest-api exited")
+            try:
+                return api.get("/health").status == 200
+            except OSError:
+                return False
+        wait_until(up, 15, 0.1, "GET /health on port %d" % port)
+        return proc, port
+
+    def test_with_an_address_two_listeners(self):
+        health = int(self.svc.env["LWDS_API_HEALTH_ADDR"].rsplit(":", 1)[1])
+        self.assertEqual(self.ports_of(self.svc.procs["rest-api"]),
+                         {self.svc.http_port, health})
+
+    def test_variable_off_opens_none(self):
+        proc, port = self.start_api([], LWDS_API_HEALTH_ADDR="off")
+        self.assertEqual(self.ports_of(proc), {port})
+
+    def test_flag_off_wins_over_the_variable(self):
+        proc, port = self.start_api(["--health-addr", "off"])
+        self.assertEqual(self.ports_of(proc), {port})
 
 
 if __name__ == "__main__":

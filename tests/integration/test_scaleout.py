@@ -142,10 +142,12 @@ class TestScaleOut(unittest.TestCase):
                 "LWDS_GW_RPC_URL": "tcp://127.0.0.1:%d" % free_port(),
                 "LWDS_GW_HEALTH_ADDR": "127.0.0.1:%d" % health,
                 "LWDS_GW_ID": "scale-gw%d-%d" % (i, os.getpid())})
-            api = free_port()
+            api, api_health = free_port(), free_port()
             self.ports["api%d" % i] = api
+            self.ports["api%d_health" % i] = api_health
             self.start("rest-api", str(i), {
-                "LWDS_HTTP_LISTEN": "127.0.0.1:%d" % api})
+                "LWDS_HTTP_LISTEN": "127.0.0.1:%d" % api,
+                "LWDS_API_HEALTH_ADDR": "127.0.0.1:%d" % api_health})
             wh = free_port()
             self.ports["wh%d_health" % i] = wh
             self.start("webhook", str(i), {
@@ -272,8 +274,9 @@ class TestScaleOut(unittest.TestCase):
             return body
         broker = int(self.env["LWDS_BROKER_HEALTH_ADDR"].rsplit(":", 1)[1])
         expect = {
-            self.ports["api1"]: ['lwds_api_requests_total{code="200"}',
-                                 "lwds_api_request_seconds_bucket{le="],
+            self.ports["api1_health"]: [
+                'lwds_api_requests_total{code="200"}',
+                "lwds_api_request_seconds_bucket{le="],
             self.ports["gw1_health"]: [
                 'lwds_gw_registry_events_total{event="registered"}',
                 "lwds_gw_devices "],

@@ -3,7 +3,8 @@
 subscription); organisation B's token then calls EVERY route of
 services/rest-api/api_routes.c (read from the source, so new routes are
 walked too) with A's ids.  B never gets a success for an A object, no
-answer carries A's data, and A's Redis state is unchanged."""
+answer carries A's data, and A's Redis state is unchanged.  Without a
+token, every route but the four anonymous ones is 401."""
 
 import os
 import re
@@ -20,6 +21,10 @@ ROUTES = os.path.join(HERE, "..", "..", "services", "rest-api",
 # operation ids, instance/resource numbers) get a plain value
 OWNED = {"key", "clientID", "definitionID", "subscriptionID", "identity"}
 REFUSALS = {400, 403, 404, 405, 409, 413, 415}
+# the only routes a request without a token may use: the token endpoint,
+# the entry point (its anonymous links), the versions and the health probe
+ANONYMOUS = {("POST", "/oauth/token"), ("GET", "/"), ("GET", "/versions"),
+             ("GET", "/health")}
 
 
 def read_routes():
@@ -154,6 +159,23 @@ class TestTenancyWalk(ServiceTestCase):
         self.assertEqual(successes, [],
                          "B was not refused on A's objects")
         self.assertEqual(self.a_state(), before, "A's state changed")
+
+    def test_walk_every_route_without_token(self):
+        """Tokens are checked on every request: each route but ANONYMOUS
+        is 401 without one, whatever the Accept (GET /metrics included),
+        and no anonymous answer carries A's data."""
+        opened, leaks = [], []
+        for method, pattern in read_routes():
+            path, _ = self.fill(pattern)
+            for accept in (None, "text/plain", "application/xml"):
+                r = self.api.request(method, path, None, accept=accept)
+                text = r.body.decode(errors="replace")
+                leaks += [(method, pattern, m) for m in self.markers()
+                          if m in text]
+                if (method, pattern) not in ANONYMOUS and r.status != 401:
+                    opened.append((method, pattern, accept, r.status))
+        self.assertEqual(opened, [], "answered without a token")
+        self.assertEqual(leaks, [], "anonymous answers carry A's data")
 
     def test_a_still_sees_everything(self):
         self.assertEqual(self.api.get("/clients/" + self.a_client,
