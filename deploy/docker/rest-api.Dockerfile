@@ -24,5 +24,5 @@ COPY --from=build /build/services/rest-api/lwds-rest-api /usr/local/bin/lwds-res
 COPY data/objects/lwds-objects.json /usr/share/lwds/lwds-objects.json
 COPY deploy/docker/healthcheck.sh /usr/local/bin/lwds-healthcheck
 USER lwds
-EXPOSE 8080
+EXPOSE 8080 7724
 ENTRYPOINT ["/usr/local/bin/lwds-rest-api"]
