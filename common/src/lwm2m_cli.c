@@ -79,12 +79,11 @@ resolve(const struct lwm2m_cli *cli, const struct lwm2m_cli_opt *o,
 
 	switch (o->kind) {
 	case LWM2M_CLI_ADDR:
-		if (strcmp(text, "off") == 0) {
+	case LWM2M_CLI_TEXT:
+		if (o->kind == LWM2M_CLI_ADDR && strcmp(text, "off") == 0) {
 			text = NULL;
 			break;
 		}
-		/* fall through */
-	case LWM2M_CLI_TEXT:
 		if (check_text(cli, o, src, text) != LWM2M_OK) {
 			return LWM2M_EINVAL;
 		}
