@@ -406,6 +406,7 @@ on_headers(evhtp_request_t *ev, evhtp_headers_t *hdrs, void *arg)
 	const char *cl = evhtp_header_find(hdrs, "Content-Length");
 	struct api_req *r;
 
+	api_server_head_done(ev);
 	if (cl != NULL && strtoull(cl, NULL, 10) > api->cfg.max_body) {
 		char details[96];
 

@@ -33,6 +33,11 @@ evhtp_res api_server_accept(struct api_ctx *api, evhtp_connection_t *conn);
 evhtp_res api_server_refuse(evhtp_request_t *ev, int status,
                             const char *details);
 
+/* api_server_head_done is called by the on_headers hook of ev: its head
+ * ended, so what follows until the next request is body, which the check
+ * of the head's line lengths skips.  Loop thread only. */
+void api_server_head_done(evhtp_request_t *ev);
+
 /* api_server_hold is called by the request callback for ev when its
  * answer comes later: true when the connection now holds its further input
  * until api_server_release (no read interest is changed); false when ev was

@@ -47,7 +47,8 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
     [OPT_MAX_HEADER] = {"max-header", "LWDS_HTTP_MAX_HEADER", "BYTES",
                         LWM2M_CLI_STR(API_MAX_HEADER_DEFAULT),
                         "header bytes per request; more gets 431 and\n"
-                        "the connection closes",
+                        "the connection closes (so does a head line\n"
+                        "over 8191 bytes: 431, request line 414)",
                         LWM2M_CLI_INT, 256, 1 << 20},
     [OPT_MAX_CONNECTIONS] = {"max-connections", "LWDS_HTTP_MAX_CONNECTIONS",
                              "N", LWM2M_CLI_STR(API_MAX_CONNS_DEFAULT),

@@ -179,6 +179,38 @@ class TestHttps(HttpsBase):
         self.assertEqual(ids, [b"tls-0", b"tls-1", b"tls-2", b"tls-3"], data)
         self.assertEqual(status, [b"200", b"200", b"200", b"404"], data)
 
+    def test_long_head_lines_refused_over_tls(self):
+        """A 20 KB header line gets 431, a 9 KB URL 414, each with the
+        JSON error and Connection: close, then the server closes; the
+        next connection is served."""
+        for req, status, code in [
+                (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20480
+                 + b"\r\n\r\n", b"431", b"RequestHeaderFieldsTooLarge"),
+                (b"GET /" + b"u" * 9216 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                 b"414", b"URITooLong")]:
+            data = b""
+            with socket.create_connection(("127.0.0.1", self.svc.http_port),
+                                          5) as raw:
+                with self.context().wrap_socket(
+                        raw, server_hostname="127.0.0.1") as tls:
+                    try:
+                        tls.sendall(req)
+                    except OSError:
+                        pass  # refused before all was sent
+                    tls.settimeout(10)
+                    try:
+                        while True:
+                            got = tls.recv(65536)
+                            if not got:
+                                break
+                            data += got
+                    except (ConnectionResetError, ssl.SSLEOFError):
+                        pass
+            self.assertTrue(data.startswith(b"HTTP/1.1 " + status), data)
+            self.assertIn(b"Connection: close\r\n", data)
+            self.assertIn(b'"ErrorCode":"' + code + b'"', data)
+            self.assertEqual(self.request("GET", "/")[0], 200)
+
     def test_old_tls_refused(self):
         ctx = self.context()
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1

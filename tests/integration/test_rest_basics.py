@@ -126,12 +126,21 @@ class TestRestBasics(ServiceTestCase):
         ends the client's side) and returns the answers as (status,
         X-Request-Id, body) in the order they came, once expect answers
         are complete, the server closes or 10 s pass without a byte."""
+        return self.parse_answers(self.exchange(chunks, expect, shut_wr))
+
+    def exchange(self, chunks, expect=None, shut_wr=False):
+        """raw_requests' bytes as they came; with expect None, all until
+        the server closes (which must come).  A server that refuses before all is sent (and
+        resets) is no error."""
         s = socket.create_connection(("127.0.0.1", self.svc.http_port), 5)
         self.addCleanup(s.close)
-        for c in chunks:
-            s.sendall(c)
-        if shut_wr:
-            s.shutdown(socket.SHUT_WR)
+        try:
+            for c in chunks:
+                s.sendall(c)
+            if shut_wr:
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         s.settimeout(10)
         data = b""
         try:
@@ -141,11 +150,14 @@ class TestRestBasics(ServiceTestCase):
                     break
                 data += got
                 done = self.parse_answers(data, complete=True)
-                if done is not None and len(done) >= expect:
+                if expect and done is not None and len(done) >= expect:
                     break
-        except socket.timeout:
+        except ConnectionResetError:
             pass
-        return self.parse_answers(data)
+        except socket.timeout:
+            if expect is None:
+                self.fail("not closed 10 s after %r" % data[:200])
+        return data
 
     @staticmethod
     def parse_answers(data, complete=False):
@@ -202,6 +214,100 @@ class TestRestBasics(ServiceTestCase):
             shut_wr=True)
         self.assertEqual([(st, rid) for st, rid, _ in answers],
                          [(200, "half-1"), (200, "half-2")], answers)
+
+    # over-long lines of a request head (api_server.c, API_LINE_MAX)
+
+    LINE_MAX = 8191  # bytes of a head line before its LF, CR included
+
+    def refused(self, chunks):
+        """Sends chunks on a new connection and returns (status, headers,
+        body) of the one answer, after checking that the server then
+        closes the connection."""
+        data = self.exchange(chunks)
+        answers = self.parse_answers(data, complete=True)
+        self.assertIsNotNone(answers, data[:300])
+        self.assertEqual(len(answers), 1, data[:300])
+        head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+        hdrs = {k.strip().lower(): v.strip() for k, _, v in
+                (l.partition(":") for l in head.split("\r\n")[1:])}
+        return answers[0][0], hdrs, json.loads(answers[0][2])
+
+    def assert_line_refused(self, chunks, status, code, what):
+        st, hdrs, body = self.refused(chunks)
+        self.assertEqual(st, status, body)
+        self.assertEqual(hdrs.get("connection"), "close", hdrs)
+        self.assertEqual(hdrs.get("content-type"),
+                         "application/vnd.imgtec.error+json", hdrs)
+        self.assertEqual(body["ErrorCode"], code, body)
+        self.assertEqual(body["ErrorDetails"], "%s longer than %d bytes"
+                         % (what, self.LINE_MAX), body)
+        # the next connection is served
+        self.assertEqual(self.api.get("/").status, 200)
+
+    def test_long_header_line_431(self):
+        for size in (9 * 1024, 20 * 1024):
+            req = (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * size
+                   + b"\r\n\r\n")
+            self.assert_line_refused([req], 431,
+                                     "RequestHeaderFieldsTooLarge",
+                                     "request header line")
+
+    def test_long_header_line_in_pieces_431(self):
+        """The line's length counts across reads."""
+        chunks = [b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: "]
+        chunks += [b"p" * 1024] * 10 + [b"\r\n\r\n"]
+        self.assert_line_refused(chunks, 431, "RequestHeaderFieldsTooLarge",
+                                 "request header line")
+
+    def test_long_header_name_431(self):
+        req = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"N" * 9000 + b": v\r\n\r\n"
+        self.assert_line_refused([req], 431, "RequestHeaderFieldsTooLarge",
+                                 "request header line")
+
+    def test_long_url_414(self):
+        req = (b"GET /" + b"u" * (9 * 1024) + b" HTTP/1.1\r\nHost: x"
+               b"\r\n\r\n")
+        self.assert_line_refused([req], 414, "URITooLong", "request line")
+        # after blank lines, which the parser skips, too
+        self.assert_line_refused([b"\r\n\r\n" + req], 414, "URITooLong",
+                                 "request line")
+
+    def test_lines_up_to_the_limit_served(self):
+        """A header line and a request line of exactly LINE_MAX bytes
+        before the LF are parsed and answered; one more byte is refused;
+        several long lines of one head are counted one by one."""
+        pad = self.LINE_MAX - len("X-Pad: \r")
+        answers = self.raw_requests(
+            [b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * pad
+             + b"\r\nX-Pad2: " + b"q" * 4000 + b"\r\n\r\n"], 1)
+        self.assertEqual([a[0] for a in answers], [200], answers)
+        path = b"/" + b"u" * (self.LINE_MAX - len("GET  HTTP/1.1\r") - 1)
+        answers = self.raw_requests(
+            [b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n"], 1)
+        self.assertEqual([a[0] for a in answers], [404], answers)
+        self.assert_line_refused(
+            [b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * (pad + 1)
+             + b"\r\n\r\n"], 431, "RequestHeaderFieldsTooLarge",
+            "request header line")
+
+    def test_long_body_line_is_not_a_header(self):
+        """A body of one 20 KB line, followed by a pipelined request, and
+        a head of 12 KB in 1 KB lines sent in pieces: all served."""
+        body = json.dumps({"Name": "n" * 20000}).encode()
+        post = (b"POST /accesskeys HTTP/1.1\r\nHost: x\r\n"
+                b"Authorization: Bearer " + self.token.encode() +
+                b"\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nX-Request-Id: body-1\r\n\r\n"
+                % len(body) + body)
+        answers = self.raw_requests(
+            [post + self.get_req("/versions", "body-2", token=False)], 2)
+        self.assertEqual([rid for _, rid, _ in answers],
+                         ["body-1", "body-2"], answers)
+        self.assertNotIn(answers[0][0], (414, 431), answers)
+        head = [b"GET /versions HTTP/1.1\r\nHost: x\r\n"]
+        head += [b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(12)]
+        answers = self.raw_requests(head + [b"\r\n"], 1)
+        self.assertEqual([a[0] for a in answers], [200], answers)
 
     # tokens
 
