@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 
@@ -31,7 +30,7 @@ struct brk_ctx {
 	nng_socket sock;
 	bool sock_open;
 	struct event *recv_ev;
-	struct evhttp *health;
+	struct lwm2m_metrics_http *health;
 	struct brk_stream *stream; /* BRK_SRC_STREAM */
 	struct brk_defcache *defs; /* definitions for notifications */
 	struct brk_lua_set luas;   /* SHA1 of the scripts */
@@ -424,56 +423,38 @@ listen_events(struct brk_ctx *ctx)
 	return LWM2M_OK;
 }
 
-static void
-on_health(struct evhttp_request *req, void *arg)
+/* /health: 503 while Redis is not connected */
+static int
+on_health(struct evbuffer *out, void *arg)
 {
 	struct brk_ctx *ctx = arg;
-	struct evbuffer *out = evbuffer_new();
 	bool ok = lwm2m_redis_connected(ctx->redis);
 
-	if (out == NULL) {
-		evhttp_send_error(req, 503, NULL);
-		return;
-	}
 	evbuffer_add_printf(out,
 	                    "{\"status\":\"%s\",\"events\":%llu,"
 	                    "\"queued\":%llu,\"inflight\":%zu}\n",
 	                    ok ? "ok" : "redis unavailable", ctx->events,
 	                    ctx->queued, brk__stream_inflight(ctx->stream));
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	                  "Content-Type", "application/json");
-	evhttp_send_reply(req, ok ? 200 : 503, ok ? "OK" : "Unavailable", out);
-	evbuffer_free(out);
+	return ok;
 }
 
+/* --health-addr host:port: GET /health and /metrics; none when NULL */
 static lwm2m_err
 health_start(struct brk_ctx *ctx)
 {
-	const char *addr = ctx->cfg->health_addr, *colon;
-	char host[256];
-	long long port;
+	const char *addr = ctx->cfg->health_addr;
+	lwm2m_err err;
 
 	if (addr == NULL) {
 		return LWM2M_OK;
 	}
-	colon = strrchr(addr, ':');
-	if (colon == NULL || (size_t)(colon - addr) >= sizeof host ||
-	    lwm2m_parse_int(colon + 1, 0, 65535, &port) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "bad health address \"%s\"", addr);
-		return LWM2M_EINVAL;
+	err = lwm2m_metrics_http_new(ctx->base, addr, on_health, ctx,
+	                             &ctx->health);
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
+		          addr, lwm2m_strerror(err));
 	}
-	snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
-	ctx->health = evhttp_new(ctx->base);
-	if (ctx->health == NULL ||
-	    evhttp_bind_socket(ctx->health, host, (uint16_t)port) != 0) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on %s for /health",
-		          addr);
-		return LWM2M_EIO;
-	}
-	evhttp_set_cb(ctx->health, "/health", on_health, ctx);
-	evhttp_set_cb(ctx->health, "/metrics", lwm2m_metrics_evhttp_handler,
-	              NULL);
-	return LWM2M_OK;
+	return err;
 }
 
 static lwm2m_err
@@ -546,9 +527,7 @@ brk_ctx_free(struct brk_ctx *ctx)
 	if (ctx->sock_open) {
 		nng_close(ctx->sock);
 	}
-	if (ctx->health != NULL) {
-		evhttp_free(ctx->health);
-	}
+	lwm2m_metrics_http_free(ctx->health);
 	ctx->closing = true;
 	lwm2m_redis_free(ctx->redis);
 	while ((f = TAILQ_FIRST(&ctx->backlog)) != NULL) {

@@ -13,7 +13,6 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 
 #include "lwm2m_id.h"
 #include "lwm2m_keys.h"
@@ -41,7 +40,7 @@ struct wh_ctx {
 	const struct wh_config *cfg;
 	struct lwm2m_redis *cmd, *blk;
 	struct wh_http *http;
-	struct evhttp *health;
+	struct lwm2m_metrics_http *health;
 	struct event *retry_timer, *claim_timer, *read_timer, *grace_timer;
 	struct event *ack_ev;    /* flushes acks once per loop iteration */
 	struct wh_job_list acks; /* delivered, acknowledgement not sent */
@@ -780,56 +779,35 @@ on_blk_ready(struct lwm2m_redis *redis, void *arg)
 	read_next(ctx);
 }
 
-static void
-on_health(struct evhttp_request *req, void *arg)
+/* /health: 503 until Redis is connected and the consumer group exists */
+static int
+on_health(struct evbuffer *out, void *arg)
 {
 	struct wh_ctx *ctx = arg;
-	struct evbuffer *out = evbuffer_new();
 	bool ok = lwm2m_redis_connected(ctx->cmd) && ctx->group_ready;
 
-	if (out == NULL) {
-		evhttp_send_error(req, 503, NULL);
-		return;
-	}
 	evbuffer_add_printf(out, "{\"status\":\"%s\",\"inflight\":%u}\n",
 	                    ok ? "ok" : "redis unavailable", ctx->inflight);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	                  "Content-Type", "application/json");
-	evhttp_send_reply(req, ok ? 200 : 503, ok ? "OK" : "Unavailable", out);
-	evbuffer_free(out);
+	return ok;
 }
 
+/* --health-addr host:port: GET /health and /metrics; none when NULL */
 static lwm2m_err
 health_start(struct wh_ctx *ctx)
 {
-	char host[256];
-	const char *colon;
-	long long port;
+	const char *addr = ctx->cfg->health_addr;
+	lwm2m_err err;
 
-	if (ctx->cfg->health_addr == NULL) {
+	if (addr == NULL) {
 		return LWM2M_OK;
 	}
-	colon = strrchr(ctx->cfg->health_addr, ':');
-	if (colon == NULL ||
-	    (size_t)(colon - ctx->cfg->health_addr) >= sizeof host ||
-	    lwm2m_parse_int(colon + 1, 0, 65535, &port) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "bad health address \"%s\"",
-		          ctx->cfg->health_addr);
-		return LWM2M_EINVAL;
+	err = lwm2m_metrics_http_new(ctx->base, addr, on_health, ctx,
+	                             &ctx->health);
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
+		          addr, lwm2m_strerror(err));
 	}
-	snprintf(host, sizeof host, "%.*s",
-	         (int)(colon - ctx->cfg->health_addr), ctx->cfg->health_addr);
-	ctx->health = evhttp_new(ctx->base);
-	if (ctx->health == NULL ||
-	    evhttp_bind_socket(ctx->health, host, (uint16_t)port) != 0) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot listen on %s for /health",
-		          ctx->cfg->health_addr);
-		return LWM2M_EIO;
-	}
-	evhttp_set_cb(ctx->health, "/health", on_health, ctx);
-	evhttp_set_cb(ctx->health, "/metrics", lwm2m_metrics_evhttp_handler,
-	              NULL);
-	return LWM2M_OK;
+	return err;
 }
 
 static lwm2m_err
@@ -959,9 +937,7 @@ wh_ctx_free(struct wh_ctx *ctx)
 	while (!TAILQ_EMPTY(&ctx->jobs)) {
 		job_free(TAILQ_FIRST(&ctx->jobs));
 	}
-	if (ctx->health != NULL) {
-		evhttp_free(ctx->health);
-	}
+	lwm2m_metrics_http_free(ctx->health);
 	event_free_safe(ctx->retry_timer);
 	event_free_safe(ctx->claim_timer);
 	event_free_safe(ctx->read_timer);
