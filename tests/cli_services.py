@@ -102,6 +102,49 @@ class ServiceCli(unittest.TestCase):
                 self.assert_refused(binary, ["--redis-url"], "--redis-url")
                 self.assert_refused(binary, ["--log-json=1"], "--log-json")
 
+    # variables their modules used to read themselves (each with its own
+    # rules: some warned and took the default), now in each service's table
+    MODULE_VARS = {
+        "lwds-coap-gw": (("LWDS_DEVICE_TIMEOUT_MS", "abc"),
+                         ("LWDS_QUEUE_MAX", "0"),
+                         ("LWDS_DEVICE_SESSIONS_MAX", "-1"),
+                         ("LWDS_EVENTS_MAXLEN", "0"),
+                         ("LWDS_GW_NOTIFY_BACKLOG_BYTES", "1e6"),
+                         ("LWDS_DTLS_ENABLE", "no"),
+                         ("LWDS_DTLS_PKI", "maybe"),
+                         ("LWDS_DTLS_SHARDS", "257"),
+                         ("LWDS_DTLS_PSK_POLL_MS", "5"),
+                         ("LWDS_COAP_WALK_MS", "x"),
+                         ("LWDS_CLIENT_RETENTION_S", "30d")),
+        "lwds-rest-api": (("LWDS_DEVICE_TIMEOUT_MS", "abc"),
+                          ("LWDS_QUEUE_WAIT_MS", "-1"),
+                          ("LWDS_HTTP_IO_TIMEOUT_S", "0"),
+                          ("LWDS_RATE_LIMIT", "fast"),
+                          ("LWDS_RATE_BURST", "-5"),
+                          ("LWDS_SIGNING_KEY", "k" * 257),
+                          ("LWDS_CLIENT_RETENTION_S", "-1")),
+        "lwds-broker": (("LWDS_BROKER_CLAIM_IDLE_MS", "-1"),
+                        ("LWDS_EVENTS_TRIM_MS", "-1"),
+                        ("LWDS_BROKER_BACKLOG_MAX", "lots"),
+                        ("LWDS_BROKER_EVENTS", "kafka")),
+        "lwds-webhook": (("LWDS_WEBHOOK_TIMEOUT_MS", "5"),
+                         ("LWDS_WEBHOOK_MAX_RETRIES", "101"),
+                         ("LWDS_WEBHOOK_PIPELINE", "0"),
+                         ("LWDS_WEBHOOK_CLAIM_IDLE_MS", "-1"),
+                         ("LWDS_WEBHOOK_DEADLETTER_MAX", "x")),
+    }
+
+    def test_bad_module_values_exit_2(self):
+        for binary in BINARIES:
+            name = os.path.basename(binary)
+            bad = self.MODULE_VARS[name] + (("LWDS_REDIS_SENTINELS",
+                                             "a:1,,b:2"),)
+            for var, value in bad:
+                with self.subTest(service=name, variable=var):
+                    self.assert_refused(binary, [], '%s "%s' % (var,
+                                                                 value[:8]),
+                                        **{var: value})
+
     def test_unknown_flags_exit_2(self):
         for binary in BINARIES:
             with self.subTest(service=os.path.basename(binary)):

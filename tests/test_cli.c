@@ -8,7 +8,26 @@
 #include "lwm2m_cli.h"
 #include "lwm2m_log.h"
 
-enum { O_URL, O_NUM, O_JSON, O_ON, O_LEVEL, O_ADDR, O_SHORT, O_DOC, O_N };
+enum {
+	O_URL,
+	O_NUM,
+	O_JSON,
+	O_ON,
+	O_LEVEL,
+	O_ADDR,
+	O_SHORT,
+	O_DOC,
+	O_PICK,
+	O_CHECKED,
+	O_N
+};
+
+/* the check of O_CHECKED: texts starting with 'x' */
+static const char *
+starts_with_x(const char *text)
+{
+	return text[0] == 'x' ? NULL : "does not start with x";
+}
 
 static const struct lwm2m_cli_opt opts[O_N] = {
     [O_URL] = LWM2M_CLI_OPT_REDIS_URL,
@@ -20,8 +39,12 @@ static const struct lwm2m_cli_opt opts[O_N] = {
     [O_ADDR] = LWM2M_CLI_OPT_HEALTH_ADDR("LWDS_T_ADDR", "127.0.0.1:1"),
     [O_SHORT] = {"short", NULL, "S", NULL, "at most 3 bytes", LWM2M_CLI_TEXT, 0,
                  3},
-    [O_DOC] = {NULL, "LWDS_T_DOC", NULL, "7", "read elsewhere\nsecond line",
-               LWM2M_CLI_DOC, 0, 0},
+    [O_DOC] = {NULL, "LWDS_T_DOC", NULL, "7", "no flag\nsecond line",
+               LWM2M_CLI_INT, 0, 9},
+    [O_PICK] = {NULL, "LWDS_T_PICK", "a|bb|c", "c", "a choice",
+                LWM2M_CLI_CHOICE, 0, 0},
+    [O_CHECKED] = {NULL, "LWDS_T_CHECKED", NULL, NULL, "checked text",
+                   LWM2M_CLI_TEXT, 0, 0, starts_with_x},
 };
 
 static const struct lwm2m_cli cli = {
@@ -35,8 +58,9 @@ static void
 clear_env(void)
 {
 	static const char *const names[] = {
-	    "LWDS_REDIS_URL", "LWDS_T_NUM",  "LWDS_LOG_JSON", "LWDS_T_ON",
-	    "LWDS_LOG_LEVEL", "LWDS_T_ADDR", "LWDS_T_DOC"};
+	    "LWDS_REDIS_URL", "LWDS_T_NUM",     "LWDS_LOG_JSON",
+	    "LWDS_T_ON",      "LWDS_LOG_LEVEL", "LWDS_T_ADDR",
+	    "LWDS_T_DOC",     "LWDS_T_PICK",    "LWDS_T_CHECKED"};
 
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		unsetenv(names[i]);
@@ -73,7 +97,9 @@ START_TEST(test_lwm2m_cli_parse_defaults)
 	ck_assert_int_eq(v[O_LEVEL].num, LWM2M_LOG_NOTICE);
 	ck_assert_str_eq(v[O_ADDR].text, "127.0.0.1:1");
 	ck_assert_ptr_null(v[O_SHORT].text);
-	ck_assert_ptr_null(v[O_DOC].text);
+	ck_assert_int_eq(v[O_DOC].num, 7);
+	ck_assert_int_eq(v[O_PICK].num, 2);
+	ck_assert_ptr_null(v[O_CHECKED].text);
 }
 END_TEST
 
@@ -93,7 +119,7 @@ START_TEST(test_lwm2m_cli_parse_flag_over_env)
 	setenv("LWDS_REDIS_URL", "redis://r:1", 1);
 	setenv("LWDS_T_NUM", "2", 1);
 	setenv("LWDS_LOG_LEVEL", "err", 1);
-	setenv("LWDS_T_DOC", "not a number", 1);
+	setenv("LWDS_T_DOC", "3", 1);
 	ck_assert_int_eq(parse(v, &help, args), LWM2M_OK);
 	ck_assert_str_eq(v[O_URL].text, "redis://r:1"); /* the variable */
 	ck_assert_int_eq(v[O_NUM].num, 9);
@@ -101,7 +127,7 @@ START_TEST(test_lwm2m_cli_parse_flag_over_env)
 	ck_assert_int_eq(v[O_ON].num, 0); /* the opposite of its default */
 	ck_assert_int_eq(v[O_LEVEL].num, LWM2M_LOG_DEBUG);
 	ck_assert_ptr_null(v[O_ADDR].text);
-	ck_assert_ptr_null(v[O_DOC].text); /* never checked nor resolved */
+	ck_assert_int_eq(v[O_DOC].num, 3); /* a variable without a flag */
 }
 END_TEST
 
@@ -116,7 +142,11 @@ START_TEST(test_lwm2m_cli_parse_env)
 	setenv("LWDS_T_ON", "0", 1);
 	setenv("LWDS_T_ADDR", "off", 1);
 	setenv("LWDS_T_NUM", "", 1); /* empty: the default */
+	setenv("LWDS_T_PICK", "bb", 1);
+	setenv("LWDS_T_CHECKED", "xyz", 1);
 	ck_assert_int_eq(parse(v, &help, args), LWM2M_OK);
+	ck_assert_int_eq(v[O_PICK].num, 1);
+	ck_assert_str_eq(v[O_CHECKED].text, "xyz");
 	ck_assert_int_eq(v[O_JSON].num, 1);
 	ck_assert_int_eq(v[O_ON].num, 0);
 	ck_assert_ptr_null(v[O_ADDR].text);
@@ -153,9 +183,10 @@ END_TEST
 START_TEST(test_lwm2m_cli_parse_refuses_env)
 {
 	static const char *const bad[][2] = {
-	    {"LWDS_T_NUM", "0"},
-	    {"LWDS_LOG_JSON", "yes"},
-	    {"LWDS_LOG_LEVEL", "verbose"},
+	    {"LWDS_T_NUM", "0"},           {"LWDS_LOG_JSON", "yes"},
+	    {"LWDS_LOG_LEVEL", "verbose"}, {"LWDS_T_DOC", "not a number"},
+	    {"LWDS_T_PICK", "b"},          {"LWDS_T_PICK", "a|bb"},
+	    {"LWDS_T_CHECKED", "abc"},
 	};
 	const char *args[] = {NULL};
 	struct lwm2m_cli_val v[O_N];

@@ -28,8 +28,8 @@ enum lwm2m_cli_kind {
 	LWM2M_CLI_LEVEL,  /* a log level: err|warning|notice|info|debug */
 	LWM2M_CLI_ADDR,   /* host:port as LWM2M_CLI_TEXT; "off" or no value:
 	                   * text is NULL */
-	LWM2M_CLI_DOC,    /* a variable its module reads itself: listed under
-	                   * "Environment only" in --help, never resolved */
+	LWM2M_CLI_CHOICE, /* one of the '|'-separated words of arg ("a|b");
+	                   * num: its index */
 };
 
 struct lwm2m_cli_opt {
@@ -40,6 +40,9 @@ struct lwm2m_cli_opt {
 	const char *help; /* text of --help; '\n' starts a continuation line */
 	enum lwm2m_cli_kind kind;
 	long long min, max; /* LWM2M_CLI_INT range; max length of TEXT/ADDR */
+	/* TEXT: NULL, or the module's own check of the text, which returns
+	 * NULL when it is good, else why not ("not host:port,...") */
+	const char *(*check)(const char *text);
 };
 
 /* One program's command line. */
@@ -53,8 +56,9 @@ struct lwm2m_cli {
 /* The resolved value of one option. */
 struct lwm2m_cli_val {
 	const char *text; /* borrowed from argv, environ or the table; NULL
-	                   * when unset (and for LWM2M_CLI_DOC) */
-	long long num;    /* INT: the number; SWITCH: 0 or 1; LEVEL: level */
+	                   * when unset */
+	long long num;    /* INT: the number; SWITCH: 0 or 1; LEVEL: level;
+	                   * CHOICE: index of the word */
 };
 
 /* LWM2M_CLI_STR(x): the text of macro x, for a default in a table */
@@ -87,6 +91,21 @@ struct lwm2m_cli_val {
 		"health-addr", env, "HOST:PORT", dflt,                         \
 		    "GET /health and /metrics; \"off\": none", LWM2M_CLI_ADDR, \
 		    0, 127                                                     \
+	}
+
+/* the device CA of coap-gw (DTLS certificates) and rest-api (identities) */
+#define LWM2M_CLI_OPT_CA_CERT                                                  \
+	{                                                                      \
+		NULL, "LWDS_CA_CERT", NULL, NULL,                              \
+		    "device CA certificate, PEM file (with\n"                  \
+		    "LWDS_CA_KEY; else the CA kept in Redis)",                 \
+		    LWM2M_CLI_TEXT, 0, 4095                                    \
+	}
+#define LWM2M_CLI_OPT_CA_KEY                                                   \
+	{                                                                      \
+		NULL, "LWDS_CA_KEY", NULL, NULL,                               \
+		    "private key of LWDS_CA_CERT, PEM file", LWM2M_CLI_TEXT,   \
+		    0, 4095                                                    \
 	}
 
 /* lwm2m_cli_parse resolves every option of cli into ret_vals (cli->n_opts

@@ -58,9 +58,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lwm2m_cli.h"
 #include "lwm2m_err.h"
 #include "lwm2m_id.h"
 #include "lwm2m_value.h"
+
+/* a device's answer: the gateway's time-out, which rest-api adds to its
+ * own wait for the gateway (MAX_TRANSMIT_WAIT of RFC 7252 by default) */
+#define LWM2M_DEVOP_TIMEOUT_MS_DEFAULT 93000
+#define LWM2M_CLI_OPT_DEVICE_TIMEOUT                                           \
+	{                                                                      \
+		NULL, "LWDS_DEVICE_TIMEOUT_MS", NULL,                          \
+		    LWM2M_CLI_STR(LWM2M_DEVOP_TIMEOUT_MS_DEFAULT),             \
+		    "a device's answer, ms (the same on every\n"               \
+		    "gateway and rest-api)",                                   \
+		    LWM2M_CLI_INT, 100, 3600000                                \
+	}
 
 #define LWM2M_DEVOP_VERSION 1
 #define LWM2M_DEVOP_MAX_PATHS 64
@@ -107,13 +120,13 @@ enum lwm2m_devop_op {
 #define LWM2M_DEVOP_RF_ALL 0x1u
 
 enum lwm2m_devop_status {
-	LWM2M_DEVOP_ST_OK = 0,          /* the device answered: see code */
-	LWM2M_DEVOP_ST_NOT_REGISTERED,  /* not registered with this gateway */
-	LWM2M_DEVOP_ST_TIMEOUT,         /* the device did not answer */
-	LWM2M_DEVOP_ST_QUEUED,          /* sleeping device; result stored later */
-	LWM2M_DEVOP_ST_BAD_REQUEST,     /* cannot build it (e.g. transcoding) */
-	LWM2M_DEVOP_ST_BUSY,            /* a queue or in-flight limit is full */
-	LWM2M_DEVOP_ST_FAILED,          /* transport failure, gateway shutdown */
+	LWM2M_DEVOP_ST_OK = 0,         /* the device answered: see code */
+	LWM2M_DEVOP_ST_NOT_REGISTERED, /* not registered with this gateway */
+	LWM2M_DEVOP_ST_TIMEOUT,        /* the device did not answer */
+	LWM2M_DEVOP_ST_QUEUED,      /* sleeping device; result stored later */
+	LWM2M_DEVOP_ST_BAD_REQUEST, /* cannot build it (e.g. transcoding) */
+	LWM2M_DEVOP_ST_BUSY,        /* a queue or in-flight limit is full */
+	LWM2M_DEVOP_ST_FAILED,      /* transport failure, gateway shutdown */
 	LWM2M_DEVOP_ST_MAX
 };
 

@@ -25,8 +25,32 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "lwm2m_cli.h"
 #include "lwm2m_err.h"
 #include "lwm2m_spares.h"
+
+#define LWM2M_REDIS_SENTINELS_MAX 8
+#define LWM2M_REDIS_MASTER_MAX 127 /* bytes of a master name */
+
+/* lwm2m_redis_sentinels_check returns NULL when list is a good
+ * LWDS_REDIS_SENTINELS value, else why not (a constant string). */
+const char *lwm2m_redis_sentinels_check(const char *list);
+
+/* The Sentinel options of every service (lwm2m_cli.h): checked at start;
+ * the connections read them from the environment. */
+#define LWM2M_CLI_OPT_REDIS_SENTINELS                                          \
+	{                                                                      \
+		NULL, "LWDS_REDIS_SENTINELS", NULL, NULL,                      \
+		    "host:port,... of Redis Sentinels to ask for\n"            \
+		    "the master (LWDS_REDIS_MASTER)",                          \
+		    LWM2M_CLI_TEXT, 0, 0, lwm2m_redis_sentinels_check          \
+	}
+#define LWM2M_CLI_OPT_REDIS_MASTER                                             \
+	{                                                                      \
+		NULL, "LWDS_REDIS_MASTER", NULL, "mymaster",                   \
+		    "master name the sentinels know", LWM2M_CLI_TEXT, 0,       \
+		    LWM2M_REDIS_MASTER_MAX                                     \
+	}
 
 struct lwm2m_redis;
 

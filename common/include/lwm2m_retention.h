@@ -6,17 +6,25 @@
 #ifndef LWM2M_RETENTION_H
 #define LWM2M_RETENTION_H
 
+#include "lwm2m_cli.h"
 #include "lwm2m_err.h"
 
-#define LWM2M_RETENTION_DEFAULT_S 2592000LL /* 30 days */
-#define LWM2M_RETENTION_MAX_S 3153600000LL  /* 100 years */
+#define LWM2M_RETENTION_DEFAULT_S 2592000 /* 30 days */
+#define LWM2M_RETENTION_MAX_S 3153600000  /* 100 years */
 
-/* lwm2m_retention_env reads LWDS_CLIENT_RETENTION_S (whole seconds,
- * 0..LWM2M_RETENTION_MAX_S; unset or empty: LWM2M_RETENTION_DEFAULT_S)
- * into *ret_ms, in milliseconds; 0 means records are kept forever.
- * LWM2M_EINVAL (nothing written) for another value: the caller says so
- * and refuses to start. */
-lwm2m_err lwm2m_retention_env(long long *ret_ms);
+/* The option of both services (lwm2m_cli.h): whole seconds; the service
+ * keeps num * 1000 ms, 0 meaning records are kept forever. */
+#define LWM2M_CLI_OPT_RETENTION                                                \
+	{                                                                      \
+		NULL, "LWDS_CLIENT_RETENTION_S", NULL,                         \
+		    LWM2M_CLI_STR(LWM2M_RETENTION_DEFAULT_S),                  \
+		    "seconds the record of a client that left\n"               \
+		    "(de-registered, expired, removed) is kept,\n"             \
+		    "then reaped with its subscriptions (30 days;\n"           \
+		    "0 = forever; the same on every gateway and\n"             \
+		    "rest-api)",                                               \
+		    LWM2M_CLI_INT, 0, LWM2M_RETENTION_MAX_S                    \
+	}
 
 /* lwm2m_retention_until returns when the record of a client that left at
  * left_ms is reaped (ms; the score of its gateway expiry entry), or 0 when

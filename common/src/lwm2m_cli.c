@@ -38,6 +38,7 @@ static lwm2m_err
 check_text(const struct lwm2m_cli *cli, const struct lwm2m_cli_opt *o,
            const struct source *src, const char *text)
 {
+	const char *bad;
 	char why[64];
 
 	if (*text == '\0') {
@@ -47,6 +48,11 @@ check_text(const struct lwm2m_cli *cli, const struct lwm2m_cli_opt *o,
 	if (o->max > 0 && strlen(text) > (size_t)o->max) {
 		snprintf(why, sizeof why, "longer than %lld bytes", o->max);
 		fail(cli, src->name, text, why);
+		return LWM2M_EINVAL;
+	}
+	if (o->kind == LWM2M_CLI_TEXT && o->check != NULL &&
+	    (bad = o->check(text)) != NULL) {
+		fail(cli, src->name, text, bad);
 		return LWM2M_EINVAL;
 	}
 	return LWM2M_OK;
@@ -65,6 +71,25 @@ check_switch(const struct lwm2m_cli *cli, const struct source *src,
 		return LWM2M_EINVAL;
 	}
 	return LWM2M_OK;
+}
+
+/* the index of text among the '|'-separated words of choices */
+static lwm2m_err
+choice_index(const char *choices, const char *text, long long *ret_num)
+{
+	size_t len = strlen(text);
+
+	for (long long i = 0; *choices != '\0'; i++) {
+		size_t word = strcspn(choices, "|");
+
+		if (word == len && memcmp(choices, text, len) == 0) {
+			*ret_num = i;
+			return LWM2M_OK;
+		}
+		choices += word;
+		choices += *choices == '|';
+	}
+	return LWM2M_EINVAL;
 }
 
 /* checks text, the value of o from src, and stores it in ret_val */
@@ -111,8 +136,12 @@ resolve(const struct lwm2m_cli *cli, const struct lwm2m_cli_opt *o,
 		}
 		num = level;
 		break;
-	case LWM2M_CLI_DOC:
-		text = NULL;
+	case LWM2M_CLI_CHOICE:
+		if (choice_index(o->arg, text, &num) != LWM2M_OK) {
+			snprintf(why, sizeof why, "not one of %s", o->arg);
+			fail(cli, src->name, text, why);
+			return LWM2M_EINVAL;
+		}
 		break;
 	}
 	ret_val->text = text;
@@ -219,9 +248,6 @@ resolve_opt(const struct lwm2m_cli *cli, const struct lwm2m_cli_opt *o,
 
 	ret_val->text = NULL;
 	ret_val->num = 0;
-	if (o->kind == LWM2M_CLI_DOC) {
-		return LWM2M_OK;
-	}
 	if (given != NULL) {
 		snprintf(src.buf, sizeof src.buf, "--%s", o->flag);
 		src.name = src.buf;

@@ -15,15 +15,14 @@
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 2000
-#define SENTINELS_MAX 8
-#define MASTER_NAME_MAX 128
+#define MASTER_NAME_MAX (LWM2M_REDIS_MASTER_MAX + 1)
 
 /* Redis Sentinel configuration (LWDS_REDIS_SENTINELS, LWDS_REDIS_MASTER):
  * when set, every (re)connect first asks the sentinels in turn for the
  * master's address, and a connection whose ROLE is not master is dropped. */
 struct sentinel_cfg {
 	int n;
-	struct lwm2m_redis_url addr[SENTINELS_MAX];
+	struct lwm2m_redis_url addr[LWM2M_REDIS_SENTINELS_MAX];
 	char master[MASTER_NAME_MAX];
 };
 
@@ -518,13 +517,11 @@ redis_connect(struct lwm2m_redis *redis)
 	sentinel_ask(redis);
 }
 
-/* Reads LWDS_REDIS_SENTINELS (host:port,...) and LWDS_REDIS_MASTER (default
- * "mymaster").  n stays 0 without sentinels. */
+/* cfg from the sentinel list p (host:port,...; NULL: none) and master.
+ * n stays 0 without sentinels. */
 static lwm2m_err
-sentinel_config(struct sentinel_cfg *cfg)
+sentinel_parse(const char *p, const char *master, struct sentinel_cfg *cfg)
 {
-	const char *p = lwm2m_getenv("LWDS_REDIS_SENTINELS", NULL);
-	const char *master = lwm2m_getenv("LWDS_REDIS_MASTER", "mymaster");
 	char item[300];
 
 	memset(cfg, 0, sizeof *cfg);
@@ -538,7 +535,8 @@ sentinel_config(struct sentinel_cfg *cfg)
 	while (*p != '\0') {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		if (cfg->n == SENTINELS_MAX || len == 0 || len >= sizeof item) {
+		if (cfg->n == LWM2M_REDIS_SENTINELS_MAX || len == 0 ||
+		    len >= sizeof item) {
 			return LWM2M_EINVAL;
 		}
 		memcpy(item, p, len);
@@ -552,6 +550,29 @@ sentinel_config(struct sentinel_cfg *cfg)
 		p = comma ? comma + 1 : p + len;
 	}
 	return cfg->n > 0 ? LWM2M_OK : LWM2M_EINVAL;
+}
+
+/* Reads LWDS_REDIS_SENTINELS and LWDS_REDIS_MASTER (default "mymaster"),
+ * which the services' option tables checked at start
+ * (LWM2M_CLI_OPT_REDIS_SENTINELS), and lwds-objdef reads as they are. */
+static lwm2m_err
+sentinel_config(struct sentinel_cfg *cfg)
+{
+	return sentinel_parse(lwm2m_getenv("LWDS_REDIS_SENTINELS", NULL),
+	                      lwm2m_getenv("LWDS_REDIS_MASTER", "mymaster"),
+	                      cfg);
+}
+
+const char *
+lwm2m_redis_sentinels_check(const char *list)
+{
+	struct sentinel_cfg cfg;
+
+	if (sentinel_parse(list, "mymaster", &cfg) != LWM2M_OK) {
+		return "not host:port[,host:port...] (at most " LWM2M_CLI_STR(
+		    LWM2M_REDIS_SENTINELS_MAX) ")";
+	}
+	return NULL;
 }
 
 lwm2m_err

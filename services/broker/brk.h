@@ -122,12 +122,16 @@ struct brk_config {
 
 struct brk_ctx;
 
-/* brk_config_defaults fills config with the defaults, then applies the
- * environment-only LWDS_* variables; redis_url, events_url and health_addr
- * are left NULL for the caller (main.c sets them from its command line,
- * lwm2m_cli.h).  While Redis is unavailable the broker holds up to
- * backlog_max pending steps (index reads, subscription reads, job adds) and
- * resumes them, oldest first, once it reconnects. */
+#define BRK_BACKLOG_MAX_DEFAULT 100000
+#define BRK_CLAIM_IDLE_MS_DEFAULT 60000
+#define BRK_TRIM_MS_DEFAULT 10000
+
+/* brk_config_defaults fills config with the defaults above, the stream
+ * source and the host name as consumer; redis_url, events_url and
+ * health_addr are left NULL for the caller (main.c sets every field from
+ * its command line, lwm2m_cli.h).  While Redis is unavailable the broker holds
+ * up to backlog_max pending steps (index reads, subscription reads, job adds)
+ * and resumes them, oldest first, once it reconnects. */
 void brk_config_defaults(struct brk_config *config);
 
 /* brk_ctx_new listens on config->events_url, connects to Redis and serves

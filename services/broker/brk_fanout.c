@@ -68,46 +68,20 @@ static void issue(struct brk_fetch *f);
 void
 brk_config_defaults(struct brk_config *config)
 {
-	long long backlog;
-
 	config->redis_url = NULL;
 	config->events_url = NULL;
 	config->health_addr = NULL;
-	config->backlog_max = 100000;
-	config->source =
-	    strcmp(lwm2m_getenv("LWDS_BROKER_EVENTS", "stream"), "nng") == 0
-	        ? BRK_SRC_NNG
-	        : BRK_SRC_STREAM;
+	config->backlog_max = BRK_BACKLOG_MAX_DEFAULT;
+	config->source = BRK_SRC_STREAM;
 	config->consumer_buf[sizeof config->consumer_buf - 1] = '\0';
 	if (gethostname(config->consumer_buf,
 	                sizeof config->consumer_buf - 1) != 0) {
 		snprintf(config->consumer_buf, sizeof config->consumer_buf,
 		         "lwds-broker");
 	}
-	config->consumer =
-	    lwm2m_getenv("LWDS_BROKER_CONSUMER", config->consumer_buf);
-	if (lwm2m_parse_int(lwm2m_getenv("LWDS_BROKER_CLAIM_IDLE_MS", "60000"),
-	                    1000, 86400000,
-	                    &config->claim_idle_ms) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING,
-		          "LWDS_BROKER_CLAIM_IDLE_MS must be in "
-		          "[1000, 86400000], using 60000");
-		config->claim_idle_ms = 60000;
-	}
-	if (lwm2m_parse_int(lwm2m_getenv("LWDS_EVENTS_TRIM_MS", "10000"), 0,
-	                    86400000, &config->trim_ms) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_WARNING, "LWDS_EVENTS_TRIM_MS must be in "
-		                             "[0, 86400000], using 10000");
-		config->trim_ms = 10000;
-	}
-	if (lwm2m_parse_int(lwm2m_getenv("LWDS_BROKER_BACKLOG_MAX", "100000"),
-	                    0, 10000000, &backlog) == LWM2M_OK) {
-		config->backlog_max = (size_t)backlog;
-	} else {
-		lwm2m_log(LWM2M_LOG_WARNING,
-		          "LWDS_BROKER_BACKLOG_MAX must be in "
-		          "[0, 10000000], using 100000");
-	}
+	config->consumer = config->consumer_buf;
+	config->claim_idle_ms = BRK_CLAIM_IDLE_MS_DEFAULT;
+	config->trim_ms = BRK_TRIM_MS_DEFAULT;
 }
 
 static void

@@ -262,7 +262,32 @@ struct gw_config {
 	int alive_ms;      /* alive key refresh period; TTL is 3 times it */
 	long long sockbuf; /* LWDS_COAP_RCVBUF: listening sockets' buffers */
 	long long retention_ms; /* LWDS_CLIENT_RETENTION_S in ms; 0 forever */
+	/* the texts below are borrowed from argv or the environment; NULL:
+	 * unset */
+	const char *rpc_advertise; /* LWDS_GW_RPC_ADVERTISE; NULL: rpc_url */
+	/* device operations (gw_devop.c, gw_observe.c) */
+	int device_timeout_ms;   /* LWDS_DEVICE_TIMEOUT_MS */
+	int queue_awake_ms;      /* LWDS_QUEUE_AWAKE_MS */
+	int queue_max;           /* LWDS_QUEUE_MAX */
+	int devop_max;           /* LWDS_DEVOP_MAX */
+	long long sessions_max;  /* LWDS_DEVICE_SESSIONS_MAX; -1: derived
+	                          * from the descriptor limit */
+	long long events_maxlen; /* LWDS_EVENTS_MAXLEN */
+	size_t notify_backlog;   /* LWDS_GW_NOTIFY_BACKLOG_BYTES */
+	/* DTLS (gw_dtls.c) */
+	bool dtls_enable;             /* LWDS_DTLS_ENABLE */
+	bool dtls_pki;                /* LWDS_DTLS_PKI */
+	const char *dtls_listen;      /* LWDS_DTLS_LISTEN */
+	const char *dtls_cert_listen; /* LWDS_DTLS_CERT_LISTEN */
+	const char *ca_cert, *ca_key; /* LWDS_CA_CERT, LWDS_CA_KEY */
+	int dtls_shards;              /* LWDS_DTLS_SHARDS */
+	int dtls_psk_poll_ms;         /* LWDS_DTLS_PSK_POLL_MS */
+	int coap_walk_ms;             /* LWDS_COAP_WALK_MS */
 };
+
+#define GW_DTLS_SHARDS_MAX 256
+#define GW_DTLS_PSK_POLL_MS_DEFAULT 250
+#define GW_COAP_WALK_MS_DEFAULT 25 /* least time between two walks */
 
 /* libcoap's cap on idle server sessions, sized by gw_idle_event */
 #define GW_IDLE_MIN 64
@@ -735,7 +760,6 @@ size_t gw_coap_set_bufs(int bytes, int *ret_effective);
 /* ---- gw_devop.c: device operations (lwm2m_devop.h) -----------------------
  * Only the loop thread calls these. */
 
-#define GW_DEVICE_TIMEOUT_MS_DEFAULT 93000 /* MAX_TRANSMIT_WAIT */
 #define GW_QUEUE_AWAKE_MS_DEFAULT 93000    /* awake after a message */
 #define GW_QUEUE_MAX_DEFAULT 32            /* requests queued per device */
 #define GW_DEVOP_MAX_DEFAULT 100000        /* operations in the gateway */
@@ -743,6 +767,8 @@ size_t gw_coap_set_bufs(int bytes, int *ret_effective);
 /* safety cap of LWM2M_KEY_EVENTS (XADD MAXLEN ~): the broker trims what
  * it acknowledged; this only bounds memory when nothing consumes */
 #define GW_EVENTS_MAXLEN_DEFAULT 10000000
+/* bytes of entries held while Redis cannot take them */
+#define GW_EVENTS_BACKLOG_DEFAULT 67108864 /* 64 MiB */
 
 /* gw_qlist_push appends n; gw_qlist_push_bounded does so only while the
  * list holds fewer than max nodes (false otherwise). */
@@ -785,9 +811,8 @@ struct gw_devops {
 	struct lwm2m_metric *m_status[LWM2M_DEVOP_ST_MAX], *m_notify;
 };
 
-/* gw_devop_start reads LWDS_DEVICE_TIMEOUT_MS, LWDS_QUEUE_AWAKE_MS,
- * LWDS_QUEUE_MAX, LWDS_DEVOP_MAX and LWDS_EVENTS_MAXLEN and hooks the
- * libcoap response and NACK handlers; after gw_coap_start. */
+/* gw_devop_start takes its limits from gw->cfg and hooks the libcoap
+ * response and NACK handlers; after gw_coap_start. */
 lwm2m_err gw_devop_start(struct gw_ctx *gw);
 
 /* gw_devop_handlers installs the response and NACK handlers of device

@@ -10,6 +10,7 @@
 
 #include "gw.h"
 #include "lwm2m_cli.h"
+#include "lwm2m_devop.h"
 #include "lwm2m_env.h"
 #include "lwm2m_event.h"
 #include "lwm2m_keys.h"
@@ -22,6 +23,8 @@
 
 enum {
 	OPT_REDIS_URL,
+	OPT_REDIS_SENTINELS,
+	OPT_REDIS_MASTER,
 	OPT_COAP_LISTEN,
 	OPT_NO_COAP,
 	OPT_ORG,
@@ -33,6 +36,7 @@ enum {
 	OPT_LOG_JSON,
 	OPT_RCVBUF,
 	OPT_RETENTION_S,
+	OPT_RPC_ADVERTISE,
 	OPT_DEVICE_TIMEOUT_MS,
 	OPT_QUEUE_AWAKE_MS,
 	OPT_QUEUE_MAX,
@@ -40,11 +44,22 @@ enum {
 	OPT_DEVOP_MAX,
 	OPT_EVENTS_MAXLEN,
 	OPT_NOTIFY_BACKLOG,
+	OPT_DTLS_ENABLE,
+	OPT_DTLS_LISTEN,
+	OPT_DTLS_CERT_LISTEN,
+	OPT_DTLS_PKI,
+	OPT_CA_CERT,
+	OPT_CA_KEY,
+	OPT_DTLS_SHARDS,
+	OPT_DTLS_PSK_POLL_MS,
+	OPT_COAP_WALK_MS,
 	OPT_COUNT
 };
 
 static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
     [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
+    [OPT_REDIS_SENTINELS] = LWM2M_CLI_OPT_REDIS_SENTINELS,
+    [OPT_REDIS_MASTER] = LWM2M_CLI_OPT_REDIS_MASTER,
     [OPT_COAP_LISTEN] = {"coap-listen", "LWDS_COAP_LISTEN", "HOST:PORT",
                          "0.0.0.0:5683", "plain CoAP listen address",
                          LWM2M_CLI_TEXT, 0, 127},
@@ -70,35 +85,61 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
                     "receive and send buffer of the CoAP/DTLS\n"
                     "listening sockets, bytes (0 = kernel's)",
                     LWM2M_CLI_INT, 0, GW_SOCKBUF_MAX},
-    [OPT_RETENTION_S] = {NULL, "LWDS_CLIENT_RETENTION_S", NULL, "2592000",
-                         "seconds the record of a client that left\n"
-                         "(de-registered, expired, removed) is kept,\n"
-                         "then reaped with its subscriptions (30 days;\n"
-                         "0 = forever; the same on every gateway and\n"
-                         "rest-api)",
-                         LWM2M_CLI_DOC, 0, 0},
-    [OPT_DEVICE_TIMEOUT_MS] = {NULL, "LWDS_DEVICE_TIMEOUT_MS", NULL, "93000",
-                               "a device's answer", LWM2M_CLI_DOC, 0, 0},
-    [OPT_QUEUE_AWAKE_MS] = {NULL, "LWDS_QUEUE_AWAKE_MS", NULL, "93000",
-                            "queue mode: awake after a message", LWM2M_CLI_DOC,
-                            0, 0},
-    [OPT_QUEUE_MAX] = {NULL, "LWDS_QUEUE_MAX", NULL, "32",
-                       "requests queued per device", LWM2M_CLI_DOC, 0, 0},
+    [OPT_RETENTION_S] = LWM2M_CLI_OPT_RETENTION,
+    [OPT_RPC_ADVERTISE] = {NULL, "LWDS_GW_RPC_ADVERTISE", NULL, NULL,
+                           "the rpc URL other hosts dial (the rpc URL)",
+                           LWM2M_CLI_TEXT, 0, 255},
+    [OPT_DEVICE_TIMEOUT_MS] = LWM2M_CLI_OPT_DEVICE_TIMEOUT,
+    [OPT_QUEUE_AWAKE_MS] = {NULL, "LWDS_QUEUE_AWAKE_MS", NULL,
+                            LWM2M_CLI_STR(GW_QUEUE_AWAKE_MS_DEFAULT),
+                            "queue mode: awake after a message, ms",
+                            LWM2M_CLI_INT, 0, 3600000},
+    [OPT_QUEUE_MAX] = {NULL, "LWDS_QUEUE_MAX", NULL,
+                       LWM2M_CLI_STR(GW_QUEUE_MAX_DEFAULT),
+                       "requests queued per device", LWM2M_CLI_INT, 1, 1024},
     [OPT_SESSIONS_MAX] = {NULL, "LWDS_DEVICE_SESSIONS_MAX", NULL, NULL,
                           "idle client sessions kept (half the fd\n"
                           "limit; 256 on Linux before 6.13)",
-                          LWM2M_CLI_DOC, 0, 0},
-    [OPT_DEVOP_MAX] = {NULL, "LWDS_DEVOP_MAX", NULL, "100000",
-                       "device operations at once", LWM2M_CLI_DOC, 0, 0},
-    [OPT_EVENTS_MAXLEN] = {NULL, "LWDS_EVENTS_MAXLEN", NULL, "10000000",
+                          LWM2M_CLI_INT, 0, 1000000},
+    [OPT_DEVOP_MAX] = {NULL, "LWDS_DEVOP_MAX", NULL,
+                       LWM2M_CLI_STR(GW_DEVOP_MAX_DEFAULT),
+                       "device operations at once", LWM2M_CLI_INT, 1, 1000000},
+    [OPT_EVENTS_MAXLEN] = {NULL, "LWDS_EVENTS_MAXLEN", NULL,
+                           LWM2M_CLI_STR(GW_EVENTS_MAXLEN_DEFAULT),
                            "safety cap of the {events} stream, entries\n"
                            "(the broker trims what it acknowledged)",
-                           LWM2M_CLI_DOC, 0, 0},
+                           LWM2M_CLI_INT, 1, INT64_MAX},
     [OPT_NOTIFY_BACKLOG] = {NULL, "LWDS_GW_NOTIFY_BACKLOG_BYTES", NULL,
-                            "67108864",
+                            LWM2M_CLI_STR(GW_EVENTS_BACKLOG_DEFAULT),
                             "notifications and client events held while\n"
                             "Redis cannot take them, bytes with payloads",
-                            LWM2M_CLI_DOC, 0, 0},
+                            LWM2M_CLI_INT, 0, INT64_MAX},
+    [OPT_DTLS_ENABLE] = {NULL, "LWDS_DTLS_ENABLE", NULL, "1",
+                         "CoAP over DTLS (PSK identities, device\n"
+                         "certificates)",
+                         LWM2M_CLI_SWITCH, 0, 0},
+    [OPT_DTLS_LISTEN] = {NULL, "LWDS_DTLS_LISTEN", NULL, "0.0.0.0:5684",
+                         "DTLS listen address", LWM2M_CLI_TEXT, 0, 127},
+    [OPT_DTLS_CERT_LISTEN] = {NULL, "LWDS_DTLS_CERT_LISTEN", NULL, NULL,
+                              "a second DTLS port, same credentials",
+                              LWM2M_CLI_TEXT, 0, 127},
+    [OPT_DTLS_PKI] = {NULL, "LWDS_DTLS_PKI", NULL, "1",
+                      "device certificates over DTLS", LWM2M_CLI_SWITCH, 0, 0},
+    [OPT_CA_CERT] = LWM2M_CLI_OPT_CA_CERT,
+    [OPT_CA_KEY] = LWM2M_CLI_OPT_CA_KEY,
+    [OPT_DTLS_SHARDS] = {NULL, "LWDS_DTLS_SHARDS", NULL, "1",
+                         "libcoap contexts serving the DTLS port",
+                         LWM2M_CLI_INT, 1, GW_DTLS_SHARDS_MAX},
+    [OPT_DTLS_PSK_POLL_MS] = {NULL, "LWDS_DTLS_PSK_POLL_MS", NULL,
+                              LWM2M_CLI_STR(GW_DTLS_PSK_POLL_MS_DEFAULT),
+                              "how often the PSK version in Redis is\n"
+                              "checked for reloads, ms",
+                              LWM2M_CLI_INT, 10, 60000},
+    [OPT_COAP_WALK_MS] = {NULL, "LWDS_COAP_WALK_MS", NULL,
+                          LWM2M_CLI_STR(GW_COAP_WALK_MS_DEFAULT),
+                          "pace of libcoap's walks of all sessions, ms\n"
+                          "(0: libcoap's own)",
+                          LWM2M_CLI_INT, 0, 1000},
 };
 
 static const struct lwm2m_cli cli = {
@@ -114,19 +155,6 @@ static void
 copy_text(char *dst, size_t size, const char *text)
 {
 	snprintf(dst, size, "%s", text != NULL ? text : "");
-}
-
-static bool
-set_retention(struct gw_config *cfg)
-{
-	if (lwm2m_retention_env(&cfg->retention_ms) != LWM2M_OK) {
-		fprintf(stderr,
-		        "lwds-coap-gw: LWDS_CLIENT_RETENTION_S must be "
-		        "0..%lld seconds\n",
-		        LWM2M_RETENTION_MAX_S);
-		return false;
-	}
-	return true;
 }
 
 /* Without LWDS_GW_ID or --gw-id the id is <hostname>-<CoAP port>: the same
@@ -165,6 +193,31 @@ config_apply(struct gw_config *cfg, const struct lwm2m_cli_val *v)
 	cfg->log_level = (int)v[OPT_LOG_LEVEL].num;
 	cfg->log_json = v[OPT_LOG_JSON].num != 0;
 	cfg->sockbuf = v[OPT_RCVBUF].num;
+	cfg->retention_ms = v[OPT_RETENTION_S].num * 1000;
+	cfg->rpc_advertise = v[OPT_RPC_ADVERTISE].text;
+}
+
+/* the settings of device operations and DTLS from v */
+static void
+config_apply_devices(struct gw_config *cfg, const struct lwm2m_cli_val *v)
+{
+	cfg->device_timeout_ms = (int)v[OPT_DEVICE_TIMEOUT_MS].num;
+	cfg->queue_awake_ms = (int)v[OPT_QUEUE_AWAKE_MS].num;
+	cfg->queue_max = (int)v[OPT_QUEUE_MAX].num;
+	cfg->devop_max = (int)v[OPT_DEVOP_MAX].num;
+	cfg->sessions_max =
+	    v[OPT_SESSIONS_MAX].text != NULL ? v[OPT_SESSIONS_MAX].num : -1;
+	cfg->events_maxlen = v[OPT_EVENTS_MAXLEN].num;
+	cfg->notify_backlog = (size_t)v[OPT_NOTIFY_BACKLOG].num;
+	cfg->dtls_enable = v[OPT_DTLS_ENABLE].num != 0;
+	cfg->dtls_pki = v[OPT_DTLS_PKI].num != 0;
+	cfg->dtls_listen = v[OPT_DTLS_LISTEN].text;
+	cfg->dtls_cert_listen = v[OPT_DTLS_CERT_LISTEN].text;
+	cfg->ca_cert = v[OPT_CA_CERT].text;
+	cfg->ca_key = v[OPT_CA_KEY].text;
+	cfg->dtls_shards = (int)v[OPT_DTLS_SHARDS].num;
+	cfg->dtls_psk_poll_ms = (int)v[OPT_DTLS_PSK_POLL_MS].num;
+	cfg->coap_walk_ms = (int)v[OPT_COAP_WALK_MS].num;
 }
 
 lwm2m_err
@@ -182,9 +235,7 @@ gw_config_init(struct gw_config *cfg, int argc, char **argv, bool *ret_help)
 	cfg->sweep_ms = 1000;
 	cfg->alive_ms = 5000;
 	config_apply(cfg, v);
-	if (!set_retention(cfg)) {
-		return LWM2M_EINVAL;
-	}
+	config_apply_devices(cfg, v);
 	default_gw_id(cfg);
 	return LWM2M_OK;
 }

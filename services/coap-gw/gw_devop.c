@@ -1187,25 +1187,6 @@ device_gone(void *arg, struct gw_device *dev)
 	close_client(gw->devops, dev);
 }
 
-static int
-env_int(const char *name, int def, int min, int max)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	if (v == NULL || *v == '\0') {
-		return def;
-	}
-	n = strtol(v, &end, 10);
-	if (*end != '\0' || n < min || n > max) {
-		lwm2m_log(LWM2M_LOG_WARNING, "%s=\"%s\" out of range, using %d",
-		          name, v, def);
-		return def;
-	}
-	return (int)n;
-}
-
 static coap_response_t
 on_coap_response(coap_session_t *session, const coap_pdu_t *sent,
                  const coap_pdu_t *received, const coap_mid_t mid)
@@ -1310,18 +1291,17 @@ gw_devop_start(struct gw_ctx *gw)
 		return LWM2M_ENOMEM;
 	}
 	ds->gw = gw;
-	ds->timeout_ms = env_int("LWDS_DEVICE_TIMEOUT_MS",
-	                         GW_DEVICE_TIMEOUT_MS_DEFAULT, 100, 3600000);
-	ds->awake_ms = env_int("LWDS_QUEUE_AWAKE_MS", GW_QUEUE_AWAKE_MS_DEFAULT,
-	                       0, 3600000);
-	ds->queue_max =
-	    env_int("LWDS_QUEUE_MAX", GW_QUEUE_MAX_DEFAULT, 1, 1024);
-	ds->client_max = (size_t)env_int("LWDS_DEVICE_SESSIONS_MAX",
-	                                 (int)sessions_default(), 0, 1000000);
+	ds->timeout_ms = gw->cfg.device_timeout_ms;
+	ds->awake_ms = gw->cfg.queue_awake_ms;
+	ds->queue_max = gw->cfg.queue_max;
+	/* raises the descriptor limit even when the value is given */
+	ds->client_max = sessions_default();
+	if (gw->cfg.sessions_max >= 0) {
+		ds->client_max = (size_t)gw->cfg.sessions_max;
+	}
 	lwm2m_log(LWM2M_LOG_INFO, "device client sessions kept: %zu",
 	          ds->client_max);
-	ds->max_ops =
-	    env_int("LWDS_DEVOP_MAX", GW_DEVOP_MAX_DEFAULT, 1, 1000000);
+	ds->max_ops = gw->cfg.devop_max;
 	if (gw_coap_resolve(gw->cfg.coap_listen, &ds->local) != LWM2M_OK) {
 		coap_address_init(&ds->local);
 	}

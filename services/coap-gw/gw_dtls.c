@@ -46,10 +46,7 @@
 
 #define PSK_KEY_MAX 64 /* bytes of a pre-shared key */
 #define PSK_ID_MAX 128 /* bytes of an identity */
-#define PSK_POLL_MS 250
 #define PSK_BUCKETS_MIN 64
-#define WALK_MS 25     /* least time between two walks of all sessions */
-#define SHARDS_MAX 256 /* LWDS_DTLS_SHARDS */
 /* OpenSSL sizes a session's record write buffer, kept for the session's
  * lifetime (SSL_MODE_RELEASE_BUFFERS does not apply to DTLS), after the
  * largest record it may send: 16 kB by default.  A CoAP datagram is at most
@@ -682,8 +679,7 @@ ca_from_redis(const char *url)
 static lwm2m_err
 pki_start(struct gw_dtls *d)
 {
-	const char *cert = lwm2m_getenv("LWDS_CA_CERT", NULL);
-	const char *key = lwm2m_getenv("LWDS_CA_KEY", NULL);
+	const char *cert = d->gw->cfg.ca_cert, *key = d->gw->cfg.ca_key;
 	char *pem = NULL;
 	lwm2m_err err;
 
@@ -711,14 +707,9 @@ pki_start(struct gw_dtls *d)
 static lwm2m_err
 start_poll(struct gw_dtls *d)
 {
-	long long ms = PSK_POLL_MS;
+	int ms = d->gw->cfg.dtls_psk_poll_ms;
 	struct timeval tv;
 
-	if (lwm2m_parse_int(lwm2m_getenv("LWDS_DTLS_PSK_POLL_MS", "250"), 10,
-	                    60000, &ms) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "bad LWDS_DTLS_PSK_POLL_MS");
-		return LWM2M_EINVAL;
-	}
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	d->poll_timer = event_new(d->gw->base, -1, EV_PERSIST, on_poll, d);
@@ -733,18 +724,12 @@ start_poll(struct gw_dtls *d)
 static lwm2m_err
 open_endpoints(struct gw_dtls *d, const char *listen)
 {
-	const char *extra = lwm2m_getenv("LWDS_DTLS_CERT_LISTEN", "");
-	long long shards = 1, walk_ms = WALK_MS;
+	const char *extra = d->gw->cfg.dtls_cert_listen;
+	int shards = d->gw->cfg.dtls_shards, walk_ms = d->gw->cfg.coap_walk_ms;
 	coap_address_t addr;
 
-	if (lwm2m_parse_int(lwm2m_getenv("LWDS_DTLS_SHARDS", "1"), 1,
-	                    SHARDS_MAX, &shards) != LWM2M_OK ||
-	    lwm2m_parse_int(lwm2m_getenv("LWDS_COAP_WALK_MS", "25"), 0, 1000,
-	                    &walk_ms) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR,
-		          "bad LWDS_DTLS_SHARDS (1-256) or LWDS_COAP_WALK_MS "
-		          "(0-1000)");
-		return LWM2M_EINVAL;
+	if (extra == NULL) {
+		extra = "";
 	}
 	if (gw_walk_throttle(d->gw->coap, (unsigned int)walk_ms)) {
 		d->walk_ctx = d->gw->coap;
@@ -758,7 +743,7 @@ open_endpoints(struct gw_dtls *d, const char *listen)
 	                           (unsigned int)walk_ms,
 	                           &d->shards) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR,
-		          "cannot listen on DTLS %s in %lld "
+		          "cannot listen on DTLS %s in %d "
 		          "shards",
 		          listen, shards);
 		return LWM2M_EIO;
@@ -767,7 +752,7 @@ open_endpoints(struct gw_dtls *d, const char *listen)
 	    open_endpoint(d->gw, extra) != LWM2M_OK) {
 		return LWM2M_EIO;
 	}
-	lwm2m_log(LWM2M_LOG_NOTICE, "DTLS listening on udp %s (%lld %s)%s%s%s",
+	lwm2m_log(LWM2M_LOG_NOTICE, "DTLS listening on udp %s (%d %s)%s%s%s",
 	          listen, shards, shards == 1 ? "context" : "shards",
 	          d->pki_ready ? ", device certificates" : "",
 	          d->pki_ready && extra[0] != '\0' ? ", also on udp " : "",
@@ -778,12 +763,11 @@ open_endpoints(struct gw_dtls *d, const char *listen)
 lwm2m_err
 gw_dtls_start(struct gw_ctx *gw)
 {
-	const char *enable = lwm2m_getenv("LWDS_DTLS_ENABLE", "1");
-	const char *listen = lwm2m_getenv("LWDS_DTLS_LISTEN", "0.0.0.0:5684");
+	const char *listen = gw->cfg.dtls_listen;
 	struct gw_dtls *d;
 	lwm2m_err err;
 
-	if (strcmp(enable, "0") == 0 || strcmp(enable, "false") == 0) {
+	if (!gw->cfg.dtls_enable) {
 		return LWM2M_OK;
 	}
 	if (!coap_dtls_is_supported()) {
@@ -796,7 +780,7 @@ gw_dtls_start(struct gw_ctx *gw)
 	}
 	d->gw = gw;
 	d->version = -1;
-	d->pki_wanted = strcmp(lwm2m_getenv("LWDS_DTLS_PKI", "1"), "0") != 0;
+	d->pki_wanted = gw->cfg.dtls_pki;
 	gw->dtls = d;
 	err = pki_start(d);
 	if (err == LWM2M_OK) {

@@ -354,8 +354,6 @@ gw_events_check(struct gw_ctx *gw)
 /* ---- entries of the events stream ----------------------------------------
  */
 
-#define GW_EVENTS_BACKLOG_DEFAULT (64u << 20)
-
 /* One entry on its way to LWM2M_KEY_EVENTS, a notification or a
  * connectivity event: owned by the XADD's callback while Redis has it,
  * else by gw->events_backlog. */
@@ -931,31 +929,14 @@ lwm2m_err
 gw_obs_start(struct gw_ctx *gw)
 {
 	struct gw_devops *ds = gw->devops;
-	const char *v = lwm2m_getenv("LWDS_EVENTS_MAXLEN", NULL);
 
-	ds->events_maxlen = GW_EVENTS_MAXLEN_DEFAULT;
-	if (v != NULL &&
-	    lwm2m_parse_int(v, 1, INT64_MAX, &ds->events_maxlen) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "bad LWDS_EVENTS_MAXLEN \"%s\"", v);
-		return LWM2M_EINVAL;
-	}
+	ds->events_maxlen = gw->cfg.events_maxlen;
 	ds->m_events_len = lwm2m_metrics_gauge(
 	    NULL, "lwds_gw_events_length", "Entries in the {events} stream");
 	ds->m_events_cap = lwm2m_metrics_counter(
 	    NULL, "lwds_gw_events_cap_reached_total",
 	    "Times the {events} stream was found at LWDS_EVENTS_MAXLEN");
-	v = lwm2m_getenv("LWDS_GW_NOTIFY_BACKLOG_BYTES", NULL);
-	gw->events_backlog.max_bytes = GW_EVENTS_BACKLOG_DEFAULT;
-	if (v != NULL) {
-		long long max;
-		if (lwm2m_parse_int(v, 0, INT64_MAX, &max) != LWM2M_OK ||
-		    (unsigned long long)max > SIZE_MAX) {
-			lwm2m_log(LWM2M_LOG_ERR,
-			          "bad LWDS_GW_NOTIFY_BACKLOG_BYTES \"%s\"", v);
-			return LWM2M_EINVAL;
-		}
-		gw->events_backlog.max_bytes = (size_t)max;
-	}
+	gw->events_backlog.max_bytes = gw->cfg.notify_backlog;
 	gw->events_backlog.m_len = lwm2m_metrics_gauge(
 	    NULL, "lwds_gw_notify_backlog",
 	    "Entries of the {events} stream (notifications, client "

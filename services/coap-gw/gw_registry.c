@@ -1738,7 +1738,8 @@ gw_registry_announce(struct gw_ctx *gw)
 	/* LWDS_GW_RPC_ADVERTISE: the rpc URL peers dial when the listen URL
 	 * is a wildcard or a private name (containers, NAT) */
 	lwm2m_redis_cmd(gw->redis, NULL, NULL, "HSET %s rpc %s", key,
-	                lwm2m_getenv("LWDS_GW_RPC_ADVERTISE", gw->cfg.rpc_url));
+	                gw->cfg.rpc_advertise != NULL ? gw->cfg.rpc_advertise
+	                                              : gw->cfg.rpc_url);
 	/* started dates the observation tokens: a restart under the same id
 	 * reloads them (gw_restore.c), so the first process's time stays and
 	 * the broker sees its observations as still held */

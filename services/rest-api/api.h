@@ -110,6 +110,16 @@ struct api_config {
 	long long retention_ms;    /* LWDS_CLIENT_RETENTION_S, ms; 0 forever */
 	const char *health_addr;   /* LWDS_API_HEALTH_ADDR, "host:port"; NULL:
 	                            * no /health and /metrics listener */
+	const char *ca_cert;       /* LWDS_CA_CERT or NULL */
+	const char *ca_key;        /* LWDS_CA_KEY or NULL */
+	const char *tls_cert;      /* LWDS_TLS_CERT or NULL (api_tls.c) */
+	const char *tls_key;       /* LWDS_TLS_KEY or NULL */
+	const char *tls_client_ca; /* LWDS_TLS_CLIENT_CA or NULL */
+	const char *objects_file;  /* LWDS_OBJECTS_FILE or NULL */
+	long long rate_limit;      /* LWDS_RATE_LIMIT, 0: off (api_limit.c) */
+	long long rate_burst;      /* LWDS_RATE_BURST, 0: twice the rate */
+	uint32_t queue_wait_ms;    /* LWDS_QUEUE_WAIT_MS (api_devops.c) */
+	uint32_t device_timeout_ms; /* LWDS_DEVICE_TIMEOUT_MS (api_devops.c) */
 };
 
 struct api_ctx {
@@ -121,20 +131,11 @@ struct api_ctx {
 	uint8_t signing_key[256];
 	size_t signing_key_len;
 	uint64_t next_req_id;
-	bool devop_conf;          /* api_devops.c: settings below loaded */
-	uint32_t devop_wait_ms;   /* LWDS_QUEUE_WAIT_MS */
-	uint32_t devop_timeout_ms; /* LWDS_DEVICE_TIMEOUT_MS */
 	struct api_limits *limits; /* api_limit.c; NULL when off */
 	unsigned n_conns;          /* open HTTP connections (api_server.c) */
 	struct api_jwt_cache *jwt_cache; /* verified access tokens */
 	struct lwm2m_metrics_http *health; /* cfg.health_addr's listener */
 };
-
-/* api_config_from_env fills the environment-only settings of cfg (admin
- * key, signing key, retention) from LWDS_* variables; main.c sets the others
- * from its command line (lwm2m_cli.h).  The strings are borrowed from the
- * environment.  LWM2M_EINVAL (logged) for an unparsable number. */
-lwm2m_err api_config_from_env(struct api_config *cfg);
 
 /* api_bootstrap does the blocking start-up work before the loop runs: makes
  * sure the admin access key exists (printing a generated one once to
@@ -522,10 +523,11 @@ void api_subscription_delete(struct api_req *r);
 void api_subscription_deadletters(struct api_req *r);
 
 /* api_definitions_install stores the shipped object definitions
- * (lwds-objects.json: LWDS_OBJECTS_FILE, else the installed copy, else the
+ * (lwds-objects.json: objects_file (LWDS_OBJECTS_FILE) when not NULL, else the installed copy, else the
  * source tree) as global definitions where their ObjectID has none yet.
  * Blocking: call at start-up before the loop runs.  Logs what it did. */
-lwm2m_err api_definitions_install(const char *redis_url);
+lwm2m_err api_definitions_install(const char *redis_url,
+                                  const char *objects_file);
 
 /* api_auth_check verifies r's bearer token and that its access key still
  * exists, then calls done(r) with r->authed set (API_AUTH_OPTIONAL) or

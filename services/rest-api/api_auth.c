@@ -300,22 +300,6 @@ api_token_post(struct api_req *r)
 
 /* ---- configuration and start-up bootstrap ------------------------------- */
 
-lwm2m_err
-api_config_from_env(struct api_config *cfg)
-{
-	cfg->admin_key = lwm2m_getenv("LWDS_ADMIN_KEY", NULL);
-	cfg->admin_secret = lwm2m_getenv("LWDS_ADMIN_SECRET", NULL);
-	cfg->signing_key = lwm2m_getenv("LWDS_SIGNING_KEY", NULL);
-	if (lwm2m_retention_env(&cfg->retention_ms) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR,
-		          "LWDS_CLIENT_RETENTION_S: not a number of seconds in "
-		          "0..%lld",
-		          LWM2M_RETENTION_MAX_S);
-		return LWM2M_EINVAL;
-	}
-	return LWM2M_OK;
-}
-
 static redisReply *
 sync_cmd(redisContext *c, const char *fmt, ...)
 {

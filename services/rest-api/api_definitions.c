@@ -443,10 +443,10 @@ api_definition_delete(struct api_req *r)
 
 /* ---- the shipped definitions -------------------------------------------- */
 
-/* objects_file finds lwds-objects.json: LWDS_OBJECTS_FILE, the installed
- * copies, or the source tree next to a build directory. */
+/* objects_file finds lwds-objects.json: configured (LWDS_OBJECTS_FILE),
+ * the installed copies, or the source tree next to a build directory. */
 static const char *
-objects_file(char *buf, size_t size)
+objects_file(const char *configured, char *buf, size_t size)
 {
 	static const char *const installed[] = {
 	    "/usr/local/share/lwds/lwds-objects.json",
@@ -455,8 +455,8 @@ objects_file(char *buf, size_t size)
 	char exe[PATH_MAX / 2];
 	ssize_t n;
 
-	if (getenv("LWDS_OBJECTS_FILE") != NULL) {
-		return getenv("LWDS_OBJECTS_FILE");
+	if (configured != NULL) {
+		return configured;
 	}
 	for (size_t i = 0; i < sizeof installed / sizeof installed[0]; i++) {
 		if (access(installed[i], R_OK) == 0) {
@@ -477,12 +477,12 @@ objects_file(char *buf, size_t size)
 }
 
 lwm2m_err
-api_definitions_install(const char *redis_url)
+api_definitions_install(const char *redis_url, const char *configured)
 {
 	struct lwm2m_objdef_list list;
 	struct lwm2m_diag diag = {0};
 	char buf[PATH_MAX];
-	const char *path = objects_file(buf, sizeof buf);
+	const char *path = objects_file(configured, buf, sizeof buf);
 	redisContext *c;
 	size_t n = 0;
 	lwm2m_err err;

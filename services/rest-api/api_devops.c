@@ -43,33 +43,6 @@ call_free(struct devop_call *c)
 	}
 }
 
-/* ---- configuration ------------------------------------------------------ */
-
-static uint32_t
-env_ms(const char *name, uint32_t dflt, long long max)
-{
-	long long v;
-
-	if (lwm2m_parse_int(lwm2m_getenv(name, ""), 0, max, &v) != LWM2M_OK) {
-		return dflt;
-	}
-	return (uint32_t)v;
-}
-
-static void
-config_load(struct api_ctx *ctx)
-{
-	if (ctx->devop_conf) {
-		return;
-	}
-	ctx->devop_wait_ms =
-	    env_ms("LWDS_QUEUE_WAIT_MS", API_DEVOP_DEFAULT_WAIT_MS,
-	           API_DEVOP_MAX_WAIT_MS);
-	ctx->devop_timeout_ms = env_ms("LWDS_DEVICE_TIMEOUT_MS",
-	                               API_DEVOP_DEFAULT_TIMEOUT_MS, 3600000);
-	ctx->devop_conf = true;
-}
-
 /* ---- pure helpers ------------------------------------------------------- */
 
 static bool
@@ -290,7 +263,7 @@ static void
 send_rpc(struct api_req *r, struct devop_call *c)
 {
 	int timeout =
-	    (int)(c->wait_ms + r->api->devop_timeout_ms + RPC_MARGIN_MS);
+	    (int)(c->wait_ms + r->api->cfg.device_timeout_ms + RPC_MARGIN_MS);
 
 	if (r->api->rpc == NULL ||
 	    lwm2m_rpc_call_rid(r->api->rpc, c->rpc_url, LWM2M_ENV_RPC_DEVICE,
@@ -421,7 +394,7 @@ prepare(struct api_req *r, struct lwm2m_devop_req *req, struct devop_call *c)
 	bool strict;
 
 	if (!api_devop_wait_parse(api_req_header(r, "Prefer"),
-	                          r->api->devop_wait_ms, &c->wait_ms,
+	                          r->api->cfg.queue_wait_ms, &c->wait_ms,
 	                          &strict)) {
 		return LWM2M_EINVAL;
 	}
@@ -450,7 +423,6 @@ api_devop_call(struct api_req *r, struct lwm2m_devop_req *req, const char *ctx,
 		api_reply_error(r, 503, "out of memory");
 		return;
 	}
-	config_load(r->api);
 	*c = (struct devop_call){.r = r, .done = done, .arg = arg};
 	snprintf(c->ctx, sizeof c->ctx, "%s", ctx != NULL ? ctx : "");
 	err = prepare(r, req, c);

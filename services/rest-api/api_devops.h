@@ -30,9 +30,6 @@
 #include "lwm2m_devop.h"
 
 #define API_DEVOP_DEFAULT_WAIT_MS 10000    /* LWDS_QUEUE_WAIT_MS */
-/* LWDS_DEVICE_TIMEOUT_MS: the same variable and default as the gateway's
- * (RFC 7252 MAX_TRANSMIT_WAIT); the rpc waits this plus a margin */
-#define API_DEVOP_DEFAULT_TIMEOUT_MS 93000
 #define API_DEVOP_MAX_WAIT_MS 300000       /* longest Prefer: wait */
 #define API_DEVOP_RETRY_AFTER "5"          /* seconds, with 503 */
 

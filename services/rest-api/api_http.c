@@ -694,13 +694,14 @@ api_ctx_start(struct api_ctx *ctx, struct event_base *base)
 		err = lwm2m_rpc_client_new(base, &ctx->rpc);
 	}
 	if (err == LWM2M_OK) {
-		err = api_limits_new(&ctx->limits);
+		err = api_limits_new(ctx->cfg.rate_limit, ctx->cfg.rate_burst,
+		                     &ctx->limits);
 	}
 	if (err == LWM2M_OK) {
 		err = api_jwt_cache_new(API_JWT_CACHE_SLOTS, &ctx->jwt_cache);
 	}
 	if (err == LWM2M_OK) {
-		err = api_tls_setup(ctx->htp, ctx->cfg.listen);
+		err = api_tls_setup(ctx->htp, &ctx->cfg);
 	}
 	if (err == LWM2M_OK) {
 		err = bind_listen(ctx);

@@ -532,8 +532,7 @@ on_ca(struct api_req *r, redisReply *reply, void *arg)
 void
 api_certificates_create(struct api_req *r)
 {
-	const char *cert = lwm2m_getenv("LWDS_CA_CERT", NULL);
-	const char *key = lwm2m_getenv("LWDS_CA_KEY", NULL);
+	const char *cert = r->api->cfg.ca_cert, *key = r->api->cfg.ca_key;
 	char *pem = NULL;
 
 	if (r->org == 0) {

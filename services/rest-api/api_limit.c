@@ -26,18 +26,11 @@ struct api_limits {
 };
 
 lwm2m_err
-api_limits_new(struct api_limits **ret_limits)
+api_limits_new(long long rate, long long burst,
+               struct api_limits **ret_limits)
 {
-	long long rate = 0, burst = 0;
 	struct api_limits *l;
 
-	if (lwm2m_parse_int(lwm2m_getenv("LWDS_RATE_LIMIT", "0"), 0, 1000000,
-	                    &rate) != LWM2M_OK ||
-	    lwm2m_parse_int(lwm2m_getenv("LWDS_RATE_BURST", "0"), 0, 10000000,
-	                    &burst) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "bad LWDS_RATE_LIMIT/LWDS_RATE_BURST");
-		return LWM2M_EINVAL;
-	}
 	*ret_limits = NULL;
 	if (rate == 0) {
 		return LWM2M_OK;

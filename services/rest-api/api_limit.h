@@ -9,11 +9,12 @@
 
 struct api_limits;
 
-/* api_limits_new reads LWDS_RATE_LIMIT (requests per second and access key,
- * 0 = off, the default) and LWDS_RATE_BURST (default twice the rate) into a
- * token-bucket table; *ret_limits is NULL when off.  LWM2M_EINVAL (logged)
- * for a bad number. */
-lwm2m_err api_limits_new(struct api_limits **ret_limits);
+/* api_limits_new makes a token-bucket table of rate requests per second
+ * and access key (LWDS_RATE_LIMIT; 0 = off) with buckets of burst requests
+ * (LWDS_RATE_BURST; 0 = twice the rate); *ret_limits is NULL when off.
+ * LWM2M_ENOMEM when out of memory. */
+lwm2m_err api_limits_new(long long rate, long long burst,
+                         struct api_limits **ret_limits);
 
 /* api_limits_free frees the table; NULL-safe; returns NULL. */
 struct api_limits *api_limits_free(struct api_limits *l);

@@ -143,31 +143,6 @@ error_body(char *buf, size_t size, int status, const char *details)
 	                status_text(status), details);
 }
 
-static lwm2m_err
-parse_env(const char *name, long long min, long long max, long long *val)
-{
-	const char *v = lwm2m_getenv(name, NULL);
-
-	if (v != NULL && lwm2m_parse_int(v, min, max, val) != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "%s: not a number in %lld..%lld", name,
-		          min, max);
-		return LWM2M_EINVAL;
-	}
-	return LWM2M_OK;
-}
-
-lwm2m_err
-api_server_config(struct api_config *cfg)
-{
-	long long io = API_IO_TIMEOUT_DEFAULT_S;
-
-	if (parse_env("LWDS_HTTP_IO_TIMEOUT_S", 1, 3600, &io) != LWM2M_OK) {
-		return LWM2M_EINVAL;
-	}
-	cfg->io_timeout_s = (unsigned)io;
-	return LWM2M_OK;
-}
-
 /* frees the refused (paused) connection of c: libevhtp's resume callback
  * does it, in the next loop iteration */
 static void

@@ -12,13 +12,6 @@
 #define API_MAX_HEADER_DEFAULT 16384
 #define API_MAX_CONNS_DEFAULT 4096
 
-/* api_server_config reads LWDS_HTTP_IO_TIMEOUT_S (seconds a connection
- * may go without reading or writing a byte, 1..3600, default 60) into cfg;
- * max_header (header bytes of one request: names, values and their
- * separators) and max_conns come from main.c's command line (--max-header,
- * --max-connections).  LWM2M_EINVAL (logged) for a bad number. */
-lwm2m_err api_server_config(struct api_config *cfg);
-
 /* api_server_accept is the post-accept work for conn: over
  * cfg.max_conns open connections it writes a 503 (plain HTTP only) and
  * returns EVHTP_RES_SERVUNAVAIL, which makes libevhtp close conn;

@@ -21,11 +21,10 @@ loopback(const char *listen)
 }
 
 lwm2m_err
-api_tls_setup(evhtp_t *htp, const char *listen)
+api_tls_setup(evhtp_t *htp, const struct api_config *api_cfg)
 {
-	const char *cert = lwm2m_getenv("LWDS_TLS_CERT", NULL);
-	const char *key = lwm2m_getenv("LWDS_TLS_KEY", NULL);
-	const char *ca = lwm2m_getenv("LWDS_TLS_CLIENT_CA", NULL);
+	const char *cert = api_cfg->tls_cert, *key = api_cfg->tls_key;
+	const char *ca = api_cfg->tls_client_ca, *listen = api_cfg->listen;
 	evhtp_ssl_cfg_t cfg;
 
 	if (cert == NULL && key == NULL) {

@@ -7,14 +7,20 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "api_devops.h"
 #include "api_server.h"
 #include "lwm2m_cli.h"
+#include "lwm2m_devop.h"
 #include "lwm2m_log.h"
 #include "lwm2m_loop.h"
+#include "lwm2m_redis.h"
+#include "lwm2m_retention.h"
 
 enum {
 	OPT_HTTP_LISTEN,
 	OPT_REDIS_URL,
+	OPT_REDIS_SENTINELS,
+	OPT_REDIS_MASTER,
 	OPT_HEALTH_ADDR,
 	OPT_MAX_BODY,
 	OPT_MAX_HEADER,
@@ -26,6 +32,16 @@ enum {
 	OPT_SIGNING_KEY,
 	OPT_IO_TIMEOUT_S,
 	OPT_RETENTION_S,
+	OPT_DEVICE_TIMEOUT_MS,
+	OPT_QUEUE_WAIT_MS,
+	OPT_RATE_LIMIT,
+	OPT_RATE_BURST,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CLIENT_CA,
+	OPT_CA_CERT,
+	OPT_CA_KEY,
+	OPT_OBJECTS_FILE,
 	OPT_COUNT
 };
 
@@ -34,6 +50,8 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
                          "0.0.0.0:8080", "listen address", LWM2M_CLI_TEXT, 0,
                          0},
     [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
+    [OPT_REDIS_SENTINELS] = LWM2M_CLI_OPT_REDIS_SENTINELS,
+    [OPT_REDIS_MASTER] = LWM2M_CLI_OPT_REDIS_MASTER,
     /* off by default, like coap-gw's: several instances behind one load
      * balancer often share a host, and one fixed port would stop the
      * second from starting */
@@ -61,26 +79,48 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
                        "admin access key of organisation 0; when it\n"
                        "and its secret are unset and none exists, one\n"
                        "is generated and printed once",
-                       LWM2M_CLI_DOC, 0, 0},
+                       LWM2M_CLI_TEXT, 0, 86},
     [OPT_ADMIN_SECRET] = {NULL, "LWDS_ADMIN_SECRET", NULL, NULL,
-                          "secret of LWDS_ADMIN_KEY", LWM2M_CLI_DOC, 0, 0},
+                          "secret of LWDS_ADMIN_KEY", LWM2M_CLI_TEXT, 0, 1024},
     [OPT_SIGNING_KEY] = {NULL, "LWDS_SIGNING_KEY", NULL, NULL,
                          "token signing key; else generated and kept in\n"
                          "Redis",
-                         LWM2M_CLI_DOC, 0, 0},
+                         LWM2M_CLI_TEXT, 0, 256},
     [OPT_IO_TIMEOUT_S] = {NULL, "LWDS_HTTP_IO_TIMEOUT_S", NULL,
                           LWM2M_CLI_STR(API_IO_TIMEOUT_DEFAULT_S),
                           "a connection that reads or writes nothing for\n"
-                          "this long is closed (1..3600); a request\n"
-                          "waiting for its device is still answered",
-                          LWM2M_CLI_DOC, 0, 0},
-    [OPT_RETENTION_S] = {NULL, "LWDS_CLIENT_RETENTION_S", NULL, "2592000",
-                         "seconds a client that left keeps its record\n"
-                         "(GET /clients/{id} finds it): DELETE\n"
-                         "/clients/{id} schedules the gateway's reap of\n"
-                         "the record then (30 days; 0 = kept forever;\n"
-                         "the same value as the gateways')",
-                         LWM2M_CLI_DOC, 0, 0},
+                          "this long is closed, s; a request waiting\n"
+                          "for its device is still answered",
+                          LWM2M_CLI_INT, 1, 3600},
+    [OPT_RETENTION_S] = LWM2M_CLI_OPT_RETENTION,
+    [OPT_DEVICE_TIMEOUT_MS] = LWM2M_CLI_OPT_DEVICE_TIMEOUT,
+    [OPT_QUEUE_WAIT_MS] = {NULL, "LWDS_QUEUE_WAIT_MS", NULL,
+                           LWM2M_CLI_STR(API_DEVOP_DEFAULT_WAIT_MS),
+                           "how long a request to a sleeping device\n"
+                           "waits before 202, ms (Prefer: wait=N)",
+                           LWM2M_CLI_INT, 0, API_DEVOP_MAX_WAIT_MS},
+    [OPT_RATE_LIMIT] = {NULL, "LWDS_RATE_LIMIT", NULL, "0",
+                        "requests per second per access key (0: off)",
+                        LWM2M_CLI_INT, 0, 1000000},
+    [OPT_RATE_BURST] = {NULL, "LWDS_RATE_BURST", NULL, "0",
+                        "bucket of LWDS_RATE_LIMIT (0: twice the rate)",
+                        LWM2M_CLI_INT, 0, 10000000},
+    [OPT_TLS_CERT] = {NULL, "LWDS_TLS_CERT", NULL, NULL,
+                      "HTTPS certificate, PEM file (with\n"
+                      "LWDS_TLS_KEY; else plain HTTP)",
+                      LWM2M_CLI_TEXT, 0, 4095},
+    [OPT_TLS_KEY] = {NULL, "LWDS_TLS_KEY", NULL, NULL,
+                     "private key of LWDS_TLS_CERT, PEM file", LWM2M_CLI_TEXT,
+                     0, 4095},
+    [OPT_TLS_CLIENT_CA] = {NULL, "LWDS_TLS_CLIENT_CA", NULL, NULL,
+                           "CA of required client certificates, PEM",
+                           LWM2M_CLI_TEXT, 0, 4095},
+    [OPT_CA_CERT] = LWM2M_CLI_OPT_CA_CERT,
+    [OPT_CA_KEY] = LWM2M_CLI_OPT_CA_KEY,
+    [OPT_OBJECTS_FILE] = {NULL, "LWDS_OBJECTS_FILE", NULL, NULL,
+                          "object definitions installed at start (the\n"
+                          "installed lwds-objects.json)",
+                          LWM2M_CLI_TEXT, 0, 4095},
 };
 
 static const struct lwm2m_cli cli = {
@@ -109,6 +149,27 @@ apply_options(struct api_config *cfg, const struct lwm2m_cli_val *v)
 	cfg->max_body = (size_t)v[OPT_MAX_BODY].num;
 	cfg->max_header = (size_t)v[OPT_MAX_HEADER].num;
 	cfg->max_conns = (unsigned)v[OPT_MAX_CONNECTIONS].num;
+	cfg->admin_key = v[OPT_ADMIN_KEY].text;
+	cfg->admin_secret = v[OPT_ADMIN_SECRET].text;
+	cfg->signing_key = v[OPT_SIGNING_KEY].text;
+	cfg->io_timeout_s = (unsigned)v[OPT_IO_TIMEOUT_S].num;
+	cfg->retention_ms = v[OPT_RETENTION_S].num * 1000;
+}
+
+/* cfg's settings of device operations, TLS and files from v */
+static void
+apply_env_options(struct api_config *cfg, const struct lwm2m_cli_val *v)
+{
+	cfg->device_timeout_ms = (uint32_t)v[OPT_DEVICE_TIMEOUT_MS].num;
+	cfg->queue_wait_ms = (uint32_t)v[OPT_QUEUE_WAIT_MS].num;
+	cfg->rate_limit = v[OPT_RATE_LIMIT].num;
+	cfg->rate_burst = v[OPT_RATE_BURST].num;
+	cfg->tls_cert = v[OPT_TLS_CERT].text;
+	cfg->tls_key = v[OPT_TLS_KEY].text;
+	cfg->tls_client_ca = v[OPT_TLS_CLIENT_CA].text;
+	cfg->ca_cert = v[OPT_CA_CERT].text;
+	cfg->ca_key = v[OPT_CA_KEY].text;
+	cfg->objects_file = v[OPT_OBJECTS_FILE].text;
 }
 
 static int
@@ -149,15 +210,12 @@ main(int argc, char **argv)
 		return rc;
 	}
 	apply_options(&ctx.cfg, v);
-	if (api_config_from_env(&ctx.cfg) != LWM2M_OK ||
-	    api_server_config(&ctx.cfg) != LWM2M_OK) {
-		return 2;
-	}
+	apply_env_options(&ctx.cfg, v);
 	if (api_bootstrap(&ctx) != LWM2M_OK) {
 		lwm2m_log(LWM2M_LOG_ERR, "start-up failed");
 		return 1;
 	}
 	/* a bad or missing definitions file is logged, not fatal */
-	(void)api_definitions_install(ctx.cfg.redis_url);
+	(void)api_definitions_install(ctx.cfg.redis_url, ctx.cfg.objects_file);
 	return run(&ctx);
 }

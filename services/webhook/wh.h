@@ -108,6 +108,18 @@ unsigned wh_http_active(const struct wh_http *http);
 
 /* ---- the dispatcher (wh_queue.c) -------------------------------------- */
 
+/* defaults of the settings (main.c's option table and wh_config_defaults) */
+#define WH_MAX_CONN_PER_HOST_DEFAULT 8
+#define WH_PIPELINE_DEFAULT 16
+#define WH_MAX_INFLIGHT_DEFAULT 256
+#define WH_TIMEOUT_MS_DEFAULT 10000
+#define WH_MAX_RETRIES_DEFAULT 10
+#define WH_BACKOFF_BASE_MS_DEFAULT 1000
+#define WH_BACKOFF_MAX_MS_DEFAULT 300000
+#define WH_CLAIM_IDLE_MS_DEFAULT 60000
+#define WH_RETRY_POLL_MS_DEFAULT 250
+#define WH_DEADLETTER_MAX_DEFAULT 100000
+
 struct wh_config {
 	const char *redis_url;
 	const char *consumer;      /* consumer name; stable across restarts */
@@ -126,14 +138,9 @@ struct wh_config {
 
 struct wh_ctx;
 
-/* wh_config_defaults fills config with the defaults above. */
+/* wh_config_defaults fills config with the defaults above (main.c then
+ * sets what its command line gives, lwm2m_cli.h). */
 void wh_config_defaults(struct wh_config *config);
-
-/* wh_config_from_env overrides config from the environment-only LWDS_*
- * variables (see --help; the redis URL, consumer and health address come
- * from main.c's command line, lwm2m_cli.h); LWM2M_EINVAL naming the
- * variable in the log when one is malformed. */
-lwm2m_err wh_config_from_env(struct wh_config *config);
 
 /* wh_ctx_new creates the dispatcher on base and starts connecting to Redis;
  * config (and its strings) must outlive it. */
@@ -148,6 +155,5 @@ void wh_ctx_stop(struct wh_ctx *ctx, int64_t grace_ms, void (*done)(void *),
 
 /* wh_ctx_free frees the dispatcher; NULL-safe. */
 void wh_ctx_free(struct wh_ctx *ctx);
-
 
 #endif
