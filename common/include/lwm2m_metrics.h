@@ -111,6 +111,14 @@ lwm2m_err lwm2m_metrics_http_new(struct event_base *base, const char *addr,
                                  lwm2m_metrics_health_cb health, void *arg,
                                  struct lwm2m_metrics_http **ret_http);
 
+/* lwm2m_metrics_http_start is a service's --health-addr at start: no
+ * listener when addr is NULL or "" (*ret_http NULL, LWM2M_OK), else
+ * lwm2m_metrics_http_new; when that fails it logs one error line naming
+ * addr, for the service that then stops.  Loop thread. */
+lwm2m_err lwm2m_metrics_http_start(struct event_base *base, const char *addr,
+                                   lwm2m_metrics_health_cb health, void *arg,
+                                   struct lwm2m_metrics_http **ret_http);
+
 /* lwm2m_metrics_http_free closes the listener.  NULL-safe; returns NULL. */
 struct lwm2m_metrics_http *
 lwm2m_metrics_http_free(struct lwm2m_metrics_http *http);

@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "lwm2m_log.h"
 #include "lwm2m_loop.h"
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
@@ -475,6 +476,25 @@ lwm2m_metrics_http_new(struct event_base *base, const char *addr,
 	evhttp_set_cb(h->http, "/metrics", lwm2m_metrics_evhttp_handler, NULL);
 	*ret_http = h;
 	return LWM2M_OK;
+}
+
+lwm2m_err
+lwm2m_metrics_http_start(struct event_base *base, const char *addr,
+                         lwm2m_metrics_health_cb health, void *arg,
+                         struct lwm2m_metrics_http **ret_http)
+{
+	lwm2m_err err;
+
+	*ret_http = NULL;
+	if (addr == NULL || addr[0] == '\0') {
+		return LWM2M_OK;
+	}
+	err = lwm2m_metrics_http_new(base, addr, health, arg, ret_http);
+	if (err != LWM2M_OK) {
+		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
+		          addr, lwm2m_strerror(err));
+	}
+	return err;
 }
 
 struct lwm2m_metrics_http *

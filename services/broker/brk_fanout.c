@@ -412,25 +412,6 @@ on_health(struct evbuffer *out, void *arg)
 	return ok;
 }
 
-/* --health-addr host:port: GET /health and /metrics; none when NULL */
-static lwm2m_err
-health_start(struct brk_ctx *ctx)
-{
-	const char *addr = ctx->cfg->health_addr;
-	lwm2m_err err;
-
-	if (addr == NULL) {
-		return LWM2M_OK;
-	}
-	err = lwm2m_metrics_http_new(ctx->base, addr, on_health, ctx,
-	                             &ctx->health);
-	if (err != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
-		          addr, lwm2m_strerror(err));
-	}
-	return err;
-}
-
 static lwm2m_err
 run_name(struct brk_ctx *ctx)
 {
@@ -476,7 +457,8 @@ brk_ctx_new(struct event_base *base, const struct brk_config *config,
 		          : listen_events(ctx);
 	}
 	if (err == LWM2M_OK) {
-		err = health_start(ctx);
+		err = lwm2m_metrics_http_start(base, config->health_addr,
+		                               on_health, ctx, &ctx->health);
 	}
 	if (err != LWM2M_OK) {
 		brk_ctx_free(ctx);

@@ -144,8 +144,8 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
 
 static const struct lwm2m_cli cli = {
     .prog = "lwds-coap-gw",
-    .about = "LwM2M registration and device management over CoAP (UDP);\n"
-             "DTLS and the other variables: docs/coap-gw.md.\n",
+    .about = "LwM2M registration and device management over CoAP (UDP)\n"
+             "and DTLS (docs/coap-gw.md).\n",
     .opts = opts,
     .n_opts = OPT_COUNT,
 };
@@ -639,25 +639,6 @@ on_health(struct evbuffer *out, void *arg)
 	return ok;
 }
 
-/* --health-addr host:port: GET /health and /metrics; none if unset */
-static lwm2m_err
-health_start(struct gw_ctx *gw)
-{
-	const char *addr = gw->cfg.health_addr;
-	lwm2m_err err;
-
-	if (addr[0] == '\0') {
-		return LWM2M_OK;
-	}
-	err = lwm2m_metrics_http_new(gw->base, addr, on_health, gw,
-	                             &gw->metrics_http);
-	if (err != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
-		          addr, lwm2m_strerror(err));
-	}
-	return err;
-}
-
 static lwm2m_err
 start_all(struct gw_ctx *gw)
 {
@@ -680,7 +661,9 @@ start_all(struct gw_ctx *gw)
 		err = open_pub(gw);
 	}
 	if (err == LWM2M_OK) {
-		err = health_start(gw);
+		err =
+		    lwm2m_metrics_http_start(gw->base, gw->cfg.health_addr,
+		                             on_health, gw, &gw->metrics_http);
 	}
 	if (err == LWM2M_OK && gw->cfg.coap_enable) {
 		err = gw_coap_start(gw);

@@ -43,18 +43,8 @@ on_health(struct evbuffer *out, void *arg)
 lwm2m_err
 api_health_listen(struct api_ctx *ctx)
 {
-	lwm2m_err err;
-
-	if (ctx->cfg.health_addr == NULL) {
-		return LWM2M_OK;
-	}
-	err = lwm2m_metrics_http_new(ctx->base, ctx->cfg.health_addr, on_health,
-	                             ctx, &ctx->health);
-	if (err != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
-		          ctx->cfg.health_addr, lwm2m_strerror(err));
-	}
-	return err;
+	return lwm2m_metrics_http_start(ctx->base, ctx->cfg.health_addr,
+	                                on_health, ctx, &ctx->health);
 }
 
 void

@@ -791,25 +791,6 @@ on_health(struct evbuffer *out, void *arg)
 	return ok;
 }
 
-/* --health-addr host:port: GET /health and /metrics; none when NULL */
-static lwm2m_err
-health_start(struct wh_ctx *ctx)
-{
-	const char *addr = ctx->cfg->health_addr;
-	lwm2m_err err;
-
-	if (addr == NULL) {
-		return LWM2M_OK;
-	}
-	err = lwm2m_metrics_http_new(ctx->base, addr, on_health, ctx,
-	                             &ctx->health);
-	if (err != LWM2M_OK) {
-		lwm2m_log(LWM2M_LOG_ERR, "cannot serve /health on \"%s\": %s",
-		          addr, lwm2m_strerror(err));
-	}
-	return err;
-}
-
 static lwm2m_err
 timers_start(struct wh_ctx *ctx)
 {
@@ -857,7 +838,8 @@ wh_ctx_new(struct event_base *base, const struct wh_config *config,
 		err = timers_start(ctx);
 	}
 	if (err == LWM2M_OK) {
-		err = health_start(ctx);
+		err = lwm2m_metrics_http_start(base, config->health_addr,
+		                               on_health, ctx, &ctx->health);
 	}
 	if (err == LWM2M_OK) {
 		err = lwm2m_redis_new(base, config->redis_url, on_cmd_ready,
