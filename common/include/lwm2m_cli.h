@@ -72,17 +72,19 @@ struct lwm2m_cli_val {
 		    "redis://127.0.0.1:6379",                                  \
 		    "Redis server (with LWDS_REDIS_SENTINELS: password\n"      \
 		    "and database of the master they name)",                   \
-		    LWM2M_CLI_TEXT, 0, 255                                     \
+		    LWM2M_CLI_TEXT, 0, 255, NULL                               \
 	}
 #define LWM2M_CLI_OPT_LOG_LEVEL(dflt)                                          \
 	{                                                                      \
 		"log-level", "LWDS_LOG_LEVEL", "LEVEL", dflt,                  \
-		    "err|warning|notice|info|debug", LWM2M_CLI_LEVEL, 0, 0     \
+		    "err|warning|notice|info|debug", LWM2M_CLI_LEVEL, 0, 0,    \
+		    NULL                                                       \
 	}
 #define LWM2M_CLI_OPT_LOG_JSON                                                 \
 	{                                                                      \
 		"log-json", "LWDS_LOG_JSON", NULL, "0",                        \
-		    "one JSON object per log line", LWM2M_CLI_SWITCH, 0, 0     \
+		    "one JSON object per log line", LWM2M_CLI_SWITCH, 0, 0,    \
+		    NULL                                                       \
 	}
 /* GET /health and /metrics; the variable names the service, as services
  * sharing one host and one environment need distinct ports */
@@ -90,7 +92,7 @@ struct lwm2m_cli_val {
 	{                                                                      \
 		"health-addr", env, "HOST:PORT", dflt,                         \
 		    "GET /health and /metrics; \"off\": none", LWM2M_CLI_ADDR, \
-		    0, 127                                                     \
+		    0, 127, NULL                                               \
 	}
 
 /* the device CA of coap-gw (DTLS certificates) and rest-api (identities) */
@@ -99,13 +101,13 @@ struct lwm2m_cli_val {
 		NULL, "LWDS_CA_CERT", NULL, NULL,                              \
 		    "device CA certificate, PEM file (with\n"                  \
 		    "LWDS_CA_KEY; else the CA kept in Redis)",                 \
-		    LWM2M_CLI_TEXT, 0, 4095                                    \
+		    LWM2M_CLI_TEXT, 0, 4095, NULL                              \
 	}
 #define LWM2M_CLI_OPT_CA_KEY                                                   \
 	{                                                                      \
 		NULL, "LWDS_CA_KEY", NULL, NULL,                               \
 		    "private key of LWDS_CA_CERT, PEM file", LWM2M_CLI_TEXT,   \
-		    0, 4095                                                    \
+		    0, 4095, NULL                                              \
 	}
 
 /* lwm2m_cli_parse resolves every option of cli into ret_vals (cli->n_opts

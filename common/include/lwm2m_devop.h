@@ -72,7 +72,7 @@
 		    LWM2M_CLI_STR(LWM2M_DEVOP_TIMEOUT_MS_DEFAULT),             \
 		    "a device's answer, ms (the same on every\n"               \
 		    "gateway and rest-api)",                                   \
-		    LWM2M_CLI_INT, 100, 3600000                                \
+		    LWM2M_CLI_INT, 100, 3600000, NULL                          \
 	}
 
 #define LWM2M_DEVOP_VERSION 1

@@ -49,7 +49,7 @@ const char *lwm2m_redis_sentinels_check(const char *list);
 	{                                                                      \
 		NULL, "LWDS_REDIS_MASTER", NULL, "mymaster",                   \
 		    "master name the sentinels know", LWM2M_CLI_TEXT, 0,       \
-		    LWM2M_REDIS_MASTER_MAX                                     \
+		    LWM2M_REDIS_MASTER_MAX, NULL                               \
 	}
 
 struct lwm2m_redis;

@@ -23,7 +23,7 @@
 		    "then reaped with its subscriptions (30 days;\n"           \
 		    "0 = forever; the same on every gateway and\n"             \
 		    "rest-api)",                                               \
-		    LWM2M_CLI_INT, 0, LWM2M_RETENTION_MAX_S                    \
+		    LWM2M_CLI_INT, 0, LWM2M_RETENTION_MAX_S, NULL              \
 	}
 
 /* lwm2m_retention_until returns when the record of a client that left at

@@ -35,7 +35,7 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
                         "tcp://127.0.0.1:7720",
                         "nng sub0 listen URL the gateways dial\n"
                         "(with LWDS_BROKER_EVENTS=nng)",
-                        LWM2M_CLI_TEXT, 0, 0},
+                        LWM2M_CLI_TEXT, 0, 0, NULL},
     [OPT_HEALTH_ADDR] =
         LWM2M_CLI_OPT_HEALTH_ADDR("LWDS_BROKER_HEALTH_ADDR", "127.0.0.1:7721"),
     [OPT_LOG_LEVEL] = LWM2M_CLI_OPT_LOG_LEVEL("info"),
@@ -43,28 +43,28 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
     [OPT_BACKLOG_MAX] = {NULL, "LWDS_BROKER_BACKLOG_MAX", NULL,
                          LWM2M_CLI_STR(BRK_BACKLOG_MAX_DEFAULT),
                          "steps held while Redis is down", LWM2M_CLI_INT, 0,
-                         10000000},
+                         10000000, NULL},
     /* arg: the words in the order of enum brk_source */
     [OPT_EVENTS] = {NULL, "LWDS_BROKER_EVENTS", "nng|stream", "stream",
                     "event source: \"stream\" (consumer group on\n"
                     "lwds:v2:{events}, nothing lost on a crash)\n"
                     "or \"nng\" (the sub0 listener)",
-                    LWM2M_CLI_CHOICE, 0, 0},
+                    LWM2M_CLI_CHOICE, 0, 0, NULL},
     [OPT_CONSUMER] = {NULL, "LWDS_BROKER_CONSUMER", NULL, NULL,
                       "consumer name in the group (the host name);\n"
                       "keep it across restarts, unique per broker",
-                      LWM2M_CLI_TEXT, 0, 255},
+                      LWM2M_CLI_TEXT, 0, 255, NULL},
     [OPT_CLAIM_IDLE_MS] = {NULL, "LWDS_BROKER_CLAIM_IDLE_MS", NULL,
                            LWM2M_CLI_STR(BRK_CLAIM_IDLE_MS_DEFAULT),
                            "take over other brokers' entries idle\n"
                            "this long, ms",
-                           LWM2M_CLI_INT, 1000, 86400000},
+                           LWM2M_CLI_INT, 1000, 86400000, NULL},
     [OPT_TRIM_MS] = {NULL, "LWDS_EVENTS_TRIM_MS", NULL,
                      LWM2M_CLI_STR(BRK_TRIM_MS_DEFAULT),
                      "period of the trim of lwds:v2:{events} up to\n"
                      "the oldest entry a consumer group still\n"
                      "needs, ms (0 = never)",
-                     LWM2M_CLI_INT, 0, 86400000},
+                     LWM2M_CLI_INT, 0, 86400000, NULL},
 };
 
 static const struct lwm2m_cli cli = {

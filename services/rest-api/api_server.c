@@ -677,7 +677,7 @@ api_server_accept(struct api_ctx *api, evhtp_connection_t *conn)
 {
 	struct api_conn *c;
 
-	if (api->cfg.max_conns == 0) { /* api_server_config did not run */
+	if (api->cfg.max_conns == 0) { /* main.c did not configure it */
 		api->cfg.max_conns = API_MAX_CONNS_DEFAULT;
 	}
 	if (api->cfg.max_header == 0) {

@@ -47,8 +47,8 @@ enum {
 
 static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
     [OPT_HTTP_LISTEN] = {"http-listen", "LWDS_HTTP_LISTEN", "HOST:PORT",
-                         "0.0.0.0:8080", "listen address", LWM2M_CLI_TEXT, 0,
-                         0},
+                         "0.0.0.0:8080", "listen address", LWM2M_CLI_TEXT, 0, 0,
+                         NULL},
     [OPT_REDIS_URL] = LWM2M_CLI_OPT_REDIS_URL,
     [OPT_REDIS_SENTINELS] = LWM2M_CLI_OPT_REDIS_SENTINELS,
     [OPT_REDIS_MASTER] = LWM2M_CLI_OPT_REDIS_MASTER,
@@ -61,66 +61,67 @@ static const struct lwm2m_cli_opt opts[OPT_COUNT] = {
                       LWM2M_CLI_STR(API_MAX_BODY_DEFAULT),
                       "request body limit; a larger Content-Length\n"
                       "gets 413 at once",
-                      LWM2M_CLI_INT, 1, 1LL << 30},
+                      LWM2M_CLI_INT, 1, 1LL << 30, NULL},
     [OPT_MAX_HEADER] = {"max-header", "LWDS_HTTP_MAX_HEADER", "BYTES",
                         LWM2M_CLI_STR(API_MAX_HEADER_DEFAULT),
                         "header bytes per request; more gets 431 and\n"
                         "the connection closes (so does a head line\n"
                         "over 8191 bytes: 431, request line 414)",
-                        LWM2M_CLI_INT, 256, 1 << 20},
+                        LWM2M_CLI_INT, 256, 1 << 20, NULL},
     [OPT_MAX_CONNECTIONS] = {"max-connections", "LWDS_HTTP_MAX_CONNECTIONS",
                              "N", LWM2M_CLI_STR(API_MAX_CONNS_DEFAULT),
                              "open connections; more get 503 (TLS:\n"
                              "closed) at accept",
-                             LWM2M_CLI_INT, 1, 1000000},
+                             LWM2M_CLI_INT, 1, 1000000, NULL},
     [OPT_LOG_LEVEL] = LWM2M_CLI_OPT_LOG_LEVEL("info"),
     [OPT_LOG_JSON] = LWM2M_CLI_OPT_LOG_JSON,
     [OPT_ADMIN_KEY] = {NULL, "LWDS_ADMIN_KEY", NULL, NULL,
                        "admin access key of organisation 0; when it\n"
                        "and its secret are unset and none exists, one\n"
                        "is generated and printed once",
-                       LWM2M_CLI_TEXT, 0, 86},
+                       LWM2M_CLI_TEXT, 0, 86, NULL},
     [OPT_ADMIN_SECRET] = {NULL, "LWDS_ADMIN_SECRET", NULL, NULL,
-                          "secret of LWDS_ADMIN_KEY", LWM2M_CLI_TEXT, 0, 1024},
+                          "secret of LWDS_ADMIN_KEY", LWM2M_CLI_TEXT, 0, 1024,
+                          NULL},
     [OPT_SIGNING_KEY] = {NULL, "LWDS_SIGNING_KEY", NULL, NULL,
                          "token signing key; else generated and kept in\n"
                          "Redis",
-                         LWM2M_CLI_TEXT, 0, 256},
+                         LWM2M_CLI_TEXT, 0, 256, NULL},
     [OPT_IO_TIMEOUT_S] = {NULL, "LWDS_HTTP_IO_TIMEOUT_S", NULL,
                           LWM2M_CLI_STR(API_IO_TIMEOUT_DEFAULT_S),
                           "a connection that reads or writes nothing for\n"
                           "this long is closed, s; a request waiting\n"
                           "for its device is still answered",
-                          LWM2M_CLI_INT, 1, 3600},
+                          LWM2M_CLI_INT, 1, 3600, NULL},
     [OPT_RETENTION_S] = LWM2M_CLI_OPT_RETENTION,
     [OPT_DEVICE_TIMEOUT_MS] = LWM2M_CLI_OPT_DEVICE_TIMEOUT,
     [OPT_QUEUE_WAIT_MS] = {NULL, "LWDS_QUEUE_WAIT_MS", NULL,
                            LWM2M_CLI_STR(API_DEVOP_DEFAULT_WAIT_MS),
                            "how long a request to a sleeping device\n"
                            "waits before 202, ms (Prefer: wait=N)",
-                           LWM2M_CLI_INT, 0, API_DEVOP_MAX_WAIT_MS},
+                           LWM2M_CLI_INT, 0, API_DEVOP_MAX_WAIT_MS, NULL},
     [OPT_RATE_LIMIT] = {NULL, "LWDS_RATE_LIMIT", NULL, "0",
                         "requests per second per access key (0: off)",
-                        LWM2M_CLI_INT, 0, 1000000},
+                        LWM2M_CLI_INT, 0, 1000000, NULL},
     [OPT_RATE_BURST] = {NULL, "LWDS_RATE_BURST", NULL, "0",
                         "bucket of LWDS_RATE_LIMIT (0: twice the rate)",
-                        LWM2M_CLI_INT, 0, 10000000},
+                        LWM2M_CLI_INT, 0, 10000000, NULL},
     [OPT_TLS_CERT] = {NULL, "LWDS_TLS_CERT", NULL, NULL,
                       "HTTPS certificate, PEM file (with\n"
                       "LWDS_TLS_KEY; else plain HTTP)",
-                      LWM2M_CLI_TEXT, 0, 4095},
+                      LWM2M_CLI_TEXT, 0, 4095, NULL},
     [OPT_TLS_KEY] = {NULL, "LWDS_TLS_KEY", NULL, NULL,
                      "private key of LWDS_TLS_CERT, PEM file", LWM2M_CLI_TEXT,
-                     0, 4095},
+                     0, 4095, NULL},
     [OPT_TLS_CLIENT_CA] = {NULL, "LWDS_TLS_CLIENT_CA", NULL, NULL,
                            "CA of required client certificates, PEM",
-                           LWM2M_CLI_TEXT, 0, 4095},
+                           LWM2M_CLI_TEXT, 0, 4095, NULL},
     [OPT_CA_CERT] = LWM2M_CLI_OPT_CA_CERT,
     [OPT_CA_KEY] = LWM2M_CLI_OPT_CA_KEY,
     [OPT_OBJECTS_FILE] = {NULL, "LWDS_OBJECTS_FILE", NULL, NULL,
                           "object definitions installed at start (the\n"
                           "installed lwds-objects.json)",
-                          LWM2M_CLI_TEXT, 0, 4095},
+                          LWM2M_CLI_TEXT, 0, 4095, NULL},
 };
 
 static const struct lwm2m_cli cli = {
