@@ -444,15 +444,17 @@ api_definition_delete(struct api_req *r)
 /* ---- the shipped definitions -------------------------------------------- */
 
 /* objects_file finds lwds-objects.json: configured (LWDS_OBJECTS_FILE),
- * the installed copies, or the source tree next to a build directory. */
+ * the installed copies, or the source tree next to a build directory,
+ * whose path is resolved into buf (PATH_MAX bytes) so the log names it
+ * without the build directory's "..". */
 static const char *
-objects_file(const char *configured, char *buf, size_t size)
+objects_file(const char *configured, char buf[PATH_MAX])
 {
 	static const char *const installed[] = {
 	    "/usr/local/share/lwds/lwds-objects.json",
 	    "/usr/share/lwds/lwds-objects.json",
 	};
-	char exe[PATH_MAX / 2];
+	char exe[PATH_MAX / 2], rel[PATH_MAX];
 	ssize_t n;
 
 	if (configured != NULL) {
@@ -472,8 +474,10 @@ objects_file(const char *configured, char *buf, size_t size)
 		return NULL;
 	}
 	*strrchr(exe, '/') = '\0'; /* <build>/services/rest-api */
-	snprintf(buf, size, "%s/../../../data/objects/lwds-objects.json", exe);
-	return access(buf, R_OK) == 0 ? buf : NULL;
+	snprintf(rel, sizeof rel, "%s/../../../data/objects/lwds-objects.json",
+	         exe);
+	return realpath(rel, buf) != NULL && access(buf, R_OK) == 0 ? buf
+	                                                            : NULL;
 }
 
 lwm2m_err
@@ -482,7 +486,7 @@ api_definitions_install(const char *redis_url, const char *configured)
 	struct lwm2m_objdef_list list;
 	struct lwm2m_diag diag = {0};
 	char buf[PATH_MAX];
-	const char *path = objects_file(configured, buf, sizeof buf);
+	const char *path = objects_file(configured, buf);
 	redisContext *c;
 	size_t n = 0;
 	lwm2m_err err;
