@@ -73,6 +73,7 @@ struct relay {
 	uint32_t ndevices;
 	int ep, listen_fd;
 	struct conn conns[MAX_CONNS];
+	uint32_t n_conns; /* slots ever used: the loop looks at no others */
 	struct conn main; /* api: the stream to gw */
 	/* gw */
 	struct sockaddr_in stream;
@@ -217,12 +218,17 @@ conn_consume(struct conn *c, size_t n)
 	c->rlen -= n;
 }
 
+/* conn_free_slot returns a slot of r->conns without a connection (its
+ * index in *ret_idx, counted in r->n_conns), NULL when all are taken. */
 static struct conn *
 conn_free_slot(struct relay *r, uint32_t *ret_idx)
 {
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		if (r->conns[i].fd < 0) {
 			*ret_idx = i;
+			if (i >= r->n_conns) {
+				r->n_conns = i + 1;
+			}
 			return &r->conns[i];
 		}
 	}
@@ -535,7 +541,7 @@ run(struct relay *r)
 				                  (uint16_t)(tag - TAG_CONN));
 			}
 		}
-		for (unsigned i = 0; r->gw && i < MAX_CONNS; i++) {
+		for (unsigned i = 0; r->gw && i < r->n_conns; i++) {
 			if (r->conns[i].fd >= 0 && r->conns[i].wlen > 0 &&
 			    !conn_flush(&r->conns[i])) {
 				conn_close(r, &r->conns[i]);
